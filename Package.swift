@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "dfm",
+    products: [
+        // The Swift library: `import DFM`.
+        .library(name: "DFM", targets: ["DFM"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "DFM",
+            dependencies: ["COpenBLAS"],
+            path: "Sources/DFM"
+        ),
+        .testTarget(
+            name: "DFMTests",
+            dependencies: ["DFM"],
+            path: "Tests/DFMTests",
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

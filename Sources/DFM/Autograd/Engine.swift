@@ -1,0 +1,108 @@
+/// One recorded operation: the inputs it read and the rule that maps the gradient
+/// of its output to gradients of those inputs. Each op writes its rule once, next
+/// to its forward, through `record`.
+final class Node {
+    let op: String
+    var inputs: [Tensor]
+    var backward: ((Tensor) throws -> [Tensor?])?
+
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+        self.op = op
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+/// Attaches `backward` to `out` when grad mode is on and some input requires grad.
+/// `backward` receives d(loss)/d(out) and returns one gradient (or nil) per input,
+/// each shaped like that input.
+@inline(__always)
+func record(_ op: String, _ out: Tensor, _ inputs: [Tensor],
+            _ backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+    guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return out }
+    out.markRecorded(Node(op: op, inputs: inputs, backward: backward))
+    return out
+}
+
+public enum Autograd {
+    /// Reverse-mode differentiation from `root`. With `gradient` nil, `root` must hold one
+    /// element. Gradients accumulate into leaves' `.grad`. The graph is freed unless
+    /// `retainGraph`. The walk is iterative, so deep unrolled graphs are fine.
+    public static func backward(_ root: Tensor, gradient: Tensor? = nil, retainGraph: Bool = false) throws {
+        guard root.requiresGrad else {
+            throw DFMError.state("backward", "element 0 of tensors does not require grad and does not have a grad_fn")
+        }
+        let seed: Tensor
+        if let gradient {
+            guard gradient.shape == root.shape, gradient.dtype == .float32 else {
+                throw DFMError.shape("backward", "gradient has shape \(gradient.shape) but output has shape \(root.shape)")
+            }
+            seed = gradient
+        } else {
+            guard root.count == 1 else {
+                throw DFMError.state("backward", "grad can be implicitly created only for scalar outputs (output has shape \(root.shape))")
+            }
+            seed = try Tensor.full(root.shape, 1)
+        }
+
+        if root.isLeaf {
+            root.grad = try GradMode.noGrad { try root.grad.map { try add($0, seed) } ?? seed.clone() }
+            return
+        }
+        // Topological order of non-leaf tensors (post-order DFS with an explicit stack).
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Int)] = [(root, 0)]
+        visited.insert(ObjectIdentifier(root))
+        while let (t, next) = stack.popLast() {
+            guard let node = t.node else { continue }
+            if next < node.inputs.count {
+                stack.append((t, next + 1))
+                let child = node.inputs[next]
+                if child.node != nil, visited.insert(ObjectIdentifier(child)).inserted {
+                    stack.append((child, 0))
+                }
+            } else {
+                order.append(t)
+            }
+        }
+
+        try GradMode.noGrad {
+            var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+            for t in order.reversed() {
+                guard let node = t.node else { continue }
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                guard let rule = node.backward else {
+                    throw DFMError.state("backward", "trying to backward through the graph a second time (op \(node.op)); pass retain_graph=true the first time")
+                }
+                let inGrads = try rule(g)
+                for (input, ig) in zip(node.inputs, inGrads) {
+                    guard let ig, input.requiresGrad else { continue }
+                    guard ig.shape == input.shape else {
+                        throw DFMError(.internal, "backward: \(node.op) produced a gradient of shape \(ig.shape) for an input of shape \(input.shape)")
+                    }
+                    if input.isLeaf {
+                        input.grad = try input.grad.map { try add($0, ig) } ?? ig
+                    } else {
+                        let k = ObjectIdentifier(input)
+                        grads[k] = try grads[k].map { try add($0, ig) } ?? ig
+                    }
+                }
+                if !retainGraph {
+                    node.backward = nil
+                }
+            }
+        }
+        if !retainGraph {
+            // Drop the edges too, so the graph's memory goes now, not with the root.
+            for t in order { t.node?.inputs = [] }
+        }
+    }
+}
+
+extension Tensor {
+    /// torch's `Tensor.backward(gradient=None, retain_graph=False)`.
+    public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) throws {
+        try Autograd.backward(self, gradient: gradient, retainGraph: retainGraph)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+// Elementwise ops with broadcasting. Each op: forward through an EW kernel, then its
+// derivative rule, written once, in `record`. Gradients of broadcast inputs are
+// summed back to the input's shape by `sumTo`.
+
+public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let out = try EW.broadcast(a, b, op: "add", +)
+    return record("add", out, [a, b]) { g in [try sumTo(g, a.shape), try sumTo(g, b.shape)] }
+}
+
+public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let out = try EW.broadcast(a, b, op: "sub", -)
+    return record("sub", out, [a, b]) { g in [try sumTo(g, a.shape), try sumTo(try neg(g), b.shape)] }
+}
+
+public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let out = try EW.broadcast(a, b, op: "mul", *)
+    return record("mul", out, [a, b]) { g in
+        [a.requiresGrad ? try sumTo(try mul(g, b), a.shape) : nil,
+         b.requiresGrad ? try sumTo(try mul(g, a), b.shape) : nil]
+    }
+}
+
+public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let out = try EW.broadcast(a, b, op: "div", /)
+    return record("div", out, [a, b]) { g in
+        [a.requiresGrad ? try sumTo(try div(g, b), a.shape) : nil,
+         // d(a/b)/db = -a/b² = -out/b
+         b.requiresGrad ? try sumTo(try EW.broadcast(try mul(g, out), b, op: "div_backward") { -$0 / $1 }, b.shape) : nil]
+    }
+}
+
+public func add(_ a: Tensor, _ s: Float) throws -> Tensor {
+    let out = try EW.map(a, op: "add") { $0 + s }
+    return record("add_scalar", out, [a]) { g in [g] }
+}
+
+public func sub(_ a: Tensor, _ s: Float) throws -> Tensor { try add(a, -s) }
+
+/// s - a
+public func rsub(_ s: Float, _ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "rsub") { s - $0 }
+    return record("rsub_scalar", out, [a]) { g in [try neg(g)] }
+}
+
+public func mul(_ a: Tensor, _ s: Float) throws -> Tensor {
+    let out = try EW.map(a, op: "mul") { $0 * s }
+    return record("mul_scalar", out, [a]) { g in [try mul(g, s)] }
+}
+
+public func div(_ a: Tensor, _ s: Float) throws -> Tensor {
+    let out = try EW.map(a, op: "div") { $0 / s }
+    return record("div_scalar", out, [a]) { g in [try div(g, s)] }
+}
+
+/// s / a
+public func rdiv(_ s: Float, _ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "rdiv") { s / $0 }
+    return record("rdiv_scalar", out, [a]) { g in [try EW.zip(g, try mul(out, out), op: "rdiv_backward") { -$0 * $1 / s }] }
+}
+
+public func neg(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "neg") { -$0 }
+    return record("neg", out, [a]) { g in [try neg(g)] }
+}
+
+public func exp(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "exp") { Foundation.exp($0) }
+    return record("exp", out, [a]) { g in [try EW.zip(g, out, op: "exp_backward", *)] }
+}
+
+public func log(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "log") { Foundation.log($0) }
+    return record("log", out, [a]) { g in [try EW.zip(g, a, op: "log_backward", /)] }
+}
+
+public func abs(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "abs") { Swift.abs($0) }
+    return record("abs", out, [a]) { g in
+        [try EW.zip(g, a, op: "abs_backward") { g, x in x > 0 ? g : (x < 0 ? -g : 0) }]
+    }
+}
+
+public func sqrt(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "sqrt") { $0.squareRoot() }
+    return record("sqrt", out, [a]) { g in [try EW.zip(g, out, op: "sqrt_backward") { $0 / (2 * $1) }] }
+}
+
+/// a ** p for a scalar exponent.
+public func pow(_ a: Tensor, _ p: Float) throws -> Tensor {
+    let out = try EW.map(a, op: "pow") { Foundation.pow($0, p) }
+    return record("pow_scalar", out, [a]) { g in
+        [try EW.zip(g, a, op: "pow_backward") { g, x in p == 0 ? 0 : g * p * Foundation.pow(x, p - 1) }]
+    }
+}
+
+/// a ** b elementwise with broadcasting.
+public func pow(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let out = try EW.broadcast(a, b, op: "pow") { Foundation.pow($0, $1) }
+    return record("pow", out, [a, b]) { g in
+        [a.requiresGrad ? try sumTo(try mul(g, try EW.broadcast(a, b, op: "pow_backward") { x, p in p == 0 ? 0 : p * Foundation.pow(x, p - 1) }), a.shape) : nil,
+         b.requiresGrad ? try sumTo(try mul(g, try EW.broadcast(out, a, op: "pow_backward") { o, x in x > 0 ? o * Foundation.log(x) : 0 }), b.shape) : nil]
+    }
+}
+
+/// torch.clamp(a, min, max); either bound may be nil. Gradient passes where min <= a <= max.
+public func clamp(_ a: Tensor, min lo: Float? = nil, max hi: Float? = nil) throws -> Tensor {
+    guard lo != nil || hi != nil else { throw DFMError.invalid("clamp", "at least one of 'min' or 'max' must not be None") }
+    let l = lo ?? -.infinity, h = hi ?? .infinity
+    // torch: max bound wins when min > max; NaN propagates.
+    let out = try EW.map(a, op: "clamp") { x in x.isNaN ? x : Swift.min(Swift.max(x, l), h) }
+    return record("clamp", out, [a]) { g in [try EW.zip(g, a, op: "clamp_backward") { g, x in (x >= l && x <= h) ? g : 0 }] }
+}
+
+public func relu(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "relu") { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }
+    return record("relu", out, [a]) { g in [try EW.zip(g, out, op: "relu_backward") { $1 > 0 ? $0 : 0 }] }
+}
+
+/// GELU, exact erf form: x·Φ(x).
+public func gelu(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "gelu") { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
+    return record("gelu", out, [a]) { g in
+        [try EW.zip(g, a, op: "gelu_backward") { g, x in
+            let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
+            let pdf = Foundation.exp(-0.5 * x * x) * 0.39894228040143268
+            return g * (cdf + x * pdf)
+        }]
+    }
+}
+
+public func sigmoid(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "sigmoid") { 1 / (1 + Foundation.exp(-$0)) }
+    return record("sigmoid", out, [a]) { g in [try EW.zip(g, out, op: "sigmoid_backward") { $0 * $1 * (1 - $1) }] }
+}
+
+public func tanh(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "tanh") { Foundation.tanh($0) }
+    return record("tanh", out, [a]) { g in [try EW.zip(g, out, op: "tanh_backward") { $0 * (1 - $1 * $1) }] }
+}
+
+// Operators, so Swift code reads like the math.
+public func + (a: Tensor, b: Tensor) throws -> Tensor { try add(a, b) }
+public func - (a: Tensor, b: Tensor) throws -> Tensor { try sub(a, b) }
+public func * (a: Tensor, b: Tensor) throws -> Tensor { try mul(a, b) }
+public func / (a: Tensor, b: Tensor) throws -> Tensor { try div(a, b) }
+public func + (a: Tensor, s: Float) throws -> Tensor { try add(a, s) }
+public func - (a: Tensor, s: Float) throws -> Tensor { try sub(a, s) }
+public func * (a: Tensor, s: Float) throws -> Tensor { try mul(a, s) }
+public func / (a: Tensor, s: Float) throws -> Tensor { try div(a, s) }
+public prefix func - (a: Tensor) throws -> Tensor { try neg(a) }

@@ -1,0 +1,225 @@
+import Foundation
+
+public enum DType: Int32, Sendable, CustomStringConvertible {
+    case float32 = 0
+    case int64 = 1
+
+    public var byteSize: Int { self == .float32 ? 4 : 8 }
+    public var description: String { self == .float32 ? "float32" : "int64" }
+}
+
+/// A dense, contiguous, row-major (NCHW) tensor of float32 or int64.
+///
+/// Every tensor is contiguous; a view (reshape, detach, narrow along the leading
+/// dimension) shares its Storage at an element offset. Kernels work on raw pointers.
+public final class Tensor {
+    public let shape: [Int]
+    public let dtype: DType
+    public let count: Int
+    let storage: Storage
+    let offset: Int  // in elements
+
+    /// Leaves: set by the user. Results of ops: true when a graph node was recorded.
+    public private(set) var requiresGrad: Bool = false
+    /// Accumulated gradient (leaves only), like torch's `.grad`.
+    public var grad: Tensor?
+    /// The autograd node that produced this tensor (nil for leaves).
+    var node: Node?
+
+    init(shape: [Int], dtype: DType, storage: Storage, offset: Int = 0) {
+        self.shape = shape
+        self.dtype = dtype
+        var n = 1
+        for d in shape { n &*= d }
+        self.count = n
+        self.storage = storage
+        self.offset = offset
+    }
+
+    /// Uninitialised tensor (kernels fill it).
+    static func uninitialized(_ shape: [Int], dtype: DType = .float32, op: String = "empty") throws -> Tensor {
+        let n = try Shape.count(shape, op: op)
+        return Tensor(shape: shape, dtype: dtype, storage: try Storage(byteCount: n * dtype.byteSize, op: op))
+    }
+
+    public var ndim: Int { shape.count }
+    public var isLeaf: Bool { node == nil }
+
+    /// Raw float32 pointer (valid while this tensor lives). Callers check dtype.
+    var f: UnsafeMutablePointer<Float> {
+        storage.base.assumingMemoryBound(to: Float.self) + offset
+    }
+    /// Raw int64 pointer.
+    var i: UnsafeMutablePointer<Int64> {
+        storage.base.assumingMemoryBound(to: Int64.self) + offset
+    }
+    /// Byte address of the first element (for the C ABI).
+    public var rawPointer: UnsafeMutableRawPointer { storage.base + offset * dtype.byteSize }
+    public var byteCount: Int { count * dtype.byteSize }
+
+    // MARK: autograd flags
+
+    /// torch's `requires_grad_`: only leaves can change it, and only float tensors require grad.
+    @discardableResult
+    public func requiresGrad(_ flag: Bool = true) throws -> Tensor {
+        guard isLeaf else {
+            throw DFMError.state("requires_grad_", "you can only change requires_grad flags of leaf tensors")
+        }
+        if flag && dtype != .float32 {
+            throw DFMError.type("requires_grad_", "only float32 tensors can require gradients, got \(dtype)")
+        }
+        requiresGrad = flag
+        return self
+    }
+
+    func markRecorded(_ n: Node) {
+        node = n
+        requiresGrad = true
+    }
+
+    /// A tensor sharing this one's memory, cut from the graph.
+    public func detach() -> Tensor {
+        Tensor(shape: shape, dtype: dtype, storage: storage, offset: offset)
+    }
+
+    // MARK: construction
+
+    /// Copies `data` into a new float32 tensor of `shape`.
+    public convenience init(_ data: [Float], shape: [Int]) throws {
+        let n = try Shape.count(shape, op: "tensor")
+        guard n == data.count else {
+            throw DFMError.shape("tensor", "shape \(shape) holds \(n) elements but \(data.count) were given")
+        }
+        self.init(shape: shape, dtype: .float32, storage: try Storage(byteCount: n * 4, op: "tensor"))
+        data.withUnsafeBufferPointer { src in
+            if let b = src.baseAddress { f.update(from: b, count: n) }
+        }
+    }
+
+    /// Copies `data` into a new int64 tensor of `shape`.
+    public convenience init(int64 data: [Int64], shape: [Int]) throws {
+        let n = try Shape.count(shape, op: "tensor")
+        guard n == data.count else {
+            throw DFMError.shape("tensor", "shape \(shape) holds \(n) elements but \(data.count) were given")
+        }
+        self.init(shape: shape, dtype: .int64, storage: try Storage(byteCount: n * 8, op: "tensor"))
+        data.withUnsafeBufferPointer { src in
+            if let b = src.baseAddress { i.update(from: b, count: n) }
+        }
+    }
+
+    /// Wraps caller memory without copying; `release` is called when the last view goes.
+    public static func borrowing(_ ptr: UnsafeMutableRawPointer, shape: [Int], dtype: DType,
+                                 release: @escaping (UnsafeMutableRawPointer) -> Void) throws -> Tensor {
+        let n = try Shape.count(shape, op: "from_blob")
+        return Tensor(shape: shape, dtype: dtype,
+                      storage: Storage(borrowing: ptr, byteCount: n * dtype.byteSize, release: release))
+    }
+
+    public static func full(_ shape: [Int], _ value: Float) throws -> Tensor {
+        let t = try uninitialized(shape, op: "full")
+        t.f.update(repeating: value, count: t.count)
+        return t
+    }
+
+    public static func zeros(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
+        let t = try uninitialized(shape, dtype: dtype, op: "zeros")
+        t.rawPointer.initializeMemory(as: UInt8.self, repeating: 0, count: t.byteCount)
+        return t
+    }
+
+    public static func ones(_ shape: [Int]) throws -> Tensor { try full(shape, 1) }
+
+    public static func scalar(_ v: Float) -> Tensor {
+        // A 0-dim allocation of 4 bytes cannot fail short of a broken allocator.
+        let t = Tensor(shape: [], dtype: .float32, storage: (try? Storage(byteCount: 4)) ?? Storage.emergency())
+        t.f.pointee = v
+        return t
+    }
+
+    /// torch.arange(start, end, step) as float32, or int64 when `dtype` says so.
+    public static func arange(_ start: Double, _ end: Double, _ step: Double = 1, dtype: DType = .float32) throws -> Tensor {
+        guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
+            throw DFMError.invalid("arange", "step must be nonzero and bounds finite (start \(start), end \(end), step \(step))")
+        }
+        guard (end - start) / step >= 0 else {
+            throw DFMError.invalid("arange", "upper bound and larger bound inconsistent with step sign")
+        }
+        let n = Int(((end - start) / step).rounded(.up))
+        let t = try uninitialized([n], dtype: dtype, op: "arange")
+        for k in 0..<n {
+            let v = start + Double(k) * step
+            if dtype == .float32 { t.f[k] = Float(v) } else { t.i[k] = Int64(v) }
+        }
+        return t
+    }
+
+    // MARK: reading
+
+    /// Elements as a Swift array (float32 tensors; int64 converted).
+    public func toArray() -> [Float] {
+        if dtype == .float32 { return Array(UnsafeBufferPointer(start: f, count: count)) }
+        return (0..<count).map { Float(i[$0]) }
+    }
+
+    public func toInt64Array() -> [Int64] {
+        if dtype == .int64 { return Array(UnsafeBufferPointer(start: i, count: count)) }
+        return (0..<count).map { Int64(f[$0]) }
+    }
+
+    /// The value of a one-element tensor.
+    public func item() throws -> Float {
+        guard count == 1 else {
+            throw DFMError.invalid("item", "a Tensor with \(count) elements cannot be converted to a scalar")
+        }
+        return dtype == .float32 ? f[0] : Float(i[0])
+    }
+
+    /// A contiguous copy in new memory, cut from the graph.
+    public func clone() throws -> Tensor {
+        let t = try Tensor.uninitialized(shape, dtype: dtype, op: "clone")
+        t.rawPointer.copyMemory(from: rawPointer, byteCount: byteCount)
+        return t
+    }
+
+    /// In-place copy of `src` (same shape and dtype) into this tensor's memory.
+    /// Runs outside autograd, like torch's `with no_grad(): t.copy_(src)`.
+    public func copy_(_ src: Tensor) throws {
+        guard src.shape == shape else {
+            throw DFMError.shape("copy_", "source shape \(src.shape) does not match destination shape \(shape)")
+        }
+        if src.dtype == dtype {
+            rawPointer.copyMemory(from: src.rawPointer, byteCount: byteCount)
+        } else if dtype == .float32 {
+            for k in 0..<count { f[k] = Float(src.i[k]) }
+        } else {
+            for k in 0..<count {
+                let v = src.f[k]
+                guard v.isFinite, abs(v) < 9.2e18 else {
+                    throw DFMError.invalid("copy_", "value \(v) cannot be converted to int64")
+                }
+                i[k] = Int64(v)
+            }
+        }
+    }
+
+    /// Fills with a constant in place (outside autograd).
+    public func fill_(_ v: Float) {
+        if dtype == .float32 { f.update(repeating: v, count: count) } else { i.update(repeating: Int64(v), count: count) }
+    }
+}
+
+extension Storage {
+    /// Last-resort 64-byte buffer for `Tensor.scalar`; posix_memalign of 64 bytes failing means the
+    /// process is already out of memory.
+    static func emergency() -> Storage {
+        Storage(borrowing: UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64), byteCount: 64) { $0.deallocate() }
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let vals = toArray().prefix(8).map { dtype == .float32 ? String(format: "%.4f", $0) : String(Int64($0)) }
+        return "tensor(shape: \(shape), dtype: \(dtype), [\(vals.joined(separator: ", "))\(count > 8 ? ", ..." : "")])"
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import XCTest
+@testable import DFM
+
+/// A PyTorch fixture file written by tools/fixtures (see common.py for the layout).
+struct Fixture {
+    let tensors: [String: Tensor]
+    let meta: [String: String]
+
+    init(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        guard let url = Bundle.module.url(forResource: "Fixtures/ops/\(name)", withExtension: "safetensors") else {
+            throw DFMError(.notFound, "fixture \(name) missing: run tools/fixtures/*.py")
+        }
+        (tensors, meta) = try SafeTensors.read(url.path)
+    }
+
+    var cases: [String] { meta.keys.sorted() }
+
+    func input(_ c: String, _ name: String) -> Tensor { tensors["\(c)/in/\(name)"]! }
+    func output(_ c: String, _ idx: Int = 0) -> Tensor { tensors["\(c)/out/\(idx)"]! }
+    func gout(_ c: String, _ idx: Int = 0) -> Tensor? { tensors["\(c)/gout/\(idx)"] }
+    func grad(_ c: String, _ name: String) -> Tensor? { tensors["\(c)/grad/\(name)"] }
+
+    func params(_ c: String) -> [String: Any] {
+        guard let s = meta[c], let d = s.data(using: .utf8),
+              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
+        return o
+    }
+    func float(_ c: String, _ k: String) -> Float? { (params(c)[k] as? NSNumber)?.floatValue }
+    func int(_ c: String, _ k: String) -> Int? { (params(c)[k] as? NSNumber)?.intValue }
+    func bool(_ c: String, _ k: String) -> Bool? { (params(c)[k] as? NSNumber)?.boolValue }
+    func ints(_ c: String, _ k: String) -> [Int]? { (params(c)[k] as? [NSNumber])?.map { $0.intValue } }
+    func string(_ c: String, _ k: String) -> String? { params(c)[k] as? String }
+
+    /// Leaf copies of a case's float inputs with requires_grad set, keyed by name.
+    func leaves(_ c: String, _ names: [String]) throws -> [Tensor] {
+        try names.map { n in
+            let t = try input(c, n).clone()
+            if t.dtype == .float32 { try t.requiresGrad() }
+            return t
+        }
+    }
+
+    /// Runs backward of sum(out * gout) and compares outputs and input gradients with PyTorch.
+    func check(_ c: String, outputs: [Tensor], inputs: [String: Tensor], rtol: Float = 1e-5, atol: Float = 1e-5,
+               gradRtol: Float? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+        var total: Tensor? = nil
+        for (k, o) in outputs.enumerated() {
+            assertClose(o, output(c, k), rtol: rtol, atol: atol, "\(c) out \(k)", file: file, line: line)
+            if let g = gout(c, k), o.requiresGrad {
+                let term = try sum(try mul(o, g))
+                total = try total.map { try add($0, term) } ?? term
+            }
+        }
+        guard let total else { return }
+        try total.backward()
+        for (name, t) in inputs {
+            guard let expected = grad(c, name) else { continue }
+            guard let got = t.grad else { XCTFail("\(c): no gradient for \(name)", file: file, line: line); continue }
+            assertClose(got, expected, rtol: gradRtol ?? rtol, atol: gradRtol ?? atol, "\(c) grad \(name)", file: file, line: line)
+        }
+    }
+}
+
+/// |a - e| <= atol + rtol·|e| elementwise, and identical shapes.
+func assertClose(_ a: Tensor, _ e: Tensor, rtol: Float = 1e-5, atol: Float = 1e-5, _ what: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) {
+    guard a.shape == e.shape else {
+        XCTFail("\(what): shape \(a.shape) vs expected \(e.shape)", file: file, line: line); return
+    }
+    let av = a.toArray(), ev = e.toArray()
+    var worst = 0, worstErr: Float = 0
+    for k in 0..<av.count {
+        if av[k].isNaN && ev[k].isNaN { continue }
+        if av[k] == ev[k] { continue }
+        let err = Swift.abs(av[k] - ev[k]) - (atol + rtol * Swift.abs(ev[k]))
+        if !(err <= 0) && (err > worstErr || worstErr == 0) { worst = k; worstErr = err.isNaN ? .infinity : err }
+    }
+    if worstErr > 0 {
+        XCTFail("\(what): element \(worst) is \(av[worst]), expected \(ev[worst]) (rtol \(rtol), atol \(atol))", file: file, line: line)
+    }
+}
+
+/// Relative difference of two tensors by norm: |a - e| / max(|e|, tiny).
+func relNormDiff(_ a: Tensor, _ e: Tensor) -> Float {
+    let av = a.toArray(), ev = e.toArray()
+    var d: Double = 0, n: Double = 0
+    for k in 0..<min(av.count, ev.count) {
+        d += Double(av[k] - ev[k]) * Double(av[k] - ev[k]); n += Double(ev[k]) * Double(ev[k])
+    }
+    return Float((d / max(n, 1e-30)).squareRoot())
+}
+
+/// Asserts that `body` throws a DFMError whose message contains `contains`.
+func assertThrowsDFM<T>(_ body: @autoclosure () throws -> T, _ contains: String = "", kind: DFMError.Kind? = nil,
+                        file: StaticString = #filePath, line: UInt = #line) {
+    do {
+        _ = try body()
+        XCTFail("expected a DFMError containing '\(contains)'", file: file, line: line)
+    } catch let e as DFMError {
+        if !contains.isEmpty { XCTAssertTrue(e.message.contains(contains), "message '\(e.message)' lacks '\(contains)'", file: file, line: line) }
+        if let kind { XCTAssertEqual(e.kind, kind, e.message, file: file, line: line) }
+    } catch {
+        XCTFail("expected DFMError, got \(error)", file: file, line: line)
+    }
+}

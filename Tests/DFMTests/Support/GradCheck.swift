@@ -1,0 +1,63 @@
+import XCTest
+@testable import DFM
+
+/// Finite-difference gradient check in float32: compares autograd's gradient of
+/// sum(f(inputs) · w) (w a fixed random weight) with central differences on up to
+/// `samples` elements of each float input.
+func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-2, samples: Int = 12,
+               file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
+    let leaves = try inputs.map { t -> Tensor in
+        let c = try t.clone()
+        if c.dtype == .float32 { try c.requiresGrad() }
+        return c
+    }
+    let out = try f(leaves)
+    var rng = SplitMix(seed: 7)
+    let w = try Tensor((0..<out.count).map { _ in rng.nextFloat() * 2 - 1 }, shape: out.shape)
+    try sum(try mul(out, w)).backward()
+    func objective() throws -> Double {
+        try GradMode.noGrad {
+            let o = try f(leaves)
+            var s: Double = 0
+            for k in 0..<o.count { s += Double(o.f[k]) * Double(w.f[k]) }
+            return s
+        }
+    }
+    for (i, x) in leaves.enumerated() where x.dtype == .float32 {
+        guard let g = x.grad else { XCTFail("input \(i): no gradient", file: file, line: line); continue }
+        let n = x.count
+        let picks = n <= samples ? Array(0..<n) : (0..<samples).map { _ in Int(rng.next() % UInt64(n)) }
+        for k in picks {
+            let orig = x.f[k]
+            x.f[k] = orig + eps
+            let fp = try objective()
+            x.f[k] = orig - eps
+            let fm = try objective()
+            x.f[k] = orig
+            let num = Float((fp - fm) / Double(2 * eps))
+            let ana = g.f[k]
+            let scale = max(1, Swift.abs(num), Swift.abs(ana))
+            XCTAssert(Swift.abs(num - ana) <= tol * scale,
+                      "input \(i) element \(k): autograd \(ana) vs finite difference \(num)", file: file, line: line)
+        }
+    }
+}
+
+/// Small deterministic generator for tests (independent of dfm's RNG).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    /// A tensor of uniform values in [lo, hi).
+    mutating func tensor(_ shape: [Int], _ lo: Float = -1, _ hi: Float = 1) -> Tensor {
+        let n = shape.reduce(1, *)
+        return try! Tensor((0..<n).map { _ in lo + (hi - lo) * nextFloat() }, shape: shape)
+    }
+}
