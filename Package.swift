@@ -13,9 +13,14 @@ let package = Package(
             path: "Sources/COpenBLAS",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "DFM",
-            dependencies: ["COpenBLAS"],
+            dependencies: ["COpenBLAS", "CZlib"],
             path: "Sources/DFM"
         ),
         .testTarget(

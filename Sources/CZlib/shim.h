@@ -1,0 +1,3 @@
+// zlib, for reading gzip-compressed IDX datasets.
+#pragma once
+#include <zlib.h>

@@ -1,0 +1,121 @@
+import CZlib
+import Foundation
+
+/// An image-classification dataset in the IDX layout of MNIST and Fashion-MNIST
+/// (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`, `t10k-*` for test).
+/// Images are held as uint8 and converted to float32 in [0, 1] per batch, as
+/// torchvision's ToTensor does.
+public final class IDXDataset {
+    public let count: Int
+    public let height: Int
+    public let width: Int
+    private let pixels: [UInt8]
+    private let labelBytes: [UInt8]
+
+    /// Debian's dataset-fashion-mnist location.
+    public static let fashionMNISTRoot = "/usr/share/datasets/fashion-mnist"
+
+    public init(images: String, labels: String) throws {
+        let img = try IDXDataset.readIDX(images, expectDims: 3)
+        let lab = try IDXDataset.readIDX(labels, expectDims: 1)
+        guard img.dims[0] == lab.dims[0] else {
+            throw DFMError.io("idx", "'\(images)' holds \(img.dims[0]) images but '\(labels)' holds \(lab.dims[0]) labels")
+        }
+        count = img.dims[0]
+        height = img.dims[1]
+        width = img.dims[2]
+        pixels = img.bytes
+        labelBytes = lab.bytes
+    }
+
+    /// Opens the train or test split from a folder in the MNIST layout (gzip or raw files).
+    public convenience init(root: String, train: Bool) throws {
+        let prefix = train ? "train" : "t10k"
+        func find(_ stem: String) throws -> String {
+            for name in [stem, stem + ".gz"] {
+                let p = (root as NSString).appendingPathComponent(name)
+                if FileManager.default.fileExists(atPath: p) { return p }
+            }
+            throw DFMError(.notFound, "idx: no '\(stem)[.gz]' in '\(root)'; put the MNIST-layout IDX files there (on Debian: apt-get install dataset-fashion-mnist)")
+        }
+        try self.init(images: try find("\(prefix)-images-idx3-ubyte"), labels: try find("\(prefix)-labels-idx1-ubyte"))
+    }
+
+    public func label(_ index: Int) -> Int { Int(labelBytes[index]) }
+
+    /// Images (B, 1, H, W) scaled to [0, 1] and labels (B) int64 for `indices`.
+    public func batch(_ indices: [Int]) throws -> (images: Tensor, labels: Tensor) {
+        let hw = height * width
+        let x = try Tensor.uninitialized([indices.count, 1, height, width], op: "idx.batch")
+        let y = try Tensor.uninitialized([indices.count], dtype: .int64, op: "idx.batch")
+        for (b, k) in indices.enumerated() {
+            guard k >= 0 && k < count else {
+                throw DFMError.index("idx.batch", "index \(k) is out of range for a dataset of \(count) items")
+            }
+            let dst = x.f + b * hw
+            pixels.withUnsafeBufferPointer { src in
+                for p in 0..<hw { dst[p] = Float(src[k * hw + p]) / 255 }
+            }
+            y.i[b] = Int64(labelBytes[k])
+        }
+        return (x, y)
+    }
+
+    // MARK: file format
+
+    /// Reads an unsigned-byte IDX file: magic 0x0000_08_NN, NN big-endian u32 dims, then data.
+    static func readIDX(_ path: String, expectDims: Int) throws -> (dims: [Int], bytes: [UInt8]) {
+        let raw = try readMaybeGzip(path)
+        guard raw.count >= 4, raw[0] == 0, raw[1] == 0, raw[2] == 0x08, Int(raw[3]) == expectDims else {
+            throw DFMError.io("idx", "'\(path)' is not an unsigned-byte IDX file with \(expectDims) dimensions")
+        }
+        guard raw.count >= 4 + 4 * expectDims else { throw DFMError.io("idx", "'\(path)' is truncated: \(raw.count) bytes") }
+        var dims: [Int] = []
+        for d in 0..<expectDims {
+            let o = 4 + 4 * d
+            dims.append(Int(raw[o]) << 24 | Int(raw[o + 1]) << 16 | Int(raw[o + 2]) << 8 | Int(raw[o + 3]))
+        }
+        let header = 4 + 4 * expectDims
+        let n = try Shape.count(dims, op: "idx")
+        guard raw.count - header == n else {
+            throw DFMError.io("idx", "'\(path)' is truncated or corrupt: dimensions \(dims) need \(n) bytes of data, file has \(raw.count - header)")
+        }
+        return (dims, Array(raw[header...]))
+    }
+
+    /// File contents, gunzipped when the file starts with the gzip magic.
+    static func readMaybeGzip(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DFMError(FileManager.default.fileExists(atPath: path) ? .ioError : .notFound, "idx: cannot read '\(path)'")
+        }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 2, bytes[0] == 0x1f, bytes[1] == 0x8b else { return bytes }
+        var out = [UInt8]()
+        var stream = z_stream()
+        guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw DFMError.io("idx", "zlib init failed for '\(path)'")
+        }
+        defer { inflateEnd(&stream) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var status: Int32 = Z_OK
+        try bytes.withUnsafeBufferPointer { src in
+            stream.next_in = UnsafeMutablePointer(mutating: src.baseAddress)
+            stream.avail_in = uInt(src.count)
+            repeat {
+                status = chunk.withUnsafeMutableBufferPointer { dst in
+                    stream.next_out = dst.baseAddress
+                    stream.avail_out = uInt(dst.count)
+                    return inflate(&stream, Z_NO_FLUSH)
+                }
+                guard status == Z_OK || status == Z_STREAM_END else {
+                    throw DFMError.io("idx", "'\(path)' is a corrupt gzip stream (zlib status \(status))")
+                }
+                out.append(contentsOf: chunk[0..<(chunk.count - Int(stream.avail_out))])
+                if status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0 {
+                    throw DFMError.io("idx", "'\(path)' is a truncated gzip stream")
+                }
+            } while status != Z_STREAM_END
+        }
+        return out
+    }
+}
