@@ -1,0 +1,153 @@
+// Comparisons and where. dfm has no bool dtype: comparisons return float32 masks of
+// 0 and 1 (usable directly as multiplicative masks) and carry no gradient. Two float32
+// or two int64 tensors compare exactly; a mixed pair compares in float32, as torch
+// promotes int64 to float. NaN compares unequal to everything (ne is 1, the rest 0).
+
+/// Comparison predicates, generic so the same loop serves float32 and int64.
+enum CompareOp {
+    case eq, ne, lt, le, gt, ge
+
+    @inline(__always)
+    func callAsFunction<T: Comparable>(_ a: T, _ b: T) -> Bool {
+        switch self {
+        case .eq: return a == b
+        case .ne: return a != b
+        case .lt: return a < b
+        case .le: return a <= b
+        case .gt: return a > b
+        case .ge: return a >= b
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .eq: return "eq"
+        case .ne: return "ne"
+        case .lt: return "lt"
+        case .le: return "le"
+        case .gt: return "gt"
+        case .ge: return "ge"
+        }
+    }
+}
+
+/// a == b elementwise with broadcasting, as a float32 0/1 mask.
+public func eq(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .eq) }
+/// a != b elementwise with broadcasting, as a float32 0/1 mask.
+public func ne(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .ne) }
+/// a < b elementwise with broadcasting, as a float32 0/1 mask.
+public func lt(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .lt) }
+/// a <= b elementwise with broadcasting, as a float32 0/1 mask.
+public func le(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .le) }
+/// a > b elementwise with broadcasting, as a float32 0/1 mask.
+public func gt(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .gt) }
+/// a >= b elementwise with broadcasting, as a float32 0/1 mask.
+public func ge(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .ge) }
+
+/// a == s as a float32 0/1 mask (int64 tensors compare exactly up to 2^53).
+public func eq(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .eq) }
+public func ne(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .ne) }
+public func lt(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .lt) }
+public func le(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .le) }
+public func gt(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .gt) }
+public func ge(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .ge) }
+
+/// torch.where(cond, a, b) with `cond` a mask (float32 or int64; nonzero means true):
+/// `a` where cond holds, else `b`, all three broadcast together. The gradient goes to `a`
+/// where cond holds and to `b` elsewhere.
+public func whereMask(_ cond: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try EW.checkFloat(a, "where")
+    try EW.checkFloat(b, "where")
+    let c = cond.dtype == .float32 ? cond : try compare(cond, 0, .ne)
+    let shape = try Shape.broadcast(try Shape.broadcast(c.shape, a.shape, op: "where"), b.shape, op: "where")
+    let out = try select3(c, a, b, shape, op: "where")
+    return record("where", out, [a, b]) { g in
+        let zero = Tensor.scalar(0)
+        return [a.requiresGrad ? try sumTo(try select3(c, g, zero, shape, op: "where_backward"), a.shape) : nil,
+                b.requiresGrad ? try sumTo(try select3(c, zero, g, shape, op: "where_backward"), b.shape) : nil]
+    }
+}
+
+// MARK: kernels
+
+private func compare(_ a: Tensor, _ b: Tensor, _ c: CompareOp) throws -> Tensor {
+    let shape = try Shape.broadcast(a.shape, b.shape, op: c.name)
+    let out = try Tensor.uninitialized(shape, op: c.name)
+    let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
+    if a.dtype == .int64 && b.dtype == .int64 {
+        walk2(shape, a.i, sa, b.i, sb, out.f, c)
+    } else {
+        let af = try asFloat(a, c.name), bf = try asFloat(b, c.name)
+        walk2(shape, af.f, sa, bf.f, sb, out.f, c)
+    }
+    return out
+}
+
+private func compare(_ a: Tensor, _ s: Float, _ c: CompareOp) throws -> Tensor {
+    let out = try Tensor.uninitialized(a.shape, op: c.name)
+    let o = out.f
+    if a.dtype == .float32 {
+        let ap = a.f
+        Parallel.chunks(a.count) { r in for k in r { o[k] = c(ap[k], s) ? 1 : 0 } }
+    } else {
+        let ap = a.i, sd = Double(s)
+        Parallel.chunks(a.count) { r in for k in r { o[k] = c(Double(ap[k]), sd) ? 1 : 0 } }
+    }
+    return out
+}
+
+/// int64 → float32 (torch's type promotion for mixed comparisons); float32 unchanged.
+private func asFloat(_ t: Tensor, _ op: String) throws -> Tensor {
+    if t.dtype == .float32 { return t }
+    let out = try Tensor.uninitialized(t.shape, op: op)
+    let o = out.f, p = t.i
+    Parallel.chunks(t.count) { r in for k in r { o[k] = Float(p[k]) } }
+    return out
+}
+
+/// o = c(a, b) ? 1 : 0 over `shape`, reading a and b through broadcast strides.
+private func walk2<T: Comparable>(_ shape: [Int], _ ap: UnsafeMutablePointer<T>, _ sa: [Int],
+                                  _ bp: UnsafeMutablePointer<T>, _ sb: [Int], _ o: UnsafeMutablePointer<Float>, _ c: CompareOp) {
+    rows(shape) { row, inner, idx in
+        var oa = 0, ob = 0
+        for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+        let ia = sa.last ?? 0, ib = sb.last ?? 0, orow = o + row * inner
+        for q in 0..<inner { orow[q] = c(ap[oa + q * ia], bp[ob + q * ib]) ? 1 : 0 }
+    }
+}
+
+/// out = c != 0 ? a : b over `shape` (c, a, b float32, broadcast to `shape`).
+private func select3(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: [Int], op: String) throws -> Tensor {
+    let out = try Tensor.uninitialized(shape, op: op)
+    let sc = Shape.broadcastStrides(c.shape, to: shape), sa = Shape.broadcastStrides(a.shape, to: shape)
+    let sb = Shape.broadcastStrides(b.shape, to: shape)
+    let cp = c.f, ap = a.f, bp = b.f, o = out.f
+    rows(shape) { row, inner, idx in
+        var oc = 0, oa = 0, ob = 0
+        for d in 0..<idx.count { oc += idx[d] * sc[d]; oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+        let ic = sc.last ?? 0, ia = sa.last ?? 0, ib = sb.last ?? 0, orow = o + row * inner
+        for q in 0..<inner { orow[q] = cp[oc + q * ic] != 0 ? ap[oa + q * ia] : bp[ob + q * ib] }
+    }
+    return out
+}
+
+/// Calls `body(row, inner, index)` for every row of the innermost dimension of `shape`, in
+/// parallel over rows; `index` holds the row's indices in the outer dimensions.
+@inline(__always)
+private func rows(_ shape: [Int], _ body: (Int, Int, [Int]) -> Void) {
+    let nd = shape.count
+    let inner = nd == 0 ? 1 : shape[nd - 1]
+    let total = shape.reduce(1, *)
+    guard total > 0 else { return }
+    let outer = Array(shape.dropLast())
+    Parallel.chunks(total / inner, costPerItem: inner) { r in
+        var idx = [Int](repeating: 0, count: outer.count)
+        var rem = r.lowerBound
+        for d in stride(from: outer.count - 1, through: 0, by: -1) { idx[d] = rem % outer[d]; rem /= outer[d] }
+        for row in r {
+            body(row, inner, idx)
+            var d = outer.count - 1
+            while d >= 0 { idx[d] += 1; if idx[d] < outer[d] { break }; idx[d] = 0; d -= 1 }
+        }
+    }
+}
