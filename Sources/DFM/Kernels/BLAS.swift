@@ -33,22 +33,28 @@ func lapackQR(_ a: UnsafePointer<Float>, m: Int, n: Int, complete: Bool) throws 
     var lwork: Int32 = -1
     var q: Float = 0
     sgeqrf_(&mi, &ni, &w, &lda, &tau, &q, &lwork, &info)
-    lwork = Int32(max(1, Int(q)))
+    lwork = workSize(q)
     var work = [Float](repeating: 0, count: Int(lwork))
     sgeqrf_(&mi, &ni, &w, &lda, &tau, &work, &lwork, &info)
     guard info == 0 else { throw DFMError(.internal, "qr: sgeqrf failed with info \(info)") }
     // R: upper triangle of the first kq rows.
     var r = [Float](repeating: 0, count: kq * n)
-    for i in 0..<kq { for j in i..<n where i < m { r[i * n + j] = w[j * m + i] } }
+    // Rows at or beyond n (complete mode, m > n) are all zero.
+    for i in 0..<min(kq, n) { for j in i..<n { r[i * n + j] = w[j * m + i] } }
     // Q: sorgqr builds the first kq columns from the reflectors.
     var kqi = Int32(kq), ki = Int32(k)
     lwork = -1
     sorgqr_(&mi, &kqi, &ki, &w, &lda, &tau, &q, &lwork, &info)
-    lwork = Int32(max(1, Int(q)))
+    lwork = workSize(q)
     work = [Float](repeating: 0, count: Int(lwork))
     sorgqr_(&mi, &kqi, &ki, &w, &lda, &tau, &work, &lwork, &info)
     guard info == 0 else { throw DFMError(.internal, "qr: sorgqr failed with info \(info)") }
     var qo = [Float](repeating: 0, count: m * kq)
     for i in 0..<m { for j in 0..<kq { qo[i * kq + j] = w[j * m + i] } }
     return (qo, r, kq)
+}
+
+/// LAPACK's workspace-query answer as an lwork (at least 1, never overflowing Int32).
+private func workSize(_ q: Float) -> Int32 {
+    q.isFinite ? Int32(clamping: Int(Swift.max(1, Swift.min(q, 2e9)))) : 1
 }

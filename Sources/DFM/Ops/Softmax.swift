@@ -1,0 +1,158 @@
+import Foundation
+
+// softmax and log_softmax along any dim, max-subtracted so large inputs never overflow.
+// The tensor is viewed as (outer, n, inner) with n the softmax dim:
+// - inner == 1 (last dim): every row is contiguous; rows run in parallel.
+// - inner > 1 (e.g. the channels of NCHW, inner = H·W): blocks of up to `lanesPerBlock`
+//   neighbouring inner positions are reduced together, so each pass over the n slices
+//   reads contiguous memory; blocks run in parallel.
+
+private let lanesPerBlock = 64
+
+/// (outer, n, inner) for reducing `dim` of `x`.
+private func softmaxLayout(_ x: Tensor, _ dim: Int, op: String) throws -> (outer: Int, n: Int, inner: Int) {
+    try EW.checkFloat(x, op)
+    let d = try Shape.dim(dim, x.ndim, op: op)
+    if x.ndim == 0 { return (1, 1, 1) }
+    let outer = x.shape[..<d].reduce(1, *)
+    let inner = x.shape[(d + 1)...].reduce(1, *)
+    return (outer, x.shape[d], inner)
+}
+
+/// torch.softmax(x, dim): exp(x - max) / Σ exp(x - max) along `dim`.
+public func softmax(_ x: Tensor, dim: Int) throws -> Tensor {
+    let (outer, n, inner) = try softmaxLayout(x, dim, op: "softmax")
+    let out = try Tensor.uninitialized(x.shape, op: "softmax")
+    softmaxForward(x.f, out.f, outer: outer, n: n, inner: inner, log: false)
+    return record("softmax", out, [x]) { g in
+        // dx = y ⊙ (g − Σ g⊙y)
+        let gx = try Tensor.uninitialized(x.shape, op: "softmax_backward")
+        softmaxBackward(g.f, out.f, gx.f, outer: outer, n: n, inner: inner, log: false)
+        return [gx]
+    }
+}
+
+/// torch.log_softmax(x, dim): (x - max) - log Σ exp(x - max) along `dim`.
+public func logSoftmax(_ x: Tensor, dim: Int) throws -> Tensor {
+    let (outer, n, inner) = try softmaxLayout(x, dim, op: "log_softmax")
+    let out = try Tensor.uninitialized(x.shape, op: "log_softmax")
+    softmaxForward(x.f, out.f, outer: outer, n: n, inner: inner, log: true)
+    return record("log_softmax", out, [x]) { g in
+        // dx = g − exp(y)·Σ g
+        let gx = try Tensor.uninitialized(x.shape, op: "log_softmax_backward")
+        softmaxBackward(g.f, out.f, gx.f, outer: outer, n: n, inner: inner, log: true)
+        return [gx]
+    }
+}
+
+private func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                            outer: Int, n: Int, inner: Int, log: Bool) {
+    if outer == 0 || n == 0 || inner == 0 { return }
+    if inner == 1 {
+        Parallel.chunks(outer, costPerItem: 8 * n) { rows in
+            for row in rows {
+                let xr = x + row * n, yr = y + row * n
+                var mx = xr[0]
+                for c in 0..<n { mx = Swift.max(mx, xr[c]) }
+                var s: Float = 0
+                if log {
+                    for c in 0..<n { s += Foundation.exp(xr[c] - mx) }
+                    let ls = Foundation.log(s)
+                    for c in 0..<n { yr[c] = (xr[c] - mx) - ls }
+                } else {
+                    for c in 0..<n { let e = Foundation.exp(xr[c] - mx); yr[c] = e; s += e }
+                    let inv = 1 / s
+                    for c in 0..<n { yr[c] *= inv }
+                }
+            }
+        }
+        return
+    }
+    let blocks = (inner + lanesPerBlock - 1) / lanesPerBlock
+    Parallel.chunks(outer * blocks, costPerItem: 8 * n * lanesPerBlock) { items in
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * lanesPerBlock)
+        defer { scratch.deallocate() }
+        let mx = scratch, s = scratch + lanesPerBlock
+        for item in items {
+            let j0 = (item % blocks) * lanesPerBlock, w = Swift.min(lanesPerBlock, inner - j0)
+            let base = (item / blocks) * n * inner + j0
+            for j in 0..<w { mx[j] = x[base + j]; s[j] = 0 }
+            for c in 1..<n {
+                let xr = x + base + c * inner
+                for j in 0..<w { mx[j] = Swift.max(mx[j], xr[j]) }
+            }
+            if log {
+                for c in 0..<n {
+                    let xr = x + base + c * inner
+                    for j in 0..<w { s[j] += Foundation.exp(xr[j] - mx[j]) }
+                }
+                for j in 0..<w { s[j] = Foundation.log(s[j]) }
+                for c in 0..<n {
+                    let xr = x + base + c * inner, yr = y + base + c * inner
+                    for j in 0..<w { yr[j] = (xr[j] - mx[j]) - s[j] }
+                }
+            } else {
+                for c in 0..<n {
+                    let xr = x + base + c * inner, yr = y + base + c * inner
+                    for j in 0..<w { let e = Foundation.exp(xr[j] - mx[j]); yr[j] = e; s[j] += e }
+                }
+                for j in 0..<w { s[j] = 1 / s[j] }
+                for c in 0..<n {
+                    let yr = y + base + c * inner
+                    for j in 0..<w { yr[j] *= s[j] }
+                }
+            }
+        }
+    }
+}
+
+/// gx from the upstream gradient g and the forward output y (softmax or log_softmax).
+private func softmaxBackward(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>,
+                             outer: Int, n: Int, inner: Int, log: Bool) {
+    if outer == 0 || n == 0 || inner == 0 { return }
+    if inner == 1 {
+        Parallel.chunks(outer, costPerItem: 8 * n) { rows in
+            for row in rows {
+                let gr = g + row * n, yr = y + row * n, o = gx + row * n
+                var s: Float = 0
+                if log {
+                    for c in 0..<n { s += gr[c] }
+                    for c in 0..<n { o[c] = gr[c] - Foundation.exp(yr[c]) * s }
+                } else {
+                    for c in 0..<n { s += gr[c] * yr[c] }
+                    for c in 0..<n { o[c] = yr[c] * (gr[c] - s) }
+                }
+            }
+        }
+        return
+    }
+    let blocks = (inner + lanesPerBlock - 1) / lanesPerBlock
+    Parallel.chunks(outer * blocks, costPerItem: 8 * n * lanesPerBlock) { items in
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: lanesPerBlock)
+        defer { s.deallocate() }
+        for item in items {
+            let j0 = (item % blocks) * lanesPerBlock, w = Swift.min(lanesPerBlock, inner - j0)
+            let base = (item / blocks) * n * inner + j0
+            for j in 0..<w { s[j] = 0 }
+            if log {
+                for c in 0..<n {
+                    let gr = g + base + c * inner
+                    for j in 0..<w { s[j] += gr[j] }
+                }
+                for c in 0..<n {
+                    let off = base + c * inner
+                    for j in 0..<w { gx[off + j] = g[off + j] - Foundation.exp(y[off + j]) * s[j] }
+                }
+            } else {
+                for c in 0..<n {
+                    let off = base + c * inner
+                    for j in 0..<w { s[j] += g[off + j] * y[off + j] }
+                }
+                for c in 0..<n {
+                    let off = base + c * inner
+                    for j in 0..<w { gx[off + j] = y[off + j] * (g[off + j] - s[j]) }
+                }
+            }
+        }
+    }
+}
