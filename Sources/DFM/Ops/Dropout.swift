@@ -1,0 +1,26 @@
+import Foundation
+
+/// torch.nn.functional.dropout: in training, zeroes each element with probability `p`
+/// and scales the survivors by 1/(1-p); in eval (or p = 0) returns `x` unchanged.
+/// The mask comes from `generator` (the global one when nil), so a seed fixes it.
+public func dropout(_ x: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator? = nil) throws -> Tensor {
+    let op = "dropout"
+    guard p >= 0, p <= 1 else { throw DFMError.invalid(op, "dropout probability has to be between 0 and 1, but got \(p)") }
+    try EW.checkFloat(x, op)
+    if !training || p == 0 { return x }
+    // mask[k] is 0 or 1/(1-p); p = 1 drops everything (torch returns zeros, not NaN).
+    let mask = try Tensor.uninitialized(x.shape, op: op)
+    let mp = mask.f
+    if p == 1 {
+        mask.fill_(0)
+    } else {
+        let scale = 1 / (1 - p)
+        // Keep when u < 1 - p, with u uniform on the 2^24 grid of [0, 1).
+        let keep = 1 - p
+        (generator ?? .default).fillBlocks(x.count, costPerItem: 2) { s, r in
+            for k in r { mp[k] = s.uniformFloat() < keep ? scale : 0 }
+        }
+    }
+    let out = try EW.zip(x, mask, op: op, *)
+    return record(op, out, [x]) { g in [try EW.zip(g, mask, op: "dropout_backward", *)] }
+}

@@ -1,0 +1,357 @@
+import Foundation
+
+// Normalisation layers: batch_norm, group_norm, layer_norm. Each is one fused kernel
+// (statistics, normalise, scale and shift) with an analytic backward. Statistics are
+// two-pass in double (mean, then squared deviations), so large offsets do not cancel.
+// With x̂ = (x - mean)·rstd, ĝ = g·w and D values per normalisation set:
+//   dx = rstd · (ĝ - Σĝ/D - x̂·Σ(ĝ·x̂)/D),  dw = Σ g·x̂,  db = Σ g.
+
+/// Mean and sum of squared deviations of `segments` runs of `length` floats, the runs
+/// `stride` floats apart, starting at `p`.
+@inline(__always)
+private func moments(_ p: UnsafeMutablePointer<Float>, segments: Int, stride: Int, length: Int) -> (mean: Double, m2: Double) {
+    var s: Double = 0
+    for seg in 0..<segments {
+        let q = p + seg * stride
+        for k in 0..<length { s += Double(q[k]) }
+    }
+    let n = Double(segments * length)
+    let mean = n > 0 ? s / n : 0
+    var m2: Double = 0
+    for seg in 0..<segments {
+        let q = p + seg * stride
+        for k in 0..<length {
+            let d = Double(q[k]) - mean
+            m2 += d * d
+        }
+    }
+    return (mean, m2)
+}
+
+/// Σg and Σg·(x - mean)·rstd over one run of `length` floats.
+@inline(__always)
+private func gradSums(_ g: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, length: Int,
+                      mean: Float, rstd: Float) -> (sg: Double, sgx: Double) {
+    var sg: Double = 0, sgx: Double = 0
+    for k in 0..<length {
+        let gv = Double(g[k])
+        sg += gv
+        sgx += gv * Double((x[k] - mean) * rstd)
+    }
+    return (sg, sgx)
+}
+
+/// Checks an optional per-feature parameter is float32 of `shape`.
+private func checkParam(_ t: Tensor?, _ name: String, shape: [Int], op: String) throws {
+    guard let t else { return }
+    guard t.dtype == .float32 else { throw DFMError.type(op, "\(name) must be float32, got \(t.dtype)") }
+    guard t.shape == shape else {
+        throw DFMError.shape(op, "\(name) should have shape \(shape) (\(shape.reduce(1, *)) elements), got shape \(t.shape)")
+    }
+}
+
+/// Inputs list for `record` with optional weight and bias; returns their indices.
+private func normInputs(_ x: Tensor, _ w: Tensor?, _ b: Tensor?) -> (inputs: [Tensor], wi: Int?, bi: Int?) {
+    var ins = [x]
+    var wi: Int? = nil, bi: Int? = nil
+    if let w { wi = ins.count; ins.append(w) }
+    if let b { bi = ins.count; ins.append(b) }
+    return (ins, wi, bi)
+}
+
+// MARK: batch_norm
+
+/// torch.nn.functional.batch_norm for (N, C), (N, C, L), (N, C, H, W) (any (N, C, *)).
+/// Training normalises with the batch mean and biased variance per channel and, when
+/// given, updates `runningMean`/`runningVar` in place with `momentum` (running_var gets
+/// the unbiased variance). Eval normalises with the running statistics.
+public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
+                      training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) throws -> Tensor {
+    let op = "batch_norm"
+    try EW.checkFloat(x, op)
+    guard x.ndim >= 2 else { throw DFMError.shape(op, "expected an input of at least 2 dimensions (N, C, *), got shape \(x.shape)") }
+    let n = x.shape[0], c = x.shape[1], s = x.shape.dropFirst(2).reduce(1, *)
+    for (name, t) in [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVar)] {
+        if let t, t.count != c || t.ndim != 1 {
+            throw DFMError.shape(op, "\(name) should contain \(c) elements not \(t.count) (shape \(t.shape), input shape \(x.shape))")
+        }
+        if let t, t.dtype != .float32 { throw DFMError.type(op, "\(name) must be float32, got \(t.dtype)") }
+    }
+    guard eps >= 0, eps.isFinite else { throw DFMError.invalid(op, "eps must be finite and non-negative, got \(eps)") }
+    let m = n * s  // values per channel
+    if training {
+        guard m > 1 else {
+            throw DFMError.invalid(op, "Expected more than 1 value per channel when training, got input size \(x.shape)")
+        }
+    } else {
+        guard runningMean != nil, runningVar != nil else {
+            throw DFMError.invalid(op, "running_mean and running_var must be defined in evaluation mode")
+        }
+    }
+
+    let out = try Tensor.uninitialized(x.shape, op: op)
+    let meanT = try Tensor.uninitialized([c], op: op), rstdT = try Tensor.uninitialized([c], op: op)
+    let xp = x.f, o = out.f, mp = meanT.f, rp = rstdT.f
+    let wp = weight?.f, bp = bias?.f, rmp = runningMean?.f, rvp = runningVar?.f
+    let mom = Double(momentum)
+    Parallel.chunks(c, costPerItem: m * 3) { r in
+        for ch in r {
+            let base = xp + ch * s
+            let mean: Float, rstd: Float
+            if training {
+                let (mu, m2) = moments(base, segments: n, stride: c * s, length: s)
+                mean = Float(mu)
+                rstd = Float(1 / (m2 / Double(m) + Double(eps)).squareRoot())
+                if let rmp { rmp[ch] = Float(mom * mu + (1 - mom) * Double(rmp[ch])) }
+                if let rvp { rvp[ch] = Float(mom * (m2 / Double(m - 1)) + (1 - mom) * Double(rvp[ch])) }
+            } else {
+                // Eval: both pointers were checked non-nil above.
+                mean = rmp?[ch] ?? 0
+                rstd = 1 / ((rvp?[ch] ?? 1) + eps).squareRoot()
+            }
+            mp[ch] = mean; rp[ch] = rstd
+            // y = x·α + β with α = w·rstd, β = b - mean·α (torch's CPU form).
+            let alpha = (wp?[ch] ?? 1) * rstd, beta = (bp?[ch] ?? 0) - mean * alpha
+            for i in 0..<n {
+                let src = base + i * c * s, dst = o + (i * c + ch) * s
+                for k in 0..<s { dst[k] = src[k] * alpha + beta }
+            }
+        }
+    }
+
+    let (ins, wi, bi) = normInputs(x, weight, bias)
+    return record(op, out, ins) { g in
+        // Pointers from the captured tensors, which the closure keeps alive.
+        let xp = x.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f
+        let gp = g.f
+        let gx = x.requiresGrad ? try Tensor.uninitialized(x.shape, op: "batch_norm_backward") : nil
+        let gw = weight?.requiresGrad == true ? try Tensor.uninitialized([c], op: "batch_norm_backward") : nil
+        let gb = bias?.requiresGrad == true ? try Tensor.uninitialized([c], op: "batch_norm_backward") : nil
+        let gxp = gx?.f, gwp = gw?.f, gbp = gb?.f
+        Parallel.chunks(c, costPerItem: m * 3) { r in
+            for ch in r {
+                let mean = mp[ch], rstd = rp[ch], w = wp?[ch] ?? 1
+                var sg: Double = 0, sgx: Double = 0
+                for i in 0..<n {
+                    let off = (i * c + ch) * s
+                    let (a, b) = gradSums(gp + off, xp + off, length: s, mean: mean, rstd: rstd)
+                    sg += a; sgx += b
+                }
+                gwp?[ch] = Float(sgx)
+                gbp?[ch] = Float(sg)
+                guard let gxp else { continue }
+                let k1 = w * rstd
+                // Training: the batch statistics depend on x. Eval: they are constants.
+                let cg = training ? Float(sg / Double(m)) : 0, cx = training ? Float(sgx / Double(m)) : 0
+                for i in 0..<n {
+                    let off = (i * c + ch) * s
+                    let gi = gp + off, xi = xp + off, di = gxp + off
+                    for k in 0..<s { di[k] = k1 * (gi[k] - cg - (xi[k] - mean) * rstd * cx) }
+                }
+            }
+        }
+        var grads = [Tensor?](repeating: nil, count: ins.count)
+        grads[0] = gx
+        if let wi { grads[wi] = gw }
+        if let bi { grads[bi] = gb }
+        return grads
+    }
+}
+
+// MARK: group_norm
+
+/// torch.nn.functional.group_norm for (N, C, *): channels split into `groups` groups,
+/// each (sample, group) normalised with its own mean and biased variance; optional
+/// per-channel affine `weight` and `bias` of shape [C].
+public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws -> Tensor {
+    let op = "group_norm"
+    try EW.checkFloat(x, op)
+    guard x.ndim >= 2 else { throw DFMError.shape(op, "expected an input of at least 2 dimensions (N, C, *), got shape \(x.shape)") }
+    let n = x.shape[0], c = x.shape[1], s = x.shape.dropFirst(2).reduce(1, *)
+    guard groups > 0 else { throw DFMError.invalid(op, "num_groups must be positive, got \(groups)") }
+    guard c % groups == 0 else {
+        throw DFMError.invalid(op, "Expected number of channels in input to be divisible by num_groups, but got input of shape \(x.shape) and num_groups=\(groups)")
+    }
+    try checkParam(weight, "weight", shape: [c], op: op)
+    try checkParam(bias, "bias", shape: [c], op: op)
+    guard eps >= 0, eps.isFinite else { throw DFMError.invalid(op, "eps must be finite and non-negative, got \(eps)") }
+    let cpg = c / groups, d = cpg * s  // channels per group, values per group
+
+    let out = try Tensor.uninitialized(x.shape, op: op)
+    let meanT = try Tensor.uninitialized([n * groups], op: op), rstdT = try Tensor.uninitialized([n * groups], op: op)
+    let xp = x.f, o = out.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f, bp = bias?.f
+    Parallel.chunks(n * groups, costPerItem: d * 3) { r in
+        for ng in r {
+            let base = ng * d
+            let (mu, m2) = moments(xp + base, segments: 1, stride: 0, length: d)
+            let mean = Float(mu), rstd = Float(1 / (m2 / Double(max(d, 1)) + Double(eps)).squareRoot())
+            mp[ng] = mean; rp[ng] = rstd
+            for j in 0..<cpg {
+                let ch = (ng % groups) * cpg + j
+                let alpha = (wp?[ch] ?? 1) * rstd, beta = (bp?[ch] ?? 0) - mean * alpha
+                let src = xp + base + j * s, dst = o + base + j * s
+                for k in 0..<s { dst[k] = src[k] * alpha + beta }
+            }
+        }
+    }
+
+    let (ins, wi, bi) = normInputs(x, weight, bias)
+    return record(op, out, ins) { g in
+        // Pointers from the captured tensors, which the closure keeps alive.
+        let xp = x.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f
+        let gp = g.f
+        // Per (sample, channel): Σg and Σg·x̂. They give dw, db and the group sums for dx.
+        let sums = try Tensor.uninitialized([n * c, 2], op: "group_norm_backward")
+        let sp = sums.f
+        defer { withExtendedLifetime(sums) {} }  // only its raw pointer is used below
+        Parallel.chunks(n * c, costPerItem: s * 2) { r in
+            for nc in r {
+                let ng = (nc / c) * groups + (nc % c) / cpg
+                let (a, b) = gradSums(gp + nc * s, xp + nc * s, length: s, mean: mp[ng], rstd: rp[ng])
+                sp[2 * nc] = Float(a); sp[2 * nc + 1] = Float(b)
+            }
+        }
+        let gw = weight?.requiresGrad == true ? try Tensor.uninitialized([c], op: "group_norm_backward") : nil
+        let gb = bias?.requiresGrad == true ? try Tensor.uninitialized([c], op: "group_norm_backward") : nil
+        if gw != nil || gb != nil {
+            let gwp = gw?.f, gbp = gb?.f
+            for ch in 0..<c {
+                var a: Double = 0, b: Double = 0
+                for i in 0..<n { a += Double(sp[2 * (i * c + ch)]); b += Double(sp[2 * (i * c + ch) + 1]) }
+                gbp?[ch] = Float(a); gwp?[ch] = Float(b)
+            }
+        }
+        var gx: Tensor? = nil
+        if x.requiresGrad {
+            let t = try Tensor.uninitialized(x.shape, op: "group_norm_backward")
+            let dp = t.f
+            Parallel.chunks(n * groups, costPerItem: d * 2) { r in
+                for ng in r {
+                    let i = ng / groups, c0 = (ng % groups) * cpg
+                    var a: Double = 0, b: Double = 0
+                    for j in 0..<cpg {
+                        let w = Double(wp?[c0 + j] ?? 1), nc = i * c + c0 + j
+                        a += w * Double(sp[2 * nc]); b += w * Double(sp[2 * nc + 1])
+                    }
+                    let mean = mp[ng], rstd = rp[ng]
+                    let cg = Float(a / Double(d)), cx = Float(b / Double(d))
+                    for j in 0..<cpg {
+                        let w = wp?[c0 + j] ?? 1, off = (i * c + c0 + j) * s
+                        let gi = gp + off, xi = xp + off, di = dp + off
+                        for k in 0..<s { di[k] = rstd * (gi[k] * w - cg - (xi[k] - mean) * rstd * cx) }
+                    }
+                }
+            }
+            gx = t
+        }
+        var grads = [Tensor?](repeating: nil, count: ins.count)
+        grads[0] = gx
+        if let wi { grads[wi] = gw }
+        if let bi { grads[bi] = gb }
+        return grads
+    }
+}
+
+// MARK: layer_norm
+
+/// torch.nn.functional.layer_norm: normalises over the trailing dims `normalizedShape`,
+/// with optional elementwise affine `weight`/`bias` of that shape.
+public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws -> Tensor {
+    let op = "layer_norm"
+    try EW.checkFloat(x, op)
+    guard !normalizedShape.isEmpty else {
+        throw DFMError.invalid(op, "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but got normalized_shape = []")
+    }
+    guard normalizedShape.count <= x.ndim, Array(x.shape.suffix(normalizedShape.count)) == normalizedShape else {
+        throw DFMError.shape(op, "Given normalized_shape=\(normalizedShape), expected input with shape [*, \(normalizedShape.map(String.init).joined(separator: ", "))], but got input of size \(x.shape)")
+    }
+    for (name, t) in [("weight", weight), ("bias", bias)] {
+        if let t, t.shape != normalizedShape {
+            throw DFMError.shape(op, "Expected \(name) to be of same shape as normalized_shape, but got \(name) of shape \(t.shape) and normalized_shape = \(normalizedShape)")
+        }
+        if let t, t.dtype != .float32 { throw DFMError.type(op, "\(name) must be float32, got \(t.dtype)") }
+    }
+    guard eps >= 0, eps.isFinite else { throw DFMError.invalid(op, "eps must be finite and non-negative, got \(eps)") }
+    let d = normalizedShape.reduce(1, *)
+    let rows = d == 0 ? 0 : x.count / d
+
+    let out = try Tensor.uninitialized(x.shape, op: op)
+    let meanT = try Tensor.uninitialized([rows], op: op), rstdT = try Tensor.uninitialized([rows], op: op)
+    let xp = x.f, o = out.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f, bp = bias?.f
+    Parallel.chunks(rows, costPerItem: d * 3) { r in
+        for row in r {
+            let src = xp + row * d, dst = o + row * d
+            let (mu, m2) = moments(src, segments: 1, stride: 0, length: d)
+            let mean = Float(mu), rstd = Float(1 / (m2 / Double(d) + Double(eps)).squareRoot())
+            mp[row] = mean; rp[row] = rstd
+            // Branch once per row, not per element, on which affine parameters exist.
+            switch (wp, bp) {
+            case let (w?, b?): for k in 0..<d { dst[k] = (src[k] - mean) * rstd * w[k] + b[k] }
+            case let (w?, nil): for k in 0..<d { dst[k] = (src[k] - mean) * rstd * w[k] }
+            case let (nil, b?): for k in 0..<d { dst[k] = (src[k] - mean) * rstd + b[k] }
+            case (nil, nil): for k in 0..<d { dst[k] = (src[k] - mean) * rstd }
+            }
+        }
+    }
+
+    let (ins, wi, bi) = normInputs(x, weight, bias)
+    return record(op, out, ins) { g in
+        // Pointers from the captured tensors, which the closure keeps alive.
+        let xp = x.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f
+        let gp = g.f
+        var gx: Tensor? = nil
+        if x.requiresGrad {
+            let t = try Tensor.uninitialized(x.shape, op: "layer_norm_backward")
+            let dp = t.f
+            Parallel.chunks(rows, costPerItem: d * 3) { r in
+                for row in r {
+                    let gi = gp + row * d, xi = xp + row * d, di = dp + row * d
+                    let mean = mp[row], rstd = rp[row]
+                    // ĝ = g·w is staged in the output row, then overwritten with dx.
+                    if let wp { for k in 0..<d { di[k] = gi[k] * wp[k] } } else { di.update(from: gi, count: d) }
+                    var a: Double = 0, b: Double = 0
+                    for k in 0..<d {
+                        let gw = Double(di[k])
+                        a += gw; b += gw * Double((xi[k] - mean) * rstd)
+                    }
+                    let cg = Float(a / Double(d)), cx = Float(b / Double(d))
+                    for k in 0..<d { di[k] = rstd * (di[k] - cg - (xi[k] - mean) * rstd * cx) }
+                }
+            }
+            gx = t
+        }
+        let gw = weight?.requiresGrad == true ? try Tensor.uninitialized(normalizedShape, op: "layer_norm_backward") : nil
+        let gb = bias?.requiresGrad == true ? try Tensor.uninitialized(normalizedShape, op: "layer_norm_backward") : nil
+        if gw != nil || gb != nil {
+            // Partial sums over fixed blocks of rows, then summed in block order: parallel,
+            // cache-friendly, and independent of the thread count.
+            let blockRows = 64, nb = (rows + blockRows - 1) / blockRows
+            let part = try Tensor.zeros([max(nb, 1), 2, d])
+            let pp = part.f
+            defer { withExtendedLifetime(part) {} }
+            Parallel.chunks(nb, costPerItem: blockRows * d * 2) { r in
+                for blk in r {
+                    let pa = pp + blk * 2 * d, pb = pa + d
+                    for row in (blk * blockRows)..<min(rows, (blk + 1) * blockRows) {
+                        let gi = gp + row * d, xi = xp + row * d
+                        let mean = mp[row], rstd = rp[row]
+                        for k in 0..<d { pa[k] += gi[k]; pb[k] += gi[k] * (xi[k] - mean) * rstd }
+                    }
+                }
+            }
+            let gwp = gw?.f, gbp = gb?.f
+            Parallel.chunks(d, costPerItem: nb * 2) { r in
+                for k in r {
+                    var a: Double = 0, b: Double = 0
+                    for blk in 0..<nb { a += Double(pp[blk * 2 * d + k]); b += Double(pp[blk * 2 * d + d + k]) }
+                    gbp?[k] = Float(a); gwp?[k] = Float(b)
+                }
+            }
+        }
+        var grads = [Tensor?](repeating: nil, count: ins.count)
+        grads[0] = gx
+        if let wi { grads[wi] = gw }
+        if let bi { grads[bi] = gb }
+        return grads
+    }
+}
