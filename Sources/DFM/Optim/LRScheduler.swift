@@ -1,0 +1,154 @@
+import Foundation
+
+/// torch.optim.lr_scheduler.LRScheduler: on construction it records each group's
+/// `initial_lr` (first scheduler only) as `baseLrs` and takes the initial step
+/// (last_epoch -1 → 0); each `step()` then advances one epoch and writes the new lr
+/// into the optimizer's groups. Learning rates are doubles, as in Python.
+open class LRScheduler {
+    public let optimizer: Optimizer
+    public internal(set) var lastEpoch: Int = -1
+    public internal(set) var stepCount: Int = 0
+    public internal(set) var baseLrs: [Double] = []
+    /// torch's get_last_lr().
+    public internal(set) var lastLr: [Double] = []
+    /// True during the step taken by the constructor (torch's `_is_initial`).
+    var isInitial = false
+
+    open var typeName: String { String(describing: type(of: self)) }
+
+    public init(_ optimizer: Optimizer) throws {
+        self.optimizer = optimizer
+        for (g, group) in optimizer.paramGroups.enumerated() where group.initialLr == nil {
+            optimizer.setInitialLr(group.lr, group: g)
+        }
+        baseLrs = optimizer.paramGroups.map { $0.initialLr ?? $0.lr }
+        stepCount = 0
+        isInitial = true
+        defer { isInitial = false }
+        step()
+    }
+
+    /// The learning rates for the current `lastEpoch` (torch's chainable get_lr).
+    open func computeLr() -> [Double] { optimizer.paramGroups.map { $0.lr } }
+
+    /// Advances one epoch and updates the optimizer's learning rates.
+    public func step() {
+        stepCount += 1
+        lastEpoch += 1
+        let values = computeLr()
+        for (g, lr) in values.enumerated() where g < optimizer.paramGroups.count {
+            optimizer.paramGroups[g].lr = lr
+        }
+        lastLr = optimizer.paramGroups.map { $0.lr }
+    }
+
+    public var lastLrValue: Double { lastLr.first ?? 0 }
+
+    /// Scheduler-specific settings, saved alongside the counters.
+    open var settings: [String: String] { [:] }
+    open func setSettings(_ s: [String: String]) throws {}
+
+    /// torch's state_dict(): counters, base and last lrs, and the scheduler's settings.
+    public func stateDict() -> [String: String] {
+        var d: [String: String] = [
+            "scheduler": typeName,
+            "last_epoch": String(lastEpoch),
+            "_step_count": String(stepCount),
+            "base_lrs": baseLrs.map(fmtDouble).joined(separator: ","),
+            "_last_lr": lastLr.map(fmtDouble).joined(separator: ","),
+        ]
+        for (k, v) in settings { d[k] = v }
+        return d
+    }
+
+    /// torch's load_state_dict(): restores the scheduler only (the optimizer's lr comes
+    /// from the optimizer's own state dict). Checked before anything changes.
+    public func loadStateDict(_ d: [String: String]) throws {
+        let op = "\(typeName).load_state_dict"
+        guard d["scheduler"] == typeName else {
+            throw DFMError.invalid(op, "state dict is for scheduler '\(d["scheduler"] ?? "unknown")', not \(typeName)")
+        }
+        guard let le = Int(d["last_epoch"] ?? ""), let sc = Int(d["_step_count"] ?? "") else {
+            throw DFMError.invalid(op, "last_epoch or _step_count missing or not an integer")
+        }
+        func doubles(_ key: String) throws -> [Double] {
+            let parts = (d[key] ?? "").split(separator: ",")
+            let vals = parts.compactMap { Double($0) }
+            guard vals.count == parts.count, vals.count == optimizer.paramGroups.count else {
+                throw DFMError.invalid(op, "\(key) must hold one number per parameter group (\(optimizer.paramGroups.count)), got '\(d[key] ?? "")'")
+            }
+            return vals
+        }
+        let base = try doubles("base_lrs"), last = try doubles("_last_lr")
+        try setSettings(d)
+        (lastEpoch, stepCount, baseLrs, lastLr) = (le, sc, base, last)
+    }
+}
+
+/// torch.optim.lr_scheduler.StepLR: lr × gamma every `stepSize` epochs.
+public final class StepLR: LRScheduler {
+    public private(set) var stepSize: Int
+    public private(set) var gamma: Double
+
+    public init(_ optimizer: Optimizer, stepSize: Int, gamma: Double = 0.1) throws {
+        guard stepSize > 0 else { throw DFMError.invalid("StepLR", "step_size must be a positive integer, got \(stepSize)") }
+        guard gamma.isFinite else { throw DFMError.invalid("StepLR", "gamma must be finite, got \(gamma)") }
+        self.stepSize = stepSize
+        self.gamma = gamma
+        try super.init(optimizer)
+    }
+
+    public override func computeLr() -> [Double] {
+        if lastEpoch == 0 || lastEpoch % stepSize != 0 { return optimizer.paramGroups.map { $0.lr } }
+        return optimizer.paramGroups.map { $0.lr * gamma }
+    }
+
+    public override var settings: [String: String] { ["step_size": String(stepSize), "gamma": fmtDouble(gamma)] }
+
+    public override func setSettings(_ s: [String: String]) throws {
+        guard let ss = Int(s["step_size"] ?? ""), ss > 0, let g = Double(s["gamma"] ?? "") else {
+            throw DFMError.invalid("StepLR.load_state_dict", "step_size or gamma missing or invalid")
+        }
+        (stepSize, gamma) = (ss, g)
+    }
+}
+
+/// torch.optim.lr_scheduler.CosineAnnealingLR with torch's recursive (chainable) formula:
+///   lr_t = (1 + cos(π·t/T)) / (1 + cos(π·(t-1)/T)) · (lr_{t-1} - η_min) + η_min,
+/// restarting the climb at t - 1 - T ≡ 0 (mod 2T), as torch does.
+public final class CosineAnnealingLR: LRScheduler {
+    public private(set) var tMax: Int
+    public private(set) var etaMin: Double
+
+    public init(_ optimizer: Optimizer, tMax: Int, etaMin: Double = 0) throws {
+        guard tMax > 0 else { throw DFMError.invalid("CosineAnnealingLR", "T_max must be a positive integer, got \(tMax)") }
+        guard etaMin.isFinite else { throw DFMError.invalid("CosineAnnealingLR", "eta_min must be finite, got \(etaMin)") }
+        self.tMax = tMax
+        self.etaMin = etaMin
+        try super.init(optimizer)
+    }
+
+    public override func computeLr() -> [Double] {
+        let groups = optimizer.paramGroups
+        let t = Double(lastEpoch), T = Double(tMax)
+        if isInitial { return groups.map { $0.lr } }
+        if stepCount == 1 && lastEpoch > 0 {
+            return baseLrs.map { etaMin + ($0 - etaMin) * (1 + Foundation.cos(t * Double.pi / T)) / 2 }
+        }
+        if (lastEpoch - 1 - tMax) % (2 * tMax) == 0 {
+            return zip(baseLrs, groups).map { base, g in g.lr + (base - etaMin) * (1 - Foundation.cos(Double.pi / T)) / 2 }
+        }
+        return groups.map {
+            (1 + Foundation.cos(Double.pi * t / T)) / (1 + Foundation.cos(Double.pi * (t - 1) / T)) * ($0.lr - etaMin) + etaMin
+        }
+    }
+
+    public override var settings: [String: String] { ["T_max": String(tMax), "eta_min": fmtDouble(etaMin)] }
+
+    public override func setSettings(_ s: [String: String]) throws {
+        guard let tm = Int(s["T_max"] ?? ""), tm > 0, let e = Double(s["eta_min"] ?? "") else {
+            throw DFMError.invalid("CosineAnnealingLR.load_state_dict", "T_max or eta_min missing or invalid")
+        }
+        (tMax, etaMin) = (tm, e)
+    }
+}
