@@ -1,0 +1,457 @@
+import Foundation
+
+/// Geometry of one 2-D convolution, validated by `conv2d` before any kernel runs.
+/// Padding may be asymmetric (torch's 'same' with an even effective kernel pads one
+/// more on the bottom/right); `ph`/`pw` are the top/left amounts.
+struct ConvGeom {
+    var n, c, h, w: Int          // input
+    var o, kh, kw: Int           // weight (o, c / groups, kh, kw)
+    var sh, sw, ph, pw, dh, dw: Int
+    var oh, ow: Int
+    var groups: Int
+
+    var cg: Int { c / groups }
+    var og: Int { o / groups }
+    var l: Int { oh * ow }
+    /// GEMM depth of one group: one row of the unfolded input per (channel, tap).
+    var kg: Int { cg * kh * kw }
+    var isDepthwise: Bool { groups > 1 && groups == c }
+    /// 1×1, stride 1, no padding: the unfolded input is the input itself.
+    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && oh == h && ow == w }
+
+    /// Narrow outputs unfold through a precomputed tap map (see ConvKernels.tapMap); the
+    /// planes are small, so offsets fit Int32.
+    var usesTapMap: Bool { ow < ConvGeom.tapMapMaxWidth && !isPointwise && h * w < Int(Int32.max) }
+    /// Output widths below this use the tap map (tests move it to cover both paths).
+    nonisolated(unsafe) static var tapMapMaxWidth = 12
+
+    /// Output columns [ow0, ow1) whose input column `ow*sw + off` lies inside 0..<w.
+    @inline(__always)
+    func validCols(_ off: Int) -> (Int, Int) {
+        let lo = off < 0 ? min(ow, (-off + sw - 1) / sw) : 0
+        let hiRaw = w - off <= 0 ? 0 : (w - off + sw - 1) / sw
+        return (lo, max(lo, min(ow, hiRaw)))
+    }
+
+    /// Floats in one unfolded chunk (16 MB): large enough for wide GEMMs, small enough to
+    /// stay mostly in cache between im2col and the GEMM that reads it.
+    nonisolated(unsafe) static var colsBudget = 1 << 22
+
+    /// Samples per im2col chunk: the unfolded buffer stays under `colsBudget`, while each
+    /// chunk still spans many samples so small-spatial layers get wide GEMMs. Chunks are balanced.
+    var samplesPerChunk: Int {
+        let per = max(1, c * kh * kw * l)
+        let fit = max(1, min(n, ConvGeom.colsBudget / per))
+        let chunks = (n + fit - 1) / max(fit, 1)
+        return max(1, (n + chunks - 1) / max(chunks, 1))
+    }
+}
+
+/// Convolution kernels: im2col + one sgemm per group over a whole chunk of the batch
+/// (columns are (sample, oh, ow)), col2im for the input gradient, and direct loops for
+/// depthwise convolutions, where GEMMs would be degenerate.
+enum ConvKernels {
+    // MARK: unfolding
+
+    /// cols[(ch·kh + i)·kw + j][nn·L + oh·ow + ow] = x[n0 + nn][ch][ih][iw] (0 outside).
+    static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int, _ cols: UnsafeMutablePointer<Float>) {
+        let rows = g.c * g.kh * g.kw, ncol = nb * g.l, hw = g.h * g.w
+        if g.isPointwise {
+            Parallel.chunks(rows, costPerItem: ncol) { r in
+                for ch in r {
+                    for nn in 0..<nb {
+                        (cols + ch * ncol + nn * hw).update(from: x + ((n0 + nn) * g.c + ch) * hw, count: hw)
+                    }
+                }
+            }
+            return
+        }
+        if g.usesTapMap {
+            let taps = g.kh * g.kw, l = g.l
+            let map = tapMap(g)
+            defer { map.deallocate() }
+            Parallel.chunks(rows, costPerItem: ncol) { r in
+                for row in r {
+                    let ch = row / taps, m = map + (row % taps) * l, dst = cols + row * ncol
+                    for nn in 0..<nb {
+                        let src = x + ((n0 + nn) * g.c + ch) * hw, d = dst + nn * l
+                        for q in 0..<l {
+                            let k = Int(m[q])
+                            d[q] = k >= 0 ? src[k] : 0
+                        }
+                    }
+                }
+            }
+            return
+        }
+        Parallel.chunks(rows, costPerItem: ncol) { r in
+            for row in r {
+                let ch = row / (g.kh * g.kw), i = (row / g.kw) % g.kh, j = row % g.kw
+                let off = j * g.dw - g.pw
+                let (ow0, ow1) = g.validCols(off)
+                let dst = cols + row * ncol
+                for nn in 0..<nb {
+                    let src = x + ((n0 + nn) * g.c + ch) * hw
+                    for oy in 0..<g.oh {
+                        let d = dst + nn * g.l + oy * g.ow
+                        let ih = oy * g.sh - g.ph + i * g.dh
+                        if ih < 0 || ih >= g.h || ow0 == ow1 {
+                            d.update(repeating: 0, count: g.ow)
+                            continue
+                        }
+                        let srow = src + ih * g.w + off
+                        if ow0 > 0 { d.update(repeating: 0, count: ow0) }
+                        if g.sw == 1 {
+                            (d + ow0).update(from: srow + ow0, count: ow1 - ow0)
+                        } else {
+                            let s = g.sw
+                            for ox in ow0..<ow1 { d[ox] = srow[ox * s] }
+                        }
+                        if ow1 < g.ow { (d + ow1).update(repeating: 0, count: g.ow - ow1) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of im2col: dx[n0 + nn] (zeroed here) accumulates every column entry
+    /// at the input position it was read from. One task per (sample, channel) plane.
+    static func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int, _ dx: UnsafeMutablePointer<Float>) {
+        let ncol = nb * g.l, hw = g.h * g.w, taps = g.kh * g.kw, l = g.l
+        let map = g.usesTapMap ? tapMap(g) : nil
+        defer { map?.deallocate() }
+        Parallel.chunks(nb * g.c, costPerItem: taps * l) { r in
+            for plane in r {
+                let nn = plane / g.c, ch = plane % g.c
+                let dst = dx + ((n0 + nn) * g.c + ch) * hw
+                if g.isPointwise {
+                    dst.update(from: cols + ch * ncol + nn * hw, count: hw)
+                    continue
+                }
+                dst.update(repeating: 0, count: hw)
+                if let map {
+                    for t in 0..<taps {
+                        let s = cols + (ch * taps + t) * ncol + nn * l, m = map + t * l
+                        for q in 0..<l {
+                            let k = Int(m[q])
+                            if k >= 0 { dst[k] += s[q] }
+                        }
+                    }
+                    continue
+                }
+                for i in 0..<g.kh {
+                    for j in 0..<g.kw {
+                        let src = cols + ((ch * g.kh + i) * g.kw + j) * ncol + nn * g.l
+                        let off = j * g.dw - g.pw
+                        let (ow0, ow1) = g.validCols(off)
+                        if ow0 == ow1 { continue }
+                        for oy in 0..<g.oh {
+                            let ih = oy * g.sh - g.ph + i * g.dh
+                            if ih < 0 || ih >= g.h { continue }
+                            let drow = dst + ih * g.w + off
+                            let s = src + oy * g.ow
+                            if g.sw == 1 {
+                                for ox in ow0..<ow1 { drow[ox] += s[ox] }
+                            } else {
+                                let st = g.sw
+                                for ox in ow0..<ow1 { drow[ox * st] += s[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// For small output planes, where per-row loops are all overhead: the plane offset that
+    /// tap t reads for output position q, at map[t·L + q], or -1 where it reads padding.
+    static func tapMap(_ g: ConvGeom) -> UnsafeMutablePointer<Int32> {
+        let l = g.l, map = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, g.kh * g.kw * l))
+        for i in 0..<g.kh {
+            for j in 0..<g.kw {
+                let m = map + (i * g.kw + j) * l
+                for oy in 0..<g.oh {
+                    let ih = oy * g.sh - g.ph + i * g.dh
+                    for ox in 0..<g.ow {
+                        let iw = ox * g.sw - g.pw + j * g.dw
+                        m[oy * g.ow + ox] = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? Int32(ih * g.w + iw) : -1
+                    }
+                }
+            }
+        }
+        return map
+    }
+
+    // MARK: GEMM path
+
+    /// out (n, o, oh, ow) = conv(x, w) + bias.
+    static func forward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                        _ g: ConvGeom, _ out: UnsafeMutablePointer<Float>) throws {
+        if g.isDepthwise { depthwiseForward(x, wt, bias, g, out); return }
+        let nbMax = g.samplesPerChunk, kt = g.c * g.kh * g.kw, l = g.l
+        // Pointwise convs of one sample read x in place and write out in place.
+        let direct = g.isPointwise && nbMax == 1
+        let colsBuf = direct ? nil : try ScratchPool.shared.take(kt * nbMax * l, "conv2d")
+        defer { colsBuf.map { ScratchPool.shared.give($0) } }
+        let yBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * l, "conv2d")
+        defer { yBuf.map { ScratchPool.shared.give($0) } }
+        let cols = colsBuf?.ptr, y = yBuf?.ptr
+        var n0 = 0
+        while n0 < g.n {
+            let nb = min(nbMax, g.n - n0), ncol = nb * l
+            let b: UnsafePointer<Float>
+            if let cols { im2col(x, g, n0: n0, nb: nb, cols); b = UnsafePointer(cols) } else { b = x + n0 * g.c * l }
+            let dst = y ?? (out + n0 * g.o * l)  // with nb == 1, (o, l) is already the output layout
+            for gi in 0..<g.groups {
+                sgemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kg,
+                      a: wt + gi * g.og * g.kg, lda: g.kg, b: b + gi * g.kg * ncol, ldb: ncol,
+                      c: dst + gi * g.og * ncol, ldc: ncol)
+            }
+            // (o, nb·l) -> (nb, o, l), adding the bias on the way.
+            Parallel.chunks(nb * g.o, costPerItem: l) { r in
+                for p in r {
+                    let nn = p / g.o, oc = p % g.o
+                    let d = out + ((n0 + nn) * g.o + oc) * l
+                    let s = dst + oc * ncol + nn * l
+                    let bv = bias?[oc] ?? 0
+                    if y == nil {
+                        if bias != nil { for q in 0..<l { d[q] += bv } }
+                    } else if bias != nil {
+                        for q in 0..<l { d[q] = s[q] + bv }
+                    } else {
+                        d.update(from: s, count: l)
+                    }
+                }
+            }
+            n0 += nb
+        }
+    }
+
+    /// Gradients of conv for the input (dx, fully written) and weight (dw, fully written).
+    static func backward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
+                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) throws {
+        if g.isDepthwise {
+            if let dx { depthwiseInputGrad(wt, gy, g, dx) }
+            if let dw { depthwiseWeightGrad(x, gy, g, dw) }
+            return
+        }
+        if let dw { dw.update(repeating: 0, count: g.o * g.kg) }
+        if g.n == 0 { return }
+        let nbMax = g.samplesPerChunk, kt = g.c * g.kh * g.kw, l = g.l
+        let direct = g.isPointwise && nbMax == 1
+        let colsBuf = direct ? nil : try ScratchPool.shared.take(kt * nbMax * l, "conv2d_backward")
+        defer { colsBuf.map { ScratchPool.shared.give($0) } }
+        let gBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * l, "conv2d_backward")
+        defer { gBuf.map { ScratchPool.shared.give($0) } }
+        let cols = colsBuf?.ptr, gT = gBuf?.ptr
+        var n0 = 0
+        while n0 < g.n {
+            let nb = min(nbMax, g.n - n0), ncol = nb * l
+            // Upstream gradient as (o, nb·l), matching the GEMM layout of the forward.
+            let gm: UnsafePointer<Float>
+            if let gT {
+                Parallel.chunks(nb * g.o, costPerItem: l) { r in
+                    for p in r {
+                        let nn = p / g.o, oc = p % g.o
+                        (gT + oc * ncol + nn * l).update(from: gy + ((n0 + nn) * g.o + oc) * l, count: l)
+                    }
+                }
+                gm = UnsafePointer(gT)
+            } else {
+                gm = gy + n0 * g.o * l
+            }
+            if let dw {
+                let b: UnsafePointer<Float>
+                if let cols { im2col(x, g, n0: n0, nb: nb, cols); b = UnsafePointer(cols) } else { b = x + n0 * g.c * l }
+                for gi in 0..<g.groups {
+                    sgemm(transA: false, transB: true, m: g.og, n: g.kg, k: ncol,
+                          a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kg * ncol, ldb: ncol,
+                          beta: 1, c: dw + gi * g.og * g.kg, ldc: g.kg)
+                }
+            }
+            if let dx {
+                let dcols = cols ?? (dx + n0 * g.c * l)  // pointwise, one sample: dcols is dx itself
+                for gi in 0..<g.groups {
+                    sgemm(transA: true, transB: false, m: g.kg, n: ncol, k: g.og,
+                          a: wt + gi * g.og * g.kg, lda: g.kg, b: gm + gi * g.og * ncol, ldb: ncol,
+                          c: dcols + gi * g.kg * ncol, ldc: ncol)
+                }
+                if cols != nil { col2im(dcols, g, n0: n0, nb: nb, dx) }
+            }
+            n0 += nb
+        }
+    }
+
+    /// db[o] = Σ_{n, l} gy[n][o][l], accumulated in double.
+    static func biasGrad(_ gy: UnsafePointer<Float>, _ g: ConvGeom, _ db: UnsafeMutablePointer<Float>) {
+        let l = g.l
+        Parallel.chunks(g.o, costPerItem: g.n * l) { r in
+            for oc in r {
+                var acc: Double = 0
+                for nn in 0..<g.n {
+                    let s = gy + (nn * g.o + oc) * l
+                    var part: Float = 0
+                    for q in 0..<l { part += s[q] }
+                    acc += Double(part)
+                }
+                db[oc] = Float(acc)
+            }
+        }
+    }
+
+    // MARK: depthwise (groups == channels)
+
+    static func depthwiseForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                                 _ g: ConvGeom, _ out: UnsafeMutablePointer<Float>) {
+        let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
+        Parallel.chunks(g.n * g.o, costPerItem: g.l * taps) { r in
+            for p in r {
+                let nn = p / g.o, oc = p % g.o
+                let src = x + (nn * g.c + oc / mult) * hw
+                let dst = out + p * g.l
+                dst.update(repeating: bias?[oc] ?? 0, count: g.l)
+                for i in 0..<g.kh {
+                    for j in 0..<g.kw {
+                        let wv = wt[oc * taps + i * g.kw + j]
+                        let off = j * g.dw - g.pw
+                        let (ow0, ow1) = g.validCols(off)
+                        if ow0 == ow1 { continue }
+                        for oy in 0..<g.oh {
+                            let ih = oy * g.sh - g.ph + i * g.dh
+                            if ih < 0 || ih >= g.h { continue }
+                            let srow = src + ih * g.w + off, drow = dst + oy * g.ow, st = g.sw
+                            for ox in ow0..<ow1 { drow[ox] += wv * srow[ox * st] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func depthwiseInputGrad(_ wt: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
+                                   _ dx: UnsafeMutablePointer<Float>) {
+        let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
+        Parallel.chunks(g.n * g.c, costPerItem: mult * g.l * taps) { r in
+            for p in r {
+                let nn = p / g.c, ch = p % g.c
+                let dst = dx + p * hw
+                dst.update(repeating: 0, count: hw)
+                for m in 0..<mult {
+                    let oc = ch * mult + m
+                    let src = gy + (nn * g.o + oc) * g.l
+                    for i in 0..<g.kh {
+                        for j in 0..<g.kw {
+                            let wv = wt[oc * taps + i * g.kw + j]
+                            let off = j * g.dw - g.pw
+                            let (ow0, ow1) = g.validCols(off)
+                            if ow0 == ow1 { continue }
+                            for oy in 0..<g.oh {
+                                let ih = oy * g.sh - g.ph + i * g.dh
+                                if ih < 0 || ih >= g.h { continue }
+                                let drow = dst + ih * g.w + off, grow = src + oy * g.ow, st = g.sw
+                                for ox in ow0..<ow1 { drow[ox * st] += wv * grow[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func depthwiseWeightGrad(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
+                                    _ dw: UnsafeMutablePointer<Float>) {
+        let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
+        Parallel.chunks(g.o, costPerItem: g.n * g.l * taps) { r in
+            for oc in r {
+                for i in 0..<g.kh {
+                    for j in 0..<g.kw {
+                        let off = j * g.dw - g.pw
+                        let (ow0, ow1) = g.validCols(off)
+                        var acc: Double = 0
+                        if ow0 < ow1 {
+                            for nn in 0..<g.n {
+                                let src = x + (nn * g.c + oc / mult) * hw, grd = gy + (nn * g.o + oc) * g.l
+                                var part: Float = 0
+                                for oy in 0..<g.oh {
+                                    let ih = oy * g.sh - g.ph + i * g.dh
+                                    if ih < 0 || ih >= g.h { continue }
+                                    let srow = src + ih * g.w + off, grow = grd + oy * g.ow, st = g.sw
+                                    for ox in ow0..<ow1 { part += grow[ox] * srow[ox * st] }
+                                }
+                                acc += Double(part)
+                            }
+                        }
+                        dw[oc * taps + i * g.kw + j] = Float(acc)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Uninitialised scratch memory; sizes come from already-validated shapes, but a failed
+    /// allocation of a huge buffer is still reported rather than trapped.
+    static func scratch(_ count: Int, _ op: String) throws -> UnsafeMutablePointer<Float> {
+        guard count >= 0, count <= (1 << 36) else { throw DFMError(.outOfMemory, "\(op): scratch buffer of \(count) floats is too large") }
+        var raw: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&raw, 64, max(1, count) * 4) == 0, let raw else {
+            throw DFMError(.outOfMemory, "\(op): could not allocate \(count * 4) bytes of scratch memory")
+        }
+        return raw.bindMemory(to: Float.self, capacity: max(1, count))
+    }
+}
+
+/// Reuses the unfolding buffers across calls: a fresh multi-megabyte buffer costs a page
+/// fault per 4 KB on first touch, which showed up as a third of im2col's time. Buffers are
+/// bounded by ConvGeom.samplesPerChunk's budget; a few are kept for concurrent callers.
+final class ScratchPool: @unchecked Sendable {
+    static let shared = ScratchPool()
+    private var free: [(ptr: UnsafeMutablePointer<Float>, count: Int)] = []
+    private let lock = NSLock()
+    private let keep = 4
+
+    /// A buffer of at least `count` floats; hand it back with `give`.
+    func take(_ count: Int, _ op: String) throws -> (ptr: UnsafeMutablePointer<Float>, count: Int) {
+        lock.lock()
+        if let i = free.indices.filter({ free[$0].count >= count }).min(by: { free[$0].count < free[$1].count }) {
+            let b = free.remove(at: i)
+            lock.unlock()
+            return b
+        }
+        lock.unlock()
+        return (try ConvKernels.scratch(count, op), count)
+    }
+
+    func give(_ b: (ptr: UnsafeMutablePointer<Float>, count: Int)) {
+        lock.lock()
+        free.append(b)
+        var dropped: [UnsafeMutablePointer<Float>] = []
+        if free.count > keep {
+            // Keep the largest buffers: they serve every smaller request.
+            free.sort { $0.count > $1.count }
+            dropped = free[keep...].map { $0.ptr }
+            free.removeLast(free.count - keep)
+        }
+        lock.unlock()
+        for p in dropped { p.deallocate() }
+    }
+}
+
+/// Timing hooks for bench/DFMBench, public so the benchmark needs no `@testable` import.
+public enum KernelBench {
+    /// Best wall-clock seconds of `reps` row-major n×n×n sgemm calls (2·n³ FLOPs each).
+    public static func sgemmSeconds(n: Int, reps: Int) throws -> Double {
+        guard n >= 1, n <= 8192, reps >= 1 else { throw DFMError.invalid("sgemm_bench", "n must be in 1...8192 and reps >= 1, got n \(n), reps \(reps)") }
+        let a = try ConvKernels.scratch(n * n, "sgemm_bench"), b = try ConvKernels.scratch(n * n, "sgemm_bench")
+        let c = try ConvKernels.scratch(n * n, "sgemm_bench")
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        for k in 0..<(n * n) { a[k] = Float(k % 13) * 0.01; b[k] = Float(k % 7) * 0.02 }
+        sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+        var best = Double.infinity
+        for _ in 0..<reps {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return best
+    }
+}

@@ -1,0 +1,106 @@
+// 2-D convolution with PyTorch's argument rules (F.conv2d).
+
+/// torch.nn.functional.conv2d. `x` is (N, C, H, W) or unbatched (C, H, W); `weight` is
+/// (O, C / groups, KH, KW); `bias` is (O). Each of stride/padding/dilation is one value
+/// for both spatial dims or two (height, width).
+public func conv2d(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
+                   dilation: [Int] = [1, 1], groups: Int = 1) throws -> Tensor {
+    let op = "conv2d"
+    let p = try spatialPair(padding, "padding", op: op)
+    guard p.0 >= 0, p.1 >= 0 else { throw DFMError.invalid(op, "negative padding is not supported (got padding=\(padding))") }
+    return try conv2dCore(x, weight, bias, stride: stride, padLo: p, padHi: p, dilation: dilation, groups: groups)
+}
+
+/// conv2d with padding "valid" (none) or "same" (output size = input size; stride 1 only).
+/// As in torch, an even effective kernel puts the extra padding row/column at the bottom/right.
+public func conv2d(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil, stride: [Int] = [1, 1], padding: String,
+                   dilation: [Int] = [1, 1], groups: Int = 1) throws -> Tensor {
+    let op = "conv2d"
+    switch padding {
+    case "valid":
+        return try conv2dCore(x, weight, bias, stride: stride, padLo: (0, 0), padHi: (0, 0), dilation: dilation, groups: groups)
+    case "same":
+        let s = try spatialPair(stride, "stride", op: op)
+        guard s.0 == 1, s.1 == 1 else { throw DFMError.invalid(op, "padding='same' is not supported for strided convolutions (stride=\(stride))") }
+        let d = try spatialPair(dilation, "dilation", op: op)
+        guard d.0 > 0, d.1 > 0 else { throw DFMError.invalid(op, "dilation should be greater than zero, but got \(dilation)") }
+        guard weight.ndim == 4 else {
+            throw DFMError.shape(op, "weight must be 4-dimensional (out_channels, in_channels/groups, kH, kW), got shape \(weight.shape)")
+        }
+        let th = d.0 * (weight.shape[2] - 1), tw = d.1 * (weight.shape[3] - 1)
+        return try conv2dCore(x, weight, bias, stride: stride, padLo: (th / 2, tw / 2), padHi: (th - th / 2, tw - tw / 2),
+                              dilation: dilation, groups: groups)
+    default:
+        throw DFMError.invalid(op, "Invalid padding string: '\(padding)' (expected 'same' or 'valid')")
+    }
+}
+
+/// One value for both spatial dims, or (height, width).
+func spatialPair(_ v: [Int], _ name: String, op: String) throws -> (Int, Int) {
+    switch v.count {
+    case 1: return (v[0], v[0])
+    case 2: return (v[0], v[1])
+    default: throw DFMError.invalid(op, "expected \(name) to be a single integer value or a list of 2 values, but got \(name)=\(v)")
+    }
+}
+
+func conv2dCore(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], padLo: (Int, Int), padHi: (Int, Int),
+                dilation: [Int], groups: Int) throws -> Tensor {
+    let op = "conv2d"
+    for (t, what) in [(x, "input"), (weight, "weight")] + (bias.map { [($0, "bias")] } ?? []) where t.dtype != .float32 {
+        throw DFMError.type(op, "expected \(what) to be float32, got \(t.dtype)")
+    }
+    guard x.ndim == 3 || x.ndim == 4 else {
+        throw DFMError.shape(op, "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: \(x.shape)")
+    }
+    guard weight.ndim == 4 else {
+        throw DFMError.shape(op, "weight must be 4-dimensional (out_channels, in_channels/groups, kH, kW), got shape \(weight.shape)")
+    }
+    let s = try spatialPair(stride, "stride", op: op)
+    let d = try spatialPair(dilation, "dilation", op: op)
+    guard groups > 0 else { throw DFMError.invalid(op, "non-positive groups is not supported (got groups=\(groups))") }
+    guard s.0 > 0, s.1 > 0 else { throw DFMError.invalid(op, "non-positive stride is not supported (got stride=\(stride))") }
+    guard d.0 > 0, d.1 > 0 else { throw DFMError.invalid(op, "dilation should be greater than zero, but got \(dilation)") }
+    let batched = x.ndim == 4
+    let n = batched ? x.shape[0] : 1
+    let (c, h, w) = (x.shape[x.ndim - 3], x.shape[x.ndim - 2], x.shape[x.ndim - 1])
+    let (o, wc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+    guard kh > 0, kw > 0 else { throw DFMError.shape(op, "weight has an empty kernel: shape \(weight.shape)") }
+    guard o % groups == 0 else {
+        throw DFMError.shape(op, "Given groups=\(groups), expected weight to be divisible by \(groups) at dimension 0, but got weight of size \(weight.shape) instead")
+    }
+    guard wc * groups == c else {
+        throw DFMError.shape(op, "Given groups=\(groups), weight of size \(weight.shape), expected input\(x.shape) to have \(wc * groups) channels, but got \(c) channels instead")
+    }
+    if let bias, bias.shape != [o] {
+        throw DFMError.shape(op, "Given weight of size \(weight.shape), expected bias to be 1-dimensional with \(o) elements, but got bias of size \(bias.shape) instead")
+    }
+    let hp = h + padLo.0 + padHi.0, wp = w + padLo.1 + padHi.1
+    let ekh = d.0 * (kh - 1) + 1, ekw = d.1 * (kw - 1) + 1
+    guard hp >= ekh, wp >= ekw else {
+        throw DFMError.shape(op, "Calculated padded input size per channel: (\(hp) x \(wp)). Kernel size: (\(ekh) x \(ekw)). Kernel size can't be greater than actual input size")
+    }
+    let g = ConvGeom(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, sh: s.0, sw: s.1, ph: padLo.0, pw: padLo.1,
+                     dh: d.0, dw: d.1, oh: (hp - ekh) / s.0 + 1, ow: (wp - ekw) / s.1 + 1, groups: groups)
+    let outShape = batched ? [n, o, g.oh, g.ow] : [o, g.oh, g.ow]
+    let out = try Tensor.uninitialized(outShape, op: op)
+    try ConvKernels.forward(x.f, weight.f, bias?.f, g, out.f)
+
+    let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+    return record(op, out, inputs) { gy in
+        let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, op: "conv2d_backward") : nil
+        let dw = weight.requiresGrad ? try Tensor.uninitialized(weight.shape, op: "conv2d_backward") : nil
+        try ConvKernels.backward(x.f, weight.f, gy.f, g, dx: dx?.f, dw: dw?.f)
+        var grads: [Tensor?] = [dx, dw]
+        if let bias {
+            if bias.requiresGrad {
+                let db = try Tensor.uninitialized(bias.shape, op: "conv2d_backward")
+                ConvKernels.biasGrad(gy.f, g, db.f)
+                grads.append(db)
+            } else {
+                grads.append(nil)
+            }
+        }
+        return grads
+    }
+}
