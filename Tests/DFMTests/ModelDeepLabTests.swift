@@ -1,0 +1,248 @@
+import Foundation
+import XCTest
+@testable import DFM
+
+/// The deterministic weight scheme of tools/reference/deterministic_weights.py (see its
+/// docstring): both sides compute bit-identical float32 weights from the key names.
+enum DeepLabDeterministicWeights {
+    static func fnv1a64(_ key: String) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in key.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01B3
+        }
+        return h
+    }
+
+    /// n values in [-1, 1) from the SplitMix64 stream of `key`.
+    static func uniform(_ key: String, _ n: Int) -> [Double] {
+        let seed = fnv1a64(key)
+        return (0..<n).map { k in
+            var z = seed &+ UInt64(k + 1) &* 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z = z ^ (z >> 31)
+            return Double(z >> 40) / Double(1 << 23) - 1
+        }
+    }
+
+    static func uniformTensor(_ key: String, _ shape: [Int]) throws -> Tensor {
+        try Tensor(uniform(key, shape.reduce(1, *)).map { Float($0) }, shape: shape)
+    }
+
+    static func value(_ key: String, _ shape: [Int]) -> [Float] {
+        let n = shape.reduce(1, *)
+        let u = uniform(key, n)
+        if key.hasSuffix("error_head.Q") || key.hasSuffix("error_head.Qinv") {
+            // I + 0.5·u/√c (the current rule of deterministic_weights.py).
+            let c = shape[0], r = Double(c).squareRoot()
+            return (0..<(c * c)).map { k in Float((k / c == k % c ? 1.0 : 0.0) + (u[k] / r) * 0.5) }
+        }
+        let v: [Double]
+        if key.hasSuffix("error_head.S") {
+            v = u.map { 1 + 0.5 * $0 }
+        } else if key.hasSuffix("running_var") {
+            v = u.map { 1 + 0.1 * Swift.abs($0) }
+        } else if key.hasSuffix("running_mean") || key == "layernorm_weight" {
+            v = u.map { 0.1 * $0 }
+        } else if shape.count == 1 && key.hasSuffix(".weight") {
+            v = u.map { 1 + 0.1 * $0 }
+        } else if key.hasSuffix(".bias") {
+            v = u.map { 0.1 * $0 }
+        } else {
+            let fanIn = Double(shape.dropFirst().reduce(1, *)).squareRoot()
+            v = u.map { $0 / fanIn }
+        }
+        return v.map { Float($0) }
+    }
+
+    /// Overwrites every float tensor of rank >= 1 in the state dict.
+    static func apply(_ m: Module) throws {
+        for (key, t) in m.stateDict() where t.dtype == .float32 && t.ndim > 0 {
+            try t.copy_(try Tensor(value(key, t.shape), shape: t.shape))
+        }
+    }
+}
+
+final class ModelDeepLabTests: XCTestCase {
+    static let ignore = 255
+    func load() throws -> (tensors: [String: Tensor], meta: [String: String]) {
+        guard let url = Bundle.module.url(forResource: "Fixtures/models/deeplab", withExtension: "safetensors") else {
+            throw DFMError(.notFound, "fixture models/deeplab missing: run tools/fixtures/models_deeplab.py")
+        }
+        let r = try SafeTensors.read(url.path)
+        return (r.0, r.1)
+    }
+
+    func config(_ c: String) throws -> [String: Any] {
+        let meta = try load().meta
+        guard let s = meta[c], let o = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] else {
+            throw DFMError(.notFound, "no metadata for case \(c)")
+        }
+        return o
+    }
+
+    /// The fixture script's sampling: whole when <= 128 elements, else `count` samples.
+    func sampled(_ t: Tensor, count: Int = 32) throws -> Tensor {
+        let v = t.toArray()
+        if v.count <= 128 { return try Tensor(v, shape: t.shape) }
+        let n = v.count
+        return try Tensor((0..<count).map { v[((2 * $0 + 1) * n) / (2 * count)] }, shape: [count])
+    }
+
+    static func input(batch: Int, size: Int) throws -> Tensor {
+        let u = try DeepLabDeterministicWeights.uniformTensor("input/\(batch)x3x\(size)x\(size)", [batch, 3, size, size])
+        let per = 3 * size * size
+        for b in 0..<batch { for k in 0..<per { u.f[b * per + k] += Float(2 * b - 1) } }
+        return u
+    }
+
+    static func targets(batch: Int, size: Int, classes: Int) throws -> Tensor {
+        var t: [Int64] = []
+        for i in 0..<batch {
+            for y in 0..<size {
+                for x in 0..<size {
+                    t.append((i + y + 2 * x) % 13 == 0 ? Int64(ignore) : Int64((5 * i + 7 * y + 3 * x) % classes))
+                }
+            }
+        }
+        return try Tensor(int64: t, shape: [batch, size, size])
+    }
+
+    func build(_ cfg: [String: Any]) throws -> DeepLabV3Plus {
+        func i(_ k: String) -> Int { (cfg[k] as? NSNumber)?.intValue ?? -1 }
+        func f(_ k: String) -> Float { (cfg[k] as? NSNumber)?.floatValue ?? -1 }
+        let m = try DeepLabV3Plus(inFilters: i("in_filters"), fbFilters: i("fb_filters"), classFilters: i("class_filters"),
+                                  classes: i("classes"), tau: f("tau"), shape: (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [],
+                                  asppDropout: f("aspp_dropout"), stateInitStd: f("state_init_std"))
+        try DeepLabDeterministicWeights.apply(m)
+        return m
+    }
+
+    func checkRel(_ a: Tensor, _ e: Tensor, _ tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.shape, e.shape, what, file: file, line: line)
+        let r = relNormDiff(a, e)
+        XCTAssertLessThanOrEqual(r, tol, "\(what): relative difference \(r) > \(tol)", file: file, line: line)
+    }
+
+    func checkCase(_ c: String) throws {
+        let (tensors, _) = try load()
+        let cfg = try config(c)
+        let train = (cfg["train"] as? Bool) ?? false
+        let steps = (cfg["T"] as? NSNumber)?.intValue ?? 0
+        let atol = (cfg["atol"] as? NSNumber)?.floatValue ?? 1e-2
+        let shape = (cfg["input"] as? [NSNumber])?.map { $0.intValue } ?? []
+        let gaps = (cfg["grad_gap"] as? [String: NSNumber]) ?? [:]
+        let withGrad = Set((cfg["with_grad"] as? [String]) ?? [])
+        let m = try build(cfg)
+        m.train(train)
+        let x = try Self.input(batch: shape[0], size: shape[2])
+        let y = try Self.targets(batch: shape[0], size: shape[2], classes: m.classes)
+        let logits = try m.forward(x, T: steps, atol: atol)
+        let loss = try crossEntropy(logits, y, ignoreIndex: Self.ignore)
+        try loss.backward()
+
+        XCTAssertEqual(m.stepsRun, (cfg["steps_run"] as? NSNumber)?.intValue, "\(c) steps run")
+        XCTAssertEqual(try m.T.item(), Float(m.stepsRun), "\(c) T counts the steps")
+        if let whole = tensors["\(c)/logits"] { checkRel(logits, whole, 1e-4, "\(c) logits") }
+        checkRel(try sampled(logits, count: 1024), tensors["\(c)/logits_sample"]!, 1e-4, "\(c) logits sample")
+        checkRel(loss, tensors["\(c)/loss"]!, 1e-4, "\(c) loss")
+        checkRel(try sampled(m.errorHead.Q), tensors["\(c)/Q"]!, 1e-4, "\(c) Q after forward")
+
+        for (name, p) in m.namedParameters() {
+            guard withGrad.contains(name) else {
+                XCTAssertNil(p.grad, "\(c): \(name) has no gradient in PyTorch")
+                continue
+            }
+            guard let g = p.grad else { XCTFail("\(c): no gradient for \(name)"); continue }
+            let tol = Swift.max(1e-3, 4 * (gaps[name]?.floatValue ?? 0))
+            checkRel(Tensor.scalar(Float(relNormOf(g))), tensors["\(c)/gradnorm/\(name)"]!, tol, "\(c) |grad \(name)|")
+            checkRel(try sampled(g), tensors["\(c)/grad/\(name)"]!, Swift.max(tol, 2e-3), "\(c) grad \(name)")
+        }
+        XCTAssertEqual(Set(m.namedParameters().filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c) params with grad")
+        if train {
+            for (name, b) in m.namedBuffers() {
+                if name.hasSuffix("num_batches_tracked") {
+                    XCTAssertEqual(b.i[0], tensors["\(c)/nbt/\(name)"]!.i[0], "\(c) \(name)")
+                } else if let e = tensors["\(c)/bn/\(name)"] {
+                    checkRel(try sampled(b), e, 1e-4, "\(c) \(name)")
+                } else {
+                    XCTFail("\(c): no fixture for buffer \(name)")
+                }
+            }
+        }
+    }
+
+    func relNormOf(_ t: Tensor) -> Double { t.toArray().reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+
+    func testParityEval() throws {
+        try checkCase("dl_eval_T1")
+        try checkCase("dl_eval_T3")
+    }
+
+    func testParityTrain() throws {
+        try checkCase("dl_train_T1")
+        try checkCase("dl_train_T3")
+    }
+
+    func testParityFeedforwardAndEarlyStop() throws {
+        try checkCase("ff_train")
+        try checkCase("ff_eval")
+        try checkCase("dl_early")
+    }
+
+    func testStateDictKeys() throws {
+        let meta = try load().meta
+        for fb in [2, 0] {
+            guard let s = meta["keys/deeplab/fb\(fb)"], let rows = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [[Any]] else {
+                XCTFail("no key list for fb\(fb)"); continue
+            }
+            let m = try DeepLabV3Plus(fbFilters: fb, classes: 8, shape: [64, 64])
+            let mine = m.stateDict().map { "\($0.0) \($0.1.shape) \($0.1.dtype)" }
+            let torch = rows.map { r in "\(r[0]) \((r[1] as? [NSNumber])?.map { $0.intValue } ?? []) \(r[2])" }
+            XCTAssertEqual(mine, torch, "fb\(fb): state_dict keys, shapes, dtypes and order")
+        }
+    }
+
+    func testErrors() throws {
+        let m = try DeepLabV3Plus(fbFilters: 2, classFilters: 8, classes: 3, shape: [32, 32], layers: [1, 1, 1, 1])
+        assertThrowsDFM(try m.forward(try Tensor.zeros([2, 3, 40, 32]), T: 1), "got 40x32", kind: .shapeMismatch)
+        assertThrowsDFM(try m.forward(try Tensor.zeros([2, 3, 32, 24]), T: 1), "divisible by 16", kind: .shapeMismatch)
+        assertThrowsDFM(try m.forward(try Tensor.zeros([1, 3, 32, 32]), T: 1), "batch size 1 is not supported in training")
+        assertThrowsDFM(try m.forward(try Tensor.zeros([2, 1, 32, 32]), T: 1), "1 channels but the model expects in_filters=3")
+        assertThrowsDFM(try m.forward(try Tensor.zeros([2, 3, 32, 32]), T: -1), "T must be non-negative")
+        assertThrowsDFM(try DeepLabV3Plus(shape: [50, 64]), "multiples of 16")
+        assertThrowsDFM(try DeepLabV3Plus(fbFilters: -1), "non-negative")
+        // Batch 1 is fine in eval, and unbatched input gives unbatched logits.
+        m.eval()
+        let one = try m.forward(try Tensor.zeros([1, 3, 32, 32]), T: 2)
+        XCTAssertEqual(one.shape, [1, 3, 32, 32])
+        XCTAssertEqual(try m.forward(try Tensor.zeros([3, 32, 32]), T: 1).shape, [3, 32, 32])
+        // T = 0 predicts from the initial state without running a step.
+        _ = try m.forward(try Tensor.zeros([1, 3, 32, 32]), T: 0)
+        XCTAssertEqual(m.stepsRun, 0)
+    }
+
+    /// A small DFM and its feedforward counterpart both fit 8 scenes: the loss falls over 20 Adam steps.
+    func testTrainsOnScenes() throws {
+        let (x, y) = try SegmentationTests.syntheticScenes(count: 8, canvas: 32)
+        for fb in [2, 0] {
+            manualSeed(7)
+            let m = try DeepLabV3Plus(inFilters: 1, fbFilters: fb, classFilters: 16, classes: 4, shape: [32, 32],
+                                      layers: [1, 1, 1, 1], asppDropout: 0.1, stateInitStd: 1e-3)
+            let opt = try Adam(m.parameters().filter { $0.requiresGrad }, lr: 1e-3)
+            let steps = fb > 0 ? 2 : 1
+            var losses: [Float] = []
+            for _ in 0..<20 {
+                m.zeroGrad()
+                let loss = try crossEntropy(try m.forward(x, T: steps), y, ignoreIndex: -100)
+                try loss.backward()
+                try opt.step()
+                losses.append(try loss.item())
+            }
+            let first = losses.prefix(3).reduce(0, +) / 3, last = losses.suffix(3).reduce(0, +) / 3
+            XCTAssertTrue(losses.allSatisfy { $0.isFinite }, "fb\(fb): losses \(losses)")
+            XCTAssertLessThan(last, 0.7 * first, "fb\(fb): loss did not fall: \(losses)")
+        }
+    }
+}
