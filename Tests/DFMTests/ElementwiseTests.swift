@@ -161,3 +161,21 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(x.grad?.toArray(), [1])
     }
 }
+
+final class GraphMemoryTests: XCTestCase {
+    /// A graph dropped without backward must free itself, including ops whose rule uses their output.
+    func testDroppedGraphIsFreed() throws {
+        weak var weakOut: Tensor?
+        weak var weakMid: Tensor?
+        let x = try Tensor([1, 2, 3], shape: [3]).requiresGrad()
+        do {
+            let mid = try exp(x)
+            let out = try sigmoid(try relu(try tanh(mid)))
+            weakOut = out
+            weakMid = mid
+            XCTAssertNotNil(weakOut)
+        }
+        XCTAssertNil(weakOut, "output of a dropped graph is still alive")
+        XCTAssertNil(weakMid, "intermediate of a dropped graph is still alive")
+    }
+}

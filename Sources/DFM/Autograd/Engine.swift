@@ -20,8 +20,13 @@ final class Node {
 func record(_ op: String, _ out: Tensor, _ inputs: [Tensor],
             _ backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
     guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return out }
-    out.markRecorded(Node(op: op, inputs: inputs, backward: backward))
-    return out
+    // The node goes on a fresh tensor sharing `out`'s memory, not on `out` itself: rules
+    // that use their op's output capture `out`, and a node reachable from its own rule
+    // would be a reference cycle that leaks every graph dropped without backward
+    // (PyTorch's SavedVariable avoids the same cycle by saving outputs without grad_fn).
+    let result = Tensor(shape: out.shape, dtype: out.dtype, storage: out.storage, offset: out.offset)
+    result.markRecorded(Node(op: op, inputs: inputs, backward: backward))
+    return result
 }
 
 public enum Autograd {
@@ -69,9 +74,24 @@ public enum Autograd {
 
         try GradMode.noGrad {
             var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+            // Sums this backward allocated and nothing else references: later contributions are
+            // added into them in place (a weight used in T steps gets one buffer, not T). A sum
+            // leaves the set when handed to a rule, which may return it as another input's grad.
+            var owned = Set<ObjectIdentifier>()
+            func accumulate(_ acc: Tensor?, _ ig: Tensor) throws -> Tensor {
+                guard let acc else { return ig }
+                if owned.contains(ObjectIdentifier(acc)) {
+                    EW.addInPlace(acc, ig)
+                    return acc
+                }
+                let s = try add(acc, ig)
+                owned.insert(ObjectIdentifier(s))
+                return s
+            }
             for t in order.reversed() {
                 guard let node = t.node else { continue }
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                owned.remove(ObjectIdentifier(g))
                 guard let rule = node.backward else {
                     throw DFMError.state("backward", "trying to backward through the graph a second time (op \(node.op)); pass retain_graph=true the first time")
                 }
@@ -82,10 +102,10 @@ public enum Autograd {
                         throw DFMError(.internal, "backward: \(node.op) produced a gradient of shape \(ig.shape) for an input of shape \(input.shape)")
                     }
                     if input.isLeaf {
-                        input.grad = try input.grad.map { try add($0, ig) } ?? ig
+                        input.grad = try accumulate(input.grad, ig)
                     } else {
                         let k = ObjectIdentifier(input)
-                        grads[k] = try grads[k].map { try add($0, ig) } ?? ig
+                        grads[k] = try accumulate(grads[k], ig)
                     }
                 }
                 if !retainGraph {
