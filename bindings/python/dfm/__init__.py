@@ -1,0 +1,37 @@
+"""dfm: PyTorch-style deep learning on libdfm (CPU, float32/int64), over ctypes.
+
+`import dfm as torch` runs PyTorch training scripts: every computation happens in
+libdfm (Swift core); this package converts arguments and owns handles.
+"""
+from . import _lib
+from ._lib import DFMIOError
+from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, as_tensor, cat, concat, concatenate, device,
+                      dtype, empty, empty_like, enable_grad, float32, from_numpy, full, full_like,
+                      get_num_threads, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
+                      manual_seed, maximum, minimum, no_grad, numel, ones, ones_like, rand, rand_like, randint,
+                      randn, randn_like, randperm, seed, set_grad_enabled, set_num_threads, stack, tensor, where,
+                      zeros, zeros_like)
+from ._functions import *  # noqa: F401,F403  (torch.relu, torch.sum, ...)
+from ._serialization import load, load_file, save, save_file
+
+__version__ = _lib.VERSION
+
+float = float32
+long = int64
+float64 = _UnsupportedDtype("float64")
+double = float64
+float16 = _UnsupportedDtype("float16")
+half = float16
+bfloat16 = _UnsupportedDtype("bfloat16")
+int32 = _UnsupportedDtype("int32")
+int = int32
+int16 = _UnsupportedDtype("int16")
+int8 = _UnsupportedDtype("int8")
+uint8 = _UnsupportedDtype("uint8")
+bool = _UnsupportedDtype("bool")
+
+FloatTensor = Tensor
+LongTensor = Tensor
+
+from . import nn, optim, utils, datasets, transforms, models, cuda, backends  # noqa: E402,F401
+from .nn.parameter import Parameter  # noqa: E402,F401

@@ -1,0 +1,216 @@
+"""Loads libdfm.so and declares every C function of Include/dfm.h for ctypes.
+
+Search order: $DFM_LIBRARY, a libdfm.so copied into this package, the SwiftPM build
+folders of the source checkout (.build/release, .build/debug), then the system's
+loader path (libdfm.so.1). The declarations come from the header of a source checkout
+when there is one (so they cannot drift from it), else from the generated _decls.py.
+"""
+import ctypes
+import os
+import threading
+
+from . import _decls, _header
+
+_PKG = os.path.dirname(os.path.abspath(__file__))
+_REPO = os.path.normpath(os.path.join(_PKG, "..", "..", ".."))
+_HEADER = os.path.join(_REPO, "Include", "dfm.h")
+
+BUILD_HINT = ("build it with `swift build -c release --product dfm` in the dfm repository "
+              "(or `make test-python`), or point DFM_LIBRARY at an existing libdfm.so")
+
+
+class LibraryNotFound(ImportError):
+    pass
+
+
+def _declarations():
+    if os.path.isfile(_HEADER):
+        try:
+            abi, decls, enums = _header.parse_file(_HEADER)
+            if abi is not None and decls:
+                return abi, decls, enums
+        except (OSError, ValueError):
+            pass
+    return _decls.ABI_VERSION, _decls.DECLS, _decls.ENUMS
+
+
+ABI_VERSION, DECLS, ENUMS = _declarations()
+
+# Called by dfm when it no longer needs a buffer given to dfm_tensor_from_blob.
+RELEASE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+_SCALARS = {
+    "void": None, "bool": ctypes.c_bool, "float": ctypes.c_float, "double": ctypes.c_double,
+    "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64,
+    "uint32_t": ctypes.c_uint32, "size_t": ctypes.c_size_t, "char": ctypes.c_char,
+    "int": ctypes.c_int, "uint8_t": ctypes.c_uint8,
+}
+
+
+def ctype(name):
+    """The ctypes type for a normalised C type spelling from the header."""
+    name = name.replace("const ", "").strip()
+    if name == "char*":
+        return ctypes.c_char_p
+    if name in ("void*",):
+        return ctypes.c_void_p
+    if name == "dfm_release_fn":
+        return RELEASE_FN
+    if name.endswith("*"):
+        inner = name[:-1].strip()
+        if inner == "void*":
+            return ctypes.POINTER(ctypes.c_void_p)
+        return ctypes.POINTER(ctype(inner))
+    if name in _SCALARS:
+        return _SCALARS[name]
+    if name in ENUMS:
+        return ctypes.c_int32  # C enums with small explicit values
+    if name.startswith("dfm_"):
+        return ctypes.c_void_p  # opaque handle
+    raise TypeError(f"dfm: unknown C type {name!r} in dfm.h")
+
+
+def _candidates():
+    env = os.environ.get("DFM_LIBRARY")
+    if env:
+        return [env], True
+    c = [os.path.join(_PKG, "libdfm.so")]
+    for cfg in ("release", "debug"):
+        c.append(os.path.join(_REPO, ".build", cfg, "libdfm.so"))
+    c.append("libdfm.so.1")
+    return c, False
+
+
+def _load():
+    paths, explicit = _candidates()
+    errors = []
+    for p in paths:
+        if os.sep in p and not os.path.exists(p):
+            errors.append(f"{p}: no such file")
+            continue
+        try:
+            return ctypes.CDLL(p), p
+        except OSError as e:
+            errors.append(f"{p}: {e}")
+    where = "DFM_LIBRARY=" + paths[0] if explicit else "searched " + ", ".join(paths)
+    raise LibraryNotFound(f"dfm: cannot load libdfm.so ({where}).\n  " + "\n  ".join(errors)
+                          + f"\nTo fix: {BUILD_HINT}.")
+
+
+lib, path = _load()
+
+_missing = set()
+for _name, (_ret, _args) in DECLS.items():
+    try:
+        _fn = getattr(lib, _name)
+    except AttributeError:
+        _missing.add(_name)
+        continue
+    _fn.restype = ctype(_ret)
+    _fn.argtypes = [ctype(t) for t, _ in _args]
+
+try:
+    _lib_abi = int(lib.dfm_abi_version())
+except AttributeError:
+    raise LibraryNotFound(f"dfm: {path} is not a dfm library (no dfm_abi_version). To fix: {BUILD_HINT}.")
+if _lib_abi != ABI_VERSION:
+    raise LibraryNotFound(
+        f"dfm: {path} has ABI version {_lib_abi} but this Python package needs ABI {ABI_VERSION}. "
+        f"To fix: rebuild the library from the same checkout ({BUILD_HINT}).")
+
+VERSION = lib.dfm_version().decode()
+
+
+def has(name):
+    return name in DECLS and name not in _missing
+
+
+class _Missing:
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, *a):
+        raise NotImplementedError(
+            f"dfm: this libdfm ({path}) does not export {self.name}; "
+            f"the operation needs a newer library ({BUILD_HINT})")
+
+
+def fn(name):
+    """The declared C function `name` (a stub that raises if the library lacks it)."""
+    if name in _missing or name not in DECLS:
+        return _Missing(name)
+    return getattr(lib, name)
+
+
+class _Funcs:
+    """Attribute access to the C functions: C.dfm_add(...)."""
+
+    def __getattr__(self, name):
+        f = fn(name)
+        setattr(self, name, f)
+        return f
+
+
+C = _Funcs()
+
+# --- errors ---------------------------------------------------------------------
+
+_STATUS = ENUMS.get("dfm_status", {})
+OK = _STATUS.get("DFM_OK", 0)
+
+
+class DFMIOError(OSError, RuntimeError):
+    """A file dfm could not read or write (truncated, corrupt, unwritable)."""
+
+
+_EXC = {
+    "DFM_INVALID_ARGUMENT": ValueError,
+    "DFM_SHAPE_MISMATCH": RuntimeError,
+    "DFM_OUT_OF_MEMORY": MemoryError,
+    "DFM_IO_ERROR": DFMIOError,
+    "DFM_NOT_FOUND": FileNotFoundError,
+    "DFM_STATE_ERROR": RuntimeError,
+    "DFM_INTERNAL": RuntimeError,
+    "DFM_INDEX_ERROR": IndexError,
+    "DFM_TYPE_ERROR": TypeError,
+}
+_BY_CODE = {v: _EXC.get(k, RuntimeError) for k, v in _STATUS.items()}
+_NAMES = {v: k for k, v in _STATUS.items()}
+
+
+def error_for(status):
+    msg = lib.dfm_last_error_message()
+    msg = msg.decode("utf-8", "replace") if msg else ""
+    exc = _BY_CODE.get(status, RuntimeError)
+    e = exc(msg or f"dfm call failed with {_NAMES.get(status, status)}")
+    e.status = _NAMES.get(status, status)
+    return e
+
+
+def check(status):
+    """Raises the Python exception for a non-OK dfm_status, with the library's message."""
+    if status != OK:
+        raise error_for(status)
+
+
+def call(name, *args):
+    check(fn(name)(*args))
+
+
+# --- small marshalling helpers --------------------------------------------------
+
+Handle = ctypes.c_void_p
+I64 = ctypes.c_int64
+
+
+def i64_array(values):
+    values = list(values)
+    return (I64 * max(len(values), 1))(*values), len(values)
+
+
+def handle_array(handles):
+    handles = list(handles)
+    return (Handle * max(len(handles), 1))(*handles), len(handles)
+
+
+_tls = threading.local()

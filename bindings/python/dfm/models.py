@@ -1,0 +1,104 @@
+"""dfm.models: the DFM models (MODELS.md) and torchvision's ResNets, built by the core."""
+import ctypes
+
+from ._lib import C, Handle, check
+from ._tensor import Tensor, _wrap
+from .nn.core import CoreModule
+
+
+def _pair(shape):
+    if isinstance(shape, int):
+        return shape, shape
+    h, w = shape
+    return int(h), int(w)
+
+
+class _DFMModel(CoreModule):
+    """A Deep Feedback Model: forward(x, T=0, atol=1e-2) runs the equilibrium loop in the core."""
+
+    def forward(self, x, T=0, atol=1e-2):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"forward() expects a dfm.Tensor, got {type(x).__name__}")
+        if isinstance(T, bool) or not isinstance(T, int):
+            raise TypeError(f"T must be an int, got {type(T).__name__}")
+        out = Handle()
+        check(C.dfm_module_forward_dfm(self._core, x._h, int(T), float(atol), ctypes.byref(out)))
+        return _wrap(out.value)
+
+    @property
+    def steps_run(self):
+        """How many steps the last forward ran (upstream reads model.T)."""
+        n = ctypes.c_int64()
+        check(C.dfm_module_steps(self._core, ctypes.byref(n)))
+        return n.value
+
+
+def _dfm_resnet(arch, frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std):
+    h, w = _pair(shape)
+    out = Handle()
+    check(C.dfm_module_dfm_resnet(arch.encode(), str(frontend).encode(), int(fb_filters), int(registers),
+                                  int(n_classes), (ctypes.c_int64 * 2)(h, w), float(tau), int(in_channels),
+                                  float(state_init_std), ctypes.byref(out)))
+    return out.value
+
+
+class ResNet18(_DFMModel):
+    _arch = "resnet18"
+    _default_shape = (64, 64)
+
+    def __init__(self, frontend="resnet", fb_filters=0, registers=0, n_classes=200, shape=None, tau=1.0,
+                 in_channels=3, state_init_std=1e-3):
+        shape = self._default_shape if shape is None else shape
+        super().__init__(_dfm_resnet(self._arch, frontend, fb_filters, registers, n_classes, shape, tau,
+                                     in_channels, state_init_std))
+
+
+class ResNet34(ResNet18):
+    _arch = "resnet34"
+
+
+class ResNet50(ResNet18):
+    _arch = "resnet50"
+    _default_shape = (224, 224)
+
+
+class DeepLabV3Plus(_DFMModel):
+    def __init__(self, in_filters=3, fb_filters=2, class_filters=256, registers=0, classes=8, alpha=0.2, tau=1.0,
+                 shape=(512, 512), block="basic", layers=(2, 2, 2, 2), aspp_dropout=0.5, state_init_std=1e-3):
+        if not isinstance(block, str):  # torchvision's BasicBlock / Bottleneck classes
+            block = {"BasicBlock": "basic", "Bottleneck": "bottleneck"}.get(getattr(block, "__name__", ""), block)
+        layers = [int(v) for v in layers]
+        if len(layers) != 4:
+            raise ValueError(f"layers must have 4 block counts, got {layers}")
+        h, w = _pair(shape)
+        out = Handle()
+        check(C.dfm_module_dfm_deeplabv3plus(int(in_filters), int(fb_filters), int(class_filters), int(registers),
+                                             int(classes), float(alpha), float(tau), (ctypes.c_int64 * 2)(h, w),
+                                             str(block).encode(), (ctypes.c_int64 * 4)(*layers),
+                                             float(aspp_dropout), float(state_init_std), ctypes.byref(out)))
+        super().__init__(out.value)
+
+
+def _torchvision(arch, num_classes, in_channels):
+    out = Handle()
+    check(C.dfm_module_resnet(arch.encode(), int(num_classes), int(in_channels), ctypes.byref(out)))
+    return CoreModule(out.value)
+
+
+def resnet18(num_classes=1000, in_channels=3, weights=None):
+    """torchvision.models.resnet18 (random init; `weights` is not supported)."""
+    if weights is not None:
+        raise ValueError("dfm: pretrained weights are not available")
+    return _torchvision("resnet18", num_classes, in_channels)
+
+
+def resnet34(num_classes=1000, in_channels=3, weights=None):
+    if weights is not None:
+        raise ValueError("dfm: pretrained weights are not available")
+    return _torchvision("resnet34", num_classes, in_channels)
+
+
+def resnet50(num_classes=1000, in_channels=3, weights=None):
+    if weights is not None:
+        raise ValueError("dfm: pretrained weights are not available")
+    return _torchvision("resnet50", num_classes, in_channels)

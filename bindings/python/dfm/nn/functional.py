@@ -1,0 +1,292 @@
+"""torch.nn.functional over the core's ops."""
+import math
+
+from .._lib import C, check
+from .._tensor import Tensor, _h, _op, full, int64, tensor, where
+from .._functions import bmm  # noqa: F401
+
+
+def _pair(v, name="value"):
+    if isinstance(v, (list, tuple)):
+        if len(v) == 1:
+            return [int(v[0])] * 2
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {v}")
+        return [int(v[0]), int(v[1])]
+    return [int(v), int(v)]
+
+
+def _arr2(v, name):
+    from ctypes import c_int64
+    a, b = _pair(v, name)
+    return (c_int64 * 2)(a, b)
+
+
+def _t(x, fn):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}(): argument 'input' must be a dfm.Tensor, not {type(x).__name__}")
+    return x
+
+
+def _reduction(size_average, reduce, reduction):
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "none" if not reduce else ("mean" if size_average else "sum")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+# ---- activations ----------------------------------------------------------------------
+
+def relu(input, inplace=False):
+    return _op("dfm_relu", _t(input, "relu")._h)
+
+
+def gelu(input, approximate="none"):
+    if approximate == "none":
+        return _op("dfm_gelu", _t(input, "gelu")._h)
+    if approximate == "tanh":
+        x = input
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        return x * 0.5 * (inner.tanh() + 1.0)
+    raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
+
+
+def sigmoid(input):
+    return _t(input, "sigmoid").sigmoid()
+
+
+def tanh(input):
+    return _t(input, "tanh").tanh()
+
+
+def _softmax_dim(x, dim):
+    if dim is None:
+        return 0 if x.dim() in (0, 1, 3) else 1
+    return dim
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    x = _t(input, "softmax")
+    return x.softmax(_softmax_dim(x, dim))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    x = _t(input, "log_softmax")
+    return x.log_softmax(_softmax_dim(x, dim))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return _op("dfm_dropout", _t(input, "dropout")._h, float(p), bool(training))
+
+
+# ---- linear / conv / pool ---------------------------------------------------------------
+
+def linear(input, weight, bias=None):
+    return _op("dfm_linear", _t(input, "linear")._h, weight._h, _h(bias))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    x = _t(input, "conv2d")
+    if isinstance(padding, str):
+        return _op("dfm_conv2d_padding_mode", x._h, weight._h, _h(bias), _arr2(stride, "stride"),
+                   padding.encode(), _arr2(dilation, "dilation"), int(groups))
+    return _op("dfm_conv2d", x._h, weight._h, _h(bias), _arr2(stride, "stride"), _arr2(padding, "padding"),
+               _arr2(dilation, "dilation"), int(groups))
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if return_indices:
+        raise RuntimeError("dfm: max_pool2d(return_indices=True) is not supported")
+    stride = kernel_size if stride is None or stride == [] else stride
+    return _op("dfm_max_pool2d", _t(input, "max_pool2d")._h, _arr2(kernel_size, "kernel_size"),
+               _arr2(stride, "stride"), _arr2(padding, "padding"), _arr2(dilation, "dilation"), bool(ceil_mode))
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    if divisor_override is not None:
+        raise RuntimeError("dfm: avg_pool2d(divisor_override=...) is not supported")
+    stride = kernel_size if stride is None or stride == [] else stride
+    return _op("dfm_avg_pool2d", _t(input, "avg_pool2d")._h, _arr2(kernel_size, "kernel_size"),
+               _arr2(stride, "stride"), _arr2(padding, "padding"), bool(ceil_mode), bool(count_include_pad))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    x = _t(input, "adaptive_avg_pool2d")
+    size = _pair(output_size, "output_size") if not isinstance(output_size, (list, tuple)) else list(output_size)
+    if len(size) == 1:
+        size = size * 2
+    size = [x.shape[-2 + i] if s is None else int(s) for i, s in enumerate(size)]
+    from ctypes import c_int64
+    return _op("dfm_adaptive_avg_pool2d", x._h, (c_int64 * 2)(*size))
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    from ctypes import c_double, c_int64
+    x = _t(input, "interpolate")
+    if antialias:
+        raise RuntimeError("dfm: interpolate(antialias=True) is not supported")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    sz = None
+    sf = None
+    if size is not None:
+        sz = (c_int64 * 2)(*_pair(size, "size"))
+    else:
+        if isinstance(scale_factor, (list, tuple)):
+            s = [float(v) for v in scale_factor] * (2 if len(scale_factor) == 1 else 1)
+        else:
+            s = [float(scale_factor)] * 2
+        sf = (c_double * 2)(*s[:2])
+    return _op("dfm_interpolate", x._h, sz, sf, mode.encode(), align_corners is not None, bool(align_corners))
+
+
+upsample = interpolate
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    raise RuntimeError("dfm: F.pad is not supported; use the padding argument of conv2d / pooling")
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)
+
+
+# ---- normalisation ---------------------------------------------------------------------
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    return _op("dfm_batch_norm", _t(input, "batch_norm")._h, _h(running_mean), _h(running_var), _h(weight),
+               _h(bias), bool(training), float(momentum if momentum is not None else 0.0), float(eps))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    return _op("dfm_group_norm", _t(input, "group_norm")._h, int(num_groups), _h(weight), _h(bias), float(eps))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    from .._lib import i64_array
+    shape = [normalized_shape] if isinstance(normalized_shape, int) else list(normalized_shape)
+    s, n = i64_array(shape)
+    return _op("dfm_layer_norm", _t(input, "layer_norm")._h, s, n, _h(weight), _h(bias), float(eps))
+
+
+# ---- losses ------------------------------------------------------------------------------
+
+def _target(target, like):
+    if isinstance(target, Tensor):
+        return target
+    if isinstance(target, bool):
+        raise TypeError("target must be an int class index or a Tensor, not bool")
+    if isinstance(target, int):
+        return full((), target, dtype=int64)
+    return tensor(target)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "cross_entropy")
+    return _op("dfm_cross_entropy", x, _target(target, x), _h(weight), int(ignore_index),
+               reduction.encode(), float(label_smoothing))
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    raise RuntimeError("dfm: nll_loss is not available; use cross_entropy on logits")
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "mse_loss")
+    t = target if isinstance(target, Tensor) else tensor(target)
+    return _op("dfm_mse_loss", x._h, t._h, reduction.encode())
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    d = (input - target).abs()
+    return d if reduction == "none" else d.mean() if reduction == "mean" else d.sum()
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "binary_cross_entropy_with_logits")
+    t = target if isinstance(target, Tensor) else tensor(target)
+    return _op("dfm_binary_cross_entropy_with_logits", x._h, t._h, _h(weight), _h(pos_weight), reduction.encode())
+
+
+# ---- attention -----------------------------------------------------------------------------
+
+def _additive_mask(mask, like):
+    """Bool-like masks (int64, or a Python/numpy bool array) mean True = masked: -inf there."""
+    if mask is None:
+        return None
+    if not isinstance(mask, Tensor):
+        import numpy as np
+        a = np.asarray(mask)
+        if a.dtype == np.bool_:
+            mask = tensor(a.astype("int64"))
+        else:
+            mask = tensor(a)
+    if mask.dtype is int64:
+        return where(mask != 0, full((), float("-inf")), full((), 0.0))
+    return mask
+
+
+def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
+                                 out_proj_bias, dropout_p=0.0, training=True, key_padding_mask=None,
+                                 need_weights=True, attn_mask=None, average_attn_weights=True):
+    """torch's F.multi_head_attention_forward for (L, N, E) inputs, composed from core ops."""
+    L, N, E = query.shape
+    S = key.shape[0]
+    hd = E // num_heads
+    w = in_proj_weight
+    b = in_proj_bias
+    wq, wk, wv = w.narrow(0, 0, E), w.narrow(0, E, E), w.narrow(0, 2 * E, E)
+    bq = bk = bv = None
+    if b is not None:
+        bq, bk, bv = b.narrow(0, 0, E), b.narrow(0, E, E), b.narrow(0, 2 * E, E)
+    q = linear(query, wq, bq).reshape(L, N * num_heads, hd).transpose(0, 1)
+    k = linear(key, wk, bk).reshape(S, N * num_heads, hd).transpose(0, 1)
+    v = linear(value, wv, bv).reshape(S, N * num_heads, hd).transpose(0, 1)
+    q = q * math.sqrt(1.0 / float(hd))
+    scores = bmm(q, k.transpose(-2, -1))  # (N*H, L, S)
+    am = _additive_mask(attn_mask, scores)
+    if am is not None:
+        scores = scores + (am if am.dim() == 3 else am.unsqueeze(0))
+    kpm = _additive_mask(key_padding_mask, scores)
+    if kpm is not None:
+        scores = (scores.reshape(N, num_heads, L, S) + kpm.reshape(N, 1, 1, S)).reshape(N * num_heads, L, S)
+    attn = scores.softmax(-1)
+    if dropout_p > 0.0 and training:
+        attn = dropout(attn, dropout_p, True)
+    out = bmm(attn, v).transpose(0, 1).reshape(L * N, E)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
+    if not need_weights:
+        return out, None
+    weights = attn.reshape(N, num_heads, L, S)
+    if average_attn_weights:
+        weights = weights.mean(1)
+    return out, weights
+
+
+def one_hot(tensor_, num_classes=-1):
+    import numpy as np
+    idx = np.asarray(tensor_)
+    if idx.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    n = int(idx.max()) + 1 if num_classes < 0 else int(num_classes)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    out = np.zeros(idx.shape + (n,), dtype=np.int64)
+    np.put_along_axis(out, idx[..., None], 1, axis=-1)
+    return tensor(out)
+
+
+_ = check, C

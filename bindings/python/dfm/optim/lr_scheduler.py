@@ -1,0 +1,75 @@
+"""torch.optim.lr_scheduler over the core's schedulers (one per parameter group)."""
+import ctypes
+
+from .._lib import C, Handle, check
+
+
+class LRScheduler:
+    def __init__(self, optimizer, last_epoch=-1):
+        if last_epoch != -1:
+            raise ValueError("dfm: schedulers start from last_epoch=-1 only")
+        self.optimizer = optimizer
+        self._handles = []
+        optimizer._sync_lr()
+        for i, (g, h) in enumerate(zip(optimizer.param_groups, optimizer._cores)):
+            g.setdefault("initial_lr", g["lr"])
+            out = Handle()
+            check(self._create(h, ctypes.byref(out)))
+            self._handles.append(out.value)
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        self.last_epoch = 0
+        self._pull()
+
+    def __del__(self):
+        for h in self.__dict__.get("_handles", []):
+            try:
+                C.dfm_scheduler_release(h)
+            except Exception:
+                pass
+        self._handles = []
+
+    def _pull(self):
+        """Copies the lr the core set into param_groups (what torch users read)."""
+        lrs = []
+        for i, h in enumerate(self._handles):
+            v = ctypes.c_double()
+            check(C.dfm_scheduler_get_last_lr(h, ctypes.byref(v)))
+            self.optimizer.param_groups[i]["lr"] = v.value
+            self.optimizer._lrs[i] = v.value
+            lrs.append(v.value)
+        self._last_lr = lrs
+
+    def step(self, epoch=None):
+        if epoch is not None:
+            raise ValueError("dfm: scheduler.step(epoch) is not supported; call step() once per epoch")
+        for h in self._handles:
+            check(C.dfm_scheduler_step(h))
+        self.last_epoch += 1
+        self._pull()
+
+    def get_last_lr(self):
+        return list(self._last_lr)
+
+    def state_dict(self):
+        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs), "_last_lr": list(self._last_lr)}
+
+
+class StepLR(LRScheduler):
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_step_lr(opt, int(self.step_size), float(self.gamma), out)
+
+
+class CosineAnnealingLR(LRScheduler):
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_cosine_annealing_lr(opt, int(self.T_max), float(self.eta_min), out)
+
+
+_LRScheduler = LRScheduler

@@ -1,0 +1,209 @@
+"""torch.optim over the core's optimizers: one core optimizer per parameter group, so
+every update is computed by the core (bitwise the same as Swift's)."""
+import ctypes
+import os
+import tempfile
+
+from .._lib import C, Handle, check, handle_array
+from .._tensor import Tensor
+
+
+class _Required:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    _kind = None  # set by subclasses
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = {}
+        self._cores = []  # one core optimizer handle per group
+        self._lrs = []  # lr last given to each core optimizer
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                            f"but got {type(params).__name__}")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def __del__(self):
+        for h in self.__dict__.get("_cores", []):
+            try:
+                C.dfm_optimizer_release(h)
+            except Exception:
+                pass
+        self._cores = []
+
+    def add_param_group(self, param_group):
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        seen = {p._h for g in self.param_groups for p in g["params"]}
+        if any(p._h in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        group["params"] = params
+        for k, v in self.defaults.items():
+            if v is required and k not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {k}")
+            group.setdefault(k, v)
+        self._validate(group)
+        arr, n = handle_array([p._h for p in params])
+        out = Handle()
+        check(self._create(arr, n, group, ctypes.byref(out)))
+        self._cores.append(out.value)
+        self._lrs.append(float(group["lr"]))
+        self.param_groups.append(group)
+
+    def _validate(self, group):
+        lr = group["lr"]
+        if isinstance(lr, Tensor):
+            lr = group["lr"] = lr.item()
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= group.get("weight_decay", 0.0):
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+
+    def _sync_lr(self):
+        for i, g in enumerate(self.param_groups):
+            lr = float(g["lr"])
+            if lr != self._lrs[i]:
+                check(C.dfm_optimizer_set_lr(self._cores[i], lr))
+                self._lrs[i] = lr
+
+    def zero_grad(self, set_to_none=True):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    gr = p.grad
+                    if gr is not None:
+                        gr.zero_()
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            from .._tensor import enable_grad
+            with enable_grad():
+                loss = closure()
+        self._sync_lr()
+        for h in self._cores:
+            check(C.dfm_optimizer_step(h))
+        return loss
+
+    # ---- state -------------------------------------------------------------------
+    def state_dict(self):
+        """torch's layout: {"state": {index: {name: tensor}}, "param_groups": [...]}; the per-parameter
+        state comes from the core (momentum buffers, Adam moments, step counts)."""
+        from .._serialization import load_file_with_metadata
+        self._sync_lr()
+        state, groups, start = {}, [], 0
+        with tempfile.TemporaryDirectory() as d:
+            for gi, (g, h) in enumerate(zip(self.param_groups, self._cores)):
+                path = os.path.join(d, f"g{gi}.safetensors")
+                check(C.dfm_optimizer_save(h, os.fsencode(path)))
+                tensors, meta = load_file_with_metadata(path)
+                for key, t in tensors.items():
+                    _, idx, name = key.split(".", 2)  # state.<i>.<name>
+                    state.setdefault(start + int(idx), {})[name] = t
+                entry = {k: v for k, v in g.items() if k != "params"}
+                entry["params"] = list(range(start, start + len(g["params"])))
+                entry["_core"] = meta
+                groups.append(entry)
+                start += len(g["params"])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        from .._serialization import save_file
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for g, sg in zip(self.param_groups, groups):
+            if len(g["params"]) != len(sg["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                                 "optimizer's group")
+        with tempfile.TemporaryDirectory() as d:
+            for gi, (g, sg, h) in enumerate(zip(self.param_groups, groups, self._cores)):
+                tensors = {}
+                for local, idx in enumerate(sg["params"]):
+                    for name, t in state_dict["state"].get(idx, {}).items():
+                        tensors[f"state.{local}.{name}"] = t
+                path = os.path.join(d, f"g{gi}.safetensors")
+                save_file(tensors, path, metadata=sg.get("_core", {}))
+                check(C.dfm_optimizer_load(h, os.fsencode(path)))
+                for k, v in sg.items():
+                    if k not in ("params", "_core"):
+                        g[k] = v
+                lr = ctypes.c_double()
+                check(C.dfm_optimizer_get_lr(h, ctypes.byref(lr)))
+                self._lrs[gi] = lr.value
+        self._sync_lr()
+
+    def __repr__(self):
+        s = type(self).__name__ + " ("
+        for i, g in enumerate(self.param_groups):
+            s += f"\nParameter Group {i}"
+            for k in sorted(g):
+                if k != "params":
+                    s += f"\n    {k}: {g[k]}"
+        return s + "\n)"
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize))
+
+    def _create(self, arr, n, g, out):
+        return C.dfm_optimizer_sgd(arr, n, float(g["lr"]), float(g["momentum"]), float(g["dampening"]),
+                                   float(g["weight_decay"]), bool(g["nesterov"]), bool(g["maximize"]), out)
+
+
+class Adam(Optimizer):
+    _fn = "dfm_optimizer_adam"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None):
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _create(self, arr, n, g, out):
+        b1, b2 = g["betas"]
+        return getattr(C, self._fn)(arr, n, float(g["lr"]), float(b1), float(b2), float(g["eps"]),
+                                    float(g["weight_decay"]), bool(g["amsgrad"]), bool(g["maximize"]), out)
+
+
+class AdamW(Adam):
+    _fn = "dfm_optimizer_adamw"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

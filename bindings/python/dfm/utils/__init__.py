@@ -1,0 +1,2 @@
+"""dfm.utils: data loading."""
+from . import data  # noqa: F401

@@ -1,0 +1,365 @@
+"""API behaviour cases run twice: by tools/fixtures/python_api.py under PyTorch (to record
+the expected results in fixtures/python_api.json) and by test_api_fixtures.py under dfm.
+
+Each case is Python code run with `torch`, `nn`, `F`, `np` bound to the library under
+test; it sets `result`. Results are encoded by `encode` (same code for both libraries).
+Options: "bool": torch returns a bool tensor where dfm returns a float32 0/1 mask;
+"f64": torch returns float64 where dfm (which has no float64) returns float32.
+"""
+
+CASES = [
+    # ---- creation and dtype inference ------------------------------------------------
+    ("tensor_int_dtype", "result = torch.tensor([1, 2, 3])"),
+    ("tensor_float_dtype", "result = torch.tensor([[1.5, 2], [3, 4]])"),
+    ("tensor_scalar", "result = torch.tensor(3.5)"),
+    ("arange_int", "result = torch.arange(5)"),
+    ("arange_float", "result = torch.arange(0, 1, 0.25)"),
+    ("arange_step", "result = torch.arange(1, 10, 3)"),
+    ("zeros_shape", "result = torch.zeros(2, 3)"),
+    ("zeros_tuple", "result = torch.zeros((2, 3), dtype=torch.int64)"),
+    ("ones_like", "result = torch.ones_like(torch.zeros(2, 2))"),
+    ("full_int", "result = torch.full((2,), 7)"),
+    ("full_float", "result = torch.full((2, 2), 1.5)"),
+    ("size_obj", "result = torch.zeros(2, 3, 4).size()"),
+    ("size_dim", "result = torch.zeros(2, 3, 4).size(-1)"),
+    ("shape_numel_dim", "x = torch.zeros(2, 3, 4); result = (x.numel(), x.dim(), x.ndim, len(x))"),
+    ("cat", "result = torch.cat([torch.arange(3), torch.arange(2)])"),
+    ("cat_dim1", "result = torch.cat([torch.zeros(2, 1), torch.ones(2, 2)], dim=1)"),
+    ("stack", "result = torch.stack([torch.arange(3), torch.arange(3)], dim=1)"),
+    # ---- arithmetic, broadcasting, scalars -------------------------------------------
+    ("add_broadcast", "a = torch.tensor([[1., 2., 3.]]); b = torch.tensor([[10.], [20.]]); result = a + b"),
+    ("sub_scalar", "result = torch.tensor([1., 2.]) - 0.5"),
+    ("rsub_scalar", "result = 2 - torch.tensor([1., 2.])"),
+    ("mul_scalar", "result = torch.tensor([1., 2.]) * 3"),
+    ("rmul_scalar", "result = 3 * torch.tensor([1., 2.])"),
+    ("div_scalar", "result = torch.tensor([1., 2.]) / 4"),
+    ("rdiv_scalar", "result = 1 / torch.tensor([1., 2., 4.])"),
+    ("pow_scalar", "result = torch.tensor([1., 2., 3.]) ** 2"),
+    ("rpow_scalar", "result = 2 ** torch.tensor([1., 2., 3.])"),
+    ("neg_abs", "x = torch.tensor([-1., 2.]); result = (-x, abs(x))"),
+    ("int_add_int", "result = torch.arange(4) + 1"),
+    ("int_mul_int", "result = torch.arange(4) * 3"),
+    ("int_mul_float", "result = torch.arange(4) * 0.5"),
+    ("int_plus_float_tensor", "result = torch.arange(3) + torch.tensor([0.5, 0.5, 0.5])"),
+    ("matmul_2d", "a = torch.arange(6.).reshape(2, 3); b = torch.arange(12.).reshape(3, 4); result = a @ b"),
+    ("matmul_vec", "a = torch.arange(6.).reshape(2, 3); result = a @ torch.tensor([1., 0., -1.])"),
+    ("matmul_batched", "a = torch.arange(24.).reshape(2, 3, 4); b = torch.arange(8.).reshape(4, 2); result = a @ b"),
+    ("inplace_add", "x = torch.zeros(3); x += 2; x.mul_(3); result = x"),
+    ("exp_log_sqrt", "x = torch.tensor([1., 4.]); result = (x.exp(), x.log(), x.sqrt())"),
+    ("clamp", "result = torch.tensor([-2., 0.5, 3.]).clamp(min=-1, max=1)"),
+    ("clamp_min_only", "result = torch.clamp(torch.tensor([-2., 0.5, 3.]), min=0)"),
+    ("sigmoid_tanh_relu", "x = torch.tensor([-1., 0., 2.]); result = (x.sigmoid(), x.tanh(), x.relu())"),
+    # ---- comparisons ----------------------------------------------------------------
+    ("compare_scalar", "x = torch.tensor([1., 2., 3.]); result = (x > 2, x <= 2, x == 2, x != 2)", {"bool": True}),
+    ("compare_tensor", "x = torch.tensor([1., 2., 3.]); result = x < torch.tensor([3., 2., 1.])", {"bool": True}),
+    ("accuracy_idiom", "p = torch.tensor([[0.1, 0.9], [0.8, 0.2]]); y = torch.tensor([1, 1]); "
+                       "result = (p.argmax(1) == y).sum().item()"),
+    ("where", "x = torch.tensor([1., -2., 3.]); result = torch.where(x > 0, x, torch.zeros(3))"),
+    # ---- indexing ---------------------------------------------------------------------
+    ("index_int", "x = torch.arange(12).reshape(3, 4); result = x[1]"),
+    ("index_neg", "x = torch.arange(12).reshape(3, 4); result = x[-1]"),
+    ("index_2d", "x = torch.arange(12).reshape(3, 4); result = x[1, 2]"),
+    ("index_slice", "x = torch.arange(12).reshape(3, 4); result = x[:, 1:3]"),
+    ("index_step", "x = torch.arange(12).reshape(3, 4); result = x[::2, ::3]"),
+    ("index_ellipsis", "x = torch.arange(24).reshape(2, 3, 4); result = x[..., 1]"),
+    ("index_none", "x = torch.arange(6).reshape(2, 3); result = x[None, :, None].shape"),
+    ("index_slice_clamp", "x = torch.arange(5); result = (x[3:100], x[-100:2])"),
+    ("index_tensor", "x = torch.arange(12).reshape(3, 4); result = x[torch.tensor([2, 0])]"),
+    ("index_chain_item", "x = torch.arange(12).reshape(3, 4); result = x[2][3].item()"),
+    ("setitem", "x = torch.zeros(2, 3); x[0, 1] = 5; x[1] = torch.tensor([1., 2., 3.]); result = x"),
+    ("iterate", "result = [t.item() for t in torch.tensor([1, 2, 3])]"),
+    # ---- reductions ---------------------------------------------------------------------
+    ("sum_all", "result = torch.arange(6.).reshape(2, 3).sum()"),
+    ("sum_dim", "result = torch.arange(6.).reshape(2, 3).sum(1)"),
+    ("sum_dims_keep", "result = torch.arange(24.).reshape(2, 3, 4).sum((0, 2), keepdim=True)"),
+    ("sum_int", "result = torch.arange(6).sum()"),
+    ("mean_dim", "result = torch.arange(6.).reshape(2, 3).mean(dim=0)"),
+    ("mean_neg_dim", "result = torch.arange(6.).reshape(2, 3).mean(-1, keepdim=True)"),
+    ("max_all", "result = torch.tensor([[1., 5.], [3., 2.]]).max()"),
+    ("max_dim", "r = torch.tensor([[1., 5.], [3., 2.]]).max(dim=1); result = (r.values, r.indices, r[0])"),
+    ("min_dim_keep", "v, i = torch.tensor([[1., 5.], [3., 2.]]).min(0, keepdim=True); result = (v, i)"),
+    ("argmax", "result = torch.tensor([[1., 5., 2.], [7., 2., 0.]]).argmax(dim=1)"),
+    ("argmax_flat", "result = torch.tensor([[1., 5., 2.], [7., 2., 0.]]).argmax()"),
+    ("softmax", "result = torch.tensor([[1., 2., 3.], [0., 0., 0.]]).softmax(dim=1)"),
+    ("log_softmax", "result = torch.log_softmax(torch.tensor([[1., 2., 3.]]), dim=-1)"),
+    # ---- shape ops ---------------------------------------------------------------------
+    ("reshape_infer", "result = torch.arange(6).reshape(-1, 2)"),
+    ("view", "result = torch.arange(6).view(3, 2)"),
+    ("permute", "result = torch.arange(24).reshape(2, 3, 4).permute(2, 0, 1)"),
+    ("transpose", "result = torch.arange(6).reshape(2, 3).transpose(0, 1)"),
+    ("t_and_T", "x = torch.arange(6).reshape(2, 3); result = (x.t(), x.T)"),
+    ("flatten", "result = torch.arange(24).reshape(2, 3, 4).flatten(1)"),
+    ("squeeze", "x = torch.zeros(1, 3, 1); result = (x.squeeze().shape, x.squeeze(0).shape, x.squeeze(1).shape)"),
+    ("unsqueeze", "result = torch.arange(3).unsqueeze(-1).shape"),
+    ("expand", "result = torch.tensor([[1], [2]]).expand(2, 3)"),
+    ("split", "result = torch.arange(5).split(2)"),
+    ("chunk", "result = torch.arange(6).chunk(3)"),
+    ("contiguous", "result = torch.arange(6).reshape(2, 3).t().contiguous()"),
+    # ---- conversion --------------------------------------------------------------------
+    ("item_float", "result = torch.tensor([2.5]).item()"),
+    ("item_int", "result = torch.tensor(7).item()"),
+    ("tolist", "result = torch.tensor([[1, 2], [3, 4]]).tolist()"),
+    ("tolist_float", "result = torch.tensor([0.5, 1.0]).tolist()"),
+    ("float_of_tensor", "result = float(torch.tensor(1.5)) + int(torch.tensor(2))"),
+    ("numpy_roundtrip", "result = torch.from_numpy(np.arange(4, dtype=np.float32)).numpy().tolist()"),
+    ("long_float", "result = (torch.tensor([1.7, -1.7]).long(), torch.tensor([1, 2]).float())"),
+    ("to_dtype", "result = torch.arange(3).to(torch.float32)"),
+    ("to_device", "x = torch.ones(2); result = x.to('cpu') is x"),
+    ("dtype_attr", "result = (torch.zeros(1).dtype, torch.zeros(1, dtype=torch.long).dtype)"),
+    # ---- repr --------------------------------------------------------------------------
+    ("repr_float", "result = repr(torch.tensor([1.5, 2.25, -3.0]))"),
+    ("repr_int_floats", "result = repr(torch.tensor([[1., 2.], [3., 4.]]))"),
+    ("repr_long", "result = repr(torch.arange(5))"),
+    ("repr_scalar", "result = repr(torch.tensor(3.))"),
+    ("repr_sci", "result = repr(torch.tensor([1e-5, 1.0, 1000.0]))"),
+    ("repr_large", "result = repr(torch.tensor([123456.5, 1.25]))"),
+    ("repr_3d", "result = repr(torch.arange(12.).reshape(2, 2, 3))"),
+    ("repr_requires_grad", "result = repr(torch.tensor([1., 2.], requires_grad=True))"),
+    ("repr_empty", "result = (repr(torch.zeros(0)), repr(torch.zeros(0, 3)))"),
+    ("repr_summarized", "result = repr(torch.arange(2000))"),
+    ("repr_summarized_2d", "result = repr(torch.arange(4000.).reshape(40, 100))"),
+    ("repr_wide", "result = repr(torch.arange(30.) / 7)"),
+    ("repr_nan_inf", "result = repr(torch.tensor([float('nan'), float('inf'), -1.5]))"),
+    ("repr_size", "result = repr(torch.zeros(2, 3).shape)"),
+    ("str_tensor", "result = str(torch.tensor([1, 2]))"),
+    # ---- autograd ------------------------------------------------------------------------
+    ("grad_basic", "x = torch.tensor([1., 2., 3.], requires_grad=True); (x * x).sum().backward(); result = x.grad"),
+    ("grad_accumulates", "x = torch.tensor([1., 2.], requires_grad=True)\n"
+                         "for _ in range(2): (x * 3).sum().backward()\nresult = x.grad"),
+    ("grad_broadcast", "w = torch.tensor([1., 2.], requires_grad=True); x = torch.ones(3, 2)\n"
+                       "(x * w).sum().backward(); result = w.grad"),
+    ("grad_gradient_arg", "x = torch.tensor([1., 2.], requires_grad=True); y = x * 2\n"
+                          "y.backward(torch.tensor([1., 10.])); result = x.grad"),
+    ("grad_none_before", "x = torch.tensor([1.], requires_grad=True); result = x.grad is None"),
+    ("requires_grad_flags", "x = torch.tensor([1.], requires_grad=True); y = x * 2\n"
+                            "result = (x.is_leaf, y.is_leaf, y.requires_grad, y.detach().requires_grad)"),
+    ("no_grad_ctx", "x = torch.tensor([1.], requires_grad=True)\nwith torch.no_grad():\n    y = x * 2\n"
+                    "result = (y.requires_grad, torch.is_grad_enabled())"),
+    ("no_grad_decorator", "x = torch.tensor([1.], requires_grad=True)\n@torch.no_grad()\ndef f(v):\n    return v * 2\n"
+                          "result = f(x).requires_grad"),
+    ("zero_grad_none", "m = nn.Linear(2, 1); m(torch.ones(1, 2)).sum().backward(); m.zero_grad()\n"
+                       "result = m.weight.grad is None"),
+    ("zero_grad_zeros", "m = nn.Linear(2, 1); m(torch.ones(1, 2)).sum().backward(); m.zero_grad(set_to_none=False)\n"
+                        "result = m.weight.grad"),
+    ("retain_graph", "x = torch.tensor([2.], requires_grad=True); y = (x * x).sum()\n"
+                     "y.backward(retain_graph=True); y.backward(); result = x.grad"),
+    ("clone_grad", "x = torch.tensor([2.], requires_grad=True); y = x.clone(); (y * 3).sum().backward()\n"
+                   "result = (x.grad, y.requires_grad)"),
+    # ---- nn.Module --------------------------------------------------------------------
+    ("linear_keys", "result = list(nn.Linear(3, 2).state_dict().keys())"),
+    ("linear_shapes", "m = nn.Linear(3, 2); result = [tuple(p.shape) for p in m.parameters()]"),
+    ("linear_nobias", "result = [n for n, _ in nn.Linear(3, 2, bias=False).named_parameters()]"),
+    ("sequential_keys", "m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), "
+                        "nn.Linear(2, 3))\nresult = list(m.state_dict().keys())"),
+    ("named_modules", "m = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Linear(2, 1)))\n"
+                      "result = [n for n, _ in m.named_modules()]"),
+    ("children", "m = nn.Sequential(nn.Linear(2, 2), nn.ReLU()); result = len(list(m.children()))"),
+    ("subclass_registration",
+     "class M(nn.Module):\n"
+     "    def __init__(self):\n"
+     "        super().__init__()\n"
+     "        self.a = nn.Linear(2, 3)\n"
+     "        self.w = nn.Parameter(torch.zeros(3))\n"
+     "        self.register_buffer('stat', torch.ones(3))\n"
+     "        self.register_buffer('tmp', torch.ones(1), persistent=False)\n"
+     "        self.blocks = nn.ModuleList([nn.Linear(3, 3), nn.Linear(3, 1)])\n"
+     "        self.plain = torch.ones(1)\n"
+     "    def forward(self, x):\n"
+     "        x = self.a(x) + self.w\n"
+     "        for b in self.blocks: x = b(x)\n"
+     "        return x\n"
+     "m = M()\n"
+     "result = ([n for n, _ in m.named_parameters()], [n for n, _ in m.named_buffers()], "
+     "list(m.state_dict().keys()), tuple(m(torch.ones(4, 2)).shape))"),
+    ("shared_param_dedup",
+     "l = nn.Linear(2, 2); m = nn.Sequential(l, l); result = (len(list(m.parameters())), list(m.state_dict()))"),
+    ("load_state_dict_nonstrict",
+     "m = nn.Linear(2, 1); sd = {'weight': torch.ones(1, 2), 'extra': torch.zeros(1)}\n"
+     "r = m.load_state_dict(sd, strict=False); result = (r.missing_keys, r.unexpected_keys, m.weight)"),
+    ("load_state_dict_strict_error", "m = nn.Linear(2, 1); m.load_state_dict({'weight': torch.ones(1, 2)})"),
+    ("load_state_dict_shape_error", "m = nn.Linear(2, 1); m.load_state_dict({'weight': torch.ones(2, 2), "
+                                    "'bias': torch.ones(1)})"),
+    ("train_eval_flags", "m = nn.Sequential(nn.Dropout(), nn.Linear(1, 1)); m.eval(); a = m[0].training; "
+                         "m.train(); result = (a, m[0].training, m.training)"),
+    ("bn_buffers", "result = [n for n, _ in nn.BatchNorm2d(3).named_buffers()]"),
+    ("mha_params", "result = [n for n, _ in nn.MultiheadAttention(4, 2).named_parameters()]"),
+    ("module_repr", "result = repr(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Linear(4, 2)))"),
+    # ---- layers with deterministic weights -------------------------------------------------
+    ("linear_forward",
+     "m = nn.Linear(3, 2)\nwith torch.no_grad():\n    m.weight.copy_(torch.arange(6.).reshape(2, 3) / 10)\n"
+     "    m.bias.copy_(torch.tensor([0.5, -0.5]))\nresult = m(torch.arange(6.).reshape(2, 3))"),
+    ("conv_forward",
+     "m = nn.Conv2d(2, 3, 3, stride=2, padding=1)\nwith torch.no_grad():\n"
+     "    m.weight.copy_(torch.arange(54.).reshape(3, 2, 3, 3) / 50 - 0.5)\n    m.bias.fill_(0.1)\n"
+     "x = torch.arange(50.).reshape(1, 2, 5, 5) / 25\nresult = m(x)"),
+    ("bn_train_forward",
+     "m = nn.BatchNorm2d(2); x = torch.arange(16.).reshape(2, 2, 2, 2)\ny = m(x)\n"
+     "result = (y, m.running_mean, m.running_var, m.num_batches_tracked)"),
+    ("bn_eval_forward", "m = nn.BatchNorm2d(2); m.eval(); result = m(torch.arange(16.).reshape(2, 2, 2, 2))"),
+    ("groupnorm_forward", "result = nn.GroupNorm(2, 4)(torch.arange(32.).reshape(1, 4, 2, 4) ** 0.5)"),
+    ("layernorm_forward", "result = nn.LayerNorm(3)(torch.tensor([[1., 2., 4.], [0., 0., 3.]]))"),
+    ("maxpool_forward", "result = nn.MaxPool2d(2)(torch.arange(16.).reshape(1, 1, 4, 4))"),
+    ("maxpool_pad", "result = nn.MaxPool2d(3, stride=2, padding=1)(torch.arange(25.).reshape(1, 1, 5, 5))"),
+    ("avgpool_adaptive", "result = nn.AdaptiveAvgPool2d((1, 1))(torch.arange(16.).reshape(1, 1, 4, 4))"),
+    ("upsample_bilinear", "result = nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)"
+                          "(torch.arange(4.).reshape(1, 1, 2, 2))"),
+    ("interpolate_nearest", "result = F.interpolate(torch.arange(4.).reshape(1, 1, 2, 2), size=(3, 3))"),
+    ("interpolate_align", "result = F.interpolate(torch.arange(4.).reshape(1, 1, 2, 2), size=(3, 3), "
+                          "mode='bilinear', align_corners=True)"),
+    ("gelu", "result = (nn.GELU()(torch.tensor([-1., 0.5, 2.])), F.gelu(torch.tensor([1.]), approximate='tanh'))"),
+    ("dropout_eval", "m = nn.Dropout(0.5); m.eval(); result = m(torch.ones(4))"),
+    ("flatten_module", "result = nn.Flatten()(torch.zeros(2, 3, 4)).shape"),
+    ("identity", "result = nn.Identity()(torch.tensor([1., 2.]))"),
+    ("mha_forward",
+     "m = nn.MultiheadAttention(4, 2)\nwith torch.no_grad():\n"
+     "    m.in_proj_weight.copy_(torch.arange(48.).reshape(12, 4) / 48 - 0.5)\n"
+     "    m.in_proj_bias.copy_(torch.arange(12.) / 24)\n"
+     "    m.out_proj.weight.copy_(torch.arange(16.).reshape(4, 4) / 16 - 0.5)\n    m.out_proj.bias.fill_(0.25)\n"
+     "q = torch.arange(24.).reshape(3, 2, 4) / 24\nout, w = m(q, q, q)\nresult = (out, w)"),
+    ("mha_batch_first",
+     "m = nn.MultiheadAttention(4, 1, batch_first=True)\nwith torch.no_grad():\n"
+     "    m.in_proj_weight.copy_(torch.arange(48.).reshape(12, 4) / 48 - 0.5)\n"
+     "q = torch.arange(24.).reshape(2, 3, 4) / 24\nout, w = m(q, q, q)\nresult = (out.shape, w.shape)"),
+    # ---- losses -----------------------------------------------------------------------------
+    ("ce_batched", "result = nn.CrossEntropyLoss()(torch.tensor([[1., 2., 0.5], [0.1, 0.2, 3.]]), "
+                   "torch.tensor([1, 2]))"),
+    ("ce_unbatched_int", "result = nn.CrossEntropyLoss()(torch.tensor([1., 2., 0.5]), 2)"),
+    ("ce_unbatched_tensor", "result = nn.CrossEntropyLoss()(torch.tensor([1., 2., 0.5]), torch.tensor(2))"),
+    ("ce_sum_smoothing", "result = F.cross_entropy(torch.tensor([[1., 2., 0.5], [0.1, 0.2, 3.]]), "
+                         "torch.tensor([0, 2]), reduction='sum', label_smoothing=0.1)"),
+    ("ce_ignore_index", "result = F.cross_entropy(torch.tensor([[1., 2.], [0.1, 0.2]]), torch.tensor([1, -100]))"),
+    ("ce_grad", "x = torch.tensor([[1., 2., 0.5]], requires_grad=True)\n"
+                "F.cross_entropy(x, torch.tensor([0])).backward(); result = x.grad"),
+    ("mse", "result = (nn.MSELoss()(torch.tensor([1., 2.]), torch.tensor([0., 0.])), "
+            "F.mse_loss(torch.tensor([1., 2.]), torch.tensor([0., 1.]), reduction='none'))"),
+    ("bce_logits", "result = nn.BCEWithLogitsLoss()(torch.tensor([0.5, -1.]), torch.tensor([1., 0.]))"),
+    ("bce_logits_pos_weight", "result = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2., 1.]))"
+                              "(torch.tensor([0.5, -1.]), torch.tensor([1., 0.]))"),
+    # ---- init --------------------------------------------------------------------------------
+    ("init_constant", "w = torch.zeros(2, 2); nn.init.constant_(w, 0.5); result = w"),
+    ("init_zeros_ones", "a = torch.ones(2); b = torch.zeros(2); nn.init.zeros_(a); nn.init.ones_(b); result = (a, b)"),
+    ("calculate_gain", "result = (nn.init.calculate_gain('relu'), nn.init.calculate_gain('leaky_relu', 0.2), "
+                       "nn.init.calculate_gain('tanh'))"),
+    # ---- optimizers and schedulers ---------------------------------------------------------------
+    ("sgd_momentum",
+     "w = nn.Parameter(torch.tensor([1., -2.]))\nopt = torch.optim.SGD([w], lr=0.1, momentum=0.9, weight_decay=0.01)\n"
+     "for _ in range(3):\n    opt.zero_grad(); ((w * w).sum() + w.sum()).backward(); opt.step()\nresult = w"),
+    ("sgd_nesterov",
+     "w = nn.Parameter(torch.tensor([1., -2.]))\nopt = torch.optim.SGD([w], lr=0.1, momentum=0.9, nesterov=True)\n"
+     "for _ in range(3):\n    opt.zero_grad(); ((w * w).sum()).backward(); opt.step()\nresult = w"),
+    ("sgd_dampening",
+     "w = nn.Parameter(torch.tensor([1., -2.]))\nopt = torch.optim.SGD([w], lr=0.1, momentum=0.5, dampening=0.5)\n"
+     "for _ in range(3):\n    opt.zero_grad(); ((w * w).sum()).backward(); opt.step()\nresult = w"),
+    ("adam",
+     "w = nn.Parameter(torch.tensor([1., -2.]))\nopt = torch.optim.Adam([w], lr=0.1)\n"
+     "for _ in range(3):\n    opt.zero_grad(); ((w * w).sum() + w.sum()).backward(); opt.step()\nresult = w"),
+    ("adam_wd",
+     "w = nn.Parameter(torch.tensor([1., -2.]))\nopt = torch.optim.Adam([w], lr=0.1, weight_decay=0.1, "
+     "betas=(0.8, 0.9))\nfor _ in range(3):\n    opt.zero_grad(); ((w * w).sum()).backward(); opt.step()\nresult = w"),
+    ("adamw",
+     "w = nn.Parameter(torch.tensor([1., -2.]))\nopt = torch.optim.AdamW([w], lr=0.1)\n"
+     "for _ in range(3):\n    opt.zero_grad(); ((w * w).sum()).backward(); opt.step()\nresult = w"),
+    ("param_groups",
+     "a = nn.Parameter(torch.tensor([1.])); b = nn.Parameter(torch.tensor([1.]))\n"
+     "opt = torch.optim.SGD([{'params': [a]}, {'params': [b], 'lr': 0.5}], lr=0.1)\n"
+     "(a + b).sum().backward(); opt.step(); result = (a, b, [g['lr'] for g in opt.param_groups])"),
+    ("adam_state_keys",
+     "w = nn.Parameter(torch.tensor([1., -2.])); opt = torch.optim.Adam([w], lr=0.1)\n"
+     "(w * w).sum().backward(); opt.step(); sd = opt.state_dict()\n"
+     "result = (sorted(sd['state'][0].keys()), sd['state'][0]['exp_avg'], sd['param_groups'][0]['params'])"),
+    ("steplr",
+     "w = nn.Parameter(torch.zeros(1)); opt = torch.optim.SGD([w], lr=1.0)\n"
+     "s = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5); lrs = []\n"
+     "for _ in range(6):\n    opt.step(); s.step(); lrs.append(opt.param_groups[0]['lr'])\nresult = lrs"),
+    ("cosine",
+     "w = nn.Parameter(torch.zeros(1)); opt = torch.optim.SGD([w], lr=1.0)\n"
+     "s = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.1); lrs = []\n"
+     "for _ in range(6):\n    opt.step(); s.step(); lrs.append(s.get_last_lr()[0])\nresult = lrs"),
+    # ---- data --------------------------------------------------------------------------------
+    ("loader_len", "DataLoader, TensorDataset = torch.utils.data.DataLoader, torch.utils.data.TensorDataset\nds = TensorDataset(torch.arange(10))\n"
+                   "result = (len(DataLoader(ds, batch_size=3)), len(DataLoader(ds, batch_size=3, drop_last=True)))"),
+    ("loader_batches", "DataLoader, TensorDataset = torch.utils.data.DataLoader, torch.utils.data.TensorDataset\n"
+                       "ds = TensorDataset(torch.arange(10.).reshape(5, 2), torch.arange(5))\n"
+                       "result = [(x, y) for x, y in DataLoader(ds, batch_size=2)]"),
+    ("collate_numpy_int", "DataLoader = torch.utils.data.DataLoader\n"
+                          "ds = [(np.full((2, 2), i, dtype=np.float32), i) for i in range(4)]\n"
+                          "x, y = next(iter(DataLoader(ds, batch_size=3))); result = (x, y)"),
+    ("collate_float_numbers", "DataLoader = torch.utils.data.DataLoader\n"
+                              "result = next(iter(DataLoader([0.5, 1.5, 2.5], batch_size=3)))", {"f64": True}),
+    ("collate_dict", "DataLoader = torch.utils.data.DataLoader\n"
+                     "ds = [{'a': torch.tensor([i]), 'b': i} for i in range(3)]\n"
+                     "b = next(iter(DataLoader(ds, batch_size=3))); result = (b['a'], b['b'])"),
+    ("shuffle_covers", "DataLoader = torch.utils.data.DataLoader\ntorch.manual_seed(0)\n"
+                       "result = sorted(int(v) for b in DataLoader(list(range(7)), batch_size=2, shuffle=True) "
+                       "for v in b)"),
+    ("subset", "Subset, TensorDataset = torch.utils.data.Subset, torch.utils.data.TensorDataset\n"
+               "s = Subset(TensorDataset(torch.arange(10)), [1, 3, 5]); result = (len(s), s[1][0].item())"),
+    ("random_split_lengths", "random_split = torch.utils.data.random_split\n"
+                             "a, b = random_split(list(range(10)), [7, 3]); "
+                             "result = (len(a), len(b), sorted(list(a) + list(b)))"),
+    ("random_split_fractions", "random_split = torch.utils.data.random_split\n"
+                               "parts = random_split(list(range(10)), [0.5, 0.3, 0.2]); "
+                               "result = [len(p) for p in parts]"),
+    # ---- errors (exception type) ---------------------------------------------------------------
+    ("err_broadcast", "torch.ones(2, 3) + torch.ones(4)"),
+    ("err_index", "torch.arange(3)[5]"),
+    ("err_too_many_indices", "torch.arange(3)[0, 0]"),
+    ("err_reshape", "torch.arange(6).reshape(4, 2)"),
+    ("err_matmul", "torch.ones(2, 3) @ torch.ones(2, 3)"),
+    ("err_item_many", "torch.ones(2).item()"),
+    ("err_bool_ambiguous", "bool(torch.ones(2))"),
+    ("err_len_0d", "len(torch.tensor(1.))"),
+    ("err_numpy_requires_grad", "torch.ones(2, requires_grad=True).numpy()"),
+    ("err_backward_twice", "x = torch.ones(2, requires_grad=True); y = (x * x).sum(); y.backward(); y.backward()"),
+    ("err_backward_nonscalar", "x = torch.ones(2, requires_grad=True); (x * 2).backward()"),
+    ("err_ce_target_range", "F.cross_entropy(torch.ones(2, 3), torch.tensor([0, 5]))"),
+    ("err_conv_channels", "nn.Conv2d(3, 4, 3)(torch.ones(1, 2, 5, 5))"),
+    ("err_linear_features", "nn.Linear(3, 2)(torch.ones(4, 5))"),
+    ("err_optimizer_empty", "torch.optim.SGD([], lr=0.1)"),
+    ("err_optimizer_lr", "torch.optim.Adam([nn.Parameter(torch.ones(1))], lr=-1)"),
+    ("err_dropout_p", "nn.Dropout(p=1.5)"),
+    ("err_cat_empty", "torch.cat([])"),
+    ("err_leaf_inplace", "x = torch.ones(2, requires_grad=True); x.add_(1)"),
+    ("err_softmax_dim", "torch.ones(2, 3).softmax(dim=5)"),
+    ("err_sum_dim", "torch.ones(2, 3).sum(dim=3)"),
+    ("err_permute", "torch.ones(2, 3).permute(0)"),
+    ("err_negative_size", "torch.zeros(-1)"),
+    ("err_maxpool_big_kernel", "F.max_pool2d(torch.ones(1, 1, 2, 2), 5)"),
+    ("err_stack_shapes", "torch.stack([torch.ones(2), torch.ones(3)])"),
+]
+
+
+def encode(x):
+    """A JSON-friendly description of a result (works for torch and dfm objects)."""
+    import numpy as np
+    tname = type(x).__name__
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    if tname == "Size":
+        return {"size": [int(d) for d in x]}
+    if hasattr(x, "detach") and hasattr(x, "shape"):
+        a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "cpu") else x.detach().numpy())
+        return {"tensor": a.astype(np.float64).tolist() if a.dtype.kind == "f" else a.astype(np.int64).tolist(),
+                "shape": list(a.shape), "dtype": str(x.dtype).split(".")[-1],
+                "requires_grad": bool(x.requires_grad)}
+    if tname in ("dtype",) or str(type(x)).endswith("dtype'>") or tname == "_UnsupportedDtype":
+        return {"dtype_obj": str(x).split(".")[-1]}
+    if isinstance(x, dict):
+        return {"dict": {str(k): encode(v) for k, v in x.items()}}
+    if isinstance(x, (list, tuple)):
+        return [encode(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return encode(x.tolist())
+    if isinstance(x, (np.integer, np.floating)):
+        return x.item()
+    raise TypeError(f"cannot encode {type(x)}")
+
+
+def run_case(code, env):
+    """Runs a case; returns the encoded result or {"raises": ExceptionTypeName}."""
+    ns = dict(env)
+    try:
+        exec(code, ns)
+    except Exception as e:  # noqa: BLE001 (the type is the expectation)
+        return {"raises": type(e).__name__, "message": str(e)[:300]}
+    return {"result": encode(ns.get("result"))}

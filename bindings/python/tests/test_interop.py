@@ -1,0 +1,184 @@
+"""numpy interop, zero-copy lifetimes, serialization, grad mode per thread, devices."""
+import gc
+import json
+import os
+import pickle
+import struct
+import threading
+
+import numpy as np
+import pytest
+
+import dfm
+from dfm import _tensor
+
+
+def test_numpy_is_a_view():
+    t = dfm.zeros(2, 3)
+    a = t.numpy()
+    a[0, 1] = 5
+    assert t[0, 1].item() == 5
+    del t
+    gc.collect()
+    assert a[0, 1] == 5  # the array keeps the tensor alive
+
+
+def test_from_numpy_shares_and_outlives_the_array():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = dfm.from_numpy(a)
+    a[1, 2] = 42
+    assert t[1, 2].item() == 42
+    view = t.reshape(3, 2)  # shares the numpy buffer too
+    n = len(_tensor._blobs)
+    del a, t
+    gc.collect()
+    assert view.tolist() == [[0, 1], [2, 3], [4, 42]]
+    del view
+    gc.collect()
+    assert len(_tensor._blobs) == n - 1  # dfm released the buffer: the array is no longer pinned
+
+
+def test_from_numpy_copies_what_cannot_be_shared():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]
+    t = dfm.from_numpy(a)
+    assert t.tolist() == a.tolist()
+    with pytest.raises(TypeError, match="float32 and int64"):
+        dfm.from_numpy(np.zeros(3, dtype=np.float64))
+
+
+def test_array_protocol_and_tensor_from_numpy_types():
+    t = dfm.arange(4)
+    assert np.asarray(t).dtype == np.int64
+    assert np.array(dfm.ones(2), dtype=np.float64).dtype == np.float64
+    assert dfm.tensor(np.float64(2.5)).dtype is dfm.float32
+    assert dfm.tensor(np.array([1, 2], dtype=np.int32)).dtype is dfm.int64
+    assert isinstance(np.ones(3, dtype=np.float32) + dfm.ones(3), dfm.Tensor)  # Tensor's reflected op wins
+
+
+def test_requires_grad_tensor_numpy_via_detach():
+    x = dfm.ones(2, requires_grad=True)
+    assert x.detach().numpy().tolist() == [1, 1]
+
+
+def test_cuda_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="CPU only"):
+        dfm.ones(2).to("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        dfm.ones(2).cuda()
+    with pytest.raises(RuntimeError, match="CPU only"):
+        dfm.zeros(2, device="cuda:0")
+    assert dfm.ones(2).to(device="cpu").device == "cpu"
+    assert not dfm.cuda.is_available()
+
+
+def test_float64_is_a_clear_error():
+    with pytest.raises(TypeError, match="float32 and int64"):
+        dfm.zeros(2, dtype=dfm.float64)
+    with pytest.raises(TypeError, match="float32 and int64"):
+        dfm.ones(2).double()
+
+
+def test_no_grad_is_per_thread():
+    seen = {}
+
+    def worker():
+        seen["enabled"] = dfm.is_grad_enabled()
+
+    with dfm.no_grad():
+        th = threading.Thread(target=worker)
+        th.start()
+        th.join()
+        assert not dfm.is_grad_enabled()
+    assert seen["enabled"] and dfm.is_grad_enabled()
+
+
+def test_no_grad_restores_after_exception():
+    with pytest.raises(ZeroDivisionError):
+        with dfm.no_grad():
+            1 / 0
+    assert dfm.is_grad_enabled()
+
+
+def test_manual_seed_reproduces():
+    dfm.manual_seed(3)
+    a = dfm.randn(5)
+    dfm.manual_seed(3)
+    b = dfm.randn(5)
+    assert a.tolist() == b.tolist()
+    r = dfm.randint(0, 4, (100,))
+    assert r.dtype is dfm.int64 and 0 <= r.min().item() and r.max().item() < 4
+
+
+def test_num_threads():
+    n = dfm.get_num_threads()
+    dfm.set_num_threads(1)
+    assert dfm.get_num_threads() == 1
+    dfm.set_num_threads(n)
+    with pytest.raises(ValueError):
+        dfm.set_num_threads(0)
+
+
+def test_save_load_roundtrip(tmp_path):
+    m = dfm.nn.Linear(3, 2)
+    obj = {"model": m.state_dict(), "epoch": 3, "p": dfm.nn.Parameter(dfm.ones(2))}
+    path = tmp_path / "ckpt.pt"
+    dfm.save(obj, path)
+    back = dfm.load(path)
+    assert back["epoch"] == 3
+    assert back["model"]["weight"].tolist() == m.weight.detach().tolist()
+    assert isinstance(back["p"], dfm.nn.Parameter) and back["p"].requires_grad
+    m2 = dfm.nn.Linear(3, 2)
+    m2.load_state_dict(back["model"])
+    assert m2.bias.tolist() == m.bias.tolist()
+
+
+def test_load_refuses_arbitrary_objects(tmp_path):
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as f:
+        pickle.dump(os.getcwd, f)  # any callable outside the allow-list
+    with pytest.raises(RuntimeError, match="weights_only"):
+        dfm.load(path)
+    with open(tmp_path / "junk.pt", "wb") as f:
+        f.write(b"not a pickle")
+    with pytest.raises(RuntimeError, match="not a valid dfm checkpoint"):
+        dfm.load(tmp_path / "junk.pt")
+
+
+def test_safetensors_files(tmp_path):
+    path = str(tmp_path / "t.safetensors")
+    dfm.save_file({"a": dfm.arange(6.).reshape(2, 3), "b": dfm.arange(3)}, path, metadata={"format": "pt"})
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    assert header["a"]["dtype"] == "F32" and header["a"]["shape"] == [2, 3]
+    assert header["b"]["dtype"] == "I64" and header["__metadata__"] == {"format": "pt"}
+    back = dfm.load_file(path)
+    assert back["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and back["b"].dtype is dfm.int64
+    with pytest.raises(FileNotFoundError):
+        dfm.load_file(str(tmp_path / "missing.safetensors"))
+    with open(path, "r+b") as f:
+        f.truncate(20)
+    with pytest.raises(OSError):
+        dfm.load_file(path)
+
+
+def test_parameter_shares_the_tensor():
+    t = dfm.zeros(3)
+    p = dfm.nn.Parameter(t)
+    with dfm.no_grad():
+        p.fill_(2)
+    assert t.tolist() == [2, 2, 2]
+    assert p.requires_grad and "Parameter containing" in repr(p)
+
+
+def test_handles_are_released():
+    gc.collect()
+    before = dfm.live_handle_count()
+    for _ in range(50):
+        x = dfm.randn(4, 4, requires_grad=True)
+        y = (x @ x).relu().sum()
+        y.backward()
+        _ = x.grad, repr(y)
+    del x, y, _
+    gc.collect()
+    assert dfm.live_handle_count() == before
