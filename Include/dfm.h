@@ -1,0 +1,689 @@
+/*
+ * dfm.h: the C interface of dfm (libdfm.so), a CPU deep-learning library with
+ * PyTorch-like tensors, reverse-mode autograd, layers, optimizers and the DFM
+ * (feedback) models.
+ *
+ * Conventions (the whole header follows them; read once):
+ *
+ *  - Objects are opaque handles (dfm_tensor, dfm_module, ...). NULL is never a valid
+ *    handle. A released handle, a handle of the wrong kind or a pointer that never
+ *    came from dfm is detected and reported (DFM_INVALID_ARGUMENT / DFM_TYPE_ERROR);
+ *    it is never dereferenced. Handle values are never reused.
+ *  - Every fallible function returns dfm_status. Results come back through out
+ *    pointers, which must not be NULL. On failure every handle out pointer is set to
+ *    NULL, and dfm_last_error_message() names the function and the offending values.
+ *    Nothing in the library aborts or exits the process on bad input.
+ *  - Ownership is written beside each function:
+ *      "new reference"  the caller owns one reference; release it with the matching
+ *                       dfm_*_release. Each new reference and each retain needs
+ *                       exactly one release.
+ *      "borrowed"       valid only as long as the stated owner lives; do not free.
+ *  - Tensors are dense, contiguous, row-major (NCHW for images), float32 or int64.
+ *    Shapes are int64_t arrays; a 0-dim tensor (a scalar) has ndim 0.
+ *    Strides, where exposed, are in BYTES (numpy's convention).
+ *  - Scalars taken by ops are float (the core computes in float32); sizes, dims and
+ *    indices are int64_t. Negative dims count from the end, as in PyTorch. Optional
+ *    scalars come as a `has_x` flag plus the value; optional tensors as NULL.
+ *  - dfm_status and dfm_dtype are C enums: int-sized (ctypes: c_int). Strings are
+ *    NUL-terminated UTF-8 (paths included) and are copied by dfm when needed.
+ *  - Threads: the library is safe to enter from several threads at once. Independent
+ *    objects may be used concurrently; ONE object (tensor, module, optimizer, ...)
+ *    must not be used by two threads at the same time (reading the same input
+ *    tensors concurrently is fine as long as no thread writes them). Global state
+ *    (random generator, thread count, handle table) is thread-safe. Grad mode and
+ *    the last error message are per thread, as in PyTorch.
+ *  - Versioning: functions and enum values are only ever appended. Removal goes
+ *    through a DFM_DEPRECATED release first. The ABI major is in the soname
+ *    (libdfm.so.1); check dfm_abi_version() == DFM_ABI_VERSION at run time.
+ */
+#ifndef DFM_H
+#define DFM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DFM_VERSION_MAJOR 0
+#define DFM_VERSION_MINOR 1
+#define DFM_VERSION_PATCH 0
+/* Bumped on every incompatible change; part of the soname. */
+#define DFM_ABI_VERSION 1
+
+#if defined(_WIN32)
+#define DFM_API __declspec(dllimport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define DFM_API __attribute__((visibility("default")))
+#else
+#define DFM_API
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define DFM_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define DFM_DEPRECATED(msg)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== */
+/* Types                                                                    */
+/* ======================================================================== */
+
+/* Status codes. Values are fixed; new codes are only appended. */
+typedef enum dfm_status {
+    DFM_OK = 0,
+    DFM_INVALID_ARGUMENT = 1, /* bad value, NULL or released handle, bad pointer   */
+    DFM_SHAPE_MISMATCH = 2,   /* shapes do not fit the operation                   */
+    DFM_OUT_OF_MEMORY = 3,    /* allocation failed or a size is absurdly large     */
+    DFM_IO_ERROR = 4,         /* unreadable, truncated or corrupt file             */
+    DFM_NOT_FOUND = 5,        /* missing file, key or name                         */
+    DFM_STATE_ERROR = 6,      /* call not valid in the object's current state      */
+    DFM_INTERNAL = 7,         /* a bug in dfm: please report it                    */
+    DFM_INDEX_ERROR = 8,      /* index or dimension out of range                   */
+    DFM_TYPE_ERROR = 9        /* wrong dtype or wrong kind of handle               */
+} dfm_status;
+
+/* Element types. */
+typedef enum dfm_dtype {
+    DFM_FLOAT32 = 0,
+    DFM_INT64 = 1
+} dfm_dtype;
+
+/* Opaque handles. */
+typedef struct dfm_tensor_s *dfm_tensor;           /* a tensor (reference counted)             */
+typedef struct dfm_tensor_dict_s *dfm_tensor_dict; /* ordered name -> tensor map + metadata     */
+typedef struct dfm_string_list_s *dfm_string_list; /* immutable list of strings                 */
+typedef struct dfm_module_s *dfm_module;           /* a layer or model (reference counted)      */
+typedef struct dfm_optimizer_s *dfm_optimizer;     /* SGD / Adam / AdamW                        */
+typedef struct dfm_scheduler_s *dfm_scheduler;     /* a learning-rate scheduler                 */
+typedef struct dfm_dataset_s *dfm_dataset;         /* an image-classification dataset (IDX)     */
+
+/* Called by dfm_tensor_from_blob's tensor when dfm no longer needs the caller's
+ * buffer: `data` is the pointer that was passed in, `user_data` the cookie. May run
+ * on any thread. It must not call back into dfm for the tensor being released. */
+typedef void (*dfm_release_fn)(void *data, void *user_data);
+
+/* ======================================================================== */
+/* Library                                                                  */
+/* ======================================================================== */
+
+/* "0.1.0". Borrowed: static storage. */
+DFM_API const char *dfm_version(void);
+
+/* DFM_ABI_VERSION of the loaded library. Refuse to run if it differs from the
+ * header's DFM_ABI_VERSION. */
+DFM_API int32_t dfm_abi_version(void);
+
+/* The message of the last failing call on THIS thread, naming the function and the
+ * offending values ("" when no call has failed yet). Successful calls leave it
+ * unchanged. Borrowed: valid until the next failing call on this thread. */
+DFM_API const char *dfm_last_error_message(void);
+
+/* The status of the last failing call on this thread (DFM_OK if none yet). */
+DFM_API dfm_status dfm_last_error_status(void);
+
+/* The enumerator name of a status, e.g. "DFM_SHAPE_MISMATCH" ("DFM_UNKNOWN_STATUS"
+ * for values this library does not know). Borrowed: static storage. */
+DFM_API const char *dfm_status_string(dfm_status status);
+
+/* Number of live handles of every kind (tensors, modules, ...) in this process.
+ * For leak checks in tests and bindings. */
+DFM_API int64_t dfm_live_handle_count(void);
+
+/* torch.manual_seed: reseeds the global random generator (randn, rand, randint,
+ * dropout, parameter initialisation). Thread-safe. */
+DFM_API dfm_status dfm_manual_seed(uint64_t seed);
+
+/* torch.set_num_threads: threads used by dfm's kernels and by OpenBLAS, 1..1024.
+ * Results are bitwise identical for a fixed thread count. Process-wide. */
+DFM_API dfm_status dfm_set_num_threads(int32_t n);
+
+/* torch.get_num_threads. */
+DFM_API int32_t dfm_get_num_threads(void);
+
+/* Grad mode of the calling thread (on by default on every thread). With it off, ops
+ * record no autograd graph (torch.no_grad / torch.set_grad_enabled). */
+DFM_API void dfm_set_grad_enabled(bool enabled);
+DFM_API bool dfm_is_grad_enabled(void);
+
+/* ======================================================================== */
+/* Tensors: creation                                                        */
+/* Every function here returns a NEW REFERENCE through `out`: release it    */
+/* with dfm_tensor_release. `shape` points to `ndim` int64_t dims (may be   */
+/* NULL when ndim is 0); ndim is 0..32, dims are >= 0.                      */
+/* ======================================================================== */
+
+/* Copies `nbytes` bytes from `data` (which must equal numel * element size; `data`
+ * may be NULL only when that is 0) into a new tensor. */
+DFM_API dfm_status dfm_tensor_from_data(const void *data, size_t nbytes, const int64_t *shape, int64_t ndim,
+                                        dfm_dtype dtype, dfm_tensor *out);
+
+/* Zero-copy: the new tensor uses the caller's buffer `data` (`nbytes` bytes, aligned
+ * to the element size, row-major contiguous) for its whole life and for every view
+ * of it. When the last user goes, dfm calls release(data, user_data) once (`release`
+ * may be NULL if the caller frees the buffer itself after the tensor is gone). On
+ * failure the buffer stays the caller's and `release` is not called. */
+DFM_API dfm_status dfm_tensor_from_blob(void *data, size_t nbytes, const int64_t *shape, int64_t ndim,
+                                        dfm_dtype dtype, dfm_release_fn release, void *user_data,
+                                        dfm_tensor *out);
+
+DFM_API dfm_status dfm_tensor_zeros(const int64_t *shape, int64_t ndim, dfm_dtype dtype, dfm_tensor *out);
+DFM_API dfm_status dfm_tensor_ones(const int64_t *shape, int64_t ndim, dfm_dtype dtype, dfm_tensor *out);
+/* For int64 tensors `value` must be integral and within int64 range. */
+DFM_API dfm_status dfm_tensor_full(const int64_t *shape, int64_t ndim, double value, dfm_dtype dtype,
+                                   dfm_tensor *out);
+/* torch.arange(start, end, step): ceil((end - start) / step) values. */
+DFM_API dfm_status dfm_tensor_arange(double start, double end, double step, dfm_dtype dtype, dfm_tensor *out);
+/* torch.randn / torch.rand (float32) from the global generator. */
+DFM_API dfm_status dfm_tensor_randn(const int64_t *shape, int64_t ndim, dfm_tensor *out);
+DFM_API dfm_status dfm_tensor_rand(const int64_t *shape, int64_t ndim, dfm_tensor *out);
+/* torch.randint(low, high, shape): int64 values in [low, high). */
+DFM_API dfm_status dfm_tensor_randint(int64_t low, int64_t high, const int64_t *shape, int64_t ndim,
+                                      dfm_tensor *out);
+/* torch.randperm(n): int64 permutation of 0..n-1. */
+DFM_API dfm_status dfm_tensor_randperm(int64_t n, dfm_tensor *out);
+
+/* ======================================================================== */
+/* Tensors: references, properties, data                                    */
+/* ======================================================================== */
+
+/* Adds a reference to `t` (same handle value); pair it with one more release. */
+DFM_API dfm_status dfm_tensor_retain(dfm_tensor t);
+/* Drops one reference. The handle is invalid after its last release; memory goes
+ * when no handle, graph or module uses the tensor any more. NULL is a no-op. */
+DFM_API dfm_status dfm_tensor_release(dfm_tensor t);
+
+DFM_API dfm_status dfm_tensor_ndim(dfm_tensor t, int64_t *out);
+/* Writes the ndim dims into dims[0..capacity); fails if capacity < ndim. */
+DFM_API dfm_status dfm_tensor_shape(dfm_tensor t, int64_t *dims, int64_t capacity);
+/* Writes the ndim strides, in BYTES, into byte_strides[0..capacity). */
+DFM_API dfm_status dfm_tensor_strides(dfm_tensor t, int64_t *byte_strides, int64_t capacity);
+DFM_API dfm_status dfm_tensor_dtype(dfm_tensor t, dfm_dtype *out);
+DFM_API dfm_status dfm_tensor_numel(dfm_tensor t, int64_t *out);
+DFM_API dfm_status dfm_tensor_nbytes(dfm_tensor t, size_t *out);
+
+/* Pointer to the first element (float or int64_t per dtype), contiguous row-major.
+ * Borrowed: valid while `t` (or any view of its memory) lives. Reading and writing
+ * through it is allowed; writes bypass autograd (like torch's .data). */
+DFM_API dfm_status dfm_tensor_data(dfm_tensor t, void **out);
+/* Copies all elements into `dst` (`nbytes` must equal dfm_tensor_nbytes). */
+DFM_API dfm_status dfm_tensor_read(dfm_tensor t, void *dst, size_t nbytes);
+/* Copies `nbytes` bytes from `src` into the tensor (in place, outside autograd). */
+DFM_API dfm_status dfm_tensor_write(dfm_tensor t, const void *src, size_t nbytes);
+
+/* The value of a one-element tensor (int64 values beyond 2^53 lose precision). */
+DFM_API dfm_status dfm_tensor_item(dfm_tensor t, double *out);
+
+/* ======================================================================== */
+/* Tensors: autograd flags, copies                                          */
+/* ======================================================================== */
+
+DFM_API dfm_status dfm_tensor_requires_grad(dfm_tensor t, bool *out);
+/* torch's requires_grad_: leaves only; only float32 tensors can require grad. */
+DFM_API dfm_status dfm_tensor_set_requires_grad(dfm_tensor t, bool requires_grad);
+/* True when `t` was not produced by a recorded op. */
+DFM_API dfm_status dfm_tensor_is_leaf(dfm_tensor t, bool *out);
+/* The accumulated gradient of a leaf: a NEW REFERENCE, or NULL in *out when there is
+ * none (not an error). The gradient tensor is shared: backward accumulates into it. */
+DFM_API dfm_status dfm_tensor_grad(dfm_tensor t, dfm_tensor *out);
+/* Sets t.grad (shape and dtype must match), or clears it when `grad` is NULL. `t`
+ * keeps its own reference to `grad`; the caller keeps its reference. */
+DFM_API dfm_status dfm_tensor_set_grad(dfm_tensor t, dfm_tensor grad);
+
+/* In place (outside autograd): copy `src` into `dst` (same shape; dtype converted). */
+DFM_API dfm_status dfm_tensor_copy_(dfm_tensor dst, dfm_tensor src);
+/* In place (outside autograd): set every element to `value`. */
+DFM_API dfm_status dfm_tensor_fill_(dfm_tensor t, double value);
+/* New reference sharing t's memory, cut from the graph (torch's detach). */
+DFM_API dfm_status dfm_tensor_detach(dfm_tensor t, dfm_tensor *out);
+/* New reference to a copy in new memory, cut from the graph. */
+DFM_API dfm_status dfm_tensor_clone(dfm_tensor t, dfm_tensor *out);
+/* New reference to a copy converted to `dtype` (torch's .float() / .long(), cut from
+ * the graph): float to int64 truncates toward zero; NaN or out-of-range values fail. */
+DFM_API dfm_status dfm_tensor_to_dtype(dfm_tensor t, dfm_dtype dtype, dfm_tensor *out);
+/* An identity for the tensor object behind `t`: two handles give the same value when
+ * they name the same tensor (e.g. a parameter fetched twice), while both live. */
+DFM_API dfm_status dfm_tensor_identity(dfm_tensor t, uint64_t *out);
+
+/* ======================================================================== */
+/* Autograd                                                                 */
+/* ======================================================================== */
+
+/* loss.backward(gradient, retain_graph). With `grad` NULL the loss must have one
+ * element. Gradients accumulate into the .grad of leaves that require grad. The
+ * graph is freed afterwards unless retain_graph (a second backward through a freed
+ * graph fails with DFM_STATE_ERROR). `grad` is borrowed for the call. */
+DFM_API dfm_status dfm_backward(dfm_tensor loss, dfm_tensor grad, bool retain_graph);
+
+/* ======================================================================== */
+/* Ops                                                                      */
+/* Every op returns a NEW REFERENCE through `out` and records the autograd   */
+/* graph when grad mode is on and an input requires grad. Inputs are         */
+/* borrowed for the call. Binary ops broadcast as in PyTorch.                */
+/* ======================================================================== */
+
+/* --- elementwise, tensor (op) tensor --- */
+DFM_API dfm_status dfm_add(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_sub(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_mul(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_div(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_pow(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+
+/* --- elementwise with a scalar: a + s, a - s, a * s, a / s, a ** s, s - a, s / a --- */
+DFM_API dfm_status dfm_add_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_sub_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_mul_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_div_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_pow_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_rsub_scalar(float s, dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_rdiv_scalar(float s, dfm_tensor a, dfm_tensor *out);
+
+/* --- elementwise unary and activations --- */
+DFM_API dfm_status dfm_neg(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_exp(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_log(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_abs(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_sqrt(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_relu(dfm_tensor a, dfm_tensor *out);
+/* Exact (erf) GELU, torch's default. */
+DFM_API dfm_status dfm_gelu(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_sigmoid(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_tanh(dfm_tensor a, dfm_tensor *out);
+/* torch.clamp(a, min, max); a bound is ignored when its has_ flag is false. */
+DFM_API dfm_status dfm_clamp(dfm_tensor a, bool has_min, float min, bool has_max, float max, dfm_tensor *out);
+
+/* --- reductions: over `dims` (ndims of them; ndims 0 reduces over all dims) --- */
+DFM_API dfm_status dfm_sum(dfm_tensor x, const int64_t *dims, int64_t ndims, bool keepdim, dfm_tensor *out);
+DFM_API dfm_status dfm_mean(dfm_tensor x, const int64_t *dims, int64_t ndims, bool keepdim, dfm_tensor *out);
+
+/* --- shape ops --- */
+/* torch.reshape: one dim may be -1. Shares memory with x. */
+DFM_API dfm_status dfm_reshape(dfm_tensor x, const int64_t *shape, int64_t ndim, dfm_tensor *out);
+/* torch.expand (materialised copy); -1 keeps a dim. */
+DFM_API dfm_status dfm_expand(dfm_tensor x, const int64_t *shape, int64_t ndim, dfm_tensor *out);
+/* torch.permute: `dims` is a permutation of 0..ndim-1 (negative allowed). Copies. */
+DFM_API dfm_status dfm_permute(dfm_tensor x, const int64_t *dims, int64_t ndims, dfm_tensor *out);
+DFM_API dfm_status dfm_transpose(dfm_tensor x, int64_t dim0, int64_t dim1, dfm_tensor *out);
+/* torch.narrow: `length` elements from `start` along `dim`. */
+DFM_API dfm_status dfm_narrow(dfm_tensor x, int64_t dim, int64_t start, int64_t length, dfm_tensor *out);
+/* x[start:end:step] along `dim` (Python slice rules: bounds clamp, negative counts from
+ * the end; a bound is absent when its has_ flag is false). step >= 1. */
+DFM_API dfm_status dfm_slice(dfm_tensor x, int64_t dim, bool has_start, int64_t start, bool has_end, int64_t end,
+                             int64_t step, dfm_tensor *out);
+/* torch.select: x[..., index, ...] with `dim` removed. */
+DFM_API dfm_status dfm_select(dfm_tensor x, int64_t dim, int64_t index, dfm_tensor *out);
+/* torch.cat / torch.stack of `n` tensors (n >= 1; the array is borrowed for the call). */
+DFM_API dfm_status dfm_cat(const dfm_tensor *tensors, int64_t n, int64_t dim, dfm_tensor *out);
+DFM_API dfm_status dfm_stack(const dfm_tensor *tensors, int64_t n, int64_t dim, dfm_tensor *out);
+/* torch.squeeze: removes size-1 dims (only `dim` when has_dim). */
+DFM_API dfm_status dfm_squeeze(dfm_tensor x, bool has_dim, int64_t dim, dfm_tensor *out);
+DFM_API dfm_status dfm_unsqueeze(dfm_tensor x, int64_t dim, dfm_tensor *out);
+DFM_API dfm_status dfm_flatten(dfm_tensor x, int64_t start_dim, int64_t end_dim, dfm_tensor *out);
+
+/* --- comparisons: float32 masks of 0 and 1, no gradient --- */
+DFM_API dfm_status dfm_eq(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_ne(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_lt(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_le(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_gt(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_ge(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_eq_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_ne_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_lt_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_le_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_gt_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_ge_scalar(dfm_tensor a, float s, dfm_tensor *out);
+/* torch.where(cond, a, b): `cond` nonzero picks a, else b; all three broadcast. */
+DFM_API dfm_status dfm_where(dfm_tensor cond, dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+
+/* --- max / min / arg (NaN wins, ties go to the first occurrence) --- */
+/* Largest / smallest element as a 0-dim tensor. */
+DFM_API dfm_status dfm_max(dfm_tensor x, dfm_tensor *out);
+DFM_API dfm_status dfm_min(dfm_tensor x, dfm_tensor *out);
+/* torch.max(x, dim, keepdim): values and int64 indices, two NEW REFERENCES. */
+DFM_API dfm_status dfm_max_dim(dfm_tensor x, int64_t dim, bool keepdim, dfm_tensor *values, dfm_tensor *indices);
+DFM_API dfm_status dfm_min_dim(dfm_tensor x, int64_t dim, bool keepdim, dfm_tensor *values, dfm_tensor *indices);
+/* int64 indices along `dim`, or into the flattened tensor when has_dim is false. */
+DFM_API dfm_status dfm_argmax(dfm_tensor x, bool has_dim, int64_t dim, bool keepdim, dfm_tensor *out);
+DFM_API dfm_status dfm_argmin(dfm_tensor x, bool has_dim, int64_t dim, bool keepdim, dfm_tensor *out);
+
+/* --- softmax --- */
+DFM_API dfm_status dfm_softmax(dfm_tensor x, int64_t dim, dfm_tensor *out);
+DFM_API dfm_status dfm_log_softmax(dfm_tensor x, int64_t dim, dfm_tensor *out);
+
+/* --- linear algebra --- */
+/* torch.matmul (1-D, 2-D and batched with broadcasting). */
+DFM_API dfm_status dfm_matmul(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+/* torch.bmm: (B, n, m) x (B, m, p). */
+DFM_API dfm_status dfm_bmm(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+/* F.linear: x @ weight^T + bias; `bias` may be NULL. */
+DFM_API dfm_status dfm_linear(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, dfm_tensor *out);
+/* torch.linalg.qr; mode "reduced", "complete" or "r" (then *q is an empty tensor).
+ * Two NEW REFERENCES. */
+DFM_API dfm_status dfm_qr(dfm_tensor a, const char *mode, dfm_tensor *q, dfm_tensor *r);
+
+/* --- convolution and pooling (NCHW). Array arguments hold 2 values (H, W). --- */
+/* F.conv2d; `bias` may be NULL. */
+DFM_API dfm_status dfm_conv2d(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, const int64_t *stride,
+                              const int64_t *padding, const int64_t *dilation, int64_t groups, dfm_tensor *out);
+/* F.conv2d with padding "same" or "valid". */
+DFM_API dfm_status dfm_conv2d_padding_mode(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, const int64_t *stride,
+                                           const char *padding, const int64_t *dilation, int64_t groups,
+                                           dfm_tensor *out);
+/* F.max_pool2d; `stride` NULL means kernel_size. */
+DFM_API dfm_status dfm_max_pool2d(dfm_tensor x, const int64_t *kernel_size, const int64_t *stride,
+                                  const int64_t *padding, const int64_t *dilation, bool ceil_mode, dfm_tensor *out);
+/* F.avg_pool2d; `stride` NULL means kernel_size. */
+DFM_API dfm_status dfm_avg_pool2d(dfm_tensor x, const int64_t *kernel_size, const int64_t *stride,
+                                  const int64_t *padding, bool ceil_mode, bool count_include_pad, dfm_tensor *out);
+DFM_API dfm_status dfm_adaptive_avg_pool2d(dfm_tensor x, const int64_t *output_size, dfm_tensor *out);
+/* F.interpolate for NCHW input: either `size` (2 values) or `scale_factor` (2 doubles)
+ * is non-NULL; mode "nearest" or "bilinear"; align_corners only with has_align_corners
+ * (None otherwise, which "nearest" requires). */
+DFM_API dfm_status dfm_interpolate(dfm_tensor x, const int64_t *size, const double *scale_factor, const char *mode,
+                                   bool has_align_corners, bool align_corners, dfm_tensor *out);
+
+/* --- normalisation. weight/bias may be NULL. --- */
+/* F.batch_norm. running_mean/running_var may be NULL; in training mode they are updated
+ * in place with `momentum`. */
+DFM_API dfm_status dfm_batch_norm(dfm_tensor x, dfm_tensor running_mean, dfm_tensor running_var, dfm_tensor weight,
+                                  dfm_tensor bias, bool training, float momentum, float eps, dfm_tensor *out);
+DFM_API dfm_status dfm_group_norm(dfm_tensor x, int64_t num_groups, dfm_tensor weight, dfm_tensor bias, float eps,
+                                  dfm_tensor *out);
+DFM_API dfm_status dfm_layer_norm(dfm_tensor x, const int64_t *normalized_shape, int64_t ndim, dfm_tensor weight,
+                                  dfm_tensor bias, float eps, dfm_tensor *out);
+
+/* --- losses; reduction is "mean", "sum" or "none" --- */
+/* F.cross_entropy: input (N, C) or (C) logits (or (N, C, d...)), target int64 class
+ * indices; `weight` (C) may be NULL. */
+DFM_API dfm_status dfm_cross_entropy(dfm_tensor input, dfm_tensor target, dfm_tensor weight, int64_t ignore_index,
+                                     const char *reduction, float label_smoothing, dfm_tensor *out);
+DFM_API dfm_status dfm_mse_loss(dfm_tensor input, dfm_tensor target, const char *reduction, dfm_tensor *out);
+/* F.binary_cross_entropy_with_logits; weight and pos_weight may be NULL. */
+DFM_API dfm_status dfm_binary_cross_entropy_with_logits(dfm_tensor input, dfm_tensor target, dfm_tensor weight,
+                                                        dfm_tensor pos_weight, const char *reduction,
+                                                        dfm_tensor *out);
+
+/* --- dropout: zeroes with probability p and scales by 1/(1-p) when training (global
+ * generator); the identity otherwise. --- */
+DFM_API dfm_status dfm_dropout(dfm_tensor x, float p, bool training, dfm_tensor *out);
+
+/* --- segmentation metrics. `prediction` is int64 labels shaped like `target`, or
+ * float32 scores (N, C, ...) reduced by argmax over dim 1; `target` is int64 labels.
+ * Pixels whose target is ignore_index are skipped; other labels outside
+ * [0, num_classes) are DFM_INDEX_ERROR. A class absent from targets and predictions
+ * scores NaN and is left out of the mean. --- */
+/* Counts (num_classes, num_classes) int64: entry [t, p] = pixels of class t predicted p. */
+DFM_API dfm_status dfm_confusion_matrix(dfm_tensor prediction, dfm_tensor target, int64_t num_classes,
+                                        int64_t ignore_index, dfm_tensor *out);
+/* Per-class IoU = TP / (TP + FP + FN) and Dice = 2TP / (2TP + FP + FN), float32 (num_classes). */
+DFM_API dfm_status dfm_iou_per_class(dfm_tensor prediction, dfm_tensor target, int64_t num_classes,
+                                     int64_t ignore_index, dfm_tensor *out);
+DFM_API dfm_status dfm_dice_per_class(dfm_tensor prediction, dfm_tensor target, int64_t num_classes,
+                                      int64_t ignore_index, dfm_tensor *out);
+DFM_API dfm_status dfm_mean_iou(dfm_tensor prediction, dfm_tensor target, int64_t num_classes, int64_t ignore_index,
+                                float *out);
+
+/* ======================================================================== */
+/* Parameter initialisation (torch.nn.init): in place on a float32 tensor,  */
+/* outside autograd, from the global generator.                             */
+/* ======================================================================== */
+
+/* mode "fan_in" or "fan_out"; nonlinearity as torch ("leaky_relu", "relu", ...). */
+DFM_API dfm_status dfm_init_kaiming_normal_(dfm_tensor t, float a, const char *mode, const char *nonlinearity);
+DFM_API dfm_status dfm_init_kaiming_uniform_(dfm_tensor t, float a, const char *mode, const char *nonlinearity);
+DFM_API dfm_status dfm_init_xavier_uniform_(dfm_tensor t, float gain);
+DFM_API dfm_status dfm_init_xavier_normal_(dfm_tensor t, float gain);
+DFM_API dfm_status dfm_init_orthogonal_(dfm_tensor t, float gain);
+DFM_API dfm_status dfm_init_normal_(dfm_tensor t, float mean, float std);
+DFM_API dfm_status dfm_init_uniform_(dfm_tensor t, float a, float b);
+DFM_API dfm_status dfm_init_constant_(dfm_tensor t, float value);
+
+/* ======================================================================== */
+/* Containers: tensor dicts and string lists                                */
+/* ======================================================================== */
+
+/* A new, empty dict. NEW REFERENCE: release with dfm_tensor_dict_release. */
+DFM_API dfm_status dfm_tensor_dict_new(dfm_tensor_dict *out);
+/* NULL is a no-op. The dict's own references to its tensors go with it. */
+DFM_API dfm_status dfm_tensor_dict_release(dfm_tensor_dict d);
+DFM_API dfm_status dfm_tensor_dict_size(dfm_tensor_dict d, int64_t *out);
+/* The key at `index` (0..size-1, insertion order). Borrowed: valid while `d` lives. */
+DFM_API dfm_status dfm_tensor_dict_key(dfm_tensor_dict d, int64_t index, const char **out);
+/* The tensor at `index`: a NEW REFERENCE (the same tensor the dict holds). */
+DFM_API dfm_status dfm_tensor_dict_value(dfm_tensor_dict d, int64_t index, dfm_tensor *out);
+/* The tensor under `key`: a NEW REFERENCE, or DFM_NOT_FOUND. */
+DFM_API dfm_status dfm_tensor_dict_get(dfm_tensor_dict d, const char *key, dfm_tensor *out);
+/* Inserts (at the end) or replaces (in place) `key`. The dict takes its own reference
+ * to `t`; the caller keeps its reference. */
+DFM_API dfm_status dfm_tensor_dict_set(dfm_tensor_dict d, const char *key, dfm_tensor t);
+/* String metadata (safetensors' "__metadata__"): set, get (borrowed: valid while `d`
+ * lives and the key is not set again; DFM_NOT_FOUND when absent), and list the keys
+ * (sorted; a NEW REFERENCE). */
+DFM_API dfm_status dfm_tensor_dict_set_metadata(dfm_tensor_dict d, const char *key, const char *value);
+DFM_API dfm_status dfm_tensor_dict_get_metadata(dfm_tensor_dict d, const char *key, const char **out);
+DFM_API dfm_status dfm_tensor_dict_metadata_keys(dfm_tensor_dict d, dfm_string_list *out);
+
+/* NULL is a no-op. */
+DFM_API dfm_status dfm_string_list_release(dfm_string_list l);
+DFM_API dfm_status dfm_string_list_size(dfm_string_list l, int64_t *out);
+/* The string at `index`. Borrowed: valid while `l` lives. */
+DFM_API dfm_status dfm_string_list_get(dfm_string_list l, int64_t index, const char **out);
+
+/* ======================================================================== */
+/* safetensors files                                                        */
+/* ======================================================================== */
+
+/* Reads every tensor of a safetensors file (F32 and I64 as is; F16, BF16, F64 as
+ * float32), sorted by name, with the file's metadata. NEW REFERENCE. Missing file:
+ * DFM_NOT_FOUND; truncated or corrupt file: DFM_IO_ERROR. */
+DFM_API dfm_status dfm_safetensors_read(const char *path, dfm_tensor_dict *out);
+/* Writes the dict's tensors and metadata atomically (temporary file + rename). Keys
+ * must be unique and non-empty; readable by the `safetensors` package and PyTorch. */
+DFM_API dfm_status dfm_safetensors_write(const char *path, dfm_tensor_dict d);
+
+/* ======================================================================== */
+/* Modules (torch.nn): built-in layers and models                            */
+/* Constructors return a NEW REFERENCE through `out`: release it with        */
+/* dfm_module_release. Parameters are initialised like PyTorch's, from the   */
+/* global generator (seed with dfm_manual_seed). 2-element arrays are (H, W).*/
+/* ======================================================================== */
+
+/* nn.Conv2d(in, out, kernel_size, stride, padding, dilation, groups, bias). */
+DFM_API dfm_status dfm_module_conv2d(int64_t in_channels, int64_t out_channels, const int64_t *kernel_size,
+                                     const int64_t *stride, const int64_t *padding, const int64_t *dilation,
+                                     int64_t groups, bool bias, dfm_module *out);
+/* nn.Conv2d with padding "same" or "valid". */
+DFM_API dfm_status dfm_module_conv2d_padding_mode(int64_t in_channels, int64_t out_channels,
+                                                  const int64_t *kernel_size, const int64_t *stride,
+                                                  const char *padding, const int64_t *dilation, int64_t groups,
+                                                  bool bias, dfm_module *out);
+DFM_API dfm_status dfm_module_linear(int64_t in_features, int64_t out_features, bool bias, dfm_module *out);
+/* nn.BatchNorm2d; momentum is None (cumulative average) when has_momentum is false. */
+DFM_API dfm_status dfm_module_batch_norm2d(int64_t num_features, float eps, bool has_momentum, float momentum,
+                                           bool affine, bool track_running_stats, dfm_module *out);
+DFM_API dfm_status dfm_module_group_norm(int64_t num_groups, int64_t num_channels, float eps, bool affine,
+                                         dfm_module *out);
+DFM_API dfm_status dfm_module_layer_norm(const int64_t *normalized_shape, int64_t ndim, float eps,
+                                         bool elementwise_affine, bool bias, dfm_module *out);
+DFM_API dfm_status dfm_module_relu(dfm_module *out);
+/* approximate: "none" or "tanh". */
+DFM_API dfm_status dfm_module_gelu(const char *approximate, dfm_module *out);
+DFM_API dfm_status dfm_module_sigmoid(dfm_module *out);
+DFM_API dfm_status dfm_module_tanh(dfm_module *out);
+DFM_API dfm_status dfm_module_softmax(int64_t dim, dfm_module *out);
+DFM_API dfm_status dfm_module_dropout(float p, dfm_module *out);
+DFM_API dfm_status dfm_module_identity(dfm_module *out);
+/* `stride` NULL means kernel_size. */
+DFM_API dfm_status dfm_module_max_pool2d(const int64_t *kernel_size, const int64_t *stride, const int64_t *padding,
+                                         const int64_t *dilation, bool ceil_mode, dfm_module *out);
+DFM_API dfm_status dfm_module_avg_pool2d(const int64_t *kernel_size, const int64_t *stride, const int64_t *padding,
+                                         bool ceil_mode, bool count_include_pad, dfm_module *out);
+DFM_API dfm_status dfm_module_adaptive_avg_pool2d(const int64_t *output_size, dfm_module *out);
+DFM_API dfm_status dfm_module_flatten(int64_t start_dim, int64_t end_dim, dfm_module *out);
+/* nn.Upsample: exactly one of size (2 values) / scale_factor (2 doubles) non-NULL. */
+DFM_API dfm_status dfm_module_upsample(const int64_t *size, const double *scale_factor, const char *mode,
+                                       bool has_align_corners, bool align_corners, dfm_module *out);
+/* nn.Sequential of `n` modules (n >= 0), named "0", "1", ...; it shares them (the
+ * caller keeps its references). */
+DFM_API dfm_status dfm_module_sequential(const dfm_module *modules, int64_t n, dfm_module *out);
+/* torchvision's feedforward ResNet: arch "resnet18", "resnet34" or "resnet50". */
+DFM_API dfm_status dfm_module_resnet(const char *arch, int64_t num_classes, int64_t in_channels, dfm_module *out);
+
+/* --- DFM (feedback) models, MODELS.md. Use dfm_module_forward_dfm to pass T and atol;
+ * dfm_module_forward runs the model's default T. --- */
+/* DFM-ResNet (classification): arch "resnet18", "resnet34" or "resnet50"; frontend
+ * "resnet". Published defaults: fb_filters 0, registers 0, n_classes 200, shape (64, 64)
+ * ((224, 224) for resnet50), tau 1; dfm adds in_channels 3 and state_init_std 1e-3.
+ * Input (B, in_channels, H, W) or unbatched (in_channels, H, W); logits (B, n_classes)
+ * or (n_classes). */
+DFM_API dfm_status dfm_module_dfm_resnet(const char *arch, const char *frontend, int64_t fb_filters,
+                                         int64_t registers, int64_t n_classes, const int64_t *shape, float tau,
+                                         int64_t in_channels, float state_init_std, dfm_module *out);
+/* DFM-DeepLabV3+ (segmentation). shape (H, W) multiples of 16; block "basic" or
+ * "bottleneck"; layers: 4 block counts. Published defaults: in_filters 3, fb_filters 2,
+ * class_filters 256, registers 0, classes 8, alpha 0.2, tau 1, shape (512, 512), "basic",
+ * {2, 2, 2, 2}; dfm adds aspp_dropout 0.5 and state_init_std 1e-3. */
+DFM_API dfm_status dfm_module_dfm_deeplabv3plus(int64_t in_filters, int64_t fb_filters, int64_t class_filters,
+                                                int64_t registers, int64_t classes, float alpha, float tau,
+                                                const int64_t *shape, const char *block, const int64_t *layers,
+                                                float aspp_dropout, float state_init_std, dfm_module *out);
+/* model(x, T, atol): at most T feedback steps, stopping early when the state's L1 norm
+ * changes by at most atol. DFM_TYPE_ERROR for a module that is not a DFM model. */
+DFM_API dfm_status dfm_module_forward_dfm(dfm_module m, dfm_tensor x, int64_t T, float atol, dfm_tensor *out);
+/* The number of steps the last forward of a DFM model ran (upstream's model.T). */
+DFM_API dfm_status dfm_module_steps(dfm_module m, int64_t *out);
+
+/* --- using a module --- */
+DFM_API dfm_status dfm_module_retain(dfm_module m);
+/* NULL is a no-op. */
+DFM_API dfm_status dfm_module_release(dfm_module m);
+/* module(x): a NEW REFERENCE; records the graph like any op. */
+DFM_API dfm_status dfm_module_forward(dfm_module m, dfm_tensor x, dfm_tensor *out);
+/* train(mode) / eval() on the whole tree, and the current flag. */
+DFM_API dfm_status dfm_module_train(dfm_module m, bool mode);
+DFM_API dfm_status dfm_module_is_training(dfm_module m, bool *out);
+/* zero_grad(set_to_none=True) over every parameter. */
+DFM_API dfm_status dfm_module_zero_grad(dfm_module m);
+/* The submodule at a dotted path ("layer1.0.conv1"): a NEW REFERENCE; DFM_NOT_FOUND. */
+DFM_API dfm_status dfm_module_get_submodule(dfm_module m, const char *path, dfm_module *out);
+/* The names of the immediate children, in registration order: a NEW string list. */
+DFM_API dfm_status dfm_module_children(dfm_module m, dfm_string_list *out);
+/* named_parameters() / named_buffers(): a NEW dict whose tensors ARE the module's (not
+ * copies): writing their data or handing them to an optimizer affects the module. */
+DFM_API dfm_status dfm_module_named_parameters(dfm_module m, dfm_tensor_dict *out);
+DFM_API dfm_status dfm_module_named_buffers(dfm_module m, dfm_tensor_dict *out);
+/* state_dict(): a NEW dict of detached tensors sharing the module's memory. */
+DFM_API dfm_status dfm_module_state_dict(dfm_module m, dfm_tensor_dict *out);
+/* load_state_dict(state, strict): copies values in; nothing changes on failure. Missing
+ * and unexpected keys come back as NEW string lists (pass NULL to skip either); with
+ * strict, any such key is an error (DFM_STATE_ERROR); a shape mismatch always is. */
+DFM_API dfm_status dfm_module_load_state_dict(dfm_module m, dfm_tensor_dict state, bool strict,
+                                              dfm_string_list *missing_keys, dfm_string_list *unexpected_keys);
+/* state_dict() to / from a safetensors file (format "pt" metadata, like PyTorch). */
+DFM_API dfm_status dfm_module_save(dfm_module m, const char *path);
+DFM_API dfm_status dfm_module_load(dfm_module m, const char *path, bool strict, dfm_string_list *missing_keys,
+                                   dfm_string_list *unexpected_keys);
+/* torch's repr, NUL-terminated into buf[0..capacity) (truncated if needed); *length
+ * (may be NULL) gets the full length without the NUL. buf may be NULL if capacity is 0. */
+DFM_API dfm_status dfm_module_repr(dfm_module m, char *buf, size_t capacity, size_t *length);
+/* The class name ("Conv2d", "DFMResNet", ...), copied like dfm_module_repr. */
+DFM_API dfm_status dfm_module_type_name(dfm_module m, char *buf, size_t capacity, size_t *length);
+
+/* ======================================================================== */
+/* Optimizers (torch.optim) over a list of float32 leaf tensors              */
+/* Constructors return a NEW REFERENCE: release with dfm_optimizer_release.  */
+/* The optimizer keeps its own references to the parameters.                 */
+/* ======================================================================== */
+
+DFM_API dfm_status dfm_optimizer_sgd(const dfm_tensor *params, int64_t n, double lr, double momentum,
+                                     double dampening, double weight_decay, bool nesterov, bool maximize,
+                                     dfm_optimizer *out);
+/* Adam (weight decay added to the gradient); torch defaults: lr 1e-3, betas (0.9,
+ * 0.999), eps 1e-8, weight_decay 0. */
+DFM_API dfm_status dfm_optimizer_adam(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
+                                      double eps, double weight_decay, bool amsgrad, bool maximize,
+                                      dfm_optimizer *out);
+/* AdamW (decoupled weight decay; torch default weight_decay 1e-2). */
+DFM_API dfm_status dfm_optimizer_adamw(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
+                                       double eps, double weight_decay, bool amsgrad, bool maximize,
+                                       dfm_optimizer *out);
+/* NULL is a no-op. */
+DFM_API dfm_status dfm_optimizer_release(dfm_optimizer o);
+/* One update of every parameter that has a gradient (outside autograd). */
+DFM_API dfm_status dfm_optimizer_step(dfm_optimizer o);
+/* zero_grad(set_to_none=True). */
+DFM_API dfm_status dfm_optimizer_zero_grad(dfm_optimizer o);
+/* Learning rate of the first parameter group / set it on every group. */
+DFM_API dfm_status dfm_optimizer_get_lr(dfm_optimizer o, double *out);
+DFM_API dfm_status dfm_optimizer_set_lr(dfm_optimizer o, double lr);
+/* state_dict() to / from a safetensors file (per-parameter state tensors plus the
+ * hyper-parameters as metadata). Loading checks the optimizer type and parameter
+ * shapes first and changes nothing on failure. */
+DFM_API dfm_status dfm_optimizer_save(dfm_optimizer o, const char *path);
+DFM_API dfm_status dfm_optimizer_load(dfm_optimizer o, const char *path);
+
+/* ======================================================================== */
+/* Learning-rate schedulers (torch.optim.lr_scheduler)                       */
+/* Constructors set the optimizer's lr for epoch 0 and return a NEW          */
+/* REFERENCE (release with dfm_scheduler_release); they keep the optimizer   */
+/* alive.                                                                    */
+/* ======================================================================== */
+
+DFM_API dfm_status dfm_scheduler_step_lr(dfm_optimizer o, int64_t step_size, double gamma, dfm_scheduler *out);
+DFM_API dfm_status dfm_scheduler_cosine_annealing_lr(dfm_optimizer o, int64_t t_max, double eta_min,
+                                                     dfm_scheduler *out);
+/* NULL is a no-op. */
+DFM_API dfm_status dfm_scheduler_release(dfm_scheduler s);
+/* Advances one epoch and sets the optimizer's learning rate. */
+DFM_API dfm_status dfm_scheduler_step(dfm_scheduler s);
+/* get_last_lr()[0]. */
+DFM_API dfm_status dfm_scheduler_get_last_lr(dfm_scheduler s, double *out);
+/* state_dict() to / from a safetensors file (as metadata). */
+DFM_API dfm_status dfm_scheduler_save(dfm_scheduler s, const char *path);
+DFM_API dfm_status dfm_scheduler_load(dfm_scheduler s, const char *path);
+
+/* ======================================================================== */
+/* Datasets: MNIST / Fashion-MNIST IDX files (gzip or raw), segmentation     */
+/* scenes made from them                                                     */
+/* ======================================================================== */
+
+/* An images file (idx3-ubyte) and its labels file (idx1-ubyte). NEW REFERENCE: release
+ * with dfm_dataset_release. Missing file: DFM_NOT_FOUND; truncated, corrupt or
+ * mismatched files: DFM_IO_ERROR. */
+DFM_API dfm_status dfm_dataset_idx_open(const char *images_path, const char *labels_path, dfm_dataset *out);
+/* The train (or t10k test) split of a folder in the MNIST layout, e.g.
+ * "/usr/share/datasets/fashion-mnist". */
+DFM_API dfm_status dfm_dataset_idx_open_root(const char *root, bool train, dfm_dataset *out);
+/* NULL is a no-op. */
+DFM_API dfm_status dfm_dataset_release(dfm_dataset d);
+DFM_API dfm_status dfm_dataset_len(dfm_dataset d, int64_t *out);
+/* Image height and width. */
+DFM_API dfm_status dfm_dataset_image_size(dfm_dataset d, int64_t *height, int64_t *width);
+/* Segmentation scenes built from an IDX dataset (Fashion-MNIST): `count` square
+ * canvases of side `canvas`, each with min_objects..max_objects garments pasted at
+ * random places; a garment pixel brighter than `threshold` gets label class + 1, the
+ * rest is background 0 (source_classes + 1 labels). Scene i depends only on (seed, i).
+ * Defaults upstream: canvas 64, objects 2..4, threshold 0.2, source_classes 10. Keeps
+ * `source` alive. NEW REFERENCE. */
+DFM_API dfm_status dfm_dataset_segmentation_scenes(dfm_dataset source, int64_t count, uint64_t seed, int64_t canvas,
+                                                   int64_t min_objects, int64_t max_objects, float threshold,
+                                                   int64_t source_classes, dfm_dataset *out);
+/* The items at `indices` (n of them, each in 0..len-1): images (n, 1, H, W) float32 in
+ * [0, 1] (like torchvision's ToTensor) and int64 labels: (n) for IDX datasets, (n, H, W)
+ * for segmentation scenes. Two NEW REFERENCES. */
+DFM_API dfm_status dfm_dataset_batch(dfm_dataset d, const int64_t *indices, int64_t n, dfm_tensor *images,
+                                     dfm_tensor *labels);
+/* Items start..start+count-1 of an epoch's order: 0..len-1, or with `shuffle` a random
+ * permutation determined by `seed` alone (same seed, same order), so an epoch is
+ * start = 0, B, 2B, ... A short last batch is returned as is. Two NEW REFERENCES. */
+DFM_API dfm_status dfm_dataset_batch_range(dfm_dataset d, int64_t start, int64_t count, bool shuffle, uint64_t seed,
+                                           dfm_tensor *images, dfm_tensor *labels);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DFM_H */

@@ -1,0 +1,50 @@
+import CDFM
+import DFM
+
+// Library-wide exports: versions, errors, seed, threads, grad mode.
+
+@c @implementation public func dfm_version() -> UnsafePointer<CChar>? {
+    cString("0.1.0")
+}
+
+@c @implementation public func dfm_abi_version() -> Int32 { 1 }
+
+@c @implementation public func dfm_last_error_message() -> UnsafePointer<CChar>? {
+    LastError.message
+}
+
+@c @implementation public func dfm_last_error_status() -> dfm_status {
+    dfm_status(rawValue: LastError.status)
+}
+
+@c @implementation public func dfm_status_string(_ status: dfm_status) -> UnsafePointer<CChar>? {
+    switch status.rawValue {
+    case 0: return cString("DFM_OK")
+    case 1: return cString("DFM_INVALID_ARGUMENT")
+    case 2: return cString("DFM_SHAPE_MISMATCH")
+    case 3: return cString("DFM_OUT_OF_MEMORY")
+    case 4: return cString("DFM_IO_ERROR")
+    case 5: return cString("DFM_NOT_FOUND")
+    case 6: return cString("DFM_STATE_ERROR")
+    case 7: return cString("DFM_INTERNAL")
+    case 8: return cString("DFM_INDEX_ERROR")
+    case 9: return cString("DFM_TYPE_ERROR")
+    default: return cString("DFM_UNKNOWN_STATUS")
+    }
+}
+
+@c @implementation public func dfm_live_handle_count() -> Int64 { Int64(Handles.liveCount) }
+
+@c @implementation public func dfm_manual_seed(_ seed: UInt64) -> dfm_status {
+    guarded("dfm_manual_seed") { manualSeed(seed) }
+}
+
+@c @implementation public func dfm_set_num_threads(_ n: Int32) -> dfm_status {
+    guarded("dfm_set_num_threads") { try Parallel.setThreads(Int(n)) }
+}
+
+@c @implementation public func dfm_get_num_threads() -> Int32 { Int32(clamping: Parallel.threads) }
+
+@c @implementation public func dfm_set_grad_enabled(_ enabled: Bool) { GradMode.isEnabled = enabled }
+
+@c @implementation public func dfm_is_grad_enabled() -> Bool { GradMode.isEnabled }

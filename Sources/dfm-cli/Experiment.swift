@@ -1,0 +1,98 @@
+import ArgumentParser
+import DFM
+import Foundation
+
+/// The papers' two claims, each tested with one command: the DFM against its
+/// feedforward counterpart (fb_filters 0, T 1) under the same budget and seed.
+struct Experiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare a DFM with its feedforward counterpart.",
+        subcommands: [Noise.self, LowData.self])
+
+    struct Noise: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Test accuracy versus Gaussian noise σ on test images.")
+        @OptionGroup var opts: RunOptions
+        @Option(help: "Comma-separated σ levels") var sigmas = "0,0.1,0.2,0.3,0.4,0.5"
+        @Option(help: "Output prefix: writes PREFIX.md and PREFIX.png") var out = "runs/noise"
+
+        func run() throws {
+            try runReportingErrors {
+                let levels = try parseLevels(sigmas, "--sigmas")
+                var table: [[Double]] = []
+                let models = try pair(opts.config)
+                for (name, c) in models {
+                    print("== training \(name)")
+                    let (m, _) = try train(c, checkpoint: nil, resume: false, plot: nil)
+                    let data = try DataSplit(c)
+                    var accs: [Double] = []
+                    for s in levels {
+                        let r = try evaluate(m, data.test, data.testIndices, T: c.T, batchSize: 256,
+                                             corruption: s == 0 ? .clean : .gaussian(sigma: s), seed: c.seed)
+                        print(String(format: "%@ σ=%.2f: accuracy %.2f%%", name, s, 100 * r.accuracy))
+                        accs.append(r.accuracy)
+                    }
+                    table.append(accs)
+                }
+                try report(out: out, title: "Test accuracy vs Gaussian noise", xName: "noise σ", xs: levels.map(Double.init),
+                           names: models.map(\.0), table: table, base: opts.config)
+            }
+        }
+    }
+
+    struct LowData: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "low-data", abstract: "Test accuracy versus training samples per class.")
+        @OptionGroup var opts: RunOptions
+        @Option(help: "Comma-separated samples per class") var perClass = "10,30,100,300"
+        @Option(help: "Output prefix: writes PREFIX.md and PREFIX.png") var out = "runs/low-data"
+
+        func run() throws {
+            try runReportingErrors {
+                let ks = try parseLevels(perClass, "--per-class").map { Int($0) }
+                var table: [[Double]] = []
+                let models = try pair(opts.config)
+                for (name, base) in models {
+                    var accs: [Double] = []
+                    for k in ks {
+                        var c = base
+                        c.samplesPerClass = k
+                        print("== training \(name) on \(k) images per class")
+                        let (_, h) = try train(c, checkpoint: nil, resume: false, plot: nil)
+                        accs.append(h.last?.testAccuracy ?? .nan)
+                    }
+                    table.append(accs)
+                }
+                try report(out: out, title: "Test accuracy vs training images per class", xName: "images per class",
+                           xs: ks.map(Double.init), names: models.map(\.0), table: table, base: opts.config)
+            }
+        }
+    }
+}
+
+/// The DFM as configured, and its feedforward counterpart.
+func pair(_ c: RunConfig) throws -> [(String, RunConfig)] {
+    guard c.fbFilters > 0 else { throw DFMError(.invalidArgument, "experiments compare a DFM with its feedforward baseline: --fb-filters must be > 0") }
+    var ff = c
+    ff.fbFilters = 0
+    ff.T = 1
+    return [("DFM (fb \(c.fbFilters), T \(c.T))", c), ("feedforward", ff)]
+}
+
+/// Writes PREFIX.md (a markdown table plus the exact command) and PREFIX.png.
+func report(out: String, title: String, xName: String, xs: [Double], names: [String], table: [[Double]], base: RunConfig) throws {
+    let dir = (out as NSString).deletingLastPathComponent
+    if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    var md = "# \(title)\n\nCommand: `\(CommandLine.arguments.joined(separator: " "))`\n\n"
+    md += "Model \(base.model), tau \(base.tau), \(base.epochs) epoch(s), batch \(base.batchSize), \(base.optimizer) lr \(base.lr), seed \(base.seed)"
+    md += base.trainSubset > 0 ? ", \(base.trainSubset) training images" : ""
+    md += base.testSubset > 0 ? ", \(base.testSubset) test images" : ", full test set"
+    md += ".\n\n| \(xName) | " + names.joined(separator: " | ") + " |\n|---|" + names.map { _ in "---|" }.joined() + "\n"
+    for (i, x) in xs.enumerated() {
+        md += "| \(LinePlot.fmt(x)) | " + table.map { String(format: "%.2f%%", 100 * $0[i]) }.joined(separator: " | ") + " |\n"
+    }
+    print(md)
+    try AtomicFile.write(Data(md.utf8), to: out + ".md", op: "report")
+    var p = LinePlot(title: title, xLabel: xName, yLabel: "test accuracy")
+    for (n, row) in zip(names, table) { p.add(n, xs: xs, ys: row) }
+    try p.write(out + ".png")
+    print("wrote \(out).md and \(out).png")
+}

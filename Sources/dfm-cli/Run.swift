@@ -1,0 +1,177 @@
+import DFM
+import Foundation
+
+/// Everything that defines a training run; stored in checkpoints so `--resume` and
+/// `eval` rebuild the same model.
+struct RunConfig: Codable, Equatable {
+    var model = "resnet18"
+    var dataRoot = IDXDataset.fashionMNISTRoot
+    var T = 3
+    var fbFilters = 8
+    var tau: Float = 1
+    var epochs = 1
+    var batchSize = 64
+    var optimizer = "adam"
+    var lr = 1e-3
+    var trainSubset = 0          // 0: all
+    var samplesPerClass = 0      // 0: not used
+    var testSubset = 0           // 0: all
+    var trainNoise: Float = 0
+    var seed: UInt64 = 0
+    var threads = 0              // 0: all cores
+}
+
+/// A classifier under training: the model plus how to call it.
+struct Classifier {
+    let module: Module
+    let forward: (Tensor, Int) throws -> Tensor   // (input, T) → logits
+    let stepsRun: () -> Int
+
+    static func make(_ c: RunConfig, inChannels: Int, imageSize: [Int], classes: Int) throws -> Classifier {
+        let depth: Int
+        switch c.model {
+        case "resnet18": depth = 18
+        case "resnet34": depth = 34
+        case "resnet50": depth = 50
+        default: throw DFMError(.invalidArgument, "unknown model '\(c.model)' (expected resnet18, resnet34 or resnet50)")
+        }
+        guard c.T >= 1, c.T <= 100 else { throw DFMError(.invalidArgument, "T must be in 1...100, got \(c.T)") }
+        guard c.fbFilters >= 0, c.fbFilters <= 4096 else { throw DFMError(.invalidArgument, "fb-filters must be in 0...4096, got \(c.fbFilters)") }
+        let make = depth == 18 ? DFMResNet.resnet18 : depth == 34 ? DFMResNet.resnet34 : DFMResNet.resnet50
+        let m = try make("resnet", c.fbFilters, 0, classes, imageSize, c.tau, inChannels, 1e-3)
+        return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })
+    }
+}
+
+/// Training and evaluation data chosen by a config: the train subset is deterministic
+/// in the seed (first N of a seeded permutation, or the first K per class of it).
+struct DataSplit {
+    let train: IDXDataset
+    let test: IDXDataset
+    let trainIndices: [Int]
+    let testIndices: [Int]
+
+    init(_ c: RunConfig) throws {
+        train = try IDXDataset(root: c.dataRoot, train: true)
+        test = try IDXDataset(root: c.dataRoot, train: false)
+        let perm = try randperm(train.count, generator: Generator(seed: c.seed ^ 0x5EED)).toInt64Array().map { Int($0) }
+        if c.samplesPerClass > 0 {
+            var taken = [Int: Int](), pick: [Int] = []
+            for k in perm where taken[train.label(k), default: 0] < c.samplesPerClass {
+                taken[train.label(k), default: 0] += 1
+                pick.append(k)
+            }
+            trainIndices = pick
+        } else if c.trainSubset > 0 {
+            trainIndices = Array(perm.prefix(c.trainSubset))
+        } else {
+            trainIndices = perm
+        }
+        testIndices = Array(0..<(c.testSubset > 0 ? min(c.testSubset, test.count) : test.count))
+    }
+}
+
+struct EvalResult { var loss: Double; var accuracy: Double }
+
+/// Loss and accuracy on `indices` of `ds`, under an optional corruption, in eval mode without grad.
+func evaluate(_ m: Classifier, _ ds: IDXDataset, _ indices: [Int], T: Int, batchSize: Int,
+              corruption: Corruption = .clean, seed: UInt64 = 0) throws -> EvalResult {
+    m.module.eval()
+    defer { m.module.train() }
+    let gen = Generator(seed: seed ^ 0xE7A1)
+    var lossSum = 0.0, correct = 0
+    try GradMode.noGrad {
+        for start in stride(from: 0, to: indices.count, by: batchSize) {
+            let idx = Array(indices[start..<min(indices.count, start + batchSize)])
+            var (x, y) = try ds.batch(idx)
+            if corruption != .clean { x = try corruption.apply(x, generator: gen) }
+            let logits = try m.forward(x, T)
+            lossSum += Double(try crossEntropy(logits, y, reduction: .sum).item())
+            let pred = try argmax(logits, dim: 1).toInt64Array()
+            correct += zip(pred, y.toInt64Array()).filter { $0 == $1 }.count
+        }
+    }
+    return EvalResult(loss: lossSum / Double(max(indices.count, 1)), accuracy: Double(correct) / Double(max(indices.count, 1)))
+}
+
+func makeOptimizer(_ c: RunConfig, _ params: [Tensor]) throws -> Optimizer {
+    guard c.lr > 0, c.lr.isFinite else { throw DFMError(.invalidArgument, "learning rate must be > 0, got \(c.lr)") }
+    switch c.optimizer {
+    case "adam": return try Adam(params, lr: c.lr)
+    case "adamw": return try AdamW(params, lr: c.lr)
+    case "sgd": return try SGD(params, lr: c.lr, momentum: 0.9)
+    default: throw DFMError(.invalidArgument, "unknown optimizer '\(c.optimizer)' (expected adam, adamw or sgd)")
+    }
+}
+
+/// Trains per `c`, resuming from `checkpoint` when asked; returns the history.
+/// Each step reseeds the global generator from (seed, epoch, step), so a resumed run
+/// draws exactly the numbers an uninterrupted one would.
+func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, quiet: Bool = false) throws -> (Classifier, [EpochRecord]) {
+    guard c.batchSize >= 1, c.epochs >= 1 else { throw DFMError(.invalidArgument, "batch size and epochs must be >= 1") }
+    if c.threads > 0 { try Parallel.setThreads(c.threads) }
+    let data = try DataSplit(c)
+    manualSeed(c.seed)
+    let model = try Classifier.make(c, inChannels: 1, imageSize: [data.train.height, data.train.width], classes: 10)
+    let opt = try makeOptimizer(c, model.module.parameters())
+    var history: [EpochRecord] = []
+    var startEpoch = 0
+    if resume, let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
+        let (ck, tensors, meta) = try Checkpoint.load(checkpoint)
+        guard ck.config == c || { var a = ck.config; a.epochs = c.epochs; return a == c }() else {
+            throw DFMError(.invalidArgument, "checkpoint '\(checkpoint)' was made with a different configuration; resume needs the same options (epochs may grow)")
+        }
+        try Checkpoint.restore(model: model.module, optimizer: opt, tensors: tensors, meta: meta)
+        startEpoch = ck.epoch
+        history = ck.history
+        if !quiet { print("resumed from \(checkpoint) after epoch \(startEpoch)") }
+    }
+    let steps = (data.trainIndices.count + c.batchSize - 1) / c.batchSize
+    for epoch in startEpoch..<c.epochs {
+        let t0 = Date()
+        let order = try randperm(data.trainIndices.count, generator: Generator(seed: c.seed &+ UInt64(epoch) &* 0x9E37_79B9)).toInt64Array()
+        var bar = ProgressBar(total: steps, label: "epoch \(epoch + 1)/\(c.epochs)")
+        var losses: [Double] = []
+        let noise = Generator(seed: c.seed ^ 0xA0153 &+ UInt64(epoch))
+        for s in 0..<steps {
+            manualSeed(c.seed &* 1_000_003 &+ UInt64(epoch * steps + s))
+            let idx = order[(s * c.batchSize)..<min(order.count, (s + 1) * c.batchSize)].map { data.trainIndices[Int($0)] }
+            var (x, y) = try data.train.batch(idx)
+            if c.trainNoise > 0 { x = try Corruption.gaussian(sigma: c.trainNoise).apply(x, generator: noise) }
+            let loss = try crossEntropy(try model.forward(x, c.T), y)
+            opt.zeroGrad()
+            try loss.backward()
+            try opt.step()
+            let l = Double(try loss.item())
+            guard l.isFinite else { throw DFMError(.stateError, "training diverged at epoch \(epoch + 1) step \(s + 1) (loss \(l)); try a lower --lr") }
+            losses.append(l)
+            if !quiet { bar.update(step: s + 1, loss: Float(l), images: (s + 1) * c.batchSize) }
+        }
+        let ev = try evaluate(model, data.test, data.testIndices, T: c.T, batchSize: 256)
+        let rec = EpochRecord(epoch: epoch + 1, trainLoss: losses.reduce(0, +) / Double(max(losses.count, 1)), testLoss: ev.loss,
+                              testAccuracy: ev.accuracy, seconds: Date().timeIntervalSince(t0), stepLosses: losses)
+        history.append(rec)
+        if !quiet {
+            print(String(format: "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.2f%% (%d test images, %.0f s)",
+                         rec.epoch, rec.trainLoss, rec.testLoss, 100 * rec.testAccuracy, data.testIndices.count, rec.seconds))
+        }
+        if let checkpoint { try Checkpoint.save(checkpoint, model: model.module, optimizer: opt, config: c, epoch: epoch + 1, history: history) }
+        if let plot { try trainingPlot(history, title: "\(c.model) T=\(c.T) fb=\(c.fbFilters)").write(plot) }
+    }
+    return (model, history)
+}
+
+/// Loss per step and test accuracy per epoch, on one chart (accuracy scaled to the loss range is confusing,
+/// so accuracy is plotted as error = 1 - accuracy, on the same 0..max axis).
+func trainingPlot(_ h: [EpochRecord], title: String) -> LinePlot {
+    var p = LinePlot(title: title, xLabel: "epoch", yLabel: "loss / test error")
+    var xs: [Double] = [], ys: [Double] = []
+    for r in h {
+        let n = r.stepLosses.count
+        for (k, l) in r.stepLosses.enumerated() { xs.append(Double(r.epoch - 1) + Double(k + 1) / Double(n)); ys.append(l) }
+    }
+    p.add("train loss", xs: xs, ys: ys)
+    p.add("test loss", xs: h.map { Double($0.epoch) }, ys: h.map(\.testLoss))
+    p.add("test error", xs: h.map { Double($0.epoch) }, ys: h.map { 1 - $0.testAccuracy })
+    return p
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import DFM
+import Foundation
+
+struct DFMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dfm",
+        abstract: "Train, evaluate and study Deep Feedback Models on MNIST-layout datasets.",
+        subcommands: [Train.self, Eval.self, Experiment.self])
+}
+
+/// Options shared by `train` and the experiments.
+struct RunOptions: ParsableArguments {
+    @Option(help: "resnet18, resnet34 or resnet50") var model = "resnet18"
+    @Option(help: "Folder with MNIST-layout IDX files (default: Debian's Fashion-MNIST)") var data = IDXDataset.fashionMNISTRoot
+    @Option(name: .customLong("T"), help: "Feedback steps (1 = feedforward when fb-filters is 0)") var T = 3
+    @Option(help: "Feedback channels (0 = feedforward baseline)") var fbFilters = 8
+    @Option(help: "Decay time constant of the stabiliser") var tau: Float = 1
+    @Option var epochs = 1
+    @Option var batchSize = 64
+    @Option(help: "adam, adamw or sgd") var optimizer = "adam"
+    @Option var lr: Double = 1e-3
+    @Option(help: "Train on the first N images of a seeded permutation (0 = all)") var trainSubset = 0
+    @Option(help: "Train on K images per class (0 = not used)") var samplesPerClass = 0
+    @Option(help: "Evaluate on the first N test images (0 = all)") var testSubset = 0
+    @Option(help: "Gaussian noise σ added to training images") var trainNoise: Float = 0
+    @Option var seed: UInt64 = 0
+    @Option(help: "Threads (0 = all cores)") var threads = 0
+
+    var config: RunConfig {
+        RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs, batchSize: batchSize,
+                  optimizer: optimizer, lr: lr, trainSubset: trainSubset, samplesPerClass: samplesPerClass, testSubset: testSubset,
+                  trainNoise: trainNoise, seed: seed, threads: threads)
+    }
+}
+
+/// Turns library errors into one line on stderr and exit code 1, without a stack trace.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as DFMError {
+        FileHandle.standardError.write(Data("dfm: error: \(e.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a model; evaluates on the test set after each epoch.")
+    @OptionGroup var opts: RunOptions
+    @Option(help: "Checkpoint file (safetensors), written atomically after each epoch") var checkpoint = "runs/dfm.safetensors"
+    @Flag(help: "Continue from --checkpoint if it exists") var resume = false
+    @Option(help: "PNG plot of loss and accuracy curves") var plot = "runs/dfm.png"
+
+    func run() throws {
+        try runReportingErrors {
+            for p in [checkpoint, plot] {
+                let dir = (p as NSString).deletingLastPathComponent
+                if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            }
+            let c = opts.config
+            print("dfm train: \(c.model) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
+            if let last = h.last {
+                print(String(format: "final test accuracy: %.2f%%", 100 * last.testAccuracy))
+            }
+            print("checkpoint: \(checkpoint)")
+            print("plot: \(plot)")
+        }
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on the test set, clean and under corruptions.")
+    @Option(help: "Checkpoint written by `dfm train`") var checkpoint: String
+    @Option(help: "Comma-separated Gaussian noise σ levels") var gaussian = "0.1,0.2,0.3"
+    @Option(help: "Comma-separated salt-and-pepper fractions") var saltPepper = "0.05,0.1"
+    @Option(help: "Comma-separated Gaussian blur σ levels") var blur = "1"
+    @Option(help: "Evaluate on the first N test images (0 = all)") var testSubset = 0
+    @Option var seed: UInt64 = 0
+
+    func run() throws {
+        try runReportingErrors {
+            let (ck, tensors, meta) = try Checkpoint.load(checkpoint)
+            var c = ck.config
+            c.testSubset = testSubset
+            if c.threads > 0 { try Parallel.setThreads(c.threads) }
+            let test = try IDXDataset(root: c.dataRoot, train: false)
+            let model = try Classifier.make(c, inChannels: 1, imageSize: [test.height, test.width], classes: 10)
+            try Checkpoint.restore(model: model.module, optimizer: nil, tensors: tensors, meta: meta)
+            let idx = Array(0..<(testSubset > 0 ? min(testSubset, test.count) : test.count))
+            var rows: [(String, EvalResult)] = []
+            for corr in try corruptions(gaussian: gaussian, saltPepper: saltPepper, blur: blur) {
+                rows.append((corr.description, try evaluate(model, test, idx, T: c.T, batchSize: 256, corruption: corr, seed: seed)))
+            }
+            print("| corruption | test accuracy | test loss |\n|---|---|---|")
+            for (name, r) in rows { print(String(format: "| %@ | %.2f%% | %.4f |", name, 100 * r.accuracy, r.loss)) }
+        }
+    }
+}
+
+func parseLevels(_ s: String, _ what: String) throws -> [Float] {
+    try s.split(separator: ",").map { part in
+        guard let v = Float(part.trimmingCharacters(in: .whitespaces)) else {
+            throw DFMError(.invalidArgument, "\(what): '\(part)' is not a number")
+        }
+        return v
+    }
+}
+
+func corruptions(gaussian: String, saltPepper: String, blur: String) throws -> [Corruption] {
+    [.clean] + (try parseLevels(gaussian, "--gaussian")).map { .gaussian(sigma: $0) }
+        + (try parseLevels(saltPepper, "--salt-pepper")).map { .saltPepper(fraction: $0) }
+        + (try parseLevels(blur, "--blur")).map { .blur(sigma: $0) }
+}
+
+setvbuf(stdout, nil, _IOLBF, 0)  // keep stdout lines in order with the stderr progress bar
+DFMCommand.main()

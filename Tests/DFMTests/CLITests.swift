@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+@testable import DFM
+
+/// Drives the `dfm-cli` executable (built next to the test bundle) end to end on a
+/// tiny Fashion-MNIST budget: resume exactness, eval corruptions, and bad input.
+final class CLITests: XCTestCase {
+    /// The executable sits in the products folder with the test bundle (SwiftPM builds both).
+    var cli: URL {
+        let b = Bundle(for: CLITests.self).bundleURL
+        let candidates = [b.appendingPathComponent("dfm-cli"), b.deletingLastPathComponent().appendingPathComponent("dfm-cli")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
+    }
+    lazy var dir: String = {
+        let d = NSTemporaryDirectory() + "dfm-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }()
+    let budget = ["--train-subset", "96", "--test-subset", "48", "--batch-size", "32", "--fb-filters", "4", "--threads", "2"]
+    var tiny: [String] { budget + ["--T", "2"] }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    @discardableResult
+    func run(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+        guard FileManager.default.isExecutableFile(atPath: cli.path) else {
+            throw DFMError(.notFound, "dfm-cli not built at \(cli.path); run `swift build --build-tests` first")
+        }
+        let p = Process()
+        p.executableURL = cli
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let res = (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        XCTAssertEqual(p.terminationStatus, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(res.0)\n\(res.1)", file: file, line: line)
+        return res
+    }
+
+    func history(_ path: String) throws -> String {
+        try XCTUnwrap(try SafeTensors.read(path).metadata["history"])
+    }
+
+    /// Two epochs in one go equal one epoch, stop, resume for the second: identical losses and weights.
+    func testResumeIsExact() throws {
+        let a = dir + "/a.safetensors", b = dir + "/b.safetensors"
+        try run(["train"] + tiny + ["--epochs", "2", "--checkpoint", a, "--plot", dir + "/a.png"])
+        try run(["train"] + tiny + ["--epochs", "1", "--checkpoint", b, "--plot", dir + "/b.png"])
+        let (out, _) = try run(["train"] + tiny + ["--epochs", "2", "--checkpoint", b, "--plot", dir + "/b.png", "--resume"])
+        XCTAssert(out.contains("resumed from"), out)
+        XCTAssertEqual(try history(a).replacingOccurrences(of: "\"seconds\":[0-9.e+-]+", with: "", options: .regularExpression),
+                       try history(b).replacingOccurrences(of: "\"seconds\":[0-9.e+-]+", with: "", options: .regularExpression))
+        let ta = try SafeTensors.read(a).tensors, tb = try SafeTensors.read(b).tensors
+        XCTAssertEqual(ta.keys.sorted(), tb.keys.sorted())
+        for (k, t) in ta { XCTAssertEqual(t.toArray(), tb[k]?.toArray(), "tensor \(k) differs after resume") }
+        XCTAssert(FileManager.default.fileExists(atPath: dir + "/a.png"))
+    }
+
+    func testEvalCorruptionsTable() throws {
+        let ck = dir + "/e.safetensors"
+        try run(["train"] + tiny + ["--checkpoint", ck, "--plot", dir + "/e.png"])
+        let (out, _) = try run(["eval", "--checkpoint", ck, "--test-subset", "32", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur", "1"])
+        for row in ["| clean |", "| gaussian σ=0.2 |", "| salt-pepper p=0.1 |", "| blur σ=1.0 |"] { XCTAssert(out.contains(row), out) }
+    }
+
+    func testBadInputIsOneLineAndNothingOverwritten() throws {
+        let (_, e1) = try run(["train", "--data", dir + "/nowhere"] + tiny, expectCode: 1)
+        XCTAssert(e1.hasPrefix("dfm: error: idx: no 'train-images-idx3-ubyte"), e1)
+        XCTAssertEqual(e1.split(separator: "\n").count, 1, e1)
+        let (_, e2) = try run(["train", "--model", "vgg"] + tiny, expectCode: 1)
+        XCTAssert(e2.contains("unknown model 'vgg'"), e2)
+        let (_, e3) = try run(["train", "--T", "0"] + budget, expectCode: 1)
+        XCTAssert(e3.contains("T must be"), e3)
+        // A corrupted checkpoint: eval and resume fail cleanly and leave the file as it was.
+        let ck = dir + "/bad.safetensors"
+        let junk = Data([7, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7b, 0x7b, 1, 2, 3])
+        FileManager.default.createFile(atPath: ck, contents: junk)
+        let (_, e4) = try run(["eval", "--checkpoint", ck], expectCode: 1)
+        XCTAssert(e4.hasPrefix("dfm: error: safetensors:"), e4)
+        try run(["train"] + tiny + ["--checkpoint", ck, "--plot", dir + "/x.png", "--resume"], expectCode: 1)
+        XCTAssertEqual(FileManager.default.contents(atPath: ck), junk)
+        try run(["eval", "--checkpoint", dir + "/missing.safetensors"], expectCode: 1)
+    }
+
+    /// Killing training mid-run leaves the last complete checkpoint loadable.
+    func testKillLeavesCheckpointIntact() throws {
+        let ck = dir + "/k.safetensors"
+        try run(["train"] + tiny + ["--checkpoint", ck, "--plot", dir + "/k.png"])
+        let before = try XCTUnwrap(FileManager.default.contents(atPath: ck))
+        let p = Process()
+        p.executableURL = cli
+        p.arguments = ["train"] + tiny + ["--train-subset", "4000", "--epochs", "3", "--checkpoint", ck, "--plot", dir + "/k.png", "--resume"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(1_500_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        // Either the old checkpoint or a complete newer one; never a torn file, never a leftover temporary.
+        let after = try XCTUnwrap(FileManager.default.contents(atPath: ck))
+        if after != before { XCTAssertNoThrow(try SafeTensors.read(ck)) }
+        XCTAssertNoThrow(try SafeTensors.read(ck))
+        try run(["eval", "--checkpoint", ck, "--test-subset", "16", "--gaussian", "0.1", "--salt-pepper", "0.1", "--blur", "1"])
+    }
+}

@@ -1,0 +1,69 @@
+/*
+ * parity_train.c: three training steps of a small DFM-ResNet18 from a fixed seed on one
+ * thread, printing each loss and its float32 bit pattern. The same computation written
+ * in Swift against DFM (below) must print the same bits: the C ABI adds no arithmetic.
+ *
+ *   manualSeed(0); try Parallel.setThreads(1)
+ *   let m = try DFMResNet.resnet18(fbFilters: 2, nClasses: 10, shape: [28, 28], inChannels: 1)
+ *   let x = try randn([8, 1, 28, 28]); let y = try randint(low: 0, high: 10, shape: [8])
+ *   let opt = try Adam(m.parameters(), lr: 1e-3)
+ *   for _ in 0..<3 { opt.zeroGrad(); let loss = try crossEntropy(try m.forward(x, T: 3, atol: 1e-2), y)
+ *                    try loss.backward(); try opt.step(); print(try loss.item().bitPattern) }
+ */
+#include <dfm.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRY(call)                                                                              \
+    do {                                                                                       \
+        if ((call) != DFM_OK) {                                                                \
+            fprintf(stderr, "%s: %s\n", #call, dfm_last_error_message());                       \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+int main(void) {
+    int64_t shape[2] = {28, 28}, xs[4] = {8, 1, 28, 28}, ys = 8, n, i, step;
+    dfm_module m = NULL;
+    dfm_tensor_dict d = NULL;
+    dfm_tensor *params, x = NULL, y = NULL;
+    dfm_optimizer opt = NULL;
+
+    TRY(dfm_manual_seed(0));
+    TRY(dfm_set_num_threads(1));
+    TRY(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, shape, 1.0f, 1, 1e-3f, &m));
+    TRY(dfm_tensor_randn(xs, 4, &x));
+    TRY(dfm_tensor_randint(0, 10, &ys, 1, &y));
+    TRY(dfm_module_named_parameters(m, &d));
+    TRY(dfm_tensor_dict_size(d, &n));
+    params = malloc((size_t)n * sizeof *params);
+    for (i = 0; i < n; i++) TRY(dfm_tensor_dict_value(d, i, &params[i]));
+    TRY(dfm_optimizer_adam(params, n, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &opt));
+    for (step = 0; step < 3; step++) {
+        dfm_tensor logits = NULL, loss = NULL;
+        float v;
+        TRY(dfm_optimizer_zero_grad(opt));
+        TRY(dfm_module_forward_dfm(m, x, 3, 1e-2f, &logits));
+        TRY(dfm_cross_entropy(logits, y, NULL, -100, "mean", 0.0f, &loss));
+        TRY(dfm_backward(loss, NULL, false));
+        TRY(dfm_optimizer_step(opt));
+        TRY(dfm_tensor_read(loss, &v, sizeof v));
+        {
+            uint32_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            printf("step %lld loss %.9g bits %u\n", (long long)step, (double)v, (unsigned)bits);
+        }
+        TRY(dfm_tensor_release(loss));
+        TRY(dfm_tensor_release(logits));
+    }
+    for (i = 0; i < n; i++) TRY(dfm_tensor_release(params[i]));
+    free(params);
+    TRY(dfm_optimizer_release(opt));
+    TRY(dfm_tensor_dict_release(d));
+    TRY(dfm_tensor_release(x));
+    TRY(dfm_tensor_release(y));
+    TRY(dfm_module_release(m));
+    return dfm_live_handle_count() == 0 ? 0 : 1;
+}

@@ -1,0 +1,2553 @@
+/*
+ * test_abi.c: drives every function of dfm.h with good and bad input (NULL, released,
+ * foreign and wrong-kind handles, wrong shapes and ranks, negative and huge sizes,
+ * NaN, missing/truncated/corrupt files) and checks the status, that the message names
+ * the function, and that the process lives on. Prints pass/fail counts; exit code 1 on
+ * any failure. Meant to run under valgrind memcheck.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, access */
+#include <dfm.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+static void fail_at(int line, const char *what) {
+    failed++;
+    fprintf(stderr, "FAIL line %d: %s\n", line, what);
+}
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) passed++;                                                          \
+        else fail_at(__LINE__, #cond);                                               \
+    } while (0)
+
+/* The call must succeed. */
+#define OK(call) expect((call), DFM_OK, NULL, #call, __LINE__)
+/* The call must fail with `st`, and the message must start with the function's name
+ * and contain `part`. */
+#define ERR(call, st, part) expect((call), (st), (part), #call, __LINE__)
+/* The call must fail (any status) with a message naming the function: for extreme
+ * values where several statuses are reasonable. */
+#define BAD(call) expect_failure((call), #call, __LINE__)
+
+static void expect(dfm_status got, dfm_status want, const char *part, const char *call, int line) {
+    char fn[128];
+    size_t n = strcspn(call, "(");
+    if (n >= sizeof fn) n = sizeof fn - 1;
+    memcpy(fn, call, n);
+    fn[n] = '\0';
+    if (got != want) {
+        failed++;
+        fprintf(stderr, "FAIL line %d: %s returned %s, expected %s (message: %s)\n", line, call,
+                dfm_status_string(got), dfm_status_string(want), got ? dfm_last_error_message() : "");
+        return;
+    }
+    if (want == DFM_OK) {
+        passed++;
+        return;
+    }
+    const char *msg = dfm_last_error_message();
+    size_t fl = strlen(fn);
+    if (getenv("DFM_TEST_VERBOSE")) printf("  %-20s %s\n", dfm_status_string(got), msg);
+    if (strncmp(msg, fn, fl) != 0 || msg[fl] != ':') {
+        failed++;
+        fprintf(stderr, "FAIL line %d: %s: message does not start with '%s:': %s\n", line, call, fn, msg);
+    } else if (part && !strstr(msg, part)) {
+        failed++;
+        fprintf(stderr, "FAIL line %d: %s: message lacks '%s': %s\n", line, call, part, msg);
+    } else if (dfm_last_error_status() != want) {
+        failed++;
+        fprintf(stderr, "FAIL line %d: %s: dfm_last_error_status is %s\n", line, call,
+                dfm_status_string(dfm_last_error_status()));
+    } else {
+        passed++;
+    }
+}
+
+static void expect_failure(dfm_status got, const char *call, int line) {
+    size_t n = strcspn(call, "(");
+    const char *msg = dfm_last_error_message();
+    if (got == DFM_OK) {
+        failed++;
+        fprintf(stderr, "FAIL line %d: %s succeeded, expected a failure\n", line, call);
+    } else if (strncmp(msg, call, n) != 0 || msg[n] != ':') {
+        failed++;
+        fprintf(stderr, "FAIL line %d: %s: message does not name the function: %s\n", line, call, msg);
+    } else {
+        if (getenv("DFM_TEST_VERBOSE")) printf("  %-20s %s\n", dfm_status_string(got), msg);
+        passed++;
+    }
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static dfm_tensor T(const float *data, const int64_t *shape, int64_t ndim) {
+    int64_t n = 1, i;
+    dfm_tensor t = NULL;
+    for (i = 0; i < ndim; i++) n *= shape[i];
+    if (dfm_tensor_from_data(data, (size_t)n * sizeof(float), shape, ndim, DFM_FLOAT32, &t) != DFM_OK) {
+        fprintf(stderr, "helper T failed: %s\n", dfm_last_error_message());
+        exit(2);
+    }
+    return t;
+}
+
+static dfm_tensor vec(int64_t n, float start) {
+    float *d = malloc((size_t)(n ? n : 1) * sizeof(float));
+    int64_t i;
+    dfm_tensor t;
+    for (i = 0; i < n; i++) d[i] = start + (float)i;
+    t = T(d, &n, 1);
+    free(d);
+    return t;
+}
+
+static dfm_tensor mat(int64_t r, int64_t c, float start) {
+    dfm_tensor v = vec(r * c, start), m = NULL;
+    int64_t s[2];
+    s[0] = r;
+    s[1] = c;
+    OK(dfm_reshape(v, s, 2, &m));
+    dfm_tensor_release(v);
+    return m;
+}
+
+static dfm_tensor released_tensor(void) {
+    dfm_tensor t = vec(2, 0);
+    dfm_tensor_release(t);
+    return t;
+}
+
+static float first(dfm_tensor t) {
+    void *p = NULL;
+    if (dfm_tensor_data(t, &p) != DFM_OK) return NAN;
+    return *(float *)p;
+}
+
+static int64_t numel(dfm_tensor t) {
+    int64_t n = -1;
+    dfm_tensor_numel(t, &n);
+    return n;
+}
+
+static int64_t ndim_of(dfm_tensor t) {
+    int64_t n = -1;
+    dfm_tensor_ndim(t, &n);
+    return n;
+}
+
+static float at(dfm_tensor t, int64_t k) {
+    void *p = NULL;
+    if (dfm_tensor_data(t, &p) != DFM_OK) return NAN;
+    return ((float *)p)[k];
+}
+
+static int64_t at64(dfm_tensor t, int64_t k) {
+    void *p = NULL;
+    if (dfm_tensor_data(t, &p) != DFM_OK) return INT64_MIN;
+    return ((int64_t *)p)[k];
+}
+
+static void *FOREIGN; /* a pointer that never came from dfm (any handle type) */
+static dfm_tensor RELEASED;
+static int64_t s23[2] = {2, 3};
+
+/* ---------------------------------------------------------------- library */
+
+static void test_library(void) {
+    int32_t threads;
+    CHECK(strcmp(dfm_version(), "0.1.0") == 0);
+    CHECK(dfm_abi_version() == DFM_ABI_VERSION);
+    CHECK(strcmp(dfm_status_string(DFM_SHAPE_MISMATCH), "DFM_SHAPE_MISMATCH") == 0);
+    CHECK(strcmp(dfm_status_string(DFM_OK), "DFM_OK") == 0);
+    CHECK(strcmp(dfm_status_string((dfm_status)12345), "DFM_UNKNOWN_STATUS") == 0);
+    CHECK(dfm_last_error_message() != NULL);
+    CHECK(dfm_live_handle_count() >= 0);
+    OK(dfm_manual_seed(0));
+    OK(dfm_manual_seed(UINT64_MAX));
+    threads = dfm_get_num_threads();
+    CHECK(threads >= 1);
+    ERR(dfm_set_num_threads(0), DFM_INVALID_ARGUMENT, "0");
+    ERR(dfm_set_num_threads(-5), DFM_INVALID_ARGUMENT, "-5");
+    ERR(dfm_set_num_threads(INT32_MAX), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_set_num_threads(1));
+    CHECK(dfm_get_num_threads() == 1);
+    OK(dfm_set_num_threads(threads));
+    CHECK(dfm_is_grad_enabled());
+    dfm_set_grad_enabled(false);
+    CHECK(!dfm_is_grad_enabled());
+    dfm_set_grad_enabled(true);
+    CHECK(dfm_is_grad_enabled());
+}
+
+/* ---------------------------------------------------------------- tensor creation */
+
+static int blob_releases;
+static void *blob_seen;
+static void blob_release(void *data, void *user) {
+    blob_releases++;
+    blob_seen = data;
+    CHECK(user == (void *)&blob_releases);
+}
+
+static void test_creation(void) {
+    float d6[6] = {1, 2, 3, 4, 5, 6};
+    int64_t i64[3] = {7, -8, 9};
+    int64_t neg[2] = {2, -3}, huge[2] = {INT64_MAX, 2}, big[3] = {1 << 20, 1 << 20, 1 << 20};
+    int64_t s3 = 3;
+    dfm_tensor t = NULL, u = NULL;
+    double item;
+    float *blob;
+
+    /* from_data */
+    OK(dfm_tensor_from_data(d6, sizeof d6, s23, 2, DFM_FLOAT32, &t));
+    CHECK(numel(t) == 6 && first(t) == 1.0f);
+    dfm_tensor_release(t);
+    OK(dfm_tensor_from_data(i64, sizeof i64, &s3, 1, DFM_INT64, &t));
+    {
+        dfm_dtype dt;
+        OK(dfm_tensor_dtype(t, &dt));
+        CHECK(dt == DFM_INT64);
+    }
+    dfm_tensor_release(t);
+    OK(dfm_tensor_from_data(d6, 4, NULL, 0, DFM_FLOAT32, &t)); /* scalar */
+    OK(dfm_tensor_item(t, &item));
+    CHECK(item == 1.0);
+    dfm_tensor_release(t);
+    t = (dfm_tensor)(uintptr_t)1;
+    ERR(dfm_tensor_from_data(d6, sizeof d6, s23, 2, DFM_FLOAT32, NULL), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_tensor_from_data(d6, 8, s23, 2, DFM_FLOAT32, &t), DFM_SHAPE_MISMATCH, "needs 24 bytes");
+    CHECK(t == NULL); /* out is cleared on failure */
+    ERR(dfm_tensor_from_data(NULL, 24, s23, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "data");
+    ERR(dfm_tensor_from_data(d6, sizeof d6, NULL, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "shape");
+    ERR(dfm_tensor_from_data(d6, sizeof d6, s23, -1, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "-1");
+    ERR(dfm_tensor_from_data(d6, sizeof d6, s23, 1000, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "1000");
+    ERR(dfm_tensor_from_data(d6, sizeof d6, neg, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "-3");
+    ERR(dfm_tensor_from_data(d6, sizeof d6, huge, 2, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, "too many");
+    ERR(dfm_tensor_from_data(d6, sizeof d6, s23, 2, (dfm_dtype)7, &t), DFM_INVALID_ARGUMENT, "dtype 7");
+    ERR(dfm_tensor_from_data(d6, SIZE_MAX, s23, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "too large");
+
+    /* from_blob: zero copy, release callback once when the last view goes */
+    blob = malloc(6 * sizeof(float));
+    memcpy(blob, d6, sizeof d6);
+    OK(dfm_tensor_from_blob(blob, sizeof d6, s23, 2, DFM_FLOAT32, blob_release, &blob_releases, &t));
+    {
+        void *p;
+        OK(dfm_tensor_data(t, &p));
+        CHECK(p == (void *)blob);
+    }
+    OK(dfm_tensor_detach(t, &u));
+    dfm_tensor_release(t);
+    CHECK(blob_releases == 0); /* the detached view still uses the buffer */
+    blob[0] = 42;
+    CHECK(first(u) == 42.0f);
+    dfm_tensor_release(u);
+    CHECK(blob_releases == 1 && blob_seen == (void *)blob);
+    free(blob);
+    ERR(dfm_tensor_from_blob(NULL, 24, s23, 2, DFM_FLOAT32, blob_release, &blob_releases, &t), DFM_INVALID_ARGUMENT, "data");
+    ERR(dfm_tensor_from_blob((char *)d6 + 1, 24, s23, 2, DFM_FLOAT32, NULL, NULL, &t), DFM_INVALID_ARGUMENT, "aligned");
+    ERR(dfm_tensor_from_blob(d6, 25, s23, 2, DFM_FLOAT32, NULL, NULL, &t), DFM_SHAPE_MISMATCH, "25");
+    ERR(dfm_tensor_from_blob(d6, 24, s23, 2, DFM_FLOAT32, NULL, NULL, NULL), DFM_INVALID_ARGUMENT, "out");
+    ERR(dfm_tensor_from_blob(d6, 24, huge, 2, DFM_FLOAT32, NULL, NULL, &t), DFM_OUT_OF_MEMORY, NULL);
+    CHECK(blob_releases == 1); /* failures never call release */
+    OK(dfm_tensor_from_blob(d6, 24, s23, 2, DFM_FLOAT32, NULL, NULL, &t)); /* NULL release: caller keeps it */
+    dfm_tensor_release(t);
+
+    /* zeros / ones / full / arange */
+    OK(dfm_tensor_zeros(s23, 2, DFM_INT64, &t));
+    CHECK(numel(t) == 6);
+    dfm_tensor_release(t);
+    ERR(dfm_tensor_zeros(neg, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "negative");
+    ERR(dfm_tensor_zeros(big, 3, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, NULL);
+    ERR(dfm_tensor_zeros(s23, 2, (dfm_dtype)-1, &t), DFM_INVALID_ARGUMENT, "dtype");
+    ERR(dfm_tensor_zeros(s23, 2, DFM_FLOAT32, NULL), DFM_INVALID_ARGUMENT, "NULL");
+    OK(dfm_tensor_ones(s23, 2, DFM_INT64, &t));
+    {
+        int64_t v[6];
+        OK(dfm_tensor_read(t, v, sizeof v));
+        CHECK(v[0] == 1 && v[5] == 1);
+    }
+    dfm_tensor_release(t);
+    ERR(dfm_tensor_ones(huge, 2, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, NULL);
+    ERR(dfm_tensor_ones(s23, 2, DFM_FLOAT32, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_tensor_full(s23, 2, 2.5, DFM_FLOAT32, &t));
+    CHECK(first(t) == 2.5f);
+    dfm_tensor_release(t);
+    OK(dfm_tensor_full(s23, 2, NAN, DFM_FLOAT32, &t));
+    CHECK(isnan(first(t)));
+    dfm_tensor_release(t);
+    ERR(dfm_tensor_full(s23, 2, 2.5, DFM_INT64, &t), DFM_INVALID_ARGUMENT, "2.5");
+    ERR(dfm_tensor_full(s23, 2, NAN, DFM_INT64, &t), DFM_INVALID_ARGUMENT, "nan");
+    ERR(dfm_tensor_full(s23, 2, 1e30, DFM_INT64, &t), DFM_INVALID_ARGUMENT, "int64");
+    ERR(dfm_tensor_full(neg, 2, 0, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_tensor_arange(0, 10, 3, DFM_INT64, &t));
+    CHECK(numel(t) == 4);
+    dfm_tensor_release(t);
+    OK(dfm_tensor_arange(1, 0, -0.25, DFM_FLOAT32, &t));
+    CHECK(numel(t) == 4);
+    dfm_tensor_release(t);
+    ERR(dfm_tensor_arange(0, 10, 0, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "step");
+    ERR(dfm_tensor_arange(NAN, 10, 1, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "finite");
+    ERR(dfm_tensor_arange(0, INFINITY, 1, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_arange(0, 1e300, 1e-300, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, "elements");
+    ERR(dfm_tensor_arange(-1e300, 1e300, 1, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, NULL);
+    ERR(dfm_tensor_arange(0, 1e19, 1e18, DFM_INT64, &t), DFM_INVALID_ARGUMENT, "range");
+    ERR(dfm_tensor_arange(10, 0, 1, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_arange(0, 1, 1, (dfm_dtype)3, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_arange(0, 1, 1, DFM_FLOAT32, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* random */
+    OK(dfm_manual_seed(7));
+    OK(dfm_tensor_randn(s23, 2, &t));
+    OK(dfm_manual_seed(7));
+    OK(dfm_tensor_randn(s23, 2, &u));
+    CHECK(first(t) == first(u)); /* seeded: reproducible */
+    dfm_tensor_release(t);
+    dfm_tensor_release(u);
+    ERR(dfm_tensor_randn(neg, 2, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_randn(s23, 2, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_tensor_rand(s23, 2, &t));
+    CHECK(first(t) >= 0.0f && first(t) < 1.0f);
+    dfm_tensor_release(t);
+    ERR(dfm_tensor_rand(huge, 2, &t), DFM_OUT_OF_MEMORY, NULL);
+    ERR(dfm_tensor_rand(s23, 40, &t), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_tensor_randint(-3, 3, s23, 2, &t));
+    {
+        int64_t v[6], k, okr = 1;
+        OK(dfm_tensor_read(t, v, sizeof v));
+        for (k = 0; k < 6; k++) okr &= v[k] >= -3 && v[k] < 3;
+        CHECK(okr);
+    }
+    dfm_tensor_release(t);
+    OK(dfm_tensor_randint(INT64_MIN, INT64_MAX, s23, 2, &t));
+    dfm_tensor_release(t);
+    ERR(dfm_tensor_randint(3, 3, s23, 2, &t), DFM_INVALID_ARGUMENT, "from=3");
+    ERR(dfm_tensor_randint(0, 3, neg, 2, &t), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_tensor_randperm(5, &t));
+    CHECK(numel(t) == 5);
+    dfm_tensor_release(t);
+    OK(dfm_tensor_randperm(0, &t));
+    dfm_tensor_release(t);
+    ERR(dfm_tensor_randperm(-1, &t), DFM_INVALID_ARGUMENT, "-1");
+    ERR(dfm_tensor_randperm(INT64_MAX, &t), DFM_OUT_OF_MEMORY, NULL);
+    ERR(dfm_tensor_randperm(3, NULL), DFM_INVALID_ARGUMENT, NULL);
+}
+
+/* ---------------------------------------------------------------- handles, properties */
+
+static void test_handles_and_properties(void) {
+    float d6[6] = {1, 2, 3, 4, 5, 6};
+    dfm_tensor t = T(d6, s23, 2), u = NULL;
+    int64_t v, dims[4], strides[4];
+    size_t nb;
+    void *p;
+    double item;
+    bool b;
+    int64_t before = dfm_live_handle_count();
+
+    /* retain/release */
+    OK(dfm_tensor_retain(t));
+    OK(dfm_tensor_release(t));
+    OK(dfm_tensor_ndim(t, &v)); /* still alive: one reference left */
+    CHECK(v == 2);
+    OK(dfm_tensor_release(NULL)); /* no-op */
+    ERR(dfm_tensor_retain(NULL), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_tensor_retain(RELEASED), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_tensor_release(RELEASED), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_tensor_retain(FOREIGN), DFM_INVALID_ARGUMENT, "not a dfm_tensor");
+    ERR(dfm_tensor_release(FOREIGN), DFM_INVALID_ARGUMENT, "not a dfm_tensor");
+
+    /* properties */
+    OK(dfm_tensor_shape(t, dims, 4));
+    CHECK(dims[0] == 2 && dims[1] == 3);
+    OK(dfm_tensor_strides(t, strides, 2));
+    CHECK(strides[0] == 12 && strides[1] == 4); /* bytes */
+    ERR(dfm_tensor_shape(t, dims, 1), DFM_INVALID_ARGUMENT, "capacity 1");
+    ERR(dfm_tensor_shape(t, NULL, 4), DFM_INVALID_ARGUMENT, "dims");
+    ERR(dfm_tensor_shape(t, dims, -7), DFM_INVALID_ARGUMENT, "-7");
+    ERR(dfm_tensor_shape(RELEASED, dims, 4), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_tensor_strides(t, strides, 0), DFM_INVALID_ARGUMENT, "capacity");
+    ERR(dfm_tensor_strides(NULL, strides, 4), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_tensor_ndim(t, NULL), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_tensor_ndim(FOREIGN, &v), DFM_INVALID_ARGUMENT, NULL);
+    {
+        dfm_dtype dt;
+        OK(dfm_tensor_dtype(t, &dt));
+        CHECK(dt == DFM_FLOAT32);
+        ERR(dfm_tensor_dtype(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_tensor_dtype(RELEASED, &dt), DFM_INVALID_ARGUMENT, NULL);
+    }
+    OK(dfm_tensor_numel(t, &v));
+    CHECK(v == 6);
+    ERR(dfm_tensor_numel(NULL, &v), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_numel(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_tensor_nbytes(t, &nb));
+    CHECK(nb == 24);
+    ERR(dfm_tensor_nbytes(RELEASED, &nb), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_nbytes(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* data access */
+    OK(dfm_tensor_data(t, &p));
+    ((float *)p)[1] = 20;
+    {
+        float r[6], w[6] = {6, 5, 4, 3, 2, 1};
+        OK(dfm_tensor_read(t, r, sizeof r));
+        CHECK(r[1] == 20);
+        OK(dfm_tensor_write(t, w, sizeof w));
+        CHECK(first(t) == 6);
+        ERR(dfm_tensor_read(t, r, 4), DFM_SHAPE_MISMATCH, "24 bytes");
+        ERR(dfm_tensor_read(t, NULL, 24), DFM_INVALID_ARGUMENT, "dst");
+        ERR(dfm_tensor_read(RELEASED, r, 24), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_tensor_write(t, w, 100), DFM_SHAPE_MISMATCH, NULL);
+        ERR(dfm_tensor_write(t, NULL, 24), DFM_INVALID_ARGUMENT, "src");
+        ERR(dfm_tensor_write(t, w, SIZE_MAX), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_tensor_write(FOREIGN, w, 24), DFM_INVALID_ARGUMENT, NULL);
+    }
+    ERR(dfm_tensor_data(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_data(RELEASED, &p), DFM_INVALID_ARGUMENT, NULL);
+
+    /* item */
+    ERR(dfm_tensor_item(t, &item), DFM_INVALID_ARGUMENT, "6 elements");
+    ERR(dfm_tensor_item(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_item(NULL, &item), DFM_INVALID_ARGUMENT, NULL);
+    {
+        int64_t big = INT64_C(1) << 40;
+        OK(dfm_tensor_from_data(&big, 8, NULL, 0, DFM_INT64, &u));
+        OK(dfm_tensor_item(u, &item));
+        CHECK(item == (double)big); /* exact, not through float */
+        dfm_tensor_release(u);
+    }
+
+    /* autograd flags */
+    OK(dfm_tensor_requires_grad(t, &b));
+    CHECK(!b);
+    OK(dfm_tensor_set_requires_grad(t, true));
+    OK(dfm_tensor_requires_grad(t, &b));
+    CHECK(b);
+    OK(dfm_tensor_is_leaf(t, &b));
+    CHECK(b);
+    ERR(dfm_tensor_requires_grad(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_requires_grad(RELEASED, &b), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_is_leaf(NULL, &b), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_is_leaf(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_set_requires_grad(FOREIGN, true), DFM_INVALID_ARGUMENT, NULL);
+    {
+        dfm_tensor it = NULL, sq = NULL;
+        OK(dfm_tensor_zeros(s23, 2, DFM_INT64, &it));
+        ERR(dfm_tensor_set_requires_grad(it, true), DFM_TYPE_ERROR, "float32");
+        OK(dfm_mul(t, t, &sq));
+        ERR(dfm_tensor_set_requires_grad(sq, false), DFM_STATE_ERROR, "leaf");
+        OK(dfm_tensor_is_leaf(sq, &b));
+        CHECK(!b);
+        dfm_tensor_release(it);
+        dfm_tensor_release(sq);
+    }
+
+    /* grad get/set */
+    OK(dfm_tensor_grad(t, &u));
+    CHECK(u == NULL); /* none yet: not an error */
+    ERR(dfm_tensor_grad(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_grad(RELEASED, &u), DFM_INVALID_ARGUMENT, NULL);
+    {
+        dfm_tensor g = NULL, wrong = vec(6, 0);
+        OK(dfm_tensor_ones(s23, 2, DFM_FLOAT32, &g));
+        OK(dfm_tensor_set_grad(t, g));
+        OK(dfm_tensor_grad(t, &u));
+        CHECK(u != NULL && first(u) == 1.0f);
+        dfm_tensor_release(u);
+        ERR(dfm_tensor_set_grad(t, wrong), DFM_SHAPE_MISMATCH, "[6]");
+        ERR(dfm_tensor_set_grad(t, RELEASED), DFM_INVALID_ARGUMENT, "released");
+        ERR(dfm_tensor_set_grad(NULL, g), DFM_INVALID_ARGUMENT, NULL);
+        OK(dfm_tensor_set_grad(t, NULL)); /* clears */
+        OK(dfm_tensor_grad(t, &u));
+        CHECK(u == NULL);
+        dfm_tensor_release(g);
+        dfm_tensor_release(wrong);
+    }
+
+    /* copy_, fill_, detach, clone */
+    {
+        dfm_tensor c = NULL, d = NULL, i = NULL, w = vec(5, 0);
+        OK(dfm_tensor_clone(t, &c));
+        OK(dfm_tensor_fill_(c, 3));
+        CHECK(first(c) == 3 && first(t) == 6); /* clone owns its memory */
+        OK(dfm_tensor_detach(t, &d));
+        OK(dfm_tensor_fill_(d, 4));
+        CHECK(first(t) == 4); /* detach shares it */
+        OK(dfm_tensor_requires_grad(d, &b));
+        CHECK(!b);
+        OK(dfm_tensor_copy_(t, c));
+        CHECK(first(t) == 3);
+        OK(dfm_tensor_zeros(s23, 2, DFM_INT64, &i));
+        OK(dfm_tensor_copy_(i, t)); /* dtype converted */
+        OK(dfm_tensor_fill_(i, -9));
+        OK(dfm_tensor_fill_(c, NAN));
+        ERR(dfm_tensor_copy_(i, c), DFM_INVALID_ARGUMENT, "nan"); /* NaN cannot become int64 */
+        ERR(dfm_tensor_copy_(t, w), DFM_SHAPE_MISMATCH, "[5]");
+        ERR(dfm_tensor_copy_(t, NULL), DFM_INVALID_ARGUMENT, "src");
+        ERR(dfm_tensor_copy_(RELEASED, t), DFM_INVALID_ARGUMENT, "dst");
+        ERR(dfm_tensor_fill_(i, 0.5), DFM_INVALID_ARGUMENT, "0.5");
+        ERR(dfm_tensor_fill_(i, INFINITY), DFM_INVALID_ARGUMENT, "inf");
+        ERR(dfm_tensor_fill_(NULL, 1), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_tensor_detach(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_tensor_detach(RELEASED, &u), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_tensor_clone(FOREIGN, &u), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_tensor_clone(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+        /* to_dtype */
+        {
+            dfm_tensor conv = NULL;
+            dfm_dtype dt;
+            float neg[6] = {-1.7f, 2.9f, 0, 0, 0, 0};
+            OK(dfm_tensor_write(c, neg, sizeof neg));
+            OK(dfm_tensor_to_dtype(c, DFM_INT64, &conv));
+            OK(dfm_tensor_dtype(conv, &dt));
+            CHECK(dt == DFM_INT64 && at64(conv, 0) == -1 && at64(conv, 1) == 2); /* toward zero, like .long() */
+            dfm_tensor_release(conv);
+            OK(dfm_tensor_to_dtype(i, DFM_FLOAT32, &conv));
+            CHECK(at(conv, 0) == -9);
+            dfm_tensor_release(conv);
+            OK(dfm_tensor_fill_(c, NAN));
+            ERR(dfm_tensor_to_dtype(c, DFM_INT64, &conv), DFM_INVALID_ARGUMENT, "nan");
+            ERR(dfm_tensor_to_dtype(c, (dfm_dtype)5, &conv), DFM_INVALID_ARGUMENT, "dtype 5");
+            ERR(dfm_tensor_to_dtype(NULL, DFM_INT64, &conv), DFM_INVALID_ARGUMENT, NULL);
+            ERR(dfm_tensor_to_dtype(c, DFM_INT64, NULL), DFM_INVALID_ARGUMENT, NULL);
+        }
+        /* identity: same object, same value */
+        {
+            uint64_t id1 = 0, id2 = 1, id3 = 2;
+            OK(dfm_tensor_retain(t));
+            OK(dfm_tensor_identity(t, &id1));
+            OK(dfm_tensor_identity(d, &id3)); /* a detached view is another tensor */
+            OK(dfm_tensor_release(t));
+            OK(dfm_tensor_identity(t, &id2));
+            CHECK(id1 == id2 && id1 != id3);
+            ERR(dfm_tensor_identity(t, NULL), DFM_INVALID_ARGUMENT, NULL);
+            ERR(dfm_tensor_identity(RELEASED, &id1), DFM_INVALID_ARGUMENT, "released");
+        }
+        dfm_tensor_release(c);
+        dfm_tensor_release(d);
+        dfm_tensor_release(i);
+        dfm_tensor_release(w);
+    }
+    dfm_tensor_release(t);
+    CHECK(dfm_live_handle_count() == before - 1);
+}
+
+/* ---------------------------------------------------------------- autograd */
+
+static void test_autograd(void) {
+    float d3[3] = {1, 2, 3};
+    int64_t s3 = 3;
+    dfm_tensor x = T(d3, &s3, 1), y = NULL, loss = NULL, g = NULL, seed = NULL;
+    float gv[3];
+
+    OK(dfm_tensor_set_requires_grad(x, true));
+    OK(dfm_mul(x, x, &y));                   /* y = x^2 */
+    OK(dfm_sum(y, NULL, 0, false, &loss));    /* loss = sum(x^2) */
+    OK(dfm_backward(loss, NULL, true));
+    OK(dfm_tensor_grad(x, &g));
+    OK(dfm_tensor_read(g, gv, sizeof gv));
+    CHECK(gv[0] == 2 && gv[1] == 4 && gv[2] == 6);
+    dfm_tensor_release(g);
+    OK(dfm_backward(loss, NULL, false)); /* retained: second pass accumulates */
+    OK(dfm_tensor_grad(x, &g));
+    OK(dfm_tensor_read(g, gv, sizeof gv));
+    CHECK(gv[0] == 4 && gv[2] == 12);
+    dfm_tensor_release(g);
+    ERR(dfm_backward(loss, NULL, false), DFM_STATE_ERROR, "second time");
+    ERR(dfm_backward(y, NULL, false), DFM_STATE_ERROR, "scalar");
+    OK(dfm_tensor_ones(s23, 2, DFM_FLOAT32, &seed));
+    ERR(dfm_backward(y, seed, false), DFM_SHAPE_MISMATCH, "[2, 3]");
+    ERR(dfm_backward(NULL, NULL, false), DFM_INVALID_ARGUMENT, "loss");
+    ERR(dfm_backward(RELEASED, NULL, false), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_backward(loss, RELEASED, false), DFM_INVALID_ARGUMENT, "grad");
+    ERR(dfm_backward(seed, NULL, false), DFM_STATE_ERROR, "does not require grad");
+    dfm_tensor_release(seed);
+    dfm_tensor_release(loss);
+    dfm_tensor_release(y);
+
+    /* explicit gradient and no_grad */
+    OK(dfm_tensor_set_grad(x, NULL));
+    OK(dfm_mul_scalar(x, 3, &y));
+    OK(dfm_tensor_full(&s3, 1, 0.5, DFM_FLOAT32, &seed));
+    OK(dfm_backward(y, seed, false));
+    OK(dfm_tensor_grad(x, &g));
+    OK(dfm_tensor_read(g, gv, sizeof gv));
+    CHECK(gv[1] == 1.5f);
+    dfm_tensor_release(g);
+    dfm_tensor_release(seed);
+    dfm_tensor_release(y);
+    dfm_set_grad_enabled(false);
+    OK(dfm_mul(x, x, &y));
+    {
+        bool rg;
+        OK(dfm_tensor_requires_grad(y, &rg));
+        CHECK(!rg);
+    }
+    dfm_set_grad_enabled(true);
+    dfm_tensor_release(y);
+
+    /* graphs dropped without backward are freed, including ops that save their output */
+    {
+        dfm_tensor a = NULL, b = NULL, c = NULL, d = NULL, e = NULL;
+        OK(dfm_relu(x, &a));
+        OK(dfm_exp(a, &b));
+        OK(dfm_sigmoid(b, &c));
+        OK(dfm_tanh(c, &d));
+        OK(dfm_sqrt(d, &e));
+        dfm_tensor_release(a);
+        dfm_tensor_release(b);
+        dfm_tensor_release(c);
+        dfm_tensor_release(d);
+        dfm_tensor_release(e);
+    }
+    dfm_tensor_release(x);
+}
+
+/* ---------------------------------------------------------------- elementwise ops */
+
+typedef dfm_status (*unary_fn)(dfm_tensor, dfm_tensor *);
+typedef dfm_status (*binary_fn)(dfm_tensor, dfm_tensor, dfm_tensor *);
+typedef dfm_status (*scalar_fn)(dfm_tensor, float, dfm_tensor *);
+typedef dfm_status (*rscalar_fn)(float, dfm_tensor, dfm_tensor *);
+
+/* Bad-input checks shared by all unary ops; `name` is the function's name. */
+/* int64_ok: the op accepts int64 input (neg, abs, as in torch); others are float-only. */
+static void bad_unary(unary_fn f, const char *name, int int64_ok, int line) {
+    dfm_tensor out = NULL, it = NULL, x = vec(3, 1);
+    char call[160];
+    snprintf(call, sizeof call, "%s(NULL)", name);
+    expect(f(NULL, &out), DFM_INVALID_ARGUMENT, "argument 'a' is NULL", call, line);
+    snprintf(call, sizeof call, "%s(released)", name);
+    expect(f(RELEASED, &out), DFM_INVALID_ARGUMENT, "released", call, line);
+    snprintf(call, sizeof call, "%s(foreign)", name);
+    expect(f(FOREIGN, &out), DFM_INVALID_ARGUMENT, "not a dfm_tensor", call, line);
+    snprintf(call, sizeof call, "%s(out NULL)", name);
+    expect(f(x, NULL), DFM_INVALID_ARGUMENT, "out", call, line);
+    OK(dfm_tensor_zeros(s23, 2, DFM_INT64, &it));
+    snprintf(call, sizeof call, "%s(int64)", name);
+    if (int64_ok) {
+        dfm_dtype dt = DFM_FLOAT32;
+        expect(f(it, &out), DFM_OK, NULL, call, line);
+        dfm_tensor_dtype(out, &dt);
+        CHECK(dt == DFM_INT64);
+        dfm_tensor_release(out);
+    } else {
+        expect(f(it, &out), DFM_TYPE_ERROR, "int64", call, line);
+        CHECK(out == NULL);
+    }
+    dfm_tensor_release(it);
+    dfm_tensor_release(x);
+}
+
+static void good_unary(unary_fn f, float in, float want, int line) {
+    int64_t one = 1;
+    dfm_tensor x = T(&in, &one, 1), y = NULL;
+    expect(f(x, &y), DFM_OK, NULL, "unary op", line);
+    if (y) {
+        float got = first(y);
+        if (!(got == want || (isnan(want) && isnan(got)) || fabsf(got - want) < 1e-5f)) {
+            fail_at(line, "unary value");
+            fprintf(stderr, "   got %g want %g\n", got, want);
+        } else {
+            passed++;
+        }
+    }
+    dfm_tensor_release(x);
+    dfm_tensor_release(y);
+}
+
+static void bad_binary(binary_fn f, const char *name, int line) {
+    dfm_tensor a = vec(3, 1), b = vec(4, 1), out = NULL;
+    char call[160];
+    snprintf(call, sizeof call, "%s(a, NULL)", name);
+    expect(f(a, NULL, &out), DFM_INVALID_ARGUMENT, "argument 'b' is NULL", call, line);
+    snprintf(call, sizeof call, "%s(NULL, b)", name);
+    expect(f(NULL, a, &out), DFM_INVALID_ARGUMENT, "argument 'a' is NULL", call, line);
+    snprintf(call, sizeof call, "%s(released, a)", name);
+    expect(f(RELEASED, a, &out), DFM_INVALID_ARGUMENT, "released", call, line);
+    snprintf(call, sizeof call, "%s(out NULL)", name);
+    expect(f(a, a, NULL), DFM_INVALID_ARGUMENT, "out", call, line);
+    snprintf(call, sizeof call, "%s([3], [4])", name);
+    expect(f(a, b, &out), DFM_SHAPE_MISMATCH, "[4]", call, line);
+    CHECK(out == NULL);
+    dfm_tensor_release(a);
+    dfm_tensor_release(b);
+}
+
+static void bad_scalar(scalar_fn f, const char *name, int line) {
+    dfm_tensor out = NULL, x = vec(2, 0);
+    char call[160];
+    snprintf(call, sizeof call, "%s(NULL)", name);
+    expect(f(NULL, 1, &out), DFM_INVALID_ARGUMENT, "NULL", call, line);
+    snprintf(call, sizeof call, "%s(released)", name);
+    expect(f(RELEASED, 1, &out), DFM_INVALID_ARGUMENT, "released", call, line);
+    snprintf(call, sizeof call, "%s(out NULL)", name);
+    expect(f(x, 1, NULL), DFM_INVALID_ARGUMENT, "out", call, line);
+    /* NaN scalars are values, not errors */
+    expect(f(x, NAN, &out), DFM_OK, NULL, name, line);
+    CHECK(out != NULL && numel(out) == 2);
+    dfm_tensor_release(out);
+    dfm_tensor_release(x);
+}
+
+static dfm_status rsub_as_scalar_fn(dfm_tensor a, float s, dfm_tensor *out) { return dfm_rsub_scalar(s, a, out); }
+static dfm_status rdiv_as_scalar_fn(dfm_tensor a, float s, dfm_tensor *out) { return dfm_rdiv_scalar(s, a, out); }
+
+static void test_elementwise(void) {
+    dfm_tensor a = mat(2, 3, 1), r = vec(3, 10), out = NULL;
+    float v[6];
+    /* broadcasting [2,3] + [3] */
+    OK(dfm_add(a, r, &out));
+    OK(dfm_tensor_read(out, v, sizeof v));
+    CHECK(v[0] == 11 && v[5] == 18);
+    dfm_tensor_release(out);
+    OK(dfm_sub(a, r, &out));
+    CHECK(first(out) == -9);
+    dfm_tensor_release(out);
+    OK(dfm_mul(a, r, &out));
+    CHECK(first(out) == 10);
+    dfm_tensor_release(out);
+    OK(dfm_div(a, r, &out));
+    CHECK(first(out) == 0.1f);
+    dfm_tensor_release(out);
+    OK(dfm_pow(a, a, &out));
+    OK(dfm_tensor_read(out, v, sizeof v));
+    CHECK(v[1] == 4 && v[2] == 27);
+    dfm_tensor_release(out);
+    bad_binary(dfm_add, "dfm_add", __LINE__);
+    bad_binary(dfm_sub, "dfm_sub", __LINE__);
+    bad_binary(dfm_mul, "dfm_mul", __LINE__);
+    bad_binary(dfm_div, "dfm_div", __LINE__);
+    bad_binary(dfm_pow, "dfm_pow", __LINE__);
+
+    OK(dfm_add_scalar(a, 1, &out));
+    CHECK(first(out) == 2);
+    dfm_tensor_release(out);
+    OK(dfm_sub_scalar(a, 1, &out));
+    CHECK(first(out) == 0);
+    dfm_tensor_release(out);
+    OK(dfm_mul_scalar(a, 3, &out));
+    CHECK(first(out) == 3);
+    dfm_tensor_release(out);
+    OK(dfm_div_scalar(a, 2, &out));
+    CHECK(first(out) == 0.5f);
+    dfm_tensor_release(out);
+    OK(dfm_div_scalar(a, 0, &out)); /* division by zero is inf, as in torch */
+    CHECK(isinf(first(out)));
+    dfm_tensor_release(out);
+    OK(dfm_pow_scalar(a, 2, &out));
+    CHECK(first(out) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_rsub_scalar(5, a, &out));
+    CHECK(first(out) == 4);
+    dfm_tensor_release(out);
+    OK(dfm_rdiv_scalar(2, a, &out));
+    CHECK(first(out) == 2);
+    dfm_tensor_release(out);
+    bad_scalar(dfm_add_scalar, "dfm_add_scalar", __LINE__);
+    bad_scalar(dfm_sub_scalar, "dfm_sub_scalar", __LINE__);
+    bad_scalar(dfm_mul_scalar, "dfm_mul_scalar", __LINE__);
+    bad_scalar(dfm_div_scalar, "dfm_div_scalar", __LINE__);
+    bad_scalar(dfm_pow_scalar, "dfm_pow_scalar", __LINE__);
+    bad_scalar(rsub_as_scalar_fn, "dfm_rsub_scalar", __LINE__);
+    bad_scalar(rdiv_as_scalar_fn, "dfm_rdiv_scalar", __LINE__);
+
+    good_unary(dfm_neg, 2, -2, __LINE__);
+    good_unary(dfm_exp, 0, 1, __LINE__);
+    good_unary(dfm_log, 1, 0, __LINE__);
+    good_unary(dfm_log, -1, NAN, __LINE__);
+    good_unary(dfm_abs, -3, 3, __LINE__);
+    good_unary(dfm_sqrt, 4, 2, __LINE__);
+    good_unary(dfm_relu, -1, 0, __LINE__);
+    good_unary(dfm_relu, NAN, NAN, __LINE__);
+    good_unary(dfm_gelu, 0, 0, __LINE__);
+    good_unary(dfm_sigmoid, 0, 0.5f, __LINE__);
+    good_unary(dfm_tanh, 0, 0, __LINE__);
+    bad_unary(dfm_neg, "dfm_neg", 1, __LINE__);
+    bad_unary(dfm_exp, "dfm_exp", 0, __LINE__);
+    bad_unary(dfm_log, "dfm_log", 0, __LINE__);
+    bad_unary(dfm_abs, "dfm_abs", 1, __LINE__);
+    bad_unary(dfm_sqrt, "dfm_sqrt", 0, __LINE__);
+    bad_unary(dfm_relu, "dfm_relu", 0, __LINE__);
+    bad_unary(dfm_gelu, "dfm_gelu", 0, __LINE__);
+    bad_unary(dfm_sigmoid, "dfm_sigmoid", 0, __LINE__);
+    bad_unary(dfm_tanh, "dfm_tanh", 0, __LINE__);
+
+    OK(dfm_clamp(a, true, 2, true, 4, &out));
+    OK(dfm_tensor_read(out, v, sizeof v));
+    CHECK(v[0] == 2 && v[2] == 3 && v[5] == 4);
+    dfm_tensor_release(out);
+    OK(dfm_clamp(a, false, 0, true, 2, &out));
+    dfm_tensor_release(out);
+    ERR(dfm_clamp(a, false, 0, false, 0, &out), DFM_INVALID_ARGUMENT, "min");
+    ERR(dfm_clamp(NULL, true, 0, true, 1, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_clamp(a, true, 0, true, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_release(a);
+    dfm_tensor_release(r);
+}
+
+/* ---------------------------------------------------------------- reductions, shape */
+
+static void test_reduce_and_shape(void) {
+    dfm_tensor a = mat(2, 3, 1), out = NULL;
+    int64_t d1 = 1, dneg = -1, dbad = 5, dims[4];
+    int64_t shp[3] = {3, -1, 1}, shp2[2] = {-1, -1}, shp3[2] = {4, 2}, shp4[3] = {2, 2, 3}, shp5[2] = {-1, 3};
+    float v[6];
+
+    OK(dfm_sum(a, NULL, 0, false, &out));
+    CHECK(first(out) == 21);
+    dfm_tensor_release(out);
+    OK(dfm_sum(a, &d1, 1, true, &out));
+    OK(dfm_tensor_shape(out, dims, 4));
+    CHECK(dims[0] == 2 && dims[1] == 1);
+    dfm_tensor_release(out);
+    ERR(dfm_sum(a, &dbad, 1, false, &out), DFM_INDEX_ERROR, "5");
+    ERR(dfm_sum(a, NULL, 1, false, &out), DFM_INVALID_ARGUMENT, "dims");
+    ERR(dfm_sum(a, &d1, -1, false, &out), DFM_INVALID_ARGUMENT, "-1");
+    ERR(dfm_sum(a, &d1, INT64_MAX, false, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_sum(RELEASED, NULL, 0, false, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_sum(a, NULL, 0, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_mean(a, &dneg, 1, false, &out));
+    OK(dfm_tensor_read(out, v, 8));
+    CHECK(v[0] == 2 && v[1] == 5);
+    dfm_tensor_release(out);
+    ERR(dfm_mean(a, &dbad, 1, false, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_mean(NULL, NULL, 0, false, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_mean(a, NULL, 0, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_reshape(a, shp, 3, &out));
+    OK(dfm_tensor_shape(out, dims, 4));
+    CHECK(dims[0] == 3 && dims[1] == 2 && dims[2] == 1);
+    dfm_tensor_release(out);
+    ERR(dfm_reshape(a, shp2, 2, &out), DFM_INVALID_ARGUMENT, "one dimension");
+    ERR(dfm_reshape(a, shp3, 2, &out), DFM_SHAPE_MISMATCH, "size 6");
+    ERR(dfm_reshape(a, NULL, 2, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_reshape(a, shp3, -2, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_reshape(NULL, shp3, 2, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_reshape(a, shp3, 2, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_expand(a, shp4, 3, &out));
+    CHECK(numel(out) == 12);
+    dfm_tensor_release(out);
+    {
+        int64_t e[3] = {4, -1, -1};
+        OK(dfm_expand(a, e, 3, &out));
+        CHECK(numel(out) == 24);
+        dfm_tensor_release(out);
+    }
+    ERR(dfm_expand(a, shp5, 1, &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_expand(a, shp3, 2, &out), DFM_SHAPE_MISMATCH, "non-singleton");
+    {
+        int64_t e[3] = {-1, 2, 3};
+        ERR(dfm_expand(a, e, 3, &out), DFM_INVALID_ARGUMENT, "-1");
+    }
+    ERR(dfm_expand(NULL, shp4, 3, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_expand(a, shp4, 3, NULL), DFM_INVALID_ARGUMENT, NULL);
+    dfm_tensor_release(a);
+}
+
+/* ---------------------------------------------------------------- more shape ops */
+
+static void test_shape_ops(void) {
+    dfm_tensor a = mat(2, 3, 1), v4 = vec(4, 0), out = NULL, out2 = NULL;
+    int64_t p10[2] = {1, 0}, p00[2] = {0, 0}, dims[4], s213[3] = {2, 1, 3};
+    dfm_tensor pair[2], bad_pair[2];
+
+    OK(dfm_permute(a, p10, 2, &out));
+    OK(dfm_tensor_shape(out, dims, 4));
+    CHECK(dims[0] == 3 && dims[1] == 2 && at(out, 1) == 4);
+    dfm_tensor_release(out);
+    BAD(dfm_permute(a, p00, 2, &out));
+    BAD(dfm_permute(a, p10, 1, &out));
+    ERR(dfm_permute(a, NULL, 2, &out), DFM_INVALID_ARGUMENT, "dims");
+    ERR(dfm_permute(a, p10, -3, &out), DFM_INVALID_ARGUMENT, "-3");
+    ERR(dfm_permute(NULL, p10, 2, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_permute(a, p10, 2, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_transpose(a, 0, 1, &out));
+    CHECK(at(out, 1) == 4);
+    dfm_tensor_release(out);
+    ERR(dfm_transpose(a, 0, 5, &out), DFM_INDEX_ERROR, "5");
+    ERR(dfm_transpose(a, INT64_MIN, 0, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_transpose(RELEASED, 0, 1, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_transpose(a, 0, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_narrow(a, 1, 1, 2, &out));
+    CHECK(numel(out) == 4 && at(out, 0) == 2 && at(out, 2) == 5);
+    dfm_tensor_release(out);
+    ERR(dfm_narrow(a, 1, 2, 5, &out), DFM_INDEX_ERROR, "exceeds");
+    ERR(dfm_narrow(a, 1, 0, -1, &out), DFM_INVALID_ARGUMENT, "-1");
+    BAD(dfm_narrow(a, 1, INT64_MAX, 1, &out));
+    BAD(dfm_narrow(a, 1, INT64_MIN, INT64_MAX, &out));
+    BAD(dfm_narrow(a, 1, 1, INT64_MAX, &out));
+    ERR(dfm_narrow(a, 7, 0, 1, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_narrow(NULL, 1, 0, 1, &out), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_slice(a, 1, true, 1, false, 0, 2, &out));
+    CHECK(numel(out) == 2 && at(out, 0) == 2 && at(out, 1) == 5);
+    dfm_tensor_release(out);
+    OK(dfm_slice(a, -1, true, INT64_MIN, true, INT64_MAX, 1, &out)); /* Python clamps */
+    CHECK(numel(out) == 6);
+    dfm_tensor_release(out);
+    OK(dfm_slice(a, 0, true, 5, true, 1, 1, &out)); /* empty */
+    CHECK(numel(out) == 0);
+    dfm_tensor_release(out);
+    ERR(dfm_slice(a, 1, false, 0, false, 0, 0, &out), DFM_INVALID_ARGUMENT, "step");
+    ERR(dfm_slice(a, 1, false, 0, false, 0, INT64_MIN, &out), DFM_INVALID_ARGUMENT, "step");
+    ERR(dfm_slice(a, 9, false, 0, false, 0, 1, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_slice(FOREIGN, 0, false, 0, false, 0, 1, &out), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_select(a, 0, -1, &out));
+    CHECK(ndim_of(out) == 1 && at(out, 0) == 4);
+    dfm_tensor_release(out);
+    ERR(dfm_select(a, 0, 2, &out), DFM_INDEX_ERROR, "index 2");
+    ERR(dfm_select(a, 0, INT64_MIN, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_select(a, INT64_MAX, 0, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_select(a, 0, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    pair[0] = a;
+    pair[1] = a;
+    bad_pair[0] = a;
+    bad_pair[1] = v4;
+    OK(dfm_cat(pair, 2, 0, &out));
+    OK(dfm_tensor_shape(out, dims, 4));
+    CHECK(dims[0] == 4 && dims[1] == 3 && at(out, 6) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_cat(pair, 1, -1, &out));
+    CHECK(numel(out) == 6);
+    dfm_tensor_release(out);
+    BAD(dfm_cat(bad_pair, 2, 0, &out));
+    ERR(dfm_cat(pair, 2, 5, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_cat(NULL, 2, 0, &out), DFM_INVALID_ARGUMENT, "tensors");
+    ERR(dfm_cat(pair, 0, 0, &out), DFM_INVALID_ARGUMENT, "got 0");
+    ERR(dfm_cat(pair, -1, 0, &out), DFM_INVALID_ARGUMENT, "-1");
+    ERR(dfm_cat(pair, INT64_MAX, 0, &out), DFM_INVALID_ARGUMENT, NULL);
+    bad_pair[1] = RELEASED;
+    ERR(dfm_cat(bad_pair, 2, 0, &out), DFM_INVALID_ARGUMENT, "tensors[1]");
+    bad_pair[1] = NULL;
+    ERR(dfm_cat(bad_pair, 2, 0, &out), DFM_INVALID_ARGUMENT, "tensors[1]");
+    ERR(dfm_cat(pair, 2, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_stack(pair, 2, 0, &out));
+    CHECK(ndim_of(out) == 3 && numel(out) == 12);
+    dfm_tensor_release(out);
+    bad_pair[1] = v4;
+    BAD(dfm_stack(bad_pair, 2, 0, &out));
+    ERR(dfm_stack(pair, 2, 4, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_stack(NULL, 1, 0, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_stack(pair, 0, 0, &out), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_reshape(a, s213, 3, &out2));
+    OK(dfm_squeeze(out2, false, 0, &out));
+    CHECK(ndim_of(out) == 2);
+    dfm_tensor_release(out);
+    OK(dfm_squeeze(out2, true, 1, &out));
+    CHECK(ndim_of(out) == 2);
+    dfm_tensor_release(out);
+    OK(dfm_squeeze(out2, true, 0, &out)); /* size 2: unchanged */
+    CHECK(ndim_of(out) == 3);
+    dfm_tensor_release(out);
+    ERR(dfm_squeeze(out2, true, 5, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_squeeze(NULL, false, 0, &out), DFM_INVALID_ARGUMENT, NULL);
+    dfm_tensor_release(out2);
+    OK(dfm_unsqueeze(a, 0, &out));
+    CHECK(ndim_of(out) == 3);
+    dfm_tensor_release(out);
+    OK(dfm_unsqueeze(a, -1, &out));
+    CHECK(ndim_of(out) == 3);
+    dfm_tensor_release(out);
+    ERR(dfm_unsqueeze(a, 7, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_unsqueeze(a, INT64_MIN, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_unsqueeze(a, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_flatten(a, 0, -1, &out));
+    CHECK(ndim_of(out) == 1);
+    dfm_tensor_release(out);
+    ERR(dfm_flatten(a, 1, 0, &out), DFM_INVALID_ARGUMENT, "start_dim");
+    ERR(dfm_flatten(a, 0, 9, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_flatten(RELEASED, 0, 1, &out), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_release(a);
+    dfm_tensor_release(v4);
+}
+
+/* ---------------------------------------------------------------- compare, max/min, softmax */
+
+static void test_compare_and_reduce(void) {
+    dfm_tensor a = mat(2, 3, 1), z = NULL, it = NULL, out = NULL, idx = NULL, mask = NULL, e = NULL;
+    int64_t s0 = 0;
+    OK(dfm_tensor_zeros(s23, 2, DFM_FLOAT32, &z));
+    OK(dfm_tensor_ones(s23, 2, DFM_INT64, &it));
+
+    OK(dfm_eq(a, a, &out));
+    CHECK(at(out, 0) == 1 && at(out, 5) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_ne(a, z, &out));
+    CHECK(at(out, 0) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_lt(a, z, &out));
+    CHECK(at(out, 0) == 0);
+    dfm_tensor_release(out);
+    OK(dfm_le(a, a, &out));
+    CHECK(at(out, 3) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_gt(a, it, &out)); /* int64 vs float compares in float */
+    CHECK(at(out, 0) == 0 && at(out, 1) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_ge(a, z, &out));
+    CHECK(at(out, 5) == 1);
+    dfm_tensor_release(out);
+    bad_binary(dfm_eq, "dfm_eq", __LINE__);
+    bad_binary(dfm_ne, "dfm_ne", __LINE__);
+    bad_binary(dfm_lt, "dfm_lt", __LINE__);
+    bad_binary(dfm_le, "dfm_le", __LINE__);
+    bad_binary(dfm_gt, "dfm_gt", __LINE__);
+    bad_binary(dfm_ge, "dfm_ge", __LINE__);
+    OK(dfm_eq_scalar(a, 2, &out));
+    CHECK(at(out, 1) == 1 && at(out, 0) == 0);
+    dfm_tensor_release(out);
+    OK(dfm_ne_scalar(a, NAN, &out)); /* NaN is unequal to everything */
+    CHECK(at(out, 0) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_lt_scalar(a, 2, &out));
+    CHECK(at(out, 0) == 1 && at(out, 1) == 0);
+    dfm_tensor_release(out);
+    OK(dfm_le_scalar(a, 2, &out));
+    CHECK(at(out, 1) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_gt_scalar(a, 3, &out));
+    CHECK(at(out, 2) == 0 && at(out, 3) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_ge_scalar(a, 3, &out));
+    CHECK(at(out, 2) == 1);
+    dfm_tensor_release(out);
+    bad_scalar(dfm_eq_scalar, "dfm_eq_scalar", __LINE__);
+    bad_scalar(dfm_ne_scalar, "dfm_ne_scalar", __LINE__);
+    bad_scalar(dfm_lt_scalar, "dfm_lt_scalar", __LINE__);
+    bad_scalar(dfm_le_scalar, "dfm_le_scalar", __LINE__);
+    bad_scalar(dfm_gt_scalar, "dfm_gt_scalar", __LINE__);
+    bad_scalar(dfm_ge_scalar, "dfm_ge_scalar", __LINE__);
+
+    OK(dfm_gt_scalar(a, 3, &mask));
+    OK(dfm_where(mask, a, z, &out));
+    CHECK(at(out, 0) == 0 && at(out, 5) == 6);
+    dfm_tensor_release(out);
+    ERR(dfm_where(NULL, a, z, &out), DFM_INVALID_ARGUMENT, "cond");
+    ERR(dfm_where(mask, it, z, &out), DFM_TYPE_ERROR, "int64");
+    ERR(dfm_where(mask, a, RELEASED, &out), DFM_INVALID_ARGUMENT, "'b'");
+    ERR(dfm_where(mask, a, z, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_max(a, &out));
+    CHECK(at(out, 0) == 6 && ndim_of(out) == 0);
+    dfm_tensor_release(out);
+    OK(dfm_min(a, &out));
+    CHECK(at(out, 0) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_tensor_zeros(&s0, 1, DFM_FLOAT32, &e));
+    BAD(dfm_max(e, &out));
+    BAD(dfm_min(e, &out));
+    ERR(dfm_max(NULL, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_min(a, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_max_dim(a, 1, false, &out, &idx));
+    CHECK(at(out, 0) == 3 && at(out, 1) == 6 && at64(idx, 0) == 2 && at64(idx, 1) == 2);
+    dfm_tensor_release(out);
+    dfm_tensor_release(idx);
+    OK(dfm_min_dim(a, 0, true, &out, &idx));
+    CHECK(ndim_of(out) == 2 && at(out, 2) == 3 && at64(idx, 2) == 0);
+    dfm_tensor_release(out);
+    dfm_tensor_release(idx);
+    ERR(dfm_max_dim(a, 1, false, NULL, &idx), DFM_INVALID_ARGUMENT, "values");
+    ERR(dfm_max_dim(a, 1, false, &out, NULL), DFM_INVALID_ARGUMENT, "indices");
+    ERR(dfm_max_dim(a, 4, false, &out, &idx), DFM_INDEX_ERROR, NULL);
+    CHECK(out == NULL && idx == NULL);
+    ERR(dfm_min_dim(RELEASED, 0, false, &out, &idx), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_min_dim(a, INT64_MIN, false, &out, &idx), DFM_INDEX_ERROR, NULL);
+    BAD(dfm_max_dim(e, 0, false, &out, &idx));
+    OK(dfm_argmax(a, false, 0, false, &out));
+    CHECK(at64(out, 0) == 5);
+    dfm_tensor_release(out);
+    OK(dfm_argmax(a, true, 0, false, &out));
+    CHECK(numel(out) == 3 && at64(out, 0) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_argmin(a, true, -1, true, &out));
+    CHECK(numel(out) == 2 && at64(out, 1) == 0);
+    dfm_tensor_release(out);
+    ERR(dfm_argmax(a, true, 2, false, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_argmin(a, true, -3, false, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_argmax(NULL, false, 0, false, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_argmin(a, false, 0, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    BAD(dfm_argmax(e, false, 0, false, &out));
+
+    OK(dfm_softmax(a, 1, &out));
+    CHECK(fabsf(at(out, 0) + at(out, 1) + at(out, 2) - 1) < 1e-6f);
+    dfm_tensor_release(out);
+    OK(dfm_log_softmax(a, -1, &out));
+    CHECK(at(out, 2) < 0);
+    dfm_tensor_release(out);
+    ERR(dfm_softmax(a, 2, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_log_softmax(a, INT64_MAX, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_softmax(it, 0, &out), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_softmax(NULL, 0, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_log_softmax(a, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_release(e);
+    dfm_tensor_release(mask);
+    dfm_tensor_release(a);
+    dfm_tensor_release(z);
+    dfm_tensor_release(it);
+}
+
+/* ---------------------------------------------------------------- linear algebra */
+
+static void test_linalg(void) {
+    dfm_tensor a = mat(2, 3, 1), at_ = NULL, w = mat(4, 3, 0), b = vec(4, 0), b5 = vec(5, 0), out = NULL, q = NULL, r = NULL;
+    int64_t s123[3] = {1, 2, 3}, s132[3] = {1, 3, 2};
+    dfm_tensor a3 = NULL, b3 = NULL;
+
+    OK(dfm_transpose(a, 0, 1, &at_));
+    OK(dfm_matmul(a, at_, &out));
+    CHECK(numel(out) == 4 && at(out, 0) == 14);
+    dfm_tensor_release(out);
+    ERR(dfm_matmul(a, a, &out), DFM_SHAPE_MISMATCH, NULL);
+    bad_binary(dfm_matmul, "dfm_matmul", __LINE__);
+    OK(dfm_reshape(a, s123, 3, &a3));
+    OK(dfm_reshape(at_, s132, 3, &b3));
+    OK(dfm_bmm(a3, b3, &out));
+    CHECK(numel(out) == 4 && at(out, 0) == 14);
+    dfm_tensor_release(out);
+    BAD(dfm_bmm(a, at_, &out)); /* 2-D */
+    ERR(dfm_bmm(a3, NULL, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_bmm(a3, b3, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_linear(a, w, b, &out));
+    CHECK(numel(out) == 8 && at(out, 0) == 8); /* 1*0+2*1+3*2 + 0 */
+    dfm_tensor_release(out);
+    OK(dfm_linear(a, w, NULL, &out));
+    dfm_tensor_release(out);
+    ERR(dfm_linear(a, w, b5, &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_linear(a, at_, NULL, &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_linear(a, NULL, NULL, &out), DFM_INVALID_ARGUMENT, "weight");
+    ERR(dfm_linear(a, w, RELEASED, &out), DFM_INVALID_ARGUMENT, "bias");
+    ERR(dfm_linear(a, w, b, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_qr(a, "reduced", &q, &r));
+    CHECK(numel(q) == 4 && numel(r) == 6);
+    dfm_tensor_release(q);
+    dfm_tensor_release(r);
+    OK(dfm_qr(at_, "r", &q, &r));
+    CHECK(numel(q) == 0 && numel(r) == 4);
+    dfm_tensor_release(q);
+    dfm_tensor_release(r);
+    ERR(dfm_qr(a, "bogus", &q, &r), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_qr(a, NULL, &q, &r), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_qr(a, "reduced", NULL, &r), DFM_INVALID_ARGUMENT, "'q'");
+    ERR(dfm_qr(a, "reduced", &q, NULL), DFM_INVALID_ARGUMENT, "'r'");
+    ERR(dfm_qr(b, "reduced", &q, &r), DFM_SHAPE_MISMATCH, "2 dimensions");
+    ERR(dfm_qr(NULL, "reduced", &q, &r), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_release(a3);
+    dfm_tensor_release(b3);
+    dfm_tensor_release(a);
+    dfm_tensor_release(at_);
+    dfm_tensor_release(w);
+    dfm_tensor_release(b);
+    dfm_tensor_release(b5);
+}
+
+/* ---------------------------------------------------------------- conv, pool, interpolate */
+
+static dfm_tensor image(int64_t n, int64_t c, int64_t h, int64_t w) {
+    dfm_tensor v = vec(n * c * h * w, 0), out = NULL;
+    int64_t s[4];
+    s[0] = n;
+    s[1] = c;
+    s[2] = h;
+    s[3] = w;
+    OK(dfm_reshape(v, s, 4, &out));
+    dfm_tensor_release(v);
+    return out;
+}
+
+static void test_conv_pool(void) {
+    dfm_tensor x = image(1, 1, 4, 4), w = NULL, w2 = NULL, b = NULL, out = NULL, x3 = vec(16, 0);
+    int64_t ws[4] = {2, 1, 3, 3}, ws2[4] = {2, 3, 3, 3}, two = 2;
+    int64_t one[2] = {1, 1}, zero[2] = {0, 0}, neg[2] = {-1, -1}, huge[2] = {INT64_MAX, INT64_MAX},
+            bigpad[2] = {INT64_C(1) << 40, INT64_C(1) << 40}, k2[2] = {2, 2}, five[2] = {5, 5}, minv[2] = {INT64_MIN, INT64_MIN};
+    double sc2[2] = {2, 2}, scnan[2] = {NAN, NAN}, schuge[2] = {1e300, 1e300};
+    int64_t s8[2] = {8, 8};
+
+    OK(dfm_tensor_ones(ws, 4, DFM_FLOAT32, &w));
+    OK(dfm_tensor_ones(ws2, 4, DFM_FLOAT32, &w2));
+    OK(dfm_tensor_zeros(&two, 1, DFM_FLOAT32, &b));
+
+    OK(dfm_conv2d(x, w, b, one, zero, one, 1, &out));
+    CHECK(numel(out) == 8 && at(out, 0) == 45);
+    dfm_tensor_release(out);
+    OK(dfm_conv2d(x, w, NULL, k2, one, one, 1, &out));
+    dfm_tensor_release(out);
+    ERR(dfm_conv2d(x, w2, NULL, one, zero, one, 1, &out), DFM_SHAPE_MISMATCH, "channels");
+    ERR(dfm_conv2d(x, w, b, NULL, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "stride");
+    ERR(dfm_conv2d(x, w, b, one, NULL, one, 1, &out), DFM_INVALID_ARGUMENT, "padding");
+    ERR(dfm_conv2d(x, w, b, one, zero, NULL, 1, &out), DFM_INVALID_ARGUMENT, "dilation");
+    BAD(dfm_conv2d(x, w, b, zero, zero, one, 1, &out));
+    BAD(dfm_conv2d(x, w, b, neg, zero, one, 1, &out));
+    BAD(dfm_conv2d(x, w, b, one, neg, one, 1, &out));
+    BAD(dfm_conv2d(x, w, b, one, zero, zero, 1, &out));
+    BAD(dfm_conv2d(x, w, b, one, bigpad, one, 1, &out));
+    BAD(dfm_conv2d(x, w, b, one, huge, one, 1, &out));
+    BAD(dfm_conv2d(x, w, b, one, zero, huge, 1, &out));
+    BAD(dfm_conv2d(x, w, b, minv, minv, minv, 1, &out));
+    BAD(dfm_conv2d(x, w, b, one, zero, one, 0, &out));
+    BAD(dfm_conv2d(x, w, b, one, zero, one, INT64_MIN, &out));
+    BAD(dfm_conv2d(x, w, b, one, zero, one, INT64_MAX, &out));
+    BAD(dfm_conv2d(x3, w, b, one, zero, one, 1, &out));
+    BAD(dfm_conv2d(x, x3, b, one, zero, one, 1, &out));
+    ERR(dfm_conv2d(x, w, x3, one, zero, one, 1, &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_conv2d(NULL, w, b, one, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "'x'");
+    ERR(dfm_conv2d(x, RELEASED, b, one, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "weight");
+    ERR(dfm_conv2d(x, w, b, one, zero, one, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_conv2d_padding_mode(x, w, b, one, "same", one, 1, &out));
+    CHECK(numel(out) == 32);
+    dfm_tensor_release(out);
+    OK(dfm_conv2d_padding_mode(x, w, b, one, "valid", one, 1, &out));
+    CHECK(numel(out) == 8);
+    dfm_tensor_release(out);
+    ERR(dfm_conv2d_padding_mode(x, w, b, one, "bogus", one, 1, &out), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_conv2d_padding_mode(x, w, b, one, NULL, one, 1, &out), DFM_INVALID_ARGUMENT, "padding");
+    BAD(dfm_conv2d_padding_mode(x, w, b, k2, "same", one, 1, &out)); /* torch: same needs stride 1 */
+    ERR(dfm_conv2d_padding_mode(x, w, b, NULL, "same", one, 1, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_conv2d_padding_mode(NULL, w, b, one, "same", one, 1, &out), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_max_pool2d(x, k2, NULL, zero, one, false, &out));
+    CHECK(numel(out) == 4 && at(out, 0) == 5);
+    dfm_tensor_release(out);
+    OK(dfm_max_pool2d(x, k2, one, one, one, true, &out));
+    dfm_tensor_release(out);
+    ERR(dfm_max_pool2d(x, NULL, NULL, zero, one, false, &out), DFM_INVALID_ARGUMENT, "kernel_size");
+    BAD(dfm_max_pool2d(x, zero, NULL, zero, one, false, &out));
+    BAD(dfm_max_pool2d(x, k2, zero, zero, one, false, &out));
+    BAD(dfm_max_pool2d(x, k2, NULL, five, one, false, &out));
+    BAD(dfm_max_pool2d(x, huge, NULL, zero, one, false, &out));
+    BAD(dfm_max_pool2d(x, k2, huge, huge, huge, true, &out));
+    BAD(dfm_max_pool2d(x, minv, minv, minv, minv, false, &out));
+    BAD(dfm_max_pool2d(x3, k2, NULL, zero, one, false, &out));
+    ERR(dfm_max_pool2d(NULL, k2, NULL, zero, one, false, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_max_pool2d(x, k2, NULL, zero, one, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_avg_pool2d(x, k2, NULL, zero, false, true, &out));
+    CHECK(numel(out) == 4 && at(out, 0) == 2.5f);
+    dfm_tensor_release(out);
+    BAD(dfm_avg_pool2d(x, neg, NULL, zero, false, true, &out));
+    BAD(dfm_avg_pool2d(x, k2, NULL, five, false, true, &out));
+    BAD(dfm_avg_pool2d(x, huge, huge, huge, true, false, &out));
+    BAD(dfm_avg_pool2d(x, minv, minv, minv, false, false, &out));
+    ERR(dfm_avg_pool2d(x, NULL, NULL, zero, false, true, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_avg_pool2d(x, k2, NULL, NULL, false, true, &out), DFM_INVALID_ARGUMENT, "padding");
+    ERR(dfm_avg_pool2d(RELEASED, k2, NULL, zero, false, true, &out), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_adaptive_avg_pool2d(x, one, &out));
+    CHECK(numel(out) == 1 && at(out, 0) == 7.5f);
+    dfm_tensor_release(out);
+    BAD(dfm_adaptive_avg_pool2d(x, neg, &out));
+    BAD(dfm_adaptive_avg_pool2d(x, huge, &out));
+    BAD(dfm_adaptive_avg_pool2d(x3, one, &out));
+    ERR(dfm_adaptive_avg_pool2d(x, NULL, &out), DFM_INVALID_ARGUMENT, "output_size");
+    ERR(dfm_adaptive_avg_pool2d(x, one, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_interpolate(x, s8, NULL, "nearest", false, false, &out));
+    CHECK(numel(out) == 64 && at(out, 1) == 0 && at(out, 2) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_interpolate(x, NULL, sc2, "bilinear", true, true, &out));
+    CHECK(numel(out) == 64);
+    dfm_tensor_release(out);
+    BAD(dfm_interpolate(x, NULL, NULL, "nearest", false, false, &out));
+    BAD(dfm_interpolate(x, s8, sc2, "nearest", false, false, &out));
+    ERR(dfm_interpolate(x, s8, NULL, "bogus", false, false, &out), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_interpolate(x, s8, NULL, NULL, false, false, &out), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_interpolate(x, s8, NULL, "nearest", true, false, &out), DFM_INVALID_ARGUMENT, "align_corners");
+    BAD(dfm_interpolate(x, NULL, scnan, "bilinear", false, false, &out));
+    BAD(dfm_interpolate(x, NULL, schuge, "nearest", false, false, &out));
+    BAD(dfm_interpolate(x, neg, NULL, "nearest", false, false, &out));
+    BAD(dfm_interpolate(x, huge, NULL, "bilinear", false, false, &out));
+    BAD(dfm_interpolate(x3, s8, NULL, "nearest", false, false, &out));
+    ERR(dfm_interpolate(NULL, s8, NULL, "nearest", false, false, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_interpolate(x, s8, NULL, "nearest", false, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_release(x);
+    dfm_tensor_release(x3);
+    dfm_tensor_release(w);
+    dfm_tensor_release(w2);
+    dfm_tensor_release(b);
+}
+
+/* ---------------------------------------------------------------- norms, losses, dropout */
+
+static void test_norm_loss(void) {
+    dfm_tensor x = image(2, 4, 2, 2), rm = NULL, rv = NULL, w = NULL, bias = NULL, w5 = vec(5, 0), out = NULL, x1 = vec(4, 0);
+    int64_t four = 4, s22[2] = {2, 2}, s5 = 5;
+    float rmv[4];
+
+    OK(dfm_tensor_zeros(&four, 1, DFM_FLOAT32, &rm));
+    OK(dfm_tensor_ones(&four, 1, DFM_FLOAT32, &rv));
+    OK(dfm_tensor_ones(&four, 1, DFM_FLOAT32, &w));
+    OK(dfm_tensor_zeros(&four, 1, DFM_FLOAT32, &bias));
+
+    OK(dfm_batch_norm(x, rm, rv, w, bias, true, 0.1f, 1e-5f, &out));
+    CHECK(numel(out) == 32);
+    OK(dfm_tensor_read(rm, rmv, sizeof rmv));
+    CHECK(rmv[0] != 0); /* running stats updated in place */
+    dfm_tensor_release(out);
+    OK(dfm_batch_norm(x, rm, rv, NULL, NULL, false, 0.1f, 1e-5f, &out));
+    dfm_tensor_release(out);
+    OK(dfm_batch_norm(x, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f, &out));
+    dfm_tensor_release(out);
+    ERR(dfm_batch_norm(x, w5, rv, w, bias, true, 0.1f, 1e-5f, &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_batch_norm(x, rm, rv, w5, bias, true, 0.1f, 1e-5f, &out), DFM_SHAPE_MISMATCH, NULL);
+    BAD(dfm_batch_norm(x, NULL, NULL, NULL, NULL, false, 0.1f, 1e-5f, &out)); /* eval needs running stats */
+    BAD(dfm_batch_norm(x1, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f, &out));
+    ERR(dfm_batch_norm(NULL, rm, rv, w, bias, true, 0.1f, 1e-5f, &out), DFM_INVALID_ARGUMENT, "'x'");
+    ERR(dfm_batch_norm(x, RELEASED, rv, w, bias, true, 0.1f, 1e-5f, &out), DFM_INVALID_ARGUMENT, "running_mean");
+    ERR(dfm_batch_norm(x, rm, rv, w, bias, true, 0.1f, 1e-5f, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_group_norm(x, 2, w, bias, 1e-5f, &out));
+    CHECK(numel(out) == 32);
+    dfm_tensor_release(out);
+    BAD(dfm_group_norm(x, 3, NULL, NULL, 1e-5f, &out));
+    BAD(dfm_group_norm(x, 0, NULL, NULL, 1e-5f, &out));
+    BAD(dfm_group_norm(x, INT64_MIN, NULL, NULL, 1e-5f, &out));
+    ERR(dfm_group_norm(x, 2, w5, NULL, 1e-5f, &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_group_norm(NULL, 2, NULL, NULL, 1e-5f, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_group_norm(x, 2, NULL, NULL, 1e-5f, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_layer_norm(x, s22, 2, NULL, NULL, 1e-5f, &out));
+    CHECK(numel(out) == 32);
+    dfm_tensor_release(out);
+    BAD(dfm_layer_norm(x, &s5, 1, NULL, NULL, 1e-5f, &out));
+    ERR(dfm_layer_norm(x, NULL, 1, NULL, NULL, 1e-5f, &out), DFM_INVALID_ARGUMENT, "normalized_shape");
+    ERR(dfm_layer_norm(x, s22, -1, NULL, NULL, 1e-5f, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_layer_norm(x, s22, 2, RELEASED, NULL, 1e-5f, &out), DFM_INVALID_ARGUMENT, "weight");
+    ERR(dfm_layer_norm(x, s22, 2, NULL, NULL, 1e-5f, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    {
+        dfm_tensor logits = mat(2, 3, 0), tgt = NULL, tgt_bad = NULL, tgt_f = vec(2, 0), ones = NULL, pw5 = vec(5, 1);
+        int64_t t[2] = {0, 2}, tb[2] = {0, 7}, two = 2;
+        double l;
+        OK(dfm_tensor_from_data(t, sizeof t, &two, 1, DFM_INT64, &tgt));
+        OK(dfm_tensor_from_data(tb, sizeof tb, &two, 1, DFM_INT64, &tgt_bad));
+        OK(dfm_cross_entropy(logits, tgt, NULL, -100, "mean", 0, &out));
+        OK(dfm_tensor_item(out, &l));
+        CHECK(fabs(l - 1.4076059) < 1e-5); /* -log_softmax([0,1,2])[0] and [3,4,5][2], averaged */
+        dfm_tensor_release(out);
+        OK(dfm_cross_entropy(logits, tgt, NULL, 2, "sum", 0.1f, &out));
+        dfm_tensor_release(out);
+        BAD(dfm_cross_entropy(logits, tgt_bad, NULL, -100, "mean", 0, &out));
+        BAD(dfm_cross_entropy(logits, tgt_f, NULL, -100, "mean", 0, &out));
+        BAD(dfm_cross_entropy(logits, tgt, NULL, -100, "mean", NAN, &out));
+        BAD(dfm_cross_entropy(logits, tgt, NULL, -100, "mean", 2, &out));
+        BAD(dfm_cross_entropy(logits, tgt, w5, -100, "mean", 0, &out));
+        ERR(dfm_cross_entropy(logits, tgt, NULL, -100, "bogus", 0, &out), DFM_INVALID_ARGUMENT, "bogus");
+        ERR(dfm_cross_entropy(logits, tgt, NULL, -100, NULL, 0, &out), DFM_INVALID_ARGUMENT, "reduction");
+        ERR(dfm_cross_entropy(logits, NULL, NULL, -100, "mean", 0, &out), DFM_INVALID_ARGUMENT, "target");
+        ERR(dfm_cross_entropy(logits, tgt, NULL, -100, "mean", 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+        OK(dfm_mse_loss(logits, logits, "sum", &out));
+        CHECK(at(out, 0) == 0);
+        dfm_tensor_release(out);
+        OK(dfm_mse_loss(logits, logits, "none", &out));
+        CHECK(numel(out) == 6);
+        dfm_tensor_release(out);
+        BAD(dfm_mse_loss(logits, w5, "mean", &out));
+        ERR(dfm_mse_loss(logits, logits, "avg", &out), DFM_INVALID_ARGUMENT, "avg");
+        ERR(dfm_mse_loss(NULL, logits, "mean", &out), DFM_INVALID_ARGUMENT, "input");
+        ERR(dfm_mse_loss(logits, logits, "mean", NULL), DFM_INVALID_ARGUMENT, NULL);
+
+        OK(dfm_tensor_ones(s23, 2, DFM_FLOAT32, &ones));
+        OK(dfm_binary_cross_entropy_with_logits(logits, ones, NULL, NULL, "mean", &out));
+        CHECK(at(out, 0) > 0);
+        dfm_tensor_release(out);
+        BAD(dfm_binary_cross_entropy_with_logits(logits, ones, NULL, pw5, "mean", &out));
+        BAD(dfm_binary_cross_entropy_with_logits(logits, w5, NULL, NULL, "mean", &out));
+        ERR(dfm_binary_cross_entropy_with_logits(logits, ones, NULL, NULL, NULL, &out), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_binary_cross_entropy_with_logits(logits, ones, RELEASED, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "weight");
+        ERR(dfm_binary_cross_entropy_with_logits(logits, ones, NULL, NULL, "mean", NULL), DFM_INVALID_ARGUMENT, NULL);
+
+        OK(dfm_dropout(logits, 0.5f, true, &out));
+        CHECK(numel(out) == 6);
+        dfm_tensor_release(out);
+        OK(dfm_dropout(logits, 0.5f, false, &out));
+        CHECK(at(out, 5) == 5);
+        dfm_tensor_release(out);
+        OK(dfm_dropout(logits, 1.0f, true, &out));
+        CHECK(at(out, 5) == 0);
+        dfm_tensor_release(out);
+        BAD(dfm_dropout(logits, 1.5f, true, &out));
+        BAD(dfm_dropout(logits, -0.1f, true, &out));
+        BAD(dfm_dropout(logits, NAN, true, &out));
+        ERR(dfm_dropout(NULL, 0.5f, true, &out), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_dropout(logits, 0.5f, true, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+        dfm_tensor_release(logits);
+        dfm_tensor_release(tgt);
+        dfm_tensor_release(tgt_bad);
+        dfm_tensor_release(tgt_f);
+        dfm_tensor_release(ones);
+        dfm_tensor_release(pw5);
+    }
+
+    dfm_tensor_release(x);
+    dfm_tensor_release(x1);
+    dfm_tensor_release(rm);
+    dfm_tensor_release(rv);
+    dfm_tensor_release(w);
+    dfm_tensor_release(bias);
+    dfm_tensor_release(w5);
+}
+
+/* ---------------------------------------------------------------- segmentation metrics */
+
+static void test_seg_metrics(void) {
+    int64_t s22[2] = {2, 2}, pv[4] = {0, 1, 1, 1}, tv[4] = {0, 1, 0, 1}, bv[4] = {0, 5, 0, 1}, s4 = 4;
+    dfm_tensor pred = NULL, tgt = NULL, badt = NULL, flat = NULL, scores = NULL, ft = NULL, out = NULL;
+    float miou = 0;
+    OK(dfm_tensor_from_data(pv, sizeof pv, s22, 2, DFM_INT64, &pred));
+    OK(dfm_tensor_from_data(tv, sizeof tv, s22, 2, DFM_INT64, &tgt));
+    OK(dfm_tensor_from_data(bv, sizeof bv, s22, 2, DFM_INT64, &badt));
+    OK(dfm_tensor_from_data(pv, sizeof pv, &s4, 1, DFM_INT64, &flat));
+    OK(dfm_tensor_zeros(s22, 2, DFM_FLOAT32, &ft));
+
+    OK(dfm_confusion_matrix(pred, tgt, 2, -100, &out));
+    CHECK(at64(out, 0) == 1 && at64(out, 1) == 1 && at64(out, 2) == 0 && at64(out, 3) == 2);
+    dfm_tensor_release(out);
+    OK(dfm_iou_per_class(pred, tgt, 2, -100, &out));
+    CHECK(fabsf(at(out, 0) - 0.5f) < 1e-6f && fabsf(at(out, 1) - 2.0f / 3.0f) < 1e-6f);
+    dfm_tensor_release(out);
+    OK(dfm_dice_per_class(pred, tgt, 2, -100, &out));
+    CHECK(fabsf(at(out, 0) - 2.0f / 3.0f) < 1e-6f);
+    dfm_tensor_release(out);
+    OK(dfm_mean_iou(pred, tgt, 2, -100, &miou));
+    CHECK(fabsf(miou - 7.0f / 12.0f) < 1e-6f);
+    OK(dfm_mean_iou(pred, tgt, 3, -100, &miou)); /* class 2 absent: NaN, left out */
+    CHECK(fabsf(miou - 7.0f / 12.0f) < 1e-6f);
+    OK(dfm_mean_iou(pred, tgt, 2, 0, &miou)); /* ignore class-0 pixels */
+    {
+        int64_t sc[3] = {1, 2, 4};
+        int64_t s14[2] = {1, 4};
+        dfm_tensor t14 = NULL;
+        OK(dfm_tensor_zeros(sc, 3, DFM_FLOAT32, &scores)); /* (N=1, C=2, 4) scores: argmax is class 0 */
+        OK(dfm_reshape(flat, s14, 2, &t14));                /* target (1, 4) = {0, 1, 1, 1} */
+        OK(dfm_confusion_matrix(scores, t14, 2, -100, &out));
+        CHECK(at64(out, 0) == 1 && at64(out, 2) == 3);
+        dfm_tensor_release(out);
+        ERR(dfm_confusion_matrix(scores, flat, 2, -100, &out), DFM_SHAPE_MISMATCH, "expected [1, 4]");
+        ERR(dfm_confusion_matrix(scores, t14, 3, -100, &out), DFM_SHAPE_MISMATCH, "num_classes=3");
+        dfm_tensor_release(t14);
+    }
+
+    ERR(dfm_confusion_matrix(pred, badt, 2, -100, &out), DFM_INDEX_ERROR, "Target 5");
+    ERR(dfm_confusion_matrix(pred, ft, 2, -100, &out), DFM_TYPE_ERROR, "int64");
+    ERR(dfm_confusion_matrix(flat, tgt, 2, -100, &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_confusion_matrix(pred, tgt, 0, -100, &out), DFM_INVALID_ARGUMENT, "num_classes");
+    ERR(dfm_confusion_matrix(pred, tgt, INT64_MAX, -100, &out), DFM_INVALID_ARGUMENT, "num_classes");
+    ERR(dfm_confusion_matrix(NULL, tgt, 2, -100, &out), DFM_INVALID_ARGUMENT, "prediction");
+    ERR(dfm_confusion_matrix(pred, tgt, 2, -100, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_iou_per_class(pred, badt, 2, -100, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_iou_per_class(pred, tgt, -1, -100, &out), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_iou_per_class(pred, RELEASED, 2, -100, &out), DFM_INVALID_ARGUMENT, "target");
+    ERR(dfm_dice_per_class(pred, ft, 2, -100, &out), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_dice_per_class(pred, tgt, 2, -100, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_mean_iou(pred, badt, 2, -100, &miou), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_mean_iou(pred, tgt, 2, -100, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_mean_iou(FOREIGN, tgt, 2, -100, &miou), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_release(pred);
+    dfm_tensor_release(tgt);
+    dfm_tensor_release(badt);
+    dfm_tensor_release(flat);
+    dfm_tensor_release(scores);
+    dfm_tensor_release(ft);
+}
+
+/* ---------------------------------------------------------------- init */
+
+static void test_init(void) {
+    int64_t s43[2] = {4, 3};
+    dfm_tensor t = NULL, v = vec(3, 0), it = NULL;
+    OK(dfm_tensor_zeros(s43, 2, DFM_FLOAT32, &t));
+    OK(dfm_tensor_zeros(s43, 2, DFM_INT64, &it));
+
+    OK(dfm_init_kaiming_normal_(t, 0, "fan_in", "relu"));
+    CHECK(at(t, 0) != 0);
+    OK(dfm_init_kaiming_uniform_(t, 0.01f, "fan_out", "leaky_relu"));
+    ERR(dfm_init_kaiming_normal_(t, 0, "bogus", "relu"), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_init_kaiming_normal_(t, 0, "fan_in", "bogus"), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_init_kaiming_normal_(t, 0, NULL, "relu"), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_init_kaiming_uniform_(t, 0, "fan_in", NULL), DFM_INVALID_ARGUMENT, "nonlinearity");
+    ERR(dfm_init_kaiming_uniform_(it, 0, "fan_in", "relu"), DFM_TYPE_ERROR, NULL);
+    BAD(dfm_init_kaiming_normal_(v, 0, "fan_in", "relu"));
+    ERR(dfm_init_kaiming_normal_(NULL, 0, "fan_in", "relu"), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_init_xavier_uniform_(t, 1));
+    OK(dfm_init_xavier_normal_(t, 2));
+    BAD(dfm_init_xavier_uniform_(v, 1));
+    BAD(dfm_init_xavier_normal_(it, 1));
+    ERR(dfm_init_xavier_normal_(RELEASED, 1), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_init_orthogonal_(t, 1));
+    BAD(dfm_init_orthogonal_(v, 1));
+    ERR(dfm_init_orthogonal_(FOREIGN, 1), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_init_normal_(t, 0, 0.02f));
+    ERR(dfm_init_normal_(t, 0, -1), DFM_INVALID_ARGUMENT, NULL);
+    BAD(dfm_init_normal_(t, NAN, 1));
+    BAD(dfm_init_normal_(it, 0, 1));
+    OK(dfm_init_uniform_(t, -1, 1));
+    CHECK(at(t, 0) >= -1 && at(t, 0) < 1);
+    BAD(dfm_init_uniform_(t, 1, -1));
+    BAD(dfm_init_uniform_(t, -INFINITY, 1));
+    BAD(dfm_init_uniform_(NULL, 0, 1));
+    OK(dfm_init_constant_(t, 3));
+    CHECK(at(t, 11) == 3);
+    OK(dfm_init_constant_(t, NAN)); /* a value like any other */
+    ERR(dfm_init_constant_(it, 1), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_init_constant_(NULL, 1), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_release(t);
+    dfm_tensor_release(v);
+    dfm_tensor_release(it);
+}
+
+/* ---------------------------------------------------------------- files helpers */
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name) {
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+    if (n) fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+/* Reads a whole file; caller frees. */
+static unsigned char *read_bytes(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long len;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)len + 1);
+    *n = fread(buf, 1, (size_t)len, f);
+    fclose(f);
+    return buf;
+}
+
+/* ---------------------------------------------------------------- containers, safetensors */
+
+static void test_containers_and_safetensors(void) {
+    dfm_tensor_dict d = NULL, r = NULL;
+    dfm_string_list keys = NULL;
+    dfm_tensor a = mat(2, 3, 1), b = NULL, t = NULL;
+    int64_t n, i3 = 3;
+    const char *k = NULL;
+    unsigned char *bytes;
+    size_t len = 0;
+
+    OK(dfm_tensor_dict_new(&d));
+    OK(dfm_tensor_arange(0, 3, 1, DFM_INT64, &b));
+    OK(dfm_tensor_dict_set(d, "weight", a));
+    OK(dfm_tensor_dict_set(d, "idx", b));
+    OK(dfm_tensor_dict_set(d, "weight", a)); /* replace in place */
+    OK(dfm_tensor_dict_size(d, &n));
+    CHECK(n == 2);
+    OK(dfm_tensor_dict_key(d, 1, &k));
+    CHECK(strcmp(k, "idx") == 0);
+    OK(dfm_tensor_dict_value(d, 0, &t));
+    CHECK(t != NULL && at(t, 5) == 6);
+    dfm_tensor_release(t);
+    OK(dfm_tensor_dict_get(d, "idx", &t));
+    CHECK(numel(t) == 3);
+    dfm_tensor_release(t);
+    OK(dfm_tensor_dict_set_metadata(d, "format", "pt"));
+    OK(dfm_tensor_dict_set_metadata(d, "note", "x"));
+    OK(dfm_tensor_dict_set_metadata(d, "note", "hello"));
+    OK(dfm_tensor_dict_get_metadata(d, "note", &k));
+    CHECK(strcmp(k, "hello") == 0);
+    OK(dfm_tensor_dict_metadata_keys(d, &keys));
+    OK(dfm_string_list_size(keys, &n));
+    CHECK(n == 2);
+    OK(dfm_string_list_get(keys, 0, &k));
+    CHECK(strcmp(k, "format") == 0);
+    ERR(dfm_string_list_get(keys, 2, &k), DFM_INDEX_ERROR, "index 2");
+    ERR(dfm_string_list_get(keys, -1, &k), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_string_list_get(keys, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_string_list_get(NULL, 0, &k), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_string_list_size(NULL, &n), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_string_list_size(keys, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_string_list_size((dfm_string_list)d, &n), DFM_TYPE_ERROR, "dfm_tensor_dict");
+    OK(dfm_string_list_release(keys));
+    ERR(dfm_string_list_release(keys), DFM_INVALID_ARGUMENT, "released");
+    OK(dfm_string_list_release(NULL));
+
+    ERR(dfm_tensor_dict_new(NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_size(NULL, &n), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_size((dfm_tensor_dict)a, &n), DFM_TYPE_ERROR, "is a dfm_tensor, expected a dfm_tensor_dict");
+    ERR(dfm_tensor_dict_size(d, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_key(d, 2, &k), DFM_INDEX_ERROR, "2 entries");
+    ERR(dfm_tensor_dict_key(d, INT64_MIN, &k), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_tensor_dict_key(d, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_value(d, 9, &t), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_tensor_dict_value(FOREIGN, 0, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_get(d, "nope", &t), DFM_NOT_FOUND, "nope");
+    ERR(dfm_tensor_dict_get(d, NULL, &t), DFM_INVALID_ARGUMENT, "key");
+    ERR(dfm_tensor_dict_get(d, "idx", NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_set(d, "", a), DFM_INVALID_ARGUMENT, "empty");
+    ERR(dfm_tensor_dict_set(d, NULL, a), DFM_INVALID_ARGUMENT, "key");
+    ERR(dfm_tensor_dict_set(d, "x", RELEASED), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_tensor_dict_set((dfm_tensor_dict)a, "x", a), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_tensor_dict_set_metadata(d, NULL, "v"), DFM_INVALID_ARGUMENT, "key");
+    ERR(dfm_tensor_dict_set_metadata(d, "k", NULL), DFM_INVALID_ARGUMENT, "value");
+    ERR(dfm_tensor_dict_set_metadata(NULL, "k", "v"), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_get_metadata(d, "missing", &k), DFM_NOT_FOUND, "missing");
+    ERR(dfm_tensor_dict_get_metadata(d, "note", NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_get_metadata(d, NULL, &k), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_metadata_keys(NULL, &keys), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_dict_metadata_keys(d, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* safetensors round trip */
+    OK(dfm_safetensors_write(tmp_path("a.safetensors"), d));
+    OK(dfm_safetensors_read(tmp_path("a.safetensors"), &r));
+    OK(dfm_tensor_dict_size(r, &n));
+    CHECK(n == 2);
+    OK(dfm_tensor_dict_key(r, 0, &k)); /* sorted by name */
+    CHECK(strcmp(k, "idx") == 0);
+    OK(dfm_tensor_dict_get(r, "weight", &t));
+    CHECK(at(t, 4) == 5);
+    dfm_tensor_release(t);
+    OK(dfm_tensor_dict_get(r, "idx", &t));
+    {
+        dfm_dtype dt;
+        OK(dfm_tensor_dtype(t, &dt));
+        CHECK(dt == DFM_INT64 && at64(t, 2) == 2);
+    }
+    dfm_tensor_release(t);
+    OK(dfm_tensor_dict_get_metadata(r, "note", &k));
+    CHECK(strcmp(k, "hello") == 0);
+    dfm_tensor_dict_release(r);
+    r = (dfm_tensor_dict)(uintptr_t)1;
+
+    /* bad files: missing, empty, truncated, corrupt header, lying offsets */
+    ERR(dfm_safetensors_read(tmp_path("missing.safetensors"), &r), DFM_NOT_FOUND, "missing.safetensors");
+    CHECK(r == NULL);
+    ERR(dfm_safetensors_read(NULL, &r), DFM_INVALID_ARGUMENT, "path");
+    ERR(dfm_safetensors_read(tmp_path("a.safetensors"), NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_safetensors_read(tmpdir, &r), DFM_IO_ERROR, NULL); /* a directory */
+    bytes = read_bytes(tmp_path("a.safetensors"), &len);
+    CHECK(bytes != NULL && len > 40);
+    write_bytes(tmp_path("empty.safetensors"), bytes, 0);
+    ERR(dfm_safetensors_read(tmp_path("empty.safetensors"), &r), DFM_IO_ERROR, "truncated");
+    write_bytes(tmp_path("short.safetensors"), bytes, 5);
+    ERR(dfm_safetensors_read(tmp_path("short.safetensors"), &r), DFM_IO_ERROR, "truncated");
+    write_bytes(tmp_path("trunc.safetensors"), bytes, len - 3);
+    ERR(dfm_safetensors_read(tmp_path("trunc.safetensors"), &r), DFM_IO_ERROR, "truncated");
+    write_bytes(tmp_path("trunc_header.safetensors"), bytes, 20);
+    ERR(dfm_safetensors_read(tmp_path("trunc_header.safetensors"), &r), DFM_IO_ERROR, NULL);
+    {
+        unsigned char *bad = malloc(len);
+        memcpy(bad, bytes, len);
+        bad[8] = '#'; /* JSON header starts with garbage */
+        write_bytes(tmp_path("corrupt.safetensors"), bad, len);
+        ERR(dfm_safetensors_read(tmp_path("corrupt.safetensors"), &r), DFM_IO_ERROR, "corrupt");
+        memcpy(bad, bytes, len);
+        bad[7] = 0x7f; /* absurd header length */
+        write_bytes(tmp_path("hugelen.safetensors"), bad, len);
+        ERR(dfm_safetensors_read(tmp_path("hugelen.safetensors"), &r), DFM_IO_ERROR, NULL);
+        free(bad);
+    }
+    {
+        const char *hdr = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,1000]}}";
+        unsigned char file[256];
+        uint64_t hl = strlen(hdr);
+        memset(file, 0, sizeof file);
+        memcpy(file, &hl, 8); /* little-endian host */
+        memcpy(file + 8, hdr, hl);
+        write_bytes(tmp_path("lying.safetensors"), file, 8 + hl + 16);
+        ERR(dfm_safetensors_read(tmp_path("lying.safetensors"), &r), DFM_IO_ERROR, "byte range");
+    }
+    {
+        const char *hdr = "{\"w\":{\"dtype\":\"F32\",\"shape\":[-4,9223372036854775807],\"data_offsets\":[0,16]}}";
+        unsigned char file[256];
+        uint64_t hl = strlen(hdr);
+        memset(file, 0, sizeof file);
+        memcpy(file, &hl, 8);
+        memcpy(file + 8, hdr, hl);
+        write_bytes(tmp_path("badshape.safetensors"), file, 8 + hl + 16);
+        ERR(dfm_safetensors_read(tmp_path("badshape.safetensors"), &r), DFM_IO_ERROR, NULL);
+    }
+    free(bytes);
+    ERR(dfm_safetensors_write(tmp_path("nodir/x.safetensors"), d), DFM_NOT_FOUND, "nodir");
+    ERR(dfm_safetensors_write(NULL, d), DFM_INVALID_ARGUMENT, "path");
+    ERR(dfm_safetensors_write(tmp_path("x.safetensors"), NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_safetensors_write(tmp_path("x.safetensors"), (dfm_tensor_dict)a), DFM_TYPE_ERROR, NULL);
+
+    OK(dfm_tensor_dict_release(d));
+    ERR(dfm_tensor_dict_release(d), DFM_INVALID_ARGUMENT, "released");
+    OK(dfm_tensor_dict_release(NULL));
+    (void)i3;
+    dfm_tensor_release(a);
+    dfm_tensor_release(b);
+}
+
+/* ---------------------------------------------------------------- modules */
+
+static void test_modules(void) {
+    dfm_module conv = NULL, bn = NULL, relu = NULL, pool = NULL, flat = NULL, lin = NULL, seq = NULL, m = NULL, sub = NULL;
+    dfm_module parts[5];
+    dfm_tensor x = image(2, 1, 4, 4), y = NULL, t = NULL;
+    dfm_tensor_dict params = NULL, sd = NULL, bufs = NULL;
+    dfm_string_list missing = NULL, unexpected = NULL;
+    int64_t k3[2] = {3, 3}, one[2] = {1, 1}, zero[2] = {0, 0}, k2[2] = {2, 2}, huge[2] = {INT64_MAX, 1}, n;
+    int64_t s4 = 4;
+    double sc2[2] = {2, 2};
+    bool b;
+    char buf[64];
+    size_t len;
+
+    OK(dfm_manual_seed(1));
+    OK(dfm_module_conv2d(1, 4, k3, one, one, one, 1, true, &conv));
+    OK(dfm_module_batch_norm2d(4, 1e-5f, true, 0.1f, true, true, &bn));
+    OK(dfm_module_relu(&relu));
+    OK(dfm_module_adaptive_avg_pool2d(one, &pool));
+    OK(dfm_module_flatten(1, -1, &flat));
+    OK(dfm_module_linear(4, 3, true, &lin));
+    parts[0] = conv;
+    parts[1] = bn;
+    parts[2] = relu;
+    parts[3] = pool;
+    parts[4] = flat;
+    OK(dfm_module_sequential(parts, 5, &seq));
+    /* A graph built and dropped without backward (valgrind checks it is freed). */
+    OK(dfm_module_forward(seq, x, &y));
+    CHECK(ndim_of(y) == 2 && numel(y) == 8); /* (2, 4) */
+    OK(dfm_module_forward(lin, y, &t));
+    CHECK(numel(t) == 6);
+    dfm_tensor_release(t);
+    dfm_tensor_release(y);
+
+    /* forward errors */
+    {
+        dfm_tensor x3 = mat(2, 3, 0);
+        ERR(dfm_module_forward(lin, x3, &y), DFM_SHAPE_MISMATCH, NULL); /* in_features 4, last dim 3 */
+        dfm_tensor_release(x3);
+    }
+    ERR(dfm_module_forward(NULL, x, &y), DFM_INVALID_ARGUMENT, "'m'");
+    ERR(dfm_module_forward((dfm_module)x, x, &y), DFM_TYPE_ERROR, "expected a dfm_module");
+    ERR(dfm_module_forward(seq, NULL, &y), DFM_INVALID_ARGUMENT, "'x'");
+    ERR(dfm_module_forward(seq, x, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* train / eval */
+    OK(dfm_module_is_training(seq, &b));
+    CHECK(b);
+    OK(dfm_module_train(seq, false));
+    OK(dfm_module_is_training(bn, &b));
+    CHECK(!b); /* the whole tree */
+    OK(dfm_module_train(seq, true));
+    ERR(dfm_module_train(NULL, true), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_is_training(seq, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_is_training(FOREIGN, &b), DFM_INVALID_ARGUMENT, NULL);
+
+    /* parameters, buffers, state dict */
+    OK(dfm_module_named_parameters(seq, &params));
+    OK(dfm_tensor_dict_size(params, &n));
+    CHECK(n == 4); /* 0.weight 0.bias 1.weight 1.bias */
+    {
+        const char *k;
+        OK(dfm_tensor_dict_key(params, 0, &k));
+        CHECK(strcmp(k, "0.weight") == 0);
+        OK(dfm_tensor_dict_get(params, "1.bias", &t));
+        OK(dfm_tensor_requires_grad(t, &b));
+        CHECK(b);
+        dfm_tensor_release(t);
+    }
+    OK(dfm_module_named_buffers(seq, &bufs));
+    OK(dfm_tensor_dict_size(bufs, &n));
+    CHECK(n == 3); /* running_mean running_var num_batches_tracked */
+    OK(dfm_module_state_dict(seq, &sd));
+    OK(dfm_tensor_dict_size(sd, &n));
+    CHECK(n == 7);
+    {
+        dfm_tensor_dict dummy = NULL;
+        ERR(dfm_module_named_parameters(NULL, &dummy), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_module_state_dict(NULL, &dummy), DFM_INVALID_ARGUMENT, NULL);
+        CHECK(dummy == NULL);
+    }
+    ERR(dfm_module_named_parameters(seq, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {
+        dfm_module gone = NULL;
+        OK(dfm_module_relu(&gone));
+        OK(dfm_module_release(gone));
+        dfm_tensor_dict dummy = NULL;
+        ERR(dfm_module_named_buffers(gone, &dummy), DFM_INVALID_ARGUMENT, "released dfm_module");
+        ERR(dfm_module_save(gone, tmp_path("x.safetensors")), DFM_INVALID_ARGUMENT, "released dfm_module");
+        ERR(dfm_module_release(gone), DFM_INVALID_ARGUMENT, "released dfm_module");
+    }
+    ERR(dfm_module_named_buffers(seq, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_state_dict(seq, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* load_state_dict: strict / non-strict, missing / unexpected / wrong shape */
+    OK(dfm_module_load_state_dict(seq, sd, true, &missing, &unexpected));
+    OK(dfm_string_list_size(missing, &n));
+    CHECK(n == 0);
+    dfm_string_list_release(missing);
+    dfm_string_list_release(unexpected);
+    OK(dfm_module_load_state_dict(seq, sd, true, NULL, NULL));
+    {
+        dfm_tensor_dict partial = NULL;
+        dfm_tensor w = NULL, extra = vec(2, 0), wrong = vec(5, 0);
+        const char *k;
+        OK(dfm_tensor_dict_new(&partial));
+        OK(dfm_tensor_dict_get(sd, "0.weight", &w));
+        OK(dfm_tensor_dict_set(partial, "0.weight", w));
+        OK(dfm_tensor_dict_set(partial, "extra.key", extra));
+        ERR(dfm_module_load_state_dict(seq, partial, true, &missing, &unexpected), DFM_STATE_ERROR, "Missing key(s)");
+        CHECK(missing == NULL && unexpected == NULL);
+        OK(dfm_module_load_state_dict(seq, partial, false, &missing, &unexpected));
+        OK(dfm_string_list_size(missing, &n));
+        CHECK(n == 6);
+        OK(dfm_string_list_size(unexpected, &n));
+        CHECK(n == 1);
+        OK(dfm_string_list_get(unexpected, 0, &k));
+        CHECK(strcmp(k, "extra.key") == 0);
+        dfm_string_list_release(missing);
+        dfm_string_list_release(unexpected);
+        OK(dfm_tensor_dict_set(partial, "0.bias", wrong));
+        ERR(dfm_module_load_state_dict(seq, partial, false, NULL, NULL), DFM_SHAPE_MISMATCH, "size mismatch for 0.bias");
+        ERR(dfm_module_load_state_dict(seq, NULL, true, NULL, NULL), DFM_INVALID_ARGUMENT, "state");
+        ERR(dfm_module_load_state_dict(NULL, partial, true, NULL, NULL), DFM_INVALID_ARGUMENT, "'m'");
+        ERR(dfm_module_load_state_dict(seq, (dfm_tensor_dict)w, true, NULL, NULL), DFM_TYPE_ERROR, NULL);
+        dfm_tensor_dict_release(partial);
+        dfm_tensor_release(w);
+        dfm_tensor_release(extra);
+        dfm_tensor_release(wrong);
+    }
+
+    /* save / load files */
+    OK(dfm_module_save(seq, tmp_path("seq.safetensors")));
+    OK(dfm_module_load(seq, tmp_path("seq.safetensors"), true, &missing, &unexpected));
+    dfm_string_list_release(missing);
+    dfm_string_list_release(unexpected);
+    OK(dfm_module_load(lin, tmp_path("seq.safetensors"), false, &missing, &unexpected));
+    OK(dfm_string_list_size(missing, &n));
+    CHECK(n == 2);
+    dfm_string_list_release(missing);
+    dfm_string_list_release(unexpected);
+    ERR(dfm_module_load(lin, tmp_path("seq.safetensors"), true, NULL, NULL), DFM_STATE_ERROR, "Unexpected key(s)");
+    ERR(dfm_module_load(seq, tmp_path("missing.safetensors"), true, NULL, NULL), DFM_NOT_FOUND, NULL);
+    ERR(dfm_module_load(seq, tmp_path("trunc.safetensors"), true, NULL, NULL), DFM_IO_ERROR, NULL);
+    ERR(dfm_module_load(seq, tmp_path("corrupt.safetensors"), true, NULL, NULL), DFM_IO_ERROR, NULL);
+    ERR(dfm_module_load(seq, NULL, true, NULL, NULL), DFM_INVALID_ARGUMENT, "path");
+    ERR(dfm_module_load(NULL, tmp_path("seq.safetensors"), true, NULL, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_save(seq, tmp_path("nodir/seq.safetensors")), DFM_NOT_FOUND, NULL);
+    ERR(dfm_module_save(seq, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* zero_grad, submodules, repr */
+    {
+        dfm_tensor loss = NULL, g = NULL, w = NULL;
+        OK(dfm_module_forward(seq, x, &y));
+        OK(dfm_sum(y, NULL, 0, false, &loss));
+        OK(dfm_backward(loss, NULL, false));
+        OK(dfm_tensor_dict_get(params, "0.weight", &w));
+        OK(dfm_tensor_grad(w, &g));
+        CHECK(g != NULL);
+        dfm_tensor_release(g);
+        OK(dfm_module_zero_grad(seq));
+        OK(dfm_tensor_grad(w, &g));
+        CHECK(g == NULL);
+        dfm_tensor_release(w);
+        dfm_tensor_release(loss);
+        dfm_tensor_release(y);
+    }
+    ERR(dfm_module_zero_grad(NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_get_submodule(seq, "1", &sub));
+    OK(dfm_module_repr(sub, buf, sizeof buf, &len));
+    CHECK(strncmp(buf, "BatchNorm2d(", 12) == 0);
+    dfm_module_release(sub);
+    ERR(dfm_module_get_submodule(seq, "9", &sub), DFM_NOT_FOUND, NULL);
+    CHECK(sub == NULL);
+    ERR(dfm_module_get_submodule(seq, NULL, &sub), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_get_submodule(seq, "1", NULL), DFM_INVALID_ARGUMENT, NULL);
+    {
+        dfm_string_list names = NULL;
+        const char *k;
+        OK(dfm_module_children(seq, &names));
+        OK(dfm_string_list_size(names, &n));
+        CHECK(n == 5);
+        OK(dfm_string_list_get(names, 4, &k));
+        CHECK(strcmp(k, "4") == 0);
+        dfm_string_list_release(names);
+        OK(dfm_module_children(relu, &names));
+        OK(dfm_string_list_size(names, &n));
+        CHECK(n == 0);
+        dfm_string_list_release(names);
+        ERR(dfm_module_children(NULL, &names), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_module_children(seq, NULL), DFM_INVALID_ARGUMENT, NULL);
+        OK(dfm_module_type_name(conv, buf, sizeof buf, &len));
+        CHECK(strcmp(buf, "Conv2d") == 0 && len == 6);
+        OK(dfm_module_type_name(seq, buf, 4, NULL));
+        CHECK(strcmp(buf, "Seq") == 0);
+        ERR(dfm_module_type_name(seq, NULL, 4, &len), DFM_INVALID_ARGUMENT, "buf");
+        ERR(dfm_module_type_name(FOREIGN, buf, 4, &len), DFM_INVALID_ARGUMENT, NULL);
+    }
+    OK(dfm_module_repr(seq, buf, 8, &len));
+    CHECK(strlen(buf) == 7 && len > 50); /* truncated, full length reported */
+    OK(dfm_module_repr(seq, NULL, 0, &len));
+    OK(dfm_module_repr(seq, buf, sizeof buf, NULL));
+    ERR(dfm_module_repr(seq, NULL, 10, &len), DFM_INVALID_ARGUMENT, "buf");
+    ERR(dfm_module_repr(seq, buf, SIZE_MAX, &len), DFM_INVALID_ARGUMENT, "capacity");
+    ERR(dfm_module_repr(NULL, buf, sizeof buf, &len), DFM_INVALID_ARGUMENT, NULL);
+
+    /* retain / release */
+    OK(dfm_module_retain(lin));
+    OK(dfm_module_release(lin));
+    ERR(dfm_module_retain(NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_retain((dfm_module)x), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_module_release((dfm_module)x), DFM_TYPE_ERROR, NULL);
+    OK(dfm_module_release(NULL));
+
+    /* every constructor, good and bad */
+    OK(dfm_module_conv2d_padding_mode(2, 4, k3, one, "same", one, 2, false, &m));
+    dfm_module_release(m);
+    ERR(dfm_module_conv2d_padding_mode(2, 4, k3, k2, "same", one, 1, false, &m), DFM_INVALID_ARGUMENT, "same");
+    ERR(dfm_module_conv2d_padding_mode(2, 4, k3, one, "bogus", one, 1, false, &m), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_module_conv2d_padding_mode(2, 4, k3, one, NULL, one, 1, false, &m), DFM_INVALID_ARGUMENT, "padding");
+    ERR(dfm_module_conv2d(3, 4, k3, one, zero, one, 2, true, &m), DFM_INVALID_ARGUMENT, "divisible");
+    BAD(dfm_module_conv2d(0, 4, k3, one, zero, one, 1, true, &m));
+    BAD(dfm_module_conv2d(-1, 4, k3, one, zero, one, 1, true, &m));
+    ERR(dfm_module_conv2d(INT64_MAX, 4, k3, one, zero, one, 1, true, &m), DFM_INVALID_ARGUMENT, "in_channels");
+    ERR(dfm_module_conv2d(1, 4, huge, one, zero, one, 1, true, &m), DFM_INVALID_ARGUMENT, "kernel_size");
+    BAD(dfm_module_conv2d(1, 4, zero, one, zero, one, 1, true, &m));
+    ERR(dfm_module_conv2d(1, 4, NULL, one, zero, one, 1, true, &m), DFM_INVALID_ARGUMENT, "kernel_size");
+    ERR(dfm_module_conv2d(1, 4, k3, one, zero, one, 1, true, NULL), DFM_INVALID_ARGUMENT, NULL);
+    BAD(dfm_module_linear(-1, 3, true, &m));
+    ERR(dfm_module_linear(INT64_MIN, 3, true, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_linear(2, 3, true, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_batch_norm2d(3, 1e-5f, false, 0, false, false, &m));
+    dfm_module_release(m);
+    BAD(dfm_module_batch_norm2d(0, 1e-5f, true, 0.1f, true, true, &m));
+    ERR(dfm_module_batch_norm2d(INT64_MAX, 1e-5f, true, 0.1f, true, true, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_batch_norm2d(3, 1e-5f, true, 0.1f, true, true, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_group_norm(2, 4, 1e-5f, true, &m));
+    dfm_module_release(m);
+    BAD(dfm_module_group_norm(3, 4, 1e-5f, true, &m));
+    BAD(dfm_module_group_norm(0, 4, 1e-5f, true, &m));
+    ERR(dfm_module_group_norm(2, 4, 1e-5f, true, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_layer_norm(&s4, 1, 1e-5f, true, true, &m));
+    dfm_module_release(m);
+    ERR(dfm_module_layer_norm(NULL, 1, 1e-5f, true, true, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_layer_norm(&s4, -1, 1e-5f, true, true, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_layer_norm(&s4, 1, 1e-5f, true, true, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_relu(NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_gelu("tanh", &m));
+    dfm_module_release(m);
+    ERR(dfm_module_gelu("bogus", &m), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_module_gelu(NULL, &m), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_sigmoid(&m));
+    dfm_module_release(m);
+    ERR(dfm_module_sigmoid(NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_tanh(&m));
+    dfm_module_release(m);
+    ERR(dfm_module_tanh(NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_identity(&m));
+    dfm_module_release(m);
+    ERR(dfm_module_identity(NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_softmax(1, &m));
+    OK(dfm_module_forward(m, x, &y));
+    dfm_tensor_release(y);
+    dfm_module_release(m);
+    OK(dfm_module_softmax(9, &m));
+    ERR(dfm_module_forward(m, x, &y), DFM_INDEX_ERROR, NULL); /* checked when it runs */
+    dfm_module_release(m);
+    ERR(dfm_module_softmax(0, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_dropout(0.2f, &m));
+    dfm_module_release(m);
+    BAD(dfm_module_dropout(2, &m));
+    BAD(dfm_module_dropout(NAN, &m));
+    ERR(dfm_module_dropout(0.1f, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_max_pool2d(k2, NULL, zero, one, false, &m));
+    dfm_module_release(m);
+    OK(dfm_module_max_pool2d(zero, NULL, zero, one, false, &m)); /* checked when it runs, as in torch */
+    BAD(dfm_module_forward(m, x, &y));
+    dfm_module_release(m);
+    ERR(dfm_module_max_pool2d(huge, NULL, zero, one, false, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_max_pool2d(NULL, NULL, zero, one, false, &m), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_avg_pool2d(k2, k2, zero, false, true, &m));
+    dfm_module_release(m);
+    OK(dfm_module_avg_pool2d(k2, zero, zero, false, true, &m));
+    BAD(dfm_module_forward(m, x, &y));
+    dfm_module_release(m);
+    ERR(dfm_module_avg_pool2d(k2, NULL, NULL, false, true, &m), DFM_INVALID_ARGUMENT, "padding");
+    BAD(dfm_module_adaptive_avg_pool2d(huge, &m));
+    ERR(dfm_module_adaptive_avg_pool2d(NULL, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_flatten(0, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_upsample(NULL, sc2, "bilinear", true, false, &m));
+    OK(dfm_module_forward(m, x, &y));
+    CHECK(numel(y) == 128);
+    dfm_tensor_release(y);
+    dfm_module_release(m);
+    BAD(dfm_module_upsample(NULL, NULL, "nearest", false, false, &m));
+    BAD(dfm_module_upsample(k2, sc2, "nearest", false, false, &m));
+    ERR(dfm_module_upsample(k2, NULL, NULL, false, false, &m), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_module_upsample(huge, NULL, "nearest", false, false, &m), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_sequential(NULL, 0, &m));
+    OK(dfm_module_forward(m, x, &y)); /* empty Sequential is the identity */
+    dfm_tensor_release(y);
+    dfm_module_release(m);
+    ERR(dfm_module_sequential(NULL, 2, &m), DFM_INVALID_ARGUMENT, "modules");
+    ERR(dfm_module_sequential(parts, -1, &m), DFM_INVALID_ARGUMENT, NULL);
+    parts[1] = (dfm_module)x;
+    ERR(dfm_module_sequential(parts, 2, &m), DFM_TYPE_ERROR, "modules[1]");
+    ERR(dfm_module_sequential(parts, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_resnet("resnet9", 10, 1, &m), DFM_INVALID_ARGUMENT, "resnet9");
+    ERR(dfm_module_resnet(NULL, 10, 1, &m), DFM_INVALID_ARGUMENT, "arch");
+    BAD(dfm_module_resnet("resnet18", -1, 1, &m));
+    BAD(dfm_module_resnet("resnet18", 10, 0, &m));
+    ERR(dfm_module_resnet("resnet18", INT64_MAX, 1, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_resnet("resnet18", 10, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    dfm_tensor_dict_release(params);
+    dfm_tensor_dict_release(bufs);
+    dfm_tensor_dict_release(sd);
+    dfm_module_release(conv);
+    dfm_module_release(bn);
+    dfm_module_release(relu);
+    dfm_module_release(pool);
+    dfm_module_release(flat);
+    dfm_module_release(lin);
+    dfm_module_release(seq);
+    dfm_tensor_release(x);
+}
+
+/* ---------------------------------------------------------------- optimizers, schedulers */
+
+/* One SGD-style step on w (loss = sum(w * w)), through the optimizer. */
+static void grad_step(dfm_optimizer o, dfm_tensor w) {
+    dfm_tensor sq = NULL, loss = NULL;
+    OK(dfm_optimizer_zero_grad(o));
+    OK(dfm_mul(w, w, &sq));
+    OK(dfm_sum(sq, NULL, 0, false, &loss));
+    OK(dfm_backward(loss, NULL, false));
+    OK(dfm_optimizer_step(o));
+    dfm_tensor_release(sq);
+    dfm_tensor_release(loss);
+}
+
+static void test_optim(void) {
+    dfm_tensor w = vec(3, 1), w2 = vec(2, 1), nl = NULL, it = NULL, ps[2];
+    dfm_optimizer o = NULL, o2 = NULL;
+    dfm_scheduler s = NULL, s2 = NULL;
+    double lr;
+
+    OK(dfm_tensor_set_requires_grad(w, true));
+    OK(dfm_tensor_set_requires_grad(w2, true));
+    ps[0] = w;
+    ps[1] = w2;
+    OK(dfm_optimizer_sgd(ps, 1, 0.1, 0, 0, 0, false, false, &o));
+    grad_step(o, w);
+    CHECK(fabsf(at(w, 0) - 0.8f) < 1e-6f); /* 1 - 0.1 * 2 */
+    OK(dfm_optimizer_get_lr(o, &lr));
+    CHECK(lr == 0.1);
+    OK(dfm_optimizer_set_lr(o, 0.05));
+    OK(dfm_optimizer_get_lr(o, &lr));
+    CHECK(lr == 0.05);
+    ERR(dfm_optimizer_set_lr(o, -1), DFM_INVALID_ARGUMENT, "-1");
+    ERR(dfm_optimizer_set_lr(o, NAN), DFM_INVALID_ARGUMENT, "nan");
+    ERR(dfm_optimizer_set_lr(NULL, 0.1), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_get_lr(o, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_get_lr((dfm_optimizer)w, &lr), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_optimizer_step(NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_zero_grad(FOREIGN), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_sgd(ps, 1, -0.1, 0, 0, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "learning rate");
+    ERR(dfm_optimizer_sgd(ps, 1, NAN, 0, 0, 0, false, false, &o2), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_sgd(ps, 1, 0.1, -1, 0, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "momentum");
+    BAD(dfm_optimizer_sgd(ps, 1, 0.1, 0, 0, 0, true, false, &o2)); /* nesterov needs momentum */
+    ERR(dfm_optimizer_sgd(ps, 0, 0.1, 0, 0, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "params");
+    ERR(dfm_optimizer_sgd(NULL, 1, 0.1, 0, 0, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "params");
+    ERR(dfm_optimizer_sgd(ps, 1, 0.1, 0, 0, 0, false, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {
+        dfm_tensor dup[2];
+        dup[0] = w;
+        dup[1] = w;
+        BAD(dfm_optimizer_sgd(dup, 2, 0.1, 0, 0, 0, false, false, &o2));
+        OK(dfm_mul_scalar(w, 2, &nl));
+        dup[1] = nl;
+        ERR(dfm_optimizer_adam(dup, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "non-leaf");
+        OK(dfm_tensor_zeros(s23, 2, DFM_INT64, &it));
+        dup[1] = it;
+        ERR(dfm_optimizer_adamw(dup, 2, 1e-3, 0.9, 0.999, 1e-8, 0.01, false, false, &o2), DFM_TYPE_ERROR, "float32");
+        dup[1] = RELEASED;
+        ERR(dfm_optimizer_adam(dup, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "params[1]");
+    }
+    ERR(dfm_optimizer_adam(ps, 2, 1e-3, 1.0, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_optimizer_adam(ps, 2, 1e-3, 0.9, NAN, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_optimizer_adam(ps, 2, 1e-3, 0.9, 0.999, -1, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "epsilon");
+    ERR(dfm_optimizer_adam(ps, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_adamw(ps, 2, 1e-3, 0.9, 0.999, 1e-8, INFINITY, false, false, &o2), DFM_INVALID_ARGUMENT, "weight_decay");
+    ERR(dfm_optimizer_adamw(NULL, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, NULL);
+
+    /* Adam save / load */
+    OK(dfm_optimizer_adam(ps, 2, 0.01, 0.9, 0.999, 1e-8, 0, true, false, &o2));
+    grad_step(o2, w);
+    OK(dfm_optimizer_save(o2, tmp_path("adam.safetensors")));
+    OK(dfm_optimizer_load(o2, tmp_path("adam.safetensors")));
+    ERR(dfm_optimizer_load(o, tmp_path("adam.safetensors")), DFM_INVALID_ARGUMENT, "Adam");
+    ERR(dfm_optimizer_load(o2, tmp_path("missing.safetensors")), DFM_NOT_FOUND, NULL);
+    ERR(dfm_optimizer_load(o2, tmp_path("trunc.safetensors")), DFM_IO_ERROR, NULL);
+    BAD(dfm_optimizer_load(o2, tmp_path("a.safetensors"))); /* a safetensors file, but no optimizer state */
+    ERR(dfm_optimizer_load(o2, NULL), DFM_INVALID_ARGUMENT, "path");
+    ERR(dfm_optimizer_save(o2, tmp_path("nodir/adam.safetensors")), DFM_NOT_FOUND, NULL);
+    ERR(dfm_optimizer_save(NULL, tmp_path("adam.safetensors")), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_save(o2, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* schedulers */
+    OK(dfm_scheduler_step_lr(o, 2, 0.5, &s));
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.025) < 1e-12);
+    OK(dfm_scheduler_save(s, tmp_path("steplr.safetensors")));
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_load(s, tmp_path("steplr.safetensors")));
+    ERR(dfm_scheduler_step_lr(o, 0, 0.5, &s2), DFM_INVALID_ARGUMENT, "step_size");
+    ERR(dfm_scheduler_step_lr(o, INT64_MAX, 0.5, &s2), DFM_INVALID_ARGUMENT, "step_size");
+    ERR(dfm_scheduler_step_lr(o, 2, NAN, &s2), DFM_INVALID_ARGUMENT, "gamma");
+    ERR(dfm_scheduler_step_lr(NULL, 2, 0.5, &s2), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_step_lr(o, 2, 0.5, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_scheduler_cosine_annealing_lr(o2, 10, 0, &s2));
+    OK(dfm_scheduler_step(s2));
+    OK(dfm_scheduler_get_last_lr(s2, &lr));
+    CHECK(lr < 0.01 && lr > 0.009);
+    ERR(dfm_scheduler_load(s2, tmp_path("steplr.safetensors")), DFM_INVALID_ARGUMENT, "StepLR");
+    {
+        dfm_scheduler dummy = NULL;
+        ERR(dfm_scheduler_cosine_annealing_lr(o2, 0, 0, &dummy), DFM_INVALID_ARGUMENT, "T_max");
+        ERR(dfm_scheduler_cosine_annealing_lr(o2, INT64_MAX, 0, &dummy), DFM_INVALID_ARGUMENT, "t_max");
+        ERR(dfm_scheduler_cosine_annealing_lr(o2, 10, INFINITY, &dummy), DFM_INVALID_ARGUMENT, "eta_min");
+        ERR(dfm_scheduler_cosine_annealing_lr((dfm_optimizer)(void *)w, 10, 0, &dummy), DFM_TYPE_ERROR, NULL);
+    }
+    ERR(dfm_scheduler_cosine_annealing_lr(o2, 10, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {
+        /* a scheduler file whose counters would overflow the epoch arithmetic */
+        dfm_tensor_dict d = NULL;
+        OK(dfm_tensor_dict_new(&d));
+        OK(dfm_tensor_dict_set_metadata(d, "scheduler", "CosineAnnealingLR"));
+        OK(dfm_tensor_dict_set_metadata(d, "last_epoch", "9223372036854775807"));
+        OK(dfm_tensor_dict_set_metadata(d, "_step_count", "1"));
+        OK(dfm_tensor_dict_set_metadata(d, "T_max", "9223372036854775807"));
+        OK(dfm_safetensors_write(tmp_path("evil_sched.safetensors"), d));
+        ERR(dfm_scheduler_load(s2, tmp_path("evil_sched.safetensors")), DFM_INVALID_ARGUMENT, "last_epoch");
+        dfm_tensor_dict_release(d);
+    }
+    ERR(dfm_scheduler_load(s2, tmp_path("missing.safetensors")), DFM_NOT_FOUND, NULL);
+    ERR(dfm_scheduler_load(s2, tmp_path("corrupt.safetensors")), DFM_IO_ERROR, NULL);
+    ERR(dfm_scheduler_load(s2, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_load(NULL, tmp_path("steplr.safetensors")), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_save(s2, tmp_path("nodir/s.safetensors")), DFM_NOT_FOUND, NULL);
+    ERR(dfm_scheduler_save(s2, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_save(NULL, tmp_path("s.safetensors")), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_step(NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_step((dfm_scheduler)o), DFM_TYPE_ERROR, "dfm_optimizer");
+    ERR(dfm_scheduler_get_last_lr(s2, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_get_last_lr(FOREIGN, &lr), DFM_INVALID_ARGUMENT, NULL);
+
+    /* releasing the optimizer first is fine: the scheduler keeps it alive */
+    OK(dfm_optimizer_release(o));
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_release(s));
+    ERR(dfm_scheduler_release(s), DFM_INVALID_ARGUMENT, "released");
+    OK(dfm_scheduler_release(NULL));
+    OK(dfm_scheduler_release(s2));
+    OK(dfm_optimizer_release(o2));
+    ERR(dfm_optimizer_release(o2), DFM_INVALID_ARGUMENT, "released");
+    OK(dfm_optimizer_release(NULL));
+    dfm_tensor_release(nl);
+    dfm_tensor_release(it);
+    dfm_tensor_release(w);
+    dfm_tensor_release(w2);
+}
+
+/* ---------------------------------------------------------------- datasets */
+
+static void be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void test_dataset(void) {
+    /* 5 images of 2x3 and 5 labels, raw IDX */
+    unsigned char img[16 + 30], lab[8 + 5];
+    int k;
+    dfm_dataset d = NULL;
+    dfm_tensor x = NULL, y = NULL;
+    int64_t n, h, w, idx[3] = {4, 0, 2}, bad_idx[2] = {0, 5};
+
+    memset(img, 0, sizeof img);
+    img[2] = 0x08;
+    img[3] = 3;
+    be32(img + 4, 5);
+    be32(img + 8, 2);
+    be32(img + 12, 3);
+    for (k = 0; k < 30; k++) img[16 + k] = (unsigned char)(k * 8);
+    memset(lab, 0, sizeof lab);
+    lab[2] = 0x08;
+    lab[3] = 1;
+    be32(lab + 4, 5);
+    for (k = 0; k < 5; k++) lab[8 + k] = (unsigned char)k;
+    write_bytes(tmp_path("img-idx3-ubyte"), img, sizeof img);
+    write_bytes(tmp_path("lab-idx1-ubyte"), lab, sizeof lab);
+    write_bytes(tmp_path("img_trunc"), img, sizeof img - 1);
+    write_bytes(tmp_path("img_head"), img, 10);
+    write_bytes(tmp_path("lab_trunc"), lab, 9);
+    {
+        unsigned char bad[sizeof img];
+        memcpy(bad, img, sizeof img);
+        bad[2] = 0x0d; /* float data, not unsigned bytes */
+        write_bytes(tmp_path("img_type"), bad, sizeof bad);
+        memcpy(bad, img, sizeof img);
+        be32(bad + 4, 0xffffffffu); /* absurd count */
+        write_bytes(tmp_path("img_count"), bad, sizeof bad);
+        bad[0] = 0x1f; /* gzip magic, then garbage */
+        bad[1] = 0x8b;
+        write_bytes(tmp_path("img_gz"), bad, sizeof bad);
+    }
+    {
+        unsigned char lab4[8 + 4];
+        memcpy(lab4, lab, sizeof lab4);
+        be32(lab4 + 4, 4);
+        write_bytes(tmp_path("lab4"), lab4, sizeof lab4);
+    }
+
+    OK(dfm_dataset_idx_open(tmp_path("img-idx3-ubyte"), tmp_path("lab-idx1-ubyte"), &d));
+    OK(dfm_dataset_len(d, &n));
+    CHECK(n == 5);
+    OK(dfm_dataset_image_size(d, &h, &w));
+    CHECK(h == 2 && w == 3);
+    OK(dfm_dataset_batch(d, idx, 3, &x, &y));
+    CHECK(numel(x) == 18 && fabsf(at(x, 0) - (float)(24 * 8) / 255.0f) < 1e-6f && at64(y, 0) == 4 && at64(y, 1) == 0);
+    dfm_tensor_release(x);
+    dfm_tensor_release(y);
+    OK(dfm_dataset_batch_range(d, 3, 10, false, 0, &x, &y)); /* short last batch */
+    CHECK(numel(y) == 2 && at64(y, 0) == 3);
+    dfm_tensor_release(x);
+    dfm_tensor_release(y);
+    {
+        int64_t first_order[5], again[5], i, distinct = 1;
+        OK(dfm_dataset_batch_range(d, 0, 5, true, 42, &x, &y));
+        for (i = 0; i < 5; i++) first_order[i] = at64(y, i);
+        dfm_tensor_release(x);
+        dfm_tensor_release(y);
+        OK(dfm_dataset_batch_range(d, 0, 5, true, 42, &x, &y));
+        for (i = 0; i < 5; i++) again[i] = at64(y, i);
+        dfm_tensor_release(x);
+        dfm_tensor_release(y);
+        CHECK(memcmp(first_order, again, sizeof again) == 0); /* same seed, same order */
+        for (i = 0; i < 5; i++) distinct &= first_order[i] >= 0 && first_order[i] < 5;
+        CHECK(distinct);
+    }
+    ERR(dfm_dataset_batch(d, bad_idx, 2, &x, &y), DFM_INDEX_ERROR, "index 5");
+    CHECK(x == NULL && y == NULL);
+    ERR(dfm_dataset_batch(d, NULL, 2, &x, &y), DFM_INVALID_ARGUMENT, "indices");
+    ERR(dfm_dataset_batch(d, idx, -1, &x, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_dataset_batch(d, idx, INT64_MAX, &x, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_dataset_batch(d, idx, 3, NULL, &y), DFM_INVALID_ARGUMENT, "images");
+    ERR(dfm_dataset_batch(d, idx, 3, &x, NULL), DFM_INVALID_ARGUMENT, "labels");
+    ERR(dfm_dataset_batch(NULL, idx, 3, &x, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_dataset_batch_range(d, 5, 1, false, 0, &x, &y), DFM_INDEX_ERROR, "start 5");
+    ERR(dfm_dataset_batch_range(d, -1, 1, false, 0, &x, &y), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_dataset_batch_range(d, INT64_MAX, INT64_MAX, true, 0, &x, &y), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_dataset_batch_range(d, 0, 0, false, 0, &x, &y), DFM_INVALID_ARGUMENT, "count");
+    OK(dfm_dataset_batch_range(d, 1, INT64_MAX, true, 1, &x, &y));
+    CHECK(numel(y) == 4);
+    dfm_tensor_release(x);
+    dfm_tensor_release(y);
+    ERR(dfm_dataset_batch_range(d, 0, 1, false, 0, NULL, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_dataset_batch_range((dfm_dataset)(void *)RELEASED, 0, 1, false, 0, &x, &y), DFM_INVALID_ARGUMENT, "released dfm_tensor");
+    ERR(dfm_dataset_len(d, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_dataset_len((dfm_dataset)FOREIGN, &n), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_dataset_image_size(d, NULL, &w), DFM_INVALID_ARGUMENT, "height");
+    ERR(dfm_dataset_image_size(d, &h, NULL), DFM_INVALID_ARGUMENT, "width");
+    ERR(dfm_dataset_image_size(NULL, &h, &w), DFM_INVALID_ARGUMENT, NULL);
+    /* segmentation scenes from the 5-image set (labels 0..4, images 2x3) */
+    {
+        dfm_dataset sc = NULL, bad = NULL;
+        int64_t dims[4];
+        OK(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, 2, 0.2f, 5, &sc));
+        OK(dfm_dataset_len(sc, &n));
+        CHECK(n == 4);
+        OK(dfm_dataset_image_size(sc, &h, &w));
+        CHECK(h == 4 && w == 4);
+        OK(dfm_dataset_batch_range(sc, 0, 4, false, 0, &x, &y));
+        OK(dfm_tensor_shape(y, dims, 4));
+        CHECK(ndim_of(y) == 3 && dims[0] == 4 && dims[1] == 4 && numel(x) == 64);
+        dfm_tensor_release(x);
+        dfm_tensor_release(y);
+        ERR(dfm_dataset_batch(sc, bad_idx, 2, &x, &y), DFM_INDEX_ERROR, NULL);
+        OK(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, 2, 0.2f, 3, &bad)); /* labels 3 and 4 too big: found on use */
+        ERR(dfm_dataset_batch_range(bad, 0, 4, false, 0, &x, &y), DFM_INVALID_ARGUMENT, "label");
+        dfm_dataset_release(bad);
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 2, 1, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "canvas");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 0, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "min_objects");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 3, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, INT64_MAX, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "max_objects");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, INT64_MAX, 1, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "canvas");
+        ERR(dfm_dataset_segmentation_scenes(d, -1, 7, 4, 1, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "count");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, 2, 1.5f, 5, &bad), DFM_INVALID_ARGUMENT, "threshold");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, 2, NAN, 5, &bad), DFM_INVALID_ARGUMENT, "threshold");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, 2, 0.2f, 0, &bad), DFM_INVALID_ARGUMENT, "source_classes");
+        ERR(dfm_dataset_segmentation_scenes(sc, 4, 7, 4, 1, 2, 0.2f, 5, &bad), DFM_TYPE_ERROR, "IDX");
+        ERR(dfm_dataset_segmentation_scenes(NULL, 4, 7, 4, 1, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "source");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, 2, 0.2f, 5, NULL), DFM_INVALID_ARGUMENT, NULL);
+        CHECK(bad == NULL);
+        OK(dfm_dataset_release(d));
+        OK(dfm_dataset_batch_range(sc, 3, 1, false, 0, &x, &y)); /* the scenes keep their source alive */
+        dfm_tensor_release(x);
+        dfm_tensor_release(y);
+        OK(dfm_dataset_release(sc));
+    }
+    ERR(dfm_dataset_release(d), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_dataset_len(d, &n), DFM_INVALID_ARGUMENT, "released");
+    OK(dfm_dataset_release(NULL));
+
+    /* bad files */
+    ERR(dfm_dataset_idx_open(tmp_path("nope"), tmp_path("lab-idx1-ubyte"), &d), DFM_NOT_FOUND, "nope");
+    CHECK(d == NULL);
+    ERR(dfm_dataset_idx_open(tmp_path("img_trunc"), tmp_path("lab-idx1-ubyte"), &d), DFM_IO_ERROR, "truncated");
+    ERR(dfm_dataset_idx_open(tmp_path("img_head"), tmp_path("lab-idx1-ubyte"), &d), DFM_IO_ERROR, NULL);
+    ERR(dfm_dataset_idx_open(tmp_path("img-idx3-ubyte"), tmp_path("lab_trunc"), &d), DFM_IO_ERROR, NULL);
+    ERR(dfm_dataset_idx_open(tmp_path("img_type"), tmp_path("lab-idx1-ubyte"), &d), DFM_IO_ERROR, "unsigned-byte");
+    ERR(dfm_dataset_idx_open(tmp_path("img_count"), tmp_path("lab-idx1-ubyte"), &d), DFM_IO_ERROR, NULL);
+    ERR(dfm_dataset_idx_open(tmp_path("img_gz"), tmp_path("lab-idx1-ubyte"), &d), DFM_IO_ERROR, "gzip");
+    ERR(dfm_dataset_idx_open(tmp_path("img-idx3-ubyte"), tmp_path("lab4"), &d), DFM_IO_ERROR, "4 labels");
+    ERR(dfm_dataset_idx_open(tmp_path("lab-idx1-ubyte"), tmp_path("img-idx3-ubyte"), &d), DFM_IO_ERROR, NULL);
+    ERR(dfm_dataset_idx_open(NULL, tmp_path("lab-idx1-ubyte"), &d), DFM_INVALID_ARGUMENT, "images_path");
+    ERR(dfm_dataset_idx_open(tmp_path("img-idx3-ubyte"), NULL, &d), DFM_INVALID_ARGUMENT, "labels_path");
+    ERR(dfm_dataset_idx_open(tmp_path("img-idx3-ubyte"), tmp_path("lab-idx1-ubyte"), NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_dataset_idx_open_root(tmpdir, true, &d), DFM_NOT_FOUND, "train-images-idx3-ubyte");
+    ERR(dfm_dataset_idx_open_root(NULL, true, &d), DFM_INVALID_ARGUMENT, "root");
+    ERR(dfm_dataset_idx_open_root(tmpdir, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    if (access("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", R_OK) == 0 && !getenv("DFM_TEST_QUICK")) {
+        OK(dfm_dataset_idx_open_root("/usr/share/datasets/fashion-mnist", false, &d));
+        OK(dfm_dataset_len(d, &n));
+        CHECK(n == 10000);
+        dfm_dataset_release(d);
+    }
+}
+
+/* ---------------------------------------------------------------- DFM models */
+
+static void test_dfm_models(void) {
+    dfm_module m = NULL, lin = NULL;
+    dfm_tensor x = image(1, 1, 32, 32), x2 = image(1, 2, 32, 32), y = NULL;
+    int64_t s32[2] = {32, 32}, s30[2] = {30, 30}, layers[4] = {1, 1, 1, 1}, steps = -1, dims[4];
+
+    OK(dfm_manual_seed(3));
+    OK(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m));
+    OK(dfm_module_train(m, false));
+    dfm_set_grad_enabled(false);
+    OK(dfm_module_forward_dfm(m, x, 2, 0.0f, &y));
+    OK(dfm_tensor_shape(y, dims, 4));
+    CHECK(ndim_of(y) == 4 && dims[1] == 3 && dims[2] == 32);
+    dfm_tensor_release(y);
+    OK(dfm_module_steps(m, &steps));
+    CHECK(steps == 2);
+    OK(dfm_module_forward(m, x, &y)); /* default T = 0: the initial state's prediction */
+    dfm_tensor_release(y);
+    OK(dfm_module_steps(m, &steps));
+    CHECK(steps == 0);
+    ERR(dfm_module_forward_dfm(m, x, -1, 0.01f, &y), DFM_INVALID_ARGUMENT, "-1");
+    ERR(dfm_module_forward_dfm(m, x, INT64_MAX, 0.01f, &y), DFM_INVALID_ARGUMENT, "'T'");
+    ERR(dfm_module_forward_dfm(m, x2, 1, 0.01f, &y), DFM_SHAPE_MISMATCH, "channels");
+    ERR(dfm_module_forward_dfm(m, NULL, 1, 0.01f, &y), DFM_INVALID_ARGUMENT, "'x'");
+    ERR(dfm_module_forward_dfm(m, x, 1, 0.01f, NULL), DFM_INVALID_ARGUMENT, NULL);
+    dfm_set_grad_enabled(true);
+    OK(dfm_module_linear(2, 2, true, &lin));
+    ERR(dfm_module_forward_dfm(lin, x, 1, 0.01f, &y), DFM_TYPE_ERROR, "not a DFM model");
+    ERR(dfm_module_forward_dfm(NULL, x, 1, 0.01f, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_steps(lin, &steps), DFM_TYPE_ERROR, "Linear");
+    ERR(dfm_module_steps(m, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_steps(FOREIGN, &steps), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_release(m));
+
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s30, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "16");
+    CHECK(m == NULL);
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "bogus", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, NULL, layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "block");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", NULL, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "layers");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, NULL, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "shape");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 1, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "registers");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 0.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, NAN, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, -1.0f, &m), DFM_INVALID_ARGUMENT, "state_init_std");
+    ERR(dfm_module_dfm_deeplabv3plus(0, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_dfm_deeplabv3plus(INT64_MAX, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "in_filters");
+    ERR(dfm_module_dfm_deeplabv3plus(1, -2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {
+        int64_t neg_layers[4] = {1, -1, 1, 1}, huge_layers[4] = {1, INT64_MAX, 1, 1};
+        BAD(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", neg_layers, 0.5f, 1e-3f, &m));
+        ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", huge_layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "layers[1]");
+    }
+
+    /* DFM-ResNet18, unbatched input (R4): logits (n_classes) */
+    {
+        int64_t s28[2] = {28, 28};
+        dfm_tensor img = NULL, img3 = NULL;
+        dfm_module r = NULL;
+        OK(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r));
+        OK(dfm_module_train(r, false));
+        OK(dfm_tensor_randn(s28, 2, &img));
+        OK(dfm_unsqueeze(img, 0, &img3));
+        dfm_set_grad_enabled(false);
+        OK(dfm_module_forward_dfm(r, img3, 3, 1e-2f, &y));
+        CHECK(ndim_of(y) == 1 && numel(y) == 10);
+        OK(dfm_module_steps(r, &steps));
+        CHECK(steps >= 1 && steps <= 3);
+        dfm_tensor_release(y);
+        ERR(dfm_module_forward_dfm(r, img, 1, 1e-2f, &y), DFM_SHAPE_MISMATCH, NULL); /* 2-D */
+        ERR(dfm_module_forward_dfm(r, x2, 1, 1e-2f, &y), DFM_SHAPE_MISMATCH, NULL);  /* 2 channels */
+        ERR(dfm_module_forward_dfm(r, img3, 1, NAN, &y), DFM_INVALID_ARGUMENT, "atol");
+        dfm_set_grad_enabled(true);
+        OK(dfm_module_release(r));
+        ERR(dfm_module_dfm_resnet("resnet19", "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "resnet19");
+        ERR(dfm_module_dfm_resnet(NULL, "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "arch");
+        ERR(dfm_module_dfm_resnet("resnet18", "vit", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "frontend");
+        ERR(dfm_module_dfm_resnet("resnet18", NULL, 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "frontend");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", -1, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "fb_filters");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 0, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "n_classes");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, NULL, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "shape");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, NAN, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "tau");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 0, 1e-3f, &r), DFM_INVALID_ARGUMENT, "in_channels");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", INT64_MAX, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "fb_filters");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 1, INFINITY, &r), DFM_INVALID_ARGUMENT, "state_init_std");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, NULL), DFM_INVALID_ARGUMENT, NULL);
+        CHECK(r == NULL);
+        dfm_tensor_release(img);
+        dfm_tensor_release(img3);
+    }
+
+    dfm_module_release(lin);
+    dfm_tensor_release(x);
+    dfm_tensor_release(x2);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static void *thread_body(void *arg) {
+    int k, *ok = arg;
+    *ok = 1;
+    /* grad mode and last error are per thread */
+    dfm_set_grad_enabled(false);
+    if (dfm_tensor_release(FOREIGN) == DFM_OK) *ok = 0;
+    if (!strstr(dfm_last_error_message(), "dfm_tensor_release")) *ok = 0;
+    for (k = 0; k < 20; k++) {
+        dfm_tensor x = vec(64, (float)k), y = NULL, s = NULL;
+        if (dfm_mul(x, x, &y) != DFM_OK || dfm_sum(y, NULL, 0, false, &s) != DFM_OK) *ok = 0;
+        dfm_tensor_release(s);
+        dfm_tensor_release(y);
+        dfm_tensor_release(x);
+    }
+    return NULL;
+}
+
+static dfm_tensor shared_tensor;
+
+/* Retains and releases one handle many times, racing with the other threads. */
+static void *refcount_body(void *arg) {
+    int k, *ok = arg;
+    *ok = 1;
+    for (k = 0; k < 2000; k++) {
+        if (dfm_tensor_retain(shared_tensor) != DFM_OK) *ok = 0;
+        if (dfm_tensor_release(shared_tensor) != DFM_OK) *ok = 0;
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    pthread_t th[4];
+    int ok[4], k;
+    dfm_tensor x = vec(2, 0);
+    int64_t n = 0;
+
+    shared_tensor = vec(3, 0);
+    for (k = 0; k < 4; k++) pthread_create(&th[k], NULL, refcount_body, &ok[k]);
+    for (k = 0; k < 4; k++) pthread_join(th[k], NULL);
+    for (k = 0; k < 4; k++) CHECK(ok[k]);
+    OK(dfm_tensor_numel(shared_tensor, &n)); /* still exactly one reference: alive */
+    CHECK(n == 3);
+    OK(dfm_tensor_release(shared_tensor));
+    ERR(dfm_tensor_release(shared_tensor), DFM_INVALID_ARGUMENT, "released");
+
+    ERR(dfm_tensor_ndim(x, NULL), DFM_INVALID_ARGUMENT, "out");
+    for (k = 0; k < 4; k++) pthread_create(&th[k], NULL, thread_body, &ok[k]);
+    for (k = 0; k < 4; k++) pthread_join(th[k], NULL);
+    for (k = 0; k < 4; k++) CHECK(ok[k]);
+    CHECK(dfm_is_grad_enabled());                                     /* untouched by the others */
+    CHECK(strstr(dfm_last_error_message(), "dfm_tensor_ndim") != NULL); /* ours, not theirs */
+    dfm_tensor_release(x);
+}
+
+static void remove_tmpdir(void) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+int main(void) {
+    int64_t live;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    FOREIGN = (void *)&passed;
+    RELEASED = released_tensor();
+    live = dfm_live_handle_count();
+
+    test_library();
+    test_creation();
+    test_handles_and_properties();
+    test_autograd();
+    test_elementwise();
+    test_reduce_and_shape();
+    test_shape_ops();
+    test_compare_and_reduce();
+    test_linalg();
+    test_conv_pool();
+    test_norm_loss();
+    test_init();
+    test_seg_metrics();
+    test_containers_and_safetensors();
+    test_modules();
+    test_optim();
+    test_dataset();
+    test_dfm_models();
+    test_threads();
+
+    CHECK(dfm_live_handle_count() == live); /* every handle the tests made was released */
+    remove_tmpdir();
+    printf("test_abi: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
