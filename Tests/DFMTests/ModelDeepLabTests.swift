@@ -116,7 +116,27 @@ final class ModelDeepLabTests: XCTestCase {
                                   classes: i("classes"), tau: f("tau"), shape: (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [],
                                   asppDropout: f("aspp_dropout"), stateInitStd: f("state_init_std"))
         try DeepLabDeterministicWeights.apply(m)
+        try Self.adjust(m, cfg["adjust"] as? [String: Any] ?? [:])
         return m
+    }
+
+    /// The fixture script's conditioning adjustments (tools/fixtures/models_deeplab.py `adjust`,
+    /// whose docstring says why): scale the ASPP pooling branch's conv, and set the feedback
+    /// channels' bias of the decoder's last BN.
+    static func adjust(_ m: DeepLabV3Plus, _ adj: [String: Any]) throws {
+        if let scale = (adj["pool_conv_scale"] as? NSNumber)?.floatValue {
+            guard let aspp = try m.decoder.aspp.at(0) as? ASPP, let pool = try aspp.convs.at(4) as? ASPPPooling,
+                  let conv = try pool.at(1) as? Conv2d else {
+                throw DFMError.state("ModelDeepLabTests", "unexpected ASPP layout")
+            }
+            try GradMode.noGrad { try conv.weight.copy_(try mul(conv.weight, scale)) }
+        }
+        if let bias = (adj["fb_bn_bias"] as? NSNumber)?.floatValue {
+            guard let bn = try m.decoder.block2.at(1) as? BatchNorm2d, let b = bn.bias else {
+                throw DFMError.state("ModelDeepLabTests", "unexpected decoder.block2 layout")
+            }
+            for k in m.classFilters..<m.channels { b.f[k] = bias }
+        }
     }
 
     func checkRel(_ a: Tensor, _ e: Tensor, _ tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
