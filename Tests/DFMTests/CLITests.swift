@@ -77,7 +77,7 @@ final class CLITests: XCTestCase {
         // A corrupted checkpoint: eval and resume fail cleanly and leave the file as it was.
         let ck = dir + "/bad.safetensors"
         let junk = Data([7, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7b, 0x7b, 1, 2, 3])
-        FileManager.default.createFile(atPath: ck, contents: junk)
+        XCTAssertTrue(FileManager.default.createFile(atPath: ck, contents: junk))
         let (_, e4) = try run(["eval", "--checkpoint", ck], expectCode: 1)
         XCTAssert(e4.hasPrefix("dfm: error: safetensors:"), e4)
         try run(["train"] + tiny + ["--checkpoint", ck, "--plot", dir + "/x.png", "--resume"], expectCode: 1)
