@@ -264,14 +264,18 @@ DFM_API dfm_status dfm_backward(dfm_tensor loss, dfm_tensor grad, bool retain_gr
 /* borrowed for the call. Binary ops broadcast as in PyTorch.                */
 /* ======================================================================== */
 
-/* --- elementwise, tensor (op) tensor --- */
+/* --- elementwise, tensor (op) tensor. dtypes as in torch: int64 (op) int64 stays int64
+ * (add/sub/mul/pow; wraps on overflow), int64 with float32 computes in float32, and div
+ * is true division (float32). neg/abs/clamp/sum of int64 stay int64. --- */
 DFM_API dfm_status dfm_add(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_sub(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_mul(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_div(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_pow(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 
-/* --- elementwise with a scalar: a + s, a - s, a * s, a / s, a ** s, s - a, s / a --- */
+/* --- elementwise with a scalar: a + s, a - s, a * s, a / s, a ** s, s - a, s / a. On an
+ * int64 tensor an integral s acts as a Python int (result int64; exact for |s| <= 2^24),
+ * a fractional s gives float32; int64 ** (negative integral s) fails. --- */
 DFM_API dfm_status dfm_add_scalar(dfm_tensor a, float s, dfm_tensor *out);
 DFM_API dfm_status dfm_sub_scalar(dfm_tensor a, float s, dfm_tensor *out);
 DFM_API dfm_status dfm_mul_scalar(dfm_tensor a, float s, dfm_tensor *out);
@@ -314,6 +318,10 @@ DFM_API dfm_status dfm_slice(dfm_tensor x, int64_t dim, bool has_start, int64_t 
                              int64_t step, dfm_tensor *out);
 /* torch.select: x[..., index, ...] with `dim` removed. */
 DFM_API dfm_status dfm_select(dfm_tensor x, int64_t dim, int64_t index, dfm_tensor *out);
+/* torch.index_select: the slices index[j] of x along `dim`, in order (repeats allowed).
+ * `index` is int64, 1-D (or 0-dim: one index) with entries in [0, size): negative entries
+ * are errors, as in torch. Recorded: the gradient scatter-adds into the selected slices. */
+DFM_API dfm_status dfm_index_select(dfm_tensor x, int64_t dim, dfm_tensor index, dfm_tensor *out);
 /* torch.cat / torch.stack of `n` tensors (n >= 1; the array is borrowed for the call). */
 DFM_API dfm_status dfm_cat(const dfm_tensor *tensors, int64_t n, int64_t dim, dfm_tensor *out);
 DFM_API dfm_status dfm_stack(const dfm_tensor *tensors, int64_t n, int64_t dim, dfm_tensor *out);

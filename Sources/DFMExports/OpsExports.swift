@@ -121,6 +121,10 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
     produceTensor("dfm_select", out) { try select(try Arg.tensor(x, "x"), dim: Int(dim), index: Int(index)) }
 }
 
+@c @implementation public func dfm_index_select(_ x: dfm_tensor?, _ dim: Int64, _ index: dfm_tensor?, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_index_select", out) { try indexSelect(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index")) }
+}
+
 @c @implementation public func dfm_cat(_ tensors: UnsafePointer<dfm_tensor?>?, _ n: Int64, _ dim: Int64, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_cat", out) { try cat(try Arg.tensors(tensors, n, "tensors"), dim: Int(dim)) }
 }

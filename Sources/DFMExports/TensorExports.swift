@@ -279,9 +279,8 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
 @c @implementation public func dfm_tensor_to_dtype(_ t: dfm_tensor?, _ dtype: dfm_dtype, _ out: UnsafeMutablePointer<dfm_tensor?>?) -> dfm_status {
     produceTensor("dfm_tensor_to_dtype", out) {
         let x = try Arg.tensor(t, "t"), dt = try Arg.dtype(dtype)
-        let y = try Tensor.zeros(x.shape, dtype: dt)
-        try y.copy_(x)
-        return y
+        // A copy even for the same dtype (toDType would return x itself), as documented.
+        return x.dtype == dt ? try x.clone() : try toDType(x, dt)
     }
 }
 

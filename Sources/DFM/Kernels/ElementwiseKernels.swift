@@ -47,6 +47,7 @@ enum EW {
 
     /// Materialises `x` broadcast to `shape` (shape already validated).
     static func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
+        if x.dtype == .int64 { return try IntKernels.expand(x, to: shape) }
         let out = try Tensor.uninitialized(shape, op: "expand")
         let s = Shape.broadcastStrides(x.shape, to: shape)
         walk(shape, s, s, x.f, x.f, out.f) { a, _ in a }
@@ -79,9 +80,78 @@ enum EW {
         }
     }
 
+    // MARK: statically dispatched forms
+    // A closure `f` reaches the worker threads as a captured function value, so the per-element
+    // loops above make one indirect call per element and are not vectorised. The hot ops pass a
+    // struct instead: each generic instantiation gets its own loop with `f` inlined (SIMD).
+
+    @inline(__always)
+    static func map<F: FloatFn1>(_ x: Tensor, op: String, _ f: F) throws -> Tensor {
+        try checkFloat(x, op)
+        let out = try Tensor.uninitialized(x.shape, op: op)
+        let xp = x.f, o = out.f
+        Parallel.chunks(x.count) { r in for k in r { o[k] = f(xp[k]) } }
+        return out
+    }
+
+    @inline(__always)
+    static func zip<F: FloatFn2>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) throws -> Tensor {
+        let out = try Tensor.uninitialized(a.shape, op: op)
+        let ap = a.f, bp = b.f, o = out.f
+        Parallel.chunks(a.count) { r in for k in r { o[k] = f(ap[k], bp[k]) } }
+        return out
+    }
+
+    @inline(__always)
+    static func broadcast<F: FloatFn2>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) throws -> Tensor {
+        try checkFloat(a, op)
+        try checkFloat(b, op)
+        if a.shape == b.shape { return try zip(a, b, op: op, f) }
+        let shape = try Shape.broadcast(a.shape, b.shape, op: op)
+        if b.count == 1 && shape == a.shape { return try map(a, op: op, Bind2(f: f, s: b.f[0])) }
+        if a.count == 1 && shape == b.shape { return try map(b, op: op, Bind1(f: f, s: a.f[0])) }
+        let out = try Tensor.uninitialized(shape, op: op)
+        walk(shape, Shape.broadcastStrides(a.shape, to: shape), Shape.broadcastStrides(b.shape, to: shape), a.f, b.f, out.f) { f($0, $1) }
+        return out
+    }
+
+    /// acc += x in place (same shape); the autograd engine's gradient accumulation.
+    static func addInPlace(_ acc: Tensor, _ x: Tensor) {
+        let ap = acc.f, xp = x.f
+        Parallel.chunks(acc.count) { r in for k in r { ap[k] += xp[k] } }
+    }
+
     static func checkFloat(_ x: Tensor, _ op: String) throws {
         guard x.dtype == .float32 else {
             throw DFMError.type(op, "expected a float32 tensor, got \(x.dtype)")
         }
     }
+}
+
+/// A unary float function as a type, for EW's specialised kernels.
+protocol FloatFn1 { func callAsFunction(_ x: Float) -> Float }
+/// A binary float function as a type, for EW's specialised kernels.
+protocol FloatFn2 { func callAsFunction(_ a: Float, _ b: Float) -> Float }
+
+struct Bind1<F: FloatFn2>: FloatFn1 {  // f(s, x)
+    let f: F, s: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { f(s, x) }
+}
+struct Bind2<F: FloatFn2>: FloatFn1 {  // f(x, s)
+    let f: F, s: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { f(x, s) }
+}
+
+enum FloatOps {
+    struct Add: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
+    struct Sub: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
+    struct Mul: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
+    struct Div: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
+    struct AddScalar: FloatFn1 { let s: Float; @inline(__always) func callAsFunction(_ x: Float) -> Float { x + s } }
+    struct MulScalar: FloatFn1 { let s: Float; @inline(__always) func callAsFunction(_ x: Float) -> Float { x * s } }
+    struct Neg: FloatFn1 { @inline(__always) func callAsFunction(_ x: Float) -> Float { -x } }
+    /// max(x, 0), NaN kept (torch).
+    struct Relu: FloatFn1 { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : (x.isNaN ? x : 0) } }
+    /// g where the relu output is positive.
+    struct ReluBackward: FloatFn2 { @inline(__always) func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 ? g : 0 } }
 }

@@ -2,20 +2,24 @@ import Foundation
 
 // Elementwise ops with broadcasting. Each op: forward through an EW kernel, then its
 // derivative rule, written once, in `record`. Gradients of broadcast inputs are
-// summed back to the input's shape by `sumTo`.
+// summed back to the input's shape by `sumTo`. int64 operands go through IntArith
+// (Kernels/IntKernels.swift): int64 ∘ int64 stays int64, mixed computes in float32.
 
 public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    let out = try EW.broadcast(a, b, op: "add", +)
+    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .add, op: "add", float: add) }
+    let out = try EW.broadcast(a, b, op: "add", FloatOps.Add())
     return record("add", out, [a, b]) { g in [try sumTo(g, a.shape), try sumTo(g, b.shape)] }
 }
 
 public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    let out = try EW.broadcast(a, b, op: "sub", -)
+    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .sub, op: "sub", float: sub) }
+    let out = try EW.broadcast(a, b, op: "sub", FloatOps.Sub())
     return record("sub", out, [a, b]) { g in [try sumTo(g, a.shape), try sumTo(try neg(g), b.shape)] }
 }
 
 public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    let out = try EW.broadcast(a, b, op: "mul", *)
+    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .mul, op: "mul", float: mul) }
+    let out = try EW.broadcast(a, b, op: "mul", FloatOps.Mul())
     return record("mul", out, [a, b]) { g in
         [a.requiresGrad ? try sumTo(try mul(g, b), a.shape) : nil,
          b.requiresGrad ? try sumTo(try mul(g, a), b.shape) : nil]
@@ -23,7 +27,8 @@ public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 }
 
 public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    let out = try EW.broadcast(a, b, op: "div", /)
+    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, nil, op: "div", float: div) }
+    let out = try EW.broadcast(a, b, op: "div", FloatOps.Div())
     return record("div", out, [a, b]) { g in
         [a.requiresGrad ? try sumTo(try div(g, b), a.shape) : nil,
          // d(a/b)/db = -a/b² = -out/b
@@ -32,7 +37,8 @@ public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 }
 
 public func add(_ a: Tensor, _ s: Float) throws -> Tensor {
-    let out = try EW.map(a, op: "add") { $0 + s }
+    if a.dtype == .int64 { return try IntArith.scalar(a, s, .add, op: "add", float: add) }
+    let out = try EW.map(a, op: "add", FloatOps.AddScalar(s: s))
     return record("add_scalar", out, [a]) { g in [g] }
 }
 
@@ -40,28 +46,33 @@ public func sub(_ a: Tensor, _ s: Float) throws -> Tensor { try add(a, -s) }
 
 /// s - a
 public func rsub(_ s: Float, _ a: Tensor) throws -> Tensor {
+    if a.dtype == .int64 { return try IntArith.scalar(a, s, .sub, reversed: true, op: "rsub", float: { try rsub($1, $0) }) }
     let out = try EW.map(a, op: "rsub") { s - $0 }
     return record("rsub_scalar", out, [a]) { g in [try neg(g)] }
 }
 
 public func mul(_ a: Tensor, _ s: Float) throws -> Tensor {
-    let out = try EW.map(a, op: "mul") { $0 * s }
+    if a.dtype == .int64 { return try IntArith.scalar(a, s, .mul, op: "mul", float: mul) }
+    let out = try EW.map(a, op: "mul", FloatOps.MulScalar(s: s))
     return record("mul_scalar", out, [a]) { g in [try mul(g, s)] }
 }
 
 public func div(_ a: Tensor, _ s: Float) throws -> Tensor {
+    if a.dtype == .int64 { return try IntArith.scalar(a, s, nil, op: "div", float: div) }
     let out = try EW.map(a, op: "div") { $0 / s }
     return record("div_scalar", out, [a]) { g in [try div(g, s)] }
 }
 
 /// s / a
 public func rdiv(_ s: Float, _ a: Tensor) throws -> Tensor {
+    if a.dtype == .int64 { return try IntArith.scalar(a, s, nil, op: "rdiv", float: { try rdiv($1, $0) }) }
     let out = try EW.map(a, op: "rdiv") { s / $0 }
     return record("rdiv_scalar", out, [a]) { g in [try EW.zip(g, try mul(out, out), op: "rdiv_backward") { -$0 * $1 / s }] }
 }
 
 public func neg(_ a: Tensor) throws -> Tensor {
-    let out = try EW.map(a, op: "neg") { -$0 }
+    if a.dtype == .int64 { return try IntKernels.map(a, op: "neg") { 0 &- $0 } }  // wraps like torch
+    let out = try EW.map(a, op: "neg", FloatOps.Neg())
     return record("neg", out, [a]) { g in [try neg(g)] }
 }
 
@@ -76,6 +87,7 @@ public func log(_ a: Tensor) throws -> Tensor {
 }
 
 public func abs(_ a: Tensor) throws -> Tensor {
+    if a.dtype == .int64 { return try IntKernels.map(a, op: "abs") { $0 < 0 ? 0 &- $0 : $0 } }  // abs(Int64.min) wraps like torch
     let out = try EW.map(a, op: "abs") { Swift.abs($0) }
     return record("abs", out, [a]) { g in
         [try EW.zip(g, a, op: "abs_backward") { g, x in x > 0 ? g : (x < 0 ? -g : 0) }]
@@ -89,6 +101,7 @@ public func sqrt(_ a: Tensor) throws -> Tensor {
 
 /// a ** p for a scalar exponent.
 public func pow(_ a: Tensor, _ p: Float) throws -> Tensor {
+    if a.dtype == .int64 { return try IntArith.pow(a, p, float: pow) }
     let out = try EW.map(a, op: "pow") { Foundation.pow($0, p) }
     return record("pow_scalar", out, [a]) { g in
         [try EW.zip(g, a, op: "pow_backward") { g, x in p == 0 ? 0 : g * p * Foundation.pow(x, p - 1) }]
@@ -97,6 +110,7 @@ public func pow(_ a: Tensor, _ p: Float) throws -> Tensor {
 
 /// a ** b elementwise with broadcasting.
 public func pow(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .pow, op: "pow", float: pow) }
     let out = try EW.broadcast(a, b, op: "pow") { Foundation.pow($0, $1) }
     return record("pow", out, [a, b]) { g in
         [a.requiresGrad ? try sumTo(try mul(g, try EW.broadcast(a, b, op: "pow_backward") { x, p in p == 0 ? 0 : p * Foundation.pow(x, p - 1) }), a.shape) : nil,
@@ -107,6 +121,7 @@ public func pow(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 /// torch.clamp(a, min, max); either bound may be nil. Gradient passes where min <= a <= max.
 public func clamp(_ a: Tensor, min lo: Float? = nil, max hi: Float? = nil) throws -> Tensor {
     guard lo != nil || hi != nil else { throw DFMError.invalid("clamp", "at least one of 'min' or 'max' must not be None") }
+    if a.dtype == .int64 { return try IntArith.clamp(a, min: lo, max: hi) { try clamp($0, min: $1, max: $2) } }
     let l = lo ?? -.infinity, h = hi ?? .infinity
     // torch: max bound wins when min > max; NaN propagates.
     let out = try EW.map(a, op: "clamp") { x in x.isNaN ? x : Swift.min(Swift.max(x, l), h) }
@@ -114,8 +129,8 @@ public func clamp(_ a: Tensor, min lo: Float? = nil, max hi: Float? = nil) throw
 }
 
 public func relu(_ a: Tensor) throws -> Tensor {
-    let out = try EW.map(a, op: "relu") { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }
-    return record("relu", out, [a]) { g in [try EW.zip(g, out, op: "relu_backward") { $1 > 0 ? $0 : 0 }] }
+    let out = try EW.map(a, op: "relu", FloatOps.Relu())
+    return record("relu", out, [a]) { g in [try EW.zip(g, out, op: "relu_backward", FloatOps.ReluBackward())] }
 }
 
 /// GELU, exact erf form: x·Φ(x).

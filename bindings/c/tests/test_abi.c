@@ -915,6 +915,27 @@ static void test_shape_ops(void) {
     ERR(dfm_select(a, INT64_MAX, 0, &out), DFM_INDEX_ERROR, NULL);
     ERR(dfm_select(a, 0, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
 
+    /* index_select: repeats allowed; negative or out-of-range entries and non-int64 indices fail */
+    {
+        int64_t idx[3] = {2, 0, 2}, neg1[1] = {-1}, n3 = 3, n1 = 1;
+        dfm_tensor it = NULL, ineg = NULL;
+        OK(dfm_tensor_from_data(idx, sizeof idx, &n3, 1, DFM_INT64, &it));
+        OK(dfm_tensor_from_data(neg1, sizeof neg1, &n1, 1, DFM_INT64, &ineg));
+        OK(dfm_index_select(a, 1, it, &out));
+        OK(dfm_tensor_shape(out, dims, 4));
+        CHECK(dims[0] == 2 && dims[1] == 3 && at(out, 0) == 3 && at(out, 1) == 1 && at(out, 5) == 6);
+        dfm_tensor_release(out);
+        ERR(dfm_index_select(a, 1, ineg, &out), DFM_INDEX_ERROR, "index -1");
+        ERR(dfm_index_select(a, 0, it, &out), DFM_INDEX_ERROR, "index 2");
+        ERR(dfm_index_select(a, 2, it, &out), DFM_INDEX_ERROR, NULL);
+        ERR(dfm_index_select(a, 0, a, &out), DFM_TYPE_ERROR, "int64");
+        ERR(dfm_index_select(NULL, 0, it, &out), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_index_select(a, 0, NULL, &out), DFM_INVALID_ARGUMENT, "index");
+        ERR(dfm_index_select(a, 0, it, NULL), DFM_INVALID_ARGUMENT, NULL);
+        dfm_tensor_release(it);
+        dfm_tensor_release(ineg);
+    }
+
     pair[0] = a;
     pair[1] = a;
     bad_pair[0] = a;

@@ -6,7 +6,8 @@ from ._tensor import Tensor, _op
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "pow", "neg", "negative", "exp", "log",
            "abs", "sqrt", "rsqrt", "square", "relu", "sigmoid", "tanh", "clamp", "clip", "sum", "mean", "max",
            "min", "argmax", "argmin", "softmax", "log_softmax", "matmul", "mm", "bmm", "reshape", "flatten",
-           "squeeze", "unsqueeze", "transpose", "permute", "t", "narrow", "select", "split", "chunk", "unbind",
+           "squeeze", "unsqueeze", "transpose", "permute", "t", "index_select", "narrow", "select", "split",
+           "chunk", "unbind",
            "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "isclose", "detach", "clone", "masked_fill",
            "swapaxes", "erf_gelu"]
 
@@ -175,6 +176,10 @@ def permute(input, dims):
 
 def t(input):
     return _t(input).t()
+
+
+def index_select(input, dim, index):
+    return _t(input).index_select(dim, index)
 
 
 def narrow(input, dim, start, length):

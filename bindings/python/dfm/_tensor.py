@@ -560,7 +560,7 @@ class Tensor:
         if dt is not None:
             dt = to_dtype(dt)
             if dt is not self.dtype:
-                out = _op("dfm_to_dtype", self._h, dt.code)
+                out = _op("dfm_tensor_to_dtype", self._h, dt.code)
         if copy and out is self:
             out = self.clone()
         return out
@@ -602,8 +602,10 @@ class Tensor:
         a = self
         s = _as_scalar(other)
         int_scalar = isinstance(s, (int, np.integer))
+        if name == "pow" and a.dtype is int64 and int_scalar and s < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         # torch's type promotion: int64 with a float operand (or true division) computes in float32
-        if a.dtype is int64 and (name in ("div", "pow") and not (name == "pow" and int_scalar)
+        if a.dtype is int64 and (name == "div"
                                  or (s is not None and not int_scalar)
                                  or (isinstance(other, Tensor) and other.dtype is float32)):
             a = a.to(float32)
@@ -834,7 +836,10 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             raise TypeError("dfm: clamp takes Python numbers for min and max")
-        return _op("dfm_clamp", self._h, min is not None, float(min if min is not None else 0),
+        x = self
+        if x.dtype is int64 and any(isinstance(b, (builtins.float, np.floating)) for b in (min, max)):
+            x = x.to(float32)  # torch: a float bound makes the result float
+        return _op("dfm_clamp", x._h, min is not None, float(min if min is not None else 0),
                    max is not None, float(max if max is not None else 0))
 
     clip = clamp
@@ -1015,9 +1020,14 @@ class Tensor:
                     raise IndexError("tensors used as indices must be long (int64) tensors")
                 if idx.dim() != 1:
                     raise IndexError("dfm: only 1-D index tensors are supported")
-                x = _op("dfm_index_select", x._h, d, idx._h)
+                x = x.index_select(d, _wrap_negative_indices(idx, x.shape[d], d))
                 d += 1
         return x
+
+    def index_select(self, dim, index):
+        if not isinstance(index, Tensor):
+            raise TypeError(f"index_select(): argument 'index' must be Tensor, not {type(index).__name__}")
+        return _op("dfm_index_select", self._h, int(dim), index._h)
 
     def __setitem__(self, key, value):
         if self.requires_grad and is_grad_enabled():
@@ -1043,6 +1053,18 @@ class Tensor:
         if self.dim() == 0 and spec:
             return format(self.item(), spec)
         return repr(self)
+
+
+def _wrap_negative_indices(idx, size, dim):
+    """x[idx] accepts negative entries (counted from the end) where index_select does not:
+    checks the range as torch does and maps negatives to size + i."""
+    a = idx.detach()._np_view()
+    if a.size == 0:
+        return idx
+    lo, hi = int(a.min()), int(a.max())
+    if lo < -size or hi >= size:
+        raise IndexError(f"index {lo if lo < -size else hi} is out of bounds for dimension {dim} with size {size}")
+    return tensor(np.where(a < 0, a + size, a)) if lo < 0 else idx
 
 
 def _is_mask(k):

@@ -41,6 +41,26 @@ CASES = [
     ("int_mul_int", "result = torch.arange(4) * 3"),
     ("int_mul_float", "result = torch.arange(4) * 0.5"),
     ("int_plus_float_tensor", "result = torch.arange(3) + torch.tensor([0.5, 0.5, 0.5])"),
+    ("int_sub_tensor", "result = torch.arange(6).reshape(2, 3) - torch.tensor([1, 2, 3])"),
+    ("int_mul_broadcast", "result = torch.arange(3).reshape(3, 1) * torch.arange(4)"),
+    ("int_rsub", "result = (10 - torch.arange(4), 0.5 - torch.arange(2))"),
+    ("int_neg_abs", "x = torch.tensor([-3, 0, 4]); result = (-x, x.abs(), abs(x), torch.neg(x))"),
+    ("int_div", "result = (torch.arange(4) / 2, torch.arange(1, 4) / torch.tensor([2, 4, 8]), 6 / torch.arange(1, 4))"),
+    ("int_plus_integral_float", "result = (torch.arange(3) + 2.0, torch.arange(3) * 1.0)"),
+    ("float_times_int_tensor", "result = (torch.tensor([0.5, 1.5]) * torch.tensor([2, 3]), "
+                               "torch.tensor([2, 3]) - torch.tensor([0.5, 1.5]))"),
+    ("int_grad_through_mixed", "w = torch.tensor([0.5, 1.5], requires_grad=True); "
+                               "(w * torch.tensor([2, 3])).sum().backward(); result = w.grad"),
+    ("int_sum_dims", "result = (torch.arange(24).reshape(2, 3, 4).sum((0, 2)), "
+                     "torch.arange(6).reshape(2, 3).sum(1, keepdim=True), torch.sum(torch.arange(4), 0))"),
+    ("int_inplace", "x = torch.arange(3); x += 2; x *= 3; x -= 1; result = x"),
+    ("int_wraps", "result = torch.tensor([2**62]) * 4 + torch.tensor([2**63 - 1]) + 1"),
+    ("labels_count", "y = torch.tensor([1, 0, 1, 1]); result = (y.sum().item(), (y * 2).tolist(), y.float().mean().item())"),
+    ("expand_int_sum", "result = torch.tensor([[1], [2]]).expand_as(torch.zeros(2, 4)).sum(1)"),
+    ("int_pow", "x = torch.tensor([2, -3, 0]); "
+                "result = (x ** 2, x ** 0, 2 ** x.abs(), x ** 0.5, torch.pow(x, torch.tensor([3, 2, 1])))"),
+    ("int_clamp", "x = torch.tensor([-3, 0, 4]); "
+                  "result = (x.clamp(0, 1), x.clamp(min=0.5), x.clamp(max=1), torch.clamp(x, -1, 2))"),
     ("matmul_2d", "a = torch.arange(6.).reshape(2, 3); b = torch.arange(12.).reshape(3, 4); result = a @ b"),
     ("matmul_vec", "a = torch.arange(6.).reshape(2, 3); result = a @ torch.tensor([1., 0., -1.])"),
     ("matmul_batched", "a = torch.arange(24.).reshape(2, 3, 4); b = torch.arange(8.).reshape(4, 2); result = a @ b"),
@@ -65,6 +85,13 @@ CASES = [
     ("index_none", "x = torch.arange(6).reshape(2, 3); result = x[None, :, None].shape"),
     ("index_slice_clamp", "x = torch.arange(5); result = (x[3:100], x[-100:2])"),
     ("index_tensor", "x = torch.arange(12).reshape(3, 4); result = x[torch.tensor([2, 0])]"),
+    ("index_tensor_neg", "x = torch.arange(12).reshape(3, 4); result = x[torch.tensor([-1, 0, -3])]"),
+    ("index_tensor_cols", "x = torch.arange(12.).reshape(3, 4); result = x[:, torch.tensor([3, 3, 1])]"),
+    ("index_list", "x = torch.arange(12).reshape(3, 4); result = x[[2, 0]]"),
+    ("index_select", "x = torch.arange(12.).reshape(3, 4); "
+                     "result = (torch.index_select(x, 1, torch.tensor([2, 0])), x.index_select(0, torch.tensor([1])))"),
+    ("index_tensor_grad", "w = torch.arange(6.).reshape(3, 2).requires_grad_(); "
+                          "w[torch.tensor([2, 2, 0])].sum().backward(); result = w.grad"),
     ("index_chain_item", "x = torch.arange(12).reshape(3, 4); result = x[2][3].item()"),
     ("setitem", "x = torch.zeros(2, 3); x[0, 1] = 5; x[1] = torch.tensor([1., 2., 3.]); result = x"),
     ("iterate", "result = [t.item() for t in torch.tensor([1, 2, 3])]"),
@@ -104,6 +131,11 @@ CASES = [
     ("numpy_roundtrip", "result = torch.from_numpy(np.arange(4, dtype=np.float32)).numpy().tolist()"),
     ("long_float", "result = (torch.tensor([1.7, -1.7]).long(), torch.tensor([1, 2]).float())"),
     ("to_dtype", "result = torch.arange(3).to(torch.float32)"),
+    ("long_truncates", "result = torch.tensor([[2.9, -2.9], [0.5, -0.5]]).long()"),
+    ("to_dtype_forms", "x = torch.tensor([1.5]); result = (x.to(torch.int64), x.type(torch.int64), "
+                       "x.to(dtype=torch.long), torch.arange(2).to(torch.float), torch.arange(2).type_as(x))"),
+    ("float_keeps_graph", "x = torch.ones(2, requires_grad=True); y = x.float(); "
+                          "result = (y is x, (torch.arange(2).float() * x).sum().requires_grad, x.long().requires_grad)"),
     ("to_device", "x = torch.ones(2); result = x.to('cpu') is x"),
     ("dtype_attr", "result = (torch.zeros(1).dtype, torch.zeros(1, dtype=torch.long).dtype)"),
     # ---- repr --------------------------------------------------------------------------
@@ -326,6 +358,10 @@ CASES = [
     ("err_negative_size", "torch.zeros(-1)"),
     ("err_maxpool_big_kernel", "F.max_pool2d(torch.ones(1, 1, 2, 2), 5)"),
     ("err_stack_shapes", "torch.stack([torch.ones(2), torch.ones(3)])"),
+    ("err_index_tensor_oob", "torch.arange(3)[torch.tensor([3])]"),
+    ("err_index_tensor_neg_oob", "torch.arange(3)[torch.tensor([-4])]"),
+    ("err_index_tensor_float", "torch.arange(3)[torch.tensor([1.])]"),
+    ("err_int_negative_power", "torch.tensor([2]) ** -1"),
 ]
 
 

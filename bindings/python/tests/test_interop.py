@@ -182,3 +182,36 @@ def test_handles_are_released():
     del x, y, _
     gc.collect()
     assert dfm.live_handle_count() == before
+
+
+def test_int64_arithmetic_is_exact_beyond_float_precision():
+    big = 2**40 + 1  # not representable in float32
+    x = dfm.tensor([big, -big])
+    assert (x + 1).tolist() == [big + 1, -big + 1]
+    assert (x - big).tolist() == [0, -2 * big]
+    assert (x * 3).tolist() == [3 * big, -3 * big]
+    assert (5 - x).tolist() == [5 - big, 5 + big]
+    assert (x + dfm.tensor([1, 1])).sum().item() == 2
+    assert (x + 1).dtype is dfm.int64 and (x + 0.5).dtype is dfm.float32
+
+
+def test_long_of_nan_or_inf_is_a_clear_error():
+    # torch leaves these undefined; dfm refuses and names the value.
+    for v, word in ((float("nan"), "nan"), (float("inf"), "inf"), (1e30, "range")):
+        with pytest.raises(ValueError, match=word):
+            dfm.tensor([1.0, v]).long()
+    assert dfm.tensor([-2.5, 2.5]).long().tolist() == [-2, 2]
+
+
+def test_index_select_errors():
+    x = dfm.arange(6.).reshape(2, 3)
+    with pytest.raises(IndexError, match="out of range"):
+        x.index_select(1, dfm.tensor([3]))
+    with pytest.raises(IndexError, match="out of range"):
+        dfm.index_select(x, 1, dfm.tensor([-1]))  # index_select, unlike x[idx], takes no negatives
+    with pytest.raises(TypeError, match="int64"):
+        x.index_select(0, dfm.tensor([0.]))
+    with pytest.raises(IndexError, match="dimension out of range"):
+        x.index_select(2, dfm.tensor([0]))
+    with pytest.raises(TypeError, match="must be Tensor"):
+        x.index_select(0, [0])

@@ -1,0 +1,225 @@
+// int64 kernels and torch's type promotion for the arithmetic ops.
+//
+// torch semantics: int64 ∘ int64 stays int64 for add/sub/mul/pow/neg/abs/clamp/sum,
+// wrapping on overflow (two's complement, like torch's CPU kernels); a mix of int64 and
+// float32 (or a fractional scalar) computes in float32; division is true division, so it
+// always gives float32. A scalar arrives as a Float (the C ABI's type): an integral value
+// acts as torch's Python int. int64 tensors never require grad, so none of the int64
+// paths records a graph node.
+
+enum IntKernels {
+    enum Op {
+        case add, sub, mul, pow
+        @inline(__always) func apply(_ a: Int64, _ b: Int64) -> Int64 {
+            switch self {
+            case .add: return a &+ b
+            case .sub: return a &- b
+            case .mul: return a &* b
+            case .pow: return IntKernels.power(a, b)
+            }
+        }
+    }
+
+    /// a ** b with wrapping multiplication. A negative exponent gives what torch's integer
+    /// kernel gives: 1 for a == 1, ±1 for a == -1, 0 otherwise.
+    @inline(__always)
+    static func power(_ a: Int64, _ b: Int64) -> Int64 {
+        if b < 0 { return a == 1 ? 1 : a == -1 ? (b & 1 == 0 ? 1 : -1) : 0 }
+        var result: Int64 = 1, base = a, e = b
+        while e > 0 {
+            if e & 1 == 1 { result = result &* base }
+            base = base &* base
+            e >>= 1
+        }
+        return result
+    }
+
+    /// torch.clamp for int64 with integer bounds (max wins when min > max, as in torch).
+    static func clamp(_ x: Tensor, min lo: Int64?, max hi: Int64?, op: String) throws -> Tensor {
+        let l = lo ?? .min, h = hi ?? .max
+        return try map(x, op: op) { Swift.min(Swift.max($0, l), h) }
+    }
+
+    /// a ∘ b for two int64 tensors with NumPy broadcasting.
+    static func binary(_ a: Tensor, _ b: Tensor, _ f: Op, op: String) throws -> Tensor {
+        let shape = a.shape == b.shape ? a.shape : try Shape.broadcast(a.shape, b.shape, op: op)
+        let out = try Tensor.uninitialized(shape, dtype: .int64, op: op)
+        let ap = a.i, bp = b.i, o = out.i
+        if a.shape == b.shape {
+            Parallel.chunks(out.count) { r in for k in r { o[k] = f.apply(ap[k], bp[k]) } }
+            return out
+        }
+        let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
+        let nd = shape.count
+        let inner = shape[nd - 1], ia = sa[nd - 1], ib = sb[nd - 1]  // nd >= 1: 0-dim shapes are equal
+        if out.count == 0 { return out }
+        Parallel.chunks(out.count / inner, costPerItem: inner) { r in
+            var idx = [Int](repeating: 0, count: nd)
+            var rem = r.lowerBound
+            for d in stride(from: nd - 2, through: 0, by: -1) { idx[d] = rem % shape[d]; rem /= shape[d] }
+            for row in r {
+                var oa = 0, ob = 0
+                for d in 0..<(nd - 1) { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+                let orow = o + row * inner
+                for q in 0..<inner { orow[q] = f.apply(ap[oa + q * ia], bp[ob + q * ib]) }
+                var d = nd - 2
+                while d >= 0 { idx[d] += 1; if idx[d] < shape[d] { break }; idx[d] = 0; d -= 1 }
+            }
+        }
+        return out
+    }
+
+    /// x ∘ s, or s ∘ x when `reversed`, for an int64 tensor and an integer scalar.
+    static func scalar(_ x: Tensor, _ s: Int64, _ f: Op, reversed: Bool = false, op: String) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
+        let xp = x.i, o = out.i
+        if reversed {
+            Parallel.chunks(x.count) { r in for k in r { o[k] = f.apply(s, xp[k]) } }
+        } else {
+            Parallel.chunks(x.count) { r in for k in r { o[k] = f.apply(xp[k], s) } }
+        }
+        return out
+    }
+
+    /// out[k] = f(x[k]) for an int64 tensor.
+    static func map(_ x: Tensor, op: String, _ f: (Int64) -> Int64) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
+        let xp = x.i, o = out.i
+        Parallel.chunks(x.count) { r in for k in r { o[k] = f(xp[k]) } }
+        return out
+    }
+
+    /// Sums an int64 tensor into a tensor of shape `keep` (same rank, 1 on reduced dims).
+    /// Wrapping addition is associative, so the order (and thread count) cannot change the result.
+    static func sum(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
+        let out = try Tensor.zeros(keep, dtype: .int64)
+        let xp = x.i, o = out.i, n = x.count
+        if n == 0 { return out }
+        if out.count == 1 {
+            let nb = Swift.min(Parallel.threads, Swift.max(1, n / 32_768))
+            var partial = [Int64](repeating: 0, count: nb)
+            partial.withUnsafeMutableBufferPointer { pp in
+                let p = pp.baseAddress!  // nb >= 1
+                Parallel.chunks(nb, costPerItem: n / nb) { r in
+                    for b in r {
+                        var s: Int64 = 0
+                        for k in (n * b / nb)..<(n * (b + 1) / nb) { s &+= xp[k] }
+                        p[b] = s
+                    }
+                }
+            }
+            o[0] = partial.reduce(0, &+)
+            return out
+        }
+        // One walk over the input in row-major order; each element adds into its output cell,
+        // found by the output strides (0 on reduced dims). Label tensors are small: one thread.
+        let nd = x.ndim
+        let os = Shape.strides(keep).enumerated().map { keep[$0.offset] == 1 ? 0 : $0.element }
+        var idx = [Int](repeating: 0, count: nd)
+        var off = 0
+        for k in 0..<n {
+            o[off] &+= xp[k]
+            var d = nd - 1
+            while d >= 0 {
+                idx[d] += 1; off += os[d]
+                if idx[d] < x.shape[d] { break }
+                off -= os[d] * x.shape[d]; idx[d] = 0; d -= 1
+            }
+        }
+        return out
+    }
+
+    /// Materialises int64 `x` broadcast to `shape` (shape already validated).
+    static func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
+        let out = try Tensor.uninitialized(shape, dtype: .int64, op: "expand")
+        CopyKernels.strided(shape, src: x, srcStrides: Shape.broadcastStrides(x.shape, to: shape),
+                            dst: out, dstStrides: Shape.strides(shape))
+        return out
+    }
+
+    /// int64 → float32, rounding to nearest like torch (exact for |v| <= 2^24).
+    static func toFloat(_ x: Tensor, op: String) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: .float32, op: op)
+        let xp = x.i, o = out.f
+        Parallel.chunks(x.count) { r in for k in r { o[k] = Float(xp[k]) } }
+        return out
+    }
+
+    /// float32 → int64, truncating toward zero like torch; NaN, ±inf and values outside the
+    /// int64 range throw (torch leaves them undefined), naming the first offending value.
+    static func toInt(_ x: Tensor, op: String) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
+        let xp = x.f, o = out.i, n = x.count
+        // -2^63 is a float; 2^63 is the first float past Int64.max.
+        let lo: Float = -0x1p63, hi: Float = 0x1p63
+        // Fixed blocks, each noting its first bad element, so the error names the first one overall.
+        let block = 8192, nb = (n + block - 1) / block
+        var firstBad = [Int](repeating: n, count: nb)
+        firstBad.withUnsafeMutableBufferPointer { fb in
+            Parallel.chunks(nb, costPerItem: block) { r in
+                for b in r {
+                    for k in (b * block)..<Swift.min(n, (b + 1) * block) {
+                        let v = xp[k]
+                        guard v >= lo, v < hi else { fb[b] = k; break }  // false for NaN too
+                        o[k] = Int64(v)
+                    }
+                }
+            }
+        }
+        if let bad = firstBad.first(where: { $0 < n }) {
+            let v = xp[bad]
+            throw DFMError.invalid(op, "cannot convert \(v) (element \(bad)) to int64: "
+                                   + (v.isNaN ? "the value is NaN" : v.isInfinite ? "the value is infinite" : "it is outside the int64 range"))
+        }
+        return out
+    }
+
+    /// An integral scalar, when `s` holds one that fits int64 (the binding passes Python ints
+    /// as floats; a non-integral scalar promotes the int64 operand to float32 instead).
+    static func integral(_ s: Float) -> Int64? {
+        guard s.rounded(.towardZero) == s, s >= -0x1p63, s < 0x1p63 else { return nil }
+        return Int64(s)
+    }
+}
+
+/// Dtype dispatch for the arithmetic ops: each float32 op calls in here first when an
+/// operand is int64 (a one-line hook at the top of the op).
+enum IntArith {
+    /// Tensor-tensor add/sub/mul/div with at least one int64 operand.
+    static func binary(_ a: Tensor, _ b: Tensor, _ f: IntKernels.Op?, op: String,
+                       float: (Tensor, Tensor) throws -> Tensor) throws -> Tensor {
+        if let f, a.dtype == .int64, b.dtype == .int64 { return try IntKernels.binary(a, b, f, op: op) }
+        // Mixed, or division: compute in float32. The float operand is passed through unchanged,
+        // so its gradient flows; the converted int64 operand never requires grad.
+        return try float(try promoted(a, op: op), try promoted(b, op: op))
+    }
+
+    /// int64 tensor ∘ scalar: integral scalars stay int64, others compute in float32.
+    static func scalar(_ x: Tensor, _ s: Float, _ f: IntKernels.Op?, reversed: Bool = false, op: String,
+                       float: (Tensor, Float) throws -> Tensor) throws -> Tensor {
+        if let f, let v = IntKernels.integral(s) { return try IntKernels.scalar(x, v, f, reversed: reversed, op: op) }
+        return try float(try IntKernels.toFloat(x, op: op), s)
+    }
+
+    /// int64 ** scalar: an integral exponent stays int64 (negative ones are refused, as torch
+    /// does for a scalar exponent); others compute in float32.
+    static func pow(_ x: Tensor, _ p: Float, float: (Tensor, Float) throws -> Tensor) throws -> Tensor {
+        guard let v = IntKernels.integral(p) else { return try float(try IntKernels.toFloat(x, op: "pow"), p) }
+        guard v >= 0 else { throw DFMError.invalid("pow", "integers to negative integer powers are not allowed (exponent \(v))") }
+        return try IntKernels.scalar(x, v, .pow, op: "pow")
+    }
+
+    /// int64 clamp: integral (or absent) bounds keep int64; a fractional bound computes in float32.
+    static func clamp(_ x: Tensor, min lo: Float?, max hi: Float?,
+                      float: (Tensor, Float?, Float?) throws -> Tensor) throws -> Tensor {
+        let l = lo.map(IntKernels.integral), h = hi.map(IntKernels.integral)
+        if l.map({ $0 != nil }) ?? true, h.map({ $0 != nil }) ?? true {
+            return try IntKernels.clamp(x, min: l ?? nil, max: h ?? nil, op: "clamp")
+        }
+        return try float(try IntKernels.toFloat(x, op: "clamp"), lo, hi)
+    }
+
+    static func promoted(_ x: Tensor, op: String) throws -> Tensor {
+        x.dtype == .int64 ? try IntKernels.toFloat(x, op: op) : x
+    }
+}

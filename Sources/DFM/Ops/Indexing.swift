@@ -1,0 +1,66 @@
+// dtype conversion and index_select.
+
+/// torch's `x.to(dtype)` / `.float()` / `.long()`. The same dtype returns `x` itself (so a
+/// float tensor keeps its graph); int64 → float32 rounds to nearest (exact up to 2^24);
+/// float32 → int64 truncates toward zero and throws for NaN, ±inf or values outside int64.
+/// A converted tensor is cut from the graph: gradients flow float → float only, as int64
+/// tensors cannot carry them.
+public func toDType(_ x: Tensor, _ dtype: DType) throws -> Tensor {
+    if x.dtype == dtype { return x }
+    return dtype == .float32 ? try IntKernels.toFloat(x, op: "to") : try IntKernels.toInt(x, op: "to")
+}
+
+/// torch.index_select(x, dim, index): the slices `index[j]` of `x` along `dim`, in order
+/// (repeats allowed). `index` is int64, 1-D (or 0-dim, one index); every entry must be in
+/// 0..<x.shape[dim] (negative entries are errors, as in torch). Works for float32 and int64
+/// `x`; the gradient scatter-adds back into the selected slices.
+public func indexSelect(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
+    let op = "index_select"
+    guard index.dtype == .int64 else { throw DFMError.type(op, "expected an int64 index tensor, got \(index.dtype)") }
+    guard index.ndim <= 1 else { throw DFMError.index(op, "index is supposed to be a vector, got shape \(index.shape)") }
+    let d = try Shape.dim(dim, x.ndim, op: op)
+    let size = x.ndim == 0 ? 1 : x.shape[d]
+    let m = index.count
+    if x.ndim == 0, m != 1 { throw DFMError.index(op, "index to a 0-dim tensor can have only 1 value, got \(m)") }
+    let ip = index.i
+    var idx = [Int](repeating: 0, count: m)
+    for j in 0..<m {
+        let v = ip[j]
+        guard v >= 0, v < Int64(size) else {
+            throw DFMError.index(op, "index \(v) is out of range for dimension \(d) with size \(size)")
+        }
+        idx[j] = Int(v)
+    }
+    var shape = x.shape
+    if x.ndim > 0 { shape[d] = m }
+    let (outer, inner) = x.ndim == 0 ? (1, 1) : (x.shape[..<d].reduce(1, *), x.shape[(d + 1)...].reduce(1, *))
+    let out = try Tensor.uninitialized(shape, dtype: x.dtype, op: op)
+    // out[o, j, :] = x[o, idx[j], :], copied as raw bytes (any dtype).
+    let es = x.dtype.byteSize, rowBytes = inner * es
+    let src = x.rawPointer, dst = out.rawPointer
+    idx.withUnsafeBufferPointer { ib in
+        Parallel.chunks(outer * m, costPerItem: inner) { r in
+            for row in r {
+                let o = row / m, j = row % m
+                (dst + row * rowBytes).copyMemory(from: src + (o * size + ib[j]) * rowBytes, byteCount: rowBytes)
+            }
+        }
+    }
+    let xShape = x.shape
+    return record(op, out, [x]) { g in
+        let gx = try Tensor.zeros(xShape)
+        let gp = g.f, gxp = gx.f
+        // Each outer slice is written by one task; repeated indices add in index order.
+        idx.withUnsafeBufferPointer { ib in
+            Parallel.chunks(outer, costPerItem: m * inner) { r in
+                for o in r {
+                    for j in 0..<m {
+                        let s = gp + (o * m + j) * inner, t = gxp + (o * size + ib[j]) * inner
+                        for q in 0..<inner { t[q] += s[q] }
+                    }
+                }
+            }
+        }
+        return [gx]
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import XCTest
+@testable import DFM
+
+/// The same three training steps through Swift, the C ABI (bindings/c/tests/parity_train.c,
+/// compiled here against the libdfm.so built with this test) and the Python binding
+/// (tools/parity/three_steps.py) must give bitwise-identical losses.
+final class CrossLanguageParityTests: XCTestCase {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var products: URL {
+        let b = Bundle(for: CrossLanguageParityTests.self).bundleURL
+        return FileManager.default.fileExists(atPath: b.appendingPathComponent("libdfm.so").path) ? b : b.deletingLastPathComponent()
+    }
+
+    /// The Swift side, written exactly as the comment in parity_train.c.
+    func swiftBits() throws -> [UInt32] {
+        let threads = Parallel.threads
+        defer { try? Parallel.setThreads(threads) }
+        manualSeed(0)
+        try Parallel.setThreads(1)
+        let m = try DFMResNet.resnet18(fbFilters: 2, nClasses: 10, shape: [28, 28], inChannels: 1)
+        let x = try randn([8, 1, 28, 28])
+        let y = try randint(low: 0, high: 10, shape: [8])
+        let opt = try Adam(m.parameters(), lr: 1e-3)
+        var bits: [UInt32] = []
+        for _ in 0..<3 {
+            opt.zeroGrad()
+            let loss = try crossEntropy(try m.forward(x, T: 3, atol: 1e-2), y)
+            try loss.backward()
+            try opt.step()
+            bits.append(try loss.item().bitPattern)
+        }
+        return bits
+    }
+
+    func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw DFMError(.internal, "\(exe) \(args.joined(separator: " ")) failed: \(String(decoding: e, as: UTF8.self))")
+        }
+        return String(decoding: o, as: UTF8.self)
+    }
+
+    /// "step N loss V bits B" lines → [B].
+    func parseBits(_ s: String) -> [UInt32] {
+        s.split(separator: "\n").compactMap { line in line.split(separator: " ").last.flatMap { UInt32($0) } }
+    }
+
+    func testSwiftCAndPythonLossesAreBitwiseIdentical() throws {
+        let lib = products.appendingPathComponent("libdfm.so").path
+        guard FileManager.default.fileExists(atPath: lib) else {
+            throw DFMError(.notFound, "libdfm.so not built at \(lib); run `swift build --build-tests` first")
+        }
+        let swift = try swiftBits()
+        XCTAssertEqual(swift.count, 3)
+
+        // The library's soname is libdfm.so.1 (the ABI major): give the loader that name.
+        let dir = NSTemporaryDirectory() + "dfm-parity-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createSymbolicLink(atPath: dir + "/libdfm.so.1", withDestinationPath: lib)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/libdfm.so", withDestinationPath: lib)
+        let exe = dir + "/parity_train"
+        _ = try run("/usr/bin/cc", ["-std=c99", "-O2", "-I", root.appendingPathComponent("Include").path,
+                                    root.appendingPathComponent("bindings/c/tests/parity_train.c").path,
+                                    "-L", dir, "-ldfm", "-Wl,-rpath," + dir, "-o", exe])
+        let c = parseBits(try run(exe, []))
+        XCTAssertEqual(c, swift, "C and Swift losses differ")
+
+        let py = parseBits(try run("/usr/bin/python3", [root.appendingPathComponent("tools/parity/three_steps.py").path],
+                                   env: ["DFM_LIBRARY": lib, "PYTHONPATH": root.appendingPathComponent("bindings/python").path]))
+        XCTAssertEqual(py, swift, "Python and Swift losses differ")
+    }
+}
