@@ -28,13 +28,14 @@ public final class SegmentationScenes {
     public init(source: IDXDataset, count: Int, seed: UInt64, canvas: Int = 64, minObjects: Int = 2,
                 maxObjects: Int = 4, threshold: Float = 0.2, sourceClasses: Int = 10) throws {
         let op = "SegmentationScenes"
-        guard count >= 0 else { throw DFMError.invalid(op, "count must be non-negative, got \(count)") }
+        guard count >= 0, count <= 1 << 31 else { throw DFMError.invalid(op, "count must be in 0...2^31, got \(count)") }
+        guard canvas <= 4096 else { throw DFMError.invalid(op, "canvas must be at most 4096, got \(canvas)") }
         guard source.count > 0 else { throw DFMError.invalid(op, "the source dataset is empty") }
         guard canvas >= source.height, canvas >= source.width else {
             throw DFMError.invalid(op, "canvas \(canvas) is smaller than the source images (\(source.height)x\(source.width))")
         }
-        guard minObjects >= 1, maxObjects >= minObjects else {
-            throw DFMError.invalid(op, "need 1 <= min_objects <= max_objects, got \(minObjects) and \(maxObjects)")
+        guard minObjects >= 1, maxObjects >= minObjects, maxObjects <= 64 else {
+            throw DFMError.invalid(op, "need 1 <= min_objects <= max_objects <= 64, got \(minObjects) and \(maxObjects)")
         }
         guard threshold >= 0, threshold < 1 else { throw DFMError.invalid(op, "threshold must be in [0, 1), got \(threshold)") }
         guard sourceClasses > 0 else { throw DFMError.invalid(op, "source_classes must be positive, got \(sourceClasses)") }

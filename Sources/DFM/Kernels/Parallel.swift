@@ -1,23 +1,26 @@
-import Dispatch
 import COpenBLAS
+import Dispatch
+import Foundation
+import Synchronization
 
 /// Work splitting over cores. Results never depend on how work is split: every
 /// parallel loop writes disjoint outputs, and reductions keep a fixed order, so
 /// the same seed and thread count give bitwise-identical results.
 public enum Parallel {
-    nonisolated(unsafe) private static var _threads: Int = {
-        let n = ProcessInfo.processInfo.activeProcessorCount
-        openblas_set_num_threads(Int32(max(1, n)))
-        return max(1, n)
+    // Atomic: set_num_threads may run while kernels read the count on other threads.
+    private static let count: Atomic<Int> = {
+        let n = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        openblas_set_num_threads(Int32(n))
+        return Atomic(n)
     }()
 
     /// Threads used by dfm's kernels and by OpenBLAS.
-    public static var threads: Int { _threads }
+    public static var threads: Int { count.load(ordering: .relaxed) }
 
     /// torch.set_num_threads.
     public static func setThreads(_ n: Int) throws {
         guard n >= 1, n <= 1024 else { throw DFMError.invalid("set_num_threads", "thread count must be in 1...1024, got \(n)") }
-        _threads = n
+        count.store(n, ordering: .relaxed)
         openblas_set_num_threads(Int32(n))
     }
 
@@ -25,8 +28,8 @@ public enum Parallel {
     /// times `costPerItem` is worth it.
     @inline(__always)
     static func chunks(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
-        let t = _threads
-        if t <= 1 || n < 2 || n &* costPerItem < 32_768 {
+        let t = threads
+        if t <= 1 || n < 2 || n &* costPerItem < 262_144 {
             if n > 0 { body(0..<n) }
             return
         }
@@ -37,5 +40,3 @@ public enum Parallel {
         }
     }
 }
-
-import Foundation

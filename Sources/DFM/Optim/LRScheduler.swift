@@ -7,6 +7,8 @@ import Foundation
 open class LRScheduler {
     public let optimizer: Optimizer
     public internal(set) var lastEpoch: Int = -1
+    /// Bound on epochs, step sizes and periods, so schedule arithmetic cannot overflow.
+    static let maxCount = 1 << 40
     public internal(set) var stepCount: Int = 0
     public internal(set) var baseLrs: [Double] = []
     /// torch's get_last_lr().
@@ -68,8 +70,9 @@ open class LRScheduler {
         guard d["scheduler"] == typeName else {
             throw DFMError.invalid(op, "state dict is for scheduler '\(d["scheduler"] ?? "unknown")', not \(typeName)")
         }
-        guard let le = Int(d["last_epoch"] ?? ""), let sc = Int(d["_step_count"] ?? "") else {
-            throw DFMError.invalid(op, "last_epoch or _step_count missing or not an integer")
+        guard let le = Int(d["last_epoch"] ?? ""), let sc = Int(d["_step_count"] ?? ""),
+              Swift.abs(le) <= LRScheduler.maxCount, Swift.abs(sc) <= LRScheduler.maxCount else {
+            throw DFMError.invalid(op, "last_epoch or _step_count missing, not an integer, or beyond 2^40")
         }
         func doubles(_ key: String) throws -> [Double] {
             let parts = (d[key] ?? "").split(separator: ",")
@@ -121,7 +124,9 @@ public final class CosineAnnealingLR: LRScheduler {
     public private(set) var etaMin: Double
 
     public init(_ optimizer: Optimizer, tMax: Int, etaMin: Double = 0) throws {
-        guard tMax > 0 else { throw DFMError.invalid("CosineAnnealingLR", "T_max must be a positive integer, got \(tMax)") }
+        guard tMax > 0, tMax <= LRScheduler.maxCount else {
+            throw DFMError.invalid("CosineAnnealingLR", "T_max must be a positive integer up to 2^40, got \(tMax)")
+        }
         guard etaMin.isFinite else { throw DFMError.invalid("CosineAnnealingLR", "eta_min must be finite, got \(etaMin)") }
         self.tMax = tMax
         self.etaMin = etaMin
@@ -146,7 +151,7 @@ public final class CosineAnnealingLR: LRScheduler {
     public override var settings: [String: String] { ["T_max": String(tMax), "eta_min": fmtDouble(etaMin)] }
 
     public override func setSettings(_ s: [String: String]) throws {
-        guard let tm = Int(s["T_max"] ?? ""), tm > 0, let e = Double(s["eta_min"] ?? "") else {
+        guard let tm = Int(s["T_max"] ?? ""), tm > 0, tm <= LRScheduler.maxCount, let e = Double(s["eta_min"] ?? "") else {
             throw DFMError.invalid("CosineAnnealingLR.load_state_dict", "T_max or eta_min missing or invalid")
         }
         (tMax, etaMin) = (tm, e)

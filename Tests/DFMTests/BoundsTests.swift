@@ -1,0 +1,19 @@
+import XCTest
+@testable import DFM
+
+/// Sizes that would overflow arithmetic inside the core are rejected up front.
+final class BoundsTests: XCTestCase {
+    func testHugeCountsThrowInsteadOfTrapping() throws {
+        let w = try Tensor.zeros([2]).requiresGrad()
+        let opt = try SGD([w], lr: 0.1)
+        assertThrowsDFM(try CosineAnnealingLR(opt, tMax: Int.max), "T_max")
+        let cos = try CosineAnnealingLR(opt, tMax: 10)
+        var d = cos.stateDict()
+        d["last_epoch"] = String(Int.max - 1)
+        assertThrowsDFM(try cos.loadStateDict(d), "beyond 2^40")
+        let src = try IDXDataset(root: IDXDataset.fashionMNISTRoot, train: false)
+        assertThrowsDFM(try SegmentationScenes(source: src, count: 4, seed: 0, maxObjects: Int.max), "max_objects")
+        assertThrowsDFM(try SegmentationScenes(source: src, count: Int.max, seed: 0), "count")
+        assertThrowsDFM(try Parallel.setThreads(0), "thread count")
+    }
+}
