@@ -33,5 +33,7 @@ bool = _UnsupportedDtype("bool")
 FloatTensor = Tensor
 LongTensor = Tensor
 
-from . import nn, optim, utils, datasets, transforms, models, cuda, backends  # noqa: E402,F401
+from . import nn, optim, utils, datasets, transforms, models, cuda, backends, segmentation  # noqa: E402,F401
+from . import segmentation as metrics  # noqa: E402,F401  (dfm.metrics.mean_iou, ...)
+datasets.SegmentationScenes = segmentation.SegmentationScenes
 from .nn.parameter import Parameter  # noqa: E402,F401
