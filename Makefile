@@ -1,7 +1,11 @@
 # dfm: the two commands a new machine needs are `make train` and `make test`.
 SWIFT ?= swift
-RELEASE = -c release
 PY ?= /usr/bin/python3
+# The main job and benchmarks use a plain release build; the tests add -enable-testing
+# (for @testable), and every test suite shares that one build.
+RELEASE = -c release
+TESTFLAGS = -c release -Xswiftc -enable-testing
+BIN = $$($(SWIFT) build $(TESTFLAGS) --show-bin-path)
 
 .PHONY: setup build train test test-swift test-c test-python clean
 
@@ -19,19 +23,21 @@ train: setup
 	$(SWIFT) build $(RELEASE) --product dfm-cli
 	$$($(SWIFT) build $(RELEASE) --show-bin-path)/dfm-cli train $(TRAIN_ARGS)
 
-# Every test: Swift (release, @testable), C and Python suites.
-test: setup test-c test-python
-	$(SWIFT) build $(RELEASE)
-	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing
+# Every test: Swift (release, @testable; includes the CLI and Swift/C/Python parity tests),
+# the C ABI (symbols vs header, C tests under valgrind memcheck, the C example) and Python.
+test: setup
+	$(SWIFT) build $(TESTFLAGS) --build-tests
+	$(MAKE) test-swift test-c test-python
 
-# C ABI: libdfm.so (release), symbols vs Include/dfm.h, C tests under valgrind memcheck.
-test-c: setup
-	$(MAKE) -C bindings/c check SWIFT="$(SWIFT)"
+test-swift:
+	$(SWIFT) test $(TESTFLAGS) --skip-build
 
-# Python binding: libdfm.so (release), then pytest with the system python3 (+ python3-numpy).
-test-python: setup
-	$(SWIFT) build $(RELEASE) --product dfm
-	DFM_LIBRARY=$$($(SWIFT) build $(RELEASE) --show-bin-path)/libdfm.so $(PY) -m pytest -q bindings/python/tests
+test-c:
+	$(MAKE) -C bindings/c check SWIFT="$(SWIFT)" SWIFT_FLAGS="-Xswiftc -enable-testing"
+
+test-python:
+	$(SWIFT) build $(TESTFLAGS) --product dfm
+	DFM_LIBRARY=$(BIN)/libdfm.so $(PY) -m pytest -q bindings/python/tests
 
 clean:
-	rm -rf .build
+	rm -rf .build bindings/c/build
