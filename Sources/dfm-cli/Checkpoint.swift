@@ -55,7 +55,8 @@ struct EpochRecord: Codable {
     var epoch: Int
     var trainLoss: Double
     var testLoss: Double
-    var testAccuracy: Double
+    var testScore: Double        // accuracy, or mIoU for segmentation
+    var metric: String
     var seconds: Double
     var stepLosses: [Double]
 }

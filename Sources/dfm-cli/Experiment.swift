@@ -26,10 +26,10 @@ struct Experiment: ParsableCommand {
                     let data = try DataSplit(c)
                     var accs: [Double] = []
                     for s in levels {
-                        let r = try evaluate(m, data.test, data.testIndices, T: c.T, batchSize: 256,
+                        let r = try evaluate(m, data, data.testIndices, T: c.T, batchSize: 256,
                                              corruption: s == 0 ? .clean : .gaussian(sigma: s), seed: c.seed)
-                        print(String(format: "%@ σ=%.2f: accuracy %.2f%%", name, s, 100 * r.accuracy))
-                        accs.append(r.accuracy)
+                        print(String(format: "%@ σ=%.2f: %@ %.2f%%", name, s, data.metric, 100 * r.score))
+                        accs.append(r.score)
                     }
                     table.append(accs)
                 }
@@ -57,7 +57,7 @@ struct Experiment: ParsableCommand {
                         c.samplesPerClass = k
                         print("== training \(name) on \(k) images per class")
                         let (_, h) = try train(c, checkpoint: nil, resume: false, plot: nil)
-                        accs.append(h.last?.testAccuracy ?? .nan)
+                        accs.append(h.last?.testScore ?? .nan)
                     }
                     table.append(accs)
                 }

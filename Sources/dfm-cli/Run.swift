@@ -19,6 +19,7 @@ struct RunConfig: Codable, Equatable {
     var trainNoise: Float = 0
     var seed: UInt64 = 0
     var threads = 0              // 0: all cores
+    var classFilters = 64        // deeplabv3plus only
 }
 
 /// A classifier under training: the model plus how to call it.
@@ -27,38 +28,77 @@ struct Classifier {
     let forward: (Tensor, Int) throws -> Tensor   // (input, T) → logits
     let stepsRun: () -> Int
 
-    static func make(_ c: RunConfig, inChannels: Int, imageSize: [Int], classes: Int) throws -> Classifier {
-        let depth: Int
-        switch c.model {
-        case "resnet18": depth = 18
-        case "resnet34": depth = 34
-        case "resnet50": depth = 50
-        default: throw DFMError(.invalidArgument, "unknown model '\(c.model)' (expected resnet18, resnet34 or resnet50)")
-        }
+    static func make(_ c: RunConfig, _ data: DataSplit) throws -> Classifier {
         guard c.T >= 1, c.T <= 100 else { throw DFMError(.invalidArgument, "T must be in 1...100, got \(c.T)") }
         guard c.fbFilters >= 0, c.fbFilters <= 4096 else { throw DFMError(.invalidArgument, "fb-filters must be in 0...4096, got \(c.fbFilters)") }
-        let make = depth == 18 ? DFMResNet.resnet18 : depth == 34 ? DFMResNet.resnet34 : DFMResNet.resnet50
-        let m = try make("resnet", c.fbFilters, 0, classes, imageSize, c.tau, inChannels, 1e-3)
+        if c.model == "deeplabv3plus" {
+            guard c.classFilters >= 1, c.classFilters <= 4096 else {
+                throw DFMError(.invalidArgument, "class-filters must be in 1...4096, got \(c.classFilters)")
+            }
+            let m = try DeepLabV3Plus(inFilters: data.inChannels, fbFilters: c.fbFilters, classFilters: c.classFilters,
+                                      classes: data.classes, tau: c.tau, shape: data.imageSize)
+            return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })
+        }
+        let make: (String, Int, Int, Int, [Int], Float, Int, Float) throws -> DFMResNet
+        switch c.model {
+        case "resnet18": make = DFMResNet.resnet18
+        case "resnet34": make = DFMResNet.resnet34
+        case "resnet50": make = DFMResNet.resnet50
+        default: throw DFMError(.invalidArgument, "unknown model '\(c.model)' (expected resnet18, resnet34, resnet50 or deeplabv3plus)")
+        }
+        let m = try make("resnet", c.fbFilters, 0, data.classes, data.imageSize, c.tau, data.inChannels, 1e-3)
         return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })
     }
+}
+
+/// One split's items: classification images (IDX) or segmentation scenes built from them.
+struct Split {
+    let count: Int
+    let batch: ([Int]) throws -> (images: Tensor, labels: Tensor)
 }
 
 /// Training and evaluation data chosen by a config: the train subset is deterministic
 /// in the seed (first N of a seeded permutation, or the first K per class of it).
 struct DataSplit {
-    let train: IDXDataset
-    let test: IDXDataset
+    let train: Split
+    let test: Split
     let trainIndices: [Int]
     let testIndices: [Int]
+    let imageSize: [Int]
+    let inChannels = 1
+    let classes: Int
+    /// Segmentation scores mIoU over pixels; classification scores accuracy.
+    let segmentation: Bool
+    var metric: String { segmentation ? "mIoU" : "accuracy" }
 
     init(_ c: RunConfig) throws {
-        train = try IDXDataset(root: c.dataRoot, train: true)
-        test = try IDXDataset(root: c.dataRoot, train: false)
-        let perm = try randperm(train.count, generator: Generator(seed: c.seed ^ 0x5EED)).toInt64Array().map { Int($0) }
+        let trainSet = try IDXDataset(root: c.dataRoot, train: true)
+        let testSet = try IDXDataset(root: c.dataRoot, train: false)
+        segmentation = c.model == "deeplabv3plus"
+        if segmentation {
+            // Scenes: garments pasted on a 64×64 canvas (train scenes from the train split).
+            guard c.samplesPerClass == 0 else {
+                throw DFMError(.invalidArgument, "--samples-per-class applies to classification models, not deeplabv3plus")
+            }
+            let tr = try SegmentationScenes(source: trainSet, count: c.trainSubset > 0 ? c.trainSubset : 2000, seed: c.seed)
+            let te = try SegmentationScenes(source: testSet, count: c.testSubset > 0 ? c.testSubset : 500, seed: c.seed &+ 1)
+            train = Split(count: tr.count, batch: tr.batch)
+            test = Split(count: te.count, batch: te.batch)
+            trainIndices = Array(0..<tr.count)
+            testIndices = Array(0..<te.count)
+            imageSize = [tr.canvas, tr.canvas]
+            classes = tr.numClasses
+            return
+        }
+        train = Split(count: trainSet.count, batch: trainSet.batch)
+        test = Split(count: testSet.count, batch: testSet.batch)
+        imageSize = [trainSet.height, trainSet.width]
+        classes = 10
+        let perm = try randperm(trainSet.count, generator: Generator(seed: c.seed ^ 0x5EED)).toInt64Array().map { Int($0) }
         if c.samplesPerClass > 0 {
             var taken = [Int: Int](), pick: [Int] = []
-            for k in perm where taken[train.label(k), default: 0] < c.samplesPerClass {
-                taken[train.label(k), default: 0] += 1
+            for k in perm where taken[trainSet.label(k), default: 0] < c.samplesPerClass {
+                taken[trainSet.label(k), default: 0] += 1
                 pick.append(k)
             }
             trainIndices = pick
@@ -67,31 +107,38 @@ struct DataSplit {
         } else {
             trainIndices = perm
         }
-        testIndices = Array(0..<(c.testSubset > 0 ? min(c.testSubset, test.count) : test.count))
+        testIndices = Array(0..<(c.testSubset > 0 ? min(c.testSubset, testSet.count) : testSet.count))
     }
 }
 
-struct EvalResult { var loss: Double; var accuracy: Double }
+struct EvalResult { var loss: Double; var score: Double }
 
-/// Loss and accuracy on `indices` of `ds`, under an optional corruption, in eval mode without grad.
-func evaluate(_ m: Classifier, _ ds: IDXDataset, _ indices: [Int], T: Int, batchSize: Int,
+/// Mean loss and the split's score (accuracy, or mIoU for segmentation) on `indices`, under an
+/// optional corruption, in eval mode without grad.
+func evaluate(_ m: Classifier, _ data: DataSplit, _ indices: [Int], T: Int, batchSize: Int,
               corruption: Corruption = .clean, seed: UInt64 = 0) throws -> EvalResult {
     m.module.eval()
     defer { m.module.train() }
     let gen = Generator(seed: seed ^ 0xE7A1)
-    var lossSum = 0.0, correct = 0
+    var lossSum = 0.0, correct = 0, pixels = 0
+    var seg = try SegmentationMetrics(numClasses: data.classes)
     try GradMode.noGrad {
         for start in stride(from: 0, to: indices.count, by: batchSize) {
-            let idx = Array(indices[start..<min(indices.count, start + batchSize)])
-            var (x, y) = try ds.batch(idx)
+            var (x, y) = try data.test.batch(Array(indices[start..<min(indices.count, start + batchSize)]))
             if corruption != .clean { x = try corruption.apply(x, generator: gen) }
             let logits = try m.forward(x, T)
             lossSum += Double(try crossEntropy(logits, y, reduction: .sum).item())
-            let pred = try argmax(logits, dim: 1).toInt64Array()
-            correct += zip(pred, y.toInt64Array()).filter { $0 == $1 }.count
+            pixels += y.count
+            if data.segmentation {
+                try seg.update(logits, y)
+            } else {
+                let pred = try argmax(logits, dim: 1).toInt64Array()
+                correct += zip(pred, y.toInt64Array()).filter { $0 == $1 }.count
+            }
         }
     }
-    return EvalResult(loss: lossSum / Double(max(indices.count, 1)), accuracy: Double(correct) / Double(max(indices.count, 1)))
+    let score = data.segmentation ? Double(seg.meanIoU) : Double(correct) / Double(max(indices.count, 1))
+    return EvalResult(loss: lossSum / Double(max(pixels, 1)), score: score)
 }
 
 func makeOptimizer(_ c: RunConfig, _ params: [Tensor]) throws -> Optimizer {
@@ -112,7 +159,7 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
     if c.threads > 0 { try Parallel.setThreads(c.threads) }
     let data = try DataSplit(c)
     manualSeed(c.seed)
-    let model = try Classifier.make(c, inChannels: 1, imageSize: [data.train.height, data.train.width], classes: 10)
+    let model = try Classifier.make(c, data)
     let opt = try makeOptimizer(c, model.module.parameters())
     var history: [EpochRecord] = []
     var startEpoch = 0
@@ -147,13 +194,13 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
             losses.append(l)
             if !quiet { bar.update(step: s + 1, loss: Float(l), images: (s + 1) * c.batchSize) }
         }
-        let ev = try evaluate(model, data.test, data.testIndices, T: c.T, batchSize: 256)
+        let ev = try evaluate(model, data, data.testIndices, T: c.T, batchSize: data.segmentation ? 16 : 256)
         let rec = EpochRecord(epoch: epoch + 1, trainLoss: losses.reduce(0, +) / Double(max(losses.count, 1)), testLoss: ev.loss,
-                              testAccuracy: ev.accuracy, seconds: Date().timeIntervalSince(t0), stepLosses: losses)
+                              testScore: ev.score, metric: data.metric, seconds: Date().timeIntervalSince(t0), stepLosses: losses)
         history.append(rec)
         if !quiet {
-            print(String(format: "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.2f%% (%d test images, %.0f s)",
-                         rec.epoch, rec.trainLoss, rec.testLoss, 100 * rec.testAccuracy, data.testIndices.count, rec.seconds))
+            print(String(format: "epoch %d: train loss %.4f, test loss %.4f, test %@ %.2f%% (%d test images, %.0f s)",
+                         rec.epoch, rec.trainLoss, rec.testLoss, rec.metric, 100 * rec.testScore, data.testIndices.count, rec.seconds))
         }
         if let checkpoint { try Checkpoint.save(checkpoint, model: model.module, optimizer: opt, config: c, epoch: epoch + 1, history: history) }
         if let plot { try trainingPlot(history, title: "\(c.model) T=\(c.T) fb=\(c.fbFilters)").write(plot) }
@@ -161,8 +208,8 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
     return (model, history)
 }
 
-/// Loss per step and test accuracy per epoch, on one chart (accuracy scaled to the loss range is confusing,
-/// so accuracy is plotted as error = 1 - accuracy, on the same 0..max axis).
+/// Loss per step and the test score per epoch on one chart; the score is drawn as an error
+/// (1 - accuracy or 1 - mIoU) so both curves fall on the same axis.
 func trainingPlot(_ h: [EpochRecord], title: String) -> LinePlot {
     var p = LinePlot(title: title, xLabel: "epoch", yLabel: "loss / test error")
     var xs: [Double] = [], ys: [Double] = []
@@ -172,6 +219,6 @@ func trainingPlot(_ h: [EpochRecord], title: String) -> LinePlot {
     }
     p.add("train loss", xs: xs, ys: ys)
     p.add("test loss", xs: h.map { Double($0.epoch) }, ys: h.map(\.testLoss))
-    p.add("test error", xs: h.map { Double($0.epoch) }, ys: h.map { 1 - $0.testAccuracy })
+    p.add("test error (1 - \(h.first?.metric ?? "score"))", xs: h.map { Double($0.epoch) }, ys: h.map { 1 - $0.testScore })
     return p
 }

@@ -11,7 +11,7 @@ struct DFMCommand: ParsableCommand {
 
 /// Options shared by `train` and the experiments.
 struct RunOptions: ParsableArguments {
-    @Option(help: "resnet18, resnet34 or resnet50") var model = "resnet18"
+    @Option(help: "resnet18, resnet34, resnet50 or deeplabv3plus (segmentation of Fashion-MNIST scenes)") var model = "resnet18"
     @Option(help: "Folder with MNIST-layout IDX files (default: Debian's Fashion-MNIST)") var data = IDXDataset.fashionMNISTRoot
     @Option(name: .customLong("T"), help: "Feedback steps (1 = feedforward when fb-filters is 0)") var T = 3
     @Option(help: "Feedback channels (0 = feedforward baseline)") var fbFilters = 8
@@ -26,11 +26,12 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Gaussian noise σ added to training images") var trainNoise: Float = 0
     @Option var seed: UInt64 = 0
     @Option(help: "Threads (0 = all cores)") var threads = 0
+    @Option(help: "deeplabv3plus: decoder channels of the state's class part") var classFilters = 64
 
     var config: RunConfig {
         RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs, batchSize: batchSize,
                   optimizer: optimizer, lr: lr, trainSubset: trainSubset, samplesPerClass: samplesPerClass, testSubset: testSubset,
-                  trainNoise: trainNoise, seed: seed, threads: threads)
+                  trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters)
     }
 }
 
@@ -59,7 +60,7 @@ struct Train: ParsableCommand {
             print("dfm train: \(c.model) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
             let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
             if let last = h.last {
-                print(String(format: "final test accuracy: %.2f%%", 100 * last.testAccuracy))
+                print(String(format: "final test %@: %.2f%%", last.metric, 100 * last.testScore))
             }
             print("checkpoint: \(checkpoint)")
             print("plot: \(plot)")
@@ -82,16 +83,17 @@ struct Eval: ParsableCommand {
             var c = ck.config
             c.testSubset = testSubset
             if c.threads > 0 { try Parallel.setThreads(c.threads) }
-            let test = try IDXDataset(root: c.dataRoot, train: false)
-            let model = try Classifier.make(c, inChannels: 1, imageSize: [test.height, test.width], classes: 10)
+            let data = try DataSplit(c)
+            let model = try Classifier.make(c, data)
             try Checkpoint.restore(model: model.module, optimizer: nil, tensors: tensors, meta: meta)
-            let idx = Array(0..<(testSubset > 0 ? min(testSubset, test.count) : test.count))
+            let idx = data.testIndices
             var rows: [(String, EvalResult)] = []
             for corr in try corruptions(gaussian: gaussian, saltPepper: saltPepper, blur: blur) {
-                rows.append((corr.description, try evaluate(model, test, idx, T: c.T, batchSize: 256, corruption: corr, seed: seed)))
+                rows.append((corr.description, try evaluate(model, data, idx, T: c.T, batchSize: data.segmentation ? 16 : 256,
+                                                            corruption: corr, seed: seed)))
             }
-            print("| corruption | test accuracy | test loss |\n|---|---|---|")
-            for (name, r) in rows { print(String(format: "| %@ | %.2f%% | %.4f |", name, 100 * r.accuracy, r.loss)) }
+            print("| corruption | test \(data.metric) | test loss |\n|---|---|---|")
+            for (name, r) in rows { print(String(format: "| %@ | %.2f%% | %.4f |", name, 100 * r.score, r.loss)) }
         }
     }
 }

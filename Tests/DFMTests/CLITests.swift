@@ -66,6 +66,17 @@ final class CLITests: XCTestCase {
         for row in ["| clean |", "| gaussian σ=0.2 |", "| salt-pepper p=0.1 |", "| blur σ=1.0 |"] { XCTAssert(out.contains(row), out) }
     }
 
+    func testSegmentationTrainAndEval() throws {
+        let ck = dir + "/seg.safetensors"
+        let (out, _) = try run(["train", "--model", "deeplabv3plus", "--train-subset", "16", "--test-subset", "8", "--batch-size", "8",
+                                "--T", "2", "--fb-filters", "2", "--class-filters", "8", "--threads", "2", "--checkpoint", ck, "--plot", dir + "/seg.png"])
+        XCTAssert(out.contains("final test mIoU:"), out)
+        let (table, _) = try run(["eval", "--checkpoint", ck, "--test-subset", "8", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur", "1"])
+        XCTAssert(table.contains("| corruption | test mIoU | test loss |") && table.contains("| blur σ=1.0 |"), table)
+        let (_, e) = try run(["train", "--model", "deeplabv3plus", "--samples-per-class", "3"], expectCode: 1)
+        XCTAssert(e.contains("--samples-per-class applies to classification"), e)
+    }
+
     func testBadInputIsOneLineAndNothingOverwritten() throws {
         let (_, e1) = try run(["train", "--data", dir + "/nowhere"] + tiny, expectCode: 1)
         XCTAssert(e1.hasPrefix("dfm: error: idx: no 'train-images-idx3-ubyte"), e1)
