@@ -144,60 +144,6 @@ public final class DilatedResNetEncoder: Module {
     }
 }
 
-// MARK: the error head (until the shared StateExpDecay lands, see notes/h8-requests.md)
-
-/// StateExpDecay (MODELS.md §2): out = x·Qᵀ·diag(exp(t·T·Δ))·Q over channels, Δ = -|S|^α/τ;
-/// the decay passes grad·exp(t·Δ) back and nothing to S, T, α, τ. In training, at t = 0, Q is
-/// first replaced by the Q factor of its complete QR (LAPACK convention, no sign fix).
-final class DeepLabExpDecay: Module {
-    let channels: Int
-    let tau: Tensor, T: Tensor, alpha: Tensor, S: Tensor, Q: Tensor, Qinv: Tensor
-
-    init(_ channels: Int, tau: Float) throws {
-        self.channels = channels
-        self.tau = Tensor.scalar(tau)
-        T = Tensor.scalar(1)
-        alpha = Tensor.scalar(1)
-        S = try Tensor.ones([channels])
-        Q = try Tensor.zeros([channels, channels])
-        Qinv = try Tensor.zeros([channels, channels])  // unused in forward; kept for checkpoint keys
-        super.init()
-        try registerParameter("tau", self.tau, requiresGrad: false)
-        try registerParameter("T", T, requiresGrad: false)
-        try registerParameter("alpha", alpha, requiresGrad: false)
-        try registerParameter("S", S, requiresGrad: false)
-        try registerParameter("Q", Q)
-        try registerParameter("Qinv", Qinv)
-        try Init.orthogonal_(Q)
-        try Init.orthogonal_(Qinv)
-    }
-
-    override var typeName: String { "StateExpDecay" }
-
-    func forward(_ x: Tensor, t: Int) throws -> Tensor {
-        guard x.ndim == 4, x.shape[1] == channels else {
-            throw DFMError.shape("StateExpDecay", "expected input (B, \(channels), H, W), got shape \(x.shape)")
-        }
-        if training && t == 0 {
-            let q = try GradMode.noGrad { try qr(Q, mode: "complete").q }
-            try Q.copy_(q)
-        }
-        // Factors in float32 in PyTorch's order: Δ = -(1/τ)·|S|^α; forward exp(t·T·Δ), backward exp(t·Δ).
-        let c = channels
-        let fwd = try Tensor.uninitialized([c], op: "StateExpDecay"), bwd = try Tensor.uninitialized([c], op: "StateExpDecay")
-        let invTau = -(1 / tau.f[0]), tt = Float(t), tT = tt * T.f[0]
-        for k in 0..<c {
-            let delta = invTau * Foundation.pow(Swift.abs(S.f[k]), alpha.f[0])
-            fwd.f[k] = Foundation.exp(tT * delta)
-            bwd.f[k] = Foundation.exp(tt * delta)
-        }
-        let z = try matmul(try permute(x, [0, 2, 3, 1]), try transpose(Q, 0, 1))
-        let decayed = try GradMode.noGrad { try mul(z, fwd) }
-        let zd = record("exp_decay", decayed.detach(), [z]) { g in [try mul(g, bwd)] }
-        return try permute(try matmul(zd, Q), [0, 3, 1, 2])
-    }
-}
-
 // MARK: the model
 
 /// DFM-DeepLabV3+ (MODELS.md §5). The state h (B, C, H/4, W/4), C = classFilters + fbFilters,
@@ -232,7 +178,7 @@ public final class DeepLabV3Plus: Module {
     public let segmentationHead: Sequential
     /// Step counter parameter (0-dim, frozen), as upstream: holds the steps of the last forward.
     public let T: Tensor
-    let errorHead: DeepLabExpDecay
+    public let errorHead: StateExpDecay
     public let layernormError: GroupNorm
     public let layernormInput: GroupNorm?
 
@@ -277,7 +223,7 @@ public final class DeepLabV3Plus: Module {
         segmentationHead = try Sequential(try Conv2d(classFilters, classes, kernelSize: 1),
                                           try Upsample(scaleFactor: [4], mode: "bilinear", alignCorners: true), Identity())
         T = Tensor.scalar(0)
-        errorHead = try DeepLabExpDecay(c, tau: tau)
+        errorHead = try StateExpDecay(channels: c, tau: tau)
         layernormError = try GroupNorm(c, c)
         layernormInput = fbFilters > 0 ? try GroupNorm(fbFilters, fbFilters) : nil
         super.init()
@@ -328,31 +274,15 @@ public final class DeepLabV3Plus: Module {
             throw DFMError.invalid(op, "batch size 1 is not supported in training mode: the BatchNorm of the ASPP pooling branch would see one value per channel (use a batch of 2 or more, or eval())")
         }
         let x = try frontend(x4)
-        var t = 0
-        T.fill_(0)
-        var h0 = try Tensor.zeros([b, channels, h / 4, w / 4])
-        if stateInitStd > 0 { h0 = try GradMode.noGrad { try mul(try randn(h0.shape), stateInitStd) } }
+        var h0 = try initialFeedbackState([b, channels, h / 4, w / 4], std: stateInitStd)
         state = h0
-        func step() throws {
-            guard let s = state else { return }
-            let xt = try maxpool(try feedback(x, s))
-            let f = try encoder.features(xt)
-            let y = try decoder.forward(highRes: f[0], deep: f[3])
-            state = try add(s, try errorHead.forward(try layernormError(y), t: t))
-            t += 1
-            T.fill_(Float(t))
+        stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h0) { s, t in
+            let f = try self.encoder.features(try self.maxpool(try self.feedback(x, s)))
+            let y = try self.decoder.forward(highRes: f[0], deep: f[3])
+            return try add(s, try self.errorHead.forward(try self.layernormError(y), t: t))
         }
-        if steps > 0 {
-            var ePrev = Double.infinity
-            for _ in 0..<(steps - 1) {
-                try step()
-                let e = Double(try GradMode.noGrad { try sum(try abs(state ?? h0)) }.item())
-                if Swift.abs(e - ePrev) <= Double(atol) { break }
-                ePrev = e
-            }
-            try step()
-        }
-        stepsRun = t
+        state = h0
+        T.fill_(Float(stepsRun))
         let out = try prediction()
         return unbatched ? try squeeze(out, dim: 0) : out
     }
