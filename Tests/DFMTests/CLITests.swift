@@ -26,17 +26,9 @@ final class CLITests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: cli.path) else {
             throw DFMError(.notFound, "dfm-cli not built at \(cli.path); run `swift build --build-tests` first")
         }
-        let p = Process()
-        p.executableURL = cli
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let res = (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-        XCTAssertEqual(p.terminationStatus, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(res.0)\n\(res.1)", file: file, line: line)
+        let r = try runProcess(cli, args)
+        let res = (r.out, r.err)
+        XCTAssertEqual(r.status, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(res.0)\n\(res.1)", file: file, line: line)
         return res
     }
 

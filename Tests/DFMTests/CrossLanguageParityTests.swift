@@ -34,20 +34,9 @@ final class CrossLanguageParityTests: XCTestCase {
     }
 
     func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw DFMError(.internal, "\(exe) \(args.joined(separator: " ")) failed: \(String(decoding: e, as: UTF8.self))")
-        }
-        return String(decoding: o, as: UTF8.self)
+        let r = try runProcess(URL(fileURLWithPath: exe), args, env: env)
+        guard r.status == 0 else { throw DFMError(.internal, "\(exe) \(args.joined(separator: " ")) failed: \(r.err)") }
+        return r.out
     }
 
     /// "step N loss V bits B" lines → [B].
