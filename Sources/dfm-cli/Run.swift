@@ -20,6 +20,7 @@ struct RunConfig: Codable, Equatable {
     var seed: UInt64 = 0
     var threads = 0              // 0: all cores
     var classFilters = 64        // deeplabv3plus only
+    var schedule = "cosine"      // learning rate per step: "cosine" (to 0 over the run) or "constant"
 }
 
 /// A classifier under training: the model plus how to call it.
@@ -156,6 +157,9 @@ func makeOptimizer(_ c: RunConfig, _ params: [Tensor]) throws -> Optimizer {
 /// draws exactly the numbers an uninterrupted one would.
 func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, quiet: Bool = false) throws -> (Classifier, [EpochRecord]) {
     guard c.batchSize >= 1, c.epochs >= 1 else { throw DFMError(.invalidArgument, "batch size and epochs must be >= 1") }
+    guard c.schedule == "cosine" || c.schedule == "constant" else {
+        throw DFMError(.invalidArgument, "unknown schedule '\(c.schedule)' (expected cosine or constant)")
+    }
     if c.threads > 0 { try Parallel.setThreads(c.threads) }
     let data = try DataSplit(c)
     manualSeed(c.seed)
@@ -185,6 +189,11 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
             let idx = order[(s * c.batchSize)..<min(order.count, (s + 1) * c.batchSize)].map { data.trainIndices[Int($0)] }
             var (x, y) = try data.train.batch(idx)
             if c.trainNoise > 0 { x = try Corruption.gaussian(sigma: c.trainNoise).apply(x, generator: noise) }
+            if c.schedule == "cosine" {
+                // Closed form of the step, not recursive state, so a resumed run sets the same rates.
+                let progress = Double(epoch * steps + s) / Double(c.epochs * steps)
+                try opt.setLr(c.lr * 0.5 * (1 + Foundation.cos(Double.pi * progress)), group: 0)
+            }
             let loss = try crossEntropy(try model.forward(x, c.T), y)
             opt.zeroGrad()
             try loss.backward()

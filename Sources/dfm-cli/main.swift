@@ -20,6 +20,7 @@ struct RunOptions: ParsableArguments {
     @Option var batchSize = 64
     @Option(help: "adam, adamw or sgd") var optimizer = "adam"
     @Option var lr: Double = 1e-3
+    @Option(help: "Learning rate per step: cosine (decays to 0 over the run) or constant") var schedule = "cosine"
     @Option(help: "Train on the first N images of a seeded permutation (0 = all)") var trainSubset = 0
     @Option(help: "Train on K images per class (0 = not used)") var samplesPerClass = 0
     @Option(help: "Evaluate on the first N test images (0 = all)") var testSubset = 0
@@ -31,7 +32,7 @@ struct RunOptions: ParsableArguments {
     var config: RunConfig {
         RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs, batchSize: batchSize,
                   optimizer: optimizer, lr: lr, trainSubset: trainSubset, samplesPerClass: samplesPerClass, testSubset: testSubset,
-                  trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters)
+                  trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters, schedule: schedule)
     }
 }
 
@@ -57,7 +58,7 @@ struct Train: ParsableCommand {
                 if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             }
             let c = opts.config
-            print("dfm train: \(c.model) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            print("dfm train: \(c.model) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
             let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
             if let last = h.last {
                 print(String(format: "final test %@: %.2f%%", last.metric, 100 * last.testScore))

@@ -14,18 +14,19 @@ enum DeterministicWeights {
         return h
     }
 
+    /// u_k in [-1, 1): value k of the SplitMix64 stream with `seed`.
+    @inline(__always) static func u(_ seed: UInt64, _ k: Int) -> Double {
+        var z = seed &+ UInt64(k + 1) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z = z ^ (z >> 31)
+        return Double(z >> 40) / Double(1 << 23) - 1.0
+    }
+
     /// n float64 values u_k in [-1, 1) from the SplitMix64 stream of `key`.
     static func uniform(_ key: String, _ n: Int) -> [Double] {
         let seed = fnv1a64(key)
-        var out = [Double](repeating: 0, count: n)
-        for k in 0..<n {
-            var z = seed &+ UInt64(k + 1) &* 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z = z ^ (z >> 31)
-            out[k] = Double(z >> 40) / Double(1 << 23) - 1.0
-        }
-        return out
+        return (0..<n).map { u(seed, $0) }
     }
 
     /// float32(u) of the stream of `key`, shaped.
@@ -33,35 +34,34 @@ enum DeterministicWeights {
         try Tensor(uniform(key, shape.reduce(1, *)).map { Float($0) }, shape: shape)
     }
 
-    /// The deterministic value of `key`, or nil when the key keeps its constructed value.
-    static func value(_ key: String, _ shape: [Int]) -> [Float]? {
+    /// The float64 value of element k of `key` from its u_k, or nil when the key keeps its
+    /// constructed value (computed per element, so large tensors need no temporary arrays).
+    static func rule(_ key: String, _ shape: [Int]) -> ((Double, Int) -> Double)? {
         guard !shape.isEmpty else { return nil }
-        let n = shape.reduce(1, *)
-        let u = uniform(key, n)
         let layer4 = key.hasPrefix("layer4.")
         if key.hasSuffix("error_head.Q") || key.hasSuffix("error_head.Qinv") {
             let c = shape[0]
             let r = Double(c).squareRoot()
-            return (0..<n).map { k in Float((k / c == k % c ? 1.0 : 0.0) + (u[k] / r) * 0.5) }
+            return { u, k in (k / c == k % c ? 1.0 : 0.0) + (u / r) * 0.5 }
         }
-        let v: [Double]
-        if key.hasSuffix("error_head.S") {
-            v = u.map { 1.0 + 0.5 * $0 }
-        } else if key.hasSuffix("running_var") {
-            v = u.map { 1.0 + 0.1 * Swift.abs($0) }
-        } else if key.hasSuffix("running_mean") {
-            v = u.map { 0.1 * $0 }
-        } else if key == "layernorm_weight" {
-            v = u.map { 0.1 * $0 }
-        } else if shape.count == 1 && key.hasSuffix(".weight") {
-            v = u.map { 1.0 + 0.1 * $0 }
-        } else if key.hasSuffix(".bias") {
-            v = u.map { (layer4 ? 0.0 : 0.1) * $0 }
-        } else {
-            let r = Double(shape.dropFirst().reduce(1, *)).squareRoot()
-            v = u.map { layer4 ? ($0 / r) * 0.001 : $0 / r }
+        if key.hasSuffix("error_head.S") { return { u, _ in 1.0 + 0.5 * u } }
+        if key.hasSuffix("running_var") { return { u, _ in 1.0 + 0.1 * Swift.abs(u) } }
+        if key.hasSuffix("running_mean") { return { u, _ in 0.1 * u } }
+        if key == "layernorm_weight" { return { u, _ in 0.1 * u } }
+        if shape.count == 1 && key.hasSuffix(".weight") { return { u, _ in 1.0 + 0.1 * u } }
+        if key.hasSuffix(".bias") {
+            let scale = layer4 ? 0.0 : 0.1
+            return { u, _ in scale * u }
         }
-        return v.map { Float($0) }
+        let r = Double(shape.dropFirst().reduce(1, *)).squareRoot()
+        return layer4 ? { u, _ in (u / r) * 0.001 } : { u, _ in u / r }
+    }
+
+    /// The deterministic value of `key`, or nil when the key keeps its constructed value.
+    static func value(_ key: String, _ shape: [Int]) -> [Float]? {
+        guard let f = rule(key, shape) else { return nil }
+        let seed = fnv1a64(key)
+        return (0..<shape.reduce(1, *)).map { k in Float(f(u(seed, k), k)) }
     }
 
     /// Overwrites the module's float parameters and buffers; aliases (one tensor under
@@ -70,8 +70,9 @@ enum DeterministicWeights {
         var done = Set<UnsafeMutableRawPointer>()
         for (key, t) in module.stateDict().sorted(by: { $0.0 < $1.0 }) where t.dtype == .float32 && t.count > 0 {
             guard done.insert(UnsafeMutableRawPointer(t.f)).inserted else { continue }
-            guard let v = value(key, t.shape) else { continue }
-            v.withUnsafeBufferPointer { src in t.f.update(from: src.baseAddress!, count: v.count) }
+            guard let f = rule(key, t.shape) else { continue }
+            let seed = fnv1a64(key), p = t.f
+            for k in 0..<t.count { p[k] = Float(f(u(seed, k), k)) }
         }
     }
 }
