@@ -82,7 +82,7 @@ func report(out: String, title: String, xName: String, xs: [Double], names: [Str
     let dir = (out as NSString).deletingLastPathComponent
     if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
     var md = "# \(title)\n\nCommand: `\(CommandLine.arguments.joined(separator: " "))`\n\n"
-    md += "Model \(base.model), tau \(base.tau), \(base.epochs) epoch(s), batch \(base.batchSize), \(base.optimizer) lr \(base.lr), seed \(base.seed)"
+    md += "Model \(base.model), tau \(base.tau), \(base.epochs) epoch(s), batch \(base.batchSize), \(base.optimizer) lr \(base.lr) (\(base.schedule)), T \(base.T), fb_filters \(base.fbFilters), seed \(base.seed)"
     md += base.trainSubset > 0 ? ", \(base.trainSubset) training images" : ""
     md += base.testSubset > 0 ? ", \(base.testSubset) test images" : ", full test set"
     md += ".\n\n| \(xName) | " + names.joined(separator: " | ") + " |\n|---|" + names.map { _ in "---|" }.joined() + "\n"
