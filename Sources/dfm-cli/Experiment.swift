@@ -22,7 +22,7 @@ struct Experiment: ParsableCommand {
                 let models = try pair(opts.config)
                 for (name, c) in models {
                     print("== training \(name)")
-                    let (m, _) = try train(c, checkpoint: nil, resume: false, plot: nil)
+                    let (m, _) = try train(c, checkpoint: nil, resume: false, plot: nil, evalEveryEpoch: false)
                     let data = try DataSplit(c)
                     var accs: [Double] = []
                     for s in levels {
@@ -56,7 +56,7 @@ struct Experiment: ParsableCommand {
                         var c = base
                         c.samplesPerClass = k
                         print("== training \(name) on \(k) images per class")
-                        let (_, h) = try train(c, checkpoint: nil, resume: false, plot: nil)
+                        let (_, h) = try train(c, checkpoint: nil, resume: false, plot: nil, evalEveryEpoch: false)
                         accs.append(h.last?.testScore ?? .nan)
                     }
                     table.append(accs)

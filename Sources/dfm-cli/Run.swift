@@ -155,7 +155,9 @@ func makeOptimizer(_ c: RunConfig, _ params: [Tensor]) throws -> Optimizer {
 /// Trains per `c`, resuming from `checkpoint` when asked; returns the history.
 /// Each step reseeds the global generator from (seed, epoch, step), so a resumed run
 /// draws exactly the numbers an uninterrupted one would.
-func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, quiet: Bool = false) throws -> (Classifier, [EpochRecord]) {
+/// `evalEveryEpoch` false evaluates after the last epoch only (the experiments' budget).
+func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, quiet: Bool = false,
+           evalEveryEpoch: Bool = true) throws -> (Classifier, [EpochRecord]) {
     guard c.batchSize >= 1, c.epochs >= 1 else { throw DFMError(.invalidArgument, "batch size and epochs must be >= 1") }
     guard c.schedule == "cosine" || c.schedule == "constant" else {
         throw DFMError(.invalidArgument, "unknown schedule '\(c.schedule)' (expected cosine or constant)")
@@ -203,7 +205,9 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
             losses.append(l)
             if !quiet { bar.update(step: s + 1, loss: Float(l), images: (s + 1) * c.batchSize) }
         }
-        let ev = try evaluate(model, data, data.testIndices, T: c.T, batchSize: data.segmentation ? 16 : 256)
+        let ev = evalEveryEpoch || epoch == c.epochs - 1
+            ? try evaluate(model, data, data.testIndices, T: c.T, batchSize: data.segmentation ? 16 : 256)
+            : EvalResult(loss: .nan, score: .nan)
         let rec = EpochRecord(epoch: epoch + 1, trainLoss: losses.reduce(0, +) / Double(max(losses.count, 1)), testLoss: ev.loss,
                               testScore: ev.score, metric: data.metric, seconds: Date().timeIntervalSince(t0), stepLosses: losses)
         history.append(rec)
