@@ -563,6 +563,11 @@ DFM_API dfm_status dfm_module_dfm_deeplabv3plus(int64_t in_filters, int64_t fb_f
 DFM_API dfm_status dfm_module_forward_dfm(dfm_module m, dfm_tensor x, int64_t T, float atol, dfm_tensor *out);
 /* The number of steps the last forward of a DFM model ran (upstream's model.T). */
 DFM_API dfm_status dfm_module_steps(dfm_module m, int64_t *out);
+/* checkpoint_steps: recompute each feedback step's activations during backward instead
+ * of keeping them (memory nearly flat in T; bitwise the same gradients; one extra forward
+ * per step). Off by default. DFM_TYPE_ERROR for a module that is not a DFM model. */
+DFM_API dfm_status dfm_module_set_checkpoint_steps(dfm_module m, bool on);
+DFM_API dfm_status dfm_module_checkpoint_steps(dfm_module m, bool *out);
 
 /* --- using a module --- */
 DFM_API dfm_status dfm_module_retain(dfm_module m);

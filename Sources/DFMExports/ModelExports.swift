@@ -8,6 +8,7 @@ import DFM
 protocol FeedbackModel: Module {
     func forward(_ input: Tensor, T steps: Int, atol: Float) throws -> Tensor
     var stepsRun: Int { get }
+    var checkpointSteps: Bool { get set }
 }
 
 extension DeepLabV3Plus: FeedbackModel {}
@@ -82,4 +83,15 @@ extension Arg {
 
 @c @implementation public func dfm_module_steps(_ m: dfm_module?, _ out: UnsafeMutablePointer<Int64>?) -> dfm_status {
     produceValue("dfm_module_steps", out) { Int64(try Arg.feedbackModel(m, "m").stepsRun) }
+}
+
+@c @implementation public func dfm_module_set_checkpoint_steps(_ m: dfm_module?, _ on: Bool) -> dfm_status {
+    guarded("dfm_module_set_checkpoint_steps") {
+        var model = try Arg.feedbackModel(m, "m")
+        model.checkpointSteps = on
+    }
+}
+
+@c @implementation public func dfm_module_checkpoint_steps(_ m: dfm_module?, _ out: UnsafeMutablePointer<Bool>?) -> dfm_status {
+    produceValue("dfm_module_checkpoint_steps", out) { try Arg.feedbackModel(m, "m").checkpointSteps }
 }

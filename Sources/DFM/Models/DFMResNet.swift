@@ -31,6 +31,9 @@ public final class DFMResNet: Module {
     public var defaultT: Int = 0
     /// Steps the last forward actually ran (upstream reads `model.T`; also kept in `T`).
     public private(set) var stepsRun: Int = 0
+    /// Recompute each feedback step's activations during backward instead of keeping them:
+    /// memory stays nearly flat as T grows, gradients are unchanged, a step costs one more forward.
+    public var checkpointSteps = false
     /// The state after the last forward (part of its autograd graph in grad mode).
     public private(set) var state: Tensor?
 
@@ -187,8 +190,11 @@ public final class DFMResNet: Module {
         var h = try initialFeedbackState([x.shape[0], channels, h4, w4], std: stateInitStd)
         state = h
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h) { s, t in
-            let y = try self.layer4(try self.layer3(try self.layer2(try self.layer1(try self.feedback(x, s)))))
-            return try add(s, try self.errorHead.forward(try self.layernormError(y), t: t))
+            let step = { (xs: [Tensor]) throws -> Tensor in
+                let y = try self.layer4(try self.layer3(try self.layer2(try self.layer1(try self.feedback(xs[0], xs[1])))))
+                return try add(xs[1], try self.errorHead.forward(try self.layernormError(y), t: t))
+            }
+            return self.checkpointSteps ? try checkpoint(self, [x, s], step) : try step([x, s])
         }
         state = h
         T.fill_(Float(stepsRun))

@@ -168,6 +168,8 @@ public final class DeepLabV3Plus: Module {
     public var defaultT: Int = 0
     /// Steps the last forward actually ran (upstream reads `model.T`).
     public private(set) var stepsRun: Int = 0
+    /// Recompute each feedback step's activations during backward (see DFMResNet.checkpointSteps).
+    public var checkpointSteps = false
     /// The state after the last forward (part of its autograd graph in grad mode).
     public private(set) var state: Tensor?
 
@@ -277,9 +279,12 @@ public final class DeepLabV3Plus: Module {
         var h0 = try initialFeedbackState([b, channels, h / 4, w / 4], std: stateInitStd)
         state = h0
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h0) { s, t in
-            let f = try self.encoder.features(try self.maxpool(try self.feedback(x, s)))
-            let y = try self.decoder.forward(highRes: f[0], deep: f[3])
-            return try add(s, try self.errorHead.forward(try self.layernormError(y), t: t))
+            let step = { (xs: [Tensor]) throws -> Tensor in
+                let f = try self.encoder.features(try self.maxpool(try self.feedback(xs[0], xs[1])))
+                let y = try self.decoder.forward(highRes: f[0], deep: f[3])
+                return try add(xs[1], try self.errorHead.forward(try self.layernormError(y), t: t))
+            }
+            return self.checkpointSteps ? try checkpoint(self, [x, s], step) : try step([x, s])
         }
         state = h0
         T.fill_(Float(stepsRun))

@@ -53,7 +53,8 @@ public final class StateExpDecay: Module {
             throw DFMError.shape(op, "expected input (B, \(channels), H, W), got shape \(x.shape)")
         }
         guard t >= 0 else { throw DFMError.invalid(op, "step index t must be non-negative, got \(t)") }
-        if training && t == 0 {
+        // Re-orthogonalise once per forward; not again when checkpointing re-runs the step.
+        if training && t == 0 && !Recompute.isActive {
             let q = try GradMode.noGrad { try qr(Q, mode: "complete").q }
             try Q.copy_(q)
         }

@@ -2410,6 +2410,18 @@ static void test_dfm_models(void) {
     ERR(dfm_module_steps(lin, &steps), DFM_TYPE_ERROR, "Linear");
     ERR(dfm_module_steps(m, NULL), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_module_steps(FOREIGN, &steps), DFM_INVALID_ARGUMENT, NULL);
+    {
+        bool ck = true;
+        OK(dfm_module_checkpoint_steps(m, &ck));
+        CHECK(!ck);
+        OK(dfm_module_set_checkpoint_steps(m, true));
+        OK(dfm_module_checkpoint_steps(m, &ck));
+        CHECK(ck);
+        ERR(dfm_module_set_checkpoint_steps(lin, true), DFM_TYPE_ERROR, "not a DFM model");
+        ERR(dfm_module_set_checkpoint_steps(NULL, true), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_module_checkpoint_steps(m, NULL), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_module_checkpoint_steps(FOREIGN, &ck), DFM_INVALID_ARGUMENT, NULL);
+    }
     OK(dfm_module_release(m));
 
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s30, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "16");

@@ -32,6 +32,17 @@ class _DFMModel(CoreModule):
         check(C.dfm_module_steps(self._core, ctypes.byref(n)))
         return n.value
 
+    @property
+    def checkpoint_steps(self):
+        """Recompute each feedback step's activations in backward (memory nearly flat in T)."""
+        on = ctypes.c_bool()
+        check(C.dfm_module_checkpoint_steps(self._core, ctypes.byref(on)))
+        return on.value
+
+    @checkpoint_steps.setter
+    def checkpoint_steps(self, on):
+        check(C.dfm_module_set_checkpoint_steps(self._core, bool(on)))
+
 
 def _dfm_resnet(arch, frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std):
     h, w = _pair(shape)

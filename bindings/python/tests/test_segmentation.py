@@ -59,3 +59,18 @@ def test_deeplab_trains_on_scenes():
     assert losses[-1] < 0.7 * losses[0], losses
     with pytest.raises(RuntimeError, match="divisible by 16"):
         model(dfm.zeros(2, 1, 60, 64), T=1)
+
+
+def test_checkpoint_steps_gives_the_same_gradients():
+    grads = []
+    for ck in (False, True):
+        dfm.manual_seed(4)
+        model = DeepLabV3Plus(in_filters=1, fb_filters=2, class_filters=8, classes=3, shape=(32, 32))
+        model.checkpoint_steps = ck
+        assert model.checkpoint_steps == ck
+        x, y = dfm.rand(2, 1, 32, 32), dfm.randint(0, 3, (2, 32, 32))
+        F.cross_entropy(model(x, T=2), y).backward()
+        grads.append([p.grad.numpy().copy() for p in model.parameters() if p.grad is not None])
+    assert len(grads[0]) == len(grads[1]) > 10
+    for a, b in zip(*grads):
+        assert np.array_equal(a, b)
