@@ -171,8 +171,10 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
     var startEpoch = 0
     if resume, let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
         let (ck, tensors, meta) = try Checkpoint.load(checkpoint)
-        guard ck.config == c || { var a = ck.config; a.epochs = c.epochs; return a == c }() else {
-            throw DFMError(.invalidArgument, "checkpoint '\(checkpoint)' was made with a different configuration; resume needs the same options (epochs may grow)")
+        // Epochs may grow under a constant rate; the cosine schedule spans the configured
+        // epochs, so there a resumed run must keep them to stay exact.
+        guard ck.config == c || (c.schedule == "constant" && { var a = ck.config; a.epochs = c.epochs; return a == c }()) else {
+            throw DFMError(.invalidArgument, "checkpoint '\(checkpoint)' was made with a different configuration; resume needs the same options (with --schedule constant, --epochs may grow)")
         }
         try Checkpoint.restore(model: model.module, optimizer: opt, tensors: tensors, meta: meta)
         startEpoch = ck.epoch

@@ -2,6 +2,7 @@
 // shapes, each as a fraction of the sgemm rate measured in the same run.
 //
 //   swift run -c release --scratch-path .build-bench dfm-bench [--threads 2] [--reps 5] [--tsv out.tsv]
+//   dfm-bench workload W1 [--threads 2] [--warmup 2] [--reps 5] [--T n] [--checkpoint-steps]   (the W1-W6 model workloads, bench/run.sh)
 //
 // Times are the best of `reps` runs after one warm-up. Forward+backward computes the
 // output, the input gradient and the weight gradient (no bias, as in ResNet), which is
@@ -54,6 +55,19 @@ do {
     let threads = Int(arg("--threads") ?? "2") ?? 2
     let reps = max(1, Int(arg("--reps") ?? "5") ?? 5)
     try Parallel.setThreads(threads)
+    if let b = ProcessInfo.processInfo.environment["DFM_COLS_BUDGET"], let v = Int(b) { KernelBench.colsBudget = v }
+    // `dfm-bench workload W1 [--threads 2] [--warmup 2] [--reps 5]`: one W1-W6 workload (Workloads.swift).
+    if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "workload" {
+        try runWorkload(CommandLine.arguments[2], warmup: max(0, Int(arg("--warmup") ?? "2") ?? 2), reps: reps,
+                        steps: arg("--T").flatMap { Int($0) }, checkpoint: CommandLine.arguments.contains("--checkpoint-steps"))
+        exit(0)
+    }
+    // `dfm-bench sgemm`: the n=1024 sgemm rate alone (best of reps), as JSON.
+    if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "sgemm" {
+        let t = try KernelBench.sgemmSeconds(n: 1024, reps: reps)
+        print("{\"impl\": \"sgemm\", \"ms\": \(t * 1e3), \"gflops\": \(2 * pow(1024.0, 3) / t * 1e-9)}")
+        exit(0)
+    }
 
     // sgemm is timed before and after the convs and the better rate kept, so that load from
     // other processes during one of the two measurements does not inflate the fractions.

@@ -55,7 +55,7 @@ public enum Autograd {
             return
         }
         // Topological order of non-leaf tensors (post-order DFS with an explicit stack).
-        var order: [Tensor] = []
+        var order: [Tensor?] = []
         var visited = Set<ObjectIdentifier>()
         var stack: [(Tensor, Int)] = [(root, 0)]
         visited.insert(ObjectIdentifier(root))
@@ -88,8 +88,8 @@ public enum Autograd {
                 owned.insert(ObjectIdentifier(s))
                 return s
             }
-            for t in order.reversed() {
-                guard let node = t.node else { continue }
+            for i in stride(from: order.count - 1, through: 0, by: -1) {
+                guard let t = order[i], let node = t.node else { continue }
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
                 owned.remove(ObjectIdentifier(g))
                 guard let rule = node.backward else {
@@ -109,13 +109,17 @@ public enum Autograd {
                     }
                 }
                 if !retainGraph {
+                    // Drop the rule, the edges and our reference now: activations that only this
+                    // node kept alive are freed as soon as backward has used them.
                     node.backward = nil
+                    node.inputs = []
+                    order[i] = nil
                 }
             }
         }
         if !retainGraph {
-            // Drop the edges too, so the graph's memory goes now, not with the root.
-            for t in order { t.node?.inputs = [] }
+            // Nodes the gradient never reached: drop their edges too, so the graph goes now.
+            for t in order { t?.node?.inputs = [] }
         }
     }
 }

@@ -9,12 +9,40 @@ struct ConvGeom {
     var sh, sw, ph, pw, dh, dw: Int
     var oh, ow: Int
     var groups: Int
+    /// The taps (i·kw + j) the GEMM path multiplies: nil for all of them, else (small planes,
+    /// see `pruned()`) only those that read some non-padding input.
+    var live: [Int]? = nil
 
     var cg: Int { c / groups }
     var og: Int { o / groups }
     var l: Int { oh * ow }
     /// GEMM depth of one group: one row of the unfolded input per (channel, tap).
     var kg: Int { cg * kh * kw }
+    /// Taps in the GEMM, and its depth per group with dead taps dropped.
+    var ntaps: Int { live?.count ?? kh * kw }
+    var kgLive: Int { cg * ntaps }
+
+    /// Test hook: turns tap pruning off.
+    nonisolated(unsafe) static var pruneDeadTaps = true
+
+    /// This geometry with `live` set when some taps only ever read padding: with 3×3/pad 1 at
+    /// 1×1 spatial (ResNet's layer4 on 32×32 inputs) 8 of the 9 taps multiply zeros, a 9× waste
+    /// of FLOPs. Only on the tap-map path (narrow planes), the one place dead taps occur.
+    func pruned() -> ConvGeom {
+        guard ConvGeom.pruneDeadTaps, groups == 1, usesTapMap else { return self }
+        var taps: [Int] = []
+        for i in 0..<kh {
+            let rowLive = (0..<oh).contains { let ih = $0 * sh - ph + i * dh; return ih >= 0 && ih < h }
+            for j in 0..<kw {
+                let colLive = (0..<ow).contains { let iw = $0 * sw - pw + j * dw; return iw >= 0 && iw < w }
+                if rowLive && colLive { taps.append(i * kw + j) }
+            }
+        }
+        guard taps.count < kh * kw, !taps.isEmpty else { return self }
+        var g = self
+        g.live = taps
+        return g
+    }
     var isDepthwise: Bool { groups > 1 && groups == c }
     /// 1×1, stride 1, no padding: the unfolded input is the input itself.
     var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && oh == h && ow == w }
@@ -36,11 +64,16 @@ struct ConvGeom {
     /// Floats in one unfolded chunk (16 MB): large enough for wide GEMMs, small enough to
     /// stay mostly in cache between im2col and the GEMM that reads it.
     nonisolated(unsafe) static var colsBudget = 1 << 22
+    /// Smallest plane (oh·ow) at which pointwise convs run sample by sample.
+    nonisolated(unsafe) static var pointwiseDirectMinPlane = 256
 
     /// Samples per im2col chunk: the unfolded buffer stays under `colsBudget`, while each
     /// chunk still spans many samples so small-spatial layers get wide GEMMs. Chunks are balanced.
     var samplesPerChunk: Int {
-        let per = max(1, c * kh * kw * l)
+        // Pointwise convs on planes this large already give GEMMs wide enough one sample at a
+        // time; per sample they read x and write out in place, skipping the two layout copies.
+        if isPointwise && l >= ConvGeom.pointwiseDirectMinPlane { return 1 }
+        let per = max(1, c * ntaps * l)
         let fit = max(1, min(n, ConvGeom.colsBudget / per))
         let chunks = (n + fit - 1) / max(fit, 1)
         return max(1, (n + chunks - 1) / max(chunks, 1))
@@ -53,9 +86,10 @@ struct ConvGeom {
 enum ConvKernels {
     // MARK: unfolding
 
-    /// cols[(ch·kh + i)·kw + j][nn·L + oh·ow + ow] = x[n0 + nn][ch][ih][iw] (0 outside).
+    /// cols[(ch·kh + i)·kw + j][nn·L + oh·ow + ow] = x[n0 + nn][ch][ih][iw] (0 outside); with
+    /// pruned taps, rows are (ch, t) over the live taps only.
     static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int, _ cols: UnsafeMutablePointer<Float>) {
-        let rows = g.c * g.kh * g.kw, ncol = nb * g.l, hw = g.h * g.w
+        let rows = g.c * g.ntaps, ncol = nb * g.l, hw = g.h * g.w
         if g.isPointwise {
             Parallel.chunks(rows, costPerItem: ncol) { r in
                 for ch in r {
@@ -67,12 +101,13 @@ enum ConvKernels {
             return
         }
         if g.usesTapMap {
-            let taps = g.kh * g.kw, l = g.l
+            let taps = g.ntaps, l = g.l, live = g.live
             let map = tapMap(g)
             defer { map.deallocate() }
             Parallel.chunks(rows, costPerItem: ncol) { r in
                 for row in r {
-                    let ch = row / taps, m = map + (row % taps) * l, dst = cols + row * ncol
+                    let t = row % taps, tap = live?[t] ?? t
+                    let ch = row / taps, m = map + tap * l, dst = cols + row * ncol
                     for nn in 0..<nb {
                         let src = x + ((n0 + nn) * g.c + ch) * hw, d = dst + nn * l
                         for q in 0..<l {
@@ -117,7 +152,7 @@ enum ConvKernels {
     /// The adjoint of im2col: dx[n0 + nn] (zeroed here) accumulates every column entry
     /// at the input position it was read from. One task per (sample, channel) plane.
     static func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int, _ dx: UnsafeMutablePointer<Float>) {
-        let ncol = nb * g.l, hw = g.h * g.w, taps = g.kh * g.kw, l = g.l
+        let ncol = nb * g.l, hw = g.h * g.w, taps = g.ntaps, l = g.l, live = g.live
         let map = g.usesTapMap ? tapMap(g) : nil
         defer { map?.deallocate() }
         Parallel.chunks(nb * g.c, costPerItem: taps * l) { r in
@@ -131,7 +166,7 @@ enum ConvKernels {
                 dst.update(repeating: 0, count: hw)
                 if let map {
                     for t in 0..<taps {
-                        let s = cols + (ch * taps + t) * ncol + nn * l, m = map + t * l
+                        let s = cols + (ch * taps + t) * ncol + nn * l, m = map + (live?[t] ?? t) * l
                         for q in 0..<l {
                             let k = Int(m[q])
                             if k >= 0 { dst[k] += s[q] }
@@ -184,11 +219,25 @@ enum ConvKernels {
 
     // MARK: GEMM path
 
+    /// The weight as (o, c·ntaps) with only the live taps' columns (g.live must be set).
+    static func liveWeight(_ wt: UnsafePointer<Float>, _ g: ConvGeom, _ op: String) throws -> (ptr: UnsafeMutablePointer<Float>, count: Int) {
+        let live = g.live ?? [], nt = live.count, taps = g.kh * g.kw, rows = g.o * g.c
+        let buf = try ScratchPool.shared.take(rows * nt, op)
+        let d = buf.ptr
+        Parallel.chunks(rows, costPerItem: nt) { r in
+            for row in r { for t in 0..<nt { d[row * nt + t] = wt[row * taps + live[t]] } }
+        }
+        return buf
+    }
+
     /// out (n, o, oh, ow) = conv(x, w) + bias.
-    static func forward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+    static func forward(_ x: UnsafePointer<Float>, _ wtFull: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                         _ g: ConvGeom, _ out: UnsafeMutablePointer<Float>) throws {
-        if g.isDepthwise { depthwiseForward(x, wt, bias, g, out); return }
-        let nbMax = g.samplesPerChunk, kt = g.c * g.kh * g.kw, l = g.l
+        if g.isDepthwise { depthwiseForward(x, wtFull, bias, g, out); return }
+        let wlBuf = g.live == nil ? nil : try liveWeight(wtFull, g, "conv2d")
+        defer { wlBuf.map { ScratchPool.shared.give($0) } }
+        let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
+        let nbMax = g.samplesPerChunk, kt = g.c * g.ntaps, l = g.l
         // Pointwise convs of one sample read x in place and write out in place.
         let direct = g.isPointwise && nbMax == 1
         let colsBuf = direct ? nil : try ScratchPool.shared.take(kt * nbMax * l, "conv2d")
@@ -203,8 +252,8 @@ enum ConvKernels {
             if let cols { im2col(x, g, n0: n0, nb: nb, cols); b = UnsafePointer(cols) } else { b = x + n0 * g.c * l }
             let dst = y ?? (out + n0 * g.o * l)  // with nb == 1, (o, l) is already the output layout
             for gi in 0..<g.groups {
-                sgemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kg,
-                      a: wt + gi * g.og * g.kg, lda: g.kg, b: b + gi * g.kg * ncol, ldb: ncol,
+                sgemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kgLive,
+                      a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
                       c: dst + gi * g.og * ncol, ldc: ncol)
             }
             // (o, nb·l) -> (nb, o, l), adding the bias on the way.
@@ -228,16 +277,25 @@ enum ConvKernels {
     }
 
     /// Gradients of conv for the input (dx, fully written) and weight (dw, fully written).
-    static func backward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
-                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) throws {
+    static func backward(_ x: UnsafePointer<Float>, _ wtFull: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
+                         dx: UnsafeMutablePointer<Float>?, dw dwFull: UnsafeMutablePointer<Float>?) throws {
         if g.isDepthwise {
-            if let dx { depthwiseInputGrad(wt, gy, g, dx) }
-            if let dw { depthwiseWeightGrad(x, gy, g, dw) }
+            if let dx { depthwiseInputGrad(wtFull, gy, g, dx) }
+            if let dwFull { depthwiseWeightGrad(x, gy, g, dwFull) }
             return
         }
-        if let dw { dw.update(repeating: 0, count: g.o * g.kg) }
+        if let dwFull { dwFull.update(repeating: 0, count: g.o * g.kg) }
         if g.n == 0 { return }
-        let nbMax = g.samplesPerChunk, kt = g.c * g.kh * g.kw, l = g.l
+        // Pruned taps: GEMMs on the live columns of the weight, and the live part of the weight
+        // gradient in scratch, scattered into dw (dead taps get 0) at the end.
+        let wlBuf = g.live != nil && dx != nil ? try liveWeight(wtFull, g, "conv2d_backward") : nil
+        defer { wlBuf.map { ScratchPool.shared.give($0) } }
+        let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
+        let dwlBuf = g.live != nil && dwFull != nil ? try ScratchPool.shared.take(g.o * g.kgLive, "conv2d_backward") : nil
+        defer { dwlBuf.map { ScratchPool.shared.give($0) } }
+        if let dwlBuf { dwlBuf.ptr.update(repeating: 0, count: g.o * g.kgLive) }
+        let dw = dwlBuf?.ptr ?? dwFull
+        let nbMax = g.samplesPerChunk, kt = g.c * g.ntaps, l = g.l
         let direct = g.isPointwise && nbMax == 1
         let colsBuf = direct ? nil : try ScratchPool.shared.take(kt * nbMax * l, "conv2d_backward")
         defer { colsBuf.map { ScratchPool.shared.give($0) } }
@@ -264,21 +322,25 @@ enum ConvKernels {
                 let b: UnsafePointer<Float>
                 if let cols { im2col(x, g, n0: n0, nb: nb, cols); b = UnsafePointer(cols) } else { b = x + n0 * g.c * l }
                 for gi in 0..<g.groups {
-                    sgemm(transA: false, transB: true, m: g.og, n: g.kg, k: ncol,
-                          a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kg * ncol, ldb: ncol,
-                          beta: 1, c: dw + gi * g.og * g.kg, ldc: g.kg)
+                    sgemm(transA: false, transB: true, m: g.og, n: g.kgLive, k: ncol,
+                          a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kgLive * ncol, ldb: ncol,
+                          beta: 1, c: dw + gi * g.og * g.kgLive, ldc: g.kgLive)
                 }
             }
             if let dx {
                 let dcols = cols ?? (dx + n0 * g.c * l)  // pointwise, one sample: dcols is dx itself
                 for gi in 0..<g.groups {
-                    sgemm(transA: true, transB: false, m: g.kg, n: ncol, k: g.og,
-                          a: wt + gi * g.og * g.kg, lda: g.kg, b: gm + gi * g.og * ncol, ldb: ncol,
-                          c: dcols + gi * g.kg * ncol, ldc: ncol)
+                    sgemm(transA: true, transB: false, m: g.kgLive, n: ncol, k: g.og,
+                          a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: gm + gi * g.og * ncol, ldb: ncol,
+                          c: dcols + gi * g.kgLive * ncol, ldc: ncol)
                 }
                 if cols != nil { col2im(dcols, g, n0: n0, nb: nb, dx) }
             }
             n0 += nb
+        }
+        if let dwlBuf, let dwFull, let live = g.live {
+            let nt = live.count, taps = g.kh * g.kw, src = dwlBuf.ptr
+            for row in 0..<(g.o * g.c) { for t in 0..<nt { dwFull[row * taps + live[t]] = src[row * nt + t] } }
         }
     }
 
@@ -438,6 +500,12 @@ final class ScratchPool: @unchecked Sendable {
 
 /// Timing hooks for bench/DFMBench, public so the benchmark needs no `@testable` import.
 public enum KernelBench {
+    /// Floats per im2col chunk (ConvGeom.colsBudget), for tuning runs of the benchmark.
+    public static var colsBudget: Int {
+        get { ConvGeom.colsBudget }
+        set { ConvGeom.colsBudget = max(1, newValue) }
+    }
+
     /// Best wall-clock seconds of `reps` row-major n×n×n sgemm calls (2·n³ FLOPs each).
     public static func sgemmSeconds(n: Int, reps: Int) throws -> Double {
         guard n >= 1, n <= 8192, reps >= 1 else { throw DFMError.invalid("sgemm_bench", "n must be in 1...8192 and reps >= 1, got n \(n), reps \(reps)") }

@@ -81,7 +81,7 @@ func conv2dCore(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], p
         throw DFMError.shape(op, "Calculated padded input size per channel: (\(hp) x \(wp)). Kernel size: (\(ekh) x \(ekw)). Kernel size can't be greater than actual input size")
     }
     let g = ConvGeom(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, sh: s.0, sw: s.1, ph: padLo.0, pw: padLo.1,
-                     dh: d.0, dw: d.1, oh: (hp - ekh) / s.0 + 1, ow: (wp - ekw) / s.1 + 1, groups: groups)
+                     dh: d.0, dw: d.1, oh: (hp - ekh) / s.0 + 1, ow: (wp - ekw) / s.1 + 1, groups: groups).pruned()
     let outShape = batched ? [n, o, g.oh, g.ow] : [o, g.oh, g.ow]
     let out = try Tensor.uninitialized(outShape, op: op)
     try ConvKernels.forward(x.f, weight.f, bias?.f, g, out.f)

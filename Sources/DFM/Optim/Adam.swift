@@ -84,6 +84,30 @@ public class Adam: Optimizer {
         let pp = p.f, gp = grad.f, mp = m.f, vp = v.f, xp = vmax?.f
         // torch's lerp: small weights start from `start`, large ones from `end`.
         let smallW = Swift.abs(w1) < 0.5, w1m1 = w1 - 1
+        if !hasWd && xp == nil && !maximize {
+            // The common case as branch-free loops, which the compiler vectorises (the general
+            // loop below runs scalar); same arithmetic, expression for expression.
+            Parallel.chunks(p.count, costPerItem: 12) { r in
+                if smallW {
+                    for k in r {
+                        let g = gp[k], mk = mp[k].addingProduct(w1, g - mp[k])
+                        mp[k] = mk
+                        let vk = vp[k] * b2 + oneMinusB2 * g * g
+                        vp[k] = vk
+                        pp[k] = pp[k] + negStep * mk / (vk.squareRoot() / bc2Sqrt + epsF)
+                    }
+                } else {
+                    for k in r {
+                        let g = gp[k], mk = g.addingProduct(w1m1, g - mp[k])
+                        mp[k] = mk
+                        let vk = vp[k] * b2 + oneMinusB2 * g * g
+                        vp[k] = vk
+                        pp[k] = pp[k] + negStep * mk / (vk.squareRoot() / bc2Sqrt + epsF)
+                    }
+                }
+            }
+            return
+        }
         Parallel.chunks(p.count, costPerItem: 12) { r in
             for k in r {
                 var g = maximize ? -gp[k] : gp[k]
