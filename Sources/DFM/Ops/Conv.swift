@@ -37,6 +37,10 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil, stride:
 
 /// One value for both spatial dims, or (height, width).
 func spatialPair(_ v: [Int], _ name: String, op: String) throws -> (Int, Int) {
+    // Bounded so that sizes computed from it (h + 2·pad, d·(k-1)+1, ...) cannot overflow.
+    for x in v where Swift.abs(x) > 1 << 24 {
+        throw DFMError.invalid(op, "\(name)=\(v) is out of range (at most 2^24 in absolute value)")
+    }
     switch v.count {
     case 1: return (v[0], v[0])
     case 2: return (v[0], v[1])
