@@ -87,7 +87,7 @@ func report(out: String, title: String, xName: String, xs: [Double], names: [Str
     md += base.testSubset > 0 ? ", \(base.testSubset) test images" : ", full test set"
     md += ".\n\n| \(xName) | " + names.joined(separator: " | ") + " |\n|---|" + names.map { _ in "---|" }.joined() + "\n"
     for (i, x) in xs.enumerated() {
-        md += "| \(x == x.rounded() ? String(Int(x)) : String(x)) | " + table.map { String(format: "%.2f%%", 100 * $0[i]) }.joined(separator: " | ") + " |\n"
+        md += "| \(String(format: "%g", x)) | " + table.map { String(format: "%.2f%%", 100 * $0[i]) }.joined(separator: " | ") + " |\n"
     }
     print(md)
     try AtomicFile.write(Data(md.utf8), to: out + ".md", op: "report")

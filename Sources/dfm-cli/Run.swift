@@ -214,8 +214,12 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
                               testScore: ev.score, metric: data.metric, seconds: Date().timeIntervalSince(t0), stepLosses: losses)
         history.append(rec)
         if !quiet {
-            print(String(format: "epoch %d: train loss %.4f, test loss %.4f, test %@ %.2f%% (%d test images, %.0f s)",
-                         rec.epoch, rec.trainLoss, rec.testLoss, rec.metric, 100 * rec.testScore, data.testIndices.count, rec.seconds))
+            if rec.testScore.isNaN {
+                print(String(format: "epoch %d: train loss %.4f (%.0f s)", rec.epoch, rec.trainLoss, rec.seconds))
+            } else {
+                print(String(format: "epoch %d: train loss %.4f, test loss %.4f, test %@ %.2f%% (%d test images, %.0f s)",
+                             rec.epoch, rec.trainLoss, rec.testLoss, rec.metric, 100 * rec.testScore, data.testIndices.count, rec.seconds))
+            }
         }
         if let checkpoint { try Checkpoint.save(checkpoint, model: model.module, optimizer: opt, config: c, epoch: epoch + 1, history: history) }
         if let plot { try trainingPlot(history, title: "\(c.model) T=\(c.T) fb=\(c.fbFilters)").write(plot) }
