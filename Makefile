@@ -17,7 +17,7 @@ build: setup
 
 # The main job: train DFM-ResNet18 on Fashion-MNIST (about three minutes on 2 cores),
 # report test accuracy, write a checkpoint and a plot of the curves under runs/.
-TRAIN_ARGS ?= --model resnet18 --T 3 --fb-filters 8 --epochs 1 --batch-size 64 --lr 2e-3 --train-subset 20000 \
+TRAIN_ARGS ?= --model resnet18 --T 3 --fb-filters 8 --epochs 1 --batch-size 64 --lr 2e-3 --train-subset 30000 \
 	--checkpoint runs/fashion-resnet18.safetensors --plot runs/fashion-resnet18.png
 train: setup
 	$(SWIFT) build $(RELEASE) --product dfm-cli
