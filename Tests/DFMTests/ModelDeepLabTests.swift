@@ -2,68 +2,6 @@ import Foundation
 import XCTest
 @testable import DFM
 
-/// The deterministic weight scheme of tools/reference/deterministic_weights.py (see its
-/// docstring): both sides compute bit-identical float32 weights from the key names.
-enum DeepLabDeterministicWeights {
-    static func fnv1a64(_ key: String) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in key.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100_0000_01B3
-        }
-        return h
-    }
-
-    /// n values in [-1, 1) from the SplitMix64 stream of `key`.
-    static func uniform(_ key: String, _ n: Int) -> [Double] {
-        let seed = fnv1a64(key)
-        return (0..<n).map { k in
-            var z = seed &+ UInt64(k + 1) &* 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z = z ^ (z >> 31)
-            return Double(z >> 40) / Double(1 << 23) - 1
-        }
-    }
-
-    static func uniformTensor(_ key: String, _ shape: [Int]) throws -> Tensor {
-        try Tensor(uniform(key, shape.reduce(1, *)).map { Float($0) }, shape: shape)
-    }
-
-    static func value(_ key: String, _ shape: [Int]) -> [Float] {
-        let n = shape.reduce(1, *)
-        let u = uniform(key, n)
-        if key.hasSuffix("error_head.Q") || key.hasSuffix("error_head.Qinv") {
-            // I + 0.5·u/√c (the current rule of deterministic_weights.py).
-            let c = shape[0], r = Double(c).squareRoot()
-            return (0..<(c * c)).map { k in Float((k / c == k % c ? 1.0 : 0.0) + (u[k] / r) * 0.5) }
-        }
-        let v: [Double]
-        if key.hasSuffix("error_head.S") {
-            v = u.map { 1 + 0.5 * $0 }
-        } else if key.hasSuffix("running_var") {
-            v = u.map { 1 + 0.1 * Swift.abs($0) }
-        } else if key.hasSuffix("running_mean") || key == "layernorm_weight" {
-            v = u.map { 0.1 * $0 }
-        } else if shape.count == 1 && key.hasSuffix(".weight") {
-            v = u.map { 1 + 0.1 * $0 }
-        } else if key.hasSuffix(".bias") {
-            v = u.map { 0.1 * $0 }
-        } else {
-            let fanIn = Double(shape.dropFirst().reduce(1, *)).squareRoot()
-            v = u.map { $0 / fanIn }
-        }
-        return v.map { Float($0) }
-    }
-
-    /// Overwrites every float tensor of rank >= 1 in the state dict.
-    static func apply(_ m: Module) throws {
-        for (key, t) in m.stateDict() where t.dtype == .float32 && t.ndim > 0 {
-            try t.copy_(try Tensor(value(key, t.shape), shape: t.shape))
-        }
-    }
-}
-
 final class ModelDeepLabTests: XCTestCase {
     static let ignore = 255
     func load() throws -> (tensors: [String: Tensor], meta: [String: String]) {
@@ -91,7 +29,7 @@ final class ModelDeepLabTests: XCTestCase {
     }
 
     static func input(batch: Int, size: Int) throws -> Tensor {
-        let u = try DeepLabDeterministicWeights.uniformTensor("input/\(batch)x3x\(size)x\(size)", [batch, 3, size, size])
+        let u = try DeterministicWeights.uniformTensor("input/\(batch)x3x\(size)x\(size)", [batch, 3, size, size])
         let per = 3 * size * size
         for b in 0..<batch { for k in 0..<per { u.f[b * per + k] += Float(2 * b - 1) } }
         return u
@@ -115,7 +53,7 @@ final class ModelDeepLabTests: XCTestCase {
         let m = try DeepLabV3Plus(inFilters: i("in_filters"), fbFilters: i("fb_filters"), classFilters: i("class_filters"),
                                   classes: i("classes"), tau: f("tau"), shape: (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [],
                                   asppDropout: f("aspp_dropout"), stateInitStd: f("state_init_std"))
-        try DeepLabDeterministicWeights.apply(m)
+        try DeterministicWeights.apply(m)
         try Self.adjust(m, cfg["adjust"] as? [String: Any] ?? [:])
         return m
     }
