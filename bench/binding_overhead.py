@@ -19,6 +19,7 @@ import dfm  # noqa: E402
 from dfm import _lib  # noqa: E402
 import dfm.nn.functional as F  # noqa: E402
 import workloads_dfm as wd  # noqa: E402
+from _workloads import make_step  # noqa: E402
 
 inside = [0.0]
 calls = [0]
@@ -49,20 +50,12 @@ args = ap.parse_args()
 dfm.set_num_threads(args.threads)
 dfm.manual_seed(0)
 build, shape, T, kind = wd.WORKLOADS[args.workload]
-model = build()
-x = dfm.randn(*shape)
-B, _, H, W = shape
-y = dfm.randint(0, wd.CLASSES.get(args.workload, 10), (B, H, W) if kind == "seg" else (B,))
-model.train()
-opt = dfm.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+model, step = make_step(dfm, F, args.workload, build, shape, T, "train" if kind == "infer" else kind)
 walls, overheads, ncalls = [], [], []
 for i in range(args.warmup + args.reps):
     inside[0], calls[0] = 0.0, 0
     t0 = time.perf_counter()
-    opt.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(x, T=T, atol=wd.ATOL), y)
-    loss.backward()
-    opt.step()
+    step()
     wall = time.perf_counter() - t0
     if i >= args.warmup:
         walls.append(wall * 1e3)

@@ -8,29 +8,16 @@ Usage: DFM_LIBRARY=.../libdfm.so python bench/workloads_dfm.py W1 [--threads 2] 
 import argparse
 import json
 import os
-import resource
-import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import dfm  # noqa: E402
 import dfm.nn.functional as F  # noqa: E402
 from dfm.models import DeepLabV3Plus, ResNet18, ResNet50  # noqa: E402
+from _workloads import make_step, time_steps, workloads  # noqa: E402
 
-# Keep identical to bench/workloads_torch.py and bench/DFMBench/Workloads.swift.
-WORKLOADS = {
-    "W1": (lambda: ResNet18(fb_filters=8, n_classes=10, shape=(32, 32)), (32, 3, 32, 32), 5, "train"),
-    "W2": (lambda: ResNet18(fb_filters=8, n_classes=10, shape=(64, 64)), (32, 3, 64, 64), 5, "train"),
-    "W3": (lambda: ResNet18(fb_filters=8, n_classes=10, shape=(32, 32)), (32, 3, 32, 32), 5, "infer"),
-    "W4": (lambda: ResNet18(fb_filters=10, n_classes=10, shape=(28, 28), in_channels=1), (32, 1, 28, 28), 5, "train"),
-    "W5": (lambda: DeepLabV3Plus(in_filters=3, fb_filters=2, class_filters=256, classes=8, shape=(64, 64)),
-           (4, 3, 64, 64), 3, "seg"),
-    "W6": (lambda: ResNet50(fb_filters=8, n_classes=10, shape=(64, 64)), (8, 3, 64, 64), 3, "train"),
-}
-CLASSES = {"W5": 8}
-ATOL = 0.0  # never stops early: exactly T steps, as in the other runners
+WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus)
 
 
 def main():
@@ -44,38 +31,9 @@ def main():
     dfm.manual_seed(0)
 
     build, shape, T, kind = WORKLOADS[args.workload]
-    model = build()
-    B, _, H, W = shape
-    x = dfm.randn(*shape)
-    ncls = CLASSES.get(args.workload, 10)
-    y = dfm.randint(0, ncls, (B, H, W) if kind == "seg" else (B,))
-
-    if kind == "infer":
-        model.eval()
-
-        def step():
-            with dfm.no_grad():
-                return model(x, T=T, atol=ATOL)
-    else:
-        model.train()
-        opt = dfm.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x, T=T, atol=ATOL), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-    times = []
-    for i in range(args.warmup + args.reps):
-        t0 = time.perf_counter()
-        step()
-        t1 = time.perf_counter()
-        if i >= args.warmup:
-            times.append((t1 - t0) * 1e3)
-    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"impl": "dfm-python", "workload": args.workload, "ms": statistics.median(times),
+    model, step = make_step(dfm, F, args.workload, build, shape, T, kind)
+    ms, times, maxrss_mb = time_steps(step, args.warmup, args.reps)
+    print(json.dumps({"impl": "dfm-python", "workload": args.workload, "ms": ms,
                       "times_ms": [round(t, 3) for t in times], "maxrss_mb": round(maxrss_mb, 1),
                       "steps": model.steps_run}))
 
