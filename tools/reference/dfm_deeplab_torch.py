@@ -21,7 +21,6 @@ for H or W not divisible by 16 and for batch 1 in training. The constructor's
 With fb_filters=0 (the feedforward baseline) there is no feedback and no GN_in
 (GroupNorm(0, 0) cannot be built).
 """
-import math
 import os
 import sys
 
@@ -34,7 +33,7 @@ from segmentation_models_pytorch.encoders._utils import replace_strides_with_dil
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dfm_torch import StateExpDecay  # noqa: E402
+from dfm_torch import StateExpDecay, run_equilibrium  # noqa: E402
 
 
 class DilatedResNetEncoder(nn.Module):
@@ -159,8 +158,6 @@ class DeepLabV3Plus(nn.Module):
         y = self.decoder(None, None, *features)  # smp reads features[2] (layer1) and features[-1] (layer4)
         self.state = self.state + self.error_head(self.layernorm_error(y), self.t)
         self.t += 1
-        with torch.no_grad():
-            self.T.fill_(self.t)
 
     def prediction(self):
         return self.segmentation_head(self.state[:, :self.class_filters])
@@ -168,21 +165,5 @@ class DeepLabV3Plus(nn.Module):
     def forward(self, x, T=0, atol=1e-2):
         self.check_input(x)
         x = self.frontend(x)
-        self.t = 0
-        with torch.no_grad():
-            self.T.zero_()
-        self.init_state(x)
-        steps = 0
-        if T > 0:
-            e_prev = math.inf
-            for _ in range(T - 1):
-                self.step(x)
-                steps += 1
-                e = self.state.abs().sum().item()
-                if abs(e - e_prev) <= atol:
-                    break
-                e_prev = e
-            self.step(x)
-            steps += 1
-        self.steps_run = steps
+        run_equilibrium(self, x, T, atol)
         return self.prediction()

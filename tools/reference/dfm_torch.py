@@ -150,25 +150,32 @@ class DFMResNet(nn.Module):
         if unbatched:
             x = x.unsqueeze(0)
         x = self.frontend(x)
-        self.t = 0
-        self.init_state(x)
-        steps = 0
-        if T > 0:
-            e_prev = math.inf
-            for _ in range(T - 1):
-                self.step(x)
-                steps += 1
-                e = self.state.abs().sum().item()
-                if abs(e - e_prev) <= atol:
-                    break
-                e_prev = e
-            self.step(x)
-            steps += 1
-        self.steps_run = steps
-        with torch.no_grad():
-            self.T.fill_(float(steps))  # upstream reads model.T for the steps run
+        run_equilibrium(self, x, T, atol)
         out = self.prediction()
         return out.squeeze(0) if unbatched else out
+
+
+def run_equilibrium(model, x, T, atol):
+    """MODELS.md §3 on `model` (its init_state, step, state, T): up to T-1 steps, stopping once
+    |Σ|state| - previous| <= atol, then one more step. Sets and returns the steps run."""
+    model.t = 0
+    model.init_state(x)
+    steps = 0
+    if T > 0:
+        e_prev = math.inf
+        for _ in range(T - 1):
+            model.step(x)
+            steps += 1
+            e = model.state.abs().sum().item()
+            if abs(e - e_prev) <= atol:
+                break
+            e_prev = e
+        model.step(x)
+        steps += 1
+    model.steps_run = steps
+    with torch.no_grad():
+        model.T.fill_(float(steps))  # upstream reads model.T for the steps run
+    return steps
 
 
 def ResNet18(frontend="resnet", fb_filters=0, registers=0, n_classes=200, shape=(64, 64), tau=1.0,
