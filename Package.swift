@@ -40,8 +40,8 @@ let package = Package(
             dependencies: ["DFM", "CDFM"],
             path: "Sources/DFMExports",
             linkerSettings: [
-                // soname carries the ABI major (see bindings/c/Makefile for the libdfm.so.1 link).
-                .unsafeFlags(["-Xlinker", "-soname=libdfm.so.1"]),
+                // soname carries the ABI major (see bindings/c/Makefile for the libdfm.so.2 link).
+                .unsafeFlags(["-Xlinker", "-soname=libdfm.so.2"]),
             ]
         ),
         // Release-mode benchmark: sgemm and conv2d GFLOP/s (bench/run_conv.sh).

@@ -34,7 +34,7 @@
  *    the last error message are per thread, as in PyTorch.
  *  - Versioning: functions and enum values are only ever appended. Removal goes
  *    through a DFM_DEPRECATED release first. The ABI major is in the soname
- *    (libdfm.so.1); check dfm_abi_version() == DFM_ABI_VERSION at run time.
+ *    (libdfm.so.2); check dfm_abi_version() == DFM_ABI_VERSION at run time.
  */
 #ifndef DFM_H
 #define DFM_H
@@ -44,10 +44,10 @@
 #include <stdint.h>
 
 #define DFM_VERSION_MAJOR 0
-#define DFM_VERSION_MINOR 1
+#define DFM_VERSION_MINOR 2
 #define DFM_VERSION_PATCH 0
 /* Bumped on every incompatible change; part of the soname. */
-#define DFM_ABI_VERSION 1
+#define DFM_ABI_VERSION 2
 
 #if defined(_WIN32)
 #define DFM_API __declspec(dllimport)
@@ -88,7 +88,8 @@ typedef enum dfm_status {
 /* Element types. */
 typedef enum dfm_dtype {
     DFM_FLOAT32 = 0,
-    DFM_INT64 = 1
+    DFM_INT64 = 1,
+    DFM_BOOL = 2 /* one byte per element, 0 or 1 (comparison results, masks) */
 } dfm_dtype;
 
 /* Opaque handles. */
@@ -204,7 +205,8 @@ DFM_API dfm_status dfm_tensor_dtype(dfm_tensor t, dfm_dtype *out);
 DFM_API dfm_status dfm_tensor_numel(dfm_tensor t, int64_t *out);
 DFM_API dfm_status dfm_tensor_nbytes(dfm_tensor t, size_t *out);
 
-/* Pointer to the first element (float or int64_t per dtype), contiguous row-major.
+/* Pointer to the first element (float, int64_t or one byte per bool element, per dtype),
+ * contiguous row-major. Bytes written into a bool tensor must be 0 or 1.
  * Borrowed: valid while `t` (or any view of its memory) lives. Reading and writing
  * through it is allowed; writes bypass autograd (like torch's .data). */
 DFM_API dfm_status dfm_tensor_data(dfm_tensor t, void **out);
@@ -265,13 +267,19 @@ DFM_API dfm_status dfm_backward(dfm_tensor loss, dfm_tensor grad, bool retain_gr
 /* ======================================================================== */
 
 /* --- elementwise, tensor (op) tensor. dtypes as in torch: int64 (op) int64 stays int64
- * (add/sub/mul/pow; wraps on overflow), int64 with float32 computes in float32, and div
- * is true division (float32). neg/abs/clamp/sum of int64 stay int64. --- */
+ * (add/sub/mul/pow/floor_divide/remainder; wraps on overflow; integer division by zero
+ * fails), int64 with float32 computes in float32, and div is true division (float32).
+ * neg/abs/clamp/sum of int64 stay int64. A bool operand counts as int64 0/1, except
+ * bool + bool (or) and bool * bool (and), which stay bool; bool - bool and -bool fail. --- */
 DFM_API dfm_status dfm_add(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_sub(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_mul(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_div(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_pow(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+/* torch.floor_divide (Python's a // b): floor(a / b); not recorded (no gradient). */
+DFM_API dfm_status dfm_floor_divide(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+/* torch.remainder (Python's a % b): the result has the sign of b. */
+DFM_API dfm_status dfm_remainder(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 
 /* --- elementwise with a scalar: a + s, a - s, a * s, a / s, a ** s, s - a, s / a. On an
  * int64 tensor an integral s acts as a Python int (result int64; exact for |s| <= 2^24),
@@ -283,6 +291,8 @@ DFM_API dfm_status dfm_div_scalar(dfm_tensor a, float s, dfm_tensor *out);
 DFM_API dfm_status dfm_pow_scalar(dfm_tensor a, float s, dfm_tensor *out);
 DFM_API dfm_status dfm_rsub_scalar(float s, dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_rdiv_scalar(float s, dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_floor_divide_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_remainder_scalar(dfm_tensor a, float s, dfm_tensor *out);
 
 /* --- elementwise unary and activations --- */
 DFM_API dfm_status dfm_neg(dfm_tensor a, dfm_tensor *out);
@@ -322,6 +332,12 @@ DFM_API dfm_status dfm_select(dfm_tensor x, int64_t dim, int64_t index, dfm_tens
  * `index` is int64, 1-D (or 0-dim: one index) with entries in [0, size): negative entries
  * are errors, as in torch. Recorded: the gradient scatter-adds into the selected slices. */
 DFM_API dfm_status dfm_index_select(dfm_tensor x, int64_t dim, dfm_tensor index, dfm_tensor *out);
+/* torch.nonzero: the (n, ndim) int64 coordinates of the nonzero (true) elements, in
+ * row-major order. */
+DFM_API dfm_status dfm_nonzero(dfm_tensor x, dfm_tensor *out);
+/* torch.masked_select: the elements of x where the bool `mask` is true (x and mask
+ * broadcast together), as a 1-D tensor in row-major order. Recorded. */
+DFM_API dfm_status dfm_masked_select(dfm_tensor x, dfm_tensor mask, dfm_tensor *out);
 /* torch.cat / torch.stack of `n` tensors (n >= 1; the array is borrowed for the call). */
 DFM_API dfm_status dfm_cat(const dfm_tensor *tensors, int64_t n, int64_t dim, dfm_tensor *out);
 DFM_API dfm_status dfm_stack(const dfm_tensor *tensors, int64_t n, int64_t dim, dfm_tensor *out);
@@ -330,7 +346,7 @@ DFM_API dfm_status dfm_squeeze(dfm_tensor x, bool has_dim, int64_t dim, dfm_tens
 DFM_API dfm_status dfm_unsqueeze(dfm_tensor x, int64_t dim, dfm_tensor *out);
 DFM_API dfm_status dfm_flatten(dfm_tensor x, int64_t start_dim, int64_t end_dim, dfm_tensor *out);
 
-/* --- comparisons: float32 masks of 0 and 1, no gradient --- */
+/* --- comparisons: bool results, no gradient. float32 with int64 compares in float32. --- */
 DFM_API dfm_status dfm_eq(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_ne(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_lt(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
@@ -343,8 +359,15 @@ DFM_API dfm_status dfm_lt_scalar(dfm_tensor a, float s, dfm_tensor *out);
 DFM_API dfm_status dfm_le_scalar(dfm_tensor a, float s, dfm_tensor *out);
 DFM_API dfm_status dfm_gt_scalar(dfm_tensor a, float s, dfm_tensor *out);
 DFM_API dfm_status dfm_ge_scalar(dfm_tensor a, float s, dfm_tensor *out);
-/* torch.where(cond, a, b): `cond` nonzero picks a, else b; all three broadcast. */
+/* torch.where(cond, a, b): `cond` true (bool) or nonzero (other dtypes) picks a, else b;
+ * all three broadcast; a and b are float32. */
 DFM_API dfm_status dfm_where(dfm_tensor cond, dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+/* torch.logical_and / or / xor / not: inputs of any dtype (nonzero is true), bool result,
+ * broadcasting. */
+DFM_API dfm_status dfm_logical_and(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_logical_or(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_logical_xor(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_logical_not(dfm_tensor a, dfm_tensor *out);
 
 /* --- max / min / arg (NaN wins, ties go to the first occurrence) --- */
 /* Largest / smallest element as a 0-dim tensor. */

@@ -127,8 +127,8 @@ def main():
         ok &= run([cxx, "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", inc, "-fsyntax-only", cpp])
         ok &= run([cxx, "-std=c++11", "-Wall", "-Wextra", "-Werror", "-I", inc, "-fsyntax-only", cpp])
         if ok:
-            # The soname is libdfm.so.1: give the loader that name next to the library.
-            soname_link = os.path.join(tmp, "libdfm.so.1")
+            # The soname is libdfm.so.2: give the loader that name next to the library.
+            soname_link = os.path.join(tmp, "libdfm.so.2")
             os.symlink(lib, soname_link)
             env = dict(os.environ, LD_LIBRARY_PATH=tmp)
             r = subprocess.run([exe], capture_output=True, text=True, env=env)

@@ -4,10 +4,10 @@ import DFM
 // Library-wide exports: versions, errors, seed, threads, grad mode.
 
 @c @implementation public func dfm_version() -> UnsafePointer<CChar>? {
-    cString("0.1.0")
+    cString("0.2.0")
 }
 
-@c @implementation public func dfm_abi_version() -> Int32 { 1 }
+@c @implementation public func dfm_abi_version() -> Int32 { 2 }
 
 @c @implementation public func dfm_last_error_message() -> UnsafePointer<CChar>? {
     LastError.message

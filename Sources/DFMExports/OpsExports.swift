@@ -50,6 +50,10 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 @c @implementation public func dfm_mul_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_mul_scalar", a, s, out) { try mul($0, $1) } }
 @c @implementation public func dfm_div_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_div_scalar", a, s, out) { try div($0, $1) } }
 @c @implementation public func dfm_pow_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_pow_scalar", a, s, out) { try pow($0, $1) } }
+@c @implementation public func dfm_floor_divide(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_floor_divide", a, b, out) { try floorDivide($0, $1) } }
+@c @implementation public func dfm_remainder(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_remainder", a, b, out) { try remainder($0, $1) } }
+@c @implementation public func dfm_floor_divide_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_floor_divide_scalar", a, s, out) { try floorDivide($0, $1) } }
+@c @implementation public func dfm_remainder_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_remainder_scalar", a, s, out) { try remainder($0, $1) } }
 @c @implementation public func dfm_rsub_scalar(_ s: Float, _ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { withScalar("dfm_rsub_scalar", a, s, out) { try rsub($1, $0) } }
 @c @implementation public func dfm_rdiv_scalar(_ s: Float, _ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { withScalar("dfm_rdiv_scalar", a, s, out) { try rdiv($1, $0) } }
 
@@ -125,6 +129,14 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
     produceTensor("dfm_index_select", out) { try indexSelect(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index")) }
 }
 
+@c @implementation public func dfm_nonzero(_ x: dfm_tensor?, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_nonzero", out) { try nonzero(try Arg.tensor(x, "x")) }
+}
+
+@c @implementation public func dfm_masked_select(_ x: dfm_tensor?, _ mask: dfm_tensor?, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_masked_select", out) { try maskedSelect(try Arg.tensor(x, "x"), try Arg.tensor(mask, "mask")) }
+}
+
 @c @implementation public func dfm_cat(_ tensors: UnsafePointer<dfm_tensor?>?, _ n: Int64, _ dim: Int64, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_cat", out) { try cat(try Arg.tensors(tensors, n, "tensors"), dim: Int(dim)) }
 }
@@ -163,6 +175,11 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 @c @implementation public func dfm_where(_ cond: dfm_tensor?, _ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_where", out) { try whereMask(try Arg.tensor(cond, "cond"), try Arg.tensor(a, "a"), try Arg.tensor(b, "b")) }
 }
+
+@c @implementation public func dfm_logical_and(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_logical_and", a, b, out) { try logicalAnd($0, $1) } }
+@c @implementation public func dfm_logical_or(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_logical_or", a, b, out) { try logicalOr($0, $1) } }
+@c @implementation public func dfm_logical_xor(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_logical_xor", a, b, out) { try logicalXor($0, $1) } }
+@c @implementation public func dfm_logical_not(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_logical_not", a, out) { try logicalNot($0) } }
 
 // MARK: max / min
 

@@ -22,7 +22,7 @@ private func checkBuffer(_ data: UnsafeRawPointer?, _ nbytes: Int, _ shape: [Int
         try checkBuffer(data, nbytes, s, dt)
         let t = try Tensor.zeros(s, dtype: dt)
         if let data, nbytes > 0 { t.rawPointer.copyMemory(from: data, byteCount: nbytes) }
-        return t
+        return dt == .bool ? try toDType(try toDType(t, .int64), .bool) : t  // bool bytes become 0 or 1
     }
 }
 
@@ -61,9 +61,14 @@ private func checkBuffer(_ data: UnsafeRawPointer?, _ nbytes: Int, _ shape: [Int
     produceTensor("dfm_tensor_full", out) { try filled(try Arg.shape(shape, ndim), value, try Arg.dtype(dtype)) }
 }
 
-/// A new tensor filled with `value`; int64 values must be exact integers.
+/// A new tensor filled with `value`; int64 values must be exact integers, bool is value != 0.
 private func filled(_ shape: [Int], _ value: Double, _ dtype: DType) throws -> Tensor {
     if dtype == .float32 { return try Tensor.full(shape, Float(value)) }
+    if dtype == .bool {
+        let t = try Tensor.zeros(shape, dtype: .bool)
+        t.fill_(value != 0 ? 1 : 0)
+        return t
+    }
     let v = try exactInt64(value)
     let t = try Tensor.zeros(shape, dtype: .int64)
     t.rawPointer.bindMemory(to: Int64.self, capacity: t.count).update(repeating: v, count: t.count)
@@ -259,9 +264,10 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
 @c @implementation public func dfm_tensor_fill_(_ t: dfm_tensor?, _ value: Double) -> dfm_status {
     guarded("dfm_tensor_fill_") {
         let x = try Arg.tensor(t, "t")
-        if x.dtype == .float32 {
-            x.fill_(Float(value))
-        } else {
+        switch x.dtype {
+        case .float32: x.fill_(Float(value))
+        case .bool: x.fill_(value != 0 ? 1 : 0)
+        case .int64:
             let v = try exactInt64(value)
             x.rawPointer.bindMemory(to: Int64.self, capacity: x.count).update(repeating: v, count: x.count)
         }

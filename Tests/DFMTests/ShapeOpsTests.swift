@@ -18,7 +18,9 @@ final class ShapeOpsTests: XCTestCase {
                 try fx.check(c, outputs: [y], inputs: Dictionary(uniqueKeysWithValues: xs.enumerated().map { ("x\($0.offset)", $0.element) }))
             } else if kind.hasPrefix("cmp_") {
                 let ab = try fx.leaves(c, ["a", "b"])
-                try fx.check(c, outputs: [try comparisons[String(kind.dropFirst(4))]!(ab[0], ab[1])], inputs: [:], rtol: 0, atol: 0)
+                let y = try comparisons[String(kind.dropFirst(4))]!(ab[0], ab[1])
+                XCTAssertEqual(y.dtype, .bool, c)
+                try fx.check(c, outputs: [y], inputs: [:], rtol: 0, atol: 0)
             } else if kind.hasPrefix("cmps_") {
                 let a = try fx.leaves(c, ["a"])[0]
                 try fx.check(c, outputs: [try scalarComparisons[String(kind.dropFirst(5))]!(a, fx.float(c, "s")!)], inputs: [:], rtol: 0, atol: 0)

@@ -2,7 +2,7 @@ import Foundation
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header
 /// naming each tensor's dtype, shape and byte range, then the raw data. dfm writes
-/// F32 and I64 and reads F32, I64, F16, BF16 and F64 (converted to float32).
+/// F32, I64 and BOOL and reads those plus F16, BF16 and F64 (converted to float32).
 public enum SafeTensors {
     /// Reads every tensor of a file, plus the `__metadata__` string map.
     public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
@@ -52,6 +52,7 @@ public enum SafeTensors {
             }
             let elem: Int
             switch dt {
+            case "BOOL": elem = 1
             case "F32": elem = 4
             case "I64", "F64": elem = 8
             case "F16", "BF16": elem = 2
@@ -61,12 +62,14 @@ public enum SafeTensors {
             guard b >= 0, e >= b, e <= bodyCount, e - b == count * elem else {
                 throw DFMError.io(op, "'\(name)' is truncated or corrupt: entry '\(key)' (\(dt) \(shape)) has byte range [\(b), \(e)) but the data section holds \(bodyCount) bytes")
             }
-            let t = try Tensor.uninitialized(shape, dtype: dt == "I64" ? .int64 : .float32, op: op)
+            let t = try Tensor.uninitialized(shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : .float32, op: op)
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
                 let src = raw.baseAddress! + (body - data.startIndex) + b
                 switch dt {
                 case "F32", "I64":
                     t.rawPointer.copyMemory(from: src, byteCount: e - b)
+                case "BOOL":
+                    for k in 0..<count { t.b[k] = src.load(fromByteOffset: k, as: UInt8.self) != 0 ? 1 : 0 }
                 case "F64":
                     for k in 0..<count { t.f[k] = Float(src.loadUnaligned(fromByteOffset: 8 * k, as: Double.self)) }
                 case "F16":
@@ -90,7 +93,13 @@ public enum SafeTensors {
         let names = tensors.keys.sorted()
         for name in names {
             let t = tensors[name]!
-            header[name] = ["dtype": t.dtype == .float32 ? "F32" : "I64", "shape": t.shape,
+            let code: String
+            switch t.dtype {
+            case .float32: code = "F32"
+            case .int64: code = "I64"
+            case .bool: code = "BOOL"
+            }
+            header[name] = ["dtype": code, "shape": t.shape,
                             "data_offsets": [offset, offset + t.byteCount]] as [String: Any]
             offset += t.byteCount
         }

@@ -10,10 +10,10 @@ enum CopyKernels {
     static func strided(_ shape: [Int], src: Tensor, srcOffset: Int = 0, srcStrides: [Int],
                         dst: Tensor, dstOffset: Int = 0, dstStrides: [Int]) {
         if shape.contains(0) { return }
-        if src.dtype == .float32 {
-            run(shape, src.f + srcOffset, srcStrides, dst.f + dstOffset, dstStrides)
-        } else {
-            run(shape, src.i + srcOffset, srcStrides, dst.i + dstOffset, dstStrides)
+        switch src.dtype {
+        case .float32: run(shape, src.f + srcOffset, srcStrides, dst.f + dstOffset, dstStrides)
+        case .int64: run(shape, src.i + srcOffset, srcStrides, dst.i + dstOffset, dstStrides)
+        case .bool: run(shape, src.b + srcOffset, srcStrides, dst.b + dstOffset, dstStrides)
         }
     }
 

@@ -47,7 +47,7 @@ enum EW {
 
     /// Materialises `x` broadcast to `shape` (shape already validated).
     static func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
-        if x.dtype == .int64 { return try IntKernels.expand(x, to: shape) }
+        if x.dtype != .float32 { return try IntKernels.expand(x, to: shape) }
         let out = try Tensor.uninitialized(shape, op: "expand")
         let s = Shape.broadcastStrides(x.shape, to: shape)
         walk(shape, s, s, x.f, x.f, out.f) { a, _ in a }
@@ -154,4 +154,26 @@ enum FloatOps {
     struct Relu: FloatFn1 { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : (x.isNaN ? x : 0) } }
     /// g where the relu output is positive.
     struct ReluBackward: FloatFn2 { @inline(__always) func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 ? g : 0 } }
+
+    /// floor(a / b) as torch computes it (div_floor_floating): from fmod, so the quotient is
+    /// exact where a / b itself would round across an integer.
+    @inline(__always)
+    static func floorDiv(_ a: Float, _ b: Float) -> Float {
+        if b == 0 { return a / b }
+        let mod = fmodf(a, b)
+        var div = (a - mod) / b
+        if mod != 0 && (b < 0) != (mod < 0) { div -= 1 }
+        guard div != 0 else { return Float(signOf: a / b, magnitudeOf: 0) }
+        var q = div.rounded(.down)
+        if div - q > 0.5 { q += 1 }
+        return q
+    }
+
+    /// Python's a % b (the sign follows b), as torch's remainder.
+    @inline(__always)
+    static func remainder(_ a: Float, _ b: Float) -> Float {
+        var mod = fmodf(a, b)
+        if mod != 0 && (b < 0) != (mod < 0) { mod += b }
+        return mod
+    }
 }

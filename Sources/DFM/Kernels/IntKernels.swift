@@ -1,23 +1,33 @@
-// int64 kernels and torch's type promotion for the arithmetic ops.
+// int64 and bool kernels, and torch's type promotion for the arithmetic ops.
 //
 // torch semantics: int64 ∘ int64 stays int64 for add/sub/mul/pow/neg/abs/clamp/sum,
 // wrapping on overflow (two's complement, like torch's CPU kernels); a mix of int64 and
 // float32 (or a fractional scalar) computes in float32; division is true division, so it
 // always gives float32. A scalar arrives as a Float (the C ABI's type): an integral value
 // acts as torch's Python int. int64 tensors never require grad, so none of the int64
-// paths records a graph node.
+// paths records a graph node. A bool operand counts as int64 (True is 1), except that
+// bool + bool and bool * bool stay bool (logical or / and) and bool - bool is refused.
 
 enum IntKernels {
     enum Op {
-        case add, sub, mul, pow
+        case add, sub, mul, pow, floorDiv, mod
         @inline(__always) func apply(_ a: Int64, _ b: Int64) -> Int64 {
             switch self {
             case .add: return a &+ b
             case .sub: return a &- b
             case .mul: return a &* b
             case .pow: return IntKernels.power(a, b)
+            // b != 0 is checked before the kernel runs; Int64.min / -1 wraps like torch.
+            case .floorDiv:
+                let q = a.dividedReportingOverflow(by: b).partialValue
+                let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+                return r != 0 && (r < 0) != (b < 0) ? q &- 1 : q
+            case .mod:
+                let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+                return r != 0 && (r < 0) != (b < 0) ? r &+ b : r
             }
         }
+        var divides: Bool { self == .floorDiv || self == .mod }
     }
 
     /// a ** b with wrapping multiplication. A negative exponent gives what torch's integer
@@ -129,9 +139,9 @@ enum IntKernels {
         return out
     }
 
-    /// Materialises int64 `x` broadcast to `shape` (shape already validated).
+    /// Materialises int64 or bool `x` broadcast to `shape` (shape already validated).
     static func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
-        let out = try Tensor.uninitialized(shape, dtype: .int64, op: "expand")
+        let out = try Tensor.uninitialized(shape, dtype: x.dtype, op: "expand")
         CopyKernels.strided(shape, src: x, srcStrides: Shape.broadcastStrides(x.shape, to: shape),
                             dst: out, dstStrides: Shape.strides(shape))
         return out
@@ -182,28 +192,128 @@ enum IntKernels {
     }
 }
 
+/// bool conversions and the logical ops. Inputs of any dtype read as "nonzero is true"
+/// (NaN is true, as in torch); outputs hold 0 or 1.
+enum BoolKernels {
+    enum Op {
+        case and, or, xor
+        @inline(__always) func apply(_ a: Bool, _ b: Bool) -> Bool {
+            switch self {
+            case .and: return a && b
+            case .or: return a || b
+            case .xor: return a != b
+            }
+        }
+    }
+
+    /// `x != 0` as a bool tensor (`x` itself when it is bool already).
+    static func truth(_ x: Tensor, op: String) throws -> Tensor {
+        if x.dtype == .bool { return x }
+        let out = try Tensor.uninitialized(x.shape, dtype: .bool, op: op)
+        let o = out.b
+        if x.dtype == .float32 {
+            let p = x.f
+            Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        } else {
+            let p = x.i
+            Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        }
+        return out
+    }
+
+    /// bool → int64 0/1 (other dtypes pass through).
+    static func toInt(_ x: Tensor, op: String) throws -> Tensor {
+        guard x.dtype == .bool else { return x }
+        let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
+        let p = x.b, o = out.i
+        Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        return out
+    }
+
+    /// bool → float32 0/1.
+    static func toFloat(_ x: Tensor, op: String) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: .float32, op: op)
+        let p = x.b, o = out.f
+        Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        return out
+    }
+
+    /// a ∘ b with NumPy broadcasting, as bool.
+    static func binary(_ a: Tensor, _ b: Tensor, _ f: Op, op: String) throws -> Tensor {
+        let ta = try truth(a, op: op), tb = try truth(b, op: op)
+        let shape = try Shape.broadcast(a.shape, b.shape, op: op)
+        let out = try Tensor.uninitialized(shape, dtype: .bool, op: op)
+        if out.count == 0 { return out }
+        let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
+        let ap = ta.b, bp = tb.b, o = out.b
+        let nd = shape.count, inner = nd == 0 ? 1 : shape[nd - 1]
+        let ia = sa.last ?? 0, ib = sb.last ?? 0
+        // ta and tb may be temporaries: keep them alive while their pointers are read.
+        withExtendedLifetime((ta, tb)) { Parallel.chunks(out.count / inner, costPerItem: inner) { r in
+            for row in r {
+                var rem = row, oa = 0, ob = 0
+                for d in stride(from: nd - 2, through: 0, by: -1) {
+                    let ix = rem % shape[d]; rem /= shape[d]
+                    oa += ix * sa[d]; ob += ix * sb[d]
+                }
+                let orow = o + row * inner
+                for q in 0..<inner { orow[q] = f.apply(ap[oa + q * ia] != 0, bp[ob + q * ib] != 0) ? 1 : 0 }
+            }
+        } }
+        return out
+    }
+
+    /// logical not: `x == 0` as bool.
+    static func not(_ x: Tensor, op: String) throws -> Tensor {
+        let t = try truth(x, op: op)
+        let out = try Tensor.uninitialized(x.shape, dtype: .bool, op: op)
+        let p = t.b, o = out.b
+        withExtendedLifetime(t) { Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 0 : 1 } } }
+        return out
+    }
+}
+
 /// Dtype dispatch for the arithmetic ops: each float32 op calls in here first when an
-/// operand is int64 (a one-line hook at the top of the op).
+/// operand is int64 or bool (a one-line hook at the top of the op).
 enum IntArith {
-    /// Tensor-tensor add/sub/mul/div with at least one int64 operand.
+    /// Tensor-tensor add/sub/mul/div/pow with at least one int64 or bool operand.
     static func binary(_ a: Tensor, _ b: Tensor, _ f: IntKernels.Op?, op: String,
                        float: (Tensor, Tensor) throws -> Tensor) throws -> Tensor {
-        if let f, a.dtype == .int64, b.dtype == .int64 { return try IntKernels.binary(a, b, f, op: op) }
+        if f == .sub && (a.dtype == .bool || b.dtype == .bool) { throw boolSubtraction(op) }
+        if a.dtype == .bool && b.dtype == .bool {
+            if f == .add { return try BoolKernels.binary(a, b, .or, op: op) }
+            if f == .mul { return try BoolKernels.binary(a, b, .and, op: op) }
+        }
+        let a = try BoolKernels.toInt(a, op: op), b = try BoolKernels.toInt(b, op: op)
+        if let f, a.dtype == .int64, b.dtype == .int64 {
+            if f.divides, UnsafeBufferPointer(start: b.i, count: b.count).contains(0) {
+                throw DFMError.invalid(op, "ZeroDivisionError: integer division by zero")
+            }
+            return try IntKernels.binary(a, b, f, op: op)
+        }
         // Mixed, or division: compute in float32. The float operand is passed through unchanged,
         // so its gradient flows; the converted int64 operand never requires grad.
         return try float(try promoted(a, op: op), try promoted(b, op: op))
     }
 
-    /// int64 tensor ∘ scalar: integral scalars stay int64, others compute in float32.
+    /// int64 (or bool) tensor ∘ scalar: integral scalars stay int64, others compute in float32.
     static func scalar(_ x: Tensor, _ s: Float, _ f: IntKernels.Op?, reversed: Bool = false, op: String,
                        float: (Tensor, Float) throws -> Tensor) throws -> Tensor {
-        if let f, let v = IntKernels.integral(s) { return try IntKernels.scalar(x, v, f, reversed: reversed, op: op) }
+        if f == .sub && x.dtype == .bool { throw boolSubtraction(op) }
+        let x = try BoolKernels.toInt(x, op: op)
+        if let f, let v = IntKernels.integral(s) {
+            if f.divides, reversed ? UnsafeBufferPointer(start: x.i, count: x.count).contains(0) : v == 0 {
+                throw DFMError.invalid(op, "ZeroDivisionError: integer division by zero")
+            }
+            return try IntKernels.scalar(x, v, f, reversed: reversed, op: op)
+        }
         return try float(try IntKernels.toFloat(x, op: op), s)
     }
 
     /// int64 ** scalar: an integral exponent stays int64 (negative ones are refused, as torch
     /// does for a scalar exponent); others compute in float32.
     static func pow(_ x: Tensor, _ p: Float, float: (Tensor, Float) throws -> Tensor) throws -> Tensor {
+        let x = try BoolKernels.toInt(x, op: "pow")
         guard let v = IntKernels.integral(p) else { return try float(try IntKernels.toFloat(x, op: "pow"), p) }
         guard v >= 0 else { throw DFMError.invalid("pow", "integers to negative integer powers are not allowed (exponent \(v))") }
         return try IntKernels.scalar(x, v, .pow, op: "pow")
@@ -212,6 +322,7 @@ enum IntArith {
     /// int64 clamp: integral (or absent) bounds keep int64; a fractional bound computes in float32.
     static func clamp(_ x: Tensor, min lo: Float?, max hi: Float?,
                       float: (Tensor, Float?, Float?) throws -> Tensor) throws -> Tensor {
+        let x = try BoolKernels.toInt(x, op: "clamp")
         let l = lo.map(IntKernels.integral), h = hi.map(IntKernels.integral)
         if l.map({ $0 != nil }) ?? true, h.map({ $0 != nil }) ?? true {
             return try IntKernels.clamp(x, min: l ?? nil, max: h ?? nil, op: "clamp")
@@ -219,7 +330,17 @@ enum IntArith {
         return try float(try IntKernels.toFloat(x, op: "clamp"), lo, hi)
     }
 
+    static func boolSubtraction(_ op: String) -> DFMError {
+        DFMError.type(op, "Subtraction, the `-` operator, with a bool tensor is not supported. "
+                      + "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    }
+
+    /// int64 or bool → float32; float32 unchanged.
     static func promoted(_ x: Tensor, op: String) throws -> Tensor {
-        x.dtype == .int64 ? try IntKernels.toFloat(x, op: op) : x
+        switch x.dtype {
+        case .float32: return x
+        case .int64: return try IntKernels.toFloat(x, op: op)
+        case .bool: return try BoolKernels.toFloat(x, op: op)
+        }
     }
 }

@@ -1,7 +1,7 @@
-// Comparisons and where. dfm has no bool dtype: comparisons return float32 masks of
-// 0 and 1 (usable directly as multiplicative masks) and carry no gradient. Two float32
-// or two int64 tensors compare exactly; a mixed pair compares in float32, as torch
-// promotes int64 to float. NaN compares unequal to everything (ne is 1, the rest 0).
+// Comparisons, logical ops and where. Comparisons return bool tensors and carry no
+// gradient. Two float32 or two integer (int64, bool) tensors compare exactly; a mixed
+// pair compares in float32, as torch promotes int64 to float. NaN compares unequal to
+// everything (ne is true, the rest false).
 
 /// Comparison predicates, generic so the same loop serves float32 and int64.
 enum CompareOp {
@@ -31,20 +31,20 @@ enum CompareOp {
     }
 }
 
-/// a == b elementwise with broadcasting, as a float32 0/1 mask.
+/// a == b elementwise with broadcasting, as a bool tensor.
 public func eq(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .eq) }
-/// a != b elementwise with broadcasting, as a float32 0/1 mask.
+/// a != b elementwise with broadcasting, as a bool tensor.
 public func ne(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .ne) }
-/// a < b elementwise with broadcasting, as a float32 0/1 mask.
+/// a < b elementwise with broadcasting, as a bool tensor.
 public func lt(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .lt) }
-/// a <= b elementwise with broadcasting, as a float32 0/1 mask.
+/// a <= b elementwise with broadcasting, as a bool tensor.
 public func le(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .le) }
-/// a > b elementwise with broadcasting, as a float32 0/1 mask.
+/// a > b elementwise with broadcasting, as a bool tensor.
 public func gt(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .gt) }
-/// a >= b elementwise with broadcasting, as a float32 0/1 mask.
+/// a >= b elementwise with broadcasting, as a bool tensor.
 public func ge(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .ge) }
 
-/// a == s as a float32 0/1 mask (int64 tensors compare exactly up to 2^53).
+/// a == s as a bool tensor (int64 tensors compare exactly up to 2^53).
 public func eq(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .eq) }
 public func ne(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .ne) }
 public func lt(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .lt) }
@@ -52,13 +52,22 @@ public func le(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .le
 public func gt(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .gt) }
 public func ge(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .ge) }
 
-/// torch.where(cond, a, b) with `cond` a mask (float32 or int64; nonzero means true):
+/// torch.logical_and(a, b): both nonzero, with broadcasting, as bool (any input dtype).
+public func logicalAnd(_ a: Tensor, _ b: Tensor) throws -> Tensor { try BoolKernels.binary(a, b, .and, op: "logical_and") }
+/// torch.logical_or(a, b) as bool.
+public func logicalOr(_ a: Tensor, _ b: Tensor) throws -> Tensor { try BoolKernels.binary(a, b, .or, op: "logical_or") }
+/// torch.logical_xor(a, b) as bool.
+public func logicalXor(_ a: Tensor, _ b: Tensor) throws -> Tensor { try BoolKernels.binary(a, b, .xor, op: "logical_xor") }
+/// torch.logical_not(a): `a == 0` as bool.
+public func logicalNot(_ a: Tensor) throws -> Tensor { try BoolKernels.not(a, op: "logical_not") }
+
+/// torch.where(cond, a, b) with `cond` bool (or any dtype: nonzero means true):
 /// `a` where cond holds, else `b`, all three broadcast together. The gradient goes to `a`
 /// where cond holds and to `b` elsewhere.
 public func whereMask(_ cond: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor {
     try EW.checkFloat(a, "where")
     try EW.checkFloat(b, "where")
-    let c = cond.dtype == .float32 ? cond : try compare(cond, 0, .ne)
+    let c = try BoolKernels.truth(cond, op: "where")
     let shape = try Shape.broadcast(try Shape.broadcast(c.shape, a.shape, op: "where"), b.shape, op: "where")
     let out = try select3(c, a, b, shape, op: "where")
     return record("where", out, [a, b]) { g in
@@ -72,42 +81,37 @@ public func whereMask(_ cond: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor
 
 private func compare(_ a: Tensor, _ b: Tensor, _ c: CompareOp) throws -> Tensor {
     let shape = try Shape.broadcast(a.shape, b.shape, op: c.name)
-    let out = try Tensor.uninitialized(shape, op: c.name)
+    let out = try Tensor.uninitialized(shape, dtype: .bool, op: c.name)
     let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
-    if a.dtype == .int64 && b.dtype == .int64 {
-        walk2(shape, a.i, sa, b.i, sb, out.f, c)
+    if a.dtype != .float32 && b.dtype != .float32 {
+        let ai = try BoolKernels.toInt(a, op: c.name), bi = try BoolKernels.toInt(b, op: c.name)
+        withExtendedLifetime((ai, bi)) { walk2(shape, ai.i, sa, bi.i, sb, out.b, c) }
     } else {
-        let af = try asFloat(a, c.name), bf = try asFloat(b, c.name)
-        walk2(shape, af.f, sa, bf.f, sb, out.f, c)
+        let af = try IntArith.promoted(a, op: c.name), bf = try IntArith.promoted(b, op: c.name)
+        withExtendedLifetime((af, bf)) { walk2(shape, af.f, sa, bf.f, sb, out.b, c) }
     }
     return out
 }
 
 private func compare(_ a: Tensor, _ s: Float, _ c: CompareOp) throws -> Tensor {
-    let out = try Tensor.uninitialized(a.shape, op: c.name)
-    let o = out.f
+    let out = try Tensor.uninitialized(a.shape, dtype: .bool, op: c.name)
+    let o = out.b
     if a.dtype == .float32 {
         let ap = a.f
         Parallel.chunks(a.count) { r in for k in r { o[k] = c(ap[k], s) ? 1 : 0 } }
     } else {
-        let ap = a.i, sd = Double(s)
-        Parallel.chunks(a.count) { r in for k in r { o[k] = c(Double(ap[k]), sd) ? 1 : 0 } }
+        let ai = try BoolKernels.toInt(a, op: c.name), sd = Double(s)
+        withExtendedLifetime(ai) {  // ai may be a temporary: keep it alive while its pointer is read
+            let ap = ai.i
+            Parallel.chunks(a.count) { r in for k in r { o[k] = c(Double(ap[k]), sd) ? 1 : 0 } }
+        }
     }
     return out
 }
 
-/// int64 → float32 (torch's type promotion for mixed comparisons); float32 unchanged.
-private func asFloat(_ t: Tensor, _ op: String) throws -> Tensor {
-    if t.dtype == .float32 { return t }
-    let out = try Tensor.uninitialized(t.shape, op: op)
-    let o = out.f, p = t.i
-    Parallel.chunks(t.count) { r in for k in r { o[k] = Float(p[k]) } }
-    return out
-}
-
-/// o = c(a, b) ? 1 : 0 over `shape`, reading a and b through broadcast strides.
+/// o = c(a, b) over `shape`, reading a and b through broadcast strides.
 private func walk2<T: Comparable>(_ shape: [Int], _ ap: UnsafeMutablePointer<T>, _ sa: [Int],
-                                  _ bp: UnsafeMutablePointer<T>, _ sb: [Int], _ o: UnsafeMutablePointer<Float>, _ c: CompareOp) {
+                                  _ bp: UnsafeMutablePointer<T>, _ sb: [Int], _ o: UnsafeMutablePointer<UInt8>, _ c: CompareOp) {
     rows(shape) { row, inner, idx in
         var oa = 0, ob = 0
         for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
@@ -116,12 +120,12 @@ private func walk2<T: Comparable>(_ shape: [Int], _ ap: UnsafeMutablePointer<T>,
     }
 }
 
-/// out = c != 0 ? a : b over `shape` (c, a, b float32, broadcast to `shape`).
+/// out = c ? a : b over `shape` (c bool; a, b float32; all broadcast to `shape`).
 private func select3(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: [Int], op: String) throws -> Tensor {
     let out = try Tensor.uninitialized(shape, op: op)
     let sc = Shape.broadcastStrides(c.shape, to: shape), sa = Shape.broadcastStrides(a.shape, to: shape)
     let sb = Shape.broadcastStrides(b.shape, to: shape)
-    let cp = c.f, ap = a.f, bp = b.f, o = out.f
+    let cp = c.b, ap = a.f, bp = b.f, o = out.f
     rows(shape) { row, inner, idx in
         var oc = 0, oa = 0, ob = 0
         for d in 0..<idx.count { oc += idx[d] * sc[d]; oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }

@@ -37,40 +37,76 @@ public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 }
 
 public func add(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype == .int64 { return try IntArith.scalar(a, s, .add, op: "add", float: add) }
+    if a.dtype != .float32 { return try IntArith.scalar(a, s, .add, op: "add", float: add) }
     let out = try EW.map(a, op: "add", FloatOps.AddScalar(s: s))
     return record("add_scalar", out, [a]) { g in [g] }
 }
 
-public func sub(_ a: Tensor, _ s: Float) throws -> Tensor { try add(a, -s) }
+public func sub(_ a: Tensor, _ s: Float) throws -> Tensor {
+    if a.dtype == .bool { throw IntArith.boolSubtraction("sub") }
+    return try add(a, -s)
+}
 
 /// s - a
 public func rsub(_ s: Float, _ a: Tensor) throws -> Tensor {
-    if a.dtype == .int64 { return try IntArith.scalar(a, s, .sub, reversed: true, op: "rsub", float: { try rsub($1, $0) }) }
+    if a.dtype != .float32 { return try IntArith.scalar(a, s, .sub, reversed: true, op: "rsub", float: { try rsub($1, $0) }) }
     let out = try EW.map(a, op: "rsub") { s - $0 }
     return record("rsub_scalar", out, [a]) { g in [try neg(g)] }
 }
 
 public func mul(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype == .int64 { return try IntArith.scalar(a, s, .mul, op: "mul", float: mul) }
+    if a.dtype != .float32 { return try IntArith.scalar(a, s, .mul, op: "mul", float: mul) }
     let out = try EW.map(a, op: "mul", FloatOps.MulScalar(s: s))
     return record("mul_scalar", out, [a]) { g in [try mul(g, s)] }
 }
 
 public func div(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype == .int64 { return try IntArith.scalar(a, s, nil, op: "div", float: div) }
+    if a.dtype != .float32 { return try IntArith.scalar(a, s, nil, op: "div", float: div) }
     let out = try EW.map(a, op: "div") { $0 / s }
     return record("div_scalar", out, [a]) { g in [try div(g, s)] }
 }
 
 /// s / a
 public func rdiv(_ s: Float, _ a: Tensor) throws -> Tensor {
-    if a.dtype == .int64 { return try IntArith.scalar(a, s, nil, op: "rdiv", float: { try rdiv($1, $0) }) }
+    if a.dtype != .float32 { return try IntArith.scalar(a, s, nil, op: "rdiv", float: { try rdiv($1, $0) }) }
     let out = try EW.map(a, op: "rdiv") { s / $0 }
     return record("rdiv_scalar", out, [a]) { g in [try EW.zip(g, try mul(out, out), op: "rdiv_backward") { -$0 * $1 / s }] }
 }
 
+/// torch.floor_divide (Python's //): floor(a / b). Not differentiable, as in torch.
+public func floorDivide(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    if a.dtype != .float32 || b.dtype != .float32 {
+        return try IntArith.binary(a, b, .floorDiv, op: "floor_divide", float: floorDivide)
+    }
+    return try EW.broadcast(a, b, op: "floor_divide", FloatOps.floorDiv)
+}
+
+public func floorDivide(_ a: Tensor, _ s: Float) throws -> Tensor {
+    if a.dtype != .float32 { return try IntArith.scalar(a, s, .floorDiv, op: "floor_divide", float: floorDivide) }
+    return try EW.map(a, op: "floor_divide") { FloatOps.floorDiv($0, s) }
+}
+
+/// torch.remainder (Python's %): a - floor(a / b)·b, with the sign of b.
+public func remainder(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .mod, op: "remainder", float: remainder) }
+    let out = try EW.broadcast(a, b, op: "remainder", FloatOps.remainder)
+    return record("remainder", out, [a, b]) { g in
+        [a.requiresGrad ? try sumTo(g, a.shape) : nil,
+         b.requiresGrad ? try sumTo(try mul(g, try neg(try floorDivide(a, b))), b.shape) : nil]
+    }
+}
+
+public func remainder(_ a: Tensor, _ s: Float) throws -> Tensor {
+    if a.dtype != .float32 { return try IntArith.scalar(a, s, .mod, op: "remainder", float: remainder) }
+    let out = try EW.map(a, op: "remainder") { FloatOps.remainder($0, s) }
+    return record("remainder_scalar", out, [a]) { g in [g] }
+}
+
 public func neg(_ a: Tensor) throws -> Tensor {
+    if a.dtype == .bool {
+        throw DFMError.type("neg", "Negation, the `-` operator, on a bool tensor is not supported. "
+                            + "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    }
     if a.dtype == .int64 { return try IntKernels.map(a, op: "neg") { 0 &- $0 } }  // wraps like torch
     let out = try EW.map(a, op: "neg", FloatOps.Neg())
     return record("neg", out, [a]) { g in [try neg(g)] }
@@ -87,6 +123,7 @@ public func log(_ a: Tensor) throws -> Tensor {
 }
 
 public func abs(_ a: Tensor) throws -> Tensor {
+    if a.dtype == .bool { throw DFMError.type("abs", "abs is not implemented for bool tensors") }
     if a.dtype == .int64 { return try IntKernels.map(a, op: "abs") { $0 < 0 ? 0 &- $0 : $0 } }  // abs(Int64.min) wraps like torch
     let out = try EW.map(a, op: "abs") { Swift.abs($0) }
     return record("abs", out, [a]) { g in
@@ -101,7 +138,7 @@ public func sqrt(_ a: Tensor) throws -> Tensor {
 
 /// a ** p for a scalar exponent.
 public func pow(_ a: Tensor, _ p: Float) throws -> Tensor {
-    if a.dtype == .int64 { return try IntArith.pow(a, p, float: pow) }
+    if a.dtype != .float32 { return try IntArith.pow(a, p, float: pow) }
     let out = try EW.map(a, op: "pow") { Foundation.pow($0, p) }
     return record("pow_scalar", out, [a]) { g in
         [try EW.zip(g, a, op: "pow_backward") { g, x in p == 0 ? 0 : g * p * Foundation.pow(x, p - 1) }]
@@ -121,7 +158,7 @@ public func pow(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 /// torch.clamp(a, min, max); either bound may be nil. Gradient passes where min <= a <= max.
 public func clamp(_ a: Tensor, min lo: Float? = nil, max hi: Float? = nil) throws -> Tensor {
     guard lo != nil || hi != nil else { throw DFMError.invalid("clamp", "at least one of 'min' or 'max' must not be None") }
-    if a.dtype == .int64 { return try IntArith.clamp(a, min: lo, max: hi) { try clamp($0, min: $1, max: $2) } }
+    if a.dtype != .float32 { return try IntArith.clamp(a, min: lo, max: hi) { try clamp($0, min: $1, max: $2) } }
     let l = lo ?? -.infinity, h = hi ?? .infinity
     // torch: max bound wins when min > max; NaN propagates.
     let out = try EW.map(a, op: "clamp") { x in x.isNaN ? x : Swift.min(Swift.max(x, l), h) }

@@ -1,13 +1,19 @@
-// dtype conversion and index_select.
+// dtype conversion, index_select, nonzero and masked_select.
 
-/// torch's `x.to(dtype)` / `.float()` / `.long()`. The same dtype returns `x` itself (so a
-/// float tensor keeps its graph); int64 → float32 rounds to nearest (exact up to 2^24);
-/// float32 → int64 truncates toward zero and throws for NaN, ±inf or values outside int64.
-/// A converted tensor is cut from the graph: gradients flow float → float only, as int64
-/// tensors cannot carry them.
+/// torch's `x.to(dtype)` / `.float()` / `.long()` / `.bool()`. The same dtype returns `x`
+/// itself (so a float tensor keeps its graph); int64 → float32 rounds to nearest (exact up
+/// to 2^24); float32 → int64 truncates toward zero and throws for NaN, ±inf or values
+/// outside int64; → bool is `x != 0`; bool → numbers gives 0 and 1. A converted tensor is
+/// cut from the graph: gradients flow float → float only.
 public func toDType(_ x: Tensor, _ dtype: DType) throws -> Tensor {
     if x.dtype == dtype { return x }
-    return dtype == .float32 ? try IntKernels.toFloat(x, op: "to") : try IntKernels.toInt(x, op: "to")
+    switch (x.dtype, dtype) {
+    case (_, .bool): return try BoolKernels.truth(x, op: "to")
+    case (.bool, .int64): return try BoolKernels.toInt(x, op: "to")
+    case (.bool, .float32): return try BoolKernels.toFloat(x, op: "to")
+    case (.int64, _): return try IntKernels.toFloat(x, op: "to")
+    default: return try IntKernels.toInt(x, op: "to")
+    }
 }
 
 /// torch.index_select(x, dim, index): the slices `index[j]` of `x` along `dim`, in order
@@ -63,4 +69,37 @@ public func indexSelect(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
         }
         return [gx]
     }
+}
+
+/// torch.nonzero(x): the (n, ndim) int64 coordinates of the nonzero (true) elements, in
+/// row-major order. A 0-dim input gives (n, 0).
+public func nonzero(_ x: Tensor) throws -> Tensor {
+    let t = try BoolKernels.truth(x, op: "nonzero")
+    return try withExtendedLifetime(t) {  // t may be a temporary: keep it alive while p is read
+        let p = t.b
+        var n = 0
+        for k in 0..<t.count where p[k] != 0 { n += 1 }
+        let nd = x.ndim
+        let out = try Tensor.uninitialized([n, nd], dtype: .int64, op: "nonzero")
+        let o = out.i, strides = Shape.strides(x.shape)
+        var row = 0
+        for k in 0..<t.count where p[k] != 0 {
+            var rem = k
+            for d in 0..<nd { o[row * nd + d] = Int64(rem / strides[d]); rem %= strides[d] }
+            row += 1
+        }
+        return out
+    }
+}
+
+/// torch.masked_select(x, mask): the elements of `x` where the bool `mask` is true, as a
+/// 1-D tensor in row-major order; `x` and `mask` broadcast together. The gradient flows
+/// back to the selected elements (through expand and index_select).
+public func maskedSelect(_ x: Tensor, _ mask: Tensor) throws -> Tensor {
+    let op = "masked_select"
+    guard mask.dtype == .bool else { throw DFMError.type(op, "expected a bool mask, got \(mask.dtype)") }
+    let shape = try Shape.broadcast(x.shape, mask.shape, op: op)
+    let flat = try reshape(try expand(x, to: shape), [-1])
+    let positions = try nonzero(try reshape(try expand(mask, to: shape), [-1]))
+    return try indexSelect(flat, dim: 0, index: positions.viewAs([positions.shape[0]]))
 }

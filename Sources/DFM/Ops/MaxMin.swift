@@ -1,4 +1,4 @@
-// max / min / argmax / argmin, for float32 and int64. As in torch, NaN counts as
+// max / min / argmax / argmin, for float32, int64 and bool. As in torch, NaN counts as
 // larger and smaller than everything: a reduction containing NaN returns NaN and the
 // index of the first NaN. Ties go to the first occurrence.
 //
@@ -103,21 +103,28 @@ private func flatScan<T: Comparable>(_ p: UnsafeMutablePointer<T>, count: Int, i
 
 /// `flatScan` for `x`'s dtype: writes the value to `val` (if given) and the index to `idx[0]`.
 private func flatScanTensor(_ x: Tensor, isMax: Bool, val: Tensor?, idx: Tensor) {
-    if x.dtype == .float32 {
+    switch x.dtype {
+    case .float32:
         let (v, k) = flatScan(x.f, count: x.count, isMax: isMax, isNaN: { $0.isNaN })
         val?.f[0] = v; idx.i[0] = Int64(k)
-    } else {
+    case .int64:
         let (v, k) = flatScan(x.i, count: x.count, isMax: isMax, isNaN: { _ in false })
         val?.i[0] = v; idx.i[0] = Int64(k)
+    case .bool:
+        let (v, k) = flatScan(x.b, count: x.count, isMax: isMax, isNaN: { _ in false })
+        val?.b[0] = v; idx.i[0] = Int64(k)
     }
 }
 
 /// Runs `scan` on `x` for its dtype; `vals` (same dtype as x) may be nil.
 private func scanTensor(_ x: Tensor, outer: Int, n: Int, inner: Int, isMax: Bool, vals: Tensor?, idx: Tensor) {
-    if x.dtype == .float32 {
+    switch x.dtype {
+    case .float32:
         scan(x.f, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { $0.isNaN }, vals: vals?.f, idx: idx.i)
-    } else {
+    case .int64:
         scan(x.i, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { _ in false }, vals: vals?.i, idx: idx.i)
+    case .bool:
+        scan(x.b, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { _ in false }, vals: vals?.b, idx: idx.i)
     }
 }
 
@@ -167,6 +174,7 @@ private func extremum(_ x: Tensor, dim: Int, keepdim: Bool, isMax: Bool, op: Str
 }
 
 private func argExtremum(_ x: Tensor, dim: Int?, keepdim: Bool, isMax: Bool, op: String) throws -> Tensor {
+    guard x.dtype != .bool else { throw DFMError.type(op, "\(op)(): does not support bool input") }
     guard let dim else {
         guard x.count > 0 else {
             throw DFMError.invalid(op, "Expected reduction dim to be specified for input.numel() == 0.")

@@ -78,8 +78,10 @@ private func sumKernel(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
 /// torch.sum(x) over all elements, or over `dims` (keepdim like torch).
 public func sum(_ x: Tensor, dims: [Int] = [], keepdim: Bool = false) throws -> Tensor {
     let plan = try reducePlan(x.shape, dims, keepdim: keepdim, op: "sum")
-    // int64 sums stay int64 (torch); int64 tensors never require grad, so nothing to record.
-    if x.dtype == .int64 { return try IntKernels.sum(x, keep: plan.keep, op: "sum").viewAs(plan.out) }
+    // int64 and bool sums are int64 (torch); neither requires grad, so nothing to record.
+    if x.dtype != .float32 {
+        return try IntKernels.sum(try BoolKernels.toInt(x, op: "sum"), keep: plan.keep, op: "sum").viewAs(plan.out)
+    }
     try EW.checkFloat(x, "sum")
     let kept = try sumKernel(x, keep: plan.keep, op: "sum")
     let out = kept.viewAs(plan.out)

@@ -8,6 +8,7 @@ import Foundation
 /// Class labels per pixel from `prediction`: int64 labels of the target's shape, or
 /// float32 scores (N, C, ...) reduced by argmax over dim 1 (C must equal `numClasses`).
 private func predictedLabels(_ prediction: Tensor, target: Tensor, numClasses: Int, op: String) throws -> Tensor {
+    if prediction.dtype == .bool { throw DFMError.type(op, "prediction must be int64 labels or float32 scores, got bool") }
     if prediction.dtype == .int64 {
         guard prediction.shape == target.shape else {
             throw DFMError.shape(op, "prediction labels have shape \(prediction.shape) but target has shape \(target.shape)")

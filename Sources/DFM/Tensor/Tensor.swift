@@ -3,12 +3,26 @@ import Foundation
 public enum DType: Int32, Sendable, CustomStringConvertible {
     case float32 = 0
     case int64 = 1
+    /// One byte per element; kernels read any nonzero byte as true and write 0 or 1.
+    case bool = 2
 
-    public var byteSize: Int { self == .float32 ? 4 : 8 }
-    public var description: String { self == .float32 ? "float32" : "int64" }
+    public var byteSize: Int {
+        switch self {
+        case .float32: return 4
+        case .int64: return 8
+        case .bool: return 1
+        }
+    }
+    public var description: String {
+        switch self {
+        case .float32: return "float32"
+        case .int64: return "int64"
+        case .bool: return "bool"
+        }
+    }
 }
 
-/// A dense, contiguous, row-major (NCHW) tensor of float32 or int64.
+/// A dense, contiguous, row-major (NCHW) tensor of float32, int64 or bool.
 ///
 /// Every tensor is contiguous; a view (reshape, detach, narrow along the leading
 /// dimension) shares its Storage at an element offset. Kernels work on raw pointers.
@@ -52,6 +66,10 @@ public final class Tensor {
     /// Raw int64 pointer.
     var i: UnsafeMutablePointer<Int64> {
         storage.base.assumingMemoryBound(to: Int64.self) + offset
+    }
+    /// Raw bool pointer (one byte per element, nonzero is true).
+    var b: UnsafeMutablePointer<UInt8> {
+        storage.base.assumingMemoryBound(to: UInt8.self) + offset
     }
     /// Byte address of the first element (for the C ABI).
     public var rawPointer: UnsafeMutableRawPointer { storage.base + offset * dtype.byteSize }
@@ -108,6 +126,16 @@ public final class Tensor {
         }
     }
 
+    /// Copies `data` into a new bool tensor of `shape`.
+    public convenience init(bool data: [Bool], shape: [Int]) throws {
+        let n = try Shape.count(shape, op: "tensor")
+        guard n == data.count else {
+            throw DFMError.shape("tensor", "shape \(shape) holds \(n) elements but \(data.count) were given")
+        }
+        self.init(shape: shape, dtype: .bool, storage: try Storage(byteCount: n, op: "tensor"))
+        for k in 0..<n { b[k] = data[k] ? 1 : 0 }
+    }
+
     /// Wraps caller memory without copying; `release` is called when the last view goes.
     public static func borrowing(_ ptr: UnsafeMutableRawPointer, shape: [Int], dtype: DType,
                                  release: @escaping (UnsafeMutableRawPointer) -> Void) throws -> Tensor {
@@ -139,6 +167,7 @@ public final class Tensor {
 
     /// torch.arange(start, end, step) as float32, or int64 when `dtype` says so.
     public static func arange(_ start: Double, _ end: Double, _ step: Double = 1, dtype: DType = .float32) throws -> Tensor {
+        guard dtype != .bool else { throw DFMError.type("arange", "arange is not implemented for bool") }
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
             throw DFMError.invalid("arange", "step must be nonzero and bounds finite (start \(start), end \(end), step \(step))")
         }
@@ -156,15 +185,29 @@ public final class Tensor {
 
     // MARK: reading
 
-    /// Elements as a Swift array (float32 tensors; int64 converted).
+    /// Elements as a Swift array (float32 tensors; int64 and bool converted).
     public func toArray() -> [Float] {
-        if dtype == .float32 { return Array(UnsafeBufferPointer(start: f, count: count)) }
-        return (0..<count).map { Float(i[$0]) }
+        switch dtype {
+        case .float32: return Array(UnsafeBufferPointer(start: f, count: count))
+        case .int64: return (0..<count).map { Float(i[$0]) }
+        case .bool: return (0..<count).map { b[$0] != 0 ? 1 : 0 }
+        }
     }
 
     public func toInt64Array() -> [Int64] {
-        if dtype == .int64 { return Array(UnsafeBufferPointer(start: i, count: count)) }
-        return (0..<count).map { Int64(f[$0]) }
+        switch dtype {
+        case .float32: return (0..<count).map { Int64(f[$0]) }
+        case .int64: return Array(UnsafeBufferPointer(start: i, count: count))
+        case .bool: return (0..<count).map { b[$0] != 0 ? 1 : 0 }
+        }
+    }
+
+    public func toBoolArray() -> [Bool] {
+        switch dtype {
+        case .float32: return (0..<count).map { f[$0] != 0 }
+        case .int64: return (0..<count).map { i[$0] != 0 }
+        case .bool: return (0..<count).map { b[$0] != 0 }
+        }
     }
 
     /// The value of a one-element tensor.
@@ -172,7 +215,11 @@ public final class Tensor {
         guard count == 1 else {
             throw DFMError.invalid("item", "a Tensor with \(count) elements cannot be converted to a scalar")
         }
-        return dtype == .float32 ? f[0] : Float(i[0])
+        switch dtype {
+        case .float32: return f[0]
+        case .int64: return Float(i[0])
+        case .bool: return b[0] != 0 ? 1 : 0
+        }
     }
 
     /// A contiguous copy in new memory, cut from the graph.
@@ -182,30 +229,23 @@ public final class Tensor {
         return t
     }
 
-    /// In-place copy of `src` (same shape and dtype) into this tensor's memory.
-    /// Runs outside autograd, like torch's `with no_grad(): t.copy_(src)`.
+    /// In-place copy of `src` (same shape) into this tensor's memory, converting the dtype
+    /// as `toDType` does. Runs outside autograd, like torch's `with no_grad(): t.copy_(src)`.
     public func copy_(_ src: Tensor) throws {
         guard src.shape == shape else {
             throw DFMError.shape("copy_", "source shape \(src.shape) does not match destination shape \(shape)")
         }
-        if src.dtype == dtype {
-            rawPointer.copyMemory(from: src.rawPointer, byteCount: byteCount)
-        } else if dtype == .float32 {
-            for k in 0..<count { f[k] = Float(src.i[k]) }
-        } else {
-            for k in 0..<count {
-                let v = src.f[k]
-                guard v.isFinite, abs(v) < 9.2e18 else {
-                    throw DFMError.invalid("copy_", "value \(v) cannot be converted to int64")
-                }
-                i[k] = Int64(v)
-            }
-        }
+        let s = try toDType(src.detach(), dtype)  // converts (and validates) before anything is written
+        rawPointer.copyMemory(from: s.rawPointer, byteCount: byteCount)
     }
 
     /// Fills with a constant in place (outside autograd).
     public func fill_(_ v: Float) {
-        if dtype == .float32 { f.update(repeating: v, count: count) } else { i.update(repeating: Int64(v), count: count) }
+        switch dtype {
+        case .float32: f.update(repeating: v, count: count)
+        case .int64: i.update(repeating: Int64(v), count: count)
+        case .bool: b.update(repeating: v != 0 ? 1 : 0, count: count)
+        }
     }
 }
 
@@ -219,7 +259,9 @@ extension Storage {
 
 extension Tensor: CustomStringConvertible {
     public var description: String {
-        let vals = toArray().prefix(8).map { dtype == .float32 ? String(format: "%.4f", $0) : String(Int64($0)) }
+        let vals = toArray().prefix(8).map {
+            dtype == .float32 ? String(format: "%.4f", $0) : dtype == .int64 ? String(Int64($0)) : String($0 != 0)
+        }
         return "tensor(shape: \(shape), dtype: \(dtype), [\(vals.joined(separator: ", "))\(count > 8 ? ", ..." : "")])"
     }
 }

@@ -150,6 +150,14 @@ static float at(dfm_tensor t, int64_t k) {
     return ((float *)p)[k];
 }
 
+/* Element k of a bool tensor (-1 when the tensor is not bool). */
+static int atb(dfm_tensor t, int64_t k) {
+    void *p = NULL;
+    dfm_dtype dt = DFM_FLOAT32;
+    if (dfm_tensor_dtype(t, &dt) != DFM_OK || dt != DFM_BOOL || dfm_tensor_data(t, &p) != DFM_OK) return -1;
+    return ((const uint8_t *)p)[k];
+}
+
 static int64_t at64(dfm_tensor t, int64_t k) {
     void *p = NULL;
     if (dfm_tensor_data(t, &p) != DFM_OK) return INT64_MIN;
@@ -164,7 +172,7 @@ static int64_t s23[2] = {2, 3};
 
 static void test_library(void) {
     int32_t threads;
-    CHECK(strcmp(dfm_version(), "0.1.0") == 0);
+    CHECK(strcmp(dfm_version(), "0.2.0") == 0);
     CHECK(dfm_abi_version() == DFM_ABI_VERSION);
     CHECK(strcmp(dfm_status_string(DFM_SHAPE_MISMATCH), "DFM_SHAPE_MISMATCH") == 0);
     CHECK(strcmp(dfm_status_string(DFM_OK), "DFM_OK") == 0);
@@ -218,6 +226,38 @@ static void test_creation(void) {
         CHECK(dt == DFM_INT64);
     }
     dfm_tensor_release(t);
+    {   /* bool: one byte per element; any nonzero byte given to from_data becomes 1 */
+        uint8_t b3[3] = {0, 1, 7};
+        dfm_tensor f = NULL, n = NULL;
+        OK(dfm_tensor_from_data(b3, sizeof b3, &s3, 1, DFM_BOOL, &t));
+        CHECK(atb(t, 0) == 0 && atb(t, 1) == 1 && atb(t, 2) == 1);
+        OK(dfm_tensor_to_dtype(t, DFM_FLOAT32, &f));
+        CHECK(at(f, 2) == 1.0f);
+        OK(dfm_tensor_to_dtype(f, DFM_BOOL, &n));
+        CHECK(atb(n, 0) == 0 && atb(n, 2) == 1);
+        dfm_tensor_release(n);
+        OK(dfm_tensor_to_dtype(t, DFM_INT64, &n));
+        CHECK(at64(n, 2) == 1);
+        dfm_tensor_release(n);
+        OK(dfm_tensor_fill_(t, 0.5));
+        CHECK(atb(t, 0) == 1);
+        OK(dfm_tensor_full(&s3, 1, 0, DFM_BOOL, &n));
+        CHECK(atb(n, 1) == 0);
+        OK(dfm_tensor_copy_(n, f)); /* float -> bool: nonzero is true */
+        CHECK(atb(n, 0) == 0 && atb(n, 1) == 1);
+        dfm_tensor_release(n);
+        OK(dfm_tensor_ones(&s3, 1, DFM_BOOL, &n));
+        ERR(dfm_tensor_item(n, &item), DFM_INVALID_ARGUMENT, "3 elements");
+        dfm_tensor_release(n);
+        OK(dfm_tensor_ones(NULL, 0, DFM_BOOL, &n));
+        OK(dfm_tensor_item(n, &item));
+        CHECK(item == 1.0);
+        dfm_tensor_release(n);
+        ERR(dfm_tensor_arange(0, 3, 1, DFM_BOOL, &n), DFM_TYPE_ERROR, "bool");
+        ERR(dfm_tensor_set_requires_grad(t, true), DFM_TYPE_ERROR, "float32");
+        dfm_tensor_release(f);
+        dfm_tensor_release(t);
+    }
     OK(dfm_tensor_from_data(d6, 4, NULL, 0, DFM_FLOAT32, &t)); /* scalar */
     OK(dfm_tensor_item(t, &item));
     CHECK(item == 1.0);
@@ -620,7 +660,9 @@ typedef dfm_status (*scalar_fn)(dfm_tensor, float, dfm_tensor *);
 typedef dfm_status (*rscalar_fn)(float, dfm_tensor, dfm_tensor *);
 
 /* Bad-input checks shared by all unary ops; `name` is the function's name. */
-/* int64_ok: the op accepts int64 input (neg, abs, as in torch); others are float-only. */
+/* int64_ok: the op accepts int64 input (neg, abs, as in torch); others are float-only.
+ * INT64_TO_BOOL: accepts int64 and returns bool (logical_not). */
+#define INT64_TO_BOOL 2
 static void bad_unary(unary_fn f, const char *name, int int64_ok, int line) {
     dfm_tensor out = NULL, it = NULL, x = vec(3, 1);
     char call[160];
@@ -638,7 +680,7 @@ static void bad_unary(unary_fn f, const char *name, int int64_ok, int line) {
         dfm_dtype dt = DFM_FLOAT32;
         expect(f(it, &out), DFM_OK, NULL, call, line);
         dfm_tensor_dtype(out, &dt);
-        CHECK(dt == DFM_INT64);
+        CHECK(dt == (int64_ok == INT64_TO_BOOL ? DFM_BOOL : DFM_INT64));
         dfm_tensor_release(out);
     } else {
         expect(f(it, &out), DFM_TYPE_ERROR, "int64", call, line);
@@ -760,6 +802,47 @@ static void test_elementwise(void) {
     bad_scalar(dfm_pow_scalar, "dfm_pow_scalar", __LINE__);
     bad_scalar(rsub_as_scalar_fn, "dfm_rsub_scalar", __LINE__);
     bad_scalar(rdiv_as_scalar_fn, "dfm_rdiv_scalar", __LINE__);
+
+    /* floor_divide / remainder (Python's // and %): floor rounding, the sign of the divisor */
+    {
+        float nv[4] = {7, -7, 7, -7}, dv[4] = {2, 2, -2, -2};
+        int64_t four = 4;
+        dfm_tensor n = T(nv, &four, 1), d = T(dv, &four, 1), it = NULL, zi = NULL;
+        OK(dfm_floor_divide(n, d, &out));
+        OK(dfm_tensor_read(out, v, 4 * sizeof(float)));
+        CHECK(v[0] == 3 && v[1] == -4 && v[2] == -4 && v[3] == 3);
+        dfm_tensor_release(out);
+        OK(dfm_remainder(n, d, &out));
+        OK(dfm_tensor_read(out, v, 4 * sizeof(float)));
+        CHECK(v[0] == 1 && v[1] == 1 && v[2] == -1 && v[3] == -1);
+        dfm_tensor_release(out);
+        OK(dfm_floor_divide_scalar(n, 2, &out));
+        CHECK(first(out) == 3 && at(out, 1) == -4);
+        dfm_tensor_release(out);
+        OK(dfm_remainder_scalar(n, -2, &out));
+        CHECK(first(out) == -1 && at(out, 1) == -1);
+        dfm_tensor_release(out);
+        /* int64 stays int64; integer division by zero is an error, never a crash */
+        OK(dfm_tensor_full(s23, 2, -7, DFM_INT64, &it));
+        OK(dfm_floor_divide_scalar(it, 2, &out));
+        CHECK(at64(out, 0) == -4);
+        dfm_tensor_release(out);
+        OK(dfm_remainder_scalar(it, 3, &out));
+        CHECK(at64(out, 0) == 2);
+        dfm_tensor_release(out);
+        ERR(dfm_floor_divide_scalar(it, 0, &out), DFM_INVALID_ARGUMENT, "ZeroDivisionError");
+        OK(dfm_tensor_zeros(s23, 2, DFM_INT64, &zi));
+        ERR(dfm_remainder(it, zi, &out), DFM_INVALID_ARGUMENT, "ZeroDivisionError");
+        CHECK(out == NULL);
+        dfm_tensor_release(zi);
+        dfm_tensor_release(it);
+        dfm_tensor_release(n);
+        dfm_tensor_release(d);
+    }
+    bad_binary(dfm_floor_divide, "dfm_floor_divide", __LINE__);
+    bad_binary(dfm_remainder, "dfm_remainder", __LINE__);
+    bad_scalar(dfm_floor_divide_scalar, "dfm_floor_divide_scalar", __LINE__);
+    bad_scalar(dfm_remainder_scalar, "dfm_remainder_scalar", __LINE__);
 
     good_unary(dfm_neg, 2, -2, __LINE__);
     good_unary(dfm_exp, 0, 1, __LINE__);
@@ -1009,22 +1092,22 @@ static void test_compare_and_reduce(void) {
     OK(dfm_tensor_ones(s23, 2, DFM_INT64, &it));
 
     OK(dfm_eq(a, a, &out));
-    CHECK(at(out, 0) == 1 && at(out, 5) == 1);
+    CHECK(atb(out, 0) == 1 && atb(out, 5) == 1);
     dfm_tensor_release(out);
     OK(dfm_ne(a, z, &out));
-    CHECK(at(out, 0) == 1);
+    CHECK(atb(out, 0) == 1);
     dfm_tensor_release(out);
     OK(dfm_lt(a, z, &out));
-    CHECK(at(out, 0) == 0);
+    CHECK(atb(out, 0) == 0);
     dfm_tensor_release(out);
     OK(dfm_le(a, a, &out));
-    CHECK(at(out, 3) == 1);
+    CHECK(atb(out, 3) == 1);
     dfm_tensor_release(out);
     OK(dfm_gt(a, it, &out)); /* int64 vs float compares in float */
-    CHECK(at(out, 0) == 0 && at(out, 1) == 1);
+    CHECK(atb(out, 0) == 0 && atb(out, 1) == 1);
     dfm_tensor_release(out);
     OK(dfm_ge(a, z, &out));
-    CHECK(at(out, 5) == 1);
+    CHECK(atb(out, 5) == 1);
     dfm_tensor_release(out);
     bad_binary(dfm_eq, "dfm_eq", __LINE__);
     bad_binary(dfm_ne, "dfm_ne", __LINE__);
@@ -1033,22 +1116,22 @@ static void test_compare_and_reduce(void) {
     bad_binary(dfm_gt, "dfm_gt", __LINE__);
     bad_binary(dfm_ge, "dfm_ge", __LINE__);
     OK(dfm_eq_scalar(a, 2, &out));
-    CHECK(at(out, 1) == 1 && at(out, 0) == 0);
+    CHECK(atb(out, 1) == 1 && atb(out, 0) == 0);
     dfm_tensor_release(out);
     OK(dfm_ne_scalar(a, NAN, &out)); /* NaN is unequal to everything */
-    CHECK(at(out, 0) == 1);
+    CHECK(atb(out, 0) == 1);
     dfm_tensor_release(out);
     OK(dfm_lt_scalar(a, 2, &out));
-    CHECK(at(out, 0) == 1 && at(out, 1) == 0);
+    CHECK(atb(out, 0) == 1 && atb(out, 1) == 0);
     dfm_tensor_release(out);
     OK(dfm_le_scalar(a, 2, &out));
-    CHECK(at(out, 1) == 1);
+    CHECK(atb(out, 1) == 1);
     dfm_tensor_release(out);
     OK(dfm_gt_scalar(a, 3, &out));
-    CHECK(at(out, 2) == 0 && at(out, 3) == 1);
+    CHECK(atb(out, 2) == 0 && atb(out, 3) == 1);
     dfm_tensor_release(out);
     OK(dfm_ge_scalar(a, 3, &out));
-    CHECK(at(out, 2) == 1);
+    CHECK(atb(out, 2) == 1);
     dfm_tensor_release(out);
     bad_scalar(dfm_eq_scalar, "dfm_eq_scalar", __LINE__);
     bad_scalar(dfm_ne_scalar, "dfm_ne_scalar", __LINE__);
@@ -1065,6 +1148,56 @@ static void test_compare_and_reduce(void) {
     ERR(dfm_where(mask, it, z, &out), DFM_TYPE_ERROR, "int64");
     ERR(dfm_where(mask, a, RELEASED, &out), DFM_INVALID_ARGUMENT, "'b'");
     ERR(dfm_where(mask, a, z, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    /* logical ops: any dtype in (nonzero is true), bool out, broadcasting */
+    OK(dfm_logical_and(mask, a, &out)); /* a > 3 and a != 0 */
+    CHECK(atb(out, 2) == 0 && atb(out, 3) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_logical_or(mask, z, &out));
+    CHECK(atb(out, 0) == 0 && atb(out, 5) == 1);
+    dfm_tensor_release(out);
+    OK(dfm_logical_xor(mask, it, &out)); /* it is all ones */
+    CHECK(atb(out, 0) == 1 && atb(out, 5) == 0);
+    dfm_tensor_release(out);
+    OK(dfm_logical_not(mask, &out));
+    CHECK(atb(out, 0) == 1 && atb(out, 5) == 0);
+    dfm_tensor_release(out);
+    bad_binary(dfm_logical_and, "dfm_logical_and", __LINE__);
+    bad_binary(dfm_logical_or, "dfm_logical_or", __LINE__);
+    bad_binary(dfm_logical_xor, "dfm_logical_xor", __LINE__);
+    bad_unary(dfm_logical_not, "dfm_logical_not", INT64_TO_BOOL, __LINE__);
+
+    /* bool arithmetic follows torch: + and * of bools are or / and, - is refused */
+    OK(dfm_add(mask, mask, &out));
+    CHECK(atb(out, 5) == 1 && atb(out, 0) == 0);
+    dfm_tensor_release(out);
+    ERR(dfm_sub(mask, mask, &out), DFM_TYPE_ERROR, "bool");
+    ERR(dfm_neg(mask, &out), DFM_TYPE_ERROR, "logical_not");
+    OK(dfm_sum(mask, NULL, 0, false, &out)); /* a bool sum counts: int64 */
+    CHECK(at64(out, 0) == 3);
+    dfm_tensor_release(out);
+
+    /* nonzero and masked_select */
+    OK(dfm_nonzero(mask, &out)); /* a > 3 at [1,0], [1,1], [1,2] */
+    CHECK(ndim_of(out) == 2 && numel(out) == 6 && at64(out, 0) == 1 && at64(out, 1) == 0 && at64(out, 5) == 2);
+    dfm_tensor_release(out);
+    ERR(dfm_nonzero(NULL, &out), DFM_INVALID_ARGUMENT, "'x'");
+    ERR(dfm_nonzero(mask, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_masked_select(a, mask, &out));
+    CHECK(numel(out) == 3 && at(out, 0) == 4 && at(out, 2) == 6);
+    dfm_tensor_release(out);
+    ERR(dfm_masked_select(a, a, &out), DFM_TYPE_ERROR, "bool mask");
+    ERR(dfm_masked_select(a, NULL, &out), DFM_INVALID_ARGUMENT, "'mask'");
+    ERR(dfm_masked_select(RELEASED, mask, &out), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_masked_select(a, mask, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {
+        dfm_tensor m4 = NULL;
+        int64_t s4 = 4;
+        OK(dfm_tensor_zeros(&s4, 1, DFM_BOOL, &m4));
+        ERR(dfm_masked_select(a, m4, &out), DFM_SHAPE_MISMATCH, NULL);
+        CHECK(out == NULL);
+        dfm_tensor_release(m4);
+    }
 
     OK(dfm_max(a, &out));
     CHECK(at(out, 0) == 6 && ndim_of(out) == 0);

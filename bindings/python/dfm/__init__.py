@@ -1,11 +1,11 @@
-"""dfm: PyTorch-style deep learning on libdfm (CPU, float32/int64), over ctypes.
+"""dfm: PyTorch-style deep learning on libdfm (CPU, float32/int64/bool), over ctypes.
 
 `import dfm as torch` runs PyTorch training scripts: every computation happens in
 libdfm (Swift core); this package converts arguments and owns handles.
 """
 from . import _lib
 from ._lib import DFMIOError
-from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, as_tensor, cat, concat, concatenate, device,
+from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, bool_, as_tensor, cat, concat, concatenate, device,
                       dtype, empty, empty_like, enable_grad, float32, from_numpy, full, full_like,
                       get_num_threads, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
                       manual_seed, maximum, minimum, no_grad, numel, ones, ones_like, rand, rand_like, randint,
@@ -28,10 +28,11 @@ int = int32
 int16 = _UnsupportedDtype("int16")
 int8 = _UnsupportedDtype("int8")
 uint8 = _UnsupportedDtype("uint8")
-bool = _UnsupportedDtype("bool")
+bool = bool_
 
 FloatTensor = Tensor
 LongTensor = Tensor
+BoolTensor = Tensor
 
 from . import nn, optim, utils, datasets, transforms, models, cuda, backends, segmentation  # noqa: E402,F401
 from . import segmentation as metrics  # noqa: E402,F401  (dfm.metrics.mean_iou, ...)

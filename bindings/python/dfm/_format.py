@@ -16,8 +16,9 @@ class _Formatter:
         self.sci_mode = False
         self.max_width = 1
         v = values.reshape(-1)
+        self.boolean = values.dtype == np.bool_
         if not floating:
-            self.max_width = max([len(str(int(x))) for x in v] or [1])
+            self.max_width = max([len(self.format(x)) for x in v] or [1])
             return
         finite = v[np.isfinite(v)]
         nonzero = np.abs(finite[finite != 0]).astype(np.float64)
@@ -45,6 +46,8 @@ class _Formatter:
         return None
 
     def format(self, x):
+        if self.boolean:
+            return str(bool(x))
         if not self.floating:
             return str(int(x))
         x = float(x)

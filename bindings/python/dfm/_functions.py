@@ -9,7 +9,8 @@ __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "pow", 
            "squeeze", "unsqueeze", "transpose", "permute", "t", "index_select", "narrow", "select", "split",
            "chunk", "unbind",
            "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "isclose", "detach", "clone", "masked_fill",
-           "swapaxes", "erf_gelu"]
+           "swapaxes", "erf_gelu", "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor",
+           "logical_not", "any", "all", "nonzero", "argwhere", "masked_select"]
 
 
 def _t(x):
@@ -251,3 +252,46 @@ def clone(input):
 
 def masked_fill(input, mask, value):
     return _t(input).masked_fill(mask, value)
+
+
+def floor_divide(input, other):
+    return _t(input) // other if isinstance(input, Tensor) else _t(other).__rfloordiv__(input)
+
+
+def remainder(input, other):
+    return _t(input) % other if isinstance(input, Tensor) else _t(other).__rmod__(input)
+
+
+def logical_and(input, other):
+    return _t(input).logical_and(other)
+
+
+def logical_or(input, other):
+    return _t(input).logical_or(other)
+
+
+def logical_xor(input, other):
+    return _t(input).logical_xor(other)
+
+
+def logical_not(input):
+    return _t(input).logical_not()
+
+
+def any(input, dim=None, keepdim=False):
+    return _t(input).any(dim, keepdim)
+
+
+def all(input, dim=None, keepdim=False):
+    return _t(input).all(dim, keepdim)
+
+
+def nonzero(input, as_tuple=False):
+    return _t(input).nonzero(as_tuple=as_tuple)
+
+
+argwhere = nonzero
+
+
+def masked_select(input, mask):
+    return _t(input).masked_select(mask)

@@ -15,11 +15,15 @@ import numpy as np
 
 from ._dicts import dict_from_handle, dict_to_handle, owned_dict
 from ._lib import C, Handle, check
-from ._tensor import _from_array_copy
+from ._tensor import _NP_TO_DTYPE, _from_array_copy
+
+_NP_BY_NAME = {d.name: a for a, d in _NP_TO_DTYPE.items()}
 
 
 def _rebuild_tensor(data, shape, dtype_name, requires_grad):
-    a = np.frombuffer(data, dtype={"float32": np.float32, "int64": np.int64}[dtype_name]).reshape(shape)
+    if dtype_name not in _NP_BY_NAME:
+        raise pickle.UnpicklingError(f"dfm.load: unknown tensor dtype {dtype_name!r}")
+    a = np.frombuffer(data, dtype=_NP_BY_NAME[dtype_name]).reshape(shape)
     return _from_array_copy(a, requires_grad)
 
 

@@ -36,13 +36,14 @@ class dtype:
 
 float32 = dtype("float32", _lib.ENUMS["dfm_dtype"]["DFM_FLOAT32"], np.float32, True)
 int64 = dtype("int64", _lib.ENUMS["dfm_dtype"]["DFM_INT64"], np.int64, False)
-_BY_CODE = {float32.code: float32, int64.code: int64}
+bool_ = dtype("bool", _lib.ENUMS["dfm_dtype"]["DFM_BOOL"], np.bool_, False)  # exported as dfm.bool
+_BY_CODE = {float32.code: float32, int64.code: int64, bool_.code: bool_}
 _UNSUPPORTED = {"float64", "double", "float16", "half", "bfloat16", "int32", "int", "int16", "short", "int8",
-                "uint8", "bool", "complex64", "complex128", "cfloat", "cdouble"}
+                "uint8", "complex64", "complex128", "cfloat", "cdouble"}
 
 
 def _dtype_by_name(name):
-    return {"float32": float32, "int64": int64}[name]
+    return {"float32": float32, "int64": int64, "bool": bool_}[name]
 
 
 class _UnsupportedDtype:
@@ -66,7 +67,7 @@ def to_dtype(d):
     elif d is builtins.int:
         return int64
     elif d is builtins.bool:
-        name = "bool"
+        return bool_
     else:
         try:
             nd = np.dtype(d)
@@ -76,9 +77,11 @@ def to_dtype(d):
             return float32
         if nd == np.int64:
             return int64
+        if nd == np.bool_:
+            return bool_
         name = str(nd)
-    raise TypeError(f"dfm supports only float32 and int64 tensors; dtype {name} is not available "
-                    "(use dfm.float32 for real numbers and dfm.int64 (long) for integers and labels)")
+    raise TypeError(f"dfm supports only float32, int64 and bool tensors; dtype {name} is not available "
+                    "(use dfm.float32 for real numbers, dfm.int64 (long) for integers and labels, dfm.bool for masks)")
 
 
 class device:
@@ -278,11 +281,33 @@ def _shape_args(args):
     return out
 
 
-_MinMax = collections.namedtuple("minmax", ["values", "indices"])
+class _ReturnType(tuple):
+    """torch.return_types.max / min: a (values, indices) tuple with names and torch's repr."""
+    __slots__ = ()
+    _name = "max"
+
+    def __new__(cls, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"dfm.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+
+class _Max(_ReturnType):
+    __slots__ = ()
+    _name = "max"
+
+
+class _Min(_ReturnType):
+    __slots__ = ()
+    _name = "min"
 
 
 class Tensor:
-    """A dense, contiguous float32 or int64 tensor living in libdfm."""
+    """A dense, contiguous float32, int64 or bool tensor living in libdfm."""
 
     __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's reflected operators
 
@@ -482,8 +507,8 @@ class Tensor:
         n = self.numel()
         if n != 1:
             raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
-        if self.dtype is int64:
-            return int(self._np_view().reshape(-1)[0])
+        if self.dtype is not float32:  # exact (a double cannot hold every int64)
+            return self._np_view().reshape(-1)[0].item()
         v = ctypes.c_double()
         check(C.dfm_tensor_item(self._h, ctypes.byref(v)))
         return v.value
@@ -546,7 +571,7 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dt = a.dtype
-            elif isinstance(a, (dtype, _UnsupportedDtype)) or a in (builtins.float, builtins.int):
+            elif isinstance(a, (dtype, _UnsupportedDtype)) or a in (builtins.float, builtins.int, builtins.bool):
                 dt = a
             elif isinstance(a, (str, device)):
                 dev = a
@@ -587,11 +612,11 @@ class Tensor:
         return self.to(_UnsupportedDtype("int32"))
 
     def bool(self):
-        return self.to(_UnsupportedDtype("bool"))
+        return self.to(bool_)
 
     def type(self, dtype=None):
         if dtype is None:
-            return {"float32": "dfm.FloatTensor", "int64": "dfm.LongTensor"}[self.dtype.name]
+            return {"float32": "dfm.FloatTensor", "int64": "dfm.LongTensor", "bool": "dfm.BoolTensor"}[self.dtype.name]
         return self.to(dtype)
 
     def type_as(self, other):
@@ -651,6 +676,18 @@ class Tensor:
     def __pow__(self, o):
         return self._binary(o, "pow")
 
+    def __floordiv__(self, o):
+        return self._binary(o, "floor_divide")
+
+    def __rfloordiv__(self, o):
+        return _as_tensor_like(o, self).__floordiv__(self)
+
+    def __mod__(self, o):
+        return self._binary(o, "remainder")
+
+    def __rmod__(self, o):
+        return _as_tensor_like(o, self).__mod__(self)
+
     def __rpow__(self, o):
         return _as_tensor_like(o, self).__pow__(self)
 
@@ -677,13 +714,15 @@ class Tensor:
     div = __truediv__
     divide = __truediv__
     pow = __pow__
+    floor_divide = __floordiv__
+    remainder = __mod__
     matmul = __matmul__
     neg = __neg__
 
     def rsub(self, other):
         return self.__rsub__(other)
 
-    # ---- comparisons (float32 0/1 masks: dfm has no bool dtype) --------------------
+    # ---- comparisons (bool results) -------------------------------------------------
     def _compare(self, other, name):
         if other is None:
             return NotImplemented
@@ -716,6 +755,77 @@ class Tensor:
     le = __le__
     gt = __gt__
     ge = __ge__
+
+    # ---- logical ops: & | ^ ~ on bool tensors (torch's bitwise ops on integers are not
+    # supported); logical_* accept any dtype, nonzero meaning true ------------------
+    def _logical(self, other, name, op):
+        o = other
+        if isinstance(o, (builtins.bool, np.bool_)):
+            o = full((), builtins.bool(o), dtype=bool_)
+        if not isinstance(o, Tensor):
+            return NotImplemented
+        for t in (self, o):
+            if t.dtype is not bool_:
+                raise NotImplementedError(f"dfm: the {op} operator is implemented for bool tensors only, got {t.dtype} "
+                                          f"(use logical_{name}(), or compare first, e.g. (x > 0) {op} (y > 0))")
+        return _op(f"dfm_logical_{name}", self, o)
+
+    def __and__(self, o):
+        return self._logical(o, "and", "&")
+
+    def __or__(self, o):
+        return self._logical(o, "or", "|")
+
+    def __xor__(self, o):
+        return self._logical(o, "xor", "^")
+
+    __rand__ = __and__
+    __ror__ = __or__
+    __rxor__ = __xor__
+
+    def __invert__(self):
+        if self.dtype is not bool_:
+            raise TypeError(f"dfm: ~ (operator.invert) is implemented for bool tensors only, got {self.dtype}")
+        return _op("dfm_logical_not", self._h)
+
+    def __iand__(self, o):
+        return self._assign(self & o)
+
+    def __ior__(self, o):
+        return self._assign(self | o)
+
+    def __ixor__(self, o):
+        return self._assign(self ^ o)
+
+    def logical_and(self, other):
+        return _op("dfm_logical_and", self, _as_tensor_like(other, self))
+
+    def logical_or(self, other):
+        return _op("dfm_logical_or", self, _as_tensor_like(other, self))
+
+    def logical_xor(self, other):
+        return _op("dfm_logical_xor", self, _as_tensor_like(other, self))
+
+    def logical_not(self):
+        return _op("dfm_logical_not", self._h)
+
+    def any(self, dim=None, keepdim=False):
+        t = self if self.dtype is bool_ else self != 0
+        return t.sum(dim, keepdim) > 0
+
+    def all(self, dim=None, keepdim=False):
+        return self.logical_not().sum(dim, keepdim) == 0
+
+    def nonzero(self, as_tuple=False):
+        idx = _op("dfm_nonzero", self._h)
+        if as_tuple:
+            return tuple(idx.select(1, d) for d in range(idx.shape[1])) if self.dim() else (idx.reshape(-1),)
+        return idx
+
+    argwhere = nonzero
+
+    def masked_select(self, mask):
+        return _op("dfm_masked_select", self, mask)
 
     def equal(self, other):
         return tuple(self.shape) == tuple(other.shape) and bool(np.array_equal(np.asarray(self), np.asarray(other)))
@@ -770,10 +880,18 @@ class Tensor:
     def relu_(self):
         return self._assign(self.relu())
 
+    def floor_divide_(self, o):
+        return self._assign(self // o)
+
+    def remainder_(self, o):
+        return self._assign(self % o)
+
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+    __ifloordiv__ = floor_divide_
+    __imod__ = remainder_
 
     def fill_(self, value):
         self._check_inplace()
@@ -861,7 +979,7 @@ class Tensor:
             return maximum(self, dim) if name == "max" else minimum(self, dim)
         v, i = Handle(), Handle()
         check(getattr(C, f"dfm_{name}_dim")(self._h, int(dim), bool(keepdim), ctypes.byref(v), ctypes.byref(i)))
-        return _MinMax(_wrap(v.value), _wrap(i.value))
+        return (_Max if name == "max" else _Min)(_wrap(v.value), _wrap(i.value))
 
     def max(self, dim=None, keepdim=False):
         return self._extremum("max", dim, keepdim)
@@ -987,7 +1105,10 @@ class Tensor:
     def __getitem__(self, key):
         if not isinstance(key, tuple):
             key = (key,)
-        n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+        key = tuple(_as_mask(k) for k in key)
+        # a bool mask consumes as many dimensions as it has
+        n_real = builtins.sum(k.dim() if isinstance(k, Tensor) and k.dtype is bool_ else 1
+                              for k in key if k is not None and k is not Ellipsis)
         if builtins.sum(1 for k in key if k is Ellipsis) > 1:
             raise IndexError("an index can only have a single ellipsis ('...')")
         ndim = self.dim()
@@ -1005,6 +1126,9 @@ class Tensor:
                 raise IndexError("dfm: boolean scalar indices are not supported")
             elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.dim() == 0 and k.dtype is int64):
                 x = x.select(d, int(k))
+            elif isinstance(k, Tensor) and k.dtype is bool_:
+                x = _mask_index(x, d, k)
+                d += 1
             elif isinstance(k, builtins.slice):
                 if k.step is not None and int(k.step) <= 0:
                     raise ValueError("step must be greater than zero")
@@ -1013,9 +1137,6 @@ class Tensor:
                 d += 1
             else:
                 idx = k if isinstance(k, Tensor) else tensor(k)
-                if idx.dtype is float32 and _is_mask(k):
-                    raise IndexError("dfm: boolean-mask indexing is not supported (dfm has no bool dtype); "
-                                     "use dfm.where or multiply by the mask")
                 if idx.dtype is not int64:
                     raise IndexError("tensors used as indices must be long (int64) tensors")
                 if idx.dim() != 1:
@@ -1067,11 +1188,26 @@ def _wrap_negative_indices(idx, size, dim):
     return tensor(np.where(a < 0, a + size, a)) if lo < 0 else idx
 
 
-def _is_mask(k):
-    if isinstance(k, Tensor):
-        return False
-    a = np.asarray(k)
-    return a.dtype == np.bool_
+def _as_mask(k):
+    """A numpy bool array or a list of Python bools used as an index becomes a bool Tensor."""
+    if isinstance(k, np.ndarray) and k.dtype == np.bool_:
+        return tensor(k)
+    if isinstance(k, list) and k and builtins.all(isinstance(v, (builtins.bool, np.bool_)) for v in _flat(k)):
+        return tensor(k)
+    return k
+
+
+def _mask_index(x, d, mask):
+    """x[..., mask] with `mask` covering dims d .. d+mask.dim()-1: those dims become one dim
+    holding the selected entries in row-major order (flatten + index_select in the core,
+    so the gradient flows)."""
+    n = mask.dim()
+    if tuple(x.shape[d:d + n]) != tuple(mask.shape):
+        raise IndexError(f"The shape of the mask {list(mask.shape)} at index {d} does not match the shape of the "
+                         f"indexed tensor {list(x.shape)} at index {d}")
+    flat = x.unsqueeze(d) if n == 0 else x.flatten(d, d + n - 1) if n > 1 else x
+    idx = _op("dfm_nonzero", mask.reshape(-1)).reshape(-1)
+    return flat.index_select(d, idx)
 
 
 class _GradFn:
@@ -1108,13 +1244,16 @@ def _from_array_copy(a, requires_grad=False):
     if not a.flags.c_contiguous:
         a = a.copy(order="C")  # (np.ascontiguousarray would turn a 0-d array into 1-d)
     s, n = i64_array(a.shape)
-    dt = float32 if a.dtype == np.float32 else int64
+    dt = _NP_TO_DTYPE[a.dtype]
     t = _op("dfm_tensor_from_data", a.ctypes.data_as(ctypes.c_void_p), a.nbytes, s, n, dt.code)
     return _finish(t, requires_grad)
 
 
+_NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.int64): int64, np.dtype(np.bool_): bool_}
+
+
 def _infer_array(data, dt):
-    """A float32 / int64 numpy array for `data` (lists, numbers, arrays, tensors)."""
+    """A float32 / int64 / bool numpy array for `data` (lists, numbers, arrays, tensors)."""
     if isinstance(data, Tensor):
         a = data.detach()._np_view()
     else:
@@ -1122,7 +1261,9 @@ def _infer_array(data, dt):
     if dt is None:
         if a.dtype.kind == "f":
             dt = float32  # float64 data becomes float32: dfm has no float64
-        elif a.dtype.kind in "iub":
+        elif a.dtype.kind == "b":
+            dt = bool_
+        elif a.dtype.kind in "iu":
             dt = int64
         elif a.dtype.kind == "O" or a.size == 0 and a.dtype == np.float64:
             dt = float32
@@ -1154,7 +1295,7 @@ def as_tensor(data, dtype=None, device=None):
     dt = to_dtype(dtype)
     if isinstance(data, Tensor):
         return data if dt is None or dt is data.dtype else data.to(dt)
-    if isinstance(data, np.ndarray) and data.dtype in (np.float32, np.int64) and (dt is None or dt.np == data.dtype):
+    if isinstance(data, np.ndarray) and data.dtype in _NP_TO_DTYPE and (dt is None or dt.np == data.dtype):
         return from_numpy(data)
     return tensor(data, dtype=dt)
 
@@ -1163,15 +1304,15 @@ def from_numpy(a):
     """Zero-copy: the tensor uses the array's memory, which stays alive while dfm needs it."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
-    if a.dtype not in (np.float32, np.int64):
-        raise TypeError(f"dfm: from_numpy supports float32 and int64 arrays, got {a.dtype} "
+    if a.dtype not in _NP_TO_DTYPE:
+        raise TypeError(f"dfm: from_numpy supports float32, int64 and bool arrays, got {a.dtype} "
                         "(convert with a.astype(np.float32) or a.astype(np.int64))")
     if a.dtype.byteorder == ">":
         raise TypeError("dfm: big-endian arrays are not supported")
     if not a.flags.c_contiguous or not a.flags.aligned or not a.flags.writeable or a.size == 0:
         # dfm tensors are dense row-major; other layouts are copied
         return _from_array_copy(a)
-    dt = float32 if a.dtype == np.float32 else int64
+    dt = _NP_TO_DTYPE[a.dtype]
     cookie = next(_blob_ids)
     with _blob_lock:
         _blobs[cookie] = a
@@ -1220,7 +1361,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
         fill_value = fill_value.item()
     dt = to_dtype(dtype)
     if dt is None:
-        dt = int64 if isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool) else float32
+        dt = (bool_ if isinstance(fill_value, (builtins.bool, np.bool_)) else
+              int64 if isinstance(fill_value, (int, np.integer)) else float32)
     s, n = _new_shape((size,))
     return _finish(_op("dfm_tensor_full", s, n, float(fill_value), dt.code), requires_grad)
 
@@ -1329,7 +1471,7 @@ def stack(tensors, dim=0, out=None):
 
 def where(condition, input=None, other=None):
     if input is None and other is None:
-        raise RuntimeError("dfm: where(condition) without values is not supported")
+        return _as_tensor_like(condition).nonzero(as_tuple=True)
     like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
     c = _as_tensor_like(condition)
     a = _as_tensor_like(input, like)

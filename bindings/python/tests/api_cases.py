@@ -3,8 +3,7 @@ the expected results in fixtures/python_api.json) and by test_api_fixtures.py un
 
 Each case is Python code run with `torch`, `nn`, `F`, `np` bound to the library under
 test; it sets `result`. Results are encoded by `encode` (same code for both libraries).
-Options: "bool": torch returns a bool tensor where dfm returns a float32 0/1 mask;
-"f64": torch returns float64 where dfm (which has no float64) returns float32.
+Option "f64": torch returns float64 where dfm (which has no float64) returns float32.
 """
 
 CASES = [
@@ -70,8 +69,45 @@ CASES = [
     ("clamp_min_only", "result = torch.clamp(torch.tensor([-2., 0.5, 3.]), min=0)"),
     ("sigmoid_tanh_relu", "x = torch.tensor([-1., 0., 2.]); result = (x.sigmoid(), x.tanh(), x.relu())"),
     # ---- comparisons ----------------------------------------------------------------
-    ("compare_scalar", "x = torch.tensor([1., 2., 3.]); result = (x > 2, x <= 2, x == 2, x != 2)", {"bool": True}),
-    ("compare_tensor", "x = torch.tensor([1., 2., 3.]); result = x < torch.tensor([3., 2., 1.])", {"bool": True}),
+    ("compare_scalar", "x = torch.tensor([1., 2., 3.]); result = (x > 2, x <= 2, x == 2, x != 2)"),
+    ("compare_tensor", "x = torch.tensor([1., 2., 3.]); result = x < torch.tensor([3., 2., 1.])"),
+    ("compare_dtypes", "a = torch.tensor([1, 2, 3]); "
+                       "result = (a == 2, a > torch.tensor([1., 2.5, 2.]), (a > 1) == torch.tensor([False, True, True]))"),
+    # ---- bool tensors, logical ops, masks ----------------------------------------------
+    ("bool_create", "result = (torch.tensor([True, False]), torch.full((2,), True), torch.zeros(2, dtype=torch.bool), "
+                    "torch.tensor([1., 0., float('nan')]).bool(), torch.ones(2, dtype=bool), "
+                    "torch.from_numpy(np.array([False, True])), torch.tensor([0, 3]).to(torch.bool))"),
+    ("bool_ops", "m = torch.tensor([1., 2., 3.]) > 1; n = torch.tensor([True, False, True]); "
+                 "result = (m & n, m | n, m ^ n, ~m, m & True, m.logical_not(), "
+                 "torch.logical_and(m, torch.tensor([0, 1, 2])), torch.logical_or(torch.tensor([0., 1., 0.]), n))"),
+    ("bool_arith", "m = torch.tensor([True, False]); "
+                   "result = (m + m, m * m, m + 1, m * 0.5, m * torch.tensor([2., 3.]), torch.tensor([2, 3]) * m, "
+                   "m.sum(), m.float().mean(), m.long(), m / 2)"),
+    ("bool_reduce", "m = torch.tensor([[True, False], [True, True]]); "
+                    "result = (m.any(), m.all(), m.any(1), m.all(dim=0), m.sum(1), m.max(), torch.any(m, 0, keepdim=True), "
+                    "torch.tensor([0., 2.]).all(), torch.tensor([0, 2]).any())"),
+    ("bool_item_tolist", "m = torch.tensor([1, 2]) == 2; "
+                         "result = (m[1].item(), m.tolist(), bool(m[0]), m.dtype, m.numpy().dtype.name, m.is_floating_point())"),
+    ("bool_repr", "result = (repr(torch.tensor([True, False, True])), repr(torch.tensor(True)), "
+                  "repr(torch.tensor([[1.], [2.]]) > 1))"),
+    ("mask_index", "x = torch.arange(12.).reshape(3, 4); "
+                   "result = (x[x > 5], x[torch.tensor([True, False, True])], x[:, torch.tensor([False, True, True, False])], "
+                   "x[np.array([True, False, False])], x[[True, True, False]], x[..., x[0] > 1])"),
+    ("mask_index_grad", "x = torch.arange(6.).reshape(2, 3).requires_grad_(); x[x > 2].sum().backward(); result = x.grad"),
+    ("mask_setitem", "x = torch.arange(6.); x[x > 3] = 0; y = torch.arange(4); y[y % 2 == 1] = -1; result = (x, y)"),
+    ("masked_select_nonzero", "x = torch.tensor([[0., 1.], [2., 0.]]); "
+                              "result = (torch.masked_select(x, x > 0), x.masked_select(torch.tensor([True, False])), "
+                              "torch.nonzero(x), x.nonzero(as_tuple=True), torch.where(x > 0), torch.argwhere(x))"),
+    ("masked_fill_bool", "x = torch.arange(4.); result = x.masked_fill(x > 1, -1.)"),
+    ("floor_mod", "x = torch.tensor([7., -7., 2.5]); n = torch.tensor([7, -7, 3]); "
+                  "result = (x // 2, x % 2, -7 // torch.tensor([2.]), 7 % torch.tensor([-3.]), n // 2, n % -2, "
+                  "n // torch.tensor([2, 3, -2]), torch.floor_divide(n, 2), torch.remainder(x, 1.5), n // 2.5, "
+                  "n % torch.tensor([2., 4., -2.]), 5 // n)"),
+    ("floor_mod_inplace", "x = torch.tensor([7, -7]); x //= 2; y = torch.tensor([5., -5.]); y %= 3; result = (x, y)"),
+    ("remainder_grad", "x = torch.tensor([5., -3.], requires_grad=True); "
+                       "d = torch.tensor([2., 2.], requires_grad=True); (x % d).sum().backward(); result = (x.grad, d.grad)"),
+    ("max_return_type", "v, i = torch.tensor([1., 3.]).max(0); r = torch.tensor([[1., 3.]]).min(dim=1); "
+                        "result = (v, i, r.values, r.indices, repr(torch.tensor([1., 3.]).max(0)))"),
     ("accuracy_idiom", "p = torch.tensor([[0.1, 0.9], [0.8, 0.2]]); y = torch.tensor([1, 1]); "
                        "result = (p.argmax(1) == y).sum().item()"),
     ("where", "x = torch.tensor([1., -2., 3.]); result = torch.where(x > 0, x, torch.zeros(3))"),
@@ -362,6 +398,9 @@ CASES = [
     ("err_index_tensor_neg_oob", "torch.arange(3)[torch.tensor([-4])]"),
     ("err_index_tensor_float", "torch.arange(3)[torch.tensor([1.])]"),
     ("err_int_negative_power", "torch.tensor([2]) ** -1"),
+    ("err_mask_shape", "torch.zeros(2, 3)[torch.tensor([True, False, True])]"),
+    ("err_and_float", "torch.ones(2) & torch.ones(2)"),
+    ("err_invert_float", "~torch.ones(2)"),
 ]
 
 

@@ -24,7 +24,7 @@ def _compare(got, exp, opts, path="result"):
     if isinstance(exp, dict) and "tensor" in exp:
         assert isinstance(got, dict) and "tensor" in got, f"{path}: expected a tensor, got {got!r}"
         assert got["shape"] == exp["shape"], f"{path}: shape {got['shape']} != {exp['shape']}"
-        if (exp["dtype"] == "bool" and opts.get("bool")) or (exp["dtype"] == "float64" and opts.get("f64")):
+        if exp["dtype"] == "float64" and opts.get("f64"):
             assert got["dtype"] == "float32", f"{path}: dfm gives float32 here, got {got['dtype']}"
         else:
             assert got["dtype"] == exp["dtype"], f"{path}: dtype {got['dtype']} != {exp['dtype']}"

@@ -42,8 +42,31 @@ def test_from_numpy_copies_what_cannot_be_shared():
     a = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]
     t = dfm.from_numpy(a)
     assert t.tolist() == a.tolist()
-    with pytest.raises(TypeError, match="float32 and int64"):
+    with pytest.raises(TypeError, match="float32, int64 and bool"):
         dfm.from_numpy(np.zeros(3, dtype=np.float64))
+
+
+def test_bool_arrays_share_memory_and_collate():
+    a = np.array([[True, False], [False, True]])
+    t = dfm.from_numpy(a)
+    assert t.dtype is dfm.bool and t.data_ptr() == a.ctypes.data  # zero-copy, like torch
+    a[0, 1] = True
+    assert t.tolist() == [[True, True], [False, True]]
+    assert t.numpy().dtype == np.bool_ and np.shares_memory(t.numpy(), a)
+    assert (t.sum().item(), t.sum().dtype) == (3, dfm.int64)
+    loader = dfm.utils.data.DataLoader([(np.float32(i), i % 2 == 0) for i in range(4)], batch_size=4)
+    x, flags = next(iter(loader))
+    assert flags.dtype is dfm.bool and flags.tolist() == [True, False, True, False]
+    assert x[flags].tolist() == [0.0, 2.0]
+
+
+def test_bool_tensors_save_and_load(tmp_path):
+    m = dfm.arange(6).reshape(2, 3) % 2 == 0
+    dfm.save_file({"mask": m}, str(tmp_path / "m.safetensors"))
+    back = dfm.load_file(str(tmp_path / "m.safetensors"))["mask"]
+    assert back.dtype is dfm.bool and back.tolist() == m.tolist()
+    dfm.save({"mask": m}, str(tmp_path / "m.pt"))
+    assert dfm.load(str(tmp_path / "m.pt"))["mask"].tolist() == m.tolist()
 
 
 def test_array_protocol_and_tensor_from_numpy_types():
@@ -72,9 +95,9 @@ def test_cuda_is_a_clear_error():
 
 
 def test_float64_is_a_clear_error():
-    with pytest.raises(TypeError, match="float32 and int64"):
+    with pytest.raises(TypeError, match="float32, int64 and bool"):
         dfm.zeros(2, dtype=dfm.float64)
-    with pytest.raises(TypeError, match="float32 and int64"):
+    with pytest.raises(TypeError, match="float32, int64 and bool"):
         dfm.ones(2).double()
 
 

@@ -105,7 +105,9 @@ def default_collate(batch):
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind == "f":
             arrs = [np.asarray(b, dtype=np.float32) for b in batch]
-        elif elem.dtype.kind in "iub":
+        elif elem.dtype.kind == "b":
+            arrs = [np.asarray(b, dtype=np.bool_) for b in batch]
+        elif elem.dtype.kind in "iu":
             arrs = [np.asarray(b, dtype=np.int64) for b in batch]
         else:
             raise TypeError(f"default_collate: numpy arrays of dtype {elem.dtype} are not supported")
@@ -113,7 +115,7 @@ def default_collate(batch):
     if isinstance(elem, np.generic) and elem.shape == ():
         return tensor(np.array(batch))
     if isinstance(elem, bool):
-        return tensor([int(b) for b in batch])
+        return tensor([bool(b) for b in batch])
     if isinstance(elem, numbers.Integral):
         return tensor(batch)
     if isinstance(elem, numbers.Real):
