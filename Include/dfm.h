@@ -305,6 +305,22 @@ DFM_API dfm_status dfm_relu(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_gelu(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_sigmoid(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_tanh(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_sin(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_cos(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_log1p(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_expm1(dfm_tensor a, dfm_tensor *out);
+/* x for x > 0, else negative_slope * x. */
+DFM_API dfm_status dfm_leaky_relu(dfm_tensor a, float negative_slope, dfm_tensor *out);
+/* floor / ceil / round (half to even) / trunc / sign: zero gradient; int64 stays int64. */
+DFM_API dfm_status dfm_floor(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_ceil(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_round(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_trunc(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_sign(dfm_tensor a, dfm_tensor *out);
+/* torch.isnan / isinf / isfinite: bool results. */
+DFM_API dfm_status dfm_isnan(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_isinf(dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_isfinite(dfm_tensor a, dfm_tensor *out);
 /* torch.clamp(a, min, max); a bound is ignored when its has_ flag is false. */
 DFM_API dfm_status dfm_clamp(dfm_tensor a, bool has_min, float min, bool has_max, float max, dfm_tensor *out);
 
@@ -379,6 +395,13 @@ DFM_API dfm_status dfm_min_dim(dfm_tensor x, int64_t dim, bool keepdim, dfm_tens
 /* int64 indices along `dim`, or into the flattened tensor when has_dim is false. */
 DFM_API dfm_status dfm_argmax(dfm_tensor x, bool has_dim, int64_t dim, bool keepdim, dfm_tensor *out);
 DFM_API dfm_status dfm_argmin(dfm_tensor x, bool has_dim, int64_t dim, bool keepdim, dfm_tensor *out);
+
+/* --- sort / topk (NaN sorts above every number; ties keep their order) --- */
+/* torch.sort(x, dim, descending, stable=True): values and int64 indices, two NEW REFERENCES. */
+DFM_API dfm_status dfm_sort(dfm_tensor x, int64_t dim, bool descending, dfm_tensor *values, dfm_tensor *indices);
+/* torch.topk(x, k, dim, largest, sorted=True); k outside 0...size of dim is DFM_SHAPE_MISMATCH. */
+DFM_API dfm_status dfm_topk(dfm_tensor x, int64_t k, int64_t dim, bool largest, dfm_tensor *values,
+                            dfm_tensor *indices);
 
 /* --- softmax --- */
 DFM_API dfm_status dfm_softmax(dfm_tensor x, int64_t dim, dfm_tensor *out);
@@ -671,6 +694,11 @@ DFM_API dfm_status dfm_optimizer_load(dfm_optimizer o, const char *path);
 DFM_API dfm_status dfm_scheduler_step_lr(dfm_optimizer o, int64_t step_size, double gamma, dfm_scheduler *out);
 DFM_API dfm_status dfm_scheduler_cosine_annealing_lr(dfm_optimizer o, int64_t t_max, double eta_min,
                                                      dfm_scheduler *out);
+/* lr × gamma at each of the n `milestones` (epochs >= 0; borrowed for the call). */
+DFM_API dfm_status dfm_scheduler_multi_step_lr(dfm_optimizer o, const int64_t *milestones, int64_t n, double gamma,
+                                               dfm_scheduler *out);
+/* lr × gamma every epoch. */
+DFM_API dfm_status dfm_scheduler_exponential_lr(dfm_optimizer o, double gamma, dfm_scheduler *out);
 /* NULL is a no-op. */
 DFM_API dfm_status dfm_scheduler_release(dfm_scheduler s);
 /* Advances one epoch and sets the optimizer's learning rate. */

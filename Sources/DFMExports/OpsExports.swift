@@ -64,6 +64,21 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 @c @implementation public func dfm_sqrt(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_sqrt", a, out) { try DFM.sqrt($0) } }
 @c @implementation public func dfm_relu(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_relu", a, out) { try relu($0) } }
 @c @implementation public func dfm_gelu(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_gelu", a, out) { try gelu($0) } }
+@c @implementation public func dfm_sin(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_sin", a, out) { try sin($0) } }
+@c @implementation public func dfm_cos(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_cos", a, out) { try cos($0) } }
+@c @implementation public func dfm_log1p(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_log1p", a, out) { try log1p($0) } }
+@c @implementation public func dfm_expm1(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_expm1", a, out) { try expm1($0) } }
+@c @implementation public func dfm_leaky_relu(_ a: dfm_tensor?, _ negative_slope: Float, _ out: TensorOut) -> dfm_status {
+    withScalar("dfm_leaky_relu", a, negative_slope, out) { try leakyRelu($0, negativeSlope: $1) }
+}
+@c @implementation public func dfm_floor(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_floor", a, out) { try rounded($0, .floor) } }
+@c @implementation public func dfm_ceil(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_ceil", a, out) { try rounded($0, .ceil) } }
+@c @implementation public func dfm_round(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_round", a, out) { try rounded($0, .round) } }
+@c @implementation public func dfm_trunc(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_trunc", a, out) { try rounded($0, .trunc) } }
+@c @implementation public func dfm_sign(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_sign", a, out) { try rounded($0, .sign) } }
+@c @implementation public func dfm_isnan(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_isnan", a, out) { try isNaN($0) } }
+@c @implementation public func dfm_isinf(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_isinf", a, out) { try isInf($0) } }
+@c @implementation public func dfm_isfinite(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_isfinite", a, out) { try isFinite($0) } }
 @c @implementation public func dfm_sigmoid(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_sigmoid", a, out) { try sigmoid($0) } }
 @c @implementation public func dfm_tanh(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_tanh", a, out) { try DFM.tanh($0) } }
 
@@ -197,6 +212,15 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 
 @c @implementation public func dfm_min_dim(_ x: dfm_tensor?, _ dim: Int64, _ keepdim: Bool, _ values: TensorOut, _ indices: TensorOut) -> dfm_status {
     produceTwo("dfm_min_dim", values, "values", indices, "indices") { try DFM.min(try Arg.tensor(x, "x"), dim: Int(dim), keepdim: keepdim) }
+}
+
+@c @implementation public func dfm_sort(_ x: dfm_tensor?, _ dim: Int64, _ descending: Bool, _ values: TensorOut, _ indices: TensorOut) -> dfm_status {
+    produceTwo("dfm_sort", values, "values", indices, "indices") { try sort(try Arg.tensor(x, "x"), dim: Int(dim), descending: descending) }
+}
+
+@c @implementation public func dfm_topk(_ x: dfm_tensor?, _ k: Int64, _ dim: Int64, _ largest: Bool, _ values: TensorOut,
+                                       _ indices: TensorOut) -> dfm_status {
+    produceTwo("dfm_topk", values, "values", indices, "indices") { try topk(try Arg.tensor(x, "x"), Int(k), dim: Int(dim), largest: largest) }
 }
 
 @c @implementation public func dfm_argmax(_ x: dfm_tensor?, _ has_dim: Bool, _ dim: Int64, _ keepdim: Bool, _ out: TensorOut) -> dfm_status {

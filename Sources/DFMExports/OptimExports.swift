@@ -97,6 +97,18 @@ extension Arg {
     }
 }
 
+@c @implementation public func dfm_scheduler_multi_step_lr(_ o: dfm_optimizer?, _ milestones: UnsafePointer<Int64>?, _ n: Int64,
+                                                          _ gamma: Double, _ out: SchedulerOut) -> dfm_status {
+    produce("dfm_scheduler_multi_step_lr", out, .scheduler) {
+        let ms = try Arg.ints(milestones, n, "milestones", countName: "n", limit: 1 << 16)
+        return try MultiStepLR(try Arg.optimizer(o, "o"), milestones: ms, gamma: gamma)
+    }
+}
+
+@c @implementation public func dfm_scheduler_exponential_lr(_ o: dfm_optimizer?, _ gamma: Double, _ out: SchedulerOut) -> dfm_status {
+    produce("dfm_scheduler_exponential_lr", out, .scheduler) { try ExponentialLR(try Arg.optimizer(o, "o"), gamma: gamma) }
+}
+
 @c @implementation public func dfm_scheduler_release(_ s: dfm_scheduler?) -> dfm_status {
     guarded("dfm_scheduler_release") { try Handles.release(s, .scheduler, "s") }
 }

@@ -235,11 +235,4 @@ final class ShapeOpsTests: XCTestCase {
     }
 
     /// Values 0.1·k for k in a seeded permutation: distinct, with gaps of 0.1.
-    private func spread(_ shape: [Int], seed: UInt64) throws -> Tensor {
-        var rng = SplitMix(seed: seed)
-        let n = shape.reduce(1, *)
-        var v = (0..<n).map { Float($0) * 0.1 - Float(n) * 0.05 }
-        for k in stride(from: n - 1, to: 0, by: -1) { v.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
-        return try Tensor(v, shape: shape)
-    }
 }

@@ -77,6 +77,23 @@ public func whereMask(_ cond: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor
     }
 }
 
+/// torch.isnan / isinf / isfinite as bool (int64 and bool inputs are finite numbers).
+public func isNaN(_ a: Tensor) throws -> Tensor { try classify(a, "isnan") { $0.isNaN } }
+public func isInf(_ a: Tensor) throws -> Tensor { try classify(a, "isinf") { $0.isInfinite } }
+public func isFinite(_ a: Tensor) throws -> Tensor { try classify(a, "isfinite", integers: true) { $0.isFinite } }
+
+private func classify(_ a: Tensor, _ op: String, integers: Bool = false, _ f: @escaping (Float) -> Bool) throws -> Tensor {
+    let out = try Tensor.uninitialized(a.shape, dtype: .bool, op: op)
+    let o = out.b
+    if a.dtype == .float32 {
+        let p = a.f
+        Parallel.chunks(a.count) { r in for k in r { o[k] = f(p[k]) ? 1 : 0 } }
+    } else {
+        o.update(repeating: integers ? 1 : 0, count: a.count)
+    }
+    return out
+}
+
 // MARK: kernels
 
 private func compare(_ a: Tensor, _ b: Tensor, _ c: CompareOp) throws -> Tensor {

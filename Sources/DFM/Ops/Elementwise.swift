@@ -192,6 +192,64 @@ public func tanh(_ a: Tensor) throws -> Tensor {
     return record("tanh", out, [a]) { g in [try EW.zip(g, out, op: "tanh_backward") { $0 * (1 - $1 * $1) }] }
 }
 
+/// torch.nn.functional.leaky_relu: x for x > 0, else slope·x.
+public func leakyRelu(_ a: Tensor, negativeSlope s: Float = 0.01) throws -> Tensor {
+    let out = try EW.map(a, op: "leaky_relu") { $0 > 0 ? $0 : $0 * s }
+    return record("leaky_relu", out, [a]) { g in [try EW.zip(g, a, op: "leaky_relu_backward") { g, x in x > 0 ? g : g * s }] }
+}
+
+public func sin(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "sin") { Foundation.sin($0) }
+    return record("sin", out, [a]) { g in [try EW.zip(g, a, op: "sin_backward") { $0 * Foundation.cos($1) }] }
+}
+
+public func cos(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "cos") { Foundation.cos($0) }
+    return record("cos", out, [a]) { g in [try EW.zip(g, a, op: "cos_backward") { -$0 * Foundation.sin($1) }] }
+}
+
+/// log(1 + x), accurate near 0.
+public func log1p(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "log1p") { Foundation.log1p($0) }
+    return record("log1p", out, [a]) { g in [try EW.zip(g, a, op: "log1p_backward") { $0 / (1 + $1) }] }
+}
+
+/// exp(x) - 1, accurate near 0.
+public func expm1(_ a: Tensor) throws -> Tensor {
+    let out = try EW.map(a, op: "expm1") { Foundation.expm1($0) }
+    return record("expm1", out, [a]) { g in [try EW.zip(g, out, op: "expm1_backward") { $0 * ($1 + 1) }] }
+}
+
+/// Rounding and sign: piecewise constant, so the gradient is zero (as in torch). int64
+/// inputs are already integral: floor/ceil/round/trunc return a copy, sign stays int64.
+public enum Rounding: Sendable {
+    case floor, ceil, round, trunc, sign
+
+    var name: String {
+        switch self {
+        case .floor: return "floor"
+        case .ceil: return "ceil"
+        case .round: return "round"
+        case .trunc: return "trunc"
+        case .sign: return "sign"
+        }
+    }
+}
+
+public func rounded(_ a: Tensor, _ mode: Rounding) throws -> Tensor {
+    let op = mode.name
+    if a.dtype == .int64 { return mode == .sign ? try IntKernels.map(a, op: op) { $0.signum() } : try a.clone() }
+    let out: Tensor
+    switch mode {
+    case .floor: out = try EW.map(a, op: op) { $0.rounded(.down) }
+    case .ceil: out = try EW.map(a, op: op) { $0.rounded(.up) }
+    case .round: out = try EW.map(a, op: op) { $0.rounded(.toNearestOrEven) }  // torch rounds half to even
+    case .trunc: out = try EW.map(a, op: op) { $0.rounded(.towardZero) }
+    case .sign: out = try EW.map(a, op: op) { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 }  // 0 for ±0 and NaN, as torch
+    }
+    return record(op, out, [a]) { _ in [try Tensor.zeros(a.shape)] }
+}
+
 // Operators, so Swift code reads like the math.
 public func + (a: Tensor, b: Tensor) throws -> Tensor { try add(a, b) }
 public func - (a: Tensor, b: Tensor) throws -> Tensor { try sub(a, b) }

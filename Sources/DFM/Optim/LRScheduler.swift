@@ -157,3 +157,65 @@ public final class CosineAnnealingLR: LRScheduler {
         (tMax, etaMin) = (tm, e)
     }
 }
+
+/// torch.optim.lr_scheduler.MultiStepLR: lr × gamma at each milestone epoch (a milestone
+/// listed twice multiplies by gamma²), chainable as in torch.
+public final class MultiStepLR: LRScheduler {
+    public private(set) var milestones: [Int]
+    public private(set) var gamma: Double
+
+    public init(_ optimizer: Optimizer, milestones: [Int], gamma: Double = 0.1) throws {
+        guard milestones.allSatisfy({ $0 >= 0 && $0 <= LRScheduler.maxCount }) else {
+            throw DFMError.invalid("MultiStepLR", "milestones must be integers in [0, 2^40], got \(milestones)")
+        }
+        guard gamma.isFinite else { throw DFMError.invalid("MultiStepLR", "gamma must be finite, got \(gamma)") }
+        self.milestones = milestones.sorted()
+        self.gamma = gamma
+        try super.init(optimizer)
+    }
+
+    public override func computeLr() -> [Double] {
+        let hits = milestones.filter { $0 == lastEpoch }.count
+        if hits == 0 { return optimizer.paramGroups.map { $0.lr } }
+        return optimizer.paramGroups.map { $0.lr * Foundation.pow(gamma, Double(hits)) }
+    }
+
+    public override var settings: [String: String] {
+        ["milestones": milestones.map(String.init).joined(separator: ","), "gamma": fmtDouble(gamma)]
+    }
+
+    public override func setSettings(_ s: [String: String]) throws {
+        let parts = (s["milestones"] ?? "").split(separator: ",")
+        let ms = parts.compactMap { Int($0) }
+        guard ms.count == parts.count, ms.allSatisfy({ $0 >= 0 && $0 <= LRScheduler.maxCount }),
+              let g = Double(s["gamma"] ?? "") else {
+            throw DFMError.invalid("MultiStepLR.load_state_dict", "milestones or gamma missing or invalid")
+        }
+        (milestones, gamma) = (ms.sorted(), g)
+    }
+}
+
+/// torch.optim.lr_scheduler.ExponentialLR: lr × gamma every epoch.
+public final class ExponentialLR: LRScheduler {
+    public private(set) var gamma: Double
+
+    public init(_ optimizer: Optimizer, gamma: Double) throws {
+        guard gamma.isFinite else { throw DFMError.invalid("ExponentialLR", "gamma must be finite, got \(gamma)") }
+        self.gamma = gamma
+        try super.init(optimizer)
+    }
+
+    public override func computeLr() -> [Double] {
+        if lastEpoch == 0 { return optimizer.paramGroups.map { $0.lr } }
+        return optimizer.paramGroups.map { $0.lr * gamma }
+    }
+
+    public override var settings: [String: String] { ["gamma": fmtDouble(gamma)] }
+
+    public override func setSettings(_ s: [String: String]) throws {
+        guard let g = Double(s["gamma"] ?? "") else {
+            throw DFMError.invalid("ExponentialLR.load_state_dict", "gamma missing or invalid")
+        }
+        gamma = g
+    }
+}

@@ -61,3 +61,13 @@ struct SplitMix {
         return try! Tensor((0..<n).map { _ in lo + (hi - lo) * nextFloat() }, shape: shape)
     }
 }
+
+/// Distinct values 0.1 apart in shuffled order: order-dependent ops (max, sort) keep their
+/// order under the finite-difference step.
+func spread(_ shape: [Int], seed: UInt64) throws -> Tensor {
+    var rng = SplitMix(seed: seed)
+    let n = shape.reduce(1, *)
+    var v = (0..<n).map { Float($0) * 0.1 - Float(n) * 0.05 }
+    for k in stride(from: n - 1, to: 0, by: -1) { v.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
+    return try Tensor(v, shape: shape)
+}

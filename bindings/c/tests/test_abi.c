@@ -855,6 +855,15 @@ static void test_elementwise(void) {
     good_unary(dfm_gelu, 0, 0, __LINE__);
     good_unary(dfm_sigmoid, 0, 0.5f, __LINE__);
     good_unary(dfm_tanh, 0, 0, __LINE__);
+    good_unary(dfm_sin, 0, 0, __LINE__);
+    good_unary(dfm_cos, 0, 1, __LINE__);
+    good_unary(dfm_log1p, 0, 0, __LINE__);
+    good_unary(dfm_expm1, 0, 0, __LINE__);
+    good_unary(dfm_floor, -1.5f, -2, __LINE__);
+    good_unary(dfm_ceil, -1.5f, -1, __LINE__);
+    good_unary(dfm_round, 2.5f, 2, __LINE__); /* half to even */
+    good_unary(dfm_trunc, -1.5f, -1, __LINE__);
+    good_unary(dfm_sign, NAN, 0, __LINE__);
     bad_unary(dfm_neg, "dfm_neg", 1, __LINE__);
     bad_unary(dfm_exp, "dfm_exp", 0, __LINE__);
     bad_unary(dfm_log, "dfm_log", 0, __LINE__);
@@ -864,6 +873,38 @@ static void test_elementwise(void) {
     bad_unary(dfm_gelu, "dfm_gelu", 0, __LINE__);
     bad_unary(dfm_sigmoid, "dfm_sigmoid", 0, __LINE__);
     bad_unary(dfm_tanh, "dfm_tanh", 0, __LINE__);
+    bad_unary(dfm_sin, "dfm_sin", 0, __LINE__);
+    bad_unary(dfm_cos, "dfm_cos", 0, __LINE__);
+    bad_unary(dfm_log1p, "dfm_log1p", 0, __LINE__);
+    bad_unary(dfm_expm1, "dfm_expm1", 0, __LINE__);
+    bad_unary(dfm_floor, "dfm_floor", 1, __LINE__);
+    bad_unary(dfm_ceil, "dfm_ceil", 1, __LINE__);
+    bad_unary(dfm_round, "dfm_round", 1, __LINE__);
+    bad_unary(dfm_trunc, "dfm_trunc", 1, __LINE__);
+    bad_unary(dfm_sign, "dfm_sign", 1, __LINE__);
+    bad_unary(dfm_isnan, "dfm_isnan", INT64_TO_BOOL, __LINE__);
+    bad_unary(dfm_isinf, "dfm_isinf", INT64_TO_BOOL, __LINE__);
+    bad_unary(dfm_isfinite, "dfm_isfinite", INT64_TO_BOOL, __LINE__);
+    {
+        float nv[3] = {NAN, INFINITY, 1};
+        int64_t three = 3;
+        dfm_tensor sp = T(nv, &three, 1);
+        OK(dfm_isnan(sp, &out));
+        CHECK(atb(out, 0) == 1 && atb(out, 1) == 0);
+        dfm_tensor_release(out);
+        OK(dfm_isinf(sp, &out));
+        CHECK(atb(out, 1) == 1 && atb(out, 2) == 0);
+        dfm_tensor_release(out);
+        OK(dfm_isfinite(sp, &out));
+        CHECK(atb(out, 0) == 0 && atb(out, 2) == 1);
+        dfm_tensor_release(out);
+        OK(dfm_leaky_relu(sp, 0.1f, &out)); /* NaN stays NaN, inf stays inf */
+        CHECK(isnan(at(out, 0)) && isinf(at(out, 1)) && at(out, 2) == 1);
+        dfm_tensor_release(out);
+        dfm_tensor_release(sp);
+    }
+    good_unary(dfm_log1p, -2, NAN, __LINE__);
+    bad_scalar(dfm_leaky_relu, "dfm_leaky_relu", __LINE__);
 
     OK(dfm_clamp(a, true, 2, true, 4, &out));
     OK(dfm_tensor_read(out, v, sizeof v));
@@ -1225,6 +1266,25 @@ static void test_compare_and_reduce(void) {
     ERR(dfm_min_dim(RELEASED, 0, false, &out, &idx), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_min_dim(a, INT64_MIN, false, &out, &idx), DFM_INDEX_ERROR, NULL);
     BAD(dfm_max_dim(e, 0, false, &out, &idx));
+    /* sort / topk: a is [[1, 2, 3], [4, 5, 6]] */
+    OK(dfm_sort(a, 1, true, &out, &idx));
+    CHECK(at(out, 0) == 3 && at(out, 5) == 4 && at64(idx, 0) == 2 && at64(idx, 5) == 0);
+    dfm_tensor_release(out);
+    dfm_tensor_release(idx);
+    OK(dfm_topk(a, 1, 0, false, &out, &idx));
+    CHECK(numel(out) == 3 && at(out, 2) == 3 && at64(idx, 2) == 0);
+    dfm_tensor_release(out);
+    dfm_tensor_release(idx);
+    ERR(dfm_topk(a, 4, 1, true, &out, &idx), DFM_SHAPE_MISMATCH, "out of range");
+    ERR(dfm_topk(a, -1, 1, true, &out, &idx), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_topk(a, 1, 2, true, &out, &idx), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_sort(a, INT64_MIN, false, &out, &idx), DFM_INDEX_ERROR, NULL);
+    CHECK(out == NULL && idx == NULL);
+    ERR(dfm_sort(NULL, 0, false, &out, &idx), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_sort(a, 0, false, NULL, &idx), DFM_INVALID_ARGUMENT, "values");
+    ERR(dfm_topk(RELEASED, 1, 0, true, &out, &idx), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_topk(a, 1, 0, true, &out, NULL), DFM_INVALID_ARGUMENT, "indices");
+
     OK(dfm_argmax(a, false, 0, false, &out));
     CHECK(at64(out, 0) == 5);
     dfm_tensor_release(out);
@@ -2301,6 +2361,37 @@ static void test_optim(void) {
         ERR(dfm_scheduler_cosine_annealing_lr((dfm_optimizer)(void *)w, 10, 0, &dummy), DFM_TYPE_ERROR, NULL);
     }
     ERR(dfm_scheduler_cosine_annealing_lr(o2, 10, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {   /* MultiStepLR and ExponentialLR on an optimizer of their own */
+        dfm_optimizer o3 = NULL;
+        dfm_scheduler m = NULL, x = NULL, none = NULL;
+        int64_t ms[2] = {1, 3}, bad_ms[1] = {-1};
+        OK(dfm_optimizer_sgd(ps, 1, 0.1, 0, 0, 0, false, false, &o3));
+        OK(dfm_scheduler_multi_step_lr(o3, ms, 2, 0.5, &m));
+        OK(dfm_scheduler_step(m));
+        OK(dfm_scheduler_get_last_lr(m, &lr));
+        CHECK(fabs(lr - 0.05) < 1e-12);
+        OK(dfm_scheduler_save(m, tmp_path("multistep.safetensors")));
+        OK(dfm_scheduler_load(m, tmp_path("multistep.safetensors")));
+        ERR(dfm_scheduler_multi_step_lr(o3, bad_ms, 1, 0.5, &x), DFM_INVALID_ARGUMENT, "milestones");
+        ERR(dfm_scheduler_multi_step_lr(o3, NULL, 2, 0.5, &x), DFM_INVALID_ARGUMENT, "milestones");
+        ERR(dfm_scheduler_multi_step_lr(o3, ms, -1, 0.5, &x), DFM_INVALID_ARGUMENT, "'n'");
+        ERR(dfm_scheduler_multi_step_lr(o3, ms, 2, NAN, &x), DFM_INVALID_ARGUMENT, "gamma");
+        ERR(dfm_scheduler_multi_step_lr(NULL, ms, 2, 0.5, &x), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_multi_step_lr(o3, ms, 2, 0.5, NULL), DFM_INVALID_ARGUMENT, NULL);
+        CHECK(x == NULL);
+        OK(dfm_scheduler_exponential_lr(o3, 0.5, &x));
+        OK(dfm_scheduler_step(x));
+        OK(dfm_scheduler_get_last_lr(x, &lr));
+        CHECK(fabs(lr - 0.025) < 1e-12); /* 0.05 from MultiStepLR, halved */
+        ERR(dfm_scheduler_load(x, tmp_path("multistep.safetensors")), DFM_INVALID_ARGUMENT, "MultiStepLR");
+        ERR(dfm_scheduler_exponential_lr(o3, INFINITY, &none), DFM_INVALID_ARGUMENT, "gamma");
+        ERR(dfm_scheduler_exponential_lr((dfm_optimizer)(void *)w, 0.5, &none), DFM_TYPE_ERROR, NULL);
+        CHECK(none == NULL);
+        ERR(dfm_scheduler_exponential_lr(o3, 0.5, NULL), DFM_INVALID_ARGUMENT, NULL);
+        dfm_scheduler_release(x);
+        dfm_scheduler_release(m);
+        dfm_optimizer_release(o3);
+    }
     {
         /* a scheduler file whose counters would overflow the epoch arithmetic */
         dfm_tensor_dict d = NULL;

@@ -5,7 +5,7 @@ libdfm (Swift core); this package converts arguments and owns handles.
 """
 from . import _lib
 from ._lib import DFMIOError
-from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, bool_, as_tensor, cat, concat, concatenate, device,
+from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, bool_, eye, as_tensor, cat, concat, concatenate, device,
                       dtype, empty, empty_like, enable_grad, float32, from_numpy, full, full_like,
                       get_num_threads, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
                       manual_seed, maximum, minimum, no_grad, numel, ones, ones_like, rand, rand_like, randint,

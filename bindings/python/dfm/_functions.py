@@ -10,7 +10,9 @@ __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "pow", 
            "chunk", "unbind",
            "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "isclose", "detach", "clone", "masked_fill",
            "swapaxes", "erf_gelu", "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor",
-           "logical_not", "any", "all", "nonzero", "argwhere", "masked_select"]
+           "logical_not", "any", "all", "nonzero", "argwhere", "masked_select", "sin", "cos", "log1p", "expm1",
+           "floor", "ceil", "round", "trunc", "sign", "isnan", "isinf", "isfinite", "clamp_min", "clamp_max",
+           "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp"]
 
 
 def _t(x):
@@ -295,3 +297,17 @@ argwhere = nonzero
 
 def masked_select(input, mask):
     return _t(input).masked_select(mask)
+
+
+def _method(name):
+    def fn(input, *args, **kwargs):
+        return getattr(_t(input), name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"torch.{name}(input, ...): Tensor.{name}."
+    return fn
+
+
+for _name in ["sin", "cos", "log1p", "expm1", "floor", "ceil", "round", "trunc", "sign", "isnan", "isinf", "isfinite",
+              "clamp_min", "clamp_max", "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp"]:
+    globals()[_name] = _method(_name)
+del _name

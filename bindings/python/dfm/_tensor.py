@@ -306,6 +306,16 @@ class _Min(_ReturnType):
     _name = "min"
 
 
+class _Sort(_ReturnType):
+    __slots__ = ()
+    _name = "sort"
+
+
+class _Topk(_ReturnType):
+    __slots__ = ()
+    _name = "topk"
+
+
 class Tensor:
     """A dense, contiguous float32, int64 or bool tensor living in libdfm."""
 
@@ -942,6 +952,52 @@ class Tensor:
     def tanh(self):
         return _op("dfm_tanh", self._h)
 
+    def sin(self):
+        return _op("dfm_sin", self._h)
+
+    def cos(self):
+        return _op("dfm_cos", self._h)
+
+    def log1p(self):
+        return _op("dfm_log1p", self._h)
+
+    def expm1(self):
+        return _op("dfm_expm1", self._h)
+
+    def floor(self):
+        return _op("dfm_floor", self._h)
+
+    def ceil(self):
+        return _op("dfm_ceil", self._h)
+
+    def round(self, decimals=0):
+        if decimals:
+            raise NotImplementedError("dfm: round(decimals=...) is not supported; use round() on scaled values")
+        return _op("dfm_round", self._h)
+
+    def trunc(self):
+        return _op("dfm_trunc", self._h)
+
+    fix = trunc
+
+    def sign(self):
+        return _op("dfm_sign", self._h)
+
+    def isnan(self):
+        return _op("dfm_isnan", self._h)
+
+    def isinf(self):
+        return _op("dfm_isinf", self._h)
+
+    def isfinite(self):
+        return _op("dfm_isfinite", self._h)
+
+    def clamp_min(self, min):
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        return self.clamp(max=max)
+
     def square(self):
         return self * self
 
@@ -992,6 +1048,68 @@ class Tensor:
 
     def argmin(self, dim=None, keepdim=False):
         return _op("dfm_argmin", self._h, dim is not None, int(dim or 0), bool(keepdim))
+
+    # ---- sort, topk and reductions composed from core ops ------------------------
+    def sort(self, dim=-1, descending=False, stable=False):
+        v, i = Handle(), Handle()
+        check(C.dfm_sort(self._h, int(dim), bool(descending), ctypes.byref(v), ctypes.byref(i)))
+        return _Sort(_wrap(v.value), _wrap(i.value))  # always stable, which torch allows for stable=False
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return self.sort(dim, descending).indices
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        v, i = Handle(), Handle()
+        check(C.dfm_topk(self._h, int(k), int(dim), bool(largest), ctypes.byref(v), ctypes.byref(i)))
+        return _Topk(_wrap(v.value), _wrap(i.value))
+
+    def _reduced_dims(self, dim):
+        n = self.dim()
+        dims = range(n) if dim is None or dim == () or dim == [] else _dims_arg(dim)
+        return sorted({d % n if n else 0 for d in dims}, reverse=True)
+
+    def amax(self, dim=(), keepdim=False):
+        x = self
+        dims = self._reduced_dims(dim)
+        for d in dims:
+            x = x.max(d, keepdim=True).values if x.dim() else x
+        return x if keepdim else x.squeeze(dims) if x.dim() else x
+
+    def amin(self, dim=(), keepdim=False):
+        return -((-self).amax(dim, keepdim)) if self.dtype is not bool_ else self.logical_not().amax(dim, keepdim).logical_not()
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        if isinstance(dim, builtins.bool):  # var(unbiased) legacy form
+            dim, unbiased = None, dim
+        c = correction if correction is not None else (0 if unbiased is False else 1)
+        dims = self._reduced_dims(dim)
+        count = math.prod(self.shape[d] for d in dims) if self.dim() else 1
+        d = self - self.mean(dims, keepdim=True)
+        return (d * d).sum(dims, keepdim=keepdim) / builtins.max(count - c, 0)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        dims = self._reduced_dims(dim)
+        if p in ("fro", 2, 2.0):
+            return (self * self).sum(dims, keepdim=keepdim).sqrt()
+        if p in (1, 1.0):
+            return self.abs().sum(dims, keepdim=keepdim)
+        if p == math.inf:
+            return self.abs().amax(dims, keepdim=keepdim)
+        if p == -math.inf:
+            return self.abs().amin(dims, keepdim=keepdim)
+        if p == 0:
+            return (self != 0).float().sum(dims, keepdim=keepdim)
+        return (self.abs() ** p).sum(dims, keepdim=keepdim) ** (1.0 / p)
+
+    def logsumexp(self, dim, keepdim=False):
+        dims = self._reduced_dims(dim)
+        m = self.detach().amax(dims, keepdim=True)
+        m = where(m.isinf(), zeros_like(m), m)  # all -inf (or an inf) rows: shift by 0, as torch does
+        out = (self - m).exp().sum(dims, keepdim=True).log() + m
+        return out if keepdim else out.squeeze(dims)
 
     def softmax(self, dim):
         return _op("dfm_softmax", self._h, int(dim))
@@ -1365,6 +1483,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
               int64 if isinstance(fill_value, (int, np.integer)) else float32)
     s, n = _new_shape((size,))
     return _finish(_op("dfm_tensor_full", s, n, float(fill_value), dt.code), requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    m = n if m is None else m
+    e = arange(int(n)).unsqueeze(1) == arange(int(m))
+    return _finish(e.to(to_dtype(dtype) or float32), requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):

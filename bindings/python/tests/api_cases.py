@@ -106,6 +106,41 @@ CASES = [
     ("floor_mod_inplace", "x = torch.tensor([7, -7]); x //= 2; y = torch.tensor([5., -5.]); y %= 3; result = (x, y)"),
     ("remainder_grad", "x = torch.tensor([5., -3.], requires_grad=True); "
                        "d = torch.tensor([2., 2.], requires_grad=True); (x % d).sum().backward(); result = (x.grad, d.grad)"),
+    # ---- unary math, rounding, predicates --------------------------------------------------
+    ("unary_extra", "x = torch.tensor([-1.5, -0.5, 0.5, 2.5, 3.7]); "
+                    "result = (x.sin(), torch.cos(x), (x + 2).log1p(), x.expm1(), x.floor(), torch.ceil(x), x.round(), "
+                    "x.trunc(), x.sign(), torch.sign(torch.tensor([-3, 0, 2])), x.clamp_min(0), torch.clamp_max(x, 1))"),
+    ("predicates", "x = torch.tensor([1., float('nan'), float('inf'), -float('inf')]); "
+                   "result = (x.isnan(), torch.isinf(x), torch.isfinite(x), torch.isfinite(torch.tensor([1, 2])))"),
+    ("leaky_silu", "x = torch.tensor([-2., -0.5, 0., 1.5], requires_grad=True); "
+                   "y = (F.leaky_relu(x, 0.2) + nn.LeakyReLU()(x) + nn.SiLU()(x) + F.silu(x)).sum(); y.backward(); "
+                   "result = (F.leaky_relu(x.detach()), nn.SiLU()(x.detach()), x.grad)"),
+    ("sort_topk", "x = torch.tensor([[3., 1., 4., 1.5], [2., 7., 1., 8.]]); "
+                  "v, i = x.sort(); s = torch.sort(x, dim=0, descending=True); t = x.topk(2); "
+                  "result = (v, i, s.values, s.indices, t.values, t.indices, torch.topk(x, 1, dim=0, largest=False), "
+                  "x.argsort(dim=1, descending=True), repr(x.topk(1)))"),
+    ("topk_accuracy", "logits = torch.tensor([[0.1, 0.5, 0.2, 0.9], [0.8, 0.1, 0.05, 0.3], [0.2, 0.3, 0.4, 0.1]]); "
+                      "y = torch.tensor([1, 0, 3]); _, pred = logits.topk(2, 1, True, True); pred = pred.t(); "
+                      "correct = pred.eq(y.view(1, -1).expand_as(pred)); "
+                      "result = (correct, correct[:1].reshape(-1).float().sum(0, keepdim=True), correct[:2].reshape(-1).float().sum(0))"),
+    ("sort_grad", "x = torch.tensor([3., 1., 2.], requires_grad=True); "
+                  "(x.sort(descending=True).values * torch.tensor([1., 10., 100.])).sum().backward(); result = x.grad"),
+    ("reductions_extra", "x = torch.tensor([[1., -2., 3.], [4., 5., -6.]]); "
+                         "result = (x.var(), x.var(1), x.std(0), x.var(1, unbiased=False), x.std(dim=1, keepdim=True), "
+                         "torch.var(x, dim=0, correction=0), x.norm(), x.norm(dim=1), x.norm(p=1), torch.norm(x, float('inf')), "
+                         "x.amax(1), x.amin(dim=(0, 1)), torch.amax(x, 0, keepdim=True), x.logsumexp(1), "
+                         "torch.logsumexp(x, dim=(0, 1)), torch.tensor([[-float('inf'), -float('inf')]]).logsumexp(1))"),
+    ("var_grad", "x = torch.tensor([[1., 2., 4.], [0., 3., 3.]], requires_grad=True); "
+                 "(x.std(1).sum() + x.logsumexp(0).sum() + x.norm()).backward(); result = x.grad"),
+    ("normalize_eye", "x = torch.tensor([[3., 4.], [0., 0.]]); "
+                      "result = (F.normalize(x), F.normalize(x, dim=0), F.normalize(x, p=1), torch.eye(3), torch.eye(2, 3, dtype=torch.int64))"),
+    ("multistep_exponential_lr", "p = nn.Parameter(torch.ones(1)); o1 = torch.optim.SGD([p], lr=0.1); "
+                                 "o2 = torch.optim.SGD([p], lr=0.2); m = torch.optim.lr_scheduler.MultiStepLR(o1, [2, 4], 0.5); "
+                                 "e = torch.optim.lr_scheduler.ExponentialLR(o2, 0.9); lrs = []\n"
+                                 "for _ in range(6):\n"
+                                 "    lrs.append((m.get_last_lr()[0], e.get_last_lr()[0], o1.param_groups[0]['lr'])); "
+                                 "o1.step(); o2.step(); m.step(); e.step()\n"
+                                 "result = lrs"),
     ("max_return_type", "v, i = torch.tensor([1., 3.]).max(0); r = torch.tensor([[1., 3.]]).min(dim=1); "
                         "result = (v, i, r.values, r.indices, repr(torch.tensor([1., 3.]).max(0)))"),
     ("accuracy_idiom", "p = torch.tensor([[0.1, 0.9], [0.8, 0.2]]); y = torch.tensor([1, 1]); "
@@ -401,6 +436,8 @@ CASES = [
     ("err_mask_shape", "torch.zeros(2, 3)[torch.tensor([True, False, True])]"),
     ("err_and_float", "torch.ones(2) & torch.ones(2)"),
     ("err_invert_float", "~torch.ones(2)"),
+    ("err_topk_k", "torch.ones(2, 3).topk(4)"),
+    ("err_sort_dim", "torch.ones(2, 3).sort(dim=2)"),
 ]
 
 

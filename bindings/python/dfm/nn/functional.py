@@ -44,6 +44,20 @@ def relu(input, inplace=False):
     return _op("dfm_relu", _t(input, "relu")._h)
 
 
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _op("dfm_leaky_relu", _t(input, "leaky_relu")._h, float(negative_slope))
+
+
+def silu(input, inplace=False):
+    x = _t(input, "silu")
+    return x * x.sigmoid()
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    x = _t(input, "normalize")
+    return x / x.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(x)
+
+
 def gelu(input, approximate="none"):
     if approximate == "none":
         return _op("dfm_gelu", _t(input, "gelu")._h)

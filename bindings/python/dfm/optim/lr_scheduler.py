@@ -1,7 +1,7 @@
 """torch.optim.lr_scheduler over the core's schedulers (one per parameter group)."""
 import ctypes
 
-from .._lib import C, Handle, check
+from .._lib import C, Handle, check, i64_array
 
 
 class LRScheduler:
@@ -73,3 +73,22 @@ class CosineAnnealingLR(LRScheduler):
 
 
 _LRScheduler = LRScheduler
+
+
+class MultiStepLR(LRScheduler):
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self.milestones, self.gamma = [int(m) for m in milestones], gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        arr, n = i64_array(self.milestones)
+        return C.dfm_scheduler_multi_step_lr(opt, arr, n, float(self.gamma), out)
+
+
+class ExponentialLR(LRScheduler):
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_exponential_lr(opt, float(self.gamma), out)

@@ -1,0 +1,91 @@
+import XCTest
+@testable import DFM
+
+/// sin/cos/log1p/expm1, leaky_relu, rounding, isnan & co., sort and topk against PyTorch
+/// (tools/fixtures/ops_extra.py), plus the two schedulers added with them.
+final class ExtraOpsTests: XCTestCase {
+    func testParityWithPyTorch() throws {
+        let fx = try Fixture("extra_ops")
+        let unary: [String: (Tensor) throws -> Tensor] = [
+            "sin": sin, "cos": cos, "log1p": log1p, "expm1": expm1, "isnan": isNaN, "isinf": isInf, "isfinite": isFinite,
+            "floor": { try rounded($0, .floor) }, "ceil": { try rounded($0, .ceil) }, "round": { try rounded($0, .round) },
+            "trunc": { try rounded($0, .trunc) }, "sign": { try rounded($0, .sign) },
+        ]
+        var checked = 0
+        for c in fx.cases {
+            let x = try fx.leaves(c, ["x"])[0]
+            let name = String(c.prefix { $0.isLetter || $0 == "1" || $0 == "_" }.split(separator: "_").first ?? "")
+            var outs: [Tensor]
+            if c.hasPrefix("leaky_relu") {
+                outs = [try leakyRelu(x, negativeSlope: fx.float(c, "slope")!)]
+            } else if c.hasPrefix("sort") {
+                let r = try sort(x, dim: fx.int(c, "dim")!, descending: fx.bool(c, "descending")!)
+                outs = [r.values, r.indices]
+            } else if c.hasPrefix("topk") {
+                let r = try topk(x, fx.int(c, "k")!, dim: fx.int(c, "dim")!, largest: fx.bool(c, "largest")!)
+                outs = [r.values, r.indices]
+            } else if let f = unary[name] {
+                outs = [try f(x)]
+            } else {
+                XCTFail("unhandled fixture case \(c)"); continue
+            }
+            for (k, y) in outs.enumerated() {
+                let want = fx.output(c, k)
+                XCTAssertEqual(y.dtype, want.dtype, "\(c) out \(k): dtype")
+                if want.dtype != .float32 {
+                    XCTAssertEqual(y.shape, want.shape, "\(c) out \(k): shape")
+                    XCTAssertEqual(y.toInt64Array(), want.toInt64Array(), "\(c) out \(k): values")
+                }
+            }
+            // Values bitwise where torch's result is exact (rounding, sort); 1e-6 for the transcendental ones.
+            let exact = ["floor", "ceil", "round", "trunc", "sign", "sort", "topk"].contains { c.hasPrefix($0) }
+            try fx.check(c, outputs: outs.filter { $0.dtype == .float32 }, inputs: ["x": x],
+                         rtol: exact ? 0 : 1e-6, atol: exact ? 0 : 1e-6)
+            checked += 1
+        }
+        XCTAssertEqual(checked, 39)
+    }
+
+    func testSortAndTopkRefuseBadArguments() throws {
+        let x = try Tensor([3, 1, 2], shape: [3])
+        XCTAssertThrowsError(try topk(x, 4)) { XCTAssertTrue("\($0)".contains("out of range"), "\($0)") }
+        XCTAssertThrowsError(try topk(x, -1))
+        XCTAssertThrowsError(try sort(x, dim: 1))
+        let s = try sort(Tensor.scalar(2))  // 0-dim: itself, index 0
+        XCTAssertEqual(s.values.toArray(), [2])
+        XCTAssertEqual(s.indices.toInt64Array(), [0])
+    }
+
+    func testGradientsByFiniteDifferences() throws {
+        var r = SplitMix(seed: 11)
+        try gradCheck([r.tensor([3, 4])]) { try sin($0[0]) }
+        try gradCheck([r.tensor([3, 4])]) { try cos($0[0]) }
+        try gradCheck([r.tensor([3, 4], 0, 2)]) { try log1p($0[0]) }
+        try gradCheck([r.tensor([3, 4])]) { try expm1($0[0]) }
+        try gradCheck([r.tensor([3, 4])]) { try leakyRelu($0[0], negativeSlope: 0.1) }
+        try gradCheck([try spread([3, 5], seed: 3)]) { try sort($0[0], dim: 1, descending: true).values }
+        try gradCheck([try spread([4, 5], seed: 4)]) { try topk($0[0], 2, dim: 0).values }
+    }
+
+    /// Learning rates as torch computes them (torch 2.x, chainable form), epochs 0 through 7.
+    func testMultiStepAndExponentialLR() throws {
+        let p = try Tensor.zeros([1]).requiresGrad()
+        let sgd = try SGD([p], lr: 0.1)
+        let ms = try MultiStepLR(sgd, milestones: [5, 2, 5], gamma: 0.5)
+        var lrs: [Double] = []
+        for _ in 0..<8 { lrs.append(ms.lastLrValue); ms.step() }
+        let want = [0.1, 0.1, 0.05, 0.05, 0.05, 0.0125, 0.0125, 0.0125]
+        for (a, b) in zip(lrs, want) { XCTAssertEqual(a, b, accuracy: 1e-15) }
+        let sgd2 = try SGD([p], lr: 0.2)
+        let ex = try ExponentialLR(sgd2, gamma: 0.9)
+        for e in 0..<5 {
+            XCTAssertEqual(ex.lastLrValue, 0.2 * Foundation.pow(0.9, Double(e)), accuracy: 1e-15)
+            ex.step()
+        }
+        let restored = try ExponentialLR(try SGD([p], lr: 0.2), gamma: 0.5)
+        try restored.loadStateDict(ex.stateDict())
+        XCTAssertEqual(restored.gamma, 0.9)
+        XCTAssertEqual(restored.lastEpoch, ex.lastEpoch)
+        XCTAssertThrowsError(try MultiStepLR(sgd, milestones: [-1]))
+    }
+}
