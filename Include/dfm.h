@@ -351,6 +351,10 @@ DFM_API dfm_status dfm_index_select(dfm_tensor x, int64_t dim, dfm_tensor index,
 /* torch.nonzero: the (n, ndim) int64 coordinates of the nonzero (true) elements, in
  * row-major order. */
 DFM_API dfm_status dfm_nonzero(dfm_tensor x, dfm_tensor *out);
+/* torch.gather: out[i][j][k] = x[i][index[i][j][k]][k] for dim 1 (likewise for any dim).
+ * `index` is int64 with x's number of dims, each dim no larger than x's (except `dim`),
+ * entries in [0, size of dim). Recorded: the gradient scatter-adds into x. */
+DFM_API dfm_status dfm_gather(dfm_tensor x, int64_t dim, dfm_tensor index, dfm_tensor *out);
 /* torch.masked_select: the elements of x where the bool `mask` is true (x and mask
  * broadcast together), as a 1-D tensor in row-major order. Recorded. */
 DFM_API dfm_status dfm_masked_select(dfm_tensor x, dfm_tensor mask, dfm_tensor *out);
@@ -454,6 +458,9 @@ DFM_API dfm_status dfm_layer_norm(dfm_tensor x, const int64_t *normalized_shape,
  * indices; `weight` (C) may be NULL. */
 DFM_API dfm_status dfm_cross_entropy(dfm_tensor input, dfm_tensor target, dfm_tensor weight, int64_t ignore_index,
                                      const char *reduction, float label_smoothing, dfm_tensor *out);
+/* F.nll_loss: input holds log-probabilities, shaped as for dfm_cross_entropy. */
+DFM_API dfm_status dfm_nll_loss(dfm_tensor input, dfm_tensor target, dfm_tensor weight, int64_t ignore_index,
+                                const char *reduction, dfm_tensor *out);
 DFM_API dfm_status dfm_mse_loss(dfm_tensor input, dfm_tensor target, const char *reduction, dfm_tensor *out);
 /* F.binary_cross_entropy_with_logits; weight and pos_weight may be NULL. */
 DFM_API dfm_status dfm_binary_cross_entropy_with_logits(dfm_tensor input, dfm_tensor target, dfm_tensor weight,

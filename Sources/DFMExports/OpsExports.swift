@@ -144,6 +144,10 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
     produceTensor("dfm_index_select", out) { try indexSelect(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index")) }
 }
 
+@c @implementation public func dfm_gather(_ x: dfm_tensor?, _ dim: Int64, _ index: dfm_tensor?, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_gather", out) { try gather(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index")) }
+}
+
 @c @implementation public func dfm_nonzero(_ x: dfm_tensor?, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_nonzero", out) { try nonzero(try Arg.tensor(x, "x")) }
 }
@@ -339,6 +343,15 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 // MARK: losses, dropout
 
 private func reduction(_ p: UnsafePointer<CChar>?) throws -> Reduction { try Reduction(try Arg.string(p, "reduction")) }
+
+@c @implementation public func dfm_nll_loss(_ input: dfm_tensor?, _ target: dfm_tensor?, _ weight: dfm_tensor?,
+                                           _ ignore_index: Int64, _ reduction_: UnsafePointer<CChar>?, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_nll_loss", out) {
+        try nllLoss(try Arg.tensor(input, "input"), try Arg.tensor(target, "target"),
+                    weight: try Arg.optionalTensor(weight, "weight"), ignoreIndex: Int(ignore_index),
+                    reduction: try reduction(reduction_))
+    }
+}
 
 @c @implementation public func dfm_cross_entropy(_ input: dfm_tensor?, _ target: dfm_tensor?, _ weight: dfm_tensor?,
                                                 _ ignore_index: Int64, _ reduction_: UnsafePointer<CChar>?,

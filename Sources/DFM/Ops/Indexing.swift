@@ -103,3 +103,47 @@ public func maskedSelect(_ x: Tensor, _ mask: Tensor) throws -> Tensor {
     let positions = try nonzero(try reshape(try expand(mask, to: shape), [-1]))
     return try indexSelect(flat, dim: 0, index: positions.viewAs([positions.shape[0]]))
 }
+
+/// torch.gather(x, dim, index): out[..., j, ...] = x[..., index[..., j, ...], ...] along `dim`.
+/// `index` is int64 with x's rank; every other dim is at most x's; entries lie in
+/// [0, x.shape[dim]). The gradient scatter-adds back into x (repeats accumulate).
+public func gather(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
+    let op = "gather"
+    guard index.dtype == .int64 else { throw DFMError.type(op, "expected an int64 index tensor, got \(index.dtype)") }
+    guard index.ndim == x.ndim else {
+        throw DFMError.shape(op, "Index tensor must have the same number of dimensions as input tensor (\(index.ndim) vs \(x.ndim))")
+    }
+    let d = try Shape.dim(dim, x.ndim, op: op)
+    let nd = x.ndim, size = nd == 0 ? 1 : x.shape[d]
+    for k in 0..<nd where k != d && index.shape[k] > x.shape[k] {
+        throw DFMError.shape(op, "Size does not match at dimension \(k) expected index \(index.shape) to be no larger than self \(x.shape) apart from dimension \(d)")
+    }
+    let ip = index.i
+    for k in 0..<index.count where ip[k] < 0 || ip[k] >= Int64(size) {
+        throw DFMError.index(op, "index \(ip[k]) is out of bounds for dimension \(d) with size \(size)")
+    }
+    // Source offset of every output element (same for the backward scatter).
+    let xs = Shape.strides(x.shape), ishape = index.shape, n = index.count
+    let src = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
+    Parallel.chunks(n, costPerItem: nd + 1) { r in
+        for p in r {
+            var rem = p, off = 0
+            for k in stride(from: nd - 1, through: 0, by: -1) {
+                let c = rem % ishape[k]; rem /= ishape[k]
+                off += (k == d ? Int(ip[p]) : c) * xs[k]
+            }
+            src[p] = off
+        }
+    }
+    let offsets = Array(UnsafeBufferPointer(start: src, count: n))
+    src.deallocate()
+    let out = try Tensor.uninitialized(index.shape, dtype: x.dtype, op: op)
+    let es = x.dtype.byteSize, xb = x.rawPointer, ob = out.rawPointer
+    for p in 0..<n { (ob + p * es).copyMemory(from: xb + offsets[p] * es, byteCount: es) }
+    return record(op, out, [x]) { g in
+        let gx = try Tensor.zeros(x.shape)
+        let gp = g.f, gxp = gx.f
+        for p in 0..<n { gxp[offsets[p]] += gp[p] }  // in order: repeated indices add deterministically
+        return [gx]
+    }
+}

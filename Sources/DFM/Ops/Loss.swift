@@ -69,40 +69,12 @@ private func upstream(_ g: Tensor, _ reduction: Reduction, denominator: Double) 
 public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ignoreIndex: Int = -100,
                          reduction: Reduction = .mean, labelSmoothing: Float = 0) throws -> Tensor {
     let op = "cross_entropy"
-    try EW.checkFloat(input, op)
-    guard target.dtype == .int64 else {
-        throw DFMError.type(op, "expected target of dtype int64 (class indices), got \(target.dtype)")
-    }
-    guard input.ndim >= 1 else { throw DFMError.shape(op, "input must have at least 1 dimension (C), got a 0-d tensor") }
     guard labelSmoothing >= 0, labelSmoothing <= 1 else {
         throw DFMError.invalid(op, "label_smoothing must be between 0.0 and 1.0. Got: \(labelSmoothing)")
     }
-    // Layout (N, C, S): unbatched input is N = 1, S = 1.
-    let unbatched = input.ndim == 1
-    let n = unbatched ? 1 : input.shape[0], c = unbatched ? input.shape[0] : input.shape[1]
-    let s = unbatched ? 1 : input.shape.dropFirst(2).reduce(1, *)
-    let expectedTarget = unbatched ? [] : [n] + Array(input.shape.dropFirst(2))
-    guard target.shape == expectedTarget else {
-        if input.ndim == 2 && target.ndim == 1 {
-            throw DFMError.shape(op, "Expected input batch_size (\(n)) to match target batch_size (\(target.shape[0])).")
-        }
-        throw DFMError.shape(op, "target shape \(target.shape) does not match input shape \(input.shape) (expected target shape \(expectedTarget))")
-    }
-    guard c > 0 else { throw DFMError.shape(op, "input has 0 classes (shape \(input.shape))") }
-    if let weight {
-        guard weight.dtype == .float32 else { throw DFMError.type(op, "weight must be float32, got \(weight.dtype)") }
-        guard weight.shape == [c] else {
-            throw DFMError.shape(op, "weight tensor should be defined either for all \(c) classes or no classes but got weight tensor of shape: \(weight.shape)")
-        }
-    }
+    let (c, s) = try checkClassTargets(input, target, weight: weight, ignoreIndex: ignoreIndex, op: op)
     let tp = target.i
-    let count = n * s
-    for k in 0..<count {
-        let t = tp[k]
-        if t != Int64(ignoreIndex) && (t < 0 || t >= Int64(c)) {
-            throw DFMError.index(op, "Target \(t) is out of bounds (number of classes \(c))")
-        }
-    }
+    let count = target.count
 
     let xp = input.f, wp = weight?.f
     let eps = labelSmoothing, cf = Float(c)
@@ -165,6 +137,79 @@ public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = ni
                     drow[k * s] = up * (a + p * total)
                 }
             }
+        }
+        return [gi]
+    }
+}
+
+/// Checks a class-index loss's arguments: float32 `input` (N, C, d1, ...), (N, C) or
+/// unbatched (C); int64 `target` (N, d1, ...), (N) or 0-d with entries in [0, C) or equal to
+/// `ignoreIndex`; `weight` float32 (C). Returns C and S, the size of the trailing dims
+/// (input is seen as N × C × S).
+private func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor?, ignoreIndex: Int,
+                               op: String) throws -> (c: Int, s: Int) {
+    try EW.checkFloat(input, op)
+    guard target.dtype == .int64 else {
+        throw DFMError.type(op, "expected target of dtype int64 (class indices), got \(target.dtype)")
+    }
+    guard input.ndim >= 1 else { throw DFMError.shape(op, "input must have at least 1 dimension (C), got a 0-d tensor") }
+    let unbatched = input.ndim == 1
+    let n = unbatched ? 1 : input.shape[0], c = unbatched ? input.shape[0] : input.shape[1]
+    let s = unbatched ? 1 : input.shape.dropFirst(2).reduce(1, *)
+    let expectedTarget = unbatched ? [] : [n] + Array(input.shape.dropFirst(2))
+    guard target.shape == expectedTarget else {
+        if input.ndim == 2 && target.ndim == 1 {
+            throw DFMError.shape(op, "Expected input batch_size (\(n)) to match target batch_size (\(target.shape[0])).")
+        }
+        throw DFMError.shape(op, "target shape \(target.shape) does not match input shape \(input.shape) (expected target shape \(expectedTarget))")
+    }
+    guard c > 0 else { throw DFMError.shape(op, "input has 0 classes (shape \(input.shape))") }
+    if let weight {
+        guard weight.dtype == .float32 else { throw DFMError.type(op, "weight must be float32, got \(weight.dtype)") }
+        guard weight.shape == [c] else {
+            throw DFMError.shape(op, "weight tensor should be defined either for all \(c) classes or no classes but got weight tensor of shape: \(weight.shape)")
+        }
+    }
+    let tp = target.i
+    for k in 0..<target.count {
+        let t = tp[k]
+        if t != Int64(ignoreIndex) && (t < 0 || t >= Int64(c)) {
+            throw DFMError.index(op, "Target \(t) is out of bounds (number of classes \(c))")
+        }
+    }
+    return (c, s)
+}
+
+// MARK: nll_loss
+
+/// torch.nn.functional.nll_loss: `input` holds log-probabilities (N, C, d1, ...), (N, C) or
+/// (C); per element loss = -w[t]·input[t], zero where t == ignoreIndex; the mean divides by
+/// Σ w[t] over non-ignored elements, as in torch.
+public func nllLoss(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ignoreIndex: Int = -100,
+                    reduction: Reduction = .mean) throws -> Tensor {
+    let op = "nll_loss"
+    let (c, s) = try checkClassTargets(input, target, weight: weight, ignoreIndex: ignoreIndex, op: op)
+    let count = target.count
+    let losses = try Tensor.uninitialized(target.shape, op: op)
+    let xp = input.f, tp = target.i, wp = weight?.f, lo = losses.f
+    var denom: Double = 0
+    for pos in 0..<count {
+        let t = Int(tp[pos])
+        if t == ignoreIndex { lo[pos] = 0; continue }
+        let w = wp?[t] ?? 1
+        lo[pos] = -w * xp[(pos / s) * c * s + t * s + pos % s]
+        denom += Double(w)
+    }
+    let out = reduceLoss(losses, reduction, denominator: denom)
+    return record(op, out, [input]) { g in
+        let tp = target.i, wp = weight?.f
+        let (gp, scalar) = upstream(g, reduction, denominator: denom)
+        let gi = try Tensor.zeros(input.shape)
+        let dp = gi.f
+        for pos in 0..<count {
+            let t = Int(tp[pos])
+            if t == ignoreIndex { continue }
+            dp[(pos / s) * c * s + t * s + pos % s] = -(wp?[t] ?? 1) * (scalar ?? gp[pos])
         }
         return [gi]
     }

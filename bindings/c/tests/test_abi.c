@@ -1056,6 +1056,26 @@ static void test_shape_ops(void) {
         ERR(dfm_index_select(NULL, 0, it, &out), DFM_INVALID_ARGUMENT, NULL);
         ERR(dfm_index_select(a, 0, NULL, &out), DFM_INVALID_ARGUMENT, "index");
         ERR(dfm_index_select(a, 0, it, NULL), DFM_INVALID_ARGUMENT, NULL);
+        {   /* gather along dim 1 of [[1, 2, 3], [4, 5, 6]] */
+            int64_t gi[4] = {2, 0, 1, 1}, s22g[2] = {2, 2}, s32g[2] = {3, 2};
+            dfm_tensor g = NULL, g3 = NULL;
+            OK(dfm_tensor_from_data(gi, sizeof gi, s22g, 2, DFM_INT64, &g));
+            OK(dfm_gather(a, 1, g, &out));
+            CHECK(at(out, 0) == 3 && at(out, 1) == 1 && at(out, 2) == 5 && at(out, 3) == 5);
+            dfm_tensor_release(out);
+            ERR(dfm_gather(a, 0, g, &out), DFM_INDEX_ERROR, "index 2");
+            OK(dfm_tensor_zeros(s32g, 2, DFM_INT64, &g3));
+            ERR(dfm_gather(a, 1, g3, &out), DFM_SHAPE_MISMATCH, "no larger");
+            ERR(dfm_gather(a, 1, it, &out), DFM_SHAPE_MISMATCH, "dimensions");
+            ERR(dfm_gather(a, 1, a, &out), DFM_TYPE_ERROR, "int64");
+            ERR(dfm_gather(a, 5, g, &out), DFM_INDEX_ERROR, NULL);
+            ERR(dfm_gather(NULL, 1, g, &out), DFM_INVALID_ARGUMENT, "'x'");
+            ERR(dfm_gather(a, 1, NULL, &out), DFM_INVALID_ARGUMENT, "index");
+            ERR(dfm_gather(a, 1, g, NULL), DFM_INVALID_ARGUMENT, NULL);
+            CHECK(out == NULL);
+            dfm_tensor_release(g3);
+            dfm_tensor_release(g);
+        }
         dfm_tensor_release(it);
         dfm_tensor_release(ineg);
     }
@@ -1567,6 +1587,20 @@ static void test_norm_loss(void) {
         ERR(dfm_cross_entropy(logits, tgt, NULL, -100, NULL, 0, &out), DFM_INVALID_ARGUMENT, "reduction");
         ERR(dfm_cross_entropy(logits, NULL, NULL, -100, "mean", 0, &out), DFM_INVALID_ARGUMENT, "target");
         ERR(dfm_cross_entropy(logits, tgt, NULL, -100, "mean", 0, NULL), DFM_INVALID_ARGUMENT, NULL);
+        OK(dfm_nll_loss(logits, tgt, NULL, -100, "mean", &out)); /* -(0 + 5) / 2 */
+        OK(dfm_tensor_item(out, &l));
+        CHECK(l == -2.5);
+        dfm_tensor_release(out);
+        OK(dfm_nll_loss(logits, tgt, NULL, 0, "none", &out)); /* target 0 ignored */
+        CHECK(numel(out) == 2 && at(out, 0) == 0 && at(out, 1) == -5);
+        dfm_tensor_release(out);
+        BAD(dfm_nll_loss(logits, tgt_bad, NULL, -100, "mean", &out));
+        BAD(dfm_nll_loss(logits, tgt_f, NULL, -100, "mean", &out));
+        BAD(dfm_nll_loss(logits, tgt, w5, -100, "mean", &out));
+        ERR(dfm_nll_loss(logits, tgt, NULL, -100, "bogus", &out), DFM_INVALID_ARGUMENT, "bogus");
+        ERR(dfm_nll_loss(NULL, tgt, NULL, -100, "mean", &out), DFM_INVALID_ARGUMENT, "input");
+        ERR(dfm_nll_loss(logits, tgt, RELEASED, -100, "mean", &out), DFM_INVALID_ARGUMENT, "weight");
+        ERR(dfm_nll_loss(logits, tgt, NULL, -100, "mean", NULL), DFM_INVALID_ARGUMENT, NULL);
 
         OK(dfm_mse_loss(logits, logits, "sum", &out));
         CHECK(at(out, 0) == 0);

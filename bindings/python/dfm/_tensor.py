@@ -1263,6 +1263,11 @@ class Tensor:
                 d += 1
         return x
 
+    def gather(self, dim, index):
+        if not isinstance(index, Tensor):
+            raise TypeError(f"gather(): argument 'index' must be Tensor, not {type(index).__name__}")
+        return _op("dfm_gather", self, int(dim), index)
+
     def index_select(self, dim, index):
         if not isinstance(index, Tensor):
             raise TypeError(f"index_select(): argument 'index' must be Tensor, not {type(index).__name__}")

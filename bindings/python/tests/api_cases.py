@@ -141,6 +141,13 @@ CASES = [
                                  "    lrs.append((m.get_last_lr()[0], e.get_last_lr()[0], o1.param_groups[0]['lr'])); "
                                  "o1.step(); o2.step(); m.step(); e.step()\n"
                                  "result = lrs"),
+    ("nll_loss", "x = torch.tensor([[0.2, 1.0, -0.5], [0.3, -1.2, 2.0]], requires_grad=True); t = torch.tensor([1, 2]); "
+                 "lp = F.log_softmax(x, dim=1); l = F.nll_loss(lp, t); l.backward(); "
+                 "result = (l, F.nll_loss(lp, t, reduction='none'), nn.NLLLoss(weight=torch.tensor([1., 2., 3.]))(lp, t), "
+                 "F.nll_loss(lp, t, ignore_index=2), x.grad)"),
+    ("gather", "x = torch.arange(6.).reshape(2, 3).requires_grad_(); i = torch.tensor([[2, 2], [0, 1]]); "
+               "g = x.gather(1, i); (g * torch.tensor([[1., 10.], [100., 1000.]])).sum().backward(); "
+               "result = (g, torch.gather(x.detach(), 0, torch.tensor([[1, 0, 1]])), x.grad)"),
     ("max_return_type", "v, i = torch.tensor([1., 3.]).max(0); r = torch.tensor([[1., 3.]]).min(dim=1); "
                         "result = (v, i, r.values, r.indices, repr(torch.tensor([1., 3.]).max(0)))"),
     ("accuracy_idiom", "p = torch.tensor([[0.1, 0.9], [0.8, 0.2]]); y = torch.tensor([1, 1]); "
@@ -438,6 +445,7 @@ CASES = [
     ("err_invert_float", "~torch.ones(2)"),
     ("err_topk_k", "torch.ones(2, 3).topk(4)"),
     ("err_sort_dim", "torch.ones(2, 3).sort(dim=2)"),
+    ("err_nll_target", "F.nll_loss(torch.zeros(2, 3), torch.tensor([0, 3]))"),
 ]
 
 

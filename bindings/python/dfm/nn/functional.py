@@ -211,7 +211,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    raise RuntimeError("dfm: nll_loss is not available; use cross_entropy on logits")
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "nll_loss")
+    return _op("dfm_nll_loss", x, _target(target, x), _h(weight), int(ignore_index), reduction.encode())
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
