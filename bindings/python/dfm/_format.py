@@ -23,10 +23,7 @@ class _Formatter:
         finite = v[np.isfinite(v)]
         nonzero = np.abs(finite[finite != 0]).astype(np.float64)
         if nonzero.size == 0:
-            self.max_width = max([len(self._fmt_special(x)) for x in v] or [1]) if v.size else 1
-            if finite.size:
-                self.max_width = max(self.max_width, 2)
-            return
+            return  # like torch: no padding when nothing is finite and nonzero
         self.int_mode = bool(np.all(np.ceil(nonzero) == nonzero))
         lo, hi = nonzero.min(), nonzero.max()
         if self.int_mode:

@@ -88,6 +88,8 @@ CASES = [
                     "torch.tensor([0., 2.]).all(), torch.tensor([0, 2]).any())"),
     ("bool_item_tolist", "m = torch.tensor([1, 2]) == 2; "
                          "result = (m[1].item(), m.tolist(), bool(m[0]), m.dtype, m.numpy().dtype.name, m.is_floating_point())"),
+    ("zeros_repr", "result = (repr(torch.zeros(3)), repr(torch.tensor([0., float('nan'), -float('inf')])), "
+                   "repr(torch.zeros(2, 2, requires_grad=True)), repr(torch.tensor(0.)), repr(torch.tensor([-0., 0.])))"),
     ("bool_repr", "result = (repr(torch.tensor([True, False, True])), repr(torch.tensor(True)), "
                   "repr(torch.tensor([[1.], [2.]]) > 1))"),
     ("mask_index", "x = torch.arange(12.).reshape(3, 4); "
@@ -148,6 +150,15 @@ CASES = [
     ("gather", "x = torch.arange(6.).reshape(2, 3).requires_grad_(); i = torch.tensor([[2, 2], [0, 1]]); "
                "g = x.gather(1, i); (g * torch.tensor([[1., 10.], [100., 1000.]])).sum().backward(); "
                "result = (g, torch.gather(x.detach(), 0, torch.tensor([[1, 0, 1]])), x.grad)"),
+    ("pad_constant", "x = torch.arange(6.).reshape(1, 2, 3).requires_grad_(); y = F.pad(x, (1, 2, 0, 1), value=-1.); "
+                     "(y * torch.arange(float(y.numel())).reshape(y.shape)).sum().backward(); "
+                     "result = (y, x.grad, F.pad(x.detach(), (-1, 1)), F.pad(torch.ones(2, 2, dtype=torch.int64), (1, 0)))"),
+    ("embedding", "w = torch.arange(15.).reshape(5, 3); e = nn.Embedding(5, 3, padding_idx=0, _weight=w.clone()); "
+                  "i = torch.tensor([[0, 2], [4, 2]]); out = e(i); (out * torch.arange(12.).reshape(2, 2, 3)).sum().backward(); "
+                  "result = (out, e.weight.grad, F.embedding(i, w), nn.Embedding(5, 3, padding_idx=-1).weight[4], "
+                  "nn.Embedding(5, 3).weight.shape)"),
+    ("batchnorm1d", "bn = nn.BatchNorm1d(3); x = torch.arange(24.).reshape(4, 3, 2); y2 = bn(torch.arange(12.).reshape(4, 3)); "
+                    "y3 = bn(x); bn.eval(); result = (y2, y3, bn.running_mean, bn.running_var, bn.num_batches_tracked, bn(x[:1]))"),
     ("max_return_type", "v, i = torch.tensor([1., 3.]).max(0); r = torch.tensor([[1., 3.]]).min(dim=1); "
                         "result = (v, i, r.values, r.indices, repr(torch.tensor([1., 3.]).max(0)))"),
     ("accuracy_idiom", "p = torch.tensor([[0.1, 0.9], [0.8, 0.2]]); y = torch.tensor([1, 1]); "
@@ -445,6 +456,7 @@ CASES = [
     ("err_invert_float", "~torch.ones(2)"),
     ("err_topk_k", "torch.ones(2, 3).topk(4)"),
     ("err_sort_dim", "torch.ones(2, 3).sort(dim=2)"),
+    ("err_batchnorm1d_dims", "nn.BatchNorm1d(3)(torch.ones(2, 3, 4, 5))"),
     ("err_nll_target", "F.nll_loss(torch.zeros(2, 3), torch.tensor([0, 3]))"),
 ]
 

@@ -3,6 +3,7 @@ import math
 
 from .._lib import C, check
 from .._tensor import Tensor, _h, _op, full, int64, tensor, where
+from .._tensor import cat as _cat
 from .._functions import bmm  # noqa: F401
 
 
@@ -164,8 +165,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 upsample = interpolate
 
 
-def pad(input, pad, mode="constant", value=0.0):
-    raise RuntimeError("dfm: F.pad is not supported; use the padding argument of conv2d / pooling")
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -173,6 +172,46 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 # ---- normalisation ---------------------------------------------------------------------
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("dfm: embedding supports neither max_norm, scale_grad_by_freq nor sparse")
+    idx = input if isinstance(input, Tensor) else tensor(input)
+    if idx.dtype is not int64:
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have scalar type Long; but got {idx.dtype}")
+    rows = _t(weight, "embedding").index_select(0, idx.reshape(-1))
+    if padding_idx is not None:  # padding rows pass no gradient to the table (their values are kept)
+        pad = (idx.reshape(-1, 1) == padding_idx % weight.shape[0])
+        rows = where(pad, rows.detach(), rows)
+    return rows.reshape(*idx.shape, weight.shape[1])
+
+
+def pad(input, pad, mode="constant", value=None):
+    """F.pad, constant mode: cat() with constant blocks, last dimension first, so the
+    gradient is the interior (negative pads crop with narrow)."""
+    if mode != "constant":
+        raise NotImplementedError(f"dfm: F.pad supports mode='constant' only, got {mode!r}")
+    x = _t(input, "pad")
+    if len(pad) % 2 or len(pad) // 2 > x.dim():
+        raise RuntimeError(f"Padding length must be divisible by 2 and at most twice the input's dims, got {len(pad)}")
+    for k in range(len(pad) // 2):
+        d = x.dim() - 1 - k
+        lo, hi = int(pad[2 * k]), int(pad[2 * k + 1])
+        if lo < 0:
+            x = x.narrow(d, -lo, x.shape[d] + lo)
+        if hi < 0:
+            x = x.narrow(d, 0, x.shape[d] + hi)
+        parts = []
+        for n in (max(lo, 0), None, max(hi, 0)):
+            if n is None:
+                parts.append(x)
+            elif n:
+                shape = list(x.shape)
+                shape[d] = n
+                parts.append(full(tuple(shape), 0.0 if value is None else value, dtype=x.dtype))
+        x = parts[0] if len(parts) == 1 else _cat(parts, d)
+    return x
+
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     return _op("dfm_batch_norm", _t(input, "batch_norm")._h, _h(running_mean), _h(running_var), _h(weight),
