@@ -87,7 +87,7 @@ extension Arg {
 
 @c @implementation public func dfm_module_set_checkpoint_steps(_ m: dfm_module?, _ on: Bool) -> dfm_status {
     guarded("dfm_module_set_checkpoint_steps") {
-        var model = try Arg.feedbackModel(m, "m")
+        let model = try Arg.feedbackModel(m, "m")
         model.checkpointSteps = on
     }
 }

@@ -230,6 +230,29 @@ enum ConvKernels {
         return buf
     }
 
+    /// Runs `body` with the scratch both passes use for a chunk of up to `g.samplesPerChunk`
+    /// samples: im2col columns (nil when a pointwise conv of single samples reads x in place)
+    /// and an (o, nb·l) staging block (nil for single-sample chunks, whose (o, l) block is
+    /// already in NCHW order). Both go back to the pool afterwards.
+    private static func withChunkScratch(_ g: ConvGeom, _ op: String,
+                                         _ body: (_ cols: UnsafeMutablePointer<Float>?, _ staging: UnsafeMutablePointer<Float>?) throws -> Void) throws {
+        let nbMax = g.samplesPerChunk
+        let colsBuf = g.isPointwise && nbMax == 1 ? nil : try ScratchPool.shared.take(g.c * g.ntaps * nbMax * g.l, op)
+        defer { colsBuf.map { ScratchPool.shared.give($0) } }
+        let stagingBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * g.l, op)
+        defer { stagingBuf.map { ScratchPool.shared.give($0) } }
+        try body(colsBuf?.ptr, stagingBuf?.ptr)
+    }
+
+    /// The GEMM operand for samples n0..<n0+nb: their im2col columns, or x itself when there are none.
+    @inline(__always)
+    private static func columns(_ x: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int,
+                                _ cols: UnsafeMutablePointer<Float>?) -> UnsafePointer<Float> {
+        guard let cols else { return x + n0 * g.c * g.l }
+        im2col(x, g, n0: n0, nb: nb, cols)
+        return UnsafePointer(cols)
+    }
+
     /// out (n, o, oh, ow) = conv(x, w) + bias.
     static func forward(_ x: UnsafePointer<Float>, _ wtFull: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                         _ g: ConvGeom, _ out: UnsafeMutablePointer<Float>) throws {
@@ -237,42 +260,36 @@ enum ConvKernels {
         let wlBuf = g.live == nil ? nil : try liveWeight(wtFull, g, "conv2d")
         defer { wlBuf.map { ScratchPool.shared.give($0) } }
         let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
-        let nbMax = g.samplesPerChunk, kt = g.c * g.ntaps, l = g.l
-        // Pointwise convs of one sample read x in place and write out in place.
-        let direct = g.isPointwise && nbMax == 1
-        let colsBuf = direct ? nil : try ScratchPool.shared.take(kt * nbMax * l, "conv2d")
-        defer { colsBuf.map { ScratchPool.shared.give($0) } }
-        let yBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * l, "conv2d")
-        defer { yBuf.map { ScratchPool.shared.give($0) } }
-        let cols = colsBuf?.ptr, y = yBuf?.ptr
-        var n0 = 0
-        while n0 < g.n {
-            let nb = min(nbMax, g.n - n0), ncol = nb * l
-            let b: UnsafePointer<Float>
-            if let cols { im2col(x, g, n0: n0, nb: nb, cols); b = UnsafePointer(cols) } else { b = x + n0 * g.c * l }
-            let dst = y ?? (out + n0 * g.o * l)  // with nb == 1, (o, l) is already the output layout
-            for gi in 0..<g.groups {
-                sgemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kgLive,
-                      a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
-                      c: dst + gi * g.og * ncol, ldc: ncol)
-            }
-            // (o, nb·l) -> (nb, o, l), adding the bias on the way.
-            Parallel.chunks(nb * g.o, costPerItem: l) { r in
-                for p in r {
-                    let nn = p / g.o, oc = p % g.o
-                    let d = out + ((n0 + nn) * g.o + oc) * l
-                    let s = dst + oc * ncol + nn * l
-                    let bv = bias?[oc] ?? 0
-                    if y == nil {
-                        if bias != nil { for q in 0..<l { d[q] += bv } }
-                    } else if bias != nil {
-                        for q in 0..<l { d[q] = s[q] + bv }
-                    } else {
-                        d.update(from: s, count: l)
+        let nbMax = g.samplesPerChunk, l = g.l
+        try withChunkScratch(g, "conv2d") { cols, y in
+            var n0 = 0
+            while n0 < g.n {
+                let nb = min(nbMax, g.n - n0), ncol = nb * l
+                let b = columns(x, g, n0: n0, nb: nb, cols)
+                let dst = y ?? (out + n0 * g.o * l)  // with nb == 1, (o, l) is already the output layout
+                for gi in 0..<g.groups {
+                    sgemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kgLive,
+                          a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
+                          c: dst + gi * g.og * ncol, ldc: ncol)
+                }
+                // (o, nb·l) -> (nb, o, l), adding the bias on the way.
+                Parallel.chunks(nb * g.o, costPerItem: l) { r in
+                    for p in r {
+                        let nn = p / g.o, oc = p % g.o
+                        let d = out + ((n0 + nn) * g.o + oc) * l
+                        let s = dst + oc * ncol + nn * l
+                        let bv = bias?[oc] ?? 0
+                        if y == nil {
+                            if bias != nil { for q in 0..<l { d[q] += bv } }
+                        } else if bias != nil {
+                            for q in 0..<l { d[q] = s[q] + bv }
+                        } else {
+                            d.update(from: s, count: l)
+                        }
                     }
                 }
+                n0 += nb
             }
-            n0 += nb
         }
     }
 
@@ -295,48 +312,43 @@ enum ConvKernels {
         defer { dwlBuf.map { ScratchPool.shared.give($0) } }
         if let dwlBuf { dwlBuf.ptr.update(repeating: 0, count: g.o * g.kgLive) }
         let dw = dwlBuf?.ptr ?? dwFull
-        let nbMax = g.samplesPerChunk, kt = g.c * g.ntaps, l = g.l
-        let direct = g.isPointwise && nbMax == 1
-        let colsBuf = direct ? nil : try ScratchPool.shared.take(kt * nbMax * l, "conv2d_backward")
-        defer { colsBuf.map { ScratchPool.shared.give($0) } }
-        let gBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * l, "conv2d_backward")
-        defer { gBuf.map { ScratchPool.shared.give($0) } }
-        let cols = colsBuf?.ptr, gT = gBuf?.ptr
-        var n0 = 0
-        while n0 < g.n {
-            let nb = min(nbMax, g.n - n0), ncol = nb * l
-            // Upstream gradient as (o, nb·l), matching the GEMM layout of the forward.
-            let gm: UnsafePointer<Float>
-            if let gT {
-                Parallel.chunks(nb * g.o, costPerItem: l) { r in
-                    for p in r {
-                        let nn = p / g.o, oc = p % g.o
-                        (gT + oc * ncol + nn * l).update(from: gy + ((n0 + nn) * g.o + oc) * l, count: l)
+        let nbMax = g.samplesPerChunk, l = g.l
+        try withChunkScratch(g, "conv2d_backward") { cols, gT in
+            var n0 = 0
+            while n0 < g.n {
+                let nb = min(nbMax, g.n - n0), ncol = nb * l
+                // Upstream gradient as (o, nb·l), matching the GEMM layout of the forward.
+                let gm: UnsafePointer<Float>
+                if let gT {
+                    Parallel.chunks(nb * g.o, costPerItem: l) { r in
+                        for p in r {
+                            let nn = p / g.o, oc = p % g.o
+                            (gT + oc * ncol + nn * l).update(from: gy + ((n0 + nn) * g.o + oc) * l, count: l)
+                        }
+                    }
+                    gm = UnsafePointer(gT)
+                } else {
+                    gm = gy + n0 * g.o * l
+                }
+                if let dw {
+                    let b = columns(x, g, n0: n0, nb: nb, cols)
+                    for gi in 0..<g.groups {
+                        sgemm(transA: false, transB: true, m: g.og, n: g.kgLive, k: ncol,
+                              a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kgLive * ncol, ldb: ncol,
+                              beta: 1, c: dw + gi * g.og * g.kgLive, ldc: g.kgLive)
                     }
                 }
-                gm = UnsafePointer(gT)
-            } else {
-                gm = gy + n0 * g.o * l
-            }
-            if let dw {
-                let b: UnsafePointer<Float>
-                if let cols { im2col(x, g, n0: n0, nb: nb, cols); b = UnsafePointer(cols) } else { b = x + n0 * g.c * l }
-                for gi in 0..<g.groups {
-                    sgemm(transA: false, transB: true, m: g.og, n: g.kgLive, k: ncol,
-                          a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kgLive * ncol, ldb: ncol,
-                          beta: 1, c: dw + gi * g.og * g.kgLive, ldc: g.kgLive)
+                if let dx {
+                    let dcols = cols ?? (dx + n0 * g.c * l)  // pointwise, one sample: dcols is dx itself
+                    for gi in 0..<g.groups {
+                        sgemm(transA: true, transB: false, m: g.kgLive, n: ncol, k: g.og,
+                              a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: gm + gi * g.og * ncol, ldb: ncol,
+                              c: dcols + gi * g.kgLive * ncol, ldc: ncol)
+                    }
+                    if cols != nil { col2im(dcols, g, n0: n0, nb: nb, dx) }
                 }
+                n0 += nb
             }
-            if let dx {
-                let dcols = cols ?? (dx + n0 * g.c * l)  // pointwise, one sample: dcols is dx itself
-                for gi in 0..<g.groups {
-                    sgemm(transA: true, transB: false, m: g.kgLive, n: ncol, k: g.og,
-                          a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: gm + gi * g.og * ncol, ldb: ncol,
-                          c: dcols + gi * g.kgLive * ncol, ldc: ncol)
-                }
-                if cols != nil { col2im(dcols, g, n0: n0, nb: nb, dx) }
-            }
-            n0 += nb
         }
         if let dwlBuf, let dwFull, let live = g.live {
             let nt = live.count, taps = g.kh * g.kw, src = dwlBuf.ptr

@@ -103,37 +103,23 @@ public final class Tensor {
     // MARK: construction
 
     /// Copies `data` into a new float32 tensor of `shape`.
-    public convenience init(_ data: [Float], shape: [Int]) throws {
-        let n = try Shape.count(shape, op: "tensor")
-        guard n == data.count else {
-            throw DFMError.shape("tensor", "shape \(shape) holds \(n) elements but \(data.count) were given")
-        }
-        self.init(shape: shape, dtype: .float32, storage: try Storage(byteCount: n * 4, op: "tensor"))
-        data.withUnsafeBufferPointer { src in
-            if let b = src.baseAddress { f.update(from: b, count: n) }
-        }
-    }
+    public convenience init(_ data: [Float], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .float32) }
 
     /// Copies `data` into a new int64 tensor of `shape`.
-    public convenience init(int64 data: [Int64], shape: [Int]) throws {
-        let n = try Shape.count(shape, op: "tensor")
-        guard n == data.count else {
-            throw DFMError.shape("tensor", "shape \(shape) holds \(n) elements but \(data.count) were given")
-        }
-        self.init(shape: shape, dtype: .int64, storage: try Storage(byteCount: n * 8, op: "tensor"))
-        data.withUnsafeBufferPointer { src in
-            if let b = src.baseAddress { i.update(from: b, count: n) }
-        }
-    }
+    public convenience init(int64 data: [Int64], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .int64) }
 
-    /// Copies `data` into a new bool tensor of `shape`.
-    public convenience init(bool data: [Bool], shape: [Int]) throws {
+    /// Copies `data` into a new bool tensor of `shape` (Swift stores a Bool as one byte, 0 or 1).
+    public convenience init(bool data: [Bool], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .bool) }
+
+    private convenience init<T>(copying data: [T], shape: [Int], dtype: DType) throws {
         let n = try Shape.count(shape, op: "tensor")
         guard n == data.count else {
             throw DFMError.shape("tensor", "shape \(shape) holds \(n) elements but \(data.count) were given")
         }
-        self.init(shape: shape, dtype: .bool, storage: try Storage(byteCount: n, op: "tensor"))
-        for k in 0..<n { b[k] = data[k] ? 1 : 0 }
+        self.init(shape: shape, dtype: dtype, storage: try Storage(byteCount: n * dtype.byteSize, op: "tensor"))
+        data.withUnsafeBytes { src in
+            if let b = src.baseAddress { rawPointer.copyMemory(from: b, byteCount: src.count) }
+        }
     }
 
     /// Wraps caller memory without copying; `release` is called when the last view goes.
