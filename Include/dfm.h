@@ -18,7 +18,7 @@
  *                       dfm_*_release. Each new reference and each retain needs
  *                       exactly one release.
  *      "borrowed"       valid only as long as the stated owner lives; do not free.
- *  - Tensors are dense, contiguous, row-major (NCHW for images), float32 or int64.
+ *  - Tensors are dense, contiguous, row-major (NCHW for images), float32, int64 or bool.
  *    Shapes are int64_t arrays; a 0-dim tensor (a scalar) has ndim 0.
  *    Strides, where exposed, are in BYTES (numpy's convention).
  *  - Scalars taken by ops are float (the core computes in float32); sizes, dims and
@@ -35,6 +35,9 @@
  *  - Versioning: functions and enum values are only ever appended. Removal goes
  *    through a DFM_DEPRECATED release first. The ABI major is in the soname
  *    (libdfm.so.2); check dfm_abi_version() == DFM_ABI_VERSION at run time.
+ *    ABI 2 (dfm 0.2.0) added DFM_BOOL; comparisons, which returned float32 0/1 masks in
+ *    ABI 1, now return bool tensors (sum them for an int64 count; dfm_tensor_to_dtype
+ *    gives the old float32 mask).
  */
 #ifndef DFM_H
 #define DFM_H
