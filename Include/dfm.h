@@ -675,6 +675,10 @@ DFM_API dfm_status dfm_optimizer_sgd(const dfm_tensor *params, int64_t n, double
 DFM_API dfm_status dfm_optimizer_adam(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
                                       double eps, double weight_decay, bool amsgrad, bool maximize,
                                       dfm_optimizer *out);
+/* RMSprop; torch defaults: lr 1e-2, alpha 0.99, eps 1e-8, weight_decay 0, momentum 0. */
+DFM_API dfm_status dfm_optimizer_rmsprop(const dfm_tensor *params, int64_t n, double lr, double alpha, double eps,
+                                         double weight_decay, double momentum, bool centered, bool maximize,
+                                         dfm_optimizer *out);
 /* AdamW (decoupled weight decay; torch default weight_decay 1e-2). */
 DFM_API dfm_status dfm_optimizer_adamw(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
                                        double eps, double weight_decay, bool amsgrad, bool maximize,

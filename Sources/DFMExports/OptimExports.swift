@@ -31,6 +31,15 @@ extension Arg {
     }
 }
 
+@c @implementation public func dfm_optimizer_rmsprop(_ params: UnsafePointer<dfm_tensor?>?, _ n: Int64, _ lr: Double, _ alpha: Double,
+                                                    _ eps: Double, _ weight_decay: Double, _ momentum: Double, _ centered: Bool,
+                                                    _ maximize: Bool, _ out: OptimizerOut) -> dfm_status {
+    produce("dfm_optimizer_rmsprop", out, .optimizer) {
+        try RMSprop(try Arg.tensors(params, n, "params"), lr: lr, alpha: alpha, eps: eps, weightDecay: weight_decay,
+                    momentum: momentum, centered: centered, maximize: maximize)
+    }
+}
+
 @c @implementation public func dfm_optimizer_adam(_ params: UnsafePointer<dfm_tensor?>?, _ n: Int64, _ lr: Double, _ beta1: Double,
                                                  _ beta2: Double, _ eps: Double, _ weight_decay: Double, _ amsgrad: Bool,
                                                  _ maximize: Bool, _ out: OptimizerOut) -> dfm_status {

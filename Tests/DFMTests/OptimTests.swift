@@ -26,6 +26,10 @@ final class OptimTests: XCTestCase {
         case "AdamW":
             opt = try AdamW(first, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8),
                             weightDecay: d(kw, "weight_decay", 1e-2), amsgrad: b(kw, "amsgrad"), maximize: b(kw, "maximize"))
+        case "RMSprop":
+            opt = try RMSprop(first, lr: d(kw, "lr", 1e-2), alpha: d(kw, "alpha", 0.99), eps: d(kw, "eps", 1e-8),
+                              weightDecay: d(kw, "weight_decay", 0), momentum: d(kw, "momentum", 0),
+                              centered: b(kw, "centered"), maximize: b(kw, "maximize"))
         default:
             throw DFMError.invalid("test", "unknown optimizer \(name)")
         }
@@ -54,7 +58,7 @@ final class OptimTests: XCTestCase {
             }
             checked += 1
         }
-        XCTAssertEqual(checked, 12)
+        XCTAssertEqual(checked, 16)
     }
 
     func testSchedulerParityWithPyTorch() throws {
@@ -66,10 +70,12 @@ final class OptimTests: XCTestCase {
             let expected = (p["lrs"] as! [NSNumber]).map { $0.doubleValue }
             let opt = try SGD([try Tensor.zeros([2]).requiresGrad()], lr: (p["lr"] as! NSNumber).doubleValue)
             let sched: LRScheduler
-            if p["scheduler"] as? String == "StepLR" {
-                sched = try StepLR(opt, stepSize: (kw["step_size"] as! NSNumber).intValue, gamma: d(kw, "gamma", 0.1))
-            } else {
-                sched = try CosineAnnealingLR(opt, tMax: (kw["T_max"] as! NSNumber).intValue, etaMin: d(kw, "eta_min", 0))
+            switch p["scheduler"] as? String {
+            case "StepLR": sched = try StepLR(opt, stepSize: (kw["step_size"] as! NSNumber).intValue, gamma: d(kw, "gamma", 0.1))
+            case "MultiStepLR":
+                sched = try MultiStepLR(opt, milestones: (kw["milestones"] as! [NSNumber]).map(\.intValue), gamma: d(kw, "gamma", 0.1))
+            case "ExponentialLR": sched = try ExponentialLR(opt, gamma: d(kw, "gamma", 0.1))
+            default: sched = try CosineAnnealingLR(opt, tMax: (kw["T_max"] as! NSNumber).intValue, etaMin: d(kw, "eta_min", 0))
             }
             var got = [opt.lr]
             for _ in 1..<expected.count {
@@ -83,7 +89,7 @@ final class OptimTests: XCTestCase {
             }
             checked += 1
         }
-        XCTAssertEqual(checked, 4)
+        XCTAssertEqual(checked, 6)
     }
 
     /// Saving the optimizer (and scheduler) mid-run and restoring into fresh objects gives

@@ -2353,6 +2353,24 @@ static void test_optim(void) {
     ERR(dfm_optimizer_adam(ps, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, NULL), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_optimizer_adamw(ps, 2, 1e-3, 0.9, 0.999, 1e-8, INFINITY, false, false, &o2), DFM_INVALID_ARGUMENT, "weight_decay");
     ERR(dfm_optimizer_adamw(NULL, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, NULL);
+    {   /* RMSprop: first step of plain RMSprop moves w by lr·g/(sqrt(0.01·g²) + eps) = 10·lr */
+        dfm_optimizer r = NULL;
+        float before = at(w, 0);
+        OK(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, 1e-8, 0, 0, false, false, &r));
+        grad_step(r, w);
+        CHECK(fabsf(at(w, 0) - (before - 0.1f)) < 1e-5f);
+        OK(dfm_optimizer_save(r, tmp_path("rmsprop.safetensors")));
+        OK(dfm_optimizer_load(r, tmp_path("rmsprop.safetensors")));
+        ERR(dfm_optimizer_load(o, tmp_path("rmsprop.safetensors")), DFM_INVALID_ARGUMENT, "RMSprop");
+        dfm_optimizer_release(r);
+        ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, -0.5, 1e-8, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, "alpha");
+        ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, NAN, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, "epsilon");
+        ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, 1e-8, 0, -1, false, false, &r), DFM_INVALID_ARGUMENT, "momentum");
+        ERR(dfm_optimizer_rmsprop(ps, 1, -1, 0.99, 1e-8, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, "learning rate");
+        ERR(dfm_optimizer_rmsprop(NULL, 1, 0.01, 0.99, 1e-8, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, 1e-8, 0, 0, false, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+        CHECK(r == NULL);
+    }
 
     /* Adam save / load */
     OK(dfm_optimizer_adam(ps, 2, 0.01, 0.9, 0.999, 1e-8, 0, true, false, &o2));

@@ -136,6 +136,14 @@ CASES = [
                  "(x.std(1).sum() + x.logsumexp(0).sum() + x.norm()).backward(); result = x.grad"),
     ("normalize_eye", "x = torch.tensor([[3., 4.], [0., 0.]]); "
                       "result = (F.normalize(x), F.normalize(x, dim=0), F.normalize(x, p=1), torch.eye(3), torch.eye(2, 3, dtype=torch.int64))"),
+    ("rmsprop", "p = nn.Parameter(torch.tensor([1., -2., 3.])); q = nn.Parameter(torch.tensor([0.5, 0.5, 0.5])); "
+                "o1 = torch.optim.RMSprop([p], lr=0.01); o2 = torch.optim.RMSprop([q], lr=0.01, momentum=0.9, centered=True, "
+                "weight_decay=0.1); out = []\n"
+                "for s in range(3):\n"
+                "    for o, t in ((o1, p), (o2, q)):\n"
+                "        o.zero_grad(); (t * t * torch.tensor([1., 2., 3.])).sum().backward(); o.step()\n"
+                "    out.append((p.detach().clone(), q.detach().clone()))\n"
+                "result = out"),
     ("multistep_exponential_lr", "p = nn.Parameter(torch.ones(1)); o1 = torch.optim.SGD([p], lr=0.1); "
                                  "o2 = torch.optim.SGD([p], lr=0.2); m = torch.optim.lr_scheduler.MultiStepLR(o1, [2, 4], 0.5); "
                                  "e = torch.optim.lr_scheduler.ExponentialLR(o2, 0.9); lrs = []\n"

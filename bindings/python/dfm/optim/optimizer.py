@@ -201,6 +201,26 @@ class Adam(Optimizer):
                                     float(g["weight_decay"]), bool(g["amsgrad"]), bool(g["maximize"]), out)
 
 
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize))
+
+    def _create(self, arr, n, g, out):
+        return C.dfm_optimizer_rmsprop(arr, n, float(g["lr"]), float(g["alpha"]), float(g["eps"]),
+                                       float(g["weight_decay"]), float(g["momentum"]), bool(g["centered"]),
+                                       bool(g["maximize"]), out)
+
+
 class AdamW(Adam):
     _fn = "dfm_optimizer_adamw"
 
