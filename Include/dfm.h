@@ -713,6 +713,15 @@ DFM_API dfm_status dfm_scheduler_multi_step_lr(dfm_optimizer o, const int64_t *m
                                                dfm_scheduler *out);
 /* lr × gamma every epoch. */
 DFM_API dfm_status dfm_scheduler_exponential_lr(dfm_optimizer o, double gamma, dfm_scheduler *out);
+/* ReduceLROnPlateau (torch defaults: min mode, factor 0.1, patience 10, threshold 1e-4
+ * relative, cooldown 0, min_lr 0, eps 1e-8). Advance it with dfm_scheduler_step_metric;
+ * dfm_scheduler_step on it is DFM_STATE_ERROR. */
+DFM_API dfm_status dfm_scheduler_reduce_on_plateau(dfm_optimizer o, bool mode_max, double factor, int64_t patience,
+                                                   double threshold, bool threshold_relative, int64_t cooldown,
+                                                   double min_lr, double eps, dfm_scheduler *out);
+/* One epoch of a ReduceLROnPlateau scheduler with the epoch's metric (NaN never improves).
+ * Other schedulers: DFM_TYPE_ERROR. */
+DFM_API dfm_status dfm_scheduler_step_metric(dfm_scheduler s, double metric);
 /* NULL is a no-op. */
 DFM_API dfm_status dfm_scheduler_release(dfm_scheduler s);
 /* Advances one epoch and sets the optimizer's learning rate. */

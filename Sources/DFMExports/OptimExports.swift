@@ -118,6 +118,30 @@ extension Arg {
     produce("dfm_scheduler_exponential_lr", out, .scheduler) { try ExponentialLR(try Arg.optimizer(o, "o"), gamma: gamma) }
 }
 
+@c @implementation public func dfm_scheduler_reduce_on_plateau(_ o: dfm_optimizer?, _ mode_max: Bool, _ factor: Double,
+                                                              _ patience: Int64, _ threshold: Double, _ threshold_relative: Bool,
+                                                              _ cooldown: Int64, _ min_lr: Double, _ eps: Double,
+                                                              _ out: SchedulerOut) -> dfm_status {
+    produce("dfm_scheduler_reduce_on_plateau", out, .scheduler) {
+        try ReduceLROnPlateau(try Arg.optimizer(o, "o"), maximize: mode_max, factor: factor,
+                              patience: try Arg.epochs(patience, "patience"), threshold: threshold,
+                              relativeThreshold: threshold_relative, cooldown: try Arg.epochs(cooldown, "cooldown"),
+                              minLr: min_lr, eps: eps)
+    }
+}
+
+@c @implementation public func dfm_scheduler_step_metric(_ s: dfm_scheduler?, _ metric: Double) -> dfm_status {
+    guarded("dfm_scheduler_step_metric") {
+        guard let sched = try Arg.scheduler(s, "s") as? ReduceLROnPlateau else {
+            throw ABIError(.typeError, "dfm_scheduler_step_metric needs a ReduceLROnPlateau scheduler; use dfm_scheduler_step")
+        }
+        guard Int64(sched.lastEpoch) < Arg.maxEpochs else {
+            throw ABIError(.stateError, "the scheduler is at epoch \(sched.lastEpoch), the limit is \(Arg.maxEpochs)")
+        }
+        sched.step(metric: metric)
+    }
+}
+
 @c @implementation public func dfm_scheduler_release(_ s: dfm_scheduler?) -> dfm_status {
     guarded("dfm_scheduler_release") { try Handles.release(s, .scheduler, "s") }
 }
@@ -125,6 +149,9 @@ extension Arg {
 @c @implementation public func dfm_scheduler_step(_ s: dfm_scheduler?) -> dfm_status {
     guarded("dfm_scheduler_step") {
         let sched = try Arg.scheduler(s, "s")
+        if sched is ReduceLROnPlateau {
+            throw ABIError(.stateError, "ReduceLROnPlateau steps with a metric: use dfm_scheduler_step_metric")
+        }
         guard Int64(sched.lastEpoch) < Arg.maxEpochs else {
             throw ABIError(.stateError, "the scheduler is at epoch \(sched.lastEpoch), the limit is \(Arg.maxEpochs)")
         }

@@ -92,6 +92,35 @@ final class OptimTests: XCTestCase {
         XCTAssertEqual(checked, 6)
     }
 
+    func testReduceLROnPlateauParityWithPyTorch() throws {
+        let fx = try Fixture("nn_optim")
+        var checked = 0
+        for c in fx.cases where fx.params(c)["plateau"] != nil {
+            let p = fx.params(c)
+            let kw = p["kwargs"] as! [String: Any]
+            let opt = try SGD([try Tensor.zeros([2]).requiresGrad()], lr: (p["lr"] as! NSNumber).doubleValue)
+            let sched = try ReduceLROnPlateau(
+                opt, maximize: kw["mode"] as? String == "max", factor: d(kw, "factor", 0.1),
+                patience: (kw["patience"] as? NSNumber)?.intValue ?? 10, threshold: d(kw, "threshold", 1e-4),
+                relativeThreshold: kw["threshold_mode"] as? String != "abs", cooldown: (kw["cooldown"] as? NSNumber)?.intValue ?? 0,
+                minLr: d(kw, "min_lr", 0), eps: d(kw, "eps", 1e-8))
+            let metrics = (p["metrics"] as! [NSNumber]).map(\.doubleValue), expected = (p["lrs"] as! [NSNumber]).map(\.doubleValue)
+            for (k, (m, e)) in zip(metrics, expected).enumerated() {
+                sched.step(metric: m)
+                XCTAssertEqual(opt.lr, e, accuracy: 1e-15, "\(c) epoch \(k)")
+            }
+            // The counters survive a state dict round trip.
+            let copy = try ReduceLROnPlateau(try SGD([try Tensor.zeros([2]).requiresGrad()], lr: 0.1))
+            try copy.loadStateDict(sched.stateDict())
+            XCTAssertEqual(copy.stateDict(), sched.stateDict())
+            checked += 1
+        }
+        XCTAssertEqual(checked, 4)
+        let opt = try SGD([try Tensor.zeros([1]).requiresGrad()], lr: 0.1)
+        XCTAssertThrowsError(try ReduceLROnPlateau(opt, factor: 1))
+        XCTAssertThrowsError(try ReduceLROnPlateau(opt, patience: -1))
+    }
+
     /// Saving the optimizer (and scheduler) mid-run and restoring into fresh objects gives
     /// bitwise-identical subsequent steps.
     func testStateSaveRestoreContinuesIdentically() throws {

@@ -219,3 +219,102 @@ public final class ExponentialLR: LRScheduler {
         gamma = g
     }
 }
+
+/// torch.optim.lr_scheduler.ReduceLROnPlateau: multiplies the lr by `factor` when the
+/// metric passed to `step(metric:)` has not improved for more than `patience` epochs,
+/// then waits `cooldown` epochs; lr never goes below `minLr`, and changes smaller than
+/// `eps` are skipped. (The plain `step()` leaves the lr alone.)
+public final class ReduceLROnPlateau: LRScheduler {
+    public private(set) var maximize: Bool
+    public private(set) var factor: Double
+    public private(set) var patience: Int
+    public private(set) var threshold: Double
+    public private(set) var relativeThreshold: Bool
+    public private(set) var cooldown: Int
+    public private(set) var minLr: Double
+    public private(set) var eps: Double
+    public private(set) var best: Double
+    public private(set) var numBadEpochs = 0
+    public private(set) var cooldownCounter = 0
+
+    public init(_ optimizer: Optimizer, maximize: Bool = false, factor: Double = 0.1, patience: Int = 10,
+                threshold: Double = 1e-4, relativeThreshold: Bool = true, cooldown: Int = 0, minLr: Double = 0,
+                eps: Double = 1e-8) throws {
+        let op = "ReduceLROnPlateau"
+        guard factor < 1, factor >= 0 else { throw DFMError.invalid(op, "Factor should be < 1.0, got \(factor)") }
+        guard patience >= 0, patience <= LRScheduler.maxCount, cooldown >= 0, cooldown <= LRScheduler.maxCount else {
+            throw DFMError.invalid(op, "patience and cooldown must be integers in [0, 2^40], got \(patience) and \(cooldown)")
+        }
+        guard threshold.isFinite, minLr >= 0, minLr.isFinite, eps >= 0, eps.isFinite else {
+            throw DFMError.invalid(op, "threshold, min_lr and eps must be finite (min_lr and eps >= 0)")
+        }
+        (self.maximize, self.factor, self.patience, self.threshold) = (maximize, factor, patience, threshold)
+        (self.relativeThreshold, self.cooldown, self.minLr, self.eps) = (relativeThreshold, cooldown, minLr, eps)
+        best = maximize ? -.infinity : .infinity
+        try super.init(optimizer)
+    }
+
+    private func isBetter(_ a: Double) -> Bool {
+        switch (maximize, relativeThreshold) {
+        case (false, true): return a < best * (1 - threshold)
+        case (false, false): return a < best - threshold
+        case (true, true): return a > best * (threshold + 1)
+        case (true, false): return a > best + threshold
+        }
+    }
+
+    /// One epoch with its metric (torch's step(metrics)).
+    public func step(metric: Double) {
+        lastEpoch += 1
+        stepCount += 1
+        if isBetter(metric) {
+            best = metric
+            numBadEpochs = 0
+        } else {
+            numBadEpochs += 1
+        }
+        if cooldownCounter > 0 {
+            cooldownCounter -= 1
+            numBadEpochs = 0
+        }
+        if numBadEpochs > patience {
+            for g in optimizer.paramGroups.indices {
+                let old = optimizer.paramGroups[g].lr, new = Swift.max(old * factor, minLr)
+                if old - new > eps { optimizer.paramGroups[g].lr = new }
+            }
+            cooldownCounter = cooldown
+            numBadEpochs = 0
+        }
+        lastLr = optimizer.paramGroups.map { $0.lr }
+    }
+
+    public override var settings: [String: String] {
+        ["mode": maximize ? "max" : "min", "factor": fmtDouble(factor), "patience": String(patience),
+         "threshold": fmtDouble(threshold), "threshold_mode": relativeThreshold ? "rel" : "abs",
+         "cooldown": String(cooldown), "min_lr": fmtDouble(minLr), "eps": fmtDouble(eps), "best": fmtDouble(best),
+         "num_bad_epochs": String(numBadEpochs), "cooldown_counter": String(cooldownCounter)]
+    }
+
+    public override func setSettings(_ s: [String: String]) throws {
+        let op = "ReduceLROnPlateau.load_state_dict"
+        func num(_ k: String) throws -> Double {
+            guard let v = Double(s[k] ?? "") else { throw DFMError.invalid(op, "\(k) missing or invalid") }
+            return v
+        }
+        func count(_ k: String) throws -> Int {
+            guard let v = Int(s[k] ?? ""), v >= 0, v <= LRScheduler.maxCount else {
+                throw DFMError.invalid(op, "\(k) missing, negative or beyond 2^40")
+            }
+            return v
+        }
+        guard ["min", "max"].contains(s["mode"] ?? ""), ["rel", "abs"].contains(s["threshold_mode"] ?? "") else {
+            throw DFMError.invalid(op, "mode or threshold_mode missing or invalid")
+        }
+        let f = try num("factor"), th = try num("threshold"), ml = try num("min_lr"), e = try num("eps"), b = try num("best")
+        let p = try count("patience"), cd = try count("cooldown"), nb = try count("num_bad_epochs"), cc = try count("cooldown_counter")
+        guard f >= 0, f < 1 else { throw DFMError.invalid(op, "factor must be in [0, 1), got \(f)") }
+        (maximize, relativeThreshold) = (s["mode"] == "max", s["threshold_mode"] == "rel")
+        (factor, threshold, minLr, eps, best) = (f, th, ml, e, b)
+        (patience, cooldown, numBadEpochs, cooldownCounter) = (p, cd, nb, cc)
+    }
+}

@@ -2442,6 +2442,30 @@ static void test_optim(void) {
         ERR(dfm_scheduler_exponential_lr(o3, 0.5, NULL), DFM_INVALID_ARGUMENT, NULL);
         dfm_scheduler_release(x);
         dfm_scheduler_release(m);
+        /* ReduceLROnPlateau: patience 1, so the second epoch without improvement halves the lr */
+        OK(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, &m));
+        OK(dfm_scheduler_get_last_lr(m, &lr));
+        CHECK(fabs(lr - 0.025) < 1e-12);
+        OK(dfm_scheduler_step_metric(m, 1.0));
+        OK(dfm_scheduler_step_metric(m, 1.0));
+        OK(dfm_scheduler_get_last_lr(m, &lr));
+        CHECK(fabs(lr - 0.025) < 1e-12);
+        OK(dfm_scheduler_step_metric(m, NAN)); /* NaN never improves */
+        OK(dfm_scheduler_get_last_lr(m, &lr));
+        CHECK(fabs(lr - 0.0125) < 1e-12);
+        ERR(dfm_scheduler_step(m), DFM_STATE_ERROR, "dfm_scheduler_step_metric");
+        OK(dfm_scheduler_save(m, tmp_path("plateau.safetensors")));
+        OK(dfm_scheduler_load(m, tmp_path("plateau.safetensors")));
+        ERR(dfm_scheduler_step_metric(s, 1.0), DFM_TYPE_ERROR, "ReduceLROnPlateau");
+        ERR(dfm_scheduler_step_metric(NULL, 1.0), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 1.0, 1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "Factor");
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, -1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "patience");
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, NAN, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "threshold");
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, INT64_MAX, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "cooldown");
+        ERR(dfm_scheduler_reduce_on_plateau(NULL, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, NULL), DFM_INVALID_ARGUMENT, NULL);
+        CHECK(none == NULL);
+        dfm_scheduler_release(m);
         dfm_optimizer_release(o3);
     }
     {

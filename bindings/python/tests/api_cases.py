@@ -144,6 +144,11 @@ CASES = [
                 "        o.zero_grad(); (t * t * torch.tensor([1., 2., 3.])).sum().backward(); o.step()\n"
                 "    out.append((p.detach().clone(), q.detach().clone()))\n"
                 "result = out"),
+    ("reduce_lr_on_plateau", "p = nn.Parameter(torch.ones(1)); o = torch.optim.SGD([p], lr=0.1); "
+                             "s = torch.optim.lr_scheduler.ReduceLROnPlateau(o, patience=1, factor=0.5, cooldown=1); lrs = []\n"
+                             "for m in [1.0, 0.9, 0.95, 0.97, 0.99, 0.98, 0.97, 0.5, 0.6, 0.7]:\n"
+                             "    o.step(); s.step(torch.tensor(m)); lrs.append(o.param_groups[0]['lr'])\n"
+                             "result = (lrs, s.get_last_lr())"),
     ("multistep_exponential_lr", "p = nn.Parameter(torch.ones(1)); o1 = torch.optim.SGD([p], lr=0.1); "
                                  "o2 = torch.optim.SGD([p], lr=0.2); m = torch.optim.lr_scheduler.MultiStepLR(o1, [2, 4], 0.5); "
                                  "e = torch.optim.lr_scheduler.ExponentialLR(o2, 0.9); lrs = []\n"

@@ -92,3 +92,33 @@ class ExponentialLR(LRScheduler):
 
     def _create(self, opt, out):
         return C.dfm_scheduler_exponential_lr(opt, float(self.gamma), out)
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Reduces the lr when `step(metric)` stops improving (the core keeps the counters)."""
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+                 cooldown=0, min_lr=0, eps=1e-8):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        if isinstance(min_lr, (list, tuple)):
+            raise NotImplementedError("dfm: ReduceLROnPlateau takes one min_lr for all groups")
+        self.mode, self.factor, self.patience, self.threshold = mode, factor, patience, threshold
+        self.threshold_mode, self.cooldown, self.min_lr, self.eps = threshold_mode, cooldown, min_lr, eps
+        super().__init__(optimizer)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_reduce_on_plateau(opt, self.mode == "max", float(self.factor), int(self.patience),
+                                                 float(self.threshold), self.threshold_mode == "rel",
+                                                 int(self.cooldown), float(self.min_lr), float(self.eps), out)
+
+    def step(self, metrics, epoch=None):
+        if epoch is not None:
+            raise ValueError("dfm: scheduler.step(epoch) is not supported")
+        value = float(metrics)  # a 0-dim tensor or a number, as in torch
+        for h in self._handles:
+            check(C.dfm_scheduler_step_metric(h, value))
+        self.last_epoch += 1
+        self._pull()
