@@ -1106,6 +1106,8 @@ class Tensor:
 
     def logsumexp(self, dim, keepdim=False):
         dims = self._reduced_dims(dim)
+        if self.dim() and any(self.shape[d] == 0 for d in dims):  # an empty sum: log(0) = -inf
+            return (self.sum(dims, keepdim=keepdim) * 0.0).log()
         m = self.detach().amax(dims, keepdim=True)
         m = where(m.isinf(), zeros_like(m), m)  # all -inf (or an inf) rows: shift by 0, as torch does
         out = (self - m).exp().sum(dims, keepdim=True).log() + m
