@@ -330,6 +330,8 @@ DFM_API dfm_status dfm_clamp(dfm_tensor a, bool has_min, float min, bool has_max
 /* --- reductions: over `dims` (ndims of them; ndims 0 reduces over all dims) --- */
 DFM_API dfm_status dfm_sum(dfm_tensor x, const int64_t *dims, int64_t ndims, bool keepdim, dfm_tensor *out);
 DFM_API dfm_status dfm_mean(dfm_tensor x, const int64_t *dims, int64_t ndims, bool keepdim, dfm_tensor *out);
+/* torch.cumsum along `dim`; int64 and bool inputs give int64. */
+DFM_API dfm_status dfm_cumsum(dfm_tensor x, int64_t dim, dfm_tensor *out);
 
 /* --- shape ops --- */
 /* torch.reshape: one dim may be -1. Shares memory with x. */

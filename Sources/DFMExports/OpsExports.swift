@@ -148,6 +148,10 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
     produceTensor("dfm_gather", out) { try gather(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index")) }
 }
 
+@c @implementation public func dfm_cumsum(_ x: dfm_tensor?, _ dim: Int64, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_cumsum", out) { try cumsum(try Arg.tensor(x, "x"), dim: Int(dim)) }
+}
+
 @c @implementation public func dfm_nonzero(_ x: dfm_tensor?, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_nonzero", out) { try nonzero(try Arg.tensor(x, "x")) }
 }

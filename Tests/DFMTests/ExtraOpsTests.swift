@@ -13,7 +13,7 @@ final class ExtraOpsTests: XCTestCase {
         ]
         var checked = 0
         for c in fx.cases {
-            if c.hasPrefix("nll") || c.hasPrefix("gather") { continue }  // testNLLLossAndGather
+            if c.hasPrefix("nll") || c.hasPrefix("gather") || c.hasPrefix("cumsum") { continue }  // tested below
             let x = try fx.leaves(c, ["x"])[0]
             let name = String(c.prefix { $0.isLetter || $0 == "1" || $0 == "_" }.split(separator: "_").first ?? "")
             var outs: [Tensor]
@@ -47,24 +47,27 @@ final class ExtraOpsTests: XCTestCase {
         XCTAssertEqual(checked, 39)
     }
 
-    func testNLLLossAndGather() throws {
+    func testNLLLossGatherAndCumsum() throws {
         let fx = try Fixture("extra_ops")
         var checked = 0
-        for c in fx.cases where c.hasPrefix("nll") || c.hasPrefix("gather") {
+        for c in fx.cases where c.hasPrefix("nll") || c.hasPrefix("gather") || c.hasPrefix("cumsum") {
             let x = try fx.leaves(c, ["x"])[0]
             let y: Tensor
             if c.hasPrefix("nll") {
                 let w = fx.tensors["\(c)/extra/w"]
                 y = try nllLoss(x, fx.input(c, "t"), weight: w, ignoreIndex: fx.int(c, "ignore_index") ?? -100,
                                 reduction: try Reduction(fx.string(c, "reduction")!))
+            } else if c.hasPrefix("cumsum") {
+                y = try cumsum(x, dim: fx.int(c, "dim")!)
             } else {
                 y = try gather(x, dim: fx.int(c, "dim")!, index: fx.input(c, "i"))
             }
             XCTAssertEqual(y.dtype, fx.output(c).dtype, c)
+            if y.dtype == .int64 { XCTAssertEqual(y.toInt64Array(), fx.output(c).toInt64Array(), c) }
             try fx.check(c, outputs: [y], inputs: ["x": x], rtol: 1e-6, atol: 1e-6)
             checked += 1
         }
-        XCTAssertEqual(checked, 10)
+        XCTAssertEqual(checked, 14)
         let x = try Tensor([1, 2, 3, 4], shape: [2, 2])
         XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [2], shape: [1, 1]))) { XCTAssertTrue("\($0)".contains("out of bounds"), "\($0)") }
         XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [0, 0, 0], shape: [3, 1]))) { XCTAssertTrue("\($0)".contains("no larger"), "\($0)") }

@@ -133,3 +133,51 @@ extension Tensor {
         Tensor(shape: shape, dtype: dtype, storage: storage, offset: offset)
     }
 }
+
+/// torch.cumsum(x, dim): running sums along `dim`. float32 accumulates in double and rounds
+/// each partial sum (as torch's CPU kernel does); int64 and bool give int64 (wrapping). The
+/// gradient is the reversed running sum of the upstream gradient.
+public func cumsum(_ x: Tensor, dim: Int) throws -> Tensor {
+    let op = "cumsum"
+    let d = x.ndim == 0 ? 0 : try Shape.dim(dim, x.ndim, op: op)
+    let (outer, n, inner) = x.ndim == 0 ? (1, 1, 1)
+        : (x.shape[..<d].reduce(1, *), x.shape[d], x.shape[(d + 1)...].reduce(1, *))
+    if x.dtype != .float32 {
+        let xi = try BoolKernels.toInt(x, op: op)
+        let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
+        let src = xi.i, dst = out.i
+        withExtendedLifetime(xi) {
+            Parallel.chunks(outer * inner, costPerItem: n) { r in
+                for lane in r {
+                    let base = (lane / inner) * n * inner + lane % inner
+                    var s: Int64 = 0
+                    for j in 0..<n { s &+= src[base + j * inner]; dst[base + j * inner] = s }
+                }
+            }
+        }
+        return out
+    }
+    let out = try Tensor.uninitialized(x.shape, op: op)
+    runningSums(x.f, out.f, outer: outer, n: n, inner: inner, reversed: false)
+    return record(op, out, [x]) { g in
+        let gx = try Tensor.uninitialized(x.shape, op: "cumsum_backward")
+        runningSums(g.f, gx.f, outer: outer, n: n, inner: inner, reversed: true)
+        return [gx]
+    }
+}
+
+/// Running sums of every lane (n elements at stride `inner`), from the end when `reversed`.
+private func runningSums(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                         outer: Int, n: Int, inner: Int, reversed: Bool) {
+    Parallel.chunks(outer * inner, costPerItem: n) { r in
+        for lane in r {
+            let base = (lane / inner) * n * inner + lane % inner
+            var s: Double = 0
+            for t in 0..<n {
+                let j = reversed ? n - 1 - t : t
+                s += Double(src[base + j * inner])
+                dst[base + j * inner] = Float(s)
+            }
+        }
+    }
+}

@@ -948,6 +948,15 @@ static void test_reduce_and_shape(void) {
     ERR(dfm_mean(a, &dbad, 1, false, &out), DFM_INDEX_ERROR, NULL);
     ERR(dfm_mean(NULL, NULL, 0, false, &out), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_mean(a, NULL, 0, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_cumsum(a, 1, &out)); /* [[1, 3, 6], [4, 9, 15]] */
+    CHECK(at(out, 2) == 6 && at(out, 5) == 15);
+    dfm_tensor_release(out);
+    OK(dfm_cumsum(a, -2, &out));
+    CHECK(at(out, 3) == 5 && at(out, 0) == 1);
+    dfm_tensor_release(out);
+    ERR(dfm_cumsum(a, 2, &out), DFM_INDEX_ERROR, NULL);
+    ERR(dfm_cumsum(NULL, 0, &out), DFM_INVALID_ARGUMENT, "'x'");
+    ERR(dfm_cumsum(a, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
 
     OK(dfm_reshape(a, shp, 3, &out));
     OK(dfm_tensor_shape(out, dims, 4));

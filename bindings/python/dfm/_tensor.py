@@ -1063,6 +1063,10 @@ class Tensor:
         check(C.dfm_topk(self._h, int(k), int(dim), bool(largest), ctypes.byref(v), ctypes.byref(i)))
         return _Topk(_wrap(v.value), _wrap(i.value))
 
+    def cumsum(self, dim, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return _op("dfm_cumsum", x._h, int(dim))
+
     def _reduced_dims(self, dim):
         n = self.dim()
         dims = range(n) if dim is None or dim == () or dim == [] else _dims_arg(dim)

@@ -156,6 +156,10 @@ CASES = [
                                  "    lrs.append((m.get_last_lr()[0], e.get_last_lr()[0], o1.param_groups[0]['lr'])); "
                                  "o1.step(); o2.step(); m.step(); e.step()\n"
                                  "result = lrs"),
+    ("cumsum", "x = torch.tensor([[1., 2., 3.], [4., 5., 6.]], requires_grad=True); y = x.cumsum(1); "
+               "(y * torch.tensor([1., 10., 100.])).sum().backward(); "
+               "result = (y, torch.cumsum(x.detach(), dim=0), torch.tensor([True, False, True]).cumsum(0), "
+               "torch.arange(4).cumsum(0), x.grad)"),
     ("nll_loss", "x = torch.tensor([[0.2, 1.0, -0.5], [0.3, -1.2, 2.0]], requires_grad=True); t = torch.tensor([1, 2]); "
                  "lp = F.log_softmax(x, dim=1); l = F.nll_loss(lp, t); l.backward(); "
                  "result = (l, F.nll_loss(lp, t, reduction='none'), nn.NLLLoss(weight=torch.tensor([1., 2., 3.]))(lp, t), "
