@@ -296,24 +296,7 @@ class _ReturnType(tuple):
         return f"dfm.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
 
 
-class _Max(_ReturnType):
-    __slots__ = ()
-    _name = "max"
-
-
-class _Min(_ReturnType):
-    __slots__ = ()
-    _name = "min"
-
-
-class _Sort(_ReturnType):
-    __slots__ = ()
-    _name = "sort"
-
-
-class _Topk(_ReturnType):
-    __slots__ = ()
-    _name = "topk"
+_Max, _Min, _Sort, _Topk = (type(n, (_ReturnType,), {"__slots__": (), "_name": n}) for n in ("max", "min", "sort", "topk"))
 
 
 class Tensor:
