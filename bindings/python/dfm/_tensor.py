@@ -1052,8 +1052,10 @@ class Tensor:
 
     def _reduced_dims(self, dim):
         n = self.dim()
+        if n == 0:
+            return []  # a 0-dim tensor reduces over "all" of its zero dims
         dims = range(n) if dim is None or dim == () or dim == [] else _dims_arg(dim)
-        return sorted({d % n if n else 0 for d in dims}, reverse=True)
+        return sorted({d % n for d in dims}, reverse=True)
 
     def amax(self, dim=(), keepdim=False):
         x = self
