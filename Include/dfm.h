@@ -715,6 +715,14 @@ DFM_API dfm_status dfm_scheduler_multi_step_lr(dfm_optimizer o, const int64_t *m
                                                dfm_scheduler *out);
 /* lr × gamma every epoch. */
 DFM_API dfm_status dfm_scheduler_exponential_lr(dfm_optimizer o, double gamma, dfm_scheduler *out);
+/* OneCycleLR, stepped once per batch (torch defaults: pct_start 0.3, cos annealing,
+ * cycle_momentum with base 0.85 / max 0.95, div_factor 25, final_div_factor 1e4, two
+ * phases). With cycle_momentum it also sets the optimizer's momentum (SGD, RMSprop) or
+ * beta1 (Adam, AdamW). Stepping past total_steps is DFM_STATE_ERROR. */
+DFM_API dfm_status dfm_scheduler_one_cycle_lr(dfm_optimizer o, double max_lr, int64_t total_steps, double pct_start,
+                                              bool anneal_linear, bool cycle_momentum, double base_momentum,
+                                              double max_momentum, double div_factor, double final_div_factor,
+                                              bool three_phase, dfm_scheduler *out);
 /* ReduceLROnPlateau (torch defaults: min mode, factor 0.1, patience 10, threshold 1e-4
  * relative, cooldown 0, min_lr 0, eps 1e-8). Advance it with dfm_scheduler_step_metric;
  * dfm_scheduler_step on it is DFM_STATE_ERROR. */

@@ -118,6 +118,18 @@ extension Arg {
     produce("dfm_scheduler_exponential_lr", out, .scheduler) { try ExponentialLR(try Arg.optimizer(o, "o"), gamma: gamma) }
 }
 
+@c @implementation public func dfm_scheduler_one_cycle_lr(_ o: dfm_optimizer?, _ max_lr: Double, _ total_steps: Int64, _ pct_start: Double,
+                                                         _ anneal_linear: Bool, _ cycle_momentum: Bool, _ base_momentum: Double,
+                                                         _ max_momentum: Double, _ div_factor: Double, _ final_div_factor: Double,
+                                                         _ three_phase: Bool, _ out: SchedulerOut) -> dfm_status {
+    produce("dfm_scheduler_one_cycle_lr", out, .scheduler) {
+        var c = OneCycleLR.Config(maxLr: max_lr, totalSteps: try Arg.epochs(total_steps, "total_steps"))
+        (c.pctStart, c.linear, c.cycleMomentum, c.baseMomentum) = (pct_start, anneal_linear, cycle_momentum, base_momentum)
+        (c.maxMomentum, c.divFactor, c.finalDivFactor, c.threePhase) = (max_momentum, div_factor, final_div_factor, three_phase)
+        return try OneCycleLR(try Arg.optimizer(o, "o"), c)
+    }
+}
+
 @c @implementation public func dfm_scheduler_reduce_on_plateau(_ o: dfm_optimizer?, _ mode_max: Bool, _ factor: Double,
                                                               _ patience: Int64, _ threshold: Double, _ threshold_relative: Bool,
                                                               _ cooldown: Int64, _ min_lr: Double, _ eps: Double,
@@ -151,6 +163,9 @@ extension Arg {
         let sched = try Arg.scheduler(s, "s")
         if sched is ReduceLROnPlateau {
             throw ABIError(.stateError, "ReduceLROnPlateau steps with a metric: use dfm_scheduler_step_metric")
+        }
+        if let oc = sched as? OneCycleLR, oc.isFinished {
+            throw ABIError(.stateError, "Tried to step \(oc.lastEpoch + 1) times. The specified number of total steps is \(oc.config.totalSteps)")
         }
         guard Int64(sched.lastEpoch) < Arg.maxEpochs else {
             throw ABIError(.stateError, "the scheduler is at epoch \(sched.lastEpoch), the limit is \(Arg.maxEpochs)")

@@ -92,6 +92,47 @@ final class OptimTests: XCTestCase {
         XCTAssertEqual(checked, 6)
     }
 
+    func testOneCycleLRParityWithPyTorch() throws {
+        let fx = try Fixture("nn_optim")
+        var checked = 0
+        for c in fx.cases where fx.params(c)["one_cycle"] != nil {
+            let p = fx.params(c)
+            let kw = p["kwargs"] as! [String: Any], okw = p["opt_kwargs"] as! [String: Any]
+            let params = [try Tensor.zeros([2]).requiresGrad()]
+            let opt: Optimizer = p["optimizer_class"] as? String == "Adam"
+                ? try Adam(params, lr: d(okw, "lr", 1e-3))
+                : try SGD(params, lr: d(okw, "lr", 1e-3), momentum: d(okw, "momentum", 0))
+            let total = (kw["total_steps"] as? NSNumber)?.intValue
+                ?? (kw["epochs"] as! NSNumber).intValue * (kw["steps_per_epoch"] as! NSNumber).intValue
+            var cfg = OneCycleLR.Config(maxLr: d(kw, "max_lr", 0), totalSteps: total)
+            cfg.pctStart = d(kw, "pct_start", 0.3)
+            cfg.linear = kw["anneal_strategy"] as? String == "linear"
+            cfg.cycleMomentum = (kw["cycle_momentum"] as? NSNumber)?.boolValue ?? true
+            cfg.divFactor = d(kw, "div_factor", 25)
+            cfg.finalDivFactor = d(kw, "final_div_factor", 1e4)
+            cfg.threePhase = b(kw, "three_phase")
+            let sched = try OneCycleLR(opt, cfg)
+            let lrs = (p["lrs"] as! [NSNumber]).map(\.doubleValue), moms = (p["momenta"] as! [NSNumber]).map(\.doubleValue)
+            for k in 0..<lrs.count {
+                let m = (opt as? Adam)?.beta1 ?? (opt as! SGD).momentum
+                XCTAssertEqual(opt.lr, lrs[k], accuracy: 1e-15 + 1e-12 * lrs[k], "\(c) lr at step \(k)")
+                XCTAssertEqual(m, moms[k], accuracy: 1e-12, "\(c) momentum at step \(k)")
+                if k < lrs.count - 1 { sched.step() }
+            }
+            XCTAssertTrue(sched.isFinished)
+            let copy = try OneCycleLR(try SGD([try Tensor.zeros([1]).requiresGrad()], lr: 0.1), OneCycleLR.Config(maxLr: 1, totalSteps: 5))
+            try copy.loadStateDict(sched.stateDict())
+            XCTAssertEqual(copy.config, sched.config)
+            checked += 1
+        }
+        XCTAssertEqual(checked, 3)
+        let opt = try SGD([try Tensor.zeros([1]).requiresGrad()], lr: 0.1)
+        XCTAssertThrowsError(try OneCycleLR(opt, OneCycleLR.Config(maxLr: 1, totalSteps: 0)))
+        var zeroPhase = OneCycleLR.Config(maxLr: 1, totalSteps: 10)
+        zeroPhase.pctStart = 0.1  // the first phase ends at step 0: torch divides by zero there
+        XCTAssertThrowsError(try OneCycleLR(opt, zeroPhase))
+    }
+
     func testReduceLROnPlateauParityWithPyTorch() throws {
         let fx = try Fixture("nn_optim")
         var checked = 0

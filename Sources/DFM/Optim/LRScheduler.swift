@@ -318,3 +318,118 @@ public final class ReduceLROnPlateau: LRScheduler {
         (patience, cooldown, numBadEpochs, cooldownCounter) = (p, cd, nb, cc)
     }
 }
+
+/// torch.optim.lr_scheduler.OneCycleLR, stepped once per batch: the lr climbs from
+/// maxLr/divFactor to maxLr over the first pctStart of `totalSteps`, then anneals to
+/// maxLr/divFactor/finalDivFactor (three-phase: down to the start value first). With
+/// cycleMomentum the optimizer's momentum (SGD, RMSprop) or beta1 (Adam, AdamW) moves the
+/// opposite way between maxMomentum and baseMomentum. Same double arithmetic as torch.
+public final class OneCycleLR: LRScheduler {
+    public struct Config: Sendable, Equatable {
+        public var maxLr: Double
+        public var totalSteps: Int
+        public var pctStart = 0.3
+        public var linear = false
+        public var cycleMomentum = true
+        public var baseMomentum = 0.85
+        public var maxMomentum = 0.95
+        public var divFactor = 25.0
+        public var finalDivFactor = 1e4
+        public var threePhase = false
+
+        public init(maxLr: Double, totalSteps: Int) { (self.maxLr, self.totalSteps) = (maxLr, totalSteps) }
+
+        /// (end step, lr and momentum at the phase's start and end), as torch's _schedule_phases.
+        var phases: [(end: Double, lr0: Double, lr1: Double, m0: Double, m1: Double)] {
+            let initial = maxLr / divFactor, minLr = initial / finalDivFactor, t = Double(totalSteps)
+            if threePhase {
+                return [(pctStart * t - 1, initial, maxLr, maxMomentum, baseMomentum),
+                        (2 * pctStart * t - 2, maxLr, initial, baseMomentum, maxMomentum),
+                        (t - 1, initial, minLr, maxMomentum, maxMomentum)]
+            }
+            return [(pctStart * t - 1, initial, maxLr, maxMomentum, baseMomentum), (t - 1, maxLr, minLr, baseMomentum, maxMomentum)]
+        }
+
+        func check(op: String) throws {
+            guard totalSteps > 0, totalSteps <= LRScheduler.maxCount else {
+                throw DFMError.invalid(op, "Expected positive integer total_steps up to 2^40, but got \(totalSteps)")
+            }
+            guard pctStart >= 0, pctStart <= 1 else { throw DFMError.invalid(op, "Expected float between 0 and 1 pct_start, but got \(pctStart)") }
+            guard maxLr >= 0, maxLr.isFinite, divFactor > 0, divFactor.isFinite, finalDivFactor > 0, finalDivFactor.isFinite,
+                  baseMomentum.isFinite, maxMomentum.isFinite else {
+                throw DFMError.invalid(op, "max_lr must be finite and >= 0, div factors finite and > 0, momenta finite")
+            }
+            var start = 0.0
+            for p in phases {  // torch divides by each phase's length
+                guard p.end - start != 0 else {
+                    throw DFMError.invalid(op, "a phase has zero length (total_steps \(totalSteps), pct_start \(pctStart))")
+                }
+                start = p.end
+            }
+        }
+    }
+
+    public private(set) var config: Config
+
+    public init(_ optimizer: Optimizer, _ config: Config) throws {
+        try config.check(op: "OneCycleLR")
+        self.config = config
+        for g in optimizer.paramGroups.indices { optimizer.setInitialLr(config.maxLr / config.divFactor, group: g) }
+        if config.cycleMomentum { OneCycleLR.setMomentum(config.maxMomentum, of: optimizer) }
+        try super.init(optimizer)
+    }
+
+    private static func setMomentum(_ m: Double, of optimizer: Optimizer) {
+        if let o = optimizer as? SGD { o.momentum = m }
+        if let o = optimizer as? RMSprop { o.momentum = m }
+        if let o = optimizer as? Adam { o.beta1 = m }
+    }
+
+    private func anneal(_ start: Double, _ end: Double, _ pct: Double) -> Double {
+        config.linear ? (end - start) * pct + start : end + (start - end) / 2.0 * (Foundation.cos(Double.pi * pct) + 1)
+    }
+
+    /// True once all `totalSteps` have been taken (torch raises on the step after).
+    public var isFinished: Bool { lastEpoch >= config.totalSteps }
+
+    public override func computeLr() -> [Double] {
+        guard lastEpoch <= config.totalSteps else { return optimizer.paramGroups.map { $0.lr } }
+        let step = Double(lastEpoch), ph = config.phases
+        var start = 0.0
+        for (i, p) in ph.enumerated() {
+            if step <= p.end || i == ph.count - 1 {
+                let pct = (step - start) / (p.end - start)
+                if config.cycleMomentum { OneCycleLR.setMomentum(anneal(p.m0, p.m1, pct), of: optimizer) }
+                return optimizer.paramGroups.map { _ in anneal(p.lr0, p.lr1, pct) }
+            }
+            start = p.end
+        }
+        return optimizer.paramGroups.map { $0.lr }  // not reached: the last phase always matches
+    }
+
+    public override var settings: [String: String] {
+        let c = config
+        return ["max_lr": fmtDouble(c.maxLr), "total_steps": String(c.totalSteps), "pct_start": fmtDouble(c.pctStart),
+                "anneal_strategy": c.linear ? "linear" : "cos", "cycle_momentum": c.cycleMomentum ? "1" : "0",
+                "base_momentum": fmtDouble(c.baseMomentum), "max_momentum": fmtDouble(c.maxMomentum),
+                "div_factor": fmtDouble(c.divFactor), "final_div_factor": fmtDouble(c.finalDivFactor),
+                "three_phase": c.threePhase ? "1" : "0"]
+    }
+
+    public override func setSettings(_ s: [String: String]) throws {
+        let op = "OneCycleLR.load_state_dict"
+        func num(_ k: String) throws -> Double {
+            guard let v = Double(s[k] ?? "") else { throw DFMError.invalid(op, "\(k) missing or invalid") }
+            return v
+        }
+        guard let t = Int(s["total_steps"] ?? ""), ["cos", "linear"].contains(s["anneal_strategy"] ?? "") else {
+            throw DFMError.invalid(op, "total_steps or anneal_strategy missing or invalid")
+        }
+        var c = Config(maxLr: try num("max_lr"), totalSteps: t)
+        (c.pctStart, c.linear, c.cycleMomentum) = (try num("pct_start"), s["anneal_strategy"] == "linear", s["cycle_momentum"] == "1")
+        (c.baseMomentum, c.maxMomentum) = (try num("base_momentum"), try num("max_momentum"))
+        (c.divFactor, c.finalDivFactor, c.threePhase) = (try num("div_factor"), try num("final_div_factor"), s["three_phase"] == "1")
+        try c.check(op: op)
+        config = c
+    }
+}

@@ -2475,6 +2475,27 @@ static void test_optim(void) {
         ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, NULL), DFM_INVALID_ARGUMENT, NULL);
         CHECK(none == NULL);
         dfm_scheduler_release(m);
+        /* OneCycleLR over 4 steps: starts at max_lr / 25, peaks at max_lr, refuses a 5th step */
+        OK(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &m));
+        OK(dfm_scheduler_get_last_lr(m, &lr));
+        CHECK(fabs(lr - 0.02) < 1e-12);
+        OK(dfm_scheduler_step(m));
+        OK(dfm_scheduler_get_last_lr(m, &lr));
+        CHECK(fabs(lr - 0.5) < 1e-12);
+        OK(dfm_scheduler_step(m));
+        OK(dfm_scheduler_step(m));
+        OK(dfm_scheduler_step(m));
+        ERR(dfm_scheduler_step(m), DFM_STATE_ERROR, "total steps");
+        OK(dfm_scheduler_save(m, tmp_path("onecycle.safetensors")));
+        OK(dfm_scheduler_load(m, tmp_path("onecycle.safetensors")));
+        dfm_scheduler_release(m);
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 0, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "total_steps");
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 1.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "pct_start");
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 10, 0.1, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "zero length");
+        ERR(dfm_scheduler_one_cycle_lr(o3, NAN, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "max_lr");
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 0.5, false, true, 0.85, 0.95, 0, 1e4, false, &none), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_one_cycle_lr(NULL, 0.5, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, NULL), DFM_INVALID_ARGUMENT, NULL);
         dfm_optimizer_release(o3);
     }
     {

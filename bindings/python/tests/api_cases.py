@@ -144,6 +144,11 @@ CASES = [
                 "        o.zero_grad(); (t * t * torch.tensor([1., 2., 3.])).sum().backward(); o.step()\n"
                 "    out.append((p.detach().clone(), q.detach().clone()))\n"
                 "result = out"),
+    ("one_cycle_lr", "p = nn.Parameter(torch.ones(1)); o = torch.optim.SGD([p], lr=0.1, momentum=0.9); "
+                     "s = torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.4, epochs=2, steps_per_epoch=5); lrs = []\n"
+                     "for _ in range(10):\n"
+                     "    lrs.append(s.get_last_lr()[0]); o.zero_grad(); (p * p).sum().backward(); o.step(); s.step()\n"
+                     "result = (lrs, s.get_last_lr(), p.detach(), s.base_lrs)"),
     ("reduce_lr_on_plateau", "p = nn.Parameter(torch.ones(1)); o = torch.optim.SGD([p], lr=0.1); "
                              "s = torch.optim.lr_scheduler.ReduceLROnPlateau(o, patience=1, factor=0.5, cooldown=1); lrs = []\n"
                              "for m in [1.0, 0.9, 0.95, 0.97, 0.99, 0.98, 0.97, 0.5, 0.6, 0.7]:\n"
@@ -473,6 +478,9 @@ CASES = [
     ("err_invert_float", "~torch.ones(2)"),
     ("err_topk_k", "torch.ones(2, 3).topk(4)"),
     ("err_sort_dim", "torch.ones(2, 3).sort(dim=2)"),
+    ("err_one_cycle_past_end", "o = torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.1); "
+                               "s = torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=2)\n"
+                               "for _ in range(3): s.step()"),
     ("err_batchnorm1d_dims", "nn.BatchNorm1d(3)(torch.ones(2, 3, 4, 5))"),
     ("err_nll_target", "F.nll_loss(torch.zeros(2, 3), torch.tensor([0, 3]))"),
 ]

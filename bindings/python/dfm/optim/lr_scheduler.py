@@ -122,3 +122,45 @@ class ReduceLROnPlateau(LRScheduler):
             check(C.dfm_scheduler_step_metric(h, value))
         self.last_epoch += 1
         self._pull()
+
+
+class OneCycleLR(LRScheduler):
+    """Stepped once per batch; with cycle_momentum the core also cycles the optimizer's
+    momentum (SGD, RMSprop) or beta1 (Adam, AdamW)."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
+                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+            total_steps = int(epochs) * int(steps_per_epoch)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
+        n = len(optimizer.param_groups)
+        per_group = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * n  # noqa: E731
+        self.max_lrs, self.base_momentums = per_group(max_lr), per_group(base_momentum)
+        self.max_momentums = per_group(max_momentum)
+        if not len(self.max_lrs) == len(self.base_momentums) == len(self.max_momentums) == n:
+            raise ValueError(f"expected {n} values for max_lr / base_momentum / max_momentum, one per param group")
+        self.total_steps, self.pct_start, self.anneal_strategy = int(total_steps), float(pct_start), anneal_strategy
+        self.cycle_momentum, self.div_factor, self.final_div_factor = cycle_momentum, div_factor, final_div_factor
+        self.three_phase = three_phase
+        super().__init__(optimizer, last_epoch)
+        for g, m in zip(optimizer.param_groups, self.max_lrs):
+            g["initial_lr"] = m / div_factor
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+
+    def _create(self, opt, out):
+        i = len(self._handles)  # groups are created in order
+        return C.dfm_scheduler_one_cycle_lr(opt, float(self.max_lrs[i]), self.total_steps, self.pct_start,
+                                            self.anneal_strategy == "linear", bool(self.cycle_momentum),
+                                            float(self.base_momentums[i]), float(self.max_momentums[i]),
+                                            float(self.div_factor), float(self.final_div_factor), bool(self.three_phase),
+                                            out)
+
+    def step(self, epoch=None):
+        if self.last_epoch + 1 > self.total_steps:
+            raise ValueError(f"Tried to step {self.last_epoch + 1} times. "
+                             f"The specified number of total steps is {self.total_steps}")
+        super().step(epoch)
