@@ -431,6 +431,12 @@ DFM_API dfm_status dfm_qr(dfm_tensor a, const char *mode, dfm_tensor *q, dfm_ten
 /* F.conv2d; `bias` may be NULL. */
 DFM_API dfm_status dfm_conv2d(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, const int64_t *stride,
                               const int64_t *padding, const int64_t *dilation, int64_t groups, dfm_tensor *out);
+/* F.conv_transpose2d: x (N, Cin, H, W) or (Cin, H, W), weight (Cin, Cout/groups, kH, kW),
+ * bias (Cout) or NULL; stride, padding, output_padding, dilation are 2-element arrays
+ * (output_padding < stride or dilation). Output side (H-1)·s - 2p + d(k-1) + op + 1. */
+DFM_API dfm_status dfm_conv_transpose2d(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, const int64_t *stride,
+                                        const int64_t *padding, const int64_t *output_padding, const int64_t *dilation,
+                                        int64_t groups, dfm_tensor *out);
 /* F.conv2d with padding "same" or "valid". */
 DFM_API dfm_status dfm_conv2d_padding_mode(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, const int64_t *stride,
                                            const char *padding, const int64_t *dilation, int64_t groups,

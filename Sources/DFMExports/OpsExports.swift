@@ -271,6 +271,17 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
     }
 }
 
+@c @implementation public func dfm_conv_transpose2d(_ x: dfm_tensor?, _ weight: dfm_tensor?, _ bias: dfm_tensor?, _ stride: Dims,
+                                                   _ padding: Dims, _ output_padding: Dims, _ dilation: Dims, _ groups: Int64,
+                                                   _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_conv_transpose2d", out) {
+        try convTranspose2d(try Arg.tensor(x, "x"), try Arg.tensor(weight, "weight"), try Arg.optionalTensor(bias, "bias"),
+                            stride: try Arg.pair(stride, "stride"), padding: try Arg.pair(padding, "padding"),
+                            outputPadding: try Arg.pair(output_padding, "output_padding"),
+                            dilation: try Arg.pair(dilation, "dilation"), groups: try Arg.geometry(groups, "groups"))
+    }
+}
+
 @c @implementation public func dfm_conv2d_padding_mode(_ x: dfm_tensor?, _ weight: dfm_tensor?, _ bias: dfm_tensor?, _ stride: Dims,
                                                       _ padding: UnsafePointer<CChar>?, _ dilation: Dims, _ groups: Int64,
                                                       _ out: TensorOut) -> dfm_status {

@@ -13,7 +13,7 @@ final class ExtraOpsTests: XCTestCase {
         ]
         var checked = 0
         for c in fx.cases {
-            if c.hasPrefix("nll") || c.hasPrefix("gather") || c.hasPrefix("cumsum") { continue }  // tested below
+            if ["nll", "gather", "cumsum", "convT"].contains(where: { c.hasPrefix($0) }) { continue }  // tested below
             let x = try fx.leaves(c, ["x"])[0]
             let name = String(c.prefix { $0.isLetter || $0 == "1" || $0 == "_" }.split(separator: "_").first ?? "")
             var outs: [Tensor]
@@ -73,6 +73,28 @@ final class ExtraOpsTests: XCTestCase {
         XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [0, 0, 0], shape: [3, 1]))) { XCTAssertTrue("\($0)".contains("no larger"), "\($0)") }
         XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [0], shape: [1])))
         XCTAssertThrowsError(try nllLoss(x, try Tensor(int64: [0, 2], shape: [2]))) { XCTAssertTrue("\($0)".contains("out of bounds"), "\($0)") }
+    }
+
+    func testConvTranspose2d() throws {
+        let fx = try Fixture("extra_ops")
+        var checked = 0
+        for c in fx.cases where c.hasPrefix("convT") {
+            let hasBias = fx.bool(c, "bias")!
+            let t = try fx.leaves(c, hasBias ? ["x", "w", "b"] : ["x", "w"])
+            let pair = { (k: String, def: Int) in fx.ints(c, k) ?? [def] }
+            let y = try convTranspose2d(t[0], t[1], hasBias ? t[2] : nil, stride: pair("stride", 1), padding: pair("padding", 0),
+                                        outputPadding: pair("output_padding", 0), dilation: pair("dilation", 1),
+                                        groups: fx.int(c, "groups") ?? 1)
+            var inputs = ["x": t[0], "w": t[1]]
+            if hasBias { inputs["b"] = t[2] }
+            try fx.check(c, outputs: [y], inputs: inputs, rtol: 1e-5, atol: 1e-5)
+            checked += 1
+        }
+        XCTAssertEqual(checked, 5)
+        let x = try Tensor.zeros([1, 2, 3, 3]), w = try Tensor.zeros([2, 1, 3, 3])
+        XCTAssertThrowsError(try convTranspose2d(x, w, stride: [2], outputPadding: [2])) { XCTAssertTrue("\($0)".contains("output padding"), "\($0)") }
+        XCTAssertThrowsError(try convTranspose2d(x, try Tensor.zeros([3, 1, 3, 3])))
+        XCTAssertThrowsError(try convTranspose2d(x, w, padding: [3])) { XCTAssertTrue("\($0)".contains("too small"), "\($0)") }
     }
 
     func testSortAndTopkRefuseBadArguments() throws {

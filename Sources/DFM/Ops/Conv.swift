@@ -108,3 +108,78 @@ func conv2dCore(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], p
         return grads
     }
 }
+
+/// torch.nn.functional.conv_transpose2d: the gradient of conv2d with respect to its input,
+/// as a layer. `x` is (N, Cin, H, W) or (Cin, H, W); `weight` is (Cin, Cout / groups, KH, KW);
+/// output size (H - 1)·stride - 2·padding + dilation·(KH - 1) + output_padding + 1. It runs
+/// the conv2d kernels with the roles swapped: the forward is conv2d's input gradient, the
+/// input gradient is conv2d's forward, the weight gradient conv2d's weight gradient.
+public func convTranspose2d(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil, stride: [Int] = [1, 1],
+                            padding: [Int] = [0, 0], outputPadding: [Int] = [0, 0], dilation: [Int] = [1, 1],
+                            groups: Int = 1) throws -> Tensor {
+    let op = "conv_transpose2d"
+    for (t, what) in [(x, "input"), (weight, "weight")] + (bias.map { [($0, "bias")] } ?? []) where t.dtype != .float32 {
+        throw DFMError.type(op, "expected \(what) to be float32, got \(t.dtype)")
+    }
+    guard x.ndim == 3 || x.ndim == 4 else {
+        throw DFMError.shape(op, "Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: \(x.shape)")
+    }
+    guard weight.ndim == 4 else {
+        throw DFMError.shape(op, "weight must be 4-dimensional (in_channels, out_channels/groups, kH, kW), got shape \(weight.shape)")
+    }
+    let s = try spatialPair(stride, "stride", op: op), p = try spatialPair(padding, "padding", op: op)
+    let op2 = try spatialPair(outputPadding, "output_padding", op: op), d = try spatialPair(dilation, "dilation", op: op)
+    guard groups > 0 else { throw DFMError.invalid(op, "non-positive groups is not supported (got groups=\(groups))") }
+    guard s.0 > 0, s.1 > 0 else { throw DFMError.invalid(op, "non-positive stride is not supported (got stride=\(stride))") }
+    guard d.0 > 0, d.1 > 0 else { throw DFMError.invalid(op, "dilation should be greater than zero, but got \(dilation)") }
+    guard p.0 >= 0, p.1 >= 0, op2.0 >= 0, op2.1 >= 0 else { throw DFMError.invalid(op, "negative padding is not supported") }
+    guard op2.0 < Swift.max(s.0, d.0), op2.1 < Swift.max(s.1, d.1) else {
+        throw DFMError.invalid(op, "output padding must be smaller than either stride or dilation, but got output_padding=\(outputPadding), stride=\(stride), dilation=\(dilation)")
+    }
+    let batched = x.ndim == 4
+    let n = batched ? x.shape[0] : 1
+    let (cin, h, w) = (x.shape[x.ndim - 3], x.shape[x.ndim - 2], x.shape[x.ndim - 1])
+    let (wi, wo, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+    guard kh > 0, kw > 0 else { throw DFMError.shape(op, "weight has an empty kernel: shape \(weight.shape)") }
+    guard wi == cin, cin % groups == 0 else {
+        throw DFMError.shape(op, "Given transposed=1, weight of size \(weight.shape), expected input \(x.shape) to have \(wi) channels (divisible by groups=\(groups)), but got \(cin) channels instead")
+    }
+    let cout = wo * groups
+    if let bias, bias.shape != [cout] {
+        throw DFMError.shape(op, "Given weight of size \(weight.shape), expected bias to be 1-dimensional with \(cout) elements, but got bias of size \(bias.shape) instead")
+    }
+    let oh = (h - 1) * s.0 - 2 * p.0 + d.0 * (kh - 1) + op2.0 + 1
+    let ow = (w - 1) * s.1 - 2 * p.1 + d.1 * (kw - 1) + op2.1 + 1
+    guard oh > 0, ow > 0 else { throw DFMError.shape(op, "the output size (\(oh) x \(ow)) is too small for input \(x.shape)") }
+    // The conv2d this layer transposes: input (n, cout, oh, ow) -> output (n, cin, h, w).
+    let g = ConvGeom(n: n, c: cout, h: oh, w: ow, o: cin, kh: kh, kw: kw, sh: s.0, sw: s.1, ph: p.0, pw: p.1,
+                     dh: d.0, dw: d.1, oh: h, ow: w, groups: groups).pruned()
+    let out = try Tensor.uninitialized(batched ? [n, cout, oh, ow] : [cout, oh, ow], op: op)
+    try ConvKernels.backward(x.f, weight.f, x.f, g, dx: out.f, dw: nil)  // x.f as conv "x" is unread without dw
+    if let bias {
+        let l = oh * ow, op = out.f, bp = bias.f
+        Parallel.chunks(n * cout, costPerItem: l) { r in
+            for k in r { let v = bp[k % cout], row = op + k * l; for q in 0..<l { row[q] += v } }
+        }
+    }
+    let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+    return record(op, out, inputs) { gy in
+        let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, op: "conv_transpose2d_backward") : nil
+        if let dx { try ConvKernels.forward(gy.f, weight.f, nil, g, dx.f) }
+        let dw = weight.requiresGrad ? try Tensor.uninitialized(weight.shape, op: "conv_transpose2d_backward") : nil
+        if let dw { try ConvKernels.backward(gy.f, weight.f, x.f, g, dx: nil, dw: dw.f) }
+        var grads: [Tensor?] = [dx, dw]
+        if let bias {
+            var db: Tensor? = nil
+            if bias.requiresGrad {
+                var gb = g  // the bias sums the conv's input channels over (n, oh, ow)
+                (gb.o, gb.oh, gb.ow) = (cout, oh, ow)
+                let t = try Tensor.uninitialized(bias.shape, op: "conv_transpose2d_backward")
+                ConvKernels.biasGrad(gy.f, gb, t.f)
+                db = t
+            }
+            grads.append(db)
+        }
+        return grads
+    }
+}

@@ -1455,6 +1455,31 @@ static void test_conv_pool(void) {
     ERR(dfm_conv2d(NULL, w, b, one, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "'x'");
     ERR(dfm_conv2d(x, RELEASED, b, one, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "weight");
     ERR(dfm_conv2d(x, w, b, one, zero, one, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {   /* conv_transpose2d: every input pixel spreads over a 3x3 block of each output channel */
+        int64_t wts[4] = {1, 2, 3, 3}, op1[2] = {1, 1};
+        dfm_tensor wt = NULL;
+        OK(dfm_tensor_ones(wts, 4, DFM_FLOAT32, &wt));
+        OK(dfm_conv_transpose2d(x, wt, b, one, zero, zero, one, 1, &out));
+        CHECK(numel(out) == 72 && at(out, 0) == at(x, 0) && at(out, 1) == at(x, 0) + at(x, 1));
+        dfm_tensor_release(out);
+        OK(dfm_conv_transpose2d(x, wt, NULL, k2, one, op1, one, 1, &out)); /* (4-1)·2 - 2 + 2 + 1 + 1 = 8 */
+        CHECK(numel(out) == 2 * 8 * 8);
+        dfm_tensor_release(out);
+        ERR(dfm_conv_transpose2d(x, wt, NULL, one, zero, op1, one, 1, &out), DFM_INVALID_ARGUMENT, "output padding");
+        ERR(dfm_conv_transpose2d(x, w, NULL, one, zero, zero, one, 1, &out), DFM_SHAPE_MISMATCH, "channels");
+        ERR(dfm_conv_transpose2d(x, wt, x3, one, zero, zero, one, 1, &out), DFM_SHAPE_MISMATCH, "bias");
+        ERR(dfm_conv_transpose2d(x, wt, b, one, five, zero, one, 1, &out), DFM_SHAPE_MISMATCH, "too small");
+        BAD(dfm_conv_transpose2d(x, wt, b, zero, zero, zero, one, 1, &out));
+        BAD(dfm_conv_transpose2d(x, wt, b, one, neg, zero, one, 1, &out));
+        BAD(dfm_conv_transpose2d(x, wt, b, one, zero, zero, one, 0, &out));
+        BAD(dfm_conv_transpose2d(x, wt, b, huge, zero, zero, one, 1, &out));
+        BAD(dfm_conv_transpose2d(x3, wt, b, one, zero, zero, one, 1, &out));
+        ERR(dfm_conv_transpose2d(x, wt, b, one, zero, NULL, one, 1, &out), DFM_INVALID_ARGUMENT, "output_padding");
+        ERR(dfm_conv_transpose2d(NULL, wt, b, one, zero, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "'x'");
+        ERR(dfm_conv_transpose2d(x, wt, b, one, zero, zero, one, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
+        CHECK(out == NULL);
+        dfm_tensor_release(wt);
+    }
     OK(dfm_conv2d_padding_mode(x, w, b, one, "same", one, 1, &out));
     CHECK(numel(out) == 32);
     dfm_tensor_release(out);

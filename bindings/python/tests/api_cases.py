@@ -165,6 +165,12 @@ CASES = [
                "(y * torch.tensor([1., 10., 100.])).sum().backward(); "
                "result = (y, torch.cumsum(x.detach(), dim=0), torch.tensor([True, False, True]).cumsum(0), "
                "torch.arange(4).cumsum(0), x.grad)"),
+    ("conv_transpose2d", "x = torch.arange(18.).reshape(1, 2, 3, 3).requires_grad_(); "
+                         "w = (torch.arange(24.).reshape(2, 3, 2, 2) / 10).requires_grad_(); b = torch.tensor([1., -1., 0.5]); "
+                         "y = F.conv_transpose2d(x, w, b, stride=2); (y * y).sum().backward(); "
+                         "m = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1, bias=False); "
+                         "result = (y, x.grad, w.grad, m(torch.zeros(1, 4, 5, 5)).shape, m.weight.shape, "
+                         "F.conv_transpose2d(x.detach(), w.detach(), padding=1, output_padding=(1, 0), stride=(2, 3)).shape)"),
     ("nll_loss", "x = torch.tensor([[0.2, 1.0, -0.5], [0.3, -1.2, 2.0]], requires_grad=True); t = torch.tensor([1, 2]); "
                  "lp = F.log_softmax(x, dim=1); l = F.nll_loss(lp, t); l.backward(); "
                  "result = (l, F.nll_loss(lp, t, reduction='none'), nn.NLLLoss(weight=torch.tensor([1., 2., 3.]))(lp, t), "

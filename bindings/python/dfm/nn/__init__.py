@@ -1,6 +1,6 @@
 """dfm.nn: modules, parameters, functional ops and initialisers."""
 from . import functional, init  # noqa: F401
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, Embedding, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss,  # noqa
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, ConvTranspose2d, Embedding, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss,  # noqa
                      Dropout, Flatten, GELU, GroupNorm, Identity, L1Loss, LayerNorm, LeakyReLU, Linear, LogSoftmax,
                      MaxPool2d, MSELoss, MultiheadAttention, NLLLoss, ReLU, Sigmoid, SiLU, Softmax, Tanh, Upsample)
 from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401

@@ -114,6 +114,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                _arr2(dilation, "dilation"), int(groups))
 
 
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _op("dfm_conv_transpose2d", _t(input, "conv_transpose2d")._h, weight._h, _h(bias), _arr2(stride, "stride"),
+               _arr2(padding, "padding"), _arr2(output_padding, "output_padding"), _arr2(dilation, "dilation"), int(groups))
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     if return_indices:
         raise RuntimeError("dfm: max_pool2d(return_indices=True) is not supported")

@@ -92,6 +92,44 @@ class Conv2d(Module):
         return s
 
 
+class ConvTranspose2d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__()
+        if groups <= 0 or in_channels % groups or out_channels % groups:
+            raise ValueError("in_channels and out_channels must be divisible by groups (a positive integer)")
+        if padding_mode != "zeros":
+            raise ValueError(f"Only \"zeros\" padding mode is supported for ConvTranspose2d, got {padding_mode!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = _tuple2(kernel_size), _tuple2(stride), _tuple2(padding)
+        self.output_padding, self.dilation, self.groups = _tuple2(output_padding), _tuple2(dilation), groups
+        self.padding_mode = padding_mode
+        self.weight = Parameter(empty(in_channels, out_channels // groups, *self.kernel_size))
+        if bias:
+            self.bias = Parameter(empty(out_channels))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.default_init_(self.weight, self.bias)  # torch's _ConvNd init: fan_in from weight.shape[1:]
+
+    def forward(self, input, output_size=None):
+        if output_size is not None:
+            raise NotImplementedError("dfm: ConvTranspose2d(output_size=...) is not supported; set output_padding")
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s + (", bias=False" if self.bias is None else "")
+
+
 class _BatchNorm(Module):
     _dims = (4,)  # accepted input ranks
 
