@@ -360,6 +360,12 @@ DFM_API dfm_status dfm_nonzero(dfm_tensor x, dfm_tensor *out);
  * `index` is int64 with x's number of dims, each dim no larger than x's (except `dim`),
  * entries in [0, size of dim). Recorded: the gradient scatter-adds into x. */
 DFM_API dfm_status dfm_gather(dfm_tensor x, int64_t dim, dfm_tensor index, dfm_tensor *out);
+/* torch.scatter / torch.scatter_add (out of place): x with src[..., j, ...] written (or
+ * added) at x[..., index[..., j, ...], ...]; index as for dfm_gather and no larger than src
+ * (same dtype as x). A repeated target keeps the last write (scatter) or accumulates
+ * (scatter_add). Recorded for x and src. */
+DFM_API dfm_status dfm_scatter(dfm_tensor x, int64_t dim, dfm_tensor index, dfm_tensor src, dfm_tensor *out);
+DFM_API dfm_status dfm_scatter_add(dfm_tensor x, int64_t dim, dfm_tensor index, dfm_tensor src, dfm_tensor *out);
 /* torch.masked_select: the elements of x where the bool `mask` is true (x and mask
  * broadcast together), as a 1-D tensor in row-major order. Recorded. */
 DFM_API dfm_status dfm_masked_select(dfm_tensor x, dfm_tensor mask, dfm_tensor *out);

@@ -148,6 +148,18 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
     produceTensor("dfm_gather", out) { try gather(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index")) }
 }
 
+@c @implementation public func dfm_scatter(_ x: dfm_tensor?, _ dim: Int64, _ index: dfm_tensor?, _ src: dfm_tensor?, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_scatter", out) {
+        try scatter(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index"), src: try Arg.tensor(src, "src"))
+    }
+}
+
+@c @implementation public func dfm_scatter_add(_ x: dfm_tensor?, _ dim: Int64, _ index: dfm_tensor?, _ src: dfm_tensor?, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_scatter_add", out) {
+        try scatterAdd(try Arg.tensor(x, "x"), dim: Int(dim), index: try Arg.tensor(index, "index"), src: try Arg.tensor(src, "src"))
+    }
+}
+
 @c @implementation public func dfm_cumsum(_ x: dfm_tensor?, _ dim: Int64, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_cumsum", out) { try cumsum(try Arg.tensor(x, "x"), dim: Int(dim)) }
 }

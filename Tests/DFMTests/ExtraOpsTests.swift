@@ -13,7 +13,7 @@ final class ExtraOpsTests: XCTestCase {
         ]
         var checked = 0
         for c in fx.cases {
-            if ["nll", "gather", "cumsum", "convT"].contains(where: { c.hasPrefix($0) }) { continue }  // tested below
+            if ["nll", "gather", "cumsum", "convT", "scatter"].contains(where: { c.hasPrefix($0) }) { continue }  // tested below
             let x = try fx.leaves(c, ["x"])[0]
             let name = String(c.prefix { $0.isLetter || $0 == "1" || $0 == "_" }.split(separator: "_").first ?? "")
             var outs: [Tensor]
@@ -95,6 +95,29 @@ final class ExtraOpsTests: XCTestCase {
         XCTAssertThrowsError(try convTranspose2d(x, w, stride: [2], outputPadding: [2])) { XCTAssertTrue("\($0)".contains("output padding"), "\($0)") }
         XCTAssertThrowsError(try convTranspose2d(x, try Tensor.zeros([3, 1, 3, 3])))
         XCTAssertThrowsError(try convTranspose2d(x, w, padding: [3])) { XCTAssertTrue("\($0)".contains("too small"), "\($0)") }
+    }
+
+    func testScatterAndScatterAdd() throws {
+        let fx = try Fixture("extra_ops")
+        var checked = 0
+        for c in fx.cases where c.hasPrefix("scatter") {
+            let t = try fx.leaves(c, ["x", "s"])
+            let rows = fx.params(c)["index"] as! [[NSNumber]]
+            let index = try Tensor(int64: rows.flatMap { $0.map(\.int64Value) }, shape: [rows.count, rows[0].count])
+            let f = c.hasPrefix("scatter_add") ? scatterAdd : scatter
+            let y = try f(t[0], fx.int(c, "dim")!, index, t[1])
+            if y.dtype == .int64 {
+                XCTAssertEqual(y.toInt64Array(), fx.output(c).toInt64Array(), c)
+            } else {
+                try fx.check(c, outputs: [y], inputs: ["x": t[0], "s": t[1]], rtol: 1e-6, atol: 1e-6)
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, 5)
+        let x = try Tensor.zeros([2, 2]), idx = try Tensor(int64: [0, 1], shape: [1, 2])
+        XCTAssertThrowsError(try scatter(x, dim: 0, index: idx, src: try Tensor.zeros([1, 1]))) { XCTAssertTrue("\($0)".contains("no larger than src"), "\($0)") }
+        XCTAssertThrowsError(try scatter(x, dim: 0, index: idx, src: try Tensor(int64: [1, 2], shape: [1, 2])))
+        XCTAssertThrowsError(try scatterAdd(x, dim: 1, index: try Tensor(int64: [0, 2], shape: [1, 2]), src: x))
     }
 
     func testSortAndTopkRefuseBadArguments() throws {

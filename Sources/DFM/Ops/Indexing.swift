@@ -109,41 +109,101 @@ public func maskedSelect(_ x: Tensor, _ mask: Tensor) throws -> Tensor {
 /// [0, x.shape[dim]). The gradient scatter-adds back into x (repeats accumulate).
 public func gather(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
     let op = "gather"
+    let d = try checkIndex(index, against: x, dim: dim, op: op)
+    let offsets = elementOffsets(index.shape, strides: Shape.strides(x.shape), replacing: d, with: index)
+    let out = try Tensor.uninitialized(index.shape, dtype: x.dtype, op: op)
+    let es = x.dtype.byteSize, xb = x.rawPointer, ob = out.rawPointer
+    for p in 0..<offsets.count { (ob + p * es).copyMemory(from: xb + offsets[p] * es, byteCount: es) }
+    return record(op, out, [x]) { g in
+        let gx = try Tensor.zeros(x.shape)
+        let gp = g.f, gxp = gx.f
+        for p in 0..<offsets.count { gxp[offsets[p]] += gp[p] }  // in order: repeated indices add deterministically
+        return [gx]
+    }
+}
+
+/// torch.scatter(x, dim, index, src) (out of place): x with x[..., index[..., j, ...], ...] =
+/// src[..., j, ...] for every position j of `index` (src may be larger than index; repeated
+/// targets keep the last write, in index order). Gradients: to x where nothing was written,
+/// to src by gathering.
+public func scatter(_ x: Tensor, dim: Int, index: Tensor, src: Tensor) throws -> Tensor {
+    try scatterCore(x, dim: dim, index: index, src: src, accumulate: false, op: "scatter")
+}
+
+/// torch.scatter_add(x, dim, index, src): like scatter, but adding into x (repeats accumulate).
+public func scatterAdd(_ x: Tensor, dim: Int, index: Tensor, src: Tensor) throws -> Tensor {
+    try scatterCore(x, dim: dim, index: index, src: src, accumulate: true, op: "scatter_add")
+}
+
+private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws -> Tensor {
+    guard src.dtype == x.dtype else { throw DFMError.type(op, "Expected self.dtype to be equal to src.dtype (\(x.dtype) vs \(src.dtype))") }
+    guard x.dtype != .bool || !accumulate else { throw DFMError.type(op, "scatter_add is not implemented for bool") }
+    let d = try checkIndex(index, against: x, dim: dim, op: op)
+    guard src.ndim == index.ndim, zip(index.shape, src.shape).allSatisfy({ $0 <= $1 }) else {
+        throw DFMError.shape(op, "Expected index \(index.shape) to be no larger than src \(src.shape) in every dimension")
+    }
+    let dst = elementOffsets(index.shape, strides: Shape.strides(x.shape), replacing: d, with: index)
+    let from = elementOffsets(index.shape, strides: Shape.strides(src.shape), replacing: nil, with: index)
+    let out = try x.clone()
+    switch (x.dtype, accumulate) {
+    case (.float32, true): for p in 0..<dst.count { out.f[dst[p]] += src.f[from[p]] }
+    case (.int64, true): for p in 0..<dst.count { out.i[dst[p]] &+= src.i[from[p]] }
+    default:  // in index order, so a repeated target keeps the last write
+        let es = x.dtype.byteSize, ob = out.rawPointer, sb = src.rawPointer
+        for p in 0..<dst.count { (ob + dst[p] * es).copyMemory(from: sb + from[p] * es, byteCount: es) }
+    }
+    return record(op, out, [x, src]) { g in
+        var gx: Tensor? = nil
+        if x.requiresGrad {
+            let t = try g.clone()
+            if !accumulate { for p in dst { t.f[p] = 0 } }  // overwritten elements do not reach x
+            gx = t
+        }
+        var gs: Tensor? = nil
+        if src.requiresGrad {
+            let t = try Tensor.zeros(src.shape)
+            for p in 0..<dst.count { t.f[from[p]] = g.f[dst[p]] }
+            gs = t
+        }
+        return [gx, gs]
+    }
+}
+
+/// Validates an int64 `index` for gather/scatter on `x` along `dim` (same rank, every other
+/// dim at most x's, entries in [0, x.shape[dim])); returns the normalised dim.
+private func checkIndex(_ index: Tensor, against x: Tensor, dim: Int, op: String) throws -> Int {
     guard index.dtype == .int64 else { throw DFMError.type(op, "expected an int64 index tensor, got \(index.dtype)") }
     guard index.ndim == x.ndim else {
         throw DFMError.shape(op, "Index tensor must have the same number of dimensions as input tensor (\(index.ndim) vs \(x.ndim))")
     }
     let d = try Shape.dim(dim, x.ndim, op: op)
-    let nd = x.ndim, size = nd == 0 ? 1 : x.shape[d]
-    for k in 0..<nd where k != d && index.shape[k] > x.shape[k] {
+    let size = x.ndim == 0 ? 1 : x.shape[d]
+    for k in 0..<x.ndim where k != d && index.shape[k] > x.shape[k] {
         throw DFMError.shape(op, "Size does not match at dimension \(k) expected index \(index.shape) to be no larger than self \(x.shape) apart from dimension \(d)")
     }
     let ip = index.i
     for k in 0..<index.count where ip[k] < 0 || ip[k] >= Int64(size) {
         throw DFMError.index(op, "index \(ip[k]) is out of bounds for dimension \(d) with size \(size)")
     }
-    // Source offset of every output element (same for the backward scatter).
-    let xs = Shape.strides(x.shape), ishape = index.shape, n = index.count
-    let src = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
-    Parallel.chunks(n, costPerItem: nd + 1) { r in
-        for p in r {
-            var rem = p, off = 0
-            for k in stride(from: nd - 1, through: 0, by: -1) {
-                let c = rem % ishape[k]; rem /= ishape[k]
-                off += (k == d ? Int(ip[p]) : c) * xs[k]
+    return d
+}
+
+/// For every position of `shape` (row-major), its element offset under `strides`, with the
+/// coordinate along `replacing` taken from `index` at that position instead.
+private func elementOffsets(_ shape: [Int], strides: [Int], replacing d: Int?, with index: Tensor) -> [Int] {
+    let nd = shape.count, n = shape.reduce(1, *), ip = index.i
+    var offsets = [Int](repeating: 0, count: n)
+    offsets.withUnsafeMutableBufferPointer { o in
+        Parallel.chunks(n, costPerItem: nd + 1) { r in
+            for p in r {
+                var rem = p, off = 0
+                for k in stride(from: nd - 1, through: 0, by: -1) {
+                    let c = rem % shape[k]; rem /= shape[k]
+                    off += (k == d ? Int(ip[p]) : c) * strides[k]
+                }
+                o[p] = off
             }
-            src[p] = off
         }
     }
-    let offsets = Array(UnsafeBufferPointer(start: src, count: n))
-    src.deallocate()
-    let out = try Tensor.uninitialized(index.shape, dtype: x.dtype, op: op)
-    let es = x.dtype.byteSize, xb = x.rawPointer, ob = out.rawPointer
-    for p in 0..<n { (ob + p * es).copyMemory(from: xb + offsets[p] * es, byteCount: es) }
-    return record(op, out, [x]) { g in
-        let gx = try Tensor.zeros(x.shape)
-        let gp = g.f, gxp = gx.f
-        for p in 0..<n { gxp[offsets[p]] += gp[p] }  // in order: repeated indices add deterministically
-        return [gx]
-    }
+    return offsets
 }

@@ -1082,6 +1082,27 @@ static void test_shape_ops(void) {
             ERR(dfm_gather(a, 1, NULL, &out), DFM_INVALID_ARGUMENT, "index");
             ERR(dfm_gather(a, 1, g, NULL), DFM_INVALID_ARGUMENT, NULL);
             CHECK(out == NULL);
+            /* scatter / scatter_add back along dim 1 */
+            {
+                float sv[4] = {10, 20, 30, 40};
+                dfm_tensor src = T(sv, s22g, 2);
+                OK(dfm_scatter(a, 1, g, src, &out)); /* row 0: col 2 <- 10, col 0 <- 20; row 1: col 1 <- 40 (last) */
+                CHECK(at(out, 0) == 20 && at(out, 1) == 2 && at(out, 2) == 10 && at(out, 4) == 40 && at(out, 5) == 6);
+                dfm_tensor_release(out);
+                OK(dfm_scatter_add(a, 1, g, src, &out)); /* row 1: col 1 gets 5 + 30 + 40 */
+                CHECK(at(out, 0) == 21 && at(out, 4) == 75);
+                dfm_tensor_release(out);
+                ERR(dfm_scatter(a, 1, g, g, &out), DFM_TYPE_ERROR, "dtype");
+                ERR(dfm_scatter(a, 1, g3, src, &out), DFM_SHAPE_MISMATCH, NULL);
+                ERR(dfm_scatter_add(a, 0, g, src, &out), DFM_INDEX_ERROR, "index 2");
+                ERR(dfm_scatter_add(a, 1, a, src, &out), DFM_TYPE_ERROR, "int64");
+                ERR(dfm_scatter(a, 1, g, NULL, &out), DFM_INVALID_ARGUMENT, "src");
+                ERR(dfm_scatter_add(NULL, 1, g, src, &out), DFM_INVALID_ARGUMENT, "'x'");
+                ERR(dfm_scatter(a, 1, g, src, NULL), DFM_INVALID_ARGUMENT, NULL);
+                ERR(dfm_scatter_add(a, 1, g, src, NULL), DFM_INVALID_ARGUMENT, NULL);
+                CHECK(out == NULL);
+                dfm_tensor_release(src);
+            }
             dfm_tensor_release(g3);
             dfm_tensor_release(g);
         }

@@ -12,7 +12,7 @@ __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "pow", 
            "swapaxes", "erf_gelu", "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor",
            "logical_not", "any", "all", "nonzero", "argwhere", "masked_select", "sin", "cos", "log1p", "expm1",
            "floor", "ceil", "round", "trunc", "sign", "isnan", "isinf", "isfinite", "clamp_min", "clamp_max",
-           "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp", "gather", "cumsum"]
+           "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp", "gather", "cumsum", "scatter", "scatter_add"]
 
 
 def _t(x):
@@ -309,6 +309,6 @@ def _method(name):
 
 for _name in ["sin", "cos", "log1p", "expm1", "floor", "ceil", "round", "trunc", "sign", "isnan", "isinf", "isfinite",
               "clamp_min", "clamp_max", "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp",
-              "gather", "cumsum"]:
+              "gather", "cumsum", "scatter", "scatter_add"]:
     globals()[_name] = _method(_name)
 del _name

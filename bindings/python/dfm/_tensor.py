@@ -1259,6 +1259,24 @@ class Tensor:
             raise TypeError(f"gather(): argument 'index' must be Tensor, not {type(index).__name__}")
         return _op("dfm_gather", self, int(dim), index)
 
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        if reduce is not None:
+            raise NotImplementedError("dfm: scatter(reduce=...) is not supported; use scatter_add for sums")
+        if src is None and value is None:
+            raise TypeError("scatter() needs src or value")
+        if not isinstance(src, Tensor):
+            src = full(tuple(index.shape), value if src is None else src, dtype=self.dtype)
+        return _op("dfm_scatter", self, int(dim), index, src)
+
+    def scatter_add(self, dim, index, src):
+        return _op("dfm_scatter_add", self, int(dim), index, src)
+
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        return self._assign(self.scatter(dim, index, src, value, reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self._assign(self.scatter_add(dim, index, src))
+
     def index_select(self, dim, index):
         if not isinstance(index, Tensor):
             raise TypeError(f"index_select(): argument 'index' must be Tensor, not {type(index).__name__}")

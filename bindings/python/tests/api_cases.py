@@ -171,6 +171,11 @@ CASES = [
                          "m = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1, bias=False); "
                          "result = (y, x.grad, w.grad, m(torch.zeros(1, 4, 5, 5)).shape, m.weight.shape, "
                          "F.conv_transpose2d(x.detach(), w.detach(), padding=1, output_padding=(1, 0), stride=(2, 3)).shape)"),
+    ("scatter", "x = torch.zeros(2, 4, requires_grad=True); s = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True); "
+                "i = torch.tensor([[3, 0], [1, 1]]); y = x.scatter(1, i, s); (y * torch.arange(8.).reshape(2, 4)).sum().backward(); "
+                "result = (y, x.grad, s.grad, torch.zeros(2, 4).scatter_add(1, i, s.detach()), "
+                "torch.zeros(3, 5).scatter_(1, torch.tensor([[0], [4], [2]]), 1.0), "
+                "torch.scatter(torch.zeros(2, 3, dtype=torch.int64), 0, torch.tensor([[1, 0, 1]]), 7))"),
     ("nll_loss", "x = torch.tensor([[0.2, 1.0, -0.5], [0.3, -1.2, 2.0]], requires_grad=True); t = torch.tensor([1, 2]); "
                  "lp = F.log_softmax(x, dim=1); l = F.nll_loss(lp, t); l.backward(); "
                  "result = (l, F.nll_loss(lp, t, reduction='none'), nn.NLLLoss(weight=torch.tensor([1., 2., 3.]))(lp, t), "
