@@ -45,6 +45,16 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+def _conv_parameters(module, weight_shape, out_channels, bias):
+    """Creates a conv layer's weight (and bias) and initialises them as torch's _ConvNd does."""
+    module.weight = Parameter(empty(*weight_shape))
+    if bias:
+        module.bias = Parameter(empty(out_channels))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -66,12 +76,7 @@ class Conv2d(Module):
         self.dilation = _tuple2(dilation)
         self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = Parameter(empty(out_channels, in_channels // groups, *self.kernel_size))
-        if bias:
-            self.bias = Parameter(empty(out_channels))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _conv_parameters(self, (out_channels, in_channels // groups, *self.kernel_size), out_channels, bias)
 
     def reset_parameters(self):
         init.default_init_(self.weight, self.bias)
@@ -104,12 +109,7 @@ class ConvTranspose2d(Module):
         self.kernel_size, self.stride, self.padding = _tuple2(kernel_size), _tuple2(stride), _tuple2(padding)
         self.output_padding, self.dilation, self.groups = _tuple2(output_padding), _tuple2(dilation), groups
         self.padding_mode = padding_mode
-        self.weight = Parameter(empty(in_channels, out_channels // groups, *self.kernel_size))
-        if bias:
-            self.bias = Parameter(empty(out_channels))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _conv_parameters(self, (in_channels, out_channels // groups, *self.kernel_size), out_channels, bias)
 
     def reset_parameters(self):
         init.default_init_(self.weight, self.bias)  # torch's _ConvNd init: fan_in from weight.shape[1:]
