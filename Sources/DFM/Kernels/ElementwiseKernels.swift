@@ -45,6 +45,28 @@ enum EW {
         return out
     }
 
+    /// Calls `body(row, inner, index)` for every row of the innermost dimension of `shape`, in
+    /// parallel over rows; `index` holds the row's indices in the outer dimensions (broadcast
+    /// operands find their row offsets from it and their strides).
+    @inline(__always)
+    static func rows(_ shape: [Int], _ body: (Int, Int, [Int]) -> Void) {
+        let nd = shape.count
+        let inner = nd == 0 ? 1 : shape[nd - 1]
+        let total = shape.reduce(1, *)
+        guard total > 0 else { return }
+        let outer = Array(shape.dropLast())
+        Parallel.chunks(total / inner, costPerItem: inner) { r in
+            var idx = [Int](repeating: 0, count: outer.count)
+            var rem = r.lowerBound
+            for d in stride(from: outer.count - 1, through: 0, by: -1) { idx[d] = rem % outer[d]; rem /= outer[d] }
+            for row in r {
+                body(row, inner, idx)
+                var d = outer.count - 1
+                while d >= 0 { idx[d] += 1; if idx[d] < outer[d] { break }; idx[d] = 0; d -= 1 }
+            }
+        }
+    }
+
     /// Materialises `x` broadcast to `shape` (shape already validated).
     static func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
         if x.dtype != .float32 { return try IntKernels.expand(x, to: shape) }

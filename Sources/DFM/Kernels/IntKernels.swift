@@ -60,21 +60,12 @@ enum IntKernels {
             return out
         }
         let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
-        let nd = shape.count
-        let inner = shape[nd - 1], ia = sa[nd - 1], ib = sb[nd - 1]  // nd >= 1: 0-dim shapes are equal
-        if out.count == 0 { return out }
-        Parallel.chunks(out.count / inner, costPerItem: inner) { r in
-            var idx = [Int](repeating: 0, count: nd)
-            var rem = r.lowerBound
-            for d in stride(from: nd - 2, through: 0, by: -1) { idx[d] = rem % shape[d]; rem /= shape[d] }
-            for row in r {
-                var oa = 0, ob = 0
-                for d in 0..<(nd - 1) { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
-                let orow = o + row * inner
-                for q in 0..<inner { orow[q] = f.apply(ap[oa + q * ia], bp[ob + q * ib]) }
-                var d = nd - 2
-                while d >= 0 { idx[d] += 1; if idx[d] < shape[d] { break }; idx[d] = 0; d -= 1 }
-            }
+        let ia = sa.last ?? 0, ib = sb.last ?? 0
+        EW.rows(shape) { row, inner, idx in
+            var oa = 0, ob = 0
+            for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+            let orow = o + row * inner
+            for q in 0..<inner { orow[q] = f.apply(ap[oa + q * ia], bp[ob + q * ib]) }
         }
         return out
     }
@@ -243,23 +234,17 @@ enum BoolKernels {
         let ta = try truth(a, op: op), tb = try truth(b, op: op)
         let shape = try Shape.broadcast(a.shape, b.shape, op: op)
         let out = try Tensor.uninitialized(shape, dtype: .bool, op: op)
-        if out.count == 0 { return out }
         let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
-        let ap = ta.b, bp = tb.b, o = out.b
-        let nd = shape.count, inner = nd == 0 ? 1 : shape[nd - 1]
-        let ia = sa.last ?? 0, ib = sb.last ?? 0
+        let ap = ta.b, bp = tb.b, o = out.b, ia = sa.last ?? 0, ib = sb.last ?? 0
         // ta and tb may be temporaries: keep them alive while their pointers are read.
-        withExtendedLifetime((ta, tb)) { Parallel.chunks(out.count / inner, costPerItem: inner) { r in
-            for row in r {
-                var rem = row, oa = 0, ob = 0
-                for d in stride(from: nd - 2, through: 0, by: -1) {
-                    let ix = rem % shape[d]; rem /= shape[d]
-                    oa += ix * sa[d]; ob += ix * sb[d]
-                }
+        withExtendedLifetime((ta, tb)) {
+            EW.rows(shape) { row, inner, idx in
+                var oa = 0, ob = 0
+                for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
                 let orow = o + row * inner
                 for q in 0..<inner { orow[q] = f.apply(ap[oa + q * ia] != 0, bp[ob + q * ib] != 0) ? 1 : 0 }
             }
-        } }
+        }
         return out
     }
 

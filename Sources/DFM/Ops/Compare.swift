@@ -82,7 +82,7 @@ public func isNaN(_ a: Tensor) throws -> Tensor { try classify(a, "isnan") { $0.
 public func isInf(_ a: Tensor) throws -> Tensor { try classify(a, "isinf") { $0.isInfinite } }
 public func isFinite(_ a: Tensor) throws -> Tensor { try classify(a, "isfinite", integers: true) { $0.isFinite } }
 
-private func classify(_ a: Tensor, _ op: String, integers: Bool = false, _ f: @escaping (Float) -> Bool) throws -> Tensor {
+private func classify(_ a: Tensor, _ op: String, integers: Bool = false, _ f: (Float) -> Bool) throws -> Tensor {
     let out = try Tensor.uninitialized(a.shape, dtype: .bool, op: op)
     let o = out.b
     if a.dtype == .float32 {
@@ -129,7 +129,7 @@ private func compare(_ a: Tensor, _ s: Float, _ c: CompareOp) throws -> Tensor {
 /// o = c(a, b) over `shape`, reading a and b through broadcast strides.
 private func walk2<T: Comparable>(_ shape: [Int], _ ap: UnsafeMutablePointer<T>, _ sa: [Int],
                                   _ bp: UnsafeMutablePointer<T>, _ sb: [Int], _ o: UnsafeMutablePointer<UInt8>, _ c: CompareOp) {
-    rows(shape) { row, inner, idx in
+    EW.rows(shape) { row, inner, idx in
         var oa = 0, ob = 0
         for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
         let ia = sa.last ?? 0, ib = sb.last ?? 0, orow = o + row * inner
@@ -143,32 +143,11 @@ private func select3(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: [Int], op: 
     let sc = Shape.broadcastStrides(c.shape, to: shape), sa = Shape.broadcastStrides(a.shape, to: shape)
     let sb = Shape.broadcastStrides(b.shape, to: shape)
     let cp = c.b, ap = a.f, bp = b.f, o = out.f
-    rows(shape) { row, inner, idx in
+    EW.rows(shape) { row, inner, idx in
         var oc = 0, oa = 0, ob = 0
         for d in 0..<idx.count { oc += idx[d] * sc[d]; oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
         let ic = sc.last ?? 0, ia = sa.last ?? 0, ib = sb.last ?? 0, orow = o + row * inner
         for q in 0..<inner { orow[q] = cp[oc + q * ic] != 0 ? ap[oa + q * ia] : bp[ob + q * ib] }
     }
     return out
-}
-
-/// Calls `body(row, inner, index)` for every row of the innermost dimension of `shape`, in
-/// parallel over rows; `index` holds the row's indices in the outer dimensions.
-@inline(__always)
-private func rows(_ shape: [Int], _ body: (Int, Int, [Int]) -> Void) {
-    let nd = shape.count
-    let inner = nd == 0 ? 1 : shape[nd - 1]
-    let total = shape.reduce(1, *)
-    guard total > 0 else { return }
-    let outer = Array(shape.dropLast())
-    Parallel.chunks(total / inner, costPerItem: inner) { r in
-        var idx = [Int](repeating: 0, count: outer.count)
-        var rem = r.lowerBound
-        for d in stride(from: outer.count - 1, through: 0, by: -1) { idx[d] = rem % outer[d]; rem /= outer[d] }
-        for row in r {
-            body(row, inner, idx)
-            var d = outer.count - 1
-            while d >= 0 { idx[d] += 1; if idx[d] < outer[d] { break }; idx[d] = 0; d -= 1 }
-        }
-    }
 }
