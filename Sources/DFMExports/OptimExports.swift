@@ -147,15 +147,20 @@ extension Arg {
         guard let sched = try Arg.scheduler(s, "s") as? ReduceLROnPlateau else {
             throw ABIError(.typeError, "dfm_scheduler_step_metric needs a ReduceLROnPlateau scheduler; use dfm_scheduler_step")
         }
-        guard Int64(sched.lastEpoch) < Arg.maxEpochs else {
-            throw ABIError(.stateError, "the scheduler is at epoch \(sched.lastEpoch), the limit is \(Arg.maxEpochs)")
-        }
+        try checkEpochLimit(sched)
         sched.step(metric: metric)
     }
 }
 
 @c @implementation public func dfm_scheduler_release(_ s: dfm_scheduler?) -> dfm_status {
     guarded("dfm_scheduler_release") { try Handles.release(s, .scheduler, "s") }
+}
+
+/// Epoch counters stay far from overflowing the schedule arithmetic.
+private func checkEpochLimit(_ sched: LRScheduler) throws {
+    guard Int64(sched.lastEpoch) < Arg.maxEpochs else {
+        throw ABIError(.stateError, "the scheduler is at epoch \(sched.lastEpoch), the limit is \(Arg.maxEpochs)")
+    }
 }
 
 @c @implementation public func dfm_scheduler_step(_ s: dfm_scheduler?) -> dfm_status {
@@ -167,9 +172,7 @@ extension Arg {
         if let oc = sched as? OneCycleLR, oc.isFinished {
             throw ABIError(.stateError, "Tried to step \(oc.lastEpoch + 1) times. The specified number of total steps is \(oc.config.totalSteps)")
         }
-        guard Int64(sched.lastEpoch) < Arg.maxEpochs else {
-            throw ABIError(.stateError, "the scheduler is at epoch \(sched.lastEpoch), the limit is \(Arg.maxEpochs)")
-        }
+        try checkEpochLimit(sched)
         sched.step()
     }
 }

@@ -297,10 +297,7 @@ public final class ReduceLROnPlateau: LRScheduler {
 
     public override func setSettings(_ s: [String: String]) throws {
         let op = "ReduceLROnPlateau.load_state_dict"
-        func num(_ k: String) throws -> Double {
-            guard let v = Double(s[k] ?? "") else { throw DFMError.invalid(op, "\(k) missing or invalid") }
-            return v
-        }
+        func num(_ k: String) throws -> Double { try parseDouble(s, k, op: op) }
         func count(_ k: String) throws -> Int {
             guard let v = Int(s[k] ?? ""), v >= 0, v <= LRScheduler.maxCount else {
                 throw DFMError.invalid(op, "\(k) missing, negative or beyond 2^40")
@@ -418,10 +415,7 @@ public final class OneCycleLR: LRScheduler {
 
     public override func setSettings(_ s: [String: String]) throws {
         let op = "OneCycleLR.load_state_dict"
-        func num(_ k: String) throws -> Double {
-            guard let v = Double(s[k] ?? "") else { throw DFMError.invalid(op, "\(k) missing or invalid") }
-            return v
-        }
+        func num(_ k: String) throws -> Double { try parseDouble(s, k, op: op) }
         guard let t = Int(s["total_steps"] ?? ""), ["cos", "linear"].contains(s["anneal_strategy"] ?? "") else {
             throw DFMError.invalid(op, "total_steps or anneal_strategy missing or invalid")
         }
