@@ -1057,15 +1057,18 @@ class Tensor:
         dims = range(n) if dim is None or dim == () or dim == [] else _dims_arg(dim)
         return sorted({d % n for d in dims}, reverse=True)
 
-    def amax(self, dim=(), keepdim=False):
-        x = self
-        dims = self._reduced_dims(dim)
+    def _extreme_over(self, name, dim, keepdim):
+        """amax/amin: max/min over each reduced dim in turn (a 0-dim tensor reduces over none)."""
+        x, dims = self, self._reduced_dims(dim)
         for d in dims:
-            x = x.max(d, keepdim=True).values if x.dim() else x
-        return x if keepdim else x.squeeze(dims) if x.dim() else x
+            x = x._extremum(name, d, True)[0]
+        return x if keepdim or not dims else x.squeeze(dims)
+
+    def amax(self, dim=(), keepdim=False):
+        return self._extreme_over("max", dim, keepdim)
 
     def amin(self, dim=(), keepdim=False):
-        return -((-self).amax(dim, keepdim)) if self.dtype is not bool_ else self.logical_not().amax(dim, keepdim).logical_not()
+        return self._extreme_over("min", dim, keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         if isinstance(dim, builtins.bool):  # var(unbiased) legacy form
@@ -1338,7 +1341,7 @@ def _mask_index(x, d, mask):
         raise IndexError(f"The shape of the mask {list(mask.shape)} at index {d} does not match the shape of the "
                          f"indexed tensor {list(x.shape)} at index {d}")
     flat = x.unsqueeze(d) if n == 0 else x.flatten(d, d + n - 1) if n > 1 else x
-    idx = _op("dfm_nonzero", mask.reshape(-1)).reshape(-1)
+    idx = mask.reshape(-1).nonzero().reshape(-1)
     return flat.index_select(d, idx)
 
 
