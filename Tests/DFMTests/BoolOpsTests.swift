@@ -4,24 +4,6 @@ import XCTest
 /// The bool dtype, logical ops, nonzero / masked_select and floor_divide / remainder against
 /// PyTorch (tools/fixtures/ops_bool.py).
 final class BoolOpsTests: XCTestCase {
-    /// bool and int64 outputs must match exactly and in dtype; float32 ones (with their input
-    /// gradients) to 1e-6.
-    private func check(_ fx: Fixture, _ c: String, _ outs: [Tensor], inputs: [String: Tensor] = [:],
-                       file: StaticString = #filePath, line: UInt = #line) throws {
-        for (k, y) in outs.enumerated() {
-            let want = fx.output(c, k)
-            XCTAssertEqual(y.dtype, want.dtype, "\(c) out \(k): dtype", file: file, line: line)
-            XCTAssertEqual(y.shape, want.shape, "\(c) out \(k): shape", file: file, line: line)
-            if want.dtype != .float32 {
-                XCTAssertEqual(y.toInt64Array(), want.toInt64Array(), "\(c) out \(k): values", file: file, line: line)
-                XCTAssertFalse(y.requiresGrad, "\(c): a \(y.dtype) result cannot require grad", file: file, line: line)
-            }
-        }
-        if outs.contains(where: { $0.dtype == .float32 }) {
-            try fx.check(c, outputs: outs, inputs: inputs, rtol: 1e-6, atol: 1e-6, file: file, line: line)
-        }
-    }
-
     func testParityWithPyTorch() throws {
         let fx = try Fixture("bool_ops")
         let compare: [String: (Tensor, Tensor) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
@@ -37,50 +19,50 @@ final class BoolOpsTests: XCTestCase {
             let op = parts[0]
             if op == "cmp" {
                 let ab = try fx.leaves(c, ["a", "b"])
-                try check(fx, c, [try compare[parts[1]]!(ab[0], ab[1])])
+                try fx.checkTyped(c, [try compare[parts[1]]!(ab[0], ab[1])])
             } else if op == "cmps" {
-                try check(fx, c, [try compareScalar[parts[1]]!(fx.input(c, "a"), fx.float(c, "s")!)])
+                try fx.checkTyped(c, [try compareScalar[parts[1]]!(fx.input(c, "a"), fx.float(c, "s")!)])
             } else if op == "logical" {
                 if parts[1] == "not" {
-                    try check(fx, c, [try logicalNot(fx.input(c, "a"))])
+                    try fx.checkTyped(c, [try logicalNot(fx.input(c, "a"))])
                 } else {
-                    try check(fx, c, [try logical[parts[1]]!(fx.input(c, "a"), fx.input(c, "b"))])
+                    try fx.checkTyped(c, [try logical[parts[1]]!(fx.input(c, "a"), fx.input(c, "b"))])
                 }
             } else if op == "to" {
                 let x = fx.tensors.first { $0.key.hasPrefix("\(c)/in/") }!.value
                 let dt: DType = parts[1] == "bool" ? .bool : parts[1] == "float" ? .float32 : .int64
-                try check(fx, c, [try toDType(x, dt)])
+                try fx.checkTyped(c, [try toDType(x, dt)])
             } else if let s = fx.float(c, "s"), let f = scalar[op] {
                 let a = try fx.leaves(c, ["a"])[0]
-                try check(fx, c, [try f(a, s)], inputs: ["a": a])
+                try fx.checkTyped(c, [try f(a, s)], inputs: ["a": a])
             } else if let f = binary[op] {
                 let ab = try fx.leaves(c, ["a", "b"])
-                try check(fx, c, [try f(ab[0], ab[1])], inputs: ["a": ab[0], "b": ab[1]])
+                try fx.checkTyped(c, [try f(ab[0], ab[1])], inputs: ["a": ab[0], "b": ab[1]])
             } else if op == "sum" {
-                try check(fx, c, [try sum(fx.input(c, "m"), dims: fx.ints(c, "dims") ?? [], keepdim: fx.bool(c, "keepdim") ?? false)])
+                try fx.checkTyped(c, [try sum(fx.input(c, "m"), dims: fx.ints(c, "dims") ?? [], keepdim: fx.bool(c, "keepdim") ?? false)])
             } else if op == "max" || op == "min" {
                 let m = fx.input(c, "m")
                 if let d = fx.int(c, "dim") {
                     let r = op == "max" ? try max(m, dim: d) : try min(m, dim: d)
-                    try check(fx, c, [r.values, r.indices])
+                    try fx.checkTyped(c, [r.values, r.indices])
                 } else {
-                    try check(fx, c, [op == "max" ? try max(m) : try min(m)])
+                    try fx.checkTyped(c, [op == "max" ? try max(m) : try min(m)])
                 }
             } else if op == "permute" {
-                try check(fx, c, [try permute(fx.input(c, "m"), fx.ints(c, "dims")!)])
+                try fx.checkTyped(c, [try permute(fx.input(c, "m"), fx.ints(c, "dims")!)])
             } else if op == "expand" {
-                try check(fx, c, [try expand(fx.input(c, "m"), to: fx.ints(c, "shape")!)])
+                try fx.checkTyped(c, [try expand(fx.input(c, "m"), to: fx.ints(c, "shape")!)])
             } else if op == "cat" {
-                try check(fx, c, [try cat([fx.input(c, "a"), fx.input(c, "b")], dim: fx.int(c, "dim")!)])
+                try fx.checkTyped(c, [try cat([fx.input(c, "a"), fx.input(c, "b")], dim: fx.int(c, "dim")!)])
             } else if op == "where" {
                 let t = try fx.leaves(c, ["c", "a", "b"])
-                try check(fx, c, [try whereMask(t[0], t[1], t[2])], inputs: ["a": t[1], "b": t[2]])
+                try fx.checkTyped(c, [try whereMask(t[0], t[1], t[2])], inputs: ["a": t[1], "b": t[2]])
             } else if op == "nonzero" {
                 let x = fx.tensors.first { $0.key.hasPrefix("\(c)/in/") }!.value
-                try check(fx, c, [try nonzero(x)])
+                try fx.checkTyped(c, [try nonzero(x)])
             } else if op == "masked" {
                 let x = try fx.leaves(c, ["x"])[0]
-                try check(fx, c, [try maskedSelect(x, fx.input(c, "m"))], inputs: ["x": x])
+                try fx.checkTyped(c, [try maskedSelect(x, fx.input(c, "m"))], inputs: ["x": x])
             } else {
                 XCTFail("unhandled fixture case \(c)"); continue
             }

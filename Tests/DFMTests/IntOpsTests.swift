@@ -3,25 +3,6 @@ import XCTest
 
 /// int64 arithmetic, dtype conversion and index_select against PyTorch (tools/fixtures/ops_int.py).
 final class IntOpsTests: XCTestCase {
-    /// Exact comparison for int64 outputs (assertClose goes through Float).
-    private func assertInts(_ got: Tensor, _ want: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(got.dtype, .int64, "\(what): dtype", file: file, line: line)
-        XCTAssertEqual(got.shape, want.shape, "\(what): shape", file: file, line: line)
-        XCTAssertEqual(got.toInt64Array(), want.toInt64Array(), "\(what): values", file: file, line: line)
-    }
-
-    /// Checks one case's single output: int64 exactly, float32 with its input gradients.
-    private func check(_ fx: Fixture, _ c: String, _ y: Tensor, inputs: [String: Tensor]) throws {
-        let want = fx.output(c)
-        XCTAssertEqual(y.dtype, want.dtype, "\(c): dtype")
-        if want.dtype == .int64 {
-            assertInts(y, want, c)
-            XCTAssertFalse(y.requiresGrad, "\(c): an int64 result cannot require grad")
-        } else {
-            try fx.check(c, outputs: [y], inputs: inputs, rtol: 1e-6, atol: 1e-6)
-        }
-    }
-
     func testParityWithPyTorch() throws {
         let fx = try Fixture("int_ops")
         let binary: [String: (Tensor, Tensor) throws -> Tensor] = ["add": add, "sub": sub, "mul": mul, "div": div, "pow": pow]
@@ -30,13 +11,13 @@ final class IntOpsTests: XCTestCase {
             let op = String(c.prefix(while: { $0 != "_" }))
             if c.contains("_ii") {
                 let ab = try fx.leaves(c, ["a", "b"])
-                try check(fx, c, try binary[op]!(ab[0], ab[1]), inputs: [:])
+                try fx.checkTyped(c, [try binary[op]!(ab[0], ab[1])], inputs: [:])
             } else if c.contains("_fi") {  // x ∘ n
                 let xn = try fx.leaves(c, ["x", "n"])
-                try check(fx, c, try binary[op]!(xn[0], xn[1]), inputs: ["x": xn[0]])
+                try fx.checkTyped(c, [try binary[op]!(xn[0], xn[1])], inputs: ["x": xn[0]])
             } else if c.contains("_if") {  // n ∘ x
                 let xn = try fx.leaves(c, ["x", "n"])
-                try check(fx, c, try binary[op]!(xn[1], xn[0]), inputs: ["x": xn[0]])
+                try fx.checkTyped(c, [try binary[op]!(xn[1], xn[0])], inputs: ["x": xn[0]])
             } else if (c.contains("_is") || c.hasSuffix("_fs")) && op != "clamp" {
                 let n = fx.input(c, "n"), s = fx.float(c, "s")!
                 let y: Tensor
@@ -50,25 +31,25 @@ final class IntOpsTests: XCTestCase {
                 case "pow": y = try pow(n, s)
                 default: XCTFail("unhandled case \(c)"); continue
                 }
-                try check(fx, c, y, inputs: [:])
+                try fx.checkTyped(c, [y], inputs: [:])
             } else if op == "neg" || op == "abs" {
                 let n = fx.input(c, "n")
-                try check(fx, c, op == "neg" ? try neg(n) : try abs(n), inputs: [:])
+                try fx.checkTyped(c, [op == "neg" ? try neg(n) : try abs(n)], inputs: [:])
             } else if op == "clamp" {
-                try check(fx, c, try clamp(fx.input(c, "n"), min: fx.float(c, "min"), max: fx.float(c, "max")), inputs: [:])
+                try fx.checkTyped(c, [try clamp(fx.input(c, "n"), min: fx.float(c, "min"), max: fx.float(c, "max"))], inputs: [:])
             } else if op == "sum" {
-                try check(fx, c, try sum(fx.input(c, "n"), dims: fx.ints(c, "dims") ?? [], keepdim: fx.bool(c, "keepdim") ?? false), inputs: [:])
+                try fx.checkTyped(c, [try sum(fx.input(c, "n"), dims: fx.ints(c, "dims") ?? [], keepdim: fx.bool(c, "keepdim") ?? false)], inputs: [:])
             } else if op == "expand" {
-                try check(fx, c, try expand(fx.input(c, "n"), to: fx.ints(c, "shape")!), inputs: [:])
+                try fx.checkTyped(c, [try expand(fx.input(c, "n"), to: fx.ints(c, "shape")!)], inputs: [:])
             } else if c == "to_float" {
-                try check(fx, c, try toDType(fx.input(c, "n"), .float32), inputs: [:])
+                try fx.checkTyped(c, [try toDType(fx.input(c, "n"), .float32)], inputs: [:])
             } else if c == "to_long" {
                 let x = try fx.leaves(c, ["x"])[0]
                 let y = try toDType(x, .int64)
-                try check(fx, c, y, inputs: [:])
+                try fx.checkTyped(c, [y], inputs: [:])
             } else if op == "isel" {
                 let xi = try fx.leaves(c, ["x", "i"])
-                try check(fx, c, try indexSelect(xi[0], dim: fx.int(c, "dim")!, index: xi[1]), inputs: ["x": xi[0]])
+                try fx.checkTyped(c, [try indexSelect(xi[0], dim: fx.int(c, "dim")!, index: xi[1])], inputs: ["x": xi[0]])
             } else {
                 XCTFail("unhandled fixture case \(c)"); continue
             }

@@ -62,6 +62,27 @@ struct Fixture {
     }
 }
 
+extension Fixture {
+    /// Outputs of any dtype: the dtype and shape must match; int64 and bool values exactly (and
+    /// such results must not require grad); float32 ones, with the inputs' gradients, to the
+    /// tolerances through `check`.
+    func checkTyped(_ c: String, _ outs: [Tensor], inputs: [String: Tensor] = [:], rtol: Float = 1e-6, atol: Float = 1e-6,
+                    file: StaticString = #filePath, line: UInt = #line) throws {
+        for (k, y) in outs.enumerated() {
+            let want = output(c, k)
+            XCTAssertEqual(y.dtype, want.dtype, "\(c) out \(k): dtype", file: file, line: line)
+            XCTAssertEqual(y.shape, want.shape, "\(c) out \(k): shape", file: file, line: line)
+            if want.dtype != .float32 {
+                XCTAssertEqual(y.toInt64Array(), want.toInt64Array(), "\(c) out \(k): values", file: file, line: line)
+                XCTAssertFalse(y.requiresGrad, "\(c): a \(y.dtype) result cannot require grad", file: file, line: line)
+            }
+        }
+        if outs.contains(where: { $0.dtype == .float32 }) {
+            try check(c, outputs: outs, inputs: inputs, rtol: rtol, atol: atol, file: file, line: line)
+        }
+    }
+}
+
 /// |a - e| <= atol + rtol·|e| elementwise, and identical shapes.
 func assertClose(_ a: Tensor, _ e: Tensor, rtol: Float = 1e-5, atol: Float = 1e-5, _ what: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {
