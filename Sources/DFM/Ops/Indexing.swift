@@ -146,8 +146,12 @@ private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accu
     let from = elementOffsets(index.shape, strides: Shape.strides(src.shape), replacing: nil, with: index)
     let out = try x.clone()
     switch (x.dtype, accumulate) {
-    case (.float32, true): for p in 0..<dst.count { out.f[dst[p]] += src.f[from[p]] }
-    case (.int64, true): for p in 0..<dst.count { out.i[dst[p]] &+= src.i[from[p]] }
+    case (.float32, true):
+        let o = out.f, sp = src.f
+        for p in 0..<dst.count { o[dst[p]] += sp[from[p]] }
+    case (.int64, true):
+        let o = out.i, sp = src.i
+        for p in 0..<dst.count { o[dst[p]] &+= sp[from[p]] }
     default:  // in index order, so a repeated target keeps the last write
         let es = x.dtype.byteSize, ob = out.rawPointer, sb = src.rawPointer
         for p in 0..<dst.count { (ob + dst[p] * es).copyMemory(from: sb + from[p] * es, byteCount: es) }
@@ -156,13 +160,15 @@ private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accu
         var gx: Tensor? = nil
         if x.requiresGrad {
             let t = try g.clone()
-            if !accumulate { for p in dst { t.f[p] = 0 } }  // overwritten elements do not reach x
+            let tp = t.f
+            if !accumulate { for p in dst { tp[p] = 0 } }  // overwritten elements do not reach x
             gx = t
         }
         var gs: Tensor? = nil
         if src.requiresGrad {
             let t = try Tensor.zeros(src.shape)
-            for p in 0..<dst.count { t.f[from[p]] = g.f[dst[p]] }
+            let tp = t.f, gp = g.f
+            for p in 0..<dst.count { tp[from[p]] = gp[dst[p]] }
             gs = t
         }
         return [gx, gs]

@@ -221,7 +221,7 @@ public final class Tensor {
         guard src.shape == shape else {
             throw DFMError.shape("copy_", "source shape \(src.shape) does not match destination shape \(shape)")
         }
-        let s = try toDType(src.detach(), dtype)  // converts (and validates) before anything is written
+        let s = try toDType(src, dtype)  // converts (and validates) before anything is written
         rawPointer.copyMemory(from: s.rawPointer, byteCount: byteCount)
     }
 
