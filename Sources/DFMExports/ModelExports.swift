@@ -43,13 +43,13 @@ extension Arg {
         let hw = try Arg.pair(shape, "shape")
         switch a {
         case "resnet18":
-            return try DFMResNet.resnet18(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: tau,
+            return try DFMResNet.resnet18(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: Double(tau),
                                           inChannels: channels, stateInitStd: state_init_std)
         case "resnet34":
-            return try DFMResNet.resnet34(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: tau,
+            return try DFMResNet.resnet34(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: Double(tau),
                                           inChannels: channels, stateInitStd: state_init_std)
         case "resnet50":
-            return try DFMResNet.resnet50(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: tau,
+            return try DFMResNet.resnet50(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: Double(tau),
                                           inChannels: channels, stateInitStd: state_init_std)
         default:
             throw ABIError(.invalidArgument, "unknown arch '\(a)' (expected resnet18, resnet34 or resnet50)")
@@ -68,7 +68,7 @@ extension Arg {
         return try DeepLabV3Plus(inFilters: try Arg.size(in_filters, "in_filters"), fbFilters: try Arg.size(fb_filters, "fb_filters"),
                                  classFilters: try Arg.size(class_filters, "class_filters"),
                                  registers: try Arg.size(registers, "registers"), classes: try Arg.size(classes, "classes"),
-                                 alpha: alpha, tau: tau, shape: try Arg.pair(shape, "shape"), block: try Arg.block(block),
+                                 alpha: Double(alpha), tau: Double(tau), shape: try Arg.pair(shape, "shape"), block: try Arg.block(block),
                                  layers: blocks, asppDropout: aspp_dropout, stateInitStd: state_init_std)
     }
 }

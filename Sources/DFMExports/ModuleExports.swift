@@ -51,7 +51,7 @@ private func make(_ fn: StaticString, _ out: ModuleOut, _ body: () throws -> Mod
 @c @implementation public func dfm_module_batch_norm2d(_ num_features: Int64, _ eps: Float, _ has_momentum: Bool, _ momentum: Float,
                                                       _ affine: Bool, _ track_running_stats: Bool, _ out: ModuleOut) -> dfm_status {
     make("dfm_module_batch_norm2d", out) {
-        try BatchNorm2d(try Arg.size(num_features, "num_features"), eps: eps, momentum: has_momentum ? momentum : nil,
+        try BatchNorm2d(try Arg.size(num_features, "num_features"), eps: Double(eps), momentum: has_momentum ? Double(momentum) : nil,
                         affine: affine, trackRunningStats: track_running_stats)
     }
 }
@@ -59,14 +59,14 @@ private func make(_ fn: StaticString, _ out: ModuleOut, _ body: () throws -> Mod
 @c @implementation public func dfm_module_group_norm(_ num_groups: Int64, _ num_channels: Int64, _ eps: Float, _ affine: Bool,
                                                     _ out: ModuleOut) -> dfm_status {
     make("dfm_module_group_norm", out) {
-        try GroupNorm(try Arg.size(num_groups, "num_groups"), try Arg.size(num_channels, "num_channels"), eps: eps, affine: affine)
+        try GroupNorm(try Arg.size(num_groups, "num_groups"), try Arg.size(num_channels, "num_channels"), eps: Double(eps), affine: affine)
     }
 }
 
 @c @implementation public func dfm_module_layer_norm(_ normalized_shape: Dims, _ ndim: Int64, _ eps: Float, _ elementwise_affine: Bool,
                                                     _ bias: Bool, _ out: ModuleOut) -> dfm_status {
     make("dfm_module_layer_norm", out) {
-        try LayerNorm(try Arg.shape(normalized_shape, ndim, "normalized_shape"), eps: eps,
+        try LayerNorm(try Arg.shape(normalized_shape, ndim, "normalized_shape"), eps: Double(eps),
                       elementwiseAffine: elementwise_affine, bias: bias)
     }
 }

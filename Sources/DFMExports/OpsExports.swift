@@ -19,8 +19,8 @@ private func binary(_ fn: StaticString, _ a: dfm_tensor?, _ b: dfm_tensor?, _ ou
 
 @inline(__always)
 private func withScalar(_ fn: StaticString, _ a: dfm_tensor?, _ s: Float, _ out: TensorOut,
-                        _ op: (Tensor, Float) throws -> Tensor) -> dfm_status {
-    produceTensor(fn, out) { try op(try Arg.tensor(a, "a"), s) }
+                        _ op: (Tensor, Double) throws -> Tensor) -> dfm_status {
+    produceTensor(fn, out) { try op(try Arg.tensor(a, "a"), Double(s)) }
 }
 
 /// An export producing two new tensors; both outs are NULL unless the call succeeds.
@@ -84,7 +84,7 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 
 @c @implementation public func dfm_clamp(_ a: dfm_tensor?, _ has_min: Bool, _ min: Float, _ has_max: Bool, _ max: Float,
                                         _ out: TensorOut) -> dfm_status {
-    unary("dfm_clamp", a, out) { try clamp($0, min: has_min ? min : nil, max: has_max ? max : nil) }
+    unary("dfm_clamp", a, out) { try clamp($0, min: has_min ? Double(min) : nil, max: has_max ? Double(max) : nil) }
 }
 
 // MARK: reductions
@@ -347,7 +347,7 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
         try batchNorm(try Arg.tensor(x, "x"), runningMean: try Arg.optionalTensor(running_mean, "running_mean"),
                       runningVar: try Arg.optionalTensor(running_var, "running_var"),
                       weight: try Arg.optionalTensor(weight, "weight"), bias: try Arg.optionalTensor(bias, "bias"),
-                      training: training, momentum: momentum, eps: eps)
+                      training: training, momentum: Double(momentum), eps: Double(eps))
     }
 }
 
@@ -355,7 +355,7 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
                                              _ eps: Float, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_group_norm", out) {
         try groupNorm(try Arg.tensor(x, "x"), groups: try Arg.geometry(num_groups, "num_groups"), weight: try Arg.optionalTensor(weight, "weight"),
-                      bias: try Arg.optionalTensor(bias, "bias"), eps: eps)
+                      bias: try Arg.optionalTensor(bias, "bias"), eps: Double(eps))
     }
 }
 
@@ -363,7 +363,7 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
                                              _ bias: dfm_tensor?, _ eps: Float, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_layer_norm", out) {
         try layerNorm(try Arg.tensor(x, "x"), normalizedShape: try Arg.shape(normalized_shape, ndim, "normalized_shape"),
-                      weight: try Arg.optionalTensor(weight, "weight"), bias: try Arg.optionalTensor(bias, "bias"), eps: eps)
+                      weight: try Arg.optionalTensor(weight, "weight"), bias: try Arg.optionalTensor(bias, "bias"), eps: Double(eps))
     }
 }
 
@@ -386,7 +386,7 @@ private func reduction(_ p: UnsafePointer<CChar>?) throws -> Reduction { try Red
     produceTensor("dfm_cross_entropy", out) {
         try crossEntropy(try Arg.tensor(input, "input"), try Arg.tensor(target, "target"),
                          weight: try Arg.optionalTensor(weight, "weight"), ignoreIndex: Int(ignore_index),
-                         reduction: try reduction(reduction_), labelSmoothing: label_smoothing)
+                         reduction: try reduction(reduction_), labelSmoothing: Double(label_smoothing))
     }
 }
 

@@ -63,7 +63,8 @@ private func checkBuffer(_ data: UnsafeRawPointer?, _ nbytes: Int, _ shape: [Int
 
 /// A new tensor filled with `value`; int64 values must be exact integers, bool is value != 0.
 private func filled(_ shape: [Int], _ value: Double, _ dtype: DType) throws -> Tensor {
-    if dtype == .float32 { return try Tensor.full(shape, Float(value)) }
+    if dtype == .float32 { return try Tensor.full(shape, Double(Float(value))) }
+    if dtype == .float64 { return try Tensor.full(shape, value, dtype: .float64) }
     if dtype == .bool {
         let t = try Tensor.zeros(shape, dtype: .bool)
         t.fill_(value != 0 ? 1 : 0)
@@ -265,7 +266,8 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
     guarded("dfm_tensor_fill_") {
         let x = try Arg.tensor(t, "t")
         switch x.dtype {
-        case .float32: x.fill_(Float(value))
+        case .float32: x.fill_(Double(Float(value)))
+        case .float64: x.fill_(value)
         case .bool: x.fill_(value != 0 ? 1 : 0)
         case .int64:
             let v = try exactInt64(value)

@@ -37,17 +37,17 @@ struct Classifier {
                 throw DFMError(.invalidArgument, "class-filters must be in 1...4096, got \(c.classFilters)")
             }
             let m = try DeepLabV3Plus(inFilters: data.inChannels, fbFilters: c.fbFilters, classFilters: c.classFilters,
-                                      classes: data.classes, tau: c.tau, shape: data.imageSize)
+                                      classes: data.classes, tau: Double(c.tau), shape: data.imageSize)
             return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })
         }
-        let make: (String, Int, Int, Int, [Int], Float, Int, Float) throws -> DFMResNet
+        let make: (String, Int, Int, Int, [Int], Double, Int, Float) throws -> DFMResNet
         switch c.model {
         case "resnet18": make = DFMResNet.resnet18
         case "resnet34": make = DFMResNet.resnet34
         case "resnet50": make = DFMResNet.resnet50
         default: throw DFMError(.invalidArgument, "unknown model '\(c.model)' (expected resnet18, resnet34, resnet50 or deeplabv3plus)")
         }
-        let m = try make("resnet", c.fbFilters, 0, data.classes, data.imageSize, c.tau, data.inChannels, 1e-3)
+        let m = try make("resnet", c.fbFilters, 0, data.classes, data.imageSize, Double(c.tau), data.inChannels, 1e-3)
         return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })
     }
 }

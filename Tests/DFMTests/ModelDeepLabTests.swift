@@ -50,8 +50,9 @@ final class ModelDeepLabTests: XCTestCase {
     func build(_ cfg: [String: Any]) throws -> DeepLabV3Plus {
         func i(_ k: String) -> Int { (cfg[k] as? NSNumber)?.intValue ?? -1 }
         func f(_ k: String) -> Float { (cfg[k] as? NSNumber)?.floatValue ?? -1 }
+        func d(_ k: String) -> Double { (cfg[k] as? NSNumber)?.doubleValue ?? -1 }
         let m = try DeepLabV3Plus(inFilters: i("in_filters"), fbFilters: i("fb_filters"), classFilters: i("class_filters"),
-                                  classes: i("classes"), tau: f("tau"), shape: (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [],
+                                  classes: i("classes"), tau: d("tau"), shape: (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [],
                                   asppDropout: f("aspp_dropout"), stateInitStd: f("state_init_std"))
         try DeterministicWeights.apply(m)
         try Self.adjust(m, cfg["adjust"] as? [String: Any] ?? [:])
@@ -67,7 +68,7 @@ final class ModelDeepLabTests: XCTestCase {
                   let conv = try pool.at(1) as? Conv2d else {
                 throw DFMError.state("ModelDeepLabTests", "unexpected ASPP layout")
             }
-            try GradMode.noGrad { try conv.weight.copy_(try mul(conv.weight, scale)) }
+            try GradMode.noGrad { try conv.weight.copy_(try mul(conv.weight, Double(scale))) }
         }
         if let bias = (adj["fb_bn_bias"] as? NSNumber)?.floatValue {
             guard let bn = try m.decoder.block2.at(1) as? BatchNorm2d, let b = bn.bias else {
@@ -114,7 +115,7 @@ final class ModelDeepLabTests: XCTestCase {
             }
             guard let g = p.grad else { XCTFail("\(c): no gradient for \(name)"); continue }
             let tol = Swift.max(1e-3, 4 * (gaps[name]?.floatValue ?? 0))
-            checkRel(Tensor.scalar(Float(relNormOf(g))), tensors["\(c)/gradnorm/\(name)"]!, tol, "\(c) |grad \(name)|")
+            checkRel(Tensor.scalar(relNormOf(g)), tensors["\(c)/gradnorm/\(name)"]!, tol, "\(c) |grad \(name)|")
             checkRel(try sampled(g), tensors["\(c)/grad/\(name)"]!, Swift.max(tol, 2e-3), "\(c) grad \(name)")
         }
         XCTAssertEqual(Set(m.namedParameters().filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c) params with grad")

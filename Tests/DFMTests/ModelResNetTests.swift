@@ -36,7 +36,7 @@ final class ModelResNetTests: XCTestCase {
     }
 
     static func build(_ model: String, fb: Int, inChannels: Int = 3, nClasses: Int = 10, shape: [Int] = [32, 32],
-                      tau: Float = 1.0, stateInitStd: Float = 0) throws -> DFMResNet {
+                      tau: Double = 1.0, stateInitStd: Float = 0) throws -> DFMResNet {
         switch model {
         case "resnet18": return try DFMResNet.resnet18(fbFilters: fb, nClasses: nClasses, shape: shape, tau: tau,
                                                        inChannels: inChannels, stateInitStd: stateInitStd)
@@ -99,7 +99,7 @@ final class ModelResNetTests: XCTestCase {
         let inCh = (cfg["in_channels"] as? NSNumber)?.intValue ?? 3
         let nClasses = (cfg["n_classes"] as? NSNumber)?.intValue ?? 10
         let shape = (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [32, 32]
-        let tau = (cfg["tau"] as? NSNumber)?.floatValue ?? 1
+        let tau = (cfg["tau"] as? NSNumber)?.doubleValue ?? 1
         let inputShape = (cfg["input"] as? [NSNumber])?.map { $0.intValue } ?? []
         let labels = (cfg["labels"] as? [NSNumber])?.map { $0.int64Value } ?? []
         let train = (cfg["train"] as? NSNumber)?.boolValue ?? false

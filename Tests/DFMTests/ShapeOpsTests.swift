@@ -7,7 +7,7 @@ final class ShapeOpsTests: XCTestCase {
     func testParityWithPyTorch() throws {
         let fx = try Fixture("shape")
         let comparisons: [String: (Tensor, Tensor) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
-        let scalarComparisons: [String: (Tensor, Float) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
+        let scalarComparisons: [String: (Tensor, Double) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
         var checked = 0
         for c in fx.cases {
             let kind = String(c.reversed().drop(while: \.isNumber).reversed())

@@ -39,15 +39,15 @@ public enum Autograd {
         }
         let seed: Tensor
         if let gradient {
-            guard gradient.shape == root.shape, gradient.dtype == .float32 else {
-                throw DFMError.shape("backward", "gradient has shape \(gradient.shape) but output has shape \(root.shape)")
+            guard gradient.shape == root.shape, gradient.dtype == root.dtype else {
+                throw DFMError.shape("backward", "gradient has shape \(gradient.shape) (\(gradient.dtype)) but output has shape \(root.shape) (\(root.dtype))")
             }
             seed = gradient
         } else {
             guard root.count == 1 else {
                 throw DFMError.state("backward", "grad can be implicitly created only for scalar outputs (output has shape \(root.shape))")
             }
-            seed = try Tensor.full(root.shape, 1)
+            seed = try Tensor.full(root.shape, 1, dtype: root.dtype)
         }
 
         if root.isLeaf {

@@ -62,16 +62,14 @@ public enum SafeTensors {
             guard b >= 0, e >= b, e <= bodyCount, e - b == count * elem else {
                 throw DFMError.io(op, "'\(name)' is truncated or corrupt: entry '\(key)' (\(dt) \(shape)) has byte range [\(b), \(e)) but the data section holds \(bodyCount) bytes")
             }
-            let t = try Tensor.uninitialized(shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : .float32, op: op)
+            let t = try Tensor.uninitialized(shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : dt == "F64" ? .float64 : .float32, op: op)
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
                 let src = raw.baseAddress! + (body - data.startIndex) + b
                 switch dt {
-                case "F32", "I64":
+                case "F32", "I64", "F64":
                     t.rawPointer.copyMemory(from: src, byteCount: e - b)
                 case "BOOL":
                     for k in 0..<count { t.b[k] = src.load(fromByteOffset: k, as: UInt8.self) != 0 ? 1 : 0 }
-                case "F64":
-                    for k in 0..<count { t.f[k] = Float(src.loadUnaligned(fromByteOffset: 8 * k, as: Double.self)) }
                 case "F16":
                     for k in 0..<count { t.f[k] = Float(halfBits: src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) }
                 default: // BF16: the top half of a float32
@@ -96,6 +94,7 @@ public enum SafeTensors {
             let code: String
             switch t.dtype {
             case .float32: code = "F32"
+            case .float64: code = "F64"
             case .int64: code = "I64"
             case .bool: code = "BOOL"
             }

@@ -88,7 +88,7 @@ enum ConvKernels {
 
     /// cols[(ch·kh + i)·kw + j][nn·L + oh·ow + ow] = x[n0 + nn][ch][ih][iw] (0 outside); with
     /// pruned taps, rows are (ch, t) over the live taps only.
-    static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int, _ cols: UnsafeMutablePointer<Float>) {
+    static func im2col<S: Real>(_ x: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int, _ cols: UnsafeMutablePointer<S>) {
         let rows = g.c * g.ntaps, ncol = nb * g.l, hw = g.h * g.w
         if g.isPointwise {
             Parallel.chunks(rows, costPerItem: ncol) { r in
@@ -151,7 +151,7 @@ enum ConvKernels {
 
     /// The adjoint of im2col: dx[n0 + nn] (zeroed here) accumulates every column entry
     /// at the input position it was read from. One task per (sample, channel) plane.
-    static func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int, _ dx: UnsafeMutablePointer<Float>) {
+    static func col2im<S: Real>(_ cols: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int, _ dx: UnsafeMutablePointer<S>) {
         let ncol = nb * g.l, hw = g.h * g.w, taps = g.ntaps, l = g.l, live = g.live
         let map = g.usesTapMap ? tapMap(g) : nil
         defer { map?.deallocate() }
@@ -220,9 +220,9 @@ enum ConvKernels {
     // MARK: GEMM path
 
     /// The weight as (o, c·ntaps) with only the live taps' columns (g.live must be set).
-    static func liveWeight(_ wt: UnsafePointer<Float>, _ g: ConvGeom, _ op: String) throws -> (ptr: UnsafeMutablePointer<Float>, count: Int) {
+    static func liveWeight<S: Real>(_ wt: UnsafePointer<S>, _ g: ConvGeom, _ op: String) throws -> (ptr: UnsafeMutablePointer<S>, count: Int) {
         let live = g.live ?? [], nt = live.count, taps = g.kh * g.kw, rows = g.o * g.c
-        let buf = try ScratchPool.shared.take(rows * nt, op)
+        let buf = try ScratchPool.shared.take(rows * nt, op, as: S.self)
         let d = buf.ptr
         Parallel.chunks(rows, costPerItem: nt) { r in
             for row in r { for t in 0..<nt { d[row * nt + t] = wt[row * taps + live[t]] } }
@@ -234,41 +234,41 @@ enum ConvKernels {
     /// samples: im2col columns (nil when a pointwise conv of single samples reads x in place)
     /// and an (o, nb·l) staging block (nil for single-sample chunks, whose (o, l) block is
     /// already in NCHW order). Both go back to the pool afterwards.
-    private static func withChunkScratch(_ g: ConvGeom, _ op: String,
-                                         _ body: (_ cols: UnsafeMutablePointer<Float>?, _ staging: UnsafeMutablePointer<Float>?) throws -> Void) throws {
+    private static func withChunkScratch<S: Real>(_ g: ConvGeom, _ op: String, _: S.Type,
+                                         _ body: (_ cols: UnsafeMutablePointer<S>?, _ staging: UnsafeMutablePointer<S>?) throws -> Void) throws {
         let nbMax = g.samplesPerChunk
-        let colsBuf = g.isPointwise && nbMax == 1 ? nil : try ScratchPool.shared.take(g.c * g.ntaps * nbMax * g.l, op)
+        let colsBuf = g.isPointwise && nbMax == 1 ? nil : try ScratchPool.shared.take(g.c * g.ntaps * nbMax * g.l, op, as: S.self)
         defer { colsBuf.map { ScratchPool.shared.give($0) } }
-        let stagingBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * g.l, op)
+        let stagingBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * g.l, op, as: S.self)
         defer { stagingBuf.map { ScratchPool.shared.give($0) } }
         try body(colsBuf?.ptr, stagingBuf?.ptr)
     }
 
     /// The GEMM operand for samples n0..<n0+nb: their im2col columns, or x itself when there are none.
     @inline(__always)
-    private static func columns(_ x: UnsafePointer<Float>, _ g: ConvGeom, n0: Int, nb: Int,
-                                _ cols: UnsafeMutablePointer<Float>?) -> UnsafePointer<Float> {
+    private static func columns<S: Real>(_ x: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int,
+                                _ cols: UnsafeMutablePointer<S>?) -> UnsafePointer<S> {
         guard let cols else { return x + n0 * g.c * g.l }
         im2col(x, g, n0: n0, nb: nb, cols)
         return UnsafePointer(cols)
     }
 
     /// out (n, o, oh, ow) = conv(x, w) + bias.
-    static func forward(_ x: UnsafePointer<Float>, _ wtFull: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                        _ g: ConvGeom, _ out: UnsafeMutablePointer<Float>) throws {
+    static func forward<S: Real>(_ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
+                        _ g: ConvGeom, _ out: UnsafeMutablePointer<S>) throws {
         if g.isDepthwise { depthwiseForward(x, wtFull, bias, g, out); return }
         let wlBuf = g.live == nil ? nil : try liveWeight(wtFull, g, "conv2d")
         defer { wlBuf.map { ScratchPool.shared.give($0) } }
         let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
         let nbMax = g.samplesPerChunk, l = g.l
-        try withChunkScratch(g, "conv2d") { cols, y in
+        try withChunkScratch(g, "conv2d", S.self) { cols, y in
             var n0 = 0
             while n0 < g.n {
                 let nb = min(nbMax, g.n - n0), ncol = nb * l
                 let b = columns(x, g, n0: n0, nb: nb, cols)
                 let dst = y ?? (out + n0 * g.o * l)  // with nb == 1, (o, l) is already the output layout
                 for gi in 0..<g.groups {
-                    sgemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kgLive,
+                    gemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kgLive,
                           a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
                           c: dst + gi * g.og * ncol, ldc: ncol)
                 }
@@ -294,8 +294,8 @@ enum ConvKernels {
     }
 
     /// Gradients of conv for the input (dx, fully written) and weight (dw, fully written).
-    static func backward(_ x: UnsafePointer<Float>, _ wtFull: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
-                         dx: UnsafeMutablePointer<Float>?, dw dwFull: UnsafeMutablePointer<Float>?) throws {
+    static func backward<S: Real>(_ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
+                         dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?) throws {
         if g.isDepthwise {
             if let dx { depthwiseInputGrad(wtFull, gy, g, dx) }
             if let dwFull { depthwiseWeightGrad(x, gy, g, dwFull) }
@@ -308,17 +308,17 @@ enum ConvKernels {
         let wlBuf = g.live != nil && dx != nil ? try liveWeight(wtFull, g, "conv2d_backward") : nil
         defer { wlBuf.map { ScratchPool.shared.give($0) } }
         let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
-        let dwlBuf = g.live != nil && dwFull != nil ? try ScratchPool.shared.take(g.o * g.kgLive, "conv2d_backward") : nil
+        let dwlBuf = g.live != nil && dwFull != nil ? try ScratchPool.shared.take(g.o * g.kgLive, "conv2d_backward", as: S.self) : nil
         defer { dwlBuf.map { ScratchPool.shared.give($0) } }
         if let dwlBuf { dwlBuf.ptr.update(repeating: 0, count: g.o * g.kgLive) }
         let dw = dwlBuf?.ptr ?? dwFull
         let nbMax = g.samplesPerChunk, l = g.l
-        try withChunkScratch(g, "conv2d_backward") { cols, gT in
+        try withChunkScratch(g, "conv2d_backward", S.self) { cols, gT in
             var n0 = 0
             while n0 < g.n {
                 let nb = min(nbMax, g.n - n0), ncol = nb * l
                 // Upstream gradient as (o, nb·l), matching the GEMM layout of the forward.
-                let gm: UnsafePointer<Float>
+                let gm: UnsafePointer<S>
                 if let gT {
                     Parallel.chunks(nb * g.o, costPerItem: l) { r in
                         for p in r {
@@ -333,7 +333,7 @@ enum ConvKernels {
                 if let dw {
                     let b = columns(x, g, n0: n0, nb: nb, cols)
                     for gi in 0..<g.groups {
-                        sgemm(transA: false, transB: true, m: g.og, n: g.kgLive, k: ncol,
+                        gemm(transA: false, transB: true, m: g.og, n: g.kgLive, k: ncol,
                               a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kgLive * ncol, ldb: ncol,
                               beta: 1, c: dw + gi * g.og * g.kgLive, ldc: g.kgLive)
                     }
@@ -341,7 +341,7 @@ enum ConvKernels {
                 if let dx {
                     let dcols = cols ?? (dx + n0 * g.c * l)  // pointwise, one sample: dcols is dx itself
                     for gi in 0..<g.groups {
-                        sgemm(transA: true, transB: false, m: g.kgLive, n: ncol, k: g.og,
+                        gemm(transA: true, transB: false, m: g.kgLive, n: ncol, k: g.og,
                               a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: gm + gi * g.og * ncol, ldb: ncol,
                               c: dcols + gi * g.kgLive * ncol, ldc: ncol)
                     }
@@ -357,26 +357,26 @@ enum ConvKernels {
     }
 
     /// db[o] = Σ_{n, l} gy[n][o][l], accumulated in double.
-    static func biasGrad(_ gy: UnsafePointer<Float>, _ g: ConvGeom, _ db: UnsafeMutablePointer<Float>) {
+    static func biasGrad<S: Real>(_ gy: UnsafePointer<S>, _ g: ConvGeom, _ db: UnsafeMutablePointer<S>) {
         let l = g.l
         Parallel.chunks(g.o, costPerItem: g.n * l) { r in
             for oc in r {
                 var acc: Double = 0
                 for nn in 0..<g.n {
                     let s = gy + (nn * g.o + oc) * l
-                    var part: Float = 0
+                    var part: S = 0
                     for q in 0..<l { part += s[q] }
                     acc += Double(part)
                 }
-                db[oc] = Float(acc)
+                db[oc] = S(acc)
             }
         }
     }
 
     // MARK: depthwise (groups == channels)
 
-    static func depthwiseForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                                 _ g: ConvGeom, _ out: UnsafeMutablePointer<Float>) {
+    static func depthwiseForward<S: Real>(_ x: UnsafePointer<S>, _ wt: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
+                                 _ g: ConvGeom, _ out: UnsafeMutablePointer<S>) {
         let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
         Parallel.chunks(g.n * g.o, costPerItem: g.l * taps) { r in
             for p in r {
@@ -402,8 +402,8 @@ enum ConvKernels {
         }
     }
 
-    static func depthwiseInputGrad(_ wt: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
-                                   _ dx: UnsafeMutablePointer<Float>) {
+    static func depthwiseInputGrad<S: Real>(_ wt: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
+                                   _ dx: UnsafeMutablePointer<S>) {
         let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
         Parallel.chunks(g.n * g.c, costPerItem: mult * g.l * taps) { r in
             for p in r {
@@ -432,8 +432,8 @@ enum ConvKernels {
         }
     }
 
-    static func depthwiseWeightGrad(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom,
-                                    _ dw: UnsafeMutablePointer<Float>) {
+    static func depthwiseWeightGrad<S: Real>(_ x: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
+                                    _ dw: UnsafeMutablePointer<S>) {
         let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
         Parallel.chunks(g.o, costPerItem: g.n * g.l * taps) { r in
             for oc in r {
@@ -445,7 +445,7 @@ enum ConvKernels {
                         if ow0 < ow1 {
                             for nn in 0..<g.n {
                                 let src = x + (nn * g.c + oc / mult) * hw, grd = gy + (nn * g.o + oc) * g.l
-                                var part: Float = 0
+                                var part: S = 0
                                 for oy in 0..<g.oh {
                                     let ih = oy * g.sh - g.ph + i * g.dh
                                     if ih < 0 || ih >= g.h { continue }
@@ -455,7 +455,7 @@ enum ConvKernels {
                                 acc += Double(part)
                             }
                         }
-                        dw[oc * taps + i * g.kw + j] = Float(acc)
+                        dw[oc * taps + i * g.kw + j] = S(acc)
                     }
                 }
             }
@@ -464,13 +464,14 @@ enum ConvKernels {
 
     /// Uninitialised scratch memory; sizes come from already-validated shapes, but a failed
     /// allocation of a huge buffer is still reported rather than trapped.
-    static func scratch(_ count: Int, _ op: String) throws -> UnsafeMutablePointer<Float> {
-        guard count >= 0, count <= (1 << 36) else { throw DFMError(.outOfMemory, "\(op): scratch buffer of \(count) floats is too large") }
+    static func scratch<S: Real>(_ count: Int, _ op: String, as: S.Type = S.self) throws -> UnsafeMutablePointer<S> {
+        guard count >= 0, count <= (1 << 36) else { throw DFMError(.outOfMemory, "\(op): scratch buffer of \(count) elements is too large") }
+        let size = MemoryLayout<S>.stride
         var raw: UnsafeMutableRawPointer? = nil
-        guard posix_memalign(&raw, 64, max(1, count) * 4) == 0, let raw else {
-            throw DFMError(.outOfMemory, "\(op): could not allocate \(count * 4) bytes of scratch memory")
+        guard posix_memalign(&raw, 64, max(1, count) * size) == 0, let raw else {
+            throw DFMError(.outOfMemory, "\(op): could not allocate \(count * size) bytes of scratch memory")
         }
-        return raw.bindMemory(to: Float.self, capacity: max(1, count))
+        return raw.bindMemory(to: S.self, capacity: max(1, count))
     }
 }
 
@@ -479,29 +480,31 @@ enum ConvKernels {
 /// bounded by ConvGeom.samplesPerChunk's budget; a few are kept for concurrent callers.
 final class ScratchPool: @unchecked Sendable {
     static let shared = ScratchPool()
-    private var free: [(ptr: UnsafeMutablePointer<Float>, count: Int)] = []
+    // Buffers are kept as bytes and typed on the way out (float32 and float64 convs share them).
+    private var free: [(ptr: UnsafeMutableRawPointer, bytes: Int)] = []
     private let lock = NSLock()
     private let keep = 4
 
-    /// A buffer of at least `count` floats; hand it back with `give`.
-    func take(_ count: Int, _ op: String) throws -> (ptr: UnsafeMutablePointer<Float>, count: Int) {
+    /// A buffer of at least `count` elements of `S`; hand it back with `give`.
+    func take<S: Real>(_ count: Int, _ op: String, as: S.Type = S.self) throws -> (ptr: UnsafeMutablePointer<S>, count: Int) {
+        let bytes = count * MemoryLayout<S>.stride
         lock.lock()
-        if let i = free.indices.filter({ free[$0].count >= count }).min(by: { free[$0].count < free[$1].count }) {
+        if let i = free.indices.filter({ free[$0].bytes >= bytes }).min(by: { free[$0].bytes < free[$1].bytes }) {
             let b = free.remove(at: i)
             lock.unlock()
-            return b
+            return (b.ptr.bindMemory(to: S.self, capacity: max(1, count)), count)
         }
         lock.unlock()
         return (try ConvKernels.scratch(count, op), count)
     }
 
-    func give(_ b: (ptr: UnsafeMutablePointer<Float>, count: Int)) {
+    func give<S: Real>(_ b: (ptr: UnsafeMutablePointer<S>, count: Int)) {
         lock.lock()
-        free.append(b)
-        var dropped: [UnsafeMutablePointer<Float>] = []
+        free.append((UnsafeMutableRawPointer(b.ptr), b.count * MemoryLayout<S>.stride))
+        var dropped: [UnsafeMutableRawPointer] = []
         if free.count > keep {
             // Keep the largest buffers: they serve every smaller request.
-            free.sort { $0.count > $1.count }
+            free.sort { $0.bytes > $1.bytes }
             dropped = free[keep...].map { $0.ptr }
             free.removeLast(free.count - keep)
         }
@@ -521,15 +524,15 @@ public enum KernelBench {
     /// Best wall-clock seconds of `reps` row-major n×n×n sgemm calls (2·n³ FLOPs each).
     public static func sgemmSeconds(n: Int, reps: Int) throws -> Double {
         guard n >= 1, n <= 8192, reps >= 1 else { throw DFMError.invalid("sgemm_bench", "n must be in 1...8192 and reps >= 1, got n \(n), reps \(reps)") }
-        let a = try ConvKernels.scratch(n * n, "sgemm_bench"), b = try ConvKernels.scratch(n * n, "sgemm_bench")
-        let c = try ConvKernels.scratch(n * n, "sgemm_bench")
+        let a = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self), b = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self)
+        let c = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }
         for k in 0..<(n * n) { a[k] = Float(k % 13) * 0.01; b[k] = Float(k % 7) * 0.02 }
-        sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+        gemm(transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
         var best = Double.infinity
         for _ in 0..<reps {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            gemm(transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         return best

@@ -1,48 +1,31 @@
 import Foundation
 
-/// Elementwise kernels. `f` is inlined into each caller, so every op gets its own
-/// tight loop over raw pointers, split across cores.
+/// Elementwise kernels over float32 and float64 tensors (the output has the input's dtype).
+///
+/// Two forms. The closure forms take `(Double) -> Double`: a float32 element is widened,
+/// computed in double and rounded once, so each op's formula is written once for both
+/// dtypes (for float32 this is at least as accurate as float arithmetic; a single +, -, ×,
+/// ÷ or √ rounds to exactly the float result). The hot ops pass a `FloatFn` struct instead,
+/// which is generic over the element type: each instantiation gets its own loop with the
+/// function inlined (SIMD), in the tensor's own precision.
 enum EW {
     /// out[k] = f(x[k]).
     @inline(__always)
-    static func map(_ x: Tensor, op: String, _ f: (Float) -> Float) throws -> Tensor {
+    static func map(_ x: Tensor, op: String, _ f: (Double) -> Double) throws -> Tensor {
         try checkFloat(x, op)
-        let out = try Tensor.uninitialized(x.shape, op: op)
-        let xp = x.f, op = out.f
-        Parallel.chunks(x.count) { r in for k in r { op[k] = f(xp[k]) } }
-        return out
+        return try withoutActuallyEscaping(f) { try map(x, op: op, Closure1(f: $0)) }
     }
 
-    /// out[k] = f(a[k], b[k]) for same-shaped a, b.
+    /// out[k] = f(a[k], b[k]) for same-shaped a, b of one float dtype.
     @inline(__always)
-    static func zip(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) throws -> Tensor {
-        let out = try Tensor.uninitialized(a.shape, op: op)
-        let ap = a.f, bp = b.f, o = out.f
-        Parallel.chunks(a.count) { r in for k in r { o[k] = f(ap[k], bp[k]) } }
-        return out
+    static func zip(_ a: Tensor, _ b: Tensor, op: String, _ f: (Double, Double) -> Double) throws -> Tensor {
+        try withoutActuallyEscaping(f) { try zip(a, b, op: op, Closure2(f: $0)) }
     }
 
-    /// out = f(a, b) with NumPy broadcasting.
+    /// out = f(a, b) with NumPy broadcasting (a and b of one float dtype).
     @inline(__always)
-    static func broadcast(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) throws -> Tensor {
-        try checkFloat(a, op)
-        try checkFloat(b, op)
-        if a.shape == b.shape { return try zip(a, b, op: op, f) }
-        let shape = try Shape.broadcast(a.shape, b.shape, op: op)
-        let out = try Tensor.uninitialized(shape, op: op)
-        let ap = a.f, bp = b.f, o = out.f
-        if b.count == 1 && shape == a.shape {
-            let s = bp[0]
-            Parallel.chunks(out.count) { r in for k in r { o[k] = f(ap[k], s) } }
-            return out
-        }
-        if a.count == 1 && shape == b.shape {
-            let s = ap[0]
-            Parallel.chunks(out.count) { r in for k in r { o[k] = f(s, bp[k]) } }
-            return out
-        }
-        walk(shape, Shape.broadcastStrides(a.shape, to: shape), Shape.broadcastStrides(b.shape, to: shape), ap, bp, o, f)
-        return out
+    static func broadcast(_ a: Tensor, _ b: Tensor, op: String, _ f: (Double, Double) -> Double) throws -> Tensor {
+        try withoutActuallyEscaping(f) { try broadcast(a, b, op: op, Closure2(f: $0)) }
     }
 
     /// Calls `body(row, inner, index)` for every row of the innermost dimension of `shape`, in
@@ -69,17 +52,21 @@ enum EW {
 
     /// Materialises `x` broadcast to `shape` (shape already validated).
     static func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
-        if x.dtype != .float32 { return try IntKernels.expand(x, to: shape) }
-        let out = try Tensor.uninitialized(shape, op: "expand")
+        if !x.dtype.isFloat { return try IntKernels.expand(x, to: shape) }
+        let out = try Tensor.uninitialized(shape, dtype: x.dtype, op: "expand")
         let s = Shape.broadcastStrides(x.shape, to: shape)
-        walk(shape, s, s, x.f, x.f, out.f) { a, _ in a }
+        if x.dtype == .float64 {
+            walk(shape, s, s, x.d, x.d, out.d, First())
+        } else {
+            walk(shape, s, s, x.f, x.f, out.f, First())
+        }
         return out
     }
 
     /// General broadcast loop: rows of the innermost dimension, positioned by an index counter.
     @inline(__always)
-    static func walk(_ shape: [Int], _ sa: [Int], _ sb: [Int], _ ap: UnsafeMutablePointer<Float>,
-                     _ bp: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>, _ f: (Float, Float) -> Float) {
+    static func walk<S: Real, F: FloatFn2>(_ shape: [Int], _ sa: [Int], _ sb: [Int], _ ap: UnsafeMutablePointer<S>,
+                                          _ bp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ f: F) {
         let nd = shape.count
         if nd == 0 { o[0] = f(ap[0], bp[0]); return }
         let inner = shape[nd - 1], ia = sa[nd - 1], ib = sb[nd - 1]
@@ -110,92 +97,132 @@ enum EW {
     @inline(__always)
     static func map<F: FloatFn1>(_ x: Tensor, op: String, _ f: F) throws -> Tensor {
         try checkFloat(x, op)
-        let out = try Tensor.uninitialized(x.shape, op: op)
-        let xp = x.f, o = out.f
-        Parallel.chunks(x.count) { r in for k in r { o[k] = f(xp[k]) } }
+        let out = try Tensor.uninitialized(x.shape, dtype: x.dtype, op: op)
+        if x.dtype == .float64 { mapLoop(x.d, out.d, x.count, f) } else { mapLoop(x.f, out.f, x.count, f) }
         return out
+    }
+
+    @inline(__always)
+    static func mapLoop<S: Real, F: FloatFn1>(_ xp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F) {
+        Parallel.chunks(n) { r in for k in r { o[k] = f(xp[k]) } }
     }
 
     @inline(__always)
     static func zip<F: FloatFn2>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) throws -> Tensor {
-        let out = try Tensor.uninitialized(a.shape, op: op)
-        let ap = a.f, bp = b.f, o = out.f
-        Parallel.chunks(a.count) { r in for k in r { o[k] = f(ap[k], bp[k]) } }
+        try sameFloat(a, b, op)
+        let out = try Tensor.uninitialized(a.shape, dtype: a.dtype, op: op)
+        if a.dtype == .float64 { zipLoop(a.d, b.d, out.d, a.count, f) } else { zipLoop(a.f, b.f, out.f, a.count, f) }
         return out
+    }
+
+    @inline(__always)
+    static func zipLoop<S: Real, F: FloatFn2>(_ ap: UnsafeMutablePointer<S>, _ bp: UnsafeMutablePointer<S>,
+                                              _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F) {
+        Parallel.chunks(n) { r in for k in r { o[k] = f(ap[k], bp[k]) } }
     }
 
     @inline(__always)
     static func broadcast<F: FloatFn2>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) throws -> Tensor {
-        try checkFloat(a, op)
-        try checkFloat(b, op)
+        try sameFloat(a, b, op)
         if a.shape == b.shape { return try zip(a, b, op: op, f) }
         let shape = try Shape.broadcast(a.shape, b.shape, op: op)
-        if b.count == 1 && shape == a.shape { return try map(a, op: op, Bind2(f: f, s: b.f[0])) }
-        if a.count == 1 && shape == b.shape { return try map(b, op: op, Bind1(f: f, s: a.f[0])) }
-        let out = try Tensor.uninitialized(shape, op: op)
-        walk(shape, Shape.broadcastStrides(a.shape, to: shape), Shape.broadcastStrides(b.shape, to: shape), a.f, b.f, out.f) { f($0, $1) }
+        if b.count == 1 && shape == a.shape { return try map(a, op: op, Bind2(f: f, s: b.double(at: 0))) }
+        if a.count == 1 && shape == b.shape { return try map(b, op: op, Bind1(f: f, s: a.double(at: 0))) }
+        let out = try Tensor.uninitialized(shape, dtype: a.dtype, op: op)
+        let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
+        if a.dtype == .float64 { walk(shape, sa, sb, a.d, b.d, out.d, f) } else { walk(shape, sa, sb, a.f, b.f, out.f, f) }
         return out
     }
 
-    /// acc += x in place (same shape); the autograd engine's gradient accumulation.
+    /// acc += x in place (same shape and dtype); the autograd engine's gradient accumulation.
     static func addInPlace(_ acc: Tensor, _ x: Tensor) {
-        let ap = acc.f, xp = x.f
-        Parallel.chunks(acc.count) { r in for k in r { ap[k] += xp[k] } }
+        if acc.dtype == .float64 {
+            let ap = acc.d, xp = x.d
+            Parallel.chunks(acc.count) { r in for k in r { ap[k] += xp[k] } }
+        } else {
+            let ap = acc.f, xp = x.f
+            Parallel.chunks(acc.count) { r in for k in r { ap[k] += xp[k] } }
+        }
     }
 
     static func checkFloat(_ x: Tensor, _ op: String) throws {
-        guard x.dtype == .float32 else {
-            throw DFMError.type(op, "expected a float32 tensor, got \(x.dtype)")
+        guard x.dtype.isFloat else {
+            throw DFMError.type(op, "expected a floating point tensor (float32 or float64), got \(x.dtype)")
+        }
+    }
+
+    /// Both float, and of one dtype (ops that mix float32 and float64 promote before calling).
+    static func sameFloat(_ a: Tensor, _ b: Tensor, _ op: String) throws {
+        try checkFloat(a, op)
+        try checkFloat(b, op)
+        guard a.dtype == b.dtype else {
+            throw DFMError.type(op, "expected both tensors to have the same dtype, but found \(a.dtype) and \(b.dtype)")
         }
     }
 }
 
-/// A unary float function as a type, for EW's specialised kernels.
-protocol FloatFn1 { func callAsFunction(_ x: Float) -> Float }
-/// A binary float function as a type, for EW's specialised kernels.
-protocol FloatFn2 { func callAsFunction(_ a: Float, _ b: Float) -> Float }
+/// A unary function of the element type, for EW's specialised kernels.
+protocol FloatFn1 { func callAsFunction<S: Real>(_ x: S) -> S }
+/// A binary function of the element type, for EW's specialised kernels.
+protocol FloatFn2 { func callAsFunction<S: Real>(_ a: S, _ b: S) -> S }
+
+/// A `(Double) -> Double` closure as a FloatFn1: computes in double, rounds once to S.
+struct Closure1: FloatFn1 {
+    let f: (Double) -> Double
+    @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { S(f(Double(x))) }
+}
+struct Closure2: FloatFn2 {
+    let f: (Double, Double) -> Double
+    @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { S(f(Double(a), Double(b))) }
+}
+struct First: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { a } }
 
 struct Bind1<F: FloatFn2>: FloatFn1 {  // f(s, x)
-    let f: F, s: Float
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { f(s, x) }
+    let f: F, s: Double
+    @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { f(S(s), x) }
 }
 struct Bind2<F: FloatFn2>: FloatFn1 {  // f(x, s)
-    let f: F, s: Float
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { f(x, s) }
+    let f: F, s: Double
+    @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { f(x, S(s)) }
 }
 
 enum FloatOps {
-    struct Add: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
-    struct Sub: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b } }
-    struct Mul: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b } }
-    struct Div: FloatFn2 { @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b } }
-    struct AddScalar: FloatFn1 { let s: Float; @inline(__always) func callAsFunction(_ x: Float) -> Float { x + s } }
-    struct MulScalar: FloatFn1 { let s: Float; @inline(__always) func callAsFunction(_ x: Float) -> Float { x * s } }
-    struct Neg: FloatFn1 { @inline(__always) func callAsFunction(_ x: Float) -> Float { -x } }
+    struct Add: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { a + b } }
+    struct Sub: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { a - b } }
+    struct Mul: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { a * b } }
+    struct Div: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { a / b } }
+    /// x + s and x * s with the scalar rounded to the tensor's dtype first (torch's rule).
+    struct AddScalar: FloatFn1 { let s: Double; @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x + S(s) } }
+    struct MulScalar: FloatFn1 { let s: Double; @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x * S(s) } }
+    struct Neg: FloatFn1 { @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { -x } }
     /// max(x, 0), NaN kept (torch).
-    struct Relu: FloatFn1 { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : (x.isNaN ? x : 0) } }
+    struct Relu: FloatFn1 { @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x > 0 ? x : (x.isNaN ? x : 0) } }
     /// g where the relu output is positive.
-    struct ReluBackward: FloatFn2 { @inline(__always) func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 ? g : 0 } }
+    struct ReluBackward: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ g: S, _ y: S) -> S { y > 0 ? g : 0 } }
 
     /// floor(a / b) as torch computes it (div_floor_floating): from fmod, so the quotient is
     /// exact where a / b itself would round across an integer.
-    @inline(__always)
-    static func floorDiv(_ a: Float, _ b: Float) -> Float {
-        if b == 0 { return a / b }
-        let mod = fmodf(a, b)
-        var div = (a - mod) / b
-        if mod != 0 && (b < 0) != (mod < 0) { div -= 1 }
-        guard div != 0 else { return Float(signOf: a / b, magnitudeOf: 0) }
-        var q = div.rounded(.down)
-        if div - q > 0.5 { q += 1 }
-        return q
+    struct FloorDiv: FloatFn2 {
+        @inline(__always)
+        func callAsFunction<S: Real>(_ a: S, _ b: S) -> S {
+            if b == 0 { return a / b }
+            let mod = S.fmod(a, b)
+            var div = (a - mod) / b
+            if mod != 0 && (b < 0) != (mod < 0) { div -= 1 }
+            guard div != 0 else { return S(signOf: a / b, magnitudeOf: 0) }
+            var q = div.rounded(.down)
+            if div - q > 0.5 { q += 1 }
+            return q
+        }
     }
 
     /// Python's a % b (the sign follows b), as torch's remainder.
-    @inline(__always)
-    static func remainder(_ a: Float, _ b: Float) -> Float {
-        var mod = fmodf(a, b)
-        if mod != 0 && (b < 0) != (mod < 0) { mod += b }
-        return mod
+    struct Remainder: FloatFn2 {
+        @inline(__always)
+        func callAsFunction<S: Real>(_ a: S, _ b: S) -> S {
+            var mod = S.fmod(a, b)
+            if mod != 0 && (b < 0) != (mod < 0) { mod += b }
+            return mod
+        }
     }
 }

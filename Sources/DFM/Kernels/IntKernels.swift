@@ -138,21 +138,30 @@ enum IntKernels {
         return out
     }
 
-    /// int64 → float32, rounding to nearest like torch (exact for |v| <= 2^24).
-    static func toFloat(_ x: Tensor, op: String) throws -> Tensor {
-        let out = try Tensor.uninitialized(x.shape, dtype: .float32, op: op)
-        let xp = x.i, o = out.f
-        Parallel.chunks(x.count) { r in for k in r { o[k] = Float(xp[k]) } }
+    /// int64 → float32 or float64, rounding to nearest like torch (exact for |v| <= 2^24 or 2^53).
+    static func toFloat(_ x: Tensor, op: String, _ dtype: DType = .float32) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: dtype, op: op)
+        if dtype == .float64 {
+            let xp = x.i, o = out.d
+            Parallel.chunks(x.count) { r in for k in r { o[k] = Double(xp[k]) } }
+        } else {
+            let xp = x.i, o = out.f
+            Parallel.chunks(x.count) { r in for k in r { o[k] = Float(xp[k]) } }
+        }
         return out
     }
 
-    /// float32 → int64, truncating toward zero like torch; NaN, ±inf and values outside the
+    /// float → int64, truncating toward zero like torch; NaN, ±inf and values outside the
     /// int64 range throw (torch leaves them undefined), naming the first offending value.
     static func toInt(_ x: Tensor, op: String) throws -> Tensor {
+        x.dtype == .float64 ? try toInt(x, x.d, op: op) : try toInt(x, x.f, op: op)
+    }
+
+    private static func toInt<S: Real>(_ x: Tensor, _ xp: UnsafeMutablePointer<S>, op: String) throws -> Tensor {
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
-        let xp = x.f, o = out.i, n = x.count
-        // -2^63 is a float; 2^63 is the first float past Int64.max.
-        let lo: Float = -0x1p63, hi: Float = 0x1p63
+        let o = out.i, n = x.count
+        // -2^63 is representable; 2^63 is the first value past Int64.max.
+        let lo: S = -0x1p63, hi: S = 0x1p63
         // Fixed blocks, each noting its first bad element, so the error names the first one overall.
         let block = 8192, nb = (n + block - 1) / block
         var firstBad = [Int](repeating: n, count: nb)
@@ -177,7 +186,7 @@ enum IntKernels {
 
     /// An integral scalar, when `s` holds one that fits int64 (the binding passes Python ints
     /// as floats; a non-integral scalar promotes the int64 operand to float32 instead).
-    static func integral(_ s: Float) -> Int64? {
+    static func integral(_ s: Double) -> Int64? {
         guard s.rounded(.towardZero) == s, s >= -0x1p63, s < 0x1p63 else { return nil }
         return Int64(s)
     }
@@ -205,6 +214,9 @@ enum BoolKernels {
         if x.dtype == .float32 {
             let p = x.f
             Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        } else if x.dtype == .float64 {
+            let p = x.d
+            Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
         } else {
             let p = x.i
             Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
@@ -221,11 +233,17 @@ enum BoolKernels {
         return out
     }
 
-    /// bool → float32 0/1.
-    static func toFloat(_ x: Tensor, op: String) throws -> Tensor {
-        let out = try Tensor.uninitialized(x.shape, dtype: .float32, op: op)
-        let p = x.b, o = out.f
-        Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+    /// bool → float32 (or float64) 0/1.
+    static func toFloat(_ x: Tensor, op: String, _ dtype: DType = .float32) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: dtype, op: op)
+        let p = x.b
+        if dtype == .float64 {
+            let o = out.d
+            Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        } else {
+            let o = out.f
+            Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        }
         return out
     }
 
@@ -276,14 +294,16 @@ enum IntArith {
             }
             return try IntKernels.binary(a, b, f, op: op)
         }
-        // Mixed, or division: compute in float32. The float operand is passed through unchanged,
-        // so its gradient flows; the converted int64 operand never requires grad.
-        return try float(try promoted(a, op: op), try promoted(b, op: op))
+        // Mixed, or division: compute in the float operand's dtype (float32 when neither is
+        // float). The float operand is passed through unchanged, so its gradient flows; the
+        // converted int64 operand never requires grad.
+        let target: DType = a.dtype == .float64 || b.dtype == .float64 ? .float64 : .float32
+        return try float(try promoted(a, target, op: op), try promoted(b, target, op: op))
     }
 
     /// int64 (or bool) tensor ∘ scalar: integral scalars stay int64, others compute in float32.
-    static func scalar(_ x: Tensor, _ s: Float, _ f: IntKernels.Op?, reversed: Bool = false, op: String,
-                       float: (Tensor, Float) throws -> Tensor) throws -> Tensor {
+    static func scalar(_ x: Tensor, _ s: Double, _ f: IntKernels.Op?, reversed: Bool = false, op: String,
+                       float: (Tensor, Double) throws -> Tensor) throws -> Tensor {
         if f == .sub && x.dtype == .bool { throw boolSubtraction(op) }
         let x = try BoolKernels.toInt(x, op: op)
         if let f, let v = IntKernels.integral(s) {
@@ -297,7 +317,7 @@ enum IntArith {
 
     /// int64 ** scalar: an integral exponent stays int64 (negative ones are refused, as torch
     /// does for a scalar exponent); others compute in float32.
-    static func pow(_ x: Tensor, _ p: Float, float: (Tensor, Float) throws -> Tensor) throws -> Tensor {
+    static func pow(_ x: Tensor, _ p: Double, float: (Tensor, Double) throws -> Tensor) throws -> Tensor {
         let x = try BoolKernels.toInt(x, op: "pow")
         guard let v = IntKernels.integral(p) else { return try float(try IntKernels.toFloat(x, op: "pow"), p) }
         guard v >= 0 else { throw DFMError.invalid("pow", "integers to negative integer powers are not allowed (exponent \(v))") }
@@ -305,8 +325,8 @@ enum IntArith {
     }
 
     /// int64 clamp: integral (or absent) bounds keep int64; a fractional bound computes in float32.
-    static func clamp(_ x: Tensor, min lo: Float?, max hi: Float?,
-                      float: (Tensor, Float?, Float?) throws -> Tensor) throws -> Tensor {
+    static func clamp(_ x: Tensor, min lo: Double?, max hi: Double?,
+                      float: (Tensor, Double?, Double?) throws -> Tensor) throws -> Tensor {
         let x = try BoolKernels.toInt(x, op: "clamp")
         let l = lo.map(IntKernels.integral), h = hi.map(IntKernels.integral)
         if l.map({ $0 != nil }) ?? true, h.map({ $0 != nil }) ?? true {
@@ -320,12 +340,12 @@ enum IntArith {
                       + "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     }
 
-    /// int64 or bool → float32; float32 unchanged.
-    static func promoted(_ x: Tensor, op: String) throws -> Tensor {
+    /// int64 or bool → `dtype` (float32 or float64); float tensors unchanged.
+    static func promoted(_ x: Tensor, _ dtype: DType = .float32, op: String) throws -> Tensor {
         switch x.dtype {
-        case .float32: return x
-        case .int64: return try IntKernels.toFloat(x, op: op)
-        case .bool: return try BoolKernels.toFloat(x, op: op)
+        case .float32, .float64: return x
+        case .int64: return try IntKernels.toFloat(x, op: op, dtype)
+        case .bool: return try BoolKernels.toFloat(x, op: op, dtype)
         }
     }
 }

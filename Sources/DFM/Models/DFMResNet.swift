@@ -63,7 +63,7 @@ public final class DFMResNet: Module {
     public var classChannels: Int { 512 * block.expansion }
 
     public init(block: ResNetBlock, layers: [Int], frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0,
-                nClasses: Int = 200, shape: [Int] = [64, 64], tau: Float = 1.0, inChannels: Int = 3,
+                nClasses: Int = 200, shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
                 stateInitStd: Float = 1e-3) throws {
         let op = "DFMResNet"
         guard frontend == "resnet" else { throw DFMError.invalid(op, "frontend must be 'resnet', got '\(frontend)'") }
@@ -130,7 +130,7 @@ public final class DFMResNet: Module {
 
     /// DFM-ResNet18: BasicBlock, [2, 2, 2, 2].
     public static func resnet18(frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
-                                shape: [Int] = [64, 64], tau: Float = 1.0, inChannels: Int = 3,
+                                shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
                                 stateInitStd: Float = 1e-3) throws -> DFMResNet {
         try DFMResNet(block: .basic, layers: [2, 2, 2, 2], frontend: frontend, fbFilters: fbFilters, registers: registers,
                       nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels, stateInitStd: stateInitStd)
@@ -138,7 +138,7 @@ public final class DFMResNet: Module {
 
     /// DFM-ResNet34: BasicBlock, [3, 4, 6, 3].
     public static func resnet34(frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
-                                shape: [Int] = [64, 64], tau: Float = 1.0, inChannels: Int = 3,
+                                shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
                                 stateInitStd: Float = 1e-3) throws -> DFMResNet {
         try DFMResNet(block: .basic, layers: [3, 4, 6, 3], frontend: frontend, fbFilters: fbFilters, registers: registers,
                       nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels, stateInitStd: stateInitStd)
@@ -146,7 +146,7 @@ public final class DFMResNet: Module {
 
     /// DFM-ResNet50: Bottleneck, [3, 4, 6, 3] (default shape 224×224).
     public static func resnet50(frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
-                                shape: [Int] = [224, 224], tau: Float = 1.0, inChannels: Int = 3,
+                                shape: [Int] = [224, 224], tau: Double = 1.0, inChannels: Int = 3,
                                 stateInitStd: Float = 1e-3) throws -> DFMResNet {
         try DFMResNet(block: .bottleneck, layers: [3, 4, 6, 3], frontend: frontend, fbFilters: fbFilters,
                       registers: registers, nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels,
@@ -187,7 +187,7 @@ public final class DFMResNet: Module {
         }
         let x = try frontend(x4)
         let h4 = down(down(down(x.shape[2]))), w4 = down(down(down(x.shape[3])))
-        var h = try initialFeedbackState([x.shape[0], channels, h4, w4], std: stateInitStd)
+        var h = try initialFeedbackState([x.shape[0], channels, h4, w4], std: stateInitStd, dtype: x.dtype)
         state = h
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h) { s, t in
             let step = { (xs: [Tensor]) throws -> Tensor in
@@ -197,7 +197,7 @@ public final class DFMResNet: Module {
             return self.checkpointSteps ? try checkpoint(self, [x, s], step) : try step([x, s])
         }
         state = h
-        T.fill_(Float(stepsRun))
+        T.fill_(Double(stepsRun))
         let out = try prediction()
         return unbatched ? try squeeze(out, dim: 0) : out
     }

@@ -161,7 +161,7 @@ public final class DeepLabV3Plus: Module {
     public let classFilters: Int
     public let registers: Int
     public let classes: Int
-    public let alpha: Float
+    public let alpha: Double
     public let shape: [Int]
     public var stateInitStd: Float
     /// Steps used by `forward(_:)`.
@@ -187,7 +187,7 @@ public final class DeepLabV3Plus: Module {
     public var channels: Int { classFilters + fbFilters }
 
     public init(inFilters: Int = 3, fbFilters: Int = 2, classFilters: Int = 256, registers: Int = 0, classes: Int = 8,
-                alpha: Float = 0.2, tau: Float = 1.0, shape: [Int] = [512, 512], block: ResNetBlock = .basic,
+                alpha: Double = 0.2, tau: Double = 1.0, shape: [Int] = [512, 512], block: ResNetBlock = .basic,
                 layers: [Int] = [2, 2, 2, 2], asppDropout: Float = 0.5, stateInitStd: Float = 1e-3) throws {
         let op = "DeepLabV3Plus"
         guard inFilters > 0, classFilters > 0, classes > 0 else {
@@ -276,7 +276,7 @@ public final class DeepLabV3Plus: Module {
             throw DFMError.invalid(op, "batch size 1 is not supported in training mode: the BatchNorm of the ASPP pooling branch would see one value per channel (use a batch of 2 or more, or eval())")
         }
         let x = try frontend(x4)
-        var h0 = try initialFeedbackState([b, channels, h / 4, w / 4], std: stateInitStd)
+        var h0 = try initialFeedbackState([b, channels, h / 4, w / 4], std: stateInitStd, dtype: x.dtype)
         state = h0
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h0) { s, t in
             let step = { (xs: [Tensor]) throws -> Tensor in
@@ -287,7 +287,7 @@ public final class DeepLabV3Plus: Module {
             return self.checkpointSteps ? try checkpoint(self, [x, s], step) : try step([x, s])
         }
         state = h0
-        T.fill_(Float(stepsRun))
+        T.fill_(Double(stepsRun))
         let out = try prediction()
         return unbatched ? try squeeze(out, dim: 0) : out
     }

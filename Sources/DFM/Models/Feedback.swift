@@ -25,12 +25,13 @@ public func runEquilibrium(T: Int, atol: Float, state: inout Tensor,
     return t + 1
 }
 
-/// The initial state of a feedback model: N(0, std²) (from the global generator), or zeros
+/// The initial state of a feedback model: N(0, std²) (from the global generator, drawn in
+/// float32 whatever `dtype`, so a model gives the same draws in either precision), or zeros
 /// when std is 0.
-public func initialFeedbackState(_ shape: [Int], std: Float) throws -> Tensor {
+public func initialFeedbackState(_ shape: [Int], std: Float, dtype: DType = .float32) throws -> Tensor {
     guard std.isFinite, std >= 0 else {
         throw DFMError.invalid("forward", "state_init_std must be finite and non-negative, got \(std)")
     }
-    if std == 0 { return try Tensor.zeros(shape) }
-    return try GradMode.noGrad { try mul(try randn(shape), std) }
+    if std == 0 { return try Tensor.zeros(shape, dtype: dtype) }
+    return try GradMode.noGrad { try toDType(try mul(try randn(shape), Double(std)), dtype) }
 }

@@ -19,7 +19,7 @@ public final class StateExpDecay: Module {
     public let Q: Tensor
     public let Qinv: Tensor
 
-    public init(channels: Int, tau: Float = 1.0) throws {
+    public init(channels: Int, tau: Double = 1.0) throws {
         let op = "StateExpDecay"
         guard channels > 0 else { throw DFMError.invalid(op, "channels must be positive, got \(channels)") }
         guard tau.isFinite, tau != 0 else { throw DFMError.invalid(op, "tau must be finite and non-zero, got \(tau)") }
@@ -41,14 +41,14 @@ public final class StateExpDecay: Module {
         try Init.orthogonal_(Qinv)
     }
 
-    public override var extraRepr: String { "\(channels), tau=\(tau.f[0])" }
+    public override var extraRepr: String { "\(channels), tau=\(tau.toDoubleArray()[0])" }
 
     /// Without a step index the decay is the identity map through Q (t = 0).
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, t: 0) }
 
     public func forward(_ x: Tensor, t: Int) throws -> Tensor {
         let op = "StateExpDecay"
-        guard x.dtype == .float32 else { throw DFMError.type(op, "expected a float32 input, got \(x.dtype)") }
+        guard x.dtype == Q.dtype else { throw DFMError.type(op, "expected a \(Q.dtype) input like the module, got \(x.dtype)") }
         guard x.ndim == 4, x.shape[1] == channels else {
             throw DFMError.shape(op, "expected input (B, \(channels), H, W), got shape \(x.shape)")
         }
@@ -58,16 +58,21 @@ public final class StateExpDecay: Module {
             let q = try GradMode.noGrad { try qr(Q, mode: "complete").q }
             try Q.copy_(q)
         }
-        // Per-channel factors in float32, in PyTorch's order: Δ = -(1/τ)·|S|^α, forward
-        // exp((t·T)·Δ), backward exp(t·Δ).
+        // Per-channel factors in the module's precision, in PyTorch's order: Δ = -(1/τ)·|S|^α,
+        // forward exp((t·T)·Δ), backward exp(t·Δ).
         let c = channels
-        let fwd = try Tensor.uninitialized([c], op: op), bwd = try Tensor.uninitialized([c], op: op)
-        let negInvTau = -(1 / tau.f[0]), tt = Float(t), tT = tt * T.f[0], a = alpha.f[0]
-        for k in 0..<c {
-            let delta = negInvTau * Foundation.pow(Swift.abs(S.f[k]), a)
-            fwd.f[k] = Foundation.exp(tT * delta)
-            bwd.f[k] = Foundation.exp(tt * delta)
+        func factors<R: Real>(_: R.Type) throws -> (Tensor, Tensor) {
+            let fwd = try Tensor.uninitialized([c], dtype: R.dtype, op: op), bwd = try Tensor.uninitialized([c], dtype: R.dtype, op: op)
+            let negInvTau = -(1 / tau.p(R.self)[0]), tt = R(t), tT = tt * T.p(R.self)[0], a = alpha.p(R.self)[0]
+            let sp = S.p(R.self), fp = fwd.p(R.self), bp = bwd.p(R.self)
+            for k in 0..<c {
+                let delta = negInvTau * R.pow(Swift.abs(sp[k]), a)
+                fp[k] = R.exp(tT * delta)
+                bp[k] = R.exp(tt * delta)
+            }
+            return (fwd, bwd)
         }
+        let (fwd, bwd) = Q.dtype == .float64 ? try factors(Double.self) : try factors(Float.self)
         let z = try matmul(try permute(x, [0, 2, 3, 1]), try transpose(Q, 0, 1))
         let decayed = try GradMode.noGrad { try mul(z, fwd) }
         let zd = record("exp_decay", decayed.detach(), [z]) { g in [try mul(g, bwd)] }

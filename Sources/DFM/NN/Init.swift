@@ -48,13 +48,13 @@ public enum Init {
     }
 
     private static func checkFloat(_ t: Tensor, _ op: String) throws {
-        guard t.dtype == .float32 else { throw DFMError.type(op, "expected a float32 tensor, got \(t.dtype)") }
+        guard t.dtype.isFloat else { throw DFMError.type(op, "expected a floating point tensor, got \(t.dtype)") }
     }
 
     @discardableResult
     public static func constant_(_ t: Tensor, _ value: Float) throws -> Tensor {
         try checkFloat(t, "constant_")
-        t.fill_(value)
+        t.fill_(Double(value))
         return t
     }
 
@@ -141,6 +141,12 @@ public enum Init {
             throw DFMError.invalid("orthogonal_", "Only tensors with 2 or more dimensions are supported (got shape \(t.shape))")
         }
         if t.count == 0 { return t }
+        if t.dtype == .float64 {  // drawn in float32 like the other random inits, then converted
+            let tmp = try Tensor.zeros(t.shape)
+            try orthogonal_(tmp, gain: gain, generator: generator)
+            try t.copy_(tmp)
+            return t
+        }
         let rows = t.shape[0], cols = t.count / rows
         let flat = try randn([rows, cols], generator: generator)
         let transpose = rows < cols

@@ -162,8 +162,8 @@ public final class Linear: Module {
 /// `momentum` nil the running stats are a cumulative average (factor 1/num_batches_tracked).
 public final class BatchNorm2d: Module {
     public let numFeatures: Int
-    public var eps: Float
-    public var momentum: Float?
+    public var eps: Double
+    public var momentum: Double?
     public let affine: Bool
     public let trackRunningStats: Bool
     public let weight: Tensor?
@@ -172,7 +172,7 @@ public final class BatchNorm2d: Module {
     public let runningVar: Tensor?
     public let numBatchesTracked: Tensor?
 
-    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
+    public init(_ numFeatures: Int, eps: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true,
                 trackRunningStats: Bool = true) throws {
         guard numFeatures > 0 else { throw DFMError.invalid("BatchNorm2d", "num_features must be positive, got \(numFeatures)") }
         self.numFeatures = numFeatures
@@ -207,7 +207,7 @@ public final class BatchNorm2d: Module {
         var factor = momentum ?? 0
         let counting = training && trackRunningStats
         if counting, let nbt = numBatchesTracked, momentum == nil {
-            factor = Float(1.0 / Double(nbt.i[0] + 1))
+            factor = 1.0 / Double(nbt.i[0] + 1)
         }
         let bnTraining = training || (runningMean == nil && runningVar == nil)
         let useStats = !training || trackRunningStats
@@ -227,12 +227,12 @@ public final class BatchNorm2d: Module {
 public final class GroupNorm: Module {
     public let numGroups: Int
     public let numChannels: Int
-    public var eps: Float
+    public var eps: Double
     public let affine: Bool
     public let weight: Tensor?
     public let bias: Tensor?
 
-    public init(_ numGroups: Int, _ numChannels: Int, eps: Float = 1e-5, affine: Bool = true) throws {
+    public init(_ numGroups: Int, _ numChannels: Int, eps: Double = 1e-5, affine: Bool = true) throws {
         guard numGroups > 0 else { throw DFMError.invalid("GroupNorm", "num_groups must be positive, got \(numGroups)") }
         guard numChannels % numGroups == 0 else {
             throw DFMError.invalid("GroupNorm", "num_channels must be divisible by num_groups (num_channels=\(numChannels), num_groups=\(numGroups))")
@@ -258,12 +258,12 @@ public final class GroupNorm: Module {
 /// torch.nn.LayerNorm(normalized_shape, eps, elementwise_affine, bias): weight ones, bias zeros.
 public final class LayerNorm: Module {
     public let normalizedShape: [Int]
-    public var eps: Float
+    public var eps: Double
     public let elementwiseAffine: Bool
     public let weight: Tensor?
     public let bias: Tensor?
 
-    public init(_ normalizedShape: [Int], eps: Float = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) throws {
+    public init(_ normalizedShape: [Int], eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) throws {
         guard !normalizedShape.isEmpty, normalizedShape.allSatisfy({ $0 > 0 }) else {
             throw DFMError.invalid("LayerNorm", "normalized_shape must be non-empty with positive sizes, got \(normalizedShape)")
         }
@@ -277,7 +277,7 @@ public final class LayerNorm: Module {
         try registerParameter("bias", self.bias)
     }
 
-    public convenience init(_ normalizedShape: Int, eps: Float = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) throws {
+    public convenience init(_ normalizedShape: Int, eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) throws {
         try self.init([normalizedShape], eps: eps, elementwiseAffine: elementwiseAffine, bias: bias)
     }
 
@@ -310,7 +310,7 @@ public final class GELU: Module {
     public override func forward(_ x: Tensor) throws -> Tensor {
         if approximate == "none" { return try gelu(x) }
         // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as torch's tanh approximation.
-        let inner = try mul(try add(x, try mul(try pow(x, 3), 0.044715)), Float((2.0 / Double.pi).squareRoot()))
+        let inner = try mul(try add(x, try mul(try pow(x, 3), 0.044715)), (2.0 / Double.pi).squareRoot())
         return try mul(try mul(x, 0.5), try add(try tanh(inner), 1))
     }
 

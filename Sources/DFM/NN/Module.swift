@@ -40,8 +40,8 @@ open class Module: CustomStringConvertible {
             guard t.isLeaf else {
                 throw DFMError.invalid("register_parameter", "cannot assign a non-leaf tensor as parameter '\(name)'; parameters must be leaves (use detach())")
             }
-            guard t.dtype == .float32 else {
-                throw DFMError.type("register_parameter", "parameter '\(name)' must be float32, got \(t.dtype)")
+            guard t.dtype.isFloat else {
+                throw DFMError.type("register_parameter", "parameter '\(name)' must be float32 or float64, got \(t.dtype)")
             }
             try t.requiresGrad(requiresGrad)
         }
@@ -184,6 +184,16 @@ open class Module: CustomStringConvertible {
     @discardableResult
     public func eval() -> Self { train(false) }
 
+    /// torch's `module.to(dtype)` / `.double()` / `.float()`: every floating point parameter
+    /// and buffer is converted in place (the same tensor objects, so an optimizer built
+    /// before still holds them); integer buffers (num_batches_tracked) are left alone.
+    @discardableResult
+    public func to(_ dtype: DType) throws -> Self {
+        guard dtype.isFloat else { throw DFMError.type("to", "nn.Module.to only accepts floating point dtypes, but got \(dtype)") }
+        for t in parameters() + buffers() where t.dtype.isFloat { try t.convert_(dtype) }
+        return self
+    }
+
     /// torch's `zero_grad()` (set_to_none=True): every parameter's grad becomes nil.
     public func zeroGrad() {
         for p in parameters() { p.grad = nil }
@@ -258,9 +268,9 @@ open class Module: CustomStringConvertible {
                 sizeErrors.append("size mismatch for \(key): copying a param with shape \(src.shape) from checkpoint, the shape in current model is \(dst.shape).")
                 continue
             }
-            if dst.dtype == .int64 && src.dtype == .float32 {
-                for k in 0..<src.count where !(src.f[k].isFinite && Swift.abs(src.f[k]) < 9.2e18) {
-                    sizeErrors.append("value \(src.f[k]) in \(key) cannot be converted to int64.")
+            if dst.dtype == .int64 && src.dtype.isFloat {
+                for k in 0..<src.count where !(src.double(at: k).isFinite && Swift.abs(src.double(at: k)) < 9.2e18) {
+                    sizeErrors.append("value \(src.double(at: k)) in \(key) cannot be converted to int64.")
                     break
                 }
             }

@@ -45,12 +45,12 @@ public func gt(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .g
 public func ge(_ a: Tensor, _ b: Tensor) throws -> Tensor { try compare(a, b, .ge) }
 
 /// a == s as a bool tensor (int64 tensors compare exactly up to 2^53).
-public func eq(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .eq) }
-public func ne(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .ne) }
-public func lt(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .lt) }
-public func le(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .le) }
-public func gt(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .gt) }
-public func ge(_ a: Tensor, _ s: Float) throws -> Tensor { try compare(a, s, .ge) }
+public func eq(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .eq) }
+public func ne(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .ne) }
+public func lt(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .lt) }
+public func le(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .le) }
+public func gt(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .gt) }
+public func ge(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .ge) }
 
 /// torch.logical_and(a, b): both nonzero, with broadcasting, as bool (any input dtype).
 public func logicalAnd(_ a: Tensor, _ b: Tensor) throws -> Tensor { try BoolKernels.binary(a, b, .and, op: "logical_and") }
@@ -65,13 +65,13 @@ public func logicalNot(_ a: Tensor) throws -> Tensor { try BoolKernels.not(a, op
 /// `a` where cond holds, else `b`, all three broadcast together. The gradient goes to `a`
 /// where cond holds and to `b` elsewhere.
 public func whereMask(_ cond: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor {
-    try EW.checkFloat(a, "where")
-    try EW.checkFloat(b, "where")
+    let (a, b) = try promoteFloats(a, b)
+    try EW.sameFloat(a, b, "where")
     let c = try BoolKernels.truth(cond, op: "where")
     let shape = try Shape.broadcast(try Shape.broadcast(c.shape, a.shape, op: "where"), b.shape, op: "where")
     let out = try select3(c, a, b, shape, op: "where")
     return record("where", out, [a, b]) { g in
-        let zero = Tensor.scalar(0)
+        let zero = Tensor.scalar(0, dtype: g.dtype)
         return [a.requiresGrad ? try sumTo(try select3(c, g, zero, shape, op: "where_backward"), a.shape) : nil,
                 b.requiresGrad ? try sumTo(try select3(c, zero, g, shape, op: "where_backward"), b.shape) : nil]
     }
@@ -82,11 +82,14 @@ public func isNaN(_ a: Tensor) throws -> Tensor { try classify(a, "isnan") { $0.
 public func isInf(_ a: Tensor) throws -> Tensor { try classify(a, "isinf") { $0.isInfinite } }
 public func isFinite(_ a: Tensor) throws -> Tensor { try classify(a, "isfinite", integers: true) { $0.isFinite } }
 
-private func classify(_ a: Tensor, _ op: String, integers: Bool = false, _ f: (Float) -> Bool) throws -> Tensor {
+private func classify(_ a: Tensor, _ op: String, integers: Bool = false, _ f: (Double) -> Bool) throws -> Tensor {
     let out = try Tensor.uninitialized(a.shape, dtype: .bool, op: op)
     let o = out.b
     if a.dtype == .float32 {
         let p = a.f
+        Parallel.chunks(a.count) { r in for k in r { o[k] = f(Double(p[k])) ? 1 : 0 } }
+    } else if a.dtype == .float64 {
+        let p = a.d
         Parallel.chunks(a.count) { r in for k in r { o[k] = f(p[k]) ? 1 : 0 } }
     } else {
         o.update(repeating: integers ? 1 : 0, count: a.count)
@@ -100,9 +103,12 @@ private func compare(_ a: Tensor, _ b: Tensor, _ c: CompareOp) throws -> Tensor 
     let shape = try Shape.broadcast(a.shape, b.shape, op: c.name)
     let out = try Tensor.uninitialized(shape, dtype: .bool, op: c.name)
     let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
-    if a.dtype != .float32 && b.dtype != .float32 {
+    if !a.dtype.isFloat && !b.dtype.isFloat {
         let ai = try BoolKernels.toInt(a, op: c.name), bi = try BoolKernels.toInt(b, op: c.name)
         withExtendedLifetime((ai, bi)) { walk2(shape, ai.i, sa, bi.i, sb, out.b, c) }
+    } else if a.dtype == .float64 || b.dtype == .float64 {
+        let af = try toDType(a, .float64), bf = try toDType(b, .float64)
+        withExtendedLifetime((af, bf)) { walk2(shape, af.d, sa, bf.d, sb, out.b, c) }
     } else {
         let af = try IntArith.promoted(a, op: c.name), bf = try IntArith.promoted(b, op: c.name)
         withExtendedLifetime((af, bf)) { walk2(shape, af.f, sa, bf.f, sb, out.b, c) }
@@ -110,11 +116,15 @@ private func compare(_ a: Tensor, _ b: Tensor, _ c: CompareOp) throws -> Tensor 
     return out
 }
 
-private func compare(_ a: Tensor, _ s: Float, _ c: CompareOp) throws -> Tensor {
+private func compare(_ a: Tensor, _ s: Double, _ c: CompareOp) throws -> Tensor {
     let out = try Tensor.uninitialized(a.shape, dtype: .bool, op: c.name)
     let o = out.b
     if a.dtype == .float32 {
-        let ap = a.f
+        // torch compares a float32 tensor with the scalar rounded to float32.
+        let ap = a.f, sf = Float(s)
+        Parallel.chunks(a.count) { r in for k in r { o[k] = c(ap[k], sf) ? 1 : 0 } }
+    } else if a.dtype == .float64 {
+        let ap = a.d
         Parallel.chunks(a.count) { r in for k in r { o[k] = c(ap[k], s) ? 1 : 0 } }
     } else {
         let ai = try BoolKernels.toInt(a, op: c.name), sd = Double(s)
@@ -137,12 +147,18 @@ private func walk2<T: Comparable>(_ shape: [Int], _ ap: UnsafeMutablePointer<T>,
     }
 }
 
-/// out = c ? a : b over `shape` (c bool; a, b float32; all broadcast to `shape`).
+/// out = c ? a : b over `shape` (c bool; a, b of one float dtype; all broadcast to `shape`).
 private func select3(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: [Int], op: String) throws -> Tensor {
-    let out = try Tensor.uninitialized(shape, op: op)
-    let sc = Shape.broadcastStrides(c.shape, to: shape), sa = Shape.broadcastStrides(a.shape, to: shape)
-    let sb = Shape.broadcastStrides(b.shape, to: shape)
-    let cp = c.b, ap = a.f, bp = b.f, o = out.f
+    a.dtype == .float64 ? try select3(c, a.d, a.shape, b.d, b.shape, shape, op: op)
+        : try select3(c, a.f, a.shape, b.f, b.shape, shape, op: op)
+}
+
+private func select3<S: Real>(_ c: Tensor, _ ap: UnsafeMutablePointer<S>, _ aShape: [Int], _ bp: UnsafeMutablePointer<S>,
+                              _ bShape: [Int], _ shape: [Int], op: String) throws -> Tensor {
+    let out = try Tensor.uninitialized(shape, dtype: S.dtype, op: op)
+    let sc = Shape.broadcastStrides(c.shape, to: shape), sa = Shape.broadcastStrides(aShape, to: shape)
+    let sb = Shape.broadcastStrides(bShape, to: shape)
+    let cp = c.b, o = out.p(S.self)
     EW.rows(shape) { row, inner, idx in
         var oc = 0, oa = 0, ob = 0
         for d in 0..<idx.count { oc += idx[d] * sc[d]; oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }

@@ -51,9 +51,7 @@ func spatialPair(_ v: [Int], _ name: String, op: String) throws -> (Int, Int) {
 func conv2dCore(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], padLo: (Int, Int), padHi: (Int, Int),
                 dilation: [Int], groups: Int) throws -> Tensor {
     let op = "conv2d"
-    for (t, what) in [(x, "input"), (weight, "weight")] + (bias.map { [($0, "bias")] } ?? []) where t.dtype != .float32 {
-        throw DFMError.type(op, "expected \(what) to be float32, got \(t.dtype)")
-    }
+    let dt = try commonFloat([x, weight, bias], op)
     guard x.ndim == 3 || x.ndim == 4 else {
         throw DFMError.shape(op, "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: \(x.shape)")
     }
@@ -87,19 +85,25 @@ func conv2dCore(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: [Int], p
     let g = ConvGeom(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, sh: s.0, sw: s.1, ph: padLo.0, pw: padLo.1,
                      dh: d.0, dw: d.1, oh: (hp - ekh) / s.0 + 1, ow: (wp - ekw) / s.1 + 1, groups: groups).pruned()
     let outShape = batched ? [n, o, g.oh, g.ow] : [o, g.oh, g.ow]
-    let out = try Tensor.uninitialized(outShape, op: op)
-    try ConvKernels.forward(x.f, weight.f, bias?.f, g, out.f)
+    return try dt == .float64 ? conv2dRun(Double.self, x, weight, bias, g, outShape) : conv2dRun(Float.self, x, weight, bias, g, outShape)
+}
+
+private func conv2dRun<S: Real>(_: S.Type, _ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ g: ConvGeom,
+                                _ outShape: [Int]) throws -> Tensor {
+    let op = "conv2d"
+    let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
+    try ConvKernels.forward(x.p(S.self), weight.p(S.self), bias?.p(S.self), g, out.p(S.self))
 
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return record(op, out, inputs) { gy in
-        let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, op: "conv2d_backward") : nil
-        let dw = weight.requiresGrad ? try Tensor.uninitialized(weight.shape, op: "conv2d_backward") : nil
-        try ConvKernels.backward(x.f, weight.f, gy.f, g, dx: dx?.f, dw: dw?.f)
+        let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "conv2d_backward") : nil
+        let dw = weight.requiresGrad ? try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "conv2d_backward") : nil
+        try ConvKernels.backward(x.p(S.self), weight.p(S.self), gy.p(S.self), g, dx: dx?.p(S.self), dw: dw?.p(S.self))
         var grads: [Tensor?] = [dx, dw]
         if let bias {
             if bias.requiresGrad {
-                let db = try Tensor.uninitialized(bias.shape, op: "conv2d_backward")
-                ConvKernels.biasGrad(gy.f, g, db.f)
+                let db = try Tensor.uninitialized(bias.shape, dtype: S.dtype, op: "conv2d_backward")
+                ConvKernels.biasGrad(gy.p(S.self), g, db.p(S.self))
                 grads.append(db)
             } else {
                 grads.append(nil)
@@ -118,9 +122,7 @@ public func convTranspose2d(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil
                             padding: [Int] = [0, 0], outputPadding: [Int] = [0, 0], dilation: [Int] = [1, 1],
                             groups: Int = 1) throws -> Tensor {
     let op = "conv_transpose2d"
-    for (t, what) in [(x, "input"), (weight, "weight")] + (bias.map { [($0, "bias")] } ?? []) where t.dtype != .float32 {
-        throw DFMError.type(op, "expected \(what) to be float32, got \(t.dtype)")
-    }
+    let dt = try commonFloat([x, weight, bias], op)
     guard x.ndim == 3 || x.ndim == 4 else {
         throw DFMError.shape(op, "Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: \(x.shape)")
     }
@@ -154,28 +156,37 @@ public func convTranspose2d(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil
     // The conv2d this layer transposes: input (n, cout, oh, ow) -> output (n, cin, h, w).
     let g = ConvGeom(n: n, c: cout, h: oh, w: ow, o: cin, kh: kh, kw: kw, sh: s.0, sw: s.1, ph: p.0, pw: p.1,
                      dh: d.0, dw: d.1, oh: h, ow: w, groups: groups).pruned()
-    let out = try Tensor.uninitialized(batched ? [n, cout, oh, ow] : [cout, oh, ow], op: op)
-    try ConvKernels.backward(x.f, weight.f, x.f, g, dx: out.f, dw: nil)  // x.f as conv "x" is unread without dw
+    let outShape = batched ? [n, cout, oh, ow] : [cout, oh, ow]
+    return try dt == .float64 ? convTransposeRun(Double.self, x, weight, bias, g, outShape)
+        : convTransposeRun(Float.self, x, weight, bias, g, outShape)
+}
+
+private func convTransposeRun<S: Real>(_: S.Type, _ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ g: ConvGeom,
+                                       _ outShape: [Int]) throws -> Tensor {
+    let op = "conv_transpose2d"
+    let n = g.n, cout = g.c, oh = g.h, ow = g.w
+    let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
+    try ConvKernels.backward(x.p(S.self), weight.p(S.self), x.p(S.self), g, dx: out.p(S.self), dw: nil)  // x.p(S.self) as conv "x" is unread without dw
     if let bias {
-        let l = oh * ow, op = out.f, bp = bias.f
+        let l = oh * ow, op = out.p(S.self), bp = bias.p(S.self)
         Parallel.chunks(n * cout, costPerItem: l) { r in
             for k in r { let v = bp[k % cout], row = op + k * l; for q in 0..<l { row[q] += v } }
         }
     }
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return record(op, out, inputs) { gy in
-        let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, op: "conv_transpose2d_backward") : nil
-        if let dx { try ConvKernels.forward(gy.f, weight.f, nil, g, dx.f) }
-        let dw = weight.requiresGrad ? try Tensor.uninitialized(weight.shape, op: "conv_transpose2d_backward") : nil
-        if let dw { try ConvKernels.backward(gy.f, weight.f, x.f, g, dx: nil, dw: dw.f) }
+        let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "conv_transpose2d_backward") : nil
+        if let dx { try ConvKernels.forward(gy.p(S.self), weight.p(S.self), nil, g, dx.p(S.self)) }
+        let dw = weight.requiresGrad ? try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "conv_transpose2d_backward") : nil
+        if let dw { try ConvKernels.backward(gy.p(S.self), weight.p(S.self), x.p(S.self), g, dx: nil, dw: dw.p(S.self)) }
         var grads: [Tensor?] = [dx, dw]
         if let bias {
             var db: Tensor? = nil
             if bias.requiresGrad {
                 var gb = g  // the bias sums the conv's input channels over (n, oh, ow)
                 (gb.o, gb.oh, gb.ow) = (cout, oh, ow)
-                let t = try Tensor.uninitialized(bias.shape, op: "conv_transpose2d_backward")
-                ConvKernels.biasGrad(gy.f, gb, t.f)
+                let t = try Tensor.uninitialized(bias.shape, dtype: S.dtype, op: "conv_transpose2d_backward")
+                ConvKernels.biasGrad(gy.p(S.self), gb, t.p(S.self))
                 db = t
             }
             grads.append(db)

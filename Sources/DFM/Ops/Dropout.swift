@@ -9,18 +9,23 @@ public func dropout(_ x: Tensor, p: Float = 0.5, training: Bool = true, generato
     try EW.checkFloat(x, op)
     if !training || p == 0 { return x }
     // mask[k] is 0 or 1/(1-p); p = 1 drops everything (torch returns zeros, not NaN).
-    let mask = try Tensor.uninitialized(x.shape, op: op)
-    let mp = mask.f
-    if p == 1 {
-        mask.fill_(0)
-    } else {
-        let scale = 1 / (1 - p)
+    // The mask has x's dtype; its draws are float32 in either precision (same seed, same mask).
+    let mask = try Tensor.uninitialized(x.shape, dtype: x.dtype, op: op)
+    func fill<S: Real>(_ mp: UnsafeMutablePointer<S>) {
+        let scale = 1 / (1 - S(p))
         // Keep when u < 1 - p, with u uniform on the 2^24 grid of [0, 1).
         let keep = 1 - p
         (generator ?? .default).fillBlocks(x.count, costPerItem: 2) { s, r in
             for k in r { mp[k] = s.uniformFloat() < keep ? scale : 0 }
         }
     }
-    let out = try EW.zip(x, mask, op: op, *)
-    return record(op, out, [x]) { g in [try EW.zip(g, mask, op: "dropout_backward", *)] }
+    if p == 1 {
+        mask.fill_(0)
+    } else if x.dtype == .float64 {
+        fill(mask.d)
+    } else {
+        fill(mask.f)
+    }
+    let out = try EW.zip(x, mask, op: op, FloatOps.Mul())
+    return record(op, out, [x]) { g in [try EW.zip(g, mask, op: "dropout_backward", FloatOps.Mul())] }
 }

@@ -6,19 +6,22 @@ import Foundation
 // (Kernels/IntKernels.swift): int64 ∘ int64 stays int64, mixed computes in float32.
 
 public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .add, op: "add", float: add) }
+    if !a.dtype.isFloat || !b.dtype.isFloat { return try IntArith.binary(a, b, .add, op: "add", float: add) }
+    let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "add", FloatOps.Add())
     return record("add", out, [a, b]) { g in [try sumTo(g, a.shape), try sumTo(g, b.shape)] }
 }
 
 public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .sub, op: "sub", float: sub) }
+    if !a.dtype.isFloat || !b.dtype.isFloat { return try IntArith.binary(a, b, .sub, op: "sub", float: sub) }
+    let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "sub", FloatOps.Sub())
     return record("sub", out, [a, b]) { g in [try sumTo(g, a.shape), try sumTo(try neg(g), b.shape)] }
 }
 
 public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .mul, op: "mul", float: mul) }
+    if !a.dtype.isFloat || !b.dtype.isFloat { return try IntArith.binary(a, b, .mul, op: "mul", float: mul) }
+    let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "mul", FloatOps.Mul())
     return record("mul", out, [a, b]) { g in
         [a.requiresGrad ? try sumTo(try mul(g, b), a.shape) : nil,
@@ -27,7 +30,8 @@ public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 }
 
 public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, nil, op: "div", float: div) }
+    if !a.dtype.isFloat || !b.dtype.isFloat { return try IntArith.binary(a, b, nil, op: "div", float: div) }
+    let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "div", FloatOps.Div())
     return record("div", out, [a, b]) { g in
         [a.requiresGrad ? try sumTo(try div(g, b), a.shape) : nil,
@@ -36,69 +40,71 @@ public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     }
 }
 
-public func add(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.scalar(a, s, .add, op: "add", float: add) }
+public func add(_ a: Tensor, _ s: Double) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.scalar(a, s, .add, op: "add", float: add) }
     let out = try EW.map(a, op: "add", FloatOps.AddScalar(s: s))
     return record("add_scalar", out, [a]) { g in [g] }
 }
 
-public func sub(_ a: Tensor, _ s: Float) throws -> Tensor {
+public func sub(_ a: Tensor, _ s: Double) throws -> Tensor {
     if a.dtype == .bool { throw IntArith.boolSubtraction("sub") }
     return try add(a, -s)
 }
 
 /// s - a
-public func rsub(_ s: Float, _ a: Tensor) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.scalar(a, s, .sub, reversed: true, op: "rsub", float: { try rsub($1, $0) }) }
+public func rsub(_ s: Double, _ a: Tensor) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.scalar(a, s, .sub, reversed: true, op: "rsub", float: { try rsub($1, $0) }) }
     let out = try EW.map(a, op: "rsub") { s - $0 }
     return record("rsub_scalar", out, [a]) { g in [try neg(g)] }
 }
 
-public func mul(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.scalar(a, s, .mul, op: "mul", float: mul) }
+public func mul(_ a: Tensor, _ s: Double) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.scalar(a, s, .mul, op: "mul", float: mul) }
     let out = try EW.map(a, op: "mul", FloatOps.MulScalar(s: s))
     return record("mul_scalar", out, [a]) { g in [try mul(g, s)] }
 }
 
-public func div(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.scalar(a, s, nil, op: "div", float: div) }
+public func div(_ a: Tensor, _ s: Double) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.scalar(a, s, nil, op: "div", float: div) }
     let out = try EW.map(a, op: "div") { $0 / s }
     return record("div_scalar", out, [a]) { g in [try div(g, s)] }
 }
 
 /// s / a
-public func rdiv(_ s: Float, _ a: Tensor) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.scalar(a, s, nil, op: "rdiv", float: { try rdiv($1, $0) }) }
+public func rdiv(_ s: Double, _ a: Tensor) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.scalar(a, s, nil, op: "rdiv", float: { try rdiv($1, $0) }) }
     let out = try EW.map(a, op: "rdiv") { s / $0 }
     return record("rdiv_scalar", out, [a]) { g in [try EW.zip(g, try mul(out, out), op: "rdiv_backward") { -$0 * $1 / s }] }
 }
 
 /// torch.floor_divide (Python's //): floor(a / b). Not differentiable, as in torch.
 public func floorDivide(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if a.dtype != .float32 || b.dtype != .float32 {
+    if !a.dtype.isFloat || !b.dtype.isFloat {
         return try IntArith.binary(a, b, .floorDiv, op: "floor_divide", float: floorDivide)
     }
-    return try EW.broadcast(a, b, op: "floor_divide", FloatOps.floorDiv)
+    let (a, b) = try promoteFloats(a, b)
+    return try EW.broadcast(a, b, op: "floor_divide", FloatOps.FloorDiv())
 }
 
-public func floorDivide(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.scalar(a, s, .floorDiv, op: "floor_divide", float: floorDivide) }
-    return try EW.map(a, op: "floor_divide") { FloatOps.floorDiv($0, s) }
+public func floorDivide(_ a: Tensor, _ s: Double) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.scalar(a, s, .floorDiv, op: "floor_divide", float: floorDivide) }
+    return try EW.map(a, op: "floor_divide", Bind2(f: FloatOps.FloorDiv(), s: s))
 }
 
 /// torch.remainder (Python's %): a - floor(a / b)·b, with the sign of b.
 public func remainder(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .mod, op: "remainder", float: remainder) }
-    let out = try EW.broadcast(a, b, op: "remainder", FloatOps.remainder)
+    if !a.dtype.isFloat || !b.dtype.isFloat { return try IntArith.binary(a, b, .mod, op: "remainder", float: remainder) }
+    let (a, b) = try promoteFloats(a, b)
+    let out = try EW.broadcast(a, b, op: "remainder", FloatOps.Remainder())
     return record("remainder", out, [a, b]) { g in
         [a.requiresGrad ? try sumTo(g, a.shape) : nil,
          b.requiresGrad ? try sumTo(try mul(g, try neg(try floorDivide(a, b))), b.shape) : nil]
     }
 }
 
-public func remainder(_ a: Tensor, _ s: Float) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.scalar(a, s, .mod, op: "remainder", float: remainder) }
-    let out = try EW.map(a, op: "remainder") { FloatOps.remainder($0, s) }
+public func remainder(_ a: Tensor, _ s: Double) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.scalar(a, s, .mod, op: "remainder", float: remainder) }
+    let out = try EW.map(a, op: "remainder", Bind2(f: FloatOps.Remainder(), s: s))
     return record("remainder_scalar", out, [a]) { g in [g] }
 }
 
@@ -114,12 +120,12 @@ public func neg(_ a: Tensor) throws -> Tensor {
 
 public func exp(_ a: Tensor) throws -> Tensor {
     let out = try EW.map(a, op: "exp") { Foundation.exp($0) }
-    return record("exp", out, [a]) { g in [try EW.zip(g, out, op: "exp_backward", *)] }
+    return record("exp", out, [a]) { g in [try EW.zip(g, out, op: "exp_backward", FloatOps.Mul())] }
 }
 
 public func log(_ a: Tensor) throws -> Tensor {
     let out = try EW.map(a, op: "log") { Foundation.log($0) }
-    return record("log", out, [a]) { g in [try EW.zip(g, a, op: "log_backward", /)] }
+    return record("log", out, [a]) { g in [try EW.zip(g, a, op: "log_backward", FloatOps.Div())] }
 }
 
 public func abs(_ a: Tensor) throws -> Tensor {
@@ -137,8 +143,8 @@ public func sqrt(_ a: Tensor) throws -> Tensor {
 }
 
 /// a ** p for a scalar exponent.
-public func pow(_ a: Tensor, _ p: Float) throws -> Tensor {
-    if a.dtype != .float32 { return try IntArith.pow(a, p, float: pow) }
+public func pow(_ a: Tensor, _ p: Double) throws -> Tensor {
+    if !a.dtype.isFloat { return try IntArith.pow(a, p, float: pow) }
     let out = try EW.map(a, op: "pow") { Foundation.pow($0, p) }
     return record("pow_scalar", out, [a]) { g in
         [try EW.zip(g, a, op: "pow_backward") { g, x in p == 0 ? 0 : g * p * Foundation.pow(x, p - 1) }]
@@ -147,7 +153,8 @@ public func pow(_ a: Tensor, _ p: Float) throws -> Tensor {
 
 /// a ** b elementwise with broadcasting.
 public func pow(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if a.dtype != .float32 || b.dtype != .float32 { return try IntArith.binary(a, b, .pow, op: "pow", float: pow) }
+    if !a.dtype.isFloat || !b.dtype.isFloat { return try IntArith.binary(a, b, .pow, op: "pow", float: pow) }
+    let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "pow") { Foundation.pow($0, $1) }
     return record("pow", out, [a, b]) { g in
         [a.requiresGrad ? try sumTo(try mul(g, try EW.broadcast(a, b, op: "pow_backward") { x, p in p == 0 ? 0 : p * Foundation.pow(x, p - 1) }), a.shape) : nil,
@@ -156,9 +163,9 @@ public func pow(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 }
 
 /// torch.clamp(a, min, max); either bound may be nil. Gradient passes where min <= a <= max.
-public func clamp(_ a: Tensor, min lo: Float? = nil, max hi: Float? = nil) throws -> Tensor {
+public func clamp(_ a: Tensor, min lo: Double? = nil, max hi: Double? = nil) throws -> Tensor {
     guard lo != nil || hi != nil else { throw DFMError.invalid("clamp", "at least one of 'min' or 'max' must not be None") }
-    if a.dtype != .float32 { return try IntArith.clamp(a, min: lo, max: hi) { try clamp($0, min: $1, max: $2) } }
+    if !a.dtype.isFloat { return try IntArith.clamp(a, min: lo, max: hi) { try clamp($0, min: $1, max: $2) } }
     let l = lo ?? -.infinity, h = hi ?? .infinity
     // torch: max bound wins when min > max; NaN propagates.
     let out = try EW.map(a, op: "clamp") { x in x.isNaN ? x : Swift.min(Swift.max(x, l), h) }
@@ -193,7 +200,7 @@ public func tanh(_ a: Tensor) throws -> Tensor {
 }
 
 /// torch.nn.functional.leaky_relu: x for x > 0, else slope·x.
-public func leakyRelu(_ a: Tensor, negativeSlope s: Float = 0.01) throws -> Tensor {
+public func leakyRelu(_ a: Tensor, negativeSlope s: Double = 0.01) throws -> Tensor {
     let out = try EW.map(a, op: "leaky_relu") { $0 > 0 ? $0 : $0 * s }
     return record("leaky_relu", out, [a]) { g in [try EW.zip(g, a, op: "leaky_relu_backward") { g, x in x > 0 ? g : g * s }] }
 }
@@ -238,7 +245,7 @@ public enum Rounding: Sendable {
 
 public func rounded(_ a: Tensor, _ mode: Rounding) throws -> Tensor {
     let op = mode.name
-    if a.dtype == .int64 { return mode == .sign ? try IntKernels.map(a, op: op) { $0.signum() } : try a.clone() }
+    if !a.dtype.isFloat { return mode == .sign ? try IntKernels.map(a, op: op) { $0.signum() } : try a.clone() }
     let out: Tensor
     switch mode {
     case .floor: out = try EW.map(a, op: op) { $0.rounded(.down) }
@@ -247,7 +254,7 @@ public func rounded(_ a: Tensor, _ mode: Rounding) throws -> Tensor {
     case .trunc: out = try EW.map(a, op: op) { $0.rounded(.towardZero) }
     case .sign: out = try EW.map(a, op: op) { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 }  // 0 for ±0 and NaN, as torch
     }
-    return record(op, out, [a]) { _ in [try Tensor.zeros(a.shape)] }
+    return record(op, out, [a]) { _ in [try Tensor.zeros(a.shape, dtype: a.dtype)] }
 }
 
 // Operators, so Swift code reads like the math.
@@ -255,8 +262,15 @@ public func + (a: Tensor, b: Tensor) throws -> Tensor { try add(a, b) }
 public func - (a: Tensor, b: Tensor) throws -> Tensor { try sub(a, b) }
 public func * (a: Tensor, b: Tensor) throws -> Tensor { try mul(a, b) }
 public func / (a: Tensor, b: Tensor) throws -> Tensor { try div(a, b) }
-public func + (a: Tensor, s: Float) throws -> Tensor { try add(a, s) }
-public func - (a: Tensor, s: Float) throws -> Tensor { try sub(a, s) }
-public func * (a: Tensor, s: Float) throws -> Tensor { try mul(a, s) }
-public func / (a: Tensor, s: Float) throws -> Tensor { try div(a, s) }
+public func + (a: Tensor, s: Double) throws -> Tensor { try add(a, s) }
+public func - (a: Tensor, s: Double) throws -> Tensor { try sub(a, s) }
+public func * (a: Tensor, s: Double) throws -> Tensor { try mul(a, s) }
+public func / (a: Tensor, s: Double) throws -> Tensor { try div(a, s) }
 public prefix func - (a: Tensor) throws -> Tensor { try neg(a) }
+
+/// torch's promotion between float dtypes: a float32 operand of a float64 op is converted
+/// (with its gradient flowing back as float32).
+func promoteFloats(_ a: Tensor, _ b: Tensor) throws -> (Tensor, Tensor) {
+    if a.dtype == b.dtype { return (a, b) }
+    return a.dtype == .float64 ? (a, try toDType(b, .float64)) : (try toDType(a, .float64), b)
+}

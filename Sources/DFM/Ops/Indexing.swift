@@ -1,18 +1,31 @@
 // dtype conversion, index_select, nonzero and masked_select.
 
-/// torch's `x.to(dtype)` / `.float()` / `.long()` / `.bool()`. The same dtype returns `x`
-/// itself (so a float tensor keeps its graph); int64 → float32 rounds to nearest (exact up
-/// to 2^24); float32 → int64 truncates toward zero and throws for NaN, ±inf or values
-/// outside int64; → bool is `x != 0`; bool → numbers gives 0 and 1. A converted tensor is
-/// cut from the graph: gradients flow float → float only.
+/// torch's `x.to(dtype)` / `.float()` / `.double()` / `.long()` / `.bool()`. The same dtype
+/// returns `x` itself (so a float tensor keeps its graph); int64 → float rounds to nearest
+/// (exact up to 2^24 for float32, 2^53 for float64); float → int64 truncates toward zero and
+/// throws for NaN, ±inf or values outside int64; → bool is `x != 0`; bool → numbers gives 0
+/// and 1. Only float32 ↔ float64 records a graph node: gradients flow float → float only.
 public func toDType(_ x: Tensor, _ dtype: DType) throws -> Tensor {
     if x.dtype == dtype { return x }
     switch (x.dtype, dtype) {
     case (_, .bool): return try BoolKernels.truth(x, op: "to")
     case (.bool, .int64): return try BoolKernels.toInt(x, op: "to")
-    case (.bool, .float32): return try BoolKernels.toFloat(x, op: "to")
-    case (.int64, _): return try IntKernels.toFloat(x, op: "to")
-    default: return try IntKernels.toInt(x, op: "to")
+    case (.bool, _): return try BoolKernels.toFloat(x, op: "to", dtype)
+    case (.int64, _): return try IntKernels.toFloat(x, op: "to", dtype)
+    case (_, .int64): return try IntKernels.toInt(x, op: "to")
+    default:
+        // float32 <-> float64: differentiable, the gradient converts back.
+        let out = try Tensor.uninitialized(x.shape, dtype: dtype, op: "to")
+        let n = x.count
+        if dtype == .float64 {
+            let s = x.f, o = out.d
+            Parallel.chunks(n) { r in for k in r { o[k] = Double(s[k]) } }
+        } else {
+            let s = x.d, o = out.f
+            Parallel.chunks(n) { r in for k in r { o[k] = Float(s[k]) } }
+        }
+        let from = x.dtype
+        return record("to", out, [x]) { g in [try toDType(g, from)] }
     }
 }
 
@@ -54,19 +67,21 @@ public func indexSelect(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
     }
     let xShape = x.shape
     return record(op, out, [x]) { g in
-        let gx = try Tensor.zeros(xShape)
-        let gp = g.f, gxp = gx.f
-        // Each outer slice is written by one task; repeated indices add in index order.
-        idx.withUnsafeBufferPointer { ib in
-            Parallel.chunks(outer, costPerItem: m * inner) { r in
-                for o in r {
-                    for j in 0..<m {
-                        let s = gp + (o * m + j) * inner, t = gxp + (o * size + ib[j]) * inner
-                        for q in 0..<inner { t[q] += s[q] }
+        let gx = try Tensor.zeros(xShape, dtype: x.dtype)
+        func add<S: Real>(_ gp: UnsafeMutablePointer<S>, _ gxp: UnsafeMutablePointer<S>) {
+            // Each outer slice is written by one task; repeated indices add in index order.
+            idx.withUnsafeBufferPointer { ib in
+                Parallel.chunks(outer, costPerItem: m * inner) { r in
+                    for o in r {
+                        for j in 0..<m {
+                            let s = gp + (o * m + j) * inner, t = gxp + (o * size + ib[j]) * inner
+                            for q in 0..<inner { t[q] += s[q] }
+                        }
                     }
                 }
             }
         }
+        if x.dtype == .float64 { add(g.d, gx.d) } else { add(g.f, gx.f) }
         return [gx]
     }
 }
@@ -115,9 +130,11 @@ public func gather(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
     let es = x.dtype.byteSize, xb = x.rawPointer, ob = out.rawPointer
     for p in 0..<offsets.count { (ob + p * es).copyMemory(from: xb + offsets[p] * es, byteCount: es) }
     return record(op, out, [x]) { g in
-        let gx = try Tensor.zeros(x.shape)
-        let gp = g.f, gxp = gx.f
-        for p in 0..<offsets.count { gxp[offsets[p]] += gp[p] }  // in order: repeated indices add deterministically
+        let gx = try Tensor.zeros(x.shape, dtype: x.dtype)
+        func add<S: Real>(_ gp: UnsafeMutablePointer<S>, _ gxp: UnsafeMutablePointer<S>) {
+            for p in 0..<offsets.count { gxp[offsets[p]] += gp[p] }  // in order: repeated indices add deterministically
+        }
+        if x.dtype == .float64 { add(g.d, gx.d) } else { add(g.f, gx.f) }
         return [gx]
     }
 }
@@ -149,6 +166,9 @@ private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accu
     case (.float32, true):
         let o = out.f, sp = src.f
         for p in 0..<dst.count { o[dst[p]] += sp[from[p]] }
+    case (.float64, true):
+        let o = out.d, sp = src.d
+        for p in 0..<dst.count { o[dst[p]] += sp[from[p]] }
     case (.int64, true):
         let o = out.i, sp = src.i
         for p in 0..<dst.count { o[dst[p]] &+= sp[from[p]] }
@@ -160,15 +180,15 @@ private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accu
         var gx: Tensor? = nil
         if x.requiresGrad {
             let t = try g.clone()
-            let tp = t.f
-            if !accumulate { for p in dst { tp[p] = 0 } }  // overwritten elements do not reach x
+            let es = t.dtype.byteSize, tp = t.rawPointer
+            if !accumulate { for p in dst { (tp + p * es).initializeMemory(as: UInt8.self, repeating: 0, count: es) } }  // overwritten elements do not reach x
             gx = t
         }
         var gs: Tensor? = nil
         if src.requiresGrad {
-            let t = try Tensor.zeros(src.shape)
-            let tp = t.f, gp = g.f
-            for p in 0..<dst.count { tp[from[p]] = gp[dst[p]] }
+            let t = try Tensor.zeros(src.shape, dtype: src.dtype)
+            let es = t.dtype.byteSize, tp = t.rawPointer, gp = g.rawPointer
+            for p in 0..<dst.count { (tp + from[p] * es).copyMemory(from: gp + dst[p] * es, byteCount: es) }
             gs = t
         }
         return [gx, gs]

@@ -7,7 +7,7 @@ import Foundation
 public func interpolate(_ x: Tensor, size: [Int]? = nil, scaleFactor: [Double]? = nil, mode: String = "nearest",
                         alignCorners: Bool? = nil) throws -> Tensor {
     let op = "interpolate"
-    guard x.dtype == .float32 else { throw DFMError.type(op, "expected a float32 tensor, got \(x.dtype)") }
+    try EW.checkFloat(x, op)
     guard mode == "nearest" || mode == "bilinear" else {
         throw DFMError.invalid(op, "unsupported mode '\(mode)' (supported: nearest | bilinear)")
     }
@@ -43,30 +43,70 @@ public func interpolate(_ x: Tensor, size: [Int]? = nil, scaleFactor: [Double]? 
     guard h > 0, w > 0, oh > 0, ow > 0 else {
         throw DFMError.invalid(op, "Input and output sizes should be greater than 0, but got input (H: \(h), W: \(w)) output (H: \(oh), W: \(ow))")
     }
-    let out = try Tensor.uninitialized([n, c, oh, ow], op: op)
-    let planes = n * c, ihw = h * w, ohw = oh * ow
-    let xp = x.f, yp = out.f
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized([n, c, oh, ow], dtype: S.dtype, op: op)
+        let planes = n * c, ihw = h * w, ohw = oh * ow
+        let xp = x.p(S.self), yp = out.p(S.self)
 
-    if mode == "nearest" {
-        let hi = try InterpIndex.nearest(h, oh, scales.0), wi = try InterpIndex.nearest(w, ow, scales.1)
-        Parallel.chunks(planes, costPerItem: ohw) { r in
+        if mode == "nearest" {
+            let hi = try InterpIndex<S>.nearest(h, oh, scales.0), wi = try InterpIndex<S>.nearest(w, ow, scales.1)
+            Parallel.chunks(planes, costPerItem: ohw) { r in
+                for plane in r {
+                    let src = xp + plane * ihw, dst = yp + plane * ohw
+                    for oy in 0..<oh {
+                        let srow = src + hi.i0[oy] * w, drow = dst + oy * ow
+                        for ox in 0..<ow { drow[ox] = srow[wi.i0[ox]] }
+                    }
+                }
+            }
+            return record(op, out, [x]) { g in
+                let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
+                let gp = g.p(S.self), dp = dx.p(S.self)
+                Parallel.chunks(planes, costPerItem: ohw) { r in
+                    for plane in r {
+                        let dst = dp + plane * ihw, src = gp + plane * ohw
+                        for oy in 0..<oh {
+                            let drow = dst + hi.i0[oy] * w, srow = src + oy * ow
+                            for ox in 0..<ow { drow[wi.i0[ox]] += srow[ox] }
+                        }
+                    }
+                }
+                withExtendedLifetime((hi, wi)) {}
+                return [dx]
+            }
+        }
+
+        let hi = try InterpIndex<S>.linear(h, oh, align, scales.0), wi = try InterpIndex<S>.linear(w, ow, align, scales.1)
+        Parallel.chunks(planes, costPerItem: ohw * 4) { r in
             for plane in r {
                 let src = xp + plane * ihw, dst = yp + plane * ohw
                 for oy in 0..<oh {
-                    let srow = src + hi.i0[oy] * w, drow = dst + oy * ow
-                    for ox in 0..<ow { drow[ox] = srow[wi.i0[ox]] }
+                    let r0 = src + hi.i0[oy] * w, r1 = src + hi.i1[oy] * w
+                    let lh0 = hi.l0[oy], lh1 = hi.l1[oy], drow = dst + oy * ow
+                    for ox in 0..<ow {
+                        let a = wi.i0[ox], b = wi.i1[ox], lw0 = wi.l0[ox], lw1 = wi.l1[ox]
+                        // torch's order: interpolate along W within each row, then along H.
+                        drow[ox] = (r0[a] * lw0 + r0[b] * lw1) * lh0 + (r1[a] * lw0 + r1[b] * lw1) * lh1
+                    }
                 }
             }
         }
         return record(op, out, [x]) { g in
-            let dx = try Tensor.zeros(x.shape)
-            let gp = g.f, dp = dx.f
-            Parallel.chunks(planes, costPerItem: ohw) { r in
+            let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
+            let gp = g.p(S.self), dp = dx.p(S.self)
+            Parallel.chunks(planes, costPerItem: ohw * 4) { r in
                 for plane in r {
                     let dst = dp + plane * ihw, src = gp + plane * ohw
                     for oy in 0..<oh {
-                        let drow = dst + hi.i0[oy] * w, srow = src + oy * ow
-                        for ox in 0..<ow { drow[wi.i0[ox]] += srow[ox] }
+                        let r0 = dst + hi.i0[oy] * w, r1 = dst + hi.i1[oy] * w
+                        let lh0 = hi.l0[oy], lh1 = hi.l1[oy], grow = src + oy * ow
+                        for ox in 0..<ow {
+                            let a = wi.i0[ox], b = wi.i1[ox], lw0 = wi.l0[ox], lw1 = wi.l1[ox], v = grow[ox]
+                            r0[a] += lh0 * lw0 * v
+                            r0[b] += lh0 * lw1 * v
+                            r1[a] += lh1 * lw0 * v
+                            r1[b] += lh1 * lw1 * v
+                        }
                     }
                 }
             }
@@ -74,51 +114,14 @@ public func interpolate(_ x: Tensor, size: [Int]? = nil, scaleFactor: [Double]? 
             return [dx]
         }
     }
-
-    let hi = try InterpIndex.linear(h, oh, align, scales.0), wi = try InterpIndex.linear(w, ow, align, scales.1)
-    Parallel.chunks(planes, costPerItem: ohw * 4) { r in
-        for plane in r {
-            let src = xp + plane * ihw, dst = yp + plane * ohw
-            for oy in 0..<oh {
-                let r0 = src + hi.i0[oy] * w, r1 = src + hi.i1[oy] * w
-                let lh0 = hi.l0[oy], lh1 = hi.l1[oy], drow = dst + oy * ow
-                for ox in 0..<ow {
-                    let a = wi.i0[ox], b = wi.i1[ox], lw0 = wi.l0[ox], lw1 = wi.l1[ox]
-                    // torch's order: interpolate along W within each row, then along H.
-                    drow[ox] = (r0[a] * lw0 + r0[b] * lw1) * lh0 + (r1[a] * lw0 + r1[b] * lw1) * lh1
-                }
-            }
-        }
-    }
-    return record(op, out, [x]) { g in
-        let dx = try Tensor.zeros(x.shape)
-        let gp = g.f, dp = dx.f
-        Parallel.chunks(planes, costPerItem: ohw * 4) { r in
-            for plane in r {
-                let dst = dp + plane * ihw, src = gp + plane * ohw
-                for oy in 0..<oh {
-                    let r0 = dst + hi.i0[oy] * w, r1 = dst + hi.i1[oy] * w
-                    let lh0 = hi.l0[oy], lh1 = hi.l1[oy], grow = src + oy * ow
-                    for ox in 0..<ow {
-                        let a = wi.i0[ox], b = wi.i1[ox], lw0 = wi.l0[ox], lw1 = wi.l1[ox], v = grow[ox]
-                        r0[a] += lh0 * lw0 * v
-                        r0[b] += lh0 * lw1 * v
-                        r1[a] += lh1 * lw0 * v
-                        r1[b] += lh1 * lw1 * v
-                    }
-                }
-            }
-        }
-        withExtendedLifetime((hi, wi)) {}
-        return [dx]
-    }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 /// Per-output-index source indices and weights along one dimension (raw buffers, freed
 /// with the object; the backward closure keeps them alive).
-final class InterpIndex {
+final class InterpIndex<S: Real> {
     let i0: UnsafeMutablePointer<Int>, i1: UnsafeMutablePointer<Int>
-    let l0: UnsafeMutablePointer<Float>, l1: UnsafeMutablePointer<Float>
+    let l0: UnsafeMutablePointer<S>, l1: UnsafeMutablePointer<S>
 
     private init(_ n: Int) {
         i0 = .allocate(capacity: max(n, 1)); i1 = .allocate(capacity: max(n, 1))
@@ -128,9 +131,9 @@ final class InterpIndex {
     deinit { i0.deallocate(); i1.deallocate(); l0.deallocate(); l1.deallocate() }
 
     /// torch's compute_scales_value: 1/scale when a scale was given, else in/out (in float).
-    private static func scaleValue(_ scale: Double?, _ input: Int, _ output: Int) -> Float {
-        if let scale, scale > 0 { return Float(1.0 / scale) }
-        return Float(input) / Float(output)
+    private static func scaleValue(_ scale: Double?, _ input: Int, _ output: Int) -> S {
+        if let scale, scale > 0 { return S(1.0 / scale) }
+        return S(input) / S(output)
     }
 
     /// torch's nearest_idx (legacy "nearest"): floor(dst · scale), clamped.
@@ -140,7 +143,7 @@ final class InterpIndex {
         for o in 0..<output {
             let s: Int
             if output == input { s = o } else if output == 2 * input { s = o >> 1 } else {
-                s = min(Int((Float(o) * f).rounded(.down)), input - 1)
+                s = min(Int((S(o) * f).rounded(.down)), input - 1)
             }
             t.i0[o] = s; t.i1[o] = s; t.l0[o] = 1; t.l1[o] = 0
         }
@@ -151,14 +154,14 @@ final class InterpIndex {
     /// guard_index_and_lambda); equal sizes are the identity.
     static func linear(_ input: Int, _ output: Int, _ alignCorners: Bool, _ scale: Double?) throws -> InterpIndex {
         let t = InterpIndex(output)
-        let ratio: Float = alignCorners
-            ? (output > 1 ? Float(input - 1) / Float(output - 1) : 0)
+        let ratio: S = alignCorners
+            ? (output > 1 ? S(input - 1) / S(output - 1) : 0)
             : scaleValue(scale, input, output)
         for o in 0..<output {
             if output == input { t.i0[o] = o; t.i1[o] = o; t.l0[o] = 1; t.l1[o] = 0; continue }
-            let real: Float = alignCorners ? ratio * Float(o) : max(ratio * (Float(o) + 0.5) - 0.5, 0)
+            let real: S = alignCorners ? ratio * S(o) : max(ratio * (S(o) + 0.5) - 0.5, 0)
             let idx = min(Int(real.rounded(.down)), input - 1)
-            let lambda = min(max(real - Float(idx), 0), 1)
+            let lambda = min(max(real - S(idx), 0), 1)
             t.i0[o] = idx
             t.i1[o] = idx + (idx < input - 1 ? 1 : 0)
             t.l0[o] = 1 - lambda

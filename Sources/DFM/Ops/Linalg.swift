@@ -8,9 +8,9 @@ import COpenBLAS
 /// C[ci] = Σ op(A[ai])·op(B[bi]) where ai, bi, ci are i seen through `aBatch`, `bBatch`,
 /// `cBatch` (each padded to batch's rank; a 1 broadcasts). A C matrix reached from
 /// several i accumulates them in increasing i (deterministic). op(A) is m×k, op(B) k×n.
-private func batchedGemm(batch: [Int], count nb: Int, aBatch: [Int], bBatch: [Int], cBatch: [Int],
+private func batchedGemm<S: Real>(batch: [Int], count nb: Int, aBatch: [Int], bBatch: [Int], cBatch: [Int],
                          transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                         a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+                         a: UnsafePointer<S>, b: UnsafePointer<S>, c: UnsafeMutablePointer<S>) {
     let cMats = cBatch.reduce(1, *)
     let lda = transA ? m : k, ldb = transB ? k : n
     if nb == 0 || m == 0 || n == 0 {
@@ -19,17 +19,17 @@ private func batchedGemm(batch: [Int], count nb: Int, aBatch: [Int], bBatch: [In
     }
     let unbatched = { (s: [Int]) in s.allSatisfy { $0 == 1 } }
     if nb == 1 {
-        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: n)
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: n)
         return
     }
     if !transA && aBatch == batch && cBatch == batch && unbatched(bBatch) {
         // The A matrices stacked are one (nb·m)×k matrix, and so are the C matrices.
-        sgemm(transA: false, transB: transB, m: nb * m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: c, ldc: n)
+        gemm(transA: false, transB: transB, m: nb * m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, c: c, ldc: n)
         return
     }
     if transA && !transB && aBatch == batch && bBatch == batch && unbatched(cBatch) {
         // Σ A_iᵀ B_i = [A_1; …; A_nb]ᵀ [B_1; …; B_nb]: one sgemm with inner size nb·k.
-        sgemm(transA: true, transB: false, m: m, n: n, k: nb * k, a: a, lda: m, b: b, ldb: n, c: c, ldc: n)
+        gemm(transA: true, transB: false, m: m, n: n, k: nb * k, a: a, lda: m, b: b, ldb: n, c: c, ldc: n)
         return
     }
     let sa = Shape.broadcastStrides(aBatch, to: batch)
@@ -40,9 +40,9 @@ private func batchedGemm(batch: [Int], count nb: Int, aBatch: [Int], bBatch: [In
     for _ in 0..<nb {
         var ia = 0, ib = 0, ic = 0
         for d in 0..<batch.count { ia += idx[d] * sa[d]; ib += idx[d] * sb[d]; ic += idx[d] * sc[d] }
-        let beta: Float = visited[ic] ? 1 : 0
+        let beta: S = visited[ic] ? 1 : 0
         visited[ic] = true
-        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a + ia * m * k, lda: lda,
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a + ia * m * k, lda: lda,
               b: b + ib * k * n, ldb: ldb, beta: beta, c: c + ic * m * n, ldc: n)
         var d = batch.count - 1
         while d >= 0 { idx[d] += 1; if idx[d] < batch[d] { break }; idx[d] = 0; d -= 1 }
@@ -69,8 +69,7 @@ public func bmm(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 }
 
 private func matmulImpl(_ a: Tensor, _ b: Tensor, op: String) throws -> Tensor {
-    try EW.checkFloat(a, op)
-    try EW.checkFloat(b, op)
+    _ = try commonFloat([a, b], op)
     guard a.ndim >= 1, b.ndim >= 1 else {
         throw DFMError.shape(op, "both arguments to matmul need to be at least 1D, but they are \(a.ndim)D and \(b.ndim)D")
     }
@@ -93,36 +92,37 @@ private func matmulImpl(_ a: Tensor, _ b: Tensor, op: String) throws -> Tensor {
     var outShape = batch
     if a.ndim > 1 { outShape.append(m) }
     if b.ndim > 1 { outShape.append(n) }
-    let out = try Tensor.uninitialized(outShape, op: op)
-    batchedGemm(batch: batch, count: nb, aBatch: pa, bBatch: pb, cBatch: batch, transA: false, transB: false,
-                m: m, n: n, k: k, a: a.f, b: b.f, c: out.f)
-    return record(op, out, [a, b]) { g in
-        var ga: Tensor? = nil, gb: Tensor? = nil
-        if a.requiresGrad {
-            // dA = dC·Bᵀ, summed over the batch dims A was broadcast along.
-            let t = try Tensor.uninitialized(a.shape, op: "\(op)_backward")
-            batchedGemm(batch: batch, count: nb, aBatch: batch, bBatch: pb, cBatch: pa, transA: false, transB: true,
-                        m: m, n: k, k: n, a: g.f, b: b.f, c: t.f)
-            ga = t
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
+        batchedGemm(batch: batch, count: nb, aBatch: pa, bBatch: pb, cBatch: batch, transA: false, transB: false,
+                    m: m, n: n, k: k, a: a.p(S.self), b: b.p(S.self), c: out.p(S.self))
+        return record(op, out, [a, b]) { g in
+            var ga: Tensor? = nil, gb: Tensor? = nil
+            if a.requiresGrad {
+                // dA = dC·Bᵀ, summed over the batch dims A was broadcast along.
+                let t = try Tensor.uninitialized(a.shape, dtype: S.dtype, op: "\(op)_backward")
+                batchedGemm(batch: batch, count: nb, aBatch: batch, bBatch: pb, cBatch: pa, transA: false, transB: true,
+                            m: m, n: k, k: n, a: g.p(S.self), b: b.p(S.self), c: t.p(S.self))
+                ga = t
+            }
+            if b.requiresGrad {
+                // dB = Aᵀ·dC, summed over the batch dims B was broadcast along.
+                let t = try Tensor.uninitialized(b.shape, dtype: S.dtype, op: "\(op)_backward")
+                batchedGemm(batch: batch, count: nb, aBatch: pa, bBatch: batch, cBatch: pb, transA: true, transB: false,
+                            m: k, n: n, k: m, a: a.p(S.self), b: g.p(S.self), c: t.p(S.self))
+                gb = t
+            }
+            return [ga, gb]
         }
-        if b.requiresGrad {
-            // dB = Aᵀ·dC, summed over the batch dims B was broadcast along.
-            let t = try Tensor.uninitialized(b.shape, op: "\(op)_backward")
-            batchedGemm(batch: batch, count: nb, aBatch: pa, bBatch: batch, cBatch: pb, transA: true, transB: false,
-                        m: k, n: n, k: m, a: a.f, b: g.f, c: t.f)
-            gb = t
-        }
-        return [ga, gb]
     }
+    return try a.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 /// torch.nn.functional.linear: y = x·Wᵀ + b for x (..., in), W (out, in), b (out).
 /// All leading dims of x form the rows of a single sgemm.
 public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws -> Tensor {
     let op = "linear"
-    try EW.checkFloat(x, op)
-    try EW.checkFloat(weight, op)
-    if let bias { try EW.checkFloat(bias, op) }
+    _ = try commonFloat([x, weight, bias], op)
     guard x.ndim >= 1 else { throw DFMError.shape(op, "input must have at least 1 dimension, got a 0-D tensor") }
     guard weight.ndim == 2 else {
         throw DFMError.shape(op, "weight must be 2-D (out_features, in_features), got shape \(weight.shape)")
@@ -136,37 +136,40 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws 
     if let bias, bias.shape != [outF] {
         throw DFMError.shape(op, "bias has shape \(bias.shape) but weight has \(outF) output features (expected [\(outF)])")
     }
-    let out = try Tensor.uninitialized(lead + [outF], op: op)
-    let o = out.f
-    if let bias {
-        // Start from the bias and let sgemm accumulate onto it (beta = 1): no extra pass.
-        let bp = bias.f
-        Parallel.chunks(rows, costPerItem: outF) { r in for row in r { (o + row * outF).update(from: bp, count: outF) } }
-    }
-    sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.f, lda: inF, b: weight.f, ldb: inF,
-          beta: bias == nil ? 0 : 1, c: o, ldc: outF)
-    let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-    return record(op, out, inputs) { g in
-        var grads: [Tensor?] = [nil, nil]
-        if x.requiresGrad {
-            // dX = dY·W
-            let t = try Tensor.uninitialized(x.shape, op: "linear_backward")
-            sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.f, lda: outF, b: weight.f, ldb: inF,
-                  c: t.f, ldc: inF)
-            grads[0] = t
-        }
-        if weight.requiresGrad {
-            // dW = dYᵀ·X over all rows at once.
-            let t = try Tensor.uninitialized(weight.shape, op: "linear_backward")
-            sgemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.f, lda: outF, b: x.f, ldb: inF,
-                  c: t.f, ldc: inF)
-            grads[1] = t
-        }
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(lead + [outF], dtype: S.dtype, op: op)
+        let o = out.p(S.self)
         if let bias {
-            grads.append(bias.requiresGrad ? try sumTo(g, [outF]) : nil)
+            // Start from the bias and let sgemm accumulate onto it (beta = 1): no extra pass.
+            let bp = bias.p(S.self)
+            Parallel.chunks(rows, costPerItem: outF) { r in for row in r { (o + row * outF).update(from: bp, count: outF) } }
         }
-        return grads
+        gemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.p(S.self), lda: inF, b: weight.p(S.self), ldb: inF,
+              beta: bias == nil ? 0 : 1, c: o, ldc: outF)
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return record(op, out, inputs) { g in
+            var grads: [Tensor?] = [nil, nil]
+            if x.requiresGrad {
+                // dX = dY·W
+                let t = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "linear_backward")
+                gemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.p(S.self), lda: outF, b: weight.p(S.self), ldb: inF,
+                      c: t.p(S.self), ldc: inF)
+                grads[0] = t
+            }
+            if weight.requiresGrad {
+                // dW = dYᵀ·X over all rows at once.
+                let t = try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "linear_backward")
+                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.p(S.self), lda: outF, b: x.p(S.self), ldb: inF,
+                      c: t.p(S.self), ldc: inF)
+                grads[1] = t
+            }
+            if let bias {
+                grads.append(bias.requiresGrad ? try sumTo(g, [outF]) : nil)
+            }
+            return grads
+        }
     }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 // MARK: QR
@@ -180,9 +183,7 @@ public func qr(_ a: Tensor, mode: String = "reduced") throws -> (q: Tensor, r: T
     guard mode == "reduced" || mode == "complete" || mode == "r" else {
         throw DFMError.invalid(op, "qr received unrecognized mode '\(mode)' but expected one of 'reduced' (default), 'r', or 'complete'")
     }
-    guard a.dtype == .float32 else {
-        throw DFMError.type(op, "expected a floating point tensor as input, got \(a.dtype)")
-    }
+    try EW.checkFloat(a, op)
     guard a.ndim >= 2 else {
         throw DFMError.shape(op, "the input tensor A must have at least 2 dimensions, got shape \(a.shape)")
     }
@@ -194,44 +195,47 @@ public func qr(_ a: Tensor, mode: String = "reduced") throws -> (q: Tensor, r: T
     let qSize = m * kq, rSize = kq * n
     let qTotal = try Shape.count([nb, m, kq], op: op), rTotal = try Shape.count([nb, kq, n], op: op)
 
-    // Q and R live in one buffer, so one graph node carries the single QR derivative rule;
-    // q and r are views of it whose rules only route their gradient into place.
-    let packed = try Tensor.uninitialized([qTotal + rTotal], op: op)
-    for bi in 0..<nb {
-        let res = try lapackQR(a.f + bi * m * n, m: m, n: n, complete: complete)
-        res.q.withUnsafeBufferPointer { if let p = $0.baseAddress { (packed.f + bi * qSize).update(from: p, count: qSize) } }
-        res.r.withUnsafeBufferPointer { if let p = $0.baseAddress { (packed.f + qTotal + bi * rSize).update(from: p, count: rSize) } }
-    }
-    let qView = Tensor(shape: batchShape + [m, kq], dtype: .float32, storage: packed.storage, offset: packed.offset)
-    let rView = Tensor(shape: batchShape + [kq, n], dtype: .float32, storage: packed.storage, offset: packed.offset + qTotal)
-
-    let node = record("linalg_qr", packed, [a]) { g in
-        guard mode != "r" else {
-            throw DFMError.state(op, "the derivative of linalg.qr depends on Q, which is not computed when mode='r'; use mode='reduced' to differentiate through linalg.qr")
-        }
-        guard !(complete && m > n) else {
-            throw DFMError.state(op, "the QR decomposition is not differentiable when mode='complete' and nrows > ncols (got \(m)x\(n))")
-        }
-        let ga = try Tensor.zeros(a.shape)
+    func run<S: Real>(_: S.Type) throws -> (q: Tensor, r: Tensor) {
+        // Q and R live in one buffer, so one graph node carries the single QR derivative rule;
+        // q and r are views of it whose rules only route their gradient into place.
+        let packed = try Tensor.uninitialized([qTotal + rTotal], dtype: S.dtype, op: op)
         for bi in 0..<nb {
-            qrBackward(q: packed.f + bi * qSize, r: packed.f + qTotal + bi * rSize,
-                       gq: g.f + bi * qSize, gr: g.f + qTotal + bi * rSize,
-                       a: a.f + bi * m * n, ga: ga.f + bi * m * n, m: m, n: n)
+            let res = try lapackQR(a.p(S.self) + bi * m * n, m: m, n: n, complete: complete)
+            res.q.withUnsafeBufferPointer { if let p = $0.baseAddress { (packed.p(S.self) + bi * qSize).update(from: p, count: qSize) } }
+            res.r.withUnsafeBufferPointer { if let p = $0.baseAddress { (packed.p(S.self) + qTotal + bi * rSize).update(from: p, count: rSize) } }
         }
-        return [ga]
+        let qView = Tensor(shape: batchShape + [m, kq], dtype: S.dtype, storage: packed.storage, offset: packed.offset)
+        let rView = Tensor(shape: batchShape + [kq, n], dtype: S.dtype, storage: packed.storage, offset: packed.offset + qTotal)
+
+        let node = record("linalg_qr", packed, [a]) { g in
+            guard mode != "r" else {
+                throw DFMError.state(op, "the derivative of linalg.qr depends on Q, which is not computed when mode='r'; use mode='reduced' to differentiate through linalg.qr")
+            }
+            guard !(complete && m > n) else {
+                throw DFMError.state(op, "the QR decomposition is not differentiable when mode='complete' and nrows > ncols (got \(m)x\(n))")
+            }
+            let ga = try Tensor.zeros(a.shape, dtype: S.dtype)
+            for bi in 0..<nb {
+                qrBackward(q: packed.p(S.self) + bi * qSize, r: packed.p(S.self) + qTotal + bi * rSize,
+                           gq: g.p(S.self) + bi * qSize, gr: g.p(S.self) + qTotal + bi * rSize,
+                           a: a.p(S.self) + bi * m * n, ga: ga.p(S.self) + bi * m * n, m: m, n: n)
+            }
+            return [ga]
+        }
+        let r = record("linalg_qr_r", rView, [node]) { g in
+            let t = try Tensor.zeros([qTotal + rTotal], dtype: S.dtype)
+            (t.p(S.self) + qTotal).update(from: g.p(S.self), count: rTotal)
+            return [t]
+        }
+        if mode == "r" { return (try Tensor.zeros([0], dtype: S.dtype), r) }
+        let q = record("linalg_qr_q", qView, [node]) { g in
+            let t = try Tensor.zeros([qTotal + rTotal], dtype: S.dtype)
+            t.p(S.self).update(from: g.p(S.self), count: qTotal)
+            return [t]
+        }
+        return (q, r)
     }
-    let r = record("linalg_qr_r", rView, [node]) { g in
-        let t = try Tensor.zeros([qTotal + rTotal])
-        (t.f + qTotal).update(from: g.f, count: rTotal)
-        return [t]
-    }
-    if mode == "r" { return (try Tensor.zeros([0]), r) }
-    let q = record("linalg_qr_q", qView, [node]) { g in
-        let t = try Tensor.zeros([qTotal + rTotal])
-        t.f.update(from: g.f, count: qTotal)
-        return [t]
-    }
-    return (q, r)
+    return try a.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 /// Gradient of A = QR for one row-major m×n matrix (PyTorch's linalg_qr_backward, real case).
@@ -240,8 +244,8 @@ public func qr(_ a: Tensor, mode: String = "reduced") throws -> (q: Tensor, r: T
 /// where copyltu mirrors the lower triangle of M onto the upper one.
 /// Wide (m < n): A = [X | Y], R = [U | V] with X = QU, Y = QV, so
 /// gY = Q·gV and gX is the square rule with gQ + Y·gVᵀ in place of gQ.
-private func qrBackward(q: UnsafePointer<Float>, r: UnsafePointer<Float>, gq: UnsafePointer<Float>,
-                        gr: UnsafePointer<Float>, a: UnsafePointer<Float>, ga: UnsafeMutablePointer<Float>,
+private func qrBackward<S: Real>(q: UnsafePointer<S>, r: UnsafePointer<S>, gq: UnsafePointer<S>,
+                        gr: UnsafePointer<S>, a: UnsafePointer<S>, ga: UnsafeMutablePointer<S>,
                         m: Int, n: Int) {
     let p = min(m, n)
     if p == 0 { return }
@@ -250,21 +254,20 @@ private func qrBackward(q: UnsafePointer<Float>, r: UnsafePointer<Float>, gq: Un
     if m < n {
         let w = n - m
         // gQ' += Y·gVᵀ ; gY = Q·gV
-        sgemm(transA: false, transB: true, m: m, n: m, k: w, a: a + m, lda: n, b: gr + m, ldb: n,
+        gemm(transA: false, transB: true, m: m, n: m, k: w, a: a + m, lda: n, b: gr + m, ldb: n,
               beta: 1, c: ga, ldc: n)
-        sgemm(transA: false, transB: false, m: m, n: w, k: m, a: q, lda: p, b: gr + m, ldb: n, c: ga + m, ldc: n)
+        gemm(transA: false, transB: false, m: m, n: w, k: m, a: q, lda: p, b: gr + m, ldb: n, c: ga + m, ldc: n)
     }
     // M = R·gRᵀ − gQ'ᵀ·Q over the leading p×p blocks (R's row stride is n). gQ' sits in gA.
-    var mm = [Float](repeating: 0, count: p * p)
+    var mm = [S](repeating: 0, count: p * p)
     mm.withUnsafeMutableBufferPointer { mb in
         guard let mp = mb.baseAddress else { return }
-        sgemm(transA: false, transB: true, m: p, n: p, k: p, a: r, lda: n, b: gr, ldb: n, c: mp, ldc: p)
-        sgemm(transA: true, transB: false, m: p, n: p, k: m, alpha: -1, a: ga, lda: n, b: q, ldb: p,
+        gemm(transA: false, transB: true, m: p, n: p, k: p, a: r, lda: n, b: gr, ldb: n, c: mp, ldc: p)
+        gemm(transA: true, transB: false, m: p, n: p, k: m, alpha: -1, a: ga, lda: n, b: q, ldb: p,
               beta: 1, c: mp, ldc: p)
         for i in 0..<p { for j in (i + 1)..<p { mp[i * p + j] = mp[j * p + i] } }
         // gQ' + Q·copyltu(M), then solve X·Rᵀ = that for X (R's leading p×p block is upper triangular).
-        sgemm(transA: false, transB: false, m: m, n: p, k: p, a: q, lda: p, b: mp, ldb: p, beta: 1, c: ga, ldc: n)
+        gemm(transA: false, transB: false, m: m, n: p, k: p, a: q, lda: p, b: mp, ldb: p, beta: 1, c: ga, ldc: n)
     }
-    cblas_strsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, Int32(m), Int32(p), 1,
-                r, Int32(n), ga, Int32(n))
+    S.trsmRightUpperTrans(m: Int32(m), n: Int32(p), a: r, lda: Int32(n), b: ga, ldb: Int32(n))
 }

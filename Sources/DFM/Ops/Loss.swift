@@ -18,7 +18,7 @@ public enum Reduction: Sendable {
 }
 
 /// Deterministic sum of `n` floats (fixed blocks, each summed in double, added in order).
-private func orderedSum(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Double {
+private func orderedSum<S: Real>(_ p: UnsafeMutablePointer<S>, _ n: Int) -> Double {
     let block = 4096, nb = (n + block - 1) / block
     if nb <= 1 {
         var s: Double = 0
@@ -41,20 +41,22 @@ private func orderedSum(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Double {
 
 /// Reduces elementwise losses `l` (shaped `shape`) per `reduction`, dividing the mean by `denominator`.
 private func reduceLoss(_ l: Tensor, _ reduction: Reduction, denominator: Double) -> Tensor {
+    let total = l.dtype == .float64 ? orderedSum(l.d, l.count) : orderedSum(l.f, l.count)
     switch reduction {
     case .none: return l
-    case .sum: return Tensor.scalar(Float(orderedSum(l.f, l.count)))
-    case .mean: return Tensor.scalar(Float(orderedSum(l.f, l.count) / denominator))
+    case .sum: return Tensor.scalar(total, dtype: l.dtype)
+    case .mean: return Tensor.scalar(total / denominator, dtype: l.dtype)
     }
 }
 
 /// Per-element scale of the upstream gradient for a reduced loss: g[k] (none), g (sum), g/denominator (mean).
 @inline(__always)
-private func upstream(_ g: Tensor, _ reduction: Reduction, denominator: Double) -> (p: UnsafeMutablePointer<Float>, scalar: Float?) {
+private func upstream<S: Real>(_ g: Tensor, _ reduction: Reduction, denominator: Double, _: S.Type) -> (p: UnsafeMutablePointer<S>, scalar: S?) {
+    let p = g.p(S.self)
     switch reduction {
-    case .none: return (g.f, nil)
-    case .sum: return (g.f, g.f[0])
-    case .mean: return (g.f, Float(Double(g.f[0]) / denominator))
+    case .none: return (p, nil)
+    case .sum: return (p, p[0])
+    case .mean: return (p, S(Double(p[0]) / denominator))
     }
 }
 
@@ -67,79 +69,83 @@ private func upstream(_ g: Tensor, _ reduction: Reduction, denominator: Double) 
 /// zero where t == ignoreIndex. Mean divides by Σ w[t] over non-ignored elements (NaN when
 /// all are ignored), exactly as torch combines label smoothing with weights.
 public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ignoreIndex: Int = -100,
-                         reduction: Reduction = .mean, labelSmoothing: Float = 0) throws -> Tensor {
+                         reduction: Reduction = .mean, labelSmoothing: Double = 0) throws -> Tensor {
     let op = "cross_entropy"
     guard labelSmoothing >= 0, labelSmoothing <= 1 else {
         throw DFMError.invalid(op, "label_smoothing must be between 0.0 and 1.0. Got: \(labelSmoothing)")
     }
     let (c, s) = try checkClassTargets(input, target, weight: weight, ignoreIndex: ignoreIndex, op: op)
-    let tp = target.i
-    let count = target.count
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let tp = target.i
+        let count = target.count
 
-    let xp = input.f, wp = weight?.f
-    let eps = labelSmoothing, cf = Float(c)
-    var wsum: Float = 0  // Σ_c w[c], for the smoothing term's gradient
-    for k in 0..<c { wsum += wp?[k] ?? 1 }
-    let lse = try Tensor.uninitialized([count], op: op)
-    let losses = try Tensor.uninitialized(target.shape, op: op)
-    let lp = lse.f, lo = losses.f
-    Parallel.chunks(count, costPerItem: c * 4) { r in
-        for pos in r {
-            let i = pos / s, sp = pos % s
-            let row = xp + i * c * s + sp  // class k at row[k * s]
-            var mx = -Float.infinity
-            for k in 0..<c { mx = max(mx, row[k * s]) }
-            if mx == -.infinity || mx.isNaN { mx = 0 }
-            var se: Double = 0
-            for k in 0..<c { se += Double(Foundation.exp(row[k * s] - mx)) }
-            let l = mx + Float(Foundation.log(se))
-            lp[pos] = l
-            let t = Int(tp[pos])
-            if t == ignoreIndex { lo[pos] = 0; continue }
-            var loss = (1 - eps) * -(wp?[t] ?? 1) * (row[t * s] - l)
-            if eps > 0 {
-                var smooth: Double = 0
-                for k in 0..<c { smooth -= Double((wp?[k] ?? 1) * (row[k * s] - l)) }
-                loss += eps / cf * Float(smooth)
-            }
-            lo[pos] = loss
-        }
-    }
-    // Mean denominator: Σ w[target] over non-ignored elements.
-    var denom: Double = 0
-    for k in 0..<count where Int(tp[k]) != ignoreIndex { denom += Double(wp?[Int(tp[k])] ?? 1) }
-    let out = reduceLoss(losses, reduction, denominator: denom)
-
-    return record(op, out, [input]) { g in
-        // Pointers from the captured tensors, which the closure keeps alive.
-        let xp = input.f, tp = target.i, lp = lse.f, wp = weight?.f
-        let (gp, scalar) = upstream(g, reduction, denominator: denom)
-        let gi = try Tensor.uninitialized(input.shape, op: "cross_entropy_backward")
-        let dp = gi.f
-        Parallel.chunks(count, costPerItem: c * 3) { r in
+        let xp = input.p(S.self), wp = weight?.p(S.self)
+        let eps = S(labelSmoothing), cf = S(c)
+        var wsum: S = 0  // Σ_c w[c], for the smoothing term's gradient
+        for k in 0..<c { wsum += wp?[k] ?? 1 }
+        let lse = try Tensor.uninitialized([count], dtype: S.dtype, op: op)
+        let losses = try Tensor.uninitialized(target.shape, dtype: S.dtype, op: op)
+        let lp = lse.p(S.self), lo = losses.p(S.self)
+        Parallel.chunks(count, costPerItem: c * 4) { r in
             for pos in r {
                 let i = pos / s, sp = pos % s
-                let row = xp + i * c * s + sp, drow = dp + i * c * s + sp
+                let row = xp + i * c * s + sp  // class k at row[k * s]
+                var mx = -S.infinity
+                for k in 0..<c { mx = max(mx, row[k * s]) }
+                if mx == -.infinity || mx.isNaN { mx = 0 }
+                var se: Double = 0
+                for k in 0..<c { se += Double(S.exp(row[k * s] - mx)) }
+                let l = mx + S(Foundation.log(se))
+                lp[pos] = l
                 let t = Int(tp[pos])
-                if t == ignoreIndex {
-                    for k in 0..<c { drow[k * s] = 0 }
-                    continue
+                if t == ignoreIndex { lo[pos] = 0; continue }
+                var loss = (1 - eps) * -(wp?[t] ?? 1) * (row[t * s] - l)
+                if eps > 0 {
+                    var smooth: Double = 0
+                    for k in 0..<c { smooth -= Double((wp?[k] ?? 1) * (row[k * s] - l)) }
+                    loss += eps / cf * S(smooth)
                 }
-                let up = scalar ?? gp[pos]
-                // a = dloss/dlogp; dloss/dz_k = a_k - softmax_k · Σa.
-                let wt = wp?[t] ?? 1
-                let total = (1 - eps) * wt + eps / cf * wsum
-                let l = lp[pos]
-                for k in 0..<c {
-                    let p = Foundation.exp(row[k * s] - l)
-                    var a = -eps / cf * (wp?[k] ?? 1)
-                    if k == t { a -= (1 - eps) * wt }
-                    drow[k * s] = up * (a + p * total)
-                }
+                lo[pos] = loss
             }
         }
-        return [gi]
+        // Mean denominator: Σ w[target] over non-ignored elements.
+        var denom: Double = 0
+        for k in 0..<count where Int(tp[k]) != ignoreIndex { denom += Double(wp?[Int(tp[k])] ?? 1) }
+        let out = reduceLoss(losses, reduction, denominator: denom)
+
+        return record(op, out, [input]) { g in
+            // Pointers from the captured tensors, which the closure keeps alive.
+            let xp = input.p(S.self), tp = target.i, lp = lse.p(S.self), wp = weight?.p(S.self)
+            let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
+            let gi = try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "cross_entropy_backward")
+            let dp = gi.p(S.self)
+            Parallel.chunks(count, costPerItem: c * 3) { r in
+                for pos in r {
+                    let i = pos / s, sp = pos % s
+                    let row = xp + i * c * s + sp, drow = dp + i * c * s + sp
+                    let t = Int(tp[pos])
+                    if t == ignoreIndex {
+                        for k in 0..<c { drow[k * s] = 0 }
+                        continue
+                    }
+                    let up = scalar ?? gp[pos]
+                    // a = dloss/dlogp; dloss/dz_k = a_k - softmax_k · Σa.
+                    let wt = wp?[t] ?? 1
+                    let total = (1 - eps) * wt + eps / cf * wsum
+                    let l = lp[pos]
+                    for k in 0..<c {
+                        let p = S.exp(row[k * s] - l)
+                        var a = -eps / cf * (wp?[k] ?? 1)
+                        if k == t { a -= (1 - eps) * wt }
+                        drow[k * s] = up * (a + p * total)
+                    }
+                }
+            }
+            return [gi]
+        }
     }
+    return try input.dtype == .float64 ? run(Double.self) : run(Float.self)
+
 }
 
 /// Checks a class-index loss's arguments: float32 `input` (N, C, d1, ...), (N, C) or
@@ -165,7 +171,7 @@ private func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor
     }
     guard c > 0 else { throw DFMError.shape(op, "input has 0 classes (shape \(input.shape))") }
     if let weight {
-        guard weight.dtype == .float32 else { throw DFMError.type(op, "weight must be float32, got \(weight.dtype)") }
+        guard weight.dtype == input.dtype else { throw DFMError.type(op, "weight must be \(input.dtype) like the input, got \(weight.dtype)") }
         guard weight.shape == [c] else {
             throw DFMError.shape(op, "weight tensor should be defined either for all \(c) classes or no classes but got weight tensor of shape: \(weight.shape)")
         }
@@ -189,30 +195,34 @@ public func nllLoss(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ig
                     reduction: Reduction = .mean) throws -> Tensor {
     let op = "nll_loss"
     let (c, s) = try checkClassTargets(input, target, weight: weight, ignoreIndex: ignoreIndex, op: op)
-    let count = target.count
-    let losses = try Tensor.uninitialized(target.shape, op: op)
-    let xp = input.f, tp = target.i, wp = weight?.f, lo = losses.f
-    var denom: Double = 0
-    for pos in 0..<count {
-        let t = Int(tp[pos])
-        if t == ignoreIndex { lo[pos] = 0; continue }
-        let w = wp?[t] ?? 1
-        lo[pos] = -w * xp[(pos / s) * c * s + t * s + pos % s]
-        denom += Double(w)
-    }
-    let out = reduceLoss(losses, reduction, denominator: denom)
-    return record(op, out, [input]) { g in
-        let tp = target.i, wp = weight?.f
-        let (gp, scalar) = upstream(g, reduction, denominator: denom)
-        let gi = try Tensor.zeros(input.shape)
-        let dp = gi.f
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let count = target.count
+        let losses = try Tensor.uninitialized(target.shape, dtype: S.dtype, op: op)
+        let xp = input.p(S.self), tp = target.i, wp = weight?.p(S.self), lo = losses.p(S.self)
+        var denom: Double = 0
         for pos in 0..<count {
             let t = Int(tp[pos])
-            if t == ignoreIndex { continue }
-            dp[(pos / s) * c * s + t * s + pos % s] = -(wp?[t] ?? 1) * (scalar ?? gp[pos])
+            if t == ignoreIndex { lo[pos] = 0; continue }
+            let w = wp?[t] ?? 1
+            lo[pos] = -w * xp[(pos / s) * c * s + t * s + pos % s]
+            denom += Double(w)
         }
-        return [gi]
+        let out = reduceLoss(losses, reduction, denominator: denom)
+        return record(op, out, [input]) { g in
+            let tp = target.i, wp = weight?.p(S.self)
+            let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
+            let gi = try Tensor.zeros(input.shape, dtype: S.dtype)
+            let dp = gi.p(S.self)
+            for pos in 0..<count {
+                let t = Int(tp[pos])
+                if t == ignoreIndex { continue }
+                dp[(pos / s) * c * s + t * s + pos % s] = -(wp?[t] ?? 1) * (scalar ?? gp[pos])
+            }
+            return [gi]
+        }
     }
+    return try input.dtype == .float64 ? run(Double.self) : run(Float.self)
+
 }
 
 // MARK: mse_loss
@@ -222,23 +232,28 @@ public func mseLoss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .m
     let op = "mse_loss"
     try EW.checkFloat(input, op)
     try EW.checkFloat(target, op)
+    try EW.sameFloat(input, target, op)
     if input.shape != target.shape {
         let shape = try Shape.broadcast(input.shape, target.shape, op: op)
         return try mseLoss(try expand(input, to: shape), try expand(target, to: shape), reduction: reduction)
     }
-    let l = try EW.zip(input, target, op: op) { ($0 - $1) * ($0 - $1) }
-    let denom = Double(input.count)
-    let out = reduceLoss(l, reduction, denominator: denom)
-    return record(op, out, [input, target]) { g in
-        let (gp, scalar) = upstream(g, reduction, denominator: denom)
-        let d = try Tensor.uninitialized(input.shape, op: "mse_loss_backward")
-        let xp = input.f, tp = target.f, dp = d.f
-        Parallel.chunks(input.count) { r in
-            if let sc = scalar { for k in r { dp[k] = 2 * (xp[k] - tp[k]) * sc } }
-            else { for k in r { dp[k] = 2 * (xp[k] - tp[k]) * gp[k] } }
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let l = try EW.zip(input, target, op: op) { ($0 - $1) * ($0 - $1) }
+        let denom = Double(input.count)
+        let out = reduceLoss(l, reduction, denominator: denom)
+        return record(op, out, [input, target]) { g in
+            let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
+            let d = try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "mse_loss_backward")
+            let xp = input.p(S.self), tp = target.p(S.self), dp = d.p(S.self)
+            Parallel.chunks(input.count) { r in
+                if let sc = scalar { for k in r { dp[k] = 2 * (xp[k] - tp[k]) * sc } }
+                else { for k in r { dp[k] = 2 * (xp[k] - tp[k]) * gp[k] } }
+            }
+            return [input.requiresGrad ? d : nil, target.requiresGrad ? try neg(d) : nil]
         }
-        return [input.requiresGrad ? d : nil, target.requiresGrad ? try neg(d) : nil]
     }
+    return try input.dtype == .float64 ? run(Double.self) : run(Float.self)
+
 }
 
 // MARK: binary_cross_entropy_with_logits
@@ -251,13 +266,14 @@ public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weig
     let op = "binary_cross_entropy_with_logits"
     try EW.checkFloat(input, op)
     try EW.checkFloat(target, op)
+    try EW.sameFloat(input, target, op)
     guard target.shape == input.shape else {
         throw DFMError.shape(op, "Target size (\(target.shape)) must be the same as input size (\(input.shape))")
     }
     // Materialise weight and pos_weight at the input's shape (constants: no gradient).
     func broadcastParam(_ t: Tensor?, _ name: String) throws -> Tensor? {
         guard let t else { return nil }
-        try EW.checkFloat(t, op)
+        try EW.sameFloat(t, input, op)
         let shape = try Shape.broadcast(t.shape, input.shape, op: op)
         guard shape == input.shape else {
             throw DFMError.shape(op, "\(name) of shape \(t.shape) cannot be broadcast to the input shape \(input.shape)")
@@ -265,40 +281,44 @@ public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weig
         return t.shape == input.shape ? t : try EW.expand(t, to: input.shape)
     }
     let w = try broadcastParam(weight, "weight"), pw = try broadcastParam(posWeight, "pos_weight")
-    let xp = input.f, tp = target.f, wp = w?.f, pwp = pw?.f
-    let l = try Tensor.uninitialized(input.shape, op: op)
-    let lp = l.f
-    Parallel.chunks(input.count, costPerItem: 8) { r in
-        for k in r {
-            let x = xp[k], t = tp[k]
-            // softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), stable for any x.
-            let sp = max(-x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
-            let lw = pwp.map { 1 + ($0[k] - 1) * t } ?? 1
-            lp[k] = ((1 - t) * x + lw * sp) * (wp?[k] ?? 1)
-        }
-    }
-    let denom = Double(input.count)
-    let out = reduceLoss(l, reduction, denominator: denom)
-    return record(op, out, [input, target]) { g in
-        let xp = input.f, tp = target.f, wp = w?.f, pwp = pw?.f
-        let (gp, scalar) = upstream(g, reduction, denominator: denom)
-        let gx = input.requiresGrad ? try Tensor.uninitialized(input.shape, op: "binary_cross_entropy_with_logits_backward") : nil
-        let gt = target.requiresGrad ? try Tensor.uninitialized(input.shape, op: "binary_cross_entropy_with_logits_backward") : nil
-        let gxp = gx?.f, gtp = gt?.f
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let xp = input.p(S.self), tp = target.p(S.self), wp = w?.p(S.self), pwp = pw?.p(S.self)
+        let l = try Tensor.uninitialized(input.shape, dtype: S.dtype, op: op)
+        let lp = l.p(S.self)
         Parallel.chunks(input.count, costPerItem: 8) { r in
             for k in r {
                 let x = xp[k], t = tp[k]
-                let up = (scalar ?? gp[k]) * (wp?[k] ?? 1)
-                let sigNeg = 1 / (1 + Foundation.exp(x))  // σ(-x)
-                let pwk = pwp?[k] ?? 1
-                // d/dx = (1 - t) - lw·σ(-x);  d/dt = -x + (pos_weight - 1)·softplus(-x).
-                gxp?[k] = up * ((1 - t) - (1 + (pwk - 1) * t) * sigNeg)
-                if let gtp {
-                    let sp = max(-x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
-                    gtp[k] = up * (-x + (pwk - 1) * sp)
-                }
+                // softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), stable for any x.
+                let sp = max(-x, 0) + S.log1p(S.exp(-Swift.abs(x)))
+                let lw = pwp.map { 1 + ($0[k] - 1) * t } ?? 1
+                lp[k] = ((1 - t) * x + lw * sp) * (wp?[k] ?? 1)
             }
         }
-        return [gx, gt]
+        let denom = Double(input.count)
+        let out = reduceLoss(l, reduction, denominator: denom)
+        return record(op, out, [input, target]) { g in
+            let xp = input.p(S.self), tp = target.p(S.self), wp = w?.p(S.self), pwp = pw?.p(S.self)
+            let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
+            let gx = input.requiresGrad ? try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "binary_cross_entropy_with_logits_backward") : nil
+            let gt = target.requiresGrad ? try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "binary_cross_entropy_with_logits_backward") : nil
+            let gxp = gx?.p(S.self), gtp = gt?.p(S.self)
+            Parallel.chunks(input.count, costPerItem: 8) { r in
+                for k in r {
+                    let x = xp[k], t = tp[k]
+                    let up = (scalar ?? gp[k]) * (wp?[k] ?? 1)
+                    let sigNeg = 1 / (1 + S.exp(x))  // σ(-x)
+                    let pwk = pwp?[k] ?? 1
+                    // d/dx = (1 - t) - lw·σ(-x);  d/dt = -x + (pos_weight - 1)·softplus(-x).
+                    gxp?[k] = up * ((1 - t) - (1 + (pwk - 1) * t) * sigNeg)
+                    if let gtp {
+                        let sp = max(-x, 0) + S.log1p(S.exp(-Swift.abs(x)))
+                        gtp[k] = up * (-x + (pwk - 1) * sp)
+                    }
+                }
+            }
+            return [gx, gt]
+        }
     }
+    return try input.dtype == .float64 ? run(Double.self) : run(Float.self)
+
 }

@@ -107,6 +107,9 @@ private func flatScanTensor(_ x: Tensor, isMax: Bool, val: Tensor?, idx: Tensor)
     case .float32:
         let (v, k) = flatScan(x.f, count: x.count, isMax: isMax, isNaN: { $0.isNaN })
         val?.f[0] = v; idx.i[0] = Int64(k)
+    case .float64:
+        let (v, k) = flatScan(x.d, count: x.count, isMax: isMax, isNaN: { $0.isNaN })
+        val?.d[0] = v; idx.i[0] = Int64(k)
     case .int64:
         let (v, k) = flatScan(x.i, count: x.count, isMax: isMax, isNaN: { _ in false })
         val?.i[0] = v; idx.i[0] = Int64(k)
@@ -121,6 +124,8 @@ private func scanTensor(_ x: Tensor, outer: Int, n: Int, inner: Int, isMax: Bool
     switch x.dtype {
     case .float32:
         scan(x.f, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { $0.isNaN }, vals: vals?.f, idx: idx.i)
+    case .float64:
+        scan(x.d, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { $0.isNaN }, vals: vals?.d, idx: idx.i)
     case .int64:
         scan(x.i, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { _ in false }, vals: vals?.i, idx: idx.i)
     case .bool:
@@ -138,15 +143,18 @@ private func extremum(_ x: Tensor, isMax: Bool, op: String) throws -> Tensor {
     return record(op, out, [x]) { g in
         // torch's evenly_distribute_backward: every element equal to the result (or every NaN
         // when the result is NaN) gets g / (number of such elements).
-        let v = out.f[0], xp = x.f
-        let hit: (Float) -> Bool = v.isNaN ? { $0.isNaN } : { $0 == v }
-        var ties = 0
-        for k in 0..<x.count where hit(xp[k]) { ties += 1 }
-        let share = g.f[0] / Float(ties)
-        let gx = try Tensor.uninitialized(x.shape, op: op + "_backward")
-        let gp = gx.f
-        for k in 0..<x.count { gp[k] = hit(xp[k]) ? share : 0 }
-        return [gx]
+        func run<S: Real>(_: S.Type) throws -> Tensor {
+            let v = out.p(S.self)[0], xp = x.p(S.self)
+            let hit: (S) -> Bool = v.isNaN ? { $0.isNaN } : { $0 == v }
+            var ties = 0
+            for k in 0..<x.count where hit(xp[k]) { ties += 1 }
+            let share = g.p(S.self)[0] / S(ties)
+            let gx = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: op + "_backward")
+            let gp = gx.p(S.self)
+            for k in 0..<x.count { gp[k] = hit(xp[k]) ? share : 0 }
+            return gx
+        }
+        return [x.dtype == .float64 ? try run(Double.self) : try run(Float.self)]
     }
 }
 
@@ -160,12 +168,12 @@ private func extremum(_ x: Tensor, dim: Int, keepdim: Bool, isMax: Bool, op: Str
     scanTensor(x, outer: outer, n: n, inner: inner, isMax: isMax, vals: vals, idx: idx)
     let values = record(op, vals, [x]) { g in
         // The gradient goes to the selected index only.
-        let gx = try Tensor.zeros(x.shape)
-        let gp = gx.f, src = g.f, ip = idx.i
+        let gx = try Tensor.zeros(x.shape, dtype: x.dtype)
+        let es = x.dtype.byteSize, gp = gx.rawPointer, src = g.rawPointer, ip = idx.i
         Parallel.chunks(outer * inner) { r in
             for c in r {
                 let o = c / inner, i = c % inner
-                gp[(o * n + Int(ip[c])) * inner + i] = src[c]
+                (gp + ((o * n + Int(ip[c])) * inner + i) * es).copyMemory(from: src + c * es, byteCount: es)
             }
         }
         return [gx]

@@ -10,7 +10,7 @@ import Foundation
 /// pipeline (one dependent chain runs at a quarter of the rate). The order is fixed by
 /// `length` alone, so results do not depend on threads.
 @inline(__always)
-private func sum4(_ q: UnsafeMutablePointer<Float>, _ length: Int, _ f: (Float) -> Double) -> Double {
+private func sum4<S: Real>(_ q: UnsafeMutablePointer<S>, _ length: Int, _ f: (S) -> Double) -> Double {
     var a0: Double = 0, a1: Double = 0, a2: Double = 0, a3: Double = 0
     var k = 0
     while k + 4 <= length {
@@ -24,7 +24,7 @@ private func sum4(_ q: UnsafeMutablePointer<Float>, _ length: Int, _ f: (Float) 
 /// Mean and sum of squared deviations of `segments` runs of `length` floats, the runs
 /// `stride` floats apart, starting at `p`.
 @inline(__always)
-private func moments(_ p: UnsafeMutablePointer<Float>, segments: Int, stride: Int, length: Int) -> (mean: Double, m2: Double) {
+private func moments<S: Real>(_ p: UnsafeMutablePointer<S>, segments: Int, stride: Int, length: Int) -> (mean: Double, m2: Double) {
     var s: Double = 0
     for seg in 0..<segments { s += sum4(p + seg * stride, length) { Double($0) } }
     let n = Double(segments * length)
@@ -38,8 +38,8 @@ private func moments(_ p: UnsafeMutablePointer<Float>, segments: Int, stride: In
 
 /// Σg and Σg·(x - mean)·rstd over one run of `length` floats (two accumulators each, see sum4).
 @inline(__always)
-private func gradSums(_ g: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, length: Int,
-                      mean: Float, rstd: Float) -> (sg: Double, sgx: Double) {
+private func gradSums<S: Real>(_ g: UnsafeMutablePointer<S>, _ x: UnsafeMutablePointer<S>, length: Int,
+                      mean: S, rstd: S) -> (sg: Double, sgx: Double) {
     var sg0: Double = 0, sg1: Double = 0, sgx0: Double = 0, sgx1: Double = 0
     var k = 0
     while k + 2 <= length {
@@ -55,10 +55,10 @@ private func gradSums(_ g: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointe
     return (sg0 + sg1, sgx0 + sgx1)
 }
 
-/// Checks an optional per-feature parameter is float32 of `shape`.
-private func checkParam(_ t: Tensor?, _ name: String, shape: [Int], op: String) throws {
+/// Checks an optional per-feature parameter has `dtype` and `shape`.
+private func checkParam(_ t: Tensor?, _ name: String, shape: [Int], dtype: DType, op: String) throws {
     guard let t else { return }
-    guard t.dtype == .float32 else { throw DFMError.type(op, "\(name) must be float32, got \(t.dtype)") }
+    guard t.dtype == dtype else { throw DFMError.type(op, "\(name) must be \(dtype) like the input, got \(t.dtype)") }
     guard t.shape == shape else {
         throw DFMError.shape(op, "\(name) should have shape \(shape) (\(shape.reduce(1, *)) elements), got shape \(t.shape)")
     }
@@ -80,7 +80,7 @@ private func normInputs(_ x: Tensor, _ w: Tensor?, _ b: Tensor?) -> (inputs: [Te
 /// given, updates `runningMean`/`runningVar` in place with `momentum` (running_var gets
 /// the unbiased variance). Eval normalises with the running statistics.
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?,
-                      training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) throws -> Tensor {
+                      training: Bool, momentum: Double = 0.1, eps: Double = 1e-5) throws -> Tensor {
     let op = "batch_norm"
     try EW.checkFloat(x, op)
     guard x.ndim >= 2 else { throw DFMError.shape(op, "expected an input of at least 2 dimensions (N, C, *), got shape \(x.shape)") }
@@ -89,7 +89,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         if let t, t.count != c || t.ndim != 1 {
             throw DFMError.shape(op, "\(name) should contain \(c) elements not \(t.count) (shape \(t.shape), input shape \(x.shape))")
         }
-        if let t, t.dtype != .float32 { throw DFMError.type(op, "\(name) must be float32, got \(t.dtype)") }
+        if let t, t.dtype != x.dtype { throw DFMError.type(op, "\(name) must be \(x.dtype) like the input, got \(t.dtype)") }
     }
     guard eps >= 0, eps.isFinite else { throw DFMError.invalid(op, "eps must be finite and non-negative, got \(eps)") }
     let m = n * s  // values per channel
@@ -103,73 +103,76 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         }
     }
 
-    let out = try Tensor.uninitialized(x.shape, op: op)
-    let meanT = try Tensor.uninitialized([c], op: op), rstdT = try Tensor.uninitialized([c], op: op)
-    let xp = x.f, o = out.f, mp = meanT.f, rp = rstdT.f
-    let wp = weight?.f, bp = bias?.f, rmp = runningMean?.f, rvp = runningVar?.f
-    let mom = Double(momentum)
-    Parallel.chunks(c, costPerItem: m * 3) { r in
-        for ch in r {
-            let base = xp + ch * s
-            let mean: Float, rstd: Float
-            if training {
-                let (mu, m2) = moments(base, segments: n, stride: c * s, length: s)
-                mean = Float(mu)
-                rstd = Float(1 / (m2 / Double(m) + Double(eps)).squareRoot())
-                if let rmp { rmp[ch] = Float(mom * mu + (1 - mom) * Double(rmp[ch])) }
-                if let rvp { rvp[ch] = Float(mom * (m2 / Double(m - 1)) + (1 - mom) * Double(rvp[ch])) }
-            } else {
-                // Eval: both pointers were checked non-nil above.
-                mean = rmp?[ch] ?? 0
-                rstd = 1 / ((rvp?[ch] ?? 1) + eps).squareRoot()
-            }
-            mp[ch] = mean; rp[ch] = rstd
-            // y = x·α + β with α = w·rstd, β = b - mean·α (torch's CPU form).
-            let alpha = (wp?[ch] ?? 1) * rstd, beta = (bp?[ch] ?? 0) - mean * alpha
-            for i in 0..<n {
-                let src = base + i * c * s, dst = o + (i * c + ch) * s
-                for k in 0..<s { dst[k] = src[k] * alpha + beta }
-            }
-        }
-    }
-
-    let (ins, wi, bi) = normInputs(x, weight, bias)
-    return record(op, out, ins) { g in
-        // Pointers from the captured tensors, which the closure keeps alive.
-        let xp = x.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f
-        let gp = g.f
-        let gx = x.requiresGrad ? try Tensor.uninitialized(x.shape, op: "batch_norm_backward") : nil
-        let gw = weight?.requiresGrad == true ? try Tensor.uninitialized([c], op: "batch_norm_backward") : nil
-        let gb = bias?.requiresGrad == true ? try Tensor.uninitialized([c], op: "batch_norm_backward") : nil
-        let gxp = gx?.f, gwp = gw?.f, gbp = gb?.f
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: op)
+        let meanT = try Tensor.uninitialized([c], dtype: S.dtype, op: op), rstdT = try Tensor.uninitialized([c], dtype: S.dtype, op: op)
+        let xp = x.p(S.self), o = out.p(S.self), mp = meanT.p(S.self), rp = rstdT.p(S.self)
+        let wp = weight?.p(S.self), bp = bias?.p(S.self), rmp = runningMean?.p(S.self), rvp = runningVar?.p(S.self)
+        let mom = Double(momentum)
         Parallel.chunks(c, costPerItem: m * 3) { r in
             for ch in r {
-                let mean = mp[ch], rstd = rp[ch], w = wp?[ch] ?? 1
-                var sg: Double = 0, sgx: Double = 0
-                for i in 0..<n {
-                    let off = (i * c + ch) * s
-                    let (a, b) = gradSums(gp + off, xp + off, length: s, mean: mean, rstd: rstd)
-                    sg += a; sgx += b
+                let base = xp + ch * s
+                let mean: S, rstd: S
+                if training {
+                    let (mu, m2) = moments(base, segments: n, stride: c * s, length: s)
+                    mean = S(mu)
+                    rstd = S(1 / (m2 / Double(m) + Double(eps)).squareRoot())
+                    if let rmp { rmp[ch] = S(mom * mu + (1 - mom) * Double(rmp[ch])) }
+                    if let rvp { rvp[ch] = S(mom * (m2 / Double(m - 1)) + (1 - mom) * Double(rvp[ch])) }
+                } else {
+                    // Eval: both pointers were checked non-nil above.
+                    mean = rmp?[ch] ?? 0
+                    rstd = 1 / ((rvp?[ch] ?? 1) + S(eps)).squareRoot()
                 }
-                gwp?[ch] = Float(sgx)
-                gbp?[ch] = Float(sg)
-                guard let gxp else { continue }
-                let k1 = w * rstd
-                // Training: the batch statistics depend on x. Eval: they are constants.
-                let cg = training ? Float(sg / Double(m)) : 0, cx = training ? Float(sgx / Double(m)) : 0
+                mp[ch] = mean; rp[ch] = rstd
+                // y = x·α + β with α = w·rstd, β = b - mean·α (torch's CPU form).
+                let alpha = (wp?[ch] ?? 1) * rstd, beta = (bp?[ch] ?? 0) - mean * alpha
                 for i in 0..<n {
-                    let off = (i * c + ch) * s
-                    let gi = gp + off, xi = xp + off, di = gxp + off
-                    for k in 0..<s { di[k] = k1 * (gi[k] - cg - (xi[k] - mean) * rstd * cx) }
+                    let src = base + i * c * s, dst = o + (i * c + ch) * s
+                    for k in 0..<s { dst[k] = src[k] * alpha + beta }
                 }
             }
         }
-        var grads = [Tensor?](repeating: nil, count: ins.count)
-        grads[0] = gx
-        if let wi { grads[wi] = gw }
-        if let bi { grads[bi] = gb }
-        return grads
+
+        let (ins, wi, bi) = normInputs(x, weight, bias)
+        return record(op, out, ins) { g in
+            // Pointers from the captured tensors, which the closure keeps alive.
+            let xp = x.p(S.self), mp = meanT.p(S.self), rp = rstdT.p(S.self), wp = weight?.p(S.self)
+            let gp = g.p(S.self)
+            let gx = x.requiresGrad ? try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "batch_norm_backward") : nil
+            let gw = weight?.requiresGrad == true ? try Tensor.uninitialized([c], dtype: S.dtype, op: "batch_norm_backward") : nil
+            let gb = bias?.requiresGrad == true ? try Tensor.uninitialized([c], dtype: S.dtype, op: "batch_norm_backward") : nil
+            let gxp = gx?.p(S.self), gwp = gw?.p(S.self), gbp = gb?.p(S.self)
+            Parallel.chunks(c, costPerItem: m * 3) { r in
+                for ch in r {
+                    let mean = mp[ch], rstd = rp[ch], w = wp?[ch] ?? 1
+                    var sg: Double = 0, sgx: Double = 0
+                    for i in 0..<n {
+                        let off = (i * c + ch) * s
+                        let (a, b) = gradSums(gp + off, xp + off, length: s, mean: mean, rstd: rstd)
+                        sg += a; sgx += b
+                    }
+                    gwp?[ch] = S(sgx)
+                    gbp?[ch] = S(sg)
+                    guard let gxp else { continue }
+                    let k1 = w * rstd
+                    // Training: the batch statistics depend on x. Eval: they are constants.
+                    let cg = training ? S(sg / Double(m)) : 0, cx = training ? S(sgx / Double(m)) : 0
+                    for i in 0..<n {
+                        let off = (i * c + ch) * s
+                        let gi = gp + off, xi = xp + off, di = gxp + off
+                        for k in 0..<s { di[k] = k1 * (gi[k] - cg - (xi[k] - mean) * rstd * cx) }
+                    }
+                }
+            }
+            var grads = [Tensor?](repeating: nil, count: ins.count)
+            grads[0] = gx
+            if let wi { grads[wi] = gw }
+            if let bi { grads[bi] = gb }
+            return grads
+        }
     }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 // MARK: group_norm
@@ -177,7 +180,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
 /// torch.nn.functional.group_norm for (N, C, *): channels split into `groups` groups,
 /// each (sample, group) normalised with its own mean and biased variance; optional
 /// per-channel affine `weight` and `bias` of shape [C].
-public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws -> Tensor {
+public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Double = 1e-5) throws -> Tensor {
     let op = "group_norm"
     try EW.checkFloat(x, op)
     guard x.ndim >= 2 else { throw DFMError.shape(op, "expected an input of at least 2 dimensions (N, C, *), got shape \(x.shape)") }
@@ -186,91 +189,94 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, 
     guard c % groups == 0 else {
         throw DFMError.invalid(op, "Expected number of channels in input to be divisible by num_groups, but got input of shape \(x.shape) and num_groups=\(groups)")
     }
-    try checkParam(weight, "weight", shape: [c], op: op)
-    try checkParam(bias, "bias", shape: [c], op: op)
+    try checkParam(weight, "weight", shape: [c], dtype: x.dtype, op: op)
+    try checkParam(bias, "bias", shape: [c], dtype: x.dtype, op: op)
     guard eps >= 0, eps.isFinite else { throw DFMError.invalid(op, "eps must be finite and non-negative, got \(eps)") }
     let cpg = c / groups, d = cpg * s  // channels per group, values per group
 
-    let out = try Tensor.uninitialized(x.shape, op: op)
-    let meanT = try Tensor.uninitialized([n * groups], op: op), rstdT = try Tensor.uninitialized([n * groups], op: op)
-    let xp = x.f, o = out.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f, bp = bias?.f
-    Parallel.chunks(n * groups, costPerItem: d * 3) { r in
-        for ng in r {
-            let base = ng * d
-            let (mu, m2) = moments(xp + base, segments: 1, stride: 0, length: d)
-            let mean = Float(mu), rstd = Float(1 / (m2 / Double(max(d, 1)) + Double(eps)).squareRoot())
-            mp[ng] = mean; rp[ng] = rstd
-            for j in 0..<cpg {
-                let ch = (ng % groups) * cpg + j
-                let alpha = (wp?[ch] ?? 1) * rstd, beta = (bp?[ch] ?? 0) - mean * alpha
-                let src = xp + base + j * s, dst = o + base + j * s
-                for k in 0..<s { dst[k] = src[k] * alpha + beta }
-            }
-        }
-    }
-
-    let (ins, wi, bi) = normInputs(x, weight, bias)
-    return record(op, out, ins) { g in
-        // Pointers from the captured tensors, which the closure keeps alive.
-        let xp = x.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f
-        let gp = g.f
-        // Per (sample, channel): Σg and Σg·x̂. They give dw, db and the group sums for dx.
-        let sums = try Tensor.uninitialized([n * c, 2], op: "group_norm_backward")
-        let sp = sums.f
-        defer { withExtendedLifetime(sums) {} }  // only its raw pointer is used below
-        Parallel.chunks(n * c, costPerItem: s * 2) { r in
-            for nc in r {
-                let ng = (nc / c) * groups + (nc % c) / cpg
-                let (a, b) = gradSums(gp + nc * s, xp + nc * s, length: s, mean: mp[ng], rstd: rp[ng])
-                sp[2 * nc] = Float(a); sp[2 * nc + 1] = Float(b)
-            }
-        }
-        let gw = weight?.requiresGrad == true ? try Tensor.uninitialized([c], op: "group_norm_backward") : nil
-        let gb = bias?.requiresGrad == true ? try Tensor.uninitialized([c], op: "group_norm_backward") : nil
-        if gw != nil || gb != nil {
-            let gwp = gw?.f, gbp = gb?.f
-            for ch in 0..<c {
-                var a: Double = 0, b: Double = 0
-                for i in 0..<n { a += Double(sp[2 * (i * c + ch)]); b += Double(sp[2 * (i * c + ch) + 1]) }
-                gbp?[ch] = Float(a); gwp?[ch] = Float(b)
-            }
-        }
-        var gx: Tensor? = nil
-        if x.requiresGrad {
-            let t = try Tensor.uninitialized(x.shape, op: "group_norm_backward")
-            let dp = t.f
-            Parallel.chunks(n * groups, costPerItem: d * 2) { r in
-                for ng in r {
-                    let i = ng / groups, c0 = (ng % groups) * cpg
-                    var a: Double = 0, b: Double = 0
-                    for j in 0..<cpg {
-                        let w = Double(wp?[c0 + j] ?? 1), nc = i * c + c0 + j
-                        a += w * Double(sp[2 * nc]); b += w * Double(sp[2 * nc + 1])
-                    }
-                    let mean = mp[ng], rstd = rp[ng]
-                    let cg = Float(a / Double(d)), cx = Float(b / Double(d))
-                    for j in 0..<cpg {
-                        let w = wp?[c0 + j] ?? 1, off = (i * c + c0 + j) * s
-                        let gi = gp + off, xi = xp + off, di = dp + off
-                        for k in 0..<s { di[k] = rstd * (gi[k] * w - cg - (xi[k] - mean) * rstd * cx) }
-                    }
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: op)
+        let meanT = try Tensor.uninitialized([n * groups], dtype: S.dtype, op: op), rstdT = try Tensor.uninitialized([n * groups], dtype: S.dtype, op: op)
+        let xp = x.p(S.self), o = out.p(S.self), mp = meanT.p(S.self), rp = rstdT.p(S.self), wp = weight?.p(S.self), bp = bias?.p(S.self)
+        Parallel.chunks(n * groups, costPerItem: d * 3) { r in
+            for ng in r {
+                let base = ng * d
+                let (mu, m2) = moments(xp + base, segments: 1, stride: 0, length: d)
+                let mean = S(mu), rstd = S(1 / (m2 / Double(max(d, 1)) + Double(eps)).squareRoot())
+                mp[ng] = mean; rp[ng] = rstd
+                for j in 0..<cpg {
+                    let ch = (ng % groups) * cpg + j
+                    let alpha = (wp?[ch] ?? 1) * rstd, beta = (bp?[ch] ?? 0) - mean * alpha
+                    let src = xp + base + j * s, dst = o + base + j * s
+                    for k in 0..<s { dst[k] = src[k] * alpha + beta }
                 }
             }
-            gx = t
         }
-        var grads = [Tensor?](repeating: nil, count: ins.count)
-        grads[0] = gx
-        if let wi { grads[wi] = gw }
-        if let bi { grads[bi] = gb }
-        return grads
+
+        let (ins, wi, bi) = normInputs(x, weight, bias)
+        return record(op, out, ins) { g in
+            // Pointers from the captured tensors, which the closure keeps alive.
+            let xp = x.p(S.self), mp = meanT.p(S.self), rp = rstdT.p(S.self), wp = weight?.p(S.self)
+            let gp = g.p(S.self)
+            // Per (sample, channel): Σg and Σg·x̂. They give dw, db and the group sums for dx.
+            let sums = try Tensor.uninitialized([n * c, 2], dtype: S.dtype, op: "group_norm_backward")
+            let sp = sums.p(S.self)
+            defer { withExtendedLifetime(sums) {} }  // only its raw pointer is used below
+            Parallel.chunks(n * c, costPerItem: s * 2) { r in
+                for nc in r {
+                    let ng = (nc / c) * groups + (nc % c) / cpg
+                    let (a, b) = gradSums(gp + nc * s, xp + nc * s, length: s, mean: mp[ng], rstd: rp[ng])
+                    sp[2 * nc] = S(a); sp[2 * nc + 1] = S(b)
+                }
+            }
+            let gw = weight?.requiresGrad == true ? try Tensor.uninitialized([c], dtype: S.dtype, op: "group_norm_backward") : nil
+            let gb = bias?.requiresGrad == true ? try Tensor.uninitialized([c], dtype: S.dtype, op: "group_norm_backward") : nil
+            if gw != nil || gb != nil {
+                let gwp = gw?.p(S.self), gbp = gb?.p(S.self)
+                for ch in 0..<c {
+                    var a: Double = 0, b: Double = 0
+                    for i in 0..<n { a += Double(sp[2 * (i * c + ch)]); b += Double(sp[2 * (i * c + ch) + 1]) }
+                    gbp?[ch] = S(a); gwp?[ch] = S(b)
+                }
+            }
+            var gx: Tensor? = nil
+            if x.requiresGrad {
+                let t = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "group_norm_backward")
+                let dp = t.p(S.self)
+                Parallel.chunks(n * groups, costPerItem: d * 2) { r in
+                    for ng in r {
+                        let i = ng / groups, c0 = (ng % groups) * cpg
+                        var a: Double = 0, b: Double = 0
+                        for j in 0..<cpg {
+                            let w = Double(wp?[c0 + j] ?? 1), nc = i * c + c0 + j
+                            a += w * Double(sp[2 * nc]); b += w * Double(sp[2 * nc + 1])
+                        }
+                        let mean = mp[ng], rstd = rp[ng]
+                        let cg = S(a / Double(d)), cx = S(b / Double(d))
+                        for j in 0..<cpg {
+                            let w = wp?[c0 + j] ?? 1, off = (i * c + c0 + j) * s
+                            let gi = gp + off, xi = xp + off, di = dp + off
+                            for k in 0..<s { di[k] = rstd * (gi[k] * w - cg - (xi[k] - mean) * rstd * cx) }
+                        }
+                    }
+                }
+                gx = t
+            }
+            var grads = [Tensor?](repeating: nil, count: ins.count)
+            grads[0] = gx
+            if let wi { grads[wi] = gw }
+            if let bi { grads[bi] = gb }
+            return grads
+        }
     }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 // MARK: layer_norm
 
 /// torch.nn.functional.layer_norm: normalises over the trailing dims `normalizedShape`,
 /// with optional elementwise affine `weight`/`bias` of that shape.
-public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws -> Tensor {
+public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Double = 1e-5) throws -> Tensor {
     let op = "layer_norm"
     try EW.checkFloat(x, op)
     guard !normalizedShape.isEmpty else {
@@ -283,89 +289,92 @@ public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias
         if let t, t.shape != normalizedShape {
             throw DFMError.shape(op, "Expected \(name) to be of same shape as normalized_shape, but got \(name) of shape \(t.shape) and normalized_shape = \(normalizedShape)")
         }
-        if let t, t.dtype != .float32 { throw DFMError.type(op, "\(name) must be float32, got \(t.dtype)") }
+        if let t, t.dtype != x.dtype { throw DFMError.type(op, "\(name) must be \(x.dtype) like the input, got \(t.dtype)") }
     }
     guard eps >= 0, eps.isFinite else { throw DFMError.invalid(op, "eps must be finite and non-negative, got \(eps)") }
     let d = normalizedShape.reduce(1, *)
     let rows = d == 0 ? 0 : x.count / d
 
-    let out = try Tensor.uninitialized(x.shape, op: op)
-    let meanT = try Tensor.uninitialized([rows], op: op), rstdT = try Tensor.uninitialized([rows], op: op)
-    let xp = x.f, o = out.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f, bp = bias?.f
-    Parallel.chunks(rows, costPerItem: d * 3) { r in
-        for row in r {
-            let src = xp + row * d, dst = o + row * d
-            let (mu, m2) = moments(src, segments: 1, stride: 0, length: d)
-            let mean = Float(mu), rstd = Float(1 / (m2 / Double(d) + Double(eps)).squareRoot())
-            mp[row] = mean; rp[row] = rstd
-            // Branch once per row, not per element, on which affine parameters exist.
-            switch (wp, bp) {
-            case let (w?, b?): for k in 0..<d { dst[k] = (src[k] - mean) * rstd * w[k] + b[k] }
-            case let (w?, nil): for k in 0..<d { dst[k] = (src[k] - mean) * rstd * w[k] }
-            case let (nil, b?): for k in 0..<d { dst[k] = (src[k] - mean) * rstd + b[k] }
-            case (nil, nil): for k in 0..<d { dst[k] = (src[k] - mean) * rstd }
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: op)
+        let meanT = try Tensor.uninitialized([rows], dtype: S.dtype, op: op), rstdT = try Tensor.uninitialized([rows], dtype: S.dtype, op: op)
+        let xp = x.p(S.self), o = out.p(S.self), mp = meanT.p(S.self), rp = rstdT.p(S.self), wp = weight?.p(S.self), bp = bias?.p(S.self)
+        Parallel.chunks(rows, costPerItem: d * 3) { r in
+            for row in r {
+                let src = xp + row * d, dst = o + row * d
+                let (mu, m2) = moments(src, segments: 1, stride: 0, length: d)
+                let mean = S(mu), rstd = S(1 / (m2 / Double(d) + Double(eps)).squareRoot())
+                mp[row] = mean; rp[row] = rstd
+                // Branch once per row, not per element, on which affine parameters exist.
+                switch (wp, bp) {
+                case let (w?, b?): for k in 0..<d { dst[k] = (src[k] - mean) * rstd * w[k] + b[k] }
+                case let (w?, nil): for k in 0..<d { dst[k] = (src[k] - mean) * rstd * w[k] }
+                case let (nil, b?): for k in 0..<d { dst[k] = (src[k] - mean) * rstd + b[k] }
+                case (nil, nil): for k in 0..<d { dst[k] = (src[k] - mean) * rstd }
+                }
             }
         }
-    }
 
-    let (ins, wi, bi) = normInputs(x, weight, bias)
-    return record(op, out, ins) { g in
-        // Pointers from the captured tensors, which the closure keeps alive.
-        let xp = x.f, mp = meanT.f, rp = rstdT.f, wp = weight?.f
-        let gp = g.f
-        var gx: Tensor? = nil
-        if x.requiresGrad {
-            let t = try Tensor.uninitialized(x.shape, op: "layer_norm_backward")
-            let dp = t.f
-            Parallel.chunks(rows, costPerItem: d * 3) { r in
-                for row in r {
-                    let gi = gp + row * d, xi = xp + row * d, di = dp + row * d
-                    let mean = mp[row], rstd = rp[row]
-                    // ĝ = g·w is staged in the output row, then overwritten with dx.
-                    if let wp { for k in 0..<d { di[k] = gi[k] * wp[k] } } else { di.update(from: gi, count: d) }
-                    var a: Double = 0, b: Double = 0
-                    for k in 0..<d {
-                        let gw = Double(di[k])
-                        a += gw; b += gw * Double((xi[k] - mean) * rstd)
-                    }
-                    let cg = Float(a / Double(d)), cx = Float(b / Double(d))
-                    for k in 0..<d { di[k] = rstd * (di[k] - cg - (xi[k] - mean) * rstd * cx) }
-                }
-            }
-            gx = t
-        }
-        let gw = weight?.requiresGrad == true ? try Tensor.uninitialized(normalizedShape, op: "layer_norm_backward") : nil
-        let gb = bias?.requiresGrad == true ? try Tensor.uninitialized(normalizedShape, op: "layer_norm_backward") : nil
-        if gw != nil || gb != nil {
-            // Partial sums over fixed blocks of rows, then summed in block order: parallel,
-            // cache-friendly, and independent of the thread count.
-            let blockRows = 64, nb = (rows + blockRows - 1) / blockRows
-            let part = try Tensor.zeros([max(nb, 1), 2, d])
-            let pp = part.f
-            defer { withExtendedLifetime(part) {} }
-            Parallel.chunks(nb, costPerItem: blockRows * d * 2) { r in
-                for blk in r {
-                    let pa = pp + blk * 2 * d, pb = pa + d
-                    for row in (blk * blockRows)..<min(rows, (blk + 1) * blockRows) {
-                        let gi = gp + row * d, xi = xp + row * d
+        let (ins, wi, bi) = normInputs(x, weight, bias)
+        return record(op, out, ins) { g in
+            // Pointers from the captured tensors, which the closure keeps alive.
+            let xp = x.p(S.self), mp = meanT.p(S.self), rp = rstdT.p(S.self), wp = weight?.p(S.self)
+            let gp = g.p(S.self)
+            var gx: Tensor? = nil
+            if x.requiresGrad {
+                let t = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "layer_norm_backward")
+                let dp = t.p(S.self)
+                Parallel.chunks(rows, costPerItem: d * 3) { r in
+                    for row in r {
+                        let gi = gp + row * d, xi = xp + row * d, di = dp + row * d
                         let mean = mp[row], rstd = rp[row]
-                        for k in 0..<d { pa[k] += gi[k]; pb[k] += gi[k] * (xi[k] - mean) * rstd }
+                        // ĝ = g·w is staged in the output row, then overwritten with dx.
+                        if let wp { for k in 0..<d { di[k] = gi[k] * wp[k] } } else { di.update(from: gi, count: d) }
+                        var a: Double = 0, b: Double = 0
+                        for k in 0..<d {
+                            let gw = Double(di[k])
+                            a += gw; b += gw * Double((xi[k] - mean) * rstd)
+                        }
+                        let cg = S(a / Double(d)), cx = S(b / Double(d))
+                        for k in 0..<d { di[k] = rstd * (di[k] - cg - (xi[k] - mean) * rstd * cx) }
+                    }
+                }
+                gx = t
+            }
+            let gw = weight?.requiresGrad == true ? try Tensor.uninitialized(normalizedShape, dtype: S.dtype, op: "layer_norm_backward") : nil
+            let gb = bias?.requiresGrad == true ? try Tensor.uninitialized(normalizedShape, dtype: S.dtype, op: "layer_norm_backward") : nil
+            if gw != nil || gb != nil {
+                // Partial sums over fixed blocks of rows, then summed in block order: parallel,
+                // cache-friendly, and independent of the thread count.
+                let blockRows = 64, nb = (rows + blockRows - 1) / blockRows
+                let part = try Tensor.zeros([max(nb, 1), 2, d], dtype: S.dtype)
+                let pp = part.p(S.self)
+                defer { withExtendedLifetime(part) {} }
+                Parallel.chunks(nb, costPerItem: blockRows * d * 2) { r in
+                    for blk in r {
+                        let pa = pp + blk * 2 * d, pb = pa + d
+                        for row in (blk * blockRows)..<min(rows, (blk + 1) * blockRows) {
+                            let gi = gp + row * d, xi = xp + row * d
+                            let mean = mp[row], rstd = rp[row]
+                            for k in 0..<d { pa[k] += gi[k]; pb[k] += gi[k] * (xi[k] - mean) * rstd }
+                        }
+                    }
+                }
+                let gwp = gw?.p(S.self), gbp = gb?.p(S.self)
+                Parallel.chunks(d, costPerItem: nb * 2) { r in
+                    for k in r {
+                        var a: Double = 0, b: Double = 0
+                        for blk in 0..<nb { a += Double(pp[blk * 2 * d + k]); b += Double(pp[blk * 2 * d + d + k]) }
+                        gbp?[k] = S(a); gwp?[k] = S(b)
                     }
                 }
             }
-            let gwp = gw?.f, gbp = gb?.f
-            Parallel.chunks(d, costPerItem: nb * 2) { r in
-                for k in r {
-                    var a: Double = 0, b: Double = 0
-                    for blk in 0..<nb { a += Double(pp[blk * 2 * d + k]); b += Double(pp[blk * 2 * d + d + k]) }
-                    gbp?[k] = Float(a); gwp?[k] = Float(b)
-                }
-            }
+            var grads = [Tensor?](repeating: nil, count: ins.count)
+            grads[0] = gx
+            if let wi { grads[wi] = gw }
+            if let bi { grads[bi] = gb }
+            return grads
         }
-        var grads = [Tensor?](repeating: nil, count: ins.count)
-        grads[0] = gx
-        if let wi { grads[wi] = gw }
-        if let bi { grads[bi] = gb }
-        return grads
     }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }

@@ -10,7 +10,7 @@ struct PoolInput {
     var planes: Int { n * c }
 
     init(_ x: Tensor, op: String) throws {
-        guard x.dtype == .float32 else { throw DFMError.type(op, "expected a float32 tensor, got \(x.dtype)") }
+        try EW.checkFloat(x, op)
         let ok = (x.ndim == 3 || x.ndim == 4) && x.shape[(x.ndim == 4 ? 1 : 0)...].allSatisfy { $0 > 0 }
         guard ok else {
             throw DFMError.shape(op, "non-empty 3D or 4D (batch mode) tensor expected for input, but got shape \(x.shape)")
@@ -66,59 +66,62 @@ public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
     let geo = try poolGeometry(p, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation,
                                ceilMode: ceilMode, op: op)
     let (k, s, pad, d, oh, ow) = geo
-    let out = try Tensor.uninitialized(p.outShape(oh, ow), op: op)
-    // Argmax per output (index within its plane), kept only for backward.
-    let needIdx = GradMode.isEnabled && x.requiresGrad
-    let idx = needIdx ? try Tensor.uninitialized(out.shape, dtype: .int64, op: op) : nil
-    let xp = x.f, op_ = out.f, ip = idx?.i
-    let (h, w) = (p.h, p.w)
-    Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
-        for plane in r {
-            let src = xp + plane * h * w
-            for oy in 0..<oh {
-                var ih0 = oy * s.0 - pad.0
-                let ih1 = min(ih0 + (k.0 - 1) * d.0 + 1, h)
-                while ih0 < 0 { ih0 += d.0 }
-                for ox in 0..<ow {
-                    var iw0 = ox * s.1 - pad.1
-                    let iw1 = min(iw0 + (k.1 - 1) * d.1 + 1, w)
-                    while iw0 < 0 { iw0 += d.1 }
-                    var best = -Float.infinity
-                    var bestIdx = ih0 * w + iw0
-                    var ih = ih0
-                    while ih < ih1 {
-                        var iw = iw0
-                        while iw < iw1 {
-                            let v = src[ih * w + iw]
-                            if v > best || v.isNaN { best = v; bestIdx = ih * w + iw }
-                            iw += d.1
-                        }
-                        ih += d.0
-                    }
-                    let o = (plane * oh + oy) * ow + ox
-                    op_[o] = best
-                    ip?[o] = Int64(bestIdx)
-                }
-            }
-        }
-    }
-    guard let idx else { return out }
-    return record(op, out, [x]) { g in
-        let dx = try Tensor.zeros(x.shape)
-        let gp = g.f, dp = dx.f, ip = idx.i, hw = h * w, ohw = oh * ow
-        Parallel.chunks(p.planes, costPerItem: ohw) { r in
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(p.outShape(oh, ow), dtype: S.dtype, op: op)
+        // Argmax per output (index within its plane), kept only for backward.
+        let needIdx = GradMode.isEnabled && x.requiresGrad
+        let idx = needIdx ? try Tensor.uninitialized(out.shape, dtype: .int64, op: op) : nil
+        let xp = x.p(S.self), op_ = out.p(S.self), ip = idx?.i
+        let (h, w) = (p.h, p.w)
+        Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
             for plane in r {
-                let dst = dp + plane * hw
-                for q in 0..<ohw {
-                    let o = plane * ohw + q
-                    let t = Int(ip[o])
-                    // A window that lies wholly in padding has no input to credit.
-                    if t >= 0 && t < hw { dst[t] += gp[o] }
+                let src = xp + plane * h * w
+                for oy in 0..<oh {
+                    var ih0 = oy * s.0 - pad.0
+                    let ih1 = min(ih0 + (k.0 - 1) * d.0 + 1, h)
+                    while ih0 < 0 { ih0 += d.0 }
+                    for ox in 0..<ow {
+                        var iw0 = ox * s.1 - pad.1
+                        let iw1 = min(iw0 + (k.1 - 1) * d.1 + 1, w)
+                        while iw0 < 0 { iw0 += d.1 }
+                        var best = -S.infinity
+                        var bestIdx = ih0 * w + iw0
+                        var ih = ih0
+                        while ih < ih1 {
+                            var iw = iw0
+                            while iw < iw1 {
+                                let v = src[ih * w + iw]
+                                if v > best || v.isNaN { best = v; bestIdx = ih * w + iw }
+                                iw += d.1
+                            }
+                            ih += d.0
+                        }
+                        let o = (plane * oh + oy) * ow + ox
+                        op_[o] = best
+                        ip?[o] = Int64(bestIdx)
+                    }
                 }
             }
         }
-        return [dx]
+        guard let idx else { return out }
+        return record(op, out, [x]) { g in
+            let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
+            let gp = g.p(S.self), dp = dx.p(S.self), ip = idx.i, hw = h * w, ohw = oh * ow
+            Parallel.chunks(p.planes, costPerItem: ohw) { r in
+                for plane in r {
+                    let dst = dp + plane * hw
+                    for q in 0..<ohw {
+                        let o = plane * ohw + q
+                        let t = Int(ip[o])
+                        // A window that lies wholly in padding has no input to credit.
+                        if t >= 0 && t < hw { dst[t] += gp[o] }
+                    }
+                }
+            }
+            return [dx]
+        }
     }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 /// torch.nn.functional.avg_pool2d (no divisor_override).
@@ -129,58 +132,61 @@ public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
     let (k, s, pad, _, oh, ow) = try poolGeometry(p, kernelSize: kernelSize, stride: stride, padding: padding,
                                                   dilation: [1, 1], ceilMode: ceilMode, op: op)
     let (h, w) = (p.h, p.w)
-    // Window bounds and divisor of output (oy, ox), as in torch's cpu_avg_pool.
-    @inline(__always) func window(_ oy: Int, _ ox: Int) -> (Int, Int, Int, Int, Float) {
-        var ih0 = oy * s.0 - pad.0, iw0 = ox * s.1 - pad.1
-        var ih1 = min(ih0 + k.0, h + pad.0), iw1 = min(iw0 + k.1, w + pad.1)
-        let poolSize = (ih1 - ih0) * (iw1 - iw0)
-        ih0 = max(ih0, 0); iw0 = max(iw0, 0); ih1 = min(ih1, h); iw1 = min(iw1, w)
-        let div = countIncludePad ? poolSize : (ih1 - ih0) * (iw1 - iw0)
-        return (ih0, ih1, iw0, iw1, Float(div))
-    }
-    let out = try Tensor.uninitialized(p.outShape(oh, ow), op: op)
-    let xp = x.f, yp = out.f
-    Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
-        for plane in r {
-            let src = xp + plane * h * w
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let (ih0, ih1, iw0, iw1, div) = window(oy, ox)
-                    var acc: Float = 0
-                    if ih0 < ih1 && iw0 < iw1 {
-                        for ih in ih0..<ih1 { for iw in iw0..<iw1 { acc += src[ih * w + iw] } }
-                        acc /= div
-                    }
-                    yp[(plane * oh + oy) * ow + ox] = acc
-                }
-            }
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        // Window bounds and divisor of output (oy, ox), as in torch's cpu_avg_pool.
+        @inline(__always) func window(_ oy: Int, _ ox: Int) -> (Int, Int, Int, Int, S) {
+            var ih0 = oy * s.0 - pad.0, iw0 = ox * s.1 - pad.1
+            var ih1 = min(ih0 + k.0, h + pad.0), iw1 = min(iw0 + k.1, w + pad.1)
+            let poolSize = (ih1 - ih0) * (iw1 - iw0)
+            ih0 = max(ih0, 0); iw0 = max(iw0, 0); ih1 = min(ih1, h); iw1 = min(iw1, w)
+            let div = countIncludePad ? poolSize : (ih1 - ih0) * (iw1 - iw0)
+            return (ih0, ih1, iw0, iw1, S(div))
         }
-    }
-    return record(op, out, [x]) { g in
-        let dx = try Tensor.zeros(x.shape)
-        let gp = g.f, dp = dx.f
+        let out = try Tensor.uninitialized(p.outShape(oh, ow), dtype: S.dtype, op: op)
+        let xp = x.p(S.self), yp = out.p(S.self)
         Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
             for plane in r {
-                let dst = dp + plane * h * w
+                let src = xp + plane * h * w
                 for oy in 0..<oh {
                     for ox in 0..<ow {
                         let (ih0, ih1, iw0, iw1, div) = window(oy, ox)
-                        if ih0 >= ih1 || iw0 >= iw1 { continue }
-                        let v = gp[(plane * oh + oy) * ow + ox] / div
-                        for ih in ih0..<ih1 { for iw in iw0..<iw1 { dst[ih * w + iw] += v } }
+                        var acc: S = 0
+                        if ih0 < ih1 && iw0 < iw1 {
+                            for ih in ih0..<ih1 { for iw in iw0..<iw1 { acc += src[ih * w + iw] } }
+                            acc /= div
+                        }
+                        yp[(plane * oh + oy) * ow + ox] = acc
                     }
                 }
             }
         }
-        return [dx]
+        return record(op, out, [x]) { g in
+            let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
+            let gp = g.p(S.self), dp = dx.p(S.self)
+            Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
+                for plane in r {
+                    let dst = dp + plane * h * w
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            let (ih0, ih1, iw0, iw1, div) = window(oy, ox)
+                            if ih0 >= ih1 || iw0 >= iw1 { continue }
+                            let v = gp[(plane * oh + oy) * ow + ox] / div
+                            for ih in ih0..<ih1 { for iw in iw0..<iw1 { dst[ih * w + iw] += v } }
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
     }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
 /// torch.nn.functional.adaptive_avg_pool2d: output cell i averages input rows
 /// floor(i·H/OH) ..< ceil((i+1)·H/OH) (likewise for columns).
 public func adaptiveAvgPool2d(_ x: Tensor, outputSize: [Int]) throws -> Tensor {
     let op = "adaptive_avg_pool2d"
-    guard x.dtype == .float32 else { throw DFMError.type(op, "expected a float32 tensor, got \(x.dtype)") }
+    try EW.checkFloat(x, op)
     guard x.ndim == 3 || x.ndim == 4 else {
         throw DFMError.shape(op, "Expected 3D or 4D tensor, but got shape \(x.shape)")
     }
@@ -195,38 +201,41 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: [Int]) throws -> Tensor {
     let (h, w) = (p.h, p.w)
     @inline(__always) func start(_ a: Int, _ b: Int, _ c: Int) -> Int { (a / b) * c + ((a % b) * c) / b }
     @inline(__always) func end(_ a: Int, _ b: Int, _ c: Int) -> Int { 1 + ((a + 1) * c - 1) / b }
-    let out = try Tensor.uninitialized(p.outShape(oh, ow), op: op)
-    let xp = x.f, yp = out.f
-    Parallel.chunks(p.planes, costPerItem: h * w + oh * ow) { r in
-        for plane in r {
-            let src = xp + plane * h * w
-            for oy in 0..<oh {
-                let ih0 = start(oy, oh, h), ih1 = end(oy, oh, h)
-                for ox in 0..<ow {
-                    let iw0 = start(ox, ow, w), iw1 = end(ox, ow, w)
-                    var acc: Float = 0
-                    for ih in ih0..<ih1 { for iw in iw0..<iw1 { acc += src[ih * w + iw] } }
-                    yp[(plane * oh + oy) * ow + ox] = acc / Float(ih1 - ih0) / Float(iw1 - iw0)
-                }
-            }
-        }
-    }
-    return record(op, out, [x]) { g in
-        let dx = try Tensor.zeros(x.shape)
-        let gp = g.f, dp = dx.f
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(p.outShape(oh, ow), dtype: S.dtype, op: op)
+        let xp = x.p(S.self), yp = out.p(S.self)
         Parallel.chunks(p.planes, costPerItem: h * w + oh * ow) { r in
             for plane in r {
-                let dst = dp + plane * h * w
+                let src = xp + plane * h * w
                 for oy in 0..<oh {
                     let ih0 = start(oy, oh, h), ih1 = end(oy, oh, h)
                     for ox in 0..<ow {
                         let iw0 = start(ox, ow, w), iw1 = end(ox, ow, w)
-                        let v = gp[(plane * oh + oy) * ow + ox] / Float(ih1 - ih0) / Float(iw1 - iw0)
-                        for ih in ih0..<ih1 { for iw in iw0..<iw1 { dst[ih * w + iw] += v } }
+                        var acc: S = 0
+                        for ih in ih0..<ih1 { for iw in iw0..<iw1 { acc += src[ih * w + iw] } }
+                        yp[(plane * oh + oy) * ow + ox] = acc / S(ih1 - ih0) / S(iw1 - iw0)
                     }
                 }
             }
         }
-        return [dx]
+        return record(op, out, [x]) { g in
+            let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
+            let gp = g.p(S.self), dp = dx.p(S.self)
+            Parallel.chunks(p.planes, costPerItem: h * w + oh * ow) { r in
+                for plane in r {
+                    let dst = dp + plane * h * w
+                    for oy in 0..<oh {
+                        let ih0 = start(oy, oh, h), ih1 = end(oy, oh, h)
+                        for ox in 0..<ow {
+                            let iw0 = start(ox, ow, w), iw1 = end(ox, ow, w)
+                            let v = gp[(plane * oh + oy) * ow + ox] / S(ih1 - ih0) / S(iw1 - iw0)
+                            for ih in ih0..<ih1 { for iw in iw0..<iw1 { dst[ih * w + iw] += v } }
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
     }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }

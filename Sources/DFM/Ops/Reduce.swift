@@ -16,8 +16,12 @@ private func reducePlan(_ shape: [Int], _ dims: [Int], keepdim: Bool, op: String
 
 /// Sums `x` over `reduced` into a tensor of shape `keep` (same rank, 1 on reduced dims).
 private func sumKernel(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
-    let out = try Tensor.zeros(keep)
-    let o = out.f, xp = x.f
+    x.dtype == .float64 ? try sumKernel(x, Double.self, keep: keep) : try sumKernel(x, Float.self, keep: keep)
+}
+
+private func sumKernel<S: Real>(_ x: Tensor, _: S.Type, keep: [Int]) throws -> Tensor {
+    let out = try Tensor.zeros(keep, dtype: S.dtype)
+    let o = out.p(S.self), xp = x.p(S.self)
     if x.count == 0 { return out }
     if out.count == 1 {
         // Pairwise blocks of 4096, summed in order: accurate and thread-count independent.
@@ -27,13 +31,13 @@ private func sumKernel(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
             let p = pp.baseAddress!
             Parallel.chunks(nb, costPerItem: block) { r in
                 for b in r {
-                    var s: Float = 0
+                    var s: S = 0
                     for k in (b * block)..<min(x.count, (b + 1) * block) { s += xp[k] }
                     p[b] = Double(s)
                 }
             }
         }
-        o[0] = Float(partial.reduce(0, +))
+        o[0] = S(partial.reduce(0, +))
         return out
     }
     // General: iterate over outputs in parallel; each output sums its fiber in order.
@@ -55,7 +59,7 @@ private func sumKernel(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
                 base += (rem % keptShape[d]) * keptStrides[d]
                 rem /= keptShape[d]
             }
-            var s: Float = 0
+            var s: S = 0
             if redDims.count == 1 {
                 let st = redStrides[0]
                 for q in 0..<redCount { s += xp[base + q * st] }
@@ -79,7 +83,7 @@ private func sumKernel(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
 public func sum(_ x: Tensor, dims: [Int] = [], keepdim: Bool = false) throws -> Tensor {
     let plan = try reducePlan(x.shape, dims, keepdim: keepdim, op: "sum")
     // int64 and bool sums are int64 (torch); neither requires grad, so nothing to record.
-    if x.dtype != .float32 {
+    if !x.dtype.isFloat {
         return try IntKernels.sum(try BoolKernels.toInt(x, op: "sum"), keep: plan.keep, op: "sum").viewAs(plan.out)
     }
     try EW.checkFloat(x, "sum")
@@ -95,9 +99,15 @@ public func mean(_ x: Tensor, dims: [Int] = [], keepdim: Bool = false) throws ->
     let n = plan.keep.reduce(1, *)
     let m = n == 0 ? 0 : x.count / n
     let kept = try sumKernel(x, keep: plan.keep, op: "mean")
-    let scale: Float = m == 0 ? .nan : 1 / Float(m)
-    let o = kept.f
-    for k in 0..<kept.count { o[k] = m == 0 ? .nan : o[k] * scale }
+    // torch divides the sum by the count (in the tensor's precision).
+    let scale: Double = m == 0 ? .nan : 1 / Double(m)
+    if kept.dtype == .float64 {
+        let o = kept.d
+        for k in 0..<kept.count { o[k] = m == 0 ? .nan : o[k] / Double(m) }
+    } else {
+        let o = kept.f
+        for k in 0..<kept.count { o[k] = m == 0 ? .nan : o[k] * Float(scale) }
+    }
     let out = kept.viewAs(plan.out)
     return record("mean", out, [x]) { g in [try expand(try mul(g.viewAs(plan.keep), scale), to: x.shape)] }
 }
@@ -142,7 +152,7 @@ public func cumsum(_ x: Tensor, dim: Int) throws -> Tensor {
     let d = x.ndim == 0 ? 0 : try Shape.dim(dim, x.ndim, op: op)
     let (outer, n, inner) = x.ndim == 0 ? (1, 1, 1)
         : (x.shape[..<d].reduce(1, *), x.shape[d], x.shape[(d + 1)...].reduce(1, *))
-    if x.dtype != .float32 {
+    if !x.dtype.isFloat {
         let xi = try BoolKernels.toInt(x, op: op)
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
         let src = xi.i, dst = out.i
@@ -157,17 +167,21 @@ public func cumsum(_ x: Tensor, dim: Int) throws -> Tensor {
         }
         return out
     }
-    let out = try Tensor.uninitialized(x.shape, op: op)
-    runningSums(x.f, out.f, outer: outer, n: n, inner: inner, reversed: false)
-    return record(op, out, [x]) { g in
-        let gx = try Tensor.uninitialized(x.shape, op: "cumsum_backward")
-        runningSums(g.f, gx.f, outer: outer, n: n, inner: inner, reversed: true)
-        return [gx]
+    func sums(_ src: Tensor, reversed: Bool) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: src.dtype, op: op)
+        if src.dtype == .float64 {
+            runningSums(src.d, out.d, outer: outer, n: n, inner: inner, reversed: reversed)
+        } else {
+            runningSums(src.f, out.f, outer: outer, n: n, inner: inner, reversed: reversed)
+        }
+        return out
     }
+    let out = try sums(x, reversed: false)
+    return record(op, out, [x]) { g in [try sums(g, reversed: true)] }
 }
 
 /// Running sums of every lane (n elements at stride `inner`), from the end when `reversed`.
-private func runningSums(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+private func runningSums<S: Real>(_ src: UnsafeMutablePointer<S>, _ dst: UnsafeMutablePointer<S>,
                          outer: Int, n: Int, inner: Int, reversed: Bool) {
     Parallel.chunks(outer * inner, costPerItem: n) { r in
         for lane in r {
@@ -176,7 +190,7 @@ private func runningSums(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutabl
             for t in 0..<n {
                 let j = reversed ? n - 1 - t : t
                 s += Double(src[base + j * inner])
-                dst[base + j * inner] = Float(s)
+                dst[base + j * inner] = S(s)
             }
         }
     }

@@ -186,7 +186,7 @@ public func cat(_ xs: [Tensor], dim: Int = 0) throws -> Tensor {
             if t.requiresGrad { grads[k] = try take(g, dim: d, start: off, step: 1, len: t.shape[d], view: false, op: "cat_backward") }
             off += t.shape[d]
         }
-        for k in xs.indices where !used.contains(k) && xs[k].requiresGrad { grads[k] = try Tensor.zeros([0]) }
+        for k in xs.indices where !used.contains(k) && xs[k].requiresGrad { grads[k] = try Tensor.zeros([0], dtype: xs[k].dtype) }
         return grads
     }
 }

@@ -22,30 +22,33 @@ private func softmaxLayout(_ x: Tensor, _ dim: Int, op: String) throws -> (outer
 /// torch.softmax(x, dim): exp(x - max) / Σ exp(x - max) along `dim`.
 public func softmax(_ x: Tensor, dim: Int) throws -> Tensor {
     let (outer, n, inner) = try softmaxLayout(x, dim, op: "softmax")
-    let out = try Tensor.uninitialized(x.shape, op: "softmax")
-    softmaxForward(x.f, out.f, outer: outer, n: n, inner: inner, log: false)
-    return record("softmax", out, [x]) { g in
-        // dx = y ⊙ (g − Σ g⊙y)
-        let gx = try Tensor.uninitialized(x.shape, op: "softmax_backward")
-        softmaxBackward(g.f, out.f, gx.f, outer: outer, n: n, inner: inner, log: false)
-        return [gx]
-    }
+    // dx = y ⊙ (g − Σ g⊙y)
+    return try softmaxOp(x, outer, n, inner, log: false)
 }
 
 /// torch.log_softmax(x, dim): (x - max) - log Σ exp(x - max) along `dim`.
 public func logSoftmax(_ x: Tensor, dim: Int) throws -> Tensor {
     let (outer, n, inner) = try softmaxLayout(x, dim, op: "log_softmax")
-    let out = try Tensor.uninitialized(x.shape, op: "log_softmax")
-    softmaxForward(x.f, out.f, outer: outer, n: n, inner: inner, log: true)
-    return record("log_softmax", out, [x]) { g in
-        // dx = g − exp(y)·Σ g
-        let gx = try Tensor.uninitialized(x.shape, op: "log_softmax_backward")
-        softmaxBackward(g.f, out.f, gx.f, outer: outer, n: n, inner: inner, log: true)
-        return [gx]
-    }
+    // dx = g − exp(y)·Σ g
+    return try softmaxOp(x, outer, n, inner, log: true)
 }
 
-private func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+/// The forward kernel and its recorded backward, in x's precision.
+private func softmaxOp(_ x: Tensor, _ outer: Int, _ n: Int, _ inner: Int, log: Bool) throws -> Tensor {
+    let op = log ? "log_softmax" : "softmax"
+    func run<S: Real>(_: S.Type) throws -> Tensor {
+        let out = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: op)
+        softmaxForward(x.p(S.self), out.p(S.self), outer: outer, n: n, inner: inner, log: log)
+        return record(op, out, [x]) { g in
+            let gx = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: op + "_backward")
+            softmaxBackward(g.p(S.self), out.p(S.self), gx.p(S.self), outer: outer, n: n, inner: inner, log: log)
+            return [gx]
+        }
+    }
+    return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
+}
+
+private func softmaxForward<S: Real>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>,
                             outer: Int, n: Int, inner: Int, log: Bool) {
     if outer == 0 || n == 0 || inner == 0 { return }
     if inner == 1 {
@@ -54,13 +57,13 @@ private func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer
                 let xr = x + row * n, yr = y + row * n
                 var mx = xr[0]
                 for c in 0..<n { mx = Swift.max(mx, xr[c]) }
-                var s: Float = 0
+                var s: S = 0
                 if log {
-                    for c in 0..<n { s += Foundation.exp(xr[c] - mx) }
-                    let ls = Foundation.log(s)
+                    for c in 0..<n { s += S.exp(xr[c] - mx) }
+                    let ls = S.log(s)
                     for c in 0..<n { yr[c] = (xr[c] - mx) - ls }
                 } else {
-                    for c in 0..<n { let e = Foundation.exp(xr[c] - mx); yr[c] = e; s += e }
+                    for c in 0..<n { let e = S.exp(xr[c] - mx); yr[c] = e; s += e }
                     let inv = 1 / s
                     for c in 0..<n { yr[c] *= inv }
                 }
@@ -70,7 +73,7 @@ private func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer
     }
     let blocks = (inner + lanesPerBlock - 1) / lanesPerBlock
     Parallel.chunks(outer * blocks, costPerItem: 8 * n * lanesPerBlock) { items in
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * lanesPerBlock)
+        let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * lanesPerBlock)
         defer { scratch.deallocate() }
         let mx = scratch, s = scratch + lanesPerBlock
         for item in items {
@@ -84,9 +87,9 @@ private func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer
             if log {
                 for c in 0..<n {
                     let xr = x + base + c * inner
-                    for j in 0..<w { s[j] += Foundation.exp(xr[j] - mx[j]) }
+                    for j in 0..<w { s[j] += S.exp(xr[j] - mx[j]) }
                 }
-                for j in 0..<w { s[j] = Foundation.log(s[j]) }
+                for j in 0..<w { s[j] = S.log(s[j]) }
                 for c in 0..<n {
                     let xr = x + base + c * inner, yr = y + base + c * inner
                     for j in 0..<w { yr[j] = (xr[j] - mx[j]) - s[j] }
@@ -94,7 +97,7 @@ private func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer
             } else {
                 for c in 0..<n {
                     let xr = x + base + c * inner, yr = y + base + c * inner
-                    for j in 0..<w { let e = Foundation.exp(xr[j] - mx[j]); yr[j] = e; s[j] += e }
+                    for j in 0..<w { let e = S.exp(xr[j] - mx[j]); yr[j] = e; s[j] += e }
                 }
                 for j in 0..<w { s[j] = 1 / s[j] }
                 for c in 0..<n {
@@ -107,17 +110,17 @@ private func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer
 }
 
 /// gx from the upstream gradient g and the forward output y (softmax or log_softmax).
-private func softmaxBackward(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>,
+private func softmaxBackward<S: Real>(_ g: UnsafePointer<S>, _ y: UnsafePointer<S>, _ gx: UnsafeMutablePointer<S>,
                              outer: Int, n: Int, inner: Int, log: Bool) {
     if outer == 0 || n == 0 || inner == 0 { return }
     if inner == 1 {
         Parallel.chunks(outer, costPerItem: 8 * n) { rows in
             for row in rows {
                 let gr = g + row * n, yr = y + row * n, o = gx + row * n
-                var s: Float = 0
+                var s: S = 0
                 if log {
                     for c in 0..<n { s += gr[c] }
-                    for c in 0..<n { o[c] = gr[c] - Foundation.exp(yr[c]) * s }
+                    for c in 0..<n { o[c] = gr[c] - S.exp(yr[c]) * s }
                 } else {
                     for c in 0..<n { s += gr[c] * yr[c] }
                     for c in 0..<n { o[c] = yr[c] * (gr[c] - s) }
@@ -128,7 +131,7 @@ private func softmaxBackward(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float
     }
     let blocks = (inner + lanesPerBlock - 1) / lanesPerBlock
     Parallel.chunks(outer * blocks, costPerItem: 8 * n * lanesPerBlock) { items in
-        let s = UnsafeMutablePointer<Float>.allocate(capacity: lanesPerBlock)
+        let s = UnsafeMutablePointer<S>.allocate(capacity: lanesPerBlock)
         defer { s.deallocate() }
         for item in items {
             let j0 = (item % blocks) * lanesPerBlock, w = Swift.min(lanesPerBlock, inner - j0)
@@ -141,7 +144,7 @@ private func softmaxBackward(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float
                 }
                 for c in 0..<n {
                     let off = base + c * inner
-                    for j in 0..<w { gx[off + j] = g[off + j] - Foundation.exp(y[off + j]) * s[j] }
+                    for j in 0..<w { gx[off + j] = g[off + j] - S.exp(y[off + j]) * s[j] }
                 }
             } else {
                 for c in 0..<n {

@@ -12,16 +12,19 @@ public func sort(_ x: Tensor, dim: Int = -1, descending: Bool = false) throws ->
     let vals = try Tensor.uninitialized(x.shape, dtype: x.dtype, op: op)
     switch x.dtype {
     case .float32: sortLanes(x.f, vals.f, idx.i, outer, n, inner, descending) { $0.isNaN }
+    case .float64: sortLanes(x.d, vals.d, idx.i, outer, n, inner, descending) { $0.isNaN }
     case .int64: sortLanes(x.i, vals.i, idx.i, outer, n, inner, descending) { _ in false }
     case .bool: sortLanes(x.b, vals.b, idx.i, outer, n, inner, descending) { _ in false }
     }
     let values = record(op, vals, [x]) { g in
-        let gx = try Tensor.zeros(x.shape)
-        let gp = g.f, gxp = gx.f, ip = idx.i
+        let gx = try Tensor.zeros(x.shape, dtype: x.dtype)
+        let es = x.dtype.byteSize, gp = g.rawPointer, gxp = gx.rawPointer, ip = idx.i
         Parallel.chunks(outer * inner, costPerItem: n) { r in
             for lane in r {
                 let base = (lane / inner) * n * inner + lane % inner
-                for j in 0..<n { gxp[base + Int(ip[base + j * inner]) * inner] = gp[base + j * inner] }
+                for j in 0..<n {
+                    (gxp + (base + Int(ip[base + j * inner]) * inner) * es).copyMemory(from: gp + (base + j * inner) * es, byteCount: es)
+                }
             }
         }
         return [gx]

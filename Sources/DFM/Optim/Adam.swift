@@ -60,77 +60,80 @@ public class Adam: Optimizer {
     public override func update(_ p: Tensor, grad: Tensor, group: ParamGroup, state: inout [String: Tensor]) throws {
         if state["step"] == nil {
             state["step"] = try Tensor.zeros([])
-            state["exp_avg"] = try Tensor.zeros(p.shape)
-            state["exp_avg_sq"] = try Tensor.zeros(p.shape)
-            if amsgrad { state["max_exp_avg_sq"] = try Tensor.zeros(p.shape) }
+            state["exp_avg"] = try Tensor.zeros(p.shape, dtype: p.dtype)
+            state["exp_avg_sq"] = try Tensor.zeros(p.shape, dtype: p.dtype)
+            if amsgrad { state["max_exp_avg_sq"] = try Tensor.zeros(p.shape, dtype: p.dtype) }
         }
-        if amsgrad && state["max_exp_avg_sq"] == nil { state["max_exp_avg_sq"] = try Tensor.zeros(p.shape) }
+        if amsgrad && state["max_exp_avg_sq"] == nil { state["max_exp_avg_sq"] = try Tensor.zeros(p.shape, dtype: p.dtype) }
         guard let stepT = state["step"], let m = state["exp_avg"], let v = state["exp_avg_sq"] else {
             throw DFMError(.internal, "\(typeName): incomplete state for a parameter of shape \(p.shape)")
         }
         let vmax = amsgrad ? state["max_exp_avg_sq"] : nil
-        stepT.f[0] += 1
+        stepT.f[0] += 1  // a float32 scalar in either precision, as torch keeps it
         let step = Double(stepT.f[0])
         let lr = group.lr, wdD = group.weightDecay
         let bc1 = 1 - Foundation.pow(beta1, step)
         let bc2 = 1 - Foundation.pow(beta2, step)
         let stepSize = lr / bc1
-        let bc2Sqrt = Float(Foundation.pow(bc2, 0.5))
-        let negStep = Float(-stepSize), epsF = Float(eps)
-        let w1 = Float(1 - beta1), b2 = Float(beta2), oneMinusB2 = Float(1 - beta2)
-        let hasWd = wdD != 0, decoupled = decoupledWeightDecay
-        let wd = Float(wdD), decay = Float(1 - lr * wdD)
-        let maximize = self.maximize
-        let pp = p.f, gp = grad.f, mp = m.f, vp = v.f, xp = vmax?.f
-        // torch's lerp: small weights start from `start`, large ones from `end`.
-        let smallW = Swift.abs(w1) < 0.5, w1m1 = w1 - 1
-        if !hasWd && xp == nil && !maximize {
-            // The common case as branch-free loops, which the compiler vectorises (the general
-            // loop below runs scalar); same arithmetic, expression for expression.
+        func run<S: Real>(_: S.Type) throws -> Void {
+            let bc2Sqrt = S(Foundation.pow(bc2, 0.5))
+            let negStep = S(-stepSize), epsF = S(eps)
+            let w1 = S(1 - beta1), b2 = S(beta2), oneMinusB2 = S(1 - beta2)
+            let hasWd = wdD != 0, decoupled = decoupledWeightDecay
+            let wd = S(wdD), decay = S(1 - lr * wdD)
+            let maximize = self.maximize
+            let pp = p.p(S.self), gp = grad.p(S.self), mp = m.p(S.self), vp = v.p(S.self), xp = vmax?.p(S.self)
+            // torch's lerp: small weights start from `start`, large ones from `end`.
+            let smallW = Swift.abs(w1) < 0.5, w1m1 = w1 - 1
+            if !hasWd && xp == nil && !maximize {
+                // The common case as branch-free loops, which the compiler vectorises (the general
+                // loop below runs scalar); same arithmetic, expression for expression.
+                Parallel.chunks(p.count, costPerItem: 12) { r in
+                    if smallW {
+                        for k in r {
+                            let g = gp[k], mk = mp[k].addingProduct(w1, g - mp[k])
+                            mp[k] = mk
+                            let vk = vp[k] * b2 + oneMinusB2 * g * g
+                            vp[k] = vk
+                            pp[k] = pp[k] + negStep * mk / (vk.squareRoot() / bc2Sqrt + epsF)
+                        }
+                    } else {
+                        for k in r {
+                            let g = gp[k], mk = g.addingProduct(w1m1, g - mp[k])
+                            mp[k] = mk
+                            let vk = vp[k] * b2 + oneMinusB2 * g * g
+                            vp[k] = vk
+                            pp[k] = pp[k] + negStep * mk / (vk.squareRoot() / bc2Sqrt + epsF)
+                        }
+                    }
+                }
+                return
+            }
             Parallel.chunks(p.count, costPerItem: 12) { r in
-                if smallW {
-                    for k in r {
-                        let g = gp[k], mk = mp[k].addingProduct(w1, g - mp[k])
-                        mp[k] = mk
-                        let vk = vp[k] * b2 + oneMinusB2 * g * g
-                        vp[k] = vk
-                        pp[k] = pp[k] + negStep * mk / (vk.squareRoot() / bc2Sqrt + epsF)
+                for k in r {
+                    var g = maximize ? -gp[k] : gp[k]
+                    var pk = pp[k]
+                    if hasWd {
+                        if decoupled { pk = pk * decay } else { g = g.addingProduct(pk, wd) }
                     }
-                } else {
-                    for k in r {
-                        let g = gp[k], mk = g.addingProduct(w1m1, g - mp[k])
-                        mp[k] = mk
-                        let vk = vp[k] * b2 + oneMinusB2 * g * g
-                        vp[k] = vk
-                        pp[k] = pp[k] + negStep * mk / (vk.squareRoot() / bc2Sqrt + epsF)
+                    let diff = g - mp[k]
+                    let mk = smallW ? mp[k].addingProduct(w1, diff) : g.addingProduct(w1m1, diff)
+                    mp[k] = mk
+                    let vk = vp[k] * b2 + oneMinusB2 * g * g
+                    vp[k] = vk
+                    var s = vk
+                    if let xp {
+                        let mx = xp[k]
+                        let nm = (mx.isNaN || vk.isNaN) ? S.nan : Swift.max(mx, vk)
+                        xp[k] = nm
+                        s = nm
                     }
+                    let denom = s.squareRoot() / bc2Sqrt + epsF
+                    pp[k] = pk + negStep * mk / denom
                 }
             }
-            return
         }
-        Parallel.chunks(p.count, costPerItem: 12) { r in
-            for k in r {
-                var g = maximize ? -gp[k] : gp[k]
-                var pk = pp[k]
-                if hasWd {
-                    if decoupled { pk = pk * decay } else { g = g.addingProduct(pk, wd) }
-                }
-                let diff = g - mp[k]
-                let mk = smallW ? mp[k].addingProduct(w1, diff) : g.addingProduct(w1m1, diff)
-                mp[k] = mk
-                let vk = vp[k] * b2 + oneMinusB2 * g * g
-                vp[k] = vk
-                var s = vk
-                if let xp {
-                    let mx = xp[k]
-                    let nm = (mx.isNaN || vk.isNaN) ? Float.nan : Swift.max(mx, vk)
-                    xp[k] = nm
-                    s = nm
-                }
-                let denom = s.squareRoot() / bc2Sqrt + epsF
-                pp[k] = pk + negStep * mk / denom
-            }
-        }
+        return try p.dtype == .float64 ? run(Double.self) : run(Float.self)
     }
 }
 

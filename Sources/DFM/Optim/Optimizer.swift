@@ -65,7 +65,7 @@ open class Optimizer {
         var seen = Set(paramGroups.flatMap { $0.params.map(ObjectIdentifier.init) })
         for (i, p) in params.enumerated() {
             guard p.isLeaf else { throw DFMError.invalid(typeName, "can't optimize a non-leaf Tensor (parameter \(i))") }
-            guard p.dtype == .float32 else { throw DFMError.type(typeName, "parameter \(i) must be float32, got \(p.dtype)") }
+            guard p.dtype.isFloat else { throw DFMError.type(typeName, "parameter \(i) must be float32 or float64, got \(p.dtype)") }
             guard seen.insert(ObjectIdentifier(p)).inserted else {
                 throw DFMError.invalid(typeName, "some parameters appear more than once (parameter \(i) of the new group)")
             }
@@ -109,7 +109,7 @@ open class Optimizer {
         for (gi, g) in paramGroups.enumerated() {
             for (pi, p) in g.params.enumerated() {
                 guard let grad = p.grad else { continue }
-                guard grad.shape == p.shape, grad.dtype == .float32 else {
+                guard grad.shape == p.shape, grad.dtype == p.dtype else {
                     throw DFMError.shape("\(typeName).step", "gradient of parameter \(pi) in group \(gi) has shape \(grad.shape) (\(grad.dtype)) but the parameter has shape \(p.shape)")
                 }
                 work.append((gi, p, grad))
@@ -186,8 +186,9 @@ open class Optimizer {
                     let key = "state.\(index).\(name)"
                     guard let t = s.tensors[key] else { continue }
                     let expected = name == "step" ? [] : p.shape
-                    guard t.shape == expected, t.dtype == .float32 else {
-                        throw DFMError.shape(op, "\(key) has shape \(t.shape) (\(t.dtype)) but parameter \(index) needs \(expected) (float32)")
+                    let dtype: DType = name == "step" ? .float32 : p.dtype  // step counts are float32 scalars
+                    guard t.shape == expected, t.dtype == dtype else {
+                        throw DFMError.shape(op, "\(key) has shape \(t.shape) (\(t.dtype)) but parameter \(index) needs \(expected) (\(dtype))")
                     }
                     ps[name] = try t.clone()
                     used.insert(key)

@@ -44,39 +44,42 @@ public final class RMSprop: Optimizer {
         let step = try state["step"] ?? Tensor.zeros([])
         step.f[0] += 1
         state["step"] = step
-        let sq = try state["square_avg"] ?? Tensor.zeros(p.shape)
+        let sq = try state["square_avg"] ?? Tensor.zeros(p.shape, dtype: p.dtype)
         state["square_avg"] = sq
-        let ga = centered ? try state["grad_avg"] ?? Tensor.zeros(p.shape) : nil
+        let ga = centered ? try state["grad_avg"] ?? Tensor.zeros(p.shape, dtype: p.dtype) : nil
         if let ga { state["grad_avg"] = ga }
-        let buf = momentum > 0 ? try state["momentum_buffer"] ?? Tensor.zeros(p.shape) : nil
+        let buf = momentum > 0 ? try state["momentum_buffer"] ?? Tensor.zeros(p.shape, dtype: p.dtype) : nil
         if let buf { state["momentum_buffer"] = buf }
-        let pp = p.f, gp = grad.f, sp = sq.f, ap = ga?.f, bp = buf?.f
-        let a = Float(alpha), keep = Float(1 - alpha), e = Float(eps), mu = Float(momentum)
-        let wd = Float(group.weightDecay), hasWd = group.weightDecay != 0, negLr = Float(-group.lr), maximize = self.maximize
-        Parallel.chunks(p.count, costPerItem: 10) { r in
-            for k in r {
-                var g = maximize ? -gp[k] : gp[k]
-                if hasWd { g = g.addingProduct(pp[k], wd) }
-                let v = sp[k] * a + keep * g * g
-                sp[k] = v
-                var avg: Float
-                if let ap {
-                    // torch's lerp_: from the nearer end, so weights above 0.5 round the same way
-                    let m = keep < 0.5 ? ap[k] + keep * (g - ap[k]) : g - (g - ap[k]) * a
-                    ap[k] = m
-                    avg = (v - m * m).squareRoot()
-                } else {
-                    avg = v.squareRoot()
-                }
-                avg += e
-                if let bp {
-                    let b = bp[k] * mu + g / avg
-                    bp[k] = b
-                    pp[k] = pp[k].addingProduct(b, negLr)
-                } else {
-                    pp[k] = pp[k] + negLr * g / avg
+        func run<S: Real>(_: S.Type) throws -> Void {
+            let pp = p.p(S.self), gp = grad.p(S.self), sp = sq.p(S.self), ap = ga?.p(S.self), bp = buf?.p(S.self)
+            let a = S(alpha), keep = S(1 - alpha), e = S(eps), mu = S(momentum)
+            let wd = S(group.weightDecay), hasWd = group.weightDecay != 0, negLr = S(-group.lr), maximize = self.maximize
+            Parallel.chunks(p.count, costPerItem: 10) { r in
+                for k in r {
+                    var g = maximize ? -gp[k] : gp[k]
+                    if hasWd { g = g.addingProduct(pp[k], wd) }
+                    let v = sp[k] * a + keep * g * g
+                    sp[k] = v
+                    var avg: S
+                    if let ap {
+                        // torch's lerp_: from the nearer end, so weights above 0.5 round the same way
+                        let m = keep < 0.5 ? ap[k] + keep * (g - ap[k]) : g - (g - ap[k]) * a
+                        ap[k] = m
+                        avg = (v - m * m).squareRoot()
+                    } else {
+                        avg = v.squareRoot()
+                    }
+                    avg += e
+                    if let bp {
+                        let b = bp[k] * mu + g / avg
+                        bp[k] = b
+                        pp[k] = pp[k].addingProduct(b, negLr)
+                    } else {
+                        pp[k] = pp[k] + negLr * g / avg
+                    }
                 }
             }
         }
+        return try p.dtype == .float64 ? run(Double.self) : run(Float.self)
     }
 }

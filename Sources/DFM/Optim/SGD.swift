@@ -48,33 +48,36 @@ public final class SGD: Optimizer {
 
     public override func update(_ p: Tensor, grad: Tensor, group: ParamGroup, state: inout [String: Tensor]) throws {
         let n = p.count
-        let pp = p.f, gp = grad.f
-        let wd = Float(group.weightDecay), negLr = Float(-group.lr)
-        let hasWd = group.weightDecay != 0, maximize = self.maximize
-        if momentum == 0 {
-            Parallel.chunks(n, costPerItem: 4) { r in
+        func run<S: Real>(_: S.Type) throws -> Void {
+            let pp = p.p(S.self), gp = grad.p(S.self)
+            let wd = S(group.weightDecay), negLr = S(-group.lr)
+            let hasWd = group.weightDecay != 0, maximize = self.maximize
+            if momentum == 0 {
+                Parallel.chunks(n, costPerItem: 4) { r in
+                    for k in r {
+                        var g = maximize ? -gp[k] : gp[k]
+                        if hasWd { g = g.addingProduct(pp[k], wd) }
+                        pp[k] = pp[k].addingProduct(g, negLr)
+                    }
+                }
+                return
+            }
+            let mom = S(momentum), keep = S(1 - dampening), nesterov = self.nesterov
+            let first = state["momentum_buffer"] == nil
+            let buf = try state["momentum_buffer"] ?? Tensor.zeros(p.shape, dtype: p.dtype)
+            let bp = buf.p(S.self)
+            Parallel.chunks(n, costPerItem: 6) { r in
                 for k in r {
                     var g = maximize ? -gp[k] : gp[k]
                     if hasWd { g = g.addingProduct(pp[k], wd) }
-                    pp[k] = pp[k].addingProduct(g, negLr)
+                    let b = first ? g : (bp[k] * mom).addingProduct(g, keep)
+                    bp[k] = b
+                    let step = nesterov ? g.addingProduct(b, mom) : b
+                    pp[k] = pp[k].addingProduct(step, negLr)
                 }
             }
-            return
+            state["momentum_buffer"] = buf
         }
-        let mom = Float(momentum), keep = Float(1 - dampening), nesterov = self.nesterov
-        let first = state["momentum_buffer"] == nil
-        let buf = try state["momentum_buffer"] ?? Tensor.zeros(p.shape)
-        let bp = buf.f
-        Parallel.chunks(n, costPerItem: 6) { r in
-            for k in r {
-                var g = maximize ? -gp[k] : gp[k]
-                if hasWd { g = g.addingProduct(pp[k], wd) }
-                let b = first ? g : (bp[k] * mom).addingProduct(g, keep)
-                bp[k] = b
-                let step = nesterov ? g.addingProduct(b, mom) : b
-                pp[k] = pp[k].addingProduct(step, negLr)
-            }
-        }
-        state["momentum_buffer"] = buf
+        return try p.dtype == .float64 ? run(Double.self) : run(Float.self)
     }
 }

@@ -184,7 +184,15 @@ private func fillNormal(_ p: UnsafeMutablePointer<Float>, _ range: Range<Int>, _
 }
 
 private func checkFloatInPlace(_ t: Tensor, _ op: String) throws {
-    guard t.dtype == .float32 else { throw DFMError.type(op, "expected a float32 tensor, got \(t.dtype)") }
+    guard t.dtype.isFloat else { throw DFMError.type(op, "expected a floating point tensor, got \(t.dtype)") }
+}
+
+/// Random fills draw float32 values; a float64 tensor gets them converted (exactly), so a
+/// seed gives the same numbers in either precision.
+private func viaFloat32(_ t: Tensor, _ fill: (Tensor) throws -> Void) throws {
+    let tmp = try Tensor.uninitialized(t.shape, op: "random")
+    try fill(tmp)
+    try t.copy_(tmp)
 }
 
 /// torch.randn: standard normal float32 values.
@@ -242,6 +250,7 @@ public func normal_(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Gen
     guard std >= 0, std.isFinite, mean.isFinite else {
         throw DFMError.invalid("normal_", "normal expects std >= 0.0 and finite mean/std, but found mean \(mean), std \(std)")
     }
+    if t.dtype == .float64 { return try viaFloat32(t) { try normal_($0, mean: mean, std: std, generator: generator) } }
     let p = t.f
     (generator ?? .default).fillBlocks(t.count, costPerItem: 16) { s, r in
         fillNormal(p, r, &s, mean: mean, std: std)
@@ -258,6 +267,7 @@ public func uniform_(_ t: Tensor, low: Float = 0, high: Float = 1, generator: Ge
     guard width.isFinite else {
         throw DFMError.invalid("uniform_", "uniform_ expects to-from <= \(Float.greatestFiniteMagnitude), but found to=\(high) and from=\(low)")
     }
+    if t.dtype == .float64 { return try viaFloat32(t) { try uniform_($0, low: low, high: high, generator: generator) } }
     let p = t.f
     let top = Swift.max(low, high.nextDown)
     (generator ?? .default).fillBlocks(t.count, costPerItem: 2) { s, r in

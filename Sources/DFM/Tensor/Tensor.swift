@@ -5,11 +5,12 @@ public enum DType: Int32, Sendable, CustomStringConvertible {
     case int64 = 1
     /// One byte per element; kernels read any nonzero byte as true and write 0 or 1.
     case bool = 2
+    case float64 = 3
 
     public var byteSize: Int {
         switch self {
         case .float32: return 4
-        case .int64: return 8
+        case .int64, .float64: return 8
         case .bool: return 1
         }
     }
@@ -18,20 +19,24 @@ public enum DType: Int32, Sendable, CustomStringConvertible {
         case .float32: return "float32"
         case .int64: return "int64"
         case .bool: return "bool"
+        case .float64: return "float64"
         }
     }
+    /// float32 or float64: the dtypes that compute gradients.
+    public var isFloat: Bool { self == .float32 || self == .float64 }
 }
 
-/// A dense, contiguous, row-major (NCHW) tensor of float32, int64 or bool.
+/// A dense, contiguous, row-major (NCHW) tensor of float32, float64, int64 or bool.
 ///
 /// Every tensor is contiguous; a view (reshape, detach, narrow along the leading
 /// dimension) shares its Storage at an element offset. Kernels work on raw pointers.
 public final class Tensor {
     public let shape: [Int]
-    public let dtype: DType
+    /// Changes only through `convert_` (torch's `module.double()` converts parameters in place).
+    public private(set) var dtype: DType
     public let count: Int
-    let storage: Storage
-    let offset: Int  // in elements
+    private(set) var storage: Storage
+    private(set) var offset: Int  // in elements
 
     /// Leaves: set by the user. Results of ops: true when a graph node was recorded.
     public private(set) var requiresGrad: Bool = false
@@ -63,6 +68,15 @@ public final class Tensor {
     var f: UnsafeMutablePointer<Float> {
         storage.base.assumingMemoryBound(to: Float.self) + offset
     }
+    /// Raw float64 pointer.
+    var d: UnsafeMutablePointer<Double> {
+        storage.base.assumingMemoryBound(to: Double.self) + offset
+    }
+    /// Raw pointer to the elements as `S` (the caller checked that `S.dtype == dtype`).
+    @inline(__always)
+    func p<S: Real>(_: S.Type = S.self) -> UnsafeMutablePointer<S> {
+        storage.base.assumingMemoryBound(to: S.self) + offset
+    }
     /// Raw int64 pointer.
     var i: UnsafeMutablePointer<Int64> {
         storage.base.assumingMemoryBound(to: Int64.self) + offset
@@ -83,8 +97,8 @@ public final class Tensor {
         guard isLeaf else {
             throw DFMError.state("requires_grad_", "you can only change requires_grad flags of leaf tensors")
         }
-        if flag && dtype != .float32 {
-            throw DFMError.type("requires_grad_", "only float32 tensors can require gradients, got \(dtype)")
+        if flag && !dtype.isFloat {
+            throw DFMError.type("requires_grad_", "only floating point tensors can require gradients, got \(dtype)")
         }
         requiresGrad = flag
         return self
@@ -104,6 +118,9 @@ public final class Tensor {
 
     /// Copies `data` into a new float32 tensor of `shape`.
     public convenience init(_ data: [Float], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .float32) }
+
+    /// Copies `data` into a new float64 tensor of `shape`.
+    public convenience init(double data: [Double], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .float64) }
 
     /// Copies `data` into a new int64 tensor of `shape`.
     public convenience init(int64 data: [Int64], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .int64) }
@@ -130,9 +147,10 @@ public final class Tensor {
                       storage: Storage(borrowing: ptr, byteCount: n * dtype.byteSize, release: release))
     }
 
-    public static func full(_ shape: [Int], _ value: Float) throws -> Tensor {
-        let t = try uninitialized(shape, op: "full")
-        t.f.update(repeating: value, count: t.count)
+    /// A tensor of `shape` filled with `value` (float32 unless `dtype` says otherwise).
+    public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32) throws -> Tensor {
+        let t = try uninitialized(shape, dtype: dtype, op: "full")
+        t.fill_(value)
         return t
     }
 
@@ -142,12 +160,12 @@ public final class Tensor {
         return t
     }
 
-    public static func ones(_ shape: [Int]) throws -> Tensor { try full(shape, 1) }
+    public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 1, dtype: dtype) }
 
-    public static func scalar(_ v: Float) -> Tensor {
-        // A 0-dim allocation of 4 bytes cannot fail short of a broken allocator.
-        let t = Tensor(shape: [], dtype: .float32, storage: (try? Storage(byteCount: 4)) ?? Storage.emergency())
-        t.f.pointee = v
+    public static func scalar(_ v: Double, dtype: DType = .float32) -> Tensor {
+        // A 0-dim allocation of 8 bytes cannot fail short of a broken allocator.
+        let t = Tensor(shape: [], dtype: dtype, storage: (try? Storage(byteCount: 8)) ?? Storage.emergency())
+        t.fill_(v)
         return t
     }
 
@@ -164,36 +182,51 @@ public final class Tensor {
         let t = try uninitialized([n], dtype: dtype, op: "arange")
         for k in 0..<n {
             let v = start + Double(k) * step
-            if dtype == .float32 { t.f[k] = Float(v) } else { t.i[k] = Int64(v) }
+            switch dtype {
+            case .float32: t.f[k] = Float(v)
+            case .float64: t.d[k] = v
+            default: t.i[k] = Int64(v)
+            }
         }
         return t
     }
 
     // MARK: reading
 
-    /// Elements as a Swift array (float32 tensors; int64 and bool converted).
-    public func toArray() -> [Float] {
+    /// Element k as a Double (exact for every dtype but int64 beyond 2^53).
+    @inline(__always)
+    func double(at k: Int) -> Double {
         switch dtype {
-        case .float32: return Array(UnsafeBufferPointer(start: f, count: count))
-        case .int64: return (0..<count).map { Float(i[$0]) }
-        case .bool: return (0..<count).map { b[$0] != 0 ? 1 : 0 }
+        case .float32: return Double(f[k])
+        case .float64: return d[k]
+        case .int64: return Double(i[k])
+        case .bool: return b[k] != 0 ? 1 : 0
         }
+    }
+
+    /// Elements as a Swift array of Float (other dtypes converted; float64 rounds).
+    public func toArray() -> [Float] {
+        if dtype == .float32 { return Array(UnsafeBufferPointer(start: f, count: count)) }
+        return (0..<count).map { Float(double(at: $0)) }
+    }
+
+    /// Elements as a Swift array of Double (exact for float32, float64 and bool).
+    public func toDoubleArray() -> [Double] {
+        if dtype == .float64 { return Array(UnsafeBufferPointer(start: d, count: count)) }
+        return (0..<count).map { double(at: $0) }
     }
 
     public func toInt64Array() -> [Int64] {
         switch dtype {
         case .float32: return (0..<count).map { Int64(f[$0]) }
+        case .float64: return (0..<count).map { Int64(d[$0]) }
         case .int64: return Array(UnsafeBufferPointer(start: i, count: count))
         case .bool: return (0..<count).map { b[$0] != 0 ? 1 : 0 }
         }
     }
 
     public func toBoolArray() -> [Bool] {
-        switch dtype {
-        case .float32: return (0..<count).map { f[$0] != 0 }
-        case .int64: return (0..<count).map { i[$0] != 0 }
-        case .bool: return (0..<count).map { b[$0] != 0 }
-        }
+        (0..<count).map { double(at: $0) != 0 }
     }
 
     /// The value of a one-element tensor.
@@ -201,11 +234,15 @@ public final class Tensor {
         guard count == 1 else {
             throw DFMError.invalid("item", "a Tensor with \(count) elements cannot be converted to a scalar")
         }
-        switch dtype {
-        case .float32: return f[0]
-        case .int64: return Float(i[0])
-        case .bool: return b[0] != 0 ? 1 : 0
+        return Float(double(at: 0))
+    }
+
+    /// The value of a one-element tensor as a Double (exact for float64).
+    public func itemDouble() throws -> Double {
+        guard count == 1 else {
+            throw DFMError.invalid("item", "a Tensor with \(count) elements cannot be converted to a scalar")
         }
+        return double(at: 0)
     }
 
     /// A contiguous copy in new memory, cut from the graph.
@@ -225,11 +262,29 @@ public final class Tensor {
         rawPointer.copyMemory(from: s.rawPointer, byteCount: byteCount)
     }
 
+    /// Converts this tensor's elements to `dtype` in place: new memory, same tensor object,
+    /// so modules and optimizers that hold it see the change (torch's `param.data = param.data.to(dtype)`
+    /// as done by `module.double()`). Views taken before keep the old memory. Its gradient,
+    /// if any, is converted too; a tensor inside a recorded graph cannot be converted.
+    public func convert_(_ dtype: DType) throws {
+        if dtype == self.dtype { return }
+        guard isLeaf else { throw DFMError.state("to", "cannot convert a non-leaf tensor in place; use toDType") }
+        if requiresGrad && !dtype.isFloat {
+            throw DFMError.type("to", "only floating point tensors can require gradients, got \(dtype)")
+        }
+        let converted = try GradMode.noGrad { try toDType(detach(), dtype) }
+        try grad?.convert_(dtype)
+        storage = converted.storage
+        offset = converted.offset
+        self.dtype = dtype
+    }
+
     /// Fills with a constant in place (outside autograd).
-    public func fill_(_ v: Float) {
+    public func fill_(_ v: Double) {
         switch dtype {
-        case .float32: f.update(repeating: v, count: count)
-        case .int64: i.update(repeating: Int64(v), count: count)
+        case .float32: f.update(repeating: Float(v), count: count)
+        case .float64: d.update(repeating: v, count: count)
+        case .int64: i.update(repeating: Int64(exactly: v.rounded(.towardZero)) ?? (v < 0 ? .min : .max), count: count)
         case .bool: b.update(repeating: v != 0 ? 1 : 0, count: count)
         }
     }
@@ -245,8 +300,12 @@ extension Storage {
 
 extension Tensor: CustomStringConvertible {
     public var description: String {
-        let vals = toArray().prefix(8).map {
-            dtype == .float32 ? String(format: "%.4f", $0) : dtype == .int64 ? String(Int64($0)) : String($0 != 0)
+        let vals = (0..<Swift.min(count, 8)).map { k -> String in
+            switch dtype {
+            case .float32, .float64: return String(format: "%.4f", double(at: k))
+            case .int64: return String(i[k])
+            case .bool: return String(b[k] != 0)
+            }
         }
         return "tensor(shape: \(shape), dtype: \(dtype), [\(vals.joined(separator: ", "))\(count > 8 ? ", ..." : "")])"
     }

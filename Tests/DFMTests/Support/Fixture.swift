@@ -26,7 +26,7 @@ struct Fixture {
               let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
         return o
     }
-    func float(_ c: String, _ k: String) -> Float? { (params(c)[k] as? NSNumber)?.floatValue }
+    func float(_ c: String, _ k: String) -> Double? { (params(c)[k] as? NSNumber)?.doubleValue }
     func int(_ c: String, _ k: String) -> Int? { (params(c)[k] as? NSNumber)?.intValue }
     func bool(_ c: String, _ k: String) -> Bool? { (params(c)[k] as? NSNumber)?.boolValue }
     func ints(_ c: String, _ k: String) -> [Int]? { (params(c)[k] as? [NSNumber])?.map { $0.intValue } }
