@@ -69,7 +69,7 @@ final class NormLossTests: XCTestCase {
         }
         let rm = r.tensor([3], -0.2, 0.2), rv = r.tensor([3], 0.5, 1.5)
         try gradCheck([x4, w3, b3]) {
-            try batchNorm($0[0], runningMean: rm, runningVar: rv, weight: $0[1], bias: $0[2], training: false)
+            try batchNorm($0[0], runningMean: try like(rm, $0[0]), runningVar: try like(rv, $0[0]), weight: $0[1], bias: $0[2], training: false)
         }
         try gradCheck([r.tensor([5, 3])], tol: 3e-2) {
             try batchNorm($0[0], runningMean: nil, runningVar: nil, weight: nil, bias: nil, training: true)
@@ -168,7 +168,7 @@ final class NormLossTests: XCTestCase {
         let t = try Tensor(int64: [0, 3, -100, 1, 2], shape: [5])
         for red in [Reduction.mean, .sum, .none] {
             try gradCheck([r.tensor([5, 4], -2, 2)]) {
-                try crossEntropy($0[0], t, weight: w, reduction: red, labelSmoothing: 0.2)
+                try crossEntropy($0[0], t, weight: try like(w, $0[0]), reduction: red, labelSmoothing: 0.2)
             }
         }
         let t4 = try Tensor(int64: [0, 2, 1, 7, 2, 0, 1, 1], shape: [2, 2, 2])
@@ -183,7 +183,7 @@ final class NormLossTests: XCTestCase {
         let bw = r.tensor([3, 1], 0.5, 1.5), pw = r.tensor([4], 0.5, 3)
         for red in [Reduction.mean, .sum, .none] {
             try gradCheck([r.tensor([3, 4], -3, 3), r.tensor([3, 4], 0, 1)]) {
-                try binaryCrossEntropyWithLogits($0[0], $0[1], weight: bw, posWeight: pw, reduction: red)
+                try binaryCrossEntropyWithLogits($0[0], $0[1], weight: try like(bw, $0[0]), posWeight: try like(pw, $0[0]), reduction: red)
             }
         }
     }

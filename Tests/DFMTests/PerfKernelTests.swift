@@ -99,6 +99,7 @@ final class PerfKernelTests: XCTestCase {
         let w = try mul(r.tensor([3, 3]), 0.5).detach()
         let h0 = r.tensor([2, 3])
         try gradCheck([w]) { xs in
+            let h0 = try like(h0, xs[0])
             var h = h0
             for _ in 0..<5 { h = try add(try matmul(h, xs[0]), h0) }
             return h

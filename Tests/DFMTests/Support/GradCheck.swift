@@ -1,11 +1,62 @@
 import XCTest
 @testable import DFM
 
-/// Finite-difference gradient check in float32: compares autograd's gradient of
-/// sum(f(inputs) · w) (w a fixed random weight) with central differences on up to
-/// `samples` elements of each float input.
+/// Finite-difference gradient check: compares autograd's gradient of sum(f(inputs) · w)
+/// (w a fixed random weight) with central differences on up to `samples` elements of each
+/// float input, first in float32 (loose: eps and tol as given), then with every float input
+/// converted to float64, where central differences with eps 1e-6 are accurate to ~1e-9, so
+/// each derivative rule is checked to 1e-6 relative in its float64 form.
 func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-2, samples: Int = 12,
                file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
+    try gradCheck32(inputs, eps: eps, tol: tol, samples: samples, file: file, line: line, f)
+    try gradCheck64(inputs.map { $0.dtype == .float32 ? try toDType($0, .float64) : $0 }, samples: samples,
+                    file: file, line: line, f)
+}
+
+/// The float64 pass: f must produce float64 from float64 inputs.
+func gradCheck64(_ inputs: [Tensor], eps: Double = 1e-6, tol: Double = 1e-6, samples: Int = 12,
+                 file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
+    let leaves = try inputs.map { t -> Tensor in
+        let c = try t.clone()
+        if c.dtype == .float64 { try c.requiresGrad() }
+        return c
+    }
+    let out = try f(leaves)
+    XCTAssertEqual(out.dtype, .float64, "float64 inputs gave a \(out.dtype) output", file: file, line: line)
+    var rng = SplitMix(seed: 7)
+    let w = try Tensor(double: (0..<out.count).map { _ in Double(rng.nextFloat()) * 2 - 1 }, shape: out.shape)
+    try sum(try mul(out, w)).backward()
+    func objective() throws -> Double {
+        try GradMode.noGrad {
+            let o = try f(leaves)
+            var s: Double = 0
+            for k in 0..<o.count { s += o.d[k] * w.d[k] }
+            return s
+        }
+    }
+    for (i, x) in leaves.enumerated() where x.dtype == .float64 {
+        guard let g = x.grad else { XCTFail("float64 input \(i): no gradient", file: file, line: line); continue }
+        XCTAssertEqual(g.dtype, .float64, "float64 input \(i): gradient dtype", file: file, line: line)
+        let n = x.count
+        let picks = n <= samples ? Array(0..<n) : (0..<samples).map { _ in Int(rng.next() % UInt64(n)) }
+        for k in picks {
+            let orig = x.d[k]
+            x.d[k] = orig + eps
+            let fp = try objective()
+            x.d[k] = orig - eps
+            let fm = try objective()
+            x.d[k] = orig
+            let num = (fp - fm) / (2 * eps)
+            let ana = g.d[k]
+            let scale = max(1, Swift.abs(num), Swift.abs(ana))
+            XCTAssert(Swift.abs(num - ana) <= tol * scale,
+                      "float64 input \(i) element \(k): autograd \(ana) vs finite difference \(num)", file: file, line: line)
+        }
+    }
+}
+
+func gradCheck32(_ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-2, samples: Int = 12,
+                 file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
     let leaves = try inputs.map { t -> Tensor in
         let c = try t.clone()
         if c.dtype == .float32 { try c.requiresGrad() }
@@ -71,3 +122,6 @@ func spread(_ shape: [Int], seed: UInt64) throws -> Tensor {
     for k in stride(from: n - 1, to: 0, by: -1) { v.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
     return try Tensor(v, shape: shape)
 }
+
+/// `t` in `ref`'s dtype: constants captured by a gradCheck closure follow its float32 or float64 pass.
+func like(_ t: Tensor, _ ref: Tensor) throws -> Tensor { try toDType(t, ref.dtype) }
