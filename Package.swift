@@ -1,5 +1,17 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// The ABI major, read from Include/dfm.h (DFM_ABI_VERSION, the one source of the version):
+/// it is part of libdfm's soname.
+let abiMajor: String = {
+    let header = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Include/dfm.h")
+    let text = (try? String(contentsOf: header, encoding: .utf8)) ?? ""
+    for line in text.split(separator: "\n") where line.hasPrefix("#define DFM_ABI_VERSION ") {
+        return String(line.dropFirst("#define DFM_ABI_VERSION ".count)).trimmingCharacters(in: .whitespaces)
+    }
+    fatalError("Package.swift: DFM_ABI_VERSION not found in Include/dfm.h")
+}()
 
 let package = Package(
     name: "dfm",
@@ -40,8 +52,8 @@ let package = Package(
             dependencies: ["DFM", "CDFM"],
             path: "Sources/DFMExports",
             linkerSettings: [
-                // soname carries the ABI major (see bindings/c/Makefile for the libdfm.so.2 link).
-                .unsafeFlags(["-Xlinker", "-soname=libdfm.so.2"]),
+                // soname carries the ABI major (see bindings/c/Makefile for the libdfm.so.N link).
+                .unsafeFlags(["-Xlinker", "-soname=libdfm.so.\(abiMajor)"]),
             ]
         ),
         // Release-mode benchmark: sgemm and conv2d GFLOP/s (bench/run_conv.sh).

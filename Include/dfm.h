@@ -18,11 +18,14 @@
  *                       dfm_*_release. Each new reference and each retain needs
  *                       exactly one release.
  *      "borrowed"       valid only as long as the stated owner lives; do not free.
- *  - Tensors are dense, contiguous, row-major (NCHW for images), float32, int64 or bool.
+ *  - Tensors are dense, contiguous, row-major (NCHW for images), float32, float64, int64
+ *    or bool. Float ops compute in their inputs' precision (float32 and float64 operands
+ *    of an elementwise op promote to float64, as in PyTorch; conv, linear and the norms
+ *    require one float dtype).
  *    Shapes are int64_t arrays; a 0-dim tensor (a scalar) has ndim 0.
  *    Strides, where exposed, are in BYTES (numpy's convention).
- *  - Scalars taken by ops are float (the core computes in float32); sizes, dims and
- *    indices are int64_t. Negative dims count from the end, as in PyTorch. Optional
+ *  - Scalars taken by ops are double (as Python's floats); a float32 tensor computes with
+ *    the scalar rounded to float32, as PyTorch does. Sizes, dims and indices are int64_t. Negative dims count from the end, as in PyTorch. Optional
  *    scalars come as a `has_x` flag plus the value; optional tensors as NULL.
  *  - dfm_status and dfm_dtype are C enums: int-sized (ctypes: c_int). Strings are
  *    NUL-terminated UTF-8 (paths included) and are copied by dfm when needed.
@@ -34,10 +37,15 @@
  *    the last error message are per thread, as in PyTorch.
  *  - Versioning: functions and enum values are only ever appended. Removal goes
  *    through a DFM_DEPRECATED release first. The ABI major is in the soname
- *    (libdfm.so.2); check dfm_abi_version() == DFM_ABI_VERSION at run time.
+ *    (libdfm.so.3); check dfm_abi_version() == DFM_ABI_VERSION at run time. These
+ *    macros are the one source of the version: the library, the Makefiles, the Swift
+ *    package and the Python binding read them from here.
  *    ABI 2 (dfm 0.2.0) added DFM_BOOL; comparisons, which returned float32 0/1 masks in
  *    ABI 1, now return bool tensors (sum them for an int64 count; dfm_tensor_to_dtype
  *    gives the old float32 mask).
+ *    ABI 3 (dfm 0.3.0) added DFM_FLOAT64 (every float op, autograd and optimizer run in
+ *    float64 too), dfm_module_to and dfm_tensor_convert_; scalar arguments that were
+ *    `float` are `double` (recompile: the calling convention changed).
  */
 #ifndef DFM_H
 #define DFM_H
@@ -47,10 +55,10 @@
 #include <stdint.h>
 
 #define DFM_VERSION_MAJOR 0
-#define DFM_VERSION_MINOR 2
+#define DFM_VERSION_MINOR 3
 #define DFM_VERSION_PATCH 0
 /* Bumped on every incompatible change; part of the soname. */
-#define DFM_ABI_VERSION 2
+#define DFM_ABI_VERSION 3
 
 #if defined(_WIN32)
 #define DFM_API __declspec(dllimport)
@@ -92,7 +100,8 @@ typedef enum dfm_status {
 typedef enum dfm_dtype {
     DFM_FLOAT32 = 0,
     DFM_INT64 = 1,
-    DFM_BOOL = 2 /* one byte per element, 0 or 1 (comparison results, masks) */
+    DFM_BOOL = 2, /* one byte per element, 0 or 1 (comparison results, masks) */
+    DFM_FLOAT64 = 3 /* double precision: every float op, autograd and optimizer (dfm 0.3.0) */
 } dfm_dtype;
 
 /* Opaque handles. */
@@ -248,6 +257,11 @@ DFM_API dfm_status dfm_tensor_clone(dfm_tensor t, dfm_tensor *out);
 /* New reference to a copy converted to `dtype` (torch's .float() / .long(), cut from
  * the graph): float to int64 truncates toward zero; NaN or out-of-range values fail. */
 DFM_API dfm_status dfm_tensor_to_dtype(dfm_tensor t, dfm_dtype dtype, dfm_tensor *out);
+/* Converts the leaf tensor `t` to `dtype` IN PLACE: new memory, same tensor (every handle
+ * to it sees the change; its gradient is converted too). This is how module.double()
+ * converts parameters. Views made before keep the old memory. DFM_STATE_ERROR for a
+ * non-leaf; DFM_TYPE_ERROR for a non-float dtype on a tensor that requires grad. */
+DFM_API dfm_status dfm_tensor_convert_(dfm_tensor t, dfm_dtype dtype);
 /* An identity for the tensor object behind `t`: two handles give the same value when
  * they name the same tensor (e.g. a parameter fetched twice), while both live. */
 DFM_API dfm_status dfm_tensor_identity(dfm_tensor t, uint64_t *out);
@@ -287,15 +301,15 @@ DFM_API dfm_status dfm_remainder(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 /* --- elementwise with a scalar: a + s, a - s, a * s, a / s, a ** s, s - a, s / a. On an
  * int64 tensor an integral s acts as a Python int (result int64; exact for |s| <= 2^24),
  * a fractional s gives float32; int64 ** (negative integral s) fails. --- */
-DFM_API dfm_status dfm_add_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_sub_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_mul_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_div_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_pow_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_rsub_scalar(float s, dfm_tensor a, dfm_tensor *out);
-DFM_API dfm_status dfm_rdiv_scalar(float s, dfm_tensor a, dfm_tensor *out);
-DFM_API dfm_status dfm_floor_divide_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_remainder_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_add_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_sub_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_mul_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_div_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_pow_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_rsub_scalar(double s, dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_rdiv_scalar(double s, dfm_tensor a, dfm_tensor *out);
+DFM_API dfm_status dfm_floor_divide_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_remainder_scalar(dfm_tensor a, double s, dfm_tensor *out);
 
 /* --- elementwise unary and activations --- */
 DFM_API dfm_status dfm_neg(dfm_tensor a, dfm_tensor *out);
@@ -313,7 +327,7 @@ DFM_API dfm_status dfm_cos(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_log1p(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_expm1(dfm_tensor a, dfm_tensor *out);
 /* x for x > 0, else negative_slope * x. */
-DFM_API dfm_status dfm_leaky_relu(dfm_tensor a, float negative_slope, dfm_tensor *out);
+DFM_API dfm_status dfm_leaky_relu(dfm_tensor a, double negative_slope, dfm_tensor *out);
 /* floor / ceil / round (half to even) / trunc / sign: zero gradient; int64 stays int64. */
 DFM_API dfm_status dfm_floor(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_ceil(dfm_tensor a, dfm_tensor *out);
@@ -325,7 +339,7 @@ DFM_API dfm_status dfm_isnan(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_isinf(dfm_tensor a, dfm_tensor *out);
 DFM_API dfm_status dfm_isfinite(dfm_tensor a, dfm_tensor *out);
 /* torch.clamp(a, min, max); a bound is ignored when its has_ flag is false. */
-DFM_API dfm_status dfm_clamp(dfm_tensor a, bool has_min, float min, bool has_max, float max, dfm_tensor *out);
+DFM_API dfm_status dfm_clamp(dfm_tensor a, bool has_min, double min, bool has_max, double max, dfm_tensor *out);
 
 /* --- reductions: over `dims` (ndims of them; ndims 0 reduces over all dims) --- */
 DFM_API dfm_status dfm_sum(dfm_tensor x, const int64_t *dims, int64_t ndims, bool keepdim, dfm_tensor *out);
@@ -384,12 +398,12 @@ DFM_API dfm_status dfm_lt(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_le(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_gt(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 DFM_API dfm_status dfm_ge(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
-DFM_API dfm_status dfm_eq_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_ne_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_lt_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_le_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_gt_scalar(dfm_tensor a, float s, dfm_tensor *out);
-DFM_API dfm_status dfm_ge_scalar(dfm_tensor a, float s, dfm_tensor *out);
+DFM_API dfm_status dfm_eq_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_ne_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_lt_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_le_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_gt_scalar(dfm_tensor a, double s, dfm_tensor *out);
+DFM_API dfm_status dfm_ge_scalar(dfm_tensor a, double s, dfm_tensor *out);
 /* torch.where(cond, a, b): `cond` true (bool) or nonzero (other dtypes) picks a, else b;
  * all three broadcast; a and b are float32. */
 DFM_API dfm_status dfm_where(dfm_tensor cond, dfm_tensor a, dfm_tensor b, dfm_tensor *out);
@@ -464,17 +478,17 @@ DFM_API dfm_status dfm_interpolate(dfm_tensor x, const int64_t *size, const doub
 /* F.batch_norm. running_mean/running_var may be NULL; in training mode they are updated
  * in place with `momentum`. */
 DFM_API dfm_status dfm_batch_norm(dfm_tensor x, dfm_tensor running_mean, dfm_tensor running_var, dfm_tensor weight,
-                                  dfm_tensor bias, bool training, float momentum, float eps, dfm_tensor *out);
-DFM_API dfm_status dfm_group_norm(dfm_tensor x, int64_t num_groups, dfm_tensor weight, dfm_tensor bias, float eps,
+                                  dfm_tensor bias, bool training, double momentum, double eps, dfm_tensor *out);
+DFM_API dfm_status dfm_group_norm(dfm_tensor x, int64_t num_groups, dfm_tensor weight, dfm_tensor bias, double eps,
                                   dfm_tensor *out);
 DFM_API dfm_status dfm_layer_norm(dfm_tensor x, const int64_t *normalized_shape, int64_t ndim, dfm_tensor weight,
-                                  dfm_tensor bias, float eps, dfm_tensor *out);
+                                  dfm_tensor bias, double eps, dfm_tensor *out);
 
 /* --- losses; reduction is "mean", "sum" or "none" --- */
 /* F.cross_entropy: input (N, C) or (C) logits (or (N, C, d...)), target int64 class
  * indices; `weight` (C) may be NULL. */
 DFM_API dfm_status dfm_cross_entropy(dfm_tensor input, dfm_tensor target, dfm_tensor weight, int64_t ignore_index,
-                                     const char *reduction, float label_smoothing, dfm_tensor *out);
+                                     const char *reduction, double label_smoothing, dfm_tensor *out);
 /* F.nll_loss: input holds log-probabilities, shaped as for dfm_cross_entropy. */
 DFM_API dfm_status dfm_nll_loss(dfm_tensor input, dfm_tensor target, dfm_tensor weight, int64_t ignore_index,
                                 const char *reduction, dfm_tensor *out);
@@ -486,7 +500,7 @@ DFM_API dfm_status dfm_binary_cross_entropy_with_logits(dfm_tensor input, dfm_te
 
 /* --- dropout: zeroes with probability p and scales by 1/(1-p) when training (global
  * generator); the identity otherwise. --- */
-DFM_API dfm_status dfm_dropout(dfm_tensor x, float p, bool training, dfm_tensor *out);
+DFM_API dfm_status dfm_dropout(dfm_tensor x, double p, bool training, dfm_tensor *out);
 
 /* --- segmentation metrics. `prediction` is int64 labels shaped like `target`, or
  * float32 scores (N, C, ...) reduced by argmax over dim 1; `target` is int64 labels.
@@ -510,14 +524,14 @@ DFM_API dfm_status dfm_mean_iou(dfm_tensor prediction, dfm_tensor target, int64_
 /* ======================================================================== */
 
 /* mode "fan_in" or "fan_out"; nonlinearity as torch ("leaky_relu", "relu", ...). */
-DFM_API dfm_status dfm_init_kaiming_normal_(dfm_tensor t, float a, const char *mode, const char *nonlinearity);
-DFM_API dfm_status dfm_init_kaiming_uniform_(dfm_tensor t, float a, const char *mode, const char *nonlinearity);
-DFM_API dfm_status dfm_init_xavier_uniform_(dfm_tensor t, float gain);
-DFM_API dfm_status dfm_init_xavier_normal_(dfm_tensor t, float gain);
-DFM_API dfm_status dfm_init_orthogonal_(dfm_tensor t, float gain);
-DFM_API dfm_status dfm_init_normal_(dfm_tensor t, float mean, float std);
-DFM_API dfm_status dfm_init_uniform_(dfm_tensor t, float a, float b);
-DFM_API dfm_status dfm_init_constant_(dfm_tensor t, float value);
+DFM_API dfm_status dfm_init_kaiming_normal_(dfm_tensor t, double a, const char *mode, const char *nonlinearity);
+DFM_API dfm_status dfm_init_kaiming_uniform_(dfm_tensor t, double a, const char *mode, const char *nonlinearity);
+DFM_API dfm_status dfm_init_xavier_uniform_(dfm_tensor t, double gain);
+DFM_API dfm_status dfm_init_xavier_normal_(dfm_tensor t, double gain);
+DFM_API dfm_status dfm_init_orthogonal_(dfm_tensor t, double gain);
+DFM_API dfm_status dfm_init_normal_(dfm_tensor t, double mean, double std);
+DFM_API dfm_status dfm_init_uniform_(dfm_tensor t, double a, double b);
+DFM_API dfm_status dfm_init_constant_(dfm_tensor t, double value);
 
 /* ======================================================================== */
 /* Containers: tensor dicts and string lists                                */
@@ -580,11 +594,11 @@ DFM_API dfm_status dfm_module_conv2d_padding_mode(int64_t in_channels, int64_t o
                                                   bool bias, dfm_module *out);
 DFM_API dfm_status dfm_module_linear(int64_t in_features, int64_t out_features, bool bias, dfm_module *out);
 /* nn.BatchNorm2d; momentum is None (cumulative average) when has_momentum is false. */
-DFM_API dfm_status dfm_module_batch_norm2d(int64_t num_features, float eps, bool has_momentum, float momentum,
+DFM_API dfm_status dfm_module_batch_norm2d(int64_t num_features, double eps, bool has_momentum, double momentum,
                                            bool affine, bool track_running_stats, dfm_module *out);
-DFM_API dfm_status dfm_module_group_norm(int64_t num_groups, int64_t num_channels, float eps, bool affine,
+DFM_API dfm_status dfm_module_group_norm(int64_t num_groups, int64_t num_channels, double eps, bool affine,
                                          dfm_module *out);
-DFM_API dfm_status dfm_module_layer_norm(const int64_t *normalized_shape, int64_t ndim, float eps,
+DFM_API dfm_status dfm_module_layer_norm(const int64_t *normalized_shape, int64_t ndim, double eps,
                                          bool elementwise_affine, bool bias, dfm_module *out);
 DFM_API dfm_status dfm_module_relu(dfm_module *out);
 /* approximate: "none" or "tanh". */
@@ -592,7 +606,7 @@ DFM_API dfm_status dfm_module_gelu(const char *approximate, dfm_module *out);
 DFM_API dfm_status dfm_module_sigmoid(dfm_module *out);
 DFM_API dfm_status dfm_module_tanh(dfm_module *out);
 DFM_API dfm_status dfm_module_softmax(int64_t dim, dfm_module *out);
-DFM_API dfm_status dfm_module_dropout(float p, dfm_module *out);
+DFM_API dfm_status dfm_module_dropout(double p, dfm_module *out);
 DFM_API dfm_status dfm_module_identity(dfm_module *out);
 /* `stride` NULL means kernel_size. */
 DFM_API dfm_status dfm_module_max_pool2d(const int64_t *kernel_size, const int64_t *stride, const int64_t *padding,
@@ -618,19 +632,19 @@ DFM_API dfm_status dfm_module_resnet(const char *arch, int64_t num_classes, int6
  * Input (B, in_channels, H, W) or unbatched (in_channels, H, W); logits (B, n_classes)
  * or (n_classes). */
 DFM_API dfm_status dfm_module_dfm_resnet(const char *arch, const char *frontend, int64_t fb_filters,
-                                         int64_t registers, int64_t n_classes, const int64_t *shape, float tau,
-                                         int64_t in_channels, float state_init_std, dfm_module *out);
+                                         int64_t registers, int64_t n_classes, const int64_t *shape, double tau,
+                                         int64_t in_channels, double state_init_std, dfm_module *out);
 /* DFM-DeepLabV3+ (segmentation). shape (H, W) multiples of 16; block "basic" or
  * "bottleneck"; layers: 4 block counts. Published defaults: in_filters 3, fb_filters 2,
  * class_filters 256, registers 0, classes 8, alpha 0.2, tau 1, shape (512, 512), "basic",
  * {2, 2, 2, 2}; dfm adds aspp_dropout 0.5 and state_init_std 1e-3. */
 DFM_API dfm_status dfm_module_dfm_deeplabv3plus(int64_t in_filters, int64_t fb_filters, int64_t class_filters,
-                                                int64_t registers, int64_t classes, float alpha, float tau,
+                                                int64_t registers, int64_t classes, double alpha, double tau,
                                                 const int64_t *shape, const char *block, const int64_t *layers,
-                                                float aspp_dropout, float state_init_std, dfm_module *out);
+                                                double aspp_dropout, double state_init_std, dfm_module *out);
 /* model(x, T, atol): at most T feedback steps, stopping early when the state's L1 norm
  * changes by at most atol. DFM_TYPE_ERROR for a module that is not a DFM model. */
-DFM_API dfm_status dfm_module_forward_dfm(dfm_module m, dfm_tensor x, int64_t T, float atol, dfm_tensor *out);
+DFM_API dfm_status dfm_module_forward_dfm(dfm_module m, dfm_tensor x, int64_t T, double atol, dfm_tensor *out);
 /* The number of steps the last forward of a DFM model ran (upstream's model.T). */
 DFM_API dfm_status dfm_module_steps(dfm_module m, int64_t *out);
 /* checkpoint_steps: recompute each feedback step's activations during backward instead
@@ -650,6 +664,10 @@ DFM_API dfm_status dfm_module_train(dfm_module m, bool mode);
 DFM_API dfm_status dfm_module_is_training(dfm_module m, bool *out);
 /* zero_grad(set_to_none=True) over every parameter. */
 DFM_API dfm_status dfm_module_zero_grad(dfm_module m);
+/* module.to(dtype) / .double() / .float(): converts every floating point parameter and
+ * buffer in place (the same tensors, so an optimizer made before keeps them); integer
+ * buffers stay. `dtype` must be DFM_FLOAT32 or DFM_FLOAT64 (dfm 0.3.0). */
+DFM_API dfm_status dfm_module_to(dfm_module m, dfm_dtype dtype);
 /* The submodule at a dotted path ("layer1.0.conv1"): a NEW REFERENCE; DFM_NOT_FOUND. */
 DFM_API dfm_status dfm_module_get_submodule(dfm_module m, const char *path, dfm_module *out);
 /* The names of the immediate children, in registration order: a NEW string list. */
@@ -778,7 +796,7 @@ DFM_API dfm_status dfm_dataset_image_size(dfm_dataset d, int64_t *height, int64_
  * Defaults upstream: canvas 64, objects 2..4, threshold 0.2, source_classes 10. Keeps
  * `source` alive. NEW REFERENCE. */
 DFM_API dfm_status dfm_dataset_segmentation_scenes(dfm_dataset source, int64_t count, uint64_t seed, int64_t canvas,
-                                                   int64_t min_objects, int64_t max_objects, float threshold,
+                                                   int64_t min_objects, int64_t max_objects, double threshold,
                                                    int64_t source_classes, dfm_dataset *out);
 /* The items at `indices` (n of them, each in 0..len-1): images (n, 1, H, W) float32 in
  * [0, 1] (like torchvision's ToTensor) and int64 labels: (n) for IDX datasets, (n, H, W)

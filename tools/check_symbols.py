@@ -127,8 +127,9 @@ def main():
         ok &= run([cxx, "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", inc, "-fsyntax-only", cpp])
         ok &= run([cxx, "-std=c++11", "-Wall", "-Wextra", "-Werror", "-I", inc, "-fsyntax-only", cpp])
         if ok:
-            # The soname is libdfm.so.2: give the loader that name next to the library.
-            soname_link = os.path.join(tmp, "libdfm.so.2")
+            # The soname is libdfm.so.<ABI major>: give the loader that name next to the library.
+            abi = re.search(r"#define DFM_ABI_VERSION (\d+)", open(os.path.join(inc, "dfm.h")).read()).group(1)
+            soname_link = os.path.join(tmp, f"libdfm.so.{abi}")
             os.symlink(lib, soname_link)
             env = dict(os.environ, LD_LIBRARY_PATH=tmp)
             r = subprocess.run([exe], capture_output=True, text=True, env=env)

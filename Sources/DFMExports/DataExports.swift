@@ -104,7 +104,7 @@ private func batchOut(_ fn: StaticString, _ images: TensorOut, _ labels: TensorO
 
 @c @implementation public func dfm_dataset_segmentation_scenes(
     _ source: dfm_dataset?, _ count: Int64, _ seed: UInt64, _ canvas: Int64, _ min_objects: Int64, _ max_objects: Int64,
-    _ threshold: Float, _ source_classes: Int64, _ out: DatasetOut
+    _ threshold: Double, _ source_classes: Int64, _ out: DatasetOut
 ) -> dfm_status {
     produce("dfm_dataset_segmentation_scenes", out, .dataset) {
         let src: AnyObject = try Arg.object(source, .dataset, "source")
@@ -113,7 +113,7 @@ private func batchOut(_ fn: StaticString, _ images: TensorOut, _ labels: TensorO
         }
         return try SegmentationScenes(source: idx, count: try Arg.size(count, "count"), seed: seed,
                                       canvas: try Arg.size(canvas, "canvas"), minObjects: try Arg.size(min_objects, "min_objects"),
-                                      maxObjects: try Arg.size(max_objects, "max_objects"), threshold: threshold,
+                                      maxObjects: try Arg.size(max_objects, "max_objects"), threshold: Float(threshold),
                                       sourceClasses: try Arg.size(source_classes, "source_classes"))
     }
 }

@@ -1,13 +1,16 @@
 import CDFM
+import Glibc
 import DFM
 
 // Library-wide exports: versions, errors, seed, threads, grad mode.
 
-@c @implementation public func dfm_version() -> UnsafePointer<CChar>? {
-    cString("0.2.0")
-}
+// The version is the header's (DFM_VERSION_* and DFM_ABI_VERSION), its one source; the
+// string is made once and lives for the process (strdup is never freed on purpose).
+private let versionString: UnsafePointer<CChar> = UnsafePointer(strdup("\(DFM_VERSION_MAJOR).\(DFM_VERSION_MINOR).\(DFM_VERSION_PATCH)")!)
 
-@c @implementation public func dfm_abi_version() -> Int32 { 2 }
+@c @implementation public func dfm_version() -> UnsafePointer<CChar>? { versionString }
+
+@c @implementation public func dfm_abi_version() -> Int32 { Int32(DFM_ABI_VERSION) }
 
 @c @implementation public func dfm_last_error_message() -> UnsafePointer<CChar>? {
     LastError.message

@@ -34,7 +34,7 @@ extension Arg {
 
 @c @implementation public func dfm_module_dfm_resnet(
     _ arch: UnsafePointer<CChar>?, _ frontend: UnsafePointer<CChar>?, _ fb_filters: Int64, _ registers: Int64,
-    _ n_classes: Int64, _ shape: Dims, _ tau: Float, _ in_channels: Int64, _ state_init_std: Float, _ out: ModuleOut
+    _ n_classes: Int64, _ shape: Dims, _ tau: Double, _ in_channels: Int64, _ state_init_std: Double, _ out: ModuleOut
 ) -> dfm_status {
     produce("dfm_module_dfm_resnet", out, .module) {
         let a = try Arg.string(arch, "arch"), f = try Arg.string(frontend, "frontend")
@@ -43,14 +43,14 @@ extension Arg {
         let hw = try Arg.pair(shape, "shape")
         switch a {
         case "resnet18":
-            return try DFMResNet.resnet18(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: Double(tau),
-                                          inChannels: channels, stateInitStd: state_init_std)
+            return try DFMResNet.resnet18(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: tau,
+                                          inChannels: channels, stateInitStd: Float(state_init_std))
         case "resnet34":
-            return try DFMResNet.resnet34(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: Double(tau),
-                                          inChannels: channels, stateInitStd: state_init_std)
+            return try DFMResNet.resnet34(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: tau,
+                                          inChannels: channels, stateInitStd: Float(state_init_std))
         case "resnet50":
-            return try DFMResNet.resnet50(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: Double(tau),
-                                          inChannels: channels, stateInitStd: state_init_std)
+            return try DFMResNet.resnet50(frontend: f, fbFilters: fb, registers: reg, nClasses: classes, shape: hw, tau: tau,
+                                          inChannels: channels, stateInitStd: Float(state_init_std))
         default:
             throw ABIError(.invalidArgument, "unknown arch '\(a)' (expected resnet18, resnet34 or resnet50)")
         }
@@ -58,9 +58,9 @@ extension Arg {
 }
 
 @c @implementation public func dfm_module_dfm_deeplabv3plus(
-    _ in_filters: Int64, _ fb_filters: Int64, _ class_filters: Int64, _ registers: Int64, _ classes: Int64, _ alpha: Float,
-    _ tau: Float, _ shape: Dims, _ block: UnsafePointer<CChar>?, _ layers: Dims, _ aspp_dropout: Float,
-    _ state_init_std: Float, _ out: ModuleOut
+    _ in_filters: Int64, _ fb_filters: Int64, _ class_filters: Int64, _ registers: Int64, _ classes: Int64, _ alpha: Double,
+    _ tau: Double, _ shape: Dims, _ block: UnsafePointer<CChar>?, _ layers: Dims, _ aspp_dropout: Double,
+    _ state_init_std: Double, _ out: ModuleOut
 ) -> dfm_status {
     produce("dfm_module_dfm_deeplabv3plus", out, .module) {
         let blocks = try Arg.ints(layers, 4, "layers", countName: "4")
@@ -68,16 +68,16 @@ extension Arg {
         return try DeepLabV3Plus(inFilters: try Arg.size(in_filters, "in_filters"), fbFilters: try Arg.size(fb_filters, "fb_filters"),
                                  classFilters: try Arg.size(class_filters, "class_filters"),
                                  registers: try Arg.size(registers, "registers"), classes: try Arg.size(classes, "classes"),
-                                 alpha: Double(alpha), tau: Double(tau), shape: try Arg.pair(shape, "shape"), block: try Arg.block(block),
-                                 layers: blocks, asppDropout: aspp_dropout, stateInitStd: state_init_std)
+                                 alpha: alpha, tau: tau, shape: try Arg.pair(shape, "shape"), block: try Arg.block(block),
+                                 layers: blocks, asppDropout: Float(aspp_dropout), stateInitStd: Float(state_init_std))
     }
 }
 
-@c @implementation public func dfm_module_forward_dfm(_ m: dfm_module?, _ x: dfm_tensor?, _ T: Int64, _ atol: Float,
+@c @implementation public func dfm_module_forward_dfm(_ m: dfm_module?, _ x: dfm_tensor?, _ T: Int64, _ atol: Double,
                                                      _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_module_forward_dfm", out) {
         let model = try Arg.feedbackModel(m, "m")
-        return try model.forward(try Arg.tensor(x, "x"), T: try Arg.geometry(T, "T"), atol: atol)
+        return try model.forward(try Arg.tensor(x, "x"), T: try Arg.geometry(T, "T"), atol: Float(atol))
     }
 }
 

@@ -48,25 +48,25 @@ private func make(_ fn: StaticString, _ out: ModuleOut, _ body: () throws -> Mod
     }
 }
 
-@c @implementation public func dfm_module_batch_norm2d(_ num_features: Int64, _ eps: Float, _ has_momentum: Bool, _ momentum: Float,
+@c @implementation public func dfm_module_batch_norm2d(_ num_features: Int64, _ eps: Double, _ has_momentum: Bool, _ momentum: Double,
                                                       _ affine: Bool, _ track_running_stats: Bool, _ out: ModuleOut) -> dfm_status {
     make("dfm_module_batch_norm2d", out) {
-        try BatchNorm2d(try Arg.size(num_features, "num_features"), eps: Double(eps), momentum: has_momentum ? Double(momentum) : nil,
+        try BatchNorm2d(try Arg.size(num_features, "num_features"), eps: eps, momentum: has_momentum ? momentum : nil,
                         affine: affine, trackRunningStats: track_running_stats)
     }
 }
 
-@c @implementation public func dfm_module_group_norm(_ num_groups: Int64, _ num_channels: Int64, _ eps: Float, _ affine: Bool,
+@c @implementation public func dfm_module_group_norm(_ num_groups: Int64, _ num_channels: Int64, _ eps: Double, _ affine: Bool,
                                                     _ out: ModuleOut) -> dfm_status {
     make("dfm_module_group_norm", out) {
-        try GroupNorm(try Arg.size(num_groups, "num_groups"), try Arg.size(num_channels, "num_channels"), eps: Double(eps), affine: affine)
+        try GroupNorm(try Arg.size(num_groups, "num_groups"), try Arg.size(num_channels, "num_channels"), eps: eps, affine: affine)
     }
 }
 
-@c @implementation public func dfm_module_layer_norm(_ normalized_shape: Dims, _ ndim: Int64, _ eps: Float, _ elementwise_affine: Bool,
+@c @implementation public func dfm_module_layer_norm(_ normalized_shape: Dims, _ ndim: Int64, _ eps: Double, _ elementwise_affine: Bool,
                                                     _ bias: Bool, _ out: ModuleOut) -> dfm_status {
     make("dfm_module_layer_norm", out) {
-        try LayerNorm(try Arg.shape(normalized_shape, ndim, "normalized_shape"), eps: Double(eps),
+        try LayerNorm(try Arg.shape(normalized_shape, ndim, "normalized_shape"), eps: eps,
                       elementwiseAffine: elementwise_affine, bias: bias)
     }
 }
@@ -85,8 +85,8 @@ private func make(_ fn: StaticString, _ out: ModuleOut, _ body: () throws -> Mod
     make("dfm_module_softmax", out) { Softmax(dim: Int(dim)) }
 }
 
-@c @implementation public func dfm_module_dropout(_ p: Float, _ out: ModuleOut) -> dfm_status {
-    make("dfm_module_dropout", out) { try Dropout(p: p) }
+@c @implementation public func dfm_module_dropout(_ p: Double, _ out: ModuleOut) -> dfm_status {
+    make("dfm_module_dropout", out) { try Dropout(p: Float(p)) }
 }
 
 @c @implementation public func dfm_module_max_pool2d(_ kernel_size: Dims, _ stride: Dims, _ padding: Dims, _ dilation: Dims,
@@ -170,6 +170,10 @@ private func make(_ fn: StaticString, _ out: ModuleOut, _ body: () throws -> Mod
 
 @c @implementation public func dfm_module_zero_grad(_ m: dfm_module?) -> dfm_status {
     guarded("dfm_module_zero_grad") { try Arg.module(m, "m").zeroGrad() }
+}
+
+@c @implementation public func dfm_module_to(_ m: dfm_module?, _ dtype: dfm_dtype) -> dfm_status {
+    guarded("dfm_module_to") { try Arg.module(m, "m").to(try Arg.dtype(dtype)) }
 }
 
 @c @implementation public func dfm_module_get_submodule(_ m: dfm_module?, _ path: UnsafePointer<CChar>?, _ out: ModuleOut) -> dfm_status {

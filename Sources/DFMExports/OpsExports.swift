@@ -18,9 +18,9 @@ private func binary(_ fn: StaticString, _ a: dfm_tensor?, _ b: dfm_tensor?, _ ou
 }
 
 @inline(__always)
-private func withScalar(_ fn: StaticString, _ a: dfm_tensor?, _ s: Float, _ out: TensorOut,
+private func withScalar(_ fn: StaticString, _ a: dfm_tensor?, _ s: Double, _ out: TensorOut,
                         _ op: (Tensor, Double) throws -> Tensor) -> dfm_status {
-    produceTensor(fn, out) { try op(try Arg.tensor(a, "a"), Double(s)) }
+    produceTensor(fn, out) { try op(try Arg.tensor(a, "a"), s) }
 }
 
 /// An export producing two new tensors; both outs are NULL unless the call succeeds.
@@ -45,17 +45,17 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 @c @implementation public func dfm_div(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_div", a, b, out) { try div($0, $1) } }
 @c @implementation public func dfm_pow(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_pow", a, b, out) { try pow($0, $1) } }
 
-@c @implementation public func dfm_add_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_add_scalar", a, s, out) { try add($0, $1) } }
-@c @implementation public func dfm_sub_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_sub_scalar", a, s, out) { try sub($0, $1) } }
-@c @implementation public func dfm_mul_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_mul_scalar", a, s, out) { try mul($0, $1) } }
-@c @implementation public func dfm_div_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_div_scalar", a, s, out) { try div($0, $1) } }
-@c @implementation public func dfm_pow_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_pow_scalar", a, s, out) { try pow($0, $1) } }
+@c @implementation public func dfm_add_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_add_scalar", a, s, out) { try add($0, $1) } }
+@c @implementation public func dfm_sub_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_sub_scalar", a, s, out) { try sub($0, $1) } }
+@c @implementation public func dfm_mul_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_mul_scalar", a, s, out) { try mul($0, $1) } }
+@c @implementation public func dfm_div_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_div_scalar", a, s, out) { try div($0, $1) } }
+@c @implementation public func dfm_pow_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_pow_scalar", a, s, out) { try pow($0, $1) } }
 @c @implementation public func dfm_floor_divide(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_floor_divide", a, b, out) { try floorDivide($0, $1) } }
 @c @implementation public func dfm_remainder(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_remainder", a, b, out) { try remainder($0, $1) } }
-@c @implementation public func dfm_floor_divide_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_floor_divide_scalar", a, s, out) { try floorDivide($0, $1) } }
-@c @implementation public func dfm_remainder_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_remainder_scalar", a, s, out) { try remainder($0, $1) } }
-@c @implementation public func dfm_rsub_scalar(_ s: Float, _ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { withScalar("dfm_rsub_scalar", a, s, out) { try rsub($1, $0) } }
-@c @implementation public func dfm_rdiv_scalar(_ s: Float, _ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { withScalar("dfm_rdiv_scalar", a, s, out) { try rdiv($1, $0) } }
+@c @implementation public func dfm_floor_divide_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_floor_divide_scalar", a, s, out) { try floorDivide($0, $1) } }
+@c @implementation public func dfm_remainder_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_remainder_scalar", a, s, out) { try remainder($0, $1) } }
+@c @implementation public func dfm_rsub_scalar(_ s: Double, _ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { withScalar("dfm_rsub_scalar", a, s, out) { try rsub($1, $0) } }
+@c @implementation public func dfm_rdiv_scalar(_ s: Double, _ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { withScalar("dfm_rdiv_scalar", a, s, out) { try rdiv($1, $0) } }
 
 @c @implementation public func dfm_neg(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_neg", a, out) { try neg($0) } }
 @c @implementation public func dfm_exp(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_exp", a, out) { try DFM.exp($0) } }
@@ -68,7 +68,7 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 @c @implementation public func dfm_cos(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_cos", a, out) { try cos($0) } }
 @c @implementation public func dfm_log1p(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_log1p", a, out) { try log1p($0) } }
 @c @implementation public func dfm_expm1(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_expm1", a, out) { try expm1($0) } }
-@c @implementation public func dfm_leaky_relu(_ a: dfm_tensor?, _ negative_slope: Float, _ out: TensorOut) -> dfm_status {
+@c @implementation public func dfm_leaky_relu(_ a: dfm_tensor?, _ negative_slope: Double, _ out: TensorOut) -> dfm_status {
     withScalar("dfm_leaky_relu", a, negative_slope, out) { try leakyRelu($0, negativeSlope: $1) }
 }
 @c @implementation public func dfm_floor(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_floor", a, out) { try rounded($0, .floor) } }
@@ -82,9 +82,9 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 @c @implementation public func dfm_sigmoid(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_sigmoid", a, out) { try sigmoid($0) } }
 @c @implementation public func dfm_tanh(_ a: dfm_tensor?, _ out: TensorOut) -> dfm_status { unary("dfm_tanh", a, out) { try DFM.tanh($0) } }
 
-@c @implementation public func dfm_clamp(_ a: dfm_tensor?, _ has_min: Bool, _ min: Float, _ has_max: Bool, _ max: Float,
+@c @implementation public func dfm_clamp(_ a: dfm_tensor?, _ has_min: Bool, _ min: Double, _ has_max: Bool, _ max: Double,
                                         _ out: TensorOut) -> dfm_status {
-    unary("dfm_clamp", a, out) { try clamp($0, min: has_min ? Double(min) : nil, max: has_max ? Double(max) : nil) }
+    unary("dfm_clamp", a, out) { try clamp($0, min: has_min ? min : nil, max: has_max ? max : nil) }
 }
 
 // MARK: reductions
@@ -200,12 +200,12 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 @c @implementation public func dfm_le(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_le", a, b, out) { try le($0, $1) } }
 @c @implementation public func dfm_gt(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_gt", a, b, out) { try gt($0, $1) } }
 @c @implementation public func dfm_ge(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_ge", a, b, out) { try ge($0, $1) } }
-@c @implementation public func dfm_eq_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_eq_scalar", a, s, out) { try eq($0, $1) } }
-@c @implementation public func dfm_ne_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_ne_scalar", a, s, out) { try ne($0, $1) } }
-@c @implementation public func dfm_lt_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_lt_scalar", a, s, out) { try lt($0, $1) } }
-@c @implementation public func dfm_le_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_le_scalar", a, s, out) { try le($0, $1) } }
-@c @implementation public func dfm_gt_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_gt_scalar", a, s, out) { try gt($0, $1) } }
-@c @implementation public func dfm_ge_scalar(_ a: dfm_tensor?, _ s: Float, _ out: TensorOut) -> dfm_status { withScalar("dfm_ge_scalar", a, s, out) { try ge($0, $1) } }
+@c @implementation public func dfm_eq_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_eq_scalar", a, s, out) { try eq($0, $1) } }
+@c @implementation public func dfm_ne_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_ne_scalar", a, s, out) { try ne($0, $1) } }
+@c @implementation public func dfm_lt_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_lt_scalar", a, s, out) { try lt($0, $1) } }
+@c @implementation public func dfm_le_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_le_scalar", a, s, out) { try le($0, $1) } }
+@c @implementation public func dfm_gt_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_gt_scalar", a, s, out) { try gt($0, $1) } }
+@c @implementation public func dfm_ge_scalar(_ a: dfm_tensor?, _ s: Double, _ out: TensorOut) -> dfm_status { withScalar("dfm_ge_scalar", a, s, out) { try ge($0, $1) } }
 
 @c @implementation public func dfm_where(_ cond: dfm_tensor?, _ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_where", out) { try whereMask(try Arg.tensor(cond, "cond"), try Arg.tensor(a, "a"), try Arg.tensor(b, "b")) }
@@ -341,29 +341,29 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 // MARK: normalisation
 
 @c @implementation public func dfm_batch_norm(_ x: dfm_tensor?, _ running_mean: dfm_tensor?, _ running_var: dfm_tensor?,
-                                             _ weight: dfm_tensor?, _ bias: dfm_tensor?, _ training: Bool, _ momentum: Float,
-                                             _ eps: Float, _ out: TensorOut) -> dfm_status {
+                                             _ weight: dfm_tensor?, _ bias: dfm_tensor?, _ training: Bool, _ momentum: Double,
+                                             _ eps: Double, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_batch_norm", out) {
         try batchNorm(try Arg.tensor(x, "x"), runningMean: try Arg.optionalTensor(running_mean, "running_mean"),
                       runningVar: try Arg.optionalTensor(running_var, "running_var"),
                       weight: try Arg.optionalTensor(weight, "weight"), bias: try Arg.optionalTensor(bias, "bias"),
-                      training: training, momentum: Double(momentum), eps: Double(eps))
+                      training: training, momentum: momentum, eps: eps)
     }
 }
 
 @c @implementation public func dfm_group_norm(_ x: dfm_tensor?, _ num_groups: Int64, _ weight: dfm_tensor?, _ bias: dfm_tensor?,
-                                             _ eps: Float, _ out: TensorOut) -> dfm_status {
+                                             _ eps: Double, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_group_norm", out) {
         try groupNorm(try Arg.tensor(x, "x"), groups: try Arg.geometry(num_groups, "num_groups"), weight: try Arg.optionalTensor(weight, "weight"),
-                      bias: try Arg.optionalTensor(bias, "bias"), eps: Double(eps))
+                      bias: try Arg.optionalTensor(bias, "bias"), eps: eps)
     }
 }
 
 @c @implementation public func dfm_layer_norm(_ x: dfm_tensor?, _ normalized_shape: Dims, _ ndim: Int64, _ weight: dfm_tensor?,
-                                             _ bias: dfm_tensor?, _ eps: Float, _ out: TensorOut) -> dfm_status {
+                                             _ bias: dfm_tensor?, _ eps: Double, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_layer_norm", out) {
         try layerNorm(try Arg.tensor(x, "x"), normalizedShape: try Arg.shape(normalized_shape, ndim, "normalized_shape"),
-                      weight: try Arg.optionalTensor(weight, "weight"), bias: try Arg.optionalTensor(bias, "bias"), eps: Double(eps))
+                      weight: try Arg.optionalTensor(weight, "weight"), bias: try Arg.optionalTensor(bias, "bias"), eps: eps)
     }
 }
 
@@ -382,11 +382,11 @@ private func reduction(_ p: UnsafePointer<CChar>?) throws -> Reduction { try Red
 
 @c @implementation public func dfm_cross_entropy(_ input: dfm_tensor?, _ target: dfm_tensor?, _ weight: dfm_tensor?,
                                                 _ ignore_index: Int64, _ reduction_: UnsafePointer<CChar>?,
-                                                _ label_smoothing: Float, _ out: TensorOut) -> dfm_status {
+                                                _ label_smoothing: Double, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_cross_entropy", out) {
         try crossEntropy(try Arg.tensor(input, "input"), try Arg.tensor(target, "target"),
                          weight: try Arg.optionalTensor(weight, "weight"), ignoreIndex: Int(ignore_index),
-                         reduction: try reduction(reduction_), labelSmoothing: Double(label_smoothing))
+                         reduction: try reduction(reduction_), labelSmoothing: label_smoothing)
     }
 }
 
@@ -408,8 +408,8 @@ private func reduction(_ p: UnsafePointer<CChar>?) throws -> Reduction { try Red
     }
 }
 
-@c @implementation public func dfm_dropout(_ x: dfm_tensor?, _ p: Float, _ training: Bool, _ out: TensorOut) -> dfm_status {
-    produceTensor("dfm_dropout", out) { try dropout(try Arg.tensor(x, "x"), p: p, training: training) }
+@c @implementation public func dfm_dropout(_ x: dfm_tensor?, _ p: Double, _ training: Bool, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_dropout", out) { try dropout(try Arg.tensor(x, "x"), p: Float(p), training: training) }
 }
 
 // MARK: segmentation metrics

@@ -292,6 +292,10 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
     }
 }
 
+@c @implementation public func dfm_tensor_convert_(_ t: dfm_tensor?, _ dtype: dfm_dtype) -> dfm_status {
+    guarded("dfm_tensor_convert_") { try Arg.tensor(t, "t").convert_(try Arg.dtype(dtype)) }
+}
+
 @c @implementation public func dfm_tensor_identity(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<UInt64>?) -> dfm_status {
     produceValue("dfm_tensor_identity", out) { UInt64(UInt(bitPattern: ObjectIdentifier(try Arg.tensor(t, "t")))) }
 }

@@ -52,11 +52,14 @@ final class CrossLanguageParityTests: XCTestCase {
         let swift = try swiftBits()
         XCTAssertEqual(swift.count, 3)
 
-        // The library's soname is libdfm.so.2 (the ABI major): give the loader that name.
+        // The library's soname is libdfm.so.<ABI major> (DFM_ABI_VERSION in dfm.h): give the loader that name.
+        let header = try String(contentsOf: root.appendingPathComponent("Include/dfm.h"), encoding: .utf8)
+        let dfmABIVersion = header.split(separator: "\n").first { $0.hasPrefix("#define DFM_ABI_VERSION ") }?
+            .split(separator: " ").last ?? "?"
         let dir = NSTemporaryDirectory() + "dfm-parity-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createSymbolicLink(atPath: dir + "/libdfm.so.2", withDestinationPath: lib)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/libdfm.so.\(dfmABIVersion)", withDestinationPath: lib)
         try FileManager.default.createSymbolicLink(atPath: dir + "/libdfm.so", withDestinationPath: lib)
         let exe = dir + "/parity_train"
         _ = try run("/usr/bin/cc", ["-std=c99", "-O2", "-I", root.appendingPathComponent("Include").path,

@@ -52,9 +52,9 @@ public enum Init {
     }
 
     @discardableResult
-    public static func constant_(_ t: Tensor, _ value: Float) throws -> Tensor {
+    public static func constant_(_ t: Tensor, _ value: Double) throws -> Tensor {
         try checkFloat(t, "constant_")
-        t.fill_(Double(value))
+        t.fill_(value)
         return t
     }
 

@@ -271,6 +271,6 @@ public prefix func - (a: Tensor) throws -> Tensor { try neg(a) }
 /// torch's promotion between float dtypes: a float32 operand of a float64 op is converted
 /// (with its gradient flowing back as float32).
 func promoteFloats(_ a: Tensor, _ b: Tensor) throws -> (Tensor, Tensor) {
-    if a.dtype == b.dtype { return (a, b) }
+    guard a.dtype.isFloat, b.dtype.isFloat, a.dtype != b.dtype else { return (a, b) }
     return a.dtype == .float64 ? (a, try toDType(b, .float64)) : (try toDType(a, .float64), b)
 }

@@ -158,6 +158,14 @@ static int atb(dfm_tensor t, int64_t k) {
     return ((const uint8_t *)p)[k];
 }
 
+/* Element k of a float64 tensor (NaN when the tensor is not float64). */
+static double atd(dfm_tensor t, int64_t k) {
+    void *p = NULL;
+    dfm_dtype dt = DFM_FLOAT32;
+    if (dfm_tensor_dtype(t, &dt) != DFM_OK || dt != DFM_FLOAT64 || dfm_tensor_data(t, &p) != DFM_OK) return NAN;
+    return ((const double *)p)[k];
+}
+
 static int64_t at64(dfm_tensor t, int64_t k) {
     void *p = NULL;
     if (dfm_tensor_data(t, &p) != DFM_OK) return INT64_MIN;
@@ -172,7 +180,11 @@ static int64_t s23[2] = {2, 3};
 
 static void test_library(void) {
     int32_t threads;
-    CHECK(strcmp(dfm_version(), "0.2.0") == 0);
+    {
+        char expected[32];
+        snprintf(expected, sizeof expected, "%d.%d.%d", DFM_VERSION_MAJOR, DFM_VERSION_MINOR, DFM_VERSION_PATCH);
+        CHECK(strcmp(dfm_version(), expected) == 0);
+    }
     CHECK(dfm_abi_version() == DFM_ABI_VERSION);
     CHECK(strcmp(dfm_status_string(DFM_SHAPE_MISMATCH), "DFM_SHAPE_MISMATCH") == 0);
     CHECK(strcmp(dfm_status_string(DFM_OK), "DFM_OK") == 0);
@@ -239,6 +251,22 @@ static void test_creation(void) {
         OK(dfm_tensor_to_dtype(t, DFM_INT64, &n));
         CHECK(at64(n, 2) == 1);
         dfm_tensor_release(n);
+        {   /* float64: conversion both ways and in place */
+            dfm_tensor d = NULL, back = NULL;
+            dfm_dtype dt = DFM_FLOAT32;
+            OK(dfm_tensor_to_dtype(f, DFM_FLOAT64, &d));
+            OK(dfm_tensor_dtype(d, &dt));
+            CHECK(dt == DFM_FLOAT64 && atd(d, 2) == 1.0);
+            OK(dfm_tensor_to_dtype(d, DFM_FLOAT32, &back));
+            CHECK(at(back, 2) == 1.0f);
+            OK(dfm_tensor_convert_(back, DFM_FLOAT64));
+            OK(dfm_tensor_dtype(back, &dt));
+            CHECK(dt == DFM_FLOAT64 && atd(back, 1) == 1.0);
+            ERR(dfm_tensor_convert_(back, (dfm_dtype)9), DFM_INVALID_ARGUMENT, "unknown dtype");
+            ERR(dfm_tensor_convert_(NULL, DFM_FLOAT32), DFM_INVALID_ARGUMENT, NULL);
+            dfm_tensor_release(back);
+            dfm_tensor_release(d);
+        }
         OK(dfm_tensor_fill_(t, 0.5));
         CHECK(atb(t, 0) == 1);
         OK(dfm_tensor_full(&s3, 1, 0, DFM_BOOL, &n));
@@ -254,7 +282,7 @@ static void test_creation(void) {
         CHECK(item == 1.0);
         dfm_tensor_release(n);
         ERR(dfm_tensor_arange(0, 3, 1, DFM_BOOL, &n), DFM_TYPE_ERROR, "bool");
-        ERR(dfm_tensor_set_requires_grad(t, true), DFM_TYPE_ERROR, "float32");
+        ERR(dfm_tensor_set_requires_grad(t, true), DFM_TYPE_ERROR, "floating point");
         dfm_tensor_release(f);
         dfm_tensor_release(t);
     }
@@ -341,7 +369,10 @@ static void test_creation(void) {
     ERR(dfm_tensor_arange(-1e300, 1e300, 1, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, NULL);
     ERR(dfm_tensor_arange(0, 1e19, 1e18, DFM_INT64, &t), DFM_INVALID_ARGUMENT, "range");
     ERR(dfm_tensor_arange(10, 0, 1, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_tensor_arange(0, 1, 1, (dfm_dtype)3, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_arange(0, 1, 1, (dfm_dtype)4, &t), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_tensor_arange(0, 1, 0.25, DFM_FLOAT64, &t));
+    CHECK(numel(t) == 4 && atd(t, 3) == 0.75);
+    dfm_tensor_release(t);
     ERR(dfm_tensor_arange(0, 1, 1, DFM_FLOAT32, NULL), DFM_INVALID_ARGUMENT, NULL);
 
     /* random */
@@ -482,7 +513,7 @@ static void test_handles_and_properties(void) {
     {
         dfm_tensor it = NULL, sq = NULL;
         OK(dfm_tensor_zeros(s23, 2, DFM_INT64, &it));
-        ERR(dfm_tensor_set_requires_grad(it, true), DFM_TYPE_ERROR, "float32");
+        ERR(dfm_tensor_set_requires_grad(it, true), DFM_TYPE_ERROR, "floating point");
         OK(dfm_mul(t, t, &sq));
         ERR(dfm_tensor_set_requires_grad(sq, false), DFM_STATE_ERROR, "leaf");
         OK(dfm_tensor_is_leaf(sq, &b));
@@ -656,8 +687,8 @@ static void test_autograd(void) {
 
 typedef dfm_status (*unary_fn)(dfm_tensor, dfm_tensor *);
 typedef dfm_status (*binary_fn)(dfm_tensor, dfm_tensor, dfm_tensor *);
-typedef dfm_status (*scalar_fn)(dfm_tensor, float, dfm_tensor *);
-typedef dfm_status (*rscalar_fn)(float, dfm_tensor, dfm_tensor *);
+typedef dfm_status (*scalar_fn)(dfm_tensor, double, dfm_tensor *);
+typedef dfm_status (*rscalar_fn)(double, dfm_tensor, dfm_tensor *);
 
 /* Bad-input checks shared by all unary ops; `name` is the function's name. */
 /* int64_ok: the op accepts int64 input (neg, abs, as in torch); others are float-only.
@@ -741,8 +772,8 @@ static void bad_scalar(scalar_fn f, const char *name, int line) {
     dfm_tensor_release(x);
 }
 
-static dfm_status rsub_as_scalar_fn(dfm_tensor a, float s, dfm_tensor *out) { return dfm_rsub_scalar(s, a, out); }
-static dfm_status rdiv_as_scalar_fn(dfm_tensor a, float s, dfm_tensor *out) { return dfm_rdiv_scalar(s, a, out); }
+static dfm_status rsub_as_scalar_fn(dfm_tensor a, double s, dfm_tensor *out) { return dfm_rsub_scalar(s, a, out); }
+static dfm_status rdiv_as_scalar_fn(dfm_tensor a, double s, dfm_tensor *out) { return dfm_rdiv_scalar(s, a, out); }
 
 static void test_elementwise(void) {
     dfm_tensor a = mat(2, 3, 1), r = vec(3, 10), out = NULL;
@@ -2183,6 +2214,31 @@ static void test_modules(void) {
         dfm_tensor_release(y);
     }
     ERR(dfm_module_zero_grad(NULL), DFM_INVALID_ARGUMENT, NULL);
+    {
+        /* module.double(): the same parameter tensors become float64; forward then needs float64 input. */
+        dfm_tensor_dict params = NULL;
+        dfm_tensor w = NULL, x64 = NULL, y64 = NULL;
+        dfm_dtype dt = DFM_FLOAT32;
+        OK(dfm_module_named_parameters(seq, &params));
+        OK(dfm_tensor_dict_get(params, "0.weight", &w));
+        OK(dfm_module_to(seq, DFM_FLOAT64));
+        OK(dfm_tensor_dtype(w, &dt));
+        CHECK(dt == DFM_FLOAT64);
+        OK(dfm_tensor_to_dtype(x, DFM_FLOAT64, &x64));
+        OK(dfm_module_forward(seq, x64, &y64));
+        OK(dfm_tensor_dtype(y64, &dt));
+        CHECK(dt == DFM_FLOAT64);
+        ERR(dfm_module_to(seq, DFM_INT64), DFM_TYPE_ERROR, "floating point");
+        ERR(dfm_module_to(seq, (dfm_dtype)77), DFM_INVALID_ARGUMENT, "unknown dtype");
+        ERR(dfm_module_to(NULL, DFM_FLOAT32), DFM_INVALID_ARGUMENT, NULL);
+        OK(dfm_module_to(seq, DFM_FLOAT32));
+        OK(dfm_tensor_dtype(w, &dt));
+        CHECK(dt == DFM_FLOAT32);
+        dfm_tensor_release(y64);
+        dfm_tensor_release(x64);
+        dfm_tensor_release(w);
+        dfm_tensor_dict_release(params);
+    }
     OK(dfm_module_get_submodule(seq, "1", &sub));
     OK(dfm_module_repr(sub, buf, sizeof buf, &len));
     CHECK(strncmp(buf, "BatchNorm2d(", 12) == 0);

@@ -1,4 +1,4 @@
-"""dfm: PyTorch-style deep learning on libdfm (CPU, float32/int64/bool), over ctypes.
+"""dfm: PyTorch-style deep learning on libdfm (CPU, float32/float64/int64/bool), over ctypes.
 
 `import dfm as torch` runs PyTorch training scripts: every computation happens in
 libdfm (Swift core); this package converts arguments and owns handles.
@@ -6,8 +6,8 @@ libdfm (Swift core); this package converts arguments and owns handles.
 from . import _lib
 from ._lib import DFMIOError
 from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, bool_, eye, as_tensor, cat, concat, concatenate, device,
-                      dtype, empty, empty_like, enable_grad, float32, from_numpy, full, full_like,
-                      get_num_threads, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
+                      dtype, empty, empty_like, enable_grad, float32, float64, from_numpy, full, full_like,
+                      get_default_dtype, get_num_threads, set_default_dtype, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
                       manual_seed, maximum, minimum, no_grad, numel, ones, ones_like, rand, rand_like, randint,
                       randn, randn_like, randperm, seed, set_grad_enabled, set_num_threads, stack, tensor, where,
                       zeros, zeros_like)
@@ -18,7 +18,6 @@ __version__ = _lib.VERSION
 
 float = float32
 long = int64
-float64 = _UnsupportedDtype("float64")
 double = float64
 float16 = _UnsupportedDtype("float16")
 half = float16
@@ -32,6 +31,7 @@ bool = bool_
 
 FloatTensor = Tensor
 LongTensor = Tensor
+DoubleTensor = Tensor
 BoolTensor = Tensor
 
 from . import nn, optim, utils, datasets, transforms, models, cuda, backends, segmentation  # noqa: E402,F401

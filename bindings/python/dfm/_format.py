@@ -100,7 +100,7 @@ def _tensor_str(a, indent, fmt, summarize):
 
 def format_tensor(t):
     a = t.detach()._np_view()
-    floating = a.dtype == np.float32
+    floating = a.dtype.kind == "f"
     prefix = "tensor("
     suffixes = []
     if a.size == 0:
@@ -112,6 +112,9 @@ def format_tensor(t):
         values = _summarized(a) if summarize else a
         fmt = _Formatter(np.asarray(values), floating)
         body = _tensor_str(a, len(prefix), fmt, summarize)
+    from ._tensor import get_default_dtype  # late: _tensor imports this module
+    if floating and t.dtype is not get_default_dtype():
+        suffixes.append(f"dtype={t.dtype!r}")  # as torch: a float dtype other than the default is shown
     if t.requires_grad:
         fn = t.grad_fn
         suffixes.append(f"grad_fn=<{fn.name()}>" if fn is not None else "requires_grad=True")

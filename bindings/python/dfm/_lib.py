@@ -2,7 +2,7 @@
 
 Search order: $DFM_LIBRARY, a libdfm.so copied into this package, the SwiftPM build
 folders of the source checkout (.build/release, .build/debug), then the system's
-loader path (libdfm.so.2). The declarations come from the header of a source checkout
+loader path (libdfm.so.<ABI major>). The declarations come from the header of a source checkout
 when there is one (so they cannot drift from it), else from the generated _decls.py.
 """
 import ctypes
@@ -77,7 +77,7 @@ def _candidates():
     c = [os.path.join(_PKG, "libdfm.so")]
     for cfg in ("release", "debug"):
         c.append(os.path.join(_REPO, ".build", cfg, "libdfm.so"))
-    c.append("libdfm.so.2")
+    c.append(f"libdfm.so.{ABI_VERSION}")
     return c, False
 
 

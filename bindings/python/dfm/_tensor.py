@@ -35,15 +35,31 @@ class dtype:
 
 
 float32 = dtype("float32", _lib.ENUMS["dfm_dtype"]["DFM_FLOAT32"], np.float32, True)
+float64 = dtype("float64", _lib.ENUMS["dfm_dtype"]["DFM_FLOAT64"], np.float64, True)
 int64 = dtype("int64", _lib.ENUMS["dfm_dtype"]["DFM_INT64"], np.int64, False)
 bool_ = dtype("bool", _lib.ENUMS["dfm_dtype"]["DFM_BOOL"], np.bool_, False)  # exported as dfm.bool
-_BY_CODE = {float32.code: float32, int64.code: int64, bool_.code: bool_}
-_UNSUPPORTED = {"float64", "double", "float16", "half", "bfloat16", "int32", "int", "int16", "short", "int8",
+_BY_CODE = {float32.code: float32, float64.code: float64, int64.code: int64, bool_.code: bool_}
+_UNSUPPORTED = {"float16", "half", "bfloat16", "int32", "int", "int16", "short", "int8",
                 "uint8", "complex64", "complex128", "cfloat", "cdouble"}
 
 
 def _dtype_by_name(name):
-    return {"float32": float32, "int64": int64, "bool": bool_}[name]
+    return {"float32": float32, "float64": float64, "int64": int64, "bool": bool_}[name]
+
+
+# torch.set_default_dtype: the dtype of tensors made from Python floats (float32 unless set).
+_default_float = [float32]
+
+
+def get_default_dtype():
+    return _default_float[0]
+
+
+def set_default_dtype(d):
+    dt = to_dtype(d)
+    if dt is None or not dt.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d!r}")
+    _default_float[0] = dt
 
 
 class _UnsupportedDtype:
@@ -63,7 +79,7 @@ def to_dtype(d):
     if isinstance(d, _UnsupportedDtype):
         name = d.name
     elif d is builtins.float:
-        return float32
+        return float64  # torch: dtype=float is torch.float64
     elif d is builtins.int:
         return int64
     elif d is builtins.bool:
@@ -75,13 +91,16 @@ def to_dtype(d):
             raise TypeError(f"dfm: {d!r} is not a dtype") from None
         if nd == np.float32:
             return float32
+        if nd == np.float64:
+            return float64
         if nd == np.int64:
             return int64
         if nd == np.bool_:
             return bool_
         name = str(nd)
-    raise TypeError(f"dfm supports only float32, int64 and bool tensors; dtype {name} is not available "
-                    "(use dfm.float32 for real numbers, dfm.int64 (long) for integers and labels, dfm.bool for masks)")
+    raise TypeError(f"dfm supports float32, float64, int64 and bool tensors; dtype {name} is not available "
+                    "(use dfm.float32 or dfm.float64 for real numbers, dfm.int64 (long) for integers and labels, "
+                    "dfm.bool for masks)")
 
 
 class device:
@@ -255,7 +274,8 @@ def _as_tensor_like(v, like=None):
     if s is not None:
         if like is not None and like.dtype is int64 and isinstance(s, (int, np.integer)):
             return full((), int(s), dtype=int64)
-        return full((), float(s), dtype=float32)
+        return full((), float(s), dtype=like.dtype if like is not None and like.dtype.is_floating_point
+                    else get_default_dtype())
     return tensor(v)
 
 
@@ -401,6 +421,11 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, flag):
         check(C.dfm_tensor_set_requires_grad(self._h, bool(flag)))
+
+    def _convert_(self, dt):
+        """In place: this tensor (every handle to it) now holds dtype `dt` (module.double())."""
+        check(C.dfm_tensor_convert_(self._h, dt.code))
+        return self
 
     def requires_grad_(self, requires_grad=True):
         self.requires_grad = requires_grad
@@ -596,7 +621,7 @@ class Tensor:
         return self.to(int64)
 
     def double(self):
-        return self.to(_UnsupportedDtype("float64"))
+        return self.to(float64)
 
     def half(self):
         return self.to(_UnsupportedDtype("float16"))
@@ -609,7 +634,8 @@ class Tensor:
 
     def type(self, dtype=None):
         if dtype is None:
-            return {"float32": "dfm.FloatTensor", "int64": "dfm.LongTensor", "bool": "dfm.BoolTensor"}[self.dtype.name]
+            return {"float32": "dfm.FloatTensor", "float64": "dfm.DoubleTensor", "int64": "dfm.LongTensor",
+                    "bool": "dfm.BoolTensor"}[self.dtype.name]
         return self.to(dtype)
 
     def type_as(self, other):
@@ -622,16 +648,17 @@ class Tensor:
         int_scalar = isinstance(s, (int, np.integer))
         if name == "pow" and a.dtype is int64 and int_scalar and s < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        # torch's type promotion: int64 with a float operand (or true division) computes in float32
-        if a.dtype is int64 and (name == "div"
-                                 or (s is not None and not int_scalar)
-                                 or (isinstance(other, Tensor) and other.dtype is float32)):
-            a = a.to(float32)
+        # torch's type promotion: int64 with a float tensor computes in that tensor's dtype, with a
+        # float scalar (or in true division) in the default float dtype
+        if a.dtype is int64 and isinstance(other, Tensor) and other.dtype.is_floating_point:
+            a = a.to(other.dtype)
+        elif a.dtype is int64 and (name == "div" or (s is not None and not int_scalar)):
+            a = a.to(get_default_dtype())
         if s is not None and not (a.dtype is int64 and int_scalar):
             return _op(f"dfm_{name}_scalar", a, float(s))
         o = _as_tensor_like(other, a)
-        if o.dtype is not a.dtype:
-            o = o.to(a.dtype) if a.dtype is float32 else o
+        if o.dtype is not a.dtype and a.dtype.is_floating_point and not o.dtype.is_floating_point:
+            o = o.to(a.dtype)
         return _op(f"dfm_{name}", a, o)
 
     def __add__(self, o):
@@ -645,7 +672,8 @@ class Tensor:
 
     def __rsub__(self, o):
         s = _as_scalar(o)
-        a = self.to(float32) if self.dtype is int64 and s is not None and not isinstance(s, (int, np.integer)) else self
+        a = (self.to(get_default_dtype()) if self.dtype is int64 and s is not None and not isinstance(s, (int, np.integer))
+             else self)
         if s is not None and not (a.dtype is int64 and isinstance(s, (int, np.integer))):
             return _op("dfm_rsub_scalar", float(s), a)
         return _as_tensor_like(o, a).__sub__(a)
@@ -661,7 +689,7 @@ class Tensor:
 
     def __rtruediv__(self, o):
         s = _as_scalar(o)
-        a = self.to(float32) if self.dtype is int64 else self
+        a = self.to(get_default_dtype()) if self.dtype is int64 else self
         if s is not None:
             return _op("dfm_rdiv_scalar", float(s), a)
         return _as_tensor_like(o, a).__truediv__(a)
@@ -995,7 +1023,7 @@ class Tensor:
             raise TypeError("dfm: clamp takes Python numbers for min and max")
         x = self
         if x.dtype is int64 and any(isinstance(b, (builtins.float, np.floating)) for b in (min, max)):
-            x = x.to(float32)  # torch: a float bound makes the result float
+            x = x.to(get_default_dtype())  # torch: a float bound makes the result float
         return _op("dfm_clamp", x._h, min is not None, float(min if min is not None else 0),
                    max is not None, float(max if max is not None else 0))
 
@@ -1384,24 +1412,27 @@ def _from_array_copy(a, requires_grad=False):
     return _finish(t, requires_grad)
 
 
-_NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.int64): int64, np.dtype(np.bool_): bool_}
+_NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64,
+                np.dtype(np.bool_): bool_}
 
 
 def _infer_array(data, dt):
-    """A float32 / int64 / bool numpy array for `data` (lists, numbers, arrays, tensors)."""
+    """A float / int64 / bool numpy array for `data` (lists, numbers, arrays, tensors). As in torch,
+    Python floats become the default dtype, while numpy arrays and tensors keep float32 or float64."""
+    typed = isinstance(data, (Tensor, np.ndarray, np.floating))
     if isinstance(data, Tensor):
         a = data.detach()._np_view()
     else:
         a = np.asarray(data)
     if dt is None:
         if a.dtype.kind == "f":
-            dt = float32  # float64 data becomes float32: dfm has no float64
+            dt = _NP_TO_DTYPE.get(a.dtype, float32) if typed else get_default_dtype()
         elif a.dtype.kind == "b":
             dt = bool_
         elif a.dtype.kind in "iu":
             dt = int64
         elif a.dtype.kind == "O" or a.size == 0 and a.dtype == np.float64:
-            dt = float32
+            dt = get_default_dtype()
         else:
             raise TypeError(f"dfm: cannot make a tensor from {type(data).__name__} with numpy dtype {a.dtype}")
     if dt is int64 and a.dtype.kind == "f" and a.size and not np.all(np.isfinite(a)):
@@ -1440,7 +1471,7 @@ def from_numpy(a):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
     if a.dtype not in _NP_TO_DTYPE:
-        raise TypeError(f"dfm: from_numpy supports float32, int64 and bool arrays, got {a.dtype} "
+        raise TypeError(f"dfm: from_numpy supports float32, float64, int64 and bool arrays, got {a.dtype} "
                         "(convert with a.astype(np.float32) or a.astype(np.int64))")
     if a.dtype.byteorder == ">":
         raise TypeError("dfm: big-endian arrays are not supported")
@@ -1473,7 +1504,7 @@ def _new_shape(size):
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     if device is not None:
         globals()["device"](device)
-    dt = to_dtype(dtype) or float32
+    dt = to_dtype(dtype) or get_default_dtype()
     s, n = _new_shape(size)
     return _finish(_op("dfm_tensor_zeros", s, n, dt.code), requires_grad)
 
@@ -1481,7 +1512,7 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
     if device is not None:
         globals()["device"](device)
-    dt = to_dtype(dtype) or float32
+    dt = to_dtype(dtype) or get_default_dtype()
     s, n = _new_shape(size)
     return _finish(_op("dfm_tensor_ones", s, n, dt.code), requires_grad)
 
@@ -1497,7 +1528,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     dt = to_dtype(dtype)
     if dt is None:
         dt = (bool_ if isinstance(fill_value, (builtins.bool, np.bool_)) else
-              int64 if isinstance(fill_value, (int, np.integer)) else float32)
+              int64 if isinstance(fill_value, (int, np.integer)) else get_default_dtype())
     s, n = _new_shape((size,))
     return _finish(_op("dfm_tensor_full", s, n, float(fill_value), dt.code), requires_grad)
 
@@ -1505,7 +1536,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     m = n if m is None else m
     e = arange(int(n)).unsqueeze(1) == arange(int(m))
-    return _finish(e.to(to_dtype(dtype) or float32), requires_grad)
+    return _finish(e.to(to_dtype(dtype) or get_default_dtype()), requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
@@ -1524,11 +1555,11 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def rand_like(t, dtype=None):
-    return rand(*t.shape)
+    return rand(*t.shape, dtype=dtype or t.dtype)
 
 
 def randn_like(t, dtype=None):
-    return randn(*t.shape)
+    return randn(*t.shape, dtype=dtype or t.dtype)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -1539,32 +1570,39 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     dt = to_dtype(dtype)
     if dt is None:
-        dt = float32 if any(isinstance(v, (float, np.floating)) for v in vals) else int64
+        dt = get_default_dtype() if any(isinstance(v, (float, np.floating)) for v in vals) else int64
     if vals[2] == 0:
         raise RuntimeError("step must be nonzero")
     return _finish(_op("dfm_tensor_arange", float(vals[0]), float(vals[1]), float(vals[2]), dt.code), requires_grad)
 
 
-def _check_float_dtype(dtype, fn):
-    dt = to_dtype(dtype)
-    if dt is not None and dt is not float32:
-        raise TypeError(f"dfm: {fn} makes float32 tensors only (got dtype {dt})")
+def _float_dtype(dtype, fn):
+    """The float dtype a random tensor is made in (the default dtype unless given)."""
+    dt = to_dtype(dtype) or get_default_dtype()
+    if not dt.is_floating_point:
+        raise TypeError(f"dfm: {fn} makes floating point tensors only (got dtype {dt})")
+    return dt
+
+
+def _random(fn, size, dtype, requires_grad):
+    # The core draws float32 values; a float64 tensor gets them converted exactly, so a seed gives
+    # the same numbers in either precision.
+    dt = _float_dtype(dtype, fn[len("dfm_tensor_"):])
+    s, n = _new_shape(size)
+    t = _op(fn, s, n)
+    return _finish(t if dt is float32 else t.to(dt), requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     if device is not None:
         globals()["device"](device)
-    _check_float_dtype(dtype, "randn")
-    s, n = _new_shape(size)
-    return _finish(_op("dfm_tensor_randn", s, n), requires_grad)
+    return _random("dfm_tensor_randn", size, dtype, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     if device is not None:
         globals()["device"](device)
-    _check_float_dtype(dtype, "rand")
-    s, n = _new_shape(size)
-    return _finish(_op("dfm_tensor_rand", s, n), requires_grad)
+    return _random("dfm_tensor_rand", size, dtype, requires_grad)
 
 
 def randint(low=0, high=None, size=None, dtype=None, device=None, generator=None, requires_grad=False):

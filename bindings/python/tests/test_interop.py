@@ -42,8 +42,11 @@ def test_from_numpy_copies_what_cannot_be_shared():
     a = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]
     t = dfm.from_numpy(a)
     assert t.tolist() == a.tolist()
-    with pytest.raises(TypeError, match="float32, int64 and bool"):
-        dfm.from_numpy(np.zeros(3, dtype=np.float64))
+    with pytest.raises(TypeError, match="float32, float64, int64 and bool"):
+        dfm.from_numpy(np.zeros(3, dtype=np.float16))
+    d = np.arange(12, dtype=np.float64).reshape(3, 4)
+    td = dfm.from_numpy(d)  # float64 is shared, like torch
+    assert td.dtype is dfm.float64 and np.shares_memory(td.numpy(), d)
 
 
 def test_bool_arrays_share_memory_and_collate():
@@ -73,7 +76,8 @@ def test_array_protocol_and_tensor_from_numpy_types():
     t = dfm.arange(4)
     assert np.asarray(t).dtype == np.int64
     assert np.array(dfm.ones(2), dtype=np.float64).dtype == np.float64
-    assert dfm.tensor(np.float64(2.5)).dtype is dfm.float32
+    assert dfm.tensor(np.float64(2.5)).dtype is dfm.float64  # numpy keeps its dtype, as in torch
+    assert dfm.tensor(2.5).dtype is dfm.float32 and dfm.tensor([1.0, 2.0]).dtype is dfm.float32
     assert dfm.tensor(np.array([1, 2], dtype=np.int32)).dtype is dfm.int64
     assert isinstance(np.ones(3, dtype=np.float32) + dfm.ones(3), dfm.Tensor)  # Tensor's reflected op wins
 
@@ -94,11 +98,47 @@ def test_cuda_is_a_clear_error():
     assert not dfm.cuda.is_available()
 
 
-def test_float64_is_a_clear_error():
-    with pytest.raises(TypeError, match="float32, int64 and bool"):
-        dfm.zeros(2, dtype=dfm.float64)
-    with pytest.raises(TypeError, match="float32, int64 and bool"):
-        dfm.ones(2).double()
+def test_float64_tensors_and_default_dtype():
+    x = dfm.ones(2).double()
+    assert x.dtype is dfm.float64 and x.numpy().dtype == np.float64
+    assert (x * 0.1).tolist() == [0.1, 0.1]  # the scalar is a double all the way (ABI 3)
+    assert (dfm.ones(2) * 0.1).dtype is dfm.float32
+    assert (x + dfm.ones(2)).dtype is dfm.float64  # float32 promotes to float64, as in torch
+    assert (dfm.arange(3) + x[:1]).dtype is dfm.float64
+    assert repr(dfm.tensor([1.5], dtype=dfm.float64)) == "tensor([1.5000], dtype=dfm.float64)"
+    assert dfm.tensor([1.0], dtype=float).dtype is dfm.float64  # torch: dtype=float is float64
+    with pytest.raises(TypeError, match="float16"):
+        dfm.zeros(2, dtype=dfm.float16)
+    assert dfm.get_default_dtype() is dfm.float32
+    dfm.set_default_dtype(dfm.float64)
+    try:
+        assert dfm.tensor([1.0]).dtype is dfm.float64 and dfm.zeros(2).dtype is dfm.float64
+        assert dfm.randn(3).dtype is dfm.float64 and dfm.arange(0.0, 1.0, 0.5).dtype is dfm.float64
+        assert dfm.arange(3).dtype is dfm.int64 and (dfm.arange(3) / 2).dtype is dfm.float64
+        assert repr(dfm.tensor([1.5])) == "tensor([1.5000])"
+    finally:
+        dfm.set_default_dtype(dfm.float32)
+    with pytest.raises(TypeError, match="floating-point"):
+        dfm.set_default_dtype(dfm.int64)
+
+
+def test_module_double_trains_in_float64():
+    dfm.manual_seed(0)
+    m = dfm.nn.Sequential(dfm.nn.Linear(3, 4), dfm.nn.ReLU(), dfm.nn.Linear(4, 2))
+    opt = dfm.optim.SGD(m.parameters(), lr=0.1)
+    m.double()
+    assert all(p.dtype is dfm.float64 for p in m.parameters())
+    x = dfm.randn(5, 3, dtype=dfm.float64)
+    loss = dfm.nn.functional.cross_entropy(m(x), dfm.tensor([0, 1, 0, 1, 1]))
+    assert loss.dtype is dfm.float64
+    loss.backward()
+    w0 = m[0].weight.detach().clone()
+    opt.step()  # the optimizer made before .double() updates the converted parameters
+    assert m[0].weight.grad.dtype is dfm.float64 and bool((w0 != m[0].weight.detach()).any())
+    with pytest.raises(TypeError, match="same dtype"):
+        m(dfm.randn(5, 3))  # a float32 input to a float64 model is refused, not silently converted
+    m.float()
+    assert m[2].bias.dtype is dfm.float32
 
 
 def test_no_grad_is_per_thread():

@@ -4,7 +4,7 @@ import collections
 import itertools
 from collections import OrderedDict
 
-from .._tensor import Tensor, device as _device, no_grad, to_dtype
+from .._tensor import Tensor, device as _device, float32, float64, no_grad, to_dtype
 from .parameter import Parameter
 
 _IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -310,13 +310,22 @@ class Module:
                     g.zero_()
 
     def to(self, *args, **kwargs):
+        dt = None
         for a in list(args) + list(kwargs.values()):
             if isinstance(a, (str, _device)):
                 _device(a)
-            elif a is not None and not isinstance(a, (bool, Tensor)):
+            elif isinstance(a, Tensor):
+                dt = a.dtype if a.dtype.is_floating_point else dt
+            elif a is not None and not isinstance(a, bool):
                 dt = to_dtype(a)
                 if dt is not None and not dt.is_floating_point:
                     raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
+        if dt is not None:
+            # In place, as torch's module.to: every floating point parameter and buffer (the same
+            # tensors, so an optimizer built before keeps them); integer buffers stay.
+            for t in list(self.parameters()) + list(self.buffers()):
+                if t.dtype.is_floating_point and t.dtype is not dt:
+                    t._convert_(dt)
         return self
 
     def cpu(self):
@@ -326,10 +335,10 @@ class Module:
         raise RuntimeError("dfm runs on the CPU only: CUDA is not available (use .cpu() or .to('cpu'))")
 
     def float(self):
-        return self
+        return self.to(float32)
 
     def double(self):
-        to_dtype("float64")
+        return self.to(float64)
 
     def half(self):
         to_dtype("float16")
