@@ -575,6 +575,11 @@ DFM_API dfm_status dfm_safetensors_read(const char *path, dfm_tensor_dict *out);
 /* Writes the dict's tensors and metadata atomically (temporary file + rename). Keys
  * must be unique and non-empty; readable by the `safetensors` package and PyTorch. */
 DFM_API dfm_status dfm_safetensors_write(const char *path, dfm_tensor_dict d);
+/* Writes an image tensor as an 8-bit PNG (atomically): (C, H, W) with C = 1 (grey), 3 (RGB)
+ * or 4 (RGBA), or (H, W). Float values in [0, 1] become bytes as torchvision's save_image
+ * makes them, clamp(x * 255 + 0.5, 0, 255) truncated; int64 values must be bytes 0..255
+ * (dfm 0.3.0). */
+DFM_API dfm_status dfm_save_png(dfm_tensor image, const char *path);
 
 /* ======================================================================== */
 /* Modules (torch.nn): built-in layers and models                            */

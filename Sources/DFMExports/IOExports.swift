@@ -1,7 +1,7 @@
 import CDFM
 import DFM
 
-// safetensors files.
+// safetensors and PNG files.
 
 @c @implementation public func dfm_safetensors_read(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<dfm_tensor_dict?>?) -> dfm_status {
     produce("dfm_safetensors_read", out, .tensorDict) {
@@ -17,4 +17,8 @@ import DFM
         for (k, v) in dict.entries { tensors[k] = v }
         try SafeTensors.write(tensors, to: p, metadata: dict.metadata)
     }
+}
+
+@c @implementation public func dfm_save_png(_ image: dfm_tensor?, _ path: UnsafePointer<CChar>?) -> dfm_status {
+    guarded("dfm_save_png") { try PNG.write(image: try Arg.tensor(image, "image"), to: try Arg.string(path, "path")) }
 }

@@ -95,34 +95,7 @@ struct LinePlot {
     }
 
     func write(_ path: String) throws {
-        try PNG.write(rgb: render(), width: width, height: height, to: path)
-    }
-}
-
-enum PNG {
-    static func write(rgb: [UInt8], width: Int, height: Int, to path: String) throws {
-        var raw = [UInt8]()
-        raw.reserveCapacity((width * 3 + 1) * height)
-        for y in 0..<height {
-            raw.append(0)  // filter: none
-            raw.append(contentsOf: rgb[(y * width * 3)..<((y + 1) * width * 3)])
-        }
-        var destLen = compressBound(uLong(raw.count))
-        var z = [UInt8](repeating: 0, count: Int(destLen))
-        guard compress2(&z, &destLen, raw, uLong(raw.count), 6) == Z_OK else { throw DFMError(.internal, "png: compression failed") }
-        z.removeSubrange(Int(destLen)...)
-        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 255), UInt8((v >> 8) & 255), UInt8(v & 255)] }
-        func chunk(_ type: String, _ data: [UInt8]) {
-            let t = Array(type.utf8)
-            png += be32(UInt32(data.count)) + t + data
-            let crc = (t + data).withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
-            png += be32(UInt32(crc))
-        }
-        chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [8, 2, 0, 0, 0])
-        chunk("IDAT", z)
-        chunk("IEND", [])
-        try AtomicFile.write(Data(png), to: path, op: "png")
+        try PNG.write(render(), width: width, height: height, channels: 3, to: path)
     }
 }
 

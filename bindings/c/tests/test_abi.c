@@ -2035,6 +2035,31 @@ static void test_containers_and_safetensors(void) {
     ERR(dfm_safetensors_write(NULL, d), DFM_INVALID_ARGUMENT, "path");
     ERR(dfm_safetensors_write(tmp_path("x.safetensors"), NULL), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_safetensors_write(tmp_path("x.safetensors"), (dfm_tensor_dict)a), DFM_TYPE_ERROR, NULL);
+    {   /* PNG: a 3x4 RGB image in [0, 1] and a grey int64 one; bad shapes and values */
+        dfm_tensor rgb = NULL, grey = NULL, bad = NULL, flat = NULL;
+        int64_t s334[3] = {3, 3, 4}, s23b[2] = {2, 3};
+        unsigned char sig[8] = {0};
+        FILE *fp = NULL;
+        OK(dfm_tensor_full(s334, 3, 0.5, DFM_FLOAT32, &rgb));
+        OK(dfm_save_png(rgb, tmp_path("img.png")));
+        fp = fopen(tmp_path("img.png"), "rb");
+        CHECK(fp != NULL && fread(sig, 1, 8, fp) == 8 && sig[0] == 0x89 && sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G');
+        if (fp) fclose(fp);
+        OK(dfm_tensor_full(s23b, 2, 200, DFM_INT64, &grey));
+        OK(dfm_save_png(grey, tmp_path("grey.png")));
+        OK(dfm_tensor_full(s23b, 2, 300, DFM_INT64, &bad));
+        ERR(dfm_save_png(bad, tmp_path("bad.png")), DFM_INVALID_ARGUMENT, "0...255");
+        CHECK(access(tmp_path("bad.png"), F_OK) != 0);
+        OK(dfm_tensor_full(s23b, 1, 0.5, DFM_FLOAT32, &flat));
+        ERR(dfm_save_png(flat, tmp_path("flat.png")), DFM_SHAPE_MISMATCH, "(C, H, W)");
+        ERR(dfm_save_png(rgb, tmp_path("nodir/img.png")), DFM_NOT_FOUND, "nodir");
+        ERR(dfm_save_png(NULL, tmp_path("x.png")), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_save_png(rgb, NULL), DFM_INVALID_ARGUMENT, "path");
+        dfm_tensor_release(flat);
+        dfm_tensor_release(bad);
+        dfm_tensor_release(grey);
+        dfm_tensor_release(rgb);
+    }
 
     OK(dfm_tensor_dict_release(d));
     ERR(dfm_tensor_dict_release(d), DFM_INVALID_ARGUMENT, "released");

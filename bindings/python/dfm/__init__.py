@@ -34,7 +34,8 @@ LongTensor = Tensor
 DoubleTensor = Tensor
 BoolTensor = Tensor
 
-from . import nn, optim, utils, datasets, transforms, models, cuda, backends, segmentation  # noqa: E402,F401
+from . import nn, optim, utils, datasets, transforms, models, cuda, backends, segmentation, accelerator  # noqa: E402,F401
+from . import vision  # noqa: E402,F401  (import dfm.vision as torchvision)
 from . import segmentation as metrics  # noqa: E402,F401  (dfm.metrics.mean_iou, ...)
 datasets.SegmentationScenes = segmentation.SegmentationScenes
 from .nn.parameter import Parameter  # noqa: E402,F401
