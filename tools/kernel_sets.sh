@@ -79,7 +79,8 @@ for set in "${sets[@]}"; do
 done
 
 echo
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores,"
+cpu() { grep -m1 "^$1" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'; }
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(cpu 'model name') (family $(cpu 'cpu family'), model $(cpu 'model[[:space:]]')), $(nproc) cores,"
 echo "OpenBLAS ${blas_version:-?} (${blas:-?}), swift test --filter '$FILTER':"
 echo
 echo "| OPENBLAS_CORETYPE | core reported (OPENBLAS_VERBOSE=2) | passed | failed | skipped | worst gradient difference | time | result |"
