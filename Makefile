@@ -7,7 +7,7 @@ RELEASE = -c release
 TESTFLAGS = -c release -Xswiftc -enable-testing
 BIN = $$($(SWIFT) build $(TESTFLAGS) --show-bin-path)
 
-.PHONY: setup build train test test-swift test-c test-python clean
+.PHONY: setup build train test test-swift test-c test-python test-kernels clean
 
 setup:
 	@bash tools/setup.sh
@@ -38,6 +38,11 @@ test-c:
 test-python:
 	$(SWIFT) build $(TESTFLAGS) --product dfm
 	DFM_LIBRARY=$(BIN)/libdfm.so $(PY) -m pytest -q bindings/python/tests
+
+# Developer command, not part of `make test` and never run by CI: the model suites under every
+# OpenBLAS kernel set this CPU can execute (OPENBLAS_CORETYPE per run), with a table of the results.
+test-kernels: setup
+	SWIFT="$(SWIFT)" bash tools/kernel_sets.sh
 
 clean:
 	rm -rf .build bindings/c/build

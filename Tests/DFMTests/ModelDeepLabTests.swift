@@ -2,6 +2,9 @@ import Foundation
 import XCTest
 @testable import DFM
 
+/// DFM-DeepLabV3+ against the PyTorch reference (tools/fixtures/models_deeplab.py,
+/// tools/reference/dfm_deeplab_torch.py). The float32 parity cases are smoke/regression tests whose
+/// gradient checks allow ReLU kink flips (ModelTolerance, issue #12), not a proof of parity.
 final class ModelDeepLabTests: XCTestCase {
     static let ignore = 255
     func load() throws -> (tensors: [String: Tensor], meta: [String: String]) {
@@ -78,10 +81,13 @@ final class ModelDeepLabTests: XCTestCase {
         }
     }
 
-    func checkRel(_ a: Tensor, _ e: Tensor, _ tol: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// Asserts relNormDiff(a, e) <= tol; returns the relative difference.
+    @discardableResult
+    func checkRel(_ a: Tensor, _ e: Tensor, _ tol: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line) -> Double {
         XCTAssertEqual(a.shape, e.shape, what, file: file, line: line)
-        let r = relNormDiff(a, e)
+        let r = Double(relNormDiff(a, e))
         XCTAssertLessThanOrEqual(r, tol, "\(what): relative difference \(r) > \(tol)", file: file, line: line)
+        return r
     }
 
     func checkCase(_ c: String) throws {
@@ -103,10 +109,15 @@ final class ModelDeepLabTests: XCTestCase {
 
         XCTAssertEqual(m.stepsRun, (cfg["steps_run"] as? NSNumber)?.intValue, "\(c) steps run")
         XCTAssertEqual(try m.T.item(), Float(m.stepsRun), "\(c) T counts the steps")
-        if let whole = tensors["\(c)/logits"] { checkRel(logits, whole, 1e-4, "\(c) logits") }
-        checkRel(try sampled(logits, count: 1024), tensors["\(c)/logits_sample"]!, 1e-4, "\(c) logits sample")
-        checkRel(loss, tensors["\(c)/loss"]!, 1e-4, "\(c) loss")
-        checkRel(try sampled(m.errorHead.Q), tensors["\(c)/Q"]!, 1e-4, "\(c) Q after forward")
+        // ModelTolerance: values within 1e-4, gradients within the kink allowance (2e-2): a ReLU input
+        // within rounding of 0 flips with the BLAS kernel's summation order (issue #12: dl_train_T3's
+        // gradients moved by up to 2.7e-3 on OpenBLAS's Cooperlake and Sandybridge kernels).
+        var worstValue = 0.0, worstGrad = ("", 0.0, ModelTolerance.gradient())
+        let vt = ModelTolerance.value()
+        if let whole = tensors["\(c)/logits"] { worstValue = max(worstValue, checkRel(logits, whole, vt, "\(c) logits")) }
+        worstValue = max(worstValue, checkRel(try sampled(logits, count: 1024), tensors["\(c)/logits_sample"]!, vt, "\(c) logits sample"))
+        worstValue = max(worstValue, checkRel(loss, tensors["\(c)/loss"]!, vt, "\(c) loss"))
+        worstValue = max(worstValue, checkRel(try sampled(m.errorHead.Q), tensors["\(c)/Q"]!, vt, "\(c) Q after forward"))
 
         for (name, p) in m.namedParameters() {
             guard withGrad.contains(name) else {
@@ -114,9 +125,10 @@ final class ModelDeepLabTests: XCTestCase {
                 continue
             }
             guard let g = p.grad else { XCTFail("\(c): no gradient for \(name)"); continue }
-            let tol = Swift.max(1e-3, 4 * (gaps[name]?.floatValue ?? 0))
-            checkRel(Tensor.scalar(relNormOf(g)), tensors["\(c)/gradnorm/\(name)"]!, tol, "\(c) |grad \(name)|")
-            checkRel(try sampled(g), tensors["\(c)/grad/\(name)"]!, Swift.max(tol, 2e-3), "\(c) grad \(name)")
+            let tol = ModelTolerance.gradient(gap32: gaps[name]?.doubleValue ?? 0)
+            let rn = checkRel(Tensor.scalar(relNormOf(g)), tensors["\(c)/gradnorm/\(name)"]!, tol, "\(c) |grad \(name)|")
+            let rs = checkRel(try sampled(g), tensors["\(c)/grad/\(name)"]!, tol, "\(c) grad \(name)")
+            if Swift.max(rn, rs) / tol > worstGrad.1 / worstGrad.2 { worstGrad = (name, Swift.max(rn, rs), tol) }
         }
         XCTAssertEqual(Set(m.namedParameters().filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c) params with grad")
         if train {
@@ -124,12 +136,14 @@ final class ModelDeepLabTests: XCTestCase {
                 if name.hasSuffix("num_batches_tracked") {
                     XCTAssertEqual(b.i[0], tensors["\(c)/nbt/\(name)"]!.i[0], "\(c) \(name)")
                 } else if let e = tensors["\(c)/bn/\(name)"] {
-                    checkRel(try sampled(b), e, 1e-4, "\(c) \(name)")
+                    worstValue = max(worstValue, checkRel(try sampled(b), e, vt, "\(c) \(name)"))
                 } else {
                     XCTFail("\(c): no fixture for buffer \(name)")
                 }
             }
         }
+        print("ModelDeepLabTests \(c): worst value \(ModelTolerance.fmt(worstValue)) (allowed \(ModelTolerance.fmt(vt))), "
+              + "worst gradient \(worstGrad.0) \(ModelTolerance.fmt(worstGrad.1)) (allowed \(ModelTolerance.fmt(worstGrad.2)))")
     }
 
     func relNormOf(_ t: Tensor) -> Double { t.toArray().reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }

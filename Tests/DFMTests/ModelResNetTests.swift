@@ -4,7 +4,8 @@ import XCTest
 
 /// DFM-ResNet18/34/50 against the PyTorch reference (tools/fixtures/models_resnet.py,
 /// tools/reference/dfm_torch.py), the published-defect decisions R1–R4, and training on
-/// Fashion-MNIST.
+/// Fashion-MNIST. The float32 parity cases are smoke/regression tests whose gradient checks allow
+/// ReLU kink flips (ModelTolerance, issue #12), not a proof of parity.
 final class ModelResNetTests: XCTestCase {
     // MARK: fixtures
 
@@ -90,10 +91,13 @@ final class ModelResNetTests: XCTestCase {
     func checkCase(_ fx: ModelFixture, _ c: String) throws -> String {
         let cfg = try fx.config(c)
         let gaps = cfg["gap32"] as? [String: Double] ?? [:]
-        // PyTorch's own float32 error (worst over one-ulp input moves) bounds how close float32
-        // can be: allow max(spec tolerance, 4·gap32). The script refuses cases where this would
-        // exceed the spec tolerance, so in practice the spec tolerance applies.
-        func tol(_ name: String, _ base: Double) -> Double { max(base, 4 * (gaps[name] ?? 0)) }
+        // ModelTolerance: values (logits, loss, Q, BN statistics) within 1e-4, gradients within a
+        // kink allowance (2e-2) because a ReLU input within rounding of 0 flips with the BLAS kernel's
+        // summation order and moves gradients by up to ~1e-2. Both widen to 4·gap32 where PyTorch's
+        // own float32 was further from float64 (the script refuses such cases, so they do not).
+        func tol(_ name: String) -> Double {
+            name.hasPrefix("grad/") ? ModelTolerance.gradient(gap32: gaps[name] ?? 0) : ModelTolerance.value(gap32: gaps[name] ?? 0)
+        }
         let model = cfg["model"] as? String ?? ""
         let fb = (cfg["fb_filters"] as? NSNumber)?.intValue ?? 0
         let inCh = (cfg["in_channels"] as? NSNumber)?.intValue ?? 3
@@ -126,45 +130,53 @@ final class ModelResNetTests: XCTestCase {
 
         XCTAssertEqual(m.stepsRun, stepsRun, "\(c): steps run")
         XCTAssertEqual(m.T.f[0], Float(stepsRun), "\(c): T holds the steps run")
-        var worst: (String, Double, Double) = ("", 0, 1)
-        func expect(_ name: String, _ got: [Float], base: Double) throws {
+        // The worst value and the worst gradient difference, each against its tolerance, for the summary.
+        var worst: (String, Double, Double) = ("", 0, 1), worstGrad: (String, Double, Double) = ("", 0, 1)
+        func note(_ name: String, _ r: Double, _ t: Double) {
+            if name.hasPrefix("grad") {
+                if r / t > worstGrad.1 / worstGrad.2 { worstGrad = (name, r, t) }
+            } else if r / t > worst.1 / worst.2 { worst = (name, r, t) }
+        }
+        func expect(_ name: String, _ got: [Float]) throws {
             let e = try fx.tensor("\(c)/\(name)").toArray()
-            let r = Self.rel(got, e), t = tol(name, base)
-            if r / t > worst.1 / worst.2 { worst = (name, r, t) }
+            let r = Self.rel(got, e), t = tol(name)
+            note(name, r, t)
             XCTAssertLessThanOrEqual(r, t, "\(c): \(name) differs from PyTorch by \(r) (relative, by norm)")
         }
-        try expect("logits", logits.toArray(), base: 1e-4)
-        try expect("loss", loss.toArray(), base: 1e-4)
+        try expect("logits", logits.toArray())
+        try expect("loss", loss.toArray())
 
-        // Gradients: which parameters have one, and their values (1e-3 by norm).
+        // Gradients: which parameters have one, and their values (kink allowance, relative by norm).
         let params = m.namedParameters()
         let gotWithGrad = Set(params.filter { $0.1.grad != nil }.map { $0.0 })
         XCTAssertEqual(gotWithGrad, withGrad, "\(c): parameters with a gradient")
         var gradSamples: [String: [Float]] = [:], gradNorms: [String: Double] = [:], before: [String: [Float]] = [:]
         for (name, p) in params {
             guard let g = p.grad, withGrad.contains(name) else { continue }
-            let gs = Self.sampled(g), t = tol("grad/\(name)", 1e-3)
+            let gs = Self.sampled(g), t = tol("grad/\(name)")
             gradSamples[name] = gs
             before[name] = Self.sampled(p)
             let eNorm = Double(try fx.tensor("\(c)/gradnorm/\(name)").item()), gNorm = Self.norm(g)
             gradNorms[name] = eNorm
+            note("gradnorm/\(name)", Swift.abs(gNorm - eNorm) / eNorm, t)
             XCTAssertLessThanOrEqual(Swift.abs(gNorm - eNorm), t * eNorm, "\(c): |grad \(name)| \(gNorm) vs \(eNorm)")
             let e = try fx.tensor("\(c)/grad/\(name)").toArray()
             if g.count <= 128 {
-                try expect("grad/\(name)", gs, base: 1e-3)
+                try expect("grad/\(name)", gs)
             } else {
                 // A sample of 32 carries about sqrt(32/n) of the whole error's norm.
                 var d = 0.0
                 for k in 0..<gs.count { d += Double(gs[k] - e[k]) * Double(gs[k] - e[k]) }
                 let scale = eNorm * (32.0 / Double(g.count)).squareRoot()
+                note("grad/\(name) (sampled, by the sample's expected norm)", d.squareRoot() / scale, 3 * t)
                 XCTAssertLessThanOrEqual(d.squareRoot(), 3 * t * scale + 1e-12, "\(c): sampled grad of \(name)")
             }
         }
-        try expect("Q", Self.sampled(m.errorHead.Q), base: 1e-4)
+        try expect("Q", Self.sampled(m.errorHead.Q))
         if train {
             for (name, b) in m.namedBuffers() {
                 if name.hasSuffix("running_mean") || name.hasSuffix("running_var") {
-                    try expect("bn/\(name)", Self.sampled(b), base: 1e-4)
+                    try expect("bn/\(name)", Self.sampled(b))
                 } else if name.hasSuffix("num_batches_tracked") {
                     XCTAssertEqual(b.i[0], try fx.tensor("\(c)/nbt/\(name)").i[0], "\(c): \(name)")
                 }
@@ -172,7 +184,8 @@ final class ModelResNetTests: XCTestCase {
         }
         // One Adam step (eps 1e-8): an element moves by lr·g/(|g| + eps), so where |g| is near
         // eps (or near zero) the step inherits the gradient's own float32 difference; allow
-        // exactly that, computed from our gradient and PyTorch's.
+        // exactly that, computed from our gradient and PyTorch's. A kink flip that moved a gradient
+        // element (even across 0) is thereby allowed for, and the step's arithmetic is still exact.
         let opt = try Adam(m.parameters(), lr: lr)
         try opt.step()
         func unit(_ g: Float) -> Double { Double(g) / (Double(Swift.abs(g)) + 1e-8) }
@@ -190,7 +203,8 @@ final class ModelResNetTests: XCTestCase {
             }
             XCTAssertEqual(bad, 0, "\(c): \(bad) sampled values of \(name) after one Adam step differ from PyTorch; \(detail)")
         }
-        return "\(c): worst \(worst.0) \(worst.1) (allowed \(worst.2)); build+weights \(String(format: "%.1f", tWeights)) s, "
+        return "\(c): worst value \(worst.0) \(ModelTolerance.fmt(worst.1)) (allowed \(ModelTolerance.fmt(worst.2))), "
+            + "worst gradient \(worstGrad.0) \(ModelTolerance.fmt(worstGrad.1)) (allowed \(ModelTolerance.fmt(worstGrad.2))); build+weights \(String(format: "%.1f", tWeights)) s, "
             + "forward+backward \(String(format: "%.1f", tRun)) s"
     }
 
