@@ -441,6 +441,17 @@ DFM_API dfm_status dfm_log_softmax(dfm_tensor x, int64_t dim, dfm_tensor *out);
 DFM_API dfm_status dfm_matmul(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
 /* torch.bmm: (B, n, m) x (B, m, p). */
 DFM_API dfm_status dfm_bmm(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+/* torch.mm (2-D x 2-D), torch.mv (2-D x 1-D), torch.dot (1-D . 1-D, 0-dim result) and
+ * torch.outer (1-D x 1-D -> 2-D), with torch's shape checks (dfm 0.3.0). */
+DFM_API dfm_status dfm_mm(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_mv(dfm_tensor a, dfm_tensor v, dfm_tensor *out);
+DFM_API dfm_status dfm_dot(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+DFM_API dfm_status dfm_outer(dfm_tensor a, dfm_tensor b, dfm_tensor *out);
+/* torch.addmm / torch.baddbmm: beta * input + alpha * (a @ b) (bmm for baddbmm), input
+ * broadcast to the product's shape; beta = 0 ignores input (dfm 0.3.0). */
+DFM_API dfm_status dfm_addmm(dfm_tensor input, dfm_tensor a, dfm_tensor b, double beta, double alpha, dfm_tensor *out);
+DFM_API dfm_status dfm_baddbmm(dfm_tensor input, dfm_tensor a, dfm_tensor b, double beta, double alpha,
+                               dfm_tensor *out);
 /* F.linear: x @ weight^T + bias; `bias` may be NULL. */
 DFM_API dfm_status dfm_linear(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, dfm_tensor *out);
 /* torch.linalg.qr; mode "reduced", "complete" or "r" (then *q is an empty tensor).

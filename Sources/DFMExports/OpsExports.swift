@@ -263,6 +263,22 @@ private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ o
 
 @c @implementation public func dfm_matmul(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_matmul", a, b, out) { try matmul($0, $1) } }
 @c @implementation public func dfm_bmm(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_bmm", a, b, out) { try bmm($0, $1) } }
+@c @implementation public func dfm_mm(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_mm", a, b, out) { try mm($0, $1) } }
+@c @implementation public func dfm_mv(_ a: dfm_tensor?, _ v: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_mv", a, v, out) { try mv($0, $1) } }
+@c @implementation public func dfm_dot(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_dot", a, b, out) { try dot($0, $1) } }
+@c @implementation public func dfm_outer(_ a: dfm_tensor?, _ b: dfm_tensor?, _ out: TensorOut) -> dfm_status { binary("dfm_outer", a, b, out) { try outer($0, $1) } }
+@c @implementation public func dfm_addmm(_ input: dfm_tensor?, _ a: dfm_tensor?, _ b: dfm_tensor?, _ beta: Double, _ alpha: Double,
+                                        _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_addmm", out) {
+        try addmm(try Arg.tensor(input, "input"), try Arg.tensor(a, "a"), try Arg.tensor(b, "b"), beta: beta, alpha: alpha)
+    }
+}
+@c @implementation public func dfm_baddbmm(_ input: dfm_tensor?, _ a: dfm_tensor?, _ b: dfm_tensor?, _ beta: Double, _ alpha: Double,
+                                          _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_baddbmm", out) {
+        try baddbmm(try Arg.tensor(input, "input"), try Arg.tensor(a, "a"), try Arg.tensor(b, "b"), beta: beta, alpha: alpha)
+    }
+}
 
 @c @implementation public func dfm_linear(_ x: dfm_tensor?, _ weight: dfm_tensor?, _ bias: dfm_tensor?, _ out: TensorOut) -> dfm_status {
     produceTensor("dfm_linear", out) { try linear(try Arg.tensor(x, "x"), try Arg.tensor(weight, "weight"), try Arg.optionalTensor(bias, "bias")) }

@@ -294,7 +294,7 @@ final class ModelResNetTests: XCTestCase {
         XCTAssertEqual(single.shape, [10])
         let batched = try m.forward(try reshape(x, [1, 1, 28, 28]), T: 3)
         XCTAssertEqual(batched.shape, [1, 10])
-        assertClose(single, try reshape(batched, [10]), rtol: 0, atol: 0, "unbatched vs batch of one")
+        assertClose(single, try reshape(batched, [10]), rtol: 0.0, atol: 0.0, "unbatched vs batch of one")
         // The seed's test loop: an unbatched image and an int label.
         let loss = try crossEntropy(single, try Tensor(int64: [3], shape: []))
         XCTAssertTrue(try loss.item().isFinite)

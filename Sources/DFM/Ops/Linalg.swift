@@ -271,3 +271,74 @@ private func qrBackward<S: Real>(q: UnsafePointer<S>, r: UnsafePointer<S>, gq: U
     }
     S.trsmRightUpperTrans(m: Int32(m), n: Int32(p), a: r, lda: Int32(n), b: ga, ldb: Int32(n))
 }
+
+// MARK: the matrix-product family (torch.mm, mv, dot, outer, addmm, baddbmm)
+// Each checks torch's shape rules and runs on matmul, whose derivative rule covers them.
+
+private func requireDims(_ t: Tensor, _ n: Int, _ name: String, op: String) throws {
+    guard t.ndim == n else { throw DFMError.shape(op, "\(name) must be a \(n)D tensor, got shape \(t.shape)") }
+}
+
+/// torch.mm: (n, m) · (m, p), no broadcasting.
+public func mm(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try requireDims(a, 2, "self", op: "mm")
+    try requireDims(b, 2, "mat2", op: "mm")
+    return try matmulChecked(a, b, op: "mm")
+}
+
+/// torch.mv: (n, m) · (m) -> (n).
+public func mv(_ a: Tensor, _ v: Tensor) throws -> Tensor {
+    try requireDims(a, 2, "self", op: "mv")
+    try requireDims(v, 1, "vec", op: "mv")
+    return try matmulChecked(a, v, op: "mv")
+}
+
+/// torch.dot: the inner product of two 1-D tensors of one size (0-dim result).
+public func dot(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try requireDims(a, 1, "self", op: "dot")
+    try requireDims(b, 1, "tensor", op: "dot")
+    guard a.count == b.count else {
+        throw DFMError.shape("dot", "inconsistent tensor size, expected tensor [\(a.count)] and src [\(b.count)] to have the same number of elements")
+    }
+    return try matmulChecked(a, b, op: "dot")
+}
+
+/// torch.outer: a (n) ⊗ b (m) -> (n, m).
+public func outer(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try requireDims(a, 1, "self", op: "outer")
+    try requireDims(b, 1, "vec2", op: "outer")
+    return try matmulChecked(try unsqueeze(a, 1), try unsqueeze(b, 0), op: "outer")
+}
+
+/// torch.addmm: beta·input + alpha·(a · b) with input broadcast to (n, p).
+public func addmm(_ input: Tensor, _ a: Tensor, _ b: Tensor, beta: Double = 1, alpha: Double = 1) throws -> Tensor {
+    try requireDims(a, 2, "mat1", op: "addmm")
+    try requireDims(b, 2, "mat2", op: "addmm")
+    return try scaledSum(input, try matmulChecked(a, b, op: "addmm"), beta: beta, alpha: alpha, op: "addmm")
+}
+
+/// torch.baddbmm: beta·input + alpha·bmm(a, b) with input broadcast to (B, n, p).
+public func baddbmm(_ input: Tensor, _ a: Tensor, _ b: Tensor, beta: Double = 1, alpha: Double = 1) throws -> Tensor {
+    return try scaledSum(input, try bmm(a, b), beta: beta, alpha: alpha, op: "baddbmm")
+}
+
+/// matmul after torch's dtype rule for products: one float dtype.
+private func matmulChecked(_ a: Tensor, _ b: Tensor, op: String) throws -> Tensor {
+    _ = try commonFloat([a, b], op)
+    return try matmul(a, b)
+}
+
+/// beta·input + alpha·product, input broadcast to the product's shape; beta = 0 ignores input
+/// (NaN in it included), as torch does.
+private func scaledSum(_ input: Tensor, _ product: Tensor, beta: Double, alpha: Double, op: String) throws -> Tensor {
+    guard try Shape.broadcast(input.shape, product.shape, op: op) == product.shape else {
+        throw DFMError.shape(op, "input of shape \(input.shape) cannot be broadcast to the product's shape \(product.shape)")
+    }
+    let p = alpha == 1 ? product : try mul(product, alpha)
+    if beta == 0 {
+        // input is not read (NaN in it stays out), but like torch it gets a (zero) gradient.
+        let zeros = input.shape
+        return record(op, p.detach(), [input, p]) { g in [try Tensor.zeros(zeros, dtype: g.dtype), g] }
+    }
+    return try add(beta == 1 ? input : try mul(input, beta), p)
+}

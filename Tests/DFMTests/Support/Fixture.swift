@@ -36,7 +36,7 @@ struct Fixture {
     func leaves(_ c: String, _ names: [String]) throws -> [Tensor] {
         try names.map { n in
             let t = try input(c, n).clone()
-            if t.dtype == .float32 { try t.requiresGrad() }
+            if t.dtype.isFloat { try t.requiresGrad() }
             return t
         }
     }
@@ -72,25 +72,29 @@ extension Fixture {
             let want = output(c, k)
             XCTAssertEqual(y.dtype, want.dtype, "\(c) out \(k): dtype", file: file, line: line)
             XCTAssertEqual(y.shape, want.shape, "\(c) out \(k): shape", file: file, line: line)
-            if want.dtype != .float32 {
+            if !want.dtype.isFloat {
                 XCTAssertEqual(y.toInt64Array(), want.toInt64Array(), "\(c) out \(k): values", file: file, line: line)
                 XCTAssertFalse(y.requiresGrad, "\(c): a \(y.dtype) result cannot require grad", file: file, line: line)
             }
         }
-        if outs.contains(where: { $0.dtype == .float32 }) {
+        if outs.contains(where: { $0.dtype.isFloat }) {
             try check(c, outputs: outs, inputs: inputs, rtol: rtol, atol: atol, file: file, line: line)
         }
     }
 }
 
-/// |a - e| <= atol + rtol·|e| elementwise, and identical shapes.
-func assertClose(_ a: Tensor, _ e: Tensor, rtol: Float = 1e-5, atol: Float = 1e-5, _ what: String = "",
+/// |a - e| <= atol + rtol·|e| elementwise (in double), identical shapes, and a float64
+/// expectation needs a float64 result.
+func assertClose(_ a: Tensor, _ e: Tensor, rtol: Double = 1e-5, atol: Double = 1e-5, _ what: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {
     guard a.shape == e.shape else {
         XCTFail("\(what): shape \(a.shape) vs expected \(e.shape)", file: file, line: line); return
     }
-    let av = a.toArray(), ev = e.toArray()
-    var worst = 0, worstErr: Float = 0
+    if e.dtype == .float64 && a.dtype != .float64 {
+        XCTFail("\(what): dtype \(a.dtype), expected float64", file: file, line: line); return
+    }
+    let av = a.toDoubleArray(), ev = e.toDoubleArray()
+    var worst = 0, worstErr: Double = 0
     for k in 0..<av.count {
         if av[k].isNaN && ev[k].isNaN { continue }
         if av[k] == ev[k] { continue }
@@ -100,6 +104,12 @@ func assertClose(_ a: Tensor, _ e: Tensor, rtol: Float = 1e-5, atol: Float = 1e-
     if worstErr > 0 {
         XCTFail("\(what): element \(worst) is \(av[worst]), expected \(ev[worst]) (rtol \(rtol), atol \(atol))", file: file, line: line)
     }
+}
+
+/// assertClose with float32 tolerances (most float32 op tests pass them as Float).
+func assertClose(_ a: Tensor, _ e: Tensor, rtol: Float, atol: Float, _ what: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) {
+    assertClose(a, e, rtol: Double(rtol), atol: Double(atol), what, file: file, line: line)
 }
 
 /// Relative difference of two tensors by norm: |a - e| / max(|e|, tiny).

@@ -1421,6 +1421,55 @@ static void test_linalg(void) {
     BAD(dfm_bmm(a, at_, &out)); /* 2-D */
     ERR(dfm_bmm(a3, NULL, &out), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_bmm(a3, b3, NULL), DFM_INVALID_ARGUMENT, NULL);
+    {   /* mm / mv / dot / outer / addmm / baddbmm (a = [[1,2,3],[4,5,6]]) */
+        dfm_tensor v3 = vec(3, 1), v2 = vec(2, 1), m22 = NULL, nanm = NULL;
+        int64_t s22[2] = {2, 2};
+        OK(dfm_mm(a, at_, &out));
+        CHECK(numel(out) == 4 && at(out, 0) == 14);
+        dfm_tensor_release(out);
+        ERR(dfm_mm(a, v3, &out), DFM_SHAPE_MISMATCH, "mat2 must be a 2D tensor");
+        CHECK(out == NULL);
+        OK(dfm_mv(a, v3, &out));
+        CHECK(numel(out) == 2 && at(out, 0) == 14);
+        dfm_tensor_release(out);
+        ERR(dfm_mv(a, a, &out), DFM_SHAPE_MISMATCH, "vec");
+        OK(dfm_dot(v3, v3, &out));
+        CHECK(ndim_of(out) == 0 && at(out, 0) == 14);
+        dfm_tensor_release(out);
+        ERR(dfm_dot(v3, v2, &out), DFM_SHAPE_MISMATCH, "same number of elements");
+        OK(dfm_outer(v2, v3, &out));
+        CHECK(numel(out) == 6 && at(out, 5) == 6);
+        dfm_tensor_release(out);
+        ERR(dfm_outer(a, v3, &out), DFM_SHAPE_MISMATCH, NULL);
+        OK(dfm_tensor_full(s22, 2, NAN, DFM_FLOAT32, &nanm));
+        OK(dfm_addmm(nanm, a, at_, 0.0, 0.5, &out)); /* beta 0: input ignored, NaN included */
+        CHECK(at(out, 0) == 7 && at(out, 3) == 38.5f);
+        dfm_tensor_release(out);
+        OK(dfm_tensor_full(s22, 2, 1, DFM_FLOAT32, &m22));
+        OK(dfm_addmm(m22, a, at_, 2.0, 1.0, &out));
+        CHECK(at(out, 0) == 16);
+        dfm_tensor_release(out);
+        ERR(dfm_addmm(v3, a, at_, 1.0, 1.0, &out), DFM_SHAPE_MISMATCH, "broadcast");
+        ERR(dfm_addmm(NULL, a, at_, 1.0, 1.0, &out), DFM_INVALID_ARGUMENT, "input");
+        OK(dfm_bmm(a3, b3, &out));
+        {
+            dfm_tensor bb = NULL;
+            OK(dfm_baddbmm(out, a3, b3, 1.0, 1.0, &bb));
+            CHECK(at(bb, 0) == 28);
+            dfm_tensor_release(bb);
+            ERR(dfm_baddbmm(out, a, at_, 1.0, 1.0, &bb), DFM_SHAPE_MISMATCH, NULL);
+            ERR(dfm_baddbmm(out, a3, b3, 1.0, 1.0, NULL), DFM_INVALID_ARGUMENT, NULL);
+        }
+        dfm_tensor_release(out);
+        ERR(dfm_mm(NULL, a, &out), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_mv(a, RELEASED, &out), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_dot(v3, (dfm_tensor)FOREIGN, &out), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_outer(v2, v3, NULL), DFM_INVALID_ARGUMENT, NULL);
+        dfm_tensor_release(m22);
+        dfm_tensor_release(nanm);
+        dfm_tensor_release(v2);
+        dfm_tensor_release(v3);
+    }
     OK(dfm_linear(a, w, b, &out));
     CHECK(numel(out) == 8 && at(out, 0) == 8); /* 1*0+2*1+3*2 + 0 */
     dfm_tensor_release(out);

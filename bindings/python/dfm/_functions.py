@@ -5,7 +5,7 @@ from ._tensor import Tensor, _op
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "pow", "neg", "negative", "exp", "log",
            "abs", "sqrt", "rsqrt", "square", "relu", "sigmoid", "tanh", "clamp", "clip", "sum", "mean", "max",
-           "min", "argmax", "argmin", "softmax", "log_softmax", "matmul", "mm", "bmm", "reshape", "flatten",
+           "min", "argmax", "argmin", "softmax", "log_softmax", "matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "baddbmm", "reshape", "flatten",
            "squeeze", "unsqueeze", "transpose", "permute", "t", "index_select", "narrow", "select", "split",
            "chunk", "unbind",
            "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "isclose", "detach", "clone", "masked_fill",
@@ -140,14 +140,35 @@ def matmul(input, other):
     return _t(input) @ other
 
 
-def mm(input, mat2):
-    if input.dim() != 2 or mat2.dim() != 2:
-        raise RuntimeError(f"mm: expected 2D tensors, got {input.dim()}D and {mat2.dim()}D")
-    return input @ mat2
+def mm(input, mat2, out=None):
+    return _t(input).mm(mat2)
 
 
-def bmm(input, mat2):
-    return _op("dfm_bmm", _t(input)._h, _t(mat2)._h)
+def bmm(input, mat2, out=None):
+    return _t(input).bmm(mat2)
+
+
+def mv(input, vec, out=None):
+    return _t(input).mv(vec)
+
+
+def dot(input, tensor, out=None):
+    return _t(input).dot(tensor)
+
+
+def outer(input, vec2, out=None):
+    return _t(input).outer(vec2)
+
+
+ger = outer
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    return _t(input).addmm(mat1, mat2, beta=beta, alpha=alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    return _t(input).baddbmm(batch1, batch2, beta=beta, alpha=alpha)
 
 
 def reshape(input, shape):

@@ -715,6 +715,44 @@ class Tensor:
     def __matmul__(self, o):
         return _op("dfm_matmul", self, _as_tensor_like(o))
 
+    # torch's matrix-product family (core ops with torch's shape checks)
+    def mm(self, mat2):
+        return _op("dfm_mm", self, mat2)
+
+    def mv(self, vec):
+        return _op("dfm_mv", self, vec)
+
+    def dot(self, other):
+        return _op("dfm_dot", self, other)
+
+    def outer(self, vec2):
+        return _op("dfm_outer", self, vec2)
+
+    ger = outer
+
+    def bmm(self, mat2):
+        return _op("dfm_bmm", self, mat2)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _op("dfm_addmm", self, mat1, mat2, float(beta), float(alpha))
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _op("dfm_baddbmm", self, batch1, batch2, float(beta), float(alpha))
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    new_empty = new_zeros
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
     def __rmatmul__(self, o):
         return _op("dfm_matmul", _as_tensor_like(o), self)
 

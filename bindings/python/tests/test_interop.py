@@ -278,3 +278,22 @@ def test_index_select_errors():
         x.index_select(2, dfm.tensor([0]))
     with pytest.raises(TypeError, match="must be Tensor"):
         x.index_select(0, [0])
+
+
+def test_matrix_product_family_matches_numpy():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
+    ta, tb = dfm.from_numpy(a), dfm.from_numpy(b)  # float64
+    assert np.allclose(ta.mm(tb).numpy(), a @ b, rtol=1e-13)
+    assert np.allclose(dfm.mv(ta, tb[:, 0]).numpy(), a @ b[:, 0], rtol=1e-13)
+    assert abs(dfm.dot(ta[0], ta[1]).item() - a[0] @ a[1]) < 1e-12
+    assert np.allclose(dfm.outer(ta[0], tb[0]).numpy(), np.outer(a[0], b[0]))
+    c = rng.standard_normal((3, 5))
+    assert np.allclose(dfm.addmm(dfm.from_numpy(c), ta, tb, beta=0.5, alpha=2).numpy(), 0.5 * c + 2 * (a @ b), rtol=1e-13)
+    x = dfm.ones(2, 3, 4).double()
+    assert dfm.baddbmm(dfm.zeros(2, 3, 5).double(), x, dfm.ones(2, 4, 5).double()).sum().item() == 2 * 3 * 5 * 4
+    with pytest.raises(RuntimeError, match="mat2 must be a 2D tensor"):
+        ta.mm(tb[0])
+    w = dfm.randn(4, 1)
+    assert dfm.randn(6, 4).mm(w).shape == (6, 1)  # the regression example's x.mm(W_target)
+    assert dfm.ones(2).new_zeros(3).tolist() == [0, 0, 0] and dfm.ones(2).double().new_ones(1).dtype is dfm.float64
