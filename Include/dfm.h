@@ -18,8 +18,8 @@
  *                       dfm_*_release. Each new reference and each retain needs
  *                       exactly one release.
  *      "borrowed"       valid only as long as the stated owner lives; do not free.
- *  - Tensors are dense, contiguous, row-major (NCHW for images), float32, float64, int64
- *    or bool. Float ops compute in their inputs' precision (float32 and float64 operands
+ *  - Tensors are dense, contiguous, row-major (NCHW for images), float32, float64, int64,
+ *    uint8 or bool. Float ops compute in their inputs' precision (float32 and float64 operands
  *    of an elementwise op promote to float64, as in PyTorch; conv, linear and the norms
  *    require one float dtype).
  *    Shapes are int64_t arrays; a 0-dim tensor (a scalar) has ndim 0.
@@ -101,7 +101,8 @@ typedef enum dfm_dtype {
     DFM_FLOAT32 = 0,
     DFM_INT64 = 1,
     DFM_BOOL = 2, /* one byte per element, 0 or 1 (comparison results, masks) */
-    DFM_FLOAT64 = 3 /* double precision: every float op, autograd and optimizer (dfm 0.3.0) */
+    DFM_FLOAT64 = 3, /* double precision: every float op, autograd and optimizer (dfm 0.3.0) */
+    DFM_UINT8 = 4    /* bytes 0..255 (images); uint8 with uint8 wraps modulo 256 (dfm 0.3.0) */
 } dfm_dtype;
 
 /* Opaque handles. */

@@ -29,7 +29,7 @@ enum Arg {
 
     static func dtype(_ d: dfm_dtype) throws -> DType {
         guard let t = DType(rawValue: Int32(bitPattern: d.rawValue)) else {
-            throw ABIError(.invalidArgument, "unknown dtype \(d.rawValue) (expected DFM_FLOAT32 = 0, DFM_INT64 = 1, DFM_BOOL = 2 or DFM_FLOAT64 = 3)")
+            throw ABIError(.invalidArgument, "unknown dtype \(d.rawValue) (expected DFM_FLOAT32 = 0, DFM_INT64 = 1, DFM_BOOL = 2, DFM_FLOAT64 = 3 or DFM_UINT8 = 4)")
         }
         return t
     }

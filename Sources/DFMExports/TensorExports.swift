@@ -71,6 +71,11 @@ private func filled(_ shape: [Int], _ value: Double, _ dtype: DType) throws -> T
         return t
     }
     let v = try exactInt64(value)
+    if dtype == .uint8 {  // an integer wraps modulo 256, as torch's conversion does
+        let t = try Tensor.zeros(shape, dtype: .uint8)
+        t.rawPointer.bindMemory(to: UInt8.self, capacity: t.count).update(repeating: UInt8(truncatingIfNeeded: v), count: t.count)
+        return t
+    }
     let t = try Tensor.zeros(shape, dtype: .int64)
     t.rawPointer.bindMemory(to: Int64.self, capacity: t.count).update(repeating: v, count: t.count)
     return t
@@ -272,6 +277,9 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
         case .int64:
             let v = try exactInt64(value)
             x.rawPointer.bindMemory(to: Int64.self, capacity: x.count).update(repeating: v, count: x.count)
+        case .uint8:
+            let v = try exactInt64(value)
+            x.rawPointer.bindMemory(to: UInt8.self, capacity: x.count).update(repeating: UInt8(truncatingIfNeeded: v), count: x.count)
         }
     }
 }

@@ -46,7 +46,7 @@ public enum PNG {
 
     /// Writes an image tensor: (C, H, W) with C = 1, 3 or 4, or (H, W). A float tensor holds
     /// values in [0, 1] and becomes bytes as torchvision's save_image makes them:
-    /// clamp(x·255 + 0.5, 0, 255) truncated; an int64 tensor holds bytes 0...255 already.
+    /// clamp(x·255 + 0.5, 0, 255) truncated; a uint8 or int64 tensor holds bytes 0...255 already.
     public static func write(image: Tensor, to path: String) throws {
         let op = "save_png"
         guard image.ndim == 2 || image.ndim == 3 else {
@@ -70,6 +70,8 @@ public enum PNG {
                     v = Double(x)
                 case .bool:
                     v = image.b[ch * plane + k] != 0 ? 255 : 0
+                case .uint8:
+                    v = Double(image.u[ch * plane + k])
                 }
                 bytes[k * c + ch] = UInt8(v)  // channels interleaved, as PNG stores them
             }

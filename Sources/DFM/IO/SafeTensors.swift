@@ -52,7 +52,7 @@ public enum SafeTensors {
             }
             let elem: Int
             switch dt {
-            case "BOOL": elem = 1
+            case "BOOL", "U8": elem = 1
             case "F32": elem = 4
             case "I64", "F64": elem = 8
             case "F16", "BF16": elem = 2
@@ -62,11 +62,11 @@ public enum SafeTensors {
             guard b >= 0, e >= b, e <= bodyCount, e - b == count * elem else {
                 throw DFMError.io(op, "'\(name)' is truncated or corrupt: entry '\(key)' (\(dt) \(shape)) has byte range [\(b), \(e)) but the data section holds \(bodyCount) bytes")
             }
-            let t = try Tensor.uninitialized(shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : dt == "F64" ? .float64 : .float32, op: op)
+            let t = try Tensor.uninitialized(shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : dt == "F64" ? .float64 : dt == "U8" ? .uint8 : .float32, op: op)
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
                 let src = raw.baseAddress! + (body - data.startIndex) + b
                 switch dt {
-                case "F32", "I64", "F64":
+                case "F32", "I64", "F64", "U8":
                     t.rawPointer.copyMemory(from: src, byteCount: e - b)
                 case "BOOL":
                     for k in 0..<count { t.b[k] = src.load(fromByteOffset: k, as: UInt8.self) != 0 ? 1 : 0 }
@@ -97,6 +97,7 @@ public enum SafeTensors {
             case .float64: code = "F64"
             case .int64: code = "I64"
             case .bool: code = "BOOL"
+            case .uint8: code = "U8"
             }
             header[name] = ["dtype": code, "shape": t.shape,
                             "data_offsets": [offset, offset + t.byteCount]] as [String: Any]

@@ -14,7 +14,7 @@ enum CopyKernels {
         case .float32: run(shape, src.f + srcOffset, srcStrides, dst.f + dstOffset, dstStrides)
         case .float64: run(shape, src.d + srcOffset, srcStrides, dst.d + dstOffset, dstStrides)
         case .int64: run(shape, src.i + srcOffset, srcStrides, dst.i + dstOffset, dstStrides)
-        case .bool: run(shape, src.b + srcOffset, srcStrides, dst.b + dstOffset, dstStrides)
+        case .bool, .uint8: run(shape, src.b + srcOffset, srcStrides, dst.b + dstOffset, dstStrides)
         }
     }
 

@@ -217,6 +217,9 @@ enum BoolKernels {
         } else if x.dtype == .float64 {
             let p = x.d
             Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        } else if x.dtype == .uint8 {
+            let p = x.u
+            Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
         } else {
             let p = x.i
             Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
@@ -224,12 +227,28 @@ enum BoolKernels {
         return out
     }
 
-    /// bool → int64 0/1 (other dtypes pass through).
+    /// bool (0/1) and uint8 (0...255) → int64; other dtypes pass through. The integer kernels
+    /// compute in int64 only.
     static func toInt(_ x: Tensor, op: String) throws -> Tensor {
-        guard x.dtype == .bool else { return x }
+        guard x.dtype == .bool || x.dtype == .uint8 else { return x }
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
         let p = x.b, o = out.i
-        Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        if x.dtype == .bool {
+            Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
+        } else {
+            Parallel.chunks(x.count) { r in for k in r { o[k] = Int64(p[k]) } }
+        }
+        return out
+    }
+
+    /// int64 → uint8, wrapping modulo 256 as torch's conversion does.
+    static func toUInt8(_ x: Tensor, op: String) throws -> Tensor {
+        let xi = try toInt(x, op: op)
+        let out = try Tensor.uninitialized(x.shape, dtype: .uint8, op: op)
+        let p = xi.i, o = out.u
+        withExtendedLifetime(xi) {
+            Parallel.chunks(x.count) { r in for k in r { o[k] = UInt8(truncatingIfNeeded: p[k]) } }
+        }
         return out
     }
 
@@ -287,12 +306,16 @@ enum IntArith {
             if f == .add { return try BoolKernels.binary(a, b, .or, op: op) }
             if f == .mul { return try BoolKernels.binary(a, b, .and, op: op) }
         }
+        // uint8 ∘ uint8 (or with bool) stays uint8, wrapping (torch); with int64 it is int64.
+        let bytes = (a.dtype == .uint8 || b.dtype == .uint8) && !a.dtype.isFloat && !b.dtype.isFloat
+            && a.dtype != .int64 && b.dtype != .int64
         let a = try BoolKernels.toInt(a, op: op), b = try BoolKernels.toInt(b, op: op)
         if let f, a.dtype == .int64, b.dtype == .int64 {
             if f.divides, UnsafeBufferPointer(start: b.i, count: b.count).contains(0) {
                 throw DFMError.invalid(op, "ZeroDivisionError: integer division by zero")
             }
-            return try IntKernels.binary(a, b, f, op: op)
+            let r = try IntKernels.binary(a, b, f, op: op)
+            return bytes ? try BoolKernels.toUInt8(r, op: op) : r
         }
         // Mixed, or division: compute in the float operand's dtype (float32 when neither is
         // float). The float operand is passed through unchanged, so its gradient flows; the
@@ -305,12 +328,14 @@ enum IntArith {
     static func scalar(_ x: Tensor, _ s: Double, _ f: IntKernels.Op?, reversed: Bool = false, op: String,
                        float: (Tensor, Double) throws -> Tensor) throws -> Tensor {
         if f == .sub && x.dtype == .bool { throw boolSubtraction(op) }
+        let bytes = x.dtype == .uint8  // uint8 with an int scalar stays uint8 (torch)
         let x = try BoolKernels.toInt(x, op: op)
         if let f, let v = IntKernels.integral(s) {
             if f.divides, reversed ? UnsafeBufferPointer(start: x.i, count: x.count).contains(0) : v == 0 {
                 throw DFMError.invalid(op, "ZeroDivisionError: integer division by zero")
             }
-            return try IntKernels.scalar(x, v, f, reversed: reversed, op: op)
+            let r = try IntKernels.scalar(x, v, f, reversed: reversed, op: op)
+            return bytes ? try BoolKernels.toUInt8(r, op: op) : r
         }
         return try float(try IntKernels.toFloat(x, op: op), s)
     }
@@ -346,6 +371,7 @@ enum IntArith {
         case .float32, .float64: return x
         case .int64: return try IntKernels.toFloat(x, op: op, dtype)
         case .bool: return try BoolKernels.toFloat(x, op: op, dtype)
+        case .uint8: return try IntKernels.toFloat(try BoolKernels.toInt(x, op: op), op: op, dtype)
         }
     }
 }

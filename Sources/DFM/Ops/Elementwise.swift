@@ -245,7 +245,11 @@ public enum Rounding: Sendable {
 
 public func rounded(_ a: Tensor, _ mode: Rounding) throws -> Tensor {
     let op = mode.name
-    if !a.dtype.isFloat { return mode == .sign ? try IntKernels.map(a, op: op) { $0.signum() } : try a.clone() }
+    if !a.dtype.isFloat {
+        guard mode == .sign else { return try a.clone() }
+        let s = try IntKernels.map(try BoolKernels.toInt(a, op: op), op: op) { $0.signum() }
+        return a.dtype == .int64 ? s : try toDType(s, a.dtype)
+    }
     let out: Tensor
     switch mode {
     case .floor: out = try EW.map(a, op: op) { $0.rounded(.down) }

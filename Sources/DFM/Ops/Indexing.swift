@@ -9,7 +9,9 @@ public func toDType(_ x: Tensor, _ dtype: DType) throws -> Tensor {
     if x.dtype == dtype { return x }
     switch (x.dtype, dtype) {
     case (_, .bool): return try BoolKernels.truth(x, op: "to")
-    case (.bool, .int64): return try BoolKernels.toInt(x, op: "to")
+    case (_, .uint8): return try BoolKernels.toUInt8(x.dtype.isFloat ? try IntKernels.toInt(x, op: "to") : x, op: "to")
+    case (.bool, .int64), (.uint8, .int64): return try BoolKernels.toInt(x, op: "to")
+    case (.uint8, _): return try IntKernels.toFloat(try BoolKernels.toInt(x, op: "to"), op: "to", dtype)
     case (.bool, _): return try BoolKernels.toFloat(x, op: "to", dtype)
     case (.int64, _): return try IntKernels.toFloat(x, op: "to", dtype)
     case (_, .int64): return try IntKernels.toInt(x, op: "to")
@@ -154,7 +156,9 @@ public func scatterAdd(_ x: Tensor, dim: Int, index: Tensor, src: Tensor) throws
 
 private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws -> Tensor {
     guard src.dtype == x.dtype else { throw DFMError.type(op, "Expected self.dtype to be equal to src.dtype (\(x.dtype) vs \(src.dtype))") }
-    guard x.dtype != .bool || !accumulate else { throw DFMError.type(op, "scatter_add is not implemented for bool") }
+    guard (x.dtype != .bool && x.dtype != .uint8) || !accumulate else {
+        throw DFMError.type(op, "scatter_add is not implemented for \(x.dtype)")
+    }
     let d = try checkIndex(index, against: x, dim: dim, op: op)
     guard src.ndim == index.ndim, zip(index.shape, src.shape).allSatisfy({ $0 <= $1 }) else {
         throw DFMError.shape(op, "Expected index \(index.shape) to be no larger than src \(src.shape) in every dimension")

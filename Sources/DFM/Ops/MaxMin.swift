@@ -113,7 +113,7 @@ private func flatScanTensor(_ x: Tensor, isMax: Bool, val: Tensor?, idx: Tensor)
     case .int64:
         let (v, k) = flatScan(x.i, count: x.count, isMax: isMax, isNaN: { _ in false })
         val?.i[0] = v; idx.i[0] = Int64(k)
-    case .bool:
+    case .bool, .uint8:
         let (v, k) = flatScan(x.b, count: x.count, isMax: isMax, isNaN: { _ in false })
         val?.b[0] = v; idx.i[0] = Int64(k)
     }
@@ -128,7 +128,7 @@ private func scanTensor(_ x: Tensor, outer: Int, n: Int, inner: Int, isMax: Bool
         scan(x.d, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { $0.isNaN }, vals: vals?.d, idx: idx.i)
     case .int64:
         scan(x.i, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { _ in false }, vals: vals?.i, idx: idx.i)
-    case .bool:
+    case .bool, .uint8:
         scan(x.b, outer: outer, n: n, inner: inner, isMax: isMax, isNaN: { _ in false }, vals: vals?.b, idx: idx.i)
     }
 }

@@ -14,7 +14,7 @@ public func sort(_ x: Tensor, dim: Int = -1, descending: Bool = false) throws ->
     case .float32: sortLanes(x.f, vals.f, idx.i, outer, n, inner, descending) { $0.isNaN }
     case .float64: sortLanes(x.d, vals.d, idx.i, outer, n, inner, descending) { $0.isNaN }
     case .int64: sortLanes(x.i, vals.i, idx.i, outer, n, inner, descending) { _ in false }
-    case .bool: sortLanes(x.b, vals.b, idx.i, outer, n, inner, descending) { _ in false }
+    case .bool, .uint8: sortLanes(x.b, vals.b, idx.i, outer, n, inner, descending) { _ in false }
     }
     let values = record(op, vals, [x]) { g in
         let gx = try Tensor.zeros(x.shape, dtype: x.dtype)

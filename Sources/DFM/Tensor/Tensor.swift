@@ -6,12 +6,15 @@ public enum DType: Int32, Sendable, CustomStringConvertible {
     /// One byte per element; kernels read any nonzero byte as true and write 0 or 1.
     case bool = 2
     case float64 = 3
+    /// Bytes 0...255 (images). Arithmetic on two uint8 operands wraps modulo 256, as in torch;
+    /// with a wider operand it computes in that operand's dtype.
+    case uint8 = 4
 
     public var byteSize: Int {
         switch self {
         case .float32: return 4
         case .int64, .float64: return 8
-        case .bool: return 1
+        case .bool, .uint8: return 1
         }
     }
     public var description: String {
@@ -20,6 +23,7 @@ public enum DType: Int32, Sendable, CustomStringConvertible {
         case .int64: return "int64"
         case .bool: return "bool"
         case .float64: return "float64"
+        case .uint8: return "uint8"
         }
     }
     /// float32 or float64: the dtypes that compute gradients.
@@ -81,6 +85,10 @@ public final class Tensor {
     var i: UnsafeMutablePointer<Int64> {
         storage.base.assumingMemoryBound(to: Int64.self) + offset
     }
+    /// Raw uint8 pointer.
+    var u: UnsafeMutablePointer<UInt8> {
+        storage.base.assumingMemoryBound(to: UInt8.self) + offset
+    }
     /// Raw bool pointer (one byte per element, nonzero is true).
     var b: UnsafeMutablePointer<UInt8> {
         storage.base.assumingMemoryBound(to: UInt8.self) + offset
@@ -124,6 +132,9 @@ public final class Tensor {
 
     /// Copies `data` into a new int64 tensor of `shape`.
     public convenience init(int64 data: [Int64], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .int64) }
+
+    /// Copies `data` into a new uint8 tensor of `shape`.
+    public convenience init(uint8 data: [UInt8], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .uint8) }
 
     /// Copies `data` into a new bool tensor of `shape` (Swift stores a Bool as one byte, 0 or 1).
     public convenience init(bool data: [Bool], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .bool) }
@@ -171,7 +182,7 @@ public final class Tensor {
 
     /// torch.arange(start, end, step) as float32, or int64 when `dtype` says so.
     public static func arange(_ start: Double, _ end: Double, _ step: Double = 1, dtype: DType = .float32) throws -> Tensor {
-        guard dtype != .bool else { throw DFMError.type("arange", "arange is not implemented for bool") }
+        guard dtype != .bool, dtype != .uint8 else { throw DFMError.type("arange", "arange is not implemented for \(dtype)") }
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
             throw DFMError.invalid("arange", "step must be nonzero and bounds finite (start \(start), end \(end), step \(step))")
         }
@@ -201,6 +212,7 @@ public final class Tensor {
         case .float64: return d[k]
         case .int64: return Double(i[k])
         case .bool: return b[k] != 0 ? 1 : 0
+        case .uint8: return Double(u[k])
         }
     }
 
@@ -222,6 +234,7 @@ public final class Tensor {
         case .float64: return (0..<count).map { Int64(d[$0]) }
         case .int64: return Array(UnsafeBufferPointer(start: i, count: count))
         case .bool: return (0..<count).map { b[$0] != 0 ? 1 : 0 }
+        case .uint8: return (0..<count).map { Int64(u[$0]) }
         }
     }
 
@@ -286,6 +299,7 @@ public final class Tensor {
         case .float64: d.update(repeating: v, count: count)
         case .int64: i.update(repeating: Int64(exactly: v.rounded(.towardZero)) ?? (v < 0 ? .min : .max), count: count)
         case .bool: b.update(repeating: v != 0 ? 1 : 0, count: count)
+        case .uint8: u.update(repeating: UInt8(truncatingIfNeeded: Int64(exactly: v.rounded(.towardZero)) ?? 0), count: count)
         }
     }
 }
@@ -304,6 +318,7 @@ extension Tensor: CustomStringConvertible {
             switch dtype {
             case .float32, .float64: return String(format: "%.4f", double(at: k))
             case .int64: return String(i[k])
+            case .uint8: return String(u[k])
             case .bool: return String(b[k] != 0)
             }
         }

@@ -369,7 +369,37 @@ static void test_creation(void) {
     ERR(dfm_tensor_arange(-1e300, 1e300, 1, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, NULL);
     ERR(dfm_tensor_arange(0, 1e19, 1e18, DFM_INT64, &t), DFM_INVALID_ARGUMENT, "range");
     ERR(dfm_tensor_arange(10, 0, 1, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_tensor_arange(0, 1, 1, (dfm_dtype)4, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_arange(0, 1, 1, (dfm_dtype)5, &t), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_arange(0, 3, 1, DFM_UINT8, &t), DFM_TYPE_ERROR, "uint8");
+    {   /* uint8: bytes that wrap like torch's, compare and convert */
+        dfm_tensor u = NULL, v = NULL, w = NULL, f = NULL;
+        int64_t s4 = 4;
+        uint8_t raw[4] = {0, 100, 200, 255};
+        OK(dfm_tensor_from_data(raw, sizeof raw, &s4, 1, DFM_UINT8, &u));
+        OK(dfm_add(u, u, &v));  /* uint8 + uint8 stays uint8 and wraps */
+        {
+            dfm_dtype dt = DFM_FLOAT32;
+            void *p = NULL;
+            OK(dfm_tensor_dtype(v, &dt));
+            OK(dfm_tensor_data(v, &p));
+            CHECK(dt == DFM_UINT8 && ((uint8_t *)p)[2] == 144 && ((uint8_t *)p)[3] == 254);
+        }
+        OK(dfm_gt_scalar(u, 150, &w));
+        CHECK(atb(w, 1) == 0 && atb(w, 2) == 1);
+        OK(dfm_tensor_to_dtype(u, DFM_FLOAT32, &f));
+        CHECK(at(f, 3) == 255.0f);
+        dfm_tensor_release(f);
+        OK(dfm_tensor_full(&s4, 1, 300, DFM_UINT8, &f));
+        {
+            void *p = NULL;
+            OK(dfm_tensor_data(f, &p));
+            CHECK(((uint8_t *)p)[0] == 44);
+        }
+        dfm_tensor_release(f);
+        dfm_tensor_release(w);
+        dfm_tensor_release(v);
+        dfm_tensor_release(u);
+    }
     OK(dfm_tensor_arange(0, 1, 0.25, DFM_FLOAT64, &t));
     CHECK(numel(t) == 4 && atd(t, 3) == 0.75);
     dfm_tensor_release(t);

@@ -7,7 +7,7 @@ from . import _lib
 from ._lib import DFMIOError
 from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, bool_, eye, as_tensor, cat, concat, concatenate, device,
                       dtype, empty, empty_like, enable_grad, float32, float64, from_numpy, full, full_like,
-                      get_default_dtype, get_num_threads, set_default_dtype, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
+                      get_default_dtype, get_num_threads, set_default_dtype, uint8, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
                       manual_seed, maximum, minimum, no_grad, numel, ones, ones_like, rand, rand_like, randint,
                       randn, randn_like, randperm, seed, set_grad_enabled, set_num_threads, stack, tensor, where,
                       zeros, zeros_like)
@@ -26,12 +26,12 @@ int32 = _UnsupportedDtype("int32")
 int = int32
 int16 = _UnsupportedDtype("int16")
 int8 = _UnsupportedDtype("int8")
-uint8 = _UnsupportedDtype("uint8")
 bool = bool_
 
 FloatTensor = Tensor
 LongTensor = Tensor
 DoubleTensor = Tensor
+ByteTensor = Tensor
 BoolTensor = Tensor
 
 from . import nn, optim, utils, datasets, transforms, models, cuda, backends, segmentation, accelerator  # noqa: E402,F401

@@ -12,7 +12,7 @@ ENUMS = {'dfm_status': {'DFM_OK': 0,
                 'DFM_INTERNAL': 7,
                 'DFM_INDEX_ERROR': 8,
                 'DFM_TYPE_ERROR': 9},
- 'dfm_dtype': {'DFM_FLOAT32': 0, 'DFM_INT64': 1, 'DFM_BOOL': 2, 'DFM_FLOAT64': 3}}
+ 'dfm_dtype': {'DFM_FLOAT32': 0, 'DFM_INT64': 1, 'DFM_BOOL': 2, 'DFM_FLOAT64': 3, 'DFM_UINT8': 4}}
 
 DECLS = {'dfm_version': ('const char*', []),
  'dfm_abi_version': ('int32_t', []),

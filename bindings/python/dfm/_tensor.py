@@ -37,14 +37,15 @@ class dtype:
 float32 = dtype("float32", _lib.ENUMS["dfm_dtype"]["DFM_FLOAT32"], np.float32, True)
 float64 = dtype("float64", _lib.ENUMS["dfm_dtype"]["DFM_FLOAT64"], np.float64, True)
 int64 = dtype("int64", _lib.ENUMS["dfm_dtype"]["DFM_INT64"], np.int64, False)
+uint8 = dtype("uint8", _lib.ENUMS["dfm_dtype"]["DFM_UINT8"], np.uint8, False)
 bool_ = dtype("bool", _lib.ENUMS["dfm_dtype"]["DFM_BOOL"], np.bool_, False)  # exported as dfm.bool
-_BY_CODE = {float32.code: float32, float64.code: float64, int64.code: int64, bool_.code: bool_}
+_BY_CODE = {float32.code: float32, float64.code: float64, int64.code: int64, uint8.code: uint8, bool_.code: bool_}
 _UNSUPPORTED = {"float16", "half", "bfloat16", "int32", "int", "int16", "short", "int8",
-                "uint8", "complex64", "complex128", "cfloat", "cdouble"}
+                "complex64", "complex128", "cfloat", "cdouble"}
 
 
 def _dtype_by_name(name):
-    return {"float32": float32, "float64": float64, "int64": int64, "bool": bool_}[name]
+    return {"float32": float32, "float64": float64, "int64": int64, "uint8": uint8, "bool": bool_}[name]
 
 
 # torch.set_default_dtype: the dtype of tensors made from Python floats (float32 unless set).
@@ -95,10 +96,12 @@ def to_dtype(d):
             return float64
         if nd == np.int64:
             return int64
+        if nd == np.uint8:
+            return uint8
         if nd == np.bool_:
             return bool_
         name = str(nd)
-    raise TypeError(f"dfm supports float32, float64, int64 and bool tensors; dtype {name} is not available "
+    raise TypeError(f"dfm supports float32, float64, int64, uint8 and bool tensors; dtype {name} is not available "
                     "(use dfm.float32 or dfm.float64 for real numbers, dfm.int64 (long) for integers and labels, "
                     "dfm.bool for masks)")
 
@@ -620,6 +623,9 @@ class Tensor:
     def long(self):
         return self.to(int64)
 
+    def byte(self):
+        return self.to(uint8)
+
     def double(self):
         return self.to(float64)
 
@@ -635,7 +641,7 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return {"float32": "dfm.FloatTensor", "float64": "dfm.DoubleTensor", "int64": "dfm.LongTensor",
-                    "bool": "dfm.BoolTensor"}[self.dtype.name]
+                    "uint8": "dfm.ByteTensor", "bool": "dfm.BoolTensor"}[self.dtype.name]
         return self.to(dtype)
 
     def type_as(self, other):
@@ -1451,7 +1457,7 @@ def _from_array_copy(a, requires_grad=False):
 
 
 _NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64,
-                np.dtype(np.bool_): bool_}
+                np.dtype(np.uint8): uint8, np.dtype(np.bool_): bool_}
 
 
 def _infer_array(data, dt):
@@ -1467,6 +1473,8 @@ def _infer_array(data, dt):
             dt = _NP_TO_DTYPE.get(a.dtype, float32) if typed else get_default_dtype()
         elif a.dtype.kind == "b":
             dt = bool_
+        elif a.dtype == np.uint8 and typed:
+            dt = uint8  # torch keeps a uint8 array's dtype
         elif a.dtype.kind in "iu":
             dt = int64
         elif a.dtype.kind == "O" or a.size == 0 and a.dtype == np.float64:
@@ -1509,7 +1517,7 @@ def from_numpy(a):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
     if a.dtype not in _NP_TO_DTYPE:
-        raise TypeError(f"dfm: from_numpy supports float32, float64, int64 and bool arrays, got {a.dtype} "
+        raise TypeError(f"dfm: from_numpy supports float32, float64, int64, uint8 and bool arrays, got {a.dtype} "
                         "(convert with a.astype(np.float32) or a.astype(np.int64))")
     if a.dtype.byteorder == ">":
         raise TypeError("dfm: big-endian arrays are not supported")
@@ -1648,6 +1656,8 @@ def randint(low=0, high=None, size=None, dtype=None, device=None, generator=None
         globals()["device"](device)
     if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
         low, high, size = 0, low, high
+    elif high is None and size is not None:  # randint(high, size=...)
+        low, high = 0, low
     if high is None or size is None:
         raise TypeError("randint() missing required arguments: expected randint(low=0, high, size)")
     dt = to_dtype(dtype) or int64

@@ -1,8 +1,9 @@
 """torchvision.datasets MNIST / FashionMNIST from IDX files (gzip or raw).
 
 Items are (image, label): the image is an HxW uint8 numpy array (what torchvision's PIL
-image holds) passed through `transform`; the label an int. Reading files is done with
-numpy here (no arithmetic); ToTensor converts in the core.
+image holds) passed through `transform`; the label an int. `.data` is the (N, H, W) uint8
+tensor and `.targets` the (N,) int64 tensor, as in torchvision (both share the file's
+memory). Reading files is done with numpy here (no arithmetic); ToTensor converts in the core.
 """
 import gzip
 import os
@@ -10,6 +11,7 @@ import urllib.request
 
 import numpy as np
 
+from ._tensor import from_numpy
 from .utils.data import Dataset
 
 _FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -58,11 +60,13 @@ class MNIST(Dataset):
                 f"(or {os.path.join(self.root, type(self).__name__, 'raw')}). Put the files there"
                 + (", or pass download=True with network access." if not download else
                    "; downloading them failed (no network?)."))
-        self.data = _read_idx(files[0], 3)
-        self.targets = _read_idx(files[1], 1).astype(np.int64)
-        if len(self.data) != len(self.targets):
-            raise RuntimeError(f"{files[0]} has {len(self.data)} images but {files[1]} has "
-                               f"{len(self.targets)} labels")
+        self._images = _read_idx(files[0], 3)
+        self._labels = _read_idx(files[1], 1).astype(np.int64)
+        if len(self._images) != len(self._labels):
+            raise RuntimeError(f"{files[0]} has {len(self._images)} images but {files[1]} has "
+                               f"{len(self._labels)} labels")
+        self.data = from_numpy(np.require(self._images, requirements="W"))  # uint8 (N, H, W)
+        self.targets = from_numpy(self._labels)  # int64 (N,)
 
     def _dirs(self):
         return [self.root, os.path.join(self.root, type(self).__name__, "raw"), os.path.join(self.root, "raw")]
@@ -97,10 +101,10 @@ class MNIST(Dataset):
                     continue
 
     def __len__(self):
-        return len(self.data)
+        return len(self._images)
 
     def __getitem__(self, index):
-        img, target = self.data[index], int(self.targets[index])
+        img, target = self._images[index], int(self._labels[index])
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:

@@ -30,7 +30,7 @@ class ToTensor:
             raise ValueError(f"pic should be 2 or 3 dimensional. Got {a.ndim} dimensions.")
         chw = np.ascontiguousarray(a.transpose(2, 0, 1))
         if chw.dtype == np.uint8:
-            return from_numpy(chw.astype(np.float32)) / 255.0  # exact cast, then the core divides
+            return from_numpy(chw).float() / 255.0  # uint8 -> float32 and the division in the core
         if chw.dtype.kind == "f":
             return from_numpy(np.ascontiguousarray(chw, dtype=np.float32))
         return tensor(chw)

@@ -42,7 +42,7 @@ def test_from_numpy_copies_what_cannot_be_shared():
     a = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]
     t = dfm.from_numpy(a)
     assert t.tolist() == a.tolist()
-    with pytest.raises(TypeError, match="float32, float64, int64 and bool"):
+    with pytest.raises(TypeError, match="float32, float64, int64, uint8 and bool"):
         dfm.from_numpy(np.zeros(3, dtype=np.float16))
     d = np.arange(12, dtype=np.float64).reshape(3, 4)
     td = dfm.from_numpy(d)  # float64 is shared, like torch
@@ -297,3 +297,35 @@ def test_matrix_product_family_matches_numpy():
     w = dfm.randn(4, 1)
     assert dfm.randn(6, 4).mm(w).shape == (6, 1)  # the regression example's x.mm(W_target)
     assert dfm.ones(2).new_zeros(3).tolist() == [0, 0, 0] and dfm.ones(2).double().new_ones(1).dtype is dfm.float64
+
+
+def test_uint8_tensors_and_mnist_data(tmp_path):
+    a = np.array([[0, 100], [200, 255]], dtype=np.uint8)
+    t = dfm.from_numpy(a)
+    assert t.dtype is dfm.uint8 and np.shares_memory(t.numpy(), a)
+    assert dfm.tensor(a).dtype is dfm.uint8 and dfm.tensor([1, 2]).dtype is dfm.int64
+    assert (t + t).dtype is dfm.uint8 and (t + t).tolist() == [[0, 200], [144, 254]]  # wraps, as torch
+    assert (t + 1).dtype is dfm.uint8 and (t + dfm.tensor([1])).dtype is dfm.int64
+    assert (t.float() / 255).dtype is dfm.float32 and t.float().max().item() == 255.0
+    assert (t > 150).tolist() == [[False, False], [True, True]]
+    assert t.sum().dtype is dfm.int64 and t.sum().item() == 555
+    assert dfm.tensor([300, -1]).byte().tolist() == [44, 255]
+    assert t.unsqueeze(1).clone().shape == (2, 1, 2) and t[1].tolist() == [200, 255]
+    ds = dfm.vision.datasets.FashionMNIST("/usr/share/datasets/fashion-mnist", train=False)
+    assert ds.data.dtype is dfm.uint8 and ds.data.shape == (10000, 28, 28) and ds.targets.dtype is dfm.int64
+    img = ds.data.unsqueeze(1)[5].clone().float()  # the siamese example's access pattern
+    assert img.shape == (1, 28, 28) and img.dtype is dfm.float32
+    x, y = ds[5]
+    assert np.array_equal(x, ds.data[5].numpy()) and y == ds.targets[5].item()
+    dfm.vision.utils.save_image(dfm.rand(4, 1, 28, 28), tmp_path / "grid.png", nrow=2)
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+    grid = dfm.vision.utils.make_grid(dfm.ones(3, 1, 4, 4), nrow=2, padding=1, pad_value=0.5)
+    assert grid.shape == (3, 11, 11) and grid[0, 0, 0].item() == 0.5 and grid[0, 1, 1].item() == 1.0
+
+
+def test_randint_overloads_like_torch():
+    dfm.manual_seed(0)
+    for t in (dfm.randint(5, (3,)), dfm.randint(5, size=(3,)), dfm.randint(0, 5, (3,)), dfm.randint(low=0, high=5, size=(3,))):
+        assert t.dtype is dfm.int64 and t.shape == (3,) and 0 <= t.min().item() and t.max().item() < 5
+    with pytest.raises(TypeError, match="missing required"):
+        dfm.randint(5)
