@@ -1,0 +1,120 @@
+import Foundation
+import XCTest
+@testable import DFM
+
+/// Adadelta, Adagrad, Adamax, NAdam, RAdam, ASGD (and SGD's dampening/nesterov) against
+/// torch's single-tensor updates, float32 and float64 (fixtures: tools/fixtures/optim_extra.py).
+final class OptimExtraTests: XCTestCase {
+    private func d(_ o: [String: Any], _ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
+    private func b(_ o: [String: Any], _ k: String) -> Bool { (o[k] as? NSNumber)?.boolValue ?? false }
+
+    private func make(_ name: String, _ kw: [String: Any], _ ps: [Tensor]) throws -> Optimizer {
+        let betas = (kw["betas"] as? [NSNumber]).map { ($0[0].doubleValue, $0[1].doubleValue) } ?? (0.9, 0.999)
+        let wd = d(kw, "weight_decay", 0), mx = b(kw, "maximize")
+        switch name {
+        case "Adadelta":
+            return try Adadelta(ps, lr: d(kw, "lr", 1), rho: d(kw, "rho", 0.9), eps: d(kw, "eps", 1e-6), weightDecay: wd, maximize: mx)
+        case "Adagrad":
+            return try Adagrad(ps, lr: d(kw, "lr", 1e-2), lrDecay: d(kw, "lr_decay", 0), weightDecay: wd,
+                               initialAccumulatorValue: d(kw, "initial_accumulator_value", 0), eps: d(kw, "eps", 1e-10), maximize: mx)
+        case "Adamax":
+            return try Adamax(ps, lr: d(kw, "lr", 2e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd, maximize: mx)
+        case "NAdam":
+            return try NAdam(ps, lr: d(kw, "lr", 2e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd,
+                             momentumDecay: d(kw, "momentum_decay", 4e-3), decoupledWeightDecay: b(kw, "decoupled_weight_decay"),
+                             maximize: mx)
+        case "RAdam":
+            return try RAdam(ps, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd,
+                             decoupledWeightDecay: b(kw, "decoupled_weight_decay"), maximize: mx)
+        case "ASGD":
+            return try ASGD(ps, lr: d(kw, "lr", 1e-2), lambd: d(kw, "lambd", 1e-4), alpha: d(kw, "alpha", 0.75),
+                            t0: d(kw, "t0", 1e6), weightDecay: wd, maximize: mx)
+        case "SGD":
+            return try SGD(ps, lr: d(kw, "lr", 1e-3), momentum: d(kw, "momentum", 0), dampening: d(kw, "dampening", 0),
+                           weightDecay: wd, nesterov: b(kw, "nesterov"), maximize: mx)
+        default:
+            throw DFMError.invalid("test", "unknown optimizer \(name)")
+        }
+    }
+
+    func testParityWithPyTorch() throws {
+        let fx = try Fixture("optim_extra")
+        var checked = Set<String>(), f64 = 0
+        for c in fx.cases where fx.params(c)["optimizer"] != nil {
+            let n = fx.int(c, "nparams")!, steps = fx.int(c, "steps")!, name = fx.string(c, "optimizer")!
+            let double = fx.string(c, "dtype") == "float64"
+            let params = try (0..<n).map { i in try fx.tensors["\(c)/p\(i)/init"]!.clone().requiresGrad() }
+            let opt = try make(name, fx.params(c)["kwargs"] as? [String: Any] ?? [:], params)
+            for s in 0..<steps {
+                opt.zeroGrad()
+                for (i, p) in params.enumerated() { p.grad = try fx.tensors["\(c)/grad/\(s)/\(i)"]?.clone() }
+                try opt.step()
+                for (i, p) in params.enumerated() {
+                    // float32: the same operations in the same order as torch, so within an ulp or two;
+                    // float64: the same, to 1e-12.
+                    let tol = double ? 1e-12 : 1e-6
+                    assertCloseD(p, fx.tensors["\(c)/after/\(s)/\(i)"]!, rtol: tol, atol: tol, "\(c) step \(s) param \(i)")
+                }
+            }
+            checked.insert(name)
+            if double { f64 += 1 }
+        }
+        XCTAssertEqual(checked, ["Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "ASGD", "SGD"])
+        XCTAssertEqual(f64, 18)
+    }
+
+    /// A state dict round trip mid-run continues bit for bit.
+    func testStateDictRoundTrip() throws {
+        var r = SplitMix(seed: 11)
+        let grads = (0..<6).map { _ in [r.tensor([3, 4]), r.tensor([5])] }
+        let makers: [(String, ([Tensor]) throws -> Optimizer)] = [
+            ("adadelta", { try Adadelta($0, weightDecay: 0.1) }), ("adagrad", { try Adagrad($0, lrDecay: 0.1) }),
+            ("adamax", { try Adamax($0) }), ("nadam", { try NAdam($0, weightDecay: 0.1) }), ("radam", { try RAdam($0) }),
+            ("asgd", { try ASGD($0, t0: 2) }),
+        ]
+        for (name, mk) in makers {
+            let init0 = [r.tensor([3, 4]), r.tensor([5])]
+            let pa = try init0.map { try $0.clone().requiresGrad() }
+            let a = try mk(pa)
+            func run(_ opt: Optimizer, _ ps: [Tensor], _ steps: Range<Int>) throws {
+                for s in steps {
+                    for (p, g) in zip(ps, grads[s]) { p.grad = try g.clone() }
+                    try opt.step()
+                }
+            }
+            try run(a, pa, 0..<3)
+            let pb = try pa.map { try $0.detach().clone().requiresGrad() }
+            let bOpt = try mk(pb)
+            try bOpt.loadStateDict(try a.stateDict())
+            try run(a, pa, 3..<6)
+            try run(bOpt, pb, 3..<6)
+            for (x, y) in zip(pa, pb) { XCTAssertEqual(x.toArray(), y.toArray(), name) }
+        }
+    }
+
+    func testErrors() throws {
+        let p = try Tensor.zeros([2]).requiresGrad()
+        assertThrowsDFM(try Adadelta([p], rho: 1.5), "Invalid rho value")
+        assertThrowsDFM(try Adadelta([p], eps: -1), "Invalid epsilon value")
+        assertThrowsDFM(try Adadelta([p], lr: -1), "Invalid learning rate")
+        assertThrowsDFM(try Adagrad([p], lrDecay: -1), "Invalid lr_decay value")
+        assertThrowsDFM(try Adagrad([p], initialAccumulatorValue: -1), "Invalid initial_accumulator_value")
+        assertThrowsDFM(try Adamax([p], betas: (1, 0.9)), "Invalid beta parameter at index 0")
+        assertThrowsDFM(try NAdam([p], momentumDecay: -1), "Invalid momentum_decay value")
+        assertThrowsDFM(try RAdam([p], betas: (0.9, .nan)), "Invalid beta parameter at index 1")
+        assertThrowsDFM(try ASGD([p], lambd: .infinity), "Invalid lambd value")
+        // NAdam's mu_product is a float32 scalar: a mis-shaped one is refused and nothing changes.
+        let q = try Tensor.zeros([3]).requiresGrad()
+        let nadam = try NAdam([q])
+        q.grad = try Tensor.ones([3])
+        try nadam.step()
+        var s = try nadam.stateDict()
+        s.tensors["state.0.mu_product"] = try Tensor.zeros([3])
+        let other = try NAdam([try Tensor.zeros([3]).requiresGrad()])
+        assertThrowsDFM(try other.loadStateDict(s), "mu_product")
+        XCTAssertNil(other.state(for: other.params[0]))
+        s.tensors["state.0.mu_product"] = nil
+        s.metadata["hyper.momentum_decay"] = "-3"
+        assertThrowsDFM(try other.loadStateDict(s), "momentum_decay")
+    }
+}
