@@ -2924,6 +2924,188 @@ static void remove_tmpdir(void) {
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
+/* ---------------------------------------------------------------- more optimizers, losses */
+
+static dfm_tensor ivec(const int64_t *v, int64_t n) {
+    dfm_tensor t = NULL;
+    OK(dfm_tensor_from_data(v, (size_t)n * sizeof(int64_t), &n, 1, DFM_INT64, &t));
+    return t;
+}
+
+/* Each new optimizer: a step moves the parameter, save/load round-trips, bad
+ * hyperparameters and handles are refused. */
+static void test_optim_extra(void) {
+    dfm_tensor w = vec(3, 1), ps[1];
+    dfm_optimizer o = NULL, bad = NULL;
+    const char *path = tmp_path("extra_opt.safetensors");
+    int k;
+    OK(dfm_tensor_set_requires_grad(w, true));
+    ps[0] = w;
+    for (k = 0; k < 6; k++) {
+        float before = first(w);
+        switch (k) {
+        case 0: OK(dfm_optimizer_adadelta(ps, 1, 1.0, 0.9, 1e-6, 0, false, &o)); break;
+        case 1: OK(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, 0, 1e-10, false, &o)); break;
+        case 2: OK(dfm_optimizer_adamax(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, &o)); break;
+        case 3: OK(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, 4e-3, false, false, &o)); break;
+        case 4: OK(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, false, &o)); break;
+        default: OK(dfm_optimizer_asgd(ps, 1, 0.1, 1e-4, 0.75, 1e6, 0, false, &o)); break;
+        }
+        grad_step(o, w);
+        CHECK(first(w) < before); /* d(w²)/dw > 0: every optimizer moves w down */
+        OK(dfm_optimizer_save(o, path));
+        OK(dfm_optimizer_load(o, path));
+        dfm_optimizer_release(o);
+        o = NULL;
+    }
+    ERR(dfm_optimizer_adadelta(ps, 1, 1.0, 1.5, 1e-6, 0, false, &bad), DFM_INVALID_ARGUMENT, "rho");
+    ERR(dfm_optimizer_adadelta(ps, 1, -1, 0.9, 1e-6, 0, false, &bad), DFM_INVALID_ARGUMENT, "learning rate");
+    ERR(dfm_optimizer_adadelta(NULL, 1, 1.0, 0.9, 1e-6, 0, false, &bad), DFM_INVALID_ARGUMENT, "params");
+    ERR(dfm_optimizer_adadelta(ps, 1, 1.0, 0.9, 1e-6, 0, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_adagrad(ps, 1, 0.1, -1, 0, 0, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, "lr_decay");
+    ERR(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, NAN, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, "initial_accumulator_value");
+    ERR(dfm_optimizer_adagrad(&RELEASED, 1, 0.1, 0, 0, 0, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_adamax(ps, 1, 0.1, 1.0, 0.999, 1e-8, 0, false, &bad), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_optimizer_adamax(ps, 1, 0.1, 0.9, 0.999, -1, 0, false, &bad), DFM_INVALID_ARGUMENT, "epsilon");
+    ERR(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, -1, false, false, &bad), DFM_INVALID_ARGUMENT, "momentum_decay");
+    ERR(dfm_optimizer_nadam(ps, 0, 0.1, 0.9, 0.999, 1e-8, 0, 4e-3, false, false, &bad), DFM_INVALID_ARGUMENT, "params");
+    ERR(dfm_optimizer_radam(ps, 1, 0.1, 0.9, NAN, 1e-8, 0, false, false, &bad), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, INFINITY, false, false, &bad), DFM_INVALID_ARGUMENT, "weight_decay");
+    ERR(dfm_optimizer_asgd(ps, 1, 0.1, INFINITY, 0.75, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, "lambd");
+    ERR(dfm_optimizer_asgd(ps, 1, 0.1, 1e-4, NAN, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, "alpha");
+    ERR(dfm_optimizer_asgd(ps, -1, 0.1, 1e-4, 0.75, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, NULL);
+    CHECK(bad == NULL);
+    dfm_tensor_release(w);
+}
+
+static void test_loss_extra(void) {
+    dfm_tensor x = mat(2, 3, 0), t = mat(2, 3, 1), p = NULL, y = NULL, v4 = vec(4, 0), out = NULL, var = NULL;
+    dfm_tensor r2 = vec(2, 1), pm = NULL, cls = NULL, lab = NULL;
+    int64_t s23[2] = {2, 3}, c2[2] = {0, 2}, labels[6] = {0, -1, 0, 2, 1, -1};
+    double eps = 1e-6;
+
+    OK(dfm_l1_loss(x, t, "mean", &out));
+    CHECK(fabs(first(out) - 1) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_l1_loss(x, v4, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_l1_loss(NULL, t, "mean", &out), DFM_INVALID_ARGUMENT, "input");
+    ERR(dfm_l1_loss(x, t, "avg", &out), DFM_INVALID_ARGUMENT, "avg");
+    ERR(dfm_l1_loss(x, t, "mean", NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_smooth_l1_loss(x, t, "sum", 1.0, &out)); /* 6 × 0.5 */
+    CHECK(fabs(first(out) - 3) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_smooth_l1_loss(x, t, "mean", -1, &out), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_smooth_l1_loss(x, RELEASED, "mean", 1, &out), DFM_INVALID_ARGUMENT, "target");
+    OK(dfm_huber_loss(x, t, "mean", 0.5, &out)); /* 0.5 × (1 - 0.25) */
+    CHECK(fabs(first(out) - 0.375) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_huber_loss(x, t, "mean", 0, &out), DFM_INVALID_ARGUMENT, "delta");
+    ERR(dfm_huber_loss(x, t, "mean", NAN, &out), DFM_INVALID_ARGUMENT, "delta");
+
+    OK(dfm_soft_margin_loss(x, t, "none", &out));
+    CHECK(numel(out) == 6);
+    dfm_tensor_release(out);
+    ERR(dfm_soft_margin_loss(x, v4, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_sigmoid(x, &p));
+    OK(dfm_binary_cross_entropy(p, p, NULL, "mean", &out));
+    CHECK(first(out) > 0);
+    dfm_tensor_release(out);
+    ERR(dfm_binary_cross_entropy(t, p, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "between 0 and 1");
+    BAD(dfm_binary_cross_entropy(p, p, v4, "mean", &out));
+    ERR(dfm_binary_cross_entropy(p, v4, NULL, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_kl_div(x, p, "batchmean", false, &out));
+    dfm_tensor_release(out);
+    OK(dfm_kl_div(x, x, "sum", true, &out));
+    CHECK(fabs(first(out)) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_kl_div(x, p, "avg", false, &out), DFM_INVALID_ARGUMENT, "avg");
+    ERR(dfm_kl_div(x, p, NULL, false, &out), DFM_INVALID_ARGUMENT, "reduction");
+
+    OK(dfm_poisson_nll_loss(x, t, true, true, 1e-8, "mean", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_poisson_nll_loss(x, t, false, false, NAN, "mean", &out), DFM_INVALID_ARGUMENT, "eps");
+    ERR(dfm_poisson_nll_loss(x, NULL, true, false, 1e-8, "mean", &out), DFM_INVALID_ARGUMENT, "target");
+
+    OK(dfm_gaussian_nll_loss(x, t, r2, false, 1e-6, "none", &out)); /* var (2): one per row */
+    CHECK(numel(out) == 6);
+    dfm_tensor_release(out);
+    OK(dfm_neg(t, &var));
+    ERR(dfm_gaussian_nll_loss(x, t, var, false, 1e-6, "mean", &out), DFM_INVALID_ARGUMENT, "negative");
+    ERR(dfm_gaussian_nll_loss(x, t, v4, false, 1e-6, "mean", &out), DFM_SHAPE_MISMATCH, "incorrect size");
+    ERR(dfm_gaussian_nll_loss(x, t, NULL, false, 1e-6, "mean", &out), DFM_INVALID_ARGUMENT, "var");
+
+    OK(dfm_sub_scalar(x, 2.5f, &pm)); /* -2.5 .. 2.5, no entry ±1: a hinge target of "other" */
+    OK(dfm_hinge_embedding_loss(x, pm, 1.0, "sum", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_hinge_embedding_loss(x, pm, NAN, "sum", &out), DFM_INVALID_ARGUMENT, "margin");
+    ERR(dfm_hinge_embedding_loss(x, v4, 1.0, "sum", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_multilabel_soft_margin_loss(x, p, NULL, "none", &out));
+    CHECK(numel(out) == 2);
+    dfm_tensor_release(out);
+    ERR(dfm_multilabel_soft_margin_loss(x, v4, NULL, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+    BAD(dfm_multilabel_soft_margin_loss(x, p, v4, "mean", &out));
+
+    cls = ivec(c2, 2);
+    OK(dfm_multi_margin_loss(x, cls, 1, 1.0, NULL, "mean", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_multi_margin_loss(x, cls, 3, 1.0, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "p == 1");
+    ERR(dfm_multi_margin_loss(x, t, 1, 1.0, NULL, "mean", &out), DFM_TYPE_ERROR, "int64");
+    BAD(dfm_multi_margin_loss(x, cls, 2, 1.0, v4, "mean", &out));
+    ERR(dfm_multi_margin_loss(x, cls, 1, INFINITY, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "margin");
+
+    {
+        dfm_tensor flat = ivec(labels, 6);
+        OK(dfm_reshape(flat, s23, 2, &lab));
+        dfm_tensor_release(flat);
+    }
+    OK(dfm_multilabel_margin_loss(x, lab, "sum", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_multilabel_margin_loss(x, cls, "sum", &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_multilabel_margin_loss(v4, cls, "sum", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    {
+        int64_t two = 2;
+        OK(dfm_tensor_ones(&two, 1, DFM_FLOAT32, &y));
+    }
+    OK(dfm_cosine_embedding_loss(x, x, y, 0, "mean", &out)); /* identical rows: cos 1, loss 0 */
+    CHECK(fabs(first(out)) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_cosine_embedding_loss(x, t, v4, 0, "mean", &out), DFM_SHAPE_MISMATCH, "target");
+    ERR(dfm_cosine_embedding_loss(x, v4, y, 0, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_margin_ranking_loss(x, t, t, 0.5, "mean", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_margin_ranking_loss(x, t, r2, 0, "mean", &out), DFM_SHAPE_MISMATCH, "same dimension");
+    ERR(dfm_margin_ranking_loss(x, t, NULL, 0, "mean", &out), DFM_INVALID_ARGUMENT, "target");
+
+    OK(dfm_triplet_margin_loss(x, x, t, 1.0, 2.0, 1e-6, true, "none", &out));
+    CHECK(numel(out) == 2);
+    dfm_tensor_release(out);
+    ERR(dfm_triplet_margin_loss(x, x, t, 0, 2.0, 1e-6, false, "mean", &out), DFM_INVALID_ARGUMENT, "margin");
+    ERR(dfm_triplet_margin_loss(x, x, t, 1.0, -2.0, 1e-6, false, "mean", &out), DFM_INVALID_ARGUMENT, "p must");
+    ERR(dfm_triplet_margin_loss(x, x, v4, 1.0, 2.0, 1e-6, false, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    /* cross entropy with probability targets */
+    OK(dfm_cross_entropy(x, p, NULL, -100, "mean", 0.1f, &out));
+    dfm_tensor_release(out);
+    ERR(dfm_cross_entropy(x, p, NULL, 0, "mean", 0, &out), DFM_INVALID_ARGUMENT, "ignore_index");
+
+    dfm_tensor_release(x);
+    dfm_tensor_release(t);
+    dfm_tensor_release(p);
+    dfm_tensor_release(y);
+    dfm_tensor_release(v4);
+    dfm_tensor_release(var);
+    dfm_tensor_release(r2);
+    dfm_tensor_release(pm);
+    dfm_tensor_release(cls);
+    dfm_tensor_release(lab);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -2951,6 +3133,8 @@ int main(void) {
     test_containers_and_safetensors();
     test_modules();
     test_optim();
+    test_optim_extra();
+    test_loss_extra();
     test_dataset();
     test_dfm_models();
     test_threads();
