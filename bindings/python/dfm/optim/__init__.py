@@ -1,3 +1,4 @@
-"""dfm.optim: SGD, Adam, AdamW, RMSprop computed by the core; lr_scheduler."""
+"""dfm.optim: torch.optim's optimizers, computed by the core; lr_scheduler."""
 from . import lr_scheduler  # noqa: F401
-from .optimizer import SGD, Adam, AdamW, Optimizer, RMSprop  # noqa: F401
+from .optimizer import (ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RAdam,  # noqa: F401
+                        RMSprop)

@@ -1,0 +1,176 @@
+"""Python API of the optimizers and losses added for issue #13: torch's constructor and
+function signatures, checked against the PyTorch values of the Swift fixtures
+(tools/fixtures/optim_extra.py and loss_extra.py)."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import dfm as torch
+import dfm.nn as nn
+import dfm.nn.functional as F
+from dfm import optim
+from dfm._serialization import load_file_with_metadata
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "Tests", "DFMTests", "Fixtures", "ops")
+
+
+def _fixture(name):
+    tensors, meta = load_file_with_metadata(os.path.join(FIXTURES, name + ".safetensors"))
+    return tensors, {k: json.loads(v) for k, v in meta.items()}
+
+
+LOSS_T, LOSS_META = _fixture("loss_extra")
+OPT_T, OPT_META = _fixture("optim_extra")
+
+
+def _close(got, want, f64, what):
+    tol = 1e-10 if f64 else 2e-5
+    np.testing.assert_allclose(got.detach().numpy(), want.numpy(), rtol=tol, atol=tol / 10, err_msg=what)
+
+
+# The Python binding is float32 only (its Tensor has no float64 yet); the float64 cases run in Swift.
+@pytest.mark.parametrize("case", sorted(c for c in LOSS_META if LOSS_META[c]["dtype"] == "float32"))
+def test_loss_functional_matches_pytorch(case):
+    m = LOSS_META[case]
+    ins = {}
+    for key, t in LOSS_T.items():
+        if key.startswith(case + "/in/"):
+            name = key[len(case) + 4:]
+            x = t.clone()
+            if x.is_floating_point() and name != "weight":
+                x.requires_grad_(True)
+            ins[name] = x
+    out = getattr(F, m["fn"])(**ins, **m["kwargs"])
+    f64 = m["dtype"] == "float64"
+    _close(out, LOSS_T[case + "/out/0"], f64, case)
+    (out * LOSS_T[case + "/gout/0"]).sum().backward()
+    for name, x in ins.items():
+        want = LOSS_T.get(f"{case}/grad/{name}")
+        if want is not None:
+            _close(x.grad, want, f64, f"{case} grad {name}")
+
+
+def test_loss_modules_are_their_functionals():
+    g = np.random.default_rng(0)
+    x = torch.tensor(g.normal(size=(4, 5)).astype("float32"))
+    t = torch.tensor(g.normal(size=(4, 5)).astype("float32"))
+    pm = torch.tensor(np.where(g.random((4, 5)) < 0.5, -1.0, 1.0).astype("float32"))
+    p = x.sigmoid()
+    cases = [
+        (nn.L1Loss(), F.l1_loss(x, t), (x, t)),
+        (nn.SmoothL1Loss(beta=0.5, reduction="sum"), F.smooth_l1_loss(x, t, beta=0.5, reduction="sum"), (x, t)),
+        (nn.HuberLoss(delta=0.5), F.huber_loss(x, t, delta=0.5), (x, t)),
+        (nn.SoftMarginLoss(), F.soft_margin_loss(x, pm), (x, pm)),
+        (nn.BCELoss(), F.binary_cross_entropy(p, p.detach()), (p, p.detach())),
+        (nn.KLDivLoss(reduction="batchmean"), F.kl_div(x, p, reduction="batchmean"), (x, p)),
+        (nn.PoissonNLLLoss(), F.poisson_nll_loss(x, p), (x, p)),
+        (nn.HingeEmbeddingLoss(margin=0.5), F.hinge_embedding_loss(x, pm, margin=0.5), (x, pm)),
+        (nn.MultiLabelSoftMarginLoss(), F.multilabel_soft_margin_loss(x, p), (x, p)),
+        (nn.MarginRankingLoss(margin=0.1), F.margin_ranking_loss(x, t, pm, margin=0.1), (x, t, pm)),
+        (nn.CosineEmbeddingLoss(), F.cosine_embedding_loss(x, t, pm[:, 0]), (x, t, pm[:, 0])),
+        (nn.TripletMarginLoss(margin=2.0), F.triplet_margin_loss(x, t, p, margin=2.0), (x, t, p)),
+        (nn.MultiMarginLoss(p=2), F.multi_margin_loss(x, torch.tensor([0, 1, 2, 3]), p=2), (x, torch.tensor([0, 1, 2, 3]))),
+        (nn.GaussianNLLLoss(), F.gaussian_nll_loss(x, t, p), (x, t, p)),
+    ]
+    for module, want, args in cases:
+        got = module(*args)
+        assert float(got) == float(want), type(module).__name__
+        assert got.item() > 0 or type(module).__name__ in ("KLDivLoss", "GaussianNLLLoss")
+    # multilabel margin: class lists end at -1
+    y = torch.tensor([[3, 0, -1, 1, 2], [1, -1, 0, 0, 0], [0, 1, 2, 3, 4], [-1, 0, 0, 0, 0]])
+    assert nn.MultiLabelMarginLoss(reduction="none")(x, y).shape == (4,)
+
+
+def test_loss_errors():
+    x = torch.zeros(2, 3)
+    with pytest.raises(ValueError):
+        F.smooth_l1_loss(x, x, reduction="avg")
+    with pytest.raises(ValueError):
+        nn.TripletMarginLoss(margin=0)
+    with pytest.raises(ValueError):
+        nn.MultiMarginLoss(p=3)
+    with pytest.raises(ValueError):
+        F.gaussian_nll_loss(x, x, -1.0)
+    with pytest.raises(Exception, match="between 0 and 1"):
+        F.binary_cross_entropy(x + 2, x)
+    with pytest.raises(Exception, match="out of bounds"):
+        F.multi_margin_loss(x, torch.tensor([0, 5]))
+    with pytest.raises(ValueError, match="same size"):
+        F.l1_loss(x, x, weight=torch.ones(3))
+    # torch's weighted L1: the mean divides by the sum of the weights
+    w = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 2.0]])
+    assert F.l1_loss(x, torch.ones(2, 3), weight=w).item() == pytest.approx(1.0)
+
+
+def _make(name, params, kwargs):
+    kw = dict(kwargs)
+    if "betas" in kw:
+        kw["betas"] = tuple(kw["betas"])
+    return getattr(optim, name)(params, **kw)
+
+
+@pytest.mark.parametrize("case", sorted(c for c in OPT_META if OPT_META[c]["dtype"] == "float32"))
+def test_optimizers_match_pytorch(case):
+    m = OPT_META[case]
+    ps = [OPT_T[f"{case}/p{i}/init"].clone().requires_grad_(True) for i in range(m["nparams"])]
+    opt = _make(m["optimizer"], ps, m["kwargs"])
+    tol = 1e-12 if m["dtype"] == "float64" else 1e-6
+    for s in range(m["steps"]):
+        opt.zero_grad()
+        for i, p in enumerate(ps):
+            g = OPT_T.get(f"{case}/grad/{s}/{i}")
+            if g is not None:
+                p.grad = g.clone()
+        opt.step()
+        for i, p in enumerate(ps):
+            np.testing.assert_allclose(p.detach().numpy(), OPT_T[f"{case}/after/{s}/{i}"].numpy(), rtol=tol, atol=tol,
+                                       err_msg=f"{case} step {s} param {i}")
+
+
+@pytest.mark.parametrize("name", ["Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "ASGD"])
+def test_optimizer_state_dict_round_trip(name):
+    g = np.random.default_rng(1)
+    grads = [torch.tensor(g.normal(size=(3,)).astype("float32")) for _ in range(6)]
+    a = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    oa = getattr(optim, name)([a], lr=0.1)
+    for k in range(3):
+        a.grad = grads[k].clone()
+        oa.step()
+    b = a.detach().clone().requires_grad_(True)
+    ob = getattr(optim, name)([b], lr=0.5)
+    ob.load_state_dict(oa.state_dict())
+    assert ob.param_groups[0]["lr"] == 0.1
+    for k in range(3, 6):
+        a.grad, b.grad = grads[k].clone(), grads[k].clone()
+        oa.step()
+        ob.step()
+    assert a.tolist() == b.tolist()
+
+
+def test_optimizer_errors_and_mnist_style_use():
+    w = torch.zeros(3, requires_grad=True)
+    with pytest.raises(ValueError, match="rho"):
+        optim.Adadelta([w], rho=1.5)
+    with pytest.raises(ValueError, match="lr_decay"):
+        optim.Adagrad([w], lr_decay=-1)
+    with pytest.raises(ValueError, match="beta"):
+        optim.NAdam([w], betas=(1.0, 0.9))
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.Adamax([w], lr=-1)
+    # pytorch/examples mnist: Adadelta(model.parameters(), lr=1.0) with StepLR(step_size=1, gamma=0.7)
+    model = nn.Linear(4, 2)
+    opt = optim.Adadelta(model.parameters(), lr=1.0)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+    x, y = torch.randn(8, 4), torch.tensor([0, 1] * 4)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.7 ** 3)
