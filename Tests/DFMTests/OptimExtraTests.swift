@@ -117,4 +117,107 @@ final class OptimExtraTests: XCTestCase {
         s.metadata["hyper.momentum_decay"] = "-3"
         assertThrowsDFM(try other.loadStateDict(s), "momentum_decay")
     }
+
+    private func buildScheduler(_ name: String, _ o: Optimizer) throws -> LRScheduler {
+        switch name {
+        case "lambda_pow": return try LambdaLR(o) { Foundation.pow(0.95, Double($0)) }
+        case "multiplicative": return try LambdaLR(o, multiplicative: true) { $0 < 4 ? 0.9 : 1.1 }
+        case "constant": return try ConstantLR(o, factor: 0.5, totalIters: 3)
+        case "linear": return try LinearLR(o, startFactor: 0.25, endFactor: 0.75, totalIters: 4)
+        case "polynomial": return try PolynomialLR(o, totalIters: 4, power: 2)
+        case "warm_restarts": return try CosineAnnealingWarmRestarts(o, t0: 3, tMult: 2, etaMin: 0.01)
+        case "warm_restarts_fractional": return try CosineAnnealingWarmRestarts(o, t0: 2, tMult: 3)
+        case "cyclic_triangular2":
+            var c = CyclicLR.Config(baseLr: 0.01, maxLr: 0.1)
+            (c.stepSizeUp, c.stepSizeDown, c.mode) = (3, 2, .triangular2)
+            return try CyclicLR(o, c)
+        case "cyclic_exp_range_adam":
+            var c = CyclicLR.Config(baseLr: 0.001, maxLr: 0.01)
+            (c.stepSizeUp, c.mode, c.gamma, c.baseMomentum, c.maxMomentum) = (2, .expRange, 0.9, 0.7, 0.95)
+            return try CyclicLR(o, c)
+        case "cyclic_no_momentum":
+            var c = CyclicLR.Config(baseLr: 0.05, maxLr: 0.2)
+            (c.stepSizeUp, c.cycleMomentum) = (4, false)
+            return try CyclicLR(o, c)
+        case "sequential":
+            return try SequentialLR(o, schedulers: [try ConstantLR(o, factor: 0.1, totalIters: 2), try ExponentialLR(o, gamma: 0.9)],
+                                    milestones: [3])
+        case "sequential_three":
+            return try SequentialLR(o, schedulers: [try LinearLR(o, startFactor: 0.5, totalIters: 2),
+                                                    try CosineAnnealingLR(o, tMax: 4, etaMin: 0.01),
+                                                    try StepLR(o, stepSize: 2, gamma: 0.5)], milestones: [2, 6])
+        case "chained": return try ChainedScheduler([try ConstantLR(o, factor: 0.1, totalIters: 3), try ExponentialLR(o, gamma: 0.9)])
+        default: throw DFMError.invalid("test", "unknown scheduler case \(name)")
+        }
+    }
+
+    private func momentum(_ o: Optimizer) -> Double {
+        (o as? SGD)?.momentum ?? (o as? Adam)?.beta1 ?? 0
+    }
+
+    func testSchedulerParityWithPyTorch() throws {
+        let fx = try Fixture("optim_extra")
+        var checked = 0
+        for c in fx.cases where fx.params(c)["scheduler"] != nil {
+            let p = fx.params(c), lr = (p["lr"] as! NSNumber).doubleValue
+            let okw = p["opt_kwargs"] as? [String: Any] ?? [:]
+            let params = [try Tensor.zeros([2]).requiresGrad()]
+            let o: Optimizer
+            switch p["opt"] as? String {
+            case "Adam": o = try Adam(params, lr: lr)
+            case "Adagrad": o = try Adagrad(params, lr: lr)
+            default: o = try SGD(params, lr: lr, momentum: (okw["momentum"] as? NSNumber)?.doubleValue ?? 0)
+            }
+            let sched = try buildScheduler(c, o)
+            let lrs = (p["lrs"] as! [NSNumber]).map(\.doubleValue), moms = (p["momenta"] as! [NSNumber]).map(\.doubleValue)
+            let epochs = (p["epochs"] as? [NSNumber])?.map(\.doubleValue)
+            for k in 0..<lrs.count {
+                if k > 0 {
+                    try o.step()
+                    if let epochs { (sched as! CosineAnnealingWarmRestarts).step(epoch: epochs[k - 1]) } else { sched.step() }
+                }
+                XCTAssertEqual(o.lr, lrs[k], accuracy: 1e-15 + 1e-12 * Swift.abs(lrs[k]), "\(c) lr at step \(k)")
+                XCTAssertEqual(momentum(o), moms[k], accuracy: 1e-12, "\(c) momentum at step \(k)")
+                XCTAssertEqual(sched.lastLr, [o.lr], "\(c) last lr at step \(k)")
+            }
+            // The state dict restores a fresh scheduler to the same point.
+            let o2: Optimizer = try SGD([try Tensor.zeros([2]).requiresGrad()], lr: lr, momentum: 0.5)
+            if !(sched is LambdaLR), !(sched is CyclicLR && (o is Adam || o is Adagrad)) {
+                let copy = try buildScheduler(c, o2)
+                try copy.loadStateDict(sched.stateDict())
+                XCTAssertEqual(copy.stateDict(), sched.stateDict(), c)
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, 13)
+    }
+
+    func testSchedulerErrors() throws {
+        let o = try SGD([try Tensor.zeros([2]).requiresGrad()], lr: 0.1)
+        assertThrowsDFM(try ConstantLR(o, factor: 2), "between 0 and 1")
+        assertThrowsDFM(try LinearLR(o, startFactor: 0), "Starting multiplicative factor")
+        assertThrowsDFM(try LinearLR(o, endFactor: 1.5), "Ending multiplicative factor")
+        assertThrowsDFM(try PolynomialLR(o, totalIters: 0), "total_iters")
+        assertThrowsDFM(try CosineAnnealingWarmRestarts(o, t0: 0), "T_0")
+        assertThrowsDFM(try CosineAnnealingWarmRestarts(o, t0: 2, tMult: 0), "T_mult")
+        assertThrowsDFM(try CyclicLR(try Adagrad([try Tensor.zeros([2]).requiresGrad()]), CyclicLR.Config(baseLr: 0.1, maxLr: 1)),
+                        "momentum or beta1")
+        assertThrowsDFM(try SequentialLR(o, schedulers: [try StepLR(o, stepSize: 2)], milestones: [1]), "one more")
+        assertThrowsDFM(try SequentialLR(o, schedulers: [], milestones: []), "at least one")
+        assertThrowsDFM(try ChainedScheduler([try ReduceLROnPlateau(o)]), "ReduceLROnPlateau")
+        let other = try SGD([try Tensor.zeros([2]).requiresGrad()], lr: 0.1)
+        assertThrowsDFM(try ChainedScheduler([try StepLR(o, stepSize: 2), try StepLR(other, stepSize: 2)]), "same optimizer")
+        // A failing lambda: the constructor throws; a later failure is reported and the lr kept.
+        struct Boom: Error {}
+        assertThrowsDFM(try LambdaLR(o) { _ in throw DFMError.invalid("lambda", "boom") }, "boom")
+        let l = try LambdaLR(o) { e in if e == 2 { throw DFMError.invalid("lambda", "boom at 2") }; return 0.5 }
+        l.step()
+        XCTAssertNil(l.takeFailure())
+        l.step()
+        XCTAssertNotNil(l.takeFailure())
+        XCTAssertEqual(o.lr, 0.05)
+        let inf = try LambdaLR(o) { e in e == 0 ? 1 : .infinity }
+        inf.step()
+        XCTAssertNotNil(inf.takeFailure())
+    }
 }
