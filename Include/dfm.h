@@ -872,6 +872,49 @@ DFM_API dfm_status dfm_margin_ranking_loss(dfm_tensor input1, dfm_tensor input2,
 DFM_API dfm_status dfm_triplet_margin_loss(dfm_tensor anchor, dfm_tensor positive, dfm_tensor negative, double margin,
                                            double p, double eps, bool swap, const char *reduction, dfm_tensor *out);
 
+/* ======================================================================== */
+/* More learning-rate schedulers (torch.optim.lr_scheduler names, arguments  */
+/* and defaults). Constructors return a NEW REFERENCE (release with          */
+/* dfm_scheduler_release), take the initial step like torch, and work with   */
+/* dfm_scheduler_step / get_last_lr / save / load above.                     */
+/* ======================================================================== */
+
+/* An lr multiplier for `epoch`: writes it to *out and returns DFM_OK, or returns any
+ * other status to fail the step (dfm_scheduler_step then returns DFM_INVALID_ARGUMENT
+ * and leaves the lr as it was). Called on the thread that steps the scheduler. */
+typedef dfm_status (*dfm_lr_lambda_fn)(int64_t epoch, void *user_data, double *out);
+/* LambdaLR: lr = initial_lr * fn(epoch); with `multiplicative` MultiplicativeLR:
+ * lr = lr * fn(epoch) from epoch 1 on. user_data is passed to fn and must stay valid
+ * while the scheduler lives. */
+DFM_API dfm_status dfm_scheduler_lambda_lr(dfm_optimizer o, dfm_lr_lambda_fn fn, void *user_data, bool multiplicative,
+                                           dfm_scheduler *out);
+/* ConstantLR; torch defaults: factor 1/3 (in [0, 1]), total_iters 5. */
+DFM_API dfm_status dfm_scheduler_constant_lr(dfm_optimizer o, double factor, int64_t total_iters, dfm_scheduler *out);
+/* LinearLR; torch defaults: start_factor 1/3 (in (0, 1]), end_factor 1 (in [0, 1]), total_iters 5. */
+DFM_API dfm_status dfm_scheduler_linear_lr(dfm_optimizer o, double start_factor, double end_factor, int64_t total_iters,
+                                           dfm_scheduler *out);
+/* PolynomialLR; torch defaults: total_iters 5, power 1. */
+DFM_API dfm_status dfm_scheduler_polynomial_lr(dfm_optimizer o, int64_t total_iters, double power, dfm_scheduler *out);
+/* CosineAnnealingWarmRestarts; torch defaults: t_mult 1, eta_min 0 (t_0 >= 1, t_mult >= 1). */
+DFM_API dfm_status dfm_scheduler_cosine_warm_restarts(dfm_optimizer o, int64_t t_0, int64_t t_mult, double eta_min,
+                                                      dfm_scheduler *out);
+/* scheduler.step(epoch) of a CosineAnnealingWarmRestarts scheduler: jumps to a (possibly
+ * fractional, e.g. epoch + batch / batches) epoch >= 0. Other schedulers: DFM_TYPE_ERROR. */
+DFM_API dfm_status dfm_scheduler_step_epoch(dfm_scheduler s, double epoch);
+/* CyclicLR, stepped per batch; mode "triangular", "triangular2" or "exp_range";
+ * step_size_down < 0 means step_size_up. torch defaults: step_size_up 2000, gamma 1,
+ * cycle_momentum true (SGD/RMSprop momentum or Adam-family beta1; others:
+ * DFM_INVALID_ARGUMENT), base_momentum 0.8, max_momentum 0.9. */
+DFM_API dfm_status dfm_scheduler_cyclic_lr(dfm_optimizer o, double base_lr, double max_lr, int64_t step_size_up,
+                                           int64_t step_size_down, const char *mode, double gamma, bool cycle_momentum,
+                                           double base_momentum, double max_momentum, dfm_scheduler *out);
+/* SequentialLR over n already constructed schedulers of optimizer o (borrowed array;
+ * the new scheduler keeps references) and n - 1 milestones. */
+DFM_API dfm_status dfm_scheduler_sequential_lr(dfm_optimizer o, const dfm_scheduler *schedulers, int64_t n,
+                                               const int64_t *milestones, int64_t n_milestones, dfm_scheduler *out);
+/* ChainedScheduler: each step steps the n schedulers in order (one optimizer). */
+DFM_API dfm_status dfm_scheduler_chained(const dfm_scheduler *schedulers, int64_t n, dfm_scheduler *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -3106,6 +3106,109 @@ static void test_loss_extra(void) {
     dfm_tensor_release(lab);
 }
 
+static dfm_status half_lambda(int64_t epoch, void *user_data, double *out) {
+    int *calls = (int *)user_data;
+    (*calls)++;
+    if (epoch == 3) return DFM_INVALID_ARGUMENT; /* the callback fails at epoch 3 */
+    *out = 0.5;
+    return DFM_OK;
+}
+
+static void test_sched_extra(void) {
+    dfm_tensor w = vec(3, 1), ps[1];
+    dfm_optimizer o = NULL, ada = NULL;
+    dfm_scheduler s = NULL, a = NULL, b = NULL, bad = NULL, kids[2];
+    double lr;
+    int calls = 0;
+    int64_t ms[1] = {2};
+    OK(dfm_tensor_set_requires_grad(w, true));
+    ps[0] = w;
+    OK(dfm_optimizer_sgd(ps, 1, 0.1, 0.9, 0, 0, false, false, &o));
+
+    OK(dfm_scheduler_lambda_lr(o, half_lambda, &calls, false, &s));
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.05) < 1e-15 && calls == 1);
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_step(s));
+    ERR(dfm_scheduler_step(s), DFM_INVALID_ARGUMENT, "callback failed at epoch 3");
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.05) < 1e-15); /* unchanged by the failed step */
+    dfm_scheduler_release(s);
+    s = NULL;
+    OK(dfm_scheduler_lambda_lr(o, half_lambda, &calls, true, &s)); /* multiplicative: epoch 0 keeps the lr */
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_lambda_lr(o, NULL, NULL, false, &bad), DFM_INVALID_ARGUMENT, "fn");
+    ERR(dfm_scheduler_lambda_lr(NULL, half_lambda, &calls, false, &bad), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_lambda_lr(o, half_lambda, &calls, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_optimizer_set_lr(o, 0.1));
+
+    OK(dfm_scheduler_constant_lr(o, 0.5, 3, &a));
+    ERR(dfm_scheduler_constant_lr(o, 2.0, 3, &bad), DFM_INVALID_ARGUMENT, "factor");
+    ERR(dfm_scheduler_constant_lr(o, 0.5, INT64_MAX, &bad), DFM_INVALID_ARGUMENT, "total_iters");
+    OK(dfm_scheduler_linear_lr(o, 0.5, 1.0, 4, &b));
+    ERR(dfm_scheduler_linear_lr(o, 0, 1.0, 4, &bad), DFM_INVALID_ARGUMENT, "Starting");
+    ERR(dfm_scheduler_linear_lr(o, 0.5, NAN, 4, &bad), DFM_INVALID_ARGUMENT, "Ending");
+    kids[0] = a;
+    kids[1] = b;
+    OK(dfm_scheduler_sequential_lr(o, kids, 2, ms, 1, &s));
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_save(s, tmp_path("seq.safetensors")));
+    OK(dfm_scheduler_load(s, tmp_path("seq.safetensors")));
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_sequential_lr(o, kids, 2, ms, 0, &bad), DFM_INVALID_ARGUMENT, "milestone");
+    ERR(dfm_scheduler_sequential_lr(o, kids, 0, ms, 1, &bad), DFM_INVALID_ARGUMENT, "schedulers");
+    ERR(dfm_scheduler_sequential_lr(o, NULL, 2, ms, 1, &bad), DFM_INVALID_ARGUMENT, "schedulers");
+    ERR(dfm_scheduler_sequential_lr(o, kids, 2, NULL, 1, &bad), DFM_INVALID_ARGUMENT, "milestones");
+    OK(dfm_scheduler_chained(kids, 2, &s));
+    OK(dfm_scheduler_step(s));
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_chained(kids, -1, &bad), DFM_INVALID_ARGUMENT, "schedulers");
+    kids[1] = (dfm_scheduler)(void *)w;
+    ERR(dfm_scheduler_chained(kids, 2, &bad), DFM_TYPE_ERROR, NULL);
+    dfm_scheduler_release(a);
+    dfm_scheduler_release(b);
+
+    OK(dfm_scheduler_polynomial_lr(o, 4, 2.0, &s));
+    OK(dfm_scheduler_step(s));
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_polynomial_lr(o, 0, 2.0, &bad), DFM_INVALID_ARGUMENT, "total_iters");
+    ERR(dfm_scheduler_polynomial_lr(o, 4, INFINITY, &bad), DFM_INVALID_ARGUMENT, "power");
+
+    OK(dfm_optimizer_set_lr(o, 0.1));
+    OK(dfm_scheduler_cosine_warm_restarts(o, 2, 2, 0.0, &s));
+    OK(dfm_scheduler_step_epoch(s, 1.0)); /* half way down the first cosine */
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.05) < 1e-12);
+    OK(dfm_scheduler_step(s));
+    ERR(dfm_scheduler_step_epoch(s, -1), DFM_INVALID_ARGUMENT, "epoch");
+    ERR(dfm_scheduler_step_epoch(s, NAN), DFM_INVALID_ARGUMENT, "epoch");
+    ERR(dfm_scheduler_step_epoch(NULL, 1), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_cosine_warm_restarts(o, 0, 1, 0.0, &bad), DFM_INVALID_ARGUMENT, "T_0");
+    ERR(dfm_scheduler_cosine_warm_restarts(o, 2, 0, 0.0, &bad), DFM_INVALID_ARGUMENT, "T_mult");
+    dfm_scheduler_release(s);
+    s = NULL;
+
+    OK(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, "triangular", 1.0, true, 0.8, 0.9, &s));
+    ERR(dfm_scheduler_step_epoch(s, 1.0), DFM_TYPE_ERROR, "CosineAnnealingWarmRestarts");
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.055) < 1e-12);
+    dfm_scheduler_release(s);
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, "sawtooth", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 0, 0, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "step_size");
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, NULL, 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "mode");
+    OK(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, 0, 1e-10, false, &ada));
+    ERR(dfm_scheduler_cyclic_lr(ada, 0.01, 0.1, 2, -1, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "momentum");
+    CHECK(bad == NULL);
+    dfm_optimizer_release(ada);
+    dfm_optimizer_release(o);
+    dfm_tensor_release(w);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -3135,6 +3238,7 @@ int main(void) {
     test_optim();
     test_optim_extra();
     test_loss_extra();
+    test_sched_extra();
     test_dataset();
     test_dfm_models();
     test_threads();
