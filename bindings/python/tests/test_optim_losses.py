@@ -111,7 +111,7 @@ def _make(name, params, kwargs):
     return getattr(optim, name)(params, **kw)
 
 
-@pytest.mark.parametrize("case", sorted(c for c in OPT_META if OPT_META[c]["dtype"] == "float32"))
+@pytest.mark.parametrize("case", sorted(c for c in OPT_META if OPT_META[c].get("dtype") == "float32"))
 def test_optimizers_match_pytorch(case):
     m = OPT_META[case]
     ps = [OPT_T[f"{case}/p{i}/init"].clone().requires_grad_(True) for i in range(m["nparams"])]
@@ -174,3 +174,65 @@ def test_optimizer_errors_and_mnist_style_use():
         losses.append(loss.item())
     assert losses[-1] < losses[0]
     assert opt.param_groups[0]["lr"] == pytest.approx(0.7 ** 3)
+
+
+LR = optim.lr_scheduler
+SCHEDULERS = {
+    "lambda_pow": lambda o: LR.LambdaLR(o, lambda e: 0.95 ** e),
+    "multiplicative": lambda o: LR.MultiplicativeLR(o, lambda e: 0.9 if e < 4 else 1.1),
+    "constant": lambda o: LR.ConstantLR(o, factor=0.5, total_iters=3),
+    "linear": lambda o: LR.LinearLR(o, start_factor=0.25, end_factor=0.75, total_iters=4),
+    "polynomial": lambda o: LR.PolynomialLR(o, total_iters=4, power=2.0),
+    "warm_restarts": lambda o: LR.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01),
+    "warm_restarts_fractional": lambda o: LR.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=3),
+    "cyclic_triangular2": lambda o: LR.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=2,
+                                                mode="triangular2"),
+    "cyclic_exp_range_adam": lambda o: LR.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=2, mode="exp_range",
+                                                   gamma=0.9, base_momentum=0.7, max_momentum=0.95),
+    "cyclic_no_momentum": lambda o: LR.CyclicLR(o, base_lr=0.05, max_lr=0.2, step_size_up=4, cycle_momentum=False),
+    "sequential": lambda o: LR.SequentialLR(o, [LR.ConstantLR(o, factor=0.1, total_iters=2), LR.ExponentialLR(o, 0.9)],
+                                            milestones=[3]),
+    "sequential_three": lambda o: LR.SequentialLR(o, [LR.LinearLR(o, start_factor=0.5, total_iters=2),
+                                                      LR.CosineAnnealingLR(o, T_max=4, eta_min=0.01),
+                                                      LR.StepLR(o, step_size=2, gamma=0.5)], milestones=[2, 6]),
+    "chained": lambda o: LR.ChainedScheduler([LR.ConstantLR(o, factor=0.1, total_iters=3), LR.ExponentialLR(o, 0.9)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(c for c in OPT_META if "scheduler" in OPT_META[c]))
+def test_schedulers_match_pytorch(case):
+    m = OPT_META[case]
+    p = torch.zeros(2, requires_grad=True)
+    o = getattr(optim, m["opt"])([p], lr=m["lr"], **m["opt_kwargs"])
+    sched = SCHEDULERS[case](o)
+    got = [o.param_groups[0]["lr"]]
+    for k in range(len(m["lrs"]) - 1):
+        o.step()
+        sched.step() if m["epochs"] is None else sched.step(m["epochs"][k])
+        got.append(o.param_groups[0]["lr"])
+        assert sched.get_last_lr() == [got[-1]]
+    np.testing.assert_allclose(got, m["lrs"], rtol=1e-12, atol=1e-15)
+
+
+def test_lambda_lr_errors_propagate():
+    p = torch.zeros(2, requires_grad=True)
+    o = optim.SGD([p], lr=0.1)
+
+    def lam(e):
+        if e == 2:
+            raise KeyError("no multiplier for epoch 2")
+        return 0.5
+
+    s = LR.LambdaLR(o, lam)
+    s.step()
+    with pytest.raises(KeyError, match="epoch 2"):
+        s.step()
+    assert o.param_groups[0]["lr"] == 0.05
+    with pytest.raises(ZeroDivisionError):
+        LR.LambdaLR(o, lambda e: 1 / e)
+    with pytest.raises(ValueError, match="Expected 1 lr_lambdas"):
+        LR.LambdaLR(o, [lam, lam])
+    with pytest.raises(ValueError, match="same optimizer"):
+        LR.ChainedScheduler([LR.StepLR(o, 2), LR.StepLR(optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), 2)])
+    with pytest.raises(ValueError, match="momentum"):
+        LR.CyclicLR(optim.Adagrad([p]), 0.1, 1.0)
