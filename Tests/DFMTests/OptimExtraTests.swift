@@ -220,4 +220,70 @@ final class OptimExtraTests: XCTestCase {
         inf.step()
         XCTAssertNotNil(inf.takeFailure())
     }
+
+    /// f(a, b) = Σ(1 - a)² + 10·Σ(b - a²)², the fixtures' objective, as an LBFGS closure.
+    private func rosenbrock(_ opt: Optimizer, _ a: Tensor, _ b: Tensor) -> () throws -> Double {
+        {
+            opt.zeroGrad()
+            let l = try add(try sum(try pow(try rsub(1, a), 2)), try mul(try sum(try pow(try sub(b, try mul(a, a)), 2)), 10))
+            try l.backward()
+            return l.toDoubleArray()[0]
+        }
+    }
+
+    func testLBFGSParityWithPyTorch() throws {
+        let fx = try Fixture("optim_extra")
+        var checked = 0
+        for c in fx.cases where fx.params(c)["lbfgs"] != nil {
+            let p = fx.params(c), kw = p["kwargs"] as? [String: Any] ?? [:], double = fx.string(c, "dtype") == "float64"
+            let a = try fx.tensors["\(c)/p0/init"]!.clone().requiresGrad(), b = try fx.tensors["\(c)/p1/init"]!.clone().requiresGrad()
+            let opt = try LBFGS([a, b], lr: d(kw, "lr", 1), maxIter: (kw["max_iter"] as? NSNumber)?.intValue ?? 20,
+                                historySize: (kw["history_size"] as? NSNumber)?.intValue ?? 100,
+                                strongWolfe: kw["line_search_fn"] as? String == "strong_wolfe")
+            let losses = (p["losses"] as! [NSNumber]).map(\.doubleValue)
+            // float64: the same operations as torch, to 1e-9 after dozens of iterations. float32: torch's
+            // float32 dot products (BLAS) sum in another order than these (double, rounded once), and
+            // the ~1e-7 differences grow over the iterations of a nonconvex valley: 1e-3 relative.
+            let tol = double ? 1e-9 : 1e-3
+            for s in 0..<losses.count {
+                let loss = try opt.step(closure: rosenbrock(opt, a, b))
+                XCTAssertEqual(loss, losses[s], accuracy: tol * Swift.max(1, Swift.abs(losses[s])), "\(c) loss at step \(s)")
+                assertCloseD(a, fx.tensors["\(c)/after/\(s)/0"]!, rtol: tol, atol: tol, "\(c) a after step \(s)")
+                assertCloseD(b, fx.tensors["\(c)/after/\(s)/1"]!, rtol: tol, atol: tol, "\(c) b after step \(s)")
+            }
+            if double {
+                XCTAssertEqual(opt.funcEvals, fx.int(c, "func_evals"), c)
+                XCTAssertEqual(opt.nIter, fx.int(c, "n_iter"), c)
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, 6)
+    }
+
+    func testLBFGSStateAndErrors() throws {
+        var r = SplitMix(seed: 5)
+        let a = try r.tensor([4]).requiresGrad(), b = try r.tensor([4]).requiresGrad()
+        let opt = try LBFGS([a, b], maxIter: 4, historySize: 3)
+        try opt.step(closure: rosenbrock(opt, a, b))
+        let a2 = try a.detach().clone().requiresGrad(), b2 = try b.detach().clone().requiresGrad()
+        let copy = try LBFGS([a2, b2], maxIter: 4, historySize: 3)
+        try copy.loadStateDict(try opt.stateDict())
+        try opt.step(closure: rosenbrock(opt, a, b))
+        try copy.step(closure: rosenbrock(copy, a2, b2))
+        XCTAssertEqual(a.toArray(), a2.toArray())
+        XCTAssertEqual(b.toArray(), b2.toArray())
+        XCTAssertEqual(opt.nIter, copy.nIter)
+
+        assertThrowsDFM(try opt.step(), "needs a closure", kind: .stateError)
+        assertThrowsDFM(try opt.addParamGroup([try Tensor.zeros([2]).requiresGrad()]), "parameter groups")
+        assertThrowsDFM(try LBFGS([a], maxIter: 0), "max_iter")
+        assertThrowsDFM(try LBFGS([a], historySize: 0), "history_size")
+        assertThrowsDFM(try LBFGS([a], toleranceGrad: .nan), "tolerance")
+        assertThrowsDFM(try LBFGS([a, try Tensor.zeros([2], dtype: .float64).requiresGrad()]), "one dtype")
+        struct Boom: Error {}
+        XCTAssertThrowsError(try opt.step(closure: { throw Boom() }))
+        var s = try opt.stateDict()
+        s.tensors["lbfgs.d"] = try Tensor.zeros([3])
+        assertThrowsDFM(try copy.loadStateDict(s), "lbfgs.d")
+    }
 }
