@@ -915,6 +915,25 @@ DFM_API dfm_status dfm_scheduler_sequential_lr(dfm_optimizer o, const dfm_schedu
 /* ChainedScheduler: each step steps the n schedulers in order (one optimizer). */
 DFM_API dfm_status dfm_scheduler_chained(const dfm_scheduler *schedulers, int64_t n, dfm_scheduler *out);
 
+/* ======================================================================== */
+/* LBFGS and closures (torch.optim.LBFGS, optimizer.step(closure))           */
+/* ======================================================================== */
+
+/* Re-evaluates the model: zero the gradients, forward, backward, write the loss to *loss
+ * and return DFM_OK (any other status aborts the step with DFM_INVALID_ARGUMENT). */
+typedef dfm_status (*dfm_closure_fn)(void *user_data, double *loss);
+/* LBFGS over one parameter group (one dtype). torch defaults: lr 1, max_iter 20,
+ * max_eval max_iter * 5 / 4 (pass 0 for it), tolerance_grad 1e-7, tolerance_change 1e-9,
+ * history_size 100, no line search (strong_wolfe: torch's line_search_fn="strong_wolfe").
+ * dfm_optimizer_step on it is DFM_STATE_ERROR: step it with dfm_optimizer_step_closure.
+ * NEW REFERENCE: release with dfm_optimizer_release. */
+DFM_API dfm_status dfm_optimizer_lbfgs(const dfm_tensor *params, int64_t n, double lr, int64_t max_iter, int64_t max_eval,
+                                       double tolerance_grad, double tolerance_change, int64_t history_size,
+                                       bool strong_wolfe, dfm_optimizer *out);
+/* optimizer.step(closure): LBFGS calls fn as often as it needs; other optimizers call it
+ * once, then step. *loss gets the first evaluation's loss. fn runs on the calling thread. */
+DFM_API dfm_status dfm_optimizer_step_closure(dfm_optimizer o, dfm_closure_fn fn, void *user_data, double *loss);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -55,3 +55,37 @@ import DFM
                  maximize: maximize)
     }
 }
+
+@c @implementation public func dfm_optimizer_lbfgs(_ params: UnsafePointer<dfm_tensor?>?, _ n: Int64, _ lr: Double, _ max_iter: Int64,
+                                                  _ max_eval: Int64, _ tolerance_grad: Double, _ tolerance_change: Double,
+                                                  _ history_size: Int64, _ strong_wolfe: Bool, _ out: OptimizerOut) -> dfm_status {
+    produce("dfm_optimizer_lbfgs", out, .optimizer) {
+        func small(_ v: Int64, _ name: String) throws -> Int {
+            guard v >= -1, v <= 1 << 30 else { throw ABIError(.invalidArgument, "'\(name)' = \(v) is out of range (limit 2^30)") }
+            return Int(v)
+        }
+        let mi = try small(max_iter, "max_iter"), me = try small(max_eval, "max_eval")
+        return try LBFGS(try Arg.tensors(params, n, "params"), lr: lr, maxIter: mi, maxEval: me <= 0 ? nil : me,
+                         toleranceGrad: tolerance_grad, toleranceChange: tolerance_change,
+                         historySize: try small(history_size, "history_size"), strongWolfe: strong_wolfe)
+    }
+}
+
+@c @implementation public func dfm_optimizer_step_closure(_ o: dfm_optimizer?, _ fn: dfm_closure_fn?, _ user_data: UnsafeMutableRawPointer?,
+                                                         _ loss: UnsafeMutablePointer<Double>?) -> dfm_status {
+    produceValue("dfm_optimizer_step_closure", loss) {
+        let opt = try Arg.optimizer(o, "o")
+        guard let fn else { throw ABIError(.invalidArgument, "'fn' is NULL") }
+        nonisolated(unsafe) let user = user_data
+        let closure = { () throws -> Double in
+            var v = 0.0
+            let st = fn(user, &v)
+            guard st == DFM_OK else { throw ABIError(.invalidArgument, "the closure failed (status \(st.rawValue))") }
+            return v
+        }
+        if let l = opt as? LBFGS { return try l.step(closure: closure) }
+        let v = try closure()  // torch: other optimizers evaluate the closure once, then step
+        try opt.step()
+        return v
+    }
+}

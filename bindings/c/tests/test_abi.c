@@ -3209,6 +3209,73 @@ static void test_sched_extra(void) {
     dfm_tensor_release(w);
 }
 
+/* f(w) = sum(w * w) with its gradient, for dfm_optimizer_step_closure. */
+typedef struct {
+    dfm_optimizer o;
+    dfm_tensor w;
+    int calls;
+    int fail_at;
+} closure_ctx;
+
+static dfm_status square_closure(void *user_data, double *loss) {
+    closure_ctx *c = (closure_ctx *)user_data;
+    dfm_tensor sq = NULL, l = NULL;
+    dfm_status st;
+    c->calls++;
+    if (c->calls == c->fail_at) return DFM_INTERNAL;
+    dfm_optimizer_zero_grad(c->o);
+    st = dfm_mul(c->w, c->w, &sq);
+    if (st == DFM_OK) st = dfm_sum(sq, NULL, 0, false, &l);
+    if (st == DFM_OK) st = dfm_backward(l, NULL, false);
+    if (st == DFM_OK) *loss = first(l);
+    dfm_tensor_release(sq);
+    dfm_tensor_release(l);
+    return st;
+}
+
+static void test_lbfgs(void) {
+    dfm_tensor w = vec(3, 1), ps[1];
+    dfm_optimizer o = NULL, sgd = NULL, bad = NULL;
+    closure_ctx ctx;
+    double loss = -1;
+    OK(dfm_tensor_set_requires_grad(w, true));
+    ps[0] = w;
+    OK(dfm_optimizer_lbfgs(ps, 1, 1.0, 20, 0, 1e-7, 1e-9, 100, true, &o));
+    ctx.o = o;
+    ctx.w = w;
+    ctx.calls = 0;
+    ctx.fail_at = -1;
+    OK(dfm_optimizer_step_closure(o, square_closure, &ctx, &loss));
+    CHECK(loss == 14.0 && ctx.calls > 1);
+    CHECK(fabs(first(w)) < 1e-3); /* the quadratic's minimum */
+    OK(dfm_optimizer_save(o, tmp_path("lbfgs.safetensors")));
+    OK(dfm_optimizer_load(o, tmp_path("lbfgs.safetensors")));
+    ERR(dfm_optimizer_step(o), DFM_STATE_ERROR, "closure");
+    ctx.calls = 0;
+    ctx.fail_at = 1;
+    ERR(dfm_optimizer_step_closure(o, square_closure, &ctx, &loss), DFM_INVALID_ARGUMENT, "closure failed");
+    ERR(dfm_optimizer_step_closure(o, NULL, &ctx, &loss), DFM_INVALID_ARGUMENT, "fn");
+    ERR(dfm_optimizer_step_closure(o, square_closure, &ctx, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_step_closure(NULL, square_closure, &ctx, &loss), DFM_INVALID_ARGUMENT, NULL);
+    /* another optimizer: the closure once, then a step */
+    OK(dfm_optimizer_sgd(ps, 1, 0.1, 0, 0, 0, false, false, &sgd));
+    ctx.o = sgd;
+    ctx.calls = 0;
+    ctx.fail_at = -1;
+    OK(dfm_optimizer_step_closure(sgd, square_closure, &ctx, &loss));
+    CHECK(ctx.calls == 1);
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, 0, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "max_iter");
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, INT64_MAX, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "max_iter");
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, 20, 0, NAN, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "tolerance");
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, 20, 0, 1e-7, 1e-9, 0, false, &bad), DFM_INVALID_ARGUMENT, "history_size");
+    ERR(dfm_optimizer_lbfgs(ps, 1, -1.0, 20, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "learning rate");
+    ERR(dfm_optimizer_lbfgs(NULL, 1, 1.0, 20, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "params");
+    CHECK(bad == NULL);
+    dfm_optimizer_release(sgd);
+    dfm_optimizer_release(o);
+    dfm_tensor_release(w);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -3239,6 +3306,7 @@ int main(void) {
     test_optim_extra();
     test_loss_extra();
     test_sched_extra();
+    test_lbfgs();
     test_dataset();
     test_dfm_models();
     test_threads();

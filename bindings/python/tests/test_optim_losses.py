@@ -111,7 +111,7 @@ def _make(name, params, kwargs):
     return getattr(optim, name)(params, **kw)
 
 
-@pytest.mark.parametrize("case", sorted(c for c in OPT_META if OPT_META[c].get("dtype") == "float32"))
+@pytest.mark.parametrize("case", sorted(c for c in OPT_META if "optimizer" in OPT_META[c] and OPT_META[c]["dtype"] == "float32"))
 def test_optimizers_match_pytorch(case):
     m = OPT_META[case]
     ps = [OPT_T[f"{case}/p{i}/init"].clone().requires_grad_(True) for i in range(m["nparams"])]
@@ -236,3 +236,42 @@ def test_lambda_lr_errors_propagate():
         LR.ChainedScheduler([LR.StepLR(o, 2), LR.StepLR(optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), 2)])
     with pytest.raises(ValueError, match="momentum"):
         LR.CyclicLR(optim.Adagrad([p]), 0.1, 1.0)
+
+
+@pytest.mark.parametrize("case", sorted(c for c in OPT_META if "lbfgs" in OPT_META[c] and OPT_META[c]["dtype"] == "float32"))
+def test_lbfgs_matches_pytorch(case):
+    m = OPT_META[case]
+    a = OPT_T[f"{case}/p0/init"].clone().requires_grad_(True)
+    b = OPT_T[f"{case}/p1/init"].clone().requires_grad_(True)
+    opt = optim.LBFGS([a, b], **m["kwargs"])
+
+    def closure():
+        opt.zero_grad()
+        loss = ((1 - a) ** 2).sum() + 10 * ((b - a * a) ** 2).sum()
+        loss.backward()
+        return loss
+
+    for s, want in enumerate(m["losses"]):
+        loss = opt.step(closure)
+        assert isinstance(loss, torch.Tensor)
+        # float32: see OptimExtraTests.testLBFGSParityWithPyTorch for the 1e-3
+        assert loss.item() == pytest.approx(want, rel=1e-3, abs=1e-3)
+        np.testing.assert_allclose(a.detach().numpy(), OPT_T[f"{case}/after/{s}/0"].numpy(), rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(b.detach().numpy(), OPT_T[f"{case}/after/{s}/1"].numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_lbfgs_closure_errors_and_groups():
+    w = torch.ones(3, requires_grad=True)
+    opt = optim.LBFGS([w])
+
+    def bad():
+        raise RuntimeError("closure exploded")
+
+    with pytest.raises(RuntimeError, match="closure exploded"):
+        opt.step(bad)
+    with pytest.raises(ValueError, match="parameter groups"):
+        opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)]})
+    with pytest.raises(ValueError, match="strong_wolfe"):
+        optim.LBFGS([w], line_search_fn="backtracking")
+    sd = opt.state_dict()
+    optim.LBFGS([w]).load_state_dict(sd)

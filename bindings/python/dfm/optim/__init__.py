@@ -1,4 +1,4 @@
 """dfm.optim: torch.optim's optimizers, computed by the core; lr_scheduler."""
 from . import lr_scheduler  # noqa: F401
-from .optimizer import (ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RAdam,  # noqa: F401
-                        RMSprop)
+from .optimizer import (ASGD, LBFGS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer,  # noqa: F401
+                        RAdam, RMSprop)

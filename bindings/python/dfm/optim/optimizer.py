@@ -322,3 +322,58 @@ class ASGD(Optimizer):
     def _create(self, arr, n, g, out):
         return C.dfm_optimizer_asgd(arr, n, float(g["lr"]), float(g["lambd"]), float(g["alpha"]), float(g["t0"]),
                                     float(g["weight_decay"]), bool(g["maximize"]), out)
+
+
+# dfm_closure_fn: dfm_status (*)(void *user_data, double *loss)
+_CLOSURE_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double))
+
+
+class LBFGS(Optimizer):
+    """torch.optim.LBFGS: the core runs the iterations and calls `closure` back for each evaluation."""
+
+    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
+                 history_size=100, line_search_fn=None):
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ValueError("only 'strong_wolfe' is supported")
+        if max_eval is None:
+            max_eval = max_iter * 5 // 4
+        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
+                                      tolerance_change=tolerance_change, history_size=history_size,
+                                      line_search_fn=line_search_fn))
+
+    def add_param_group(self, param_group):
+        if self.param_groups:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+        super().add_param_group(param_group)
+
+    def _create(self, arr, n, g, out):
+        return C.dfm_optimizer_lbfgs(arr, n, float(g["lr"]), int(g["max_iter"]), int(g["max_eval"]),
+                                     float(g["tolerance_grad"]), float(g["tolerance_change"]), int(g["history_size"]),
+                                     g["line_search_fn"] == "strong_wolfe", out)
+
+    def step(self, closure):
+        """Returns the loss of the closure's first evaluation, as torch does."""
+        from .._tensor import enable_grad
+        self._sync_lr()
+        first, errors = [], []
+
+        def call(_user, out):
+            try:
+                with enable_grad():
+                    loss = closure()
+                if not first:
+                    first.append(loss)
+                out[0] = float(loss)
+                return 0
+            except BaseException as e:  # re-raised below, after the core returns
+                errors.append(e)
+                return 1
+
+        cb = _CLOSURE_FN(call)
+        value = ctypes.c_double()
+        status = C.dfm_optimizer_step_closure(self._cores[0], ctypes.cast(cb, ctypes.c_void_p), None,
+                                              ctypes.byref(value))
+        if errors:
+            raise errors[0]
+        check(status)
+        return first[0] if first else value.value
