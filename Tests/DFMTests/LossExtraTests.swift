@@ -50,15 +50,17 @@ final class LossExtraTests: XCTestCase {
                 inputs[name] = t
             }
             let out = try run(fn, kw, inputs)
-            // float32: sums of a few dozen terms in another order, so a few ulps of the result;
-            // float64: the same formulas, to 1e-10.
-            let (rtol, atol) = double ? (1e-10, 1e-12) : (2e-5, 2e-6)
-            assertCloseD(out, fx.output(c), rtol: rtol, atol: atol, "\(c) output")
+            // float64: the same formulas, to 1e-10. float32: within 4× PyTorch's own float32 error
+            // on this case (its float32 result against float64, recorded by the fixture script)
+            // plus 4 ulps, so dfm is as close to the exact value as PyTorch is.
+            let spreadOut = fx.float(c, "spread_out") ?? 0, spreadGrad = fx.float(c, "spread_grad") ?? 0
+            let rtol = double ? 1e-10 : 4.8e-7
+            assertCloseD(out, fx.output(c), rtol: rtol, atol: double ? 1e-12 : 4 * spreadOut, "\(c) output")
             try sum(try mul(out, fx.gout(c)!)).backward()
             for (name, t) in inputs {
                 guard let want = fx.grad(c, name) else { continue }
                 guard let got = t.grad else { XCTFail("\(c): no gradient for \(name)"); continue }
-                assertCloseD(got, want, rtol: rtol, atol: atol, "\(c) grad \(name)")
+                assertCloseD(got, want, rtol: rtol, atol: double ? 1e-12 : 4 * spreadGrad, "\(c) grad \(name)")
             }
             fns.insert(fn)
             if double { f64 += 1 }

@@ -25,9 +25,9 @@ LOSS_T, LOSS_META = _fixture("loss_extra")
 OPT_T, OPT_META = _fixture("optim_extra")
 
 
-def _close(got, want, f64, what):
-    tol = 1e-10 if f64 else 2e-5
-    np.testing.assert_allclose(got.detach().numpy(), want.numpy(), rtol=tol, atol=tol / 10, err_msg=what)
+def _close(got, want, spread, what):
+    """Within 4x PyTorch's own float32 error on the case (vs float64, from the fixture) plus 4 ulps."""
+    np.testing.assert_allclose(got.detach().numpy(), want.numpy(), rtol=4.8e-7, atol=4 * spread, err_msg=what)
 
 
 # The Python binding is float32 only (its Tensor has no float64 yet); the float64 cases run in Swift.
@@ -43,13 +43,12 @@ def test_loss_functional_matches_pytorch(case):
                 x.requires_grad_(True)
             ins[name] = x
     out = getattr(F, m["fn"])(**ins, **m["kwargs"])
-    f64 = m["dtype"] == "float64"
-    _close(out, LOSS_T[case + "/out/0"], f64, case)
+    _close(out, LOSS_T[case + "/out/0"], m["spread_out"], case)
     (out * LOSS_T[case + "/gout/0"]).sum().backward()
     for name, x in ins.items():
         want = LOSS_T.get(f"{case}/grad/{name}")
         if want is not None:
-            _close(x.grad, want, f64, f"{case} grad {name}")
+            _close(x.grad, want, m["spread_grad"], f"{case} grad {name}")
 
 
 def test_loss_modules_are_their_functionals():
