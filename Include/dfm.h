@@ -871,6 +871,13 @@ DFM_API dfm_status dfm_margin_ranking_loss(dfm_tensor input1, dfm_tensor input2,
 /* anchor, positive, negative (N, D) or (D); torch defaults: margin 1.0 (> 0), p 2, eps 1e-6, swap false. */
 DFM_API dfm_status dfm_triplet_margin_loss(dfm_tensor anchor, dfm_tensor positive, dfm_tensor negative, double margin,
                                            double p, double eps, bool swap, const char *reduction, dfm_tensor *out);
+/* F.ctc_loss: log_probs (T, N, C) or (T, C) (log-softmax outputs); targets int64 (N, S)
+ * padded or 1-D concatenated; input_lengths and target_lengths: n (= N) entries each
+ * (borrowed). torch defaults: blank 0, zero_infinity false; "mean" divides each loss by
+ * its target length, then averages. */
+DFM_API dfm_status dfm_ctc_loss(dfm_tensor log_probs, dfm_tensor targets, const int64_t *input_lengths,
+                                const int64_t *target_lengths, int64_t n, int64_t blank, const char *reduction,
+                                bool zero_infinity, dfm_tensor *out);
 
 /* ======================================================================== */
 /* More learning-rate schedulers (torch.optim.lr_scheduler names, arguments  */

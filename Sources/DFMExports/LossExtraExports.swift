@@ -116,3 +116,16 @@ private func loss2(_ fn: StaticString, _ input: dfm_tensor?, _ target: dfm_tenso
                               reduction: try lossReduction(reduction))
     }
 }
+
+@c @implementation public func dfm_ctc_loss(_ log_probs: dfm_tensor?, _ targets: dfm_tensor?, _ input_lengths: UnsafePointer<Int64>?,
+                                           _ target_lengths: UnsafePointer<Int64>?, _ n: Int64, _ blank: Int64,
+                                           _ reduction: UnsafePointer<CChar>?, _ zero_infinity: Bool, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_ctc_loss", out) {
+        let il = try Arg.ints(input_lengths, n, "input_lengths", countName: "n", limit: 1 << 20)
+        let tl = try Arg.ints(target_lengths, n, "target_lengths", countName: "n", limit: 1 << 20)
+        guard tl.allSatisfy({ $0 >= 0 && $0 <= 1 << 30 }) else { throw ABIError(.invalidArgument, "target_lengths must be in [0, 2^30]") }
+        guard blank >= 0, blank <= 1 << 30 else { throw ABIError(.invalidArgument, "blank must be in [0, 2^30], got \(blank)") }
+        return try ctcLoss(try Arg.tensor(log_probs, "log_probs"), try Arg.tensor(targets, "targets"), inputLengths: il,
+                           targetLengths: tl, blank: Int(blank), reduction: try lossReduction(reduction), zeroInfinity: zero_infinity)
+    }
+}

@@ -31,6 +31,11 @@ final class LossExtraTests: XCTestCase {
         case "triplet_margin_loss":
             return try tripletMarginLoss(x["anchor"]!, x["positive"]!, x["negative"]!, margin: d("margin", 1), p: d("p", 2),
                                          eps: d("eps", 1e-6), swap: b("swap"), reduction: r)
+        case "ctc_loss":
+            let ints = { (k: String) in (kw[k] as! [NSNumber]).map(\.intValue) }
+            return try ctcLoss(x["log_probs"]!, target ?? x["targets"]!, inputLengths: ints("input_lengths"),
+                               targetLengths: ints("target_lengths"), blank: (kw["blank"] as? NSNumber)?.intValue ?? 0,
+                               reduction: r, zeroInfinity: b("zero_infinity"))
         case "cross_entropy":
             return try crossEntropy(input!, target!, weight: weight, reduction: r, labelSmoothing: d("label_smoothing", 0))
         default: throw DFMError.invalid("test", "unknown loss \(fn)")
@@ -65,8 +70,8 @@ final class LossExtraTests: XCTestCase {
             fns.insert(fn)
             if double { f64 += 1 }
         }
-        XCTAssertEqual(fns.count, 16)
-        XCTAssertEqual(f64, 40)
+        XCTAssertEqual(fns.count, 17)
+        XCTAssertEqual(f64, 44)
     }
 
     /// Every derivative rule against central differences (float32, then float64), away from kinks.
@@ -109,6 +114,10 @@ final class LossExtraTests: XCTestCase {
             try gradCheck([a, b, n], eps: 1e-3) { try tripletMarginLoss($0[0], $0[1], $0[2], margin: 4, p: p, swap: swap, reduction: .sum) }
         }
         try gradCheck([x, try softmax(b, dim: 1)]) { try crossEntropy($0[0], $0[1], labelSmoothing: 0.2) }
+        let logits = r.tensor([5, 2, 4], -2, 2), labels2 = try Tensor(int64: [1, 3, 2, 2, 0, 0], shape: [2, 3])
+        try gradCheck([logits]) {
+            try ctcLoss(try logSoftmax($0[0], dim: 2), labels2, inputLengths: [5, 4], targetLengths: [3, 1], blank: 0)
+        }
     }
 
     func testErrors() throws {
@@ -132,6 +141,13 @@ final class LossExtraTests: XCTestCase {
         assertThrowsDFM(try tripletMarginLoss(x, x, x, margin: 0), "margin must be greater than 0")
         assertThrowsDFM(try tripletMarginLoss(x, x, try Tensor.zeros([2, 4])), "same shape")
         assertThrowsDFM(try crossEntropy(x, t, ignoreIndex: 0), "ignore_index is not supported")
-        assertThrowsDFM(try crossEntropy(x, try Tensor.zeros([2, 4])), "must match input shape")
+        let lp = try Tensor.zeros([4, 2, 3]), lab = try Tensor(int64: [1, 2, 1, 1], shape: [2, 2])
+        assertThrowsDFM(try ctcLoss(lp, lab, inputLengths: [4, 5], targetLengths: [2, 2]), "input_lengths")
+        assertThrowsDFM(try ctcLoss(lp, lab, inputLengths: [4], targetLengths: [2]), "one entry per batch element")
+        assertThrowsDFM(try ctcLoss(lp, lab, inputLengths: [4, 4], targetLengths: [2, 3]), "size at least 3")
+        assertThrowsDFM(try ctcLoss(lp, lab, inputLengths: [4, 4], targetLengths: [2, 2], blank: 1), "not the blank", kind: .indexError)
+        assertThrowsDFM(try ctcLoss(lp, lab, inputLengths: [4, 4], targetLengths: [2, 2], blank: 3), "blank must be in label range")
+        assertThrowsDFM(try ctcLoss(lp, try Tensor(int64: [1, 2], shape: [2]), inputLengths: [4, 4], targetLengths: [2, 1]), "sum to 3")
+        assertThrowsDFM(try crossEntropy(x, try Tensor.zeros([2, 4])), "int64", kind: .typeError)
     }
 }

@@ -74,7 +74,9 @@ public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = ni
     guard labelSmoothing >= 0, labelSmoothing <= 1 else {
         throw DFMError.invalid(op, "label_smoothing must be between 0.0 and 1.0. Got: \(labelSmoothing)")
     }
-    if target.dtype.isFloat {
+    // Class probabilities when the float target has the input's shape (torch's test); any other
+    // target is class indices, so a float one of another shape is refused as not int64, as in torch.
+    if target.dtype.isFloat && target.shape == input.shape {
         return try crossEntropyProbabilities(input, target, weight: weight, ignoreIndex: ignoreIndex, reduction: reduction,
                                              labelSmoothing: labelSmoothing)
     }

@@ -3089,6 +3089,29 @@ static void test_loss_extra(void) {
     ERR(dfm_triplet_margin_loss(x, x, t, 1.0, -2.0, 1e-6, false, "mean", &out), DFM_INVALID_ARGUMENT, "p must");
     ERR(dfm_triplet_margin_loss(x, x, v4, 1.0, 2.0, 1e-6, false, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
 
+    {
+        /* CTC: log_probs (T 4, N 1, C 3), target [1, 2] */
+        dfm_tensor lp = NULL, lp3 = NULL, tg = NULL;
+        int64_t s413[3] = {4, 1, 3}, lab[2] = {1, 2}, il[1] = {4}, tl[1] = {2}, il_bad[1] = {5}, tl_bad[1] = {3};
+        OK(dfm_tensor_zeros(s413, 3, DFM_FLOAT32, &lp3));
+        OK(dfm_log_softmax(lp3, 2, &lp));
+        tg = ivec(lab, 2);
+        OK(dfm_ctc_loss(lp, tg, il, tl, 1, 0, "sum", false, &out));
+        CHECK(first(out) > 0 && isfinite(first(out)));
+        dfm_tensor_release(out);
+        ERR(dfm_ctc_loss(lp, tg, il_bad, tl, 1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "input_lengths");
+        ERR(dfm_ctc_loss(lp, tg, il, tl_bad, 1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "target_lengths");
+        ERR(dfm_ctc_loss(lp, tg, il, tl, 1, 1, "sum", false, &out), DFM_INDEX_ERROR, "blank");
+        ERR(dfm_ctc_loss(lp, tg, il, tl, 1, -1, "sum", false, &out), DFM_INVALID_ARGUMENT, "blank");
+        ERR(dfm_ctc_loss(lp, tg, NULL, tl, 1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "input_lengths");
+        ERR(dfm_ctc_loss(lp, tg, il, tl, -1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "n");
+        ERR(dfm_ctc_loss(lp, x, il, tl, 1, 0, "sum", false, &out), DFM_TYPE_ERROR, "int64");
+        ERR(dfm_ctc_loss(v4, tg, il, tl, 1, 0, "sum", false, &out), DFM_SHAPE_MISMATCH, "(T, N, C)");
+        dfm_tensor_release(lp);
+        dfm_tensor_release(lp3);
+        dfm_tensor_release(tg);
+    }
+
     /* cross entropy with probability targets */
     OK(dfm_cross_entropy(x, p, NULL, -100, "mean", 0.1f, &out));
     dfm_tensor_release(out);

@@ -3,7 +3,7 @@ from . import functional, init  # noqa: F401
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, ConvTranspose2d, Embedding, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss,  # noqa
                      Dropout, Flatten, GELU, GroupNorm, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax,
                      MaxPool2d, MSELoss, MultiheadAttention, NLLLoss, ReLU, Sigmoid, SiLU, Softmax, Tanh, Upsample)
-from .losses import (BCELoss, CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss,  # noqa: F401
+from .losses import (BCELoss, CTCLoss, CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss,  # noqa: F401
                      KLDivLoss, L1Loss, MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                      MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)
 from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401

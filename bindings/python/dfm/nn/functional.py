@@ -405,6 +405,20 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                float(p), float(eps), bool(swap), reduction.encode())
 
 
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    from .._lib import i64_array
+    reduction = _reduction(None, None, reduction)
+    x = _t(log_probs, "ctc_loss")
+    lengths = lambda v: [int(e) for e in (v.tolist() if isinstance(v, Tensor) else v)]  # noqa: E731
+    il, tl = lengths(input_lengths), lengths(target_lengths)
+    if len(il) != len(tl):
+        raise RuntimeError(f"ctc_loss: {len(il)} input_lengths but {len(tl)} target_lengths")
+    ia, n = i64_array(il)
+    ta, _ = i64_array(tl)
+    return _op("dfm_ctc_loss", x._h, _target(targets, x)._h, ia, ta, n, int(blank), reduction.encode(),
+               bool(zero_infinity))
+
+
 # ---- attention -----------------------------------------------------------------------------
 
 def _additive_mask(mask, like):
