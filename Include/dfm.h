@@ -498,7 +498,7 @@ DFM_API dfm_status dfm_layer_norm(dfm_tensor x, const int64_t *normalized_shape,
 
 /* --- losses; reduction is "mean", "sum" or "none" --- */
 /* F.cross_entropy: input (N, C) or (C) logits (or (N, C, d...)), target int64 class
- * indices; `weight` (C) may be NULL. */
+ * indices or float class probabilities of the input's shape; `weight` (C) may be NULL. */
 DFM_API dfm_status dfm_cross_entropy(dfm_tensor input, dfm_tensor target, dfm_tensor weight, int64_t ignore_index,
                                      const char *reduction, double label_smoothing, dfm_tensor *out);
 /* F.nll_loss: input holds log-probabilities, shaped as for dfm_cross_entropy. */
@@ -825,6 +825,156 @@ DFM_API dfm_status dfm_dataset_batch(dfm_dataset d, const int64_t *indices, int6
  * start = 0, B, 2B, ... A short last batch is returned as is. Two NEW REFERENCES. */
 DFM_API dfm_status dfm_dataset_batch_range(dfm_dataset d, int64_t start, int64_t count, bool shuffle, uint64_t seed,
                                            dfm_tensor *images, dfm_tensor *labels);
+
+/* ======================================================================== */
+/* More optimizers (torch.optim names, arguments and defaults)               */
+/* Constructors return a NEW REFERENCE (release with dfm_optimizer_release)  */
+/* and work with every dfm_optimizer_* function above.                       */
+/* ======================================================================== */
+
+/* Adadelta; torch defaults: lr 1.0, rho 0.9, eps 1e-6, weight_decay 0. */
+DFM_API dfm_status dfm_optimizer_adadelta(const dfm_tensor *params, int64_t n, double lr, double rho, double eps,
+                                          double weight_decay, bool maximize, dfm_optimizer *out);
+/* Adagrad; torch defaults: lr 1e-2, lr_decay 0, weight_decay 0, initial_accumulator_value 0, eps 1e-10. */
+DFM_API dfm_status dfm_optimizer_adagrad(const dfm_tensor *params, int64_t n, double lr, double lr_decay,
+                                         double weight_decay, double initial_accumulator_value, double eps,
+                                         bool maximize, dfm_optimizer *out);
+/* Adamax; torch defaults: lr 2e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0. */
+DFM_API dfm_status dfm_optimizer_adamax(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
+                                        double eps, double weight_decay, bool maximize, dfm_optimizer *out);
+/* NAdam; torch defaults: lr 2e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0, momentum_decay 4e-3. */
+DFM_API dfm_status dfm_optimizer_nadam(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
+                                       double eps, double weight_decay, double momentum_decay,
+                                       bool decoupled_weight_decay, bool maximize, dfm_optimizer *out);
+/* RAdam; torch defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0. */
+DFM_API dfm_status dfm_optimizer_radam(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
+                                       double eps, double weight_decay, bool decoupled_weight_decay, bool maximize,
+                                       dfm_optimizer *out);
+/* ASGD; torch defaults: lr 1e-2, lambd 1e-4, alpha 0.75, t0 1e6, weight_decay 0. */
+DFM_API dfm_status dfm_optimizer_asgd(const dfm_tensor *params, int64_t n, double lr, double lambd, double alpha,
+                                      double t0, double weight_decay, bool maximize, dfm_optimizer *out);
+
+/* ======================================================================== */
+/* More losses (torch.nn.functional names, arguments and defaults)           */
+/* Each returns a NEW REFERENCE in *out. reduction is "mean", "sum" or       */
+/* "none" (dfm_kl_div also takes "batchmean"); with "none" the loss keeps    */
+/* the elementwise shape (per-sample losses for the row-wise ones). Inputs   */
+/* are float32 or float64, all of one dtype. Optional weights may be NULL.   */
+/* ======================================================================== */
+
+/* |input - target| (input and target broadcast). */
+DFM_API dfm_status dfm_l1_loss(dfm_tensor input, dfm_tensor target, const char *reduction, dfm_tensor *out);
+/* torch default beta 1.0 (beta 0 is the L1 loss). */
+DFM_API dfm_status dfm_smooth_l1_loss(dfm_tensor input, dfm_tensor target, const char *reduction, double beta,
+                                      dfm_tensor *out);
+/* torch default delta 1.0 (> 0). */
+DFM_API dfm_status dfm_huber_loss(dfm_tensor input, dfm_tensor target, const char *reduction, double delta,
+                                  dfm_tensor *out);
+/* log(1 + exp(-target * input)), target ±1. */
+DFM_API dfm_status dfm_soft_margin_loss(dfm_tensor input, dfm_tensor target, const char *reduction, dfm_tensor *out);
+/* input holds probabilities in [0, 1] (else DFM_INVALID_ARGUMENT); weight broadcasts to it. */
+DFM_API dfm_status dfm_binary_cross_entropy(dfm_tensor input, dfm_tensor target, dfm_tensor weight,
+                                            const char *reduction, dfm_tensor *out);
+/* input holds log-probabilities; target probabilities (log-probabilities with log_target). */
+DFM_API dfm_status dfm_kl_div(dfm_tensor input, dfm_tensor target, const char *reduction, bool log_target,
+                              dfm_tensor *out);
+/* torch defaults: log_input true, full false, eps 1e-8. */
+DFM_API dfm_status dfm_poisson_nll_loss(dfm_tensor input, dfm_tensor target, bool log_input, bool full, double eps,
+                                        const char *reduction, dfm_tensor *out);
+/* var: the input's shape, one dimension short, or 1 in one dimension; entries >= 0
+ * (clamped to eps). torch defaults: full false, eps 1e-6. */
+DFM_API dfm_status dfm_gaussian_nll_loss(dfm_tensor input, dfm_tensor target, dfm_tensor var, bool full, double eps,
+                                         const char *reduction, dfm_tensor *out);
+/* target ±1 (float); torch default margin 1.0. */
+DFM_API dfm_status dfm_hinge_embedding_loss(dfm_tensor input, dfm_tensor target, double margin, const char *reduction,
+                                            dfm_tensor *out);
+/* input and target (N, C) or (C), target 0/1; weight (C). Per-sample losses average over C. */
+DFM_API dfm_status dfm_multilabel_soft_margin_loss(dfm_tensor input, dfm_tensor target, dfm_tensor weight,
+                                                   const char *reduction, dfm_tensor *out);
+/* input (N, C) or (C); target int64 of the same shape: class indices ended by -1. */
+DFM_API dfm_status dfm_multilabel_margin_loss(dfm_tensor input, dfm_tensor target, const char *reduction,
+                                              dfm_tensor *out);
+/* input (N, C) or (C); target int64 (N) or (); p 1 or 2 (torch default 1), margin 1.0; weight (C). */
+DFM_API dfm_status dfm_multi_margin_loss(dfm_tensor input, dfm_tensor target, int64_t p, double margin,
+                                         dfm_tensor weight, const char *reduction, dfm_tensor *out);
+/* input1, input2 (N, D) or (D); target ±1, (N) or (), float or int64; torch default margin 0. */
+DFM_API dfm_status dfm_cosine_embedding_loss(dfm_tensor input1, dfm_tensor input2, dfm_tensor target, double margin,
+                                             const char *reduction, dfm_tensor *out);
+/* max(0, -target * (input1 - input2) + margin), broadcast; torch default margin 0. */
+DFM_API dfm_status dfm_margin_ranking_loss(dfm_tensor input1, dfm_tensor input2, dfm_tensor target, double margin,
+                                           const char *reduction, dfm_tensor *out);
+/* anchor, positive, negative (N, D) or (D); torch defaults: margin 1.0 (> 0), p 2, eps 1e-6, swap false. */
+DFM_API dfm_status dfm_triplet_margin_loss(dfm_tensor anchor, dfm_tensor positive, dfm_tensor negative, double margin,
+                                           double p, double eps, bool swap, const char *reduction, dfm_tensor *out);
+/* F.ctc_loss: log_probs (T, N, C) or (T, C) (log-softmax outputs); targets int64 (N, S)
+ * padded or 1-D concatenated; input_lengths and target_lengths: n (= N) entries each
+ * (borrowed). torch defaults: blank 0, zero_infinity false; "mean" divides each loss by
+ * its target length, then averages. */
+DFM_API dfm_status dfm_ctc_loss(dfm_tensor log_probs, dfm_tensor targets, const int64_t *input_lengths,
+                                const int64_t *target_lengths, int64_t n, int64_t blank, const char *reduction,
+                                bool zero_infinity, dfm_tensor *out);
+
+/* ======================================================================== */
+/* More learning-rate schedulers (torch.optim.lr_scheduler names, arguments  */
+/* and defaults). Constructors return a NEW REFERENCE (release with          */
+/* dfm_scheduler_release), take the initial step like torch, and work with   */
+/* dfm_scheduler_step / get_last_lr / save / load above.                     */
+/* ======================================================================== */
+
+/* An lr multiplier for `epoch`: writes it to *out and returns DFM_OK, or returns any
+ * other status to fail the step (dfm_scheduler_step then returns DFM_INVALID_ARGUMENT
+ * and leaves the lr as it was). Called on the thread that steps the scheduler. */
+typedef dfm_status (*dfm_lr_lambda_fn)(int64_t epoch, void *user_data, double *out);
+/* LambdaLR: lr = initial_lr * fn(epoch); with `multiplicative` MultiplicativeLR:
+ * lr = lr * fn(epoch) from epoch 1 on. user_data is passed to fn and must stay valid
+ * while the scheduler lives. */
+DFM_API dfm_status dfm_scheduler_lambda_lr(dfm_optimizer o, dfm_lr_lambda_fn fn, void *user_data, bool multiplicative,
+                                           dfm_scheduler *out);
+/* ConstantLR; torch defaults: factor 1/3 (in [0, 1]), total_iters 5. */
+DFM_API dfm_status dfm_scheduler_constant_lr(dfm_optimizer o, double factor, int64_t total_iters, dfm_scheduler *out);
+/* LinearLR; torch defaults: start_factor 1/3 (in (0, 1]), end_factor 1 (in [0, 1]), total_iters 5. */
+DFM_API dfm_status dfm_scheduler_linear_lr(dfm_optimizer o, double start_factor, double end_factor, int64_t total_iters,
+                                           dfm_scheduler *out);
+/* PolynomialLR; torch defaults: total_iters 5, power 1. */
+DFM_API dfm_status dfm_scheduler_polynomial_lr(dfm_optimizer o, int64_t total_iters, double power, dfm_scheduler *out);
+/* CosineAnnealingWarmRestarts; torch defaults: t_mult 1, eta_min 0 (t_0 >= 1, t_mult >= 1). */
+DFM_API dfm_status dfm_scheduler_cosine_warm_restarts(dfm_optimizer o, int64_t t_0, int64_t t_mult, double eta_min,
+                                                      dfm_scheduler *out);
+/* scheduler.step(epoch) of a CosineAnnealingWarmRestarts scheduler: jumps to a (possibly
+ * fractional, e.g. epoch + batch / batches) epoch >= 0. Other schedulers: DFM_TYPE_ERROR. */
+DFM_API dfm_status dfm_scheduler_step_epoch(dfm_scheduler s, double epoch);
+/* CyclicLR, stepped per batch; mode "triangular", "triangular2" or "exp_range";
+ * step_size_down < 0 means step_size_up. torch defaults: step_size_up 2000, gamma 1,
+ * cycle_momentum true (SGD/RMSprop momentum or Adam-family beta1; others:
+ * DFM_INVALID_ARGUMENT), base_momentum 0.8, max_momentum 0.9. */
+DFM_API dfm_status dfm_scheduler_cyclic_lr(dfm_optimizer o, double base_lr, double max_lr, int64_t step_size_up,
+                                           int64_t step_size_down, const char *mode, double gamma, bool cycle_momentum,
+                                           double base_momentum, double max_momentum, dfm_scheduler *out);
+/* SequentialLR over n already constructed schedulers of optimizer o (borrowed array;
+ * the new scheduler keeps references) and n - 1 milestones. */
+DFM_API dfm_status dfm_scheduler_sequential_lr(dfm_optimizer o, const dfm_scheduler *schedulers, int64_t n,
+                                               const int64_t *milestones, int64_t n_milestones, dfm_scheduler *out);
+/* ChainedScheduler: each step steps the n schedulers in order (one optimizer). */
+DFM_API dfm_status dfm_scheduler_chained(const dfm_scheduler *schedulers, int64_t n, dfm_scheduler *out);
+
+/* ======================================================================== */
+/* LBFGS and closures (torch.optim.LBFGS, optimizer.step(closure))           */
+/* ======================================================================== */
+
+/* Re-evaluates the model: zero the gradients, forward, backward, write the loss to *loss
+ * and return DFM_OK (any other status aborts the step with DFM_INVALID_ARGUMENT). */
+typedef dfm_status (*dfm_closure_fn)(void *user_data, double *loss);
+/* LBFGS over one parameter group (one dtype). torch defaults: lr 1, max_iter 20,
+ * max_eval max_iter * 5 / 4 (pass 0 for it), tolerance_grad 1e-7, tolerance_change 1e-9,
+ * history_size 100, no line search (strong_wolfe: torch's line_search_fn="strong_wolfe").
+ * dfm_optimizer_step on it is DFM_STATE_ERROR: step it with dfm_optimizer_step_closure.
+ * NEW REFERENCE: release with dfm_optimizer_release. */
+DFM_API dfm_status dfm_optimizer_lbfgs(const dfm_tensor *params, int64_t n, double lr, int64_t max_iter, int64_t max_eval,
+                                       double tolerance_grad, double tolerance_change, int64_t history_size,
+                                       bool strong_wolfe, dfm_optimizer *out);
+/* optimizer.step(closure): LBFGS calls fn as often as it needs; other optimizers call it
+ * once, then step. *loss gets the first evaluation's loss. fn runs on the calling thread. */
+DFM_API dfm_status dfm_optimizer_step_closure(dfm_optimizer o, dfm_closure_fn fn, void *user_data, double *loss);
 
 #ifdef __cplusplus
 } /* extern "C" */

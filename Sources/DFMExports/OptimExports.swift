@@ -174,6 +174,9 @@ private func checkEpochLimit(_ sched: LRScheduler) throws {
         }
         try checkEpochLimit(sched)
         sched.step()
+        // LambdaLR's callback (and those of schedulers a composite drives) may have failed.
+        try throwLambdaFailure(sched)
+        for c in (sched as? SequentialLR)?.schedulers ?? (sched as? ChainedScheduler)?.schedulers ?? [] { try throwLambdaFailure(c) }
     }
 }
 

@@ -18,7 +18,7 @@ public enum Reduction: Sendable {
 }
 
 /// Deterministic sum of `n` floats (fixed blocks, each summed in double, added in order).
-private func orderedSum<S: Real>(_ p: UnsafeMutablePointer<S>, _ n: Int) -> Double {
+func orderedSum<S: Real>(_ p: UnsafeMutablePointer<S>, _ n: Int) -> Double {
     let block = 4096, nb = (n + block - 1) / block
     if nb <= 1 {
         var s: Double = 0
@@ -40,7 +40,7 @@ private func orderedSum<S: Real>(_ p: UnsafeMutablePointer<S>, _ n: Int) -> Doub
 }
 
 /// Reduces elementwise losses `l` (shaped `shape`) per `reduction`, dividing the mean by `denominator`.
-private func reduceLoss(_ l: Tensor, _ reduction: Reduction, denominator: Double) -> Tensor {
+func reduceLoss(_ l: Tensor, _ reduction: Reduction, denominator: Double) -> Tensor {
     let total = l.dtype == .float64 ? orderedSum(l.d, l.count) : orderedSum(l.f, l.count)
     switch reduction {
     case .none: return l
@@ -51,7 +51,7 @@ private func reduceLoss(_ l: Tensor, _ reduction: Reduction, denominator: Double
 
 /// Per-element scale of the upstream gradient for a reduced loss: g[k] (none), g (sum), g/denominator (mean).
 @inline(__always)
-private func upstream<S: Real>(_ g: Tensor, _ reduction: Reduction, denominator: Double, _: S.Type) -> (p: UnsafeMutablePointer<S>, scalar: S?) {
+func upstream<S: Real>(_ g: Tensor, _ reduction: Reduction, denominator: Double, _: S.Type) -> (p: UnsafeMutablePointer<S>, scalar: S?) {
     let p = g.p(S.self)
     switch reduction {
     case .none: return (p, nil)
@@ -73,6 +73,12 @@ public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = ni
     let op = "cross_entropy"
     guard labelSmoothing >= 0, labelSmoothing <= 1 else {
         throw DFMError.invalid(op, "label_smoothing must be between 0.0 and 1.0. Got: \(labelSmoothing)")
+    }
+    // Class probabilities when the float target has the input's shape (torch's test); any other
+    // target is class indices, so a float one of another shape is refused as not int64, as in torch.
+    if target.dtype.isFloat && target.shape == input.shape {
+        return try crossEntropyProbabilities(input, target, weight: weight, ignoreIndex: ignoreIndex, reduction: reduction,
+                                             labelSmoothing: labelSmoothing)
     }
     let (c, s) = try checkClassTargets(input, target, weight: weight, ignoreIndex: ignoreIndex, op: op)
     func run<S: Real>(_: S.Type) throws -> Tensor {

@@ -30,18 +30,49 @@ open class LRScheduler {
         step()
     }
 
+    /// For schedulers that only drive others (SequentialLR, ChainedScheduler): no initial
+    /// step of their own, the optimizer's lrs as they stand.
+    init(driving optimizer: Optimizer) {
+        self.optimizer = optimizer
+        baseLrs = optimizer.paramGroups.map { $0.initialLr ?? $0.lr }
+        lastEpoch = 0
+        lastLr = optimizer.paramGroups.map { $0.lr }
+    }
+
     /// The learning rates for the current `lastEpoch` (torch's chainable get_lr).
     open func computeLr() -> [Double] { optimizer.paramGroups.map { $0.lr } }
+
+    /// torch's `_get_closed_form_lr` where the scheduler has one (nil: none).
+    open func closedFormLr() -> [Double]? { nil }
+
+    /// torch's `_initial_step`: the step counter restarts and one step is taken in initial mode.
+    func initialStep() {
+        stepCount = 0
+        isInitial = true
+        defer { isInitial = false }
+        step()
+    }
+
+    /// torch's `_update_lr(epoch)`: jumps to `epoch` (closed form where there is one) without
+    /// counting a step (SequentialLR restarts a scheduler at its milestone with epoch 0).
+    func jump(toEpoch epoch: Int) {
+        lastEpoch = epoch
+        apply(closedFormLr() ?? computeLr())
+    }
+
+    /// Writes `values` into the optimizer's groups and records them as the last lrs.
+    func apply(_ values: [Double]) {
+        for (g, lr) in values.enumerated() where g < optimizer.paramGroups.count {
+            optimizer.paramGroups[g].lr = lr
+        }
+        lastLr = optimizer.paramGroups.map { $0.lr }
+    }
 
     /// Advances one epoch and updates the optimizer's learning rates.
     public func step() {
         stepCount += 1
         lastEpoch += 1
-        let values = computeLr()
-        for (g, lr) in values.enumerated() where g < optimizer.paramGroups.count {
-            optimizer.paramGroups[g].lr = lr
-        }
-        lastLr = optimizer.paramGroups.map { $0.lr }
+        apply(computeLr())
     }
 
     public var lastLrValue: Double { lastLr.first ?? 0 }
@@ -106,6 +137,10 @@ public final class StepLR: LRScheduler {
         return optimizer.paramGroups.map { $0.lr * gamma }
     }
 
+    public override func closedFormLr() -> [Double]? {
+        baseLrs.map { $0 * Foundation.pow(gamma, Double(lastEpoch / stepSize)) }
+    }
+
     public override var settings: [String: String] { ["step_size": String(stepSize), "gamma": fmtDouble(gamma)] }
 
     public override func setSettings(_ s: [String: String]) throws {
@@ -148,6 +183,10 @@ public final class CosineAnnealingLR: LRScheduler {
         }
     }
 
+    public override func closedFormLr() -> [Double]? {
+        baseLrs.map { etaMin + ($0 - etaMin) * (1 + Foundation.cos(Double.pi * Double(lastEpoch) / Double(tMax))) / 2 }
+    }
+
     public override var settings: [String: String] { ["T_max": String(tMax), "eta_min": fmtDouble(etaMin)] }
 
     public override func setSettings(_ s: [String: String]) throws {
@@ -180,6 +219,11 @@ public final class MultiStepLR: LRScheduler {
         return optimizer.paramGroups.map { $0.lr * Foundation.pow(gamma, Double(hits)) }
     }
 
+    public override func closedFormLr() -> [Double]? {
+        let passed = milestones.filter { $0 <= lastEpoch }.count  // bisect_right
+        return baseLrs.map { $0 * Foundation.pow(gamma, Double(passed)) }
+    }
+
     public override var settings: [String: String] {
         ["milestones": milestones.map(String.init).joined(separator: ","), "gamma": fmtDouble(gamma)]
     }
@@ -209,6 +253,8 @@ public final class ExponentialLR: LRScheduler {
         if lastEpoch == 0 { return optimizer.paramGroups.map { $0.lr } }
         return optimizer.paramGroups.map { $0.lr * gamma }
     }
+
+    public override func closedFormLr() -> [Double]? { baseLrs.map { $0 * Foundation.pow(gamma, Double(lastEpoch)) } }
 
     public override var settings: [String: String] { ["gamma": fmtDouble(gamma)] }
 
@@ -376,10 +422,19 @@ public final class OneCycleLR: LRScheduler {
         try super.init(optimizer)
     }
 
-    private static func setMomentum(_ m: Double, of optimizer: Optimizer) {
-        if let o = optimizer as? SGD { o.momentum = m }
-        if let o = optimizer as? RMSprop { o.momentum = m }
-        if let o = optimizer as? Adam { o.beta1 = m }
+    /// Sets the optimizer's momentum (SGD, RMSprop) or beta1 (the Adam family); false if it has neither.
+    @discardableResult
+    static func setMomentum(_ m: Double, of optimizer: Optimizer) -> Bool {
+        switch optimizer {
+        case let o as SGD: o.momentum = m
+        case let o as RMSprop: o.momentum = m
+        case let o as Adam: o.beta1 = m
+        case let o as Adamax: o.beta1 = m
+        case let o as NAdam: o.beta1 = m
+        case let o as RAdam: o.beta1 = m
+        default: return false
+        }
+        return true
     }
 
     private func anneal(_ start: Double, _ end: Double, _ pct: Double) -> Double {

@@ -44,6 +44,8 @@ open class Optimizer {
     open var typeName: String { String(describing: type(of: self)) }
     /// Names of the per-parameter state tensors this optimizer may keep.
     open var stateNames: [String] { [] }
+    /// State kept as float32 scalars whatever the parameter's dtype (torch's `_get_scalar_dtype()`).
+    open var scalarStateNames: Set<String> { ["step"] }
     /// Optimizer-wide settings, saved in the state dict as `hyper.<name>`.
     open var hyperparameters: [String: String] { [:] }
     /// Restores settings saved by `hyperparameters` (validated, not yet applied, by the caller).
@@ -185,8 +187,9 @@ open class Optimizer {
                 for name in stateNames {
                     let key = "state.\(index).\(name)"
                     guard let t = s.tensors[key] else { continue }
-                    let expected = name == "step" ? [] : p.shape
-                    let dtype: DType = name == "step" ? .float32 : p.dtype  // step counts are float32 scalars
+                    let scalar = scalarStateNames.contains(name)
+                    let expected = scalar ? [] : p.shape
+                    let dtype: DType = scalar ? .float32 : p.dtype  // step counts etc. are float32 scalars
                     guard t.shape == expected, t.dtype == dtype else {
                         throw DFMError.shape(op, "\(key) has shape \(t.shape) (\(t.dtype)) but parameter \(index) needs \(expected) (\(dtype))")
                     }

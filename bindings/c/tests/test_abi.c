@@ -3084,6 +3084,381 @@ static void remove_tmpdir(void) {
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
+/* ---------------------------------------------------------------- more optimizers, losses */
+
+static dfm_tensor ivec(const int64_t *v, int64_t n) {
+    dfm_tensor t = NULL;
+    OK(dfm_tensor_from_data(v, (size_t)n * sizeof(int64_t), &n, 1, DFM_INT64, &t));
+    return t;
+}
+
+/* Each new optimizer: a step moves the parameter, save/load round-trips, bad
+ * hyperparameters and handles are refused. */
+static void test_optim_extra(void) {
+    dfm_tensor w = vec(3, 1), ps[1];
+    dfm_optimizer o = NULL, bad = NULL;
+    const char *path = tmp_path("extra_opt.safetensors");
+    int k;
+    OK(dfm_tensor_set_requires_grad(w, true));
+    ps[0] = w;
+    for (k = 0; k < 6; k++) {
+        float before = first(w);
+        switch (k) {
+        case 0: OK(dfm_optimizer_adadelta(ps, 1, 1.0, 0.9, 1e-6, 0, false, &o)); break;
+        case 1: OK(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, 0, 1e-10, false, &o)); break;
+        case 2: OK(dfm_optimizer_adamax(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, &o)); break;
+        case 3: OK(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, 4e-3, false, false, &o)); break;
+        case 4: OK(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, false, &o)); break;
+        default: OK(dfm_optimizer_asgd(ps, 1, 0.1, 1e-4, 0.75, 1e6, 0, false, &o)); break;
+        }
+        grad_step(o, w);
+        CHECK(first(w) < before); /* d(w²)/dw > 0: every optimizer moves w down */
+        OK(dfm_optimizer_save(o, path));
+        OK(dfm_optimizer_load(o, path));
+        dfm_optimizer_release(o);
+        o = NULL;
+    }
+    ERR(dfm_optimizer_adadelta(ps, 1, 1.0, 1.5, 1e-6, 0, false, &bad), DFM_INVALID_ARGUMENT, "rho");
+    ERR(dfm_optimizer_adadelta(ps, 1, -1, 0.9, 1e-6, 0, false, &bad), DFM_INVALID_ARGUMENT, "learning rate");
+    ERR(dfm_optimizer_adadelta(NULL, 1, 1.0, 0.9, 1e-6, 0, false, &bad), DFM_INVALID_ARGUMENT, "params");
+    ERR(dfm_optimizer_adadelta(ps, 1, 1.0, 0.9, 1e-6, 0, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_adagrad(ps, 1, 0.1, -1, 0, 0, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, "lr_decay");
+    ERR(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, NAN, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, "initial_accumulator_value");
+    ERR(dfm_optimizer_adagrad(&RELEASED, 1, 0.1, 0, 0, 0, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_adamax(ps, 1, 0.1, 1.0, 0.999, 1e-8, 0, false, &bad), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_optimizer_adamax(ps, 1, 0.1, 0.9, 0.999, -1, 0, false, &bad), DFM_INVALID_ARGUMENT, "epsilon");
+    ERR(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, -1, false, false, &bad), DFM_INVALID_ARGUMENT, "momentum_decay");
+    ERR(dfm_optimizer_nadam(ps, 0, 0.1, 0.9, 0.999, 1e-8, 0, 4e-3, false, false, &bad), DFM_INVALID_ARGUMENT, "params");
+    ERR(dfm_optimizer_radam(ps, 1, 0.1, 0.9, NAN, 1e-8, 0, false, false, &bad), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, INFINITY, false, false, &bad), DFM_INVALID_ARGUMENT, "weight_decay");
+    ERR(dfm_optimizer_asgd(ps, 1, 0.1, INFINITY, 0.75, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, "lambd");
+    ERR(dfm_optimizer_asgd(ps, 1, 0.1, 1e-4, NAN, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, "alpha");
+    ERR(dfm_optimizer_asgd(ps, -1, 0.1, 1e-4, 0.75, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, NULL);
+    CHECK(bad == NULL);
+    dfm_tensor_release(w);
+}
+
+static void test_loss_extra(void) {
+    dfm_tensor x = mat(2, 3, 0), t = mat(2, 3, 1), p = NULL, y = NULL, v4 = vec(4, 0), out = NULL, var = NULL;
+    dfm_tensor r2 = vec(2, 1), pm = NULL, cls = NULL, lab = NULL;
+    int64_t s23[2] = {2, 3}, c2[2] = {0, 2}, labels[6] = {0, -1, 0, 2, 1, -1};
+    double eps = 1e-6;
+
+    OK(dfm_l1_loss(x, t, "mean", &out));
+    CHECK(fabs(first(out) - 1) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_l1_loss(x, v4, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_l1_loss(NULL, t, "mean", &out), DFM_INVALID_ARGUMENT, "input");
+    ERR(dfm_l1_loss(x, t, "avg", &out), DFM_INVALID_ARGUMENT, "avg");
+    ERR(dfm_l1_loss(x, t, "mean", NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_smooth_l1_loss(x, t, "sum", 1.0, &out)); /* 6 × 0.5 */
+    CHECK(fabs(first(out) - 3) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_smooth_l1_loss(x, t, "mean", -1, &out), DFM_INVALID_ARGUMENT, "beta");
+    ERR(dfm_smooth_l1_loss(x, RELEASED, "mean", 1, &out), DFM_INVALID_ARGUMENT, "target");
+    OK(dfm_huber_loss(x, t, "mean", 0.5, &out)); /* 0.5 × (1 - 0.25) */
+    CHECK(fabs(first(out) - 0.375) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_huber_loss(x, t, "mean", 0, &out), DFM_INVALID_ARGUMENT, "delta");
+    ERR(dfm_huber_loss(x, t, "mean", NAN, &out), DFM_INVALID_ARGUMENT, "delta");
+
+    OK(dfm_soft_margin_loss(x, t, "none", &out));
+    CHECK(numel(out) == 6);
+    dfm_tensor_release(out);
+    ERR(dfm_soft_margin_loss(x, v4, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_sigmoid(x, &p));
+    OK(dfm_binary_cross_entropy(p, p, NULL, "mean", &out));
+    CHECK(first(out) > 0);
+    dfm_tensor_release(out);
+    ERR(dfm_binary_cross_entropy(t, p, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "between 0 and 1");
+    BAD(dfm_binary_cross_entropy(p, p, v4, "mean", &out));
+    ERR(dfm_binary_cross_entropy(p, v4, NULL, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_kl_div(x, p, "batchmean", false, &out));
+    dfm_tensor_release(out);
+    OK(dfm_kl_div(x, x, "sum", true, &out));
+    CHECK(fabs(first(out)) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_kl_div(x, p, "avg", false, &out), DFM_INVALID_ARGUMENT, "avg");
+    ERR(dfm_kl_div(x, p, NULL, false, &out), DFM_INVALID_ARGUMENT, "reduction");
+
+    OK(dfm_poisson_nll_loss(x, t, true, true, 1e-8, "mean", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_poisson_nll_loss(x, t, false, false, NAN, "mean", &out), DFM_INVALID_ARGUMENT, "eps");
+    ERR(dfm_poisson_nll_loss(x, NULL, true, false, 1e-8, "mean", &out), DFM_INVALID_ARGUMENT, "target");
+
+    OK(dfm_gaussian_nll_loss(x, t, r2, false, 1e-6, "none", &out)); /* var (2): one per row */
+    CHECK(numel(out) == 6);
+    dfm_tensor_release(out);
+    OK(dfm_neg(t, &var));
+    ERR(dfm_gaussian_nll_loss(x, t, var, false, 1e-6, "mean", &out), DFM_INVALID_ARGUMENT, "negative");
+    ERR(dfm_gaussian_nll_loss(x, t, v4, false, 1e-6, "mean", &out), DFM_SHAPE_MISMATCH, "incorrect size");
+    ERR(dfm_gaussian_nll_loss(x, t, NULL, false, 1e-6, "mean", &out), DFM_INVALID_ARGUMENT, "var");
+
+    OK(dfm_sub_scalar(x, 2.5f, &pm)); /* -2.5 .. 2.5, no entry ±1: a hinge target of "other" */
+    OK(dfm_hinge_embedding_loss(x, pm, 1.0, "sum", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_hinge_embedding_loss(x, pm, NAN, "sum", &out), DFM_INVALID_ARGUMENT, "margin");
+    ERR(dfm_hinge_embedding_loss(x, v4, 1.0, "sum", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_multilabel_soft_margin_loss(x, p, NULL, "none", &out));
+    CHECK(numel(out) == 2);
+    dfm_tensor_release(out);
+    ERR(dfm_multilabel_soft_margin_loss(x, v4, NULL, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+    BAD(dfm_multilabel_soft_margin_loss(x, p, v4, "mean", &out));
+
+    cls = ivec(c2, 2);
+    OK(dfm_multi_margin_loss(x, cls, 1, 1.0, NULL, "mean", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_multi_margin_loss(x, cls, 3, 1.0, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "p == 1");
+    ERR(dfm_multi_margin_loss(x, t, 1, 1.0, NULL, "mean", &out), DFM_TYPE_ERROR, "int64");
+    BAD(dfm_multi_margin_loss(x, cls, 2, 1.0, v4, "mean", &out));
+    ERR(dfm_multi_margin_loss(x, cls, 1, INFINITY, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "margin");
+
+    {
+        dfm_tensor flat = ivec(labels, 6);
+        OK(dfm_reshape(flat, s23, 2, &lab));
+        dfm_tensor_release(flat);
+    }
+    OK(dfm_multilabel_margin_loss(x, lab, "sum", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_multilabel_margin_loss(x, cls, "sum", &out), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_multilabel_margin_loss(v4, cls, "sum", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    {
+        int64_t two = 2;
+        OK(dfm_tensor_ones(&two, 1, DFM_FLOAT32, &y));
+    }
+    OK(dfm_cosine_embedding_loss(x, x, y, 0, "mean", &out)); /* identical rows: cos 1, loss 0 */
+    CHECK(fabs(first(out)) < eps);
+    dfm_tensor_release(out);
+    ERR(dfm_cosine_embedding_loss(x, t, v4, 0, "mean", &out), DFM_SHAPE_MISMATCH, "target");
+    ERR(dfm_cosine_embedding_loss(x, v4, y, 0, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_margin_ranking_loss(x, t, t, 0.5, "mean", &out));
+    dfm_tensor_release(out);
+    ERR(dfm_margin_ranking_loss(x, t, r2, 0, "mean", &out), DFM_SHAPE_MISMATCH, "same dimension");
+    ERR(dfm_margin_ranking_loss(x, t, NULL, 0, "mean", &out), DFM_INVALID_ARGUMENT, "target");
+
+    OK(dfm_triplet_margin_loss(x, x, t, 1.0, 2.0, 1e-6, true, "none", &out));
+    CHECK(numel(out) == 2);
+    dfm_tensor_release(out);
+    ERR(dfm_triplet_margin_loss(x, x, t, 0, 2.0, 1e-6, false, "mean", &out), DFM_INVALID_ARGUMENT, "margin");
+    ERR(dfm_triplet_margin_loss(x, x, t, 1.0, -2.0, 1e-6, false, "mean", &out), DFM_INVALID_ARGUMENT, "p must");
+    ERR(dfm_triplet_margin_loss(x, x, v4, 1.0, 2.0, 1e-6, false, "mean", &out), DFM_SHAPE_MISMATCH, NULL);
+
+    {
+        /* CTC: log_probs (T 4, N 1, C 3), target [1, 2] */
+        dfm_tensor lp = NULL, lp3 = NULL, tg = NULL;
+        int64_t s413[3] = {4, 1, 3}, lab[2] = {1, 2}, il[1] = {4}, tl[1] = {2}, il_bad[1] = {5}, tl_bad[1] = {3};
+        OK(dfm_tensor_zeros(s413, 3, DFM_FLOAT32, &lp3));
+        OK(dfm_log_softmax(lp3, 2, &lp));
+        tg = ivec(lab, 2);
+        OK(dfm_ctc_loss(lp, tg, il, tl, 1, 0, "sum", false, &out));
+        CHECK(first(out) > 0 && isfinite(first(out)));
+        dfm_tensor_release(out);
+        ERR(dfm_ctc_loss(lp, tg, il_bad, tl, 1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "input_lengths");
+        ERR(dfm_ctc_loss(lp, tg, il, tl_bad, 1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "target_lengths");
+        ERR(dfm_ctc_loss(lp, tg, il, tl, 1, 1, "sum", false, &out), DFM_INDEX_ERROR, "blank");
+        ERR(dfm_ctc_loss(lp, tg, il, tl, 1, -1, "sum", false, &out), DFM_INVALID_ARGUMENT, "blank");
+        ERR(dfm_ctc_loss(lp, tg, NULL, tl, 1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "input_lengths");
+        ERR(dfm_ctc_loss(lp, tg, il, tl, -1, 0, "sum", false, &out), DFM_INVALID_ARGUMENT, "n");
+        ERR(dfm_ctc_loss(lp, x, il, tl, 1, 0, "sum", false, &out), DFM_TYPE_ERROR, "int64");
+        ERR(dfm_ctc_loss(v4, tg, il, tl, 1, 0, "sum", false, &out), DFM_SHAPE_MISMATCH, "(T, N, C)");
+        dfm_tensor_release(lp);
+        dfm_tensor_release(lp3);
+        dfm_tensor_release(tg);
+    }
+
+    /* cross entropy with probability targets */
+    OK(dfm_cross_entropy(x, p, NULL, -100, "mean", 0.1f, &out));
+    dfm_tensor_release(out);
+    ERR(dfm_cross_entropy(x, p, NULL, 0, "mean", 0, &out), DFM_INVALID_ARGUMENT, "ignore_index");
+
+    dfm_tensor_release(x);
+    dfm_tensor_release(t);
+    dfm_tensor_release(p);
+    dfm_tensor_release(y);
+    dfm_tensor_release(v4);
+    dfm_tensor_release(var);
+    dfm_tensor_release(r2);
+    dfm_tensor_release(pm);
+    dfm_tensor_release(cls);
+    dfm_tensor_release(lab);
+}
+
+static dfm_status half_lambda(int64_t epoch, void *user_data, double *out) {
+    int *calls = (int *)user_data;
+    (*calls)++;
+    if (epoch == 3) return DFM_INVALID_ARGUMENT; /* the callback fails at epoch 3 */
+    *out = 0.5;
+    return DFM_OK;
+}
+
+static void test_sched_extra(void) {
+    dfm_tensor w = vec(3, 1), ps[1];
+    dfm_optimizer o = NULL, ada = NULL;
+    dfm_scheduler s = NULL, a = NULL, b = NULL, bad = NULL, kids[2];
+    double lr;
+    int calls = 0;
+    int64_t ms[1] = {2};
+    OK(dfm_tensor_set_requires_grad(w, true));
+    ps[0] = w;
+    OK(dfm_optimizer_sgd(ps, 1, 0.1, 0.9, 0, 0, false, false, &o));
+
+    OK(dfm_scheduler_lambda_lr(o, half_lambda, &calls, false, &s));
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.05) < 1e-15 && calls == 1);
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_step(s));
+    ERR(dfm_scheduler_step(s), DFM_INVALID_ARGUMENT, "callback failed at epoch 3");
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.05) < 1e-15); /* unchanged by the failed step */
+    dfm_scheduler_release(s);
+    s = NULL;
+    OK(dfm_scheduler_lambda_lr(o, half_lambda, &calls, true, &s)); /* multiplicative: epoch 0 keeps the lr */
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_lambda_lr(o, NULL, NULL, false, &bad), DFM_INVALID_ARGUMENT, "fn");
+    ERR(dfm_scheduler_lambda_lr(NULL, half_lambda, &calls, false, &bad), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_lambda_lr(o, half_lambda, &calls, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_optimizer_set_lr(o, 0.1));
+
+    OK(dfm_scheduler_constant_lr(o, 0.5, 3, &a));
+    ERR(dfm_scheduler_constant_lr(o, 2.0, 3, &bad), DFM_INVALID_ARGUMENT, "factor");
+    ERR(dfm_scheduler_constant_lr(o, 0.5, INT64_MAX, &bad), DFM_INVALID_ARGUMENT, "total_iters");
+    OK(dfm_scheduler_linear_lr(o, 0.5, 1.0, 4, &b));
+    ERR(dfm_scheduler_linear_lr(o, 0, 1.0, 4, &bad), DFM_INVALID_ARGUMENT, "Starting");
+    ERR(dfm_scheduler_linear_lr(o, 0.5, NAN, 4, &bad), DFM_INVALID_ARGUMENT, "Ending");
+    kids[0] = a;
+    kids[1] = b;
+    OK(dfm_scheduler_sequential_lr(o, kids, 2, ms, 1, &s));
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_save(s, tmp_path("seq.safetensors")));
+    OK(dfm_scheduler_load(s, tmp_path("seq.safetensors")));
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_sequential_lr(o, kids, 2, ms, 0, &bad), DFM_INVALID_ARGUMENT, "milestone");
+    ERR(dfm_scheduler_sequential_lr(o, kids, 0, ms, 1, &bad), DFM_INVALID_ARGUMENT, "schedulers");
+    ERR(dfm_scheduler_sequential_lr(o, NULL, 2, ms, 1, &bad), DFM_INVALID_ARGUMENT, "schedulers");
+    ERR(dfm_scheduler_sequential_lr(o, kids, 2, NULL, 1, &bad), DFM_INVALID_ARGUMENT, "milestones");
+    OK(dfm_scheduler_chained(kids, 2, &s));
+    OK(dfm_scheduler_step(s));
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_chained(kids, -1, &bad), DFM_INVALID_ARGUMENT, "schedulers");
+    kids[1] = (dfm_scheduler)(void *)w;
+    ERR(dfm_scheduler_chained(kids, 2, &bad), DFM_TYPE_ERROR, NULL);
+    dfm_scheduler_release(a);
+    dfm_scheduler_release(b);
+
+    OK(dfm_scheduler_polynomial_lr(o, 4, 2.0, &s));
+    OK(dfm_scheduler_step(s));
+    dfm_scheduler_release(s);
+    s = NULL;
+    ERR(dfm_scheduler_polynomial_lr(o, 0, 2.0, &bad), DFM_INVALID_ARGUMENT, "total_iters");
+    ERR(dfm_scheduler_polynomial_lr(o, 4, INFINITY, &bad), DFM_INVALID_ARGUMENT, "power");
+
+    OK(dfm_optimizer_set_lr(o, 0.1));
+    OK(dfm_scheduler_cosine_warm_restarts(o, 2, 2, 0.0, &s));
+    OK(dfm_scheduler_step_epoch(s, 1.0)); /* half way down the first cosine */
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.05) < 1e-12);
+    OK(dfm_scheduler_step(s));
+    ERR(dfm_scheduler_step_epoch(s, -1), DFM_INVALID_ARGUMENT, "epoch");
+    ERR(dfm_scheduler_step_epoch(s, NAN), DFM_INVALID_ARGUMENT, "epoch");
+    ERR(dfm_scheduler_step_epoch(NULL, 1), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_cosine_warm_restarts(o, 0, 1, 0.0, &bad), DFM_INVALID_ARGUMENT, "T_0");
+    ERR(dfm_scheduler_cosine_warm_restarts(o, 2, 0, 0.0, &bad), DFM_INVALID_ARGUMENT, "T_mult");
+    dfm_scheduler_release(s);
+    s = NULL;
+
+    OK(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, "triangular", 1.0, true, 0.8, 0.9, &s));
+    ERR(dfm_scheduler_step_epoch(s, 1.0), DFM_TYPE_ERROR, "CosineAnnealingWarmRestarts");
+    OK(dfm_scheduler_step(s));
+    OK(dfm_scheduler_get_last_lr(s, &lr));
+    CHECK(fabs(lr - 0.055) < 1e-12);
+    dfm_scheduler_release(s);
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, "sawtooth", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 0, 0, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "step_size");
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, NULL, 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "mode");
+    OK(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, 0, 1e-10, false, &ada));
+    ERR(dfm_scheduler_cyclic_lr(ada, 0.01, 0.1, 2, -1, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "momentum");
+    CHECK(bad == NULL);
+    dfm_optimizer_release(ada);
+    dfm_optimizer_release(o);
+    dfm_tensor_release(w);
+}
+
+/* f(w) = sum(w * w) with its gradient, for dfm_optimizer_step_closure. */
+typedef struct {
+    dfm_optimizer o;
+    dfm_tensor w;
+    int calls;
+    int fail_at;
+} closure_ctx;
+
+static dfm_status square_closure(void *user_data, double *loss) {
+    closure_ctx *c = (closure_ctx *)user_data;
+    dfm_tensor sq = NULL, l = NULL;
+    dfm_status st;
+    c->calls++;
+    if (c->calls == c->fail_at) return DFM_INTERNAL;
+    dfm_optimizer_zero_grad(c->o);
+    st = dfm_mul(c->w, c->w, &sq);
+    if (st == DFM_OK) st = dfm_sum(sq, NULL, 0, false, &l);
+    if (st == DFM_OK) st = dfm_backward(l, NULL, false);
+    if (st == DFM_OK) *loss = first(l);
+    dfm_tensor_release(sq);
+    dfm_tensor_release(l);
+    return st;
+}
+
+static void test_lbfgs(void) {
+    dfm_tensor w = vec(3, 1), ps[1];
+    dfm_optimizer o = NULL, sgd = NULL, bad = NULL;
+    closure_ctx ctx;
+    double loss = -1;
+    OK(dfm_tensor_set_requires_grad(w, true));
+    ps[0] = w;
+    OK(dfm_optimizer_lbfgs(ps, 1, 1.0, 20, 0, 1e-7, 1e-9, 100, true, &o));
+    ctx.o = o;
+    ctx.w = w;
+    ctx.calls = 0;
+    ctx.fail_at = -1;
+    OK(dfm_optimizer_step_closure(o, square_closure, &ctx, &loss));
+    CHECK(loss == 14.0 && ctx.calls > 1);
+    CHECK(fabs(first(w)) < 1e-3); /* the quadratic's minimum */
+    OK(dfm_optimizer_save(o, tmp_path("lbfgs.safetensors")));
+    OK(dfm_optimizer_load(o, tmp_path("lbfgs.safetensors")));
+    ERR(dfm_optimizer_step(o), DFM_STATE_ERROR, "closure");
+    ctx.calls = 0;
+    ctx.fail_at = 1;
+    ERR(dfm_optimizer_step_closure(o, square_closure, &ctx, &loss), DFM_INVALID_ARGUMENT, "closure failed");
+    ERR(dfm_optimizer_step_closure(o, NULL, &ctx, &loss), DFM_INVALID_ARGUMENT, "fn");
+    ERR(dfm_optimizer_step_closure(o, square_closure, &ctx, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_step_closure(NULL, square_closure, &ctx, &loss), DFM_INVALID_ARGUMENT, NULL);
+    /* another optimizer: the closure once, then a step */
+    OK(dfm_optimizer_sgd(ps, 1, 0.1, 0, 0, 0, false, false, &sgd));
+    ctx.o = sgd;
+    ctx.calls = 0;
+    ctx.fail_at = -1;
+    OK(dfm_optimizer_step_closure(sgd, square_closure, &ctx, &loss));
+    CHECK(ctx.calls == 1);
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, 0, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "max_iter");
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, INT64_MAX, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "max_iter");
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, 20, 0, NAN, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "tolerance");
+    ERR(dfm_optimizer_lbfgs(ps, 1, 1.0, 20, 0, 1e-7, 1e-9, 0, false, &bad), DFM_INVALID_ARGUMENT, "history_size");
+    ERR(dfm_optimizer_lbfgs(ps, 1, -1.0, 20, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "learning rate");
+    ERR(dfm_optimizer_lbfgs(NULL, 1, 1.0, 20, 0, 1e-7, 1e-9, 100, false, &bad), DFM_INVALID_ARGUMENT, "params");
+    CHECK(bad == NULL);
+    dfm_optimizer_release(sgd);
+    dfm_optimizer_release(o);
+    dfm_tensor_release(w);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -3111,6 +3486,10 @@ int main(void) {
     test_containers_and_safetensors();
     test_modules();
     test_optim();
+    test_optim_extra();
+    test_loss_extra();
+    test_sched_extra();
+    test_lbfgs();
     test_dataset();
     test_dfm_models();
     test_threads();

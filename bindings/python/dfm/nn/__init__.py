@@ -1,8 +1,11 @@
 """dfm.nn: modules, parameters, functional ops and initialisers."""
 from . import functional, init  # noqa: F401
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, ConvTranspose2d, Embedding, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss,  # noqa
-                     Dropout, Flatten, GELU, GroupNorm, Identity, L1Loss, LayerNorm, LeakyReLU, Linear, LogSoftmax,
+                     Dropout, Flatten, GELU, GroupNorm, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax,
                      MaxPool2d, MSELoss, MultiheadAttention, NLLLoss, ReLU, Sigmoid, SiLU, Softmax, Tanh, Upsample)
+from .losses import (BCELoss, CTCLoss, CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss,  # noqa: F401
+                     KLDivLoss, L1Loss, MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                     MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)
 from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
 from . import utils  # noqa: F401,E402

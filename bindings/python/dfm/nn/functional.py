@@ -267,10 +267,12 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return _op("dfm_mse_loss", x._h, t._h, reduction.encode())
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _reduction(size_average, reduce, reduction)
-    d = (input - target).abs()
-    return d if reduction == "none" else d.mean() if reduction == "mean" else d.sum()
+    x = _t(input, "l1_loss")
+    if weight is not None:
+        return _weighted(_op("dfm_l1_loss", x._h, _like(target, x)._h, b"none"), weight, reduction)
+    return _op("dfm_l1_loss", x._h, _like(target, x)._h, reduction.encode())
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -279,6 +281,142 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     x = _t(input, "binary_cross_entropy_with_logits")
     t = target if isinstance(target, Tensor) else tensor(target)
     return _op("dfm_binary_cross_entropy_with_logits", x._h, t._h, _h(weight), _h(pos_weight), reduction.encode())
+
+
+def _like(v, x):
+    """A Python number / list / array as a tensor of x's dtype (torch's wrapped scalars)."""
+    return v if isinstance(v, Tensor) else tensor(v, dtype=x.dtype)
+
+
+def _weighted(loss, weight, reduction):
+    """torch's weighted l1/huber (composed in torch's Python too): the mean divides by Σ weight."""
+    if tuple(weight.shape) != tuple(loss.shape):
+        raise ValueError("Weights and input must have the same size.")
+    w = loss * weight
+    return w if reduction == "none" else w.sum() if reduction == "sum" else w.sum() / weight.sum()
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "smooth_l1_loss")
+    return _op("dfm_smooth_l1_loss", x._h, _like(target, x)._h, reduction.encode(), float(beta))
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    reduction = _reduction(None, None, reduction)
+    x = _t(input, "huber_loss")
+    if weight is not None:
+        return _weighted(_op("dfm_huber_loss", x._h, _like(target, x)._h, b"none", float(delta)), weight, reduction)
+    return _op("dfm_huber_loss", x._h, _like(target, x)._h, reduction.encode(), float(delta))
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "soft_margin_loss")
+    return _op("dfm_soft_margin_loss", x._h, _like(target, x)._h, reduction.encode())
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "binary_cross_entropy")
+    return _op("dfm_binary_cross_entropy", x._h, _like(target, x)._h, _h(weight), reduction.encode())
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, "mean")
+    elif reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    x = _t(input, "kl_div")
+    return _op("dfm_kl_div", x._h, _like(target, x)._h, reduction.encode(), bool(log_target))
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "poisson_nll_loss")
+    return _op("dfm_poisson_nll_loss", x._h, _like(target, x)._h, bool(log_input), bool(full), float(eps),
+               reduction.encode())
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    x = _t(input, "gaussian_nll_loss")
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = full_like_(x, float(var))
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    return _op("dfm_gaussian_nll_loss", x._h, _like(target, x)._h, var._h, bool(full), float(eps), reduction.encode())
+
+
+def full_like_(x, value):
+    return full(tuple(x.shape), value, dtype=x.dtype)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "hinge_embedding_loss")
+    return _op("dfm_hinge_embedding_loss", x._h, _like(target, x)._h, float(margin), reduction.encode())
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "multilabel_soft_margin_loss")
+    return _op("dfm_multilabel_soft_margin_loss", x._h, _like(target, x)._h, _h(weight), reduction.encode())
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input, "multilabel_margin_loss")
+    return _op("dfm_multilabel_margin_loss", x._h, _target(target, x)._h, reduction.encode())
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    x = _t(input, "multi_margin_loss")
+    return _op("dfm_multi_margin_loss", x._h, _target(target, x)._h, int(p), float(margin), _h(weight),
+               reduction.encode())
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input1, "cosine_embedding_loss")
+    return _op("dfm_cosine_embedding_loss", x._h, _like(input2, x)._h, _like(target, x)._h, float(margin),
+               reduction.encode())
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    x = _t(input1, "margin_ranking_loss")
+    return _op("dfm_margin_ranking_loss", x._h, _like(input2, x)._h, _like(target, x)._h, float(margin),
+               reduction.encode())
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    a = _t(anchor, "triplet_margin_loss")
+    return _op("dfm_triplet_margin_loss", a._h, _like(positive, a)._h, _like(negative, a)._h, float(margin),
+               float(p), float(eps), bool(swap), reduction.encode())
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    from .._lib import i64_array
+    reduction = _reduction(None, None, reduction)
+    x = _t(log_probs, "ctc_loss")
+    lengths = lambda v: [int(e) for e in (v.tolist() if isinstance(v, Tensor) else v)]  # noqa: E731
+    il, tl = lengths(input_lengths), lengths(target_lengths)
+    if len(il) != len(tl):
+        raise RuntimeError(f"ctc_loss: {len(il)} input_lengths but {len(tl)} target_lengths")
+    ia, n = i64_array(il)
+    ta, _ = i64_array(tl)
+    return _op("dfm_ctc_loss", x._h, _target(targets, x)._h, ia, ta, n, int(blank), reduction.encode(),
+               bool(zero_infinity))
 
 
 # ---- attention -----------------------------------------------------------------------------

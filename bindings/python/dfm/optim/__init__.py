@@ -1,3 +1,4 @@
-"""dfm.optim: SGD, Adam, AdamW, RMSprop computed by the core; lr_scheduler."""
+"""dfm.optim: torch.optim's optimizers, computed by the core; lr_scheduler."""
 from . import lr_scheduler  # noqa: F401
-from .optimizer import SGD, Adam, AdamW, Optimizer, RMSprop  # noqa: F401
+from .optimizer import (ASGD, LBFGS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer,  # noqa: F401
+                        RAdam, RMSprop)

@@ -1,7 +1,8 @@
 """torch.optim.lr_scheduler over the core's schedulers (one per parameter group)."""
 import ctypes
+import math
 
-from .._lib import C, Handle, check, i64_array
+from .._lib import C, Handle, check, handle_array, i64_array
 
 
 class LRScheduler:
@@ -164,3 +165,199 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"Tried to step {self.last_epoch + 1} times. "
                              f"The specified number of total steps is {self.total_steps}")
         super().step(epoch)
+
+
+# ---- schedulers added for issue #13 ----------------------------------------------------
+
+# dfm_lr_lambda_fn: dfm_status (*)(int64_t epoch, void *user_data, double *out)
+_LAMBDA_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double))
+
+
+class LambdaLR(LRScheduler):
+    """lr = initial_lr * lr_lambda(epoch); the core calls the Python function back each step."""
+    _multiplicative = False
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        self._error = None
+        self._callbacks = [self._callback(f) for f in self.lr_lambdas]  # kept alive with the scheduler
+        self._run(lambda: LRScheduler.__init__(self, optimizer, last_epoch))
+
+    def _callback(self, fn):
+        def call(epoch, _user, out):
+            try:
+                out[0] = float(fn(int(epoch)))
+                return 0
+            except BaseException as e:  # reported by the step that called us
+                if self._error is None:
+                    self._error = e
+                return 1
+        return _LAMBDA_FN(call)
+
+    def _run(self, body):
+        try:
+            body()
+        except Exception:
+            err, self._error = self._error, None
+            if err is not None:
+                raise err
+            raise
+
+    def _create(self, opt, out):
+        cb = self._callbacks[len(self._handles)]
+        return C.dfm_scheduler_lambda_lr(opt, ctypes.cast(cb, ctypes.c_void_p), None, self._multiplicative, out)
+
+    def step(self, epoch=None):
+        self._run(lambda: LRScheduler.step(self, epoch))
+
+
+class MultiplicativeLR(LambdaLR):
+    """lr = lr * lr_lambda(epoch) from epoch 1 on."""
+    _multiplicative = True
+
+
+class ConstantLR(LRScheduler):
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        if factor > 1.0 or factor < 0:
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_constant_lr(opt, float(self.factor), int(self.total_iters), out)
+
+
+class LinearLR(LRScheduler):
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
+        if start_factor > 1.0 or start_factor <= 0:
+            raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
+        if end_factor > 1.0 or end_factor < 0:
+            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_linear_lr(opt, float(self.start_factor), float(self.end_factor), int(self.total_iters),
+                                         out)
+
+
+class PolynomialLR(LRScheduler):
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_polynomial_lr(opt, int(self.total_iters), float(self.power), out)
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def _create(self, opt, out):
+        return C.dfm_scheduler_cosine_warm_restarts(opt, int(self.T_0), int(self.T_mult), float(self.eta_min), out)
+
+    def step(self, epoch=None):
+        """step() or step(epoch) with a possibly fractional epoch (epoch + i / iters)."""
+        if epoch is None:
+            return super().step()
+        if epoch < 0:
+            raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+        for h in self._handles:
+            check(C.dfm_scheduler_step_epoch(h, float(epoch)))
+        self.last_epoch = math.floor(epoch)
+        self._pull()
+
+
+class CyclicLR(LRScheduler):
+    """Stepped per batch; with cycle_momentum the core also cycles the optimizer's momentum or beta1."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular", gamma=1.0,
+                 scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8, max_momentum=0.9,
+                 last_epoch=-1):
+        if scale_fn is not None:
+            raise NotImplementedError("dfm: CyclicLR takes mode='triangular', 'triangular2' or 'exp_range', not a scale_fn")
+        if mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(f"mode is invalid and scale_fn is None: {mode}")
+        n = len(optimizer.param_groups)
+        per_group = lambda v, name: list(v) if isinstance(v, (list, tuple)) else [v] * n  # noqa: E731
+        self.base_lrs_, self.max_lrs = per_group(base_lr, "base_lr"), per_group(max_lr, "max_lr")
+        self.base_momentums, self.max_momentums = per_group(base_momentum, "m"), per_group(max_momentum, "m")
+        if not len(self.base_lrs_) == len(self.max_lrs) == len(self.base_momentums) == len(self.max_momentums) == n:
+            raise ValueError(f"expected {n} values for base_lr / max_lr / base_momentum / max_momentum, one per group")
+        self.step_size_up, self.step_size_down = int(step_size_up), step_size_down
+        self.mode, self.gamma, self.cycle_momentum = mode, gamma, cycle_momentum
+        for g, lr in zip(optimizer.param_groups, self.base_lrs_):
+            g["lr"] = lr
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = list(self.base_lrs_)
+
+    def _create(self, opt, out):
+        i = len(self._handles)
+        down = -1 if self.step_size_down is None else int(self.step_size_down)
+        return C.dfm_scheduler_cyclic_lr(opt, float(self.base_lrs_[i]), float(self.max_lrs[i]), self.step_size_up, down,
+                                         self.mode.encode(), float(self.gamma), bool(self.cycle_momentum),
+                                         float(self.base_momentums[i]), float(self.max_momentums[i]), out)
+
+
+def _check_children(schedulers, optimizer, name):
+    if len(schedulers) < 1:
+        raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
+    for i, s in enumerate(schedulers):
+        if isinstance(s, ReduceLROnPlateau):
+            raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs "
+                             f"to be specified when calling `step`, but got one at index {i} in the given schedulers "
+                             "sequence.")
+        if s.optimizer is not optimizer:
+            raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, but got scheduler at "
+                             f"index {i} to be different than the optimizer passed in.")
+
+
+class SequentialLR(LRScheduler):
+    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+        _check_children(schedulers, optimizer, "SequentialLR")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError("Sequential Schedulers expects number of schedulers provided to be one more than the number "
+                             f"of milestone points, but got number of schedulers {len(schedulers)} and the number of "
+                             f"milestones to be equal to {len(milestones)}")
+        if last_epoch != -1:
+            raise ValueError("dfm: schedulers start from last_epoch=-1 only")
+        self._schedulers, self._milestones = list(schedulers), [int(m) for m in milestones]
+        self.optimizer, self._handles = optimizer, []
+        for g in range(len(optimizer.param_groups)):
+            arr, n = handle_array([s._handles[g] for s in self._schedulers])
+            ms, nm = i64_array(self._milestones)
+            out = Handle()
+            check(C.dfm_scheduler_sequential_lr(optimizer._cores[g], arr, n, ms, nm, ctypes.byref(out)))
+            self._handles.append(out.value)
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        self.last_epoch = 0
+        self._pull()
+
+
+class ChainedScheduler(LRScheduler):
+    def __init__(self, schedulers, optimizer=None):
+        if len(schedulers) < 1:
+            raise ValueError("ChainedScheduler expects at least one scheduler to be chained, but got no scheduler.")
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_children(schedulers, optimizer, "ChainedScheduler")
+        self._schedulers, self.optimizer, self._handles = list(schedulers), optimizer, []
+        for g in range(len(optimizer.param_groups)):
+            arr, n = handle_array([s._handles[g] for s in self._schedulers])
+            out = Handle()
+            check(C.dfm_scheduler_chained(arr, n, ctypes.byref(out)))
+            self._handles.append(out.value)
+        self.base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
+        self.last_epoch = 0
+        self._pull()
