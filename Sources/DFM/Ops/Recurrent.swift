@@ -69,7 +69,7 @@ public func recurrentLayer(_ x: Tensor, h0: Tensor, c0: Tensor?, wIH: Tensor, wH
     let rows = try Shape.count([T, B, GH], op: op) / GH
     let stepH = B * H, TBH = T * stepH
     let lstm = mode == .lstm, gru = mode == .gru
-    // Time index of processing step s, and of the step before it.
+    // The time index read at processing step s (a reverse layer runs from T-1 down to 0).
     let timeAt = { (s: Int) in reverse ? T - 1 - s : s }
 
     func run<S: Real>(_: S.Type) throws -> (output: Tensor, h: Tensor, c: Tensor?) {

@@ -20,8 +20,6 @@ def _result(*outs):
 
 
 class RNNBase(Module):
-    _mode = None
-
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
         super().__init__()
