@@ -976,6 +976,45 @@ DFM_API dfm_status dfm_optimizer_lbfgs(const dfm_tensor *params, int64_t n, doub
  * once, then step. *loss gets the first evaluation's loss. fn runs on the calling thread. */
 DFM_API dfm_status dfm_optimizer_step_closure(dfm_optimizer o, dfm_closure_fn fn, void *user_data, double *loss);
 
+/* ======================================================================== */
+/* Recurrent networks (torch.nn.RNN / LSTM / GRU and their cells)            */
+/* `mode` is "RNN_TANH", "RNN_RELU", "LSTM" or "GRU" (torch's names). Gates  */
+/* in torch's order (LSTM i, f, g, o; GRU r, z, n) and torch's formulas.     */
+/* ======================================================================== */
+
+/* torch's _VF.rnn_tanh / rnn_relu / lstm / gru: num_layers layers, each one or two
+ * (bidirectional) directions, dropout on the outputs of every layer but the last when
+ * `train`. `params` (n_params handles, borrowed for the call) are torch's flat weights: per
+ * layer, per direction, w_ih (G*H, in), w_hh (G*H, H) and with has_biases b_ih, b_hh (G*H).
+ * `input` is (T, B, in), (B, T, in) with batch_first, or unbatched (T, in). `hx` (and `cx`
+ * for LSTM; NULL otherwise) is (num_layers*dirs, B, H) ((num_layers*dirs, H) unbatched),
+ * zeros when NULL. Results as torch returns them: output (T, B, dirs*H) (batch first when
+ * batch_first), h_n, and for LSTM c_n (`c_n` must then be non-NULL; other modes set *c_n to
+ * NULL when given). Differentiable. Three NEW REFERENCES (two outside LSTM). */
+DFM_API dfm_status dfm_rnn(const char *mode, dfm_tensor input, dfm_tensor hx, dfm_tensor cx, const dfm_tensor *params,
+                           int64_t n_params, bool has_biases, int64_t num_layers, double dropout, bool train,
+                           bool bidirectional, bool batch_first, dfm_tensor *output, dfm_tensor *h_n, dfm_tensor *c_n);
+/* One step (torch's _VF.*_cell): input (B, in) or (in), hx (and cx for LSTM) (B, H) or (H),
+ * zeros when NULL; b_ih, b_hh may be NULL. *h gets h' and, for LSTM, *c gets c' (`c` must
+ * then be non-NULL). NEW REFERENCES. */
+DFM_API dfm_status dfm_rnn_cell(const char *mode, dfm_tensor input, dfm_tensor hx, dfm_tensor cx, dfm_tensor w_ih,
+                                dfm_tensor w_hh, dfm_tensor b_ih, dfm_tensor b_hh, dfm_tensor *h, dfm_tensor *c);
+/* nn.RNN (mode RNN_TANH / RNN_RELU), nn.LSTM, nn.GRU: parameters weight_ih_l{k}, weight_hh_l{k},
+ * bias_ih_l{k}, bias_hh_l{k} (+ "_reverse"), each ~ U(-1/sqrt(H), 1/sqrt(H)) from the global
+ * generator. dfm_module_forward on it returns the output sequence only. NEW REFERENCE. */
+DFM_API dfm_status dfm_module_rnn(const char *mode, int64_t input_size, int64_t hidden_size, int64_t num_layers,
+                                  bool bias, bool batch_first, double dropout, bool bidirectional, dfm_module *out);
+/* nn.RNNCell / LSTMCell / GRUCell: weight_ih, weight_hh, bias_ih, bias_hh. NEW REFERENCE. */
+DFM_API dfm_status dfm_module_rnn_cell(const char *mode, int64_t input_size, int64_t hidden_size, bool bias,
+                                       dfm_module *out);
+/* forward(input, hx[, cx]) of a module from dfm_module_rnn (the module's dropout applies in
+ * training mode). Outputs as dfm_rnn's. Another module: DFM_TYPE_ERROR. NEW REFERENCES. */
+DFM_API dfm_status dfm_module_rnn_forward(dfm_module m, dfm_tensor input, dfm_tensor hx, dfm_tensor cx,
+                                          dfm_tensor *output, dfm_tensor *h_n, dfm_tensor *c_n);
+/* One step of a module from dfm_module_rnn_cell; outputs as dfm_rnn_cell's. NEW REFERENCES. */
+DFM_API dfm_status dfm_module_rnn_cell_forward(dfm_module m, dfm_tensor input, dfm_tensor hx, dfm_tensor cx,
+                                               dfm_tensor *h, dfm_tensor *c);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

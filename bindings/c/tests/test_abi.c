@@ -3022,6 +3022,196 @@ static void test_dfm_models(void) {
     dfm_tensor_release(x2);
 }
 
+/* ---------------------------------------------------------------- recurrent */
+
+/* A (d0, d1, d2) float32 tensor of small distinct values (0.05 apart, centred). */
+static dfm_tensor seq3(int64_t d0, int64_t d1, int64_t d2) {
+    dfm_tensor v = vec(d0 * d1 * d2, -(float)(d0 * d1 * d2) / 2), s = NULL, m = NULL;
+    int64_t sh[3];
+    sh[0] = d0;
+    sh[1] = d1;
+    sh[2] = d2;
+    OK(dfm_mul_scalar(v, 0.05, &s));
+    OK(dfm_reshape(s, sh, 3, &m));
+    dfm_tensor_release(s);
+    dfm_tensor_release(v);
+    return m;
+}
+
+static void test_recurrent(void) {
+    dfm_module lstm = NULL, gru = NULL, rnn = NULL, cell = NULL, gcell = NULL, lin = NULL, bad = NULL;
+    dfm_tensor x = seq3(5, 2, 3), x4 = seq3(5, 2, 4), x2 = NULL, out = NULL, hn = NULL, cn = NULL, h = NULL, c = NULL;
+    dfm_tensor s = NULL, t = NULL, g = NULL, f64 = NULL, hx = seq3(1, 3, 4);
+    dfm_tensor w[4];
+    dfm_tensor_dict params = NULL;
+    int64_t s23b[2] = {2, 3}, s4d[4] = {5, 2, 3, 1};
+    char buf[32];
+    size_t len;
+    int k;
+
+    OK(dfm_manual_seed(3));
+    {
+        dfm_tensor tmp = seq3(1, 2, 3);
+        OK(dfm_reshape(tmp, s23b, 2, &x2));
+        dfm_tensor_release(tmp);
+    }
+
+    /* nn.LSTM(3, 4, num_layers=2, bidirectional=True): output (5, 2, 8), h_n and c_n (4, 2, 4) */
+    OK(dfm_module_rnn("LSTM", 3, 4, 2, true, false, 0.0, true, &lstm));
+    OK(dfm_module_type_name(lstm, buf, sizeof buf, &len));
+    CHECK(strcmp(buf, "LSTM") == 0);
+    OK(dfm_module_rnn_forward(lstm, x, NULL, NULL, &out, &hn, &cn));
+    CHECK(numel(out) == 80 && ndim_of(out) == 3 && numel(hn) == 32 && numel(cn) == 32);
+    OK(dfm_sum(out, NULL, 0, false, &s));
+    OK(dfm_backward(s, NULL, false));
+    OK(dfm_module_named_parameters(lstm, &params));
+    OK(dfm_tensor_dict_get(params, "weight_hh_l1_reverse", &t));
+    OK(dfm_tensor_grad(t, &g));
+    CHECK(g != NULL && numel(g) == 64);
+    dfm_tensor_release(g);
+    dfm_tensor_release(t);
+    dfm_tensor_dict_release(params);
+    dfm_tensor_release(s);
+    dfm_tensor_release(out);
+    dfm_tensor_release(hn);
+    dfm_tensor_release(cn);
+    OK(dfm_module_forward(lstm, x, &out)); /* the output sequence only */
+    CHECK(numel(out) == 80);
+    dfm_tensor_release(out);
+
+    /* bad constructor arguments */
+    ERR(dfm_module_rnn("LSTMX", 3, 4, 1, true, false, 0.0, false, &bad), DFM_INVALID_ARGUMENT, "unknown mode");
+    ERR(dfm_module_rnn(NULL, 3, 4, 1, true, false, 0.0, false, &bad), DFM_INVALID_ARGUMENT, "'mode'");
+    ERR(dfm_module_rnn("GRU", 3, 0, 1, true, false, 0.0, false, &bad), DFM_INVALID_ARGUMENT, "hidden_size");
+    ERR(dfm_module_rnn("GRU", 3, 4, 0, true, false, 0.0, false, &bad), DFM_INVALID_ARGUMENT, "num_layers");
+    ERR(dfm_module_rnn("GRU", -3, 4, 1, true, false, 0.0, false, &bad), DFM_INVALID_ARGUMENT, "input_size");
+    ERR(dfm_module_rnn("GRU", 3, 4, 1, true, false, NAN, false, &bad), DFM_INVALID_ARGUMENT, "dropout");
+    ERR(dfm_module_rnn("GRU", 3, 4, 1, true, false, 1.5, false, &bad), DFM_INVALID_ARGUMENT, "dropout");
+    BAD(dfm_module_rnn("RNN_TANH", 3, INT64_MAX, 1, true, false, 0.0, false, &bad));
+    BAD(dfm_module_rnn("RNN_TANH", INT64_MAX, INT64_MAX, INT64_MAX, true, false, 0.0, true, &bad));
+    ERR(dfm_module_rnn("GRU", 3, 4, 1, true, false, 0.0, false, NULL), DFM_INVALID_ARGUMENT, "out");
+    CHECK(bad == NULL);
+
+    /* bad forward arguments: every out stays NULL */
+    ERR(dfm_module_rnn_forward(lstm, x, NULL, NULL, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "c_n");
+    ERR(dfm_module_rnn_forward(lstm, x4, NULL, NULL, &out, &hn, &cn), DFM_SHAPE_MISMATCH, "input_size");
+    ERR(dfm_module_rnn_forward(lstm, x, hx, NULL, &out, &hn, &cn), DFM_SHAPE_MISMATCH, "hx[0]");
+    ERR(dfm_module_rnn_forward(lstm, RELEASED, NULL, NULL, &out, &hn, &cn), DFM_INVALID_ARGUMENT, "released");
+    ERR(dfm_module_rnn_forward(lstm, NULL, NULL, NULL, &out, &hn, &cn), DFM_INVALID_ARGUMENT, "'input'");
+    ERR(dfm_module_rnn_forward(NULL, x, NULL, NULL, &out, &hn, &cn), DFM_INVALID_ARGUMENT, "'m'");
+    ERR(dfm_module_rnn_forward(lstm, x, NULL, NULL, NULL, &hn, &cn), DFM_INVALID_ARGUMENT, "output");
+    ERR(dfm_module_rnn_forward(lstm, x, FOREIGN, NULL, &out, &hn, &cn), DFM_INVALID_ARGUMENT, "'hx'");
+    OK(dfm_module_linear(3, 3, true, &lin));
+    ERR(dfm_module_rnn_forward(lin, x, NULL, NULL, &out, &hn, &cn), DFM_TYPE_ERROR, "expected an RNN");
+    ERR(dfm_module_rnn_cell_forward(lstm, x2, NULL, NULL, &h, &c), DFM_TYPE_ERROR, "expected an RNNCell");
+    CHECK(out == NULL && hn == NULL && cn == NULL && h == NULL && c == NULL);
+    {
+        dfm_tensor xd = NULL;
+        OK(dfm_tensor_to_dtype(x, DFM_FLOAT64, &xd));
+        ERR(dfm_module_rnn_forward(lstm, xd, NULL, NULL, &out, &hn, &cn), DFM_TYPE_ERROR, "dtype");
+        OK(dfm_module_to(lstm, DFM_FLOAT64)); /* float64 runs once the module is float64 */
+        OK(dfm_module_rnn_forward(lstm, xd, NULL, NULL, &out, &hn, &cn));
+        CHECK(!isnan(atd(out, 0)));
+        dfm_tensor_release(out);
+        dfm_tensor_release(hn);
+        dfm_tensor_release(cn);
+        dfm_tensor_release(xd);
+    }
+
+    /* GRU and ReLU RNN: no cell state; a given c_n is set to NULL */
+    OK(dfm_module_rnn("GRU", 3, 4, 1, false, true, 0.0, false, &gru));
+    cn = (dfm_tensor)FOREIGN;
+    OK(dfm_module_rnn_forward(gru, x, NULL, NULL, &out, &hn, &cn));
+    CHECK(cn == NULL && numel(out) == 5 * 2 * 4 && numel(hn) == 5 * 4); /* batch_first: B = 5 */
+    dfm_tensor_release(out);
+    dfm_tensor_release(hn);
+    ERR(dfm_module_rnn_forward(gru, x, NULL, hx, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "cell state");
+    OK(dfm_module_rnn("RNN_RELU", 3, 4, 1, true, false, 0.0, false, &rnn));
+    OK(dfm_module_rnn_forward(rnn, x, NULL, NULL, &out, &hn, NULL));
+    for (k = 0; k < 40; k++) CHECK(at(out, k) >= 0);
+    dfm_tensor_release(out);
+    dfm_tensor_release(hn);
+
+    /* cells */
+    OK(dfm_module_rnn_cell("LSTM", 3, 4, true, &cell));
+    OK(dfm_module_rnn_cell_forward(cell, x2, NULL, NULL, &h, &c));
+    CHECK(numel(h) == 8 && numel(c) == 8);
+    dfm_tensor_release(h);
+    dfm_tensor_release(c);
+    h = c = NULL;
+    ERR(dfm_module_rnn_cell_forward(cell, x2, NULL, NULL, &h, NULL), DFM_INVALID_ARGUMENT, "'c'");
+    ERR(dfm_module_rnn_cell_forward(cell, x, NULL, NULL, &h, &c), DFM_SHAPE_MISMATCH, "1D or 2D");
+    ERR(dfm_module_rnn_cell_forward(cell, x2, NULL, NULL, NULL, &c), DFM_INVALID_ARGUMENT, "'h'");
+    ERR(dfm_module_rnn_cell_forward(NULL, x2, NULL, NULL, &h, &c), DFM_INVALID_ARGUMENT, "'m'");
+    ERR(dfm_module_rnn_cell("GRU", 3, -1, true, &bad), DFM_INVALID_ARGUMENT, "hidden_size");
+    ERR(dfm_module_rnn_cell("gru", 3, 4, true, &bad), DFM_INVALID_ARGUMENT, "unknown mode");
+    ERR(dfm_module_rnn_cell("GRU", 3, 4, true, NULL), DFM_INVALID_ARGUMENT, "out");
+    BAD(dfm_module_rnn_cell("GRU", INT64_MAX, INT64_MAX, true, &bad));
+    OK(dfm_module_rnn_cell("GRU", 3, 4, true, &gcell));
+    OK(dfm_module_rnn_cell_forward(gcell, x2, NULL, NULL, &h, NULL));
+    CHECK(numel(h) == 8);
+    dfm_tensor_release(h);
+    h = NULL;
+
+    /* functional GRU over caller weights: w_ih (12, 3), w_hh (12, 4), b_ih, b_hh (12) */
+    w[0] = mat(12, 3, -18);
+    w[1] = mat(12, 4, -24);
+    w[2] = vec(12, -6);
+    w[3] = vec(12, -5);
+    for (k = 0; k < 4; k++) {
+        dfm_tensor sc = NULL;
+        OK(dfm_mul_scalar(w[k], 0.02, &sc));
+        dfm_tensor_release(w[k]);
+        w[k] = sc;
+    }
+    OK(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL));
+    CHECK(numel(out) == 40 && numel(hn) == 8);
+    dfm_tensor_release(out);
+    dfm_tensor_release(hn);
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 3, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "weight tensors");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, NULL, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "'params'");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, -1, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "params");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 0, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "num_layers");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 1, -0.5, true, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "dropout");
+    ERR(dfm_rnn("LSTM", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, &cn), DFM_SHAPE_MISMATCH, "weight_hh");
+    ERR(dfm_rnn("XYZ", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_rnn("GRU", x4, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_SHAPE_MISMATCH, "input_size");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, NULL, NULL), DFM_INVALID_ARGUMENT, "h_n");
+    {
+        dfm_tensor x4d = NULL;
+        OK(dfm_reshape(x, s4d, 4, &x4d));
+        ERR(dfm_rnn("GRU", x4d, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_SHAPE_MISMATCH, "2D or 3D");
+        dfm_tensor_release(x4d);
+    }
+    OK(dfm_tensor_to_dtype(x, DFM_INT64, &f64));
+    ERR(dfm_rnn("GRU", f64, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_TYPE_ERROR, NULL);
+    dfm_tensor_release(f64);
+    CHECK(out == NULL && hn == NULL);
+    OK(dfm_rnn_cell("GRU", x2, NULL, NULL, w[0], w[1], w[2], NULL, &h, NULL));
+    CHECK(numel(h) == 8);
+    dfm_tensor_release(h);
+    h = NULL;
+    ERR(dfm_rnn_cell("GRU", x2, NULL, NULL, w[1], w[1], NULL, NULL, &h, NULL), DFM_SHAPE_MISMATCH, "input_size");
+    ERR(dfm_rnn_cell("GRU", x2, NULL, NULL, NULL, w[1], NULL, NULL, &h, NULL), DFM_INVALID_ARGUMENT, "'w_ih'");
+    ERR(dfm_rnn_cell("LSTM", x2, NULL, NULL, w[0], w[1], NULL, NULL, &h, NULL), DFM_INVALID_ARGUMENT, "'c'");
+    ERR(dfm_rnn_cell("GRU", x2, x2, NULL, w[0], w[1], NULL, NULL, &h, NULL), DFM_SHAPE_MISMATCH, "hidden");
+    ERR(dfm_rnn_cell(NULL, x2, NULL, NULL, w[0], w[1], NULL, NULL, &h, NULL), DFM_INVALID_ARGUMENT, "'mode'");
+    ERR(dfm_rnn_cell("GRU", x2, NULL, NULL, w[0], w[1], NULL, NULL, NULL, NULL), DFM_INVALID_ARGUMENT, "'h'");
+    CHECK(h == NULL);
+    for (k = 0; k < 4; k++) dfm_tensor_release(w[k]);
+
+    dfm_module_release(gcell);
+    dfm_module_release(cell);
+    dfm_module_release(rnn);
+    dfm_module_release(gru);
+    dfm_module_release(lin);
+    dfm_module_release(lstm);
+    dfm_tensor_release(hx);
+    dfm_tensor_release(x2);
+    dfm_tensor_release(x4);
+    dfm_tensor_release(x);
+}
+
 /* ---------------------------------------------------------------- threads */
 
 static void *thread_body(void *arg) {
@@ -3492,6 +3682,7 @@ int main(void) {
     test_lbfgs();
     test_dataset();
     test_dfm_models();
+    test_recurrent();
     test_threads();
 
     CHECK(dfm_live_handle_count() == live); /* every handle the tests made was released */

@@ -7,5 +7,6 @@ from .losses import (BCELoss, CTCLoss, CosineEmbeddingLoss, GaussianNLLLoss, Hin
                      KLDivLoss, L1Loss, MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                      MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)
 from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401
+from .recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
 from . import utils  # noqa: F401,E402
