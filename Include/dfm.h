@@ -513,6 +513,9 @@ DFM_API dfm_status dfm_binary_cross_entropy_with_logits(dfm_tensor input, dfm_te
 /* --- dropout: zeroes with probability p and scales by 1/(1-p) when training (global
  * generator); the identity otherwise. --- */
 DFM_API dfm_status dfm_dropout(dfm_tensor x, double p, bool training, dfm_tensor *out);
+/* Feature dropout (behind torch's F.dropout1d/2d/3d): x is (N, C, *); whole maps x[n, c]
+ * are zeroed with probability p, the rest scaled by 1/(1-p) (dfm 0.3.0). */
+DFM_API dfm_status dfm_feature_dropout(dfm_tensor x, double p, bool training, dfm_tensor *out);
 
 /* --- segmentation metrics. `prediction` is int64 labels shaped like `target`, or
  * float32 scores (N, C, ...) reduced by argmax over dim 1; `target` is int64 labels.

@@ -428,6 +428,10 @@ private func reduction(_ p: UnsafePointer<CChar>?) throws -> Reduction { try Red
     produceTensor("dfm_dropout", out) { try dropout(try Arg.tensor(x, "x"), p: Float(p), training: training) }
 }
 
+@c @implementation public func dfm_feature_dropout(_ x: dfm_tensor?, _ p: Double, _ training: Bool, _ out: TensorOut) -> dfm_status {
+    produceTensor("dfm_feature_dropout", out) { try featureDropout(try Arg.tensor(x, "x"), p: Float(p), training: training) }
+}
+
 // MARK: segmentation metrics
 
 @c @implementation public func dfm_confusion_matrix(_ prediction: dfm_tensor?, _ target: dfm_tensor?, _ num_classes: Int64,

@@ -1801,6 +1801,28 @@ static void test_norm_loss(void) {
         BAD(dfm_dropout(logits, -0.1f, true, &out));
         BAD(dfm_dropout(logits, NAN, true, &out));
         ERR(dfm_dropout(NULL, 0.5f, true, &out), DFM_INVALID_ARGUMENT, NULL);
+        {   /* feature dropout: whole (n, c) maps are kept (scaled by 2) or zeroed */
+            dfm_tensor x4 = NULL, y4 = NULL;
+            int64_t s4d[4] = {4, 8, 3, 3}, k, zeros = 0;
+            float *p = NULL;
+            OK(dfm_tensor_full(s4d, 4, 1, DFM_FLOAT32, &x4));
+            OK(dfm_feature_dropout(x4, 0.5, true, &y4));
+            OK(dfm_tensor_data(y4, (void **)&p));
+            for (k = 0; k < 32; k++) {
+                int j;
+                for (j = 1; j < 9; j++) CHECK(p[k * 9 + j] == p[k * 9]);
+                CHECK(p[k * 9] == 0.0f || p[k * 9] == 2.0f);
+                zeros += p[k * 9] == 0.0f;
+            }
+            CHECK(zeros > 0 && zeros < 32);
+            dfm_tensor_release(y4);
+            OK(dfm_feature_dropout(x4, 0.5, false, &y4));
+            CHECK(at(y4, 0) == 1.0f);
+            dfm_tensor_release(y4);
+            ERR(dfm_feature_dropout(x4, 1.5, true, &y4), DFM_INVALID_ARGUMENT, "probability");
+            ERR(dfm_feature_dropout(NULL, 0.5, true, &y4), DFM_INVALID_ARGUMENT, NULL);
+            dfm_tensor_release(x4);
+        }
         ERR(dfm_dropout(logits, 0.5f, true, NULL), DFM_INVALID_ARGUMENT, NULL);
 
         dfm_tensor_release(logits);

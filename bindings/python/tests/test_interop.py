@@ -329,3 +329,19 @@ def test_randint_overloads_like_torch():
         assert t.dtype is dfm.int64 and t.shape == (3,) and 0 <= t.min().item() and t.max().item() < 5
     with pytest.raises(TypeError, match="missing required"):
         dfm.randint(5)
+
+
+def test_dropout2d_drops_whole_channels():
+    dfm.manual_seed(3)
+    x = dfm.ones(4, 8, 3, 3)
+    y = dfm.nn.Dropout2d(0.5)(x)
+    per_map = y.reshape(32, 9)
+    for row in per_map.tolist():
+        assert len(set(row)) == 1 and row[0] in (0.0, 2.0)
+    assert 0 < (per_map[:, 0] == 0).sum().item() < 32
+    m = dfm.nn.Dropout2d(0.5)
+    m.eval()
+    assert m(x).tolist() == x.tolist()
+    with pytest.warns(UserWarning, match="2-D input to dropout2d"):
+        z = dfm.nn.functional.dropout2d(dfm.ones(5, 6), 0.5)  # torch treats it as one unbatched (C=5, L=6) map
+    assert all(len(set(r)) == 1 for r in z.tolist())

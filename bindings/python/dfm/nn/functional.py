@@ -99,6 +99,33 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _op("dfm_dropout", _t(input, "dropout")._h, float(p), bool(training))
 
 
+def _feature_dropout(input, p, training, spatial, name):
+    """torch's dropout1d/2d/3d: channel-wise dropout of (N, C, *spatial) or unbatched (C, *spatial)
+    input; other ranks are treated as unbatched with a warning, as torch does."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    x = _t(input, name)
+    if x.dim() not in (spatial + 1, spatial + 2):
+        import warnings
+        warnings.warn(f"{name}: Received a {x.dim()}-D input to {name}, which is deprecated and will result in an "
+                      f"error in a future release.", UserWarning, stacklevel=3)
+    batched = x.dim() == spatial + 2
+    y = _op("dfm_feature_dropout", x if batched else x.unsqueeze(0), float(p), bool(training))
+    return y if batched else y.squeeze(0)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, 1, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, 2, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, 3, "dropout3d")
+
+
 # ---- linear / conv / pool ---------------------------------------------------------------
 
 def linear(input, weight, bias=None):
