@@ -3024,6 +3024,57 @@ static void *refcount_body(void *arg) {
     return NULL;
 }
 
+/* dfm.h: "On failure every handle out pointer is set to NULL". For the two-output
+ * functions this holds for the good pointer when the other one is the NULL argument
+ * (issue #14 item 4: the good one used to keep its old value). */
+static void test_two_outputs_null_on_failure(void) {
+    dfm_tensor a = mat(2, 3, 1), v, i, x, y;
+    dfm_tensor stale = (dfm_tensor)FOREIGN; /* any non-NULL value the caller had there */
+    dfm_dataset d = NULL;
+    int64_t idx[2] = {0, 1};
+
+    v = stale;
+    ERR(dfm_max_dim(a, 1, false, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    i = stale;
+    ERR(dfm_max_dim(a, 1, false, NULL, &i), DFM_INVALID_ARGUMENT, "values");
+    CHECK(i == NULL);
+    v = stale;
+    ERR(dfm_min_dim(a, 1, false, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    v = stale;
+    ERR(dfm_sort(a, 1, false, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    v = stale;
+    ERR(dfm_topk(a, 1, 1, true, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    v = stale;
+    ERR(dfm_qr(a, "reduced", &v, NULL), DFM_INVALID_ARGUMENT, "'r'");
+    CHECK(v == NULL);
+    i = stale;
+    ERR(dfm_qr(a, "reduced", NULL, &i), DFM_INVALID_ARGUMENT, "'q'");
+    CHECK(i == NULL);
+    /* a failing call with both pointers given also clears both */
+    v = stale;
+    i = stale;
+    ERR(dfm_max_dim(a, 9, false, &v, &i), DFM_INDEX_ERROR, NULL);
+    CHECK(v == NULL && i == NULL);
+
+    /* the IDX files test_dataset wrote */
+    OK(dfm_dataset_idx_open(tmp_path("img-idx3-ubyte"), tmp_path("lab-idx1-ubyte"), &d));
+    x = stale;
+    ERR(dfm_dataset_batch(d, idx, 2, &x, NULL), DFM_INVALID_ARGUMENT, "labels");
+    CHECK(x == NULL);
+    y = stale;
+    ERR(dfm_dataset_batch(d, idx, 2, NULL, &y), DFM_INVALID_ARGUMENT, "images");
+    CHECK(y == NULL);
+    x = stale;
+    ERR(dfm_dataset_batch_range(d, 0, 2, false, 0, &x, NULL), DFM_INVALID_ARGUMENT, "labels");
+    CHECK(x == NULL);
+    OK(dfm_dataset_release(d));
+    dfm_tensor_release(a);
+}
+
 static void test_threads(void) {
     pthread_t th[4];
     int ok[4], k;
@@ -3082,6 +3133,7 @@ int main(void) {
     test_modules();
     test_optim();
     test_dataset();
+    test_two_outputs_null_on_failure();
     test_dfm_models();
     test_threads();
 
