@@ -2036,7 +2036,11 @@ static void test_containers_and_safetensors(void) {
     CHECK(r == NULL);
     ERR(dfm_safetensors_read(NULL, &r), DFM_INVALID_ARGUMENT, "path");
     ERR(dfm_safetensors_read(tmp_path("a.safetensors"), NULL), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_safetensors_read(tmpdir, &r), DFM_IO_ERROR, NULL); /* a directory */
+    ERR(dfm_safetensors_read(tmpdir, &r), DFM_IO_ERROR, "is a directory");
+    /* not a regular file: refused, not read until memory runs out (issue #14 item 7) */
+    r = (dfm_tensor_dict)FOREIGN;
+    ERR(dfm_safetensors_read("/dev/zero", &r), DFM_IO_ERROR, "not a regular file");
+    CHECK(r == NULL);
     bytes = read_bytes(tmp_path("a.safetensors"), &len);
     CHECK(bytes != NULL && len > 40);
     write_bytes(tmp_path("empty.safetensors"), bytes, 0);
