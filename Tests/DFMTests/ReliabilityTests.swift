@@ -131,3 +131,77 @@ final class SafeTensorsStrictTests: XCTestCase {
         assertThrowsDFM(try SafeTensors.read(path), "header claims 65535 bytes", kind: .ioError)
     }
 }
+
+/// Items 8 and 9: checkpoint writes (every safetensors, module and optimizer save goes
+/// through AtomicFile.write).
+final class AtomicFileTests: XCTestCase {
+    lazy var dir: String = {
+        let d = NSTemporaryDirectory() + "dfm-atomic-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func names() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() }
+
+    /// A process id that no longer exists (a child that has exited and been reaped).
+    func deadPid() throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        return p.processIdentifier
+    }
+
+    func testStaleTemporariesOfDeadWritersAreRemoved() throws {
+        let dead = try deadPid()
+        let target = dir + "/ck.safetensors"
+        let stale = ["ck.safetensors.tmp-\(dead)-12345", "ck.safetensors.tmp-\(dead)-0"]
+        let kept = ["ck.safetensors.tmp-\(getpid())-1",     // a live writer (this process)
+                    "other.safetensors.tmp-\(dead)-1",      // another target
+                    "ck.safetensors.tmp-\(dead)-1-2", "ck.safetensors.tmp-x\(dead)-1", "ck.safetensors.tmp-0-1", "ck.safetensors.tmp-\(dead)-"]
+        for n in stale + kept { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data(count: 100))) }
+        try FileManager.default.createDirectory(atPath: dir + "/ck.safetensors.tmp-\(dead)-5", withIntermediateDirectories: false)
+        try SafeTensors.write(["w": try Tensor([1, 2], shape: [2])], to: target)
+        XCTAssertEqual(names(), (kept + ["ck.safetensors", "ck.safetensors.tmp-\(dead)-5"]).sorted())
+        XCTAssertEqual(try SafeTensors.read(target).tensors["w"]?.toArray(), [1, 2])
+    }
+
+    func testModeIs0644MinusUmask() throws {
+        let old = umask(0o022)
+        defer { umask(old) }
+        let a = dir + "/a.safetensors"
+        try SafeTensors.write([:], to: a)
+        var st = stat()
+        XCTAssertEqual(stat(a, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o644)
+        umask(0o077)
+        try SafeTensors.write([:], to: a)  // a new file replaces the old one
+        XCTAssertEqual(stat(a, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600)
+    }
+
+    func testErrorsNameTheTargetAndSayWhatIsWrong() throws {
+        let sub = dir + "/sub.safetensors"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: false)
+        // writing to a directory said "No such file or directory" (a stale errno)
+        assertThrowsDFM(try SafeTensors.write([:], to: sub), "cannot write '\(sub)': it is a directory", kind: .ioError)
+        assertThrowsDFM(try AtomicFile.write(Data([1]), to: sub, op: "test"), "it is a directory", kind: .ioError)
+        // a failing write names the target, not the temporary file
+        do {
+            try AtomicFile.write(Data([1]), to: "/proc/self/x", op: "test")
+            XCTFail("wrote into /proc")
+        } catch let e as DFMError {
+            XCTAssert(e.message.contains("cannot write '/proc/self/x'") && !e.message.contains(".tmp-"), e.message)
+        }
+        // a special file is not replaced by a regular one (a FIFO here; as root that was even /dev/null)
+        let fifo = dir + "/fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        assertThrowsDFM(try SafeTensors.write([:], to: fifo), "cannot write '\(fifo)': not a regular file", kind: .ioError)
+        var st = stat()
+        XCTAssertEqual(stat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        XCTAssertEqual(names(), ["fifo", "sub.safetensors"])  // nothing left behind
+    }
+}

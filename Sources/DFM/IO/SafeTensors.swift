@@ -232,6 +232,10 @@ public enum SafeTensors {
 }
 
 public enum AtomicFile {
+    /// Writes `data` to `path` through a temporary file in the same folder (fsync, then
+    /// rename), so a crash or kill never leaves a half-written file under `path`. The file
+    /// gets mode 0644 minus the umask (every checkpoint writer uses this mode). Errors name
+    /// `path`, not the temporary file.
     public static func write(_ data: Data, to path: String, op: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
@@ -239,27 +243,56 @@ public enum AtomicFile {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw DFMError(.notFound, "\(op): directory '\(dir)' does not exist")
         }
-        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw DFMError.io(op, "cannot create '\(tmp)': \(String(cString: strerror(errno)))") }
-        var ok = data.withUnsafeBytes { raw -> Bool in
+        var st = stat()
+        if stat(path, &st) == 0 {
+            // rename() would replace a device or FIFO (as root, even /dev/null) with a regular file
+            if st.st_mode & S_IFMT == S_IFDIR { throw DFMError.io(op, "cannot write '\(path)': it is a directory") }
+            if st.st_mode & S_IFMT != S_IFREG { throw DFMError.io(op, "cannot write '\(path)': not a regular file") }
+        }
+        removeStaleTemporaries(of: path)
+        let tmp = "\(path)\(tmpInfix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DFMError.io(op, "cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        var failure: Int32 = 0  // the errno of the first failing step
+        data.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
                 let w = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if w <= 0 { if errno == EINTR { continue }; return false }
+                if w < 0 && errno == EINTR { continue }
+                if w <= 0 { failure = w < 0 ? errno : EIO; return }
                 done += w
             }
-            return true
         }
-        ok = ok && fsync(fd) == 0
-        let err = String(cString: strerror(errno))
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
+        if failure == 0, fsync(fd) != 0 { failure = errno }
+        if close(fd) != 0, failure == 0 { failure = errno }
+        if failure == 0, rename(tmp, path) != 0 { failure = errno }
+        guard failure == 0 else {
             unlink(tmp)
-            throw DFMError.io(op, "cannot write '\(path)': \(err)")
+            throw DFMError.io(op, "cannot write '\(path)': \(failure == EISDIR ? "it is a directory" : String(cString: strerror(failure)))")
         }
         let dfd = open(dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// Temporary files are named `NAME.tmp-PID-RANDOM`.
+    static let tmpInfix = ".tmp-"
+
+    /// Removes the temporaries of `path` left by writers that were killed mid-write: those
+    /// whose process no longer exists (a live process may still be writing its own).
+    static func removeStaleTemporaries(of path: String) {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let prefix = url.lastPathComponent + tmpInfix
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+            guard rest.count == 2, let pid = Int32(rest[0]), pid > 0, UInt32(rest[1]) != nil,
+                  rest.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let file = dir + "/" + name
+            var st = stat()
+            if lstat(file, &st) == 0, st.st_mode & S_IFMT == S_IFREG { unlink(file) }
+        }
     }
 }
 

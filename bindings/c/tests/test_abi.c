@@ -301,6 +301,8 @@ static void test_creation(void) {
     ERR(dfm_tensor_from_data(d6, sizeof d6, neg, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "-3");
     ERR(dfm_tensor_from_data(d6, sizeof d6, huge, 2, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, "too many");
     ERR(dfm_tensor_from_data(d6, sizeof d6, s23, 2, (dfm_dtype)7, &t), DFM_INVALID_ARGUMENT, "dtype 7");
+    /* the message lists every dtype (it used to omit DFM_BOOL) */
+    ERR(dfm_tensor_from_data(d6, sizeof d6, s23, 2, (dfm_dtype)7, &t), DFM_INVALID_ARGUMENT, "DFM_BOOL = 2");
     ERR(dfm_tensor_from_data(d6, SIZE_MAX, s23, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "too large");
 
     /* from_blob: zero copy, release callback once when the last view goes */
