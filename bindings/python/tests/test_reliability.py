@@ -122,3 +122,106 @@ def test_every_int64_parameter_is_checked():
                 assert _lib.fn(name) is _lib._checked[name]
     with pytest.raises(OverflowError):
         _lib.i64_array([1, 2**63])
+
+
+# ---- items 8 and 9: checkpoint files --------------------------------------------------------------
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_every_checkpoint_writer_uses_0644_minus_umask(tmp_path, umask022):
+    """dfm.save used 0600 (mkstemp) while the core's writers used 0644."""
+    m = dfm.nn.Linear(2, 2)
+    opt = dfm.optim.SGD(m.parameters(), lr=0.1)
+    dfm.save(m.state_dict(), tmp_path / "a.pt")
+    dfm.save_file(m.state_dict(), str(tmp_path / "b.safetensors"))
+    _lib.check(_lib.C.dfm_optimizer_save(opt._cores[0], os.fsencode(str(tmp_path / "c.safetensors"))))
+    modes = {p.name: _mode(p) for p in tmp_path.iterdir()}
+    assert modes == {"a.pt": 0o644, "b.safetensors": 0o644, "c.safetensors": 0o644}
+    os.umask(0o077)
+    dfm.save({"x": 1}, tmp_path / "e.pt")
+    assert _mode(tmp_path / "e.pt") == 0o600
+
+
+def test_save_errors_name_the_target(tmp_path):
+    """Errors name the path given (as torch.save's open() does), never a temporary file."""
+    d = tmp_path / "dir.pt"
+    d.mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        dfm.save({"x": 1}, d)
+    assert e.value.filename == str(d) and "Is a directory" in str(e.value)
+    missing = tmp_path / "nowhere" / "x.pt"
+    with pytest.raises(FileNotFoundError) as e:
+        dfm.save({"x": 1}, missing)
+    assert e.value.filename == str(missing)
+    # the core's writer: "is a directory", naming the target (it used to print a stale errno)
+    with pytest.raises(OSError) as e:
+        dfm.save_file({"a": dfm.ones(1)}, str(d))
+    assert "is a directory" in str(e.value) and str(d) in str(e.value) and ".tmp-" not in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.pt"]  # no temporaries left
+
+
+def _dead_pid():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
+    """A writer killed mid-write leaves NAME.tmp-PID-N; the next write of NAME removes those of
+    dead processes (from Python and from the core), and nothing else."""
+    dead = _dead_pid()
+    target = tmp_path / "ck.pt"
+    stale = [tmp_path / f"ck.pt.tmp-{dead}-12345", tmp_path / f"ck.pt.tmp-{dead}-7"]
+    kept = [tmp_path / f"ck.pt.tmp-{os.getpid()}-1",      # a live process: maybe still writing
+            tmp_path / f"other.pt.tmp-{dead}-1",          # another target
+            tmp_path / f"ck.pt.tmp-{dead}-1-x", tmp_path / "ck.pt.tmp-abc-1", tmp_path / "ck.pt.tmp-0-1"]
+    for p in stale + kept:
+        p.write_bytes(b"partial")
+    dfm.save({"x": 1}, target)
+    assert all(not p.exists() for p in stale) and all(p.exists() for p in kept)
+    assert dfm.load(target) == {"x": 1}
+    # the core's writer (safetensors, module and optimizer checkpoints) does the same
+    target2 = tmp_path / "w.safetensors"
+    stale2 = tmp_path / f"w.safetensors.tmp-{dead}-99"
+    stale2.write_bytes(b"partial")
+    dfm.save_file({"a": dfm.ones(1)}, str(target2))
+    assert not stale2.exists() and target2.exists()
+    assert all(p.exists() for p in kept)
+
+
+# ---- item 9: every malformed pickle is an UnpicklingError ---------------------------------------
+
+_CRAFTED = {
+    "empty": b"",
+    "not a pickle": b"not a pickle",
+    "truncated": pickle.dumps({"a": [1, 2, 3]}, protocol=4)[:-5],
+    "self-referential shape": (b"\x80\x02cdfm._serialization\n_rebuild_tensor\n(C\x00]q\x01h\x01aVfloat32\n\x89tR."),
+    "wrong argument count": b"\x80\x02cdfm._serialization\n_rebuild_tensor\n(K\x01tR.",
+    "wrong argument types": b"\x80\x02cdfm._serialization\n_rebuild_tensor\n(K\x01K\x02K\x03K\x04tR.",
+    "unknown dtype name": b"\x80\x02cdfm._tensor\n_dtype_by_name\n(Vfloat99\ntR.",
+    "bad slice": b"\x80\x02cbuiltins\nslice\n(K\x01K\x02K\x03K\x04K\x05tR.",
+    "unhashable set": b"\x80\x02cbuiltins\nset\n(]]a\x85tR.",
+    "shape too big": b"\x80\x02cdfm._serialization\n_rebuild_tensor\n(C\x00K\x05\x85Vfloat32\n\x89tR.",
+    "forbidden global": pickle.dumps(os.getcwd),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CRAFTED))
+def test_malformed_pickles_raise_unpicklingerror(tmp_path, name):
+    path = tmp_path / "x.pt"
+    path.write_bytes(_CRAFTED[name])
+    with pytest.raises(pickle.UnpicklingError) as e:
+        dfm.load(path)
+    assert isinstance(e.value, RuntimeError)  # as dfm raised before
+    assert "x.pt" in str(e.value)
