@@ -205,3 +205,15 @@ final class AtomicFileTests: XCTestCase {
         XCTAssertEqual(names(), ["fifo", "sub.safetensors"])  // nothing left behind
     }
 }
+
+/// Item 6: constructor arguments are checked alike (the ResNet refused tau = NaN, the
+/// DeepLabV3+ accepted alpha = NaN).
+final class ModelArgumentTests: XCTestCase {
+    func testDeepLabRefusesNonFiniteAlpha() throws {
+        for alpha in [Double.nan, .infinity, -.infinity] {
+            assertThrowsDFM(try DeepLabV3Plus(fbFilters: 2, classFilters: 8, classes: 3, alpha: alpha, shape: [32, 32], layers: [1, 1, 1, 1]),
+                            "alpha must be finite", kind: .invalidArgument)
+        }
+        XCTAssertEqual(try DeepLabV3Plus(fbFilters: 2, classFilters: 8, classes: 3, alpha: 0.5, shape: [32, 32], layers: [1, 1, 1, 1]).alpha, 0.5)
+    }
+}

@@ -2945,6 +2945,10 @@ static void test_dfm_models(void) {
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 1, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "registers");
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 0.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, NAN, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
+    /* alpha is unused, but NaN or infinite is refused like tau (it was accepted) */
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, NAN, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "alpha");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, INFINITY, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "alpha");
+    CHECK(m == NULL);
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, -1.0f, &m), DFM_INVALID_ARGUMENT, "state_init_std");
     ERR(dfm_module_dfm_deeplabv3plus(0, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_module_dfm_deeplabv3plus(INT64_MAX, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "in_filters");
