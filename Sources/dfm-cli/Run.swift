@@ -186,10 +186,10 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
         guard ck.config == c || (c.schedule == "constant" && { var a = ck.config; a.epochs = c.epochs; return a == c }()) else {
             throw DFMError(.invalidArgument, "checkpoint '\(checkpoint)' was made with a different configuration; resume needs the same options (with --schedule constant, --epochs may grow)")
         }
-        try Checkpoint.restore(model: model.module, optimizer: opt, tensors: tensors, meta: meta)
-        guard ck.epoch >= 0, ck.epoch <= c.epochs else {
+        guard ck.epoch <= c.epochs else {
             throw DFMError(.invalidArgument, "checkpoint '\(checkpoint)' holds \(ck.epoch) epochs, more than --epochs \(c.epochs)")
         }
+        try Checkpoint.restore(model: model.module, optimizer: opt, tensors: tensors, meta: meta)
         startEpoch = ck.epoch
         history = ck.history
         if !quiet { print("resumed from \(checkpoint) after epoch \(startEpoch)") }

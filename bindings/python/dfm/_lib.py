@@ -124,7 +124,7 @@ _CHECKED_ARGS = {"int64_t": _Int64Arg, "uint64_t": _UInt64Arg, "int32_t": _Int32
 
 
 def arg_ctype(name):
-    """The argtypes entry for a parameter: ctype(name), range-checked for 64-bit integers."""
+    """The argtypes entry for a parameter: ctype(name), range-checked for by-value integers."""
     return _CHECKED_ARGS.get(name.replace("const ", "").strip()) or ctype(name)
 
 
@@ -156,6 +156,7 @@ def _load():
 
 
 lib, path = _load()
+
 
 def _raising_overflow(f):
     """ctypes reports an argument converter's exception as ctypes.ArgumentError; give the
