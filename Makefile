@@ -6,6 +6,11 @@ PY ?= /usr/bin/python3
 RELEASE = -c release
 TESTFLAGS = -c release -Xswiftc -enable-testing
 BIN = $$($(SWIFT) build $(TESTFLAGS) --show-bin-path)
+# libdfm.so's soname is libdfm.so.<ABI major> (DFM_ABI_VERSION in Include/dfm.h): each build
+# leaves that link next to it, so programs linked against the build folder start (SwiftPM
+# itself only writes libdfm.so).
+ABI_MAJOR := $(shell sed -n 's/^\#define DFM_ABI_VERSION \([0-9]*\)$$/\1/p' Include/dfm.h)
+SONAME_LINK = ln -sf libdfm.so $$($(SWIFT) build $(1) --show-bin-path)/libdfm.so.$(ABI_MAJOR)
 
 .PHONY: setup build train test test-swift test-c test-python test-kernels clean
 
@@ -14,6 +19,7 @@ setup:
 
 build: setup
 	$(SWIFT) build $(RELEASE)
+	$(call SONAME_LINK,$(RELEASE))
 
 # The main job: train DFM-ResNet18 on Fashion-MNIST (about three minutes on 2 cores),
 # report test accuracy, write a checkpoint and a plot of the curves under runs/.
@@ -27,6 +33,7 @@ train: setup
 # the C ABI (symbols vs header, C tests under valgrind memcheck, the C example) and Python.
 test: setup
 	$(SWIFT) build $(TESTFLAGS) --build-tests
+	$(call SONAME_LINK,$(TESTFLAGS))
 	$(MAKE) test-swift test-c test-python
 
 test-swift:
@@ -37,6 +44,7 @@ test-c:
 
 test-python:
 	$(SWIFT) build $(TESTFLAGS) --product dfm
+	$(call SONAME_LINK,$(TESTFLAGS))
 	DFM_LIBRARY=$(BIN)/libdfm.so $(PY) -m pytest -q bindings/python/tests
 
 # Developer command, not part of `make test` and never run by CI: the model suites under every

@@ -585,10 +585,16 @@ DFM_API dfm_status dfm_string_list_get(dfm_string_list l, int64_t index, const c
 
 /* Reads every tensor of a safetensors file (F32 and I64 as is; F16, BF16, F64 as
  * float32), sorted by name, with the file's metadata. NEW REFERENCE. Missing file:
- * DFM_NOT_FOUND; truncated or corrupt file: DFM_IO_ERROR. */
+ * DFM_NOT_FOUND; truncated or corrupt file, or one the format forbids (duplicate or
+ * empty keys, non-integer shapes or offsets, overlapping or unindexed data bytes,
+ * non-string metadata): DFM_IO_ERROR. Regular files only (not a directory, device or
+ * pipe); no read goes beyond the file's size or the lengths its header declares. */
 DFM_API dfm_status dfm_safetensors_read(const char *path, dfm_tensor_dict *out);
-/* Writes the dict's tensors and metadata atomically (temporary file + rename). Keys
- * must be unique and non-empty; readable by the `safetensors` package and PyTorch. */
+/* Writes the dict's tensors and metadata atomically (temporary file PATH.tmp-PID-N,
+ * mode 0644 minus the umask, fsync, rename), first removing temporaries of PATH left by
+ * writers that were killed (their process is gone). Keys must be unique and non-empty;
+ * readable by the `safetensors` package and PyTorch. PATH must not be a directory or
+ * another non-regular file. The module and optimizer save functions write the same way. */
 DFM_API dfm_status dfm_safetensors_write(const char *path, dfm_tensor_dict d);
 /* Writes an image tensor as an 8-bit PNG (atomically): (C, H, W) with C = 1 (grey), 3 (RGB)
  * or 4 (RGBA), or (H, W). Float values in [0, 1] become bytes as torchvision's save_image

@@ -34,9 +34,10 @@ extension Arg {
 private func batchOut(_ fn: StaticString, _ images: TensorOut, _ labels: TensorOut,
                       _ body: () throws -> (images: Tensor, labels: Tensor)) -> dfm_status {
     guarded(fn) {
+        // Both outputs are NULL on failure, also when the other pointer is the bad argument.
+        images?.pointee = nil
+        labels?.pointee = nil
         let oi = try Arg.out(images, "images"), ol = try Arg.out(labels, "labels")
-        oi.pointee = nil
-        ol.pointee = nil
         let (x, y) = try body()
         oi.pointee = Handles.make(x, .tensor)
         ol.pointee = Handles.make(y, .tensor)

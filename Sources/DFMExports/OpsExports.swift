@@ -28,9 +28,10 @@ private func withScalar(_ fn: StaticString, _ a: dfm_tensor?, _ s: Double, _ out
 private func produceTwo(_ fn: StaticString, _ out1: TensorOut, _ n1: String, _ out2: TensorOut, _ n2: String,
                         _ body: () throws -> (Tensor, Tensor)) -> dfm_status {
     guarded(fn) {
+        // Both outputs are NULL on failure, also when the other pointer is the bad argument.
+        out1?.pointee = nil
+        out2?.pointee = nil
         let o1 = try Arg.out(out1, n1), o2 = try Arg.out(out2, n2)
-        o1.pointee = nil
-        o2.pointee = nil
         let (a, b) = try body()
         o1.pointee = Handles.make(a, .tensor)
         o2.pointee = Handles.make(b, .tensor)

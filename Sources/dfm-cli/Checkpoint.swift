@@ -31,7 +31,7 @@ struct Checkpoint {
     /// Reads the header part; `restore` loads tensors into a model and optimizer.
     static func load(_ path: String) throws -> (Checkpoint, [String: Tensor], [String: String]) {
         let (tensors, meta) = try SafeTensors.read(path)
-        guard meta["format"] == "dfm-checkpoint-1", let e = meta["epoch"].flatMap(Int.init),
+        guard meta["format"] == "dfm-checkpoint-1", let e = meta["epoch"].flatMap(Int.init), e >= 0,
               let c = meta["config"]?.data(using: .utf8), let h = meta["history"]?.data(using: .utf8),
               let config = try? JSONDecoder().decode(RunConfig.self, from: c),
               let history = try? JSONDecoder().decode([EpochRecord].self, from: h) else {

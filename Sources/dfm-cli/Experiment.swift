@@ -18,8 +18,12 @@ struct Experiment: ParsableCommand {
         func run() throws {
             try runReportingErrors {
                 let levels = try parseLevels(sigmas, "--sigmas")
-                var table: [[Double]] = []
+                for s in levels where !(s >= 0 && s.isFinite) {
+                    throw DFMError(.invalidArgument, "--sigmas: noise σ must be finite and >= 0, got \(s)")
+                }
                 let models = try pair(opts.config)
+                try prepareReport(out)
+                var table: [[Double]] = []
                 for (name, c) in models {
                     print("== training \(name)")
                     let (m, _) = try train(c, checkpoint: nil, resume: false, plot: nil, evalEveryEpoch: false)
@@ -47,9 +51,10 @@ struct Experiment: ParsableCommand {
 
         func run() throws {
             try runReportingErrors {
-                let ks = try parseLevels(perClass, "--per-class").map { Int($0) }
-                var table: [[Double]] = []
+                let ks = try parseCounts(perClass, "--per-class", 1...100_000)
                 let models = try pair(opts.config)
+                try prepareReport(out)
+                var table: [[Double]] = []
                 for (name, base) in models {
                     var accs: [Double] = []
                     for k in ks {
@@ -68,8 +73,17 @@ struct Experiment: ParsableCommand {
     }
 }
 
+/// Creates the report's folder and checks PREFIX.md and PREFIX.png can be written, before training.
+func prepareReport(_ out: String) throws {
+    let dir = (out as NSString).deletingLastPathComponent
+    if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    try checkWritable(out + ".md", option: "out")
+    try checkWritable(out + ".png", option: "out")
+}
+
 /// The DFM as configured, and its feedforward counterpart.
 func pair(_ c: RunConfig) throws -> [(String, RunConfig)] {
+    try c.validate()
     guard c.fbFilters > 0 else { throw DFMError(.invalidArgument, "experiments compare a DFM with its feedforward baseline: --fb-filters must be > 0") }
     var ff = c
     ff.fbFilters = 0

@@ -81,6 +81,8 @@ struct DataSplit {
             guard c.samplesPerClass == 0 else {
                 throw DFMError(.invalidArgument, "--samples-per-class applies to classification models, not deeplabv3plus")
             }
+            try Limits.check(c.trainSubset, Limits.scenes, "train-subset", " scenes for deeplabv3plus (0 = 2000)")
+            try Limits.check(c.testSubset, Limits.scenes, "test-subset", " scenes for deeplabv3plus (0 = 500)")
             let tr = try SegmentationScenes(source: trainSet, count: c.trainSubset > 0 ? c.trainSubset : 2000, seed: c.seed)
             let te = try SegmentationScenes(source: testSet, count: c.testSubset > 0 ? c.testSubset : 500, seed: c.seed &+ 1)
             train = Split(count: tr.count, batch: tr.batch)
@@ -91,6 +93,9 @@ struct DataSplit {
             classes = tr.numClasses
             return
         }
+        // A subset larger than its split is an error, not "all" (0 asks for all).
+        try Limits.check(c.trainSubset, 0...trainSet.count, "train-subset", " (the training set's size; 0 = all)")
+        try Limits.check(c.testSubset, 0...testSet.count, "test-subset", " (the test set's size; 0 = all)")
         train = Split(count: trainSet.count, batch: trainSet.batch)
         test = Split(count: testSet.count, batch: testSet.batch)
         imageSize = [trainSet.height, trainSet.width]
@@ -102,13 +107,18 @@ struct DataSplit {
                 taken[trainSet.label(k), default: 0] += 1
                 pick.append(k)
             }
+            var perClass = [Int: Int]()
+            for k in 0..<trainSet.count { perClass[trainSet.label(k), default: 0] += 1 }
+            if let (label, n) = perClass.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }), n < c.samplesPerClass {
+                throw DFMError(.invalidArgument, "--samples-per-class must be in 0...\(n) (class \(label) has \(n) training images), got \(c.samplesPerClass)")
+            }
             trainIndices = pick
         } else if c.trainSubset > 0 {
             trainIndices = Array(perm.prefix(c.trainSubset))
         } else {
             trainIndices = perm
         }
-        testIndices = Array(0..<(c.testSubset > 0 ? min(c.testSubset, testSet.count) : testSet.count))
+        testIndices = Array(0..<(c.testSubset > 0 ? c.testSubset : testSet.count))
     }
 }
 
@@ -158,10 +168,10 @@ func makeOptimizer(_ c: RunConfig, _ params: [Tensor]) throws -> Optimizer {
 /// `evalEveryEpoch` false evaluates after the last epoch only (the experiments' budget).
 func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, quiet: Bool = false,
            evalEveryEpoch: Bool = true) throws -> (Classifier, [EpochRecord]) {
-    guard c.batchSize >= 1, c.epochs >= 1 else { throw DFMError(.invalidArgument, "batch size and epochs must be >= 1") }
-    guard c.schedule == "cosine" || c.schedule == "constant" else {
-        throw DFMError(.invalidArgument, "unknown schedule '\(c.schedule)' (expected cosine or constant)")
-    }
+    try c.validate()
+    // Before any data is read or any epoch trained: the files written after each epoch.
+    if let checkpoint { try checkWritable(checkpoint, option: "checkpoint") }
+    if let plot { try checkWritable(plot, option: "plot") }
     if c.threads > 0 { try Parallel.setThreads(c.threads) }
     let data = try DataSplit(c)
     manualSeed(c.seed)
@@ -176,12 +186,18 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
         guard ck.config == c || (c.schedule == "constant" && { var a = ck.config; a.epochs = c.epochs; return a == c }()) else {
             throw DFMError(.invalidArgument, "checkpoint '\(checkpoint)' was made with a different configuration; resume needs the same options (with --schedule constant, --epochs may grow)")
         }
+        guard ck.epoch <= c.epochs else {
+            throw DFMError(.invalidArgument, "checkpoint '\(checkpoint)' holds \(ck.epoch) epochs, more than --epochs \(c.epochs)")
+        }
         try Checkpoint.restore(model: model.module, optimizer: opt, tensors: tensors, meta: meta)
         startEpoch = ck.epoch
         history = ck.history
         if !quiet { print("resumed from \(checkpoint) after epoch \(startEpoch)") }
     }
-    let steps = (data.trainIndices.count + c.batchSize - 1) / c.batchSize
+    let steps = stepsPerEpoch(data.trainIndices.count, c.batchSize)
+    // Every step number below (epoch * steps + s) is less than this product.
+    let (totalSteps, overflow) = c.epochs.multipliedReportingOverflow(by: steps)
+    guard !overflow else { throw DFMError(.invalidArgument, "\(c.epochs) epochs of \(steps) steps are too many") }
     for epoch in startEpoch..<c.epochs {
         let t0 = Date()
         let order = try randperm(data.trainIndices.count, generator: Generator(seed: c.seed &+ UInt64(epoch) &* 0x9E37_79B9)).toInt64Array()
@@ -195,7 +211,7 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
             if c.trainNoise > 0 { x = try Corruption.gaussian(sigma: c.trainNoise).apply(x, generator: noise) }
             if c.schedule == "cosine" {
                 // Closed form of the step, not recursive state, so a resumed run sets the same rates.
-                let progress = Double(epoch * steps + s) / Double(c.epochs * steps)
+                let progress = Double(epoch * steps + s) / Double(totalSteps)
                 try opt.setLr(c.lr * 0.5 * (1 + Foundation.cos(Double.pi * progress)), group: 0)
             }
             let loss = try crossEntropy(try model.forward(x, c.T), y)

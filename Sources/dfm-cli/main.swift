@@ -11,23 +11,25 @@ struct DFMCommand: ParsableCommand {
 
 /// Options shared by `train` and the experiments.
 struct RunOptions: ParsableArguments {
+    // Numeric options parse their value unconditionally, so `--epochs -1` reaches the range
+    // check (and its message) instead of being taken for an option name.
     @Option(help: "resnet18, resnet34, resnet50 or deeplabv3plus (segmentation of Fashion-MNIST scenes)") var model = "resnet18"
     @Option(help: "Folder with MNIST-layout IDX files (default: Debian's Fashion-MNIST)") var data = IDXDataset.fashionMNISTRoot
-    @Option(name: .customLong("T"), help: "Feedback steps (1 = feedforward when fb-filters is 0)") var T = 3
-    @Option(help: "Feedback channels (0 = feedforward baseline)") var fbFilters = 8
-    @Option(help: "Decay time constant of the stabiliser") var tau: Float = 1
-    @Option var epochs = 1
-    @Option var batchSize = 64
+    @Option(name: .customLong("T"), parsing: .unconditional, help: "Feedback steps, 1...100 (1 = feedforward when fb-filters is 0)") var T = 3
+    @Option(parsing: .unconditional, help: "Feedback channels, 0...4096 (0 = feedforward baseline)") var fbFilters = 8
+    @Option(parsing: .unconditional, help: "Decay time constant of the stabiliser, > 0 and <= 1e6") var tau: Float = 1
+    @Option(parsing: .unconditional, help: "Epochs, 1...100000") var epochs = 1
+    @Option(parsing: .unconditional, help: "Batch size, 1...65536") var batchSize = 64
     @Option(help: "adam, adamw or sgd") var optimizer = "adam"
-    @Option var lr: Double = 1e-3
+    @Option(parsing: .unconditional, help: "Learning rate, > 0 and <= 1e6") var lr: Double = 1e-3
     @Option(help: "Learning rate per step: cosine (decays to 0 over the run) or constant") var schedule = "cosine"
-    @Option(help: "Train on the first N images of a seeded permutation (0 = all)") var trainSubset = 0
-    @Option(help: "Train on K images per class (0 = not used)") var samplesPerClass = 0
-    @Option(help: "Evaluate on the first N test images (0 = all)") var testSubset = 0
-    @Option(help: "Gaussian noise σ added to training images") var trainNoise: Float = 0
-    @Option var seed: UInt64 = 0
-    @Option(help: "Threads (0 = all cores)") var threads = 0
-    @Option(help: "deeplabv3plus: decoder channels of the state's class part") var classFilters = 64
+    @Option(parsing: .unconditional, help: "Train on the first N images of a seeded permutation, 0...training set size (0 = all; deeplabv3plus: N scenes, 0...100000, 0 = 2000)") var trainSubset = 0
+    @Option(parsing: .unconditional, help: "Train on K images per class, 0...smallest class size (0 = not used)") var samplesPerClass = 0
+    @Option(parsing: .unconditional, help: "Evaluate on the first N test images, 0...test set size (0 = all; deeplabv3plus: N scenes, 0...100000, 0 = 500)") var testSubset = 0
+    @Option(parsing: .unconditional, help: "Gaussian noise σ added to training images, 0...100") var trainNoise: Float = 0
+    @Option(parsing: .unconditional) var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Threads, 0...1024 (0 = all cores)") var threads = 0
+    @Option(parsing: .unconditional, help: "deeplabv3plus: decoder channels of the state's class part, 1...4096") var classFilters = 64
 
     var config: RunConfig {
         RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs, batchSize: batchSize,
@@ -53,11 +55,12 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            let c = opts.config
+            try c.validate()
             for p in [checkpoint, plot] {
                 let dir = (p as NSString).deletingLastPathComponent
                 if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             }
-            let c = opts.config
             print("dfm train: \(c.model) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
             let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
             if let last = h.last {
@@ -75,21 +78,23 @@ struct Eval: ParsableCommand {
     @Option(help: "Comma-separated Gaussian noise σ levels") var gaussian = "0.1,0.2,0.3"
     @Option(help: "Comma-separated salt-and-pepper fractions") var saltPepper = "0.05,0.1"
     @Option(help: "Comma-separated Gaussian blur σ levels") var blur = "1"
-    @Option(help: "Evaluate on the first N test images (0 = all)") var testSubset = 0
-    @Option var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Evaluate on the first N test images, 0...test set size (0 = all)") var testSubset = 0
+    @Option(parsing: .unconditional) var seed: UInt64 = 0
 
     func run() throws {
         try runReportingErrors {
+            let levels = try corruptions(gaussian: gaussian, saltPepper: saltPepper, blur: blur)
             let (ck, tensors, meta) = try Checkpoint.load(checkpoint)
             var c = ck.config
             c.testSubset = testSubset
+            try c.validate()
             if c.threads > 0 { try Parallel.setThreads(c.threads) }
             let data = try DataSplit(c)
             let model = try Classifier.make(c, data)
             try Checkpoint.restore(model: model.module, optimizer: nil, tensors: tensors, meta: meta)
             let idx = data.testIndices
             var rows: [(String, EvalResult)] = []
-            for corr in try corruptions(gaussian: gaussian, saltPepper: saltPepper, blur: blur) {
+            for corr in levels {
                 rows.append((corr.description, try evaluate(model, data, idx, T: c.T, batchSize: data.segmentation ? 16 : 256,
                                                             corruption: corr, seed: seed)))
             }
@@ -108,10 +113,14 @@ func parseLevels(_ s: String, _ what: String) throws -> [Float] {
     }
 }
 
+/// The corruptions to evaluate, each level checked now (not after the clean evaluation).
 func corruptions(gaussian: String, saltPepper: String, blur: String) throws -> [Corruption] {
-    [.clean] + (try parseLevels(gaussian, "--gaussian")).map { .gaussian(sigma: $0) }
+    let list: [Corruption] = [.clean] + (try parseLevels(gaussian, "--gaussian")).map { .gaussian(sigma: $0) }
         + (try parseLevels(saltPepper, "--salt-pepper")).map { .saltPepper(fraction: $0) }
         + (try parseLevels(blur, "--blur")).map { .blur(sigma: $0) }
+    let probe = try Tensor.zeros([1, 1, 4, 4])
+    for c in list { _ = try c.apply(probe, generator: Generator(seed: 0)) }
+    return list
 }
 
 setvbuf(stdout, nil, _IOLBF, 0)  // keep stdout lines in order with the stderr progress bar

@@ -4,51 +4,129 @@ import Foundation
 /// naming each tensor's dtype, shape and byte range, then the raw data. dfm writes
 /// F32, I64 and BOOL and reads those plus F16, BF16 and F64 (converted to float32).
 public enum SafeTensors {
-    /// Reads every tensor of a file, plus the `__metadata__` string map.
+    /// Largest JSON header accepted (the reference implementation's limit).
+    static let maxHeaderBytes = 100_000_000
+
+    /// Reads every tensor of a file, plus the `__metadata__` string map. Only regular files:
+    /// every read is bounded by the file's size and by the lengths its header declares.
     public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        guard let fh = FileHandle(forReadingAtPath: path) else {
-            throw DFMError(FileManager.default.fileExists(atPath: path) ? .ioError : .notFound,
-                           "safetensors: cannot open '\(path)'\(FileManager.default.fileExists(atPath: path) ? "" : ": no such file")")
+        let op = "safetensors"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            throw DFMError(e == ENOENT ? .notFound : .ioError,
+                           "safetensors: cannot open '\(path)'\(e == ENOENT ? ": no such file" : ": \(String(cString: strerror(e)))")")
         }
-        defer { try? fh.close() }
-        let data: Data
-        do { data = try fh.readToEnd() ?? Data() } catch {
-            throw DFMError.io("safetensors", "cannot read '\(path)': \(error.localizedDescription)")
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DFMError.io(op, "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw DFMError.io(op, "cannot read '\(path)': it is a directory")
+        default: throw DFMError.io(op, "cannot read '\(path)': not a regular file")
         }
-        return try decode(data, name: path)
+        let size = Int(st.st_size)
+        guard size >= 8 else { throw DFMError.io(op, "'\(path)' is truncated: \(size) bytes, need at least 8") }
+        let n = try headerLength(try readExactly(fd, at: 0, count: 8, path: path), available: size - 8, name: path)
+        let header = try parseHeader(try readExactly(fd, at: 8, count: n, path: path), bodyCount: size - 8 - n, name: path)
+        // The data section is exactly what the header indexes (parseHeader checked it fits).
+        let body = try readExactly(fd, at: 8 + n, count: header.bodyBytes, path: path)
+        return (try materialize(header, body, name: path), header.metadata)
     }
 
     /// Parses a safetensors image held in memory.
     public static func decode(_ data: Data, name: String = "<memory>") throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let op = "safetensors"
         guard data.count >= 8 else { throw DFMError.io(op, "'\(name)' is truncated: \(data.count) bytes, need at least 8") }
+        let n = try headerLength(Array(data.prefix(8)), available: data.count - 8, name: name)
+        let start = data.startIndex + 8
+        let header = try parseHeader(Array(data[start..<(start + n)]), bodyCount: data.count - 8 - n, name: name)
+        let body = data.subdata(in: (start + n)..<(start + n + header.bodyBytes))
+        return (try materialize(header, body, name: name), header.metadata)
+    }
+
+    /// `count` bytes at `offset`, or a "truncated" error if the file ends first.
+    static func readExactly(_ fd: Int32, at offset: Int, count: Int, path: String) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let r = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw DFMError.io("safetensors", "cannot read '\(path)': \(String(cString: strerror(errno)))")
+            }
+            if r == 0 { throw DFMError.io("safetensors", "'\(path)' is truncated: it ended while reading \(count) bytes at offset \(offset)") }
+            done += r
+        }
+        return out
+    }
+
+    /// The 8-byte little-endian header length, within the bytes that follow it and the limit.
+    static func headerLength(_ b: [UInt8], available: Int, name: String) throws -> Int {
         var n: UInt64 = 0
-        for k in 0..<8 { n |= UInt64(data[data.startIndex + k]) << (8 * UInt64(k)) }
-        guard n <= UInt64(data.count - 8), n <= 100_000_000 else {
-            throw DFMError.io(op, "'\(name)' is truncated or corrupt: header claims \(n) bytes, file has \(data.count - 8) after the length")
+        for k in 0..<8 { n |= UInt64(b[k]) << (8 * UInt64(k)) }
+        guard n <= UInt64(available), n <= UInt64(maxHeaderBytes) else {
+            throw DFMError.io("safetensors", "'\(name)' is truncated or corrupt: header claims \(n) bytes, file has \(available) after the length")
         }
-        let hlen = Int(n)
-        let headerBytes = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + hlen))
-        guard let json = try? JSONSerialization.jsonObject(with: headerBytes), let header = json as? [String: Any] else {
-            throw DFMError.io(op, "'\(name)' has a corrupt JSON header")
-        }
-        let body = data.startIndex + 8 + hlen
-        let bodyCount = data.count - 8 - hlen
-        var tensors: [String: Tensor] = [:]
+        return Int(n)
+    }
+
+    struct Entry {
+        let name: String
+        let dtype: String
+        let shape: [Int]
+        let begin: Int, end: Int
+    }
+
+    struct Header {
+        var entries: [Entry] = []
         var metadata: [String: String] = [:]
-        for (key, value) in header {
+        /// Bytes of the data section the entries index (from 0, without holes).
+        var bodyBytes = 0
+    }
+
+    /// Checks the JSON header against the format: a JSON object of entries with a string
+    /// dtype, a shape of non-negative integers and two integer data_offsets whose ranges fill
+    /// the data section exactly (no overlap, no hole, nothing after), plus an optional
+    /// `__metadata__` object of strings. Duplicate and empty keys are refused.
+    static func parseHeader(_ bytes: [UInt8], bodyCount: Int, name: String) throws -> Header {
+        let op = "safetensors"
+        let json: StrictJSON.Value
+        do { json = try StrictJSON.parse(bytes) } catch let e as StrictJSON.SyntaxError {
+            throw DFMError.io(op, "'\(name)' has a corrupt JSON header: \(e.message) (header byte \(e.offset))")
+        }
+        guard case .object(let items) = json else {
+            throw DFMError.io(op, "'\(name)' has a corrupt JSON header: expected an object, got \(json.kind)")
+        }
+        var h = Header()
+        for (key, value) in items {
             if key == "__metadata__" {
-                if let m = value as? [String: String] { metadata = m }
+                guard case .object(let pairs) = value else {
+                    throw DFMError.io(op, "'\(name)': '__metadata__' must be an object of strings, got \(value.kind)")
+                }
+                for (k, v) in pairs {
+                    guard case .string(let s) = v else {
+                        throw DFMError.io(op, "'\(name)': '__metadata__' values must be strings, but '\(k)' is \(v.kind)")
+                    }
+                    h.metadata[k] = s
+                }
                 continue
             }
-            guard let info = value as? [String: Any], let dt = info["dtype"] as? String,
-                  let shapeAny = info["shape"] as? [Any], let offs = info["data_offsets"] as? [Any], offs.count == 2,
-                  let b = (offs[0] as? NSNumber)?.intValue, let e = (offs[1] as? NSNumber)?.intValue else {
-                throw DFMError.io(op, "'\(name)': entry '\(key)' is malformed")
+            guard !key.isEmpty else { throw DFMError.io(op, "'\(name)' has an entry with an empty name") }
+            guard case .object(let fields) = value else { throw DFMError.io(op, "'\(name)': entry '\(key)' is malformed (\(value.kind), not an object)") }
+            func field(_ f: String) -> StrictJSON.Value? { fields.first { $0.key == f }?.value }
+            guard case .string(let dt)? = field("dtype"), case .array(let shapeAny)? = field("shape"),
+                  case .array(let offs)? = field("data_offsets"), offs.count == 2 else {
+                throw DFMError.io(op, "'\(name)': entry '\(key)' is malformed (needs a string dtype, a shape array and two data_offsets)")
             }
             let shape = try shapeAny.map { v -> Int in
-                guard let d = (v as? NSNumber)?.intValue, d >= 0 else { throw DFMError.io(op, "'\(name)': entry '\(key)' has a bad shape") }
+                guard let d = v.nonNegativeInt else {
+                    throw DFMError.io(op, "'\(name)': entry '\(key)' has a bad shape: dimensions must be non-negative integers")
+                }
                 return d
+            }
+            guard let b = offs[0].nonNegativeInt, let e = offs[1].nonNegativeInt else {
+                throw DFMError.io(op, "'\(name)': entry '\(key)' has bad data_offsets: they must be non-negative integers")
             }
             let elem: Int
             switch dt {
@@ -59,12 +137,40 @@ public enum SafeTensors {
             default: throw DFMError.io(op, "'\(name)': entry '\(key)' has unsupported dtype \(dt)")
             }
             let count = try Shape.count(shape, op: op)
-            guard b >= 0, e >= b, e <= bodyCount, e - b == count * elem else {
+            guard e >= b, e <= bodyCount, e - b == count * elem else {
                 throw DFMError.io(op, "'\(name)' is truncated or corrupt: entry '\(key)' (\(dt) \(shape)) has byte range [\(b), \(e)) but the data section holds \(bodyCount) bytes")
             }
-            let t = try Tensor.uninitialized(shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : dt == "F64" ? .float64 : dt == "U8" ? .uint8 : .float32, op: op)
-            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-                let src = raw.baseAddress! + (body - data.startIndex) + b
+            h.entries.append(Entry(name: key, dtype: dt, shape: shape, begin: b, end: e))
+        }
+        // The ranges must tile the data section: in offset order each starts where the last ended.
+        var at = 0, previous: Entry?
+        for e in h.entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+            if e.begin < at, let p = previous {
+                throw DFMError.io(op, "'\(name)' is corrupt: entries '\(p.name)' [\(p.begin), \(p.end)) and '\(e.name)' [\(e.begin), \(e.end)) overlap")
+            }
+            guard e.begin == at else {
+                throw DFMError.io(op, "'\(name)' is corrupt: bytes [\(at), \(e.begin)) of the data section belong to no entry (the format forbids holes)")
+            }
+            at = e.end
+            previous = e
+        }
+        guard at == bodyCount else {
+            throw DFMError.io(op, "'\(name)' is corrupt: \(bodyCount - at) bytes after the last entry's data belong to no entry")
+        }
+        h.bodyBytes = at
+        return h
+    }
+
+    /// The tensors of a checked header, converted from the data section `body`.
+    static func materialize(_ h: Header, _ body: some ContiguousBytes, name: String) throws -> [String: Tensor] {
+        let op = "safetensors"
+        var tensors: [String: Tensor] = [:]
+        for entry in h.entries {
+            let (dt, count, b, e) = (entry.dtype, try Shape.count(entry.shape, op: op), entry.begin, entry.end)
+            let t = try Tensor.uninitialized(entry.shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : dt == "F64" ? .float64 : dt == "U8" ? .uint8 : .float32, op: op)
+            body.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                guard let base = raw.baseAddress else { return }  // an empty data section: only empty tensors
+                let src = base + b
                 switch dt {
                 case "F32", "I64", "F64", "U8":
                     t.rawPointer.copyMemory(from: src, byteCount: e - b)
@@ -78,9 +184,9 @@ public enum SafeTensors {
                     }
                 }
             }
-            tensors[key] = t
+            tensors[entry.name] = t
         }
-        return (tensors, metadata)
+        return tensors
     }
 
     /// Serialises tensors (sorted by name) and metadata into a safetensors image.
@@ -89,6 +195,9 @@ public enum SafeTensors {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         let names = tensors.keys.sorted()
+        if let bad = names.first(where: { $0.isEmpty || $0 == "__metadata__" }) {
+            throw DFMError.invalid("safetensors", bad.isEmpty ? "a tensor name is empty" : "'__metadata__' is reserved and cannot name a tensor")
+        }
         for name in names {
             let t = tensors[name]!
             let code: String
@@ -124,6 +233,10 @@ public enum SafeTensors {
 }
 
 public enum AtomicFile {
+    /// Writes `data` to `path` through a temporary file in the same folder (fsync, then
+    /// rename), so a crash or kill never leaves a half-written file under `path`. The file
+    /// gets mode 0644 minus the umask (every checkpoint writer uses this mode). Errors name
+    /// `path`, not the temporary file.
     public static func write(_ data: Data, to path: String, op: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
@@ -131,27 +244,56 @@ public enum AtomicFile {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw DFMError(.notFound, "\(op): directory '\(dir)' does not exist")
         }
-        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw DFMError.io(op, "cannot create '\(tmp)': \(String(cString: strerror(errno)))") }
-        var ok = data.withUnsafeBytes { raw -> Bool in
+        var st = stat()
+        if stat(path, &st) == 0 {
+            // rename() would replace a device or FIFO (as root, even /dev/null) with a regular file
+            if st.st_mode & S_IFMT == S_IFDIR { throw DFMError.io(op, "cannot write '\(path)': it is a directory") }
+            if st.st_mode & S_IFMT != S_IFREG { throw DFMError.io(op, "cannot write '\(path)': not a regular file") }
+        }
+        removeStaleTemporaries(of: path)
+        let tmp = "\(path)\(tmpInfix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DFMError.io(op, "cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        var failure: Int32 = 0  // the errno of the first failing step
+        data.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
                 let w = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if w <= 0 { if errno == EINTR { continue }; return false }
+                if w < 0 && errno == EINTR { continue }
+                if w <= 0 { failure = w < 0 ? errno : EIO; return }
                 done += w
             }
-            return true
         }
-        ok = ok && fsync(fd) == 0
-        let err = String(cString: strerror(errno))
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
+        if failure == 0, fsync(fd) != 0 { failure = errno }
+        if close(fd) != 0, failure == 0 { failure = errno }
+        if failure == 0, rename(tmp, path) != 0 { failure = errno }
+        guard failure == 0 else {
             unlink(tmp)
-            throw DFMError.io(op, "cannot write '\(path)': \(err)")
+            throw DFMError.io(op, "cannot write '\(path)': \(failure == EISDIR ? "it is a directory" : String(cString: strerror(failure)))")
         }
         let dfd = open(dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// Temporary files are named `NAME.tmp-PID-RANDOM`.
+    static let tmpInfix = ".tmp-"
+
+    /// Removes the temporaries of `path` left by writers that were killed mid-write: those
+    /// whose process no longer exists (a live process may still be writing its own).
+    static func removeStaleTemporaries(of path: String) {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let prefix = url.lastPathComponent + tmpInfix
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+            guard rest.count == 2, let pid = Int32(rest[0]), pid > 0, UInt32(rest[1]) != nil,
+                  rest.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let file = dir + "/" + name
+            var st = stat()
+            if lstat(file, &st) == 0, st.st_mode & S_IFMT == S_IFREG { unlink(file) }
+        }
     }
 }
 

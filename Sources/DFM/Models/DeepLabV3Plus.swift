@@ -203,6 +203,7 @@ public final class DeepLabV3Plus: Module {
             throw DFMError.invalid(op, "shape must be (H, W) with H and W positive multiples of 16, got \(shape)")
         }
         guard tau > 0, tau.isFinite else { throw DFMError.invalid(op, "tau must be positive and finite, got \(tau)") }
+        guard alpha.isFinite else { throw DFMError.invalid(op, "alpha must be finite, got \(alpha)") }
         guard stateInitStd >= 0, stateInitStd.isFinite else {
             throw DFMError.invalid(op, "state_init_std must be finite and non-negative, got \(stateInitStd)")
         }

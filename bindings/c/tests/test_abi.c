@@ -301,6 +301,8 @@ static void test_creation(void) {
     ERR(dfm_tensor_from_data(d6, sizeof d6, neg, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "-3");
     ERR(dfm_tensor_from_data(d6, sizeof d6, huge, 2, DFM_FLOAT32, &t), DFM_OUT_OF_MEMORY, "too many");
     ERR(dfm_tensor_from_data(d6, sizeof d6, s23, 2, (dfm_dtype)7, &t), DFM_INVALID_ARGUMENT, "dtype 7");
+    /* the message lists every dtype (it used to omit DFM_BOOL) */
+    ERR(dfm_tensor_from_data(d6, sizeof d6, s23, 2, (dfm_dtype)7, &t), DFM_INVALID_ARGUMENT, "DFM_BOOL = 2");
     ERR(dfm_tensor_from_data(d6, SIZE_MAX, s23, 2, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, "too large");
 
     /* from_blob: zero copy, release callback once when the last view goes */
@@ -2088,7 +2090,11 @@ static void test_containers_and_safetensors(void) {
     CHECK(r == NULL);
     ERR(dfm_safetensors_read(NULL, &r), DFM_INVALID_ARGUMENT, "path");
     ERR(dfm_safetensors_read(tmp_path("a.safetensors"), NULL), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_safetensors_read(tmpdir, &r), DFM_IO_ERROR, NULL); /* a directory */
+    ERR(dfm_safetensors_read(tmpdir, &r), DFM_IO_ERROR, "is a directory");
+    /* not a regular file: refused, not read until memory runs out (issue #14 item 7) */
+    r = (dfm_tensor_dict)FOREIGN;
+    ERR(dfm_safetensors_read("/dev/zero", &r), DFM_IO_ERROR, "not a regular file");
+    CHECK(r == NULL);
     bytes = read_bytes(tmp_path("a.safetensors"), &len);
     CHECK(bytes != NULL && len > 40);
     write_bytes(tmp_path("empty.safetensors"), bytes, 0);
@@ -2991,6 +2997,10 @@ static void test_dfm_models(void) {
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 1, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "registers");
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 0.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, NAN, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
+    /* alpha is unused, but NaN or infinite is refused like tau (it was accepted) */
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, NAN, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "alpha");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, INFINITY, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "alpha");
+    CHECK(m == NULL);
     ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, -1.0f, &m), DFM_INVALID_ARGUMENT, "state_init_std");
     ERR(dfm_module_dfm_deeplabv3plus(0, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_module_dfm_deeplabv3plus(INT64_MAX, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "in_filters");
@@ -3264,6 +3274,57 @@ static void *refcount_body(void *arg) {
         if (dfm_tensor_release(shared_tensor) != DFM_OK) *ok = 0;
     }
     return NULL;
+}
+
+/* dfm.h: "On failure every handle out pointer is set to NULL". For the two-output
+ * functions this holds for the good pointer when the other one is the NULL argument
+ * (issue #14 item 4: the good one used to keep its old value). */
+static void test_two_outputs_null_on_failure(void) {
+    dfm_tensor a = mat(2, 3, 1), v, i, x, y;
+    dfm_tensor stale = (dfm_tensor)FOREIGN; /* any non-NULL value the caller had there */
+    dfm_dataset d = NULL;
+    int64_t idx[2] = {0, 1};
+
+    v = stale;
+    ERR(dfm_max_dim(a, 1, false, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    i = stale;
+    ERR(dfm_max_dim(a, 1, false, NULL, &i), DFM_INVALID_ARGUMENT, "values");
+    CHECK(i == NULL);
+    v = stale;
+    ERR(dfm_min_dim(a, 1, false, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    v = stale;
+    ERR(dfm_sort(a, 1, false, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    v = stale;
+    ERR(dfm_topk(a, 1, 1, true, &v, NULL), DFM_INVALID_ARGUMENT, "indices");
+    CHECK(v == NULL);
+    v = stale;
+    ERR(dfm_qr(a, "reduced", &v, NULL), DFM_INVALID_ARGUMENT, "'r'");
+    CHECK(v == NULL);
+    i = stale;
+    ERR(dfm_qr(a, "reduced", NULL, &i), DFM_INVALID_ARGUMENT, "'q'");
+    CHECK(i == NULL);
+    /* a failing call with both pointers given also clears both */
+    v = stale;
+    i = stale;
+    ERR(dfm_max_dim(a, 9, false, &v, &i), DFM_INDEX_ERROR, NULL);
+    CHECK(v == NULL && i == NULL);
+
+    /* the IDX files test_dataset wrote */
+    OK(dfm_dataset_idx_open(tmp_path("img-idx3-ubyte"), tmp_path("lab-idx1-ubyte"), &d));
+    x = stale;
+    ERR(dfm_dataset_batch(d, idx, 2, &x, NULL), DFM_INVALID_ARGUMENT, "labels");
+    CHECK(x == NULL);
+    y = stale;
+    ERR(dfm_dataset_batch(d, idx, 2, NULL, &y), DFM_INVALID_ARGUMENT, "images");
+    CHECK(y == NULL);
+    x = stale;
+    ERR(dfm_dataset_batch_range(d, 0, 2, false, 0, &x, NULL), DFM_INVALID_ARGUMENT, "labels");
+    CHECK(x == NULL);
+    OK(dfm_dataset_release(d));
+    dfm_tensor_release(a);
 }
 
 static void test_threads(void) {
@@ -3703,6 +3764,7 @@ int main(void) {
     test_sched_extra();
     test_lbfgs();
     test_dataset();
+    test_two_outputs_null_on_failure();
     test_dfm_models();
     test_recurrent();
     test_threads();

@@ -70,6 +70,64 @@ def ctype(name):
     raise TypeError(f"dfm: unknown C type {name!r} in dfm.h")
 
 
+# --- integers at the boundary ------------------------------------------------------
+# ctypes silently wraps a Python int into an int64_t (2**64 + 3 arrives as 3). Every
+# integer that crosses into libdfm goes through one of the two checks below: by-value
+# int64_t / uint64_t / int32_t arguments through the argtypes classes, arrays through i64_array.
+
+I64_MIN, I64_MAX, U64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
+
+
+class IntOverflowError(OverflowError, RuntimeError):
+    """A Python int that does not fit the C integer it is passed as (torch raises
+    RuntimeError "Overflow when unpacking long" there, Python OverflowError)."""
+
+
+def check_i64(v, what="integer"):
+    """v itself, or IntOverflowError when it is an int that does not fit in int64."""
+    if isinstance(v, int) and not I64_MIN <= v <= I64_MAX:
+        raise IntOverflowError(f"dfm: {what} {v} does not fit in int64 (Overflow when unpacking long)")
+    return v
+
+
+class _Int64Arg:
+    """argtypes entry for a by-value int64_t: range-checked, then ctypes' own conversion."""
+
+    @staticmethod
+    def from_param(v):
+        return ctypes.c_int64.from_param(check_i64(v))
+
+
+class _UInt64Arg:
+    """argtypes entry for a by-value uint64_t (seeds): -2**63...2**64-1, negatives wrap as in torch."""
+
+    @staticmethod
+    def from_param(v):
+        if isinstance(v, int):
+            if not I64_MIN <= v <= U64_MAX:
+                raise IntOverflowError(f"dfm: integer {v} does not fit in uint64 (Overflow when unpacking long)")
+            v &= U64_MAX
+        return ctypes.c_uint64.from_param(v)
+
+
+class _Int32Arg:
+    """argtypes entry for a by-value int32_t (a thread count)."""
+
+    @staticmethod
+    def from_param(v):
+        if isinstance(v, int) and not -(1 << 31) <= v < (1 << 31):
+            raise IntOverflowError(f"dfm: integer {v} does not fit in int32 (Overflow when unpacking long)")
+        return ctypes.c_int32.from_param(v)
+
+
+_CHECKED_ARGS = {"int64_t": _Int64Arg, "uint64_t": _UInt64Arg, "int32_t": _Int32Arg}
+
+
+def arg_ctype(name):
+    """The argtypes entry for a parameter: ctype(name), range-checked for by-value integers."""
+    return _CHECKED_ARGS.get(name.replace("const ", "").strip()) or ctype(name)
+
+
 def _candidates():
     env = os.environ.get("DFM_LIBRARY")
     if env:
@@ -99,7 +157,26 @@ def _load():
 
 lib, path = _load()
 
+
+def _raising_overflow(f):
+    """ctypes reports an argument converter's exception as ctypes.ArgumentError; give the
+    caller the IntOverflowError itself (an OverflowError and a RuntimeError, as torch raises)."""
+    def call(*args):
+        try:
+            return f(*args)
+        except ctypes.ArgumentError as e:
+            msg = str(e)
+            k = msg.find("IntOverflowError: ")
+            if k < 0:
+                raise
+            detail = msg[k + len("IntOverflowError: "):]
+            raise IntOverflowError(f"{f.__name__}: {detail[5:] if detail.startswith('dfm: ') else detail}") from None
+    call.__name__ = f.__name__
+    return call
+
+
 _missing = set()
+_checked = {}
 for _name, (_ret, _args) in DECLS.items():
     try:
         _fn = getattr(lib, _name)
@@ -107,7 +184,9 @@ for _name, (_ret, _args) in DECLS.items():
         _missing.add(_name)
         continue
     _fn.restype = ctype(_ret)
-    _fn.argtypes = [ctype(t) for t, _ in _args]
+    _fn.argtypes = [arg_ctype(t) for t, _ in _args]
+    if any(arg_ctype(t) in _CHECKED_ARGS.values() for t, _ in _args):
+        _checked[_name] = _raising_overflow(_fn)
 
 try:
     _lib_abi = int(lib.dfm_abi_version())
@@ -139,7 +218,7 @@ def fn(name):
     """The declared C function `name` (a stub that raises if the library lacks it)."""
     if name in _missing or name not in DECLS:
         return _Missing(name)
-    return getattr(lib, name)
+    return _checked.get(name) or getattr(lib, name)
 
 
 class _Funcs:
@@ -203,8 +282,8 @@ Handle = ctypes.c_void_p
 I64 = ctypes.c_int64
 
 
-def i64_array(values):
-    values = list(values)
+def i64_array(values, what="integer"):
+    values = [check_i64(v, what) for v in values]
     return (I64 * max(len(values), 1))(*values), len(values)
 
 

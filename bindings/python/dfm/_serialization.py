@@ -5,11 +5,12 @@ Tensors are pickled as raw bytes + shape + dtype (no numpy objects in the pickle
 load() by default only rebuilds dfm tensors and plain containers (torch's weights_only).
 """
 import ctypes
+import errno
 import io
 import os
 import pickle
+import stat
 import struct
-import tempfile
 
 import numpy as np
 
@@ -64,32 +65,89 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, **kwargs):
     _atomic_write(os.fspath(f), data)
 
 
+class CheckpointError(pickle.UnpicklingError, RuntimeError):
+    """A file dfm.load cannot read: torch raises pickle.UnpicklingError there; it is also a
+    RuntimeError, as dfm's earlier releases raised."""
+
+
 def load(f, map_location=None, pickle_module=None, weights_only=True, **kwargs):
     if hasattr(f, "read"):
         data = f.read()
     else:
         with open(os.fspath(f), "rb") as fh:
             data = fh.read()
+    # With weights_only every failure comes from the file (only dfm's own rebuild functions
+    # and plain containers run), so each one is reported as a malformed checkpoint.
+    malformed = (Exception,) if weights_only else (pickle.UnpicklingError, EOFError, ValueError, struct.error)
     try:
         if weights_only:
             return _WeightsOnlyUnpickler(io.BytesIO(data)).load()
         return pickle.loads(data)
-    except (pickle.UnpicklingError, EOFError, ValueError, struct.error) as e:
-        raise RuntimeError(f"dfm.load: {getattr(f, 'name', f)} is not a valid dfm checkpoint ({e})") from e
+    except MemoryError:
+        raise
+    except malformed as e:
+        raise CheckpointError(f"dfm.load: {getattr(f, 'name', f)} is not a valid dfm checkpoint "
+                              f"({type(e).__name__}: {e})") from e
+
+
+# Temporary files are named NAME.tmp-PID-RANDOM, as the core's writer (AtomicFile) names them.
+_TMP_INFIX = ".tmp-"
+
+
+def _remove_stale_temporaries(path):
+    """Removes temporaries of `path` left by writers killed mid-write (their process is gone)."""
+    d, base = os.path.split(os.path.abspath(path))
+    prefix = base + _TMP_INFIX
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        parts = name[len(prefix):].split("-")
+        if len(parts) != 2 or not all(p.isdigit() and p.isascii() for p in parts) or int(parts[0]) <= 0:
+            continue
+        try:
+            os.kill(int(parts[0]), 0)
+            continue  # alive (maybe still writing)
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        full = os.path.join(d, name)
+        try:
+            if stat.S_ISREG(os.lstat(full).st_mode):
+                os.unlink(full)
+        except OSError:
+            pass
 
 
 def _atomic_write(path, data):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".dfm-")
+    """Writes like the core: a temporary file created with mode 0644 minus the umask, fsync,
+    then rename over `path`. Errors name `path` (as torch.save's open() would), never the
+    temporary file."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    _remove_stale_temporaries(path)
+    tmp = f"{path}{_TMP_INFIX}{os.getpid()}-{int.from_bytes(os.urandom(4), 'little')}"  # not `random`: the caller's stream
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as e:
+        raise type(e)(e.errno, e.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno is not None:
+            raise type(e)(e.errno, e.strerror, path) from None
         raise
 
 

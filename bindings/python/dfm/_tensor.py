@@ -1316,8 +1316,9 @@ class Tensor:
             elif isinstance(k, builtins.slice):
                 if k.step is not None and int(k.step) <= 0:
                     raise ValueError("step must be greater than zero")
-                x = _op("dfm_slice", x._h, d, k.start is not None, int(k.start or 0), k.stop is not None,
-                        int(k.stop or 0), int(k.step or 1))
+                # Python (and torch) clamp slice bounds beyond the index range: x[:2**64] is all of x
+                x = _op("dfm_slice", x._h, d, k.start is not None, _clamp_i64(k.start or 0), k.stop is not None,
+                        _clamp_i64(k.stop or 0), _clamp_i64(k.step or 1))
                 d += 1
             else:
                 idx = k if isinstance(k, Tensor) else tensor(k)
@@ -1381,6 +1382,10 @@ class Tensor:
         if self.dim() == 0 and spec:
             return format(self.item(), spec)
         return repr(self)
+
+
+def _clamp_i64(v):
+    return builtins.min(builtins.max(int(v), _lib.I64_MIN), _lib.I64_MAX)
 
 
 def _wrap_negative_indices(idx, size, dim):
@@ -1483,7 +1488,21 @@ def _infer_array(data, dt):
             raise TypeError(f"dfm: cannot make a tensor from {type(data).__name__} with numpy dtype {a.dtype}")
     if dt is int64 and a.dtype.kind == "f" and a.size and not np.all(np.isfinite(a)):
         raise ValueError("dfm: cannot convert non-finite values to int64")
+    _check_int_range(a, dt)
     return a.astype(dt.np, copy=False), dt
+
+
+def _check_int_range(a, dt):
+    """Python ints beyond int64 (numpy keeps them as uint64 or object) must not wrap on the
+    way to an int64 tensor; object arrays of ints beyond int64 are refused for any dtype, as in torch."""
+    if not a.size:
+        return
+    if a.dtype.kind == "u" and dt is int64 and int(a.max()) > _lib.I64_MAX:  # int(): numpy 1.x compares in float64
+        _lib.check_i64(int(a.max()), "value")
+    elif a.dtype.kind == "O":
+        for v in a.flat:
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                _lib.check_i64(int(v), "value")
 
 
 def _flat(x):
@@ -1715,8 +1734,7 @@ def minimum(a, b):
 
 
 def manual_seed(seed):
-    seed = int(seed)
-    check(C.dfm_manual_seed(ctypes.c_uint64(seed & 0xFFFFFFFFFFFFFFFF)))
+    check(C.dfm_manual_seed(int(seed)))  # -2**63...2**64-1, negatives wrap as in torch
     return None
 
 

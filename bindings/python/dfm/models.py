@@ -1,7 +1,7 @@
 """dfm.models: the DFM models (MODELS.md) and torchvision's ResNets, built by the core."""
 import ctypes
 
-from ._lib import C, Handle, check
+from ._lib import C, Handle, check, i64_array
 from ._tensor import Tensor, _wrap
 from .nn.core import CoreModule
 
@@ -48,7 +48,7 @@ def _dfm_resnet(arch, frontend, fb_filters, registers, n_classes, shape, tau, in
     h, w = _pair(shape)
     out = Handle()
     check(C.dfm_module_dfm_resnet(arch.encode(), str(frontend).encode(), int(fb_filters), int(registers),
-                                  int(n_classes), (ctypes.c_int64 * 2)(h, w), float(tau), int(in_channels),
+                                  int(n_classes), i64_array([h, w], "shape")[0], float(tau), int(in_channels),
                                   float(state_init_std), ctypes.byref(out)))
     return out.value
 
@@ -84,8 +84,8 @@ class DeepLabV3Plus(_DFMModel):
         h, w = _pair(shape)
         out = Handle()
         check(C.dfm_module_dfm_deeplabv3plus(int(in_filters), int(fb_filters), int(class_filters), int(registers),
-                                             int(classes), float(alpha), float(tau), (ctypes.c_int64 * 2)(h, w),
-                                             str(block).encode(), (ctypes.c_int64 * 4)(*layers),
+                                             int(classes), float(alpha), float(tau), i64_array([h, w], "shape")[0],
+                                             str(block).encode(), i64_array(layers, "layers")[0],
                                              float(aspp_dropout), float(state_init_std), ctypes.byref(out)))
         super().__init__(out.value)
 

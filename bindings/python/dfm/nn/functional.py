@@ -1,7 +1,7 @@
 """torch.nn.functional over the core's ops."""
 import math
 
-from .._lib import C, check
+from .._lib import C, check, i64_array
 from .._tensor import Tensor, _h, _op, full, int64, tensor, where
 from .._tensor import cat as _cat
 from .._functions import bmm  # noqa: F401
@@ -18,9 +18,7 @@ def _pair(v, name="value"):
 
 
 def _arr2(v, name):
-    from ctypes import c_int64
-    a, b = _pair(v, name)
-    return (c_int64 * 2)(a, b)
+    return i64_array(_pair(v, name), name)[0]
 
 
 def _t(x, fn):
@@ -169,13 +167,14 @@ def adaptive_avg_pool2d(input, output_size):
     if len(size) == 1:
         size = size * 2
     size = [x.shape[-2 + i] if s is None else int(s) for i, s in enumerate(size)]
-    from ctypes import c_int64
-    return _op("dfm_adaptive_avg_pool2d", x._h, (c_int64 * 2)(*size))
+    if len(size) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must have 2 values, got {size}")
+    return _op("dfm_adaptive_avg_pool2d", x._h, i64_array(size, "output_size")[0])
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    from ctypes import c_double, c_int64
+    from ctypes import c_double
     x = _t(input, "interpolate")
     if antialias:
         raise RuntimeError("dfm: interpolate(antialias=True) is not supported")
@@ -184,7 +183,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     sz = None
     sf = None
     if size is not None:
-        sz = (c_int64 * 2)(*_pair(size, "size"))
+        sz = i64_array(_pair(size, "size"), "size")[0]
     else:
         if isinstance(scale_factor, (list, tuple)):
             s = [float(v) for v in scale_factor] * (2 if len(scale_factor) == 1 else 1)
