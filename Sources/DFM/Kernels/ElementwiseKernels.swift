@@ -200,6 +200,37 @@ enum FloatOps {
     /// g where the relu output is positive.
     struct ReluBackward: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ g: S, _ y: S) -> S { y > 0 ? g : 0 } }
 
+    /// x ** p in the tensor's precision, with torch's special cases (pow_tensor_scalar): x·x for
+    /// 2, x·x·x for 3, √x for 0.5, 1/√x for -0.5, 1/x for -1, 1/(x·x) for -2 (fast and exact).
+    struct PowScalar: FloatFn1 {
+        let p: Double
+        @inline(__always)
+        func callAsFunction<S: Real>(_ x: S) -> S {
+            switch p {
+            case 2: return x * x
+            case 3: return x * x * x
+            case 0.5: return x.squareRoot()
+            case -0.5: return 1 / x.squareRoot()
+            case -1: return 1 / x
+            case -2: return 1 / (x * x)
+            case 1: return x
+            default: return S.pow(x, S(p))
+            }
+        }
+    }
+    /// g · p · x^(p-1), the derivative of PowScalar (p != 0).
+    struct PowScalarBackward: FloatFn2 {
+        let p: Double
+        @inline(__always)
+        func callAsFunction<S: Real>(_ g: S, _ x: S) -> S {
+            switch p {
+            case 2: return g * 2 * x
+            case 1: return g
+            default: return g * S(p) * S.pow(x, S(p - 1))
+            }
+        }
+    }
+
     /// floor(a / b) as torch computes it (div_floor_floating): from fmod, so the quotient is
     /// exact where a / b itself would round across an integer.
     struct FloorDiv: FloatFn2 {

@@ -145,9 +145,9 @@ public func sqrt(_ a: Tensor) throws -> Tensor {
 /// a ** p for a scalar exponent.
 public func pow(_ a: Tensor, _ p: Double) throws -> Tensor {
     if !a.dtype.isFloat { return try IntArith.pow(a, p, float: pow) }
-    let out = try EW.map(a, op: "pow") { Foundation.pow($0, p) }
+    let out = try EW.map(a, op: "pow", FloatOps.PowScalar(p: p))
     return record("pow_scalar", out, [a]) { g in
-        [try EW.zip(g, a, op: "pow_backward") { g, x in p == 0 ? 0 : g * p * Foundation.pow(x, p - 1) }]
+        [p == 0 ? try Tensor.zeros(a.shape, dtype: a.dtype) : try EW.zip(g, a, op: "pow_backward", FloatOps.PowScalarBackward(p: p))]
     }
 }
 
