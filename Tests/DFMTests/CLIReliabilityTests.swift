@@ -6,13 +6,7 @@ import XCTest
 /// data is read or any epoch trained; a bad value is one `dfm: error:` line and exit code 1,
 /// never a trap, and nothing is written.
 final class CLIReliabilityTests: XCTestCase {
-    /// The executable next to the test bundle (DFM_CLI overrides it, e.g. to try another build).
-    var cli: URL {
-        if let p = ProcessInfo.processInfo.environment["DFM_CLI"] { return URL(fileURLWithPath: p) }
-        let b = Bundle(for: CLIReliabilityTests.self).bundleURL
-        let candidates = [b.appendingPathComponent("dfm-cli"), b.deletingLastPathComponent().appendingPathComponent("dfm-cli")]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
-    }
+    var cli: URL { CLITests.cliURL }
     lazy var dir: String = {
         let d = NSTemporaryDirectory() + "dfm-cli-rel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)

@@ -5,12 +5,15 @@ import XCTest
 /// Drives the `dfm-cli` executable (built next to the test bundle) end to end on a
 /// tiny Fashion-MNIST budget: resume exactness, eval corruptions, and bad input.
 final class CLITests: XCTestCase {
-    /// The executable sits in the products folder with the test bundle (SwiftPM builds both).
-    var cli: URL {
+    /// The executable sits in the products folder with the test bundle (SwiftPM builds both);
+    /// DFM_CLI overrides it, e.g. to try another build.
+    static var cliURL: URL {
+        if let p = ProcessInfo.processInfo.environment["DFM_CLI"] { return URL(fileURLWithPath: p) }
         let b = Bundle(for: CLITests.self).bundleURL
         let candidates = [b.appendingPathComponent("dfm-cli"), b.deletingLastPathComponent().appendingPathComponent("dfm-cli")]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
     }
+    var cli: URL { Self.cliURL }
     lazy var dir: String = {
         let d = NSTemporaryDirectory() + "dfm-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)

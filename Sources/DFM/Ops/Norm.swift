@@ -73,6 +73,15 @@ private func normInputs(_ x: Tensor, _ w: Tensor?, _ b: Tensor?) -> (inputs: [Te
     return (ins, wi, bi)
 }
 
+/// The gradient list for `record`: x's first, then weight's and bias's at their indices.
+private func normGrads(_ n: Int, _ gx: Tensor?, _ w: (Int?, Tensor?), _ b: (Int?, Tensor?)) -> [Tensor?] {
+    var grads = [Tensor?](repeating: nil, count: n)
+    grads[0] = gx
+    if let wi = w.0 { grads[wi] = w.1 }
+    if let bi = b.0 { grads[bi] = b.1 }
+    return grads
+}
+
 // MARK: batch_norm
 
 /// torch.nn.functional.batch_norm for (N, C), (N, C, L), (N, C, H, W) (any (N, C, *)).
@@ -165,11 +174,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                     }
                 }
             }
-            var grads = [Tensor?](repeating: nil, count: ins.count)
-            grads[0] = gx
-            if let wi { grads[wi] = gw }
-            if let bi { grads[bi] = gb }
-            return grads
+            return normGrads(ins.count, gx, (wi, gw), (bi, gb))
         }
     }
     return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
@@ -262,11 +267,7 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, 
                 }
                 gx = t
             }
-            var grads = [Tensor?](repeating: nil, count: ins.count)
-            grads[0] = gx
-            if let wi { grads[wi] = gw }
-            if let bi { grads[bi] = gb }
-            return grads
+            return normGrads(ins.count, gx, (wi, gw), (bi, gb))
         }
     }
     return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
@@ -369,11 +370,7 @@ public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias
                     }
                 }
             }
-            var grads = [Tensor?](repeating: nil, count: ins.count)
-            grads[0] = gx
-            if let wi { grads[wi] = gw }
-            if let bi { grads[bi] = gb }
-            return grads
+            return normGrads(ins.count, gx, (wi, gw), (bi, gb))
         }
     }
     return try x.dtype == .float64 ? run(Double.self) : run(Float.self)

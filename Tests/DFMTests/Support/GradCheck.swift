@@ -8,88 +8,50 @@ import XCTest
 /// each derivative rule is checked to 1e-6 relative in its float64 form.
 func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-2, samples: Int = 12,
                file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
-    try gradCheck32(inputs, eps: eps, tol: tol, samples: samples, file: file, line: line, f)
-    try gradCheck64(inputs.map { $0.dtype == .float32 ? try toDType($0, .float64) : $0 }, samples: samples,
-                    file: file, line: line, f)
+    try gradCheckPass(inputs, eps: eps, tol: tol, samples: samples, file: file, line: line, f)
+    try gradCheckPass(inputs.map { $0.dtype == .float32 ? try toDType($0, .float64) : $0 }, eps: 1e-6 as Double,
+                      tol: 1e-6, samples: samples, file: file, line: line, f)
 }
 
-/// The float64 pass: f must produce float64 from float64 inputs.
-func gradCheck64(_ inputs: [Tensor], eps: Double = 1e-6, tol: Double = 1e-6, samples: Int = 12,
-                 file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
+/// One pass in precision S: every S input is a leaf, f must give an S output.
+func gradCheckPass<S: Real>(_ inputs: [Tensor], eps: S, tol: S, samples: Int = 12,
+                            file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
     let leaves = try inputs.map { t -> Tensor in
         let c = try t.clone()
-        if c.dtype == .float64 { try c.requiresGrad() }
+        if c.dtype == S.dtype { try c.requiresGrad() }
         return c
     }
     let out = try f(leaves)
-    XCTAssertEqual(out.dtype, .float64, "float64 inputs gave a \(out.dtype) output", file: file, line: line)
+    XCTAssertEqual(out.dtype, S.dtype, "\(S.dtype) inputs gave a \(out.dtype) output", file: file, line: line)
     var rng = SplitMix(seed: 7)
-    let w = try Tensor(double: (0..<out.count).map { _ in Double(rng.nextFloat()) * 2 - 1 }, shape: out.shape)
+    let w = try toDType(try Tensor(double: (0..<out.count).map { _ in Double(rng.nextFloat()) * 2 - 1 }, shape: out.shape), S.dtype)
     try sum(try mul(out, w)).backward()
     func objective() throws -> Double {
         try GradMode.noGrad {
             let o = try f(leaves)
+            let op = o.p(S.self), wp = w.p(S.self)
             var s: Double = 0
-            for k in 0..<o.count { s += o.d[k] * w.d[k] }
+            for k in 0..<o.count { s += Double(op[k]) * Double(wp[k]) }
             return s
         }
     }
-    for (i, x) in leaves.enumerated() where x.dtype == .float64 {
-        guard let g = x.grad else { XCTFail("float64 input \(i): no gradient", file: file, line: line); continue }
-        XCTAssertEqual(g.dtype, .float64, "float64 input \(i): gradient dtype", file: file, line: line)
-        let n = x.count
+    for (i, x) in leaves.enumerated() where x.dtype == S.dtype {
+        guard let g = x.grad else { XCTFail("\(S.dtype) input \(i): no gradient", file: file, line: line); continue }
+        XCTAssertEqual(g.dtype, S.dtype, "\(S.dtype) input \(i): gradient dtype", file: file, line: line)
+        let n = x.count, xp = x.p(S.self), gp = g.p(S.self)
         let picks = n <= samples ? Array(0..<n) : (0..<samples).map { _ in Int(rng.next() % UInt64(n)) }
         for k in picks {
-            let orig = x.d[k]
-            x.d[k] = orig + eps
+            let orig = xp[k]
+            xp[k] = orig + eps
             let fp = try objective()
-            x.d[k] = orig - eps
+            xp[k] = orig - eps
             let fm = try objective()
-            x.d[k] = orig
-            let num = (fp - fm) / (2 * eps)
-            let ana = g.d[k]
+            xp[k] = orig
+            let num = S((fp - fm) / Double(2 * eps))
+            let ana = gp[k]
             let scale = max(1, Swift.abs(num), Swift.abs(ana))
             XCTAssert(Swift.abs(num - ana) <= tol * scale,
-                      "float64 input \(i) element \(k): autograd \(ana) vs finite difference \(num)", file: file, line: line)
-        }
-    }
-}
-
-func gradCheck32(_ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-2, samples: Int = 12,
-                 file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
-    let leaves = try inputs.map { t -> Tensor in
-        let c = try t.clone()
-        if c.dtype == .float32 { try c.requiresGrad() }
-        return c
-    }
-    let out = try f(leaves)
-    var rng = SplitMix(seed: 7)
-    let w = try Tensor((0..<out.count).map { _ in rng.nextFloat() * 2 - 1 }, shape: out.shape)
-    try sum(try mul(out, w)).backward()
-    func objective() throws -> Double {
-        try GradMode.noGrad {
-            let o = try f(leaves)
-            var s: Double = 0
-            for k in 0..<o.count { s += Double(o.f[k]) * Double(w.f[k]) }
-            return s
-        }
-    }
-    for (i, x) in leaves.enumerated() where x.dtype == .float32 {
-        guard let g = x.grad else { XCTFail("input \(i): no gradient", file: file, line: line); continue }
-        let n = x.count
-        let picks = n <= samples ? Array(0..<n) : (0..<samples).map { _ in Int(rng.next() % UInt64(n)) }
-        for k in picks {
-            let orig = x.f[k]
-            x.f[k] = orig + eps
-            let fp = try objective()
-            x.f[k] = orig - eps
-            let fm = try objective()
-            x.f[k] = orig
-            let num = Float((fp - fm) / Double(2 * eps))
-            let ana = g.f[k]
-            let scale = max(1, Swift.abs(num), Swift.abs(ana))
-            XCTAssert(Swift.abs(num - ana) <= tol * scale,
-                      "input \(i) element \(k): autograd \(ana) vs finite difference \(num)", file: file, line: line)
+                      "\(S.dtype) input \(i) element \(k): autograd \(ana) vs finite difference \(num)", file: file, line: line)
         }
     }
 }
