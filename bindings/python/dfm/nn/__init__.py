@@ -2,7 +2,8 @@
 from . import functional, init  # noqa: F401
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, ConvTranspose2d, Embedding, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss,  # noqa
                      Dropout, Flatten, GELU, GroupNorm, Identity, L1Loss, LayerNorm, LeakyReLU, Linear, LogSoftmax,
-                     MaxPool2d, MSELoss, MultiheadAttention, NLLLoss, ReLU, Sigmoid, SiLU, Softmax, Tanh, Upsample)
+                     MaxPool2d, MSELoss, MultiheadAttention, NLLLoss, ReLU, Sigmoid, SiLU, Softmax, Tanh,
+                     TransformerEncoder, TransformerEncoderLayer, Upsample)
 from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
 from . import utils  # noqa: F401,E402
