@@ -2930,7 +2930,7 @@ static void test_transformers(void) {
     int64_t qs[3] = {2, 3, 4}, ks[3] = {2, 5, 4}, ms[2] = {3, 5}, lne[3] = {3, 2, 4}, dims[3], steps = -1;
     int64_t img[2] = {8, 8}, bad_img[2] = {8, 10};
     dfm_tensor q = NULL, k = NULL, v = NULL, mask = NULL, y = NULL, w = NULL, t = NULL, x = NULL, src = NULL;
-    dfm_tensor wi = vec(48, 0.0f), bi = vec(12, 0.0f), wo = mat(4, 4, 0.0f), bo = vec(4, 0.0f), small = vec(3, 0.0f);
+    dfm_tensor wi = mat(12, 4, -24.0f), bi = vec(12, 0.0f), wo = mat(4, 4, 0.0f), bo = vec(4, 0.0f), small = vec(3, 0.0f);
     dfm_module mha = NULL, layer = NULL, enc = NULL, ln = NULL, vit = NULL, lin = NULL, bad = NULL;
     int64_t d4[4];
     bool kb[15] = {1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0};
