@@ -11,7 +11,7 @@ struct DFMCommand: ParsableCommand {
 
 /// Options shared by `train` and the experiments.
 struct RunOptions: ParsableArguments {
-    @Option(help: "resnet18, resnet34, resnet50 or deeplabv3plus (segmentation of Fashion-MNIST scenes)") var model = "resnet18"
+    @Option(help: "resnet18, resnet34, resnet50, vit or deeplabv3plus (segmentation of Fashion-MNIST scenes)") var model = "resnet18"
     @Option(help: "Folder with MNIST-layout IDX files (default: Debian's Fashion-MNIST)") var data = IDXDataset.fashionMNISTRoot
     @Option(name: .customLong("T"), help: "Feedback steps (1 = feedforward when fb-filters is 0)") var T = 3
     @Option(help: "Feedback channels (0 = feedforward baseline)") var fbFilters = 8
@@ -28,11 +28,17 @@ struct RunOptions: ParsableArguments {
     @Option var seed: UInt64 = 0
     @Option(help: "Threads (0 = all cores)") var threads = 0
     @Option(help: "deeplabv3plus: decoder channels of the state's class part") var classFilters = 64
+    @Option(help: "vit: token width") var dim = 64
+    @Option(help: "vit: encoder layers") var depth = 2
+    @Option(help: "vit: attention heads (must divide --dim)") var heads = 4
+    @Option(help: "vit: patch size (must divide the image size)") var patch = 4
+    @Option(help: "vit: feed-forward width (0 = 2·dim)") var mlpDim = 0
 
     var config: RunConfig {
         RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs, batchSize: batchSize,
                   optimizer: optimizer, lr: lr, trainSubset: trainSubset, samplesPerClass: samplesPerClass, testSubset: testSubset,
-                  trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters, schedule: schedule)
+                  trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters, schedule: schedule,
+                  vit: model == "vit" ? ViTConfig(dim: dim, depth: depth, heads: heads, patch: patch, mlpDim: mlpDim == 0 ? 2 * dim : mlpDim) : nil)
     }
 }
 
@@ -58,10 +64,13 @@ struct Train: ParsableCommand {
                 if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             }
             let c = opts.config
-            print("dfm train: \(c.model) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            let arch = c.vit.map { " dim=\($0.dim) depth=\($0.depth) heads=\($0.heads) patch=\($0.patch) mlp=\($0.mlpDim)" } ?? ""
+            print("dfm train: \(c.model)\(arch) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            let t0 = Date()
             let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
             if let last = h.last {
-                print(String(format: "final test %@: %.2f%%", last.metric, 100 * last.testScore))
+                print(String(format: "final test %@: %.2f%% (%.0f s in this run)", last.metric, 100 * last.testScore,
+                             Date().timeIntervalSince(t0)))
             }
             print("checkpoint: \(checkpoint)")
             print("plot: \(plot)")
