@@ -3,11 +3,11 @@ import DFM
 /// `--model vit` options (MODELS.md §7); stored in the run config (nil for other models, so
 /// checkpoints of other models keep their config).
 struct ViTConfig: Codable, Equatable {
-    var dim = 64
+    var dim = 128
     var depth = 2
     var heads = 4
-    var patch = 4
-    var mlpDim = 128
+    var patch = 7
+    var mlpDim = 256
 }
 
 extension Classifier {

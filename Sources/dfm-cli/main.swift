@@ -28,10 +28,12 @@ struct RunOptions: ParsableArguments {
     @Option var seed: UInt64 = 0
     @Option(help: "Threads (0 = all cores)") var threads = 0
     @Option(help: "deeplabv3plus: decoder channels of the state's class part") var classFilters = 64
-    @Option(help: "vit: token width") var dim = 64
+    // ViT defaults: on Fashion-MNIST, 7×7 patches (16 tokens) of width 128 learn far faster per
+    // second than 4×4 patches of width 64 (72.6% vs 50.4% after 12000 images, at 1.7× the speed).
+    @Option(help: "vit: token width") var dim = 128
     @Option(help: "vit: encoder layers") var depth = 2
     @Option(help: "vit: attention heads (must divide --dim)") var heads = 4
-    @Option(help: "vit: patch size (must divide the image size)") var patch = 4
+    @Option(help: "vit: patch size (must divide the image size)") var patch = 7
     @Option(help: "vit: feed-forward width (0 = 2·dim)") var mlpDim = 0
 
     var config: RunConfig {
