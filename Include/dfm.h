@@ -1024,6 +1024,75 @@ DFM_API dfm_status dfm_module_rnn_forward(dfm_module m, dfm_tensor input, dfm_te
 DFM_API dfm_status dfm_module_rnn_cell_forward(dfm_module m, dfm_tensor input, dfm_tensor hx, dfm_tensor cx,
                                                dfm_tensor *h, dfm_tensor *c);
 
+/* ======================================================================== */
+/* Transformers: attention, encoder layers, trunc_normal_, DFM-ViT           */
+/* ======================================================================== */
+
+/* gelu(a, approximate="tanh"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), with its own
+ * derivative. NEW REFERENCE. */
+DFM_API dfm_status dfm_gelu_tanh(dfm_tensor a, dfm_tensor *out);
+/* torch.nn.functional.scaled_dot_product_attention: q (*, L, E), k (*, S, E), v (*, S, Ev)
+ * with the same leading dims; returns (*, L, Ev). attn_mask (may be NULL) broadcasts to
+ * (*, L, S): bool True = attend, float = added (gets a gradient if it requires one). A query
+ * row with every key masked gives zeros. dropout_p applies whenever > 0 (pass 0 in eval).
+ * has_scale false: scale 1/sqrt(E). One fused kernel: the attention matrix is computed once
+ * per head and reused in backward. NEW REFERENCE. */
+DFM_API dfm_status dfm_scaled_dot_product_attention(dfm_tensor q, dfm_tensor k, dfm_tensor v, dfm_tensor attn_mask,
+                                                    float dropout_p, bool is_causal, bool has_scale, double scale,
+                                                    dfm_tensor *out);
+/* torch.nn.functional.multi_head_attention_forward with the packed in-projection (kdim = vdim
+ * = embed_dim): query/key/value (L, N, E), (N, L, E) with batch_first, or unbatched (L, E).
+ * in_proj_bias, out_proj_bias, key_padding_mask ((N, S)) and attn_mask ((L, S) or
+ * (N·num_heads, L, S)) may be NULL; bool masks mean True = ignore, float masks are added.
+ * is_causal is torch's hint and needs attn_mask. Dropout applies in training only. *out: NEW
+ * REFERENCE; with need_weights, *weights: NEW REFERENCE to the attention weights (N, L, S)
+ * averaged over heads (or (N, heads, L, S)), differentiable; else *weights is set to NULL
+ * (weights may then be NULL). */
+DFM_API dfm_status dfm_multi_head_attention_forward(dfm_tensor query, dfm_tensor key, dfm_tensor value, int64_t num_heads,
+                                                    dfm_tensor in_proj_weight, dfm_tensor in_proj_bias,
+                                                    dfm_tensor out_proj_weight, dfm_tensor out_proj_bias, float dropout_p,
+                                                    bool training, dfm_tensor key_padding_mask, bool need_weights,
+                                                    dfm_tensor attn_mask, bool average_attn_weights, bool is_causal,
+                                                    bool batch_first, dfm_tensor *out, dfm_tensor *weights);
+/* torch.nn.init.trunc_normal_(t, mean, std, a, b): N(mean, std²) cut to [a, b] (absolute
+ * bounds; torch's defaults mean 0, std 1, a -2, b 2). */
+DFM_API dfm_status dfm_init_trunc_normal_(dfm_tensor t, float mean, float std, float a, float b);
+/* torch.nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, batch_first) (kdim = vdim =
+ * embed_dim): parameters in_proj_weight, in_proj_bias, out_proj.{weight,bias}. dfm_module_forward
+ * runs self-attention and returns the output only. */
+DFM_API dfm_status dfm_module_multihead_attention(int64_t embed_dim, int64_t num_heads, float dropout, bool bias,
+                                                  bool batch_first, dfm_module *out);
+/* m(query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights,
+ * is_causal) for a MultiheadAttention module; outs as dfm_multi_head_attention_forward. */
+DFM_API dfm_status dfm_module_multihead_attention_forward(dfm_module m, dfm_tensor query, dfm_tensor key, dfm_tensor value,
+                                                         dfm_tensor key_padding_mask, bool need_weights, dfm_tensor attn_mask,
+                                                         bool average_attn_weights, bool is_causal, dfm_tensor *out,
+                                                         dfm_tensor *weights);
+/* torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation
+ * "relu" | "gelu", layer_norm_eps, batch_first, norm_first, bias); torch's defaults 2048, 0.1,
+ * "relu", 1e-5, false, false, true. Children self_attn, linear1, dropout, linear2, norm1, norm2,
+ * dropout1, dropout2. */
+DFM_API dfm_status dfm_module_transformer_encoder_layer(int64_t d_model, int64_t nhead, int64_t dim_feedforward,
+                                                        float dropout, const char *activation, float layer_norm_eps,
+                                                        bool batch_first, bool norm_first, bool bias, dfm_module *out);
+/* torch.nn.TransformerEncoder(encoder_layer, num_layers, norm): num_layers copies of the layer
+ * (same initial weights, as torch's deepcopy) under layers.{i}; norm (a LayerNorm) may be NULL.
+ * The layer is copied, not kept. */
+DFM_API dfm_status dfm_module_transformer_encoder(dfm_module encoder_layer, int64_t num_layers, dfm_module norm,
+                                                  dfm_module *out);
+/* forward(src, mask, src_key_padding_mask, is_causal) of a TransformerEncoderLayer or
+ * TransformerEncoder; the masks may be NULL. NEW REFERENCE. */
+DFM_API dfm_status dfm_module_transformer_forward(dfm_module m, dfm_tensor src, dfm_tensor mask,
+                                                  dfm_tensor src_key_padding_mask, bool is_causal, dfm_tensor *out);
+/* DFM Vision Transformer (MODELS.md §7), a DFM model (dfm_module_forward_dfm, dfm_module_steps,
+ * checkpoint steps). Defaults: image_size (28, 28), patch_size 4, in_channels 1, dim 128,
+ * depth 6, heads 4, mlp_dim 256, fb_filters 0, n_classes 10, tau 1, dropout 0,
+ * state_init_std 1e-3. image_size must be a multiple of patch_size (else
+ * DFM_INVALID_ARGUMENT). Input (B, in_channels, H, W) or unbatched. */
+DFM_API dfm_status dfm_module_dfm_vit(const int64_t *image_size, int64_t patch_size, int64_t in_channels, int64_t dim,
+                                      int64_t depth, int64_t heads, int64_t mlp_dim, int64_t fb_filters, int64_t n_classes,
+                                      float tau, float dropout, float state_init_std, dfm_module *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -1,5 +1,5 @@
 """What both Python runners share (bench/workloads_torch.py with PyTorch, bench/workloads_dfm.py
-with `import dfm as torch`): the W1-W6 table and the timed training/inference step. Written
+with `import dfm as torch`): the W1-W7 table and the timed training/inference step. Written
 once, run against either library; keep the table identical to bench/DFMBench/Workloads.swift.
 """
 import resource
@@ -12,7 +12,7 @@ CLASSES = {"W5": 8}
 ATOL = 0.0
 
 
-def workloads(ResNet18, ResNet50, DeepLabV3Plus):
+def workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT=None):
     """id: (builder, input shape (B, C, H, W), T, kind), with the given library's models."""
     return {
         "W1": (lambda: ResNet18(fb_filters=8, n_classes=10, shape=(32, 32)), (32, 3, 32, 32), 5, "train"),
@@ -23,6 +23,8 @@ def workloads(ResNet18, ResNet50, DeepLabV3Plus):
         "W5": (lambda: DeepLabV3Plus(in_filters=3, fb_filters=2, class_filters=256, classes=8, shape=(64, 64)),
                (4, 3, 64, 64), 3, "seg"),
         "W6": (lambda: ResNet50(fb_filters=8, n_classes=10, shape=(64, 64)), (8, 3, 64, 64), 3, "train"),
+        "W7": (lambda: ViT(image_size=(28, 28), patch_size=4, in_channels=1, dim=128, depth=6, heads=4, mlp_dim=256,
+                           fb_filters=8, n_classes=10), (32, 1, 28, 28), 5, "train"),
     }
 
 

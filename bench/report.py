@@ -60,7 +60,7 @@ def f(v, fmt):
 
 
 now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-print(f"\n## W1-W6 workloads, {now}\n")
+print(f"\n## W1-W7 workloads, {now}\n")
 print(f"Machine: {args.machine}; threads {args.threads}; load average {args.load}.")
 print(f"Each cell: median of {args.reps} steps after {args.warmup} warm-ups, in its own process; best of "
       f"{args.rounds} interleaved rounds (dfm, torch, dfm-python per workload per round). "

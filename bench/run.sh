@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The W1-W6 workloads of BENCHMARKS.md, dfm (Swift-direct and, when it loads, through the
+# The W1-W7 workloads of BENCHMARKS.md, dfm (Swift-direct and, when it loads, through the
 # Python binding) against PyTorch on the tools/reference models, in the same run.
-#   bench/run.sh [W1 W2 ...]          (default: all six)
+#   bench/run.sh [W1 W2 ...]          (default: all seven)
 # Env: THREADS (2), WARMUP (2), REPS (5), ROUNDS (2: each round runs every workload in every
 #      implementation, interleaved, so load from other processes hits all of them alike),
 #      SCRATCH (build dir, .build-bench), TORCH_VENV (/work/torchvenv), NO_APPEND=1 (print only).
@@ -15,7 +15,7 @@ REPS=${REPS:-5}
 ROUNDS=${ROUNDS:-2}
 SCRATCH=${SCRATCH:-.build-bench}
 VENV=${TORCH_VENV:-/work/torchvenv}
-if [ $# -gt 0 ]; then WORKLOADS="$*"; else WORKLOADS="W1 W2 W3 W4 W5 W6"; fi
+if [ $# -gt 0 ]; then WORKLOADS="$*"; else WORKLOADS="W1 W2 W3 W4 W5 W6 W7"; fi
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
 

@@ -1,4 +1,4 @@
-"""The W1-W6 workloads through dfm's Python binding (bindings/python, `import dfm as torch`):
+"""The W1-W7 workloads through dfm's Python binding (bindings/python, `import dfm as torch`):
 the same code as bench/workloads_torch.py with dfm in place of torch, so the difference to
 the Swift-direct run (dfm-bench workload) is the binding's overhead.
 
@@ -14,10 +14,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import dfm  # noqa: E402
 import dfm.nn.functional as F  # noqa: E402
-from dfm.models import DeepLabV3Plus, ResNet18, ResNet50  # noqa: E402
+from dfm.models import DeepLabV3Plus, ResNet18, ResNet50, ViT  # noqa: E402
 from _workloads import make_step, time_steps, workloads  # noqa: E402
 
-WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus)
+WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT)
 
 
 def main():

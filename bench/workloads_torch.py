@@ -1,4 +1,4 @@
-"""PyTorch side of the W1-W6 workloads (docs: ../shared/spec/BENCHMARKS.md), on the
+"""PyTorch side of the W1-W7 workloads (docs: ../shared/spec/BENCHMARKS.md), on the
 PyTorch reference models in tools/reference (the same computation dfm runs).
 
 One workload per process, so the peak resident memory (getrusage ru_maxrss) is this
@@ -21,9 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools", "reference"))
 from dfm_torch import ResNet18, ResNet50  # noqa: E402
 from dfm_deeplab_torch import DeepLabV3Plus  # noqa: E402
+from dfm_vit_torch import ViT  # noqa: E402
 from _workloads import make_step, time_steps, workloads  # noqa: E402
 
-WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus)
+WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT)
 
 
 def main():

@@ -18,7 +18,7 @@ extension Arg {
     static func feedbackModel(_ h: dfm_module?, _ name: String) throws -> FeedbackModel {
         let m = try module(h, name)
         guard let f = m as? FeedbackModel else {
-            throw ABIError(.typeError, "argument '\(name)' is a \(m.typeName), not a DFM model (ResNet18/34/50 or DeepLabV3Plus)")
+            throw ABIError(.typeError, "argument '\(name)' is a \(m.typeName), not a DFM model (ResNet18/34/50, DeepLabV3Plus or ViT)")
         }
         return f
     }

@@ -21,6 +21,7 @@ struct RunConfig: Codable, Equatable {
     var threads = 0              // 0: all cores
     var classFilters = 64        // deeplabv3plus only
     var schedule = "cosine"      // learning rate per step: "cosine" (to 0 over the run) or "constant"
+    var vit: ViTConfig? = nil    // vit only (ViT.swift)
 }
 
 /// A classifier under training: the model plus how to call it.
@@ -40,12 +41,13 @@ struct Classifier {
                                       classes: data.classes, tau: Double(c.tau), shape: data.imageSize)
             return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })
         }
+        if c.model == "vit" { return try makeViT(c, data) }
         let make: (String, Int, Int, Int, [Int], Double, Int, Float) throws -> DFMResNet
         switch c.model {
         case "resnet18": make = DFMResNet.resnet18
         case "resnet34": make = DFMResNet.resnet34
         case "resnet50": make = DFMResNet.resnet50
-        default: throw DFMError(.invalidArgument, "unknown model '\(c.model)' (expected resnet18, resnet34, resnet50 or deeplabv3plus)")
+        default: throw DFMError(.invalidArgument, "unknown model '\(c.model)' (expected resnet18, resnet34, resnet50, vit or deeplabv3plus)")
         }
         let m = try make("resnet", c.fbFilters, 0, data.classes, data.imageSize, Double(c.tau), data.inChannels, 1e-3)
         return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })

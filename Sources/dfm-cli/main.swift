@@ -13,7 +13,7 @@ struct DFMCommand: ParsableCommand {
 struct RunOptions: ParsableArguments {
     // Numeric options parse their value unconditionally, so `--epochs -1` reaches the range
     // check (and its message) instead of being taken for an option name.
-    @Option(help: "resnet18, resnet34, resnet50 or deeplabv3plus (segmentation of Fashion-MNIST scenes)") var model = "resnet18"
+    @Option(help: "resnet18, resnet34, resnet50, vit or deeplabv3plus (segmentation of Fashion-MNIST scenes)") var model = "resnet18"
     @Option(help: "Folder with MNIST-layout IDX files (default: Debian's Fashion-MNIST)") var data = IDXDataset.fashionMNISTRoot
     @Option(name: .customLong("T"), parsing: .unconditional, help: "Feedback steps, 1...100 (1 = feedforward when fb-filters is 0)") var T = 3
     @Option(parsing: .unconditional, help: "Feedback channels, 0...4096 (0 = feedforward baseline)") var fbFilters = 8
@@ -30,11 +30,19 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional) var seed: UInt64 = 0
     @Option(parsing: .unconditional, help: "Threads, 0...1024 (0 = all cores)") var threads = 0
     @Option(parsing: .unconditional, help: "deeplabv3plus: decoder channels of the state's class part, 1...4096") var classFilters = 64
+    // ViT defaults: on Fashion-MNIST, 7×7 patches (16 tokens) of width 128 learn far faster per
+    // second than 4×4 patches of width 64 (72.6% vs 50.4% after 12000 images, at 1.7× the speed).
+    @Option(parsing: .unconditional, help: "vit: token width") var dim = 128
+    @Option(parsing: .unconditional, help: "vit: encoder layers") var depth = 2
+    @Option(parsing: .unconditional, help: "vit: attention heads (must divide --dim)") var heads = 4
+    @Option(parsing: .unconditional, help: "vit: patch size (must divide the image size)") var patch = 7
+    @Option(parsing: .unconditional, help: "vit: feed-forward width (0 = 2·dim)") var mlpDim = 0
 
     var config: RunConfig {
         RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs, batchSize: batchSize,
                   optimizer: optimizer, lr: lr, trainSubset: trainSubset, samplesPerClass: samplesPerClass, testSubset: testSubset,
-                  trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters, schedule: schedule)
+                  trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters, schedule: schedule,
+                  vit: model == "vit" ? ViTConfig(dim: dim, depth: depth, heads: heads, patch: patch, mlpDim: mlpDim == 0 ? 2 * dim : mlpDim) : nil)
     }
 }
 
@@ -61,10 +69,13 @@ struct Train: ParsableCommand {
                 let dir = (p as NSString).deletingLastPathComponent
                 if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             }
-            print("dfm train: \(c.model) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            let arch = c.vit.map { " dim=\($0.dim) depth=\($0.depth) heads=\($0.heads) patch=\($0.patch) mlp=\($0.mlpDim)" } ?? ""
+            print("dfm train: \(c.model)\(arch) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            let t0 = Date()
             let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
             if let last = h.last {
-                print(String(format: "final test %@: %.2f%%", last.metric, 100 * last.testScore))
+                print(String(format: "final test %@: %.2f%% (%.0f s in this run)", last.metric, 100 * last.testScore,
+                             Date().timeIntervalSince(t0)))
             }
             print("checkpoint: \(checkpoint)")
             print("plot: \(plot)")

@@ -4,7 +4,7 @@ import XCTest
 
 /// The same three training steps through Swift, the C ABI (bindings/c/tests/parity_train.c,
 /// compiled here against the libdfm.so built with this test) and the Python binding
-/// (tools/parity/three_steps.py) must give bitwise-identical losses.
+/// (tools/parity/three_steps.py) must give bitwise-identical losses, for DFM-ResNet18 and DFM-ViT.
 final class CrossLanguageParityTests: XCTestCase {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     var products: URL {
@@ -30,6 +30,20 @@ final class CrossLanguageParityTests: XCTestCase {
             try opt.step()
             bits.append(try loss.item().bitPattern)
         }
+        // The DFM-ViT of issue #15, reseeded.
+        manualSeed(0)
+        let v = try DFMViT(imageSize: [28, 28], patchSize: 4, inChannels: 1, dim: 64, depth: 2, heads: 4, mlpDim: 128,
+                           fbFilters: 8, nClasses: 10)
+        let vx = try randn([8, 1, 28, 28])
+        let vy = try randint(low: 0, high: 10, shape: [8])
+        let vopt = try Adam(v.parameters(), lr: 1e-3)
+        for _ in 0..<3 {
+            vopt.zeroGrad()
+            let loss = try crossEntropy(try v.forward(vx, T: 3, atol: 1e-2), vy)
+            try loss.backward()
+            try vopt.step()
+            bits.append(try loss.item().bitPattern)
+        }
         return bits
     }
 
@@ -50,7 +64,7 @@ final class CrossLanguageParityTests: XCTestCase {
             throw DFMError(.notFound, "libdfm.so not built at \(lib); run `swift build --build-tests` first")
         }
         let swift = try swiftBits()
-        XCTAssertEqual(swift.count, 3)
+        XCTAssertEqual(swift.count, 6)  // ResNet18, then ViT
 
         // The library's soname is libdfm.so.<ABI major> (DFM_ABI_VERSION in dfm.h): give the loader that name.
         let header = try String(contentsOf: root.appendingPathComponent("Include/dfm.h"), encoding: .utf8)

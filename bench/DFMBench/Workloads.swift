@@ -1,4 +1,4 @@
-// The W1-W6 workloads of ../shared/spec/BENCHMARKS.md through dfm, Swift-direct: one
+// The W1-W7 workloads of ../shared/spec/BENCHMARKS.md through dfm, Swift-direct: one
 // workload per process (so peak RSS is that workload's), 2 warm-ups, median of the reps.
 // bench/workloads_torch.py runs the same workloads in PyTorch; keep the two tables identical.
 import DFM
@@ -44,6 +44,12 @@ let workloads: [Workload] = [
     },
     Workload(id: "W6", input: [8, 3, 64, 64], T: 3, kind: .train, classes: 10) {
         try resnetModel(depth: 50, fb: 8, classes: 10, shape: [64, 64], inChannels: 3)
+    },
+    Workload(id: "W7", input: [32, 1, 28, 28], T: 5, kind: .train, classes: 10) {
+        let m = try DFMViT(imageSize: [28, 28], patchSize: 4, inChannels: 1, dim: 128, depth: 6, heads: 4, mlpDim: 256,
+                           fbFilters: 8, nClasses: 10)
+        return BenchModel(module: m, forward: { x, T in try m.forward(x, T: T, atol: benchAtol) }, stepsRun: { m.stepsRun },
+                          setCheckpoint: { m.checkpointSteps = $0 })
     },
 ]
 

@@ -47,10 +47,18 @@ public final class StateExpDecay: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, t: 0) }
 
     public func forward(_ x: Tensor, t: Int) throws -> Tensor {
+        guard x.ndim == 4, x.shape[1] == channels else {
+            throw DFMError.shape("StateExpDecay", "expected input (B, \(channels), H, W), got shape \(x.shape)")
+        }
+        return try permute(try forward(channelsLast: try permute(x, [0, 2, 3, 1]), t: t), [0, 3, 1, 2])
+    }
+
+    /// The decay over the last dim of x (*, C): channels-last input such as tokens (B, N, C).
+    public func forward(channelsLast x: Tensor, t: Int) throws -> Tensor {
         let op = "StateExpDecay"
         guard x.dtype == Q.dtype else { throw DFMError.type(op, "expected a \(Q.dtype) input like the module, got \(x.dtype)") }
-        guard x.ndim == 4, x.shape[1] == channels else {
-            throw DFMError.shape(op, "expected input (B, \(channels), H, W), got shape \(x.shape)")
+        guard x.ndim >= 1, x.shape[x.ndim - 1] == channels else {
+            throw DFMError.shape(op, "expected channels-last input (*, \(channels)), got shape \(x.shape)")
         }
         guard t >= 0 else { throw DFMError.invalid(op, "step index t must be non-negative, got \(t)") }
         // Re-orthogonalise once per forward; not again when checkpointing re-runs the step.
@@ -73,9 +81,9 @@ public final class StateExpDecay: Module {
             return (fwd, bwd)
         }
         let (fwd, bwd) = Q.dtype == .float64 ? try factors(Double.self) : try factors(Float.self)
-        let z = try matmul(try permute(x, [0, 2, 3, 1]), try transpose(Q, 0, 1))
+        let z = try matmul(x, try transpose(Q, 0, 1))
         let decayed = try GradMode.noGrad { try mul(z, fwd) }
         let zd = record("exp_decay", decayed.detach(), [z]) { g in [try mul(g, bwd)] }
-        return try permute(try matmul(zd, Q), [0, 3, 1, 2])
+        return try matmul(zd, Q)
     }
 }

@@ -308,10 +308,7 @@ public final class GELU: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        if approximate == "none" { return try gelu(x) }
-        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as torch's tanh approximation.
-        let inner = try mul(try add(x, try mul(try pow(x, 3), 0.044715)), (2.0 / Double.pi).squareRoot())
-        return try mul(try mul(x, 0.5), try add(try tanh(inner), 1))
+        try gelu(x, approximate: approximate)
     }
 
     public override var extraRepr: String { "approximate='\(approximate)'" }

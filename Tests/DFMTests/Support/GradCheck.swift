@@ -87,3 +87,9 @@ func spread(_ shape: [Int], seed: UInt64) throws -> Tensor {
 
 /// `t` in `ref`'s dtype: constants captured by a gradCheck closure follow its float32 or float64 pass.
 func like(_ t: Tensor, _ ref: Tensor) throws -> Tensor { try toDType(t, ref.dtype) }
+
+/// The float64 pass alone (for rules with kinks, where float32 differences are unreliable).
+func gradCheck64(_ inputs: [Tensor], eps: Double = 1e-6, tol: Double = 1e-6, samples: Int = 12,
+                 file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
+    try gradCheckPass(inputs, eps: eps, tol: tol, samples: samples, file: file, line: line, f)
+}

@@ -9,6 +9,11 @@
  *   let opt = try Adam(m.parameters(), lr: 1e-3)
  *   for _ in 0..<3 { opt.zeroGrad(); let loss = try crossEntropy(try m.forward(x, T: 3, atol: 1e-2), y)
  *                    try loss.backward(); try opt.step(); print(try loss.item().bitPattern) }
+ *
+ * then the same with the DFM Vision Transformer of issue #15 (reseeded with 0):
+ *   let v = try DFMViT(imageSize: [28, 28], patchSize: 4, inChannels: 1, dim: 64, depth: 2, heads: 4, mlpDim: 128,
+ *                      fbFilters: 8, nClasses: 10)
+ *   (same x/y draws, Adam, three steps of T = 3)
  */
 #include <dfm.h>
 
@@ -23,6 +28,48 @@
             exit(1);                                                                           \
         }                                                                                      \
     } while (0)
+
+/* The DFM-ViT of issue #15: three steps, lines "vit step N loss V bits B". */
+static int vit_steps(void) {
+    int64_t size[2] = {28, 28}, xs[4] = {8, 1, 28, 28}, ys = 8, n, i, step;
+    dfm_module m = NULL;
+    dfm_tensor_dict d = NULL;
+    dfm_tensor *params, x = NULL, y = NULL;
+    dfm_optimizer opt = NULL;
+
+    TRY(dfm_manual_seed(0));
+    TRY(dfm_module_dfm_vit(size, 4, 1, 64, 2, 4, 128, 8, 10, 1.0f, 0.0f, 1e-3f, &m));
+    TRY(dfm_tensor_randn(xs, 4, &x));
+    TRY(dfm_tensor_randint(0, 10, &ys, 1, &y));
+    TRY(dfm_module_named_parameters(m, &d));
+    TRY(dfm_tensor_dict_size(d, &n));
+    params = malloc((size_t)n * sizeof *params);
+    for (i = 0; i < n; i++) TRY(dfm_tensor_dict_value(d, i, &params[i]));
+    TRY(dfm_optimizer_adam(params, n, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &opt));
+    for (step = 0; step < 3; step++) {
+        dfm_tensor logits = NULL, loss = NULL;
+        float v;
+        uint32_t bits;
+        TRY(dfm_optimizer_zero_grad(opt));
+        TRY(dfm_module_forward_dfm(m, x, 3, 1e-2f, &logits));
+        TRY(dfm_cross_entropy(logits, y, NULL, -100, "mean", 0.0f, &loss));
+        TRY(dfm_backward(loss, NULL, false));
+        TRY(dfm_optimizer_step(opt));
+        TRY(dfm_tensor_read(loss, &v, sizeof v));
+        memcpy(&bits, &v, sizeof bits);
+        printf("vit step %lld loss %.9g bits %u\n", (long long)step, (double)v, (unsigned)bits);
+        TRY(dfm_tensor_release(loss));
+        TRY(dfm_tensor_release(logits));
+    }
+    for (i = 0; i < n; i++) TRY(dfm_tensor_release(params[i]));
+    free(params);
+    TRY(dfm_optimizer_release(opt));
+    TRY(dfm_tensor_dict_release(d));
+    TRY(dfm_tensor_release(x));
+    TRY(dfm_tensor_release(y));
+    TRY(dfm_module_release(m));
+    return 0;
+}
 
 int main(void) {
     int64_t shape[2] = {28, 28}, xs[4] = {8, 1, 28, 28}, ys = 8, n, i, step;
@@ -65,5 +112,5 @@ int main(void) {
     TRY(dfm_tensor_release(x));
     TRY(dfm_tensor_release(y));
     TRY(dfm_module_release(m));
-    return dfm_live_handle_count() == 0 ? 0 : 1;
+    return vit_steps() || dfm_live_handle_count() != 0;
 }

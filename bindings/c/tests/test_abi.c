@@ -3730,6 +3730,132 @@ static void test_lbfgs(void) {
     dfm_optimizer_release(sgd);
     dfm_optimizer_release(o);
     dfm_tensor_release(w);
+/* Transformers: gelu tanh, scaled dot-product attention, multi-head attention (functional and
+ * module), encoder layers, trunc_normal_, DFM-ViT. */
+static void test_transformers(void) {
+    int64_t qs[3] = {2, 3, 4}, ks[3] = {2, 5, 4}, ms[2] = {3, 5}, lne[3] = {3, 2, 4}, dims[3], steps = -1;
+    int64_t img[2] = {8, 8}, bad_img[2] = {8, 10};
+    dfm_tensor q = NULL, k = NULL, v = NULL, mask = NULL, y = NULL, w = NULL, t = NULL, x = NULL, src = NULL;
+    dfm_tensor wi = mat(12, 4, -24.0f), bi = vec(12, 0.0f), wo = mat(4, 4, 0.0f), bo = vec(4, 0.0f), small = vec(3, 0.0f);
+    dfm_module mha = NULL, layer = NULL, enc = NULL, ln = NULL, vit = NULL, lin = NULL, bad = NULL;
+    int64_t d4[4];
+    bool kb[15] = {1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0};
+    int64_t n = 15;
+
+    OK(dfm_manual_seed(5));
+    OK(dfm_gelu_tanh(small, &y));
+    CHECK(fabsf(first(y)) < 1e-7f);
+    dfm_tensor_release(y);
+    ERR(dfm_gelu_tanh(NULL, &y), DFM_INVALID_ARGUMENT, "'a'");
+    ERR(dfm_gelu_tanh(small, NULL), DFM_INVALID_ARGUMENT, NULL);
+
+    OK(dfm_tensor_randn(qs, 3, &q));
+    OK(dfm_tensor_randn(ks, 3, &k));
+    OK(dfm_tensor_randn(ks, 3, &v));
+    OK(dfm_tensor_from_data(kb, sizeof kb, &n, 1, DFM_BOOL, &t));
+    OK(dfm_reshape(t, ms, 2, &mask));
+    dfm_tensor_release(t);
+    OK(dfm_scaled_dot_product_attention(q, k, v, NULL, 0.0f, false, false, 0.0, &y));
+    OK(dfm_tensor_shape(y, dims, 3));
+    CHECK(ndim_of(y) == 3 && dims[0] == 2 && dims[1] == 3 && dims[2] == 4);
+    dfm_tensor_release(y);
+    OK(dfm_scaled_dot_product_attention(q, k, v, mask, 0.5f, false, true, 0.25, &y));
+    dfm_tensor_release(y);
+    ERR(dfm_scaled_dot_product_attention(q, q, v, NULL, 0.0f, false, false, 0.0, &y), DFM_SHAPE_MISMATCH, "sequence length");
+    ERR(dfm_scaled_dot_product_attention(q, k, v, mask, 0.0f, true, false, 0.0, &y), DFM_INVALID_ARGUMENT, "is_causal");
+    ERR(dfm_scaled_dot_product_attention(q, k, v, NULL, 2.0f, false, false, 0.0, &y), DFM_INVALID_ARGUMENT, "dropout_p");
+    ERR(dfm_scaled_dot_product_attention(NULL, k, v, NULL, 0.0f, false, false, 0.0, &y), DFM_INVALID_ARGUMENT, "'q'");
+
+    /* (L, N, E) = (3, 2, 4), 2 heads. */
+    OK(dfm_tensor_randn(lne, 3, &x));
+    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, &w));
+    OK(dfm_tensor_shape(w, dims, 3));
+    CHECK(ndim_of(y) == 3 && ndim_of(w) == 3 && dims[0] == 2 && dims[1] == 3 && dims[2] == 3);
+    dfm_tensor_release(y);
+    dfm_tensor_release(w);
+    w = FOREIGN;
+    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, NULL, wo, NULL, 0.0f, false, NULL, false, NULL, true, false, false, &y, &w));
+    CHECK(w == NULL);
+    dfm_tensor_release(y);
+    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, false, NULL, false, NULL, true, false, false, &y, NULL));
+    dfm_tensor_release(y);
+    ERR(dfm_multi_head_attention_forward(x, x, x, 3, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, &w),
+        DFM_INVALID_ARGUMENT, "divisible");
+    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wo, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, &w),
+        DFM_SHAPE_MISMATCH, "in_proj_weight");
+    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, NULL),
+        DFM_INVALID_ARGUMENT, "weights");
+    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, false, NULL, true, true, false, &y, NULL),
+        DFM_INVALID_ARGUMENT, "attn_mask");
+
+    OK(dfm_init_trunc_normal_(wo, 0.0f, 0.02f, -0.04f, 0.04f));
+    CHECK(fabsf(first(wo)) <= 0.04f);
+    ERR(dfm_init_trunc_normal_(wo, 0.0f, 1.0f, 1.0f, -1.0f), DFM_INVALID_ARGUMENT, "a < b");
+    ERR(dfm_init_trunc_normal_(NULL, 0.0f, 1.0f, -2.0f, 2.0f), DFM_INVALID_ARGUMENT, "'t'");
+
+    OK(dfm_module_multihead_attention(4, 2, 0.0f, true, false, &mha));
+    OK(dfm_module_forward(mha, x, &y));
+    dfm_tensor_release(y);
+    OK(dfm_module_multihead_attention_forward(mha, x, x, x, NULL, true, NULL, false, false, &y, &w));
+    OK(dfm_tensor_shape(w, d4, 4));
+    CHECK(ndim_of(w) == 4);
+    dfm_tensor_release(y);
+    dfm_tensor_release(w);
+    ERR(dfm_module_multihead_attention(4, 3, 0.0f, true, false, &bad), DFM_INVALID_ARGUMENT, "divisible");
+    ERR(dfm_module_multihead_attention(4, 2, 0.0f, true, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_linear(4, 4, true, &lin));
+    ERR(dfm_module_multihead_attention_forward(lin, x, x, x, NULL, false, NULL, true, false, &y, NULL), DFM_TYPE_ERROR,
+        "MultiheadAttention");
+    ERR(dfm_module_multihead_attention_forward(mha, x, q, x, NULL, false, NULL, true, false, &y, NULL), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_module_transformer_encoder_layer(4, 2, 8, 0.0f, "gelu", 1e-5f, true, true, true, &layer));
+    OK(dfm_module_layer_norm(&lne[2], 1, 1e-5f, true, true, &ln));
+    OK(dfm_module_transformer_encoder(layer, 2, ln, &enc));
+    OK(dfm_tensor_randn(lne, 3, &src));
+    OK(dfm_module_transformer_forward(layer, src, NULL, NULL, false, &y));
+    dfm_tensor_release(y);
+    OK(dfm_module_transformer_forward(enc, src, NULL, NULL, false, &y));
+    OK(dfm_tensor_shape(y, dims, 3));
+    CHECK(dims[0] == 3 && dims[1] == 2 && dims[2] == 4);
+    dfm_tensor_release(y);
+    OK(dfm_module_forward(enc, src, &y));
+    dfm_tensor_release(y);
+    ERR(dfm_module_transformer_encoder_layer(4, 2, 8, 0.0f, "swish", 1e-5f, true, true, true, &bad), DFM_INVALID_ARGUMENT, "swish");
+    ERR(dfm_module_transformer_encoder(lin, 2, NULL, &bad), DFM_TYPE_ERROR, "TransformerEncoderLayer");
+    ERR(dfm_module_transformer_encoder(layer, 0, NULL, &bad), DFM_INVALID_ARGUMENT, "num_layers");
+    ERR(dfm_module_transformer_forward(lin, src, NULL, NULL, false, &y), DFM_TYPE_ERROR, "Linear");
+    ERR(dfm_module_transformer_forward(layer, small, NULL, NULL, false, &y), DFM_SHAPE_MISMATCH, NULL);
+
+    OK(dfm_module_dfm_vit(img, 2, 1, 8, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &vit));
+    dfm_tensor_release(x);
+    x = image(2, 1, 8, 8);
+    OK(dfm_module_forward_dfm(vit, x, 3, 0.01f, &y));
+    OK(dfm_tensor_shape(y, dims, 2));
+    CHECK(ndim_of(y) == 2 && dims[0] == 2 && dims[1] == 10);
+    dfm_tensor_release(y);
+    OK(dfm_module_steps(vit, &steps));
+    CHECK(steps == 3);
+    ERR(dfm_module_dfm_vit(bad_img, 4, 1, 8, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &bad), DFM_INVALID_ARGUMENT, "multiple of the patch size");
+    ERR(dfm_module_dfm_vit(img, 2, 1, 9, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &bad), DFM_INVALID_ARGUMENT, "divisible");
+    ERR(dfm_module_dfm_vit(NULL, 2, 1, 8, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &bad), DFM_INVALID_ARGUMENT, "image_size");
+
+    dfm_tensor_release(q);
+    dfm_tensor_release(k);
+    dfm_tensor_release(v);
+    dfm_tensor_release(mask);
+    dfm_tensor_release(x);
+    dfm_tensor_release(src);
+    dfm_tensor_release(wi);
+    dfm_tensor_release(bi);
+    dfm_tensor_release(wo);
+    dfm_tensor_release(bo);
+    dfm_tensor_release(small);
+    dfm_module_release(mha);
+    dfm_module_release(layer);
+    dfm_module_release(enc);
+    dfm_module_release(ln);
+    dfm_module_release(vit);
+    dfm_module_release(lin);
 }
 
 int main(void) {
@@ -3767,6 +3893,7 @@ int main(void) {
     test_two_outputs_null_on_failure();
     test_dfm_models();
     test_recurrent();
+    test_transformers();
     test_threads();
 
     CHECK(dfm_live_handle_count() == live); /* every handle the tests made was released */

@@ -90,6 +90,20 @@ class DeepLabV3Plus(_DFMModel):
         super().__init__(out.value)
 
 
+class ViT(_DFMModel):
+    """DFM Vision Transformer (MODELS.md §7): patch embedding once, feedback fused into the
+    tokens, pre-norm encoder layers, StateExpDecay and the equilibrium loop, mean-pooled head."""
+
+    def __init__(self, image_size=(28, 28), patch_size=4, in_channels=1, dim=128, depth=6, heads=4, mlp_dim=256,
+                 fb_filters=0, n_classes=10, tau=1.0, dropout=0.0, state_init_std=1e-3):
+        h, w = _pair(image_size)
+        out = Handle()
+        check(C.dfm_module_dfm_vit((ctypes.c_int64 * 2)(h, w), int(patch_size), int(in_channels), int(dim), int(depth),
+                                   int(heads), int(mlp_dim), int(fb_filters), int(n_classes), float(tau), float(dropout),
+                                   float(state_init_std), ctypes.byref(out)))
+        super().__init__(out.value)
+
+
 def _torchvision(arch, num_classes, in_channels):
     out = Handle()
     check(C.dfm_module_resnet(arch.encode(), int(num_classes), int(in_channels), ctypes.byref(out)))

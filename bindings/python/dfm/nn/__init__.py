@@ -2,7 +2,8 @@
 from . import functional, init  # noqa: F401
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, ConvTranspose2d, Embedding, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss,  # noqa
                      Dropout, Dropout1d, Dropout2d, Dropout3d, Flatten, GELU, GroupNorm, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax,
-                     MaxPool2d, MSELoss, MultiheadAttention, NLLLoss, ReLU, Sigmoid, SiLU, Softmax, Tanh, Upsample)
+                     MaxPool2d, MSELoss, MultiheadAttention, NLLLoss, ReLU, Sigmoid, SiLU, Softmax, Tanh,
+                     TransformerEncoder, TransformerEncoderLayer, Upsample)
 from .losses import (BCELoss, CTCLoss, CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss,  # noqa: F401
                      KLDivLoss, L1Loss, MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                      MultiMarginLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)

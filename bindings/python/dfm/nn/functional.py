@@ -61,9 +61,7 @@ def gelu(input, approximate="none"):
     if approximate == "none":
         return _op("dfm_gelu", _t(input, "gelu")._h)
     if approximate == "tanh":
-        x = input
-        inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
-        return x * 0.5 * (inner.tanh() + 1.0)
+        return _op("dfm_gelu_tanh", _t(input, "gelu")._h)
     raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
 
 
@@ -447,57 +445,42 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 
 # ---- attention -----------------------------------------------------------------------------
 
-def _additive_mask(mask, like):
-    """Bool-like masks (int64, or a Python/numpy bool array) mean True = masked: -inf there."""
-    if mask is None:
-        return None
-    if not isinstance(mask, Tensor):
-        import numpy as np
-        a = np.asarray(mask)
-        if a.dtype == np.bool_:
-            mask = tensor(a.astype("int64"))
-        else:
-            mask = tensor(a)
-    if mask.dtype is int64:
-        return where(mask != 0, full((), float("-inf")), full((), 0.0))
-    return mask
+def _mask_tensor(mask):
+    """A mask as a dfm tensor: dfm tensors as given, numpy/Python bool arrays as bool tensors."""
+    if mask is None or isinstance(mask, Tensor):
+        return mask
+    import numpy as np
+    return tensor(np.asarray(mask))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """torch's F.scaled_dot_product_attention: one fused core kernel (bool masks: True = attend)."""
+    if enable_gqa:
+        raise NotImplementedError("dfm: scaled_dot_product_attention(enable_gqa=True) is not supported")
+    m = _mask_tensor(attn_mask)
+    return _op("dfm_scaled_dot_product_attention", _t(query, "scaled_dot_product_attention")._h, _t(key, "sdpa")._h,
+               _t(value, "sdpa")._h, _h(m), float(dropout_p), bool(is_causal), scale is not None,
+               float(scale) if scale is not None else 0.0)
 
 
 def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
                                  out_proj_bias, dropout_p=0.0, training=True, key_padding_mask=None,
-                                 need_weights=True, attn_mask=None, average_attn_weights=True):
-    """torch's F.multi_head_attention_forward for (L, N, E) inputs, composed from core ops."""
-    L, N, E = query.shape
-    S = key.shape[0]
-    hd = E // num_heads
-    w = in_proj_weight
-    b = in_proj_bias
-    wq, wk, wv = w.narrow(0, 0, E), w.narrow(0, E, E), w.narrow(0, 2 * E, E)
-    bq = bk = bv = None
-    if b is not None:
-        bq, bk, bv = b.narrow(0, 0, E), b.narrow(0, E, E), b.narrow(0, 2 * E, E)
-    q = linear(query, wq, bq).reshape(L, N * num_heads, hd).transpose(0, 1)
-    k = linear(key, wk, bk).reshape(S, N * num_heads, hd).transpose(0, 1)
-    v = linear(value, wv, bv).reshape(S, N * num_heads, hd).transpose(0, 1)
-    q = q * math.sqrt(1.0 / float(hd))
-    scores = bmm(q, k.transpose(-2, -1))  # (N*H, L, S)
-    am = _additive_mask(attn_mask, scores)
-    if am is not None:
-        scores = scores + (am if am.dim() == 3 else am.unsqueeze(0))
-    kpm = _additive_mask(key_padding_mask, scores)
-    if kpm is not None:
-        scores = (scores.reshape(N, num_heads, L, S) + kpm.reshape(N, 1, 1, S)).reshape(N * num_heads, L, S)
-    attn = scores.softmax(-1)
-    if dropout_p > 0.0 and training:
-        attn = dropout(attn, dropout_p, True)
-    out = bmm(attn, v).transpose(0, 1).reshape(L * N, E)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
-    if not need_weights:
-        return out, None
-    weights = attn.reshape(N, num_heads, L, S)
-    if average_attn_weights:
-        weights = weights.mean(1)
-    return out, weights
+                                 need_weights=True, attn_mask=None, average_attn_weights=True, is_causal=False,
+                                 batch_first=False):
+    """torch's F.multi_head_attention_forward (packed in-projection) in the core; (L, N, E) inputs,
+    (N, L, E) with batch_first (dfm's addition), or unbatched (L, E)."""
+    import ctypes
+    from .._lib import Handle
+    from .._tensor import _wrap
+    kpm, am = _mask_tensor(key_padding_mask), _mask_tensor(attn_mask)
+    out, w = Handle(), Handle()
+    check(C.dfm_multi_head_attention_forward(
+        _t(query, "multi_head_attention_forward")._h, _t(key, "mha")._h, _t(value, "mha")._h, int(num_heads),
+        in_proj_weight._h, _h(in_proj_bias), out_proj_weight._h, _h(out_proj_bias), float(dropout_p), bool(training),
+        _h(kpm), bool(need_weights), _h(am), bool(average_attn_weights), bool(is_causal), bool(batch_first),
+        ctypes.byref(out), ctypes.byref(w)))
+    return _wrap(out.value), (_wrap(w.value) if w.value else None)
 
 
 def one_hot(tensor_, num_classes=-1):

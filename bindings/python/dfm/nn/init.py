@@ -70,6 +70,10 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return _run("dfm_init_kaiming_normal_", tensor, float(a), mode.encode(), nonlinearity.encode())
 
 
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    return _run("dfm_init_trunc_normal_", tensor, float(mean), float(std), float(a), float(b))
+
+
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     return _run("dfm_init_xavier_uniform_", tensor, float(gain))
 
