@@ -52,9 +52,10 @@ extension RunConfig {
         guard samplesPerClass >= 0 else {
             throw DFMError(.invalidArgument, "--samples-per-class must be >= 0 (0 = not used), got \(samplesPerClass)")
         }
-        guard ["resnet18", "resnet34", "resnet50", "deeplabv3plus"].contains(model) else {
-            throw DFMError(.invalidArgument, "unknown model '\(model)' (expected resnet18, resnet34, resnet50 or deeplabv3plus)")
+        guard ["resnet18", "resnet34", "resnet50", "vit", "deeplabv3plus"].contains(model) else {
+            throw DFMError(.invalidArgument, "unknown model '\(model)' (expected resnet18, resnet34, resnet50, vit or deeplabv3plus)")
         }
+        try vit?.validate()
         guard ["adam", "adamw", "sgd"].contains(optimizer) else {
             throw DFMError(.invalidArgument, "unknown optimizer '\(optimizer)' (expected adam, adamw or sgd)")
         }
