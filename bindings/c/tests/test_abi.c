@@ -3730,6 +3730,8 @@ static void test_lbfgs(void) {
     dfm_optimizer_release(sgd);
     dfm_optimizer_release(o);
     dfm_tensor_release(w);
+}
+
 /* Transformers: gelu tanh, scaled dot-product attention, multi-head attention (functional and
  * module), encoder layers, trunc_normal_, DFM-ViT. */
 static void test_transformers(void) {
