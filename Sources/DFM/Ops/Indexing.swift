@@ -125,6 +125,10 @@ public func maskedSelect(_ x: Tensor, _ mask: Tensor) throws -> Tensor {
 /// `index` is int64 with x's rank; every other dim is at most x's; entries lie in
 /// [0, x.shape[dim]). The gradient scatter-adds back into x (repeats accumulate).
 public func gather(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
+    if x.ndim == 0 || index.ndim == 0 {
+        let out = try gather(try asVector(x), dim: dim, index: try asVector(index))
+        return index.ndim == 0 ? try reshape(out, []) : out
+    }
     let op = "gather"
     let d = try checkIndex(index, against: x, dim: dim, op: op)
     let offsets = elementOffsets(index.shape, strides: Shape.strides(x.shape), replacing: d, with: index)
@@ -154,7 +158,20 @@ public func scatterAdd(_ x: Tensor, dim: Int, index: Tensor, src: Tensor) throws
     try scatterCore(x, dim: dim, index: index, src: src, accumulate: true, op: "scatter_add")
 }
 
+/// gather and scatter see a 0-dim x, index or src as a one-element vector, as torch does
+/// (so `one_hot.scatter_(0, label, 1.0)` works with a 0-dim label).
+private func asVector(_ t: Tensor) throws -> Tensor { t.ndim == 0 ? try reshape(t, [1]) : t }
+
 private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws -> Tensor {
+    if x.ndim == 0 || index.ndim == 0 || src.ndim == 0 {
+        let out = try scatterCore(try asVector(x), dim: dim, index: try asVector(index), src: try asVector(src),
+                                  accumulate: accumulate, op: op)
+        return x.ndim == 0 ? try reshape(out, []) : out
+    }
+    return try scatterVectors(x, dim: dim, index: index, src: src, accumulate: accumulate, op: op)
+}
+
+private func scatterVectors(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws -> Tensor {
     guard src.dtype == x.dtype else { throw DFMError.type(op, "Expected self.dtype to be equal to src.dtype (\(x.dtype) vs \(src.dtype))") }
     guard (x.dtype != .bool && x.dtype != .uint8) || !accumulate else {
         throw DFMError.type(op, "scatter_add is not implemented for \(x.dtype)")

@@ -345,3 +345,15 @@ def test_dropout2d_drops_whole_channels():
     with pytest.warns(UserWarning, match="2-D input to dropout2d"):
         z = dfm.nn.functional.dropout2d(dfm.ones(5, 6), 0.5)  # torch treats it as one unbatched (C=5, L=6) map
     assert all(len(set(r)) == 1 for r in z.tolist())
+
+
+def test_scatter_and_gather_take_a_0dim_index_like_torch():
+    one_hot = dfm.zeros(5).scatter_(0, dfm.tensor(3), 1.0)  # the usual one-hot label transform
+    assert one_hot.tolist() == [0, 0, 0, 1, 0]
+    x = dfm.arange(5.0, requires_grad=True)
+    y = x.gather(0, dfm.tensor(2))
+    assert y.shape == () and y.item() == 2.0
+    y.backward()
+    assert x.grad.tolist() == [0, 0, 1, 0, 0]
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        dfm.zeros(2, 3).scatter_(0, dfm.tensor(1), 1.0)
