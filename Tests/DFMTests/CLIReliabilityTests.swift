@@ -6,7 +6,6 @@ import XCTest
 /// data is read or any epoch trained; a bad value is one `dfm: error:` line and exit code 1,
 /// never a trap, and nothing is written.
 final class CLIReliabilityTests: XCTestCase {
-    var cli: URL { CLITests.cliURL }
     lazy var dir: String = {
         let d = NSTemporaryDirectory() + "dfm-cli-rel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
@@ -18,12 +17,7 @@ final class CLIReliabilityTests: XCTestCase {
 
     @discardableResult
     func run(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
-        guard FileManager.default.isExecutableFile(atPath: cli.path) else {
-            throw DFMError(.notFound, "dfm-cli not built at \(cli.path); run `swift build --build-tests` first")
-        }
-        let r = try runProcess(cli, args)
-        XCTAssertEqual(r.status, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(r.out)\n\(r.err)", file: file, line: line)
-        return (r.out, r.err)
+        try CLITests.runCLI(args, expectCode: expectCode, file: file, line: line)
     }
 
     /// `args` (after `train` and the tiny budget, which they override) fail with one error line

@@ -24,15 +24,20 @@ final class CLITests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
+    /// Runs dfm-cli with `args` and asserts its exit code; returns stdout and stderr.
+    @discardableResult
+    static func runCLI(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+        guard FileManager.default.isExecutableFile(atPath: cliURL.path) else {
+            throw DFMError(.notFound, "dfm-cli not built at \(cliURL.path); run `swift build --build-tests` first")
+        }
+        let r = try runProcess(cliURL, args)
+        XCTAssertEqual(r.status, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(r.out)\n\(r.err)", file: file, line: line)
+        return (r.out, r.err)
+    }
+
     @discardableResult
     func run(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
-        guard FileManager.default.isExecutableFile(atPath: cli.path) else {
-            throw DFMError(.notFound, "dfm-cli not built at \(cli.path); run `swift build --build-tests` first")
-        }
-        let r = try runProcess(cli, args)
-        let res = (r.out, r.err)
-        XCTAssertEqual(r.status, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(res.0)\n\(res.1)", file: file, line: line)
-        return res
+        try Self.runCLI(args, expectCode: expectCode, file: file, line: line)
     }
 
     func history(_ path: String) throws -> String {
