@@ -10,31 +10,26 @@ import struct
 import dfm
 from dfm.models import ResNet18, ViT
 
+
+
+def three_steps(model, prefix=""):
+    """Draws x and y, then three Adam steps of T = 3: lines "<prefix>step N loss V bits B"."""
+    x = dfm.randn(8, 1, 28, 28)
+    y = dfm.randint(0, 10, (8,))
+    opt = dfm.optim.Adam(model.parameters(), lr=1e-3)
+    for step in range(3):
+        opt.zero_grad()
+        loss = dfm.nn.functional.cross_entropy(model(x, T=3, atol=1e-2), y)
+        loss.backward()
+        opt.step()
+        bits = struct.unpack("<I", struct.pack("<f", loss.item()))[0]
+        print(f"{prefix}step {step} loss {loss.item():.9g} bits {bits}")
+
+
 dfm.manual_seed(0)
 dfm.set_num_threads(1)
-model = ResNet18(fb_filters=2, n_classes=10, shape=(28, 28), in_channels=1)
-x = dfm.randn(8, 1, 28, 28)
-y = dfm.randint(0, 10, (8,))
-opt = dfm.optim.Adam(model.parameters(), lr=1e-3)
-for step in range(3):
-    opt.zero_grad()
-    loss = dfm.nn.functional.cross_entropy(model(x, T=3, atol=1e-2), y)
-    loss.backward()
-    opt.step()
-    bits = struct.unpack("<I", struct.pack("<f", loss.item()))[0]
-    print(f"step {step} loss {loss.item():.9g} bits {bits}")
-
-# The DFM-ViT of issue #15, reseeded: lines "vit step N loss V bits B".
+three_steps(ResNet18(fb_filters=2, n_classes=10, shape=(28, 28), in_channels=1))
+# The DFM-ViT, reseeded.
 dfm.manual_seed(0)
-model = ViT(image_size=(28, 28), patch_size=4, in_channels=1, dim=64, depth=2, heads=4, mlp_dim=128, fb_filters=8,
-            n_classes=10)
-x = dfm.randn(8, 1, 28, 28)
-y = dfm.randint(0, 10, (8,))
-opt = dfm.optim.Adam(model.parameters(), lr=1e-3)
-for step in range(3):
-    opt.zero_grad()
-    loss = dfm.nn.functional.cross_entropy(model(x, T=3, atol=1e-2), y)
-    loss.backward()
-    opt.step()
-    bits = struct.unpack("<I", struct.pack("<f", loss.item()))[0]
-    print(f"vit step {step} loss {loss.item():.9g} bits {bits}")
+three_steps(ViT(image_size=(28, 28), patch_size=4, in_channels=1, dim=64, depth=2, heads=4, mlp_dim=128, fb_filters=8,
+                n_classes=10), "vit ")
