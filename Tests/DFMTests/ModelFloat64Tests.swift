@@ -14,31 +14,7 @@ import XCTest
 final class ModelFloat64Tests: XCTestCase {
     static let tol = 1e-9
 
-    struct Fixture {
-        let tensors: [String: Tensor]
-        let meta: [String: String]
-
-        static let shared: Result<Fixture, Error> = Result {
-            guard let url = Bundle.module.url(forResource: "Fixtures/models/float64", withExtension: "safetensors") else {
-                throw DFMError(.notFound, "fixture models/float64 missing: run tools/fixtures/models_float64.py")
-            }
-            let (t, m) = try SafeTensors.read(url.path)
-            return Fixture(tensors: t, meta: m)
-        }
-
-        func config(_ c: String) throws -> [String: Any] {
-            guard let s = meta[c], let o = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] else {
-                throw DFMError(.notFound, "fixture case \(c) has no metadata")
-            }
-            return o
-        }
-
-        func values(_ key: String) throws -> [Double] {
-            guard let t = tensors[key] else { throw DFMError(.notFound, "fixture tensor \(key) missing") }
-            XCTAssertEqual(t.dtype, .float64, "\(key) should be stored as F64")
-            return t.toDoubleArray()
-        }
-    }
+    static let fixture: Result<Fixture, Error> = Result { try Fixture("float64", folder: "models") }
 
     /// The fixture's sampling: whole when n <= 128 (for count 32), else flat indices ((2j+1)·n) / (2·count).
     static func sampled(_ t: Tensor, count: Int = 32) -> [Double] {
@@ -113,12 +89,12 @@ final class ModelFloat64Tests: XCTestCase {
         XCTAssertEqual(stepsRun(), int("steps_run"), "\(c): steps run")
 
         var worst = 0.0
-        let eLogits = try fx.values("\(c)/logits")
+        let eLogits = try fx.values("\(c)/logits", dtype: .float64)
         let gotLogits = eLogits.count == logits.count ? logits.toDoubleArray() : Self.sampled(logits, count: eLogits.count)
         worst = max(worst, expectClose(gotLogits, eLogits, "\(c): logits"))
-        worst = max(worst, expectClose([Self.norm(logits.toDoubleArray())], try fx.values("\(c)/logits_norm"), "\(c): |logits|"))
-        worst = max(worst, expectClose(loss.toDoubleArray(), try fx.values("\(c)/loss"), "\(c): loss"))
-        worst = max(worst, expectClose(Self.sampled(q()), try fx.values("\(c)/Q"), "\(c): Q"))
+        worst = max(worst, expectClose([Self.norm(logits.toDoubleArray())], try fx.values("\(c)/logits_norm", dtype: .float64), "\(c): |logits|"))
+        worst = max(worst, expectClose(loss.toDoubleArray(), try fx.values("\(c)/loss", dtype: .float64), "\(c): loss"))
+        worst = max(worst, expectClose(Self.sampled(q()), try fx.values("\(c)/Q", dtype: .float64), "\(c): Q"))
 
         let withGrad = Set((cfg["with_grad"] as? [String]) ?? [])
         let params = model.namedParameters()
@@ -127,16 +103,16 @@ final class ModelFloat64Tests: XCTestCase {
         for (name, p) in params where withGrad.contains(name) {
             guard let g = p.grad else { continue }
             XCTAssertEqual(g.dtype, .float64, "\(c): grad \(name) dtype")
-            let eNorm = try fx.values("\(c)/gradnorm/\(name)")[0]
+            let eNorm = try fx.values("\(c)/gradnorm/\(name)", dtype: .float64)[0]
             worst = max(worst, expectClose([Self.norm(g.toDoubleArray())], [eNorm], "\(c): |grad \(name)|"))
             // A whole-tensor check: the projection on fixed weights, relative to |g|·|w|.
             let (proj, wn) = Self.projection(g)
-            let eProj = try fx.values("\(c)/gradproj/\(name)")[0]
+            let eProj = try fx.values("\(c)/gradproj/\(name)", dtype: .float64)[0]
             let pr = Swift.abs(proj - eProj) / max(eNorm * wn, 1e-300)
             XCTAssertLessThanOrEqual(pr, Self.tol, "\(c): projection of grad \(name): \(proj) vs \(eProj)")
             worst = max(worst, pr)
             // Samples, each relative to the whole gradient's norm (elements near 0 have no relative precision).
-            let gs = Self.sampled(g), es = try fx.values("\(c)/grad/\(name)")
+            let gs = Self.sampled(g), es = try fx.values("\(c)/grad/\(name)", dtype: .float64)
             gradSamples[name] = gs
             let sd = zip(gs, es).map { Swift.abs($0 - $1) }.max() ?? 0
             XCTAssertLessThanOrEqual(sd, Self.tol * max(eNorm, 1e-300), "\(c): sampled grad \(name)")
@@ -145,7 +121,7 @@ final class ModelFloat64Tests: XCTestCase {
         if train {
             for (name, b) in model.namedBuffers() {
                 if name.hasSuffix("running_mean") || name.hasSuffix("running_var") {
-                    worst = max(worst, expectClose(Self.sampled(b), try fx.values("\(c)/bn/\(name)"), "\(c): \(name)"))
+                    worst = max(worst, expectClose(Self.sampled(b), try fx.values("\(c)/bn/\(name)", dtype: .float64), "\(c): \(name)"))
                 } else if name.hasSuffix("num_batches_tracked") {
                     XCTAssertEqual(b.i[0], try fx.tensors["\(c)/nbt/\(name)"]?.i[0] ?? -1, "\(c): \(name)")
                 }
@@ -158,7 +134,7 @@ final class ModelFloat64Tests: XCTestCase {
         try opt.step()
         func unit(_ g: Double) -> Double { g / (Swift.abs(g) + 1e-8) }
         for (name, p) in params where withGrad.contains(name) {
-            let got = Self.sampled(p), e = try fx.values("\(c)/after/\(name)"), eg = try fx.values("\(c)/grad/\(name)")
+            let got = Self.sampled(p), e = try fx.values("\(c)/after/\(name)", dtype: .float64), eg = try fx.values("\(c)/grad/\(name)", dtype: .float64)
             let gs = gradSamples[name] ?? []
             for k in 0..<min(got.count, e.count, gs.count) {
                 let allowed = 1.01 * lr * Swift.abs(unit(gs[k]) - unit(eg[k])) + 1e-12 * max(Swift.abs(e[k]), lr)
@@ -169,7 +145,7 @@ final class ModelFloat64Tests: XCTestCase {
     }
 
     func checkAll(_ only: (String) -> Bool) throws {
-        let fx = try Fixture.shared.get()
+        let fx = try Self.fixture.get()
         let cases = fx.meta.keys.filter(only).sorted()
         XCTAssertFalse(cases.isEmpty)
         for c in cases {

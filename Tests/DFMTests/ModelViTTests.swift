@@ -9,31 +9,6 @@ import XCTest
 /// smoke checks at max(spec, 4·PyTorch's own float32 gap), the checkpoint round trip, and the
 /// model's contract (keys, errors, unbatched input, steps run, checkpointed steps, determinism).
 final class ModelViTTests: XCTestCase {
-    struct Fixture {
-        let tensors: [String: Tensor]
-        let meta: [String: String]
-
-        static func load(_ name: String) throws -> Fixture {
-            guard let url = Bundle.module.url(forResource: "Fixtures/models/\(name)", withExtension: "safetensors") else {
-                throw DFMError(.notFound, "fixture models/\(name) missing: run tools/fixtures/models_vit.py")
-            }
-            let (t, m) = try SafeTensors.read(url.path)
-            return Fixture(tensors: t, meta: m)
-        }
-
-        func config(_ c: String) throws -> [String: Any] {
-            guard let s = meta[c], let o = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] else {
-                throw DFMError(.notFound, "fixture case \(c) has no metadata")
-            }
-            return o
-        }
-
-        func values(_ key: String) throws -> [Double] {
-            guard let t = tensors[key] else { throw DFMError(.notFound, "fixture tensor \(key) missing") }
-            return t.toDoubleArray()
-        }
-    }
-
     static func build(_ cfg: [String: Any], stateInitStd: Float = 0) throws -> DFMViT {
         func int(_ k: String) -> Int { (cfg[k] as? NSNumber)?.intValue ?? -1 }
         return try DFMViT(imageSize: (cfg["image_size"] as? [NSNumber])?.map { $0.intValue } ?? [], patchSize: int("patch_size"),
@@ -125,7 +100,7 @@ final class ModelViTTests: XCTestCase {
     }
 
     func checkAll(_ prefix: String) throws {
-        let fx = try Fixture.load("vit")
+        let fx = try Fixture("vit", folder: "models")
         let cases = fx.meta.keys.filter { $0.hasPrefix(prefix) }.sorted()
         XCTAssertFalse(cases.isEmpty)
         for c in cases {
@@ -139,7 +114,7 @@ final class ModelViTTests: XCTestCase {
     func testFloat32ParityWithPyTorch() throws { try checkAll("f32_") }
 
     func testStateDictKeysMatchPyTorch() throws {
-        let fx = try Fixture.load("vit")
+        let fx = try Fixture("vit", folder: "models")
         for (name, fb) in [("small", 4), ("small_fb0", 0)] {
             var cfg = Self.small
             cfg["fb_filters"] = fb
@@ -177,7 +152,7 @@ final class ModelViTTests: XCTestCase {
     /// The way back: PyTorch's own state_dict of the round-tripped model loads strictly into dfm
     /// and gives the logits PyTorch computed.
     func testLoadTorchStateDict() throws {
-        let fx = try Fixture.load("vit_torch_state")
+        let fx = try Fixture("vit_torch_state", folder: "models")
         let m = try Self.build(Self.small)
         var state = fx.tensors
         let x = try XCTUnwrap(state.removeValue(forKey: "__input__")), want = try XCTUnwrap(state.removeValue(forKey: "__logits__"))

@@ -7,11 +7,27 @@ struct Fixture {
     let tensors: [String: Tensor]
     let meta: [String: String]
 
-    init(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        guard let url = Bundle.module.url(forResource: "Fixtures/ops/\(name)", withExtension: "safetensors") else {
-            throw DFMError(.notFound, "fixture \(name) missing: run tools/fixtures/*.py")
+    /// Fixtures/<folder>/<name>.safetensors: op fixtures in ops/, model fixtures in models/.
+    init(_ name: String, folder: String = "ops") throws {
+        guard let url = Bundle.module.url(forResource: "Fixtures/\(folder)/\(name)", withExtension: "safetensors") else {
+            throw DFMError(.notFound, "fixture \(folder)/\(name) missing: run tools/fixtures/*.py")
         }
         (tensors, meta) = try SafeTensors.read(url.path)
+    }
+
+    /// A model case's JSON metadata; unlike params(_:), a missing case is an error.
+    func config(_ c: String) throws -> [String: Any] {
+        guard let s = meta[c], let o = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] else {
+            throw DFMError(.notFound, "fixture case \(c) has no metadata")
+        }
+        return o
+    }
+
+    /// A stored tensor's values; `dtype`, when given, is the storage type the fixture promises.
+    func values(_ key: String, dtype: DType? = nil) throws -> [Double] {
+        guard let t = tensors[key] else { throw DFMError(.notFound, "fixture tensor \(key) missing") }
+        if let dtype { XCTAssertEqual(t.dtype, dtype, "\(key) should be stored as \(dtype)") }
+        return t.toDoubleArray()
     }
 
     var cases: [String] { meta.keys.sorted() }
