@@ -650,7 +650,7 @@ DFM_API dfm_status dfm_module_sequential(const dfm_module *modules, int64_t n, d
 /* torchvision's feedforward ResNet: arch "resnet18", "resnet34" or "resnet50". */
 DFM_API dfm_status dfm_module_resnet(const char *arch, int64_t num_classes, int64_t in_channels, dfm_module *out);
 
-/* --- DFM (feedback) models, MODELS.md. Use dfm_module_forward_dfm to pass T and atol;
+/* --- DFM (feedback) models, docs/MODELS.md. Use dfm_module_forward_dfm to pass T and atol;
  * dfm_module_forward runs the model's default T. --- */
 /* DFM-ResNet (classification): arch "resnet18", "resnet34" or "resnet50"; frontend
  * "resnet". Published defaults: fb_filters 0, registers 0, n_classes 200, shape (64, 64)
@@ -1084,7 +1084,7 @@ DFM_API dfm_status dfm_module_transformer_encoder(dfm_module encoder_layer, int6
  * TransformerEncoder; the masks may be NULL. NEW REFERENCE. */
 DFM_API dfm_status dfm_module_transformer_forward(dfm_module m, dfm_tensor src, dfm_tensor mask,
                                                   dfm_tensor src_key_padding_mask, bool is_causal, dfm_tensor *out);
-/* DFM Vision Transformer (MODELS.md §7), a DFM model (dfm_module_forward_dfm, dfm_module_steps,
+/* DFM Vision Transformer (docs/MODELS.md §7), a DFM model (dfm_module_forward_dfm, dfm_module_steps,
  * checkpoint steps). Defaults: image_size (28, 28), patch_size 4, in_channels 1, dim 128,
  * depth 6, heads 4, mlp_dim 256, fb_filters 0, n_classes 10, tau 1, dropout 0,
  * state_init_std 1e-3. image_size must be a multiple of patch_size (else
