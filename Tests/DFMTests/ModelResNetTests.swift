@@ -418,7 +418,7 @@ final class ModelResNetTests: XCTestCase {
             losses.append(try loss.item())
         }
         let first = losses.prefix(4).reduce(0, +) / 4, last = losses.suffix(4).reduce(0, +) / 4
-        print("ModelResNetTests seed example losses: \(losses)")
+        print("ModelResNetTests published MNIST example losses: \(losses)")
         XCTAssertTrue(losses.allSatisfy { $0.isFinite })
         XCTAssertLessThan(last, 0.7 * first, "loss should fall: first \(first), last \(last)")
     }
