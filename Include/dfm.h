@@ -110,7 +110,7 @@ typedef struct dfm_tensor_s *dfm_tensor;           /* a tensor (reference counte
 typedef struct dfm_tensor_dict_s *dfm_tensor_dict; /* ordered name -> tensor map + metadata     */
 typedef struct dfm_string_list_s *dfm_string_list; /* immutable list of strings                 */
 typedef struct dfm_module_s *dfm_module;           /* a layer or model (reference counted)      */
-typedef struct dfm_optimizer_s *dfm_optimizer;     /* SGD / Adam / AdamW                        */
+typedef struct dfm_optimizer_s *dfm_optimizer;     /* SGD, Adam, AdamW, RMSprop, LBFGS, ...     */
 typedef struct dfm_scheduler_s *dfm_scheduler;     /* a learning-rate scheduler                 */
 typedef struct dfm_dataset_s *dfm_dataset;         /* an image-classification dataset (IDX)     */
 
@@ -123,7 +123,7 @@ typedef void (*dfm_release_fn)(void *data, void *user_data);
 /* Library                                                                  */
 /* ======================================================================== */
 
-/* "0.1.0". Borrowed: static storage. */
+/* The version as "MAJOR.MINOR.PATCH" (the DFM_VERSION_* macros above). Borrowed: static storage. */
 DFM_API const char *dfm_version(void);
 
 /* DFM_ABI_VERSION of the loaded library. Refuse to run if it differs from the
@@ -650,7 +650,7 @@ DFM_API dfm_status dfm_module_sequential(const dfm_module *modules, int64_t n, d
 /* torchvision's feedforward ResNet: arch "resnet18", "resnet34" or "resnet50". */
 DFM_API dfm_status dfm_module_resnet(const char *arch, int64_t num_classes, int64_t in_channels, dfm_module *out);
 
-/* --- DFM (feedback) models, MODELS.md. Use dfm_module_forward_dfm to pass T and atol;
+/* --- DFM (feedback) models, docs/MODELS.md. Use dfm_module_forward_dfm to pass T and atol;
  * dfm_module_forward runs the model's default T. --- */
 /* DFM-ResNet (classification): arch "resnet18", "resnet34" or "resnet50"; frontend
  * "resnet". Published defaults: fb_filters 0, registers 0, n_classes 200, shape (64, 64)
@@ -1084,7 +1084,7 @@ DFM_API dfm_status dfm_module_transformer_encoder(dfm_module encoder_layer, int6
  * TransformerEncoder; the masks may be NULL. NEW REFERENCE. */
 DFM_API dfm_status dfm_module_transformer_forward(dfm_module m, dfm_tensor src, dfm_tensor mask,
                                                   dfm_tensor src_key_padding_mask, bool is_causal, dfm_tensor *out);
-/* DFM Vision Transformer (MODELS.md §7), a DFM model (dfm_module_forward_dfm, dfm_module_steps,
+/* DFM Vision Transformer (docs/MODELS.md §7), a DFM model (dfm_module_forward_dfm, dfm_module_steps,
  * checkpoint steps). Defaults: image_size (28, 28), patch_size 4, in_channels 1, dim 128,
  * depth 6, heads 4, mlp_dim 256, fb_filters 0, n_classes 10, tau 1, dropout 0,
  * state_init_std 1e-3. image_size must be a multiple of patch_size (else
@@ -1092,6 +1092,28 @@ DFM_API dfm_status dfm_module_transformer_forward(dfm_module m, dfm_tensor src, 
 DFM_API dfm_status dfm_module_dfm_vit(const int64_t *image_size, int64_t patch_size, int64_t in_channels, int64_t dim,
                                       int64_t depth, int64_t heads, int64_t mlp_dim, int64_t fb_filters, int64_t n_classes,
                                       float tau, float dropout, float state_init_std, dfm_module *out);
+
+/* ======================================================================== */
+/* Optimizer and scheduler state dicts in memory (dfm 0.3.0)                 */
+/* The same content as dfm_optimizer_save / dfm_scheduler_save write, as a   */
+/* dfm_tensor_dict: tensors "state.<i>.<name>" (i counts parameters across   */
+/* groups, as torch) and the hyper-parameters, group settings and counters   */
+/* as metadata strings. A scheduler's dict holds metadata only.              */
+/* ======================================================================== */
+
+/* state_dict(): NEW REFERENCE to a new dict holding copies of the state tensors
+ * (keys sorted). */
+DFM_API dfm_status dfm_optimizer_state_dict(dfm_optimizer o, dfm_tensor_dict *out);
+/* load_state_dict(state): the dict must come from the same optimizer type with groups of
+ * the same sizes and state tensors of the parameters' shapes and dtypes; the tensors are
+ * copied (`state` stays the caller's). Checked first: on failure nothing changes. */
+DFM_API dfm_status dfm_optimizer_load_state_dict(dfm_optimizer o, dfm_tensor_dict state);
+/* state_dict() of a scheduler: NEW REFERENCE to a dict with metadata only. */
+DFM_API dfm_status dfm_scheduler_state_dict(dfm_scheduler s, dfm_tensor_dict *out);
+/* load_state_dict(state): restores the scheduler's counters and settings (not the optimizer's
+ * lr, which comes from the optimizer's own state dict). A dict holding tensors, from another
+ * scheduler type, or with counters outside -1...2^40 is refused and nothing changes. */
+DFM_API dfm_status dfm_scheduler_load_state_dict(dfm_scheduler s, dfm_tensor_dict state);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The W1-W7 workloads of BENCHMARKS.md, dfm (Swift-direct and, when it loads, through the
+# The W1-W7 workloads of docs/BENCHMARKS.md, dfm (Swift-direct and, when it loads, through the
 # Python binding) against PyTorch on the tools/reference models, in the same run.
 #   bench/run.sh [W1 W2 ...]          (default: all seven)
 # Env: THREADS (2), WARMUP (2), REPS (5), ROUNDS (2: each round runs every workload in every

@@ -1,4 +1,4 @@
-"""PyTorch side of the W1-W7 workloads (docs: ../shared/spec/BENCHMARKS.md), on the
+"""PyTorch side of the W1-W7 workloads (docs: docs/BENCHMARKS.md), on the
 PyTorch reference models in tools/reference (the same computation dfm runs).
 
 One workload per process, so the peak resident memory (getrusage ru_maxrss) is this

@@ -1,6 +1,6 @@
-"""Why the target script's test loss is high: BatchNorm's running statistics in a DFM.
+"""Why the published MNIST example's test loss is high: BatchNorm's running statistics in a DFM.
 
-The target script (examples/target_script.py) never calls eval(), so its test loop feeds
+The published MNIST example (examples/target_script.py) never calls eval(), so its test loop feeds
 single unbatched images to a model in training mode. PyTorch rejects that (training-mode
 BatchNorm sees one value per channel in layer4); dfm normalises such a sample with the
 running statistics (README, R4), i.e. as in eval mode. In a DFM those running statistics

@@ -1,4 +1,4 @@
-# The target script of PYTHON_API.md: the seed's MNIST example with `import dfm as torch`.
+# The published package's MNIST example (docs/PYTHON_API.md), run with `import dfm as torch`.
 # Run: swift build -c release --product dfm
 #      DFM_LIBRARY=$(swift build -c release --show-bin-path)/libdfm.so PYTHONPATH=bindings/python python3 examples/target_script.py
 import dfm as torch

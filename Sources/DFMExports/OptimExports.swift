@@ -195,13 +195,7 @@ private func checkEpochLimit(_ sched: LRScheduler) throws {
     guarded("dfm_scheduler_load") {
         let sched = try Arg.scheduler(s, "s"), p = try Arg.string(path, "path")
         let meta = try SafeTensors.read(p).metadata
-        // Counters and periods from a file feed the schedulers' epoch arithmetic: bound them first.
-        for key in ["last_epoch", "_step_count", "step_size", "T_max"] {
-            guard let text = meta[key] else { continue }
-            guard let v = Int64(text), v >= -1, v <= Arg.maxEpochs else {
-                throw ABIError(.invalidArgument, "'\(p)': \(key) = '\(text)' is not an integer in -1...\(Arg.maxEpochs)")
-            }
-        }
+        try checkSchedulerCounters(meta, source: p)
         try sched.loadStateDict(meta)
     }
 }

@@ -1,6 +1,6 @@
 import DFM
 
-/// `--model vit` options (MODELS.md §7); stored in the run config (nil for other models, so
+/// `--model vit` options (docs/MODELS.md §7); stored in the run config (nil for other models, so
 /// checkpoints of other models keep their config).
 struct ViTConfig: Codable, Equatable {
     var dim = 128

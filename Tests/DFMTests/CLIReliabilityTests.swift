@@ -33,7 +33,7 @@ final class CLIReliabilityTests: XCTestCase {
 
     /// Item 1: these used to die with SIGILL (arithmetic overflow in Run.swift).
     func testHugeEpochsAndBatchSizeAreRefused() throws {
-        // (batch size 1: 96 steps, so epochs × steps overflows as it did with the full dataset)
+        // (batch size 1: 96 steps, so epochs × steps overflows as it did with the full dataset)
         try assertRefused(["--epochs", "3000000000000000000", "--batch-size", "1"], "--epochs must be in 1...100000, got 3000000000000000000")
         try assertRefused(["--epochs", "9223372036854775807"], "--epochs must be in 1...100000")
         try assertRefused(["--batch-size", "9223372036854775807"], "--batch-size must be in 1...65536")

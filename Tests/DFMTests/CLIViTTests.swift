@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import DFM
 
-/// `dfm-cli train --model vit` (MODELS.md §7) on a tiny budget: the ViT options reach the model,
+/// `dfm-cli train --model vit` (docs/MODELS.md §7) on a tiny budget: the ViT options reach the model,
 /// are stored in the checkpoint (eval and resume rebuild the same model), and bad ones are
 /// one-line errors.
 extension CLITests {

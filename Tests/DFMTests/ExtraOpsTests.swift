@@ -13,7 +13,8 @@ final class ExtraOpsTests: XCTestCase {
         ]
         var checked = 0
         for c in fx.cases {
-            if ["nll", "gather", "cumsum", "convT", "scatter"].contains(where: { c.hasPrefix($0) }) { continue }  // tested below
+            // tested below
+            if ["nll", "gather", "cumsum", "convT", "scatter"].contains(where: { c.hasPrefix($0) }) { continue }
             let x = try fx.leaves(c, ["x"])[0]
             let name = String(c.prefix { $0.isLetter || $0 == "1" || $0 == "_" }.split(separator: "_").first ?? "")
             var outs: [Tensor]

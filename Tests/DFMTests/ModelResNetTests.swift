@@ -259,7 +259,7 @@ final class ModelResNetTests: XCTestCase {
         }
     }
 
-    /// R2: gcd(8, C) groups, so the seed's fb_filters=10 (522 and 10 channels) builds and runs.
+    /// R2: gcd(8, C) groups, so the published MNIST example's fb_filters=10 (522 and 10 channels) builds and runs.
     func testR2GroupNormGroups() throws {
         let m = try DFMResNet.resnet18(fbFilters: 10, nClasses: 10, shape: [28, 28], tau: 1, inChannels: 1)
         XCTAssertEqual(m.layernormError.numGroups, 2)
@@ -295,7 +295,7 @@ final class ModelResNetTests: XCTestCase {
         let batched = try m.forward(try reshape(x, [1, 1, 28, 28]), T: 3)
         XCTAssertEqual(batched.shape, [1, 10])
         assertClose(single, try reshape(batched, [10]), rtol: 0.0, atol: 0.0, "unbatched vs batch of one")
-        // The seed's test loop: an unbatched image and an int label.
+        // The published MNIST example's test loop: an unbatched image and an int label.
         let loss = try crossEntropy(single, try Tensor(int64: [3], shape: []))
         XCTAssertTrue(try loss.item().isFinite)
     }
@@ -392,7 +392,7 @@ final class ModelResNetTests: XCTestCase {
         XCTAssertEqual(out.shape, [2, 10])
     }
 
-    // MARK: training (the seed's example)
+    // MARK: training (the published MNIST example)
 
     /// ResNet18(fb_filters=10, n_classes=10, shape=(28,28), in_channels=1) trains on a
     /// small Fashion-MNIST subset: the loss falls over a few dozen Adam steps.
@@ -418,7 +418,7 @@ final class ModelResNetTests: XCTestCase {
             losses.append(try loss.item())
         }
         let first = losses.prefix(4).reduce(0, +) / 4, last = losses.suffix(4).reduce(0, +) / 4
-        print("ModelResNetTests seed example losses: \(losses)")
+        print("ModelResNetTests published MNIST example losses: \(losses)")
         XCTAssertTrue(losses.allSatisfy { $0.isFinite })
         XCTAssertLessThan(last, 0.7 * first, "loss should fall: first \(first), last \(last)")
     }

@@ -1,7 +1,7 @@
 import XCTest
 @testable import DFM
 
-/// R4 and the seed's test loop: single unbatched images in training mode.
+/// R4 and the published MNIST example's test loop: single unbatched images in training mode.
 final class ModelUnbatchedTests: XCTestCase {
     func testSingleImageInTrainingModeUsesRunningStats() throws {
         manualSeed(5)

@@ -2,10 +2,10 @@ import Foundation
 import XCTest
 @testable import DFM
 
-/// DFM-ViT (MODELS.md §7) against the PyTorch reference (tools/reference/dfm_vit_torch.py,
+/// DFM-ViT (docs/MODELS.md §7) against the PyTorch reference (tools/reference/dfm_vit_torch.py,
 /// fixtures by tools/fixtures/models_vit.py): float64 model parity at 1e-9 (logits, loss, every
 /// gradient by norm, projection and samples, Q, one Adam step; train and eval, T = 1 and T = 3
-/// with feedback, the feedforward baseline, an early stop, the 28×28 model), float32
+/// with feedback, the feedforward baseline, an early stop, the 28×28 Fashion-MNIST model), float32
 /// smoke checks at max(spec, 4·PyTorch's own float32 gap), the checkpoint round trip, and the
 /// model's contract (keys, errors, unbatched input, steps run, checkpointed steps, determinism).
 final class ModelViTTests: XCTestCase {

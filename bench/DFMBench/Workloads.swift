@@ -1,4 +1,4 @@
-// The W1-W7 workloads of ../shared/spec/BENCHMARKS.md through dfm, Swift-direct: one
+// The W1-W7 workloads of docs/BENCHMARKS.md through dfm, Swift-direct: one
 // workload per process (so peak RSS is that workload's), 2 warm-ups, median of the reps.
 // bench/workloads_torch.py runs the same workloads in PyTorch; keep the two tables identical.
 import DFM

@@ -1,4 +1,4 @@
-"""PyTorch reference of DFM-DeepLabV3+, written from docs MODELS.md §1–3 and §5 (dev tool).
+"""PyTorch reference of DFM-DeepLabV3+, written from docs/MODELS.md §1–3 and §5 (dev tool).
 
 The published file cannot be constructed, so this builds the one consistent reading
 of it from torchvision's BasicBlock/Bottleneck and segmentation-models-pytorch 0.4.0's

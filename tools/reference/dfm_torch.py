@@ -1,4 +1,4 @@
-"""PyTorch reference of the DFM ResNets, written from docs MODELS.md §2–4 (dev tool).
+"""PyTorch reference of the DFM ResNets, written from docs/MODELS.md §2–4 (dev tool).
 
 This is our own implementation on torchvision's BasicBlock/Bottleneck, with dfm's
 decisions where the published package breaks (R1 state sized from layer4's real
@@ -156,7 +156,7 @@ class DFMResNet(nn.Module):
 
 
 def run_equilibrium(model, x, T, atol):
-    """MODELS.md §3 on `model` (its init_state, step, state, T): up to T-1 steps, stopping once
+    """docs/MODELS.md §3 on `model` (its init_state, step, state, T): up to T-1 steps, stopping once
     |Σ|state| - previous| <= atol, then one more step. Sets and returns the steps run."""
     model.t = 0
     model.init_state(x)

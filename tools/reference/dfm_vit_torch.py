@@ -1,4 +1,4 @@
-"""PyTorch reference of the DFM Vision Transformer, MODELS.md §7 (dev tool).
+"""PyTorch reference of the DFM Vision Transformer, docs/MODELS.md §7 (dev tool).
 
 Built from torch.nn parts only (Conv2d, TransformerEncoderLayer(norm_first=True,
 activation="gelu", batch_first=True), LayerNorm, Linear) plus the StateExpDecay and the

@@ -1,6 +1,6 @@
 import Foundation
 
-/// DFM-ResNet18/34/50 for classification (MODELS.md §4), on torchvision's blocks.
+/// DFM-ResNet18/34/50 for classification (docs/MODELS.md §4), on torchvision's blocks.
 ///
 /// The frontend (conv1 7×7/2, bn1, relu, maxpool) runs once; then each step feeds
 /// softmax(GN_in(resize(h[fb part]))) back next to the frontend's output, runs layer1..4
@@ -157,7 +157,7 @@ public final class DFMResNet: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, T: defaultT) }
 
-    /// The equilibrium loop (MODELS.md §3). Input (B, inChannels, H, W) or unbatched
+    /// The equilibrium loop (docs/MODELS.md §3). Input (B, inChannels, H, W) or unbatched
     /// (inChannels, H, W) (R4); returns logits (B, nClasses) or (nClasses).
     public func forward(_ input: Tensor, T steps: Int, atol: Float = 1e-2) throws -> Tensor {
         let op = "DFMResNet"
@@ -177,7 +177,7 @@ public final class DFMResNet: Module {
         // k×k/2 conv with padding k/2 does: n -> (n-1)/2 + 1.
         func down(_ n: Int) -> Int { (n - 1) / 2 + 1 }
         // R4: a single unbatched sample whose layer4 output is 1×1 gives training-mode
-        // BatchNorm one value per channel, which PyTorch rejects. The seed's test loop does
+        // BatchNorm one value per channel, which PyTorch rejects. The published MNIST example's test loop does
         // exactly that without calling eval(), so such a forward uses eval-mode
         // normalisation (running statistics, untouched) and leaves the mode as it was.
         if training && unbatched && down(down(down(down(down(x4.shape[2]))))) * down(down(down(down(down(x4.shape[3]))))) == 1 {

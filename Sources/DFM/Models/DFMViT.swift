@@ -1,6 +1,6 @@
 import Foundation
 
-/// DFM Vision Transformer (MODELS.md §7; dfm's own design: the published package lists a
+/// DFM Vision Transformer (docs/MODELS.md §7; dfm's own design: the published package lists a
 /// Vision Transformer but ships none).
 ///
 /// The frontend (patch embedding + position embedding) runs once; then each step fuses the
@@ -135,7 +135,7 @@ public final class DFMViT: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, T: defaultT) }
 
-    /// The equilibrium loop (MODELS.md §3). Input (B, inChannels, H, W) or unbatched
+    /// The equilibrium loop (docs/MODELS.md §3). Input (B, inChannels, H, W) or unbatched
     /// (inChannels, H, W); returns logits (B, nClasses) or (nClasses).
     public func forward(_ input: Tensor, T steps: Int, atol: Float = 1e-2) throws -> Tensor {
         let op = "DFMViT"

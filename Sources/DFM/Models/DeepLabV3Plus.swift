@@ -1,6 +1,6 @@
 import Foundation
 
-// DFM-DeepLabV3+ (docs MODELS.md §5): a dilated ResNet encoder and segmentation-models-pytorch
+// DFM-DeepLabV3+ (docs/MODELS.md §5): a dilated ResNet encoder and segmentation-models-pytorch
 // 0.4.0's DeepLabV3PlusDecoder and SegmentationHead, turned into a deep feedback model.
 // Module names follow smp and torchvision, so state_dict keys match a PyTorch build of the
 // same model (tools/reference/dfm_deeplab_torch.py) and checkpoints move both ways.
@@ -146,7 +146,7 @@ public final class DilatedResNetEncoder: Module {
 
 // MARK: the model
 
-/// DFM-DeepLabV3+ (MODELS.md §5). The state h (B, C, H/4, W/4), C = classFilters + fbFilters,
+/// DFM-DeepLabV3+ (docs/MODELS.md §5). The state h (B, C, H/4, W/4), C = classFilters + fbFilters,
 /// starts at N(0, stateInitStd²); each step feeds softmax(GN_in(resize(h[fb part]))) back
 /// next to the frontend's output, runs maxpool → dilated ResNet → DeepLabV3+ decoder, and
 /// adds error_head(GN_err(y), t) to h. The prediction is segmentation_head(h[class part]).
@@ -256,7 +256,7 @@ public final class DeepLabV3Plus: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, T: defaultT) }
 
-    /// The equilibrium loop (MODELS.md §3). Input (B, inFilters, H, W) with H and W multiples
+    /// The equilibrium loop (docs/MODELS.md §3). Input (B, inFilters, H, W) with H and W multiples
     /// of 16, or unbatched (inFilters, H, W); output logits (B, classes, H, W).
     public func forward(_ input: Tensor, T steps: Int, atol: Float = 1e-2) throws -> Tensor {
         let op = "DeepLabV3Plus"

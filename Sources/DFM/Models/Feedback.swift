@@ -1,6 +1,6 @@
 import Foundation
 
-/// The equilibrium loop shared by every feedback model (MODELS.md §3).
+/// The equilibrium loop shared by every feedback model (docs/MODELS.md §3).
 ///
 /// `step(state, t)` runs one step at step index t (0, 1, ...) and returns the new state.
 /// The loop runs `step` up to T-1 times; after each it computes e = Σ|state| (all

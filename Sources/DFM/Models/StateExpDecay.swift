@@ -1,6 +1,6 @@
 import Foundation
 
-/// The DFM stabiliser (MODELS.md §2): over the channels of x (B, C, H, W),
+/// The DFM stabiliser (docs/MODELS.md §2): over the channels of x (B, C, H, W),
 ///     out = x·Qᵀ·diag(exp(t·T·Δ))·Q,   Δ = -(1/τ)·|S|^α.
 /// Parameters (state_dict keys): `tau`, `T`, `alpha` (0-dim, frozen), `S` (C, frozen, ones),
 /// `Q` (C×C, trainable, orthogonal) and `Qinv` (C×C, trainable, orthogonal, unused in forward:

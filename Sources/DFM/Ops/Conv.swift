@@ -166,7 +166,8 @@ private func convTransposeRun<S: Real>(_: S.Type, _ x: Tensor, _ weight: Tensor,
     let op = "conv_transpose2d"
     let n = g.n, cout = g.c, oh = g.h, ow = g.w
     let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
-    try ConvKernels.backward(x.p(S.self), weight.p(S.self), x.p(S.self), g, dx: out.p(S.self), dw: nil)  // x.p(S.self) as conv "x" is unread without dw
+    // x.p(S.self) as conv "x" is unread without dw
+    try ConvKernels.backward(x.p(S.self), weight.p(S.self), x.p(S.self), g, dx: out.p(S.self), dw: nil)
     if let bias {
         let l = oh * ow, op = out.p(S.self), bp = bias.p(S.self)
         Parallel.chunks(n * cout, costPerItem: l) { r in

@@ -130,7 +130,8 @@ public func log(_ a: Tensor) throws -> Tensor {
 
 public func abs(_ a: Tensor) throws -> Tensor {
     if a.dtype == .bool { throw DFMError.type("abs", "abs is not implemented for bool tensors") }
-    if a.dtype == .int64 { return try IntKernels.map(a, op: "abs") { $0 < 0 ? 0 &- $0 : $0 } }  // abs(Int64.min) wraps like torch
+    // abs(Int64.min) wraps like torch
+    if a.dtype == .int64 { return try IntKernels.map(a, op: "abs") { $0 < 0 ? 0 &- $0 : $0 } }
     let out = try EW.map(a, op: "abs") { Swift.abs($0) }
     return record("abs", out, [a]) { g in
         [try EW.zip(g, a, op: "abs_backward") { g, x in x > 0 ? g : (x < 0 ? -g : 0) }]

@@ -202,7 +202,8 @@ private func scatterVectors(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, a
         if x.requiresGrad {
             let t = try g.clone()
             let es = t.dtype.byteSize, tp = t.rawPointer
-            if !accumulate { for p in dst { (tp + p * es).initializeMemory(as: UInt8.self, repeating: 0, count: es) } }  // overwritten elements do not reach x
+            // overwritten elements do not reach x
+            if !accumulate { for p in dst { (tp + p * es).initializeMemory(as: UInt8.self, repeating: 0, count: es) } }
             gx = t
         }
         var gs: Tensor? = nil

@@ -276,7 +276,8 @@ public final class LBFGS: Optimizer {
         }
         if lsIter == maxLs {
             (bracket, bf, bg) = ([0, t], [f, fNew], [g, gNew])
-            bgtd = [gtd, gtdNew]  // torch leaves bracket_gtd from the loop; the zoom below does not run (lsIter == maxLs)
+            // torch leaves bracket_gtd from the loop; the zoom below does not run (lsIter == maxLs)
+            bgtd = [gtd, gtdNew]
         }
         var insufProgress = false
         var (low, high) = bf[0] <= bf[bf.count - 1] ? (0, 1) : (1, 0)

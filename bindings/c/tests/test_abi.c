@@ -3860,6 +3860,115 @@ static void test_transformers(void) {
     dfm_module_release(lin);
 }
 
+/* ---- optimizer and scheduler state dicts in memory (dfm_optimizer_state_dict, ...) ----- */
+
+/* The float32 contents of two 3-element tensors are bitwise equal. */
+static int same_bits3(dfm_tensor a, dfm_tensor b) {
+    void *pa = NULL, *pb = NULL;
+    if (dfm_tensor_data(a, &pa) != DFM_OK || dfm_tensor_data(b, &pb) != DFM_OK) return 0;
+    return memcmp(pa, pb, 3 * sizeof(float)) == 0;
+}
+
+static void test_state_dicts(void) {
+    dfm_tensor a = vec(3, 1), b = vec(3, 7), pa[1], pb[1], small = vec(2, 0);
+    dfm_optimizer oa = NULL, ob = NULL, sgd = NULL;
+    dfm_scheduler sa = NULL, sb = NULL, cos = NULL;
+    dfm_tensor_dict d = NULL, sd = NULL, none = NULL;
+    const char *meta = NULL, *key = NULL;
+    void *da = NULL, *db = NULL;
+    double lra = 0, lrb = 0;
+    int64_t n = -1;
+    int i;
+
+    OK(dfm_tensor_set_requires_grad(a, true));
+    OK(dfm_tensor_set_requires_grad(b, true));
+    pa[0] = a;
+    pb[0] = b;
+    OK(dfm_optimizer_adam(pa, 1, 0.01, 0.9, 0.999, 1e-8, 0, false, false, &oa));
+    OK(dfm_optimizer_adam(pb, 1, 0.05, 0.8, 0.99, 1e-6, 0, false, false, &ob));
+    OK(dfm_optimizer_sgd(pb, 1, 0.1, 0, 0, 0, false, false, &sgd));
+    OK(dfm_scheduler_step_lr(oa, 2, 0.5, &sa));
+    OK(dfm_scheduler_step_lr(ob, 3, 0.1, &sb));
+    OK(dfm_scheduler_cosine_annealing_lr(sgd, 10, 0, &cos));
+    for (i = 0; i < 3; i++) {
+        grad_step(oa, a);
+        OK(dfm_scheduler_step(sa));
+    }
+    /* b takes a's values, a's optimizer state and a's schedule: from then on both move bitwise alike. */
+    OK(dfm_tensor_data(a, &da));
+    OK(dfm_tensor_data(b, &db));
+    memcpy(db, da, 3 * sizeof(float));
+    OK(dfm_optimizer_state_dict(oa, &d));
+    OK(dfm_tensor_dict_size(d, &n));
+    CHECK(n == 3); /* state.0.exp_avg, state.0.exp_avg_sq, state.0.step (sorted) */
+    OK(dfm_tensor_dict_key(d, 0, &key));
+    CHECK(strcmp(key, "state.0.exp_avg") == 0);
+    OK(dfm_tensor_dict_get_metadata(d, "optimizer", &meta));
+    CHECK(strcmp(meta, "Adam") == 0);
+    OK(dfm_optimizer_load_state_dict(ob, d));
+    OK(dfm_scheduler_state_dict(sa, &sd));
+    OK(dfm_tensor_dict_size(sd, &n));
+    CHECK(n == 0);
+    OK(dfm_tensor_dict_get_metadata(sd, "last_epoch", &meta));
+    CHECK(strcmp(meta, "3") == 0);
+    OK(dfm_scheduler_load_state_dict(sb, sd));
+    OK(dfm_optimizer_get_lr(oa, &lra));
+    OK(dfm_optimizer_get_lr(ob, &lrb));
+    CHECK(lra == lrb);
+    for (i = 0; i < 3; i++) {
+        grad_step(oa, a);
+        OK(dfm_scheduler_step(sa));
+        grad_step(ob, b);
+        OK(dfm_scheduler_step(sb));
+    }
+    CHECK(same_bits3(a, b));
+    OK(dfm_scheduler_get_last_lr(sa, &lra));
+    OK(dfm_scheduler_get_last_lr(sb, &lrb));
+    CHECK(lra == lrb && lra == 0.01 * 0.25 * 0.5);
+
+    /* Refused dicts change nothing: a and b still move alike afterwards. */
+    ERR(dfm_optimizer_load_state_dict(sgd, d), DFM_INVALID_ARGUMENT, "Adam");
+    ERR(dfm_scheduler_load_state_dict(cos, sd), DFM_INVALID_ARGUMENT, "StepLR");
+    ERR(dfm_scheduler_load_state_dict(sb, d), DFM_INVALID_ARGUMENT, "metadata only");
+    OK(dfm_tensor_dict_set(d, "state.0.exp_avg", small));
+    ERR(dfm_optimizer_load_state_dict(ob, d), DFM_SHAPE_MISMATCH, "state.0.exp_avg");
+    OK(dfm_tensor_dict_set(d, "state.1.exp_avg", small));
+    BAD(dfm_optimizer_load_state_dict(ob, d));
+    OK(dfm_tensor_dict_set_metadata(sd, "last_epoch", "1099511627777")); /* 2^40 + 1 */
+    ERR(dfm_scheduler_load_state_dict(sb, sd), DFM_INVALID_ARGUMENT, "last_epoch");
+    OK(dfm_tensor_dict_set_metadata(sd, "last_epoch", "x"));
+    ERR(dfm_scheduler_load_state_dict(sb, sd), DFM_INVALID_ARGUMENT, "last_epoch");
+    grad_step(oa, a);
+    OK(dfm_scheduler_step(sa));
+    grad_step(ob, b);
+    OK(dfm_scheduler_step(sb));
+    CHECK(same_bits3(a, b));
+
+    ERR(dfm_optimizer_state_dict(NULL, &none), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_state_dict(oa, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_state_dict((dfm_optimizer)(void *)a, &none), DFM_TYPE_ERROR, NULL);
+    CHECK(none == NULL);
+    ERR(dfm_optimizer_load_state_dict(oa, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_load_state_dict(FOREIGN, d), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_optimizer_load_state_dict(oa, (dfm_tensor_dict)(void *)a), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_scheduler_state_dict(NULL, &none), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_state_dict(sa, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_load_state_dict(sa, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_scheduler_load_state_dict((dfm_scheduler)(void *)oa, sd), DFM_TYPE_ERROR, NULL);
+
+    dfm_tensor_dict_release(d);
+    dfm_tensor_dict_release(sd);
+    dfm_scheduler_release(sa);
+    dfm_scheduler_release(sb);
+    dfm_scheduler_release(cos);
+    dfm_optimizer_release(oa);
+    dfm_optimizer_release(ob);
+    dfm_optimizer_release(sgd);
+    dfm_tensor_release(a);
+    dfm_tensor_release(b);
+    dfm_tensor_release(small);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -3897,6 +4006,8 @@ int main(void) {
     test_recurrent();
     test_transformers();
     test_threads();
+    /* optimizer and scheduler state dicts in memory */
+    test_state_dicts();
 
     CHECK(dfm_live_handle_count() == live); /* every handle the tests made was released */
     remove_tmpdir();

@@ -1172,4 +1172,8 @@ DECLS = {'dfm_version': ('const char*', []),
                          ('float', 'tau'),
                          ('float', 'dropout'),
                          ('float', 'state_init_std'),
-                         ('dfm_module*', 'out')])}
+                         ('dfm_module*', 'out')]),
+ 'dfm_optimizer_state_dict': ('dfm_status', [('dfm_optimizer', 'o'), ('dfm_tensor_dict*', 'out')]),
+ 'dfm_optimizer_load_state_dict': ('dfm_status', [('dfm_optimizer', 'o'), ('dfm_tensor_dict', 'state')]),
+ 'dfm_scheduler_state_dict': ('dfm_status', [('dfm_scheduler', 's'), ('dfm_tensor_dict*', 'out')]),
+ 'dfm_scheduler_load_state_dict': ('dfm_status', [('dfm_scheduler', 's'), ('dfm_tensor_dict', 'state')])}

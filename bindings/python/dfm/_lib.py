@@ -1,9 +1,10 @@
 """Loads libdfm.so and declares every C function of Include/dfm.h for ctypes.
 
-Search order: $DFM_LIBRARY, a libdfm.so copied into this package, the SwiftPM build
-folders of the source checkout (.build/release, .build/debug), then the system's
-loader path (libdfm.so.<ABI major>). The declarations come from the header of a source checkout
-when there is one (so they cannot drift from it), else from the generated _decls.py.
+Search order: $DFM_LIBRARY, the libdfm.so bundled in this package (an installed wheel), the
+SwiftPM build folders when the package runs from a source checkout (.build/release,
+.build/debug), then the system's loader path (libdfm.so.<ABI major>, e.g. from `make install`).
+The declarations come from the header of a source checkout when there is one (so they cannot
+drift from it), else from the generated _decls.py.
 """
 import ctypes
 import os
@@ -15,8 +16,9 @@ _PKG = os.path.dirname(os.path.abspath(__file__))
 _REPO = os.path.normpath(os.path.join(_PKG, "..", "..", ".."))
 _HEADER = os.path.join(_REPO, "Include", "dfm.h")
 
-BUILD_HINT = ("build it with `swift build -c release --product dfm` in the dfm repository "
-              "(or `make test-python`), or point DFM_LIBRARY at an existing libdfm.so")
+BUILD_HINT = ("install the package with `pip install <dfm checkout>` (it builds and bundles libdfm), "
+              "or build it with `swift build -c release --product dfm` in the checkout, "
+              "or point DFM_LIBRARY at an existing libdfm.so")
 
 
 class LibraryNotFound(ImportError):
@@ -133,8 +135,9 @@ def _candidates():
     if env:
         return [env], True
     c = [os.path.join(_PKG, "libdfm.so")]
-    for cfg in ("release", "debug"):
-        c.append(os.path.join(_REPO, ".build", cfg, "libdfm.so"))
+    if os.path.isfile(_HEADER):  # running from a source checkout
+        for cfg in ("release", "debug"):
+            c.append(os.path.join(_REPO, ".build", cfg, "libdfm.so"))
     c.append(f"libdfm.so.{ABI_VERSION}")
     return c, False
 

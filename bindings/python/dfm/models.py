@@ -1,4 +1,4 @@
-"""dfm.models: the DFM models (MODELS.md) and torchvision's ResNets, built by the core."""
+"""dfm.models: the DFM models (docs/MODELS.md) and torchvision's ResNets, built by the core."""
 import ctypes
 
 from ._lib import C, Handle, check, i64_array
@@ -91,7 +91,7 @@ class DeepLabV3Plus(_DFMModel):
 
 
 class ViT(_DFMModel):
-    """DFM Vision Transformer (MODELS.md §7): patch embedding once, feedback fused into the
+    """DFM Vision Transformer (docs/MODELS.md §7): patch embedding once, feedback fused into the
     tokens, pre-norm encoder layers, StateExpDecay and the equilibrium loop, mean-pooled head."""
 
     def __init__(self, image_size=(28, 28), patch_size=4, in_channels=1, dim=128, depth=6, heads=4, mlp_dim=256,

@@ -15,7 +15,7 @@ from api_cases import CASES, run_case
 with open(os.path.join(os.path.dirname(__file__), "fixtures", "python_api.json")) as f:
     EXPECTED = json.load(f)
 
-# Where dfm deliberately differs from torch (PYTHON_API.md): an int target for an unbatched
+# Where dfm deliberately differs from torch (docs/PYTHON_API.md): an int target for an unbatched
 # input is accepted and means the same as a 0-dim int64 tensor.
 SAME_AS = {"ce_unbatched_int": "ce_unbatched_tensor"}
 

@@ -1,4 +1,4 @@
-"""The target script of PYTHON_API.md, shortened only in data size: a few hundred training
+"""The published MNIST example of docs/PYTHON_API.md (examples/target_script.py), shortened only in data size: a few hundred training
 images, one epoch, a small test subset. Everything else is the script as written."""
 import math
 import os

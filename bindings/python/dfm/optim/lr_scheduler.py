@@ -52,7 +52,35 @@ class LRScheduler:
         return list(self._last_lr)
 
     def state_dict(self):
-        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs), "_last_lr": list(self._last_lr)}
+        """torch's keys plus "_core": the core scheduler's counters and settings, one dict per group."""
+        from .._dicts import dict_from_handle, owned_dict
+        core = []
+        for h in self._handles:
+            out = Handle()
+            check(C.dfm_scheduler_state_dict(h, ctypes.byref(out)))
+            with owned_dict(out.value) as d:
+                core.append(dict_from_handle(d)[1])
+        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs), "_last_lr": list(self._last_lr),
+                "_core": core}
+
+    def load_state_dict(self, state_dict):
+        """Restores the scheduler (not the optimizer's lr: load the optimizer's own state dict for that, as in torch)."""
+        from .._dicts import dict_to_handle, owned_dict
+        core = state_dict.get("_core")
+        if not isinstance(core, list) or len(core) != len(self._handles):
+            raise ValueError(f"dfm: scheduler state_dict needs '_core' with one entry per parameter group "
+                             f"({len(self._handles)}), as written by state_dict()")
+        for h, meta in zip(self._handles, core):
+            with owned_dict(dict_to_handle({}, meta, "scheduler state_dict")) as d:
+                check(C.dfm_scheduler_load_state_dict(h, d))
+        self.last_epoch = int(state_dict["last_epoch"])
+        self.base_lrs = list(state_dict["base_lrs"])
+        lrs = []
+        for h in self._handles:
+            v = ctypes.c_double()
+            check(C.dfm_scheduler_get_last_lr(h, ctypes.byref(v)))
+            lrs.append(v.value)
+        self._last_lr = lrs
 
 
 class StepLR(LRScheduler):

@@ -1,8 +1,6 @@
 """torch.optim over the core's optimizers: one core optimizer per parameter group, so
 every update is computed by the core (bitwise the same as Swift's)."""
 import ctypes
-import os
-import tempfile
 
 from .._lib import C, Handle, check, handle_array
 from .._tensor import Tensor
@@ -112,26 +110,26 @@ class Optimizer:
     def state_dict(self):
         """torch's layout: {"state": {index: {name: tensor}}, "param_groups": [...]}; the per-parameter
         state comes from the core (momentum buffers, Adam moments, step counts)."""
-        from .._serialization import load_file_with_metadata
+        from .._dicts import dict_from_handle, owned_dict
         self._sync_lr()
         state, groups, start = {}, [], 0
-        with tempfile.TemporaryDirectory() as d:
-            for gi, (g, h) in enumerate(zip(self.param_groups, self._cores)):
-                path = os.path.join(d, f"g{gi}.safetensors")
-                check(C.dfm_optimizer_save(h, os.fsencode(path)))
-                tensors, meta = load_file_with_metadata(path)
-                for key, t in tensors.items():
-                    _, idx, name = key.split(".", 2)  # state.<i>.<name>
-                    state.setdefault(start + int(idx), {})[name] = t
-                entry = {k: v for k, v in g.items() if k != "params"}
-                entry["params"] = list(range(start, start + len(g["params"])))
-                entry["_core"] = meta
-                groups.append(entry)
-                start += len(g["params"])
+        for g, h in zip(self.param_groups, self._cores):
+            out = Handle()
+            check(C.dfm_optimizer_state_dict(h, ctypes.byref(out)))
+            with owned_dict(out.value) as d:
+                tensors, meta = dict_from_handle(d)
+            for key, t in tensors.items():
+                _, idx, name = key.split(".", 2)  # state.<i>.<name>
+                state.setdefault(start + int(idx), {})[name] = t
+            entry = {k: v for k, v in g.items() if k != "params"}
+            entry["params"] = list(range(start, start + len(g["params"])))
+            entry["_core"] = meta
+            groups.append(entry)
+            start += len(g["params"])
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        from .._serialization import save_file
+        from .._dicts import dict_to_handle, owned_dict
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
@@ -139,21 +137,19 @@ class Optimizer:
             if len(g["params"]) != len(sg["params"]):
                 raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                                  "optimizer's group")
-        with tempfile.TemporaryDirectory() as d:
-            for gi, (g, sg, h) in enumerate(zip(self.param_groups, groups, self._cores)):
-                tensors = {}
-                for local, idx in enumerate(sg["params"]):
-                    for name, t in state_dict["state"].get(idx, {}).items():
-                        tensors[f"state.{local}.{name}"] = t
-                path = os.path.join(d, f"g{gi}.safetensors")
-                save_file(tensors, path, metadata=sg.get("_core", {}))
-                check(C.dfm_optimizer_load(h, os.fsencode(path)))
-                for k, v in sg.items():
-                    if k not in ("params", "_core"):
-                        g[k] = v
-                lr = ctypes.c_double()
-                check(C.dfm_optimizer_get_lr(h, ctypes.byref(lr)))
-                self._lrs[gi] = lr.value
+        for gi, (g, sg, h) in enumerate(zip(self.param_groups, groups, self._cores)):
+            tensors = {}
+            for local, idx in enumerate(sg["params"]):
+                for name, t in state_dict["state"].get(idx, {}).items():
+                    tensors[f"state.{local}.{name}"] = t
+            with owned_dict(dict_to_handle(tensors, sg.get("_core", {}), "optimizer state_dict")) as d:
+                check(C.dfm_optimizer_load_state_dict(h, d))
+            for k, v in sg.items():
+                if k not in ("params", "_core"):
+                    g[k] = v
+            lr = ctypes.c_double()
+            check(C.dfm_optimizer_get_lr(h, ctypes.byref(lr)))
+            self._lrs[gi] = lr.value
         self._sync_lr()
 
     def __repr__(self):
