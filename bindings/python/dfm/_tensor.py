@@ -277,6 +277,11 @@ def _h(x):
     return x._h if x is not None else None
 
 
+_BINARY = {n: f"dfm_{n}" for n in ("add", "sub", "mul", "div", "pow", "floor_divide", "remainder")}
+_BINARY_SCALAR = {n: f"dfm_{n}_scalar" for n in _BINARY}
+_Parameter = [None]  # nn.Parameter, filled in when dfm.nn is imported (a Tensor subclass)
+
+
 _KIND = {"bool": 0, "uint8": 1, "int64": 1, "float32": 2, "float64": 2}
 
 
@@ -707,6 +712,13 @@ class Tensor:
 
     # ---- elementwise arithmetic --------------------------------------------------
     def _binary(self, other, name):
+        # Fast paths (most calls): two tensors of one dtype, or a float tensor and a Python float.
+        t = type(other)
+        if t is Tensor or t is _Parameter[0]:
+            if other.dtype is self.dtype:
+                return _op(_BINARY[name], self, other)
+        elif t is float and self.dtype.is_floating_point:
+            return _op(_BINARY_SCALAR[name], self, other)
         a = self
         s = _as_scalar(other)
         int_scalar = isinstance(s, (int, np.integer))
