@@ -121,6 +121,9 @@ final class SurfaceOpsTests: XCTestCase {
         assertThrowsDFM(try conv1d(try Tensor.ones([1, 2, 3, 4]), try Tensor.ones([1, 2, 1])), "Expected 2D (unbatched) or 3D", kind: .shapeMismatch)
         assertThrowsDFM(try conv1d(m, try Tensor.ones([1, 2, 1, 1])), "3-dimensional", kind: .shapeMismatch)
         assertThrowsDFM(try alphaDropout(m, p: 1.5), "between 0 and 1", kind: .invalidArgument)
+        // A diagonal far outside the matrix is empty, as in torch.
+        XCTAssertEqual(try diag(m, diagonal: -(1 << 40)).shape, [0])
+        XCTAssertEqual(try diag(m, diagonal: 7).shape, [0])
         // The input is intact after each refusal.
         XCTAssertEqual(m.toArray(), [1, 1, 1, 1, 1, 1])
     }

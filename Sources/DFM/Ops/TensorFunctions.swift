@@ -136,7 +136,9 @@ public func diag(_ x: Tensor, diagonal k: Int = 0) throws -> Tensor {
 
 /// Offset of element (0, k) or (-k, 0) and the length of the k-th diagonal of an r×c matrix.
 private func diagSpan(_ r: Int, _ c: Int, _ k: Int) -> (start: Int, len: Int) {
-    k >= 0 ? (k, Swift.max(0, Swift.min(r, c - k))) : (-k * c, Swift.max(0, Swift.min(r + k, c)))
+    let len = k >= 0 ? Swift.max(0, Swift.min(r, c - k)) : Swift.max(0, Swift.min(r + k, c))
+    // An empty diagonal starts nowhere (and -k·c could overflow for a far-off k).
+    return len == 0 ? (0, 0) : (k >= 0 ? k : -k * c, len)
 }
 
 private func diagTake(_ m: Tensor, k: Int) throws -> Tensor {
