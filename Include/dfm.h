@@ -1115,6 +1115,60 @@ DFM_API dfm_status dfm_scheduler_state_dict(dfm_scheduler s, dfm_tensor_dict *ou
  * scheduler type, or with counters outside -1...2^40 is refused and nothing changes. */
 DFM_API dfm_status dfm_scheduler_load_state_dict(dfm_scheduler s, dfm_tensor_dict state);
 
+/* ======================================================================== */
+/* torch functions and layers (issue #13): flip, roll, triu, tril, diag, prod,   */
+/* einsum, F.pad modes, pixel shuffle, conv1d, alpha dropout. Each returns a     */
+/* NEW REFERENCE in *out and is recorded for autograd (float inputs).            */
+/* ======================================================================== */
+
+/* torch.flip(x, dims): reverses the order along each of the `ndims` dims (distinct). */
+DFM_API dfm_status dfm_flip(dfm_tensor x, const int64_t *dims, int64_t ndims, dfm_tensor *out);
+/* torch.roll(x, shifts, dims): nshifts == ndims; with ndims 0, exactly one shift and the
+ * tensor rolls as if flattened. */
+DFM_API dfm_status dfm_roll(dfm_tensor x, const int64_t *shifts, int64_t nshifts, const int64_t *dims, int64_t ndims,
+                            dfm_tensor *out);
+/* torch.triu / torch.tril(x, diagonal) over the last two dims (x at least 2-D, any dtype). */
+DFM_API dfm_status dfm_triu(dfm_tensor x, int64_t diagonal, dfm_tensor *out);
+DFM_API dfm_status dfm_tril(dfm_tensor x, int64_t diagonal, dfm_tensor *out);
+/* torch.diag(x, diagonal): 1-D x gives the square matrix with x on that diagonal, 2-D x
+ * gives that diagonal as a vector. */
+DFM_API dfm_status dfm_diag(dfm_tensor x, int64_t diagonal, dfm_tensor *out);
+/* torch.prod(x) (0-dim) and torch.prod(x, dim, keepdim). int64/bool/uint8 give int64. */
+DFM_API dfm_status dfm_prod(dfm_tensor x, dfm_tensor *out);
+DFM_API dfm_status dfm_prod_dim(dfm_tensor x, int64_t dim, bool keepdim, dfm_tensor *out);
+/* torch.einsum(equation, operands): letters a-z A-Z, "...", optional "->"; a label
+ * repeated in one operand takes its diagonal; size-1 dims broadcast. Float operands of
+ * one dtype; n in 1..65536. */
+DFM_API dfm_status dfm_einsum(const char *equation, const dfm_tensor *operands, int64_t n, dfm_tensor *out);
+/* F.pad(x, pad, mode, value): pad holds npad (even) values, (before, after) pairs from the
+ * last dim backwards. mode "constant" (value; negative pads crop), "reflect", "replicate"
+ * or "circular" (these pad 1-3 trailing dims of a (N, C, *) or (C, *) input). Float x. */
+DFM_API dfm_status dfm_pad(dfm_tensor x, const int64_t *pad, int64_t npad, const char *mode, double value,
+                           dfm_tensor *out);
+/* F.pixel_shuffle (*, C*r*r, H, W) -> (*, C, H*r, W*r) and F.pixel_unshuffle (inverse). */
+DFM_API dfm_status dfm_pixel_shuffle(dfm_tensor x, int64_t upscale_factor, dfm_tensor *out);
+DFM_API dfm_status dfm_pixel_unshuffle(dfm_tensor x, int64_t downscale_factor, dfm_tensor *out);
+/* F.conv1d: x (N, C, L) or (C, L), weight (Cout, C/groups, K), bias (Cout) or NULL. */
+DFM_API dfm_status dfm_conv1d(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, int64_t stride, int64_t padding,
+                              int64_t dilation, int64_t groups, dfm_tensor *out);
+/* F.conv1d with padding "same" or "valid". */
+DFM_API dfm_status dfm_conv1d_padding_mode(dfm_tensor x, dfm_tensor weight, dfm_tensor bias, int64_t stride,
+                                           const char *padding, int64_t dilation, int64_t groups, dfm_tensor *out);
+/* F.alpha_dropout(x, p, training): SELU-preserving dropout (mask from the global generator). */
+DFM_API dfm_status dfm_alpha_dropout(dfm_tensor x, double p, bool training, dfm_tensor *out);
+/* torch's grad_fn: the class name torch gives the op that produced `t` ("AddmmBackward0",
+ * "ConvolutionBackward0", ...), or NULL in *out for a leaf. Borrowed: static storage. */
+DFM_API dfm_status dfm_tensor_grad_fn_name(dfm_tensor t, const char **out);
+/* next_functions: the number of inputs of the op that produced `t` (0 for a leaf, or after
+ * backward freed the graph), and input `index` (NEW REFERENCE; DFM_INDEX_ERROR outside
+ * 0..count-1). An input with requires_grad false has no gradient path. */
+DFM_API dfm_status dfm_tensor_grad_fn_input_count(dfm_tensor t, int64_t *out);
+DFM_API dfm_status dfm_tensor_grad_fn_input(dfm_tensor t, int64_t index, dfm_tensor *out);
+/* torch.initial_seed(): the default generator's seed, drawn from the OS once per process
+ * unless dfm_manual_seed set it. torch.seed(): reseeds it from the OS and returns the seed. */
+DFM_API dfm_status dfm_initial_seed(uint64_t *out);
+DFM_API dfm_status dfm_seed(uint64_t *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

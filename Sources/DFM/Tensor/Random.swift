@@ -85,8 +85,24 @@ public final class Generator: @unchecked Sendable {
         rng = Xoshiro256(seed: seed)
     }
 
-    /// The global generator used when an op is not given one (seed with `manualSeed`).
-    public static let `default` = Generator(seed: 67_280_421_310_721)
+    /// The global generator used when an op is not given one. As torch's default generator it
+    /// starts from a seed drawn from the OS once per process (`initialSeed` reports it);
+    /// `manualSeed` makes every run reproducible.
+    public static let `default` = Generator(seed: osSeed())
+
+    /// A seed from the operating system's random source (getrandom on Linux).
+    static func osSeed() -> UInt64 {
+        var g = SystemRandomNumberGenerator()
+        return g.next()
+    }
+
+    /// torch.seed(): reseeds from the OS and returns the new seed.
+    @discardableResult
+    public func reseed() -> UInt64 {
+        let s = Generator.osSeed()
+        manualSeed(s)
+        return s
+    }
 
     /// Reseeds this generator: the stream restarts exactly as a fresh Generator(seed:).
     public func manualSeed(_ seed: UInt64) {

@@ -3969,6 +3969,178 @@ static void test_state_dicts(void) {
     dfm_tensor_release(small);
 }
 
+/* ---------------------------------------------------------------- surface (issue #13) */
+
+/* flip, roll, triu, tril, diag, prod, einsum, pad modes, pixel (un)shuffle, conv1d, alpha
+ * dropout: one good call each (values checked), then bad input; outputs stay NULL. */
+static void test_surface(void) {
+    dfm_tensor m = mat(2, 3, 1), v = vec(3, 1), y = NULL, x4 = NULL, w = NULL, ops[2];
+    int64_t d01[2] = {0, 1}, dup[2] = {0, -2}, sh[2] = {1, -1}, one = 1, big = INT64_MAX;
+    int64_t pad_big[2] = {INT64_MAX, 0}, min_shift = INT64_MIN, pad2[2] = {1, 2}, pad4[4] = {1, 1, 1, 1}, pad_bad[2] = {3, 0}, s4[4] = {1, 4, 1, 2};
+    int64_t x3s[3] = {1, 2, 5}, w3s[3] = {3, 2, 2};
+
+    OK(dfm_flip(m, d01, 2, &y)); /* [[6 5 4] [3 2 1]] */
+    CHECK(first(y) == 6.0f && at(y, 5) == 1.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_roll(v, &one, 1, NULL, 0, &y)); /* [3 1 2] */
+    CHECK(at(y, 0) == 3.0f && at(y, 1) == 1.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_triu(m, 1, &y)); /* [[0 2 3] [0 0 6]] */
+    CHECK(at(y, 0) == 0.0f && at(y, 1) == 2.0f && at(y, 4) == 0.0f && at(y, 5) == 6.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_tril(m, 0, &y)); /* [[1 0 0] [4 5 0]] */
+    CHECK(at(y, 1) == 0.0f && at(y, 3) == 4.0f && at(y, 4) == 5.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_diag(v, -1, &y)); /* 4x4 with 1 2 3 below the diagonal */
+    CHECK(numel(y) == 16 && at(y, 4) == 1.0f && at(y, 9) == 2.0f && at(y, 14) == 3.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_diag(m, 1, &y)); /* [2 6] */
+    CHECK(numel(y) == 2 && at(y, 0) == 2.0f && at(y, 1) == 6.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_prod(m, &y));
+    CHECK(ndim_of(y) == 0 && first(y) == 720.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_prod_dim(m, -1, true, &y)); /* [[6] [120]] */
+    CHECK(ndim_of(y) == 2 && at(y, 1) == 120.0f);
+    dfm_tensor_release(y); y = NULL;
+    ops[0] = m;
+    ops[1] = v;
+    OK(dfm_einsum("ij,j->i", ops, 2, &y)); /* m @ v = [14 32] */
+    CHECK(at(y, 0) == 14.0f && at(y, 1) == 32.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_pad(m, pad2, 2, "reflect", 0, &y)); /* row 0: [2 1 2 3 2 1] */
+    CHECK(numel(y) == 12 && at(y, 0) == 2.0f && at(y, 4) == 2.0f && at(y, 5) == 1.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_pad(m, pad2, 2, "constant", -1, &y));
+    CHECK(at(y, 0) == -1.0f && at(y, 1) == 1.0f && at(y, 5) == -1.0f);
+    dfm_tensor_release(y); y = NULL;
+    x4 = mat(1, 8, 0);
+    {
+        dfm_tensor r = NULL;
+        OK(dfm_reshape(x4, s4, 4, &r)); /* (1, 4, 1, 2) */
+        OK(dfm_pixel_shuffle(r, 2, &y)); /* (1, 1, 2, 4) */
+        CHECK(numel(y) == 8 && at(y, 1) == 2.0f && at(y, 4) == 4.0f);
+        dfm_tensor_release(y); y = NULL;
+        ERR(dfm_pixel_shuffle(r, 3, &y), DFM_SHAPE_MISMATCH, "divisible");
+        ERR(dfm_pixel_unshuffle(r, 2, &y), DFM_SHAPE_MISMATCH, "divisible");
+        ERR(dfm_pixel_shuffle(r, big, &y), DFM_INVALID_ARGUMENT, "upscale_factor");
+        dfm_tensor_release(r);
+    }
+    dfm_tensor_release(x4);
+    {
+        dfm_tensor xv = vec(10, 0), wv = vec(12, 0), xr = NULL, wr = NULL;
+        OK(dfm_reshape(xv, x3s, 3, &xr));
+        OK(dfm_reshape(wv, w3s, 3, &wr));
+        OK(dfm_conv1d(xr, wr, NULL, 1, 0, 1, 1, &y));
+        /* out[0, 0, 0] = w0·x0 + w1·x1 + w2·x5 + w3·x6 = 0 + 1 + 10 + 18 */
+        CHECK(numel(y) == 12 && first(y) == 29.0f);
+        dfm_tensor_release(y); y = NULL;
+        OK(dfm_conv1d_padding_mode(xr, wr, NULL, 1, "same", 1, 1, &y));
+        CHECK(numel(y) == 15);
+        dfm_tensor_release(y); y = NULL;
+        BAD(dfm_conv1d(wr, xr, NULL, 1, 0, 1, 1, &y)); /* kernel longer than the input */
+        ERR(dfm_conv1d(v, wr, NULL, 1, 0, 1, 1, &y), DFM_SHAPE_MISMATCH, "3D (batched)");
+        ERR(dfm_conv1d(xr, m, NULL, 1, 0, 1, 1, &y), DFM_SHAPE_MISMATCH, "3-dimensional");
+        ERR(dfm_conv1d(xr, wr, NULL, 0, 0, 1, 1, &y), DFM_INVALID_ARGUMENT, "stride");
+        ERR(dfm_conv1d(xr, wr, NULL, 1, big, 1, 1, &y), DFM_INVALID_ARGUMENT, "padding");
+        ERR(dfm_conv1d_padding_mode(xr, wr, NULL, 1, "full", 1, 1, &y), DFM_INVALID_ARGUMENT, "padding");
+        ERR(dfm_conv1d_padding_mode(xr, wr, NULL, 1, NULL, 1, 1, &y), DFM_INVALID_ARGUMENT, "padding");
+        ERR(dfm_conv1d(NULL, wr, NULL, 1, 0, 1, 1, &y), DFM_INVALID_ARGUMENT, NULL);
+        dfm_tensor_release(xv);
+        dfm_tensor_release(wv);
+        dfm_tensor_release(xr);
+        dfm_tensor_release(wr);
+    }
+    OK(dfm_alpha_dropout(m, 0.5, false, &y)); /* eval: the input itself */
+    CHECK(first(y) == 1.0f);
+    dfm_tensor_release(y); y = NULL;
+    OK(dfm_alpha_dropout(m, 0.5, true, &y));
+    CHECK(numel(y) == 6);
+    dfm_tensor_release(y); y = NULL;
+
+    /* bad input: clear errors, no output */
+    ERR(dfm_flip(m, dup, 2, &y), DFM_INVALID_ARGUMENT, "duplicates");
+    ERR(dfm_flip(m, NULL, 2, &y), DFM_INVALID_ARGUMENT, "dims");
+    ERR(dfm_flip(m, d01, -1, &y), DFM_INVALID_ARGUMENT, "ndims");
+    ERR(dfm_flip(m, &big, 1, &y), DFM_INDEX_ERROR, "out of range");
+    ERR(dfm_flip(RELEASED, d01, 2, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_flip(m, d01, 2, NULL), DFM_INVALID_ARGUMENT, "out");
+    ERR(dfm_roll(m, sh, 2, d01, 1, &y), DFM_INVALID_ARGUMENT, "align");
+    ERR(dfm_roll(m, sh, 2, NULL, 0, &y), DFM_INVALID_ARGUMENT, "one shift");
+    ERR(dfm_roll(m, NULL, 1, NULL, 0, &y), DFM_INVALID_ARGUMENT, "shifts");
+    OK(dfm_roll(v, &min_shift, 1, NULL, 0, &y)); /* INT64_MIN = -2^63 = 1 (mod 3) */
+    CHECK(at(y, 0) == 3.0f && at(y, 1) == 1.0f);
+    dfm_tensor_release(y); y = NULL;
+    ERR(dfm_triu(v, 0, &y), DFM_SHAPE_MISMATCH, "at least 2 dimensions");
+    ERR(dfm_tril(m, big, &y), DFM_INVALID_ARGUMENT, "diagonal");
+    ERR(dfm_diag(FOREIGN, 0, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_prod(RELEASED, &y), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_prod(m, NULL), DFM_INVALID_ARGUMENT, "out");
+    ERR(dfm_prod_dim(m, 2, false, &y), DFM_INDEX_ERROR, "out of range");
+    ERR(dfm_prod_dim(m, big, false, &y), DFM_INVALID_ARGUMENT, "dim");
+    ERR(dfm_einsum("ij,jk->ik", ops, 2, &y), DFM_SHAPE_MISMATCH, "subscripts");
+    ERR(dfm_einsum("ij->i", ops, 2, &y), DFM_INVALID_ARGUMENT, "operands");
+    ERR(dfm_einsum("i!,j->i", ops, 2, &y), DFM_INVALID_ARGUMENT, "subscripts");
+    ERR(dfm_einsum(NULL, ops, 2, &y), DFM_INVALID_ARGUMENT, "equation");
+    ERR(dfm_einsum("ij,j->i", NULL, 2, &y), DFM_INVALID_ARGUMENT, "operands");
+    ERR(dfm_einsum("ij,j->i", ops, 0, &y), DFM_INVALID_ARGUMENT, "operands");
+    ERR(dfm_pad(m, pad_bad, 2, "reflect", 0, &y), DFM_INVALID_ARGUMENT, "less than");
+    ERR(dfm_pad(m, pad4, 3, "constant", 0, &y), DFM_INVALID_ARGUMENT, "divisible by 2");
+    ERR(dfm_pad(m, pad4, 4, "symmetric", 0, &y), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_pad(m, pad4, 4, "replicate", 0, &y), DFM_INVALID_ARGUMENT, "3D or 4D");
+    ERR(dfm_pad(v, pad4, 4, "constant", 0, &y), DFM_INVALID_ARGUMENT, "two times the input dimension");
+    ERR(dfm_pad(m, pad_big, 2, "constant", 0, &y), DFM_INVALID_ARGUMENT, "pad");
+    ERR(dfm_pad(m, pad2, 2, NULL, 0, &y), DFM_INVALID_ARGUMENT, "mode");
+    ERR(dfm_alpha_dropout(m, 1.5, true, &y), DFM_INVALID_ARGUMENT, "between 0 and 1");
+    ERR(dfm_alpha_dropout(m, NAN, true, &y), DFM_INVALID_ARGUMENT, "between 0 and 1");
+    CHECK(y == NULL);
+    (void)w;
+    dfm_tensor_release(m);
+    dfm_tensor_release(v);
+}
+
+/* grad_fn names and inputs (next_functions); the default generator's seed. */
+static void test_surface_autograd(void) {
+    dfm_tensor a = mat(2, 3, 1), b = mat(3, 2, 0), y = NULL, in = NULL;
+    const char *name = "unset";
+    int64_t n = -1;
+    uint64_t s0 = 0, s1 = 0;
+    OK(dfm_tensor_set_requires_grad(a, true));
+    OK(dfm_tensor_grad_fn_name(a, &name));
+    CHECK(name == NULL); /* a leaf */
+    OK(dfm_tensor_grad_fn_input_count(a, &n));
+    CHECK(n == 0);
+    OK(dfm_mm(a, b, &y));
+    OK(dfm_tensor_grad_fn_name(y, &name));
+    CHECK(name && strcmp(name, "MmBackward0") == 0);
+    OK(dfm_tensor_grad_fn_input_count(y, &n));
+    CHECK(n == 2);
+    OK(dfm_tensor_grad_fn_input(y, 0, &in));
+    CHECK(in != NULL && numel(in) == 6);
+    dfm_tensor_release(in);
+    in = NULL;
+    ERR(dfm_tensor_grad_fn_input(y, 2, &in), DFM_INDEX_ERROR, "out of range");
+    ERR(dfm_tensor_grad_fn_input(y, -1, &in), DFM_INDEX_ERROR, "out of range");
+    CHECK(in == NULL);
+    ERR(dfm_tensor_grad_fn_name(y, NULL), DFM_INVALID_ARGUMENT, "out");
+    ERR(dfm_tensor_grad_fn_name(RELEASED, &name), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_grad_fn_input_count(FOREIGN, &n), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_tensor_grad_fn_input(NULL, 0, &in), DFM_INVALID_ARGUMENT, NULL);
+    dfm_tensor_release(y);
+
+    OK(dfm_manual_seed(42));
+    OK(dfm_initial_seed(&s0));
+    CHECK(s0 == 42);
+    OK(dfm_seed(&s1));
+    OK(dfm_initial_seed(&s0));
+    CHECK(s0 == s1);
+    ERR(dfm_initial_seed(NULL), DFM_INVALID_ARGUMENT, "out");
+    ERR(dfm_seed(NULL), DFM_INVALID_ARGUMENT, "out");
+    OK(dfm_manual_seed(0));
+    dfm_tensor_release(a);
+    dfm_tensor_release(b);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -4005,6 +4177,8 @@ int main(void) {
     test_dfm_models();
     test_recurrent();
     test_transformers();
+    test_surface();
+    test_surface_autograd();
     test_threads();
     /* optimizer and scheduler state dicts in memory */
     test_state_dicts();

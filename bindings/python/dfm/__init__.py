@@ -8,10 +8,11 @@ from ._lib import DFMIOError
 from ._tensor import (Size, Tensor, _UnsupportedDtype, arange, bool_, eye, as_tensor, cat, concat, concatenate, device,
                       dtype, empty, empty_like, enable_grad, float32, float64, from_numpy, full, full_like,
                       get_default_dtype, get_num_threads, set_default_dtype, uint8, inference_mode, int64, is_grad_enabled, is_tensor, live_handle_count,
-                      manual_seed, maximum, minimum, no_grad, numel, ones, ones_like, rand, rand_like, randint,
+                      manual_seed, initial_seed, maximum, minimum, no_grad, numel, ones, ones_like, rand, rand_like, randint,
                       randn, randn_like, randperm, seed, set_grad_enabled, set_num_threads, stack, tensor, where,
                       zeros, zeros_like)
 from ._functions import *  # noqa: F401,F403  (torch.relu, torch.sum, ...)
+from ._surface import *  # noqa: F401,F403  (torch.flip, roll, triu, tril, diag, prod, einsum)
 from ._serialization import load, load_file, save, save_file
 
 __version__ = _lib.VERSION

@@ -1,7 +1,7 @@
 """torch.* functions that mirror Tensor methods (torch.relu(x), torch.sum(x, 1), ...)."""
 import builtins
 
-from ._tensor import Tensor, _op
+from ._tensor import Tensor, _op, _write_out
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "pow", "neg", "negative", "exp", "log",
            "abs", "sqrt", "rsqrt", "square", "relu", "sigmoid", "tanh", "clamp", "clip", "sum", "mean", "max",
@@ -140,34 +140,34 @@ def matmul(input, other):
     return _t(input) @ other
 
 
-def mm(input, mat2, out=None):
+def mm(input, mat2):
     return _t(input).mm(mat2)
 
 
-def bmm(input, mat2, out=None):
+def bmm(input, mat2):
     return _t(input).bmm(mat2)
 
 
-def mv(input, vec, out=None):
+def mv(input, vec):
     return _t(input).mv(vec)
 
 
-def dot(input, tensor, out=None):
+def dot(input, tensor):
     return _t(input).dot(tensor)
 
 
-def outer(input, vec2, out=None):
+def outer(input, vec2):
     return _t(input).outer(vec2)
 
 
 ger = outer
 
 
-def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return _t(input).addmm(mat1, mat2, beta=beta, alpha=alpha)
 
 
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _t(input).baddbmm(batch1, batch2, beta=beta, alpha=alpha)
 
 
@@ -332,4 +332,24 @@ for _name in ["sin", "cos", "log1p", "expm1", "floor", "ceil", "round", "trunc",
               "clamp_min", "clamp_max", "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp",
               "gather", "cumsum", "scatter", "scatter_add"]:
     globals()[_name] = _method(_name)
+del _name
+
+
+# ---- out= ------------------------------------------------------------------------------
+# Every torch function here accepts out= (keyword): the result is written into it with
+# torch's rules (_write_out). Functions returning Python values take no out.
+
+def _with_out(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, **kwargs):
+        y = fn(*args, **kwargs)
+        return y if out is None else _write_out(y, out)
+    return wrapper
+
+
+for _name in __all__:
+    if _name not in ("equal", "allclose", "detach", "split", "chunk", "unbind"):
+        globals()[_name] = _with_out(globals()[_name])
 del _name

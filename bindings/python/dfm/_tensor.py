@@ -249,16 +249,75 @@ def _wrap(h, cls=None):
     return t
 
 
+_byref = ctypes.byref
+_new = object.__new__
+_error_for = _lib.error_for
+
+
 def _op(name, *args):
     """Calls dfm_<name>(args..., &out) and wraps the new reference. Tensor arguments are
-    passed as their handles; `args` keeps them (and any temporaries) alive during the call."""
+    passed as their handles; `args` keeps them (and any temporaries) alive during the call.
+    The hot path of every op: no Python call beyond the C function when the status is OK."""
     out = Handle()
-    check(getattr(C, name)(*[a._h if isinstance(a, Tensor) else a for a in args], ctypes.byref(out)))
-    return _wrap(out.value)
+    st = getattr(C, name)(*[a._h if isinstance(a, Tensor) else a for a in args], _byref(out))
+    if st:
+        raise _error_for(st)
+    t = _new(Tensor)
+    t._h = out.value
+    return t
+
+
+# Tensor.dtype is cached on the Python object. A core tensor's dtype changes only through
+# Tensor._convert_ (module.to/double), which bumps this epoch and so invalidates every cache
+# (conversions are rare: model setup). Shapes never change for a handle and are cached for good.
+_dtype_epoch = 0
 
 
 def _h(x):
     return x._h if x is not None else None
+
+
+_BINARY = {n: f"dfm_{n}" for n in ("add", "sub", "mul", "div", "pow", "floor_divide", "remainder")}
+_BINARY_SCALAR = {n: f"dfm_{n}_scalar" for n in _BINARY}
+_Parameter = [None]  # nn.Parameter, filled in when dfm.nn is imported (a Tensor subclass)
+
+
+_KIND = {"bool": 0, "uint8": 1, "int64": 1, "float32": 2, "float64": 2}
+
+
+def _write_out(y, out):
+    """torch's out= contract: the result goes into `out` (converted to out's dtype, which may
+    not be a lower kind: float into int64 is refused), and `out` is returned. A different
+    shape resizes `out` (a warning when it held elements, as torch) by taking over the
+    result's handle; the same shape copies in place, so views of `out` see the values."""
+    if isinstance(y, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(y):
+            raise TypeError(f"out= must be a tuple of {len(y)} Tensors for this function")
+        return type(y)(*[_write_out(a, b) for a, b in zip(y, out)]) if hasattr(y, "_fields") else \
+            tuple(_write_out(a, b) for a, b in zip(y, out))
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and (y.requires_grad or out.requires_grad):
+        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if _KIND[y.dtype.name] > _KIND[out.dtype.name]:
+        raise RuntimeError(f"result type {y.dtype.name.capitalize()} can't be cast to the desired output type "
+                           f"{out.dtype.name.capitalize()}")
+    if tuple(y.shape) == tuple(out.shape):
+        check(C.dfm_tensor_copy_(out._h, y._h))
+        return out
+    if out.numel() != 0:
+        import warnings
+        warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                      f"which does not match the required output shape {list(y.shape)}. This behavior is "
+                      f"deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+                      f"zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                      f"elements with t.resize_(0).", UserWarning, stacklevel=3)
+    y = y.to(out.dtype) if y.dtype is not out.dtype else y.clone()
+    out._h, y._h = y._h, out._h  # y now owns (and releases) out's old handle
+    out.__dict__.pop("_shape", None)
+    out.__dict__.pop("_dtc", None)
+    return out
 
 
 def _as_scalar(v):
@@ -343,11 +402,14 @@ class Tensor:
     # ---- properties -------------------------------------------------------------
     @property
     def shape(self):
-        n = ctypes.c_int64()
-        check(C.dfm_tensor_ndim(self._h, ctypes.byref(n)))
-        dims = (ctypes.c_int64 * max(n.value, 1))()
-        check(C.dfm_tensor_shape(self._h, dims, n.value))
-        return Size(dims[i] for i in range(n.value))
+        s = self.__dict__.get("_shape")
+        if s is None:
+            n = ctypes.c_int64()
+            check(C.dfm_tensor_ndim(self._h, ctypes.byref(n)))
+            dims = (ctypes.c_int64 * max(n.value, 1))()
+            check(C.dfm_tensor_shape(self._h, dims, n.value))
+            s = self._shape = Size(dims[:n.value])
+        return s
 
     def size(self, dim=None):
         s = self.shape
@@ -360,25 +422,29 @@ class Tensor:
         return s[d]
 
     def dim(self):
-        n = ctypes.c_int64()
-        check(C.dfm_tensor_ndim(self._h, ctypes.byref(n)))
-        return n.value
+        return len(self.shape)
 
     ndim = property(dim)
     ndimension = dim
 
     def numel(self):
-        n = ctypes.c_int64()
-        check(C.dfm_tensor_numel(self._h, ctypes.byref(n)))
-        return n.value
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
 
     nelement = numel
 
     @property
     def dtype(self):
+        c = self.__dict__.get("_dtc")
+        if c is not None and c[0] == _dtype_epoch:
+            return c[1]
         d = ctypes.c_int32()
         check(C.dfm_tensor_dtype(self._h, ctypes.byref(d)))
-        return _BY_CODE[d.value]
+        dt = _BY_CODE[d.value]
+        self._dtc = (_dtype_epoch, dt)
+        return dt
 
     @property
     def device(self):
@@ -427,6 +493,8 @@ class Tensor:
 
     def _convert_(self, dt):
         """In place: this tensor (every handle to it) now holds dtype `dt` (module.double())."""
+        global _dtype_epoch
+        _dtype_epoch += 1  # every handle to this tensor (and its grad) changes dtype
         check(C.dfm_tensor_convert_(self._h, dt.code))
         return self
 
@@ -442,14 +510,9 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        if self.is_leaf:
-            return None
-        name = "Backward"
-        if _lib.has("dfm_tensor_grad_fn_name"):
-            s = ctypes.c_char_p()
-            check(C.dfm_tensor_grad_fn_name(self._h, ctypes.byref(s)))
-            name = (s.value or b"").decode() or name
-        return _GradFn(name)
+        s = ctypes.c_char_p()
+        check(C.dfm_tensor_grad_fn_name(self._h, ctypes.byref(s)))
+        return None if not s.value else _grad_fn_class(s.value.decode())(self)
 
     @property
     def grad(self):
@@ -649,6 +712,13 @@ class Tensor:
 
     # ---- elementwise arithmetic --------------------------------------------------
     def _binary(self, other, name):
+        # Fast paths (most calls): two tensors of one dtype, or a float tensor and a Python float.
+        t = type(other)
+        if t is Tensor or t is _Parameter[0]:
+            if other.dtype is self.dtype:
+                return _op(_BINARY[name], self, other)
+        elif t is float and self.dtype.is_floating_point:
+            return _op(_BINARY_SCALAR[name], self, other)
         a = self
         s = _as_scalar(other)
         int_scalar = isinstance(s, (int, np.integer))
@@ -1423,14 +1493,61 @@ def _mask_index(x, d, mask):
 
 
 class _GradFn:
-    def __init__(self, name):
-        self._name = name
+    """torch's autograd node as seen from Python: `y.grad_fn` is an object of a class named as
+    torch names the op (AddmmBackward0, ...), with next_functions built from the core's record
+    of the op's inputs: (node, 0) for an input with a graph, (AccumulateGrad, 0) for a leaf that
+    requires grad, (None, 0) for an input without gradient."""
+    __slots__ = ("_tensor",)
+
+    def __init__(self, tensor):
+        self._tensor = tensor
 
     def name(self):
-        return self._name
+        return type(self).__name__
+
+    @property
+    def next_functions(self):
+        n = ctypes.c_int64()
+        check(C.dfm_tensor_grad_fn_input_count(self._tensor._h, ctypes.byref(n)))
+        out = []
+        for i in range(n.value):
+            h = Handle()
+            check(C.dfm_tensor_grad_fn_input(self._tensor._h, i, ctypes.byref(h)))
+            x = _wrap(h.value)
+            if not x.requires_grad:
+                out.append((None, 0))
+            else:
+                out.append((x.grad_fn or AccumulateGrad(x), 0))
+        return tuple(out)
 
     def __repr__(self):
-        return f"<{self._name} object>"
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """The node that accumulates a leaf's gradient; `.variable` is the leaf."""
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+_GRAD_FN_CLASSES = {}
+
+
+def _grad_fn_class(name):
+    cls = _GRAD_FN_CLASSES.get(name)
+    if cls is None:
+        cls = _GRAD_FN_CLASSES[name] = type(name, (_GradFn,), {"__slots__": ()})
+    return cls
 
 
 class _ArrayHolder:
@@ -1703,7 +1820,8 @@ def _handles(tensors, fn):
 
 def cat(tensors, dim=0, out=None):
     ts, (arr, n) = _handles(tensors, "cat")
-    return _op("dfm_cat", arr, n, int(dim))
+    y = _op("dfm_cat", arr, n, int(dim))
+    return y if out is None else _write_out(y, out)
 
 
 concat = cat
@@ -1712,7 +1830,8 @@ concatenate = cat
 
 def stack(tensors, dim=0, out=None):
     ts, (arr, n) = _handles(tensors, "stack")
-    return _op("dfm_stack", arr, n, int(dim))
+    y = _op("dfm_stack", arr, n, int(dim))
+    return y if out is None else _write_out(y, out)
 
 
 def where(condition, input=None, other=None):
@@ -1738,7 +1857,18 @@ def manual_seed(seed):
     return None
 
 
-seed = manual_seed
+def initial_seed():
+    """The default generator's seed: drawn from the OS at start (as torch), or the last manual_seed."""
+    v = ctypes.c_uint64()
+    check(C.dfm_initial_seed(ctypes.byref(v)))
+    return v.value
+
+
+def seed():
+    """torch.seed(): reseeds the default generator from the OS; returns the new seed."""
+    v = ctypes.c_uint64()
+    check(C.dfm_seed(ctypes.byref(v)))
+    return v.value
 
 
 def set_num_threads(n):

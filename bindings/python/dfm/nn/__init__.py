@@ -11,3 +11,7 @@ from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  #
 from .recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
 from . import utils  # noqa: F401,E402
+from .surface_layers import (AlphaDropout, CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,  # noqa: F401,E402
+                             ConstantPad2d, ConstantPad3d, Conv1d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
+                             ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                             ZeroPad1d, ZeroPad2d, ZeroPad3d)

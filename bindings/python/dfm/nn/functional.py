@@ -95,6 +95,12 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _op("dfm_dropout", _t(input, "dropout")._h, float(p), bool(training))
 
 
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return _op("dfm_alpha_dropout", _t(input, "alpha_dropout")._h, float(p), bool(training))
+
+
 def _feature_dropout(input, p, training, spatial, name):
     """torch's dropout1d/2d/3d: channel-wise dropout of (N, C, *spatial) or unbatched (C, *spatial)
     input; other ranks are treated as unbatched with a warning, as torch does."""
@@ -135,6 +141,24 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                    padding.encode(), _arr2(dilation, "dilation"), int(groups))
     return _op("dfm_conv2d", x._h, weight._h, _h(bias), _arr2(stride, "stride"), _arr2(padding, "padding"),
                _arr2(dilation, "dilation"), int(groups))
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    x = _t(input, "conv1d")
+    one = lambda v, name: int(v[0]) if isinstance(v, (list, tuple)) and len(v) == 1 else int(v)  # noqa: E731
+    if isinstance(padding, str):
+        return _op("dfm_conv1d_padding_mode", x._h, weight._h, _h(bias), one(stride, "stride"), padding.encode(),
+                   one(dilation, "dilation"), int(groups))
+    return _op("dfm_conv1d", x._h, weight._h, _h(bias), one(stride, "stride"), one(padding, "padding"),
+               one(dilation, "dilation"), int(groups))
+
+
+def pixel_shuffle(input, upscale_factor):
+    return _op("dfm_pixel_shuffle", _t(input, "pixel_shuffle")._h, int(upscale_factor))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    return _op("dfm_pixel_unshuffle", _t(input, "pixel_unshuffle")._h, int(downscale_factor))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -216,11 +240,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def pad(input, pad, mode="constant", value=None):
-    """F.pad, constant mode: cat() with constant blocks, last dimension first, so the
-    gradient is the interior (negative pads crop with narrow)."""
-    if mode != "constant":
-        raise NotImplementedError(f"dfm: F.pad supports mode='constant' only, got {mode!r}")
+    """F.pad. Float input: the core's dfm_pad in every mode (constant, reflect, replicate,
+    circular). Integer input, constant mode: cat() with constant blocks, last dimension
+    first (negative pads crop with narrow)."""
     x = _t(input, "pad")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode != "constant" and value:
+        raise ValueError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+    if x.dtype.is_floating_point or mode != "constant":
+        p, n = i64_array([int(v) for v in pad], "pad")
+        return _op("dfm_pad", x._h, p, n, mode.encode(), float(0.0 if value is None else value))
     if len(pad) % 2 or len(pad) // 2 > x.dim():
         raise RuntimeError(f"Padding length must be divisible by 2 and at most twice the input's dims, got {len(pad)}")
     for k in range(len(pad) // 2):

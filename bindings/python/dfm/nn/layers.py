@@ -65,8 +65,9 @@ class Conv2d(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
             raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise ValueError(f"dfm: Conv2d supports padding_mode='zeros' only, got {padding_mode!r}")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], "
+                             f"but got padding_mode='{padding_mode}'")
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -82,6 +83,10 @@ class Conv2d(Module):
         init.default_init_(self.weight, self.bias)
 
     def forward(self, input):
+        if self.padding_mode != "zeros":  # as torch: pad in that mode, then an unpadded conv
+            from .surface_layers import reversed_padding
+            x = F.pad(input, reversed_padding(self.padding, self.kernel_size, self.dilation), mode=self.padding_mode)
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):

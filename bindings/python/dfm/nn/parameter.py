@@ -54,3 +54,8 @@ class Buffer(Tensor):
 
 
 __all__ = ["Parameter", "Buffer", "_wrap"]
+
+
+from .. import _tensor as _T  # noqa: E402
+
+_T._Parameter[0] = Parameter  # Tensor._binary's fast path knows the subclass
