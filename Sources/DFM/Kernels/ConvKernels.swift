@@ -521,6 +521,16 @@ public enum KernelBench {
         set { ConvGeom.colsBudget = max(1, newValue) }
     }
 
+    /// True (the default): OpenBLAS single-threaded, large GEMMs split over dfm's own threads;
+    /// false: OpenBLAS's own thread pool runs every GEMM (the earlier arrangement, for comparison).
+    public static var oneThreadPool: Bool {
+        get { _ = BLASSetup.ready; return BLASSetup.splitGemm }
+        set { _ = BLASSetup.ready; BLASSetup.splitGemm = newValue }
+    }
+
+    /// The OpenBLAS core (kernel set) dfm's GEMMs run on, e.g. "SkylakeX".
+    public static var blasCore: String { BLASSetup.coreName }
+
     /// Best wall-clock seconds of `reps` row-major n×n×n sgemm calls (2·n³ FLOPs each).
     public static func sgemmSeconds(n: Int, reps: Int) throws -> Double {
         guard n >= 1, n <= 8192, reps >= 1 else { throw DFMError.invalid("sgemm_bench", "n must be in 1...8192 and reps >= 1, got n \(n), reps \(reps)") }
