@@ -224,8 +224,20 @@ enum ConvKernels {
         let live = g.live ?? [], nt = live.count, taps = g.kh * g.kw, rows = g.o * g.c
         let buf = try ScratchPool.shared.take(rows * nt, op, as: S.self)
         let d = buf.ptr
-        Parallel.chunks(rows, costPerItem: nt) { r in
-            for row in r { for t in 0..<nt { d[row * nt + t] = wt[row * taps + live[t]] } }
+        // A strided gather over the whole weight (memory-bound): unsafe buffers, no Array access
+        // in the inner loop, and the single live tap (1×1 planes) as a plain strided copy.
+        live.withUnsafeBufferPointer { lv in
+            Parallel.chunks(rows, costPerItem: taps) { r in
+                if nt == 1 {
+                    let src = wt + lv[0]
+                    for row in r { d[row] = src[row * taps] }
+                    return
+                }
+                for row in r {
+                    let s = wt + row * taps, o = d + row * nt
+                    for t in 0..<nt { o[t] = s[lv[t]] }
+                }
+            }
         }
         return buf
     }
@@ -352,7 +364,14 @@ enum ConvKernels {
         }
         if let dwlBuf, let dwFull, let live = g.live {
             let nt = live.count, taps = g.kh * g.kw, src = dwlBuf.ptr
-            for row in 0..<(g.o * g.c) { for t in 0..<nt { dwFull[row * taps + live[t]] = src[row * nt + t] } }
+            live.withUnsafeBufferPointer { lv in
+                Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
+                    for row in r {
+                        let s = src + row * nt, o = dwFull + row * taps
+                        for t in 0..<nt { o[lv[t]] = s[t] }
+                    }
+                }
+            }
         }
     }
 
