@@ -313,7 +313,8 @@ enum ConvKernels {
             if let dwFull { depthwiseWeightGrad(x, gy, g, dwFull) }
             return
         }
-        if let dwFull { dwFull.update(repeating: 0, count: g.o * g.kg) }
+        // With pruned taps the scatter at the end writes every element of dw (dead taps 0).
+        if let dwFull, g.live == nil || g.n == 0 { dwFull.update(repeating: 0, count: g.o * g.kg) }
         if g.n == 0 { return }
         // Pruned taps: GEMMs on the live columns of the weight, and the live part of the weight
         // gradient in scratch, scattered into dw (dead taps get 0) at the end.
@@ -368,6 +369,7 @@ enum ConvKernels {
                 Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
                     for row in r {
                         let s = src + row * nt, o = dwFull + row * taps
+                        o.update(repeating: 0, count: taps)
                         for t in 0..<nt { o[lv[t]] = s[t] }
                     }
                 }
