@@ -54,13 +54,25 @@ def make_step(lib, F, workload, build, shape, T, kind):
     return model, step
 
 
+LAST_CPU = {}
+
+
 def time_steps(step, warmup, reps):
-    """(median ms, all timed ms, peak RSS MB so far) over `reps` steps after `warmup`."""
+    """(median ms, all timed ms, peak RSS MB so far) over `reps` steps after `warmup`.
+    The timed steps' kernel-time share and page faults go to LAST_CPU."""
     times = []
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(warmup + reps):
+        if i == warmup:
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         step()
         t1 = time.perf_counter()
         if i >= warmup:
             times.append((t1 - t0) * 1e3)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    user, sys_ = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
+    LAST_CPU.update(sys_pct=round(100 * sys_ / (user + sys_), 1) if user + sys_ > 0 else 0.0,
+                    cpu_s_per_step=round((user + sys_) / max(1, reps), 4),
+                    minflt_per_step=(r1.ru_minflt - r0.ru_minflt) // max(1, reps))
     return statistics.median(times), times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -25,6 +25,7 @@ rows = [json.loads(line) for line in open(args.results) if line.strip()]
 by = defaultdict(list)
 errors = {}
 sgemm = []
+cores = set()
 binding = None
 torch_version = None
 for r in rows:
@@ -34,6 +35,8 @@ for r in rows:
     if r.get("impl") == "sgemm":
         if "gflops" in r:
             sgemm.append(r["gflops"])
+            if r.get("blas_core"):
+                cores.add(r["blas_core"])
         continue
     key = (r["workload"], r["impl"])
     if "error" in r:
@@ -52,7 +55,12 @@ def best(w, impl):
         return None
     return {"ms": min(r["ms"] for r in rs), "rounds": [r["ms"] for r in rs],
             "rss": max(r["maxrss_mb"] for r in rs), "steps": rs[0].get("steps"),
-            "gflop": next((r["gflop"] for r in rs if r.get("gflop")), None)}
+            "gflop": next((r["gflop"] for r in rs if r.get("gflop")), None),
+            # kernel (sys) share of CPU time over the timed steps, and minor faults per step: the worst round
+            "sys": max((r["sys_pct"] for r in rs if "sys_pct" in r), default=None),
+            "flt": max((r["minflt_per_step"] for r in rs if "minflt_per_step" in r), default=None),
+            # CPU seconds (user + sys, all threads) per timed step: the best round
+            "cpu": min((r["cpu_s_per_step"] for r in rs if "cpu_s_per_step" in r), default=None)}
 
 
 def f(v, fmt):
@@ -65,10 +73,12 @@ print(f"Machine: {args.machine}; threads {args.threads}; load average {args.load
 print(f"Each cell: median of {args.reps} steps after {args.warmup} warm-ups, in its own process; best of "
       f"{args.rounds} interleaved rounds (dfm, torch, dfm-python per workload per round). "
       f"PyTorch {torch_version or 'not run'}; Python binding: {args.python}. "
-      f"sgemm n=1024 (dfm's OpenBLAS, same run): {f(sg, '.0f')} GFLOP/s.\n")
+      f"sgemm n=1024 (dfm's OpenBLAS, same run{', core ' + '/'.join(sorted(cores)) if cores else ''}): {f(sg, '.0f')} GFLOP/s. "
+      "sys %: kernel share of the process's CPU time over the timed steps (worst round); faults: minor page "
+      "faults per step; CPU s: user+sys seconds of all the process's threads per step (best round).\n")
 print("| workload | GFLOP/step | dfm ms | dfm GFLOP/s | of sgemm | torch ms | torch GFLOP/s | dfm/torch | "
-      "dfm-py ms | py overhead | dfm RSS MB | torch RSS MB | dfm-py RSS MB | rounds (dfm / torch ms) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+      "dfm-py ms | py overhead | dfm RSS MB | torch RSS MB | dfm-py RSS MB | dfm sys % | torch sys % | dfm faults | torch faults | dfm CPU s | torch CPU s | rounds (dfm / torch ms) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 notes = []
 for w in workloads:
     d, t, p = best(w, "dfm"), best(w, "torch"), best(w, "dfm-python")
@@ -81,7 +91,8 @@ for w in workloads:
     print(f"| {w} | {f(gflop, '.1f')} | {f(d and d['ms'], '.1f')} | {f(rate(d), '.1f')} | {f(frac, '.0f')}{'%' if frac else ''} "
           f"| {f(t and t['ms'], '.1f')} | {f(rate(t), '.1f')} | {f(ratio, '.2f')} | {f(p and p['ms'], '.1f')} "
           f"| {f(over, '+.1f')}{'%' if over is not None else ''} | {f(d and d['rss'], '.0f')} | {f(t and t['rss'], '.0f')} "
-          f"| {f(p and p['rss'], '.0f')} | {rounds} |")
+          f"| {f(p and p['rss'], '.0f')} | {f(d and d['sys'], '.1f')} | {f(t and t['sys'], '.1f')} "
+          f"| {f(d and d['flt'], 'd')} | {f(t and t['flt'], 'd')} | {f(d and d['cpu'], '.3f')} | {f(t and t['cpu'], '.3f')} | {rounds} |")
     for impl in ("dfm", "torch", "dfm-python"):
         if (w, impl) in errors and not by.get((w, impl)):
             notes.append(f"- {w} {impl}: not measured: {errors[(w, impl)]}")

@@ -4,7 +4,8 @@
 #   bench/run.sh [W1 W2 ...]          (default: all seven)
 # Env: THREADS (2), WARMUP (2), REPS (5), ROUNDS (2: each round runs every workload in every
 #      implementation, interleaved, so load from other processes hits all of them alike),
-#      SCRATCH (build dir, .build-bench), TORCH_VENV (/work/torchvenv), NO_APPEND=1 (print only).
+#      SCRATCH (build dir, .build-bench), TORCH_VENV (/work/torchvenv), NO_APPEND=1 (print only),
+#      NO_PYTHON=1 (skip the dfm-python column and the binding-overhead run, for a shorter run).
 # Every (workload, implementation, round) is its own process, so peak RSS is per process.
 # Appends a table to bench/RESULTS.md (bench/report.py).
 set -uo pipefail
@@ -24,7 +25,7 @@ BENCH="$SCRATCH/release/dfm-bench"
 
 # The binding needs libdfm.so and numpy; any failure just leaves its column empty.
 PYBIN=""
-if swift build -c release --product dfm --scratch-path "$SCRATCH" >&2 2>/dev/null; then
+if [ "${NO_PYTHON:-0}" != 1 ] && swift build -c release --product dfm --scratch-path "$SCRATCH" >&2 2>/dev/null; then
     export DFM_LIBRARY="$PWD/$SCRATCH/release/libdfm.so"
     for py in python3 "$VENV/bin/python"; do
         if "$py" -c "import sys; sys.path.insert(0, 'bindings/python'); import dfm, dfm.models" 2>/dev/null; then PYBIN=$py; break; fi
@@ -71,7 +72,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 MACHINE="$(uname -m), $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores visible"
 ARGS=(--machine "$MACHINE" --threads "$THREADS" --warmup "$WARMUP" --reps "$REPS" --rounds "$ROUNDS"
-      --load "start $LOAD_START, end $LOAD_END" --python "${PYBIN:-not run (binding did not load)}")
+      --load "start $LOAD_START, end $LOAD_END" --python "${PYBIN:-not run ($([ "${NO_PYTHON:-0}" = 1 ] && echo NO_PYTHON=1 || echo binding did not load))}")
 if [ "${NO_APPEND:-0}" = 1 ]; then
     python3 bench/report.py "$OUT" "${ARGS[@]}"
 else

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import dfm  # noqa: E402
 import dfm.nn.functional as F  # noqa: E402
 from dfm.models import DeepLabV3Plus, ResNet18, ResNet50, ViT  # noqa: E402
-from _workloads import make_step, time_steps, workloads  # noqa: E402
+from _workloads import LAST_CPU, make_step, time_steps, workloads  # noqa: E402
 
 WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT)
 
@@ -34,7 +34,7 @@ def main():
     model, step = make_step(dfm, F, args.workload, build, shape, T, kind)
     ms, times, maxrss_mb = time_steps(step, args.warmup, args.reps)
     print(json.dumps({"impl": "dfm-python", "workload": args.workload, "ms": ms,
-                      "times_ms": [round(t, 3) for t in times], "maxrss_mb": round(maxrss_mb, 1),
+                      "times_ms": [round(t, 3) for t in times], "maxrss_mb": round(maxrss_mb, 1), **LAST_CPU,
                       "steps": model.steps_run}))
 
 

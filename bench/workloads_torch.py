@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tools", "reference"))
 from dfm_torch import ResNet18, ResNet50  # noqa: E402
 from dfm_deeplab_torch import DeepLabV3Plus  # noqa: E402
 from dfm_vit_torch import ViT  # noqa: E402
-from _workloads import make_step, time_steps, workloads  # noqa: E402
+from _workloads import LAST_CPU, make_step, time_steps, workloads  # noqa: E402
 
 WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT)
 
@@ -51,7 +51,7 @@ def main():
             step()
         gflop = counter.get_total_flops() / 1e9
     print(json.dumps({"impl": "torch", "workload": args.workload, "ms": ms,
-                      "times_ms": [round(t, 3) for t in times], "gflop": gflop, "maxrss_mb": round(maxrss_mb, 1),
+                      "times_ms": [round(t, 3) for t in times], "gflop": gflop, "maxrss_mb": round(maxrss_mb, 1), **LAST_CPU,
                       "steps": model.steps_run, "version": torch.__version__}))
 
 

@@ -120,4 +120,35 @@ final class PerfKernelTests: XCTestCase {
         XCTAssertEqual(try add(m, 0.5).toArray(), [1.5, 2.5, 3.5, 4.5, 5.5, 6.5])
         XCTAssertEqual(try neg(m).toArray(), [-1, -2, -3, -4, -5, -6])
     }
+    /// Sums over leading dims (row-by-row path) equal the in-order fiber sums bitwise.
+    func testLeadingDimSumIsInOrder() throws {
+        var r = SplitMix(seed: 13)
+        let x = r.tensor([6, 5, 70])
+        let v = x.toArray()
+        let s01 = try sum(x, dims: [0, 1]).toArray(), s0 = try sum(x, dims: [0]).toArray()
+        for j in 0..<70 {
+            var acc: Float = 0
+            for i in 0..<30 { acc += v[i * 70 + j] }
+            XCTAssertEqual(s01[j], acc)
+        }
+        for q in 0..<(5 * 70) {
+            var acc: Float = 0
+            for i in 0..<6 { acc += v[i * 350 + q] }
+            XCTAssertEqual(s0[q], acc)
+        }
+    }
+
+    /// GEMMs split over dfm's threads match one single-threaded GEMM closely and repeat bitwise.
+    func testSplitGemmMatchesUnsplit() throws {
+        var r = SplitMix(seed: 17)
+        let a = r.tensor([96, 200]), b = r.tensor([200, 300])
+        let saved = Parallel.threads
+        defer { try? Parallel.setThreads(saved) }
+        try Parallel.setThreads(2)
+        let split1 = try matmul(a, b).toArray(), split2 = try matmul(a, b).toArray()
+        XCTAssertEqual(split1, split2)
+        try Parallel.setThreads(1)
+        let one = try matmul(a, b).toArray()
+        assertClose(split1, one, atol: 1e-4)
+    }
 }

@@ -78,6 +78,14 @@ func peakRSSMB() -> Double {
     return Double(u.ru_maxrss) / 1024
 }
 
+/// (user s, sys s, minor faults) of this process so far: the kernel-time share of the timed steps.
+func cpuUsage() -> (user: Double, sys: Double, minflt: Int) {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return (Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6,
+            Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6, u.ru_minflt)
+}
+
 /// Runs one workload and prints one JSON line (the format of bench/workloads_torch.py).
 /// `steps` overrides the workload's T (memory-vs-T measurements).
 func runWorkload(_ id: String, warmup: Int, reps: Int, steps: Int? = nil, checkpoint: Bool = false) throws {
@@ -108,16 +116,23 @@ func runWorkload(_ id: String, warmup: Int, reps: Int, steps: Int? = nil, checkp
         }
     }
     var times: [Double] = []
+    var cpu0 = cpuUsage()
     for i in 0..<(warmup + reps) {
+        if i == warmup { cpu0 = cpuUsage() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         try step()
         let t1 = DispatchTime.now().uptimeNanoseconds
         if i >= warmup { times.append(Double(t1 - t0) * 1e-6) }
     }
+    let cpu1 = cpuUsage()
+    let user = cpu1.user - cpu0.user, sys = cpu1.sys - cpu0.sys
+    let sysPct = user + sys > 0 ? 100 * sys / (user + sys) : 0
+    let faults = (cpu1.minflt - cpu0.minflt) / max(1, reps)
     let sorted = times.sorted()
     let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     let list = times.map { String(format: "%.3f", $0) }.joined(separator: ", ")
     print("{\"impl\": \"dfm\", \"workload\": \"\(id)\", \"ms\": \(median), \"times_ms\": [\(list)], "
           + "\"maxrss_mb\": \(String(format: "%.1f", peakRSSMB())), \"steps\": \(model.stepsRun()), \"threads\": \(Parallel.threads), "
-          + "\"checkpoint_steps\": \(checkpoint)}")
+          + "\"checkpoint_steps\": \(checkpoint), \"sys_pct\": \(String(format: "%.1f", sysPct)), "
+          + "\"cpu_s_per_step\": \(String(format: "%.4f", (user + sys) / Double(max(1, reps)))), \"minflt_per_step\": \(faults)}")
 }

@@ -55,6 +55,8 @@ do {
     let threads = Int(arg("--threads") ?? "2") ?? 2
     let reps = max(1, Int(arg("--reps") ?? "5") ?? 5)
     try Parallel.setThreads(threads)
+    // --openblas-pool: GEMMs threaded by OpenBLAS's own pool instead of dfm's (for comparison).
+    if CommandLine.arguments.contains("--openblas-pool") { KernelBench.oneThreadPool = false }
     if let b = ProcessInfo.processInfo.environment["DFM_COLS_BUDGET"], let v = Int(b) { KernelBench.colsBudget = v }
     // `dfm-bench workload W1 [--threads 2] [--warmup 2] [--reps 5]`: one W1-W6 workload (Workloads.swift).
     if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "workload" {
@@ -65,7 +67,7 @@ do {
     // `dfm-bench sgemm`: the n=1024 sgemm rate alone (best of reps), as JSON.
     if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "sgemm" {
         let t = try KernelBench.sgemmSeconds(n: 1024, reps: reps)
-        print("{\"impl\": \"sgemm\", \"ms\": \(t * 1e3), \"gflops\": \(2 * pow(1024.0, 3) / t * 1e-9)}")
+        print("{\"impl\": \"sgemm\", \"ms\": \(t * 1e3), \"gflops\": \(2 * pow(1024.0, 3) / t * 1e-9), \"blas_core\": \"\(KernelBench.blasCore)\"}")
         exit(0)
     }
 

@@ -224,8 +224,20 @@ enum ConvKernels {
         let live = g.live ?? [], nt = live.count, taps = g.kh * g.kw, rows = g.o * g.c
         let buf = try ScratchPool.shared.take(rows * nt, op, as: S.self)
         let d = buf.ptr
-        Parallel.chunks(rows, costPerItem: nt) { r in
-            for row in r { for t in 0..<nt { d[row * nt + t] = wt[row * taps + live[t]] } }
+        // A strided gather over the whole weight (memory-bound): unsafe buffers, no Array access
+        // in the inner loop, and the single live tap (1×1 planes) as a plain strided copy.
+        live.withUnsafeBufferPointer { lv in
+            Parallel.chunks(rows, costPerItem: taps) { r in
+                if nt == 1 {
+                    let src = wt + lv[0]
+                    for row in r { d[row] = src[row * taps] }
+                    return
+                }
+                for row in r {
+                    let s = wt + row * taps, o = d + row * nt
+                    for t in 0..<nt { o[t] = s[lv[t]] }
+                }
+            }
         }
         return buf
     }
@@ -301,7 +313,8 @@ enum ConvKernels {
             if let dwFull { depthwiseWeightGrad(x, gy, g, dwFull) }
             return
         }
-        if let dwFull { dwFull.update(repeating: 0, count: g.o * g.kg) }
+        // With pruned taps the scatter at the end writes every element of dw (dead taps 0).
+        if let dwFull, g.live == nil || g.n == 0 { dwFull.update(repeating: 0, count: g.o * g.kg) }
         if g.n == 0 { return }
         // Pruned taps: GEMMs on the live columns of the weight, and the live part of the weight
         // gradient in scratch, scattered into dw (dead taps get 0) at the end.
@@ -352,7 +365,15 @@ enum ConvKernels {
         }
         if let dwlBuf, let dwFull, let live = g.live {
             let nt = live.count, taps = g.kh * g.kw, src = dwlBuf.ptr
-            for row in 0..<(g.o * g.c) { for t in 0..<nt { dwFull[row * taps + live[t]] = src[row * nt + t] } }
+            live.withUnsafeBufferPointer { lv in
+                Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
+                    for row in r {
+                        let s = src + row * nt, o = dwFull + row * taps
+                        o.update(repeating: 0, count: taps)
+                        for t in 0..<nt { o[lv[t]] = s[t] }
+                    }
+                }
+            }
         }
     }
 
@@ -520,6 +541,16 @@ public enum KernelBench {
         get { ConvGeom.colsBudget }
         set { ConvGeom.colsBudget = max(1, newValue) }
     }
+
+    /// True (the default): OpenBLAS single-threaded, large GEMMs split over dfm's own threads;
+    /// false: OpenBLAS's own thread pool runs every GEMM (the earlier arrangement, for comparison).
+    public static var oneThreadPool: Bool {
+        get { _ = BLASSetup.ready; return BLASSetup.splitGemm }
+        set { _ = BLASSetup.ready; BLASSetup.splitGemm = newValue }
+    }
+
+    /// The OpenBLAS core (kernel set) dfm's GEMMs run on, e.g. "SkylakeX".
+    public static var blasCore: String { BLASSetup.coreName }
 
     /// Best wall-clock seconds of `reps` row-major n×n×n sgemm calls (2·n³ FLOPs each).
     public static func sgemmSeconds(n: Int, reps: Int) throws -> Double {

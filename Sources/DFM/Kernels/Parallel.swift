@@ -8,10 +8,10 @@ import Synchronization
 /// the same seed and thread count give bitwise-identical results.
 public enum Parallel {
     // Atomic: set_num_threads may run while kernels read the count on other threads.
+    static let initialThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     private static let count: Atomic<Int> = {
-        let n = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        openblas_set_num_threads(Int32(n))
-        return Atomic(n)
+        _ = BLASSetup.ready  // OpenBLAS's kernels chosen and its thread count set before first use
+        return Atomic(initialThreads)
     }()
 
     /// Threads used by dfm's kernels and by OpenBLAS.
@@ -20,8 +20,9 @@ public enum Parallel {
     /// torch.set_num_threads.
     public static func setThreads(_ n: Int) throws {
         guard n >= 1, n <= 1024 else { throw DFMError.invalid("set_num_threads", "thread count must be in 1...1024, got \(n)") }
+        _ = BLASSetup.ready
         count.store(n, ordering: .relaxed)
-        openblas_set_num_threads(Int32(n))
+        if !BLASSetup.splitGemm { openblas_set_num_threads(Int32(n)) }
     }
 
     /// Calls `body` on disjoint sub-ranges covering 0..<n, in parallel when `n`

@@ -189,12 +189,21 @@ public final class DFMResNet: Module {
         let h4 = down(down(down(x.shape[2]))), w4 = down(down(down(x.shape[3])))
         var h = try initialFeedbackState([x.shape[0], channels, h4, w4], std: stateInitStd, dtype: x.dtype)
         state = h
+        // The x halves of layer1's first convolutions, once for all steps (see `layer1Split`).
+        let xParts = try xConvs(x)
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h) { s, t in
             let step = { (xs: [Tensor]) throws -> Tensor in
-                let y = try self.layer4(try self.layer3(try self.layer2(try self.layer1(try self.feedback(xs[0], xs[1])))))
+                let l1: Tensor
+                if xs.count > 2 {
+                    l1 = try self.layer1Split(Array(xs[2...]), try self.feedbackPart(xs[0], xs[1]))
+                } else {
+                    l1 = try self.layer1(try self.feedback(xs[0], xs[1]))
+                }
+                let y = try self.layer4(try self.layer3(try self.layer2(l1)))
                 return try add(xs[1], try self.errorHead.forward(try self.layernormError(y), t: t))
             }
-            return self.checkpointSteps ? try checkpoint(self, [x, s], step) : try step([x, s])
+            let inputs = [x, s] + (xParts ?? [])
+            return self.checkpointSteps ? try checkpoint(self, inputs, step) : try step(inputs)
         }
         state = h
         T.fill_(Double(stepsRun))
@@ -202,13 +211,76 @@ public final class DFMResNet: Module {
         return unbatched ? try squeeze(out, dim: 0) : out
     }
 
+    // MARK: layer1's first block on cat(x, fb), split
+
+    /// The first convolution of layer1's first block and its downsample convolution, when both
+    /// can be split along input channels (fb > 0, plain convolutions without bias, a downsample
+    /// of conv then other layers): nil otherwise, and the block runs on cat(x, fb).
+    private func splitConvs() -> (first: Conv2d, down: Conv2d, downRest: [Module])? {
+        guard fbFilters > 0, layer1.count >= 1, let block = try? layer1.at(0) else { return nil }
+        let first: Conv2d, ds: Module?
+        if let b = block as? BasicBlock { first = b.conv1; ds = b.downsample }
+        else if let b = block as? Bottleneck { first = b.conv1; ds = b.downsample }
+        else { return nil }
+        guard let seq = ds as? Sequential, seq.count >= 1, let down = (try? seq.at(0)) as? Conv2d else { return nil }
+        for c in [first, down] where c.groups != 1 || c.bias != nil || c.paddingString != nil { return nil }
+        return (first, down, Array(seq.layers.dropFirst()))
+    }
+
+    /// conv(input, W[:, start..<start+length]): one input-channel slice of `conv`.
+    private func convPart(_ input: Tensor, _ conv: Conv2d, start: Int, length: Int) throws -> Tensor {
+        try conv2d(input, try narrow(conv.weight, dim: 1, start: start, length: length),
+                   stride: conv.stride, padding: conv.padding, dilation: conv.dilation)
+    }
+
+    /// layer1's first block reads cat(x, fb), where x (the frontend output) is the same at every
+    /// step. Convolution is linear in its input channels, conv(cat(x, fb), W) = conv(x, W_x) +
+    /// conv(fb, W_fb), so the x halves of its first conv and downsample conv run once per forward
+    /// (here); autograd sums their output gradients over the steps and runs their backward once.
+    /// nil when the model has no feedback (or the block cannot be split).
+    func xConvs(_ x: Tensor) throws -> [Tensor]? {
+        guard let (first, down, _) = splitConvs() else { return nil }
+        let cx = x.shape[1]
+        return [try convPart(x, first, start: 0, length: cx), try convPart(x, down, start: 0, length: cx)]
+    }
+
+    /// layer1 on cat(x, fb), from the precomputed x parts `xp` (`xConvs`) and the feedback `fb`.
+    func layer1Split(_ xp: [Tensor], _ fb: Tensor) throws -> Tensor {
+        guard let (first, down, downRest) = splitConvs() else {
+            throw DFMError(.internal, "DFMResNet: layer1's first block cannot be split")
+        }
+        let cf = fb.shape[1], cx = first.inChannels - cf
+        let c1 = try add(xp[0], try convPart(fb, first, start: cx, length: cf))
+        var identity = try add(xp[1], try convPart(fb, down, start: cx, length: cf))
+        for m in downRest { identity = try m(identity) }
+        var out: Tensor
+        if let b = try layer1.at(0) as? BasicBlock {
+            out = try b.relu(try b.bn1(c1))
+            out = try b.bn2(try b.conv2(out))
+            out = try b.relu(try add(out, identity))
+        } else if let b = try layer1.at(0) as? Bottleneck {
+            out = try b.relu(try b.bn1(c1))
+            out = try b.relu(try b.bn2(try b.conv2(out)))
+            out = try b.bn3(try b.conv3(out))
+            out = try b.relu(try add(out, identity))
+        } else {
+            throw DFMError(.internal, "DFMResNet: layer1's first block cannot be split")
+        }
+        for i in 1..<layer1.count { out = try layer1.at(i)(out) }
+        return out
+    }
+
+    /// softmax(GN_in(resize(h[:, 512e:], x's size))): the feedback half of layer1's input.
+    func feedbackPart(_ x: Tensor, _ s: Tensor) throws -> Tensor {
+        var fb = try narrow(s, dim: 1, start: classChannels, length: channels - classChannels)
+        fb = try interpolate(fb, size: [x.shape[2], x.shape[3]], mode: "bilinear", alignCorners: false)
+        return try softmax(try layernormInput(fb), dim: 1)
+    }
+
     /// cat(x, softmax(GN_in(resize(h[:, 512e:], x's size)))) (R3); x alone without feedback.
     func feedback(_ x: Tensor, _ s: Tensor) throws -> Tensor {
         guard fbFilters > 0 else { return x }
-        var fb = try narrow(s, dim: 1, start: classChannels, length: channels - classChannels)
-        fb = try interpolate(fb, size: [x.shape[2], x.shape[3]], mode: "bilinear", alignCorners: false)
-        fb = try softmax(try layernormInput(fb), dim: 1)
-        return try cat([x, fb], dim: 1)
+        return try cat([x, try feedbackPart(x, s)], dim: 1)
     }
 
     /// fc(flatten(avgpool(h[:, :512e]))) for the current state.

@@ -50,6 +50,20 @@ private func sumKernel<S: Real>(_ x: Tensor, _: S.Type, keep: [Int]) throws -> T
     let keptDims = (0..<nd).filter { !redDims.contains($0) }
     let keptShape = keptDims.map { keep[$0] }
     let keptStrides = keptDims.map { xs[$0] }
+    if let lastRed = redDims.last, let firstKept = keptDims.first, lastRed < firstKept {
+        // Reduced dims all lead (bias and broadcast gradients): x is (redCount, out.count) row-major.
+        // Rows are added in order into each output, as the fiber loop below does (bitwise the
+        // same), but row by row over contiguous memory instead of one strided fiber at a time.
+        let k = out.count
+        Parallel.chunks(k, costPerItem: redCount) { r in
+            let lo = r.lowerBound, len = r.count
+            for i in 0..<redCount {
+                let src = xp + i * k + lo, dst = o + lo
+                for j in 0..<len { dst[j] += src[j] }
+            }
+        }
+        return out
+    }
     Parallel.chunks(out.count, costPerItem: redCount) { r in
         var ridx = [Int](repeating: 0, count: redDims.count)
         for oi in r {

