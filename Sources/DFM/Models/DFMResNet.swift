@@ -34,6 +34,20 @@ public final class DFMResNet: Module {
     /// Recompute each feedback step's activations during backward instead of keeping them:
     /// memory stays nearly flat as T grows, gradients are unchanged, a step costs one more forward.
     public var checkpointSteps = false
+    /// Per-step BatchNorm statistics of the backbone's BatchNorms (StepBatchNorms; off by default).
+    public private(set) var stepNorms = StepBatchNorms(loop: [], once: [])
+    /// Sets of per-step BatchNorm statistics (0: off, shared running statistics as upstream).
+    public var bnPerStep: Int { stepNorms.sets }
+    /// Eval with the per-step sets (true, the default once enabled) or the shared statistics, which
+    /// are still kept, so one trained model can be evaluated both ways.
+    public var bnUseStepStatistics = true { didSet { stepNorms.useSteps(bnUseStepStatistics) } }
+
+    /// Turns on per-step BatchNorm statistics with `sets` sets (once; before training).
+    public func enableBNPerStep(_ sets: Int) throws {
+        if stepNorms.norms.isEmpty { stepNorms = StepBatchNorms(loop: [layer1, layer2, layer3, layer4], once: [self.frontend]) }
+        try stepNorms.enable(sets, typeName)
+        stepNorms.useSteps(bnUseStepStatistics)
+    }
     /// The state after the last forward (part of its autograd graph in grad mode).
     public private(set) var state: Tensor?
 
@@ -191,6 +205,7 @@ public final class DFMResNet: Module {
         state = h
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h) { s, t in
             let step = { (xs: [Tensor]) throws -> Tensor in
+                self.stepNorms.enter(step: t)
                 let y = try self.layer4(try self.layer3(try self.layer2(try self.layer1(try self.feedback(xs[0], xs[1])))))
                 return try add(xs[1], try self.errorHead.forward(try self.layernormError(y), t: t))
             }

@@ -1172,4 +1172,6 @@ DECLS = {'dfm_version': ('const char*', []),
                          ('float', 'tau'),
                          ('float', 'dropout'),
                          ('float', 'state_init_std'),
-                         ('dfm_module*', 'out')])}
+                         ('dfm_module*', 'out')]),
+ 'dfm_module_set_bn_per_step': ('dfm_status', [('dfm_module', 'm'), ('int64_t', 'sets')]),
+ 'dfm_module_bn_per_step': ('dfm_status', [('dfm_module', 'm'), ('int64_t*', 'out')])}
