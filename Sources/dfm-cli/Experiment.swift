@@ -116,7 +116,11 @@ struct Experiment: ParsableCommand {
                     }
                 }
                 let seconds = Date().timeIntervalSince(t0)
-                var md = header(title: "Test accuracy vs training images per class", base: base0, seconds: seconds)
+                // The budget's subset and epochs are for full-set runs; each size's epochs are listed below.
+                var shown = base0
+                shown.trainSubset = 0
+                var md = header(title: "Test accuracy vs training images per class", base: shown, seconds: seconds,
+                                epochs: study.budget > 0 ? "epochs per size below" : nil)
                 if study.budget > 0 {
                     md += "Epochs per size (the budget's \(Int((study.budget * 60000).rounded())) images): "
                         + (try ks.map { "\($0): \(try study.apply(opts.config, lowDataImages: 10 * $0).epochs)" }).joined(separator: ", ") + ".\n"
@@ -217,10 +221,10 @@ func meanSD(_ v: [Double]) -> (mean: Double, sd: Double) {
     return (m, (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot())
 }
 
-func header(title: String, base: RunConfig, seconds: Double) -> String {
+func header(title: String, base: RunConfig, seconds: Double, epochs: String? = nil) -> String {
     var md = "# \(title)\n\nCommand: `\(CommandLine.arguments.joined(separator: " "))`\n\n"
     let arch = base.vit.map { " (dim \($0.dim), depth \($0.depth), heads \($0.heads), patch \($0.patch), mlp \($0.mlpDim))" } ?? ""
-    md += "Model \(base.model)\(arch), tau \(base.tau), \(base.epochs) epoch(s), batch \(base.batchSize), \(base.optimizer) lr \(base.lr) (\(base.schedule)\(base.warmup.map { ", warmup \($0) epoch(s)" } ?? "")), T \(base.T), fb_filters \(base.fbFilters)"
+    md += "Model \(base.model)\(arch), tau \(base.tau), \(epochs ?? "\(base.epochs) epoch(s)"), batch \(base.batchSize), \(base.optimizer) lr \(base.lr) (\(base.schedule)\(base.warmup.map { ", warmup \($0) epoch(s)" } ?? "")), T \(base.T), fb_filters \(base.fbFilters)"
     md += base.trainSubset > 0 ? ", \(base.trainSubset) training images" : ""
     md += base.testSubset > 0 ? ", \(base.testSubset) test images" : ", full test set"
     md += base.bnPerStep == true ? ", per-step BatchNorm statistics kept (evaluated both ways)" : ""

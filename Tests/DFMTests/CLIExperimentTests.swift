@@ -49,6 +49,7 @@ final class CLIExperimentTests: XCTestCase {
         XCTAssert(o.contains("on 2 images per class, 2 epoch(s), seed 0"), o)
         let md = try read(out + ".md")
         XCTAssert(md.contains("Epochs per size (the budget's 30 images): 1: 3, 2: 2"), md)
+        XCTAssert(md.contains("epochs per size below") && !md.contains("training images,"), md)
         XCTAssert(md.contains("over 2 seed(s)"), md)
         XCTAssertEqual(try read(out + ".csv").split(separator: "\n").count, 1 + 2 * 2)
         XCTAssert(FileManager.default.fileExists(atPath: out + ".png"))
