@@ -1169,6 +1169,20 @@ DFM_API dfm_status dfm_tensor_grad_fn_input(dfm_tensor t, int64_t index, dfm_ten
 DFM_API dfm_status dfm_initial_seed(uint64_t *out);
 DFM_API dfm_status dfm_seed(uint64_t *out);
 
+/* --- per-step BatchNorm statistics of a DFM backbone (issue 19; dfm's option, off by default) ---
+ * Turns on `sets` (1...1000) sets of running statistics in every BatchNorm that runs once per
+ * feedback step (DFM-ResNet layer1..4; DFM-DeepLabV3+ encoder and decoder): step t trains with
+ * set min(t, sets-1) and evaluates with set min(t, last trained set), so eval with more steps
+ * than training used keeps the last trained step's statistics. The shared running_mean/var are
+ * still kept. Adds the state_dict keys *.running_mean_per_step, *.running_var_per_step (sets, C)
+ * and *.num_batches_tracked_per_step (sets); dfm_module_save writes metadata dfm_bn_per_step; a
+ * state_dict of the other mode fails to load strictly with a message naming bn_per_step.
+ * Once per model (the same `sets` again is a no-op); DFM_TYPE_ERROR for a model without
+ * BatchNorm (ViT) or a module that is not a DFM model. */
+DFM_API dfm_status dfm_module_set_bn_per_step(dfm_module m, int64_t sets);
+/* The number of per-step sets (0: shared statistics, the published model). */
+DFM_API dfm_status dfm_module_bn_per_step(dfm_module m, int64_t *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

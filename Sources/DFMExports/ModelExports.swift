@@ -95,3 +95,25 @@ extension Arg {
 @c @implementation public func dfm_module_checkpoint_steps(_ m: dfm_module?, _ out: UnsafeMutablePointer<Bool>?) -> dfm_status {
     produceValue("dfm_module_checkpoint_steps", out) { try Arg.feedbackModel(m, "m").checkpointSteps }
 }
+
+// MARK: per-step BatchNorm statistics (issue 19)
+
+/// The DFM models with BatchNorms in their feedback loop.
+private func stepNormModel(_ m: dfm_module?) throws -> (Int, (Int) throws -> Void) {
+    let model = try Arg.feedbackModel(m, "m")
+    if let r = model as? DFMResNet { return (r.bnPerStep, r.enableBNPerStep) }
+    if let d = model as? DeepLabV3Plus { return (d.bnPerStep, d.enableBNPerStep) }
+    throw ABIError(.typeError, "argument 'm' is a \(model.typeName), which has no BatchNorm: bn_per_step applies to DFM-ResNet and DFM-DeepLabV3+")
+}
+
+@c @implementation public func dfm_module_set_bn_per_step(_ m: dfm_module?, _ sets: Int64) -> dfm_status {
+    guarded("dfm_module_set_bn_per_step") {
+        let (_, enable) = try stepNormModel(m)
+        guard sets >= 1, sets <= 1000 else { throw ABIError(.invalidArgument, "sets must be in 1...1000, got \(sets)") }
+        try enable(Int(sets))
+    }
+}
+
+@c @implementation public func dfm_module_bn_per_step(_ m: dfm_module?, _ out: UnsafeMutablePointer<Int64>?) -> dfm_status {
+    produceValue("dfm_module_bn_per_step", out) { Int64(try stepNormModel(m).0) }
+}

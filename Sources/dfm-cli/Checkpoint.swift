@@ -22,6 +22,8 @@ struct Checkpoint {
         let os = try optimizer.stateDict()
         for (k, t) in os.tensors { tensors["optim." + k] = t }
         var meta: [String: String] = ["format": "dfm-checkpoint-1", "epoch": String(epoch)]
+        // Which BatchNorm statistics the model holds (issue 19): "shared" or "per-step".
+        meta["bn_statistics"] = config.bnPerStep == true ? "per-step" : "shared"
         meta["config"] = String(decoding: try Checkpoint.json.encode(config), as: UTF8.self)
         meta["history"] = String(decoding: try Checkpoint.json.encode(history), as: UTF8.self)
         for (k, v) in os.metadata { meta["optim." + k] = v }

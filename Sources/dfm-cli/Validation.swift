@@ -56,6 +56,12 @@ extension RunConfig {
             throw DFMError(.invalidArgument, "unknown model '\(model)' (expected resnet18, resnet34, resnet50, vit or deeplabv3plus)")
         }
         try vit?.validate()
+        if let w = warmup, !(w.isFinite && w >= 0 && w <= Double(epochs)) {
+            throw DFMError(.invalidArgument, "--warmup must be in 0...\(epochs) epochs (the run's length), got \(w)")
+        }
+        if bnPerStep == true && model == "vit" {
+            throw DFMError(.invalidArgument, "--bn-per-step: vit has no BatchNorm (LayerNorm only); the option applies to resnet18/34/50 and deeplabv3plus")
+        }
         guard ["adam", "adamw", "sgd"].contains(optimizer) else {
             throw DFMError(.invalidArgument, "unknown optimizer '\(optimizer)' (expected adam, adamw or sgd)")
         }

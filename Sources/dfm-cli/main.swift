@@ -18,10 +18,12 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("T"), parsing: .unconditional, help: "Feedback steps, 1...100 (1 = feedforward when fb-filters is 0)") var T = 3
     @Option(parsing: .unconditional, help: "Feedback channels, 0...4096 (0 = feedforward baseline)") var fbFilters = 8
     @Option(parsing: .unconditional, help: "Decay time constant of the stabiliser, > 0 and <= 1e6") var tau: Float = 1
-    @Option(parsing: .unconditional, help: "Epochs, 1...100000") var epochs = 1
-    @Option(parsing: .unconditional, help: "Batch size, 1...65536") var batchSize = 64
+    // epochs, batch size, lr and warmup default per model (ModelDefaults): nil = the model's default.
+    @Option(parsing: .unconditional, help: "Epochs, 1...100000 (default 1; vit: \(ModelDefaults.vit.epochs))") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Batch size, 1...65536 (default 64; vit: \(ModelDefaults.vit.batchSize))") var batchSize: Int?
     @Option(help: "adam, adamw or sgd") var optimizer = "adam"
-    @Option(parsing: .unconditional, help: "Learning rate, > 0 and <= 1e6") var lr: Double = 1e-3
+    @Option(parsing: .unconditional, help: "Learning rate, > 0 and <= 1e6 (default 1e-3; vit: \(ModelDefaults.vit.lr))") var lr: Double?
+    @Option(parsing: .unconditional, help: "Linear learning-rate warmup, in epochs, 0...epochs, before the schedule (default 0; vit: \(ModelDefaults.vit.warmup))") var warmup: Double?
     @Option(help: "Learning rate per step: cosine (decays to 0 over the run) or constant") var schedule = "cosine"
     @Option(parsing: .unconditional, help: "Train on the first N images of a seeded permutation, 0...training set size (0 = all; deeplabv3plus: N scenes, 0...100000, 0 = 2000)") var trainSubset = 0
     @Option(parsing: .unconditional, help: "Train on K images per class, 0...smallest class size (0 = not used)") var samplesPerClass = 0
@@ -37,12 +39,16 @@ struct RunOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "vit: attention heads (must divide --dim)") var heads = 4
     @Option(parsing: .unconditional, help: "vit: patch size (must divide the image size)") var patch = 7
     @Option(parsing: .unconditional, help: "vit: feed-forward width (0 = 2·dim)") var mlpDim = 0
+    @Flag(help: "Per-step BatchNorm running statistics (one set per feedback step; eval beyond T uses the last); off: shared, as upstream") var bnPerStep = false
 
     var config: RunConfig {
-        RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs, batchSize: batchSize,
-                  optimizer: optimizer, lr: lr, trainSubset: trainSubset, samplesPerClass: samplesPerClass, testSubset: testSubset,
+        let d = model == "vit" ? ModelDefaults.vit : ModelDefaults.standard
+        let w = warmup ?? d.warmup
+        return RunConfig(model: model, dataRoot: data, T: T, fbFilters: fbFilters, tau: tau, epochs: epochs ?? d.epochs,
+                  batchSize: batchSize ?? d.batchSize, optimizer: optimizer, lr: lr ?? d.lr, trainSubset: trainSubset, samplesPerClass: samplesPerClass, testSubset: testSubset,
                   trainNoise: trainNoise, seed: seed, threads: threads, classFilters: classFilters, schedule: schedule,
-                  vit: model == "vit" ? ViTConfig(dim: dim, depth: depth, heads: heads, patch: patch, mlpDim: mlpDim == 0 ? 2 * dim : mlpDim) : nil)
+                  vit: model == "vit" ? ViTConfig(dim: dim, depth: depth, heads: heads, patch: patch, mlpDim: mlpDim == 0 ? 2 * dim : mlpDim) : nil,
+                  bnPerStep: bnPerStep ? true : nil, warmup: w == 0 ? nil : w)
     }
 }
 
@@ -70,7 +76,7 @@ struct Train: ParsableCommand {
                 if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             }
             let arch = c.vit.map { " dim=\($0.dim) depth=\($0.depth) heads=\($0.heads) patch=\($0.patch) mlp=\($0.mlpDim)" } ?? ""
-            print("dfm train: \(c.model)\(arch) T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            print("dfm train: \(c.model)\(arch)\(c.bnPerStep == true ? " bn-per-step" : "") T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)\(c.warmup.map { ", warmup \($0) epoch(s)" } ?? "")), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
             let t0 = Date()
             let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
             if let last = h.last {

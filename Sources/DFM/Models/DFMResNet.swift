@@ -34,6 +34,20 @@ public final class DFMResNet: Module {
     /// Recompute each feedback step's activations during backward instead of keeping them:
     /// memory stays nearly flat as T grows, gradients are unchanged, a step costs one more forward.
     public var checkpointSteps = false
+    /// Per-step BatchNorm statistics of the backbone's BatchNorms (StepBatchNorms; off by default).
+    public private(set) var stepNorms = StepBatchNorms(loop: [], once: [])
+    /// Sets of per-step BatchNorm statistics (0: off, shared running statistics as upstream).
+    public var bnPerStep: Int { stepNorms.sets }
+    /// Eval with the per-step sets (true, the default once enabled) or the shared statistics, which
+    /// are still kept, so one trained model can be evaluated both ways.
+    public var bnUseStepStatistics = true { didSet { stepNorms.useSteps(bnUseStepStatistics) } }
+
+    /// Turns on per-step BatchNorm statistics with `sets` sets (once; before training).
+    public func enableBNPerStep(_ sets: Int) throws {
+        if stepNorms.norms.isEmpty { stepNorms = StepBatchNorms(loop: [layer1, layer2, layer3, layer4], once: [self.frontend]) }
+        try stepNorms.enable(sets, typeName)
+        stepNorms.useSteps(bnUseStepStatistics)
+    }
     /// The state after the last forward (part of its autograd graph in grad mode).
     public private(set) var state: Tensor?
 
@@ -193,6 +207,7 @@ public final class DFMResNet: Module {
         let xParts = try xConvs(x)
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h) { s, t in
             let step = { (xs: [Tensor]) throws -> Tensor in
+                self.stepNorms.enter(step: t)
                 let l1: Tensor
                 if xs.count > 2 {
                     l1 = try self.layer1Split(Array(xs[2...]), try self.feedbackPart(xs[0], xs[1]))

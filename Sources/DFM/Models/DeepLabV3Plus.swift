@@ -170,6 +170,20 @@ public final class DeepLabV3Plus: Module {
     public private(set) var stepsRun: Int = 0
     /// Recompute each feedback step's activations during backward (see DFMResNet.checkpointSteps).
     public var checkpointSteps = false
+    /// Per-step BatchNorm statistics of the backbone's BatchNorms (StepBatchNorms; off by default).
+    public private(set) var stepNorms = StepBatchNorms(loop: [], once: [])
+    /// Sets of per-step BatchNorm statistics (0: off, shared running statistics as upstream).
+    public var bnPerStep: Int { stepNorms.sets }
+    /// Eval with the per-step sets (true, the default once enabled) or the shared statistics, which
+    /// are still kept, so one trained model can be evaluated both ways.
+    public var bnUseStepStatistics = true { didSet { stepNorms.useSteps(bnUseStepStatistics) } }
+
+    /// Turns on per-step BatchNorm statistics with `sets` sets (once; before training).
+    public func enableBNPerStep(_ sets: Int) throws {
+        if stepNorms.norms.isEmpty { stepNorms = StepBatchNorms(loop: [encoder, decoder], once: [self.frontend]) }
+        try stepNorms.enable(sets, typeName)
+        stepNorms.useSteps(bnUseStepStatistics)
+    }
     /// The state after the last forward (part of its autograd graph in grad mode).
     public private(set) var state: Tensor?
 
@@ -281,6 +295,7 @@ public final class DeepLabV3Plus: Module {
         state = h0
         stepsRun = try runEquilibrium(T: steps, atol: atol, state: &h0) { s, t in
             let step = { (xs: [Tensor]) throws -> Tensor in
+                self.stepNorms.enter(step: t)
                 let f = try self.encoder.features(try self.maxpool(try self.feedback(xs[0], xs[1])))
                 let y = try self.decoder.forward(highRes: f[0], deep: f[3])
                 return try add(xs[1], try self.errorHead.forward(try self.layernormError(y), t: t))

@@ -35,3 +35,38 @@ public func initialFeedbackState(_ shape: [Int], std: Float, dtype: DType = .flo
     if std == 0 { return try Tensor.zeros(shape, dtype: dtype) }
     return try GradMode.noGrad { try toDType(try mul(try randn(shape), Double(std)), dtype) }
 }
+
+/// Per-step BatchNorm statistics for a feedback model's backbone (dfm's option, off by
+/// default): every BatchNorm2d that runs once per step gets `sets` sets of running
+/// statistics, and step t trains and evaluates with set min(t, S - 1) (in eval, with the last
+/// trained set for steps beyond the trained T; BatchNorm2d.statisticSet). Off, the model is
+/// exactly the published one.
+public struct StepBatchNorms {
+    public private(set) var sets = 0
+    let norms: [BatchNorm2d]
+
+    /// The BatchNorms inside `loop` (each once, in module order) that are not in `once`.
+    init(loop: [Module], once: [Module]) {
+        let skip = Set(once.flatMap { $0.modules() }.map { ObjectIdentifier($0) })
+        var seen = Set<ObjectIdentifier>(), out: [BatchNorm2d] = []
+        for m in loop.flatMap({ $0.modules() }) {
+            if let bn = m as? BatchNorm2d, !skip.contains(ObjectIdentifier(bn)), seen.insert(ObjectIdentifier(bn)).inserted { out.append(bn) }
+        }
+        norms = out
+    }
+
+    mutating func enable(_ sets: Int, _ op: String) throws {
+        guard sets >= 1, sets <= 1000 else { throw DFMError.invalid(op, "bn_per_step sets must be in 1...1000, got \(sets)") }
+        guard self.sets == 0 || self.sets == sets else {
+            throw DFMError.state(op, "per-step BatchNorm statistics are already enabled with \(self.sets) sets")
+        }
+        for bn in norms { try bn.enableStepStatistics(sets) }
+        self.sets = sets
+    }
+
+    /// Called at the start of step t.
+    func enter(step t: Int) { if sets > 0 { for bn in norms { bn.step = t } } }
+
+    /// Eval with the per-step sets (true) or the shared running statistics (false).
+    func useSteps(_ on: Bool) { for bn in norms { bn.useStepStatistics = on } }
+}

@@ -202,8 +202,95 @@ public final class BatchNorm2d: Module {
         bias?.fill_(0)
     }
 
+    // MARK: per-step statistics (dfm's option for feedback models, off by default)
+
+    /// Sets of per-step running statistics (0: off, the torch module). A feedback model runs
+    /// its backbone T times on differently distributed activations (step 0 sees a uniform
+    /// feedback, later steps a sharp one); with sets, step t trains and evaluates with its own
+    /// running mean/var (recurrent batch normalisation), kept in `running_mean_per_step`,
+    /// `running_var_per_step` (S, C) and `num_batches_tracked_per_step` (S). The shared
+    /// `running_mean`/`running_var` are still updated exactly as without sets, so the same
+    /// weights can be evaluated either way (`useStepStatistics`).
+    public private(set) var stepSets = 0
+    /// The step the next forward belongs to (set by the feedback model before each step).
+    public var step = 0
+    /// Eval with per-step sets (true) or with the shared running statistics (false).
+    public var useStepStatistics = true
+    public private(set) var runningMeanPerStep: Tensor?
+    public private(set) var runningVarPerStep: Tensor?
+    public private(set) var numBatchesTrackedPerStep: Tensor?
+
+    /// Adds `sets` per-step statistic sets (fresh: mean 0, var 1, count 0). Once per module.
+    public func enableStepStatistics(_ sets: Int) throws {
+        let op = "BatchNorm2d"
+        guard sets >= 1, sets <= 1000 else { throw DFMError.invalid(op, "per-step statistic sets must be in 1...1000, got \(sets)") }
+        guard trackRunningStats else { throw DFMError.invalid(op, "per-step statistics need track_running_stats=True") }
+        guard stepSets == 0 else {
+            if sets == stepSets { return }
+            throw DFMError.state(op, "per-step statistics are already enabled with \(stepSets) sets")
+        }
+        let dtype = runningMean?.dtype ?? .float32
+        let m = try Tensor.zeros([sets, numFeatures], dtype: dtype), v = try Tensor.ones([sets, numFeatures], dtype: dtype)
+        let n = try Tensor.zeros([sets], dtype: .int64)
+        try registerBuffer("running_mean_per_step", m)
+        try registerBuffer("running_var_per_step", v)
+        try registerBuffer("num_batches_tracked_per_step", n)
+        runningMeanPerStep = m
+        runningVarPerStep = v
+        numBatchesTrackedPerStep = n
+        stepSets = sets
+    }
+
+    /// The set step t uses. Training: min(t, S - 1). Eval: min(t, last trained set), so a
+    /// model evaluated with more steps than it was trained with keeps using the statistics of
+    /// its last trained step (a set never trained holds no information); with no set trained,
+    /// min(t, S - 1) (fresh statistics, as the shared ones of a fresh module).
+    public func statisticSet(forStep t: Int) -> Int {
+        let last = stepSets - 1
+        guard !training, let n = numBatchesTrackedPerStep else { return Swift.max(0, Swift.min(t, last)) }
+        var trained = -1
+        for k in 0..<stepSets where n.i[k] > 0 { trained = k }
+        return Swift.max(0, Swift.min(t, trained >= 0 ? trained : last))
+    }
+
+    /// Row k of an (S, C) buffer as a new (C) tensor, and writing it back.
+    private func row(_ t: Tensor, _ k: Int) throws -> Tensor {
+        let r = try Tensor.uninitialized([numFeatures], dtype: t.dtype, op: "BatchNorm2d")
+        r.rawPointer.copyMemory(from: t.rawPointer + k * r.byteCount, byteCount: r.byteCount)
+        return r
+    }
+
+    private func setRow(_ t: Tensor, _ k: Int, _ r: Tensor) throws {
+        let src = try toDType(r, t.dtype)
+        (t.rawPointer + k * src.byteCount).copyMemory(from: src.rawPointer, byteCount: src.byteCount)
+    }
+
     public override func forward(_ x: Tensor) throws -> Tensor {
         guard x.ndim == 4 else { throw DFMError.shape("BatchNorm2d", "expected 4D input (got \(x.ndim)D input)") }
+        guard stepSets > 0, let ms = runningMeanPerStep, let vs = runningVarPerStep, let ns = numBatchesTrackedPerStep else {
+            return try sharedForward(x)
+        }
+        let k = statisticSet(forStep: step)
+        let mean = try row(ms, k), variance = try row(vs, k)
+        if !training {
+            guard useStepStatistics else { return try sharedForward(x) }
+            return try batchNorm(x, runningMean: mean, runningVar: variance, weight: weight, bias: bias, training: false, eps: eps)
+        }
+        let y = try sharedForward(x)
+        // The set's update: the same batch statistics and rule as the shared one (its own count
+        // when momentum is nil); the normalised output of this second pass is not used.
+        let factor = momentum ?? 1.0 / Double(ns.i[k] + 1)
+        _ = try GradMode.noGrad {
+            try batchNorm(x.detach(), runningMean: mean, runningVar: variance, weight: nil, bias: nil, training: true,
+                          momentum: factor, eps: eps)
+        }
+        try setRow(ms, k, mean)
+        try setRow(vs, k, variance)
+        ns.i[k] += 1
+        return y
+    }
+
+    private func sharedForward(_ x: Tensor) throws -> Tensor {
         var factor = momentum ?? 0
         let counting = training && trackRunningStats
         if counting, let nbt = numBatchesTracked, momentum == nil {
@@ -220,6 +307,7 @@ public final class BatchNorm2d: Module {
 
     public override var extraRepr: String {
         "\(numFeatures), eps=\(eps), momentum=\(momentum.map { "\($0)" } ?? "None"), affine=\(pyBool(affine)), track_running_stats=\(pyBool(trackRunningStats))"
+            + (stepSets > 0 ? ", per_step_sets=\(stepSets)" : "")
     }
 }
 

@@ -283,8 +283,17 @@ open class Module: CustomStringConvertible {
             if !unexpected.isEmpty { errors.append("Unexpected key(s) in state_dict: \(unexpected.map { "\"\($0)\"" }.joined(separator: ", ")).") }
         }
         errors += sizeErrors
+        let kind: DFMError.Kind = (errors.count == sizeErrors.count) ? .shapeMismatch : .stateError
+        // Per-step BatchNorm statistics (a DFM model's bn_per_step option) are a mode, not a key typo: say so.
+        let perStep = "running_mean_per_step"
+        if strict && unexpected.contains(where: { $0.hasSuffix(perStep) }) && !missing.contains(where: { $0.hasSuffix(perStep) }) {
+            errors.insert("the state_dict holds per-step BatchNorm statistics (bn_per_step) but this model keeps shared running statistics: build it with bn_per_step", at: 0)
+        } else if strict && missing.contains(where: { $0.hasSuffix(perStep) }) && !unexpected.contains(where: { $0.hasSuffix(perStep) }) {
+            errors.insert("this model keeps per-step BatchNorm statistics (bn_per_step) but the state_dict holds shared running statistics only: build it without bn_per_step", at: 0)
+        } else if sizeErrors.contains(where: { $0.contains("_per_step:") }) {
+            errors.insert("the state_dict's per-step BatchNorm statistics have a different number of sets (bn_per_step) than this model's", at: 0)
+        }
         if !errors.isEmpty {
-            let kind: DFMError.Kind = (errors.count == sizeErrors.count) ? .shapeMismatch : .stateError
             throw DFMError(kind, "load_state_dict: Error(s) in loading state_dict for \(typeName):\n\t" + errors.joined(separator: "\n\t"))
         }
         for (dst, src) in plan where dst !== src { try dst.copy_(src) }
@@ -297,7 +306,9 @@ open class Module: CustomStringConvertible {
     public func save(to path: String) throws {
         var dict: [String: Tensor] = [:]
         for (k, v) in stateDict() { dict[k] = v }
-        try SafeTensors.write(dict, to: path, metadata: ["format": "pt"])
+        // Per-step BatchNorm statistics (bn_per_step) are a mode of the model: the file says which it holds.
+        let sets = modules().compactMap { ($0 as? BatchNorm2d)?.stepSets }.max() ?? 0
+        try SafeTensors.write(dict, to: path, metadata: sets > 0 ? ["format": "pt", "dfm_bn_per_step": String(sets)] : ["format": "pt"])
     }
 
     /// Loads a safetensors file written by `save(to:)` or by PyTorch's `safetensors.torch.save_file`.

@@ -4141,6 +4141,60 @@ static void test_surface_autograd(void) {
     dfm_tensor_release(b);
 }
 
+/* ---------------------------------------------------------------- per-step BatchNorm statistics (issue 19) */
+
+static void test_bn_per_step(void) {
+    dfm_module m = NULL, shared = NULL, vit = NULL;
+    dfm_tensor x = image(2, 1, 32, 32), y = NULL, t = NULL;
+    dfm_tensor_dict sd = NULL;
+    int64_t s32[2] = {32, 32}, img[2] = {8, 8}, sets = -1, dims[2];
+
+    OK(dfm_manual_seed(4));
+    OK(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 3, s32, 1.0, 1, 1e-3, &m));
+    OK(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 3, s32, 1.0, 1, 1e-3, &shared));
+    OK(dfm_module_bn_per_step(m, &sets));
+    CHECK(sets == 0);
+    OK(dfm_module_set_bn_per_step(m, 3));
+    OK(dfm_module_bn_per_step(m, &sets));
+    CHECK(sets == 3);
+    OK(dfm_module_set_bn_per_step(m, 3)); /* the same count again: a no-op */
+    ERR(dfm_module_set_bn_per_step(m, 4), DFM_STATE_ERROR, "already enabled with 3 sets");
+    ERR(dfm_module_set_bn_per_step(shared, 0), DFM_INVALID_ARGUMENT, "1...1000");
+    ERR(dfm_module_set_bn_per_step(NULL, 2), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_bn_per_step(m, NULL), DFM_INVALID_ARGUMENT, NULL);
+    OK(dfm_module_dfm_vit(img, 4, 1, 8, 1, 2, 16, 2, 3, 1.0f, 0.0f, 1e-3f, &vit));
+    ERR(dfm_module_set_bn_per_step(vit, 2), DFM_TYPE_ERROR, "no BatchNorm");
+    OK(dfm_module_release(vit));
+
+    /* A training forward of T 2 updates sets 0 and 1 once each. */
+    OK(dfm_module_forward_dfm(m, x, 2, 0.0, &y));
+    dfm_tensor_release(y);
+    OK(dfm_module_state_dict(m, &sd));
+    OK(dfm_tensor_dict_get(sd, "layer1.0.bn1.num_batches_tracked_per_step", &t));
+    {
+        void *data = NULL;
+        const int64_t *counts;
+        OK(dfm_tensor_data(t, &data));
+        counts = (const int64_t *)data;
+        CHECK(counts[0] == 1 && counts[1] == 1 && counts[2] == 0);
+    }
+    dfm_tensor_release(t);
+    OK(dfm_tensor_dict_get(sd, "layer4.1.bn2.running_var_per_step", &t));
+    OK(dfm_tensor_shape(t, dims, 2));
+    CHECK(dims[0] == 3 && dims[1] == 514);
+    dfm_tensor_release(t);
+    /* The other mode's state_dict is refused with a message naming the option. */
+    ERR(dfm_module_load_state_dict(shared, sd, true, NULL, NULL), DFM_STATE_ERROR, "bn_per_step");
+    OK(dfm_tensor_dict_release(sd));
+    OK(dfm_module_save(m, tmp_path("bn_step.safetensors")));
+    ERR(dfm_module_load(shared, tmp_path("bn_step.safetensors"), true, NULL, NULL), DFM_STATE_ERROR, "per-step BatchNorm");
+    OK(dfm_module_set_bn_per_step(shared, 3));
+    OK(dfm_module_load(shared, tmp_path("bn_step.safetensors"), true, NULL, NULL));
+    OK(dfm_module_release(m));
+    OK(dfm_module_release(shared));
+    dfm_tensor_release(x);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -4179,6 +4233,7 @@ int main(void) {
     test_transformers();
     test_surface();
     test_surface_autograd();
+    test_bn_per_step();
     test_threads();
     /* optimizer and scheduler state dicts in memory */
     test_state_dicts();

@@ -1236,4 +1236,6 @@ DECLS = {'dfm_version': ('const char*', []),
  'dfm_tensor_grad_fn_input': ('dfm_status',
                               [('dfm_tensor', 't'), ('int64_t', 'index'), ('dfm_tensor*', 'out')]),
  'dfm_initial_seed': ('dfm_status', [('uint64_t*', 'out')]),
- 'dfm_seed': ('dfm_status', [('uint64_t*', 'out')])}
+ 'dfm_seed': ('dfm_status', [('uint64_t*', 'out')]),
+ 'dfm_module_set_bn_per_step': ('dfm_status', [('dfm_module', 'm'), ('int64_t', 'sets')]),
+ 'dfm_module_bn_per_step': ('dfm_status', [('dfm_module', 'm'), ('int64_t*', 'out')])}

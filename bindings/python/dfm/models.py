@@ -43,6 +43,20 @@ class _DFMModel(CoreModule):
     def checkpoint_steps(self, on):
         check(C.dfm_module_set_checkpoint_steps(self._core, bool(on)))
 
+    @property
+    def bn_per_step(self):
+        """Sets of per-step BatchNorm statistics (0: shared running statistics, as upstream)."""
+        n = ctypes.c_int64()
+        check(C.dfm_module_bn_per_step(self._core, ctypes.byref(n)))
+        return n.value
+
+    def _enable_bn_per_step(self, bn_per_step, bn_steps):
+        if isinstance(bn_steps, bool) or not isinstance(bn_steps, int):
+            raise TypeError(f"bn_steps must be an int, got {type(bn_steps).__name__}")
+        if bn_per_step:
+            check(C.dfm_module_set_bn_per_step(self._core, int(bn_steps)))
+            self._refresh()  # the new per-step buffers join state_dict() and buffers()
+
 
 def _dfm_resnet(arch, frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std):
     h, w = _pair(shape)
@@ -58,10 +72,13 @@ class ResNet18(_DFMModel):
     _default_shape = (64, 64)
 
     def __init__(self, frontend="resnet", fb_filters=0, registers=0, n_classes=200, shape=None, tau=1.0,
-                 in_channels=3, state_init_std=1e-3):
+                 in_channels=3, state_init_std=1e-3, bn_per_step=False, bn_steps=16):
+        """bn_per_step: dfm's option (off by default): each BatchNorm of layer1..4 keeps bn_steps
+        sets of running statistics, one per feedback step (steps past the last set share it)."""
         shape = self._default_shape if shape is None else shape
         super().__init__(_dfm_resnet(self._arch, frontend, fb_filters, registers, n_classes, shape, tau,
                                      in_channels, state_init_std))
+        self._enable_bn_per_step(bn_per_step, bn_steps)
 
 
 class ResNet34(ResNet18):
@@ -75,7 +92,8 @@ class ResNet50(ResNet18):
 
 class DeepLabV3Plus(_DFMModel):
     def __init__(self, in_filters=3, fb_filters=2, class_filters=256, registers=0, classes=8, alpha=0.2, tau=1.0,
-                 shape=(512, 512), block="basic", layers=(2, 2, 2, 2), aspp_dropout=0.5, state_init_std=1e-3):
+                 shape=(512, 512), block="basic", layers=(2, 2, 2, 2), aspp_dropout=0.5, state_init_std=1e-3,
+                 bn_per_step=False, bn_steps=16):
         if not isinstance(block, str):  # torchvision's BasicBlock / Bottleneck classes
             block = {"BasicBlock": "basic", "Bottleneck": "bottleneck"}.get(getattr(block, "__name__", ""), block)
         layers = [int(v) for v in layers]
@@ -88,6 +106,7 @@ class DeepLabV3Plus(_DFMModel):
                                              str(block).encode(), i64_array(layers, "layers")[0],
                                              float(aspp_dropout), float(state_init_std), ctypes.byref(out)))
         super().__init__(out.value)
+        self._enable_bn_per_step(bn_per_step, bn_steps)
 
 
 class ViT(_DFMModel):
