@@ -11,3 +11,4 @@ from .module import Module, ModuleDict, ModuleList, ParameterList, Sequential  #
 from .recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401
 from . import utils  # noqa: F401,E402
+from . import parallel  # noqa: F401,E402  (DistributedDataParallel)
