@@ -50,7 +50,7 @@ worst = 0.0
 params = dict(model.named_parameters())
 buffers = dict(model.named_buffers())
 for s in range(c["steps"]):
-    x, y = fx[f"x/rank{r}/step{s}"], fx[f"y/rank{r}/step{s}"]
+    x, y = fx[f"x/rank{r}/step{s}"].double(), fx[f"y/rank{r}/step{s}"]
     loss = dfm.nn.functional.cross_entropy(ddp(x, T=c["T"]), y)
     opt.zero_grad()
     loss.backward()
