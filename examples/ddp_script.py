@@ -66,7 +66,10 @@ for epoch in range(args.epochs):
             print(f"epoch {epoch + 1} step {step + 1}/{len(loader)}: loss {mean_loss.item():.4f} "
                   f"(parameters identical on {world} ranks)", flush=True)
 
-# Sharded evaluation: each rank scores its part, the counts are summed.
+# Sharded evaluation: each rank scores its part, the counts are summed. Each rank's BatchNorm
+# statistics hold its own last batch: take rank 0's first, as a single process would have.
+for b in model.buffers():
+    dist.broadcast(b, src=0)
 model.eval()
 correct = torch.zeros(2, dtype=torch.int64)
 with torch.no_grad():

@@ -21,6 +21,8 @@ enum World {
         try Distributed.initProcessGroup(backend: "mpi")
         rank = try Distributed.rank()
         size = try Distributed.worldSize()
+        // Only rank 0 prints (errors still reach stderr from every rank).
+        if rank != 0 { _ = freopen("/dev/null", "w", stdout) }
         // --threads 0 means all cores: shared among the ranks on this machine.
         if let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
             try Parallel.setThreads(max(1, ProcessInfo.processInfo.activeProcessorCount / local))

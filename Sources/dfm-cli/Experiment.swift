@@ -22,6 +22,7 @@ struct Experiment: ParsableCommand {
                     throw DFMError(.invalidArgument, "--sigmas: noise σ must be finite and >= 0, got \(s)")
                 }
                 let models = try pair(opts.config)
+                try World.join()
                 try prepareReport(out)
                 var table: [[Double]] = []
                 for (name, c) in models {
@@ -53,6 +54,7 @@ struct Experiment: ParsableCommand {
             try runReportingErrors {
                 let ks = try parseCounts(perClass, "--per-class", 1...100_000)
                 let models = try pair(opts.config)
+                try World.join()
                 try prepareReport(out)
                 var table: [[Double]] = []
                 for (name, base) in models {
@@ -93,6 +95,7 @@ func pair(_ c: RunConfig) throws -> [(String, RunConfig)] {
 
 /// Writes PREFIX.md (a markdown table plus the exact command) and PREFIX.png.
 func report(out: String, title: String, xName: String, xs: [Double], names: [String], table: [[Double]], base: RunConfig) throws {
+    guard World.rank == 0 else { return }  // an MPI job's files come from rank 0
     let dir = (out as NSString).deletingLastPathComponent
     if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
     var md = "# \(title)\n\nCommand: `\(CommandLine.arguments.joined(separator: " "))`\n\n"

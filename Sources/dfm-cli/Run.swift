@@ -262,6 +262,7 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
             losses.append(l)
             if !quiet { bar.update(step: s + 1, loss: Float(l), images: (s + 1) * c.batchSize) }
         }
+        try ddp?.syncBuffers()  // rank 0's BatchNorm statistics on every rank: the ones evaluated and saved
         let ev = evalEveryEpoch || epoch == c.epochs - 1
             ? try evaluate(model, data, data.testIndices, T: c.T, batchSize: data.segmentation ? 16 : 256)
             : EvalResult(loss: .nan, score: .nan)

@@ -88,15 +88,21 @@ public final class GradReducer: GradObserver {
     /// from rank 0 (torch's broadcast_buffers=True), and arm the reducer for the next backward.
     public func prepareForward() throws {
         guard GradMode.isEnabled else { return }
-        if broadcastBuffers && worldSize > 1 {
-            let (mpi, _, _) = try Distributed.group("DistributedDataParallel")
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for b in buffers where b.byteCount > 0 {
-                try Distributed.broadcastRaw(mpi, b.rawPointer, bytes: b.byteCount, src: 0, "DistributedDataParallel")
-            }
-            commSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        }
+        if broadcastBuffers { try syncBuffers() }
         armed = true
+    }
+
+    /// Every buffer from rank 0 now. After training, each rank's BatchNorm statistics hold its
+    /// own last batch; syncing before an evaluation makes every rank use rank 0's (the ones
+    /// its checkpoint saves).
+    public func syncBuffers() throws {
+        guard worldSize > 1 else { return }
+        let (mpi, _, _) = try Distributed.group("DistributedDataParallel")
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for b in buffers where b.byteCount > 0 {
+            try Distributed.broadcastRaw(mpi, b.rawPointer, bytes: b.byteCount, src: 0, "DistributedDataParallel")
+        }
+        commSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
     }
 
     // MARK: GradObserver
