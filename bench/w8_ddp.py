@@ -128,12 +128,12 @@ def driver(rounds=2):
     d = statistics.median([r["ms"] for r in results["dfm"]])
     t = statistics.median([r["ms"] for r in results["torch"]])
     share = statistics.median([r["comm_share"] for r in results["dfm"]])
-    print(f"| impl | step ms (median of rounds) | per round | peak RSS per process MB | all-reduce share |")
+    per = {k: ", ".join("%.0f" % r["ms"] for r in v) for k, v in results.items()}
+    rss = {k: max(r["maxrss_mb"] for r in v) for k, v in results.items()}
+    print("| impl | step ms (median of rounds) | per round | peak RSS per process MB | all-reduce share |")
     print("|---|---:|---|---:|---:|")
-    print(f"| dfm (MPI, Python binding) | {d:.0f} | {', '.join(f'{r['ms']:.0f}' for r in results['dfm'])} | "
-          f"{max(r['maxrss_mb'] for r in results['dfm']):.0f} | {100 * share:.1f}% |")
-    print(f"| PyTorch {results['torch'][0]['version']} DDP (gloo) | {t:.0f} | "
-          f"{', '.join(f'{r['ms']:.0f}' for r in results['torch'])} | {max(r['maxrss_mb'] for r in results['torch']):.0f} | - |")
+    print(f"| dfm (MPI, Python binding) | {d:.0f} | {per['dfm']} | {rss['dfm']:.0f} | {100 * share:.1f}% |")
+    print(f"| PyTorch {results['torch'][0]['version']} DDP (gloo) | {t:.0f} | {per['torch']} | {rss['torch']:.0f} | - |")
     print(f"\ndfm/PyTorch time: {d / t:.2f}; load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

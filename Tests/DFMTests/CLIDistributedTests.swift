@@ -52,9 +52,9 @@ final class CLIDistributedTests: XCTestCase {
         for (k, t) in ta { XCTAssertEqual(t.toArray(), tb[k]?.toArray(), "tensor \(k) differs after resume") }
 
         // Sharded evaluation (20 test images per rank, counts summed) = one process on all 40.
-        let history = try withoutSeconds(a)
-        let score = try XCTUnwrap(history.range(of: "\"testScore\":[0-9.e+-]+", options: [.regularExpression, .backwards])
-            .map { Double(history[$0].dropFirst("\"testScore\":".count))! })
+        let history = try XCTUnwrap(try SafeTensors.read(a).metadata["history"])
+        let epochs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(history.utf8)) as? [[String: Any]])
+        let score = try XCTUnwrap(epochs.last?["testScore"] as? Double)
         let (table, _) = try CLITests.runCLI(["eval", "--checkpoint", a, "--test-subset", "40"])
         let clean = try XCTUnwrap(table.split(separator: "\n").first { $0.hasPrefix("| clean |") })
         XCTAssert(clean.contains(String(format: "| %.2f%% |", 100 * score)), "\(clean) vs sharded \(score)")
