@@ -84,7 +84,8 @@ final class MPILibrary: @unchecked Sendable {
 
     /// Names tried in order: $DFM_MPI_LIBRARY, then Open MPI's soname and the dev link.
     static var candidates: [String] {
-        if let env = ProcessInfo.processInfo.environment["DFM_MPI_LIBRARY"], !env.isEmpty { return [env] }
+        // getenv, not ProcessInfo: the variable may be set by the host program after start-up.
+        if let p = getenv("DFM_MPI_LIBRARY"), p.pointee != 0 { return [String(cString: p)] }
         return ["libmpi.so.40", "libmpi.so"]
     }
 

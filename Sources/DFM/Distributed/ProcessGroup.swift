@@ -61,7 +61,8 @@ public enum Distributed {
     /// torch.distributed.destroy_process_group(): finalises MPI (after a barrier-free
     /// MPI_Finalize, which itself synchronises the ranks).
     public static func destroyProcessGroup() throws {
-        let mpi = try MPILibrary.get()
+        // The group check first: without a group, MPI is not needed (nor loaded).
+        let (mpi, _, _) = try group("destroy_process_group")
         try lock.withLock {
             guard state.initialized else { throw notInitialized("destroy_process_group") }
             if !state.external { try mpi.check(mpi.finalize(), "destroy_process_group") }

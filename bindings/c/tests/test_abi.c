@@ -3885,7 +3885,18 @@ static void test_distributed_without_group(void) {
     CHECK(m == NULL);
     ERR(dfm_dist_ddp_tensors(NULL, 1, NULL, 0, 25.0, true, &m), DFM_INVALID_ARGUMENT, "NULL");
     ERR(dfm_dist_ddp_stats(NULL, NULL, NULL), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_dist_ddp(NULL, 25.0, true, &m), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_dist_ddp_module(NULL, &m), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_dist_ddp_prepare_forward(NULL), DFM_INVALID_ARGUMENT, "NULL");
+    CHECK(m == NULL);
     dfm_tensor_release(t);
+
+    /* No MPI on this "machine": availability is false and creating a group names the fix.
+     * (Set before anything loads MPI in this process; libdfm itself needs no MPI.) */
+    setenv("DFM_MPI_LIBRARY", "/nonexistent/libmpi.so.40", 1);
+    CHECK(!dfm_dist_is_available());
+    ERR(dfm_dist_init(NULL), DFM_STATE_ERROR, "MPI is not available");
+    CHECK(!dfm_dist_is_initialized());
 
     /* DistributedSampler(range(10), num_replicas=3, rank=1, shuffle=False): torch pads with
      * the first indices to 12 and takes every third from position 1. */
