@@ -1183,6 +1183,67 @@ DFM_API dfm_status dfm_module_set_bn_per_step(dfm_module m, int64_t sets);
 /* The number of per-step sets (0: shared statistics, the published model). */
 DFM_API dfm_status dfm_module_bn_per_step(dfm_module m, int64_t *out);
 
+/* ======================================================================== */
+/* Distributed data parallel over MPI (README "Data-parallel training")      */
+/* ======================================================================== */
+
+/* torch.distributed with backend "mpi": one process group (the world of an mpirun / srun
+ * job). libdfm loads Open MPI (libmpi.so.40, or $DFM_MPI_LIBRARY) at run time, the first
+ * time a group is created: without MPI everything else works and dfm_dist_init fails with
+ * DFM_STATE_ERROR. Collectives work in place and must be called by every rank in the same
+ * order with tensors of the same shape and dtype (as torch). A failed MPI call returns
+ * DFM_STATE_ERROR with MPI's message. */
+typedef enum dfm_reduce_op {
+    DFM_REDUCE_SUM = 0,
+    DFM_REDUCE_PRODUCT = 1,
+    DFM_REDUCE_MIN = 2,
+    DFM_REDUCE_MAX = 3,
+    DFM_REDUCE_AVG = 4 /* sum / world size, float tensors only */
+} dfm_reduce_op;
+/* torch.distributed.is_available / is_mpi_available: Open MPI can be loaded. */
+DFM_API bool dfm_dist_is_available(void);
+/* torch.distributed.init_process_group(backend): backend must be "mpi" (NULL means "mpi").
+ * Rank and size come from the launcher; without one the group has size 1. Twice, or after
+ * dfm_dist_destroy (MPI cannot be initialised again), is DFM_STATE_ERROR. */
+DFM_API dfm_status dfm_dist_init(const char *backend);
+DFM_API bool dfm_dist_is_initialized(void);
+/* torch.distributed.destroy_process_group(): finalises MPI (unless someone else initialised it). */
+DFM_API dfm_status dfm_dist_destroy(void);
+/* get_rank / get_world_size; DFM_STATE_ERROR without a group. */
+DFM_API dfm_status dfm_dist_rank(int64_t *out);
+DFM_API dfm_status dfm_dist_world_size(int64_t *out);
+/* all_reduce(t, op) in place: float32, float64, int64, uint8 (not bool; AVG floats only). */
+DFM_API dfm_status dfm_dist_all_reduce(dfm_tensor t, dfm_reduce_op op);
+/* broadcast(t, src) in place: every rank ends with rank src's values (any dtype). */
+DFM_API dfm_status dfm_dist_broadcast(dfm_tensor t, int64_t src);
+DFM_API dfm_status dfm_dist_barrier(void);
+/* all_gather: *out (NEW REFERENCE) has shape (world_size, *t.shape); row r is rank r's t. */
+DFM_API dfm_status dfm_dist_all_gather(dfm_tensor t, dfm_tensor *out);
+/* torch.nn.parallel.DistributedDataParallel(module, broadcast_buffers, bucket_cap_mb) (torch's
+ * defaults true, 25): rank 0's parameters and buffers are broadcast now; each forward
+ * (with grad enabled) broadcasts the buffers from rank 0 when broadcast_buffers; after each
+ * backward every parameter's grad is the average over ranks, reduced in buckets that start
+ * while backward is still running. *out: NEW REFERENCE to a module whose child "module" is
+ * the wrapped one; dfm_module_forward runs it. */
+DFM_API dfm_status dfm_dist_ddp(dfm_module module, double bucket_cap_mb, bool broadcast_buffers, dfm_module *out);
+/* The same for a model defined outside dfm's modules (Python): its parameters and buffers as
+ * tensor lists (n_buffers may be 0). Call dfm_dist_ddp_prepare_forward before each forward. */
+DFM_API dfm_status dfm_dist_ddp_tensors(const dfm_tensor *params, int64_t n_params, const dfm_tensor *buffers,
+                                        int64_t n_buffers, double bucket_cap_mb, bool broadcast_buffers,
+                                        dfm_module *out);
+/* What a DDP does before a forward: buffers from rank 0, arm the gradient reduction. */
+DFM_API dfm_status dfm_dist_ddp_prepare_forward(dfm_module ddp);
+/* ddp.module: NEW REFERENCE to the wrapped module. */
+DFM_API dfm_status dfm_dist_ddp_module(dfm_module ddp, dfm_module *out);
+/* Seconds this DDP has spent on communication outside backward's compute (bucket copies,
+ * starting reductions, waiting for them), and the number of reduced backward passes. */
+DFM_API dfm_status dfm_dist_ddp_stats(dfm_module ddp, double *comm_seconds, int64_t *reductions);
+/* torch.utils.data.DistributedSampler: *out (NEW REFERENCE, int64) holds rank's indices for
+ * epoch: ceil(n / num_replicas) of them (or floor with drop_last), padded by repeating the
+ * first ones; with shuffle a permutation seeded by seed + epoch, the same on every rank. */
+DFM_API dfm_status dfm_dist_sampler_indices(int64_t dataset_len, int64_t num_replicas, int64_t rank, bool shuffle,
+                                            uint64_t seed, int64_t epoch, bool drop_last, dfm_tensor *out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

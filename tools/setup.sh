@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages dfm needs to build and test, when missing (Debian/Ubuntu).
 set -euo pipefail
+# Open MPI: data-parallel training (docs: DISTRIBUTED), loaded at run time.
 pkgs=(libopenblas-dev zlib1g-dev python3-numpy python3-pytest python3-venv dataset-fashion-mnist valgrind pkg-config
-      clang-format)
+      clang-format openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -47,6 +47,7 @@ struct Experiment: ParsableCommand {
                 guard !kinds.isEmpty else { throw DFMError(.invalidArgument, "give at least one level in --sigmas, --salt-pepper or --blur") }
                 let base = try study.apply(opts.config, lowDataImages: nil)
                 let variants = try study.variants(base)
+                try World.join()
                 try prepareReport(out, pngs: kinds.count == 1 ? [""] : kinds.map { "-" + $0.0 })
                 // results[kind][variant][level] = accuracy per seed
                 var results = kinds.map { k in variants.map { _ in k.2.map { _ in [Double]() } } }
@@ -93,6 +94,7 @@ struct Experiment: ParsableCommand {
                 let ks = try parseCounts(perClass, "--per-class", 1...100_000)
                 let base0 = try study.apply(opts.config, lowDataImages: nil)
                 let variants = try study.variants(base0)
+                try World.join()
                 try prepareReport(out, pngs: [""])
                 var results = variants.map { _ in ks.map { _ in [Double]() } }
                 let t0 = Date()
@@ -192,6 +194,7 @@ extension Experiment.Study {
 
 /// Creates the report's folder and checks PREFIX.md, PREFIX{suffix}.png and .csv can be written, before training.
 func prepareReport(_ out: String, pngs: [String]) throws {
+    guard World.rank == 0 else { return }  // an MPI job's files come from rank 0
     let dir = (out as NSString).deletingLastPathComponent
     if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
     try checkWritable(out + ".md", option: "out")
@@ -248,6 +251,7 @@ func table(xName: String, xs: [Double], names: [String], cells: [[[Double]]]) ->
 
 /// PREFIX.png with error bars (± sd) and PREFIX.csv (LinePlot.write).
 func plot(_ prefix: String, title: String, xName: String, xs: [Double], names: [String], cells: [[[Double]]], logX: Bool = false) throws {
+    guard World.rank == 0 else { return }  // an MPI job's files come from rank 0
     var p = LinePlot(title: title, xLabel: xName, yLabel: "Test accuracy (%)")
     p.logX = logX
     for (n, col) in zip(names, cells) {
@@ -259,6 +263,7 @@ func plot(_ prefix: String, title: String, xName: String, xs: [Double], names: [
 }
 
 func finish(_ out: String, _ md: String) throws {
+    guard World.rank == 0 else { return }  // an MPI job's files come from rank 0
     print(md)
     try AtomicFile.write(Data(md.utf8), to: out + ".md", op: "report")
     print("wrote \(out).md")

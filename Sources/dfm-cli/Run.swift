@@ -161,9 +161,11 @@ func evaluate(_ m: Classifier, _ data: DataSplit, _ indices: [Int], T: Int, batc
     let gen = Generator(seed: seed ^ 0xE7A1)
     var lossSum = 0.0, correct = 0, pixels = 0
     var seg = try SegmentationMetrics(numClasses: data.classes)
+    // In an MPI job each rank evaluates its contiguous shard; the counts are summed below.
+    let mine = Array(indices[World.share(indices.count)])
     try GradMode.noGrad {
-        for start in stride(from: 0, to: indices.count, by: batchSize) {
-            var (x, y) = try data.test.batch(Array(indices[start..<min(indices.count, start + batchSize)]))
+        for start in stride(from: 0, to: mine.count, by: batchSize) {
+            var (x, y) = try data.test.batch(Array(mine[start..<min(mine.count, start + batchSize)]))
             if corruption != .clean { x = try corruption.apply(x, generator: gen) }
             let logits = try m.forward(x, T)
             lossSum += Double(try crossEntropy(logits, y, reduction: .sum).item())
@@ -174,6 +176,14 @@ func evaluate(_ m: Classifier, _ data: DataSplit, _ indices: [Int], T: Int, batc
                 let pred = try argmax(logits, dim: 1).toInt64Array()
                 correct += zip(pred, y.toInt64Array()).filter { $0 == $1 }.count
             }
+        }
+    }
+    if World.size > 1 {
+        let s = try World.sum([lossSum, Double(correct), Double(pixels)])
+        (lossSum, correct, pixels) = (s[0], Int(s[1]), Int(s[2]))
+        if data.segmentation {
+            let own = seg.confusion
+            try seg.merge(confusion: try World.sum(own).enumerated().map { $0.element &- own[$0.offset] })
         }
     }
     let score = data.segmentation ? Double(seg.meanIoU) : Double(correct) / Double(max(indices.count, 1))
@@ -208,6 +218,10 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
     manualSeed(c.seed)
     let model = try Classifier.make(c, data)
     let opt = try makeOptimizer(c, model.module.parameters())
+    // Only rank 0 of an MPI job prints and writes files.
+    let quiet = quiet || World.rank != 0
+    let writeCheckpoint = World.rank == 0 ? checkpoint : nil
+    let writePlot = World.rank == 0 ? plot : nil
     var history: [EpochRecord] = []
     var startEpoch = 0
     if resume, let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
@@ -228,6 +242,11 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
         history = ck.history
         if !quiet { print("resumed from \(checkpoint) after epoch \(startEpoch)") }
     }
+    // Data-parallel: every rank starts from rank 0's weights and ends each backward with the
+    // gradients averaged over ranks. The global batch (the same sequence for any world size)
+    // is split over the ranks, so a resumed run may use another world size without changing
+    // the data order.
+    let ddp = World.size > 1 ? try GradReducer(parameters: model.module.parameters(), buffers: model.module.buffers()) : nil
     let steps = stepsPerEpoch(data.trainIndices.count, c.batchSize)
     // Every step number below (epoch * steps + s) is less than this product.
     let (totalSteps, overflow) = c.epochs.multipliedReportingOverflow(by: steps)
@@ -239,7 +258,8 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
         var losses: [Double] = []
         let noise = Generator(seed: c.seed ^ 0xA0153 &+ UInt64(epoch))
         for s in 0..<steps {
-            manualSeed(c.seed &* 1_000_003 &+ UInt64(epoch * steps + s))
+            // Ranks > 0 of an MPI job draw their own streams (dropout); rank 0 draws a single process's.
+            manualSeed(c.seed &* 1_000_003 &+ UInt64(epoch * steps + s) &+ UInt64(World.rank) &* 0x9E37_79B9_7F4A_7C15)
             let idx = order[(s * c.batchSize)..<min(order.count, (s + 1) * c.batchSize)].map { data.trainIndices[Int($0)] }
             var (x, y) = try data.train.batch(idx)
             if c.trainNoise > 0 { x = try Corruption.gaussian(sigma: c.trainNoise).apply(x, generator: noise) }
@@ -253,15 +273,33 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
             } else if warm > 0 {
                 try opt.setLr(c.lr, group: 0)
             }
-            let loss = try crossEntropy(try model.forward(x, c.T), y)
-            opt.zeroGrad()
-            try loss.backward()
-            try opt.step()
-            let l = Double(try loss.item())
+            let l: Double
+            if let ddp {
+                // This rank's share of the global batch; its summed loss over the global count,
+                // so the ranks' averaged gradient is the gradient of the global batch's mean.
+                let part = World.share(x.shape[0]), total = Double(y.count)
+                let empty = part.isEmpty  // fewer images than ranks: a weightless stand-in
+                let xr = try narrow(x, dim: 0, start: empty ? 0 : part.lowerBound, length: empty ? 1 : part.count)
+                let yr = try narrow(y, dim: 0, start: empty ? 0 : part.lowerBound, length: empty ? 1 : part.count)
+                try ddp.prepareForward()
+                let lossSum = try crossEntropy(try model.forward(xr, c.T), yr, reduction: .sum)
+                let loss = try mul(lossSum, empty ? 0 : Double(World.size) / total)
+                opt.zeroGrad()
+                try loss.backward()
+                try opt.step()
+                l = try World.sum([empty ? 0 : Double(try lossSum.item())])[0] / total
+            } else {
+                let loss = try crossEntropy(try model.forward(x, c.T), y)
+                opt.zeroGrad()
+                try loss.backward()
+                try opt.step()
+                l = Double(try loss.item())
+            }
             guard l.isFinite else { throw DFMError(.stateError, "training diverged at epoch \(epoch + 1) step \(s + 1) (loss \(l)); try a lower --lr") }
             losses.append(l)
             if !quiet { bar.update(step: s + 1, loss: Float(l), images: (s + 1) * c.batchSize) }
         }
+        try ddp?.syncBuffers()  // rank 0's BatchNorm statistics on every rank: the ones evaluated and saved
         let ev = evalEveryEpoch || epoch == c.epochs - 1
             ? try evaluate(model, data, data.testIndices, T: c.T, batchSize: data.segmentation ? 16 : 256)
             : EvalResult(loss: .nan, score: .nan)
@@ -276,8 +314,8 @@ func train(_ c: RunConfig, checkpoint: String?, resume: Bool, plot: String?, qui
                              rec.epoch, rec.trainLoss, rec.testLoss, rec.metric, 100 * rec.testScore, data.testIndices.count, rec.seconds))
             }
         }
-        if let checkpoint { try Checkpoint.save(checkpoint, model: model.module, optimizer: opt, config: c, epoch: epoch + 1, history: history) }
-        if let plot { try trainingPlot(history, title: "Training \(c.model), T \(c.T), fb_filters \(c.fbFilters)").write(plot) }
+        if let checkpoint = writeCheckpoint { try Checkpoint.save(checkpoint, model: model.module, optimizer: opt, config: c, epoch: epoch + 1, history: history) }
+        if let plot = writePlot { try trainingPlot(history, title: "Training \(c.model), T \(c.T), fb_filters \(c.fbFilters)").write(plot) }
     }
     return (model, history)
 }

@@ -53,11 +53,15 @@ struct RunOptions: ParsableArguments {
 }
 
 /// Turns library errors into one line on stderr and exit code 1, without a stack trace.
+/// In an MPI job the error ends every rank (MPI_Abort), since the others would wait for this one.
 func runReportingErrors(_ body: () throws -> Void) throws {
     do { try body() } catch let e as DFMError {
-        FileHandle.standardError.write(Data("dfm: error: \(e.message)\n".utf8))
+        let who = World.size > 1 ? " (rank \(World.rank) of \(World.size))" : ""
+        FileHandle.standardError.write(Data("dfm: error\(who): \(e.message)\n".utf8))
+        if World.size > 1 { Distributed.abort(code: 1) }
         throw ExitCode(1)
     }
+    World.leave()
 }
 
 struct Train: ParsableCommand {
@@ -71,12 +75,15 @@ struct Train: ParsableCommand {
         try runReportingErrors {
             let c = opts.config
             try c.validate()
+            try World.join()
             for p in [checkpoint, plot] {
                 let dir = (p as NSString).deletingLastPathComponent
                 if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             }
             let arch = c.vit.map { " dim=\($0.dim) depth=\($0.depth) heads=\($0.heads) patch=\($0.patch) mlp=\($0.mlpDim)" } ?? ""
-            print("dfm train: \(c.model)\(arch)\(c.bnPerStep == true ? " bn-per-step" : "") T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)\(c.warmup.map { ", warmup \($0) epoch(s)" } ?? "")), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads")
+            if World.rank != 0 { _ = try train(c, checkpoint: checkpoint, resume: resume, plot: plot); return }
+            let ranks = World.size > 1 ? ", \(World.size) MPI ranks of \(Parallel.threads) threads (global batch split)" : ""
+            print("dfm train: \(c.model)\(arch)\(c.bnPerStep == true ? " bn-per-step" : "") T=\(c.T) fb_filters=\(c.fbFilters) tau=\(c.tau), \(c.optimizer) lr=\(c.lr) (\(c.schedule)\(c.warmup.map { ", warmup \($0) epoch(s)" } ?? "")), batch \(c.batchSize), \(c.epochs) epoch(s), seed \(c.seed), \(c.threads > 0 ? c.threads : Parallel.threads) threads\(ranks)")
             let t0 = Date()
             let (_, h) = try train(c, checkpoint: checkpoint, resume: resume, plot: plot)
             if let last = h.last {

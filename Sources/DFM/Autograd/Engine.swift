@@ -1,3 +1,5 @@
+import Foundation
+
 /// One recorded operation: the inputs it read and the rule that maps the gradient
 /// of its output to gradients of those inputs. Each op writes its rule once, next
 /// to its forward, through `record`.
@@ -72,6 +74,21 @@ public enum Autograd {
             }
         }
 
+        // Gradient observers (DistributedDataParallel): how many graph edges still lead into
+        // each watched leaf, so a leaf is reported as soon as its gradient is final.
+        let watched = GradObservers.snapshot()
+        var pendingEdges: [ObjectIdentifier: Int] = [:]
+        if !watched.isEmpty {
+            for t in order {
+                for input in t?.node?.inputs ?? [] where input.isLeaf && watched[ObjectIdentifier(input)] != nil {
+                    pendingEdges[ObjectIdentifier(input), default: 0] += 1
+                }
+            }
+        }
+        var observers: [ObjectIdentifier: GradObserver] = [:]
+        for k in pendingEdges.keys { if let o = watched[k] { observers[ObjectIdentifier(o)] = o } }
+
+        do {
         try GradMode.noGrad {
             var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
             // Sums this backward allocated and nothing else references: later contributions are
@@ -90,6 +107,15 @@ public enum Autograd {
             }
             for i in stride(from: order.count - 1, through: 0, by: -1) {
                 guard let t = order[i], let node = t.node else { continue }
+                let watchedInputs = pendingEdges.isEmpty ? [] : node.inputs.filter { $0.isLeaf && pendingEdges[ObjectIdentifier($0)] != nil }
+                defer {
+                    for leaf in watchedInputs {
+                        let k = ObjectIdentifier(leaf)
+                        let left = (pendingEdges[k] ?? 1) - 1
+                        pendingEdges[k] = left
+                        if left == 0 { watched[k]?.gradReady(leaf) }
+                    }
+                }
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
                 owned.remove(ObjectIdentifier(g))
                 guard let rule = node.backward else {
@@ -117,6 +143,11 @@ public enum Autograd {
                 }
             }
         }
+        } catch {
+            for o in observers.values { o.backwardAbandoned() }
+            throw error
+        }
+        for o in observers.values { try o.backwardFinished() }
         if !retainGraph {
             // Nodes the gradient never reached: drop their edges too, so the graph goes now.
             for t in order { t?.node?.inputs = [] }
@@ -128,5 +159,39 @@ extension Tensor {
     /// torch's `Tensor.backward(gradient=None, retain_graph=False)`.
     public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) throws {
         try Autograd.backward(self, gradient: gradient, retainGraph: retainGraph)
+    }
+}
+
+/// Told about gradients as backward produces them (DistributedDataParallel's reducer).
+protocol GradObserver: AnyObject {
+    /// `leaf`'s gradient is final for this backward pass (called once per watched leaf reached).
+    func gradReady(_ leaf: Tensor)
+    /// The pass that reached some watched leaf has ended.
+    func backwardFinished() throws
+    /// The pass threw before finishing.
+    func backwardAbandoned()
+}
+
+/// Which observer watches which leaf. Empty unless a DDP exists, so plain backward pays one lookup.
+enum GradObservers {
+    private final class Weak { weak var observer: GradObserver?; init(_ o: GradObserver) { observer = o } }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var table: [ObjectIdentifier: Weak] = [:]
+
+    static func watch(_ leaves: [Tensor], by observer: GradObserver) {
+        lock.withLock { for t in leaves { table[ObjectIdentifier(t)] = Weak(observer) } }
+    }
+
+    static func unwatch(_ leaves: [ObjectIdentifier]) {
+        lock.withLock { for k in leaves { table[k] = nil } }
+    }
+
+    static func snapshot() -> [ObjectIdentifier: GradObserver] {
+        lock.withLock {
+            if table.isEmpty { return [:] }
+            var out: [ObjectIdentifier: GradObserver] = [:]
+            for (k, w) in table { if let o = w.observer { out[k] = o } }
+            return out
+        }
     }
 }

@@ -62,6 +62,14 @@ public struct SegmentationMetrics {
         confusion = [Int64](repeating: 0, count: numClasses * numClasses)
     }
 
+    /// Adds counts gathered elsewhere (another rank's shard of a distributed evaluation).
+    public mutating func merge(confusion other: [Int64]) throws {
+        guard other.count == confusion.count else {
+            throw DFMError.shape("SegmentationMetrics", "confusion matrix of \(other.count) counts, expected \(confusion.count)")
+        }
+        for k in confusion.indices { confusion[k] &+= other[k] }
+    }
+
     /// Adds a batch: int64 labels shaped like `target`, or float32 scores (N, C, ...).
     public mutating func update(_ prediction: Tensor, _ target: Tensor) throws {
         let cm = try confusionMatrix(prediction, target, numClasses: numClasses, ignoreIndex: ignoreIndex)

@@ -4195,6 +4195,63 @@ static void test_bn_per_step(void) {
     dfm_tensor_release(x);
 }
 
+/* ---- distributed (MPI): what works without a process group; the group itself is tested
+ * under mpirun by bindings/python/tests/test_distributed.py ---- */
+static void test_distributed_without_group(void) {
+    int64_t v = -1;
+    dfm_tensor t = NULL, out = NULL;
+    dfm_module m = NULL;
+    CHECK(!dfm_dist_is_initialized());
+    ERR(dfm_dist_rank(&v), DFM_STATE_ERROR, "has not been initialized");
+    ERR(dfm_dist_world_size(&v), DFM_STATE_ERROR, "has not been initialized");
+    ERR(dfm_dist_barrier(), DFM_STATE_ERROR, "has not been initialized");
+    ERR(dfm_dist_destroy(), DFM_STATE_ERROR, "has not been initialized");
+    ERR(dfm_dist_init("nccl"), DFM_INVALID_ARGUMENT, "backend");
+    ERR(dfm_dist_rank(NULL), DFM_INVALID_ARGUMENT, "NULL");
+    CHECK(v == -1);
+    int64_t shape[1] = {3};
+    OK(dfm_tensor_zeros(shape, 1, DFM_FLOAT32, &t));
+    ERR(dfm_dist_all_reduce(t, (dfm_reduce_op)9), DFM_INVALID_ARGUMENT, "reduce op");
+    ERR(dfm_dist_all_reduce(t, DFM_REDUCE_SUM), DFM_STATE_ERROR, "has not been initialized");
+    ERR(dfm_dist_broadcast(t, -1), DFM_INVALID_ARGUMENT, "src");
+    ERR(dfm_dist_all_gather(t, &out), DFM_STATE_ERROR, "has not been initialized");
+    CHECK(out == NULL);
+    ERR(dfm_dist_ddp_tensors(&t, 1, NULL, 0, 25.0, true, &m), DFM_STATE_ERROR, "has not been initialized");
+    CHECK(m == NULL);
+    ERR(dfm_dist_ddp_tensors(NULL, 1, NULL, 0, 25.0, true, &m), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_dist_ddp_stats(NULL, NULL, NULL), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_dist_ddp(NULL, 25.0, true, &m), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_dist_ddp_module(NULL, &m), DFM_INVALID_ARGUMENT, "NULL");
+    ERR(dfm_dist_ddp_prepare_forward(NULL), DFM_INVALID_ARGUMENT, "NULL");
+    CHECK(m == NULL);
+    dfm_tensor_release(t);
+
+    /* No MPI on this "machine": availability is false and creating a group names the fix.
+     * (Set before anything loads MPI in this process; libdfm itself needs no MPI.) */
+    setenv("DFM_MPI_LIBRARY", "/nonexistent/libmpi.so.40", 1);
+    CHECK(!dfm_dist_is_available());
+    ERR(dfm_dist_init(NULL), DFM_STATE_ERROR, "MPI is not available");
+    CHECK(!dfm_dist_is_initialized());
+
+    /* DistributedSampler(range(10), num_replicas=3, rank=1, shuffle=False): torch pads with
+     * the first indices to 12 and takes every third from position 1. */
+    OK(dfm_dist_sampler_indices(10, 3, 1, false, 0, 0, false, &out));
+    const int64_t *p = NULL;
+    OK(dfm_tensor_data(out, (void **)&p));
+    CHECK(p && p[0] == 1 && p[1] == 4 && p[2] == 7 && p[3] == 0);
+    OK(dfm_tensor_numel(out, &v));
+    CHECK(v == 4);
+    dfm_tensor_release(out);
+    OK(dfm_dist_sampler_indices(10, 3, 2, false, 0, 0, true, &out)); /* drop_last: 3 each */
+    OK(dfm_tensor_numel(out, &v));
+    CHECK(v == 3);
+    dfm_tensor_release(out);
+    out = NULL;
+    ERR(dfm_dist_sampler_indices(10, 3, 3, true, 0, 0, false, &out), DFM_INVALID_ARGUMENT, "Invalid rank");
+    ERR(dfm_dist_sampler_indices(-1, 3, 0, true, 0, 0, false, &out), DFM_INVALID_ARGUMENT, "dataset_len");
+    CHECK(out == NULL);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -4237,6 +4294,7 @@ int main(void) {
     test_threads();
     /* optimizer and scheduler state dicts in memory */
     test_state_dicts();
+    test_distributed_without_group();
 
     CHECK(dfm_live_handle_count() == live); /* every handle the tests made was released */
     remove_tmpdir();

@@ -40,3 +40,4 @@ from . import vision  # noqa: E402,F401  (import dfm.vision as torchvision)
 from . import segmentation as metrics  # noqa: E402,F401  (dfm.metrics.mean_iou, ...)
 datasets.SegmentationScenes = segmentation.SegmentationScenes
 from .nn.parameter import Parameter  # noqa: E402,F401
+from . import distributed  # noqa: E402,F401  (torch.distributed over MPI)

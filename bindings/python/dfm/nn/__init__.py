@@ -15,3 +15,4 @@ from .surface_layers import (AlphaDropout, CircularPad1d, CircularPad2d, Circula
                              ConstantPad2d, ConstantPad3d, Conv1d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
                              ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                              ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from . import parallel  # noqa: F401,E402  (DistributedDataParallel)

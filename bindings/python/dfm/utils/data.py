@@ -228,3 +228,56 @@ class DataLoader:
         if self.batch_sampler is None:
             return len(self.sampler)
         return len(self.batch_sampler)
+
+
+class DistributedSampler(Sampler):
+    """torch.utils.data.DistributedSampler: this rank's share of the dataset each epoch
+    (indices from the core, dfm_dist_sampler_indices). Call set_epoch before each epoch."""
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+        if num_replicas is None or rank is None:
+            from .. import distributed as dist
+            if not dist.is_initialized():
+                raise RuntimeError("Requires distributed package to be available (init_process_group first, "
+                                   "or pass num_replicas and rank)")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.epoch = 0
+        self.num_samples = len(self._indices(False))
+        self.total_size = self.num_samples * self.num_replicas
+
+    def _indices(self, shuffle):
+        import ctypes
+        from .._lib import C, Handle, check
+        from .._tensor import _wrap
+        h = Handle()
+        check(C.dfm_dist_sampler_indices(len(self.dataset), self.num_replicas, self.rank, shuffle, self.seed,
+                                         self.epoch, self.drop_last, ctypes.byref(h)))
+        return _wrap(h.value).tolist()
+
+    def __iter__(self):
+        return iter(self._indices(self.shuffle))
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+
+def _distributed_submodule():
+    # torch.utils.data.distributed.DistributedSampler: the same class under torch's module path.
+    import sys
+    import types
+    m = types.ModuleType(__name__ + ".distributed")
+    m.DistributedSampler = DistributedSampler
+    sys.modules[m.__name__] = m
+    return m
+
+
+distributed = _distributed_submodule()
