@@ -14,6 +14,7 @@ libdfm through ctypes, a hang) is a finding and the input is kept.
     DFM_LIBRARY=... python3 fuzz/fuzz_unpickle.py --seeds   (writes fuzz/corpus/pickle)
 """
 import collections
+import importlib
 import io
 import os
 import pickle
@@ -43,12 +44,17 @@ ACCEPTED = (dict, collections.OrderedDict, list, tuple, set, frozenset, slice, c
             int, float, bool, type(None), dfm.Tensor, Parameter, type(dfm.float32))
 
 
+# The allowed globals themselves (a pickle may return `dict` or `_rebuild_tensor` unapplied,
+# as torch's weights_only unpickler returns its allowed globals).
+GLOBALS = {id(getattr(importlib.import_module(m), n)) for m, n in _serialization._SAFE}
+
+
 def check(obj):
     """Walks what dfm.load returned (iteratively: it may be deep or cyclic)."""
     seen, stack = set(), [obj]
     while stack:
         o = stack.pop()
-        if id(o) in seen:
+        if id(o) in seen or id(o) in GLOBALS:
             continue
         seen.add(id(o))
         if not isinstance(o, ACCEPTED):

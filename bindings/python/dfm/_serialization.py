@@ -9,6 +9,7 @@ import errno
 import io
 import os
 import pickle
+import pickletools
 import stat
 import struct
 
@@ -81,6 +82,7 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, **kwargs):
     malformed = (Exception,) if weights_only else (pickle.UnpicklingError, EOFError, ValueError, struct.error)
     try:
         if weights_only:
+            _check_memo_indices(data)
             return _WeightsOnlyUnpickler(io.BytesIO(data)).load()
         return pickle.loads(data)
     except MemoryError:
@@ -88,6 +90,15 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, **kwargs):
     except malformed as e:
         raise CheckpointError(f"dfm.load: {getattr(f, 'name', f)} is not a valid dfm checkpoint "
                               f"({type(e).__name__}: {e})") from e
+
+
+def _check_memo_indices(data):
+    """CPython's unpickler grows its memo to the largest PUT index it meets: an 11-byte pickle
+    with LONG_BINPUT 2**30 makes it allocate 8 GB (found by fuzz/fuzz_unpickle.py). pickle
+    numbers memo entries from 0 as it writes them, so no index exceeds the opcodes before it."""
+    for n, (op, arg, pos) in enumerate(pickletools.genops(data)):
+        if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= int(arg) <= n:
+            raise pickle.UnpicklingError(f"memo index {arg} at byte {pos} is out of range")
 
 
 # Temporary files are named NAME.tmp-PID-RANDOM, as the core's writer (AtomicFile) names them.

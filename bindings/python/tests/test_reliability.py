@@ -214,6 +214,10 @@ _CRAFTED = {
     "unhashable set": b"\x80\x02cbuiltins\nset\n(]]a\x85tR.",
     "shape too big": b"\x80\x02cdfm._serialization\n_rebuild_tensor\n(C\x00K\x05\x85Vfloat32\n\x89tR.",
     "forbidden global": pickle.dumps(os.getcwd),
+    # found by fuzz/fuzz_unpickle.py: a memo index of 2**26 made CPython's unpickler allocate
+    # (and zero) a 512 MB memo; 2**30 would be 8 GB
+    "huge memo index": b"\x80\x04N\x94r\x00\x00\x00\x04.",
+    "huge memo index, protocol 2": b"\x80\x02Nr\x00\x00\x00\x04.",
 }
 
 
