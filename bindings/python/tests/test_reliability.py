@@ -218,6 +218,10 @@ _CRAFTED = {
     # (and zero) a 512 MB memo; 2**30 would be 8 GB
     "huge memo index": b"\x80\x04N\x94r\x00\x00\x00\x04.",
     "huge memo index, protocol 2": b"\x80\x02Nr\x00\x00\x00\x04.",
+    # found by fuzz/fuzz_unpickle.py: an opcode across the end of a frame made CPython's
+    # unpickler raise MemoryError
+    "opcode across a frame end": (b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00J\x01\x00\x00\x00"
+                                  b"\x8c\x0f_rebuild_tensor."),
 }
 
 
