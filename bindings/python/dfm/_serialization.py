@@ -98,8 +98,8 @@ def _check_opcodes(data):
     - it grows its memo to the largest PUT index it meets: an 11-byte pickle with LONG_BINPUT
       2**30 allocates 8 GB. pickle numbers memo entries from 0 as it writes them, so no index
       exceeds the opcodes before it;
-    - an opcode that straddles the end of a FRAME (the format forbids it) corrupts its read
-      position: a 30-byte pickle raises MemoryError."""
+    - an opcode that straddles the end of a FRAME, or a FRAME inside a frame (the format
+      forbids both), corrupts its read position: a 30-byte pickle raises MemoryError."""
     frame_end = None
     end = 0
     for n, (op, arg, pos) in enumerate(pickletools.genops(data)):
@@ -110,6 +110,8 @@ def _check_opcodes(data):
         if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= int(arg) <= n:
             raise pickle.UnpicklingError(f"memo index {arg} at byte {pos} is out of range")
         if op.name == "FRAME":
+            if frame_end is not None:
+                raise pickle.UnpicklingError(f"a frame starts inside another frame at byte {pos}")
             frame_end = pos + 9 + arg
         end = pos + 1
     if frame_end is not None and end > frame_end:

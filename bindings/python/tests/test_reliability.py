@@ -1,6 +1,7 @@
 """Issue #14: integers that do not fit the C types, checkpoint files (mode, errors, stale
 temporaries) and malformed pickles."""
 import ctypes
+import glob
 import os
 import pickle
 import stat
@@ -223,6 +224,19 @@ _CRAFTED = {
     "opcode across a frame end": (b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00J\x01\x00\x00\x00"
                                   b"\x8c\x0f_rebuild_tensor."),
 }
+
+
+# Inputs that broke dfm.load under fuzz/fuzz_unpickle.py (#14 item 10), kept in the fuzz corpus.
+_FOUND = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                       "fuzz", "corpus", "pickle", "found-*")))
+
+
+@pytest.mark.skipif(not _FOUND, reason="fuzz/corpus is not next to this checkout")
+@pytest.mark.parametrize("path", _FOUND, ids=os.path.basename)
+def test_fuzz_found_pickles_raise_unpicklingerror(path):
+    # before: MemoryError (frames nested or cut mid-opcode) or an 8 GB memo (huge PUT index)
+    with pytest.raises(pickle.UnpicklingError):
+        dfm.load(path)
 
 
 @pytest.mark.parametrize("name", sorted(_CRAFTED))
