@@ -3906,6 +3906,13 @@ static void test_fuzz_findings(void) {
     }
     ERR(dfm_dataset_idx_open("/dev/zero", tmp_path("lab-idx1-ubyte"), &d), DFM_IO_ERROR, "not a regular file");
     CHECK(d == NULL);
+    /* fuzz-abi: a (0, 2^62, 4) tensor was accepted; xavier_uniform_ on it trapped (fan-in overflow) */
+    {
+        int64_t huge[3] = {0, (int64_t)1 << 62, 4};
+        dfm_tensor z = (dfm_tensor)FOREIGN;
+        ERR(dfm_tensor_zeros(huge, 3, DFM_FLOAT32, &z), DFM_OUT_OF_MEMORY, "too large");
+        CHECK(z == NULL);
+    }
     /* fuzz-abi: t.grad = t (or a loop of grads) was accepted and leaked every tensor on the loop */
     {
         dfm_tensor a = seq3(1, 2, 3), b = seq3(1, 2, 3), g = NULL;
