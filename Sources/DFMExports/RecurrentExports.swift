@@ -19,10 +19,11 @@ extension Arg {
 private func produceRecurrent(_ fn: StaticString, _ first: TensorOut, _ n1: String, _ second: TensorOut, _ n2: String,
                               _ third: TensorOut, _ body: () throws -> (Tensor, Tensor, Tensor?)) -> dfm_status {
     guarded(fn) {
-        let o1 = try Arg.out(first, n1), o2 = try Arg.out(second, n2)
-        o1.pointee = nil
-        o2.pointee = nil
+        // Every output is NULL on failure, also when another output pointer is the bad argument.
+        first?.pointee = nil
+        second?.pointee = nil
         third?.pointee = nil
+        let o1 = try Arg.out(first, n1), o2 = try Arg.out(second, n2)
         let (a, b, c) = try body()
         if c != nil, third == nil { throw ABIError(.invalidArgument, "output pointer 'c_n' is NULL, but an LSTM returns a cell state") }
         o1.pointee = Handles.make(a, .tensor)
@@ -49,9 +50,9 @@ private func produceRecurrent(_ fn: StaticString, _ first: TensorOut, _ n1: Stri
                                            _ w_ih: dfm_tensor?, _ w_hh: dfm_tensor?, _ b_ih: dfm_tensor?, _ b_hh: dfm_tensor?,
                                            _ h: TensorOut, _ c: TensorOut) -> dfm_status {
     guarded("dfm_rnn_cell") {
-        let oh = try Arg.out(h, "h")
-        oh.pointee = nil
+        h?.pointee = nil  // both NULL on failure, also when 'h' is the bad pointer
         c?.pointee = nil
+        let oh = try Arg.out(h, "h")
         let m = try Arg.recurrentMode(mode)
         if m == .lstm, c == nil { throw ABIError(.invalidArgument, "output pointer 'c' is NULL, but an LSTM cell returns a cell state") }
         let r = try recurrentCell(try Arg.tensor(input, "input"), hx: try Arg.optionalTensor(hx, "hx"), cx: try Arg.optionalTensor(cx, "cx"),
@@ -109,9 +110,9 @@ private func produceRecurrent(_ fn: StaticString, _ first: TensorOut, _ n1: Stri
 @c @implementation public func dfm_module_rnn_cell_forward(_ m: dfm_module?, _ input: dfm_tensor?, _ hx: dfm_tensor?, _ cx: dfm_tensor?,
                                                           _ h: TensorOut, _ c: TensorOut) -> dfm_status {
     guarded("dfm_module_rnn_cell_forward") {
-        let oh = try Arg.out(h, "h")
-        oh.pointee = nil
+        h?.pointee = nil  // both NULL on failure, also when 'h' is the bad pointer
         c?.pointee = nil
+        let oh = try Arg.out(h, "h")
         let mod = try Arg.module(m, "m")
         guard let cell = mod as? RNNCellBase else {
             throw ABIError(.typeError, "module 'm' is a \(mod.typeName), expected an RNNCell, LSTMCell or GRUCell")

@@ -258,6 +258,16 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
             guard g.shape == x.shape, g.dtype == x.dtype else {
                 throw ABIError(.shapeMismatch, "assigned grad has shape \(g.shape) (\(g.dtype)) but the tensor has shape \(x.shape) (\(x.dtype))")
             }
+            // torch: "can't assign Variable as its own grad". A loop through grads (a.grad = b,
+            // b.grad = a) would also keep every tensor on it alive for good (found by fuzz-abi).
+            var next: Tensor? = g
+            while let c = next {
+                if c === x {
+                    throw ABIError(.invalidArgument, c === g ? "can't assign a tensor as its own grad"
+                                                              : "can't assign a tensor as its own grad through the grads of its grad (a loop)")
+                }
+                next = c.grad
+            }
         }
         x.grad = g
     }

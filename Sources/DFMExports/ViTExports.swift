@@ -11,9 +11,10 @@ extension DFMViT: FeedbackModel {}
 private func produceWithWeights(_ fn: StaticString, _ out: TensorOut, _ weights: TensorOut, needWeights: Bool,
                                 _ body: () throws -> (Tensor, Tensor?)) -> dfm_status {
     guarded(fn) {
-        let o = try Arg.out(out, "out")
-        o.pointee = nil
+        // Both NULL on failure, also when 'out' is the bad pointer.
+        out?.pointee = nil
         weights?.pointee = nil
+        let o = try Arg.out(out, "out")
         if needWeights && weights == nil { throw ABIError(.invalidArgument, "output pointer 'weights' is NULL but need_weights is true") }
         let (y, w) = try body()
         o.pointee = Handles.make(y, .tensor)

@@ -21,4 +21,15 @@ final class BoundsTests: XCTestCase {
         assertThrowsDFM(try maxPool2d(x, kernelSize: [2], stride: [Int.max]), "out of range")
         assertThrowsDFM(try avgPool2d(x, kernelSize: [Int.max]), "out of range")
     }
+
+    /// Found by fuzz-abi: a tensor with a 0 dim could have any other dims, and products of
+    /// those (xavier_uniform_'s fan-in here) overflowed and trapped.
+    func testEmptyTensorsHaveBoundedDims() throws {
+        assertThrowsDFM(try Tensor.zeros([0, 1 << 62, 4]), "too large", kind: .outOfMemory)
+        assertThrowsDFM(try Tensor.zeros([4, 0, 1 << 39]), "too large", kind: .outOfMemory)
+        XCTAssertEqual(try Tensor.zeros([0, 1 << 20, 1 << 18]).shape, [0, 1 << 20, 1 << 18])
+        let w = try Tensor.zeros([0, 1 << 19, 1 << 19])
+        let (fanIn, fanOut) = try Init.calculateFanInAndFanOut(w)
+        XCTAssertEqual([fanIn, fanOut], [1 << 38, 0])
+    }
 }

@@ -1,15 +1,19 @@
 /// Shape arithmetic, all overflow-checked: a user-supplied shape never traps.
 enum Shape {
-    /// Number of elements, or a thrown error for negative or overflowing dimensions.
+    /// Number of elements, or a thrown error for negative or overflowing dimensions. The
+    /// nonzero dims are bounded also when a 0 makes the count 0 (a (0, 2^62, 4) tensor made
+    /// fan-in and outer/inner size products overflow; found by fuzz-abi): every partial product
+    /// of a tensor's dims then stays within the limit.
     static func count(_ shape: [Int], op: String) throws -> Int {
-        var n = 1
+        var nonzero = 1, empty = false
         for d in shape {
             guard d >= 0 else { throw DFMError.invalid(op, "negative dimension \(d) in shape \(shape)") }
-            let (m, o) = n.multipliedReportingOverflow(by: d)
+            if d == 0 { empty = true; continue }
+            let (m, o) = nonzero.multipliedReportingOverflow(by: d)
             guard !o, m <= (1 << 38) else { throw DFMError(.outOfMemory, "\(op): shape \(shape) is too large") }
-            n = m
+            nonzero = m
         }
-        return n
+        return empty ? 0 : nonzero
     }
 
     /// Row-major strides in elements.

@@ -4252,6 +4252,76 @@ static void test_distributed_without_group(void) {
     CHECK(out == NULL);
 }
 
+/* ---- Found by the fuzz targets (fuzz/, issue #14 item 10) ---- */
+/* fuzz-abi: the recurrent and attention functions left the other outputs unset when the
+ * first output pointer was the NULL argument, and a tensor could be its own grad (a leak);
+ * fuzz-idx: an IDX path that is a device was read forever. */
+static void test_fuzz_findings(void) {
+    dfm_module lstm = NULL, cell = NULL;
+    dfm_tensor x = seq3(5, 2, 3), hn, cn, out, h, c;
+    dfm_tensor stale = (dfm_tensor)FOREIGN;
+    dfm_dataset d = (dfm_dataset)FOREIGN;
+    int64_t s23[2] = {2, 3};
+
+    OK(dfm_module_rnn("LSTM", 3, 4, 1, true, false, 0.0, false, &lstm));
+    hn = stale;
+    cn = stale;
+    ERR(dfm_module_rnn_forward(lstm, x, NULL, NULL, NULL, &hn, &cn), DFM_INVALID_ARGUMENT, "output");
+    CHECK(hn == NULL && cn == NULL);
+    out = stale;
+    cn = stale;
+    ERR(dfm_module_rnn_forward(lstm, x, NULL, NULL, &out, NULL, &cn), DFM_INVALID_ARGUMENT, "h_n");
+    CHECK(out == NULL && cn == NULL);
+    OK(dfm_module_rnn_cell("LSTM", 3, 4, true, &cell));
+    {
+        dfm_tensor one = seq3(1, 2, 3), x2 = NULL;
+        OK(dfm_reshape(one, s23, 2, &x2));
+        c = stale;
+        ERR(dfm_module_rnn_cell_forward(cell, x2, NULL, NULL, NULL, &c), DFM_INVALID_ARGUMENT, "'h'");
+        CHECK(c == NULL);
+        h = stale;
+        ERR(dfm_module_rnn_cell_forward(cell, x2, NULL, NULL, &h, NULL), DFM_INVALID_ARGUMENT, "'c'");
+        CHECK(h == NULL);
+        dfm_tensor_release(x2);
+        dfm_tensor_release(one);
+    }
+    /* the attention forwards: 'weights' stayed unset when 'out' was the NULL pointer */
+    {
+        dfm_module mha = NULL;
+        dfm_tensor q = seq3(2, 3, 4), w = stale;
+        OK(dfm_module_multihead_attention(4, 2, 0.0f, true, false, &mha));
+        ERR(dfm_module_multihead_attention_forward(mha, q, q, q, NULL, true, NULL, true, false, NULL, &w),
+            DFM_INVALID_ARGUMENT, "'out'");
+        CHECK(w == NULL);
+        dfm_module_release(mha);
+        dfm_tensor_release(q);
+    }
+    ERR(dfm_dataset_idx_open("/dev/zero", tmp_path("lab-idx1-ubyte"), &d), DFM_IO_ERROR, "not a regular file");
+    CHECK(d == NULL);
+    /* fuzz-abi: a (0, 2^62, 4) tensor was accepted; xavier_uniform_ on it trapped (fan-in overflow) */
+    {
+        int64_t huge[3] = {0, (int64_t)1 << 62, 4};
+        dfm_tensor z = (dfm_tensor)FOREIGN;
+        ERR(dfm_tensor_zeros(huge, 3, DFM_FLOAT32, &z), DFM_OUT_OF_MEMORY, "too large");
+        CHECK(z == NULL);
+    }
+    /* fuzz-abi: t.grad = t (or a loop of grads) was accepted and leaked every tensor on the loop */
+    {
+        dfm_tensor a = seq3(1, 2, 3), b = seq3(1, 2, 3), g = NULL;
+        ERR(dfm_tensor_set_grad(a, a), DFM_INVALID_ARGUMENT, "its own grad");
+        OK(dfm_tensor_set_grad(a, b));
+        ERR(dfm_tensor_set_grad(b, a), DFM_INVALID_ARGUMENT, "its own grad");
+        OK(dfm_tensor_grad(b, &g));
+        CHECK(g == NULL);
+        OK(dfm_tensor_set_grad(a, NULL));
+        dfm_tensor_release(a);
+        dfm_tensor_release(b);
+    }
+    dfm_module_release(cell);
+    dfm_module_release(lstm);
+    dfm_tensor_release(x);
+}
+
 int main(void) {
     int64_t live;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dfm_test_abi_XXXXXX");
@@ -4295,6 +4365,8 @@ int main(void) {
     /* optimizer and scheduler state dicts in memory */
     test_state_dicts();
     test_distributed_without_group();
+    /* fuzz findings (#14 item 10) */
+    test_fuzz_findings();
 
     CHECK(dfm_live_handle_count() == live); /* every handle the tests made was released */
     remove_tmpdir();

@@ -9,6 +9,7 @@ import errno
 import io
 import os
 import pickle
+import pickletools
 import stat
 import struct
 
@@ -81,6 +82,7 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, **kwargs):
     malformed = (Exception,) if weights_only else (pickle.UnpicklingError, EOFError, ValueError, struct.error)
     try:
         if weights_only:
+            _check_opcodes(data)
             return _WeightsOnlyUnpickler(io.BytesIO(data)).load()
         return pickle.loads(data)
     except MemoryError:
@@ -88,6 +90,32 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, **kwargs):
     except malformed as e:
         raise CheckpointError(f"dfm.load: {getattr(f, 'name', f)} is not a valid dfm checkpoint "
                               f"({type(e).__name__}: {e})") from e
+
+
+def _check_opcodes(data):
+    """What CPython's C unpickler mishandles, refused before it runs (found by
+    fuzz/fuzz_unpickle.py):
+    - it grows its memo to the largest PUT index it meets: an 11-byte pickle with LONG_BINPUT
+      2**30 allocates 8 GB. pickle numbers memo entries from 0 as it writes them, so no index
+      exceeds the opcodes before it;
+    - an opcode that straddles the end of a FRAME, or a FRAME inside a frame (the format
+      forbids both), corrupts its read position: a 30-byte pickle raises MemoryError."""
+    frame_end = None
+    end = 0
+    for n, (op, arg, pos) in enumerate(pickletools.genops(data)):
+        if frame_end is not None and pos >= frame_end:
+            if pos > frame_end:
+                raise pickle.UnpicklingError(f"an opcode crosses the end of the frame at byte {frame_end}")
+            frame_end = None
+        if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not 0 <= int(arg) <= n:
+            raise pickle.UnpicklingError(f"memo index {arg} at byte {pos} is out of range")
+        if op.name == "FRAME":
+            if frame_end is not None:
+                raise pickle.UnpicklingError(f"a frame starts inside another frame at byte {pos}")
+            frame_end = pos + 9 + arg
+        end = pos + 1
+    if frame_end is not None and end > frame_end:
+        raise pickle.UnpicklingError(f"an opcode crosses the end of the frame at byte {frame_end}")
 
 
 # Temporary files are named NAME.tmp-PID-RANDOM, as the core's writer (AtomicFile) names them.

@@ -1,6 +1,7 @@
 """Issue #14: integers that do not fit the C types, checkpoint files (mode, errors, stale
 temporaries) and malformed pickles."""
 import ctypes
+import glob
 import os
 import pickle
 import stat
@@ -214,7 +215,28 @@ _CRAFTED = {
     "unhashable set": b"\x80\x02cbuiltins\nset\n(]]a\x85tR.",
     "shape too big": b"\x80\x02cdfm._serialization\n_rebuild_tensor\n(C\x00K\x05\x85Vfloat32\n\x89tR.",
     "forbidden global": pickle.dumps(os.getcwd),
+    # found by fuzz/fuzz_unpickle.py: a memo index of 2**26 made CPython's unpickler allocate
+    # (and zero) a 512 MB memo; 2**30 would be 8 GB
+    "huge memo index": b"\x80\x04N\x94r\x00\x00\x00\x04.",
+    "huge memo index, protocol 2": b"\x80\x02Nr\x00\x00\x00\x04.",
+    # found by fuzz/fuzz_unpickle.py: an opcode across the end of a frame made CPython's
+    # unpickler raise MemoryError
+    "opcode across a frame end": (b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00J\x01\x00\x00\x00"
+                                  b"\x8c\x0f_rebuild_tensor."),
 }
+
+
+# Inputs that broke dfm.load under fuzz/fuzz_unpickle.py (#14 item 10), kept in the fuzz corpus.
+_FOUND = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                       "fuzz", "corpus", "pickle", "found-*")))
+
+
+@pytest.mark.skipif(not _FOUND, reason="fuzz/corpus is not next to this checkout")
+@pytest.mark.parametrize("path", _FOUND, ids=os.path.basename)
+def test_fuzz_found_pickles_raise_unpicklingerror(path):
+    # before: MemoryError (frames nested or cut mid-opcode) or an 8 GB memo (huge PUT index)
+    with pytest.raises(pickle.UnpicklingError):
+        dfm.load(path)
 
 
 @pytest.mark.parametrize("name", sorted(_CRAFTED))
