@@ -27,6 +27,10 @@ INTS = {"int64_t", "int32_t", "uint64_t", "size_t"}
 # would report them): the library must refuse only what is beyond its limits (2^38 elements).
 SKIP_IF = {
     "dfm_tensor_arange": "(a1 - a0) / a2 > 1e6 && (a1 - a0) / a2 <= 2.8e11",
+    # Creating an MPI process group (or loading Open MPI) belongs to an mpirun job, not to a
+    # fuzzed process; every other dfm_dist_* call runs and must fail cleanly without a group.
+    "dfm_dist_init": "1",
+    "dfm_dist_is_available": "1",
 }
 
 
@@ -95,6 +99,8 @@ def render(decls):
                 body.append(f"{ty} {v} = ({ty})pick_double();")
             elif ty == "bool":
                 body.append(f"bool {v} = pick_byte() & 1;")
+            elif ty == "dfm_reduce_op":
+                body.append(f"dfm_reduce_op {v} = (dfm_reduce_op)((int)(pick_byte() % 7) - 1);")
             elif ty in ("dfm_dtype", "dfm_status"):
                 body.append(f"{ty} {v} = ({ty})((int)(pick_byte() % 7) - 1);")
             elif ty == "dfm_release_fn":
