@@ -24,7 +24,7 @@ let package = Package(
         .library(name: "dfm", type: .dynamic, targets: ["DFMExports"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(
@@ -53,7 +53,7 @@ let package = Package(
             path: "Sources/DFMExports",
             linkerSettings: [
                 // soname carries the ABI major (see bindings/c/Makefile for the libdfm.so.N link).
-                .unsafeFlags(["-Xlinker", "-soname=libdfm.so.\(abiMajor)"]),
+                .unsafeFlags(["-Xlinker", "-soname=libdfm.so.\(abiMajor)"])
             ]
         ),
         // Release-mode benchmark: sgemm and conv2d GFLOP/s (bench/run_conv.sh).

@@ -25,8 +25,8 @@
  *    Shapes are int64_t arrays; a 0-dim tensor (a scalar) has ndim 0.
  *    Strides, where exposed, are in BYTES (numpy's convention).
  *  - Scalars taken by ops are double (as Python's floats); a float32 tensor computes with
- *    the scalar rounded to float32, as PyTorch does. Sizes, dims and indices are int64_t. Negative dims count from the end, as in PyTorch. Optional
- *    scalars come as a `has_x` flag plus the value; optional tensors as NULL.
+ *    the scalar rounded to float32, as PyTorch does. Sizes, dims and indices are int64_t. Negative dims count from the
+ * end, as in PyTorch. Optional scalars come as a `has_x` flag plus the value; optional tensors as NULL.
  *  - dfm_status and dfm_dtype are C enums: int-sized (ctypes: c_int). Strings are
  *    NUL-terminated UTF-8 (paths included) and are copied by dfm when needed.
  *  - Threads: the library is safe to enter from several threads at once. Independent
@@ -100,7 +100,7 @@ typedef enum dfm_status {
 typedef enum dfm_dtype {
     DFM_FLOAT32 = 0,
     DFM_INT64 = 1,
-    DFM_BOOL = 2, /* one byte per element, 0 or 1 (comparison results, masks) */
+    DFM_BOOL = 2,    /* one byte per element, 0 or 1 (comparison results, masks) */
     DFM_FLOAT64 = 3, /* double precision: every float op, autograd and optimizer (dfm 0.3.0) */
     DFM_UINT8 = 4    /* bytes 0..255 (images); uint8 with uint8 wraps modulo 256 (dfm 0.3.0) */
 } dfm_dtype;
@@ -179,23 +179,20 @@ DFM_API dfm_status dfm_tensor_from_data(const void *data, size_t nbytes, const i
  * of it. When the last user goes, dfm calls release(data, user_data) once (`release`
  * may be NULL if the caller frees the buffer itself after the tensor is gone). On
  * failure the buffer stays the caller's and `release` is not called. */
-DFM_API dfm_status dfm_tensor_from_blob(void *data, size_t nbytes, const int64_t *shape, int64_t ndim,
-                                        dfm_dtype dtype, dfm_release_fn release, void *user_data,
-                                        dfm_tensor *out);
+DFM_API dfm_status dfm_tensor_from_blob(void *data, size_t nbytes, const int64_t *shape, int64_t ndim, dfm_dtype dtype,
+                                        dfm_release_fn release, void *user_data, dfm_tensor *out);
 
 DFM_API dfm_status dfm_tensor_zeros(const int64_t *shape, int64_t ndim, dfm_dtype dtype, dfm_tensor *out);
 DFM_API dfm_status dfm_tensor_ones(const int64_t *shape, int64_t ndim, dfm_dtype dtype, dfm_tensor *out);
 /* For int64 tensors `value` must be integral and within int64 range. */
-DFM_API dfm_status dfm_tensor_full(const int64_t *shape, int64_t ndim, double value, dfm_dtype dtype,
-                                   dfm_tensor *out);
+DFM_API dfm_status dfm_tensor_full(const int64_t *shape, int64_t ndim, double value, dfm_dtype dtype, dfm_tensor *out);
 /* torch.arange(start, end, step): ceil((end - start) / step) values. */
 DFM_API dfm_status dfm_tensor_arange(double start, double end, double step, dfm_dtype dtype, dfm_tensor *out);
 /* torch.randn / torch.rand (float32) from the global generator. */
 DFM_API dfm_status dfm_tensor_randn(const int64_t *shape, int64_t ndim, dfm_tensor *out);
 DFM_API dfm_status dfm_tensor_rand(const int64_t *shape, int64_t ndim, dfm_tensor *out);
 /* torch.randint(low, high, shape): int64 values in [low, high). */
-DFM_API dfm_status dfm_tensor_randint(int64_t low, int64_t high, const int64_t *shape, int64_t ndim,
-                                      dfm_tensor *out);
+DFM_API dfm_status dfm_tensor_randint(int64_t low, int64_t high, const int64_t *shape, int64_t ndim, dfm_tensor *out);
 /* torch.randperm(n): int64 permutation of 0..n-1. */
 DFM_API dfm_status dfm_tensor_randperm(int64_t n, dfm_tensor *out);
 
@@ -507,8 +504,7 @@ DFM_API dfm_status dfm_nll_loss(dfm_tensor input, dfm_tensor target, dfm_tensor 
 DFM_API dfm_status dfm_mse_loss(dfm_tensor input, dfm_tensor target, const char *reduction, dfm_tensor *out);
 /* F.binary_cross_entropy_with_logits; weight and pos_weight may be NULL. */
 DFM_API dfm_status dfm_binary_cross_entropy_with_logits(dfm_tensor input, dfm_tensor target, dfm_tensor weight,
-                                                        dfm_tensor pos_weight, const char *reduction,
-                                                        dfm_tensor *out);
+                                                        dfm_tensor pos_weight, const char *reduction, dfm_tensor *out);
 
 /* --- dropout: zeroes with probability p and scales by 1/(1-p) when training (global
  * generator); the identity otherwise. --- */
@@ -614,10 +610,9 @@ DFM_API dfm_status dfm_module_conv2d(int64_t in_channels, int64_t out_channels, 
                                      const int64_t *stride, const int64_t *padding, const int64_t *dilation,
                                      int64_t groups, bool bias, dfm_module *out);
 /* nn.Conv2d with padding "same" or "valid". */
-DFM_API dfm_status dfm_module_conv2d_padding_mode(int64_t in_channels, int64_t out_channels,
-                                                  const int64_t *kernel_size, const int64_t *stride,
-                                                  const char *padding, const int64_t *dilation, int64_t groups,
-                                                  bool bias, dfm_module *out);
+DFM_API dfm_status dfm_module_conv2d_padding_mode(int64_t in_channels, int64_t out_channels, const int64_t *kernel_size,
+                                                  const int64_t *stride, const char *padding, const int64_t *dilation,
+                                                  int64_t groups, bool bias, dfm_module *out);
 DFM_API dfm_status dfm_module_linear(int64_t in_features, int64_t out_features, bool bias, dfm_module *out);
 /* nn.BatchNorm2d; momentum is None (cumulative average) when has_momentum is false. */
 DFM_API dfm_status dfm_module_batch_norm2d(int64_t num_features, double eps, bool has_momentum, double momentum,
@@ -657,9 +652,9 @@ DFM_API dfm_status dfm_module_resnet(const char *arch, int64_t num_classes, int6
  * ((224, 224) for resnet50), tau 1; dfm adds in_channels 3 and state_init_std 1e-3.
  * Input (B, in_channels, H, W) or unbatched (in_channels, H, W); logits (B, n_classes)
  * or (n_classes). */
-DFM_API dfm_status dfm_module_dfm_resnet(const char *arch, const char *frontend, int64_t fb_filters,
-                                         int64_t registers, int64_t n_classes, const int64_t *shape, double tau,
-                                         int64_t in_channels, double state_init_std, dfm_module *out);
+DFM_API dfm_status dfm_module_dfm_resnet(const char *arch, const char *frontend, int64_t fb_filters, int64_t registers,
+                                         int64_t n_classes, const int64_t *shape, double tau, int64_t in_channels,
+                                         double state_init_std, dfm_module *out);
 /* DFM-DeepLabV3+ (segmentation). shape (H, W) multiples of 16; block "basic" or
  * "bottleneck"; layers: 4 block counts. Published defaults: in_filters 3, fb_filters 2,
  * class_filters 256, registers 0, classes 8, alpha 0.2, tau 1, shape (512, 512), "basic",
@@ -725,14 +720,12 @@ DFM_API dfm_status dfm_module_type_name(dfm_module m, char *buf, size_t capacity
 /* The optimizer keeps its own references to the parameters.                 */
 /* ======================================================================== */
 
-DFM_API dfm_status dfm_optimizer_sgd(const dfm_tensor *params, int64_t n, double lr, double momentum,
-                                     double dampening, double weight_decay, bool nesterov, bool maximize,
-                                     dfm_optimizer *out);
+DFM_API dfm_status dfm_optimizer_sgd(const dfm_tensor *params, int64_t n, double lr, double momentum, double dampening,
+                                     double weight_decay, bool nesterov, bool maximize, dfm_optimizer *out);
 /* Adam (weight decay added to the gradient); torch defaults: lr 1e-3, betas (0.9,
  * 0.999), eps 1e-8, weight_decay 0. */
 DFM_API dfm_status dfm_optimizer_adam(const dfm_tensor *params, int64_t n, double lr, double beta1, double beta2,
-                                      double eps, double weight_decay, bool amsgrad, bool maximize,
-                                      dfm_optimizer *out);
+                                      double eps, double weight_decay, bool amsgrad, bool maximize, dfm_optimizer *out);
 /* RMSprop; torch defaults: lr 1e-2, alpha 0.99, eps 1e-8, weight_decay 0, momentum 0. */
 DFM_API dfm_status dfm_optimizer_rmsprop(const dfm_tensor *params, int64_t n, double lr, double alpha, double eps,
                                          double weight_decay, double momentum, bool centered, bool maximize,
@@ -978,9 +971,9 @@ typedef dfm_status (*dfm_closure_fn)(void *user_data, double *loss);
  * history_size 100, no line search (strong_wolfe: torch's line_search_fn="strong_wolfe").
  * dfm_optimizer_step on it is DFM_STATE_ERROR: step it with dfm_optimizer_step_closure.
  * NEW REFERENCE: release with dfm_optimizer_release. */
-DFM_API dfm_status dfm_optimizer_lbfgs(const dfm_tensor *params, int64_t n, double lr, int64_t max_iter, int64_t max_eval,
-                                       double tolerance_grad, double tolerance_change, int64_t history_size,
-                                       bool strong_wolfe, dfm_optimizer *out);
+DFM_API dfm_status dfm_optimizer_lbfgs(const dfm_tensor *params, int64_t n, double lr, int64_t max_iter,
+                                       int64_t max_eval, double tolerance_grad, double tolerance_change,
+                                       int64_t history_size, bool strong_wolfe, dfm_optimizer *out);
 /* optimizer.step(closure): LBFGS calls fn as often as it needs; other optimizers call it
  * once, then step. *loss gets the first evaluation's loss. fn runs on the calling thread. */
 DFM_API dfm_status dfm_optimizer_step_closure(dfm_optimizer o, dfm_closure_fn fn, void *user_data, double *loss);
@@ -1048,10 +1041,11 @@ DFM_API dfm_status dfm_scaled_dot_product_attention(dfm_tensor q, dfm_tensor k, 
  * REFERENCE; with need_weights, *weights: NEW REFERENCE to the attention weights (N, L, S)
  * averaged over heads (or (N, heads, L, S)), differentiable; else *weights is set to NULL
  * (weights may then be NULL). */
-DFM_API dfm_status dfm_multi_head_attention_forward(dfm_tensor query, dfm_tensor key, dfm_tensor value, int64_t num_heads,
-                                                    dfm_tensor in_proj_weight, dfm_tensor in_proj_bias,
-                                                    dfm_tensor out_proj_weight, dfm_tensor out_proj_bias, float dropout_p,
-                                                    bool training, dfm_tensor key_padding_mask, bool need_weights,
+DFM_API dfm_status dfm_multi_head_attention_forward(dfm_tensor query, dfm_tensor key, dfm_tensor value,
+                                                    int64_t num_heads, dfm_tensor in_proj_weight,
+                                                    dfm_tensor in_proj_bias, dfm_tensor out_proj_weight,
+                                                    dfm_tensor out_proj_bias, float dropout_p, bool training,
+                                                    dfm_tensor key_padding_mask, bool need_weights,
                                                     dfm_tensor attn_mask, bool average_attn_weights, bool is_causal,
                                                     bool batch_first, dfm_tensor *out, dfm_tensor *weights);
 /* torch.nn.init.trunc_normal_(t, mean, std, a, b): N(mean, std²) cut to [a, b] (absolute
@@ -1064,10 +1058,11 @@ DFM_API dfm_status dfm_module_multihead_attention(int64_t embed_dim, int64_t num
                                                   bool batch_first, dfm_module *out);
 /* m(query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights,
  * is_causal) for a MultiheadAttention module; outs as dfm_multi_head_attention_forward. */
-DFM_API dfm_status dfm_module_multihead_attention_forward(dfm_module m, dfm_tensor query, dfm_tensor key, dfm_tensor value,
-                                                         dfm_tensor key_padding_mask, bool need_weights, dfm_tensor attn_mask,
-                                                         bool average_attn_weights, bool is_causal, dfm_tensor *out,
-                                                         dfm_tensor *weights);
+DFM_API dfm_status dfm_module_multihead_attention_forward(dfm_module m, dfm_tensor query, dfm_tensor key,
+                                                          dfm_tensor value, dfm_tensor key_padding_mask,
+                                                          bool need_weights, dfm_tensor attn_mask,
+                                                          bool average_attn_weights, bool is_causal, dfm_tensor *out,
+                                                          dfm_tensor *weights);
 /* torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation
  * "relu" | "gelu", layer_norm_eps, batch_first, norm_first, bias); torch's defaults 2048, 0.1,
  * "relu", 1e-5, false, false, true. Children self_attn, linear1, dropout, linear2, norm1, norm2,
@@ -1090,8 +1085,9 @@ DFM_API dfm_status dfm_module_transformer_forward(dfm_module m, dfm_tensor src, 
  * state_init_std 1e-3. image_size must be a multiple of patch_size (else
  * DFM_INVALID_ARGUMENT). Input (B, in_channels, H, W) or unbatched. */
 DFM_API dfm_status dfm_module_dfm_vit(const int64_t *image_size, int64_t patch_size, int64_t in_channels, int64_t dim,
-                                      int64_t depth, int64_t heads, int64_t mlp_dim, int64_t fb_filters, int64_t n_classes,
-                                      float tau, float dropout, float state_init_std, dfm_module *out);
+                                      int64_t depth, int64_t heads, int64_t mlp_dim, int64_t fb_filters,
+                                      int64_t n_classes, float tau, float dropout, float state_init_std,
+                                      dfm_module *out);
 
 /* ======================================================================== */
 /* Optimizer and scheduler state dicts in memory (dfm 0.3.0)                 */

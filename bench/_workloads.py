@@ -2,6 +2,7 @@
 with `import dfm as torch`): the W1-W7 table and the timed training/inference step. Written
 once, run against either library; keep the table identical to bench/DFMBench/Workloads.swift.
 """
+
 import resource
 import statistics
 import time
@@ -18,13 +19,35 @@ def workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT=None):
         "W1": (lambda: ResNet18(fb_filters=8, n_classes=10, shape=(32, 32)), (32, 3, 32, 32), 5, "train"),
         "W2": (lambda: ResNet18(fb_filters=8, n_classes=10, shape=(64, 64)), (32, 3, 64, 64), 5, "train"),
         "W3": (lambda: ResNet18(fb_filters=8, n_classes=10, shape=(32, 32)), (32, 3, 32, 32), 5, "infer"),
-        "W4": (lambda: ResNet18(fb_filters=10, n_classes=10, shape=(28, 28), in_channels=1), (32, 1, 28, 28), 5,
-               "train"),
-        "W5": (lambda: DeepLabV3Plus(in_filters=3, fb_filters=2, class_filters=256, classes=8, shape=(64, 64)),
-               (4, 3, 64, 64), 3, "seg"),
+        "W4": (
+            lambda: ResNet18(fb_filters=10, n_classes=10, shape=(28, 28), in_channels=1),
+            (32, 1, 28, 28),
+            5,
+            "train",
+        ),
+        "W5": (
+            lambda: DeepLabV3Plus(in_filters=3, fb_filters=2, class_filters=256, classes=8, shape=(64, 64)),
+            (4, 3, 64, 64),
+            3,
+            "seg",
+        ),
         "W6": (lambda: ResNet50(fb_filters=8, n_classes=10, shape=(64, 64)), (8, 3, 64, 64), 3, "train"),
-        "W7": (lambda: ViT(image_size=(28, 28), patch_size=4, in_channels=1, dim=128, depth=6, heads=4, mlp_dim=256,
-                           fb_filters=8, n_classes=10), (32, 1, 28, 28), 5, "train"),
+        "W7": (
+            lambda: ViT(
+                image_size=(28, 28),
+                patch_size=4,
+                in_channels=1,
+                dim=128,
+                depth=6,
+                heads=4,
+                mlp_dim=256,
+                fb_filters=8,
+                n_classes=10,
+            ),
+            (32, 1, 28, 28),
+            5,
+            "train",
+        ),
     }
 
 
@@ -51,6 +74,7 @@ def make_step(lib, F, workload, build, shape, T, kind):
             loss.backward()
             opt.step()
             return loss
+
     return model, step
 
 
@@ -72,7 +96,9 @@ def time_steps(step, warmup, reps):
             times.append((t1 - t0) * 1e3)
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     user, sys_ = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
-    LAST_CPU.update(sys_pct=round(100 * sys_ / (user + sys_), 1) if user + sys_ > 0 else 0.0,
-                    cpu_s_per_step=round((user + sys_) / max(1, reps), 4),
-                    minflt_per_step=(r1.ru_minflt - r0.ru_minflt) // max(1, reps))
+    LAST_CPU.update(
+        sys_pct=round(100 * sys_ / (user + sys_), 1) if user + sys_ > 0 else 0.0,
+        cpu_s_per_step=round((user + sys_) / max(1, reps), 4),
+        minflt_per_step=(r1.ru_minflt - r0.ru_minflt) // max(1, reps),
+    )
     return statistics.median(times), times, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -9,6 +9,7 @@ mnist_forward_forward's loop (matmul, relu, pow, mean, cat, exp, log, backward, 
 reads), where the binding's cost per C call, not the kernels, decides the speed; it adds
 `us_per_call` and `python_us_per_call`.
 """
+
 import argparse
 import json
 import os
@@ -20,10 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import dfm  # noqa: E402
-from dfm import _lib  # noqa: E402
 import dfm.nn.functional as F  # noqa: E402
 import workloads_dfm as wd  # noqa: E402
 from _workloads import make_step  # noqa: E402
+from dfm import _lib  # noqa: E402
 
 inside = [0.0]
 calls = [0]
@@ -37,6 +38,7 @@ def timed(f):
         finally:
             inside[0] += time.perf_counter() - t0
             calls[0] += 1
+
     return call
 
 
@@ -79,8 +81,13 @@ for i in range(args.warmup + args.reps):
         overheads.append((wall - inside[0]) * 1e3)
         ncalls.append(calls[0])
 wall, over = statistics.median(walls), statistics.median(overheads)
-result = {"workload": args.workload, "step_ms": round(wall, 2), "python_side_ms": round(over, 3),
-          "overhead_pct": round(100 * over / wall, 3), "c_calls_per_step": ncalls[-1]}
+result = {
+    "workload": args.workload,
+    "step_ms": round(wall, 2),
+    "python_side_ms": round(over, 3),
+    "overhead_pct": round(100 * over / wall, 3),
+    "c_calls_per_step": ncalls[-1],
+}
 if args.workload == "ops":
     result["us_per_call"] = round(1e3 * wall / ncalls[-1], 3)
     result["python_us_per_call"] = round(1e3 * over / ncalls[-1], 3)

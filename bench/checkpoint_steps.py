@@ -4,6 +4,7 @@ runs in its own process so ru_maxrss is its own peak.
 
     DFM_LIBRARY=.../libdfm.so PYTHONPATH=bindings/python python3 bench/checkpoint_steps.py
 """
+
 import json
 import resource
 import subprocess
@@ -14,6 +15,7 @@ import time
 def child(T, ck):
     import dfm
     from dfm.models import ResNet18
+
     dfm.manual_seed(0)
     model = ResNet18(fb_filters=8, n_classes=10, shape=(32, 32))
     model.checkpoint_steps = ck
@@ -26,7 +28,9 @@ def child(T, ck):
         dfm.nn.functional.cross_entropy(model(x, T=T, atol=0.0), y).backward()
         opt.step()
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"ms": 1000 * sorted(times)[1], "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps({"ms": 1000 * sorted(times)[1], "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    )
 
 
 def main():
@@ -34,13 +38,17 @@ def main():
     for T in (5, 10, 20):
         cells = []
         for ck in (False, True):
-            out = subprocess.run([sys.executable, __file__, str(T), str(int(ck))], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, str(T), str(int(ck))], capture_output=True, text=True, check=True
+            )
             cells.append(json.loads(out.stdout.strip().splitlines()[-1]))
         rows.append((T, cells))
     print("| T | peak RSS MB | with checkpoint_steps | step ms | with checkpoint_steps | time cost |")
     print("|---|---:|---:|---:|---:|---:|")
     for T, (a, b) in rows:
-        print(f"| {T} | {a['rss_mb']:.0f} | {b['rss_mb']:.0f} | {a['ms']:.0f} | {b['ms']:.0f} | {100 * (b['ms'] / a['ms'] - 1):+.0f}% |")
+        print(
+            f"| {T} | {a['rss_mb']:.0f} | {b['rss_mb']:.0f} | {a['ms']:.0f} | {b['ms']:.0f} | {100 * (b['ms'] / a['ms'] - 1):+.0f}% |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Times conv2d forward+backward in PyTorch on the shapes of bench/DFMBench/main.swift
 (same threads, best of `reps` after one warm-up, input and weight gradients, no bias).
 Usage: python bench/conv_torch.py [--threads 2] [--reps 5] [--tsv out.tsv]"""
+
 import argparse
 import time
 

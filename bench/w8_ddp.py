@@ -11,6 +11,7 @@ time is the slowest rank's. dfm also reports the time its DDP spent on gradient 
 outside backward's compute (copies into buckets, starting reductions, waiting for them:
 dfm_dist_ddp_stats) as a share of the step; PyTorch's is not separable the same way.
 """
+
 import json
 import os
 import resource
@@ -59,6 +60,7 @@ def dfm_run():
     import dfm
     import dfm.distributed as dist
     import dfm.nn.functional as F
+
     dfm.set_num_threads(1)
     dist.init_process_group(backend="mpi")
     rank, n = dist.get_rank(), dist.get_world_size()
@@ -71,8 +73,18 @@ def dfm_run():
     share = slowest(dfm, dist, shares)
     rss = slowest(dfm, dist, [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0])[0]
     if rank == 0:
-        print(json.dumps({"impl": "dfm", "ms": statistics.median(step) * 1e3, "times_ms": [round(t * 1e3, 1) for t in step],
-                          "comm_share": statistics.median(share), "maxrss_mb": round(rss, 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "impl": "dfm",
+                    "ms": statistics.median(step) * 1e3,
+                    "times_ms": [round(t * 1e3, 1) for t in step],
+                    "comm_share": statistics.median(share),
+                    "maxrss_mb": round(rss, 1),
+                }
+            ),
+            flush=True,
+        )
     dist.destroy_process_group()
 
 
@@ -81,6 +93,7 @@ def torch_worker(rank, port, out):
     import torch.distributed as dist
     import torch.nn.functional as F
     from dfm_torch import ResNet18
+
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
@@ -94,15 +107,25 @@ def torch_worker(rank, port, out):
     rss = slowest(torch, dist, [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0])[0]
     if rank == 0:
         with open(out, "w") as f:
-            json.dump({"impl": "torch", "ms": statistics.median(step) * 1e3, "times_ms": [round(t * 1e3, 1) for t in step],
-                       "maxrss_mb": round(rss, 1), "version": torch.__version__}, f)
+            json.dump(
+                {
+                    "impl": "torch",
+                    "ms": statistics.median(step) * 1e3,
+                    "times_ms": [round(t * 1e3, 1) for t in step],
+                    "maxrss_mb": round(rss, 1),
+                    "version": torch.__version__,
+                },
+                f,
+            )
     dist.destroy_process_group()
 
 
 def torch_run():
     import socket
     import tempfile
+
     import torch.multiprocessing as mp
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -117,8 +140,16 @@ def driver(rounds=2):
     for _ in range(rounds):
         for impl in ("torch", "dfm"):
             if impl == "dfm":
-                cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(RANKS), sys.executable,
-                       os.path.abspath(__file__), "dfm"]
+                cmd = [
+                    "mpirun",
+                    "--allow-run-as-root",
+                    "--oversubscribe",
+                    "-np",
+                    str(RANKS),
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "dfm",
+                ]
             else:
                 cmd = [torch_py, os.path.abspath(__file__), "torch"]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -133,7 +164,9 @@ def driver(rounds=2):
     print("| impl | step ms (median of rounds) | per round | peak RSS per process MB | all-reduce share |")
     print("|---|---:|---|---:|---:|")
     print(f"| dfm (MPI, Python binding) | {d:.0f} | {per['dfm']} | {rss['dfm']:.0f} | {100 * share:.1f}% |")
-    print(f"| PyTorch {results['torch'][0]['version']} DDP (gloo) | {t:.0f} | {per['torch']} | {rss['torch']:.0f} | - |")
+    print(
+        f"| PyTorch {results['torch'][0]['version']} DDP (gloo) | {t:.0f} | {per['torch']} | {rss['torch']:.0f} | - |"
+    )
     print(f"\ndfm/PyTorch time: {d / t:.2f}; load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

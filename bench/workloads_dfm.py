@@ -5,6 +5,7 @@ the Swift-direct run (dfm-bench workload) is the binding's overhead.
 One workload per process; prints one JSON line like the other two runners.
 Usage: DFM_LIBRARY=.../libdfm.so python bench/workloads_dfm.py W1 [--threads 2] [--warmup 2] [--reps 5]
 """
+
 import argparse
 import json
 import os
@@ -14,8 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import dfm  # noqa: E402
 import dfm.nn.functional as F  # noqa: E402
-from dfm.models import DeepLabV3Plus, ResNet18, ResNet50, ViT  # noqa: E402
 from _workloads import LAST_CPU, make_step, time_steps, workloads  # noqa: E402
+from dfm.models import DeepLabV3Plus, ResNet18, ResNet50, ViT  # noqa: E402
 
 WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT)
 
@@ -33,9 +34,19 @@ def main():
     build, shape, T, kind = WORKLOADS[args.workload]
     model, step = make_step(dfm, F, args.workload, build, shape, T, kind)
     ms, times, maxrss_mb = time_steps(step, args.warmup, args.reps)
-    print(json.dumps({"impl": "dfm-python", "workload": args.workload, "ms": ms,
-                      "times_ms": [round(t, 3) for t in times], "maxrss_mb": round(maxrss_mb, 1), **LAST_CPU,
-                      "steps": model.steps_run}))
+    print(
+        json.dumps(
+            {
+                "impl": "dfm-python",
+                "workload": args.workload,
+                "ms": ms,
+                "times_ms": [round(t, 3) for t in times],
+                "maxrss_mb": round(maxrss_mb, 1),
+                **LAST_CPU,
+                "steps": model.steps_run,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ workload's alone. Prints one JSON line:
 
 Usage: python bench/workloads_torch.py W1 [--threads 2] [--warmup 2] [--reps 5] [--T n] [--no-flops]
 """
+
 import argparse
 import json
 import os
@@ -19,10 +20,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools", "reference"))
-from dfm_torch import ResNet18, ResNet50  # noqa: E402
-from dfm_deeplab_torch import DeepLabV3Plus  # noqa: E402
-from dfm_vit_torch import ViT  # noqa: E402
 from _workloads import LAST_CPU, make_step, time_steps, workloads  # noqa: E402
+from dfm_deeplab_torch import DeepLabV3Plus  # noqa: E402
+from dfm_torch import ResNet18, ResNet50  # noqa: E402
+from dfm_vit_torch import ViT  # noqa: E402
 
 WORKLOADS = workloads(ResNet18, ResNet50, DeepLabV3Plus, ViT)
 
@@ -50,9 +51,21 @@ def main():
         with counter:
             step()
         gflop = counter.get_total_flops() / 1e9
-    print(json.dumps({"impl": "torch", "workload": args.workload, "ms": ms,
-                      "times_ms": [round(t, 3) for t in times], "gflop": gflop, "maxrss_mb": round(maxrss_mb, 1), **LAST_CPU,
-                      "steps": model.steps_run, "version": torch.__version__}))
+    print(
+        json.dumps(
+            {
+                "impl": "torch",
+                "workload": args.workload,
+                "ms": ms,
+                "times_ms": [round(t, 3) for t in times],
+                "gflop": gflop,
+                "maxrss_mb": round(maxrss_mb, 1),
+                **LAST_CPU,
+                "steps": model.steps_run,
+                "version": torch.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,10 +8,9 @@
 import argparse
 import hashlib
 
-import numpy as np
-
 import dfm as torch
 import dfm.distributed as dist
+import numpy as np
 from dfm import datasets, transforms
 from dfm.models import ResNet18
 from dfm.nn.parallel import DistributedDataParallel as DDP
@@ -63,8 +62,11 @@ for epoch in range(args.epochs):
         mean_loss = loss.detach().clone()
         dist.all_reduce(mean_loss, op=dist.ReduceOp.AVG)
         if rank == 0 and step % 10 == 0:
-            print(f"epoch {epoch + 1} step {step + 1}/{len(loader)}: loss {mean_loss.item():.4f} "
-                  f"(parameters identical on {world} ranks)", flush=True)
+            print(
+                f"epoch {epoch + 1} step {step + 1}/{len(loader)}: loss {mean_loss.item():.4f} "
+                f"(parameters identical on {world} ranks)",
+                flush=True,
+            )
 
 # Sharded evaluation: each rank scores its part, the counts are summed. Each rank's BatchNorm
 # statistics hold its own last batch: take rank 0's first, as a single process would have.
@@ -73,7 +75,9 @@ for b in model.buffers():
 model.eval()
 correct = torch.zeros(2, dtype=torch.int64)
 with torch.no_grad():
-    for imgs, targets in DataLoader(test_set, batch_size=100, sampler=DistributedSampler(test_set, shuffle=False, drop_last=True)):
+    for imgs, targets in DataLoader(
+        test_set, batch_size=100, sampler=DistributedSampler(test_set, shuffle=False, drop_last=True)
+    ):
         correct[0] += int((model(imgs, T=3).argmax(1) == targets).sum())
         correct[1] += len(targets)
 dist.all_reduce(correct)

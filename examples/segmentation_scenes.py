@@ -8,6 +8,7 @@ reports the test mIoU.
     DFM_LIBRARY=$(swift build -c release --show-bin-path)/libdfm.so PYTHONPATH=bindings/python \
         python3 examples/segmentation_scenes.py --train 800 --test 200 --epochs 2
 """
+
 import argparse
 import time
 
@@ -35,22 +36,26 @@ def evaluate(model, scenes, T, batch_size):
 
 def run(name, fb_filters, T, args, train, test):
     dfm.manual_seed(args.seed)
-    model = DeepLabV3Plus(in_filters=1, fb_filters=fb_filters, class_filters=args.class_filters,
-                          classes=train.num_classes, shape=(64, 64))
+    model = DeepLabV3Plus(
+        in_filters=1, fb_filters=fb_filters, class_filters=args.class_filters, classes=train.num_classes, shape=(64, 64)
+    )
     opt = dfm.optim.Adam(model.parameters(), lr=args.lr)
     t0 = time.time()
     for epoch in range(args.epochs):
         perm = dfm.randperm(len(train)).tolist()
         losses = []
         for start in range(0, len(perm) - args.batch_size + 1, args.batch_size):
-            x, y = train.batch(perm[start:start + args.batch_size])
+            x, y = train.batch(perm[start : start + args.batch_size])
             opt.zero_grad()
             loss = F.cross_entropy(model(x, T=T), y)
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        print(f"{name}: epoch {epoch + 1} mean loss {sum(losses) / len(losses):.4f} "
-              f"(first {losses[0]:.3f}, last {losses[-1]:.3f}), {time.time() - t0:.0f} s", flush=True)
+        print(
+            f"{name}: epoch {epoch + 1} mean loss {sum(losses) / len(losses):.4f} "
+            f"(first {losses[0]:.3f}, last {losses[-1]:.3f}), {time.time() - t0:.0f} s",
+            flush=True,
+        )
     miou = evaluate(model, test, T, args.batch_size)
     print(f"{name}: test mIoU {100 * miou:.2f}% on {len(test)} scenes", flush=True)
     return miou
@@ -72,8 +77,10 @@ def main():
     test = SegmentationScenes(train=False, count=args.test, seed=args.seed + 1)
     dfm_miou = run(f"DFM (fb 2, T {args.T})", 2, args.T, args, train, test)
     ff_miou = run("feedforward", 0, 1, args, train, test)
-    print(f"\n| model | test mIoU |\n|---|---|\n| DFM (fb 2, T {args.T}) | {100 * dfm_miou:.2f}% |\n"
-          f"| feedforward | {100 * ff_miou:.2f}% |")
+    print(
+        f"\n| model | test mIoU |\n|---|---|\n| DFM (fb 2, T {args.T}) | {100 * dfm_miou:.2f}% |\n"
+        f"| feedforward | {100 * ff_miou:.2f}% |"
+    )
 
 
 if __name__ == "__main__":

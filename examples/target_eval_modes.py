@@ -13,6 +13,7 @@ training mode on a batch.
 Run: DFM_LIBRARY=$(swift build -c release --show-bin-path)/libdfm.so PYTHONPATH=bindings/python \
          python3 examples/target_eval_modes.py
 """
+
 import time
 
 import dfm as torch
@@ -23,7 +24,7 @@ torch.manual_seed(0)
 train_set = datasets.FashionMNIST(train=True, transform=transforms.ToTensor())
 test_set = datasets.FashionMNIST(train=False, transform=transforms.ToTensor())
 loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train_set, list(range(9600))), batch_size=32, shuffle=True)
-model = ResNet18(frontend='resnet', fb_filters=10, n_classes=10, shape=(28, 28), tau=1e0, in_channels=1)
+model = ResNet18(frontend="resnet", fb_filters=10, n_classes=10, shape=(28, 28), tau=1e0, in_channels=1)
 loss_fn = torch.nn.CrossEntropyLoss()
 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 
@@ -36,7 +37,10 @@ for step, (imgs, targets) in enumerate(loader):
     optimizer.step()
     losses.append(loss.item())
     if step % 50 == 0:
-        print(f"step {step}: mean training loss of the last 50 steps {sum(losses[-50:]) / len(losses[-50:]):.3f}", flush=True)
+        print(
+            f"step {step}: mean training loss of the last 50 steps {sum(losses[-50:]) / len(losses[-50:]):.3f}",
+            flush=True,
+        )
 print(f"trained {len(losses)} steps in {time.time() - start:.0f} s")
 
 n = 300
@@ -50,5 +54,7 @@ with torch.no_grad():
     model.train(True)
     logits = model(xs, T=5)
     train_loss, train_acc = loss_fn(logits, ys).item(), (logits.argmax(1) == ys).float().mean().item()
-print(f"test loss on {n} images: the script's unbatched loop {unbatched:.4f} | eval mode, batched {eval_loss:.4f} "
-      f"(accuracy {eval_acc:.3f}) | training mode, batched {train_loss:.4f} (accuracy {train_acc:.3f})")
+print(
+    f"test loss on {n} images: the script's unbatched loop {unbatched:.4f} | eval mode, batched {eval_loss:.4f} "
+    f"(accuracy {eval_acc:.3f}) | training mode, batched {train_loss:.4f} (accuracy {train_acc:.3f})"
+)

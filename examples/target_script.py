@@ -10,7 +10,7 @@ train_set = datasets.FashionMNIST(train=True, transform=transforms.ToTensor())
 test_set = datasets.FashionMNIST(train=False, transform=transforms.ToTensor())
 train_loader = torch.utils.data.DataLoader(train_set, batch_size=32, shuffle=True)
 
-model = ResNet18(frontend='resnet', fb_filters=10, n_classes=10, shape=(28,28), tau=1e0, in_channels=1)
+model = ResNet18(frontend="resnet", fb_filters=10, n_classes=10, shape=(28, 28), tau=1e0, in_channels=1)
 loss_fn = torch.nn.CrossEntropyLoss()
 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 model.to(device)
@@ -23,7 +23,7 @@ for epoch in range(10):
         loss = loss_fn(model(imgs, T=5), targets)
         loss.backward()
         optimizer.step()
-test_loss = 0.
+test_loss = 0.0
 for x, y in test_set:
     test_loss += loss_fn(model(x, T=5), y).item()
 print("Test loss:", test_loss / len(test_set))

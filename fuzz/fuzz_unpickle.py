@@ -13,11 +13,11 @@ libdfm through ctypes, a hang) is a finding and the input is kept.
     DFM_LIBRARY=... python3 fuzz/fuzz_unpickle.py --mutate SECONDS --artifact-prefix P CORPUS...
     DFM_LIBRARY=... python3 fuzz/fuzz_unpickle.py --seeds   (writes fuzz/corpus/pickle)
 """
+
 import collections
 import importlib
 import io
 import os
-import pickle
 import random
 import sys
 import time
@@ -40,8 +40,26 @@ else:
 
 from dfm.nn import Parameter
 
-ACCEPTED = (dict, collections.OrderedDict, list, tuple, set, frozenset, slice, complex, str, bytes, bytearray,
-            int, float, bool, type(None), dfm.Tensor, Parameter, type(dfm.float32))
+ACCEPTED = (
+    dict,
+    collections.OrderedDict,
+    list,
+    tuple,
+    set,
+    frozenset,
+    slice,
+    complex,
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    bool,
+    type(None),
+    dfm.Tensor,
+    Parameter,
+    type(dfm.float32),
+)
 
 
 # The allowed globals themselves (a pickle may return `dict` or `_rebuild_tensor` unapplied,
@@ -85,6 +103,7 @@ def one_input(data):
 
 # ---- seeds ----
 
+
 def seeds():
     out = os.path.join(HERE, "corpus", "pickle")
     os.makedirs(out, exist_ok=True)
@@ -99,8 +118,15 @@ def seeds():
         "tensor-empty": dfm.zeros(0, 3),
         "parameter": lin.weight,
         "state-dict": lin.state_dict(),
-        "containers": {"a": [1, 2.5, None, True], "b": (b"x", "y"), "c": {1, 2}, "d": frozenset([3]),
-                       "e": slice(1, 5, 2), "f": complex(1, -1), "g": dfm.float64},
+        "containers": {
+            "a": [1, 2.5, None, True],
+            "b": (b"x", "y"),
+            "c": {1, 2},
+            "d": frozenset([3]),
+            "e": slice(1, 5, 2),
+            "f": complex(1, -1),
+            "g": dfm.float64,
+        },
         "checkpoint": {"epoch": 3, "model": lin.state_dict(), "optim": {"lr": 0.1, "state": {0: {"step": 2}}}},
     }
     for name, obj in objs.items():
@@ -114,14 +140,19 @@ def seeds():
     with open(os.path.join(out, "bad-truncated"), "wb") as f:
         f.write(whole[: len(whole) // 2])
     with open(os.path.join(out, "bad-rebuild"), "wb") as f:
-        f.write(b"\x80\x04\x8c\x11dfm._serialization\x8c\x0f_rebuild_tensor\x93C\x04\x00\x00\x80?K\x05K\x07\x86"
-                b"\x8c\x07float32\x89t\x94R.")
+        f.write(
+            b"\x80\x04\x8c\x11dfm._serialization\x8c\x0f_rebuild_tensor\x93C\x04\x00\x00\x80?K\x05K\x07\x86"
+            b"\x8c\x07float32\x89t\x94R."
+        )
     print(f"wrote {len(objs) + 3} seeds to {os.path.relpath(out)}")
 
 
 # ---- the fallback: seeded random mutation (when atheris is not installed) ----
 
-OPCODES = [bytes([c]) for c in b"()*.01FGIJKLMNPQRSTUVXabcdeghijlopqrstu}~\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98"]
+OPCODES = [
+    bytes([c])
+    for c in b"()*.01FGIJKLMNPQRSTUVXabcdeghijlopqrstu}~\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98"
+]
 
 
 def mutate(rng, data, pool):
@@ -136,16 +167,18 @@ def mutate(rng, data, pool):
         elif op == 2:
             b[pos:pos] = rng.choice(OPCODES)
         elif op == 3 and b:
-            del b[pos:pos + rng.randint(1, 8)]
+            del b[pos : pos + rng.randint(1, 8)]
         elif op == 4:
             other = rng.choice(pool)
             s = rng.randrange(len(other) + 1)
-            b[pos:pos] = other[s:s + rng.randint(1, 32)]
+            b[pos:pos] = other[s : s + rng.randint(1, 32)]
         elif op == 5:
-            b[pos:pos] = rng.choice([b"\xff\xff\xff\x7f", b"\x00\x00\x00\x80", b"\xff" * 8, b"J\xff\xff\xff\xff", b"K\x00"])
+            b[pos:pos] = rng.choice(
+                [b"\xff\xff\xff\x7f", b"\x00\x00\x00\x80", b"\xff" * 8, b"J\xff\xff\xff\xff", b"K\x00"]
+            )
         elif op == 6 and len(b) > 1:
             s = rng.randrange(len(b))
-            b[pos:pos] = b[s:s + rng.randint(1, 16)]
+            b[pos:pos] = b[s : s + rng.randint(1, 16)]
     return bytes(b)
 
 

@@ -5,23 +5,43 @@ Rerun after changing the header (tools/fuzz.sh checks that the file is current):
 
     python3 fuzz/gen_abi_calls.py [--check]
 """
+
+import importlib.util
 import os
 import re
 import sys
-import importlib.util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HEADER = os.path.join(ROOT, "Include", "dfm.h")
 OUT = os.path.join(HERE, "Sources", "FuzzC", "abi_calls.inc")
-_spec = importlib.util.spec_from_file_location("_dfm_header", os.path.join(ROOT, "bindings", "python", "dfm", "_header.py"))
+_spec = importlib.util.spec_from_file_location(
+    "_dfm_header", os.path.join(ROOT, "bindings", "python", "dfm", "_header.py")
+)
 _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
 
-KINDS = ["dfm_tensor", "dfm_tensor_dict", "dfm_string_list", "dfm_module", "dfm_optimizer", "dfm_scheduler", "dfm_dataset"]
+KINDS = [
+    "dfm_tensor",
+    "dfm_tensor_dict",
+    "dfm_string_list",
+    "dfm_module",
+    "dfm_optimizer",
+    "dfm_scheduler",
+    "dfm_dataset",
+]
 KIND_ENUM = {k: "K_" + k[4:].upper() for k in KINDS}
-SCALAR_OUT = {"int64_t*": "int64_t", "double*": "double", "float*": "float", "bool*": "bool", "size_t*": "size_t",
-              "uint64_t*": "uint64_t", "dfm_dtype*": "dfm_dtype", "void**": "void *", "const char**": "const char *"}
+SCALAR_OUT = {
+    "int64_t*": "int64_t",
+    "double*": "double",
+    "float*": "float",
+    "bool*": "bool",
+    "size_t*": "size_t",
+    "uint64_t*": "uint64_t",
+    "dfm_dtype*": "dfm_dtype",
+    "void**": "void *",
+    "const char**": "const char *",
+}
 INTS = {"int64_t", "int32_t", "uint64_t", "size_t"}
 # Calls skipped when they would be legitimate requests for gigabytes (libFuzzer's malloc limit
 # would report them): the library must refuse only what is beyond its limits (2^38 elements).
@@ -50,10 +70,10 @@ def render(decls):
             elif ty.rstrip("*") in KIND_ENUM and ty.endswith("*") and not ty.startswith("const"):
                 kind = KIND_ENUM[ty[:-1]]
                 body.append(f"{ty[:-1]} o{i} = ({ty[:-1]})SENTINEL; {ty} {v} = out_ptr() ? &o{i} : NULL;")
-                post.append(f"after_out({kind}, s, {v}, (void *)o{i}, \"{name}\", \"{an}\");")
+                post.append(f'after_out({kind}, s, {v}, (void *)o{i}, "{name}", "{an}");')
                 prev_ptr_var = None
             elif ty.startswith("const dfm_") and ty.endswith("*"):
-                kind = KIND_ENUM[ty[len("const "):-1]]
+                kind = KIND_ENUM[ty[len("const ") : -1]]
                 body.append(f"const {ty[6:-1]} *{v} = (const {ty[6:-1]} *)handle_array({kind});")
                 prev_ptr_var, prev_ptr_cap = v, "ARRAY_ELEMS"
             elif ty == "const int64_t*":
@@ -65,7 +85,7 @@ def render(decls):
             elif ty == "const void*":
                 body.append(f"const void *{v} = raw_in();")
                 prev_ptr_var, prev_ptr_cap = v, "RAW_BYTES"
-            elif ty == "void*" and an == "data":   # dfm_tensor_from_blob: memory that outlives the tensor
+            elif ty == "void*" and an == "data":  # dfm_tensor_from_blob: memory that outlives the tensor
                 body.append(f"void *{v} = blob();")
                 prev_ptr_var, prev_ptr_cap = v, "RAW_BYTES"
             elif ty == "void*" and an == "user_data":
@@ -83,13 +103,27 @@ def render(decls):
                     post.append(f"if (s == DFM_OK && {v} && *{v}) (void)strlen(*{v});")
                 prev_ptr_var = None
             elif ty == "const char*":
-                kind = "path_write" if re.search(r"save|write", name) and an == "path" else \
-                       "path_read" if an in ("path", "images_path", "labels_path", "root") else "word"
+                kind = (
+                    "path_write"
+                    if re.search(r"save|write", name) and an == "path"
+                    else "path_read"
+                    if an in ("path", "images_path", "labels_path", "root")
+                    else "word"
+                )
                 body.append(f"const char *{v} = pick_{kind}();")
                 prev_ptr_var = None
             elif ty in INTS:
                 # a count right after a pointer must not run past the caller's buffer (a C contract)
-                if prev_ptr_var and an in ("n", "ndim", "ndims", "nbytes", "capacity", "n_milestones", "n_params", "count"):
+                if prev_ptr_var and an in (
+                    "n",
+                    "ndim",
+                    "ndims",
+                    "nbytes",
+                    "capacity",
+                    "n_milestones",
+                    "n_params",
+                    "count",
+                ):
                     fn = "pick_ucount" if ty == "size_t" else "pick_count"  # a negative size_t is a huge buffer
                     body.append(f"{ty} {v} = ({ty}){fn}({prev_ptr_var} != NULL, {prev_ptr_cap});")
                 else:
@@ -123,18 +157,21 @@ def render(decls):
             body.append(f"dfm_status s = {c};")
             body.append("after_call(s);")
         elif ret == "const char*":
-            body.append(f"const char *r = {c}; FUZZ_CHECK(r != NULL, \"{name} returned NULL\"); (void)strlen(r);")
+            body.append(f'const char *r = {c}; FUZZ_CHECK(r != NULL, "{name} returned NULL"); (void)strlen(r);')
         elif ret == "void":
             body.append(f"{c};")
         else:
             body.append(f"(void){c};")
         body += post
         lines.append(f"case {idx}: {{ /* {name} */\n    " + "\n    ".join(body) + "\n    break;\n}")
-    head = ("/* Generated by fuzz/gen_abi_calls.py from Include/dfm.h. Do not edit. */\n"
-            f"#define ABI_FUNCTION_COUNT {len(names)}\n"
-            "static const char *const abi_function_names[ABI_FUNCTION_COUNT] = {\n"
-            + "".join(f'    "{n}",\n' for n in names) + "};\n"
-            "static void abi_call(int index) {\n    switch (index) {\n")
+    head = (
+        "/* Generated by fuzz/gen_abi_calls.py from Include/dfm.h. Do not edit. */\n"
+        f"#define ABI_FUNCTION_COUNT {len(names)}\n"
+        "static const char *const abi_function_names[ABI_FUNCTION_COUNT] = {\n"
+        + "".join(f'    "{n}",\n' for n in names)
+        + "};\n"
+        "static void abi_call(int index) {\n    switch (index) {\n"
+    )
     return head + "\n".join(lines) + "\n    }\n}\n"
 
 

@@ -16,6 +16,7 @@ its declaration in dfm.h.)
 Usage: tools/check_symbols.py [path/to/libdfm.so] [--coverage bindings/c/tests/test_abi.c]
        (default library: .build/release/libdfm.so)
 """
+
 import os
 import re
 import subprocess
@@ -38,8 +39,11 @@ def declared(header_text):
     names = [n for _, n, _ in decls]
     dupes = sorted({n for n in names if names.count(n) > 1})
     # Functions that can be given bad input: they return a status and take arguments.
-    fallible = {n for ret, n, params in decls
-                if ret.split()[-1:] == ["dfm_status"] and params.strip() != "void" and n not in NO_BAD_INPUT}
+    fallible = {
+        n
+        for ret, n, params in decls
+        if ret.split()[-1:] == ["dfm_status"] and params.strip() != "void" and n not in NO_BAD_INPUT
+    }
     return set(names), dupes, fallible
 
 
@@ -56,14 +60,20 @@ def coverage(test_path, names, fallible):
     if untested:
         print(f"FAIL: no bad-input check in {test_path}:\n  " + "\n  ".join(untested))
         ok = False
-    print(f"coverage: {len(names) - len(uncalled)}/{len(names)} called, "
-          f"{len(fallible) - len(untested)}/{len(fallible)} fallible functions driven with bad input")
+    print(
+        f"coverage: {len(names) - len(uncalled)}/{len(names)} called, "
+        f"{len(fallible) - len(untested)}/{len(fallible)} fallible functions driven with bad input"
+    )
     return ok
 
 
 def exported(lib):
     out = subprocess.run(["nm", "-D", "--defined-only", lib], check=True, capture_output=True, text=True).stdout
-    return {line.split()[-1] for line in out.splitlines() if re.match(r"^dfm_\w+$", line.split()[-1] if line.split() else "")}
+    return {
+        line.split()[-1]
+        for line in out.splitlines()
+        if re.match(r"^dfm_\w+$", line.split()[-1] if line.split() else "")
+    }
 
 
 def run(cmd):
@@ -79,7 +89,7 @@ def main():
     if "--coverage" in args:
         i = args.index("--coverage")
         test_path = args[i + 1]
-        del args[i:i + 2]
+        del args[i : i + 2]
     lib = os.path.abspath(args[0] if args else os.path.join(ROOT, ".build", "release", "libdfm.so"))
     with open(HEADER) as f:
         names, dupes, fallible = declared(f.read())
@@ -106,14 +116,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         # Every declared function's address, so linking proves each declaration resolves.
         body = "\n".join(f"    (void (*)(void))(uintptr_t){n}," for n in sorted(names))
-        src = ("#include <dfm.h>\n#include <stdint.h>\n#include <stdio.h>\n"
-               "typedef void (*fp)(void);\n"
-               f"static fp all[] = {{\n{body}\n}};\n"
-               "int main(void) {\n"
-               "    size_t n = sizeof all / sizeof all[0], i;\n"
-               "    for (i = 0; i < n; i++) if (!all[i]) return 1;\n"
-               "    printf(\"%s abi %d: %u functions resolved\\n\", dfm_version(), (int)dfm_abi_version(), (unsigned)n);\n"
-               "    return dfm_abi_version() == DFM_ABI_VERSION ? 0 : 1;\n}\n")
+        src = (
+            "#include <dfm.h>\n#include <stdint.h>\n#include <stdio.h>\n"
+            "typedef void (*fp)(void);\n"
+            f"static fp all[] = {{\n{body}\n}};\n"
+            "int main(void) {\n"
+            "    size_t n = sizeof all / sizeof all[0], i;\n"
+            "    for (i = 0; i < n; i++) if (!all[i]) return 1;\n"
+            '    printf("%s abi %d: %u functions resolved\\n", dfm_version(), (int)dfm_abi_version(), (unsigned)n);\n'
+            "    return dfm_abi_version() == DFM_ABI_VERSION ? 0 : 1;\n}\n"
+        )
         c = os.path.join(tmp, "all.c")
         cpp = os.path.join(tmp, "all.cpp")
         with open(c, "w") as f:
@@ -122,8 +134,23 @@ def main():
             f.write("#include <dfm.h>\nint main() { return dfm_abi_version() == DFM_ABI_VERSION ? 0 : 1; }\n")
         exe = os.path.join(tmp, "all")
         libdir = os.path.dirname(lib)
-        ok &= run([cc, "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I", inc, c, "-o", exe,
-                   lib, f"-Wl,-rpath,{libdir}"])
+        ok &= run(
+            [
+                cc,
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-pedantic",
+                "-Werror",
+                "-I",
+                inc,
+                c,
+                "-o",
+                exe,
+                lib,
+                f"-Wl,-rpath,{libdir}",
+            ]
+        )
         ok &= run([cxx, "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", inc, "-fsyntax-only", cpp])
         ok &= run([cxx, "-std=c++11", "-Wall", "-Wextra", "-Werror", "-I", inc, "-fsyntax-only", cpp])
         if ok:

@@ -29,13 +29,18 @@ enum Arg {
 
     static func dtype(_ d: dfm_dtype) throws -> DType {
         guard let t = DType(rawValue: Int32(bitPattern: d.rawValue)) else {
-            throw ABIError(.invalidArgument, "unknown dtype \(d.rawValue) (expected DFM_FLOAT32 = 0, DFM_INT64 = 1, DFM_BOOL = 2, DFM_FLOAT64 = 3 or DFM_UINT8 = 4)")
+            throw ABIError(
+                .invalidArgument,
+                "unknown dtype \(d.rawValue) (expected DFM_FLOAT32 = 0, DFM_INT64 = 1, DFM_BOOL = 2, DFM_FLOAT64 = 3 or DFM_UINT8 = 4)"
+            )
         }
         return t
     }
 
     /// `n` int64 values from `p` (p may be NULL only when n == 0), n in 0...limit.
-    static func ints(_ p: UnsafePointer<Int64>?, _ n: Int64, _ name: String, countName: String, limit: Int = maxRank) throws -> [Int] {
+    static func ints(_ p: UnsafePointer<Int64>?, _ n: Int64, _ name: String, countName: String, limit: Int = maxRank)
+        throws -> [Int]
+    {
         guard n >= 0, n <= Int64(limit) else {
             throw ABIError(.invalidArgument, "'\(countName)' must be in 0...\(limit), got \(n)")
         }
@@ -46,7 +51,9 @@ enum Arg {
 
     /// A shape: rank in 0...32, every dim >= 0 (or -1 where `allowInfer`), product within the
     /// allocation limit (overflow-checked).
-    static func shape(_ p: UnsafePointer<Int64>?, _ ndim: Int64, _ name: String = "shape", allowInfer: Bool = false) throws -> [Int] {
+    static func shape(_ p: UnsafePointer<Int64>?, _ ndim: Int64, _ name: String = "shape", allowInfer: Bool = false)
+        throws -> [Int]
+    {
         let dims = try ints(p, ndim, name, countName: "ndim")
         var n = 1
         for d in dims {
@@ -100,9 +107,12 @@ enum Arg {
     }
 
     /// `n` tensor handles from a C array (1...65536 of them unless `allowEmpty`).
-    static func tensors(_ p: UnsafePointer<dfm_tensor?>?, _ n: Int64, _ name: String, allowEmpty: Bool = false) throws -> [Tensor] {
+    static func tensors(_ p: UnsafePointer<dfm_tensor?>?, _ n: Int64, _ name: String, allowEmpty: Bool = false) throws
+        -> [Tensor]
+    {
         guard n >= (allowEmpty ? 0 : 1), n <= 65_536 else {
-            throw ABIError(.invalidArgument, "number of tensors in '\(name)' must be in \(allowEmpty ? 0 : 1)...65536, got \(n)")
+            throw ABIError(
+                .invalidArgument, "number of tensors in '\(name)' must be in \(allowEmpty ? 0 : 1)...65536, got \(n)")
         }
         if n == 0 { return [] }
         guard let p else { throw ABIError(.invalidArgument, "'\(name)' is NULL but its count is \(n)") }

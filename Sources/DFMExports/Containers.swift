@@ -82,7 +82,9 @@ final class StringList {
 
 extension Arg {
     static func dict(_ h: dfm_tensor_dict?, _ name: String) throws -> TensorDict { try object(h, .tensorDict, name) }
-    static func stringList(_ h: dfm_string_list?, _ name: String) throws -> StringList { try object(h, .stringList, name) }
+    static func stringList(_ h: dfm_string_list?, _ name: String) throws -> StringList {
+        try object(h, .stringList, name)
+    }
 }
 
 /// Stores a new string list in `*out` when the caller asked for it (out may be NULL).
@@ -100,59 +102,83 @@ func optionalList(_ out: UnsafeMutablePointer<dfm_string_list?>?, _ items: [Stri
     guarded("dfm_tensor_dict_release") { try Handles.release(d, .tensorDict, "d") }
 }
 
-@c @implementation public func dfm_tensor_dict_size(_ d: dfm_tensor_dict?, _ out: UnsafeMutablePointer<Int64>?) -> dfm_status {
+@c @implementation public func dfm_tensor_dict_size(_ d: dfm_tensor_dict?, _ out: UnsafeMutablePointer<Int64>?)
+    -> dfm_status
+{
     produceValue("dfm_tensor_dict_size", out) { Int64(try Arg.dict(d, "d").keys.count) }
 }
 
-@c @implementation public func dfm_tensor_dict_key(_ d: dfm_tensor_dict?, _ index: Int64,
-                                                  _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> dfm_status {
+@c @implementation public func dfm_tensor_dict_key(
+    _ d: dfm_tensor_dict?, _ index: Int64,
+    _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+) -> dfm_status {
     produceValue("dfm_tensor_dict_key", out) {
         let dict = try Arg.dict(d, "d")
         return dict.cKey(try dict.checkIndex(index))
     }
 }
 
-@c @implementation public func dfm_tensor_dict_value(_ d: dfm_tensor_dict?, _ index: Int64, _ out: TensorOut) -> dfm_status {
+@c @implementation public func dfm_tensor_dict_value(_ d: dfm_tensor_dict?, _ index: Int64, _ out: TensorOut)
+    -> dfm_status
+{
     produceTensor("dfm_tensor_dict_value", out) {
         let dict = try Arg.dict(d, "d")
         return dict.values[try dict.checkIndex(index)]
     }
 }
 
-@c @implementation public func dfm_tensor_dict_get(_ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?, _ out: TensorOut) -> dfm_status {
+@c @implementation public func dfm_tensor_dict_get(
+    _ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?, _ out: TensorOut
+) -> dfm_status {
     produceTensor("dfm_tensor_dict_get", out) {
-        let dict = try Arg.dict(d, "d"), k = try Arg.string(key, "key")
-        guard let t = dict.get(k) else { throw ABIError(.notFound, "no tensor named '\(k)' (the dict has \(dict.keys.count) entries)") }
+        let dict = try Arg.dict(d, "d")
+        let k = try Arg.string(key, "key")
+        guard let t = dict.get(k) else {
+            throw ABIError(.notFound, "no tensor named '\(k)' (the dict has \(dict.keys.count) entries)")
+        }
         return t
     }
 }
 
-@c @implementation public func dfm_tensor_dict_set(_ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?, _ t: dfm_tensor?) -> dfm_status {
+@c @implementation public func dfm_tensor_dict_set(
+    _ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?, _ t: dfm_tensor?
+) -> dfm_status {
     guarded("dfm_tensor_dict_set") {
-        let dict = try Arg.dict(d, "d"), k = try Arg.string(key, "key"), x = try Arg.tensor(t, "t")
+        let dict = try Arg.dict(d, "d")
+        let k = try Arg.string(key, "key")
+        let x = try Arg.tensor(t, "t")
         guard !k.isEmpty else { throw ABIError(.invalidArgument, "key is empty") }
         dict.set(k, x)
     }
 }
 
-@c @implementation public func dfm_tensor_dict_set_metadata(_ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?,
-                                                           _ value: UnsafePointer<CChar>?) -> dfm_status {
+@c @implementation public func dfm_tensor_dict_set_metadata(
+    _ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?,
+    _ value: UnsafePointer<CChar>?
+) -> dfm_status {
     guarded("dfm_tensor_dict_set_metadata") {
         try Arg.dict(d, "d").setMetadata(try Arg.string(key, "key"), try Arg.string(value, "value"))
     }
 }
 
-@c @implementation public func dfm_tensor_dict_get_metadata(_ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?,
-                                                           _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> dfm_status {
+@c @implementation public func dfm_tensor_dict_get_metadata(
+    _ d: dfm_tensor_dict?, _ key: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+) -> dfm_status {
     produceValue("dfm_tensor_dict_get_metadata", out) {
-        let dict = try Arg.dict(d, "d"), k = try Arg.string(key, "key")
+        let dict = try Arg.dict(d, "d")
+        let k = try Arg.string(key, "key")
         guard let v = dict.cMetadata(k) else { throw ABIError(.notFound, "no metadata key '\(k)'") }
         return v
     }
 }
 
-@c @implementation public func dfm_tensor_dict_metadata_keys(_ d: dfm_tensor_dict?, _ out: UnsafeMutablePointer<dfm_string_list?>?) -> dfm_status {
-    produce("dfm_tensor_dict_metadata_keys", out, .stringList) { StringList(try Arg.dict(d, "d").metadata.keys.sorted()) }
+@c @implementation public func dfm_tensor_dict_metadata_keys(
+    _ d: dfm_tensor_dict?, _ out: UnsafeMutablePointer<dfm_string_list?>?
+) -> dfm_status {
+    produce("dfm_tensor_dict_metadata_keys", out, .stringList) {
+        StringList(try Arg.dict(d, "d").metadata.keys.sorted())
+    }
 }
 
 // MARK: string list
@@ -161,11 +187,15 @@ func optionalList(_ out: UnsafeMutablePointer<dfm_string_list?>?, _ items: [Stri
     guarded("dfm_string_list_release") { try Handles.release(l, .stringList, "l") }
 }
 
-@c @implementation public func dfm_string_list_size(_ l: dfm_string_list?, _ out: UnsafeMutablePointer<Int64>?) -> dfm_status {
+@c @implementation public func dfm_string_list_size(_ l: dfm_string_list?, _ out: UnsafeMutablePointer<Int64>?)
+    -> dfm_status
+{
     produceValue("dfm_string_list_size", out) { Int64(try Arg.stringList(l, "l").items.count) }
 }
 
-@c @implementation public func dfm_string_list_get(_ l: dfm_string_list?, _ index: Int64,
-                                                  _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> dfm_status {
+@c @implementation public func dfm_string_list_get(
+    _ l: dfm_string_list?, _ index: Int64,
+    _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+) -> dfm_status {
     produceValue("dfm_string_list_get", out) { try Arg.stringList(l, "l").cItem(index) }
 }

@@ -111,8 +111,10 @@ func guarded(_ fn: StaticString, _ body: () throws -> Void) -> dfm_status {
 
 /// An export that produces a new handle in `*out`: `*out` is NULL unless the call succeeds.
 @inline(__always)
-func produce(_ fn: StaticString, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ kind: HandleKind,
-             _ body: () throws -> AnyObject?) -> dfm_status {
+func produce(
+    _ fn: StaticString, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ kind: HandleKind,
+    _ body: () throws -> AnyObject?
+) -> dfm_status {
     guarded(fn) {
         let o = try Arg.out(out)
         o.pointee = nil
@@ -122,8 +124,10 @@ func produce(_ fn: StaticString, _ out: UnsafeMutablePointer<OpaquePointer?>?, _
 
 /// An export producing a new tensor handle.
 @inline(__always)
-func produceTensor(_ fn: StaticString, _ out: UnsafeMutablePointer<dfm_tensor?>?,
-                   _ body: () throws -> Tensor?) -> dfm_status {
+func produceTensor(
+    _ fn: StaticString, _ out: UnsafeMutablePointer<dfm_tensor?>?,
+    _ body: () throws -> Tensor?
+) -> dfm_status {
     produce(fn, out, .tensor, body)
 }
 

@@ -8,19 +8,25 @@ private func initialize(_ fn: StaticString, _ t: dfm_tensor?, _ body: (Tensor) t
     guarded(fn) { _ = try body(try Arg.tensor(t, "t")) }
 }
 
-@c @implementation public func dfm_init_kaiming_normal_(_ t: dfm_tensor?, _ a: Double, _ mode: UnsafePointer<CChar>?,
-                                                       _ nonlinearity: UnsafePointer<CChar>?) -> dfm_status {
+@c @implementation public func dfm_init_kaiming_normal_(
+    _ t: dfm_tensor?, _ a: Double, _ mode: UnsafePointer<CChar>?,
+    _ nonlinearity: UnsafePointer<CChar>?
+) -> dfm_status {
     initialize("dfm_init_kaiming_normal_", t) {
-        try Init.kaimingNormal_($0, a: Float(a), mode: try FanMode(try Arg.string(mode, "mode")),
-                                nonlinearity: try Arg.string(nonlinearity, "nonlinearity"))
+        try Init.kaimingNormal_(
+            $0, a: Float(a), mode: try FanMode(try Arg.string(mode, "mode")),
+            nonlinearity: try Arg.string(nonlinearity, "nonlinearity"))
     }
 }
 
-@c @implementation public func dfm_init_kaiming_uniform_(_ t: dfm_tensor?, _ a: Double, _ mode: UnsafePointer<CChar>?,
-                                                        _ nonlinearity: UnsafePointer<CChar>?) -> dfm_status {
+@c @implementation public func dfm_init_kaiming_uniform_(
+    _ t: dfm_tensor?, _ a: Double, _ mode: UnsafePointer<CChar>?,
+    _ nonlinearity: UnsafePointer<CChar>?
+) -> dfm_status {
     initialize("dfm_init_kaiming_uniform_", t) {
-        try Init.kaimingUniform_($0, a: Float(a), mode: try FanMode(try Arg.string(mode, "mode")),
-                                 nonlinearity: try Arg.string(nonlinearity, "nonlinearity"))
+        try Init.kaimingUniform_(
+            $0, a: Float(a), mode: try FanMode(try Arg.string(mode, "mode")),
+            nonlinearity: try Arg.string(nonlinearity, "nonlinearity"))
     }
 }
 

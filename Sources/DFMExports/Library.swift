@@ -1,12 +1,13 @@
 import CDFM
-import Glibc
 import DFM
+import Glibc
 
 // Library-wide exports: versions, errors, seed, threads, grad mode.
 
 // The version is the header's (DFM_VERSION_* and DFM_ABI_VERSION), its one source; the
 // string is made once and lives for the process (strdup is never freed on purpose).
-private let versionString: UnsafePointer<CChar> = UnsafePointer(strdup("\(DFM_VERSION_MAJOR).\(DFM_VERSION_MINOR).\(DFM_VERSION_PATCH)")!)
+private let versionString: UnsafePointer<CChar> = UnsafePointer(
+    strdup("\(DFM_VERSION_MAJOR).\(DFM_VERSION_MINOR).\(DFM_VERSION_PATCH)")!)
 
 @c @implementation public func dfm_version() -> UnsafePointer<CChar>? { versionString }
 

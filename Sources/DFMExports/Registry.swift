@@ -3,7 +3,8 @@ import Synchronization
 /// The kinds of object a C handle can name. The kind is also encoded in the handle's low
 /// bits, so a stale handle can still be described ("a released dfm_module").
 enum HandleKind: UInt, CaseIterable {
-    case tensor = 1, module, optimizer, scheduler, dataset, tensorDict, stringList
+    case tensor = 1
+    case module, optimizer, scheduler, dataset, tensorDict, stringList
 
     var cName: String {
         switch self {
@@ -53,7 +54,9 @@ enum Handles {
 
     /// The object behind `handle`, or a thrown ABIError naming argument `arg`.
     static func get<T: AnyObject>(_ handle: OpaquePointer?, _ kind: HandleKind, _ arg: String, as: T.Type) throws -> T {
-        guard let handle else { throw ABIError(.invalidArgument, "argument '\(arg)' is NULL, expected a \(kind.cName)") }
+        guard let handle else {
+            throw ABIError(.invalidArgument, "argument '\(arg)' is NULL, expected a \(kind.cName)")
+        }
         let key = UInt(bitPattern: handle)
         let object = table.withLock { $0.entries[key]?.object }
         guard let object else { throw staleError(key, kind, arg) }
@@ -65,7 +68,9 @@ enum Handles {
     }
 
     static func retain(_ handle: OpaquePointer?, _ kind: HandleKind, _ arg: String) throws {
-        guard let handle else { throw ABIError(.invalidArgument, "argument '\(arg)' is NULL, expected a \(kind.cName)") }
+        guard let handle else {
+            throw ABIError(.invalidArgument, "argument '\(arg)' is NULL, expected a \(kind.cName)")
+        }
         let key = UInt(bitPattern: handle)
         let found = table.withLock { t -> Bool in
             guard key & kindMask == kind.rawValue, t.entries[key] != nil else { return false }
@@ -107,8 +112,11 @@ enum Handles {
     private static func staleError(_ key: UInt, _ kind: HandleKind, _ arg: String) -> ABIError {
         let id = key >> kindBits
         if let k = HandleKind(rawValue: key & kindMask), id > 0, id < table.withLock({ $0.nextID }) {
-            return ABIError(.invalidArgument, "argument '\(arg)' is a released \(k.cName) handle (expected a live \(kind.cName))")
+            return ABIError(
+                .invalidArgument, "argument '\(arg)' is a released \(k.cName) handle (expected a live \(kind.cName))")
         }
-        return ABIError(.invalidArgument, "argument '\(arg)' (0x\(String(key, radix: 16))) is not a \(kind.cName) handle created by dfm")
+        return ABIError(
+            .invalidArgument,
+            "argument '\(arg)' (0x\(String(key, radix: 16))) is not a \(kind.cName) handle created by dfm")
     }
 }

@@ -18,7 +18,8 @@ private func checkBuffer(_ data: UnsafeRawPointer?, _ nbytes: Int, _ shape: [Int
     _ dtype: dfm_dtype, _ out: UnsafeMutablePointer<dfm_tensor?>?
 ) -> dfm_status {
     produceTensor("dfm_tensor_from_data", out) {
-        let s = try Arg.shape(shape, ndim), dt = try Arg.dtype(dtype)
+        let s = try Arg.shape(shape, ndim)
+        let dt = try Arg.dtype(dtype)
         try checkBuffer(data, nbytes, s, dt)
         let t = try Tensor.zeros(s, dtype: dt)
         if let data, nbytes > 0 { t.rawPointer.copyMemory(from: data, byteCount: nbytes) }
@@ -32,7 +33,8 @@ private func checkBuffer(_ data: UnsafeRawPointer?, _ nbytes: Int, _ shape: [Int
     _ out: UnsafeMutablePointer<dfm_tensor?>?
 ) -> dfm_status {
     produceTensor("dfm_tensor_from_blob", out) {
-        let s = try Arg.shape(shape, ndim), dt = try Arg.dtype(dtype)
+        let s = try Arg.shape(shape, ndim)
+        let dt = try Arg.dtype(dtype)
         guard let data else { throw ABIError(.invalidArgument, "'data' is NULL") }
         try checkBuffer(data, nbytes, s, dt)
         guard UInt(bitPattern: data) % UInt(dt.byteSize) == 0 else {
@@ -73,7 +75,8 @@ private func filled(_ shape: [Int], _ value: Double, _ dtype: DType) throws -> T
     let v = try exactInt64(value)
     if dtype == .uint8 {  // an integer wraps modulo 256, as torch's conversion does
         let t = try Tensor.zeros(shape, dtype: .uint8)
-        t.rawPointer.bindMemory(to: UInt8.self, capacity: t.count).update(repeating: UInt8(truncatingIfNeeded: v), count: t.count)
+        t.rawPointer.bindMemory(to: UInt8.self, capacity: t.count).update(
+            repeating: UInt8(truncatingIfNeeded: v), count: t.count)
         return t
     }
     let t = try Tensor.zeros(shape, dtype: .int64)
@@ -94,12 +97,14 @@ private func exactInt64(_ value: Double) throws -> Int64 {
     produceTensor("dfm_tensor_arange", out) {
         let dt = try Arg.dtype(dtype)
         guard start.isFinite, end.isFinite, step.isFinite, step != 0 else {
-            throw ABIError(.invalidArgument, "step must be nonzero and bounds finite (start \(start), end \(end), step \(step))")
+            throw ABIError(
+                .invalidArgument, "step must be nonzero and bounds finite (start \(start), end \(end), step \(step))")
         }
         // The core converts the count and the values to integers: keep both in range.
         let n = ((end - start) / step).rounded(.up)
         guard n.isFinite, n <= Double(Arg.maxElements) else {
-            throw ABIError(.outOfMemory, "arange(\(start), \(end), \(step)) would have \(n) elements (limit \(Arg.maxElements))")
+            throw ABIError(
+                .outOfMemory, "arange(\(start), \(end), \(step)) would have \(n) elements (limit \(Arg.maxElements))")
         }
         if dt == .int64 {
             guard Swift.abs(start) < 9.2e18, Swift.abs(end) < 9.2e18 else {
@@ -129,7 +134,8 @@ private func exactInt64(_ value: Double) throws -> Int64 {
     produceTensor("dfm_tensor_randint", out) { try randint(low: low, high: high, shape: try Arg.shape(shape, ndim)) }
 }
 
-@c @implementation public func dfm_tensor_randperm(_ n: Int64, _ out: UnsafeMutablePointer<dfm_tensor?>?) -> dfm_status {
+@c @implementation public func dfm_tensor_randperm(_ n: Int64, _ out: UnsafeMutablePointer<dfm_tensor?>?) -> dfm_status
+{
     produceTensor("dfm_tensor_randperm", out) {
         guard n >= 0, n <= Int64(Arg.maxElements) else {
             throw ABIError(n < 0 ? .invalidArgument : .outOfMemory, "n must be in 0...\(Arg.maxElements), got \(n)")
@@ -181,7 +187,8 @@ private func writeDims(_ values: [Int], _ dst: UnsafeMutablePointer<Int64>?, _ c
     }
 }
 
-@c @implementation public func dfm_tensor_dtype(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_dtype>?) -> dfm_status {
+@c @implementation public func dfm_tensor_dtype(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_dtype>?) -> dfm_status
+{
     produceValue("dfm_tensor_dtype", out) { dfm_dtype(rawValue: UInt32(try Arg.tensor(t, "t").dtype.rawValue)) }
 }
 
@@ -204,20 +211,24 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
     let x = try Arg.tensor(t, "t")
     let n = try Arg.bytes(nbytes, "nbytes")
     guard n == x.byteCount else {
-        throw ABIError(.shapeMismatch, "nbytes is \(n) but the tensor (shape \(x.shape), \(x.dtype)) holds \(x.byteCount) bytes")
+        throw ABIError(
+            .shapeMismatch, "nbytes is \(n) but the tensor (shape \(x.shape), \(x.dtype)) holds \(x.byteCount) bytes")
     }
     guard buffer != nil || n == 0 else { throw ABIError(.invalidArgument, "'\(name)' is NULL") }
     return x
 }
 
-@c @implementation public func dfm_tensor_read(_ t: dfm_tensor?, _ dst: UnsafeMutableRawPointer?, _ nbytes: Int) -> dfm_status {
+@c @implementation public func dfm_tensor_read(_ t: dfm_tensor?, _ dst: UnsafeMutableRawPointer?, _ nbytes: Int)
+    -> dfm_status
+{
     guarded("dfm_tensor_read") {
         let x = try sized(t, dst, nbytes, "dst")
         if let dst, nbytes > 0 { dst.copyMemory(from: x.rawPointer, byteCount: nbytes) }
     }
 }
 
-@c @implementation public func dfm_tensor_write(_ t: dfm_tensor?, _ src: UnsafeRawPointer?, _ nbytes: Int) -> dfm_status {
+@c @implementation public func dfm_tensor_write(_ t: dfm_tensor?, _ src: UnsafeRawPointer?, _ nbytes: Int) -> dfm_status
+{
     guarded("dfm_tensor_write") {
         let x = try sized(t, src, nbytes, "src")
         if let src, nbytes > 0 { x.rawPointer.copyMemory(from: src, byteCount: nbytes) }
@@ -234,7 +245,9 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
 
 // MARK: autograd flags, copies
 
-@c @implementation public func dfm_tensor_requires_grad(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<Bool>?) -> dfm_status {
+@c @implementation public func dfm_tensor_requires_grad(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<Bool>?)
+    -> dfm_status
+{
     produceValue("dfm_tensor_requires_grad", out) { try Arg.tensor(t, "t").requiresGrad }
 }
 
@@ -246,7 +259,9 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
     produceValue("dfm_tensor_is_leaf", out) { try Arg.tensor(t, "t").isLeaf }
 }
 
-@c @implementation public func dfm_tensor_grad(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_tensor?>?) -> dfm_status {
+@c @implementation public func dfm_tensor_grad(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_tensor?>?)
+    -> dfm_status
+{
     produceTensor("dfm_tensor_grad", out) { try Arg.tensor(t, "t").grad }
 }
 
@@ -256,15 +271,20 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
         let g = try Arg.optionalTensor(grad, "grad")
         if let g {
             guard g.shape == x.shape, g.dtype == x.dtype else {
-                throw ABIError(.shapeMismatch, "assigned grad has shape \(g.shape) (\(g.dtype)) but the tensor has shape \(x.shape) (\(x.dtype))")
+                throw ABIError(
+                    .shapeMismatch,
+                    "assigned grad has shape \(g.shape) (\(g.dtype)) but the tensor has shape \(x.shape) (\(x.dtype))")
             }
             // torch: "can't assign Variable as its own grad". A loop through grads (a.grad = b,
             // b.grad = a) would also keep every tensor on it alive for good (found by fuzz-abi).
             var next: Tensor? = g
             while let c = next {
                 if c === x {
-                    throw ABIError(.invalidArgument, c === g ? "can't assign a tensor as its own grad"
-                                                              : "can't assign a tensor as its own grad through the grads of its grad (a loop)")
+                    throw ABIError(
+                        .invalidArgument,
+                        c === g
+                            ? "can't assign a tensor as its own grad"
+                            : "can't assign a tensor as its own grad through the grads of its grad (a loop)")
                 }
                 next = c.grad
             }
@@ -289,22 +309,30 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
             x.rawPointer.bindMemory(to: Int64.self, capacity: x.count).update(repeating: v, count: x.count)
         case .uint8:
             let v = try exactInt64(value)
-            x.rawPointer.bindMemory(to: UInt8.self, capacity: x.count).update(repeating: UInt8(truncatingIfNeeded: v), count: x.count)
+            x.rawPointer.bindMemory(to: UInt8.self, capacity: x.count).update(
+                repeating: UInt8(truncatingIfNeeded: v), count: x.count)
         }
     }
 }
 
-@c @implementation public func dfm_tensor_detach(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_tensor?>?) -> dfm_status {
+@c @implementation public func dfm_tensor_detach(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_tensor?>?)
+    -> dfm_status
+{
     produceTensor("dfm_tensor_detach", out) { try Arg.tensor(t, "t").detach() }
 }
 
-@c @implementation public func dfm_tensor_clone(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_tensor?>?) -> dfm_status {
+@c @implementation public func dfm_tensor_clone(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<dfm_tensor?>?)
+    -> dfm_status
+{
     produceTensor("dfm_tensor_clone", out) { try Arg.tensor(t, "t").clone() }
 }
 
-@c @implementation public func dfm_tensor_to_dtype(_ t: dfm_tensor?, _ dtype: dfm_dtype, _ out: UnsafeMutablePointer<dfm_tensor?>?) -> dfm_status {
+@c @implementation public func dfm_tensor_to_dtype(
+    _ t: dfm_tensor?, _ dtype: dfm_dtype, _ out: UnsafeMutablePointer<dfm_tensor?>?
+) -> dfm_status {
     produceTensor("dfm_tensor_to_dtype", out) {
-        let x = try Arg.tensor(t, "t"), dt = try Arg.dtype(dtype)
+        let x = try Arg.tensor(t, "t")
+        let dt = try Arg.dtype(dtype)
         // A copy even for the same dtype (toDType would return x itself), as documented.
         return x.dtype == dt ? try x.clone() : try toDType(x, dt)
     }
@@ -314,6 +342,7 @@ private func sized(_ t: dfm_tensor?, _ buffer: UnsafeRawPointer?, _ nbytes: Int,
     guarded("dfm_tensor_convert_") { try Arg.tensor(t, "t").convert_(try Arg.dtype(dtype)) }
 }
 
-@c @implementation public func dfm_tensor_identity(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<UInt64>?) -> dfm_status {
+@c @implementation public func dfm_tensor_identity(_ t: dfm_tensor?, _ out: UnsafeMutablePointer<UInt64>?) -> dfm_status
+{
     produceValue("dfm_tensor_identity", out) { UInt64(UInt(bitPattern: ObjectIdentifier(try Arg.tensor(t, "t")))) }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// history as metadata. Written atomically, so a kill never leaves a half file.
 struct Checkpoint {
     var config: RunConfig
-    var epoch: Int             // completed epochs
+    var epoch: Int  // completed epochs
     var history: [EpochRecord]
 
     /// Sorted keys: the same run writes byte-identical metadata.
@@ -16,7 +16,9 @@ struct Checkpoint {
         return e
     }()
 
-    static func save(_ path: String, model: Module, optimizer: Optimizer, config: RunConfig, epoch: Int, history: [EpochRecord]) throws {
+    static func save(
+        _ path: String, model: Module, optimizer: Optimizer, config: RunConfig, epoch: Int, history: [EpochRecord]
+    ) throws {
         var tensors: [String: Tensor] = [:]
         for (k, t) in model.stateDict() { tensors["model." + k] = t }
         let os = try optimizer.stateDict()
@@ -34,18 +36,26 @@ struct Checkpoint {
     static func load(_ path: String) throws -> (Checkpoint, [String: Tensor], [String: String]) {
         let (tensors, meta) = try SafeTensors.read(path)
         guard meta["format"] == "dfm-checkpoint-1", let e = meta["epoch"].flatMap(Int.init), e >= 0,
-              let c = meta["config"]?.data(using: .utf8), let h = meta["history"]?.data(using: .utf8),
-              let config = try? JSONDecoder().decode(RunConfig.self, from: c),
-              let history = try? JSONDecoder().decode([EpochRecord].self, from: h) else {
+            let c = meta["config"]?.data(using: .utf8), let h = meta["history"]?.data(using: .utf8),
+            let config = try? JSONDecoder().decode(RunConfig.self, from: c),
+            let history = try? JSONDecoder().decode([EpochRecord].self, from: h)
+        else {
             throw DFMError(.ioError, "checkpoint: '\(path)' is not a dfm training checkpoint")
         }
         return (Checkpoint(config: config, epoch: e, history: history), tensors, meta)
     }
 
-    static func restore(model: Module, optimizer: Optimizer?, tensors: [String: Tensor], meta: [String: String]) throws {
-        var ms: [String: Tensor] = [:], os: [String: Tensor] = [:], om: [String: String] = [:]
+    static func restore(model: Module, optimizer: Optimizer?, tensors: [String: Tensor], meta: [String: String]) throws
+    {
+        var ms: [String: Tensor] = [:]
+        var os: [String: Tensor] = [:]
+        var om: [String: String] = [:]
         for (k, t) in tensors {
-            if k.hasPrefix("model.") { ms[String(k.dropFirst(6))] = t } else if k.hasPrefix("optim.") { os[String(k.dropFirst(6))] = t }
+            if k.hasPrefix("model.") {
+                ms[String(k.dropFirst(6))] = t
+            } else if k.hasPrefix("optim.") {
+                os[String(k.dropFirst(6))] = t
+            }
         }
         for (k, v) in meta where k.hasPrefix("optim.") { om[String(k.dropFirst(6))] = v }
         _ = try model.loadStateDict(ms, strict: true)
@@ -57,7 +67,7 @@ struct EpochRecord: Codable {
     var epoch: Int
     var trainLoss: Double
     var testLoss: Double
-    var testScore: Double        // accuracy, or mIoU for segmentation
+    var testScore: Double  // accuracy, or mIoU for segmentation
     var metric: String
     var seconds: Double
     var stepLosses: [Double]

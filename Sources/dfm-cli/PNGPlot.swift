@@ -7,7 +7,13 @@ import Foundation
 /// round values (1-2-5 steps, PlotTicks), error bars are drawn where given, and the plotted
 /// numbers are written beside the PNG as CSV (same name, .csv).
 struct LinePlot {
-    struct Series { var name: String; var xs: [Double]; var ys: [Double]; var errs: [Double]?; var color: (UInt8, UInt8, UInt8) }
+    struct Series {
+        var name: String
+        var xs: [Double]
+        var ys: [Double]
+        var errs: [Double]?
+        var color: (UInt8, UInt8, UInt8)
+    }
 
     var title: String
     var xLabel: String
@@ -18,10 +24,14 @@ struct LinePlot {
     let width = 720, height = 440
     let left = 70, right = 20, top = 40, bottom = 60
 
-    static let palette: [(UInt8, UInt8, UInt8)] = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189)]
+    static let palette: [(UInt8, UInt8, UInt8)] = [
+        (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
+    ]
 
     mutating func add(_ name: String, xs: [Double], ys: [Double], errs: [Double]? = nil) {
-        series.append(Series(name: name, xs: xs, ys: ys, errs: errs, color: LinePlot.palette[series.count % LinePlot.palette.count]))
+        series.append(
+            Series(
+                name: name, xs: xs, ys: ys, errs: errs, color: LinePlot.palette[series.count % LinePlot.palette.count]))
     }
 
     func render() -> [UInt8] {
@@ -29,19 +39,34 @@ struct LinePlot {
         func px(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
             guard x >= 0, x < width, y >= 0, y < height else { return }
             let o = (y * width + x) * 3
-            img[o] = c.0; img[o + 1] = c.1; img[o + 2] = c.2
+            img[o] = c.0
+            img[o + 1] = c.1
+            img[o + 2] = c.2
         }
         func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ c: (UInt8, UInt8, UInt8), thick: Bool = false) {
-            var x = x0, y = y0
-            let dx = Swift.abs(x1 - x0), dy = -Swift.abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
+            var x = x0
+            var y = y0
+            let dx = Swift.abs(x1 - x0)
+            let dy = -Swift.abs(y1 - y0)
+            let sx = x0 < x1 ? 1 : -1
+            let sy = y0 < y1 ? 1 : -1
             var err = dx + dy
             while true {
                 px(x, y, c)
-                if thick { px(x + 1, y, c); px(x, y + 1, c) }
+                if thick {
+                    px(x + 1, y, c)
+                    px(x, y + 1, c)
+                }
                 if x == x1 && y == y1 { break }
                 let e2 = 2 * err
-                if e2 >= dy { err += dy; x += sx }
-                if e2 <= dx { err += dx; y += sy }
+                if e2 >= dy {
+                    err += dy
+                    x += sx
+                }
+                if e2 <= dx {
+                    err += dx
+                    y += sy
+                }
             }
         }
         func text(_ s: String, _ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
@@ -68,10 +93,16 @@ struct LinePlot {
         let yt = PlotTicks.nice(allY.min() ?? 0, allY.max() ?? 1)
         let xt = useLog ? nil : PlotTicks.nice(allX.min() ?? 0, allX.max() ?? 1)
         let xTicks = useLog ? PlotTicks.log(allX.min() ?? 1, allX.max() ?? 10) : xt!.ticks
-        var x0 = useLog ? fx(allX.min() ?? 1) : xt!.lo, x1 = useLog ? fx(allX.max() ?? 10) : xt!.hi
-        if x1 - x0 < 1e-12 { x0 -= 0.5; x1 += 0.5 }
-        let y0 = yt.lo, y1 = yt.hi
-        let pw = width - left - right, ph = height - top - bottom
+        var x0 = useLog ? fx(allX.min() ?? 1) : xt!.lo
+        var x1 = useLog ? fx(allX.max() ?? 10) : xt!.hi
+        if x1 - x0 < 1e-12 {
+            x0 -= 0.5
+            x1 += 0.5
+        }
+        let y0 = yt.lo
+        let y1 = yt.hi
+        let pw = width - left - right
+        let ph = height - top - bottom
         func sx(_ v: Double) -> Int { left + Int(((fx(v) - x0) / (x1 - x0) * Double(pw)).rounded()) }
         func sy(_ v: Double) -> Int { top + ph - Int(((v - y0) / (y1 - y0) * Double(ph)).rounded()) }
         // Grid and tick labels at round values.
@@ -100,16 +131,22 @@ struct LinePlot {
                 line(sx(pts[i - 1].1.0), sy(pts[i - 1].1.1), sx(pts[i].1.0), sy(pts[i].1.1), s.color, thick: true)
             }
             for (i, p) in pts {
-                for d in -2...2 { px(sx(p.0) + d, sy(p.1), s.color); px(sx(p.0), sy(p.1) + d, s.color) }
+                for d in -2...2 {
+                    px(sx(p.0) + d, sy(p.1), s.color)
+                    px(sx(p.0), sy(p.1) + d, s.color)
+                }
                 // Error bar: ± the spread, with caps; offset by series so overlapping bars stay visible.
                 if let errs = s.errs, i < errs.count, errs[i].isFinite, errs[i] > 0 {
-                    let x = sx(p.0) + 2 * k - series.count + 1, lo = sy(p.1 - errs[i]), hi = sy(p.1 + errs[i])
+                    let x = sx(p.0) + 2 * k - series.count + 1
+                    let lo = sy(p.1 - errs[i])
+                    let hi = sy(p.1 + errs[i])
                     line(x, lo, x, hi, s.color)
                     line(x - 3, lo, x + 3, lo, s.color)
                     line(x - 3, hi, x + 3, hi, s.color)
                 }
             }
-            let ly = top + 8 + 12 * k, lx = left + pw - 6 * (series.map(\.name.count).max() ?? 0) - 30
+            let ly = top + 8 + 12 * k
+            let lx = left + pw - 6 * (series.map(\.name.count).max() ?? 0) - 30
             line(lx, ly + 3, lx + 15, ly + 3, s.color, thick: true)
             text(s.name, lx + 20, ly)
         }
@@ -118,7 +155,9 @@ struct LinePlot {
 
     /// The plotted numbers, one row per point: series, x, y and (if any) the error bar's half-height.
     func csv() -> String {
-        func q(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        func q(_ s: String) -> String {
+            s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
         let hasErr = series.contains { $0.errs != nil }
         var out = "series,\(q(xLabel)),\(q(yLabel))" + (hasErr ? ",error (± standard deviation)" : "") + "\n"
         for s in series {

@@ -26,14 +26,18 @@ struct ProgressBar {
         let elapsed = now.timeIntervalSince(start)
         let rate = Double(images) / max(elapsed, 1e-9)
         let eta = step > 0 ? elapsed / Double(step) * Double(total - step) : 0
-        let width = 24, filled = total > 0 ? width * step / total : width
+        let width = 24
+        let filled = total > 0 ? width * step / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let line = String(format: "%@ [%@] %d/%d loss %.4f  %.0f img/s  ETA %@", label, bar, step, total, loss, rate, ProgressBar.clock(eta))
+        let line = String(
+            format: "%@ [%@] %d/%d loss %.4f  %.0f img/s  ETA %@", label, bar, step, total, loss, rate,
+            ProgressBar.clock(eta))
         FileHandle.standardError.write(Data(((isTTY ? "\r\u{1B}[K" : "") + line + (done || !isTTY ? "\n" : "")).utf8))
     }
 
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600
+            ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }

@@ -19,19 +19,23 @@ enum Limits {
 
     static func check<T: Comparable>(_ v: T, _ range: ClosedRange<T>, _ option: String, _ note: String = "") throws {
         guard range.contains(v) else {
-            throw DFMError(.invalidArgument, "--\(option) must be in \(range.lowerBound)...\(range.upperBound)\(note), got \(v)")
+            throw DFMError(
+                .invalidArgument, "--\(option) must be in \(range.lowerBound)...\(range.upperBound)\(note), got \(v)")
         }
     }
 
     static func check(_ v: Float, _ range: ClosedRange<Float>, _ option: String) throws {
         guard v.isFinite, range.contains(v) else {
-            throw DFMError(.invalidArgument, "--\(option) must be in \(range.lowerBound)...\(range.upperBound), got \(v)")
+            throw DFMError(
+                .invalidArgument, "--\(option) must be in \(range.lowerBound)...\(range.upperBound), got \(v)")
         }
     }
 
     /// A positive value up to `max` (NaN and infinities refused).
     static func positive<T: BinaryFloatingPoint>(_ v: T, max: T, _ option: String) throws {
-        guard v > 0, v <= max else { throw DFMError(.invalidArgument, "--\(option) must be > 0 and at most \(max), got \(v)") }
+        guard v > 0, v <= max else {
+            throw DFMError(.invalidArgument, "--\(option) must be > 0 and at most \(max), got \(v)")
+        }
     }
 }
 
@@ -47,20 +51,29 @@ extension RunConfig {
         try Limits.positive(tau, max: Limits.maxTau, "tau")
         try Limits.positive(lr, max: Limits.maxLr, "lr")
         try Limits.check(trainNoise, Limits.trainNoise, "train-noise")
-        guard trainSubset >= 0 else { throw DFMError(.invalidArgument, "--train-subset must be >= 0 (0 = all), got \(trainSubset)") }
-        guard testSubset >= 0 else { throw DFMError(.invalidArgument, "--test-subset must be >= 0 (0 = all), got \(testSubset)") }
+        guard trainSubset >= 0 else {
+            throw DFMError(.invalidArgument, "--train-subset must be >= 0 (0 = all), got \(trainSubset)")
+        }
+        guard testSubset >= 0 else {
+            throw DFMError(.invalidArgument, "--test-subset must be >= 0 (0 = all), got \(testSubset)")
+        }
         guard samplesPerClass >= 0 else {
             throw DFMError(.invalidArgument, "--samples-per-class must be >= 0 (0 = not used), got \(samplesPerClass)")
         }
         guard ["resnet18", "resnet34", "resnet50", "vit", "deeplabv3plus"].contains(model) else {
-            throw DFMError(.invalidArgument, "unknown model '\(model)' (expected resnet18, resnet34, resnet50, vit or deeplabv3plus)")
+            throw DFMError(
+                .invalidArgument,
+                "unknown model '\(model)' (expected resnet18, resnet34, resnet50, vit or deeplabv3plus)")
         }
         try vit?.validate()
         if let w = warmup, !(w.isFinite && w >= 0 && w <= Double(epochs)) {
             throw DFMError(.invalidArgument, "--warmup must be in 0...\(epochs) epochs (the run's length), got \(w)")
         }
         if bnPerStep == true && model == "vit" {
-            throw DFMError(.invalidArgument, "--bn-per-step: vit has no BatchNorm (LayerNorm only); the option applies to resnet18/34/50 and deeplabv3plus")
+            throw DFMError(
+                .invalidArgument,
+                "--bn-per-step: vit has no BatchNorm (LayerNorm only); the option applies to resnet18/34/50 and deeplabv3plus"
+            )
         }
         guard ["adam", "adamw", "sgd"].contains(optimizer) else {
             throw DFMError(.invalidArgument, "unknown optimizer '\(optimizer)' (expected adam, adamw or sgd)")
@@ -83,7 +96,9 @@ func checkWritable(_ path: String, option: String) throws {
     var st = stat()
     if stat(path, &st) == 0 {
         if st.st_mode & S_IFMT == S_IFDIR { throw DFMError(.invalidArgument, "--\(option) '\(path)' is a directory") }
-        if st.st_mode & S_IFMT != S_IFREG { throw DFMError(.invalidArgument, "--\(option) '\(path)' is not a regular file") }
+        if st.st_mode & S_IFMT != S_IFREG {
+            throw DFMError(.invalidArgument, "--\(option) '\(path)' is not a regular file")
+        }
     }
     let dir = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
     var isDir: ObjCBool = false
@@ -93,7 +108,8 @@ func checkWritable(_ path: String, option: String) throws {
     let probe = "\(dir)/.dfm-write-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
     guard fd >= 0 else {
-        throw DFMError(.ioError, "--\(option) '\(path)': cannot write in folder '\(dir)': \(String(cString: strerror(errno)))")
+        throw DFMError(
+            .ioError, "--\(option) '\(path)': cannot write in folder '\(dir)': \(String(cString: strerror(errno)))")
     }
     close(fd)
     unlink(probe)
@@ -104,7 +120,9 @@ func parseCounts(_ s: String, _ option: String, _ range: ClosedRange<Int>) throw
     try s.split(separator: ",").map { part in
         let t = part.trimmingCharacters(in: .whitespaces)
         guard let v = Int(t), range.contains(v) else {
-            throw DFMError(.invalidArgument, "\(option): '\(t)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+            throw DFMError(
+                .invalidArgument, "\(option): '\(t)' is not a whole number in \(range.lowerBound)...\(range.upperBound)"
+            )
         }
         return v
     }

@@ -13,9 +13,13 @@ struct ViTConfig: Codable, Equatable {
 extension ViTConfig {
     /// The options' ranges (checked before any data is read, with the other options).
     func validate() throws {
-        for (name, value, limit) in [("dim", dim, 4096), ("depth", depth, 64), ("heads", heads, 256), ("patch", patch, 1024),
-                                     ("mlp-dim", mlpDim, 16384)] {
-            guard value >= 1, value <= limit else { throw DFMError(.invalidArgument, "\(name) must be in 1...\(limit), got \(value)") }
+        for (name, value, limit) in [
+            ("dim", dim, 4096), ("depth", depth, 64), ("heads", heads, 256), ("patch", patch, 1024),
+            ("mlp-dim", mlpDim, 16384),
+        ] {
+            guard value >= 1, value <= limit else {
+                throw DFMError(.invalidArgument, "\(name) must be in 1...\(limit), got \(value)")
+            }
         }
     }
 }
@@ -25,8 +29,9 @@ extension Classifier {
     static func makeViT(_ c: RunConfig, _ data: DataSplit) throws -> Classifier {
         let v = c.vit ?? ViTConfig()
         try v.validate()
-        let m = try DFMViT(imageSize: data.imageSize, patchSize: v.patch, inChannels: data.inChannels, dim: v.dim, depth: v.depth,
-                           heads: v.heads, mlpDim: v.mlpDim, fbFilters: c.fbFilters, nClasses: data.classes, tau: Double(c.tau))
+        let m = try DFMViT(
+            imageSize: data.imageSize, patchSize: v.patch, inChannels: data.inChannels, dim: v.dim, depth: v.depth,
+            heads: v.heads, mlpDim: v.mlpDim, fbFilters: c.fbFilters, nClasses: data.classes, tau: Double(c.tau))
         return Classifier(module: m, forward: { x, T in try m.forward(x, T: T) }, stepsRun: { m.stepsRun })
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// Issue 19: per-step BatchNorm statistics in the DFM backbones (off by default).
@@ -13,7 +14,8 @@ final class BNPerStepTests: XCTestCase {
     /// Trains `steps` Adam steps at T 3 on fixed data; returns the losses.
     func trainSteps(_ m: DFMResNet, steps: Int = 3, size: Int = 16) throws -> [Float] {
         manualSeed(9)
-        let x = try rand([4, 1, size, size]), y = try randint(low: 0, high: 3, shape: [4])
+        let x = try rand([4, 1, size, size])
+        let y = try randint(low: 0, high: 3, shape: [4])
         let opt = try Adam(m.parameters(), lr: 1e-3)
         var losses: [Float] = []
         for s in 0..<steps {
@@ -34,7 +36,8 @@ final class BNPerStepTests: XCTestCase {
     /// Off: the published state_dict keys, nothing added; the option changes no training number
     /// (training normalises with batch statistics) and leaves the shared statistics as they were.
     func testOffIsThePublishedModelAndOnTrainsIdentically() throws {
-        let off = try model(perStep: 0), on = try model(perStep: 3)
+        let off = try model(perStep: 0)
+        let on = try model(perStep: 3)
         XCTAssertEqual(off.bnPerStep, 0)
         XCTAssertFalse(off.stateDict().contains { $0.0.contains("per_step") })
         let added = Set(on.stateDict().map(\.0)).subtracting(off.stateDict().map(\.0))
@@ -55,13 +58,15 @@ final class BNPerStepTests: XCTestCase {
         for bn in stepNorms(m) {
             let n = try XCTUnwrap(bn.numBatchesTrackedPerStep).toInt64Array()
             XCTAssertEqual(n, [2, 2, 2, 0], "T 3 trains sets 0, 1, 2; set 3 untouched")
-            let mean = try XCTUnwrap(bn.runningMeanPerStep).toArray(), c = bn.numFeatures
+            let mean = try XCTUnwrap(bn.runningMeanPerStep).toArray()
+            let c = bn.numFeatures
             XCTAssertEqual(Array(mean[(3 * c)...]), [Float](repeating: 0, count: c))
         }
         // Steps 0 (uniform feedback) and 1 see different activations: their statistics differ.
         var d: Float = 0
         for bn in stepNorms(m) {
-            let mean = try XCTUnwrap(bn.runningMeanPerStep).toArray(), c = bn.numFeatures
+            let mean = try XCTUnwrap(bn.runningMeanPerStep).toArray()
+            let c = bn.numFeatures
             d = Swift.max(d, zip(mean[0..<c], mean[c..<(2 * c)]).map { Swift.abs($0 - $1) }.max()!)
         }
         XCTAssertGreaterThan(d, 1e-3)
@@ -81,7 +86,8 @@ final class BNPerStepTests: XCTestCase {
         XCTAssertEqual(m.state?.shape, [4, 520, 1, 1])
         var d: Float = 0
         for bn in stepNorms(m) {
-            let mean = try XCTUnwrap(bn.runningMeanPerStep).toArray(), c = bn.numFeatures
+            let mean = try XCTUnwrap(bn.runningMeanPerStep).toArray()
+            let c = bn.numFeatures
             d = Swift.max(d, zip(mean[0..<c], mean[(2 * c)..<(3 * c)]).map { Swift.abs($0 - $1) }.max()!)
         }
         XCTAssertLessThan(d, 1e-5, "steps 0 and 2 saw different activations")
@@ -113,15 +119,20 @@ final class BNPerStepTests: XCTestCase {
         _ = try trainSteps(m, steps: 2)
         m.eval()
         let x = try rand([2, 1, 16, 16])
-        func run() throws -> [Float] { manualSeed(7); return try m.forward(x, T: 3, atol: 0).toArray() }
+        func run() throws -> [Float] {
+            manualSeed(7)
+            return try m.forward(x, T: 3, atol: 0).toArray()
+        }
         let perStep = try run()
         m.bnUseStepStatistics = false
         let shared = try run()
         m.bnUseStepStatistics = true
         XCTAssertNotEqual(perStep, shared)
         for bn in stepNorms(m) {
-            let ms = try XCTUnwrap(bn.runningMeanPerStep), vs = try XCTUnwrap(bn.runningVarPerStep)
-            let rm = try XCTUnwrap(bn.runningMean).toArray(), rv = try XCTUnwrap(bn.runningVar).toArray()
+            let ms = try XCTUnwrap(bn.runningMeanPerStep)
+            let vs = try XCTUnwrap(bn.runningVarPerStep)
+            let rm = try XCTUnwrap(bn.runningMean).toArray()
+            let rv = try XCTUnwrap(bn.runningVar).toArray()
             try ms.copy_(try Tensor(Array((0..<3).map { _ in rm }.joined()), shape: ms.shape))
             try vs.copy_(try Tensor(Array((0..<3).map { _ in rv }.joined()), shape: vs.shape))
         }
@@ -139,7 +150,8 @@ final class BNPerStepTests: XCTestCase {
         XCTAssertEqual(try SafeTensors.read(dir + "/on.safetensors").metadata["dfm_bn_per_step"], "3")
         let back = try model(perStep: 3)
         try back.load(from: dir + "/on.safetensors")
-        m.eval(); back.eval()
+        m.eval()
+        back.eval()
         let x = try rand([2, 1, 16, 16])
         manualSeed(1)
         let a = try m.forward(x, T: 5, atol: 0).toArray()

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// The bool dtype, logical ops, nonzero / masked_select and floor_divide / remainder against
@@ -6,13 +7,21 @@ import XCTest
 final class BoolOpsTests: XCTestCase {
     func testParityWithPyTorch() throws {
         let fx = try Fixture("bool_ops")
-        let compare: [String: (Tensor, Tensor) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
-        let compareScalar: [String: (Tensor, Double) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
-        let logical: [String: (Tensor, Tensor) throws -> Tensor] = ["and": logicalAnd, "or": logicalOr, "xor": logicalXor]
+        let compare: [String: (Tensor, Tensor) throws -> Tensor] = [
+            "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+        ]
+        let compareScalar: [String: (Tensor, Double) throws -> Tensor] = [
+            "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+        ]
+        let logical: [String: (Tensor, Tensor) throws -> Tensor] = [
+            "and": logicalAnd, "or": logicalOr, "xor": logicalXor,
+        ]
         let binary: [String: (Tensor, Tensor) throws -> Tensor] = [
-            "add": add, "mul": mul, "div": div, "floordiv": floorDivide, "remainder": remainder]
+            "add": add, "mul": mul, "div": div, "floordiv": floorDivide, "remainder": remainder,
+        ]
         let scalar: [String: (Tensor, Double) throws -> Tensor] = [
-            "add": add, "mul": mul, "floordiv": floorDivide, "remainder": remainder]
+            "add": add, "mul": mul, "floordiv": floorDivide, "remainder": remainder,
+        ]
         var checked = 0
         for c in fx.cases {
             let parts = c.split(separator: "_").map(String.init)
@@ -39,7 +48,10 @@ final class BoolOpsTests: XCTestCase {
                 let ab = try fx.leaves(c, ["a", "b"])
                 try fx.checkTyped(c, [try f(ab[0], ab[1])], inputs: ["a": ab[0], "b": ab[1]])
             } else if op == "sum" {
-                try fx.checkTyped(c, [try sum(fx.input(c, "m"), dims: fx.ints(c, "dims") ?? [], keepdim: fx.bool(c, "keepdim") ?? false)])
+                try fx.checkTyped(
+                    c,
+                    [try sum(fx.input(c, "m"), dims: fx.ints(c, "dims") ?? [], keepdim: fx.bool(c, "keepdim") ?? false)]
+                )
             } else if op == "max" || op == "min" {
                 let m = fx.input(c, "m")
                 if let d = fx.int(c, "dim") {
@@ -64,7 +76,8 @@ final class BoolOpsTests: XCTestCase {
                 let x = try fx.leaves(c, ["x"])[0]
                 try fx.checkTyped(c, [try maskedSelect(x, fx.input(c, "m"))], inputs: ["x": x])
             } else {
-                XCTFail("unhandled fixture case \(c)"); continue
+                XCTFail("unhandled fixture case \(c)")
+                continue
             }
             checked += 1
         }
@@ -89,7 +102,9 @@ final class BoolOpsTests: XCTestCase {
         fails("mean bool", "float32") { try mean(m) }
         fails("int // 0", "ZeroDivisionError") { try floorDivide(n, n) }
         fails("int % 0", "ZeroDivisionError") { try remainder(n, 0) }
-        fails("0 // int tensor with a zero", "ZeroDivisionError") { try floorDivide(n, try Tensor(int64: [0], shape: [1])) }
+        fails("0 // int tensor with a zero", "ZeroDivisionError") {
+            try floorDivide(n, try Tensor(int64: [0], shape: [1]))
+        }
         fails("masked_select float mask", "bool mask") { try maskedSelect(n, n) }
         fails("bool requires grad", "floating point") { try Tensor(bool: [true], shape: [1]).requiresGrad() }
         XCTAssertThrowsError(try Tensor.arange(0, 3, dtype: .bool))
@@ -98,7 +113,8 @@ final class BoolOpsTests: XCTestCase {
     /// Python's `%` is differentiable in both operands; `//` has no gradient (torch).
     func testRemainderGradientAndFloorDivideIsNotRecorded() throws {
         var r = SplitMix(seed: 5)
-        let a = r.tensor([3, 4], -4, 4), b = r.tensor([4], 2, 4)
+        let a = r.tensor([3, 4], -4, 4)
+        let b = r.tensor([4], 2, 4)
         try gradCheck([a, b]) { try remainder($0[0], $0[1]) }
         let x = try r.tensor([3]).requiresGrad()
         XCTAssertFalse(try floorDivide(x, 2).requiresGrad)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// Sizes that would overflow arithmetic inside the core are rejected up front.
@@ -15,7 +16,8 @@ final class BoundsTests: XCTestCase {
         assertThrowsDFM(try SegmentationScenes(source: src, count: 4, seed: 0, maxObjects: Int.max), "max_objects")
         assertThrowsDFM(try SegmentationScenes(source: src, count: Int.max, seed: 0), "count")
         assertThrowsDFM(try Parallel.setThreads(0), "thread count")
-        let x = try Tensor.zeros([1, 1, 4, 4]), k = try Tensor.zeros([1, 1, 3, 3])
+        let x = try Tensor.zeros([1, 1, 4, 4])
+        let k = try Tensor.zeros([1, 1, 3, 3])
         assertThrowsDFM(try conv2d(x, k, padding: [Int.max, 0]), "out of range")
         assertThrowsDFM(try conv2d(x, k, dilation: [1 << 40]), "out of range")
         assertThrowsDFM(try maxPool2d(x, kernelSize: [2], stride: [Int.max]), "out of range")

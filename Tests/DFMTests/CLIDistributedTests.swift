@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// `mpirun -np 2 dfm-cli train`: data-parallel training with rank-0 checkpoints, exact resume,
@@ -14,8 +15,10 @@ final class CLIDistributedTests: XCTestCase {
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }()
-    let tiny = ["--train-subset", "64", "--test-subset", "40", "--batch-size", "32", "--fb-filters", "4", "--threads", "1",
-                "--T", "2", "--schedule", "constant"]
+    let tiny = [
+        "--train-subset", "64", "--test-subset", "40", "--batch-size", "32", "--fb-filters", "4", "--threads", "1",
+        "--T", "2", "--schedule", "constant",
+    ]
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
@@ -24,10 +27,15 @@ final class CLIDistributedTests: XCTestCase {
     }
 
     @discardableResult
-    func mpi(_ args: [String], np: Int = 2, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
-        guard let mpirun = Self.mpirun else { throw XCTSkip("mpirun not installed (tools/setup.sh installs openmpi-bin): MPI tests skipped") }
+    func mpi(_ args: [String], np: Int = 2, file: StaticString = #filePath, line: UInt = #line) throws -> (
+        out: String, err: String
+    ) {
+        guard let mpirun = Self.mpirun else {
+            throw XCTSkip("mpirun not installed (tools/setup.sh installs openmpi-bin): MPI tests skipped")
+        }
         let r = try runProcess(mpirun, mpiArgs(np, args))
-        XCTAssertEqual(r.status, 0, "mpirun dfm-cli \(args.joined(separator: " "))\n\(r.out)\n\(r.err)", file: file, line: line)
+        XCTAssertEqual(
+            r.status, 0, "mpirun dfm-cli \(args.joined(separator: " "))\n\(r.out)\n\(r.err)", file: file, line: line)
         return (r.out, r.err)
     }
 
@@ -39,15 +47,18 @@ final class CLIDistributedTests: XCTestCase {
     /// Two epochs under mpirun equal one epoch, stop, resume (both under mpirun); only rank 0
     /// prints; the sharded test accuracy equals a single process's evaluation of the checkpoint.
     func testTrainResumeAndShardedEval() throws {
-        let a = dir + "/a.safetensors", b = dir + "/b.safetensors"
+        let a = dir + "/a.safetensors"
+        let b = dir + "/b.safetensors"
         let (out, _) = try mpi(["train"] + tiny + ["--epochs", "2", "--checkpoint", a, "--plot", dir + "/a.png"])
         XCTAssert(out.contains("2 MPI ranks"), out)
         XCTAssertEqual(out.components(separatedBy: "dfm train:").count, 2, "only rank 0 prints:\n\(out)")
         try mpi(["train"] + tiny + ["--epochs", "1", "--checkpoint", b, "--plot", dir + "/b.png"])
-        let (resumed, _) = try mpi(["train"] + tiny + ["--epochs", "2", "--checkpoint", b, "--plot", dir + "/b.png", "--resume"])
+        let (resumed, _) = try mpi(
+            ["train"] + tiny + ["--epochs", "2", "--checkpoint", b, "--plot", dir + "/b.png", "--resume"])
         XCTAssert(resumed.contains("resumed from"), resumed)
         XCTAssertEqual(try withoutSeconds(a), try withoutSeconds(b))
-        let ta = try SafeTensors.read(a).tensors, tb = try SafeTensors.read(b).tensors
+        let ta = try SafeTensors.read(a).tensors
+        let tb = try SafeTensors.read(b).tensors
         XCTAssertEqual(ta.keys.sorted(), tb.keys.sorted())
         for (k, t) in ta { XCTAssertEqual(t.toArray(), tb[k]?.toArray(), "tensor \(k) differs after resume") }
 
@@ -63,7 +74,9 @@ final class CLIDistributedTests: XCTestCase {
     /// SIGKILL of rank 1 mid-training: mpirun ends the job with an error within a bound, and
     /// the checkpoint rank 0 wrote last still loads.
     func testKilledRankEndsJobAndCheckpointLoads() throws {
-        guard let mpirun = Self.mpirun else { throw XCTSkip("mpirun not installed (tools/setup.sh installs openmpi-bin): MPI tests skipped") }
+        guard let mpirun = Self.mpirun else {
+            throw XCTSkip("mpirun not installed (tools/setup.sh installs openmpi-bin): MPI tests skipped")
+        }
         let ck = dir + "/k.safetensors"
         let p = Process()
         p.executableURL = mpirun
@@ -77,14 +90,16 @@ final class CLIDistributedTests: XCTestCase {
         // Wait for the first checkpoint, then kill rank 1 (a child of mpirun with OMPI_COMM_WORLD_RANK=1).
         var deadline = Date().addingTimeInterval(180)
         while !FileManager.default.fileExists(atPath: ck) {
-            XCTAssert(p.isRunning, "training ended early: \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")")
+            XCTAssert(
+                p.isRunning, "training ended early: \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")")
             guard p.isRunning, Date() < deadline else { return XCTFail("no checkpoint written") }
             usleep(100_000)
         }
-        let rank1 = try XCTUnwrap(childProcesses(of: p.processIdentifier).first { pid in
-            ((try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .isoLatin1)) ?? "")
-                .split(separator: "\0").contains("OMPI_COMM_WORLD_RANK=1")
-        }, "rank 1 not found among mpirun's children")
+        let rank1 = try XCTUnwrap(
+            childProcesses(of: p.processIdentifier).first { pid in
+                ((try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .isoLatin1)) ?? "")
+                    .split(separator: "\0").contains("OMPI_COMM_WORLD_RANK=1")
+            }, "rank 1 not found among mpirun's children")
         XCTAssertEqual(kill(rank1, SIGKILL), 0)
         let killed = Date()
         deadline = killed.addingTimeInterval(60)
@@ -106,7 +121,8 @@ final class CLIDistributedTests: XCTestCase {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { child in
             guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
+                let close = stat.lastIndex(of: ")")
+            else { return false }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return fields.count > 1 && Int32(fields[1]) == pid
         }

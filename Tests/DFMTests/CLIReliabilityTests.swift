@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// Issue #14 items 1 and 6: every option of `dfm-cli` is bounded and checked before any
@@ -11,20 +12,30 @@ final class CLIReliabilityTests: XCTestCase {
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }()
-    let tiny = ["--train-subset", "96", "--test-subset", "48", "--batch-size", "32", "--fb-filters", "4", "--threads", "2", "--T", "2"]
+    let tiny = [
+        "--train-subset", "96", "--test-subset", "48", "--batch-size", "32", "--fb-filters", "4", "--threads", "2",
+        "--T", "2",
+    ]
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     @discardableResult
-    func run(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+    func run(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (
+        out: String, err: String
+    ) {
         try CLITests.runCLI(args, expectCode: expectCode, file: file, line: line)
     }
 
     /// `args` (after `train` and the tiny budget, which they override) fail with one error line
     /// containing `part`, before training, and write no checkpoint.
-    func assertRefused(_ args: [String], _ part: String, command: [String] = ["train"], file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertRefused(
+        _ args: [String], _ part: String, command: [String] = ["train"], file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
         let ck = dir + "/never.safetensors"
-        let (out, err) = try run(command + tiny + args + ["--checkpoint", ck, "--plot", dir + "/never.png"], expectCode: 1, file: file, line: line)
+        let (out, err) = try run(
+            command + tiny + args + ["--checkpoint", ck, "--plot", dir + "/never.png"], expectCode: 1, file: file,
+            line: line)
         XCTAssert(err.hasPrefix("dfm: error: ") && err.contains(part), "\(args): \(err)", file: file, line: line)
         XCTAssertEqual(err.split(separator: "\n").count, 1, err, file: file, line: line)
         XCTAssertFalse(out.contains("epoch 1"), "trained before refusing \(args): \(out)", file: file, line: line)
@@ -34,7 +45,9 @@ final class CLIReliabilityTests: XCTestCase {
     /// Item 1: these used to die with SIGILL (arithmetic overflow in Run.swift).
     func testHugeEpochsAndBatchSizeAreRefused() throws {
         // (batch size 1: 96 steps, so epochs × steps overflows as it did with the full dataset)
-        try assertRefused(["--epochs", "3000000000000000000", "--batch-size", "1"], "--epochs must be in 1...100000, got 3000000000000000000")
+        try assertRefused(
+            ["--epochs", "3000000000000000000", "--batch-size", "1"],
+            "--epochs must be in 1...100000, got 3000000000000000000")
         try assertRefused(["--epochs", "9223372036854775807"], "--epochs must be in 1...100000")
         try assertRefused(["--batch-size", "9223372036854775807"], "--batch-size must be in 1...65536")
         try assertRefused(["--T", "9223372036854775807"], "--T must be in 1...100")
@@ -58,8 +71,10 @@ final class CLIReliabilityTests: XCTestCase {
         // larger than the dataset: an error, not "all" (Fashion-MNIST: 60000 train, 10000 test, 6000 per class)
         try assertRefused(["--train-subset", "1000000000000"], "--train-subset must be in 0...60000")
         try assertRefused(["--test-subset", "1000000000000"], "--test-subset must be in 0...10000")
-        try assertRefused(["--train-subset", "0", "--samples-per-class", "6001"], "--samples-per-class must be in 0...6000")
-        try assertRefused(["--model", "deeplabv3plus", "--train-subset", "1000000000000"], "--train-subset must be in 0...100000")
+        try assertRefused(
+            ["--train-subset", "0", "--samples-per-class", "6001"], "--samples-per-class must be in 0...6000")
+        try assertRefused(
+            ["--model", "deeplabv3plus", "--train-subset", "1000000000000"], "--train-subset must be in 0...100000")
     }
 
     /// Item 6: a checkpoint (or plot) that cannot be written fails before the first epoch,
@@ -73,10 +88,12 @@ final class CLIReliabilityTests: XCTestCase {
         // this check, run as root, renames its checkpoint over it).
         let fifo = dir + "/a-fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
-        for (args, part) in [(["--checkpoint", sub], "--checkpoint '\(sub)' is a directory"),
-                             (["--checkpoint", blocker + "/ck.safetensors"], "--checkpoint '\(blocker)/ck.safetensors'"),
-                             (["--plot", sub], "--plot '\(sub)' is a directory"),
-                             (["--checkpoint", fifo], "--checkpoint '\(fifo)' is not a regular file")] {
+        for (args, part) in [
+            (["--checkpoint", sub], "--checkpoint '\(sub)' is a directory"),
+            (["--checkpoint", blocker + "/ck.safetensors"], "--checkpoint '\(blocker)/ck.safetensors'"),
+            (["--plot", sub], "--plot '\(sub)' is a directory"),
+            (["--checkpoint", fifo], "--checkpoint '\(fifo)' is not a regular file"),
+        ] {
             var full = ["train"] + tiny + ["--checkpoint", dir + "/ok.safetensors", "--plot", dir + "/ok.png"]
             full += args  // the later value wins
             let (out, err) = try run(full, expectCode: 1)
@@ -109,9 +126,11 @@ final class CLIReliabilityTests: XCTestCase {
     /// Experiments and eval check their own lists before any training or evaluation.
     func testExperimentAndEvalListsAreChecked() throws {
         // --per-class 1e30 used to trap converting the float to Int
-        let (_, e1) = try run(["experiment", "low-data"] + tiny + ["--per-class", "1e30", "--out", dir + "/ld"], expectCode: 1)
+        let (_, e1) = try run(
+            ["experiment", "low-data"] + tiny + ["--per-class", "1e30", "--out", dir + "/ld"], expectCode: 1)
         XCTAssert(e1.contains("--per-class: '1e30' is not a whole number"), e1)
-        let (_, e2) = try run(["experiment", "noise"] + tiny + ["--sigmas", "0,-1", "--out", dir + "/nz"], expectCode: 1)
+        let (_, e2) = try run(
+            ["experiment", "noise"] + tiny + ["--sigmas", "0,-1", "--out", dir + "/nz"], expectCode: 1)
         XCTAssert(e2.contains("noise σ must be finite and >= 0"), e2)
         let sub = dir + "/report.md"
         try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)

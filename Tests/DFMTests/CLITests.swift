@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// Drives the `dfm-cli` executable (built next to the test bundle) end to end on a
@@ -10,7 +11,9 @@ final class CLITests: XCTestCase {
     static var cliURL: URL {
         if let p = ProcessInfo.processInfo.environment["DFM_CLI"] { return URL(fileURLWithPath: p) }
         let b = Bundle(for: CLITests.self).bundleURL
-        let candidates = [b.appendingPathComponent("dfm-cli"), b.deletingLastPathComponent().appendingPathComponent("dfm-cli")]
+        let candidates = [
+            b.appendingPathComponent("dfm-cli"), b.deletingLastPathComponent().appendingPathComponent("dfm-cli"),
+        ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
     }
     var cli: URL { Self.cliURL }
@@ -19,24 +22,31 @@ final class CLITests: XCTestCase {
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }()
-    let budget = ["--train-subset", "96", "--test-subset", "48", "--batch-size", "32", "--fb-filters", "4", "--threads", "2"]
+    let budget = [
+        "--train-subset", "96", "--test-subset", "48", "--batch-size", "32", "--fb-filters", "4", "--threads", "2",
+    ]
     var tiny: [String] { budget + ["--T", "2"] }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     /// Runs dfm-cli with `args` and asserts its exit code; returns stdout and stderr.
     @discardableResult
-    static func runCLI(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+    static func runCLI(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line)
+        throws -> (out: String, err: String)
+    {
         guard FileManager.default.isExecutableFile(atPath: cliURL.path) else {
             throw DFMError(.notFound, "dfm-cli not built at \(cliURL.path); run `swift build --build-tests` first")
         }
         let r = try runProcess(cliURL, args)
-        XCTAssertEqual(r.status, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(r.out)\n\(r.err)", file: file, line: line)
+        XCTAssertEqual(
+            r.status, expectCode, "dfm-cli \(args.joined(separator: " "))\n\(r.out)\n\(r.err)", file: file, line: line)
         return (r.out, r.err)
     }
 
     @discardableResult
-    func run(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+    func run(_ args: [String], expectCode: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (
+        out: String, err: String
+    ) {
         try Self.runCLI(args, expectCode: expectCode, file: file, line: line)
     }
 
@@ -48,17 +58,23 @@ final class CLITests: XCTestCase {
     /// (A constant rate: the default cosine schedule spans the configured epochs, so growing them
     /// on resume is refused there.)
     func testResumeIsExact() throws {
-        let a = dir + "/a.safetensors", b = dir + "/b.safetensors"
+        let a = dir + "/a.safetensors"
+        let b = dir + "/b.safetensors"
         let constant = tiny + ["--schedule", "constant"]
         try run(["train"] + constant + ["--epochs", "2", "--checkpoint", a, "--plot", dir + "/a.png"])
         try run(["train"] + constant + ["--epochs", "1", "--checkpoint", b, "--plot", dir + "/b.png"])
-        let (_, refused) = try run(["train"] + tiny + ["--epochs", "2", "--checkpoint", b, "--plot", dir + "/b.png", "--resume"], expectCode: 1)
+        let (_, refused) = try run(
+            ["train"] + tiny + ["--epochs", "2", "--checkpoint", b, "--plot", dir + "/b.png", "--resume"], expectCode: 1
+        )
         XCTAssert(refused.contains("different configuration"), refused)
-        let (out, _) = try run(["train"] + constant + ["--epochs", "2", "--checkpoint", b, "--plot", dir + "/b.png", "--resume"])
+        let (out, _) = try run(
+            ["train"] + constant + ["--epochs", "2", "--checkpoint", b, "--plot", dir + "/b.png", "--resume"])
         XCTAssert(out.contains("resumed from"), out)
-        XCTAssertEqual(try history(a).replacingOccurrences(of: "\"seconds\":[0-9.e+-]+", with: "", options: .regularExpression),
-                       try history(b).replacingOccurrences(of: "\"seconds\":[0-9.e+-]+", with: "", options: .regularExpression))
-        let ta = try SafeTensors.read(a).tensors, tb = try SafeTensors.read(b).tensors
+        XCTAssertEqual(
+            try history(a).replacingOccurrences(of: "\"seconds\":[0-9.e+-]+", with: "", options: .regularExpression),
+            try history(b).replacingOccurrences(of: "\"seconds\":[0-9.e+-]+", with: "", options: .regularExpression))
+        let ta = try SafeTensors.read(a).tensors
+        let tb = try SafeTensors.read(b).tensors
         XCTAssertEqual(ta.keys.sorted(), tb.keys.sorted())
         for (k, t) in ta { XCTAssertEqual(t.toArray(), tb[k]?.toArray(), "tensor \(k) differs after resume") }
         XCTAssert(FileManager.default.fileExists(atPath: dir + "/a.png"))
@@ -67,16 +83,27 @@ final class CLITests: XCTestCase {
     func testEvalCorruptionsTable() throws {
         let ck = dir + "/e.safetensors"
         try run(["train"] + tiny + ["--checkpoint", ck, "--plot", dir + "/e.png"])
-        let (out, _) = try run(["eval", "--checkpoint", ck, "--test-subset", "32", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur", "1"])
-        for row in ["| clean |", "| gaussian σ=0.2 |", "| salt-pepper p=0.1 |", "| blur σ=1.0 |"] { XCTAssert(out.contains(row), out) }
+        let (out, _) = try run([
+            "eval", "--checkpoint", ck, "--test-subset", "32", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur",
+            "1",
+        ])
+        for row in ["| clean |", "| gaussian σ=0.2 |", "| salt-pepper p=0.1 |", "| blur σ=1.0 |"] {
+            XCTAssert(out.contains(row), out)
+        }
     }
 
     func testSegmentationTrainAndEval() throws {
         let ck = dir + "/seg.safetensors"
-        let (out, _) = try run(["train", "--model", "deeplabv3plus", "--train-subset", "16", "--test-subset", "8", "--batch-size", "8",
-                                "--T", "2", "--fb-filters", "2", "--class-filters", "8", "--threads", "2", "--checkpoint", ck, "--plot", dir + "/seg.png"])
+        let (out, _) = try run([
+            "train", "--model", "deeplabv3plus", "--train-subset", "16", "--test-subset", "8", "--batch-size", "8",
+            "--T", "2", "--fb-filters", "2", "--class-filters", "8", "--threads", "2", "--checkpoint", ck, "--plot",
+            dir + "/seg.png",
+        ])
         XCTAssert(out.contains("final test mIoU:"), out)
-        let (table, _) = try run(["eval", "--checkpoint", ck, "--test-subset", "8", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur", "1"])
+        let (table, _) = try run([
+            "eval", "--checkpoint", ck, "--test-subset", "8", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur",
+            "1",
+        ])
         XCTAssert(table.contains("| corruption | test mIoU | test loss |") && table.contains("| blur σ=1.0 |"), table)
         let (_, e) = try run(["train", "--model", "deeplabv3plus", "--samples-per-class", "3"], expectCode: 1)
         XCTAssert(e.contains("--samples-per-class applies to classification"), e)
@@ -122,6 +149,9 @@ final class CLITests: XCTestCase {
             let (_, meta) = try SafeTensors.read(ck)
             XCTAssertGreaterThanOrEqual(Int(meta["epoch"] ?? "") ?? 0, 1)
         }
-        try run(["eval", "--checkpoint", ck, "--test-subset", "16", "--gaussian", "0.1", "--salt-pepper", "0.1", "--blur", "1"])
+        try run([
+            "eval", "--checkpoint", ck, "--test-subset", "16", "--gaussian", "0.1", "--salt-pepper", "0.1", "--blur",
+            "1",
+        ])
     }
 }

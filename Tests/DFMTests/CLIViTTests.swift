@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// `dfm-cli train --model vit` (docs/MODELS.md §7) on a tiny budget: the ViT options reach the model,
@@ -14,8 +15,11 @@ extension CLITests {
         XCTAssert(out.contains("final test accuracy:"), out)
         let state = try SafeTensors.read(ck)
         XCTAssertEqual(state.tensors["model.pos_embed"]?.shape, [1, 16, 16])  // (28/7)² tokens of width 16
-        XCTAssertEqual(state.tensors["model.fuse.weight"]?.shape, [16, 20])   // dim + fb 4 → dim
-        let (table, _) = try run(["eval", "--checkpoint", ck, "--test-subset", "16", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur", "1"])
+        XCTAssertEqual(state.tensors["model.fuse.weight"]?.shape, [16, 20])  // dim + fb 4 → dim
+        let (table, _) = try run([
+            "eval", "--checkpoint", ck, "--test-subset", "16", "--gaussian", "0.2", "--salt-pepper", "0.1", "--blur",
+            "1",
+        ])
         XCTAssert(table.contains("| clean |"), table)
         let (_, e1) = try run(["train"] + tiny + ["--model", "vit", "--patch", "5"], expectCode: 1)
         XCTAssert(e1.hasPrefix("dfm: error:") && e1.contains("not a multiple of the patch size 5"), e1)

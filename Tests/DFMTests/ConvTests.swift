@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 final class ConvTests: XCTestCase {
@@ -28,13 +29,15 @@ final class ConvTests: XCTestCase {
             let hasBias = fx.tensors["\(c)/in/b"] != nil
             let leaves = try fx.leaves(c, hasBias ? ["x", "w", "b"] : ["x", "w"])
             let (x, w, b) = (leaves[0], leaves[1], hasBias ? leaves[2] : nil)
-            let stride = intList(fx, c, "stride", [1, 1]), dil = intList(fx, c, "dilation", [1, 1])
+            let stride = intList(fx, c, "stride", [1, 1])
+            let dil = intList(fx, c, "dilation", [1, 1])
             let groups = fx.int(c, "groups") ?? 1
             let y: Tensor
             if let pad = fx.string(c, "padding") {
                 y = try conv2d(x, w, b, stride: stride, padding: pad, dilation: dil, groups: groups)
             } else {
-                y = try conv2d(x, w, b, stride: stride, padding: intList(fx, c, "padding", [0, 0]), dilation: dil, groups: groups)
+                y = try conv2d(
+                    x, w, b, stride: stride, padding: intList(fx, c, "padding", [0, 0]), dilation: dil, groups: groups)
             }
             var inputs = ["x": x, "w": w]
             if let b { inputs["b"] = b }
@@ -55,11 +58,13 @@ final class ConvTests: XCTestCase {
             let ceil = fx.bool(c, "ceil_mode") ?? false
             let y: Tensor
             if c.hasPrefix("maxpool_") {
-                y = try maxPool2d(x, kernelSize: k, stride: stride, padding: pad, dilation: intList(fx, c, "dilation", [1, 1]),
-                                  ceilMode: ceil)
+                y = try maxPool2d(
+                    x, kernelSize: k, stride: stride, padding: pad, dilation: intList(fx, c, "dilation", [1, 1]),
+                    ceilMode: ceil)
             } else if c.hasPrefix("avgpool_") {
-                y = try avgPool2d(x, kernelSize: k, stride: stride, padding: pad, ceilMode: ceil,
-                                  countIncludePad: fx.bool(c, "count_include_pad") ?? true)
+                y = try avgPool2d(
+                    x, kernelSize: k, stride: stride, padding: pad, ceilMode: ceil,
+                    countIncludePad: fx.bool(c, "count_include_pad") ?? true)
             } else {
                 y = try adaptiveAvgPool2d(x, outputSize: intList(fx, c, "output_size", []))
             }
@@ -75,8 +80,9 @@ final class ConvTests: XCTestCase {
         for c in fx.cases where c.hasPrefix("interp_") {
             let x = try fx.leaves(c, ["x"])[0]
             let scale = (fx.params(c)["scale_factor"] as? [NSNumber])?.map { $0.doubleValue }
-            let y = try interpolate(x, size: fx.ints(c, "size"), scaleFactor: scale, mode: fx.string(c, "mode") ?? "nearest",
-                                    alignCorners: fx.bool(c, "align_corners"))
+            let y = try interpolate(
+                x, size: fx.ints(c, "size"), scaleFactor: scale, mode: fx.string(c, "mode") ?? "nearest",
+                alignCorners: fx.bool(c, "align_corners"))
             try fx.check(c, outputs: [y], inputs: ["x": x], rtol: 1e-5, atol: 1e-5)
             checked += 1
         }
@@ -87,23 +93,32 @@ final class ConvTests: XCTestCase {
     func testConvChunkedBatchMatchesPerSample() throws {
         var r = SplitMix(seed: 3)
         // 3·9·(40·40) = 43200 floats per sample -> several chunks over 400 samples.
-        let x = r.tensor([400, 3, 40, 40]), w = r.tensor([2, 3, 3, 3]), b = r.tensor([2])
-        let g = ConvGeom(n: 400, c: 3, h: 40, w: 40, o: 2, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1,
-                         oh: 40, ow: 40, groups: 1)
+        let x = r.tensor([400, 3, 40, 40])
+        let w = r.tensor([2, 3, 3, 3])
+        let b = r.tensor([2])
+        let g = ConvGeom(
+            n: 400, c: 3, h: 40, w: 40, o: 2, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1,
+            oh: 40, ow: 40, groups: 1)
         XCTAssertLessThan(g.samplesPerChunk, 400)
-        let xs = try x.clone(), ws = try w.clone()
-        try xs.requiresGrad(); try ws.requiresGrad()
+        let xs = try x.clone()
+        let ws = try w.clone()
+        try xs.requiresGrad()
+        try ws.requiresGrad()
         let y = try conv2d(xs, ws, b, padding: [1])
         try sum(y).backward()
         for n in [0, 217, 399] {
             let xn = try Tensor(Array(x.toArray()[(n * 4800)..<((n + 1) * 4800)]), shape: [1, 3, 40, 40])
-            let xl = try xn.clone(); try xl.requiresGrad()
+            let xl = try xn.clone()
+            try xl.requiresGrad()
             let yn = try conv2d(xl, w, b, padding: [1])
-            assertClose(yn, try Tensor(Array(y.toArray()[(n * 3200)..<((n + 1) * 3200)]), shape: [1, 2, 40, 40]),
-                        rtol: 1e-5, atol: 1e-5, "sample \(n)")
+            assertClose(
+                yn, try Tensor(Array(y.toArray()[(n * 3200)..<((n + 1) * 3200)]), shape: [1, 2, 40, 40]),
+                rtol: 1e-5, atol: 1e-5, "sample \(n)")
             try sum(yn).backward()
-            assertClose(try XCTUnwrap(xl.grad), try Tensor(Array(xs.grad!.toArray()[(n * 4800)..<((n + 1) * 4800)]), shape: [1, 3, 40, 40]),
-                        rtol: 1e-5, atol: 1e-5, "dx sample \(n)")
+            assertClose(
+                try XCTUnwrap(xl.grad),
+                try Tensor(Array(xs.grad!.toArray()[(n * 4800)..<((n + 1) * 4800)]), shape: [1, 3, 40, 40]),
+                rtol: 1e-5, atol: 1e-5, "dx sample \(n)")
         }
         XCTAssertEqual(ws.grad?.shape, [2, 3, 3, 3])
     }
@@ -120,7 +135,9 @@ final class ConvTests: XCTestCase {
             try conv2d($0[0], $0[1], $0[2], stride: [2], padding: [1], groups: 3)
         }
         try gradCheck([r.tensor([3, 5, 4]), r.tensor([2, 3, 2, 2])]) { try conv2d($0[0], $0[1], padding: "same") }
-        try gradCheck([r.tensor([2, 3, 4, 4]), r.tensor([5, 3, 1, 1]), r.tensor([5])]) { try conv2d($0[0], $0[1], $0[2]) }
+        try gradCheck([r.tensor([2, 3, 4, 4]), r.tensor([5, 3, 1, 1]), r.tensor([5])]) {
+            try conv2d($0[0], $0[1], $0[2])
+        }
     }
 
     func testPoolFiniteDifferences() throws {
@@ -128,7 +145,9 @@ final class ConvTests: XCTestCase {
         // Distinct values keep max pooling away from ties, where it is not differentiable.
         let perm: [Float] = (0..<168).map { (k: Int) -> Float in Float((k * 37) % 168) * 0.05 }
         let xm = try Tensor(perm, shape: [2, 2, 7, 6])
-        try gradCheck([xm], eps: 1e-3) { try maxPool2d($0[0], kernelSize: [3], stride: [2], padding: [1], ceilMode: true) }
+        try gradCheck([xm], eps: 1e-3) {
+            try maxPool2d($0[0], kernelSize: [3], stride: [2], padding: [1], ceilMode: true)
+        }
         try gradCheck([xm], eps: 1e-3) { try maxPool2d($0[0], kernelSize: [2, 3], stride: [1], dilation: [2, 1]) }
         try gradCheck([r.tensor([2, 3, 7, 6])]) {
             try avgPool2d($0[0], kernelSize: [3], stride: [2], padding: [1], ceilMode: true, countIncludePad: false)
@@ -150,45 +169,63 @@ final class ConvTests: XCTestCase {
     // MARK: errors
 
     func testConvErrors() throws {
-        let x = try Tensor.zeros([1, 3, 5, 5]), w = try Tensor.zeros([4, 3, 3, 3])
-        assertThrowsDFM(try conv2d(x, try Tensor.zeros([4, 2, 3, 3])), "to have 2 channels, but got 3 channels", kind: .shapeMismatch)
-        assertThrowsDFM(try conv2d(try Tensor.zeros([1, 4, 5, 5]), try Tensor.zeros([3, 2, 3, 3]), groups: 2),
-                        "expected weight to be divisible by 2", kind: .shapeMismatch)
+        let x = try Tensor.zeros([1, 3, 5, 5])
+        let w = try Tensor.zeros([4, 3, 3, 3])
+        assertThrowsDFM(
+            try conv2d(x, try Tensor.zeros([4, 2, 3, 3])), "to have 2 channels, but got 3 channels",
+            kind: .shapeMismatch)
+        assertThrowsDFM(
+            try conv2d(try Tensor.zeros([1, 4, 5, 5]), try Tensor.zeros([3, 2, 3, 3]), groups: 2),
+            "expected weight to be divisible by 2", kind: .shapeMismatch)
         assertThrowsDFM(try conv2d(x, try Tensor.zeros([4, 1, 3, 3]), groups: 2), "to have 2 channels, but got 3")
-        assertThrowsDFM(try conv2d(x, try Tensor.zeros([4, 3, 7, 7])), "Kernel size can't be greater than actual input size")
+        assertThrowsDFM(
+            try conv2d(x, try Tensor.zeros([4, 3, 7, 7])), "Kernel size can't be greater than actual input size")
         assertThrowsDFM(try conv2d(x, try Tensor.zeros([4, 3, 4, 4]), dilation: [2]), "Kernel size: (7 x 7)")
         XCTAssertEqual(try conv2d(x, try Tensor.zeros([4, 3, 7, 7]), padding: [1]).shape, [1, 4, 1, 1])
         assertThrowsDFM(try conv2d(x, w, stride: [0]), "non-positive stride", kind: .invalidArgument)
         assertThrowsDFM(try conv2d(x, w, padding: [-1, 0]), "negative padding", kind: .invalidArgument)
         assertThrowsDFM(try conv2d(x, w, dilation: [1, 0]), "dilation should be greater than zero")
         assertThrowsDFM(try conv2d(x, w, groups: 0), "non-positive groups")
-        assertThrowsDFM(try conv2d(x, w, stride: [1, 1, 1]), "stride to be a single integer value or a list of 2 values")
-        assertThrowsDFM(try conv2d(try Tensor.zeros([3, 5]), w), "Expected 3D (unbatched) or 4D (batched) input", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try conv2d(x, w, stride: [1, 1, 1]), "stride to be a single integer value or a list of 2 values")
+        assertThrowsDFM(
+            try conv2d(try Tensor.zeros([3, 5]), w), "Expected 3D (unbatched) or 4D (batched) input",
+            kind: .shapeMismatch)
         assertThrowsDFM(try conv2d(x, try Tensor.zeros([4, 3, 3])), "weight must be 4-dimensional")
         assertThrowsDFM(try conv2d(x, w, try Tensor.zeros([3])), "expected bias to be 1-dimensional with 4 elements")
-        assertThrowsDFM(try conv2d(x, w, stride: [2], padding: "same"), "padding='same' is not supported for strided convolutions")
+        assertThrowsDFM(
+            try conv2d(x, w, stride: [2], padding: "same"), "padding='same' is not supported for strided convolutions")
         assertThrowsDFM(try conv2d(x, w, padding: "full"), "Invalid padding string: 'full'")
-        assertThrowsDFM(try conv2d(try Tensor(int64: [Int64](repeating: 0, count: 75), shape: [1, 3, 5, 5]), w), "float32", kind: .typeError)
+        assertThrowsDFM(
+            try conv2d(try Tensor(int64: [Int64](repeating: 0, count: 75), shape: [1, 3, 5, 5]), w), "float32",
+            kind: .typeError)
     }
 
     func testPoolErrors() throws {
         let x = try Tensor.zeros([1, 3, 5, 5])
-        for pool in [{ try maxPool2d($0, kernelSize: $1, stride: $2, padding: $3) },
-                     { try avgPool2d($0, kernelSize: $1, stride: $2, padding: $3) }] as [(Tensor, [Int], [Int]?, [Int]) throws -> Tensor] {
+        for pool in [
+            { try maxPool2d($0, kernelSize: $1, stride: $2, padding: $3) },
+            { try avgPool2d($0, kernelSize: $1, stride: $2, padding: $3) },
+        ] as [(Tensor, [Int], [Int]?, [Int]) throws -> Tensor] {
             assertThrowsDFM(try pool(x, [0], nil, [0]), "kernel_size must be greater than zero")
             assertThrowsDFM(try pool(x, [2], [0], [0]), "stride must be greater than zero")
             assertThrowsDFM(try pool(x, [3], nil, [2]), "pad should be at most half of effective kernel size")
             assertThrowsDFM(try pool(x, [3], nil, [-1]), "pad must be non-negative")
-            assertThrowsDFM(try pool(try Tensor.zeros([1, 3, 2, 2]), [3], nil, [0]), "Output size is too small", kind: .shapeMismatch)
+            assertThrowsDFM(
+                try pool(try Tensor.zeros([1, 3, 2, 2]), [3], nil, [0]), "Output size is too small",
+                kind: .shapeMismatch)
             assertThrowsDFM(try pool(try Tensor.zeros([3, 2]), [1], nil, [0]), "non-empty 3D or 4D")
             assertThrowsDFM(try pool(try Tensor.zeros([1, 0, 4, 4]), [1], nil, [0]), "non-empty 3D or 4D")
-            assertThrowsDFM(try pool(x, [2, 2, 2], nil, [0]), "kernel_size to be a single integer value or a list of 2 values")
+            assertThrowsDFM(
+                try pool(x, [2, 2, 2], nil, [0]), "kernel_size to be a single integer value or a list of 2 values")
         }
-        assertThrowsDFM(try maxPool2d(try Tensor.zeros([1, 3, 9, 9]), kernelSize: [3], padding: [2], dilation: [2]),
-                        "pad should be smaller than or equal to half of kernel size")
+        assertThrowsDFM(
+            try maxPool2d(try Tensor.zeros([1, 3, 9, 9]), kernelSize: [3], padding: [2], dilation: [2]),
+            "pad should be smaller than or equal to half of kernel size")
         assertThrowsDFM(try maxPool2d(x, kernelSize: [2], dilation: [0]), "dilation must be greater than zero")
         assertThrowsDFM(try adaptiveAvgPool2d(x, outputSize: [-1, 2]), "must be greater than or equal to 0")
-        assertThrowsDFM(try adaptiveAvgPool2d(try Tensor.zeros([1, 3, 0, 4]), outputSize: [2]), "with dimension 2 being empty")
+        assertThrowsDFM(
+            try adaptiveAvgPool2d(try Tensor.zeros([1, 3, 0, 4]), outputSize: [2]), "with dimension 2 being empty")
         assertThrowsDFM(try adaptiveAvgPool2d(try Tensor.zeros([5, 5]), outputSize: [2]), "Expected 3D or 4D tensor")
         assertThrowsDFM(try adaptiveAvgPool2d(x, outputSize: [1, 2, 3]), "output_size to be a single integer value")
         XCTAssertEqual(try adaptiveAvgPool2d(x, outputSize: [0, 2]).shape, [1, 3, 0, 2])
@@ -196,7 +233,8 @@ final class ConvTests: XCTestCase {
 
     func testInterpolateErrors() throws {
         let x = try Tensor.zeros([1, 2, 4, 4])
-        assertThrowsDFM(try interpolate(x, size: [3, 3], scaleFactor: [2]), "only one of size or scale_factor should be defined")
+        assertThrowsDFM(
+            try interpolate(x, size: [3, 3], scaleFactor: [2]), "only one of size or scale_factor should be defined")
         assertThrowsDFM(try interpolate(x), "either size or scale_factor should be defined")
         assertThrowsDFM(try interpolate(x, size: [3, 3], alignCorners: true), "align_corners option can only be set")
         assertThrowsDFM(try interpolate(x, size: [3, 3, 3]), "same number of spatial dimensions")
@@ -206,13 +244,17 @@ final class ConvTests: XCTestCase {
         assertThrowsDFM(try interpolate(x, scaleFactor: [-2]), "scale_factor must be positive and finite")
         assertThrowsDFM(try interpolate(x, scaleFactor: [.nan]), "scale_factor must be positive and finite")
         assertThrowsDFM(try interpolate(x, size: [3], mode: "bicubic"), "unsupported mode 'bicubic'")
-        assertThrowsDFM(try interpolate(try Tensor.zeros([2, 4, 4]), size: [3], mode: "bilinear"), "expected a 4-D input", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try interpolate(try Tensor.zeros([2, 4, 4]), size: [3], mode: "bilinear"), "expected a 4-D input",
+            kind: .shapeMismatch)
     }
 
     /// Gradients reach only the inputs that ask for them, and no_grad records nothing.
     func testGradSelectionAndNoGrad() throws {
         var r = SplitMix(seed: 5)
-        let x = r.tensor([2, 3, 5, 5]), w = try r.tensor([4, 3, 3, 3]).requiresGrad(), b = r.tensor([4])
+        let x = r.tensor([2, 3, 5, 5])
+        let w = try r.tensor([4, 3, 3, 3]).requiresGrad()
+        let b = r.tensor([4])
         try sum(try conv2d(x, w, b, padding: [1])).backward()
         XCTAssertNil(x.grad)
         XCTAssertNil(b.grad)

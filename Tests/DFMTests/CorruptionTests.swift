@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 final class CorruptionTests: XCTestCase {
@@ -18,8 +19,11 @@ final class CorruptionTests: XCTestCase {
         XCTAssert(changed.count > 40 && changed.count < 90, "\(changed.count) of 128 changed")
 
         // Blur keeps constants, preserves mass of an impulse away from edges, and spreads it.
-        XCTAssertEqual(try Corruption.blur(sigma: 1).apply(x).toArray().map { ($0 * 1e4).rounded() }, x.toArray().map { ($0 * 1e4).rounded() })
-        let imp = try Tensor.zeros([1, 9, 9]); imp.f[40] = 1
+        XCTAssertEqual(
+            try Corruption.blur(sigma: 1).apply(x).toArray().map { ($0 * 1e4).rounded() },
+            x.toArray().map { ($0 * 1e4).rounded() })
+        let imp = try Tensor.zeros([1, 9, 9])
+        imp.f[40] = 1
         let b = try Corruption.blur(sigma: 1).apply(imp).toArray()
         XCTAssertEqual(b.reduce(0, +), 1, accuracy: 1e-5)
         XCTAssert(b[40] < 0.5 && b[39] > 0 && b[31] > 0)

@@ -1,10 +1,13 @@
 import XCTest
+
 @testable import DFM
 
 final class ElementwiseTests: XCTestCase {
     func testParityWithPyTorch() throws {
         let fx = try Fixture("elementwise")
-        let binary: [String: (Tensor, Tensor) throws -> Tensor] = ["add": add, "sub": sub, "mul": mul, "div": div, "powt": pow]
+        let binary: [String: (Tensor, Tensor) throws -> Tensor] = [
+            "add": add, "sub": sub, "mul": mul, "div": div, "powt": pow,
+        ]
         let unary: [String: (Tensor) throws -> Tensor] = [
             "neg": neg, "exp": exp, "log": log, "abs": abs, "sqrt": sqrt, "relu": relu, "gelu": gelu,
             "sigmoid": sigmoid, "tanh": tanh,
@@ -12,9 +15,11 @@ final class ElementwiseTests: XCTestCase {
         var checked = 0
         for c in fx.cases {
             let p = fx.params(c)
-            if let op = binary.first(where: { c.hasPrefix($0.key) && c.dropFirst($0.key.count).allSatisfy(\.isNumber) })?.value {
+            if let op = binary.first(where: { c.hasPrefix($0.key) && c.dropFirst($0.key.count).allSatisfy(\.isNumber) }
+            )?.value {
                 let ab = try fx.leaves(c, ["a", "b"])
-                try fx.check(c, outputs: [try op(ab[0], ab[1])], inputs: ["a": ab[0], "b": ab[1]], rtol: 1e-5, atol: 1e-6)
+                try fx.check(
+                    c, outputs: [try op(ab[0], ab[1])], inputs: ["a": ab[0], "b": ab[1]], rtol: 1e-5, atol: 1e-6)
             } else if let op = unary[c] {
                 let x = try fx.leaves(c, ["x"])[0]
                 try fx.check(c, outputs: [try op(x)], inputs: ["x": x], rtol: 1e-5, atol: 1e-6)
@@ -30,7 +35,9 @@ final class ElementwiseTests: XCTestCase {
                 case "rdiv_scalar": y = try rdiv(s, x)
                 case "pow", "pow_frac": y = try pow(x, fx.float(c, "p")!)
                 case "clamp", "clamp_min": y = try clamp(x, min: fx.float(c, "min"), max: fx.float(c, "max"))
-                default: XCTFail("unhandled fixture case \(c) \(p)"); continue
+                default:
+                    XCTFail("unhandled fixture case \(c) \(p)")
+                    continue
                 }
                 try fx.check(c, outputs: [y], inputs: ["x": x], rtol: 1e-5, atol: 1e-6)
             }
@@ -41,7 +48,10 @@ final class ElementwiseTests: XCTestCase {
 
     func testFiniteDifferences() throws {
         var r = SplitMix(seed: 1)
-        let a = r.tensor([2, 3, 4]), b = r.tensor([3, 1]), pos = r.tensor([2, 3, 4], 0.5, 2), bpos = r.tensor([3, 1], 0.5, 2)
+        let a = r.tensor([2, 3, 4])
+        let b = r.tensor([3, 1])
+        let pos = r.tensor([2, 3, 4], 0.5, 2)
+        let bpos = r.tensor([3, 1], 0.5, 2)
         try gradCheck([a, b]) { try add($0[0], $0[1]) }
         try gradCheck([a, b]) { try sub($0[0], $0[1]) }
         try gradCheck([a, b]) { try mul($0[0], $0[1]) }
@@ -69,7 +79,8 @@ final class ElementwiseTests: XCTestCase {
     }
 
     func testErrors() throws {
-        let a = try Tensor.zeros([2, 3]), b = try Tensor.zeros([4])
+        let a = try Tensor.zeros([2, 3])
+        let b = try Tensor.zeros([4])
         let ints = try Tensor(int64: [1, 2], shape: [2])
         for op in [add, sub, mul, div, pow] as [(Tensor, Tensor) throws -> Tensor] {
             assertThrowsDFM(try op(a, b), "cannot be broadcast", kind: .shapeMismatch)
@@ -92,11 +103,16 @@ final class ReduceTests: XCTestCase {
         let fx = try Fixture("reduce")
         for c in fx.cases {
             let x = try fx.leaves(c, ["x"])[0]
-            let dims = fx.ints(c, "dims") ?? [], keep = fx.bool(c, "keepdim") ?? false
+            let dims = fx.ints(c, "dims") ?? []
+            let keep = fx.bool(c, "keepdim") ?? false
             let y: Tensor
-            if c.hasPrefix("sum") { y = try sum(x, dims: dims, keepdim: keep) }
-            else if c.hasPrefix("mean") { y = try mean(x, dims: dims, keepdim: keep) }
-            else { y = try expand(x, to: fx.ints(c, "shape")!) }
+            if c.hasPrefix("sum") {
+                y = try sum(x, dims: dims, keepdim: keep)
+            } else if c.hasPrefix("mean") {
+                y = try mean(x, dims: dims, keepdim: keep)
+            } else {
+                y = try expand(x, to: fx.ints(c, "shape")!)
+            }
             try fx.check(c, outputs: [y], inputs: ["x": x], rtol: 1e-5, atol: 1e-5)
         }
     }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// sin/cos/log1p/expm1, leaky_relu, rounding, isnan & co., sort and topk against PyTorch
@@ -7,8 +8,10 @@ final class ExtraOpsTests: XCTestCase {
     func testParityWithPyTorch() throws {
         let fx = try Fixture("extra_ops")
         let unary: [String: (Tensor) throws -> Tensor] = [
-            "sin": sin, "cos": cos, "log1p": log1p, "expm1": expm1, "isnan": isNaN, "isinf": isInf, "isfinite": isFinite,
-            "floor": { try rounded($0, .floor) }, "ceil": { try rounded($0, .ceil) }, "round": { try rounded($0, .round) },
+            "sin": sin, "cos": cos, "log1p": log1p, "expm1": expm1, "isnan": isNaN, "isinf": isInf,
+            "isfinite": isFinite,
+            "floor": { try rounded($0, .floor) }, "ceil": { try rounded($0, .ceil) },
+            "round": { try rounded($0, .round) },
             "trunc": { try rounded($0, .trunc) }, "sign": { try rounded($0, .sign) },
         ]
         var checked = 0
@@ -29,7 +32,8 @@ final class ExtraOpsTests: XCTestCase {
             } else if let f = unary[name] {
                 outs = [try f(x)]
             } else {
-                XCTFail("unhandled fixture case \(c)"); continue
+                XCTFail("unhandled fixture case \(c)")
+                continue
             }
             // Values bitwise where torch's result is exact (rounding, sort); 1e-6 for the transcendental ones.
             let exact = ["floor", "ceil", "round", "trunc", "sign", "sort", "topk"].contains { c.hasPrefix($0) }
@@ -47,8 +51,9 @@ final class ExtraOpsTests: XCTestCase {
             let y: Tensor
             if c.hasPrefix("nll") {
                 let w = fx.tensors["\(c)/extra/w"]
-                y = try nllLoss(x, fx.input(c, "t"), weight: w, ignoreIndex: fx.int(c, "ignore_index") ?? -100,
-                                reduction: try Reduction(fx.string(c, "reduction")!))
+                y = try nllLoss(
+                    x, fx.input(c, "t"), weight: w, ignoreIndex: fx.int(c, "ignore_index") ?? -100,
+                    reduction: try Reduction(fx.string(c, "reduction")!))
             } else if c.hasPrefix("cumsum") {
                 y = try cumsum(x, dim: fx.int(c, "dim")!)
             } else {
@@ -61,10 +66,16 @@ final class ExtraOpsTests: XCTestCase {
         }
         XCTAssertEqual(checked, 14)
         let x = try Tensor([1, 2, 3, 4], shape: [2, 2])
-        XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [2], shape: [1, 1]))) { XCTAssertTrue("\($0)".contains("out of bounds"), "\($0)") }
-        XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [0, 0, 0], shape: [3, 1]))) { XCTAssertTrue("\($0)".contains("no larger"), "\($0)") }
+        XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [2], shape: [1, 1]))) {
+            XCTAssertTrue("\($0)".contains("out of bounds"), "\($0)")
+        }
+        XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [0, 0, 0], shape: [3, 1]))) {
+            XCTAssertTrue("\($0)".contains("no larger"), "\($0)")
+        }
         XCTAssertThrowsError(try gather(x, dim: 1, index: try Tensor(int64: [0], shape: [1])))
-        XCTAssertThrowsError(try nllLoss(x, try Tensor(int64: [0, 2], shape: [2]))) { XCTAssertTrue("\($0)".contains("out of bounds"), "\($0)") }
+        XCTAssertThrowsError(try nllLoss(x, try Tensor(int64: [0, 2], shape: [2]))) {
+            XCTAssertTrue("\($0)".contains("out of bounds"), "\($0)")
+        }
     }
 
     func testConvTranspose2d() throws {
@@ -74,19 +85,25 @@ final class ExtraOpsTests: XCTestCase {
             let hasBias = fx.bool(c, "bias")!
             let t = try fx.leaves(c, hasBias ? ["x", "w", "b"] : ["x", "w"])
             let pair = { (k: String, def: Int) in fx.ints(c, k) ?? [def] }
-            let y = try convTranspose2d(t[0], t[1], hasBias ? t[2] : nil, stride: pair("stride", 1), padding: pair("padding", 0),
-                                        outputPadding: pair("output_padding", 0), dilation: pair("dilation", 1),
-                                        groups: fx.int(c, "groups") ?? 1)
+            let y = try convTranspose2d(
+                t[0], t[1], hasBias ? t[2] : nil, stride: pair("stride", 1), padding: pair("padding", 0),
+                outputPadding: pair("output_padding", 0), dilation: pair("dilation", 1),
+                groups: fx.int(c, "groups") ?? 1)
             var inputs = ["x": t[0], "w": t[1]]
             if hasBias { inputs["b"] = t[2] }
             try fx.check(c, outputs: [y], inputs: inputs, rtol: 1e-5, atol: 1e-5)
             checked += 1
         }
         XCTAssertEqual(checked, 5)
-        let x = try Tensor.zeros([1, 2, 3, 3]), w = try Tensor.zeros([2, 1, 3, 3])
-        XCTAssertThrowsError(try convTranspose2d(x, w, stride: [2], outputPadding: [2])) { XCTAssertTrue("\($0)".contains("output padding"), "\($0)") }
+        let x = try Tensor.zeros([1, 2, 3, 3])
+        let w = try Tensor.zeros([2, 1, 3, 3])
+        XCTAssertThrowsError(try convTranspose2d(x, w, stride: [2], outputPadding: [2])) {
+            XCTAssertTrue("\($0)".contains("output padding"), "\($0)")
+        }
         XCTAssertThrowsError(try convTranspose2d(x, try Tensor.zeros([3, 1, 3, 3])))
-        XCTAssertThrowsError(try convTranspose2d(x, w, padding: [3])) { XCTAssertTrue("\($0)".contains("too small"), "\($0)") }
+        XCTAssertThrowsError(try convTranspose2d(x, w, padding: [3])) {
+            XCTAssertTrue("\($0)".contains("too small"), "\($0)")
+        }
     }
 
     func testScatterAndScatterAdd() throws {
@@ -106,8 +123,11 @@ final class ExtraOpsTests: XCTestCase {
             checked += 1
         }
         XCTAssertEqual(checked, 5)
-        let x = try Tensor.zeros([2, 2]), idx = try Tensor(int64: [0, 1], shape: [1, 2])
-        XCTAssertThrowsError(try scatter(x, dim: 0, index: idx, src: try Tensor.zeros([1, 1]))) { XCTAssertTrue("\($0)".contains("no larger than src"), "\($0)") }
+        let x = try Tensor.zeros([2, 2])
+        let idx = try Tensor(int64: [0, 1], shape: [1, 2])
+        XCTAssertThrowsError(try scatter(x, dim: 0, index: idx, src: try Tensor.zeros([1, 1]))) {
+            XCTAssertTrue("\($0)".contains("no larger than src"), "\($0)")
+        }
         XCTAssertThrowsError(try scatter(x, dim: 0, index: idx, src: try Tensor(int64: [1, 2], shape: [1, 2])))
         XCTAssertThrowsError(try scatterAdd(x, dim: 1, index: try Tensor(int64: [0, 2], shape: [1, 2]), src: x))
     }
@@ -139,7 +159,10 @@ final class ExtraOpsTests: XCTestCase {
         let sgd = try SGD([p], lr: 0.1)
         let ms = try MultiStepLR(sgd, milestones: [5, 2, 5], gamma: 0.5)
         var lrs: [Double] = []
-        for _ in 0..<8 { lrs.append(ms.lastLrValue); ms.step() }
+        for _ in 0..<8 {
+            lrs.append(ms.lastLrValue)
+            ms.step()
+        }
         let want = [0.1, 0.1, 0.05, 0.05, 0.05, 0.0125, 0.0125, 0.0125]
         for (a, b) in zip(lrs, want) { XCTAssertEqual(a, b, accuracy: 1e-15) }
         let sgd2 = try SGD([p], lr: 0.2)

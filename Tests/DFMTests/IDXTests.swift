@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 final class IDXTests: XCTestCase {
@@ -31,7 +32,8 @@ final class IDXTests: XCTestCase {
         FileManager.default.createFile(atPath: dir + "/bad", contents: Data([1, 2, 3, 4, 5, 6, 7, 8]))
         assertThrowsDFM(try IDXDataset(images: dir + "/bad", labels: dir + "/l"), "not an unsigned-byte IDX")
         // A gzip header followed by garbage.
-        FileManager.default.createFile(atPath: dir + "/g", contents: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]))
+        FileManager.default.createFile(
+            atPath: dir + "/g", contents: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]))
         assertThrowsDFM(try IDXDataset(images: dir + "/g", labels: dir + "/l"), "gzip")
         let ok = Data([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 255])
         FileManager.default.createFile(atPath: dir + "/ok", contents: ok)
@@ -60,7 +62,9 @@ final class IDXTests: XCTestCase {
         var raw = Data([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9])
         raw.append(Data(count: 64 << 20))
         FileManager.default.createFile(atPath: dir + "/bomb.gz", contents: try gzip(raw))
-        assertThrowsDFM(try IDXDataset(images: dir + "/bomb.gz", labels: dir + "/l"), "holds more than the 1 bytes of data", kind: .ioError)
+        assertThrowsDFM(
+            try IDXDataset(images: dir + "/bomb.gz", labels: dir + "/l"), "holds more than the 1 bytes of data",
+            kind: .ioError)
     }
 
     /// Found by fuzz-idx: an empty dataset may declare any image size (no data bounds it);
@@ -69,7 +73,8 @@ final class IDXTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "dfm-idx-huge-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        FileManager.default.createFile(atPath: dir + "/i", contents: Data([0, 0, 8, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0]))
+        FileManager.default.createFile(
+            atPath: dir + "/i", contents: Data([0, 0, 8, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0]))
         FileManager.default.createFile(atPath: dir + "/l", contents: Data([0, 0, 8, 1, 0, 0, 0, 0]))
         let ds = try IDXDataset(images: dir + "/i", labels: dir + "/l")
         XCTAssertEqual([ds.count, ds.height, ds.width], [0, 1 << 18, 1 << 18])
@@ -77,7 +82,8 @@ final class IDXTests: XCTestCase {
         assertThrowsDFM(try ds.batch([-1]), "out of range", kind: .indexError)
         XCTAssertEqual(try ds.batch([]).images.shape, [0, 1, 1 << 18, 1 << 18])
         // 0 images of (2^32 - 1)² pixels: H × W overflows; batch([]) used to trap on it
-        FileManager.default.createFile(atPath: dir + "/o", contents: Data([0, 0, 8, 3, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255]))
+        FileManager.default.createFile(
+            atPath: dir + "/o", contents: Data([0, 0, 8, 3, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255]))
         assertThrowsDFM(try IDXDataset(images: dir + "/o", labels: dir + "/l"), "too large", kind: .outOfMemory)
     }
 
@@ -86,11 +92,15 @@ final class IDXTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/gzip")
         p.arguments = ["-c"]
-        let inPipe = Pipe(), outPipe = Pipe()
+        let inPipe = Pipe()
+        let outPipe = Pipe()
         p.standardInput = inPipe
         p.standardOutput = outPipe
         try p.run()
-        DispatchQueue.global().async { inPipe.fileHandleForWriting.write(data); try? inPipe.fileHandleForWriting.close() }
+        DispatchQueue.global().async {
+            inPipe.fileHandleForWriting.write(data)
+            try? inPipe.fileHandleForWriting.close()
+        }
         let out = outPipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return out

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// DFM-DeepLabV3+ against the PyTorch reference (tools/fixtures/models_deeplab.py,
@@ -54,9 +55,10 @@ final class ModelDeepLabTests: XCTestCase {
         func i(_ k: String) -> Int { (cfg[k] as? NSNumber)?.intValue ?? -1 }
         func f(_ k: String) -> Float { (cfg[k] as? NSNumber)?.floatValue ?? -1 }
         func d(_ k: String) -> Double { (cfg[k] as? NSNumber)?.doubleValue ?? -1 }
-        let m = try DeepLabV3Plus(inFilters: i("in_filters"), fbFilters: i("fb_filters"), classFilters: i("class_filters"),
-                                  classes: i("classes"), tau: d("tau"), shape: (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [],
-                                  asppDropout: f("aspp_dropout"), stateInitStd: f("state_init_std"))
+        let m = try DeepLabV3Plus(
+            inFilters: i("in_filters"), fbFilters: i("fb_filters"), classFilters: i("class_filters"),
+            classes: i("classes"), tau: d("tau"), shape: (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? [],
+            asppDropout: f("aspp_dropout"), stateInitStd: f("state_init_std"))
         try DeterministicWeights.apply(m)
         try Self.adjust(m, cfg["adjust"] as? [String: Any] ?? [:])
         return m
@@ -68,7 +70,8 @@ final class ModelDeepLabTests: XCTestCase {
     static func adjust(_ m: DeepLabV3Plus, _ adj: [String: Any]) throws {
         if let scale = (adj["pool_conv_scale"] as? NSNumber)?.floatValue {
             guard let aspp = try m.decoder.aspp.at(0) as? ASPP, let pool = try aspp.convs.at(4) as? ASPPPooling,
-                  let conv = try pool.at(1) as? Conv2d else {
+                let conv = try pool.at(1) as? Conv2d
+            else {
                 throw DFMError.state("ModelDeepLabTests", "unexpected ASPP layout")
             }
             try GradMode.noGrad { try conv.weight.copy_(try mul(conv.weight, Double(scale))) }
@@ -83,7 +86,9 @@ final class ModelDeepLabTests: XCTestCase {
 
     /// Asserts relNormDiff(a, e) <= tol; returns the relative difference.
     @discardableResult
-    func checkRel(_ a: Tensor, _ e: Tensor, _ tol: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line) -> Double {
+    func checkRel(
+        _ a: Tensor, _ e: Tensor, _ tol: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line
+    ) -> Double {
         XCTAssertEqual(a.shape, e.shape, what, file: file, line: line)
         let r = Double(relNormDiff(a, e))
         XCTAssertLessThanOrEqual(r, tol, "\(what): relative difference \(r) > \(tol)", file: file, line: line)
@@ -112,25 +117,36 @@ final class ModelDeepLabTests: XCTestCase {
         // ModelTolerance: values within 1e-4, gradients within the kink allowance (2e-2): a ReLU input
         // within rounding of 0 flips with the BLAS kernel's summation order (issue #12: dl_train_T3's
         // gradients moved by up to 2.7e-3 on OpenBLAS's Cooperlake and Sandybridge kernels).
-        var worstValue = 0.0, worstGrad = ("", 0.0, ModelTolerance.gradient())
+        var worstValue = 0.0
+        var worstGrad = ("", 0.0, ModelTolerance.gradient())
         let vt = ModelTolerance.value()
-        if let whole = tensors["\(c)/logits"] { worstValue = max(worstValue, checkRel(logits, whole, vt, "\(c) logits")) }
-        worstValue = max(worstValue, checkRel(try sampled(logits, count: 1024), tensors["\(c)/logits_sample"]!, vt, "\(c) logits sample"))
+        if let whole = tensors["\(c)/logits"] {
+            worstValue = max(worstValue, checkRel(logits, whole, vt, "\(c) logits"))
+        }
+        worstValue = max(
+            worstValue,
+            checkRel(try sampled(logits, count: 1024), tensors["\(c)/logits_sample"]!, vt, "\(c) logits sample"))
         worstValue = max(worstValue, checkRel(loss, tensors["\(c)/loss"]!, vt, "\(c) loss"))
-        worstValue = max(worstValue, checkRel(try sampled(m.errorHead.Q), tensors["\(c)/Q"]!, vt, "\(c) Q after forward"))
+        worstValue = max(
+            worstValue, checkRel(try sampled(m.errorHead.Q), tensors["\(c)/Q"]!, vt, "\(c) Q after forward"))
 
         for (name, p) in m.namedParameters() {
             guard withGrad.contains(name) else {
                 XCTAssertNil(p.grad, "\(c): \(name) has no gradient in PyTorch")
                 continue
             }
-            guard let g = p.grad else { XCTFail("\(c): no gradient for \(name)"); continue }
+            guard let g = p.grad else {
+                XCTFail("\(c): no gradient for \(name)")
+                continue
+            }
             let tol = ModelTolerance.gradient(gap32: gaps[name]?.doubleValue ?? 0)
-            let rn = checkRel(Tensor.scalar(relNormOf(g)), tensors["\(c)/gradnorm/\(name)"]!, tol, "\(c) |grad \(name)|")
+            let rn = checkRel(
+                Tensor.scalar(relNormOf(g)), tensors["\(c)/gradnorm/\(name)"]!, tol, "\(c) |grad \(name)|")
             let rs = checkRel(try sampled(g), tensors["\(c)/grad/\(name)"]!, tol, "\(c) grad \(name)")
             if Swift.max(rn, rs) / tol > worstGrad.1 / worstGrad.2 { worstGrad = (name, Swift.max(rn, rs), tol) }
         }
-        XCTAssertEqual(Set(m.namedParameters().filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c) params with grad")
+        XCTAssertEqual(
+            Set(m.namedParameters().filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c) params with grad")
         if train {
             for (name, b) in m.namedBuffers() {
                 if name.hasSuffix("num_batches_tracked") {
@@ -142,8 +158,10 @@ final class ModelDeepLabTests: XCTestCase {
                 }
             }
         }
-        print("ModelDeepLabTests \(c): worst value \(ModelTolerance.fmt(worstValue)) (allowed \(ModelTolerance.fmt(vt))), "
-              + "worst gradient \(worstGrad.0) \(ModelTolerance.fmt(worstGrad.1)) (allowed \(ModelTolerance.fmt(worstGrad.2)))")
+        print(
+            "ModelDeepLabTests \(c): worst value \(ModelTolerance.fmt(worstValue)) (allowed \(ModelTolerance.fmt(vt))), "
+                + "worst gradient \(worstGrad.0) \(ModelTolerance.fmt(worstGrad.1)) (allowed \(ModelTolerance.fmt(worstGrad.2)))"
+        )
     }
 
     func relNormOf(_ t: Tensor) -> Double { t.toArray().reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
@@ -167,8 +185,11 @@ final class ModelDeepLabTests: XCTestCase {
     func testStateDictKeys() throws {
         let meta = try load().meta
         for fb in [2, 0] {
-            guard let s = meta["keys/deeplab/fb\(fb)"], let rows = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [[Any]] else {
-                XCTFail("no key list for fb\(fb)"); continue
+            guard let s = meta["keys/deeplab/fb\(fb)"],
+                let rows = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [[Any]]
+            else {
+                XCTFail("no key list for fb\(fb)")
+                continue
             }
             let m = try DeepLabV3Plus(fbFilters: fb, classes: 8, shape: [64, 64])
             let mine = m.stateDict().map { "\($0.0) \($0.1.shape) \($0.1.dtype)" }
@@ -181,8 +202,10 @@ final class ModelDeepLabTests: XCTestCase {
         let m = try DeepLabV3Plus(fbFilters: 2, classFilters: 8, classes: 3, shape: [32, 32], layers: [1, 1, 1, 1])
         assertThrowsDFM(try m.forward(try Tensor.zeros([2, 3, 40, 32]), T: 1), "got 40x32", kind: .shapeMismatch)
         assertThrowsDFM(try m.forward(try Tensor.zeros([2, 3, 32, 24]), T: 1), "divisible by 16", kind: .shapeMismatch)
-        assertThrowsDFM(try m.forward(try Tensor.zeros([1, 3, 32, 32]), T: 1), "batch size 1 is not supported in training")
-        assertThrowsDFM(try m.forward(try Tensor.zeros([2, 1, 32, 32]), T: 1), "1 channels but the model expects in_filters=3")
+        assertThrowsDFM(
+            try m.forward(try Tensor.zeros([1, 3, 32, 32]), T: 1), "batch size 1 is not supported in training")
+        assertThrowsDFM(
+            try m.forward(try Tensor.zeros([2, 1, 32, 32]), T: 1), "1 channels but the model expects in_filters=3")
         assertThrowsDFM(try m.forward(try Tensor.zeros([2, 3, 32, 32]), T: -1), "T must be non-negative")
         assertThrowsDFM(try DeepLabV3Plus(shape: [50, 64]), "multiples of 16")
         assertThrowsDFM(try DeepLabV3Plus(fbFilters: -1), "non-negative")
@@ -201,8 +224,9 @@ final class ModelDeepLabTests: XCTestCase {
         let (x, y) = try SegmentationTests.syntheticScenes(count: 8, canvas: 32)
         for fb in [2, 0] {
             manualSeed(7)
-            let m = try DeepLabV3Plus(inFilters: 1, fbFilters: fb, classFilters: 16, classes: 4, shape: [32, 32],
-                                      layers: [1, 1, 1, 1], asppDropout: 0.1, stateInitStd: 1e-3)
+            let m = try DeepLabV3Plus(
+                inFilters: 1, fbFilters: fb, classFilters: 16, classes: 4, shape: [32, 32],
+                layers: [1, 1, 1, 1], asppDropout: 0.1, stateInitStd: 1e-3)
             let opt = try Adam(m.parameters().filter { $0.requiresGrad }, lr: 1e-3)
             let steps = fb > 0 ? 2 : 1
             var losses: [Float] = []
@@ -213,7 +237,8 @@ final class ModelDeepLabTests: XCTestCase {
                 try opt.step()
                 losses.append(try loss.item())
             }
-            let first = losses.prefix(3).reduce(0, +) / 3, last = losses.suffix(3).reduce(0, +) / 3
+            let first = losses.prefix(3).reduce(0, +) / 3
+            let last = losses.suffix(3).reduce(0, +) / 3
             XCTAssertTrue(losses.allSatisfy { $0.isFinite }, "fb\(fb): losses \(losses)")
             XCTAssertLessThan(last, 0.7 * first, "fb\(fb): loss did not fall: \(losses)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// The model-level parity proof: DFM-ResNet18/34/50 and DFM-DeepLabV3+ in float64 against
@@ -18,7 +19,8 @@ final class ModelFloat64Tests: XCTestCase {
 
     /// The fixture's sampling: whole when n <= 128 (for count 32), else flat indices ((2j+1)·n) / (2·count).
     static func sampled(_ t: Tensor, count: Int = 32) -> [Double] {
-        let v = t.toDoubleArray(), n = v.count
+        let v = t.toDoubleArray()
+        let n = v.count
         if n <= 128 && count == 32 { return v }
         return (0..<count).map { v[((2 * $0 + 1) * n) / (2 * count)] }
     }
@@ -28,9 +30,10 @@ final class ModelFloat64Tests: XCTestCase {
     /// Σ g_k·w_k with the fixture's fixed weights w_k = ((k·2654435761) mod 2^32) / 2^32 - 0.5.
     static func projection(_ t: Tensor) -> (value: Double, weightNorm: Double) {
         let v = t.toDoubleArray()
-        var s = 0.0, w2 = 0.0
+        var s = 0.0
+        var w2 = 0.0
         for k in 0..<v.count {
-            let w = Double((UInt64(k) &* 2654435761) % (1 << 32)) / Double(1 << 32) - 0.5
+            let w = Double((UInt64(k) &* 2_654_435_761) % (1 << 32)) / Double(1 << 32) - 0.5
             s += v[k] * w
             w2 += w * w
         }
@@ -56,13 +59,19 @@ final class ModelFloat64Tests: XCTestCase {
         let train = (cfg["train"] as? NSNumber)?.boolValue ?? false
         let shape = (cfg["shape"] as? [NSNumber])?.map { $0.intValue } ?? []
         let input = (cfg["input"] as? [NSNumber])?.map { $0.intValue } ?? []
-        let T = int("T"), atol = Float(dbl("atol"))
+        let T = int("T")
+        let atol = Float(dbl("atol"))
 
-        let model: Module, logits: Tensor, loss: Tensor, stepsRun: () -> Int, q: () -> Tensor
+        let model: Module
+        let logits: Tensor
+        let loss: Tensor
+        let stepsRun: () -> Int
+        let q: () -> Tensor
         if cfg["model"] as? String == "deeplabv3plus" {
-            let m = try DeepLabV3Plus(inFilters: int("in_filters"), fbFilters: int("fb_filters"), classFilters: int("class_filters"),
-                                      classes: int("classes"), tau: dbl("tau"), shape: shape,
-                                      asppDropout: Float(dbl("aspp_dropout")), stateInitStd: 0)
+            let m = try DeepLabV3Plus(
+                inFilters: int("in_filters"), fbFilters: int("fb_filters"), classFilters: int("class_filters"),
+                classes: int("classes"), tau: dbl("tau"), shape: shape,
+                asppDropout: Float(dbl("aspp_dropout")), stateInitStd: 0)
             try DeterministicWeights.apply(m)
             try ModelDeepLabTests.adjust(m, cfg["adjust"] as? [String: Any] ?? [:])
             try m.to(.float64)
@@ -73,12 +82,14 @@ final class ModelFloat64Tests: XCTestCase {
             loss = try crossEntropy(logits, y, ignoreIndex: int("ignore_index"))
             (model, stepsRun, q) = (m, { m.stepsRun }, { m.errorHead.Q })
         } else {
-            let m = try ModelResNetTests.build(cfg["model"] as? String ?? "", fb: int("fb_filters"), inChannels: int("in_channels"),
-                                               nClasses: int("n_classes"), shape: shape, tau: dbl("tau"))
+            let m = try ModelResNetTests.build(
+                cfg["model"] as? String ?? "", fb: int("fb_filters"), inChannels: int("in_channels"),
+                nClasses: int("n_classes"), shape: shape, tau: dbl("tau"))
             try DeterministicWeights.apply(m)
             try m.to(.float64)
             m.train(train)
-            let x = try toDType(try DeterministicWeights.uniformTensor(cfg["input_key"] as? String ?? "", input), .float64)
+            let x = try toDType(
+                try DeterministicWeights.uniformTensor(cfg["input_key"] as? String ?? "", input), .float64)
             let labels = (cfg["labels"] as? [NSNumber])?.map { $0.int64Value } ?? []
             logits = try m.forward(x, T: T, atol: atol)
             loss = try crossEntropy(logits, try Tensor(int64: labels, shape: [labels.count]))
@@ -90,15 +101,21 @@ final class ModelFloat64Tests: XCTestCase {
 
         var worst = 0.0
         let eLogits = try fx.values("\(c)/logits", dtype: .float64)
-        let gotLogits = eLogits.count == logits.count ? logits.toDoubleArray() : Self.sampled(logits, count: eLogits.count)
+        let gotLogits =
+            eLogits.count == logits.count ? logits.toDoubleArray() : Self.sampled(logits, count: eLogits.count)
         worst = max(worst, expectClose(gotLogits, eLogits, "\(c): logits"))
-        worst = max(worst, expectClose([Self.norm(logits.toDoubleArray())], try fx.values("\(c)/logits_norm", dtype: .float64), "\(c): |logits|"))
+        worst = max(
+            worst,
+            expectClose(
+                [Self.norm(logits.toDoubleArray())], try fx.values("\(c)/logits_norm", dtype: .float64),
+                "\(c): |logits|"))
         worst = max(worst, expectClose(loss.toDoubleArray(), try fx.values("\(c)/loss", dtype: .float64), "\(c): loss"))
         worst = max(worst, expectClose(Self.sampled(q()), try fx.values("\(c)/Q", dtype: .float64), "\(c): Q"))
 
         let withGrad = Set((cfg["with_grad"] as? [String]) ?? [])
         let params = model.namedParameters()
-        XCTAssertEqual(Set(params.filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c): parameters with a gradient")
+        XCTAssertEqual(
+            Set(params.filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c): parameters with a gradient")
         var gradSamples: [String: [Double]] = [:]
         for (name, p) in params where withGrad.contains(name) {
             guard let g = p.grad else { continue }
@@ -112,7 +129,8 @@ final class ModelFloat64Tests: XCTestCase {
             XCTAssertLessThanOrEqual(pr, Self.tol, "\(c): projection of grad \(name): \(proj) vs \(eProj)")
             worst = max(worst, pr)
             // Samples, each relative to the whole gradient's norm (elements near 0 have no relative precision).
-            let gs = Self.sampled(g), es = try fx.values("\(c)/grad/\(name)", dtype: .float64)
+            let gs = Self.sampled(g)
+            let es = try fx.values("\(c)/grad/\(name)", dtype: .float64)
             gradSamples[name] = gs
             let sd = zip(gs, es).map { Swift.abs($0 - $1) }.max() ?? 0
             XCTAssertLessThanOrEqual(sd, Self.tol * max(eNorm, 1e-300), "\(c): sampled grad \(name)")
@@ -121,7 +139,10 @@ final class ModelFloat64Tests: XCTestCase {
         if train {
             for (name, b) in model.namedBuffers() {
                 if name.hasSuffix("running_mean") || name.hasSuffix("running_var") {
-                    worst = max(worst, expectClose(Self.sampled(b), try fx.values("\(c)/bn/\(name)", dtype: .float64), "\(c): \(name)"))
+                    worst = max(
+                        worst,
+                        expectClose(Self.sampled(b), try fx.values("\(c)/bn/\(name)", dtype: .float64), "\(c): \(name)")
+                    )
                 } else if name.hasSuffix("num_batches_tracked") {
                     XCTAssertEqual(b.i[0], try fx.tensors["\(c)/nbt/\(name)"]?.i[0] ?? -1, "\(c): \(name)")
                 }
@@ -134,11 +155,14 @@ final class ModelFloat64Tests: XCTestCase {
         try opt.step()
         func unit(_ g: Double) -> Double { g / (Swift.abs(g) + 1e-8) }
         for (name, p) in params where withGrad.contains(name) {
-            let got = Self.sampled(p), e = try fx.values("\(c)/after/\(name)", dtype: .float64), eg = try fx.values("\(c)/grad/\(name)", dtype: .float64)
+            let got = Self.sampled(p)
+            let e = try fx.values("\(c)/after/\(name)", dtype: .float64)
+            let eg = try fx.values("\(c)/grad/\(name)", dtype: .float64)
             let gs = gradSamples[name] ?? []
             for k in 0..<min(got.count, e.count, gs.count) {
                 let allowed = 1.01 * lr * Swift.abs(unit(gs[k]) - unit(eg[k])) + 1e-12 * max(Swift.abs(e[k]), lr)
-                XCTAssertLessThanOrEqual(Swift.abs(got[k] - e[k]), allowed, "\(c): \(name) after one Adam step, sample \(k)")
+                XCTAssertLessThanOrEqual(
+                    Swift.abs(got[k] - e[k]), allowed, "\(c): \(name) after one Adam step, sample \(k)")
             }
         }
         return worst
@@ -151,7 +175,9 @@ final class ModelFloat64Tests: XCTestCase {
         for c in cases {
             let t0 = Date()
             let w = try checkCase(fx, c)
-            print("float64 parity \(c): worst relative difference \(String(format: "%.1e", w)) (\(String(format: "%.1f", Date().timeIntervalSince(t0))) s)")
+            print(
+                "float64 parity \(c): worst relative difference \(String(format: "%.1e", w)) (\(String(format: "%.1f", Date().timeIntervalSince(t0))) s)"
+            )
         }
     }
 
@@ -170,10 +196,14 @@ final class ModelFloat64Tests: XCTestCase {
         try m.to(.float64)
         XCTAssertEqual(m.parameters().map { ObjectIdentifier($0) }, before)
         XCTAssertTrue(m.parameters().allSatisfy { $0.dtype == .float64 })
-        XCTAssertTrue(m.namedBuffers().allSatisfy { $0.0.hasSuffix("num_batches_tracked") ? $0.1.dtype == .int64 : $0.1.dtype == .float64 })
+        XCTAssertTrue(
+            m.namedBuffers().allSatisfy {
+                $0.0.hasSuffix("num_batches_tracked") ? $0.1.dtype == .int64 : $0.1.dtype == .float64
+            })
         XCTAssertThrowsError(try m.forward(try Tensor.zeros([2, 3, 32, 32]), T: 1))
         let x = try DeterministicWeights.uniformTensor("input/2x3x32x32", [2, 3, 32, 32])
-        let loss = try crossEntropy(try m.forward(try toDType(x, .float64), T: 2), try Tensor(int64: [1, 2], shape: [2]))
+        let loss = try crossEntropy(
+            try m.forward(try toDType(x, .float64), T: 2), try Tensor(int64: [1, 2], shape: [2]))
         try loss.backward()
         let w0 = try m.conv1.weight.clone()
         try opt.step()

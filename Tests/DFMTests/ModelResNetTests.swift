@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// DFM-ResNet18/34/50 against the PyTorch reference (tools/fixtures/models_resnet.py,
@@ -14,7 +15,8 @@ final class ModelResNetTests: XCTestCase {
         let meta: [String: String]
 
         init(_ name: String) throws {
-            guard let url = Bundle.module.url(forResource: "Fixtures/models/\(name)", withExtension: "safetensors") else {
+            guard let url = Bundle.module.url(forResource: "Fixtures/models/\(name)", withExtension: "safetensors")
+            else {
                 throw DFMError(.notFound, "fixture models/\(name) missing: run tools/fixtures/models_resnet.py")
             }
             (tensors, meta) = try SafeTensors.read(url.path)
@@ -24,7 +26,8 @@ final class ModelResNetTests: XCTestCase {
 
         func config(_ c: String) throws -> [String: Any] {
             guard let s = meta[c], let d = s.data(using: .utf8),
-                  let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else {
+                let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
+            else {
                 throw DFMError(.notFound, "fixture case \(c) has no metadata")
             }
             return o
@@ -36,15 +39,23 @@ final class ModelResNetTests: XCTestCase {
         }
     }
 
-    static func build(_ model: String, fb: Int, inChannels: Int = 3, nClasses: Int = 10, shape: [Int] = [32, 32],
-                      tau: Double = 1.0, stateInitStd: Float = 0) throws -> DFMResNet {
+    static func build(
+        _ model: String, fb: Int, inChannels: Int = 3, nClasses: Int = 10, shape: [Int] = [32, 32],
+        tau: Double = 1.0, stateInitStd: Float = 0
+    ) throws -> DFMResNet {
         switch model {
-        case "resnet18": return try DFMResNet.resnet18(fbFilters: fb, nClasses: nClasses, shape: shape, tau: tau,
-                                                       inChannels: inChannels, stateInitStd: stateInitStd)
-        case "resnet34": return try DFMResNet.resnet34(fbFilters: fb, nClasses: nClasses, shape: shape, tau: tau,
-                                                       inChannels: inChannels, stateInitStd: stateInitStd)
-        case "resnet50": return try DFMResNet.resnet50(fbFilters: fb, nClasses: nClasses, shape: shape, tau: tau,
-                                                       inChannels: inChannels, stateInitStd: stateInitStd)
+        case "resnet18":
+            return try DFMResNet.resnet18(
+                fbFilters: fb, nClasses: nClasses, shape: shape, tau: tau,
+                inChannels: inChannels, stateInitStd: stateInitStd)
+        case "resnet34":
+            return try DFMResNet.resnet34(
+                fbFilters: fb, nClasses: nClasses, shape: shape, tau: tau,
+                inChannels: inChannels, stateInitStd: stateInitStd)
+        case "resnet50":
+            return try DFMResNet.resnet50(
+                fbFilters: fb, nClasses: nClasses, shape: shape, tau: tau,
+                inChannels: inChannels, stateInitStd: stateInitStd)
         default: throw DFMError.invalid("test", "unknown model \(model)")
         }
     }
@@ -58,7 +69,9 @@ final class ModelResNetTests: XCTestCase {
         var scaled = 0
         for (name, p) in m.namedParameters() {
             let parts = name.split(separator: ".")
-            guard parts.count == 4, parts[0].hasPrefix("layer"), parts[2] == last, parts[3] == "weight" else { continue }
+            guard parts.count == 4, parts[0].hasPrefix("layer"), parts[2] == last, parts[3] == "weight" else {
+                continue
+            }
             for k in 0..<p.count { p.f[k] *= scale }
             scaled += 1
         }
@@ -73,9 +86,11 @@ final class ModelResNetTests: XCTestCase {
     }
 
     static func rel(_ a: [Float], _ e: [Float]) -> Double {
-        var d = 0.0, n = 0.0
+        var d = 0.0
+        var n = 0.0
         for k in 0..<min(a.count, e.count) {
-            d += Double(a[k] - e[k]) * Double(a[k] - e[k]); n += Double(e[k]) * Double(e[k])
+            d += Double(a[k] - e[k]) * Double(a[k] - e[k])
+            n += Double(e[k]) * Double(e[k])
         }
         return (d / max(n, 1e-60)).squareRoot()
     }
@@ -96,7 +111,8 @@ final class ModelResNetTests: XCTestCase {
         // summation order and moves gradients by up to ~1e-2. Both widen to 4·gap32 where PyTorch's
         // own float32 was further from float64 (the script refuses such cases, so they do not).
         func tol(_ name: String) -> Double {
-            name.hasPrefix("grad/") ? ModelTolerance.gradient(gap32: gaps[name] ?? 0) : ModelTolerance.value(gap32: gaps[name] ?? 0)
+            name.hasPrefix("grad/")
+                ? ModelTolerance.gradient(gap32: gaps[name] ?? 0) : ModelTolerance.value(gap32: gaps[name] ?? 0)
         }
         let model = cfg["model"] as? String ?? ""
         let fb = (cfg["fb_filters"] as? NSNumber)?.intValue ?? 0
@@ -131,15 +147,19 @@ final class ModelResNetTests: XCTestCase {
         XCTAssertEqual(m.stepsRun, stepsRun, "\(c): steps run")
         XCTAssertEqual(m.T.f[0], Float(stepsRun), "\(c): T holds the steps run")
         // The worst value and the worst gradient difference, each against its tolerance, for the summary.
-        var worst: (String, Double, Double) = ("", 0, 1), worstGrad: (String, Double, Double) = ("", 0, 1)
+        var worst: (String, Double, Double) = ("", 0, 1)
+        var worstGrad: (String, Double, Double) = ("", 0, 1)
         func note(_ name: String, _ r: Double, _ t: Double) {
             if name.hasPrefix("grad") {
                 if r / t > worstGrad.1 / worstGrad.2 { worstGrad = (name, r, t) }
-            } else if r / t > worst.1 / worst.2 { worst = (name, r, t) }
+            } else if r / t > worst.1 / worst.2 {
+                worst = (name, r, t)
+            }
         }
         func expect(_ name: String, _ got: [Float]) throws {
             let e = try fx.tensor("\(c)/\(name)").toArray()
-            let r = Self.rel(got, e), t = tol(name)
+            let r = Self.rel(got, e)
+            let t = tol(name)
             note(name, r, t)
             XCTAssertLessThanOrEqual(r, t, "\(c): \(name) differs from PyTorch by \(r) (relative, by norm)")
         }
@@ -150,13 +170,17 @@ final class ModelResNetTests: XCTestCase {
         let params = m.namedParameters()
         let gotWithGrad = Set(params.filter { $0.1.grad != nil }.map { $0.0 })
         XCTAssertEqual(gotWithGrad, withGrad, "\(c): parameters with a gradient")
-        var gradSamples: [String: [Float]] = [:], gradNorms: [String: Double] = [:], before: [String: [Float]] = [:]
+        var gradSamples: [String: [Float]] = [:]
+        var gradNorms: [String: Double] = [:]
+        var before: [String: [Float]] = [:]
         for (name, p) in params {
             guard let g = p.grad, withGrad.contains(name) else { continue }
-            let gs = Self.sampled(g), t = tol("grad/\(name)")
+            let gs = Self.sampled(g)
+            let t = tol("grad/\(name)")
             gradSamples[name] = gs
             before[name] = Self.sampled(p)
-            let eNorm = Double(try fx.tensor("\(c)/gradnorm/\(name)").item()), gNorm = Self.norm(g)
+            let eNorm = Double(try fx.tensor("\(c)/gradnorm/\(name)").item())
+            let gNorm = Self.norm(g)
             gradNorms[name] = eNorm
             note("gradnorm/\(name)", Swift.abs(gNorm - eNorm) / eNorm, t)
             XCTAssertLessThanOrEqual(Swift.abs(gNorm - eNorm), t * eNorm, "\(c): |grad \(name)| \(gNorm) vs \(eNorm)")
@@ -190,10 +214,13 @@ final class ModelResNetTests: XCTestCase {
         try opt.step()
         func unit(_ g: Float) -> Double { Double(g) / (Double(Swift.abs(g)) + 1e-8) }
         for (name, p) in params where withGrad.contains(name) {
-            let got = Self.sampled(p), e = try fx.tensor("\(c)/after/\(name)").toArray()
+            let got = Self.sampled(p)
+            let e = try fx.tensor("\(c)/after/\(name)").toArray()
             let eg = try fx.tensor("\(c)/grad/\(name)").toArray()
-            var bad = 0, detail = ""
-            let gs = gradSamples[name] ?? [], b0 = before[name] ?? []
+            var bad = 0
+            var detail = ""
+            let gs = gradSamples[name] ?? []
+            let b0 = before[name] ?? []
             for k in 0..<got.count {
                 let allowed = 1e-3 * lr + 1.01 * lr * Swift.abs(unit(gs[k]) - unit(eg[k]))
                 if Double(Swift.abs(got[k] - e[k])) > allowed + 1e-6 * Double(Swift.abs(e[k])) + 1e-7 {
@@ -201,7 +228,8 @@ final class ModelResNetTests: XCTestCase {
                     detail = "sample \(k): \(got[k]) vs \(e[k]) (before \(b0[k]), grad \(gs[k]) vs \(eg[k]))"
                 }
             }
-            XCTAssertEqual(bad, 0, "\(c): \(bad) sampled values of \(name) after one Adam step differ from PyTorch; \(detail)")
+            XCTAssertEqual(
+                bad, 0, "\(c): \(bad) sampled values of \(name) after one Adam step differ from PyTorch; \(detail)")
         }
         return "\(c): worst value \(worst.0) \(ModelTolerance.fmt(worst.1)) (allowed \(ModelTolerance.fmt(worst.2))), "
             + "worst gradient \(worstGrad.0) \(ModelTolerance.fmt(worstGrad.1)) (allowed \(ModelTolerance.fmt(worstGrad.2))); build+weights \(String(format: "%.1f", tWeights)) s, "
@@ -229,9 +257,13 @@ final class ModelResNetTests: XCTestCase {
             let fx = try ModelFixture(file)
             for (k, v) in fx.meta where k.hasPrefix("keys/") {
                 let parts = k.split(separator: "/")
-                let model = String(parts[1]), fb = Int(parts[2].dropFirst(2)) ?? -1, inCh = Int(parts[3].dropFirst(2)) ?? -1
-                guard let d = v.data(using: .utf8), let list = try JSONSerialization.jsonObject(with: d) as? [[Any]] else {
-                    XCTFail("bad key list \(k)"); continue
+                let model = String(parts[1])
+                let fb = Int(parts[2].dropFirst(2)) ?? -1
+                let inCh = Int(parts[3].dropFirst(2)) ?? -1
+                guard let d = v.data(using: .utf8), let list = try JSONSerialization.jsonObject(with: d) as? [[Any]]
+                else {
+                    XCTFail("bad key list \(k)")
+                    continue
                 }
                 let expected = list.map { e -> String in
                     let shape = (e[1] as? [NSNumber])?.map { $0.intValue } ?? []
@@ -267,8 +299,8 @@ final class ModelResNetTests: XCTestCase {
         XCTAssertEqual(m.layernormInput.numGroups, 2)
         XCTAssertEqual(m.layernormInput.numChannels, 10)
         let m50 = try DFMResNet.resnet50(fbFilters: 2, nClasses: 10)
-        XCTAssertEqual(m50.layernormError.numGroups, 8)   // 2056 channels: as published
-        XCTAssertEqual(m50.layernormInput.numGroups, 8)   // 8 channels
+        XCTAssertEqual(m50.layernormError.numGroups, 8)  // 2056 channels: as published
+        XCTAssertEqual(m50.layernormInput.numGroups, 8)  // 8 channels
         let out = try m.forward(try DeterministicWeights.uniformTensor("r2", [2, 1, 28, 28]), T: 3)
         XCTAssertEqual(out.shape, [2, 10])
     }
@@ -309,18 +341,20 @@ final class ModelResNetTests: XCTestCase {
         XCTAssertEqual(p0.shape, [1, 10])
         _ = try m.forward(x, T: 4, atol: 0)
         XCTAssertEqual(m.stepsRun, 4)
-        _ = try m.forward(x, T: 6, atol: 1e9)   // stops after the 2nd step, then one more
+        _ = try m.forward(x, T: 6, atol: 1e9)  // stops after the 2nd step, then one more
         XCTAssertEqual(m.stepsRun, 3)
         m.defaultT = 2
         _ = try m(x)
         XCTAssertEqual(m.stepsRun, 2)
         assertThrowsDFM(try m.forward(x, T: -1), "T must be non-negative")
-        assertThrowsDFM(try m.forward(try Tensor.zeros([1, 4, 32, 32]), T: 1), "input has 4 channels", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try m.forward(try Tensor.zeros([1, 4, 32, 32]), T: 1), "input has 4 channels", kind: .shapeMismatch)
         assertThrowsDFM(try m.forward(try Tensor.zeros([3, 32]), T: 1), "expected input", kind: .shapeMismatch)
         assertThrowsDFM(try DFMResNet.resnet18(frontend: "vit"), "frontend must be 'resnet'")
         assertThrowsDFM(try DFMResNet.resnet18(fbFilters: -1), "fb_filters")
         assertThrowsDFM(try DFMResNet.resnet18(stateInitStd: -1), "state_init_std")
-        assertThrowsDFM(try StateExpDecay(channels: 4).forward(try Tensor.zeros([1, 3, 2, 2]), t: 0), "expected input (B, 4")
+        assertThrowsDFM(
+            try StateExpDecay(channels: 4).forward(try Tensor.zeros([1, 3, 2, 2]), t: 0), "expected input (B, 4")
     }
 
     /// The initial state is N(0, std²) with the default std 1e-3, zeros with 0.
@@ -347,7 +381,8 @@ final class ModelResNetTests: XCTestCase {
         let x = try DeterministicWeights.uniformTensor("decay", [2, 3, 2, 2])
         let w = try DeterministicWeights.uniformTensor("decay/w", [2, 3, 2, 2])
         // Reference with differentiable ops: T = α = 1, so forward and backward factors agree.
-        let xr = try x.clone().requiresGrad(), qr0 = try d.Q.clone().requiresGrad()
+        let xr = try x.clone().requiresGrad()
+        let qr0 = try d.Q.clone().requiresGrad()
         let f = try Tensor([-2.0 / 2, -1.0 / 2, -4.0 / 2].map { Float(Foundation.exp($0)) }, shape: [3])
         let z = try matmul(try permute(xr, [0, 2, 3, 1]), try transpose(qr0, 0, 1))
         let ref = try permute(try matmul(try mul(z, f), qr0), [0, 3, 1, 2])
@@ -406,7 +441,9 @@ final class ModelResNetTests: XCTestCase {
         let m = try DFMResNet.resnet18(fbFilters: 10, nClasses: 10, shape: [28, 28], tau: 1, inChannels: 1)
         m.train()
         let opt = try Adam(m.parameters(), lr: 1e-3)
-        let batch = 16, subset = 64, steps = 24
+        let batch = 16
+        let subset = 64
+        let steps = 24
         var losses: [Float] = []
         for s in 0..<steps {
             let start = (s * batch) % subset
@@ -417,7 +454,8 @@ final class ModelResNetTests: XCTestCase {
             try opt.step()
             losses.append(try loss.item())
         }
-        let first = losses.prefix(4).reduce(0, +) / 4, last = losses.suffix(4).reduce(0, +) / 4
+        let first = losses.prefix(4).reduce(0, +) / 4
+        let last = losses.suffix(4).reduce(0, +) / 4
         print("ModelResNetTests published MNIST example losses: \(losses)")
         XCTAssertTrue(losses.allSatisfy { $0.isFinite })
         XCTAssertLessThan(last, 0.7 * first, "loss should fall: first \(first), last \(last)")
@@ -444,9 +482,11 @@ final class ModelResNetTests: XCTestCase {
         for (k, v) in m.stateDict() { dict[k] = v }
         dict["__logits__"] = logits
         dict["__input__"] = x
-        let cfg = #"{"model": "resnet18", "fb_filters": 2, "n_classes": 10, "shape": [32, 32], "tau": 1.0, "in_channels": 3, "T": 3}"#
+        let cfg =
+            #"{"model": "resnet18", "fb_filters": 2, "n_classes": 10, "shape": [32, 32], "tau": 1.0, "in_channels": 3, "T": 3}"#
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try SafeTensors.write(dict, to: (dir as NSString).appendingPathComponent("resnet_dfm.safetensors"),
-                              metadata: ["format": "pt", "config": cfg])
+        try SafeTensors.write(
+            dict, to: (dir as NSString).appendingPathComponent("resnet_dfm.safetensors"),
+            metadata: ["format": "pt", "config": cfg])
     }
 }

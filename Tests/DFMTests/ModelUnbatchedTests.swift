@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// R4 and the published MNIST example's test loop: single unbatched images in training mode.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// DFM-ViT (docs/MODELS.md §7) against the PyTorch reference (tools/reference/dfm_vit_torch.py,
@@ -11,14 +12,17 @@ import XCTest
 final class ModelViTTests: XCTestCase {
     static func build(_ cfg: [String: Any], stateInitStd: Float = 0) throws -> DFMViT {
         func int(_ k: String) -> Int { (cfg[k] as? NSNumber)?.intValue ?? -1 }
-        return try DFMViT(imageSize: (cfg["image_size"] as? [NSNumber])?.map { $0.intValue } ?? [], patchSize: int("patch_size"),
-                          inChannels: int("in_channels"), dim: int("dim"), depth: int("depth"), heads: int("heads"),
-                          mlpDim: int("mlp_dim"), fbFilters: int("fb_filters"), nClasses: int("n_classes"),
-                          tau: (cfg["tau"] as? NSNumber)?.doubleValue ?? .nan, stateInitStd: stateInitStd)
+        return try DFMViT(
+            imageSize: (cfg["image_size"] as? [NSNumber])?.map { $0.intValue } ?? [], patchSize: int("patch_size"),
+            inChannels: int("in_channels"), dim: int("dim"), depth: int("depth"), heads: int("heads"),
+            mlpDim: int("mlp_dim"), fbFilters: int("fb_filters"), nClasses: int("n_classes"),
+            tau: (cfg["tau"] as? NSNumber)?.doubleValue ?? .nan, stateInitStd: stateInitStd)
     }
 
-    static let small: [String: Any] = ["image_size": [8, 8], "patch_size": 2, "in_channels": 3, "dim": 16, "depth": 2, "heads": 4,
-                                       "mlp_dim": 32, "fb_filters": 4, "n_classes": 10, "tau": 2.0]
+    static let small: [String: Any] = [
+        "image_size": [8, 8], "patch_size": 2, "in_channels": 3, "dim": 16, "depth": 2, "heads": 4,
+        "mlp_dim": 32, "fb_filters": 4, "n_classes": 10, "tau": 2.0,
+    ]
 
     /// |got - e| / |e| by norm.
     static func rel(_ got: [Double], _ e: [Double]) -> Double {
@@ -33,7 +37,8 @@ final class ModelViTTests: XCTestCase {
         let cfg = try fx.config(c)
         let f64 = c.hasPrefix("f64_")
         let train = (cfg["train"] as? NSNumber)?.boolValue ?? false
-        let T = (cfg["T"] as? NSNumber)?.intValue ?? -1, atol = Float((cfg["atol"] as? NSNumber)?.doubleValue ?? .nan)
+        let T = (cfg["T"] as? NSNumber)?.intValue ?? -1
+        let atol = Float((cfg["atol"] as? NSNumber)?.doubleValue ?? .nan)
         let gaps = cfg["gap32"] as? [String: NSNumber] ?? [:]
         func tol(_ what: String) -> Double {
             f64 ? 1e-9 : max(what.hasPrefix("grad/") ? 1e-3 : 1e-4, 4 * (gaps[what]?.doubleValue ?? 0))
@@ -42,7 +47,8 @@ final class ModelViTTests: XCTestCase {
         try DeterministicWeights.apply(m)
         if f64 { try m.to(.float64) }
         m.train(train)
-        var x = try DeterministicWeights.uniformTensor(cfg["input_key"] as? String ?? "", (cfg["input"] as? [NSNumber])?.map { $0.intValue } ?? [])
+        var x = try DeterministicWeights.uniformTensor(
+            cfg["input_key"] as? String ?? "", (cfg["input"] as? [NSNumber])?.map { $0.intValue } ?? [])
         if f64 { x = try toDType(x, .float64) }
         let labels = (cfg["labels"] as? [NSNumber])?.map { $0.int64Value } ?? []
         let logits = try m.forward(x, T: T, atol: atol)
@@ -64,7 +70,8 @@ final class ModelViTTests: XCTestCase {
 
         let withGrad = Set((cfg["with_grad"] as? [String]) ?? [])
         let params = m.namedParameters()
-        XCTAssertEqual(Set(params.filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c): parameters with a gradient")
+        XCTAssertEqual(
+            Set(params.filter { $0.1.grad != nil }.map { $0.0 }), withGrad, "\(c): parameters with a gradient")
         var gradSamples: [String: [Double]] = [:]
         for (name, p) in params where withGrad.contains(name) {
             guard let g = p.grad else { continue }
@@ -76,7 +83,8 @@ final class ModelViTTests: XCTestCase {
                 XCTAssertLessThanOrEqual(pr, 1e-9, "\(c): projection of grad \(name)")
                 worst = max(worst, pr)
             }
-            let gs = ModelFloat64Tests.sampled(g), es = try fx.values("\(c)/grad/\(name)")
+            let gs = ModelFloat64Tests.sampled(g)
+            let es = try fx.values("\(c)/grad/\(name)")
             gradSamples[name] = gs
             let sd = zip(gs, es).map { Swift.abs($0 - $1) }.max() ?? 0
             XCTAssertLessThanOrEqual(sd, tol("grad/\(name)") * max(eNorm, 1e-300), "\(c): sampled grad \(name)")
@@ -87,13 +95,17 @@ final class ModelViTTests: XCTestCase {
         try Adam(m.parameters(), lr: lr).step()
         func unit(_ g: Double) -> Double { g / (Swift.abs(g) + 1e-8) }
         for (name, p) in params where withGrad.contains(name) {
-            let got = ModelFloat64Tests.sampled(p), e = try fx.values("\(c)/after/\(name)"), eg = try fx.values("\(c)/grad/\(name)")
+            let got = ModelFloat64Tests.sampled(p)
+            let e = try fx.values("\(c)/after/\(name)")
+            let eg = try fx.values("\(c)/grad/\(name)")
             let gs = gradSamples[name] ?? []
             let slack = f64 ? 1e-12 : 1e-6
             for k in 0..<min(got.count, e.count, gs.count) {
-                let allowed = 1.01 * lr * Swift.abs(unit(gs[k]) - unit(eg[k])) + slack * max(Swift.abs(e[k]), lr)
+                let allowed =
+                    1.01 * lr * Swift.abs(unit(gs[k]) - unit(eg[k])) + slack * max(Swift.abs(e[k]), lr)
                     + (f64 ? 0 : lr * 2 * tol("grad/\(name)"))
-                XCTAssertLessThanOrEqual(Swift.abs(got[k] - e[k]), allowed, "\(c): \(name) after one Adam step, sample \(k)")
+                XCTAssertLessThanOrEqual(
+                    Swift.abs(got[k] - e[k]), allowed, "\(c): \(name) after one Adam step, sample \(k)")
             }
         }
         return worst
@@ -106,7 +118,9 @@ final class ModelViTTests: XCTestCase {
         for c in cases {
             let t0 = Date()
             let w = try checkCase(fx, c)
-            print("ViT parity \(c): worst relative difference \(String(format: "%.1e", w)) (\(String(format: "%.1f", Date().timeIntervalSince(t0))) s)")
+            print(
+                "ViT parity \(c): worst relative difference \(String(format: "%.1e", w)) (\(String(format: "%.1f", Date().timeIntervalSince(t0))) s)"
+            )
         }
     }
 
@@ -119,10 +133,16 @@ final class ModelViTTests: XCTestCase {
             var cfg = Self.small
             cfg["fb_filters"] = fb
             let m = try Self.build(cfg)
-            guard let s = fx.meta["keys/\(name)"], let keys = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [[Any]] else {
-                XCTFail("keys/\(name) missing"); continue
+            guard let s = fx.meta["keys/\(name)"],
+                let keys = try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [[Any]]
+            else {
+                XCTFail("keys/\(name) missing")
+                continue
             }
-            let torchKeys = Dictionary(uniqueKeysWithValues: keys.map { ($0[0] as? String ?? "", ($0[1] as? [NSNumber])?.map { $0.intValue } ?? []) })
+            let torchKeys = Dictionary(
+                uniqueKeysWithValues: keys.map {
+                    ($0[0] as? String ?? "", ($0[1] as? [NSNumber])?.map { $0.intValue } ?? [])
+                })
             let ours = Dictionary(uniqueKeysWithValues: m.stateDict().map { ($0.0, $0.1.shape) })
             XCTAssertEqual(ours, torchKeys, "\(name): state_dict keys and shapes")
         }
@@ -145,8 +165,9 @@ final class ModelViTTests: XCTestCase {
         for (k, v) in m.stateDict() { dict[k] = v }
         let data = try JSONSerialization.data(withJSONObject: ["model": Self.small, "T": 3])
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try SafeTensors.write(dict, to: (dir as NSString).appendingPathComponent("vit_dfm.safetensors"),
-                              metadata: ["format": "pt", "config": String(decoding: data, as: UTF8.self)])
+        try SafeTensors.write(
+            dict, to: (dir as NSString).appendingPathComponent("vit_dfm.safetensors"),
+            metadata: ["format": "pt", "config": String(decoding: data, as: UTF8.self)])
     }
 
     /// The way back: PyTorch's own state_dict of the round-tripped model loads strictly into dfm
@@ -155,7 +176,8 @@ final class ModelViTTests: XCTestCase {
         let fx = try Fixture("vit_torch_state", folder: "models")
         let m = try Self.build(Self.small)
         var state = fx.tensors
-        let x = try XCTUnwrap(state.removeValue(forKey: "__input__")), want = try XCTUnwrap(state.removeValue(forKey: "__logits__"))
+        let x = try XCTUnwrap(state.removeValue(forKey: "__input__"))
+        let want = try XCTUnwrap(state.removeValue(forKey: "__logits__"))
         let (missing, unexpected) = try m.loadStateDict(state, strict: true)
         XCTAssertEqual(missing, [])
         XCTAssertEqual(unexpected, [])
@@ -170,7 +192,8 @@ final class ModelViTTests: XCTestCase {
         XCTAssertThrowsError(try DFMViT(imageSize: [28, 30], patchSize: 4)) { e in
             XCTAssertTrue("\(e)".contains("not a multiple of the patch size 4"), "\(e)")
         }
-        let m = try DFMViT(imageSize: [8, 8], patchSize: 4, inChannels: 1, dim: 8, depth: 1, heads: 2, mlpDim: 16, fbFilters: 2)
+        let m = try DFMViT(
+            imageSize: [8, 8], patchSize: 4, inChannels: 1, dim: 8, depth: 1, heads: 2, mlpDim: 16, fbFilters: 2)
         XCTAssertThrowsError(try m.forward(try randn([1, 1, 10, 10]), T: 1)) { e in
             XCTAssertTrue("\(e)".contains("not a multiple of the patch size"), "\(e)")
         }
@@ -182,8 +205,12 @@ final class ModelViTTests: XCTestCase {
         XCTAssertThrowsError(try DFMViT(fbFilters: -1))
         // LN_err and LN_in are frozen; Qinv and the rest train.
         let frozen = Set(m.namedParameters().filter { !$0.1.requiresGrad }.map { $0.0 })
-        XCTAssertEqual(frozen, ["T", "layernorm_error.weight", "layernorm_error.bias", "layernorm_input.weight",
-                                "layernorm_input.bias", "error_head.tau", "error_head.T", "error_head.alpha", "error_head.S"])
+        XCTAssertEqual(
+            frozen,
+            [
+                "T", "layernorm_error.weight", "layernorm_error.bias", "layernorm_input.weight",
+                "layernorm_input.bias", "error_head.tau", "error_head.T", "error_head.alpha", "error_head.S",
+            ])
         // trunc_normal(0.02) init: within ±2 and small; biases zero.
         XCTAssertTrue(m.head.weight.toArray().allSatisfy { Swift.abs($0) < 0.2 })
         XCTAssertTrue(m.head.bias!.toArray().allSatisfy { $0 == 0 })
@@ -206,13 +233,15 @@ final class ModelViTTests: XCTestCase {
     func testCheckpointStepsAndDeterminism() throws {
         func run(checkpoint: Bool) throws -> ([Float], [[Float]]) {
             manualSeed(11)
-            let m = try DFMViT(imageSize: [8, 8], patchSize: 2, inChannels: 1, dim: 8, depth: 2, heads: 2, mlpDim: 16, fbFilters: 2,
-                               dropout: 0.1)
+            let m = try DFMViT(
+                imageSize: [8, 8], patchSize: 2, inChannels: 1, dim: 8, depth: 2, heads: 2, mlpDim: 16, fbFilters: 2,
+                dropout: 0.1)
             m.checkpointSteps = checkpoint
             let opt = try Adam(m.parameters(), lr: 1e-3)
             var losses: [Float] = []
             for _ in 0..<2 {
-                let loss = try crossEntropy(try m.forward(try randn([4, 1, 8, 8]), T: 3), try Tensor(int64: [0, 1, 2, 3], shape: [4]))
+                let loss = try crossEntropy(
+                    try m.forward(try randn([4, 1, 8, 8]), T: 3), try Tensor(int64: [0, 1, 2, 3], shape: [4]))
                 opt.zeroGrad()
                 try loss.backward()
                 try opt.step()
@@ -220,7 +249,9 @@ final class ModelViTTests: XCTestCase {
             }
             return (losses, m.parameters().map { $0.toArray() })
         }
-        let a = try run(checkpoint: false), b = try run(checkpoint: false), c = try run(checkpoint: true)
+        let a = try run(checkpoint: false)
+        let b = try run(checkpoint: false)
+        let c = try run(checkpoint: true)
         XCTAssertEqual(a.0, b.0)
         XCTAssertEqual(a.1, b.1)
         XCTAssertEqual(a.0, c.0)
@@ -231,9 +262,13 @@ final class ModelViTTests: XCTestCase {
 
     /// The issue's model learns: a few Adam steps on a fixed batch of Fashion-MNIST lower the loss.
     func testTrainsOnFashionMNIST() throws {
-        guard let data = try? IDXDataset(root: IDXDataset.fashionMNISTRoot, train: true) else { throw XCTSkip("Fashion-MNIST not installed") }
+        guard let data = try? IDXDataset(root: IDXDataset.fashionMNISTRoot, train: true) else {
+            throw XCTSkip("Fashion-MNIST not installed")
+        }
         manualSeed(0)
-        let m = try DFMViT(imageSize: [28, 28], patchSize: 4, inChannels: 1, dim: 64, depth: 2, heads: 4, mlpDim: 128, fbFilters: 8, nClasses: 10)
+        let m = try DFMViT(
+            imageSize: [28, 28], patchSize: 4, inChannels: 1, dim: 64, depth: 2, heads: 4, mlpDim: 128, fbFilters: 8,
+            nClasses: 10)
         let opt = try Adam(m.parameters(), lr: 2e-3)
         let (x, y) = try data.batch(Array(0..<32))
         var losses: [Float] = []

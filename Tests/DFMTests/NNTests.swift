@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 final class NNTests: XCTestCase {
@@ -12,19 +13,25 @@ final class NNTests: XCTestCase {
         try lin.weight.copy_(lx[1])
         try lin.bias!.copy_(lx[2])
         let x = lx[0]
-        try fx.check("linear", outputs: [try lin(x)], inputs: ["x": x, "weight": lin.weight, "bias": lin.bias!], rtol: 1e-5, atol: 1e-5)
+        try fx.check(
+            "linear", outputs: [try lin(x)], inputs: ["x": x, "weight": lin.weight, "bias": lin.bias!], rtol: 1e-5,
+            atol: 1e-5)
 
         var checked = 0
         for c in fx.cases where c.hasPrefix("conv_") {
             let hasBias = fx.bool(c, "bias")!
-            let k = fx.ints(c, "k")!, stride = fx.ints(c, "stride")!, dil = fx.ints(c, "dilation")!
+            let k = fx.ints(c, "k")!
+            let stride = fx.ints(c, "stride")!
+            let dil = fx.ints(c, "dilation")!
             let conv: Conv2d
             if let ps = fx.string(c, "padding_str") {
-                conv = try Conv2d(fx.int(c, "inC")!, fx.int(c, "outC")!, kernelSize: k, stride: stride, padding: ps,
-                                  dilation: dil, groups: fx.int(c, "groups")!, bias: hasBias)
+                conv = try Conv2d(
+                    fx.int(c, "inC")!, fx.int(c, "outC")!, kernelSize: k, stride: stride, padding: ps,
+                    dilation: dil, groups: fx.int(c, "groups")!, bias: hasBias)
             } else {
-                conv = try Conv2d(fx.int(c, "inC")!, fx.int(c, "outC")!, kernelSize: k, stride: stride,
-                                  padding: fx.ints(c, "padding")!, dilation: dil, groups: fx.int(c, "groups")!, bias: hasBias)
+                conv = try Conv2d(
+                    fx.int(c, "inC")!, fx.int(c, "outC")!, kernelSize: k, stride: stride,
+                    padding: fx.ints(c, "padding")!, dilation: dil, groups: fx.int(c, "groups")!, bias: hasBias)
             }
             let ins = try fx.leaves(c, hasBias ? ["x", "weight", "bias"] : ["x", "weight"])
             try conv.weight.copy_(ins[1])
@@ -54,8 +61,10 @@ final class NNTests: XCTestCase {
                 assertClose(x.grad!, fx.tensors["\(c)/gx/\(k)"]!, rtol: 1e-4, atol: 1e-4, "\(c) gx\(k)")
                 assertClose(bn.weight!.grad!, fx.tensors["\(c)/gw/\(k)"]!, rtol: 1e-4, atol: 1e-4, "\(c) gw\(k)")
                 assertClose(bn.bias!.grad!, fx.tensors["\(c)/gb/\(k)"]!, rtol: 1e-4, atol: 1e-4, "\(c) gb\(k)")
-                assertClose(bn.runningMean!, fx.tensors["\(c)/rm/\(k)"]!, rtol: 1e-5, atol: 1e-6, "\(c) running_mean \(k)")
-                assertClose(bn.runningVar!, fx.tensors["\(c)/rv/\(k)"]!, rtol: 1e-5, atol: 1e-6, "\(c) running_var \(k)")
+                assertClose(
+                    bn.runningMean!, fx.tensors["\(c)/rm/\(k)"]!, rtol: 1e-5, atol: 1e-6, "\(c) running_mean \(k)")
+                assertClose(
+                    bn.runningVar!, fx.tensors["\(c)/rv/\(k)"]!, rtol: 1e-5, atol: 1e-6, "\(c) running_var \(k)")
                 XCTAssertEqual(bn.numBatchesTracked!.toInt64Array(), fx.tensors["\(c)/nbt/\(k)"]!.toInt64Array())
                 XCTAssertEqual(bn.numBatchesTracked!.dtype, .int64)
                 XCTAssertEqual(bn.numBatchesTracked!.shape, [])
@@ -69,16 +78,22 @@ final class NNTests: XCTestCase {
 
     // MARK: names, aliases, traversal
 
-    private func torchvisionKeys(_ fx: Fixture, _ arch: String) throws -> (state: [(String, [Int])], params: [String], modules: [String]) {
+    private func torchvisionKeys(_ fx: Fixture, _ arch: String) throws -> (
+        state: [(String, [Int])], params: [String], modules: [String]
+    ) {
         let d = try XCTUnwrap(fx.meta["keys_\(arch)"]?.data(using: .utf8))
         let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: d) as? [String: Any])
-        let sd = try XCTUnwrap(o["state_dict"] as? [[Any]]).map { ($0[0] as! String, ($0[1] as! [NSNumber]).map { $0.intValue }) }
+        let sd = try XCTUnwrap(o["state_dict"] as? [[Any]]).map {
+            ($0[0] as! String, ($0[1] as! [NSNumber]).map { $0.intValue })
+        }
         return (sd, try XCTUnwrap(o["parameters"] as? [String]), try XCTUnwrap(o["modules"] as? [String]))
     }
 
     func testResNetKeysMatchTorchvision() throws {
         let fx = try Fixture("nn_optim")
-        for (arch, model) in [("resnet18", try ResNet.resnet18(numClasses: 10)), ("resnet50", try ResNet.resnet50(numClasses: 10))] {
+        for (arch, model) in [
+            ("resnet18", try ResNet.resnet18(numClasses: 10)), ("resnet50", try ResNet.resnet50(numClasses: 10)),
+        ] {
             let expected = try torchvisionKeys(fx, arch)
             let sd = model.stateDict()
             XCTAssertEqual(sd.map { $0.0 }, expected.state.map { $0.0 }, arch)
@@ -111,12 +126,18 @@ final class NNTests: XCTestCase {
         }
         let m = Aliased()
         XCTAssertEqual(m.namedParameters().map { $0.0 }, ["conv1.weight", "bn1.weight", "bn1.bias"])
-        XCTAssertEqual(m.namedBuffers().map { $0.0 }, ["bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked"])
+        XCTAssertEqual(
+            m.namedBuffers().map { $0.0 }, ["bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked"])
         XCTAssertEqual(m.namedModules().map { $0.0 }, ["", "conv1", "bn1", "frontend"])
         let keys = m.stateDict().map { $0.0 }
-        XCTAssertEqual(keys, ["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
-                              "frontend.0.weight", "frontend.1.weight", "frontend.1.bias", "frontend.1.running_mean",
-                              "frontend.1.running_var", "frontend.1.num_batches_tracked"])
+        XCTAssertEqual(
+            keys,
+            [
+                "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
+                "bn1.num_batches_tracked",
+                "frontend.0.weight", "frontend.1.weight", "frontend.1.bias", "frontend.1.running_mean",
+                "frontend.1.running_var", "frontend.1.num_batches_tracked",
+            ])
         // Strict loading wants both names; either one alone is reported missing for the other.
         var state = Dictionary(uniqueKeysWithValues: m.stateDict().map { ($0.0, try! $0.1.clone()) })
         state["frontend.0.weight"] = nil
@@ -133,8 +154,9 @@ final class NNTests: XCTestCase {
     // MARK: state dict round trip and load errors
 
     private func smallNet() throws -> Sequential {
-        try Sequential(Conv2d(2, 4, kernelSize: 3, padding: 1), BatchNorm2d(4), ReLU(), MaxPool2d(kernelSize: 2),
-                       Flatten(), Linear(4 * 2 * 2, 3))
+        try Sequential(
+            Conv2d(2, 4, kernelSize: 3, padding: 1), BatchNorm2d(4), ReLU(), MaxPool2d(kernelSize: 2),
+            Flatten(), Linear(4 * 2 * 2, 3))
     }
 
     func testStateDictSaveLoadRoundTrip() throws {
@@ -152,14 +174,16 @@ final class NNTests: XCTestCase {
         let r = try b.load(from: path)
         XCTAssertEqual(r.missing, [])
         XCTAssertEqual(r.unexpected, [])
-        let sa = a.stateDict(), sb = b.stateDict()
+        let sa = a.stateDict()
+        let sb = b.stateDict()
         XCTAssertEqual(sa.map { $0.0 }, sb.map { $0.0 })
         for ((k, x), (_, y)) in zip(sa, sb) {
             XCTAssertEqual(x.dtype, y.dtype, k)
             XCTAssertEqual(x.toArray(), y.toArray(), k)
         }
         XCTAssertEqual(sb.first { $0.0 == "1.num_batches_tracked" }?.1.toInt64Array(), [1])
-        a.eval(); b.eval()
+        a.eval()
+        b.eval()
         let x = try randn([2, 2, 4, 4])
         XCTAssertEqual(try a(x).toArray(), try b(x).toArray())
         // Loading copies values; the module keeps its own tensors.
@@ -191,7 +215,10 @@ final class NNTests: XCTestCase {
 
         var wrong = good
         wrong["5.weight"] = try Tensor.zeros([3, 5])
-        assertThrowsDFM(try m.loadStateDict(wrong), "size mismatch for 5.weight: copying a param with shape [3, 5] from checkpoint, the shape in current model is [3, 16]", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try m.loadStateDict(wrong),
+            "size mismatch for 5.weight: copying a param with shape [3, 5] from checkpoint, the shape in current model is [3, 16]",
+            kind: .shapeMismatch)
         unchanged()
         // Non-strict still refuses a size mismatch, and still changes nothing.
         assertThrowsDFM(try m.loadStateDict(wrong, strict: false), "size mismatch for 5.weight")
@@ -298,12 +325,18 @@ final class NNTests: XCTestCase {
         XCTAssertTrue(try Identity()(x) === x)
         let g = try GELU(approximate: "tanh")(try Tensor([-1, 0, 1, 2], shape: [4])).toArray()
         // torch.nn.functional.gelu(torch.tensor([-1., 0., 1., 2.]), approximate='tanh')
-        for (a, e) in zip(g, [-0.15880801, 0, 0.84119199, 1.95459769] as [Float]) { XCTAssertEqual(a, e, accuracy: 1e-6) }
-        XCTAssertEqual(try Conv2d(3, 64, kernelSize: 7, stride: 2, padding: 3, bias: false).description,
-                       "Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)")
-        XCTAssertEqual(try BatchNorm2d(64).description, "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
-        XCTAssertEqual(try Sequential(ReLU(), Linear(2, 3)).description,
-                       "Sequential(\n  (0): ReLU()\n  (1): Linear(in_features=2, out_features=3, bias=True)\n)")
+        for (a, e) in zip(g, [-0.15880801, 0, 0.84119199, 1.95459769] as [Float]) {
+            XCTAssertEqual(a, e, accuracy: 1e-6)
+        }
+        XCTAssertEqual(
+            try Conv2d(3, 64, kernelSize: 7, stride: 2, padding: 3, bias: false).description,
+            "Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)")
+        XCTAssertEqual(
+            try BatchNorm2d(64).description,
+            "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
+        XCTAssertEqual(
+            try Sequential(ReLU(), Linear(2, 3)).description,
+            "Sequential(\n  (0): ReLU()\n  (1): Linear(in_features=2, out_features=3, bias=True)\n)")
     }
 
     // MARK: default initialisation (by statistics)
@@ -334,7 +367,9 @@ final class NNTests: XCTestCase {
 
         // ResNet: convs kaiming_normal(fan_out, relu) → std √(2/fan_out); BN weight 1, bias 0.
         let net = try ResNet.resnet18(numClasses: 10)
-        for (name, t) in [("conv1", net.conv1.weight), ("layer3.1.conv2", (try net.layer3.at(1) as! BasicBlock).conv2.weight)] {
+        for (name, t) in [
+            ("conv1", net.conv1.weight), ("layer3.1.conv2", (try net.layer3.at(1) as! BasicBlock).conv2.weight),
+        ] {
             let fanOut = Double(t.shape[0] * t.shape[2] * t.shape[3])
             let s = stats(t)
             XCTAssertEqual(s.std, (2 / fanOut).squareRoot(), accuracy: 0.05 * (2 / fanOut).squareRoot(), name)
@@ -376,17 +411,21 @@ final class NNTests: XCTestCase {
         XCTAssertEqual(b.inplanes, (512 + 10) * 4)
         let out = try l4(try randn([1, 1024, 4, 4]))
         XCTAssertEqual(out.shape, [1, 2088, 2, 2])
-        XCTAssertEqual((try l4.at(0) as! Bottleneck).conv2.stride, [2, 2], "ResNet v1.5: the stride sits on the 3×3 conv")
+        XCTAssertEqual(
+            (try l4.at(0) as! Bottleneck).conv2.stride, [2, 2], "ResNet v1.5: the stride sits on the 3×3 conv")
 
         var d = ResNetLayerBuilder(block: .bottleneck, inplanes: 256)
         let dil = try d.makeLayer(planes: 128, blocks: 2, stride: 2, dilate: true)
         XCTAssertEqual(d.dilation, 2)
-        XCTAssertEqual((try dil.at(0) as! Bottleneck).conv2.dilation, [1, 1], "the first block keeps the previous dilation")
+        XCTAssertEqual(
+            (try dil.at(0) as! Bottleneck).conv2.dilation, [1, 1], "the first block keeps the previous dilation")
         XCTAssertEqual((try dil.at(1) as! Bottleneck).conv2.dilation, [2, 2])
         XCTAssertEqual(try dil(try randn([1, 256, 6, 6])).shape, [1, 512, 6, 6])
 
         var basic = ResNetLayerBuilder(block: .basic)
-        assertThrowsDFM(try basic.makeLayer(planes: 64, blocks: 2, stride: 2, dilate: true), "Dilation > 1 not supported in BasicBlock")
+        assertThrowsDFM(
+            try basic.makeLayer(planes: 64, blocks: 2, stride: 2, dilate: true),
+            "Dilation > 1 not supported in BasicBlock")
         assertThrowsDFM(try BasicBlock(inplanes: 64, planes: 64, groups: 2), "BasicBlock only supports groups=1")
         assertThrowsDFM(try basic.makeLayer(planes: 64, blocks: 0), "at least one block")
     }
@@ -396,16 +435,21 @@ final class NNTests: XCTestCase {
     /// A tiny conv net on a synthetic two-class problem (bright top half vs bright bottom half): loss falls.
     func testTinyConvNetTrains() throws {
         manualSeed(21)
-        let net = try Sequential(Conv2d(1, 4, kernelSize: 3, padding: 1), BatchNorm2d(4), ReLU(),
-                                 AdaptiveAvgPool2d([2, 1]), Flatten(), Linear(8, 2))
-        var xs = [Float](), ys = [Int64]()
+        let net = try Sequential(
+            Conv2d(1, 4, kernelSize: 3, padding: 1), BatchNorm2d(4), ReLU(),
+            AdaptiveAvgPool2d([2, 1]), Flatten(), Linear(8, 2))
+        var xs = [Float]()
+        var ys = [Int64]()
         var r = SplitMix(seed: 9)
         for i in 0..<16 {
             let cls = i % 2
-            for h in 0..<6 { for _ in 0..<6 { xs.append((h < 3) == (cls == 0) ? 1 + 0.3 * r.nextFloat() : 0.3 * r.nextFloat()) } }
+            for h in 0..<6 {
+                for _ in 0..<6 { xs.append((h < 3) == (cls == 0) ? 1 + 0.3 * r.nextFloat() : 0.3 * r.nextFloat()) }
+            }
             ys.append(Int64(cls))
         }
-        let x = try Tensor(xs, shape: [16, 1, 6, 6]), y = try Tensor(int64: ys, shape: [16])
+        let x = try Tensor(xs, shape: [16, 1, 6, 6])
+        let y = try Tensor(int64: ys, shape: [16])
         let opt = try Adam(net.parameters(), lr: 0.05)
         var losses: [Float] = []
         for _ in 0..<30 {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// Adadelta, Adagrad, Adamax, NAdam, RAdam, ASGD (and SGD's dampening/nesterov) against
@@ -10,28 +11,36 @@ final class OptimExtraTests: XCTestCase {
 
     private func make(_ name: String, _ kw: [String: Any], _ ps: [Tensor]) throws -> Optimizer {
         let betas = (kw["betas"] as? [NSNumber]).map { ($0[0].doubleValue, $0[1].doubleValue) } ?? (0.9, 0.999)
-        let wd = d(kw, "weight_decay", 0), mx = b(kw, "maximize")
+        let wd = d(kw, "weight_decay", 0)
+        let mx = b(kw, "maximize")
         switch name {
         case "Adadelta":
-            return try Adadelta(ps, lr: d(kw, "lr", 1), rho: d(kw, "rho", 0.9), eps: d(kw, "eps", 1e-6), weightDecay: wd, maximize: mx)
+            return try Adadelta(
+                ps, lr: d(kw, "lr", 1), rho: d(kw, "rho", 0.9), eps: d(kw, "eps", 1e-6), weightDecay: wd, maximize: mx)
         case "Adagrad":
-            return try Adagrad(ps, lr: d(kw, "lr", 1e-2), lrDecay: d(kw, "lr_decay", 0), weightDecay: wd,
-                               initialAccumulatorValue: d(kw, "initial_accumulator_value", 0), eps: d(kw, "eps", 1e-10), maximize: mx)
+            return try Adagrad(
+                ps, lr: d(kw, "lr", 1e-2), lrDecay: d(kw, "lr_decay", 0), weightDecay: wd,
+                initialAccumulatorValue: d(kw, "initial_accumulator_value", 0), eps: d(kw, "eps", 1e-10), maximize: mx)
         case "Adamax":
-            return try Adamax(ps, lr: d(kw, "lr", 2e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd, maximize: mx)
+            return try Adamax(
+                ps, lr: d(kw, "lr", 2e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd, maximize: mx)
         case "NAdam":
-            return try NAdam(ps, lr: d(kw, "lr", 2e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd,
-                             momentumDecay: d(kw, "momentum_decay", 4e-3), decoupledWeightDecay: b(kw, "decoupled_weight_decay"),
-                             maximize: mx)
+            return try NAdam(
+                ps, lr: d(kw, "lr", 2e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd,
+                momentumDecay: d(kw, "momentum_decay", 4e-3), decoupledWeightDecay: b(kw, "decoupled_weight_decay"),
+                maximize: mx)
         case "RAdam":
-            return try RAdam(ps, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd,
-                             decoupledWeightDecay: b(kw, "decoupled_weight_decay"), maximize: mx)
+            return try RAdam(
+                ps, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8), weightDecay: wd,
+                decoupledWeightDecay: b(kw, "decoupled_weight_decay"), maximize: mx)
         case "ASGD":
-            return try ASGD(ps, lr: d(kw, "lr", 1e-2), lambd: d(kw, "lambd", 1e-4), alpha: d(kw, "alpha", 0.75),
-                            t0: d(kw, "t0", 1e6), weightDecay: wd, maximize: mx)
+            return try ASGD(
+                ps, lr: d(kw, "lr", 1e-2), lambd: d(kw, "lambd", 1e-4), alpha: d(kw, "alpha", 0.75),
+                t0: d(kw, "t0", 1e6), weightDecay: wd, maximize: mx)
         case "SGD":
-            return try SGD(ps, lr: d(kw, "lr", 1e-3), momentum: d(kw, "momentum", 0), dampening: d(kw, "dampening", 0),
-                           weightDecay: wd, nesterov: b(kw, "nesterov"), maximize: mx)
+            return try SGD(
+                ps, lr: d(kw, "lr", 1e-3), momentum: d(kw, "momentum", 0), dampening: d(kw, "dampening", 0),
+                weightDecay: wd, nesterov: b(kw, "nesterov"), maximize: mx)
         default:
             throw DFMError.invalid("test", "unknown optimizer \(name)")
         }
@@ -39,9 +48,12 @@ final class OptimExtraTests: XCTestCase {
 
     func testParityWithPyTorch() throws {
         let fx = try Fixture("optim_extra")
-        var checked = Set<String>(), f64 = 0
+        var checked = Set<String>()
+        var f64 = 0
         for c in fx.cases where fx.params(c)["optimizer"] != nil {
-            let n = fx.int(c, "nparams")!, steps = fx.int(c, "steps")!, name = fx.string(c, "optimizer")!
+            let n = fx.int(c, "nparams")!
+            let steps = fx.int(c, "steps")!
+            let name = fx.string(c, "optimizer")!
             let double = fx.string(c, "dtype") == "float64"
             let params = try (0..<n).map { i in try fx.tensors["\(c)/p\(i)/init"]!.clone().requiresGrad() }
             let opt = try make(name, fx.params(c)["kwargs"] as? [String: Any] ?? [:], params)
@@ -53,7 +65,8 @@ final class OptimExtraTests: XCTestCase {
                     // float32: the same operations in the same order as torch, so within an ulp or two;
                     // float64: the same, to 1e-12.
                     let tol = double ? 1e-12 : 1e-6
-                    assertCloseD(p, fx.tensors["\(c)/after/\(s)/\(i)"]!, rtol: tol, atol: tol, "\(c) step \(s) param \(i)")
+                    assertCloseD(
+                        p, fx.tensors["\(c)/after/\(s)/\(i)"]!, rtol: tol, atol: tol, "\(c) step \(s) param \(i)")
                 }
             }
             checked.insert(name)
@@ -69,7 +82,8 @@ final class OptimExtraTests: XCTestCase {
         let grads = (0..<6).map { _ in [r.tensor([3, 4]), r.tensor([5])] }
         let makers: [(String, ([Tensor]) throws -> Optimizer)] = [
             ("adadelta", { try Adadelta($0, weightDecay: 0.1) }), ("adagrad", { try Adagrad($0, lrDecay: 0.1) }),
-            ("adamax", { try Adamax($0) }), ("nadam", { try NAdam($0, weightDecay: 0.1) }), ("radam", { try RAdam($0) }),
+            ("adamax", { try Adamax($0) }), ("nadam", { try NAdam($0, weightDecay: 0.1) }),
+            ("radam", { try RAdam($0) }),
             ("asgd", { try ASGD($0, t0: 2) }),
         ]
         for (name, mk) in makers {
@@ -140,13 +154,21 @@ final class OptimExtraTests: XCTestCase {
             (c.stepSizeUp, c.cycleMomentum) = (4, false)
             return try CyclicLR(o, c)
         case "sequential":
-            return try SequentialLR(o, schedulers: [try ConstantLR(o, factor: 0.1, totalIters: 2), try ExponentialLR(o, gamma: 0.9)],
-                                    milestones: [3])
+            return try SequentialLR(
+                o, schedulers: [try ConstantLR(o, factor: 0.1, totalIters: 2), try ExponentialLR(o, gamma: 0.9)],
+                milestones: [3])
         case "sequential_three":
-            return try SequentialLR(o, schedulers: [try LinearLR(o, startFactor: 0.5, totalIters: 2),
-                                                    try CosineAnnealingLR(o, tMax: 4, etaMin: 0.01),
-                                                    try StepLR(o, stepSize: 2, gamma: 0.5)], milestones: [2, 6])
-        case "chained": return try ChainedScheduler([try ConstantLR(o, factor: 0.1, totalIters: 3), try ExponentialLR(o, gamma: 0.9)])
+            return try SequentialLR(
+                o,
+                schedulers: [
+                    try LinearLR(o, startFactor: 0.5, totalIters: 2),
+                    try CosineAnnealingLR(o, tMax: 4, etaMin: 0.01),
+                    try StepLR(o, stepSize: 2, gamma: 0.5),
+                ], milestones: [2, 6])
+        case "chained":
+            return try ChainedScheduler([
+                try ConstantLR(o, factor: 0.1, totalIters: 3), try ExponentialLR(o, gamma: 0.9),
+            ])
         default: throw DFMError.invalid("test", "unknown scheduler case \(name)")
         }
     }
@@ -159,7 +181,8 @@ final class OptimExtraTests: XCTestCase {
         let fx = try Fixture("optim_extra")
         var checked = 0
         for c in fx.cases where fx.params(c)["scheduler"] != nil {
-            let p = fx.params(c), lr = (p["lr"] as! NSNumber).doubleValue
+            let p = fx.params(c)
+            let lr = (p["lr"] as! NSNumber).doubleValue
             let okw = p["opt_kwargs"] as? [String: Any] ?? [:]
             let params = [try Tensor.zeros([2]).requiresGrad()]
             let o: Optimizer
@@ -169,12 +192,17 @@ final class OptimExtraTests: XCTestCase {
             default: o = try SGD(params, lr: lr, momentum: (okw["momentum"] as? NSNumber)?.doubleValue ?? 0)
             }
             let sched = try buildScheduler(c, o)
-            let lrs = (p["lrs"] as! [NSNumber]).map(\.doubleValue), moms = (p["momenta"] as! [NSNumber]).map(\.doubleValue)
+            let lrs = (p["lrs"] as! [NSNumber]).map(\.doubleValue)
+            let moms = (p["momenta"] as! [NSNumber]).map(\.doubleValue)
             let epochs = (p["epochs"] as? [NSNumber])?.map(\.doubleValue)
             for k in 0..<lrs.count {
                 if k > 0 {
                     try o.step()
-                    if let epochs { (sched as! CosineAnnealingWarmRestarts).step(epoch: epochs[k - 1]) } else { sched.step() }
+                    if let epochs {
+                        (sched as! CosineAnnealingWarmRestarts).step(epoch: epochs[k - 1])
+                    } else {
+                        sched.step()
+                    }
                 }
                 XCTAssertEqual(o.lr, lrs[k], accuracy: 1e-15 + 1e-12 * Swift.abs(lrs[k]), "\(c) lr at step \(k)")
                 XCTAssertEqual(momentum(o), moms[k], accuracy: 1e-12, "\(c) momentum at step \(k)")
@@ -200,17 +228,22 @@ final class OptimExtraTests: XCTestCase {
         assertThrowsDFM(try PolynomialLR(o, totalIters: 0), "total_iters")
         assertThrowsDFM(try CosineAnnealingWarmRestarts(o, t0: 0), "T_0")
         assertThrowsDFM(try CosineAnnealingWarmRestarts(o, t0: 2, tMult: 0), "T_mult")
-        assertThrowsDFM(try CyclicLR(try Adagrad([try Tensor.zeros([2]).requiresGrad()]), CyclicLR.Config(baseLr: 0.1, maxLr: 1)),
-                        "momentum or beta1")
+        assertThrowsDFM(
+            try CyclicLR(try Adagrad([try Tensor.zeros([2]).requiresGrad()]), CyclicLR.Config(baseLr: 0.1, maxLr: 1)),
+            "momentum or beta1")
         assertThrowsDFM(try SequentialLR(o, schedulers: [try StepLR(o, stepSize: 2)], milestones: [1]), "one more")
         assertThrowsDFM(try SequentialLR(o, schedulers: [], milestones: []), "at least one")
         assertThrowsDFM(try ChainedScheduler([try ReduceLROnPlateau(o)]), "ReduceLROnPlateau")
         let other = try SGD([try Tensor.zeros([2]).requiresGrad()], lr: 0.1)
-        assertThrowsDFM(try ChainedScheduler([try StepLR(o, stepSize: 2), try StepLR(other, stepSize: 2)]), "same optimizer")
+        assertThrowsDFM(
+            try ChainedScheduler([try StepLR(o, stepSize: 2), try StepLR(other, stepSize: 2)]), "same optimizer")
         // A failing lambda: the constructor throws; a later failure is reported and the lr kept.
         struct Boom: Error {}
         assertThrowsDFM(try LambdaLR(o) { _ in throw DFMError.invalid("lambda", "boom") }, "boom")
-        let l = try LambdaLR(o) { e in if e == 2 { throw DFMError.invalid("lambda", "boom at 2") }; return 0.5 }
+        let l = try LambdaLR(o) { e in
+            if e == 2 { throw DFMError.invalid("lambda", "boom at 2") }
+            return 0.5
+        }
         l.step()
         XCTAssertNil(l.takeFailure())
         l.step()
@@ -225,7 +258,8 @@ final class OptimExtraTests: XCTestCase {
     private func rosenbrock(_ opt: Optimizer, _ a: Tensor, _ b: Tensor) -> () throws -> Double {
         {
             opt.zeroGrad()
-            let l = try add(try sum(try pow(try rsub(1, a), 2)), try mul(try sum(try pow(try sub(b, try mul(a, a)), 2)), 10))
+            let l = try add(
+                try sum(try pow(try rsub(1, a), 2)), try mul(try sum(try pow(try sub(b, try mul(a, a)), 2)), 10))
             try l.backward()
             return l.toDoubleArray()[0]
         }
@@ -235,11 +269,15 @@ final class OptimExtraTests: XCTestCase {
         let fx = try Fixture("optim_extra")
         var checked = 0
         for c in fx.cases where fx.params(c)["lbfgs"] != nil {
-            let p = fx.params(c), kw = p["kwargs"] as? [String: Any] ?? [:], double = fx.string(c, "dtype") == "float64"
-            let a = try fx.tensors["\(c)/p0/init"]!.clone().requiresGrad(), b = try fx.tensors["\(c)/p1/init"]!.clone().requiresGrad()
-            let opt = try LBFGS([a, b], lr: d(kw, "lr", 1), maxIter: (kw["max_iter"] as? NSNumber)?.intValue ?? 20,
-                                historySize: (kw["history_size"] as? NSNumber)?.intValue ?? 100,
-                                strongWolfe: kw["line_search_fn"] as? String == "strong_wolfe")
+            let p = fx.params(c)
+            let kw = p["kwargs"] as? [String: Any] ?? [:]
+            let double = fx.string(c, "dtype") == "float64"
+            let a = try fx.tensors["\(c)/p0/init"]!.clone().requiresGrad()
+            let b = try fx.tensors["\(c)/p1/init"]!.clone().requiresGrad()
+            let opt = try LBFGS(
+                [a, b], lr: d(kw, "lr", 1), maxIter: (kw["max_iter"] as? NSNumber)?.intValue ?? 20,
+                historySize: (kw["history_size"] as? NSNumber)?.intValue ?? 100,
+                strongWolfe: kw["line_search_fn"] as? String == "strong_wolfe")
             let losses = (p["losses"] as! [NSNumber]).map(\.doubleValue)
             // float64: the same operations as torch, to 1e-9 after dozens of iterations. float32: torch's
             // float32 dot products (BLAS) sum in another order than these (double, rounded once), and
@@ -247,7 +285,8 @@ final class OptimExtraTests: XCTestCase {
             let tol = double ? 1e-9 : 1e-3
             for s in 0..<losses.count {
                 let loss = try opt.step(closure: rosenbrock(opt, a, b))
-                XCTAssertEqual(loss, losses[s], accuracy: tol * Swift.max(1, Swift.abs(losses[s])), "\(c) loss at step \(s)")
+                XCTAssertEqual(
+                    loss, losses[s], accuracy: tol * Swift.max(1, Swift.abs(losses[s])), "\(c) loss at step \(s)")
                 assertCloseD(a, fx.tensors["\(c)/after/\(s)/0"]!, rtol: tol, atol: tol, "\(c) a after step \(s)")
                 assertCloseD(b, fx.tensors["\(c)/after/\(s)/1"]!, rtol: tol, atol: tol, "\(c) b after step \(s)")
             }
@@ -262,10 +301,12 @@ final class OptimExtraTests: XCTestCase {
 
     func testLBFGSStateAndErrors() throws {
         var r = SplitMix(seed: 5)
-        let a = try r.tensor([4]).requiresGrad(), b = try r.tensor([4]).requiresGrad()
+        let a = try r.tensor([4]).requiresGrad()
+        let b = try r.tensor([4]).requiresGrad()
         let opt = try LBFGS([a, b], maxIter: 4, historySize: 3)
         try opt.step(closure: rosenbrock(opt, a, b))
-        let a2 = try a.detach().clone().requiresGrad(), b2 = try b.detach().clone().requiresGrad()
+        let a2 = try a.detach().clone().requiresGrad()
+        let b2 = try b.detach().clone().requiresGrad()
         let copy = try LBFGS([a2, b2], maxIter: 4, historySize: 3)
         try copy.loadStateDict(try opt.stateDict())
         try opt.step(closure: rosenbrock(opt, a, b))

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 final class OptimTests: XCTestCase {
@@ -18,24 +19,30 @@ final class OptimTests: XCTestCase {
         let opt: Optimizer
         switch name {
         case "SGD":
-            opt = try SGD(first, lr: d(kw, "lr", 1e-3), momentum: d(kw, "momentum", 0), dampening: d(kw, "dampening", 0),
-                          weightDecay: d(kw, "weight_decay", 0), nesterov: b(kw, "nesterov"), maximize: b(kw, "maximize"))
+            opt = try SGD(
+                first, lr: d(kw, "lr", 1e-3), momentum: d(kw, "momentum", 0), dampening: d(kw, "dampening", 0),
+                weightDecay: d(kw, "weight_decay", 0), nesterov: b(kw, "nesterov"), maximize: b(kw, "maximize"))
         case "Adam":
-            opt = try Adam(first, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8),
-                           weightDecay: d(kw, "weight_decay", 0), amsgrad: b(kw, "amsgrad"), maximize: b(kw, "maximize"))
+            opt = try Adam(
+                first, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8),
+                weightDecay: d(kw, "weight_decay", 0), amsgrad: b(kw, "amsgrad"), maximize: b(kw, "maximize"))
         case "AdamW":
-            opt = try AdamW(first, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8),
-                            weightDecay: d(kw, "weight_decay", 1e-2), amsgrad: b(kw, "amsgrad"), maximize: b(kw, "maximize"))
+            opt = try AdamW(
+                first, lr: d(kw, "lr", 1e-3), betas: betas, eps: d(kw, "eps", 1e-8),
+                weightDecay: d(kw, "weight_decay", 1e-2), amsgrad: b(kw, "amsgrad"), maximize: b(kw, "maximize"))
         case "RMSprop":
-            opt = try RMSprop(first, lr: d(kw, "lr", 1e-2), alpha: d(kw, "alpha", 0.99), eps: d(kw, "eps", 1e-8),
-                              weightDecay: d(kw, "weight_decay", 0), momentum: d(kw, "momentum", 0),
-                              centered: b(kw, "centered"), maximize: b(kw, "maximize"))
+            opt = try RMSprop(
+                first, lr: d(kw, "lr", 1e-2), alpha: d(kw, "alpha", 0.99), eps: d(kw, "eps", 1e-8),
+                weightDecay: d(kw, "weight_decay", 0), momentum: d(kw, "momentum", 0),
+                centered: b(kw, "centered"), maximize: b(kw, "maximize"))
         default:
             throw DFMError.invalid("test", "unknown optimizer \(name)")
         }
         if let groups {
             for (p, g) in zip(params.dropFirst(), groups.dropFirst()) {
-                try opt.addParamGroup([p], lr: (g["lr"] as? NSNumber)?.doubleValue, weightDecay: (g["weight_decay"] as? NSNumber)?.doubleValue)
+                try opt.addParamGroup(
+                    [p], lr: (g["lr"] as? NSNumber)?.doubleValue,
+                    weightDecay: (g["weight_decay"] as? NSNumber)?.doubleValue)
             }
         }
         return opt
@@ -45,7 +52,8 @@ final class OptimTests: XCTestCase {
         let fx = try Fixture("nn_optim")
         var checked = 0
         for c in fx.cases where fx.params(c)["optimizer"] != nil {
-            let n = fx.int(c, "nparams")!, steps = fx.int(c, "steps")!
+            let n = fx.int(c, "nparams")!
+            let steps = fx.int(c, "steps")!
             let params = try (0..<n).map { i in try fx.tensors["\(c)/p\(i)/init"]!.clone().requiresGrad() }
             let opt = try makeOptimizer(fx, c, params)
             for s in 0..<steps {
@@ -53,7 +61,8 @@ final class OptimTests: XCTestCase {
                 for (i, p) in params.enumerated() { p.grad = try fx.tensors["\(c)/grad/\(s)/\(i)"]?.clone() }
                 try opt.step()
                 for (i, p) in params.enumerated() {
-                    assertClose(p, fx.tensors["\(c)/after/\(s)/\(i)"]!, rtol: 1e-6, atol: 1e-6, "\(c) step \(s) param \(i)")
+                    assertClose(
+                        p, fx.tensors["\(c)/after/\(s)/\(i)"]!, rtol: 1e-6, atol: 1e-6, "\(c) step \(s) param \(i)")
                 }
             }
             checked += 1
@@ -71,11 +80,15 @@ final class OptimTests: XCTestCase {
             let opt = try SGD([try Tensor.zeros([2]).requiresGrad()], lr: (p["lr"] as! NSNumber).doubleValue)
             let sched: LRScheduler
             switch p["scheduler"] as? String {
-            case "StepLR": sched = try StepLR(opt, stepSize: (kw["step_size"] as! NSNumber).intValue, gamma: d(kw, "gamma", 0.1))
+            case "StepLR":
+                sched = try StepLR(opt, stepSize: (kw["step_size"] as! NSNumber).intValue, gamma: d(kw, "gamma", 0.1))
             case "MultiStepLR":
-                sched = try MultiStepLR(opt, milestones: (kw["milestones"] as! [NSNumber]).map(\.intValue), gamma: d(kw, "gamma", 0.1))
+                sched = try MultiStepLR(
+                    opt, milestones: (kw["milestones"] as! [NSNumber]).map(\.intValue), gamma: d(kw, "gamma", 0.1))
             case "ExponentialLR": sched = try ExponentialLR(opt, gamma: d(kw, "gamma", 0.1))
-            default: sched = try CosineAnnealingLR(opt, tMax: (kw["T_max"] as! NSNumber).intValue, etaMin: d(kw, "eta_min", 0))
+            default:
+                sched = try CosineAnnealingLR(
+                    opt, tMax: (kw["T_max"] as! NSNumber).intValue, etaMin: d(kw, "eta_min", 0))
             }
             var got = [opt.lr]
             for _ in 1..<expected.count {
@@ -97,12 +110,15 @@ final class OptimTests: XCTestCase {
         var checked = 0
         for c in fx.cases where fx.params(c)["one_cycle"] != nil {
             let p = fx.params(c)
-            let kw = p["kwargs"] as! [String: Any], okw = p["opt_kwargs"] as! [String: Any]
+            let kw = p["kwargs"] as! [String: Any]
+            let okw = p["opt_kwargs"] as! [String: Any]
             let params = [try Tensor.zeros([2]).requiresGrad()]
-            let opt: Optimizer = p["optimizer_class"] as? String == "Adam"
+            let opt: Optimizer =
+                p["optimizer_class"] as? String == "Adam"
                 ? try Adam(params, lr: d(okw, "lr", 1e-3))
                 : try SGD(params, lr: d(okw, "lr", 1e-3), momentum: d(okw, "momentum", 0))
-            let total = (kw["total_steps"] as? NSNumber)?.intValue
+            let total =
+                (kw["total_steps"] as? NSNumber)?.intValue
                 ?? (kw["epochs"] as! NSNumber).intValue * (kw["steps_per_epoch"] as! NSNumber).intValue
             var cfg = OneCycleLR.Config(maxLr: d(kw, "max_lr", 0), totalSteps: total)
             cfg.pctStart = d(kw, "pct_start", 0.3)
@@ -112,7 +128,8 @@ final class OptimTests: XCTestCase {
             cfg.finalDivFactor = d(kw, "final_div_factor", 1e4)
             cfg.threePhase = b(kw, "three_phase")
             let sched = try OneCycleLR(opt, cfg)
-            let lrs = (p["lrs"] as! [NSNumber]).map(\.doubleValue), moms = (p["momenta"] as! [NSNumber]).map(\.doubleValue)
+            let lrs = (p["lrs"] as! [NSNumber]).map(\.doubleValue)
+            let moms = (p["momenta"] as! [NSNumber]).map(\.doubleValue)
             for k in 0..<lrs.count {
                 let m = (opt as? Adam)?.beta1 ?? (opt as! SGD).momentum
                 XCTAssertEqual(opt.lr, lrs[k], accuracy: 1e-15 + 1e-12 * lrs[k], "\(c) lr at step \(k)")
@@ -120,7 +137,8 @@ final class OptimTests: XCTestCase {
                 if k < lrs.count - 1 { sched.step() }
             }
             XCTAssertTrue(sched.isFinished)
-            let copy = try OneCycleLR(try SGD([try Tensor.zeros([1]).requiresGrad()], lr: 0.1), OneCycleLR.Config(maxLr: 1, totalSteps: 5))
+            let copy = try OneCycleLR(
+                try SGD([try Tensor.zeros([1]).requiresGrad()], lr: 0.1), OneCycleLR.Config(maxLr: 1, totalSteps: 5))
             try copy.loadStateDict(sched.stateDict())
             XCTAssertEqual(copy.config, sched.config)
             checked += 1
@@ -143,9 +161,11 @@ final class OptimTests: XCTestCase {
             let sched = try ReduceLROnPlateau(
                 opt, maximize: kw["mode"] as? String == "max", factor: d(kw, "factor", 0.1),
                 patience: (kw["patience"] as? NSNumber)?.intValue ?? 10, threshold: d(kw, "threshold", 1e-4),
-                relativeThreshold: kw["threshold_mode"] as? String != "abs", cooldown: (kw["cooldown"] as? NSNumber)?.intValue ?? 0,
+                relativeThreshold: kw["threshold_mode"] as? String != "abs",
+                cooldown: (kw["cooldown"] as? NSNumber)?.intValue ?? 0,
                 minLr: d(kw, "min_lr", 0), eps: d(kw, "eps", 1e-8))
-            let metrics = (p["metrics"] as! [NSNumber]).map(\.doubleValue), expected = (p["lrs"] as! [NSNumber]).map(\.doubleValue)
+            let metrics = (p["metrics"] as! [NSNumber]).map(\.doubleValue)
+            let expected = (p["lrs"] as! [NSNumber]).map(\.doubleValue)
             for (k, (m, e)) in zip(metrics, expected).enumerated() {
                 sched.step(metric: m)
                 XCTAssertEqual(opt.lr, e, accuracy: 1e-15, "\(c) epoch \(k)")
@@ -209,7 +229,8 @@ final class OptimTests: XCTestCase {
     }
 
     func testSkipsParamsWithoutGradAndZeroGrad() throws {
-        let p = try Tensor.ones([3]).requiresGrad(), q = try Tensor.ones([2]).requiresGrad()
+        let p = try Tensor.ones([3]).requiresGrad()
+        let q = try Tensor.ones([2]).requiresGrad()
         let opt = try Adam([p, q], lr: 0.1)
         p.grad = try Tensor.full([3], 1)
         try opt.step()
@@ -229,7 +250,8 @@ final class OptimTests: XCTestCase {
         let p = try Tensor.zeros([2]).requiresGrad()
         assertThrowsDFM(try SGD([p], lr: -1), "Invalid learning rate: -1.0")
         assertThrowsDFM(try SGD([p], momentum: -0.1), "Invalid momentum value")
-        assertThrowsDFM(try SGD([p], momentum: 0, nesterov: true), "Nesterov momentum requires a momentum and zero dampening")
+        assertThrowsDFM(
+            try SGD([p], momentum: 0, nesterov: true), "Nesterov momentum requires a momentum and zero dampening")
         assertThrowsDFM(try SGD([p], momentum: 0.9, dampening: 0.1, nesterov: true), "Nesterov")
         assertThrowsDFM(try Adam([p], betas: (1.0, 0.9)), "Invalid beta parameter at index 0")
         assertThrowsDFM(try Adam([p], betas: (0.9, -0.1)), "Invalid beta parameter at index 1")
@@ -286,7 +308,8 @@ final class OptimTests: XCTestCase {
             let net = try Sequential(Linear(4, 16), ReLU(), Linear(16, 1))
             let opt = try make(net.parameters())
             let sched = try StepLR(opt, stepSize: 30, gamma: 0.5)
-            var first: Float = 0, last: Float = 0
+            var first: Float = 0
+            var last: Float = 0
             for i in 0..<60 {
                 opt.zeroGrad()
                 let loss = try mseLoss(try net(x), y)

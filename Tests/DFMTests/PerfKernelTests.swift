@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// The speed-motivated paths give the same results as the plain ones: conv tap pruning,
@@ -7,26 +8,35 @@ final class PerfKernelTests: XCTestCase {
     /// conv2d output and input/weight gradients with and without dead-tap pruning.
     private func convBothWays(x: [Int], w: [Int], stride: Int, padding: Int, dilation: Int = 1) throws {
         var r = SplitMix(seed: 11)
-        let x0 = r.tensor(x), w0 = r.tensor(w)
+        let x0 = r.tensor(x)
+        let w0 = r.tensor(w)
         var gy: Tensor? = nil  // one upstream gradient for both runs
-        var outs: [[Float]] = [], gxs: [[Float]] = [], gws: [[Float]] = []
+        var outs: [[Float]] = []
+        var gxs: [[Float]] = []
+        var gws: [[Float]] = []
         let saved = ConvGeom.pruneDeadTaps
         defer { ConvGeom.pruneDeadTaps = saved }
         for prune in [true, false] {
             ConvGeom.pruneDeadTaps = prune
-            let xl = try x0.clone(), wl = try w0.clone()
-            try xl.requiresGrad(); try wl.requiresGrad()
+            let xl = try x0.clone()
+            let wl = try w0.clone()
+            try xl.requiresGrad()
+            try wl.requiresGrad()
             let y = try conv2d(xl, wl, stride: [stride], padding: [padding], dilation: [dilation])
             if gy == nil { gy = r.tensor(y.shape) }
             try y.backward(gy)
-            outs.append(y.toArray()); gxs.append(xl.grad!.toArray()); gws.append(wl.grad!.toArray())
+            outs.append(y.toArray())
+            gxs.append(xl.grad!.toArray())
+            gws.append(wl.grad!.toArray())
         }
         assertClose(outs[0], outs[1], atol: 1e-5)
         assertClose(gxs[0], gxs[1], atol: 1e-5)
         assertClose(gws[0], gws[1], atol: 1e-5)
     }
 
-    private func assertClose(_ a: [Float], _ b: [Float], atol: Float, file: StaticString = #filePath, line: UInt = #line) {
+    private func assertClose(
+        _ a: [Float], _ b: [Float], atol: Float, file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(a.count, b.count, file: file, line: line)
         let worst = zip(a, b).map { Swift.abs($0 - $1) }.max() ?? 0
         XCTAssertLessThanOrEqual(worst, atol, file: file, line: line)
@@ -36,15 +46,21 @@ final class PerfKernelTests: XCTestCase {
     /// as the batched path, groups included.
     func testPointwisePerSampleMatchesBatched() throws {
         var r = SplitMix(seed: 21)
-        let x0 = r.tensor([3, 4, 16, 17]), w0 = r.tensor([6, 2, 1, 1]), b0 = r.tensor([6])
+        let x0 = r.tensor([3, 4, 16, 17])
+        let w0 = r.tensor([6, 2, 1, 1])
+        let b0 = r.tensor([6])
         let gy = r.tensor([3, 6, 16, 17])
         let saved = ConvGeom.pointwiseDirectMinPlane
         defer { ConvGeom.pointwiseDirectMinPlane = saved }
         var res: [[[Float]]] = []
         for minPlane in [256, Int.max] {
             ConvGeom.pointwiseDirectMinPlane = minPlane
-            let x = try x0.clone(), w = try w0.clone(), b = try b0.clone()
-            try x.requiresGrad(); try w.requiresGrad(); try b.requiresGrad()
+            let x = try x0.clone()
+            let w = try w0.clone()
+            let b = try b0.clone()
+            try x.requiresGrad()
+            try w.requiresGrad()
+            try b.requiresGrad()
             let y = try conv2d(x, w, b, groups: 2)
             try y.backward(gy)
             res.append([y.toArray(), x.grad!.toArray(), w.grad!.toArray(), b.grad!.toArray()])
@@ -54,16 +70,22 @@ final class PerfKernelTests: XCTestCase {
 
     func testPrunedTapsGeometry() {
         // 3×3/pad 1 on a 1×1 plane: only the centre tap reads the input.
-        let g = ConvGeom(n: 2, c: 4, h: 1, w: 1, o: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1,
-                         oh: 1, ow: 1, groups: 1).pruned()
+        let g = ConvGeom(
+            n: 2, c: 4, h: 1, w: 1, o: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1,
+            oh: 1, ow: 1, groups: 1
+        ).pruned()
         XCTAssertEqual(g.live, [4])
         // 3×3/2 pad 1 from 2×2 to 1×1: taps (1,1), (1,2), (2,1), (2,2).
-        let s = ConvGeom(n: 2, c: 4, h: 2, w: 2, o: 3, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1,
-                         oh: 1, ow: 1, groups: 1).pruned()
+        let s = ConvGeom(
+            n: 2, c: 4, h: 2, w: 2, o: 3, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1,
+            oh: 1, ow: 1, groups: 1
+        ).pruned()
         XCTAssertEqual(s.live, [4, 5, 7, 8])
         // 2×2 with pad 1: every tap reads something; nothing to prune.
-        let f = ConvGeom(n: 2, c: 4, h: 2, w: 2, o: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1,
-                         oh: 2, ow: 2, groups: 1).pruned()
+        let f = ConvGeom(
+            n: 2, c: 4, h: 2, w: 2, o: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1,
+            oh: 2, ow: 2, groups: 1
+        ).pruned()
         XCTAssertNil(f.live)
     }
 
@@ -78,10 +100,10 @@ final class PerfKernelTests: XCTestCase {
     /// tensor for both inputs): in-place accumulation must never write into a shared tensor.
     func testGradientAccumulationWithAliasedGrads() throws {
         let x = try Tensor([1, -2, 3], shape: [3]).requiresGrad()
-        let u = try mul(x, 2)                 // du/dx = 2
-        let v = try add(u, u)                 // rule returns g for both inputs (same object)
-        let w = try add(try add(v, u), x)     // w = 2u + u + x = 7x
-        let z = try add(w, try mul(u, u))     // + u² = 4x²  => dz/dx = 7 + 8x
+        let u = try mul(x, 2)  // du/dx = 2
+        let v = try add(u, u)  // rule returns g for both inputs (same object)
+        let w = try add(try add(v, u), x)  // w = 2u + u + x = 7x
+        let z = try add(w, try mul(u, u))  // + u² = 4x²  => dz/dx = 7 + 8x
         try sum(z).backward()
         XCTAssertEqual(x.grad?.toArray(), [15, -9, 31])
         // A second backward accumulates into the existing .grad (not owned by the engine).
@@ -109,12 +131,16 @@ final class PerfKernelTests: XCTestCase {
     func testStaticElementwiseOps() throws {
         let a = try Tensor([1, -2, .nan, 0], shape: [4])
         let r = try relu(a).toArray()
-        XCTAssertEqual(r[0], 1); XCTAssertEqual(r[1], 0); XCTAssertTrue(r[2].isNaN); XCTAssertEqual(r[3], 0)
+        XCTAssertEqual(r[0], 1)
+        XCTAssertEqual(r[1], 0)
+        XCTAssertTrue(r[2].isNaN)
+        XCTAssertEqual(r[3], 0)
         let s = try Tensor([10], shape: [1])
-        XCTAssertEqual(try sub(s, a).toArray()[0], 9)       // scalar-shaped left operand: s - a
-        XCTAssertEqual(try sub(a, s).toArray()[1], -12)     // scalar-shaped right operand: a - s
+        XCTAssertEqual(try sub(s, a).toArray()[0], 9)  // scalar-shaped left operand: s - a
+        XCTAssertEqual(try sub(a, s).toArray()[1], -12)  // scalar-shaped right operand: a - s
         XCTAssertEqual(try div(s, try Tensor([4, 5], shape: [2])).toArray(), [2.5, 2])
-        let m = try Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3]), col = try Tensor([10, 20], shape: [2, 1])
+        let m = try Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        let col = try Tensor([10, 20], shape: [2, 1])
         XCTAssertEqual(try add(m, col).toArray(), [11, 12, 13, 24, 25, 26])
         XCTAssertEqual(try mul(m, 2).toArray(), [2, 4, 6, 8, 10, 12])
         XCTAssertEqual(try add(m, 0.5).toArray(), [1.5, 2.5, 3.5, 4.5, 5.5, 6.5])
@@ -125,7 +151,8 @@ final class PerfKernelTests: XCTestCase {
         var r = SplitMix(seed: 13)
         let x = r.tensor([6, 5, 70])
         let v = x.toArray()
-        let s01 = try sum(x, dims: [0, 1]).toArray(), s0 = try sum(x, dims: [0]).toArray()
+        let s01 = try sum(x, dims: [0, 1]).toArray()
+        let s0 = try sum(x, dims: [0]).toArray()
         for j in 0..<70 {
             var acc: Float = 0
             for i in 0..<30 { acc += v[i * 70 + j] }
@@ -141,11 +168,13 @@ final class PerfKernelTests: XCTestCase {
     /// GEMMs split over dfm's threads match one single-threaded GEMM closely and repeat bitwise.
     func testSplitGemmMatchesUnsplit() throws {
         var r = SplitMix(seed: 17)
-        let a = r.tensor([96, 200]), b = r.tensor([200, 300])
+        let a = r.tensor([96, 200])
+        let b = r.tensor([200, 300])
         let saved = Parallel.threads
         defer { try? Parallel.setThreads(saved) }
         try Parallel.setThreads(2)
-        let split1 = try matmul(a, b).toArray(), split2 = try matmul(a, b).toArray()
+        let split1 = try matmul(a, b).toArray()
+        let split2 = try matmul(a, b).toArray()
         XCTAssertEqual(split1, split2)
         try Parallel.setThreads(1)
         let one = try matmul(a, b).toArray()

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// torch.mm / mv / dot / outer / addmm / baddbmm against PyTorch (tools/fixtures/ops_products.py),
@@ -10,17 +11,27 @@ final class ProductsTests: XCTestCase {
         for c in fx.cases {
             let f64 = c.contains("_f64")
             let tol = f64 ? 1e-12 : 1e-5
-            let beta = fx.float(c, "beta") ?? 1, alpha = fx.float(c, "alpha") ?? 1
-            let y: Tensor, ins: [String: Tensor]
+            let beta = fx.float(c, "beta") ?? 1
+            let alpha = fx.float(c, "alpha") ?? 1
+            let y: Tensor
+            let ins: [String: Tensor]
             switch fx.string(c, "op") {
             case "mm":
-                let x = try fx.leaves(c, ["input", "mat2"]); ins = ["input": x[0], "mat2": x[1]]; y = try mm(x[0], x[1])
+                let x = try fx.leaves(c, ["input", "mat2"])
+                ins = ["input": x[0], "mat2": x[1]]
+                y = try mm(x[0], x[1])
             case "mv":
-                let x = try fx.leaves(c, ["input", "vec"]); ins = ["input": x[0], "vec": x[1]]; y = try mv(x[0], x[1])
+                let x = try fx.leaves(c, ["input", "vec"])
+                ins = ["input": x[0], "vec": x[1]]
+                y = try mv(x[0], x[1])
             case "dot":
-                let x = try fx.leaves(c, ["input", "tensor"]); ins = ["input": x[0], "tensor": x[1]]; y = try dot(x[0], x[1])
+                let x = try fx.leaves(c, ["input", "tensor"])
+                ins = ["input": x[0], "tensor": x[1]]
+                y = try dot(x[0], x[1])
             case "outer":
-                let x = try fx.leaves(c, ["input", "vec2"]); ins = ["input": x[0], "vec2": x[1]]; y = try outer(x[0], x[1])
+                let x = try fx.leaves(c, ["input", "vec2"])
+                ins = ["input": x[0], "vec2": x[1]]
+                y = try outer(x[0], x[1])
             case "addmm":
                 let x = try fx.leaves(c, ["input", "mat1", "mat2"])
                 ins = ["input": x[0], "mat1": x[1], "mat2": x[2]]
@@ -30,7 +41,8 @@ final class ProductsTests: XCTestCase {
                 ins = ["input": x[0], "batch1": x[1], "batch2": x[2]]
                 y = try baddbmm(x[0], x[1], x[2], beta: beta, alpha: alpha)
             default:
-                XCTFail("unknown case \(c)"); continue
+                XCTFail("unknown case \(c)")
+                continue
             }
             XCTAssertEqual(y.dtype, f64 ? .float64 : .float32, c)
             try fx.check(c, outputs: [y], inputs: ins, rtol: Float(tol), atol: Float(tol))
@@ -38,13 +50,15 @@ final class ProductsTests: XCTestCase {
     }
 
     func testShapeAndDtypeErrors() throws {
-        let m = try Tensor.ones([2, 3]), v = try Tensor.ones([3])
+        let m = try Tensor.ones([2, 3])
+        let v = try Tensor.ones([3])
         assertThrowsDFM(try mm(m, v), "mat2 must be a 2D tensor", kind: .shapeMismatch)
         assertThrowsDFM(try mv(m, m), "vec must be a 1D tensor", kind: .shapeMismatch)
         assertThrowsDFM(try dot(v, try Tensor.ones([4])), "same number of elements", kind: .shapeMismatch)
         assertThrowsDFM(try outer(m, v), "self must be a 1D tensor", kind: .shapeMismatch)
         assertThrowsDFM(try mm(m, try toDType(try Tensor.ones([3, 2]), .float64)), "same dtype", kind: .typeError)
-        assertThrowsDFM(try addmm(try Tensor.ones([4, 4]), m, try Tensor.ones([3, 2])), "cannot be broadcast", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try addmm(try Tensor.ones([4, 4]), m, try Tensor.ones([3, 2])), "cannot be broadcast", kind: .shapeMismatch)
         // beta = 0 ignores NaN in input, as torch.
         let nan = try Tensor.full([2, 2], .nan)
         XCTAssertEqual(try addmm(nan, m, try Tensor.ones([3, 2]), beta: 0).toArray(), [3, 3, 3, 3])

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// Mean and (population) standard deviation in double.
@@ -15,11 +16,14 @@ final class RandomInitTests: XCTestCase {
     // MARK: generator
 
     func testSameSeedSameNumbers() throws {
-        let a = try randn([1000], generator: Generator(seed: 42)), b = try randn([1000], generator: Generator(seed: 42))
+        let a = try randn([1000], generator: Generator(seed: 42))
+        let b = try randn([1000], generator: Generator(seed: 42))
         XCTAssertEqual(bits(a), bits(b))
         XCTAssertNotEqual(bits(a), bits(try randn([1000], generator: Generator(seed: 43))))
         manualSeed(7)
-        let c = try rand([500]), d = try randint(low: -5, high: 5, shape: [300]), e = try randperm(50)
+        let c = try rand([500])
+        let d = try randint(low: -5, high: 5, shape: [300])
+        let e = try randperm(50)
         manualSeed(7)
         XCTAssertEqual(bits(c), bits(try rand([500])))
         XCTAssertEqual(d.toInt64Array(), try randint(low: -5, high: 5, shape: [300]).toInt64Array())
@@ -38,9 +42,11 @@ final class RandomInitTests: XCTestCase {
             try Parallel.setThreads(threads)
             let g = Generator(seed: 99)
             let x = try Tensor.ones([40_000])
-            results.append([bits(try randn([50_001], generator: g)), bits(try rand([50_000], generator: g)),
-                            try randint(low: 0, high: 1000, shape: [50_000], generator: g).toInt64Array().map { UInt32($0) },
-                            bits(try dropout(x, p: 0.3, generator: g))])
+            results.append([
+                bits(try randn([50_001], generator: g)), bits(try rand([50_000], generator: g)),
+                try randint(low: 0, high: 1000, shape: [50_000], generator: g).toInt64Array().map { UInt32($0) },
+                bits(try dropout(x, p: 0.3, generator: g)),
+            ])
         }
         XCTAssertEqual(results[0], results[1])
         XCTAssertEqual(results[0], results[2])
@@ -50,7 +56,8 @@ final class RandomInitTests: XCTestCase {
         let g = Generator(seed: 5)
         _ = g.normal()  // leaves a cached Box–Muller partner in the state
         let state = g.getState()
-        let a = (0..<5).map { _ in g.normal() }, u = try rand([10], generator: g)
+        let a = (0..<5).map { _ in g.normal() }
+        let u = try rand([10], generator: g)
         try g.setState(state)
         XCTAssertEqual((0..<5).map { _ in g.normal() }, a)
         XCTAssertEqual(bits(try rand([10], generator: g)), bits(u))
@@ -71,7 +78,11 @@ final class RandomInitTests: XCTestCase {
         // Scalar draws.
         let scalars = (0..<20_000).map { _ in Double(g.normal()) }
         XCTAssertEqual(scalars.reduce(0, +) / 20_000, 0, accuracy: 0.03)
-        XCTAssertTrue((0..<1000).allSatisfy { _ in let v = g.uniform(); return v >= 0 && v < 1 })
+        XCTAssertTrue(
+            (0..<1000).allSatisfy { _ in
+                let v = g.uniform()
+                return v >= 0 && v < 1
+            })
 
         // randint: range, and each of 7 values about 1/7 of the time.
         let ri = try randint(low: -3, high: 4, shape: [70_000], generator: g).toInt64Array()
@@ -117,11 +128,14 @@ final class RandomInitTests: XCTestCase {
             let lock = NSLock()
             var values: [UInt64] = []
         }
-        let g = Generator(seed: 11), box = Box()
+        let g = Generator(seed: 11)
+        let box = Box()
         DispatchQueue.concurrentPerform(iterations: 4) { _ in
             var local: [UInt64] = []
             for _ in 0..<2000 { local.append(g.nextUInt64()) }
-            box.lock.lock(); box.values += local; box.lock.unlock()
+            box.lock.lock()
+            box.values += local
+            box.lock.unlock()
         }
         // A racy generator would hand out duplicates; a locked one gives 8000 distinct draws,
         // exactly the first 8000 of the sequence.
@@ -131,8 +145,10 @@ final class RandomInitTests: XCTestCase {
     }
 
     func testRandomErrors() throws {
-        assertThrowsDFM(try randint(low: 5, high: 3, shape: [2]), "random_ expects 'from' to be less than 'to', but got from=5 >= to=3",
-                        kind: .invalidArgument)
+        assertThrowsDFM(
+            try randint(low: 5, high: 3, shape: [2]),
+            "random_ expects 'from' to be less than 'to', but got from=5 >= to=3",
+            kind: .invalidArgument)
         assertThrowsDFM(try randint(low: 3, high: 3, shape: [2]), "from=3 >= to=3")
         assertThrowsDFM(try randperm(-1), "n must be non-negative, got -1")
         assertThrowsDFM(try randn([-2, 3]), "negative dimension")
@@ -182,7 +198,9 @@ final class RandomInitTests: XCTestCase {
 
     func testDropoutErrors() throws {
         let x = try Tensor.ones([3])
-        assertThrowsDFM(try dropout(x, p: 1.5), "dropout probability has to be between 0 and 1, but got 1.5", kind: .invalidArgument)
+        assertThrowsDFM(
+            try dropout(x, p: 1.5), "dropout probability has to be between 0 and 1, but got 1.5", kind: .invalidArgument
+        )
         assertThrowsDFM(try dropout(x, p: -0.1), "but got -0.1")
         assertThrowsDFM(try dropout(x, p: .nan), "between 0 and 1")
         assertThrowsDFM(try dropout(try Tensor(int64: [1], shape: [1]), p: 0.5), "float32", kind: .typeError)
@@ -192,7 +210,8 @@ final class RandomInitTests: XCTestCase {
 
     func testFansAndGainsMatchPyTorch() throws {
         let fx = try Fixture("init")
-        var fans = 0, gains = 0
+        var fans = 0
+        var gains = 0
         for c in fx.cases {
             if c.hasPrefix("fan") {
                 let f = try Init.calculateFanInAndFanOut(try Tensor.zeros(fx.ints(c, "shape")!))
@@ -200,7 +219,8 @@ final class RandomInitTests: XCTestCase {
                 XCTAssertEqual(f.fanOut, fx.int(c, "fan_out"), c)
                 fans += 1
             } else {
-                let gain = try Init.calculateGain(fx.string(c, "nonlinearity")!, param: fx.float(c, "param").map { Float($0) })
+                let gain = try Init.calculateGain(
+                    fx.string(c, "nonlinearity")!, param: fx.float(c, "param").map { Float($0) })
                 XCTAssertEqual(Double(gain), fx.float(c, "gain")!, accuracy: 1e-6, c)
                 gains += 1
             }
@@ -234,7 +254,8 @@ final class RandomInitTests: XCTestCase {
         s = stats(lin)
         XCTAssertEqual(s.std / (2.0 / 500).squareRoot(), 1, accuracy: 0.03)
         // Same seed, same weights.
-        let w1 = try Tensor.zeros([8, 4]), w2 = try Tensor.zeros([8, 4])
+        let w1 = try Tensor.zeros([8, 4])
+        let w2 = try Tensor.zeros([8, 4])
         try Init.kaimingUniform_(w1, generator: Generator(seed: 1))
         try Init.kaimingUniform_(w2, generator: Generator(seed: 1))
         XCTAssertEqual(bits(w1), bits(w2))
@@ -246,15 +267,19 @@ final class RandomInitTests: XCTestCase {
         let g = Generator(seed: 23)
         for (shape, gain) in [([6, 10], Float(1)), ([10, 6], 1), ([4, 3, 2, 2], 2), ([5, 5], 0.5)] {
             let t = try Init.orthogonal_(try Tensor.zeros(shape), gain: gain, generator: g)
-            let rows = shape[0], cols = t.count / rows
+            let rows = shape[0]
+            let cols = t.count / rows
             let v = t.toArray()
             // The smaller Gram matrix (W·Wᵀ when rows <= cols, else Wᵀ·W) is gain²·I.
             let k = min(rows, cols)
             for i in 0..<k {
                 for j in 0..<k {
                     var d: Float = 0
-                    if rows <= cols { for q in 0..<cols { d += v[i * cols + q] * v[j * cols + q] } }
-                    else { for q in 0..<rows { d += v[q * cols + i] * v[q * cols + j] } }
+                    if rows <= cols {
+                        for q in 0..<cols { d += v[i * cols + q] * v[j * cols + q] }
+                    } else {
+                        for q in 0..<rows { d += v[q * cols + i] * v[q * cols + j] }
+                    }
                     XCTAssertEqual(d, i == j ? gain * gain : 0, accuracy: 1e-5, "\(shape) gram[\(i),\(j)]")
                 }
             }
@@ -264,7 +289,9 @@ final class RandomInitTests: XCTestCase {
         XCTAssertEqual(bits(a), bits(b))
         // Q·sign(diag R) makes the distribution Haar: the first entry is positive about half the time.
         var positive = 0
-        for _ in 0..<400 where try Init.orthogonal_(try Tensor.zeros([3, 3]), generator: g).toArray()[0] > 0 { positive += 1 }
+        for _ in 0..<400 where try Init.orthogonal_(try Tensor.zeros([3, 3]), generator: g).toArray()[0] > 0 {
+            positive += 1
+        }
         XCTAssertEqual(Double(positive), 200, accuracy: 45)
     }
 
@@ -281,16 +308,21 @@ final class RandomInitTests: XCTestCase {
 
     func testInitErrors() throws {
         let v = try Tensor.zeros([5])
-        assertThrowsDFM(try Init.calculateFanInAndFanOut(v), "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+        assertThrowsDFM(
+            try Init.calculateFanInAndFanOut(v),
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
         assertThrowsDFM(try Init.kaimingNormal_(v), "fewer than 2 dimensions")
         assertThrowsDFM(try Init.kaimingUniform_(v), "fewer than 2 dimensions")
         assertThrowsDFM(try Init.xavierUniform_(v), "fewer than 2 dimensions")
         assertThrowsDFM(try Init.xavierNormal_(v), "fewer than 2 dimensions")
         assertThrowsDFM(try Init.orthogonal_(v), "Only tensors with 2 or more dimensions are supported")
         assertThrowsDFM(try Init.calculateGain("swish"), "Unsupported nonlinearity swish", kind: .invalidArgument)
-        assertThrowsDFM(try Init.kaimingNormal_(try Tensor.zeros([2, 2]), nonlinearity: "swish"), "Unsupported nonlinearity")
+        assertThrowsDFM(
+            try Init.kaimingNormal_(try Tensor.zeros([2, 2]), nonlinearity: "swish"), "Unsupported nonlinearity")
         assertThrowsDFM(try FanMode("fan_avg"), "Mode fan_avg not supported, please use one of ['fan_in', 'fan_out']")
-        assertThrowsDFM(try Init.constant_(try Tensor(int64: [1, 2], shape: [1, 2]), 1), "floating point", kind: .typeError)
-        assertThrowsDFM(try Init.orthogonal_(try Tensor(int64: [1, 2], shape: [1, 2])), "floating point", kind: .typeError)
+        assertThrowsDFM(
+            try Init.constant_(try Tensor(int64: [1, 2], shape: [1, 2]), 1), "floating point", kind: .typeError)
+        assertThrowsDFM(
+            try Init.orthogonal_(try Tensor(int64: [1, 2], shape: [1, 2])), "floating point", kind: .typeError)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 // Issue #14: reliability of files and constructors.
@@ -25,7 +26,8 @@ final class SafeTensorsStrictTests: XCTestCase {
     }
 
     /// Both entry points (memory and file) refuse the image with a message containing `part`.
-    func assertRefused(_ header: String, body: Int, _ part: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertRefused(_ header: String, body: Int, _ part: String, file: StaticString = #filePath, line: UInt = #line)
+    {
         let data = image(header, body: body)
         assertThrowsDFM(try SafeTensors.decode(data), part, kind: .ioError, file: file, line: line)
         let path = dir + "/t-\(UInt32.random(in: 0...UInt32.max)).safetensors"
@@ -52,14 +54,16 @@ final class SafeTensorsStrictTests: XCTestCase {
         // the last one used to win
         assertRefused("{\(entry("w", "[1]", 0, 4)),\(entry("w", "[1]", 0, 4))}", body: 4, "duplicate key 'w'")
         assertRefused("{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", body: 0, "duplicate key 'a'")
-        assertRefused("{\(entry("w", "[1]", 0, 4).replacingOccurrences(of: "\"shape\"", with: "\"shape\":[1],\"shape\""))}", body: 4,
-                      "duplicate key 'shape'")
+        assertRefused(
+            "{\(entry("w", "[1]", 0, 4).replacingOccurrences(of: "\"shape\"", with: "\"shape\":[1],\"shape\""))}",
+            body: 4,
+            "duplicate key 'shape'")
     }
 
     func testOverlappingHoleyAndTrailingRangesAreRefused() {
         assertRefused("{\(entry("a", "[2]", 0, 8)),\(entry("b", "[2]", 4, 12))}", body: 12, "overlap")
         assertRefused("{\(entry("a", "[2]", 0, 8)),\(entry("b", "[2]", 0, 8))}", body: 8, "overlap")
-        assertRefused("{\(entry("a", "[1]", 4, 8))}", body: 8, "belong to no entry")     // a hole before
+        assertRefused("{\(entry("a", "[1]", 4, 8))}", body: 8, "belong to no entry")  // a hole before
         assertRefused("{\(entry("a", "[1]", 0, 4)),\(entry("b", "[1]", 8, 12))}", body: 12, "belong to no entry")
         assertRefused("{\(entry("a", "[1]", 0, 4))}", body: 12, "after the last entry")  // trailing bytes
     }
@@ -91,7 +95,8 @@ final class SafeTensorsStrictTests: XCTestCase {
     func testValidFilesStillLoad() throws {
         // an empty file ({} and nothing else), spaces after the header, escapes, empty tensors anywhere
         XCTAssertTrue(try SafeTensors.decode(image("{}", body: 0)).tensors.isEmpty)
-        let h = "{\"__metadata__\":{\"n\\u00e9\":\"a\\\"b\\ud83d\\ude00\"},\(entry("z", "[0]", 0, 0)),\(entry("a", "[2]", 0, 8)),\(entry("i", "[1,1]", 8, 16, dtype: "I64")),\(entry("q", "[0,3]", 16, 16))}   "
+        let h =
+            "{\"__metadata__\":{\"n\\u00e9\":\"a\\\"b\\ud83d\\ude00\"},\(entry("z", "[0]", 0, 0)),\(entry("a", "[2]", 0, 8)),\(entry("i", "[1,1]", 8, 16, dtype: "I64")),\(entry("q", "[0,3]", 16, 16))}   "
         let (t, meta) = try SafeTensors.decode(image(h, body: 16))
         XCTAssertEqual(meta, ["né": "a\"b😀"])
         XCTAssertEqual(t.keys.sorted(), ["a", "i", "q", "z"])
@@ -100,8 +105,9 @@ final class SafeTensorsStrictTests: XCTestCase {
         XCTAssertEqual(t["i"]?.dtype, .int64)
         // and what dfm writes reads back, from a file
         let path = dir + "/rt.safetensors"
-        try SafeTensors.write(["w": try Tensor([1, 2, 3, 4], shape: [2, 2]), "e": try Tensor([], shape: [0])],
-                              to: path, metadata: ["k": "v"])
+        try SafeTensors.write(
+            ["w": try Tensor([1, 2, 3, 4], shape: [2, 2]), "e": try Tensor([], shape: [0])],
+            to: path, metadata: ["k": "v"])
         let (r, m) = try SafeTensors.read(path)
         XCTAssertEqual(r["w"]?.toArray(), [1, 2, 3, 4])
         XCTAssertEqual(r["e"]?.shape, [0])
@@ -158,11 +164,17 @@ final class AtomicFileTests: XCTestCase {
         let dead = try deadPid()
         let target = dir + "/ck.safetensors"
         let stale = ["ck.safetensors.tmp-\(dead)-12345", "ck.safetensors.tmp-\(dead)-0"]
-        let kept = ["ck.safetensors.tmp-\(getpid())-1",     // a live writer (this process)
-                    "other.safetensors.tmp-\(dead)-1",      // another target
-                    "ck.safetensors.tmp-\(dead)-1-2", "ck.safetensors.tmp-x\(dead)-1", "ck.safetensors.tmp-0-1", "ck.safetensors.tmp-\(dead)-"]
-        for n in stale + kept { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data(count: 100))) }
-        try FileManager.default.createDirectory(atPath: dir + "/ck.safetensors.tmp-\(dead)-5", withIntermediateDirectories: false)
+        let kept = [
+            "ck.safetensors.tmp-\(getpid())-1",  // a live writer (this process)
+            "other.safetensors.tmp-\(dead)-1",  // another target
+            "ck.safetensors.tmp-\(dead)-1-2", "ck.safetensors.tmp-x\(dead)-1", "ck.safetensors.tmp-0-1",
+            "ck.safetensors.tmp-\(dead)-",
+        ]
+        for n in stale + kept {
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data(count: 100)))
+        }
+        try FileManager.default.createDirectory(
+            atPath: dir + "/ck.safetensors.tmp-\(dead)-5", withIntermediateDirectories: false)
         try SafeTensors.write(["w": try Tensor([1, 2], shape: [2])], to: target)
         XCTAssertEqual(names(), (kept + ["ck.safetensors", "ck.safetensors.tmp-\(dead)-5"]).sorted())
         XCTAssertEqual(try SafeTensors.read(target).tensors["w"]?.toArray(), [1, 2])
@@ -198,7 +210,8 @@ final class AtomicFileTests: XCTestCase {
         // a special file is not replaced by a regular one (a FIFO here; as root that was even /dev/null)
         let fifo = dir + "/fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
-        assertThrowsDFM(try SafeTensors.write([:], to: fifo), "cannot write '\(fifo)': not a regular file", kind: .ioError)
+        assertThrowsDFM(
+            try SafeTensors.write([:], to: fifo), "cannot write '\(fifo)': not a regular file", kind: .ioError)
         var st = stat()
         XCTAssertEqual(stat(fifo, &st), 0)
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
@@ -211,9 +224,14 @@ final class AtomicFileTests: XCTestCase {
 final class ModelArgumentTests: XCTestCase {
     func testDeepLabRefusesNonFiniteAlpha() throws {
         for alpha in [Double.nan, .infinity, -.infinity] {
-            assertThrowsDFM(try DeepLabV3Plus(fbFilters: 2, classFilters: 8, classes: 3, alpha: alpha, shape: [32, 32], layers: [1, 1, 1, 1]),
-                            "alpha must be finite", kind: .invalidArgument)
+            assertThrowsDFM(
+                try DeepLabV3Plus(
+                    fbFilters: 2, classFilters: 8, classes: 3, alpha: alpha, shape: [32, 32], layers: [1, 1, 1, 1]),
+                "alpha must be finite", kind: .invalidArgument)
         }
-        XCTAssertEqual(try DeepLabV3Plus(fbFilters: 2, classFilters: 8, classes: 3, alpha: 0.5, shape: [32, 32], layers: [1, 1, 1, 1]).alpha, 0.5)
+        XCTAssertEqual(
+            try DeepLabV3Plus(
+                fbFilters: 2, classFilters: 8, classes: 3, alpha: 0.5, shape: [32, 32], layers: [1, 1, 1, 1]
+            ).alpha, 0.5)
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// gather / scatter with 0-dim tensors, which torch treats as one-element vectors.
@@ -13,9 +14,12 @@ final class ScalarIndexTests: XCTestCase {
         XCTAssertEqual(y.shape, [])
         try y.backward()
         XCTAssertEqual(x.grad?.toArray(), [0, 0, 1, 0, 0])
-        let added = try scatterAdd(Tensor.scalar(1), dim: 0, index: try Tensor(int64: [0], shape: []), src: Tensor.scalar(2))
+        let added = try scatterAdd(
+            Tensor.scalar(1), dim: 0, index: try Tensor(int64: [0], shape: []), src: Tensor.scalar(2))
         XCTAssertEqual(added.shape, [])
         XCTAssertEqual(try added.item(), 3)
-        assertThrowsDFM(try scatter(try Tensor.zeros([2, 3]), dim: 0, index: label, src: Tensor.scalar(1)), "same number of dimensions")
+        assertThrowsDFM(
+            try scatter(try Tensor.zeros([2, 3]), dim: 0, index: label, src: Tensor.scalar(1)),
+            "same number of dimensions")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 final class SegmentationTests: XCTestCase {
@@ -16,7 +17,9 @@ final class SegmentationTests: XCTestCase {
         for k in 0..<n {
             for r in 0..<28 {
                 for c in 0..<28 {
-                    img.append((r >= 4 + k && r < 20 + k && c >= 6 && c < 22) ? UInt8(200 + 5 * k) : (r == 0 && c == 0 ? 30 : 0))
+                    img.append(
+                        (r >= 4 + k && r < 20 + k && c >= 6 && c < 22)
+                            ? UInt8(200 + 5 * k) : (r == 0 && c == 0 ? 30 : 0))
                 }
             }
         }
@@ -29,7 +32,8 @@ final class SegmentationTests: XCTestCase {
 
     /// `count` scenes from the synthetic source: images (count, 1, canvas, canvas), labels 0...3.
     static func syntheticScenes(count: Int, canvas: Int, seed: UInt64 = 11) throws -> (Tensor, Tensor) {
-        let s = try SegmentationScenes(source: try syntheticSource(), count: count, seed: seed, canvas: canvas, sourceClasses: 3)
+        let s = try SegmentationScenes(
+            source: try syntheticSource(), count: count, seed: seed, canvas: canvas, sourceClasses: 3)
         return try s.batch(Array(0..<count))
     }
 
@@ -51,8 +55,10 @@ final class SegmentationTests: XCTestCase {
         XCTAssertEqual(x7.toArray(), Array(xa.toArray()[(7 * hw)..<(8 * hw)]))
         XCTAssertEqual(y7.toInt64Array(), Array(ya.toInt64Array()[(7 * hw)..<(8 * hw)]))
         assertThrowsDFM(try a.batch([10]), "scene 10 is out of range", kind: .indexError)
-        assertThrowsDFM(try SegmentationScenes(source: src, count: 1, seed: 0, canvas: 20), "smaller than the source images")
-        assertThrowsDFM(try SegmentationScenes(source: src, count: 1, seed: 0, minObjects: 3, maxObjects: 2), "min_objects")
+        assertThrowsDFM(
+            try SegmentationScenes(source: src, count: 1, seed: 0, canvas: 20), "smaller than the source images")
+        assertThrowsDFM(
+            try SegmentationScenes(source: src, count: 1, seed: 0, minObjects: 3, maxObjects: 2), "min_objects")
     }
 
     func testSceneLabelsMatchTheGarments() throws {
@@ -67,7 +73,8 @@ final class SegmentationTests: XCTestCase {
             counts.insert(layout.count)
             XCTAssertTrue((2...4).contains(layout.count))
             // Paint by hand: rectangle of image k at (row + 4 + k, col + 6), 16×16, later on top.
-            var ex = [Float](repeating: 0, count: hw), ey = [Int64](repeating: 0, count: hw)
+            var ex = [Float](repeating: 0, count: hw)
+            var ey = [Int64](repeating: 0, count: hw)
             for o in layout {
                 let k = o.image
                 for r in 0..<16 {
@@ -86,8 +93,10 @@ final class SegmentationTests: XCTestCase {
 
     func testFashionMNISTScenes() throws {
         let root = IDXDataset.fashionMNISTRoot
-        guard FileManager.default.fileExists(atPath: root + "/t10k-images-idx3-ubyte.gz")
-            || FileManager.default.fileExists(atPath: root + "/t10k-images-idx3-ubyte") else {
+        guard
+            FileManager.default.fileExists(atPath: root + "/t10k-images-idx3-ubyte.gz")
+                || FileManager.default.fileExists(atPath: root + "/t10k-images-idx3-ubyte")
+        else {
             throw XCTSkip("Fashion-MNIST not installed at \(root)")
         }
         let test = try SegmentationScenes.fashionMNIST(root: root, train: false, count: 4, seed: 1)
@@ -96,7 +105,8 @@ final class SegmentationTests: XCTestCase {
         let (x, y) = try test.batch([0, 1, 2, 3])
         XCTAssertEqual(x.shape, [4, 1, 64, 64])
         XCTAssertEqual(y.shape, [4, 64, 64])
-        let xv = x.toArray(), yv = y.toInt64Array()
+        let xv = x.toArray()
+        let yv = y.toInt64Array()
         for k in 0..<xv.count {
             XCTAssertTrue((0...10).contains(yv[k]))
             XCTAssertEqual(yv[k] == 0, xv[k] == 0, "background exactly where the image is 0 (pixel \(k))")
@@ -119,10 +129,14 @@ final class SegmentationTests: XCTestCase {
         let pred = try Tensor(int64: [0, 1, 1, 2, 2, 0], shape: [1, 2, 3])
         let target = try Tensor(int64: [0, 1, 2, 2, 255, 0], shape: [1, 2, 3])
         let cm = try confusionMatrix(pred, target, numClasses: 4, ignoreIndex: 255)
-        XCTAssertEqual(cm.toInt64Array(), [2, 0, 0, 0,
-                                           0, 1, 0, 0,
-                                           0, 1, 1, 0,
-                                           0, 0, 0, 0])
+        XCTAssertEqual(
+            cm.toInt64Array(),
+            [
+                2, 0, 0, 0,
+                0, 1, 0, 0,
+                0, 1, 1, 0,
+                0, 0, 0, 0,
+            ])
         let iou = try iouPerClass(pred, target, numClasses: 4, ignoreIndex: 255).toArray()
         XCTAssertEqual(Array(iou.prefix(3)), [1, 0.5, 0.5])
         XCTAssertTrue(iou[3].isNaN)
@@ -148,18 +162,26 @@ final class SegmentationTests: XCTestCase {
         XCTAssertTrue(m.pixelAccuracy.isNaN)
 
         // A class predicted but never in the targets has IoU 0, not NaN.
-        let onlyFP = try iouPerClass(try Tensor(int64: [1, 1], shape: [2]), try Tensor(int64: [0, 1], shape: [2]), numClasses: 2)
+        let onlyFP = try iouPerClass(
+            try Tensor(int64: [1, 1], shape: [2]), try Tensor(int64: [0, 1], shape: [2]), numClasses: 2)
         XCTAssertEqual(onlyFP.toArray(), [0, 0.5])
     }
 
     func testMetricsErrors() throws {
         let t = try Tensor(int64: [0, 1, 5], shape: [3])
-        assertThrowsDFM(try confusionMatrix(try Tensor(int64: [0, 1, 1], shape: [3]), t, numClasses: 3), "Target 5 is out of bounds", kind: .indexError)
-        assertThrowsDFM(try confusionMatrix(try Tensor(int64: [0, 1, 7], shape: [3]), try Tensor(int64: [0, 1, 1], shape: [3]), numClasses: 3),
-                        "Predicted label 7", kind: .indexError)
-        assertThrowsDFM(try confusionMatrix(try Tensor(int64: [0, 1], shape: [2]), t, numClasses: 3), "prediction labels have shape [2]")
+        assertThrowsDFM(
+            try confusionMatrix(try Tensor(int64: [0, 1, 1], shape: [3]), t, numClasses: 3),
+            "Target 5 is out of bounds", kind: .indexError)
+        assertThrowsDFM(
+            try confusionMatrix(
+                try Tensor(int64: [0, 1, 7], shape: [3]), try Tensor(int64: [0, 1, 1], shape: [3]), numClasses: 3),
+            "Predicted label 7", kind: .indexError)
+        assertThrowsDFM(
+            try confusionMatrix(try Tensor(int64: [0, 1], shape: [2]), t, numClasses: 3),
+            "prediction labels have shape [2]")
         assertThrowsDFM(try confusionMatrix(try Tensor.zeros([1, 2, 3]), t, numClasses: 3), "must be (N, 3, ...)")
-        assertThrowsDFM(try confusionMatrix(try Tensor.zeros([3]), try Tensor.zeros([3]), numClasses: 3), "int64", kind: .typeError)
+        assertThrowsDFM(
+            try confusionMatrix(try Tensor.zeros([3]), try Tensor.zeros([3]), numClasses: 3), "int64", kind: .typeError)
         assertThrowsDFM(try SegmentationMetrics(numClasses: 0), "positive")
     }
 }

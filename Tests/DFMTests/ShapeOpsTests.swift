@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 final class ShapeOpsTests: XCTestCase {
@@ -6,16 +7,23 @@ final class ShapeOpsTests: XCTestCase {
     /// without the trailing case number.
     func testParityWithPyTorch() throws {
         let fx = try Fixture("shape")
-        let comparisons: [String: (Tensor, Tensor) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
-        let scalarComparisons: [String: (Tensor, Double) throws -> Tensor] = ["eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge]
+        let comparisons: [String: (Tensor, Tensor) throws -> Tensor] = [
+            "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+        ]
+        let scalarComparisons: [String: (Tensor, Double) throws -> Tensor] = [
+            "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+        ]
         var checked = 0
         for c in fx.cases {
             let kind = String(c.reversed().drop(while: \.isNumber).reversed())
-            let dim = fx.int(c, "dim"), keep = fx.bool(c, "keepdim") ?? false
+            let dim = fx.int(c, "dim")
+            let keep = fx.bool(c, "keepdim") ?? false
             if kind == "cat" || kind == "stack" {
                 let xs = try fx.leaves(c, (0..<fx.int(c, "n")!).map { "x\($0)" })
                 let y = kind == "cat" ? try cat(xs, dim: dim!) : try stack(xs, dim: dim!)
-                try fx.check(c, outputs: [y], inputs: Dictionary(uniqueKeysWithValues: xs.enumerated().map { ("x\($0.offset)", $0.element) }))
+                try fx.check(
+                    c, outputs: [y],
+                    inputs: Dictionary(uniqueKeysWithValues: xs.enumerated().map { ("x\($0.offset)", $0.element) }))
             } else if kind.hasPrefix("cmp_") {
                 let ab = try fx.leaves(c, ["a", "b"])
                 let y = try comparisons[String(kind.dropFirst(4))]!(ab[0], ab[1])
@@ -23,7 +31,9 @@ final class ShapeOpsTests: XCTestCase {
                 try fx.check(c, outputs: [y], inputs: [:], rtol: 0, atol: 0)
             } else if kind.hasPrefix("cmps_") {
                 let a = try fx.leaves(c, ["a"])[0]
-                try fx.check(c, outputs: [try scalarComparisons[String(kind.dropFirst(5))]!(a, fx.float(c, "s")!)], inputs: [:], rtol: 0, atol: 0)
+                try fx.check(
+                    c, outputs: [try scalarComparisons[String(kind.dropFirst(5))]!(a, fx.float(c, "s")!)], inputs: [:],
+                    rtol: 0, atol: 0)
             } else if kind == "where" {
                 let t = try fx.leaves(c, ["cond", "a", "b"])
                 try fx.check(c, outputs: [try whereMask(t[0].detach(), t[1], t[2])], inputs: ["a": t[1], "b": t[2]])
@@ -33,9 +43,13 @@ final class ShapeOpsTests: XCTestCase {
                 switch kind {
                 case "permute": outs = [try permute(x, fx.ints(c, "dims")!)]
                 case "transpose": outs = [try transpose(x, fx.int(c, "d0")!, fx.int(c, "d1")!)]
-                case "narrow": outs = [try narrow(x, dim: dim!, start: fx.int(c, "start")!, length: fx.int(c, "length")!)]
+                case "narrow":
+                    outs = [try narrow(x, dim: dim!, start: fx.int(c, "start")!, length: fx.int(c, "length")!)]
                 case "slice":
-                    outs = [try slice(x, dim: dim!, start: fx.int(c, "start"), end: fx.int(c, "end"), step: fx.int(c, "step")!)]
+                    outs = [
+                        try slice(
+                            x, dim: dim!, start: fx.int(c, "start"), end: fx.int(c, "end"), step: fx.int(c, "step")!)
+                    ]
                 case "select": outs = [try select(x, dim: dim!, index: fx.int(c, "index")!)]
                 case "squeeze": outs = [try squeeze(x, dim: dim)]
                 case "unsqueeze": outs = [try unsqueeze(x, dim!)]
@@ -51,7 +65,9 @@ final class ShapeOpsTests: XCTestCase {
                     outs = [r.values, r.indices]
                 case "argmax", "argmaxall", "argmaxnan": outs = [try argmax(x, dim: dim, keepdim: keep)]
                 case "argmin", "argminall": outs = [try argmin(x, dim: dim, keepdim: keep)]
-                default: XCTFail("unhandled fixture case \(c)"); continue
+                default:
+                    XCTFail("unhandled fixture case \(c)")
+                    continue
                 }
                 try fx.check(c, outputs: outs, inputs: ["x": x])
             }
@@ -62,7 +78,9 @@ final class ShapeOpsTests: XCTestCase {
 
     func testFiniteDifferences() throws {
         var r = SplitMix(seed: 3)
-        let x = r.tensor([2, 3, 4]), y = r.tensor([2, 5, 4]), z = r.tensor([2, 3, 4])
+        let x = r.tensor([2, 3, 4])
+        let y = r.tensor([2, 5, 4])
+        let z = r.tensor([2, 3, 4])
         try gradCheck([x]) { try permute($0[0], [2, 0, 1]) }
         try gradCheck([x]) { try transpose($0[0], 0, -1) }
         try gradCheck([x]) { try narrow($0[0], dim: 1, start: 1, length: 2) }
@@ -119,7 +137,8 @@ final class ShapeOpsTests: XCTestCase {
         XCTAssertEqual(try gt(t, big).toArray(), [0, 0, 0, 0, 0, 1, 0, 0])
         XCTAssertEqual(try eq(t, 7).toArray(), [0, 0, 1, 1, 0, 0, 0, 0])
         let labels = try Tensor(int64: [1, 0], shape: [2])
-        XCTAssertEqual(try whereMask(labels, try Tensor([1, 2], shape: [2]), try Tensor([3, 4], shape: [2])).toArray(), [1, 4])
+        XCTAssertEqual(
+            try whereMask(labels, try Tensor([1, 2], shape: [2]), try Tensor([3, 4], shape: [2])).toArray(), [1, 4])
     }
 
     /// Shapes large enough for the tiled transpose and multi-threaded paths, against index arithmetic.
@@ -130,28 +149,50 @@ final class ShapeOpsTests: XCTestCase {
         let xs = x.toArray()
         let p = try permute(x, [2, 0, 1]).toArray()
         var k = 0
-        for c in 0..<50 { for a in 0..<8 { for b in 0..<40 {
-            if p[k] != xs[(a * 40 + b) * 50 + c] { XCTFail("permute mismatch at \(k)"); return }
-            k += 1
-        } } }
+        for c in 0..<50 {
+            for a in 0..<8 {
+                for b in 0..<40 {
+                    if p[k] != xs[(a * 40 + b) * 50 + c] {
+                        XCTFail("permute mismatch at \(k)")
+                        return
+                    }
+                    k += 1
+                }
+            }
+        }
         let t = try transpose(x, 1, 2).toArray()
         k = 0
-        for a in 0..<8 { for c in 0..<50 { for b in 0..<40 {
-            if t[k] != xs[(a * 40 + b) * 50 + c] { XCTFail("transpose mismatch at \(k)"); return }
-            k += 1
-        } } }
+        for a in 0..<8 {
+            for c in 0..<50 {
+                for b in 0..<40 {
+                    if t[k] != xs[(a * 40 + b) * 50 + c] {
+                        XCTFail("transpose mismatch at \(k)")
+                        return
+                    }
+                    k += 1
+                }
+            }
+        }
         let y = r.tensor([8, 13, 50])
         let cc = try cat([x, y], dim: 1)
         XCTAssertEqual(try narrow(cc, dim: 1, start: 40, length: 13).toArray(), y.toArray())
         XCTAssertEqual(try narrow(cc, dim: 1, start: 0, length: 40).toArray(), xs)
         let s = try slice(x, dim: 2, start: 1, end: nil, step: 7).toArray()
         k = 0
-        for a in 0..<8 { for b in 0..<40 { for c in stride(from: 1, to: 50, by: 7) {
-            if s[k] != xs[(a * 40 + b) * 50 + c] { XCTFail("slice mismatch at \(k)"); return }
-            k += 1
-        } } }
+        for a in 0..<8 {
+            for b in 0..<40 {
+                for c in stride(from: 1, to: 50, by: 7) {
+                    if s[k] != xs[(a * 40 + b) * 50 + c] {
+                        XCTFail("slice mismatch at \(k)")
+                        return
+                    }
+                    k += 1
+                }
+            }
+        }
         let m = try max(x, dim: 0)
-        let mv = m.values.toArray(), mi = m.indices.toInt64Array()
+        let mv = m.values.toArray()
+        let mi = m.indices.toInt64Array()
         for q in 0..<(40 * 50) {
             let col = (0..<8).map { xs[$0 * 2000 + q] }
             XCTAssertEqual(mv[q], col.max()!)
@@ -168,29 +209,38 @@ final class ShapeOpsTests: XCTestCase {
     }
 
     func testErrors() throws {
-        let x = try Tensor.zeros([2, 3]), s = Tensor.scalar(1)
+        let x = try Tensor.zeros([2, 3])
+        let s = Tensor.scalar(1)
         assertThrowsDFM(try permute(x, [0]), "input.dim() = 2 is not equal to len(dims) = 1", kind: .shapeMismatch)
         assertThrowsDFM(try permute(x, [0, 0]), "duplicate dims", kind: .invalidArgument)
         assertThrowsDFM(try permute(x, [0, 2]), "dimension out of range", kind: .indexError)
         assertThrowsDFM(try transpose(x, 0, 2), "but got 2", kind: .indexError)
-        assertThrowsDFM(try narrow(x, dim: 1, start: 2, length: 2), "start (2) + length (2) exceeds dimension size (3)", kind: .indexError)
+        assertThrowsDFM(
+            try narrow(x, dim: 1, start: 2, length: 2), "start (2) + length (2) exceeds dimension size (3)",
+            kind: .indexError)
         assertThrowsDFM(try narrow(x, dim: 1, start: 4, length: 0), "start out of range", kind: .indexError)
         assertThrowsDFM(try narrow(x, dim: 1, start: 0, length: -1), "non-negative")
         assertThrowsDFM(try narrow(x, dim: 2, start: 0, length: 1), "dimension out of range")
         assertThrowsDFM(try narrow(s, dim: 0, start: 0, length: 1), "0-dim")
         assertThrowsDFM(try slice(x, dim: 0, start: nil, end: nil, step: 0), "step must be positive")
         assertThrowsDFM(try slice(x, dim: -3, start: 0, end: 1), "dimension out of range")
-        assertThrowsDFM(try select(x, dim: 1, index: 3), "index 3 out of range for tensor of size [2, 3] at dimension 1", kind: .indexError)
+        assertThrowsDFM(
+            try select(x, dim: 1, index: 3), "index 3 out of range for tensor of size [2, 3] at dimension 1",
+            kind: .indexError)
         assertThrowsDFM(try select(x, dim: 1, index: -4), "index -4 out of range")
         assertThrowsDFM(try select(s, dim: 0, index: 0), "0-dim")
         assertThrowsDFM(try cat([]), "non-empty list")
-        assertThrowsDFM(try cat([x, try Tensor.zeros([3, 3])], dim: 1), "Expected size 2 but got size 3 for tensor number 1", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try cat([x, try Tensor.zeros([3, 3])], dim: 1), "Expected size 2 but got size 3 for tensor number 1",
+            kind: .shapeMismatch)
         assertThrowsDFM(try cat([x, try Tensor.zeros([3])]), "same number of dimensions: got 2 and 1")
         assertThrowsDFM(try cat([x, try Tensor.zeros([2, 3], dtype: .int64)]), "dtype float32", kind: .typeError)
         assertThrowsDFM(try cat([s]), "zero-dimensional tensor (at position 0)")
         assertThrowsDFM(try cat([x, x], dim: 2), "dimension out of range")
         assertThrowsDFM(try stack([]), "non-empty TensorList")
-        assertThrowsDFM(try stack([x, try Tensor.zeros([2, 4])]), "but got [2, 3] at entry 0 and [2, 4] at entry 1", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try stack([x, try Tensor.zeros([2, 4])]), "but got [2, 3] at entry 0 and [2, 4] at entry 1",
+            kind: .shapeMismatch)
         assertThrowsDFM(try stack([x, x], dim: 3), "[-3, 2], but got 3")
         assertThrowsDFM(try squeeze(x, dim: 2), "dimension out of range")
         assertThrowsDFM(try unsqueeze(x, 3), "[-3, 2], but got 3")

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DFM
 
 /// flip, roll, triu, tril, diag, prod, einsum, pad modes, pixel (un)shuffle and conv1d against
@@ -14,7 +15,9 @@ final class SurfaceOpsTests: XCTestCase {
             let op = fx.string(c, "op") ?? ""
             var names = ["input"]
             if op == "einsum" { names = (0..<(fx.int(c, "n") ?? 0)).map { "x\($0)" } }
-            if op == "conv1d" { names = fx.grad(c, "bias") != nil ? ["input", "weight", "bias"] : ["input", "weight"] }
+            if op == "conv1d" {
+                names = fx.grad(c, "bias") != nil ? ["input", "weight", "bias"] : ["input", "weight"]
+            }
             let x = try fx.leaves(c, names)
             let y: Tensor
             switch op {
@@ -24,7 +27,11 @@ final class SurfaceOpsTests: XCTestCase {
             case "tril": y = try tril(x[0], diagonal: fx.int(c, "diagonal")!)
             case "diag": y = try diag(x[0], diagonal: fx.int(c, "diagonal")!)
             case "prod":
-                if let d = fx.int(c, "dim") { y = try prod(x[0], dim: d, keepdim: fx.bool(c, "keepdim")!) } else { y = try prod(x[0]) }
+                if let d = fx.int(c, "dim") {
+                    y = try prod(x[0], dim: d, keepdim: fx.bool(c, "keepdim")!)
+                } else {
+                    y = try prod(x[0])
+                }
             case "einsum": y = try einsum(fx.string(c, "equation")!, x)
             case "pad": y = try pad(x[0], fx.ints(c, "pad")!, mode: fx.string(c, "mode")!, value: fx.float(c, "value")!)
             case "pixel_shuffle": y = try pixelShuffle(x[0], upscaleFactor: fx.int(c, "r")!)
@@ -34,10 +41,13 @@ final class SurfaceOpsTests: XCTestCase {
                 if let p = fx.string(c, "padding") {
                     y = try conv1d(x[0], x[1], b, padding: p, dilation: fx.int(c, "dilation")!)
                 } else {
-                    y = try conv1d(x[0], x[1], b, stride: fx.int(c, "stride")!, padding: fx.int(c, "padding")!,
-                                   dilation: fx.int(c, "dilation")!, groups: fx.int(c, "groups")!)
+                    y = try conv1d(
+                        x[0], x[1], b, stride: fx.int(c, "stride")!, padding: fx.int(c, "padding")!,
+                        dilation: fx.int(c, "dilation")!, groups: fx.int(c, "groups")!)
                 }
-            default: XCTFail("unknown case \(c)"); continue
+            default:
+                XCTFail("unknown case \(c)")
+                continue
             }
             XCTAssertEqual(y.dtype, f64 ? .float64 : .float32, c)
             try fx.check(c, outputs: [y], inputs: Dictionary(uniqueKeysWithValues: zip(names, x)), rtol: tol, atol: tol)
@@ -47,7 +57,9 @@ final class SurfaceOpsTests: XCTestCase {
     func testGradCheck() throws {
         var rng = SplitMix(seed: 3)
         func r(_ s: [Int]) throws -> Tensor {
-            try toDType(try Tensor(double: (0..<s.reduce(1, *)).map { _ in Double(rng.nextFloat()) * 2 - 1 }, shape: s), .float32)
+            try toDType(
+                try Tensor(double: (0..<s.reduce(1, *)).map { _ in Double(rng.nextFloat()) * 2 - 1 }, shape: s),
+                .float32)
         }
         try gradCheck([try r([2, 3, 4])]) { try flip($0[0], dims: [1, -1]) }
         try gradCheck([try r([3, 4])]) { try roll($0[0], shifts: [-5], dims: []) }
@@ -92,7 +104,8 @@ final class SurfaceOpsTests: XCTestCase {
     }
 
     func testBadInput() throws {
-        let m = try Tensor.ones([2, 3]), v = try Tensor.ones([3])
+        let m = try Tensor.ones([2, 3])
+        let v = try Tensor.ones([3])
         assertThrowsDFM(try flip(m, dims: [0, -2]), "duplicates", kind: .invalidArgument)
         assertThrowsDFM(try flip(m, dims: [2]), "out of range", kind: .indexError)
         assertThrowsDFM(try roll(m, shifts: [1, 2], dims: [0]), "align", kind: .invalidArgument)
@@ -112,13 +125,20 @@ final class SurfaceOpsTests: XCTestCase {
         assertThrowsDFM(try pad(m, [3, 0], mode: "reflect"), "less than the corresponding", kind: .invalidArgument)
         assertThrowsDFM(try pad(m, [4, 0], mode: "circular"), "more than once", kind: .invalidArgument)
         assertThrowsDFM(try pad(m, [1, 1], mode: "wrap"), "Unrecognised padding mode", kind: .invalidArgument)
-        assertThrowsDFM(try pad(m, [1, 1, 1, 1], mode: "replicate"), "expects a 3D or 4D input", kind: .invalidArgument)
+        assertThrowsDFM(
+            try pad(m, [1, 1, 1, 1], mode: "replicate"), "expects a 3D or 4D input", kind: .invalidArgument)
         assertThrowsDFM(try pad(v, [1, 1, 1, 1]), "two times the input dimension", kind: .invalidArgument)
         assertThrowsDFM(try pad(m, [-4, 0]), "padded size", kind: .invalidArgument)
-        assertThrowsDFM(try pixelShuffle(try Tensor.ones([1, 3, 2, 2]), upscaleFactor: 2), "divisible by the square", kind: .shapeMismatch)
-        assertThrowsDFM(try pixelUnshuffle(try Tensor.ones([1, 3, 3, 2]), downscaleFactor: 2), "divisible by downscale_factor", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try pixelShuffle(try Tensor.ones([1, 3, 2, 2]), upscaleFactor: 2), "divisible by the square",
+            kind: .shapeMismatch)
+        assertThrowsDFM(
+            try pixelUnshuffle(try Tensor.ones([1, 3, 3, 2]), downscaleFactor: 2), "divisible by downscale_factor",
+            kind: .shapeMismatch)
         assertThrowsDFM(try pixelShuffle(m, upscaleFactor: 0), "at least 3 dimensions", kind: .shapeMismatch)
-        assertThrowsDFM(try conv1d(try Tensor.ones([1, 2, 3, 4]), try Tensor.ones([1, 2, 1])), "Expected 2D (unbatched) or 3D", kind: .shapeMismatch)
+        assertThrowsDFM(
+            try conv1d(try Tensor.ones([1, 2, 3, 4]), try Tensor.ones([1, 2, 1])), "Expected 2D (unbatched) or 3D",
+            kind: .shapeMismatch)
         assertThrowsDFM(try conv1d(m, try Tensor.ones([1, 2, 1, 1])), "3-dimensional", kind: .shapeMismatch)
         assertThrowsDFM(try alphaDropout(m, p: 1.5), "between 0 and 1", kind: .invalidArgument)
         // A diagonal far outside the matrix is empty, as in torch.

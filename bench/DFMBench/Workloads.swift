@@ -17,7 +17,7 @@ struct BenchModel {
 
 struct Workload {
     let id: String
-    let input: [Int]            // B, C, H, W
+    let input: [Int]  // B, C, H, W
     let T: Int
     let kind: Kind
     let classes: Int
@@ -46,10 +46,12 @@ let workloads: [Workload] = [
         try resnetModel(depth: 50, fb: 8, classes: 10, shape: [64, 64], inChannels: 3)
     },
     Workload(id: "W7", input: [32, 1, 28, 28], T: 5, kind: .train, classes: 10) {
-        let m = try DFMViT(imageSize: [28, 28], patchSize: 4, inChannels: 1, dim: 128, depth: 6, heads: 4, mlpDim: 256,
-                           fbFilters: 8, nClasses: 10)
-        return BenchModel(module: m, forward: { x, T in try m.forward(x, T: T, atol: benchAtol) }, stepsRun: { m.stepsRun },
-                          setCheckpoint: { m.checkpointSteps = $0 })
+        let m = try DFMViT(
+            imageSize: [28, 28], patchSize: 4, inChannels: 1, dim: 128, depth: 6, heads: 4, mlpDim: 256,
+            fbFilters: 8, nClasses: 10)
+        return BenchModel(
+            module: m, forward: { x, T in try m.forward(x, T: T, atol: benchAtol) }, stepsRun: { m.stepsRun },
+            setCheckpoint: { m.checkpointSteps = $0 })
     },
 ]
 
@@ -58,17 +60,20 @@ let workloads: [Workload] = [
 let benchAtol: Float = 0
 
 func resnetModel(depth: Int, fb: Int, classes: Int, shape: [Int], inChannels: Int) throws -> BenchModel {
-    let m = depth == 50
+    let m =
+        depth == 50
         ? try DFMResNet.resnet50(fbFilters: fb, nClasses: classes, shape: shape, inChannels: inChannels)
         : try DFMResNet.resnet18(fbFilters: fb, nClasses: classes, shape: shape, inChannels: inChannels)
-    return BenchModel(module: m, forward: { x, T in try m.forward(x, T: T, atol: benchAtol) }, stepsRun: { m.stepsRun },
-                      setCheckpoint: { m.checkpointSteps = $0 })
+    return BenchModel(
+        module: m, forward: { x, T in try m.forward(x, T: T, atol: benchAtol) }, stepsRun: { m.stepsRun },
+        setCheckpoint: { m.checkpointSteps = $0 })
 }
 
 func deeplabModel(fb: Int, classFilters: Int, classes: Int, shape: [Int]) throws -> BenchModel {
     let m = try DeepLabV3Plus(inFilters: 3, fbFilters: fb, classFilters: classFilters, classes: classes, shape: shape)
-    return BenchModel(module: m, forward: { x, T in try m.forward(x, T: T, atol: benchAtol) }, stepsRun: { m.stepsRun },
-                      setCheckpoint: { m.checkpointSteps = $0 })
+    return BenchModel(
+        module: m, forward: { x, T in try m.forward(x, T: T, atol: benchAtol) }, stepsRun: { m.stepsRun },
+        setCheckpoint: { m.checkpointSteps = $0 })
 }
 
 /// Peak resident set of this process in MB (Linux reports ru_maxrss in KB).
@@ -82,15 +87,18 @@ func peakRSSMB() -> Double {
 func cpuUsage() -> (user: Double, sys: Double, minflt: Int) {
     var u = rusage()
     getrusage(RUSAGE_SELF.rawValue, &u)
-    return (Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6,
-            Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6, u.ru_minflt)
+    return (
+        Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6,
+        Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6, u.ru_minflt
+    )
 }
 
 /// Runs one workload and prints one JSON line (the format of bench/workloads_torch.py).
 /// `steps` overrides the workload's T (memory-vs-T measurements).
 func runWorkload(_ id: String, warmup: Int, reps: Int, steps: Int? = nil, checkpoint: Bool = false) throws {
     guard let w = workloads.first(where: { $0.id == id }) else {
-        throw DFMError(.invalidArgument, "dfm-bench: " + "unknown workload '\(id)' (expected one of \(workloads.map(\.id)))")
+        throw DFMError(
+            .invalidArgument, "dfm-bench: " + "unknown workload '\(id)' (expected one of \(workloads.map(\.id)))")
     }
     manualSeed(0)
     let T = steps ?? w.T
@@ -99,7 +107,8 @@ func runWorkload(_ id: String, warmup: Int, reps: Int, steps: Int? = nil, checkp
     let x = try randn(w.input)
     let (b, h, wd) = (w.input[0], w.input[2], w.input[3])
     let labelShape = w.kind == .seg ? [b, h, wd] : [b]
-    let labels = try Tensor(int64: (0..<labelShape.reduce(1, *)).map { Int64(($0 * 7 + 3) % w.classes) }, shape: labelShape)
+    let labels = try Tensor(
+        int64: (0..<labelShape.reduce(1, *)).map { Int64(($0 * 7 + 3) % w.classes) }, shape: labelShape)
 
     let step: () throws -> Void
     if w.kind == .infer {
@@ -125,14 +134,18 @@ func runWorkload(_ id: String, warmup: Int, reps: Int, steps: Int? = nil, checkp
         if i >= warmup { times.append(Double(t1 - t0) * 1e-6) }
     }
     let cpu1 = cpuUsage()
-    let user = cpu1.user - cpu0.user, sys = cpu1.sys - cpu0.sys
+    let user = cpu1.user - cpu0.user
+    let sys = cpu1.sys - cpu0.sys
     let sysPct = user + sys > 0 ? 100 * sys / (user + sys) : 0
     let faults = (cpu1.minflt - cpu0.minflt) / max(1, reps)
     let sorted = times.sorted()
-    let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    let median =
+        sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     let list = times.map { String(format: "%.3f", $0) }.joined(separator: ", ")
-    print("{\"impl\": \"dfm\", \"workload\": \"\(id)\", \"ms\": \(median), \"times_ms\": [\(list)], "
-          + "\"maxrss_mb\": \(String(format: "%.1f", peakRSSMB())), \"steps\": \(model.stepsRun()), \"threads\": \(Parallel.threads), "
-          + "\"checkpoint_steps\": \(checkpoint), \"sys_pct\": \(String(format: "%.1f", sysPct)), "
-          + "\"cpu_s_per_step\": \(String(format: "%.4f", (user + sys) / Double(max(1, reps)))), \"minflt_per_step\": \(faults)}")
+    print(
+        "{\"impl\": \"dfm\", \"workload\": \"\(id)\", \"ms\": \(median), \"times_ms\": [\(list)], "
+            + "\"maxrss_mb\": \(String(format: "%.1f", peakRSSMB())), \"steps\": \(model.stepsRun()), \"threads\": \(Parallel.threads), "
+            + "\"checkpoint_steps\": \(checkpoint), \"sys_pct\": \(String(format: "%.1f", sysPct)), "
+            + "\"cpu_s_per_step\": \(String(format: "%.4f", (user + sys) / Double(max(1, reps)))), \"minflt_per_step\": \(faults)}"
+    )
 }

@@ -45,7 +45,7 @@ func randomTensor(_ shape: [Int], seed: UInt64) throws -> Tensor {
     let n = shape.reduce(1, *)
     var v = [Float](repeating: 0, count: n)
     for i in 0..<n {
-        s = s &* 6364136223846793005 &+ 1442695040888963407
+        s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         v[i] = Float(Int64(bitPattern: s >> 11) % 2001 - 1000) * 0.001
     }
     return try Tensor(v, shape: shape)
@@ -60,14 +60,17 @@ do {
     if let b = ProcessInfo.processInfo.environment["DFM_COLS_BUDGET"], let v = Int(b) { KernelBench.colsBudget = v }
     // `dfm-bench workload W1 [--threads 2] [--warmup 2] [--reps 5]`: one W1-W6 workload (Workloads.swift).
     if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "workload" {
-        try runWorkload(CommandLine.arguments[2], warmup: max(0, Int(arg("--warmup") ?? "2") ?? 2), reps: reps,
-                        steps: arg("--T").flatMap { Int($0) }, checkpoint: CommandLine.arguments.contains("--checkpoint-steps"))
+        try runWorkload(
+            CommandLine.arguments[2], warmup: max(0, Int(arg("--warmup") ?? "2") ?? 2), reps: reps,
+            steps: arg("--T").flatMap { Int($0) }, checkpoint: CommandLine.arguments.contains("--checkpoint-steps"))
         exit(0)
     }
     // `dfm-bench sgemm`: the n=1024 sgemm rate alone (best of reps), as JSON.
     if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "sgemm" {
         let t = try KernelBench.sgemmSeconds(n: 1024, reps: reps)
-        print("{\"impl\": \"sgemm\", \"ms\": \(t * 1e3), \"gflops\": \(2 * pow(1024.0, 3) / t * 1e-9), \"blas_core\": \"\(KernelBench.blasCore)\"}")
+        print(
+            "{\"impl\": \"sgemm\", \"ms\": \(t * 1e3), \"gflops\": \(2 * pow(1024.0, 3) / t * 1e-9), \"blas_core\": \"\(KernelBench.blasCore)\"}"
+        )
         exit(0)
     }
 
@@ -85,7 +88,8 @@ do {
         try x.requiresGrad()
         try w.requiresGrad()
         let gy = try randomTensor([s.n, s.o, s.oh, s.ow], seed: 3)
-        var bestFwd = Double.infinity, bestAll = Double.infinity
+        var bestFwd = Double.infinity
+        var bestAll = Double.infinity
         for rep in 0...reps {
             x.grad = nil
             w.grad = nil
@@ -100,8 +104,9 @@ do {
             }
         }
         let rate = 3 * s.forwardFlops / bestAll * 1e-9
-        print(s.name.padding(toLength: 30, withPad: " ", startingAt: 0)
-              + String(format: " %8.2f  %10.2f  %7.1f", bestFwd * 1e3, bestAll * 1e3, rate))
+        print(
+            s.name.padding(toLength: 30, withPad: " ", startingAt: 0)
+                + String(format: " %8.2f  %10.2f  %7.1f", bestFwd * 1e3, bestAll * 1e3, rate))
         rows.append((s.name, bestAll * 1e3, rate))
     }
     let sgemmT = min(sgemmBefore, try KernelBench.sgemmSeconds(n: sgemmN, reps: reps))
@@ -109,7 +114,9 @@ do {
     print(String(format: "sgemm n=%d: %.2f ms, %.1f GFLOP/s (best of before/after)", sgemmN, sgemmT * 1e3, sgemmRate))
     var tsv = "sgemm n=\(sgemmN)\t\(sgemmT * 1e3)\t\(sgemmRate)\t1\n"
     for (name, ms, rate) in rows {
-        print(name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: " %5.0f%% of sgemm", 100 * rate / sgemmRate))
+        print(
+            name.padding(toLength: 30, withPad: " ", startingAt: 0)
+                + String(format: " %5.0f%% of sgemm", 100 * rate / sgemmRate))
         tsv += "\(name)\t\(ms)\t\(rate)\t\(rate / sgemmRate)\n"
     }
     if let path = arg("--tsv") {

@@ -5,11 +5,11 @@ CrossLanguageParityTests: prints one float32 bit pattern per step, which must be
 identical in all three languages (the bindings add no arithmetic).
 Run: DFM_LIBRARY=.../libdfm.so PYTHONPATH=bindings/python python3 tools/parity/three_steps.py
 """
+
 import struct
 
 import dfm
 from dfm.models import ResNet18, ViT
-
 
 
 def three_steps(model, prefix=""):
@@ -31,5 +31,17 @@ dfm.set_num_threads(1)
 three_steps(ResNet18(fb_filters=2, n_classes=10, shape=(28, 28), in_channels=1))
 # The DFM-ViT, reseeded.
 dfm.manual_seed(0)
-three_steps(ViT(image_size=(28, 28), patch_size=4, in_channels=1, dim=64, depth=2, heads=4, mlp_dim=128, fb_filters=8,
-                n_classes=10), "vit ")
+three_steps(
+    ViT(
+        image_size=(28, 28),
+        patch_size=4,
+        in_channels=1,
+        dim=64,
+        depth=2,
+        heads=4,
+        mlp_dim=128,
+        fb_filters=8,
+        n_classes=10,
+    ),
+    "vit ",
+)

@@ -33,6 +33,7 @@ take the values of the alphabetically first key of the group.
 
 Inputs: `uniform_tensor(name, shape)` = float32(u) of the stream of `name`.
 """
+
 import math
 
 import numpy as np

@@ -21,6 +21,7 @@ for H or W not divisible by 16 and for batch 1 in training. The constructor's
 With fb_filters=0 (the feedforward baseline) there is no feedback and no GN_in
 (GroupNorm(0, 0) cannot be built).
 """
+
 import os
 import sys
 
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from segmentation_models_pytorch.base.heads import SegmentationHead
 from segmentation_models_pytorch.decoders.deeplabv3.decoder import DeepLabV3PlusDecoder
 from segmentation_models_pytorch.encoders._utils import replace_strides_with_dilation
-from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
+from torchvision.models.resnet import BasicBlock, conv1x1
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dfm_torch import StateExpDecay, run_equilibrium  # noqa: E402
@@ -53,8 +54,9 @@ class DilatedResNetEncoder(nn.Module):
     def _make_layer(self, block, planes, blocks, stride=1):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
+            )
         mods = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
@@ -70,8 +72,21 @@ class DilatedResNetEncoder(nn.Module):
 
 
 class DeepLabV3Plus(nn.Module):
-    def __init__(self, in_filters=3, fb_filters=2, class_filters=256, registers=0, classes=8, alpha=0.2, tau=1.0,
-                 shape=(512, 512), block=BasicBlock, layers=(2, 2, 2, 2), aspp_dropout=0.5, state_init_std=1e-3):
+    def __init__(
+        self,
+        in_filters=3,
+        fb_filters=2,
+        class_filters=256,
+        registers=0,
+        classes=8,
+        alpha=0.2,
+        tau=1.0,
+        shape=(512, 512),
+        block=BasicBlock,
+        layers=(2, 2, 2, 2),
+        aspp_dropout=0.5,
+        state_init_std=1e-3,
+    ):
         super().__init__()
         if fb_filters < 0 or class_filters <= 0 or classes <= 0 or in_filters <= 0:
             raise ValueError("DeepLabV3Plus: in_filters, class_filters and classes must be positive, fb_filters >= 0")
@@ -82,17 +97,27 @@ class DeepLabV3Plus(nn.Module):
         C = class_filters + fb_filters
         self.channels = C
 
-        self.frontend = nn.Sequential(nn.Conv2d(in_filters, 64, kernel_size=7, stride=2, padding=3, bias=False),
-                                      nn.BatchNorm2d(64), nn.ReLU(inplace=True))
+        self.frontend = nn.Sequential(
+            nn.Conv2d(in_filters, 64, kernel_size=7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+        )
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.encoder = DilatedResNetEncoder(block, list(layers), 64 + fb_filters)
         # smp's encoder_channels layout (identity, stem, layer1..4): index 2 is the high-res input.
         encoder_channels = [in_filters, 64, 64 * e, 128 * e, 256 * e, 512 * e]
-        self.decoder = DeepLabV3PlusDecoder(encoder_channels=encoder_channels, encoder_depth=5, out_channels=C,
-                                            atrous_rates=(12, 24, 36), output_stride=16, aspp_separable=True,
-                                            aspp_dropout=aspp_dropout)
-        self.segmentation_head = SegmentationHead(in_channels=class_filters, out_channels=classes, activation=None,
-                                                  kernel_size=1, upsampling=4)
+        self.decoder = DeepLabV3PlusDecoder(
+            encoder_channels=encoder_channels,
+            encoder_depth=5,
+            out_channels=C,
+            atrous_rates=(12, 24, 36),
+            output_stride=16,
+            aspp_separable=True,
+            aspp_dropout=aspp_dropout,
+        )
+        self.segmentation_head = SegmentationHead(
+            in_channels=class_filters, out_channels=classes, activation=None, kernel_size=1, upsampling=4
+        )
 
         self.T = nn.Parameter(torch.zeros(()), requires_grad=False)  # step counter, as upstream
         self.error_head = StateExpDecay(C, tau=tau)
@@ -132,8 +157,10 @@ class DeepLabV3Plus(nn.Module):
         if H % 16 or W % 16:
             raise ValueError(f"DeepLabV3Plus: input height and width must be divisible by 16, got {H}x{W}")
         if self.training and B == 1:
-            raise ValueError("DeepLabV3Plus: batch size 1 is not supported in training mode "
-                             "(BatchNorm of the ASPP pooling branch sees one value per channel)")
+            raise ValueError(
+                "DeepLabV3Plus: batch size 1 is not supported in training mode "
+                "(BatchNorm of the ASPP pooling branch sees one value per channel)"
+            )
 
     def init_state(self, x):
         B, _, h2, w2 = x.shape  # frontend output: H/2 × W/2; the state lives at H/4 × W/4
@@ -147,7 +174,7 @@ class DeepLabV3Plus(nn.Module):
         if self.fb_filters == 0:
             return x
         cf = self.class_filters
-        ht = self.state[:, cf:cf + self.fb_filters]
+        ht = self.state[:, cf : cf + self.fb_filters]
         ht = F.interpolate(ht, size=(ht.shape[-2] * 2, ht.shape[-1] * 2), mode="bilinear", align_corners=False)
         ht = torch.softmax(self.layernorm_input(ht), dim=1)
         return torch.cat([x, ht], dim=1)
@@ -160,7 +187,7 @@ class DeepLabV3Plus(nn.Module):
         self.t += 1
 
     def prediction(self):
-        return self.segmentation_head(self.state[:, :self.class_filters])
+        return self.segmentation_head(self.state[:, : self.class_filters])
 
     def forward(self, x, T=0, atol=1e-2):
         self.check_input(x)

@@ -7,6 +7,7 @@ output, R4 unbatched input) and `state_init_std` (0 gives a zero initial state).
 Wherever the published package runs, this computes what it computes; the dfm Swift
 models are tested against it (tools/fixtures/models_resnet.py).
 """
+
 import math
 
 import torch
@@ -61,8 +62,19 @@ def _down2(n):
 
 
 class DFMResNet(nn.Module):
-    def __init__(self, block, layers, frontend="resnet", fb_filters=0, registers=0, n_classes=200,
-                 shape=(64, 64), tau=1.0, in_channels=3, state_init_std=1e-3):
+    def __init__(
+        self,
+        block,
+        layers,
+        frontend="resnet",
+        fb_filters=0,
+        registers=0,
+        n_classes=200,
+        shape=(64, 64),
+        tau=1.0,
+        in_channels=3,
+        state_init_std=1e-3,
+    ):
         super().__init__()
         if frontend != "resnet":
             raise ValueError(f"DFMResNet: frontend must be 'resnet', got {frontend!r}")
@@ -112,8 +124,9 @@ class DFMResNet(nn.Module):
         # torchvision's ResNet._make_layer (no dilation, groups 1, width 64).
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
+            )
         layers = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
@@ -132,7 +145,7 @@ class DFMResNet(nn.Module):
     def feedback(self, x):
         if self.fb == 0:
             return x
-        fb = self.state[:, 512 * self.e:]
+        fb = self.state[:, 512 * self.e :]
         fb = F.interpolate(fb, size=x.shape[-2:], mode="bilinear", align_corners=False)  # R3
         fb = torch.softmax(self.layernorm_input(fb), dim=1)
         return torch.cat([x, fb], dim=1)
@@ -143,7 +156,7 @@ class DFMResNet(nn.Module):
         self.t += 1
 
     def prediction(self):
-        return self.classification_head(self.state[:, :512 * self.e])
+        return self.classification_head(self.state[:, : 512 * self.e])
 
     def forward(self, x, T=0, atol=1e-2):
         unbatched = x.dim() == 3  # R4
@@ -178,22 +191,49 @@ def run_equilibrium(model, x, T, atol):
     return steps
 
 
-def ResNet18(frontend="resnet", fb_filters=0, registers=0, n_classes=200, shape=(64, 64), tau=1.0,
-             in_channels=3, state_init_std=1e-3):
-    return DFMResNet(BasicBlock, [2, 2, 2, 2], frontend, fb_filters, registers, n_classes, shape, tau,
-                     in_channels, state_init_std)
+def ResNet18(
+    frontend="resnet",
+    fb_filters=0,
+    registers=0,
+    n_classes=200,
+    shape=(64, 64),
+    tau=1.0,
+    in_channels=3,
+    state_init_std=1e-3,
+):
+    return DFMResNet(
+        BasicBlock, [2, 2, 2, 2], frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std
+    )
 
 
-def ResNet34(frontend="resnet", fb_filters=0, registers=0, n_classes=200, shape=(64, 64), tau=1.0,
-             in_channels=3, state_init_std=1e-3):
-    return DFMResNet(BasicBlock, [3, 4, 6, 3], frontend, fb_filters, registers, n_classes, shape, tau,
-                     in_channels, state_init_std)
+def ResNet34(
+    frontend="resnet",
+    fb_filters=0,
+    registers=0,
+    n_classes=200,
+    shape=(64, 64),
+    tau=1.0,
+    in_channels=3,
+    state_init_std=1e-3,
+):
+    return DFMResNet(
+        BasicBlock, [3, 4, 6, 3], frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std
+    )
 
 
-def ResNet50(frontend="resnet", fb_filters=0, registers=0, n_classes=200, shape=(224, 224), tau=1.0,
-             in_channels=3, state_init_std=1e-3):
-    return DFMResNet(Bottleneck, [3, 4, 6, 3], frontend, fb_filters, registers, n_classes, shape, tau,
-                     in_channels, state_init_std)
+def ResNet50(
+    frontend="resnet",
+    fb_filters=0,
+    registers=0,
+    n_classes=200,
+    shape=(224, 224),
+    tau=1.0,
+    in_channels=3,
+    state_init_std=1e-3,
+):
+    return DFMResNet(
+        Bottleneck, [3, 4, 6, 3], frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std
+    )
 
 
 MODELS = {"resnet18": ResNet18, "resnet34": ResNet34, "resnet50": ResNet50}

@@ -6,10 +6,9 @@ equilibrium loop of dfm_torch.py, which it shares with the ResNets. A dfm ViT ch
 loads into it strictly (same state_dict keys) and it computes the same numbers: the dfm
 Swift model is tested against it (tools/fixtures/models_vit.py).
 """
+
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-
 from dfm_torch import StateExpDecay, run_equilibrium
 
 
@@ -21,13 +20,27 @@ class _ChannelsLastDecay(StateExpDecay):
             with torch.no_grad():
                 self.Q.copy_(torch.linalg.qr(self.Q, mode="complete")[0])
         from dfm_torch import _ExpDecay
+
         z = _ExpDecay.apply(x @ self.Q.t(), self.S, self.T, self.alpha, self.tau, t)
         return z @ self.Q
 
 
 class ViT(nn.Module):
-    def __init__(self, image_size=(28, 28), patch_size=4, in_channels=1, dim=128, depth=6, heads=4, mlp_dim=256,
-                 fb_filters=0, n_classes=10, tau=1.0, dropout=0.0, state_init_std=1e-3):
+    def __init__(
+        self,
+        image_size=(28, 28),
+        patch_size=4,
+        in_channels=1,
+        dim=128,
+        depth=6,
+        heads=4,
+        mlp_dim=256,
+        fb_filters=0,
+        n_classes=10,
+        tau=1.0,
+        dropout=0.0,
+        state_init_std=1e-3,
+    ):
         super().__init__()
         H, W = image_size
         if H % patch_size or W % patch_size:
@@ -41,10 +54,20 @@ class ViT(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, self.n, dim))
         if fb_filters > 0:
             self.fuse = nn.Linear(C, dim)
-        self.blocks = nn.ModuleList([
-            nn.TransformerEncoderLayer(dim, heads, dim_feedforward=mlp_dim, dropout=dropout, activation="gelu",
-                                       batch_first=True, norm_first=True)
-            for _ in range(depth)])
+        self.blocks = nn.ModuleList(
+            [
+                nn.TransformerEncoderLayer(
+                    dim,
+                    heads,
+                    dim_feedforward=mlp_dim,
+                    dropout=dropout,
+                    activation="gelu",
+                    batch_first=True,
+                    norm_first=True,
+                )
+                for _ in range(depth)
+            ]
+        )
         self.norm = nn.LayerNorm(dim)
         self.state_proj = nn.Linear(dim, C)
         self.layernorm_error = nn.LayerNorm(C)
@@ -82,7 +105,7 @@ class ViT(nn.Module):
     def feedback(self, x):
         if self.fb == 0:
             return x
-        f = torch.softmax(self.layernorm_input(self.state[..., self.dim:]), dim=-1)
+        f = torch.softmax(self.layernorm_input(self.state[..., self.dim :]), dim=-1)
         return self.fuse(torch.cat([x, f], dim=-1))
 
     def step(self, x):
@@ -94,7 +117,7 @@ class ViT(nn.Module):
         self.t += 1
 
     def prediction(self):
-        return self.head(self.head_norm(self.state[..., :self.dim].mean(dim=1)))
+        return self.head(self.head_norm(self.state[..., : self.dim].mean(dim=1)))
 
     def forward(self, x, T=0, atol=1e-2):
         unbatched = x.dim() == 3

@@ -7,7 +7,9 @@ import Foundation
 /// restored afterwards, and backpropagates through the re-run. Parameters receive their
 /// gradients inside that inner backward. `Recompute.isActive` is true during the re-run,
 /// so one-off side effects (the StateExpDecay's QR at t = 0) are not repeated.
-public func checkpoint(_ module: Module, _ inputs: [Tensor], _ body: @escaping ([Tensor]) throws -> Tensor) throws -> Tensor {
+public func checkpoint(_ module: Module, _ inputs: [Tensor], _ body: @escaping ([Tensor]) throws -> Tensor) throws
+    -> Tensor
+{
     guard GradMode.isEnabled else { return try body(inputs) }
     let rng = Generator.default.getState()
     let out = try GradMode.noGrad { try body(inputs) }

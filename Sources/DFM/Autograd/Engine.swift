@@ -19,8 +19,10 @@ final class Node {
 /// `backward` receives d(loss)/d(out) and returns one gradient (or nil) per input,
 /// each shaped like that input.
 @inline(__always)
-func record(_ op: String, _ out: Tensor, _ inputs: [Tensor],
-            _ backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+func record(
+    _ op: String, _ out: Tensor, _ inputs: [Tensor],
+    _ backward: @escaping (Tensor) throws -> [Tensor?]
+) -> Tensor {
     guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return out }
     // The node goes on a fresh tensor sharing `out`'s memory, not on `out` itself: rules
     // that use their op's output capture `out`, and a node reachable from its own rule
@@ -42,12 +44,17 @@ public enum Autograd {
         let seed: Tensor
         if let gradient {
             guard gradient.shape == root.shape, gradient.dtype == root.dtype else {
-                throw DFMError.shape("backward", "gradient has shape \(gradient.shape) (\(gradient.dtype)) but output has shape \(root.shape) (\(root.dtype))")
+                throw DFMError.shape(
+                    "backward",
+                    "gradient has shape \(gradient.shape) (\(gradient.dtype)) but output has shape \(root.shape) (\(root.dtype))"
+                )
             }
             seed = gradient
         } else {
             guard root.count == 1 else {
-                throw DFMError.state("backward", "grad can be implicitly created only for scalar outputs (output has shape \(root.shape))")
+                throw DFMError.state(
+                    "backward",
+                    "grad can be implicitly created only for scalar outputs (output has shape \(root.shape))")
             }
             seed = try Tensor.full(root.shape, 1, dtype: root.dtype)
         }
@@ -89,60 +96,68 @@ public enum Autograd {
         for k in pendingEdges.keys { if let o = watched[k] { observers[ObjectIdentifier(o)] = o } }
 
         do {
-        try GradMode.noGrad {
-            var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
-            // Sums this backward allocated and nothing else references: later contributions are
-            // added into them in place (a weight used in T steps gets one buffer, not T). A sum
-            // leaves the set when handed to a rule, which may return it as another input's grad.
-            var owned = Set<ObjectIdentifier>()
-            func accumulate(_ acc: Tensor?, _ ig: Tensor) throws -> Tensor {
-                guard let acc else { return ig }
-                if owned.contains(ObjectIdentifier(acc)) {
-                    EW.addInPlace(acc, ig)
-                    return acc
+            try GradMode.noGrad {
+                var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+                // Sums this backward allocated and nothing else references: later contributions are
+                // added into them in place (a weight used in T steps gets one buffer, not T). A sum
+                // leaves the set when handed to a rule, which may return it as another input's grad.
+                var owned = Set<ObjectIdentifier>()
+                func accumulate(_ acc: Tensor?, _ ig: Tensor) throws -> Tensor {
+                    guard let acc else { return ig }
+                    if owned.contains(ObjectIdentifier(acc)) {
+                        EW.addInPlace(acc, ig)
+                        return acc
+                    }
+                    let s = try add(acc, ig)
+                    owned.insert(ObjectIdentifier(s))
+                    return s
                 }
-                let s = try add(acc, ig)
-                owned.insert(ObjectIdentifier(s))
-                return s
+                for i in stride(from: order.count - 1, through: 0, by: -1) {
+                    guard let t = order[i], let node = t.node else { continue }
+                    let watchedInputs =
+                        pendingEdges.isEmpty
+                        ? [] : node.inputs.filter { $0.isLeaf && pendingEdges[ObjectIdentifier($0)] != nil }
+                    defer {
+                        for leaf in watchedInputs {
+                            let k = ObjectIdentifier(leaf)
+                            let left = (pendingEdges[k] ?? 1) - 1
+                            pendingEdges[k] = left
+                            if left == 0 { watched[k]?.gradReady(leaf) }
+                        }
+                    }
+                    guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                    owned.remove(ObjectIdentifier(g))
+                    guard let rule = node.backward else {
+                        throw DFMError.state(
+                            "backward",
+                            "trying to backward through the graph a second time (op \(node.op)); pass retain_graph=true the first time"
+                        )
+                    }
+                    let inGrads = try rule(g)
+                    for (input, ig) in zip(node.inputs, inGrads) {
+                        guard let ig, input.requiresGrad else { continue }
+                        guard ig.shape == input.shape else {
+                            throw DFMError(
+                                .internal,
+                                "backward: \(node.op) produced a gradient of shape \(ig.shape) for an input of shape \(input.shape)"
+                            )
+                        }
+                        if input.isLeaf {
+                            input.grad = try accumulate(input.grad, ig)
+                        } else {
+                            let k = ObjectIdentifier(input)
+                            grads[k] = try accumulate(grads[k], ig)
+                        }
+                    }
+                    if !retainGraph {
+                        // Drop the rule, the edges and our reference now: activations that only this
+                        // node kept alive are freed as soon as backward has used them.
+                        node.backward = nil
+                        node.inputs = []
+                        order[i] = nil
+                    }
+                }
             }
-            for i in stride(from: order.count - 1, through: 0, by: -1) {
-                guard let t = order[i], let node = t.node else { continue }
-                let watchedInputs = pendingEdges.isEmpty ? [] : node.inputs.filter { $0.isLeaf && pendingEdges[ObjectIdentifier($0)] != nil }
-                defer {
-                    for leaf in watchedInputs {
-                        let k = ObjectIdentifier(leaf)
-                        let left = (pendingEdges[k] ?? 1) - 1
-                        pendingEdges[k] = left
-                        if left == 0 { watched[k]?.gradReady(leaf) }
-                    }
-                }
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
-                owned.remove(ObjectIdentifier(g))
-                guard let rule = node.backward else {
-                    throw DFMError.state("backward", "trying to backward through the graph a second time (op \(node.op)); pass retain_graph=true the first time")
-                }
-                let inGrads = try rule(g)
-                for (input, ig) in zip(node.inputs, inGrads) {
-                    guard let ig, input.requiresGrad else { continue }
-                    guard ig.shape == input.shape else {
-                        throw DFMError(.internal, "backward: \(node.op) produced a gradient of shape \(ig.shape) for an input of shape \(input.shape)")
-                    }
-                    if input.isLeaf {
-                        input.grad = try accumulate(input.grad, ig)
-                    } else {
-                        let k = ObjectIdentifier(input)
-                        grads[k] = try accumulate(grads[k], ig)
-                    }
-                }
-                if !retainGraph {
-                    // Drop the rule, the edges and our reference now: activations that only this
-                    // node kept alive are freed as soon as backward has used them.
-                    node.backward = nil
-                    node.inputs = []
-                    order[i] = nil
-                }
-            }
-        }
         } catch {
             for o in observers.values { o.backwardAbandoned() }
             throw error
@@ -174,7 +189,10 @@ protocol GradObserver: AnyObject {
 
 /// Which observer watches which leaf. Empty unless a DDP exists, so plain backward pays one lookup.
 enum GradObservers {
-    private final class Weak { weak var observer: GradObserver?; init(_ o: GradObserver) { observer = o } }
+    private final class Weak {
+        weak var observer: GradObserver?
+        init(_ o: GradObserver) { observer = o }
+    }
     private static let lock = NSLock()
     nonisolated(unsafe) private static var table: [ObjectIdentifier: Weak] = [:]
 

@@ -19,13 +19,16 @@ private let fixedNames: [String: String] = [
     "add": "AddBackward0", "add_scalar": "AddBackward0", "sub": "SubBackward0", "rsub": "RsubBackward0",
     "rsub_scalar": "RsubBackward1", "mul": "MulBackward0", "mul_scalar": "MulBackward0", "div": "DivBackward0",
     "div_scalar": "DivBackward0", "rdiv": "DivBackward0", "rdiv_scalar": "MulBackward0", "pow": "PowBackward1",
-    "pow_scalar": "PowBackward0", "clamp": "ClampBackward1", "where": "WhereBackward0", "remainder": "RemainderBackward1",
+    "pow_scalar": "PowBackward0", "clamp": "ClampBackward1", "where": "WhereBackward0",
+    "remainder": "RemainderBackward1",
     "remainder_scalar": "RemainderBackward0", "neg": "NegBackward0", "exp": "ExpBackward0", "log": "LogBackward0",
     "log1p": "Log1PBackward0", "expm1": "Expm1Backward0", "sqrt": "SqrtBackward0", "sin": "SinBackward0",
     "cos": "CosBackward0", "abs": "AbsBackward0", "tanh": "TanhBackward0", "sigmoid": "SigmoidBackward0",
     "relu": "ReluBackward0", "leaky_relu": "LeakyReluBackward0", "gelu": "GeluBackward0", "gelu_tanh": "GeluBackward0",
-    "reshape": "ViewBackward0", "flatten": "ViewBackward0", "squeeze": "SqueezeBackward1", "unsqueeze": "UnsqueezeBackward0",
-    "permute": "PermuteBackward0", "transpose": "TransposeBackward0", "narrow": "SliceBackward0", "slice": "SliceBackward0",
+    "reshape": "ViewBackward0", "flatten": "ViewBackward0", "squeeze": "SqueezeBackward1",
+    "unsqueeze": "UnsqueezeBackward0",
+    "permute": "PermuteBackward0", "transpose": "TransposeBackward0", "narrow": "SliceBackward0",
+    "slice": "SliceBackward0",
     "select": "SelectBackward0", "expand": "ExpandBackward0", "cat": "CatBackward0", "stack": "StackBackward0",
     "mm": "MmBackward0", "bmm": "BmmBackward0", "mv": "MvBackward0", "dot": "DotBackward0", "outer": "MulBackward0",
     "addmm": "AddmmBackward0", "baddbmm": "BaddbmmBackward0", "conv2d": "ConvolutionBackward0",
@@ -64,7 +67,8 @@ private func torchNodeName(_ node: Node, output: Tensor) -> String {
         guard let x = ins.first, x.ndim == 2 else { return "UnsafeViewBackward0" }
         return ins.count > 2 ? "AddmmBackward0" : "MmBackward0"
     case "matmul":
-        let a = ins.first?.ndim ?? 0, b = ins.count > 1 ? ins[1].ndim : 0
+        let a = ins.first?.ndim ?? 0
+        let b = ins.count > 1 ? ins[1].ndim : 0
         switch (a, b) {
         case (1, 1): return "DotBackward0"
         case (2, 1): return "MvBackward0"

@@ -25,7 +25,9 @@ public enum Corruption: Equatable, CustomStringConvertible {
         case .clean:
             return try x.clone()
         case .gaussian(let sigma):
-            guard sigma >= 0, sigma.isFinite else { throw DFMError.invalid("gaussian_noise", "sigma must be finite and >= 0, got \(sigma)") }
+            guard sigma >= 0, sigma.isFinite else {
+                throw DFMError.invalid("gaussian_noise", "sigma must be finite and >= 0, got \(sigma)")
+            }
             let out = try x.clone()
             for k in 0..<out.count { out.f[k] = Swift.min(1, Swift.max(0, out.f[k] + sigma * generator.normal())) }
             return out
@@ -37,7 +39,9 @@ public enum Corruption: Equatable, CustomStringConvertible {
             }
             return out
         case .blur(let sigma):
-            guard sigma > 0, sigma <= 64 else { throw DFMError.invalid("blur", "sigma must be in (0, 64], got \(sigma)") }
+            guard sigma > 0, sigma <= 64 else {
+                throw DFMError.invalid("blur", "sigma must be in (0, 64], got \(sigma)")
+            }
             return try Corruption.gaussianBlur(x, sigma: sigma)
         }
     }
@@ -48,22 +52,33 @@ public enum Corruption: Equatable, CustomStringConvertible {
         var w = (-r...r).map { Foundation.exp(-Float($0 * $0) / (2 * sigma * sigma)) }
         let s = w.reduce(0, +)
         w = w.map { $0 / s }
-        let h = x.shape[x.ndim - 2], wd = x.shape[x.ndim - 1], planes = x.count / max(h * wd, 1)
-        let tmp = try Tensor.uninitialized(x.shape, op: "blur"), out = try Tensor.uninitialized(x.shape, op: "blur")
-        let src = x.f, t = tmp.f, o = out.f
+        let h = x.shape[x.ndim - 2]
+        let wd = x.shape[x.ndim - 1]
+        let planes = x.count / max(h * wd, 1)
+        let tmp = try Tensor.uninitialized(x.shape, op: "blur")
+        let out = try Tensor.uninitialized(x.shape, op: "blur")
+        let src = x.f
+        let t = tmp.f
+        let o = out.f
         Parallel.chunks(planes, costPerItem: h * wd * (2 * r + 1) * 2) { range in
             for p in range {
                 let base = p * h * wd
-                for i in 0..<h { for j in 0..<wd {
-                    var acc: Float = 0
-                    for k in -r...r { acc += w[k + r] * src[base + i * wd + Swift.min(wd - 1, Swift.max(0, j + k))] }
-                    t[base + i * wd + j] = acc
-                } }
-                for i in 0..<h { for j in 0..<wd {
-                    var acc: Float = 0
-                    for k in -r...r { acc += w[k + r] * t[base + Swift.min(h - 1, Swift.max(0, i + k)) * wd + j] }
-                    o[base + i * wd + j] = acc
-                } }
+                for i in 0..<h {
+                    for j in 0..<wd {
+                        var acc: Float = 0
+                        for k in -r...r {
+                            acc += w[k + r] * src[base + i * wd + Swift.min(wd - 1, Swift.max(0, j + k))]
+                        }
+                        t[base + i * wd + j] = acc
+                    }
+                }
+                for i in 0..<h {
+                    for j in 0..<wd {
+                        var acc: Float = 0
+                        for k in -r...r { acc += w[k + r] * t[base + Swift.min(h - 1, Swift.max(0, i + k)) * wd + j] }
+                        o[base + i * wd + j] = acc
+                    }
+                }
             }
         }
         return out

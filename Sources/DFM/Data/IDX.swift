@@ -19,7 +19,8 @@ public final class IDXDataset {
         let img = try IDXDataset.readIDX(images, expectDims: 3)
         let lab = try IDXDataset.readIDX(labels, expectDims: 1)
         guard img.dims[0] == lab.dims[0] else {
-            throw DFMError.io("idx", "'\(images)' holds \(img.dims[0]) images but '\(labels)' holds \(lab.dims[0]) labels")
+            throw DFMError.io(
+                "idx", "'\(images)' holds \(img.dims[0]) images but '\(labels)' holds \(lab.dims[0]) labels")
         }
         count = img.dims[0]
         height = img.dims[1]
@@ -36,7 +37,10 @@ public final class IDXDataset {
                 let p = (root as NSString).appendingPathComponent(name)
                 if FileManager.default.fileExists(atPath: p) { return p }
             }
-            throw DFMError(.notFound, "idx: no '\(stem)[.gz]' in '\(root)'; put the MNIST-layout IDX files there (on Debian: apt-get install dataset-fashion-mnist)")
+            throw DFMError(
+                .notFound,
+                "idx: no '\(stem)[.gz]' in '\(root)'; put the MNIST-layout IDX files there (on Debian: apt-get install dataset-fashion-mnist)"
+            )
         }
         try self.init(images: try find("\(prefix)-images-idx3-ubyte"), labels: try find("\(prefix)-labels-idx1-ubyte"))
     }
@@ -72,7 +76,10 @@ public final class IDXDataset {
         }
         let header = 4 + 4 * expectDims
         guard raw.count - header == n else {
-            throw DFMError.io("idx", "'\(path)' is truncated or corrupt: dimensions \(dims) need \(n) bytes of data, file has \(raw.count - header)")
+            throw DFMError.io(
+                "idx",
+                "'\(path)' is truncated or corrupt: dimensions \(dims) need \(n) bytes of data, file has \(raw.count - header)"
+            )
         }
         return (dims, Array(raw[header...]))
     }
@@ -122,8 +129,13 @@ public final class IDXDataset {
                     throw DFMError.io("idx", "'\(path)' is a corrupt gzip stream (zlib status \(status))")
                 }
                 out.append(contentsOf: chunk[0..<(chunk.count - Int(stream.avail_out))])
-                if let (dims, n) = try declaredSize(out, expectDims: expectDims, path: path), out.count > 4 + 4 * expectDims + n {
-                    throw DFMError.io("idx", "'\(path)' is corrupt: its gzip stream holds more than the \(n) bytes of data its dimensions \(dims) declare")
+                if let (dims, n) = try declaredSize(out, expectDims: expectDims, path: path),
+                    out.count > 4 + 4 * expectDims + n
+                {
+                    throw DFMError.io(
+                        "idx",
+                        "'\(path)' is corrupt: its gzip stream holds more than the \(n) bytes of data its dimensions \(dims) declare"
+                    )
                 }
                 if status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0 {
                     throw DFMError.io("idx", "'\(path)' is a truncated gzip stream")
@@ -138,11 +150,14 @@ public final class IDXDataset {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
-            throw DFMError(e == ENOENT ? .notFound : .ioError, "idx: cannot read '\(path)': \(String(cString: strerror(e)))")
+            throw DFMError(
+                e == ENOENT ? .notFound : .ioError, "idx: cannot read '\(path)': \(String(cString: strerror(e)))")
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DFMError.io("idx", "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &st) == 0 else {
+            throw DFMError.io("idx", "cannot read '\(path)': \(String(cString: strerror(errno)))")
+        }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR: throw DFMError.io("idx", "cannot read '\(path)': it is a directory")

@@ -25,20 +25,30 @@ public final class SegmentationScenes {
     ///   - source: the garments (their labels must be in 0..<sourceClasses).
     ///   - count: number of scenes.
     ///   - canvas: side of the square scene; must hold one source image.
-    public init(source: IDXDataset, count: Int, seed: UInt64, canvas: Int = 64, minObjects: Int = 2,
-                maxObjects: Int = 4, threshold: Float = 0.2, sourceClasses: Int = 10) throws {
+    public init(
+        source: IDXDataset, count: Int, seed: UInt64, canvas: Int = 64, minObjects: Int = 2,
+        maxObjects: Int = 4, threshold: Float = 0.2, sourceClasses: Int = 10
+    ) throws {
         let op = "SegmentationScenes"
-        guard count >= 0, count <= 1 << 31 else { throw DFMError.invalid(op, "count must be in 0...2^31, got \(count)") }
+        guard count >= 0, count <= 1 << 31 else {
+            throw DFMError.invalid(op, "count must be in 0...2^31, got \(count)")
+        }
         guard canvas <= 4096 else { throw DFMError.invalid(op, "canvas must be at most 4096, got \(canvas)") }
         guard source.count > 0 else { throw DFMError.invalid(op, "the source dataset is empty") }
         guard canvas >= source.height, canvas >= source.width else {
-            throw DFMError.invalid(op, "canvas \(canvas) is smaller than the source images (\(source.height)x\(source.width))")
+            throw DFMError.invalid(
+                op, "canvas \(canvas) is smaller than the source images (\(source.height)x\(source.width))")
         }
         guard minObjects >= 1, maxObjects >= minObjects, maxObjects <= 64 else {
-            throw DFMError.invalid(op, "need 1 <= min_objects <= max_objects <= 64, got \(minObjects) and \(maxObjects)")
+            throw DFMError.invalid(
+                op, "need 1 <= min_objects <= max_objects <= 64, got \(minObjects) and \(maxObjects)")
         }
-        guard threshold >= 0, threshold < 1 else { throw DFMError.invalid(op, "threshold must be in [0, 1), got \(threshold)") }
-        guard sourceClasses > 0 else { throw DFMError.invalid(op, "source_classes must be positive, got \(sourceClasses)") }
+        guard threshold >= 0, threshold < 1 else {
+            throw DFMError.invalid(op, "threshold must be in [0, 1), got \(threshold)")
+        }
+        guard sourceClasses > 0 else {
+            throw DFMError.invalid(op, "source_classes must be positive, got \(sourceClasses)")
+        }
         self.source = source
         self.count = count
         self.seed = seed
@@ -50,9 +60,12 @@ public final class SegmentationScenes {
     }
 
     /// Scenes from Fashion-MNIST's train (`train`) or test split in `root`.
-    public static func fashionMNIST(root: String = IDXDataset.fashionMNISTRoot, train: Bool, count: Int, seed: UInt64,
-                                    canvas: Int = 64) throws -> SegmentationScenes {
-        try SegmentationScenes(source: try IDXDataset(root: root, train: train), count: count, seed: seed, canvas: canvas)
+    public static func fashionMNIST(
+        root: String = IDXDataset.fashionMNISTRoot, train: Bool, count: Int, seed: UInt64,
+        canvas: Int = 64
+    ) throws -> SegmentationScenes {
+        try SegmentationScenes(
+            source: try IDXDataset(root: root, train: train), count: count, seed: seed, canvas: canvas)
     }
 
     /// What scene `index` is made of: (source image index, row, column) per garment, in paste order.
@@ -82,12 +95,15 @@ public final class SegmentationScenes {
         for (b, index) in indices.enumerated() {
             let objects = try layout(index)
             let (garments, classes) = try source.batch(objects.map { $0.image })
-            let xp = x.f + b * hw, yp = y.i + b * hw
-            let sh = source.height, sw = source.width
+            let xp = x.f + b * hw
+            let yp = y.i + b * hw
+            let sh = source.height
+            let sw = source.width
             for (k, o) in objects.enumerated() {
                 let cls = classes.i[k]
                 guard cls >= 0, cls < Int64(sourceClasses) else {
-                    throw DFMError.invalid("SegmentationScenes", "source image \(o.image) has label \(cls), outside 0..<\(sourceClasses)")
+                    throw DFMError.invalid(
+                        "SegmentationScenes", "source image \(o.image) has label \(cls), outside 0..<\(sourceClasses)")
                 }
                 let gp = garments.f + k * sh * sw
                 for r in 0..<sh {

@@ -13,8 +13,8 @@ import Foundation
 /// multiplied by 1/world_size while copied into its bucket, then summed.
 public final class GradReducer: GradObserver {
     private struct Bucket {
-        var members: [Int]       // indices into params
-        var offsets: [Int]       // element offset of each member in flat
+        var members: [Int]  // indices into params
+        var offsets: [Int]  // element offset of each member in flat
         var flat: Tensor
         var ready = 0
     }
@@ -37,10 +37,13 @@ public final class GradReducer: GradObserver {
     public private(set) var reductions = 0
 
     /// `parameters`: those requiring grad are reduced; all are broadcast from rank 0.
-    public init(parameters: [Tensor], buffers: [Tensor], bucketCapBytes: Int = 25 << 20, broadcastBuffers: Bool = true) throws {
+    public init(parameters: [Tensor], buffers: [Tensor], bucketCapBytes: Int = 25 << 20, broadcastBuffers: Bool = true)
+        throws
+    {
         let (mpi, rank, size) = try Distributed.group("DistributedDataParallel")
         guard bucketCapBytes > 0 else {
-            throw DFMError.invalid("DistributedDataParallel", "bucket_cap_mb must be positive, got \(bucketCapBytes) bytes")
+            throw DFMError.invalid(
+                "DistributedDataParallel", "bucket_cap_mb must be positive, got \(bucketCapBytes) bytes")
         }
         var seen = Set<ObjectIdentifier>()
         params = parameters.filter { seen.insert(ObjectIdentifier($0)).inserted }
@@ -63,7 +66,10 @@ public final class GradReducer: GradObserver {
             guard !current.isEmpty else { return }
             var offsets: [Int] = []
             var n = 0
-            for k in current { offsets.append(n); n += params[k].count }
+            for k in current {
+                offsets.append(n)
+                n += params[k].count
+            }
             let flat = try Tensor.zeros([n], dtype: params[current[0]].dtype)
             for k in current { bucketOf[ObjectIdentifier(params[k])] = buckets.count }
             buckets.append(Bucket(members: current, offsets: offsets, flat: flat))
@@ -72,7 +78,9 @@ public final class GradReducer: GradObserver {
         }
         for k in stride(from: params.count - 1, through: 0, by: -1) where params[k].requiresGrad {
             let p = params[k]
-            if let first = current.first, params[first].dtype != p.dtype || bytes + p.byteCount > bucketCapBytes { try close() }
+            if let first = current.first, params[first].dtype != p.dtype || bytes + p.byteCount > bucketCapBytes {
+                try close()
+            }
             current.append(k)
             bytes += p.byteCount
         }
@@ -109,7 +117,8 @@ public final class GradReducer: GradObserver {
 
     func gradReady(_ leaf: Tensor) {
         guard armed, failure == nil, let b = bucketOf[ObjectIdentifier(leaf)],
-              readyParams.insert(ObjectIdentifier(leaf)).inserted else { return }
+            readyParams.insert(ObjectIdentifier(leaf)).inserted
+        else { return }
         buckets[b].ready += 1
         do { try launchReady(all: false) } catch { fail(error) }
     }
@@ -117,8 +126,16 @@ public final class GradReducer: GradObserver {
     func backwardFinished() throws {
         guard armed else { return }
         armed = false
-        defer { readyParams.removeAll(); nextBucket = 0; requests.removeAll(); for b in buckets.indices { buckets[b].ready = 0 } }
-        if let f = failure { failure = nil; throw f }
+        defer {
+            readyParams.removeAll()
+            nextBucket = 0
+            requests.removeAll()
+            for b in buckets.indices { buckets[b].ready = 0 }
+        }
+        if let f = failure {
+            failure = nil
+            throw f
+        }
         try launchReady(all: true)
         let t0 = DispatchTime.now().uptimeNanoseconds
         if worldSize > 1 && !requests.isEmpty {
@@ -148,7 +165,9 @@ public final class GradReducer: GradObserver {
         }
         armed = false
         failure = nil
-        readyParams.removeAll(); nextBucket = 0; requests.removeAll()
+        readyParams.removeAll()
+        nextBucket = 0
+        requests.removeAll()
         for b in buckets.indices { buckets[b].ready = 0 }
     }
 
@@ -185,10 +204,21 @@ public final class GradReducer: GradObserver {
             switch p.dtype {
             case .float32:
                 let dst = bucket.flat.f + off
-                if let g = grad { let s = g.f, c = Float(scale); for i in 0..<p.count { dst[i] = s[i] * c } } else { dst.update(repeating: 0, count: p.count) }
+                if let g = grad {
+                    let s = g.f
+                    let c = Float(scale)
+                    for i in 0..<p.count { dst[i] = s[i] * c }
+                } else {
+                    dst.update(repeating: 0, count: p.count)
+                }
             case .float64:
                 let dst = bucket.flat.d + off
-                if let g = grad { let s = g.d; for i in 0..<p.count { dst[i] = s[i] * scale } } else { dst.update(repeating: 0, count: p.count) }
+                if let g = grad {
+                    let s = g.d
+                    for i in 0..<p.count { dst[i] = s[i] * scale }
+                } else {
+                    dst.update(repeating: 0, count: p.count)
+                }
             default:
                 throw DFMError(.internal, "DistributedDataParallel: parameter of dtype \(p.dtype)")
             }
@@ -196,12 +226,15 @@ public final class GradReducer: GradObserver {
         guard worldSize > 1 else { return }
         let mpi = try MPILibrary.get()
         guard bucket.flat.count <= Int(Int32.max) else {
-            throw DFMError.invalid("DistributedDataParallel", "a bucket of \(bucket.flat.count) elements exceeds MPI's count limit")
+            throw DFMError.invalid(
+                "DistributedDataParallel", "a bucket of \(bucket.flat.count) elements exceeds MPI's count limit")
         }
         var req: MPILibrary.Handle? = nil
-        try mpi.check(mpi.iallreduce(MPILibrary.inPlace, bucket.flat.rawPointer, Int32(bucket.flat.count),
-                                     Distributed.mpiType(mpi, bucket.flat.dtype, "DistributedDataParallel"), mpi.opSum,
-                                     mpi.commWorld, &req), "DistributedDataParallel: gradient all_reduce")
+        try mpi.check(
+            mpi.iallreduce(
+                MPILibrary.inPlace, bucket.flat.rawPointer, Int32(bucket.flat.count),
+                Distributed.mpiType(mpi, bucket.flat.dtype, "DistributedDataParallel"), mpi.opSum,
+                mpi.commWorld, &req), "DistributedDataParallel: gradient all_reduce")
         requests.append(req)
     }
 }
@@ -216,11 +249,13 @@ public final class DistributedDataParallel: Module {
 
     public init(_ module: Module, bucketCapMB: Double = 25, broadcastBuffers: Bool = true) throws {
         guard bucketCapMB.isFinite, bucketCapMB > 0, bucketCapMB < 1_048_576 else {
-            throw DFMError.invalid("DistributedDataParallel", "bucket_cap_mb must be positive and finite, got \(bucketCapMB)")
+            throw DFMError.invalid(
+                "DistributedDataParallel", "bucket_cap_mb must be positive and finite, got \(bucketCapMB)")
         }
         self.module = module
-        reducer = try GradReducer(parameters: module.parameters(), buffers: module.buffers(),
-                                  bucketCapBytes: Int(bucketCapMB * 1_048_576), broadcastBuffers: broadcastBuffers)
+        reducer = try GradReducer(
+            parameters: module.parameters(), buffers: module.buffers(),
+            bucketCapBytes: Int(bucketCapMB * 1_048_576), broadcastBuffers: broadcastBuffers)
         super.init()
         try registerModule("module", module)
     }
@@ -247,7 +282,11 @@ final class TensorSet: Module {
 
 extension DistributedDataParallel {
     /// DDP over a parameter list and a buffer list (a model defined outside the core).
-    public convenience init(parameters: [Tensor], buffers: [Tensor], bucketCapMB: Double = 25, broadcastBuffers: Bool = true) throws {
-        try self.init(try TensorSet(parameters: parameters, buffers: buffers), bucketCapMB: bucketCapMB, broadcastBuffers: broadcastBuffers)
+    public convenience init(
+        parameters: [Tensor], buffers: [Tensor], bucketCapMB: Double = 25, broadcastBuffers: Bool = true
+    ) throws {
+        try self.init(
+            try TensorSet(parameters: parameters, buffers: buffers), bucketCapMB: bucketCapMB,
+            broadcastBuffers: broadcastBuffers)
     }
 }

@@ -13,11 +13,18 @@ public struct DistributedSampler: Sendable {
     /// torch's set_epoch: change it before each epoch for a new order.
     public var epoch: Int = 0
 
-    public init(datasetLength: Int, numReplicas: Int, rank: Int, shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false) throws {
-        guard datasetLength >= 0 else { throw DFMError.invalid("DistributedSampler", "dataset length must be non-negative, got \(datasetLength)") }
-        guard numReplicas >= 1 else { throw DFMError.invalid("DistributedSampler", "num_replicas must be at least 1, got \(numReplicas)") }
+    public init(
+        datasetLength: Int, numReplicas: Int, rank: Int, shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false
+    ) throws {
+        guard datasetLength >= 0 else {
+            throw DFMError.invalid("DistributedSampler", "dataset length must be non-negative, got \(datasetLength)")
+        }
+        guard numReplicas >= 1 else {
+            throw DFMError.invalid("DistributedSampler", "num_replicas must be at least 1, got \(numReplicas)")
+        }
         guard rank >= 0, rank < numReplicas else {
-            throw DFMError.invalid("DistributedSampler", "Invalid rank \(rank), rank should be in the interval [0, \(numReplicas - 1)]")
+            throw DFMError.invalid(
+                "DistributedSampler", "Invalid rank \(rank), rank should be in the interval [0, \(numReplicas - 1)]")
         }
         self.datasetLength = datasetLength
         self.numReplicas = numReplicas

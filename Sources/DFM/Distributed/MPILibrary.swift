@@ -9,20 +9,30 @@ import Foundation
 final class MPILibrary: @unchecked Sendable {
     typealias Handle = UnsafeMutableRawPointer
 
-    let initThread: @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?, Int32, UnsafeMutablePointer<Int32>) -> Int32
+    let initThread:
+        @convention(c) (
+            UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?,
+            Int32, UnsafeMutablePointer<Int32>
+        ) -> Int32
     let initialized: @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
     let finalized: @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
     let finalize: @convention(c) () -> Int32
     let commRank: @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
     let commSize: @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
     let allreduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, Handle, Handle, Handle) -> Int32
-    let iallreduce: @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, Handle, Handle, Handle,
-                                    UnsafeMutablePointer<Handle?>) -> Int32
+    let iallreduce:
+        @convention(c) (
+            UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, Handle, Handle, Handle,
+            UnsafeMutablePointer<Handle?>
+        ) -> Int32
     let bcast: @convention(c) (UnsafeMutableRawPointer, Int32, Handle, Int32, Handle) -> Int32
     let barrier: @convention(c) (Handle) -> Int32
-    let allgather: @convention(c) (UnsafeRawPointer, Int32, Handle, UnsafeMutableRawPointer, Int32, Handle, Handle) -> Int32
+    let allgather:
+        @convention(c) (UnsafeRawPointer, Int32, Handle, UnsafeMutableRawPointer, Int32, Handle, Handle) -> Int32
     let waitall: @convention(c) (Int32, UnsafeMutablePointer<Handle?>, UnsafeMutableRawPointer?) -> Int32
-    let testall: @convention(c) (Int32, UnsafeMutablePointer<Handle?>, UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer?) -> Int32
+    let testall:
+        @convention(c) (Int32, UnsafeMutablePointer<Handle?>, UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer?) ->
+            Int32
     let abort: @convention(c) (Handle, Int32) -> Int32
     let setErrhandler: @convention(c) (Handle, Handle) -> Int32
     let errorString: @convention(c) (Int32, UnsafeMutablePointer<CChar>, UnsafeMutablePointer<Int32>) -> Int32
@@ -43,13 +53,15 @@ final class MPILibrary: @unchecked Sendable {
     private init(handle: UnsafeMutableRawPointer, path: String) throws {
         func sym<T>(_ name: String, _: T.Type = T.self) throws -> T {
             guard let p = dlsym(handle, name) else {
-                throw DFMError.state("init_process_group", "\(path) has no symbol \(name): dfm needs Open MPI (libmpi.so.40)")
+                throw DFMError.state(
+                    "init_process_group", "\(path) has no symbol \(name): dfm needs Open MPI (libmpi.so.40)")
             }
             return unsafeBitCast(p, to: T.self)
         }
         func object(_ name: String) throws -> Handle {
             guard let p = dlsym(handle, name) else {
-                throw DFMError.state("init_process_group", "\(path) has no symbol \(name): dfm needs Open MPI (libmpi.so.40)")
+                throw DFMError.state(
+                    "init_process_group", "\(path) has no symbol \(name): dfm needs Open MPI (libmpi.so.40)")
             }
             return p
         }
@@ -101,8 +113,11 @@ final class MPILibrary: @unchecked Sendable {
                 return .failure(e)
             } catch { return .failure(DFMError(.internal, "\(error)")) }
         }
-        return .failure(DFMError.state("init_process_group",
-            "MPI is not available: cannot load Open MPI (\(errors.joined(separator: "; "))). Install it (Debian: apt-get install openmpi-bin libopenmpi-dev, as tools/setup.sh does) or set DFM_MPI_LIBRARY to libmpi.so"))
+        return .failure(
+            DFMError.state(
+                "init_process_group",
+                "MPI is not available: cannot load Open MPI (\(errors.joined(separator: "; "))). Install it (Debian: apt-get install openmpi-bin libopenmpi-dev, as tools/setup.sh does) or set DFM_MPI_LIBRARY to libmpi.so"
+            ))
     }()
 
     /// The library, or the reason it cannot be used.

@@ -2,7 +2,10 @@ import Foundation
 
 /// torch.distributed.ReduceOp (the values are the C ABI's dfm_reduce_op).
 public enum ReduceOp: Int32, Sendable {
-    case sum = 0, product = 1, min = 2, max = 3
+    case sum = 0
+    case product = 1
+    case min = 2
+    case max = 3
     /// Sum divided by the world size; float tensors only (as torch's ReduceOp.AVG).
     case avg = 4
 }
@@ -33,7 +36,9 @@ public enum Distributed {
     /// the launcher (mpirun, srun); a process started without one is a group of size 1.
     public static func initProcessGroup(backend: String = "mpi") throws {
         guard backend == "mpi" else {
-            throw DFMError.invalid("init_process_group", "backend \"\(backend)\" is not available in dfm; use backend=\"mpi\" (run under mpirun or srun)")
+            throw DFMError.invalid(
+                "init_process_group",
+                "backend \"\(backend)\" is not available in dfm; use backend=\"mpi\" (run under mpirun or srun)")
         }
         let mpi = try MPILibrary.get()
         try lock.withLock {
@@ -41,7 +46,9 @@ public enum Distributed {
                 throw DFMError.state("init_process_group", "trying to initialize the default process group twice")
             }
             guard !state.finalized else {
-                throw DFMError.state("init_process_group", "the default process group was destroyed; MPI cannot be initialized again in the same process")
+                throw DFMError.state(
+                    "init_process_group",
+                    "the default process group was destroyed; MPI cannot be initialized again in the same process")
             }
             var already: Int32 = 0
             _ = mpi.initialized(&already)
@@ -51,7 +58,8 @@ public enum Distributed {
             }
             // Errors come back as codes (thrown as DFMError) instead of aborting the process.
             _ = mpi.setErrhandler(mpi.commWorld, mpi.errorsReturn)
-            var r: Int32 = 0, n: Int32 = 0
+            var r: Int32 = 0
+            var n: Int32 = 0
             try mpi.check(mpi.commRank(mpi.commWorld, &r), "init_process_group")
             try mpi.check(mpi.commSize(mpi.commWorld, &n), "init_process_group")
             state = State(initialized: true, finalized: false, external: already != 0, rank: Int(r), size: Int(n))
@@ -71,7 +79,8 @@ public enum Distributed {
     }
 
     private static func notInitialized(_ op: String) -> DFMError {
-        DFMError.state(op, "Default process group has not been initialized, please make sure to call init_process_group.")
+        DFMError.state(
+            op, "Default process group has not been initialized, please make sure to call init_process_group.")
     }
 
     /// The library and the group, or a clear error when no group exists.
@@ -101,7 +110,8 @@ public enum Distributed {
     public static func allReduce(_ t: Tensor, op: ReduceOp = .sum) throws {
         let (mpi, _, size) = try group("all_reduce")
         if t.dtype == .bool {
-            throw DFMError.type("all_reduce", "bool tensors are not supported by all_reduce (convert to uint8 or int64)")
+            throw DFMError.type(
+                "all_reduce", "bool tensors are not supported by all_reduce (convert to uint8 or int64)")
         }
         if op == .avg && !t.dtype.isFloat {
             throw DFMError.type("all_reduce", "ReduceOp.AVG needs a floating point tensor, got \(t.dtype)")
@@ -117,21 +127,30 @@ public enum Distributed {
         if op == .avg { divide(t, by: size) }
     }
 
-    static func allReduceRaw(_ mpi: MPILibrary, _ p: UnsafeMutableRawPointer, count: Int, dtype: DType,
-                             op: MPILibrary.Handle, _ name: String) throws {
+    static func allReduceRaw(
+        _ mpi: MPILibrary, _ p: UnsafeMutableRawPointer, count: Int, dtype: DType,
+        op: MPILibrary.Handle, _ name: String
+    ) throws {
         let dt = mpiType(mpi, dtype, name)
         var start = 0
         while start < count {
             let n = Swift.min(chunk, count - start)
-            try mpi.check(mpi.allreduce(MPILibrary.inPlace, p + start * dtype.byteSize, Int32(n), dt, op, mpi.commWorld), name)
+            try mpi.check(
+                mpi.allreduce(MPILibrary.inPlace, p + start * dtype.byteSize, Int32(n), dt, op, mpi.commWorld), name)
             start += n
         }
     }
 
     static func divide(_ t: Tensor, by n: Int) {
         switch t.dtype {
-        case .float32: let p = t.f; let s = Float(n); for k in 0..<t.count { p[k] /= s }
-        case .float64: let p = t.d; let s = Double(n); for k in 0..<t.count { p[k] /= s }
+        case .float32:
+            let p = t.f
+            let s = Float(n)
+            for k in 0..<t.count { p[k] /= s }
+        case .float64:
+            let p = t.d
+            let s = Double(n)
+            for k in 0..<t.count { p[k] /= s }
         default: break
         }
     }
@@ -145,7 +164,9 @@ public enum Distributed {
         try broadcastRaw(mpi, t.rawPointer, bytes: t.byteCount, src: src, "broadcast")
     }
 
-    static func broadcastRaw(_ mpi: MPILibrary, _ p: UnsafeMutableRawPointer, bytes: Int, src: Int, _ name: String) throws {
+    static func broadcastRaw(_ mpi: MPILibrary, _ p: UnsafeMutableRawPointer, bytes: Int, src: Int, _ name: String)
+        throws
+    {
         var start = 0
         while start < bytes {
             let n = Swift.min(chunk, bytes - start)
@@ -167,10 +188,13 @@ public enum Distributed {
         let out = try Tensor.uninitialized([size] + t.shape, dtype: t.dtype, op: "all_gather")
         guard t.byteCount > 0 else { return out }
         guard t.byteCount <= Int(Int32.max) else {
-            throw DFMError.invalid("all_gather", "tensor of \(t.byteCount) bytes is larger than MPI_Allgather's 2 GiB limit")
+            throw DFMError.invalid(
+                "all_gather", "tensor of \(t.byteCount) bytes is larger than MPI_Allgather's 2 GiB limit")
         }
-        try mpi.check(mpi.allgather(t.rawPointer, Int32(t.byteCount), mpi.uint8, out.rawPointer, Int32(t.byteCount),
-                                    mpi.uint8, mpi.commWorld), "all_gather")
+        try mpi.check(
+            mpi.allgather(
+                t.rawPointer, Int32(t.byteCount), mpi.uint8, out.rawPointer, Int32(t.byteCount),
+                mpi.uint8, mpi.commWorld), "all_gather")
         return out
     }
 

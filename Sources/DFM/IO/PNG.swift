@@ -7,7 +7,9 @@ public enum PNG {
     /// Encodes `pixels` (height · width · channels bytes, row-major, channels 1, 3 or 4).
     public static func encode(_ pixels: [UInt8], width: Int, height: Int, channels: Int) throws -> Data {
         let op = "png"
-        guard [1, 3, 4].contains(channels) else { throw DFMError.invalid(op, "a PNG has 1, 3 or 4 channels, got \(channels)") }
+        guard [1, 3, 4].contains(channels) else {
+            throw DFMError.invalid(op, "a PNG has 1, 3 or 4 channels, got \(channels)")
+        }
         guard width > 0, height > 0, width < 1 << 24, height < 1 << 24 else {
             throw DFMError.invalid(op, "image size \(width)x\(height) is not in 1...2^24 on each side")
         }
@@ -23,10 +25,14 @@ public enum PNG {
         }
         var destLen = compressBound(uLong(raw.count))
         var z = [UInt8](repeating: 0, count: Int(destLen))
-        guard compress2(&z, &destLen, raw, uLong(raw.count), 6) == Z_OK else { throw DFMError(.internal, "png: compression failed") }
+        guard compress2(&z, &destLen, raw, uLong(raw.count), 6) == Z_OK else {
+            throw DFMError(.internal, "png: compression failed")
+        }
         z.removeSubrange(Int(destLen)...)
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 255), UInt8((v >> 8) & 255), UInt8(v & 255)] }
+        func be32(_ v: UInt32) -> [UInt8] {
+            [UInt8(v >> 24), UInt8((v >> 16) & 255), UInt8((v >> 8) & 255), UInt8(v & 255)]
+        }
         func chunk(_ type: String, _ data: [UInt8]) {
             let t = Array(type.utf8)
             png += be32(UInt32(data.count)) + t + data
@@ -52,8 +58,12 @@ public enum PNG {
         guard image.ndim == 2 || image.ndim == 3 else {
             throw DFMError.shape(op, "expected an image (C, H, W) or (H, W), got shape \(image.shape)")
         }
-        let c = image.ndim == 3 ? image.shape[0] : 1, h = image.shape[image.ndim - 2], w = image.shape[image.ndim - 1]
-        guard [1, 3, 4].contains(c) else { throw DFMError.shape(op, "a PNG image has 1, 3 or 4 channels, got \(c) (shape \(image.shape))") }
+        let c = image.ndim == 3 ? image.shape[0] : 1
+        let h = image.shape[image.ndim - 2]
+        let w = image.shape[image.ndim - 1]
+        guard [1, 3, 4].contains(c) else {
+            throw DFMError.shape(op, "a PNG image has 1, 3 or 4 channels, got \(c) (shape \(image.shape))")
+        }
         guard h > 0, w > 0 else { throw DFMError.shape(op, "the image is empty (shape \(image.shape))") }
         var bytes = [UInt8](repeating: 0, count: c * h * w)
         let plane = h * w
@@ -66,7 +76,9 @@ public enum PNG {
                     v = x.isNaN ? 0 : Swift.min(Swift.max(x, 0), 255)
                 case .int64:
                     let x = image.i[ch * plane + k]
-                    guard x >= 0, x <= 255 else { throw DFMError.invalid(op, "an int64 image holds bytes 0...255, found \(x)") }
+                    guard x >= 0, x <= 255 else {
+                        throw DFMError.invalid(op, "an int64 image holds bytes 0...255, found \(x)")
+                    }
                     v = Double(x)
                 case .bool:
                     v = image.b[ch * plane + k] != 0 ? 255 : 0

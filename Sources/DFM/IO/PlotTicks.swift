@@ -4,14 +4,21 @@ import Foundation
 public enum PlotTicks {
     /// The round step giving about `target` intervals over [lo, hi], the axis widened to whole
     /// steps, and the ticks on it; `decimals` is enough digits to print every tick exactly.
-    public static func nice(_ lo: Double, _ hi: Double, target: Int = 5) -> (lo: Double, hi: Double, step: Double, ticks: [Double], decimals: Int) {
-        var a = lo.isFinite ? lo : 0, b = hi.isFinite ? hi : 1
+    public static func nice(_ lo: Double, _ hi: Double, target: Int = 5) -> (
+        lo: Double, hi: Double, step: Double, ticks: [Double], decimals: Int
+    ) {
+        var a = lo.isFinite ? lo : 0
+        var b = hi.isFinite ? hi : 1
         if a > b { swap(&a, &b) }
-        if b - a < 1e-12 * Swift.max(1, Swift.abs(a)) { a -= 0.5; b += 0.5 }
+        if b - a < 1e-12 * Swift.max(1, Swift.abs(a)) {
+            a -= 0.5
+            b += 0.5
+        }
         let raw = (b - a) / Double(Swift.max(target, 1))
         let p = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * p }.first { $0 >= raw * (1 - 1e-9) } ?? 10 * p
-        let k0 = Foundation.floor(a / step + 1e-9), k1 = Foundation.ceil(b / step - 1e-9)
+        let k0 = Foundation.floor(a / step + 1e-9)
+        let k1 = Foundation.ceil(b / step - 1e-9)
         let ticks = stride(from: k0, through: k1, by: 1).map { $0 * step }
         let decimals = Swift.max(0, -Int(Foundation.floor(Foundation.log10(step) + 1e-9)))
         return (k0 * step, k1 * step, step, ticks, decimals)

@@ -14,12 +14,16 @@ public enum SafeTensors {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
-            throw DFMError(e == ENOENT ? .notFound : .ioError,
-                           "safetensors: cannot open '\(path)'\(e == ENOENT ? ": no such file" : ": \(String(cString: strerror(e)))")")
+            throw DFMError(
+                e == ENOENT ? .notFound : .ioError,
+                "safetensors: cannot open '\(path)'\(e == ENOENT ? ": no such file" : ": \(String(cString: strerror(e)))")"
+            )
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DFMError.io(op, "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &st) == 0 else {
+            throw DFMError.io(op, "cannot read '\(path)': \(String(cString: strerror(errno)))")
+        }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR: throw DFMError.io(op, "cannot read '\(path)': it is a directory")
@@ -28,16 +32,21 @@ public enum SafeTensors {
         let size = Int(st.st_size)
         guard size >= 8 else { throw DFMError.io(op, "'\(path)' is truncated: \(size) bytes, need at least 8") }
         let n = try headerLength(try readExactly(fd, at: 0, count: 8, path: path), available: size - 8, name: path)
-        let header = try parseHeader(try readExactly(fd, at: 8, count: n, path: path), bodyCount: size - 8 - n, name: path)
+        let header = try parseHeader(
+            try readExactly(fd, at: 8, count: n, path: path), bodyCount: size - 8 - n, name: path)
         // The data section is exactly what the header indexes (parseHeader checked it fits).
         let body = try readExactly(fd, at: 8 + n, count: header.bodyBytes, path: path)
         return (try materialize(header, body, name: path), header.metadata)
     }
 
     /// Parses a safetensors image held in memory.
-    public static func decode(_ data: Data, name: String = "<memory>") throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func decode(_ data: Data, name: String = "<memory>") throws -> (
+        tensors: [String: Tensor], metadata: [String: String]
+    ) {
         let op = "safetensors"
-        guard data.count >= 8 else { throw DFMError.io(op, "'\(name)' is truncated: \(data.count) bytes, need at least 8") }
+        guard data.count >= 8 else {
+            throw DFMError.io(op, "'\(name)' is truncated: \(data.count) bytes, need at least 8")
+        }
         let n = try headerLength(Array(data.prefix(8)), available: data.count - 8, name: name)
         let start = data.startIndex + 8
         let header = try parseHeader(Array(data[start..<(start + n)]), bodyCount: data.count - 8 - n, name: name)
@@ -55,7 +64,10 @@ public enum SafeTensors {
                 if errno == EINTR { continue }
                 throw DFMError.io("safetensors", "cannot read '\(path)': \(String(cString: strerror(errno)))")
             }
-            if r == 0 { throw DFMError.io("safetensors", "'\(path)' is truncated: it ended while reading \(count) bytes at offset \(offset)") }
+            if r == 0 {
+                throw DFMError.io(
+                    "safetensors", "'\(path)' is truncated: it ended while reading \(count) bytes at offset \(offset)")
+            }
             done += r
         }
         return out
@@ -66,7 +78,9 @@ public enum SafeTensors {
         var n: UInt64 = 0
         for k in 0..<8 { n |= UInt64(b[k]) << (8 * UInt64(k)) }
         guard n <= UInt64(available), n <= UInt64(maxHeaderBytes) else {
-            throw DFMError.io("safetensors", "'\(name)' is truncated or corrupt: header claims \(n) bytes, file has \(available) after the length")
+            throw DFMError.io(
+                "safetensors",
+                "'\(name)' is truncated or corrupt: header claims \(n) bytes, file has \(available) after the length")
         }
         return Int(n)
     }
@@ -106,27 +120,35 @@ public enum SafeTensors {
                 }
                 for (k, v) in pairs {
                     guard case .string(let s) = v else {
-                        throw DFMError.io(op, "'\(name)': '__metadata__' values must be strings, but '\(k)' is \(v.kind)")
+                        throw DFMError.io(
+                            op, "'\(name)': '__metadata__' values must be strings, but '\(k)' is \(v.kind)")
                     }
                     h.metadata[k] = s
                 }
                 continue
             }
             guard !key.isEmpty else { throw DFMError.io(op, "'\(name)' has an entry with an empty name") }
-            guard case .object(let fields) = value else { throw DFMError.io(op, "'\(name)': entry '\(key)' is malformed (\(value.kind), not an object)") }
+            guard case .object(let fields) = value else {
+                throw DFMError.io(op, "'\(name)': entry '\(key)' is malformed (\(value.kind), not an object)")
+            }
             func field(_ f: String) -> StrictJSON.Value? { fields.first { $0.key == f }?.value }
             guard case .string(let dt)? = field("dtype"), case .array(let shapeAny)? = field("shape"),
-                  case .array(let offs)? = field("data_offsets"), offs.count == 2 else {
-                throw DFMError.io(op, "'\(name)': entry '\(key)' is malformed (needs a string dtype, a shape array and two data_offsets)")
+                case .array(let offs)? = field("data_offsets"), offs.count == 2
+            else {
+                throw DFMError.io(
+                    op,
+                    "'\(name)': entry '\(key)' is malformed (needs a string dtype, a shape array and two data_offsets)")
             }
             let shape = try shapeAny.map { v -> Int in
                 guard let d = v.nonNegativeInt else {
-                    throw DFMError.io(op, "'\(name)': entry '\(key)' has a bad shape: dimensions must be non-negative integers")
+                    throw DFMError.io(
+                        op, "'\(name)': entry '\(key)' has a bad shape: dimensions must be non-negative integers")
                 }
                 return d
             }
             guard let b = offs[0].nonNegativeInt, let e = offs[1].nonNegativeInt else {
-                throw DFMError.io(op, "'\(name)': entry '\(key)' has bad data_offsets: they must be non-negative integers")
+                throw DFMError.io(
+                    op, "'\(name)': entry '\(key)' has bad data_offsets: they must be non-negative integers")
             }
             let elem: Int
             switch dt {
@@ -138,24 +160,35 @@ public enum SafeTensors {
             }
             let count = try Shape.count(shape, op: op)
             guard e >= b, e <= bodyCount, e - b == count * elem else {
-                throw DFMError.io(op, "'\(name)' is truncated or corrupt: entry '\(key)' (\(dt) \(shape)) has byte range [\(b), \(e)) but the data section holds \(bodyCount) bytes")
+                throw DFMError.io(
+                    op,
+                    "'\(name)' is truncated or corrupt: entry '\(key)' (\(dt) \(shape)) has byte range [\(b), \(e)) but the data section holds \(bodyCount) bytes"
+                )
             }
             h.entries.append(Entry(name: key, dtype: dt, shape: shape, begin: b, end: e))
         }
         // The ranges must tile the data section: in offset order each starts where the last ended.
-        var at = 0, previous: Entry?
+        var at = 0
+        var previous: Entry?
         for e in h.entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
             if e.begin < at, let p = previous {
-                throw DFMError.io(op, "'\(name)' is corrupt: entries '\(p.name)' [\(p.begin), \(p.end)) and '\(e.name)' [\(e.begin), \(e.end)) overlap")
+                throw DFMError.io(
+                    op,
+                    "'\(name)' is corrupt: entries '\(p.name)' [\(p.begin), \(p.end)) and '\(e.name)' [\(e.begin), \(e.end)) overlap"
+                )
             }
             guard e.begin == at else {
-                throw DFMError.io(op, "'\(name)' is corrupt: bytes [\(at), \(e.begin)) of the data section belong to no entry (the format forbids holes)")
+                throw DFMError.io(
+                    op,
+                    "'\(name)' is corrupt: bytes [\(at), \(e.begin)) of the data section belong to no entry (the format forbids holes)"
+                )
             }
             at = e.end
             previous = e
         }
         guard at == bodyCount else {
-            throw DFMError.io(op, "'\(name)' is corrupt: \(bodyCount - at) bytes after the last entry's data belong to no entry")
+            throw DFMError.io(
+                op, "'\(name)' is corrupt: \(bodyCount - at) bytes after the last entry's data belong to no entry")
         }
         h.bodyBytes = at
         return h
@@ -167,7 +200,10 @@ public enum SafeTensors {
         var tensors: [String: Tensor] = [:]
         for entry in h.entries {
             let (dt, count, b, e) = (entry.dtype, try Shape.count(entry.shape, op: op), entry.begin, entry.end)
-            let t = try Tensor.uninitialized(entry.shape, dtype: dt == "I64" ? .int64 : dt == "BOOL" ? .bool : dt == "F64" ? .float64 : dt == "U8" ? .uint8 : .float32, op: op)
+            let t = try Tensor.uninitialized(
+                entry.shape,
+                dtype: dt == "I64"
+                    ? .int64 : dt == "BOOL" ? .bool : dt == "F64" ? .float64 : dt == "U8" ? .uint8 : .float32, op: op)
             body.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
                 guard let base = raw.baseAddress else { return }  // an empty data section: only empty tensors
                 let src = base + b
@@ -177,10 +213,13 @@ public enum SafeTensors {
                 case "BOOL":
                     for k in 0..<count { t.b[k] = src.load(fromByteOffset: k, as: UInt8.self) != 0 ? 1 : 0 }
                 case "F16":
-                    for k in 0..<count { t.f[k] = Float(halfBits: src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) }
-                default: // BF16: the top half of a float32
                     for k in 0..<count {
-                        t.f[k] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) << 16)
+                        t.f[k] = Float(halfBits: src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self))
+                    }
+                default:  // BF16: the top half of a float32
+                    for k in 0..<count {
+                        t.f[k] = Float(
+                            bitPattern: UInt32(src.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)) << 16)
                     }
                 }
             }
@@ -196,7 +235,9 @@ public enum SafeTensors {
         var offset = 0
         let names = tensors.keys.sorted()
         if let bad = names.first(where: { $0.isEmpty || $0 == "__metadata__" }) {
-            throw DFMError.invalid("safetensors", bad.isEmpty ? "a tensor name is empty" : "'__metadata__' is reserved and cannot name a tensor")
+            throw DFMError.invalid(
+                "safetensors",
+                bad.isEmpty ? "a tensor name is empty" : "'__metadata__' is reserved and cannot name a tensor")
         }
         for name in names {
             let t = tensors[name]!
@@ -208,8 +249,11 @@ public enum SafeTensors {
             case .bool: code = "BOOL"
             case .uint8: code = "U8"
             }
-            header[name] = ["dtype": code, "shape": t.shape,
-                            "data_offsets": [offset, offset + t.byteCount]] as [String: Any]
+            header[name] =
+                [
+                    "dtype": code, "shape": t.shape,
+                    "data_offsets": [offset, offset + t.byteCount],
+                ] as [String: Any]
             offset += t.byteCount
         }
         var hdata = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -260,7 +304,10 @@ public enum AtomicFile {
             while done < raw.count {
                 let w = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
                 if w < 0 && errno == EINTR { continue }
-                if w <= 0 { failure = w < 0 ? errno : EIO; return }
+                if w <= 0 {
+                    failure = w < 0 ? errno : EIO
+                    return
+                }
                 done += w
             }
         }
@@ -269,10 +316,16 @@ public enum AtomicFile {
         if failure == 0, rename(tmp, path) != 0 { failure = errno }
         guard failure == 0 else {
             unlink(tmp)
-            throw DFMError.io(op, "cannot write '\(path)': \(failure == EISDIR ? "it is a directory" : String(cString: strerror(failure)))")
+            throw DFMError.io(
+                op,
+                "cannot write '\(path)': \(failure == EISDIR ? "it is a directory" : String(cString: strerror(failure)))"
+            )
         }
         let dfd = open(dir, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
     }
 
     /// Temporary files are named `NAME.tmp-PID-RANDOM`.
@@ -288,7 +341,8 @@ public enum AtomicFile {
         for name in names where name.hasPrefix(prefix) {
             let rest = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
             guard rest.count == 2, let pid = Int32(rest[0]), pid > 0, UInt32(rest[1]) != nil,
-                  rest.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) else { continue }
+                rest.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } })
+            else { continue }
             guard kill(pid, 0) != 0, errno == ESRCH else { continue }
             let file = dir + "/" + name
             var st = stat()
@@ -301,7 +355,8 @@ extension Float {
     /// IEEE half-precision bits to float32.
     init(halfBits h: UInt16) {
         let sign = UInt32(h >> 15) << 31
-        let exp = Int((h >> 10) & 0x1f), man = UInt32(h & 0x3ff)
+        let exp = Int((h >> 10) & 0x1f)
+        let man = UInt32(h & 0x3ff)
         if exp == 0 {
             let v = Float(man) * Float(sign: .plus, exponent: -24, significand: 1)
             self = sign != 0 ? -v : v

@@ -7,7 +7,7 @@ enum StrictJSON {
         case object([(key: String, value: Value)])
         case array([Value])
         case string(String)
-        case number(String)   // the literal text, validated against JSON's grammar
+        case number(String)  // the literal text, validated against JSON's grammar
         case bool(Bool)
         case null
 
@@ -25,7 +25,8 @@ enum StrictJSON {
 
         /// A non-negative integer written without sign, fraction or exponent, within Int.
         var nonNegativeInt: Int? {
-            guard case .number(let text) = self, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            guard case .number(let text) = self, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+            else { return nil }
             return Int(text)
         }
     }
@@ -43,7 +44,9 @@ enum StrictJSON {
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
-        guard p.i == bytes.count else { throw SyntaxError(message: "unexpected data after the JSON value", offset: p.i) }
+        guard p.i == bytes.count else {
+            throw SyntaxError(message: "unexpected data after the JSON value", offset: p.i)
+        }
         return v
     }
 
@@ -73,13 +76,18 @@ enum StrictJSON {
                 var items: [(key: String, value: Value)] = []
                 var seen = Set<String>()
                 skipSpace()
-                if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(items) }
+                if i < b.count, b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .object(items)
+                }
                 while true {
                     skipSpace()
                     guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                     let at = i
                     let k = try string()
-                    guard seen.insert(k).inserted else { throw SyntaxError(message: "duplicate key '\(k)'", offset: at) }
+                    guard seen.insert(k).inserted else {
+                        throw SyntaxError(message: "duplicate key '\(k)'", offset: at)
+                    }
                     skipSpace()
                     guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':' after key '\(k)'") }
                     i += 1
@@ -87,22 +95,37 @@ enum StrictJSON {
                     items.append((k, try value(depth: depth + 1)))
                     skipSpace()
                     guard i < b.count else { throw fail("unexpected end of the header") }
-                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                    if b[i] == UInt8(ascii: "}") { i += 1; return .object(items) }
+                    if b[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
+                    if b[i] == UInt8(ascii: "}") {
+                        i += 1
+                        return .object(items)
+                    }
                     throw fail("expected ',' or '}'")
                 }
             case UInt8(ascii: "["):
                 i += 1
                 var items: [Value] = []
                 skipSpace()
-                if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                if i < b.count, b[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .array(items)
+                }
                 while true {
                     skipSpace()
                     items.append(try value(depth: depth + 1))
                     skipSpace()
                     guard i < b.count else { throw fail("unexpected end of the header") }
-                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                    if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                    if b[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
+                    if b[i] == UInt8(ascii: "]") {
+                        i += 1
+                        return .array(items)
+                    }
                     throw fail("expected ',' or ']'")
                 }
             case UInt8(ascii: "\""):
@@ -169,9 +192,16 @@ enum StrictJSON {
             while true {
                 guard i < b.count else { throw fail("unterminated string") }
                 let c = b[i]
-                if c == UInt8(ascii: "\"") { i += 1; break }
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    break
+                }
                 guard c >= 0x20 else { throw fail("control character in a string") }
-                if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+                if c != UInt8(ascii: "\\") {
+                    out.append(c)
+                    i += 1
+                    continue
+                }
                 i += 1
                 guard i < b.count else { throw fail("unterminated string") }
                 let e = b[i]

@@ -40,7 +40,8 @@ enum BLASSetup {
         guard !modernCores.contains(current) else { return }
         // /proc/cpuinfo lists only the features the kernel enabled (AVX-512 state in XCR0 included).
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return }
         let flags = Set(line.split(separator: " ").map(String.init))
         let target: String
         if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) {
@@ -52,7 +53,8 @@ enum BLASSetup {
         }
         // Only DYNAMIC_ARCH builds have these; a fixed-target OpenBLAS keeps its kernels.
         guard let quit = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_quit"),
-              let initialise = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_init") else { return }
+            let initialise = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_init")
+        else { return }
         typealias Fn = @convention(c) () -> Void
         setenv("OPENBLAS_CORETYPE", target, 1)
         unsafeBitCast(quit, to: Fn.self)()
@@ -64,10 +66,12 @@ enum BLASSetup {
 /// Row-major GEMM (sgemm or dgemm): C = alpha·op(A)·op(B) + beta·C, where op(A) is
 /// M×K and op(B) is K×N. Leading dimensions are row strides in elements.
 @inline(__always)
-func gemm<S: Real>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                   alpha: S = 1, a: UnsafePointer<S>, lda: Int,
-                   b: UnsafePointer<S>, ldb: Int,
-                   beta: S = 0, c: UnsafeMutablePointer<S>, ldc: Int) {
+func gemm<S: Real>(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    alpha: S = 1, a: UnsafePointer<S>, lda: Int,
+    b: UnsafePointer<S>, ldb: Int,
+    beta: S = 0, c: UnsafeMutablePointer<S>, ldc: Int
+) {
     _ = BLASSetup.ready
     if m == 0 || n == 0 { return }
     if k == 0 {
@@ -85,14 +89,17 @@ func gemm<S: Real>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         if n >= 64 || n >= m {
             let blocks = min(t, max(1, n / 32))
             if blocks > 1 {
-                let unit = 32, units = (n + unit - 1) / unit
+                let unit = 32
+                let units = (n + unit - 1) / unit
                 Parallel.chunks(blocks, costPerItem: 1 << 18) { r in
                     for p in r {
-                        let c0 = min(n, units * p / blocks * unit), c1 = min(n, units * (p + 1) / blocks * unit)
+                        let c0 = min(n, units * p / blocks * unit)
+                        let c1 = min(n, units * (p + 1) / blocks * unit)
                         if c0 >= c1 { continue }
-                        S.blasGemm(transA: transA, transB: transB, m: Int32(m), n: Int32(c1 - c0), k: Int32(k), alpha: alpha,
-                                   a: a, lda: Int32(lda), b: transB ? b + c0 * ldb : b + c0, ldb: Int32(ldb),
-                                   beta: beta, c: c + c0, ldc: Int32(ldc))
+                        S.blasGemm(
+                            transA: transA, transB: transB, m: Int32(m), n: Int32(c1 - c0), k: Int32(k), alpha: alpha,
+                            a: a, lda: Int32(lda), b: transB ? b + c0 * ldb : b + c0, ldb: Int32(ldb),
+                            beta: beta, c: c + c0, ldc: Int32(ldc))
                     }
                 }
                 return
@@ -100,22 +107,26 @@ func gemm<S: Real>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         } else {
             let blocks = min(t, max(1, m / 16))
             if blocks > 1 {
-                let unit = 16, units = (m + unit - 1) / unit
+                let unit = 16
+                let units = (m + unit - 1) / unit
                 Parallel.chunks(blocks, costPerItem: 1 << 18) { r in
                     for p in r {
-                        let r0 = min(m, units * p / blocks * unit), r1 = min(m, units * (p + 1) / blocks * unit)
+                        let r0 = min(m, units * p / blocks * unit)
+                        let r1 = min(m, units * (p + 1) / blocks * unit)
                         if r0 >= r1 { continue }
-                        S.blasGemm(transA: transA, transB: transB, m: Int32(r1 - r0), n: Int32(n), k: Int32(k), alpha: alpha,
-                                   a: transA ? a + r0 : a + r0 * lda, lda: Int32(lda), b: b, ldb: Int32(ldb),
-                                   beta: beta, c: c + r0 * ldc, ldc: Int32(ldc))
+                        S.blasGemm(
+                            transA: transA, transB: transB, m: Int32(r1 - r0), n: Int32(n), k: Int32(k), alpha: alpha,
+                            a: transA ? a + r0 : a + r0 * lda, lda: Int32(lda), b: b, ldb: Int32(ldb),
+                            beta: beta, c: c + r0 * ldc, ldc: Int32(ldc))
                     }
                 }
                 return
             }
         }
     }
-    S.blasGemm(transA: transA, transB: transB, m: Int32(m), n: Int32(n), k: Int32(k), alpha: alpha,
-               a: a, lda: Int32(lda), b: b, ldb: Int32(ldb), beta: beta, c: c, ldc: Int32(ldc))
+    S.blasGemm(
+        transA: transA, transB: transB, m: Int32(m), n: Int32(n), k: Int32(k), alpha: alpha,
+        a: a, lda: Int32(lda), b: b, ldb: Int32(ldb), beta: beta, c: c, ldc: Int32(ldc))
 }
 
 /// Multiply-adds below which a GEMM runs on one thread: waking a second thread costs ~10-30 µs,
@@ -127,7 +138,9 @@ let gemmSplitMinWork = 1 << 20
 /// No sign correction, matching torch.linalg.qr on LAPACK.
 func lapackQR<S: Real>(_ a: UnsafePointer<S>, m: Int, n: Int, complete: Bool) throws -> (q: [S], r: [S], kq: Int) {
     _ = BLASSetup.ready
-    guard m <= Int(Int32.max), n <= Int(Int32.max) else { throw DFMError.invalid("qr", "matrix \(m)x\(n) too large for LAPACK") }
+    guard m <= Int(Int32.max), n <= Int(Int32.max) else {
+        throw DFMError.invalid("qr", "matrix \(m)x\(n) too large for LAPACK")
+    }
     let k = min(m, n)
     let kq = complete ? m : k
     let cols = max(n, kq)
@@ -135,7 +148,10 @@ func lapackQR<S: Real>(_ a: UnsafePointer<S>, m: Int, n: Int, complete: Bool) th
     var w = [S](repeating: 0, count: m * max(cols, 1))
     for i in 0..<m { for j in 0..<n { w[j * m + i] = a[i * n + j] } }
     var tau = [S](repeating: 0, count: max(k, 1))
-    var mi = Int32(m), ni = Int32(n), lda = Int32(max(m, 1)), info: Int32 = 0
+    var mi = Int32(m)
+    var ni = Int32(n)
+    var lda = Int32(max(m, 1))
+    var info: Int32 = 0
     var lwork: Int32 = -1
     var q: S = 0
     S.geqrf(&mi, &ni, &w, &lda, &tau, &q, &lwork, &info)
@@ -148,7 +164,8 @@ func lapackQR<S: Real>(_ a: UnsafePointer<S>, m: Int, n: Int, complete: Bool) th
     // Rows at or beyond n (complete mode, m > n) are all zero.
     for i in 0..<min(kq, n) { for j in i..<n { r[i * n + j] = w[j * m + i] } }
     // Q: sorgqr builds the first kq columns from the reflectors.
-    var kqi = Int32(kq), ki = Int32(k)
+    var kqi = Int32(kq)
+    var ki = Int32(k)
     lwork = -1
     S.orgqr(&mi, &kqi, &ki, &w, &lda, &tau, &q, &lwork, &info)
     lwork = workSize(q)

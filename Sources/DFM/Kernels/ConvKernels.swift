@@ -4,8 +4,8 @@ import Foundation
 /// Padding may be asymmetric (torch's 'same' with an even effective kernel pads one
 /// more on the bottom/right); `ph`/`pw` are the top/left amounts.
 struct ConvGeom {
-    var n, c, h, w: Int          // input
-    var o, kh, kw: Int           // weight (o, c / groups, kh, kw)
+    var n, c, h, w: Int  // input
+    var o, kh, kw: Int  // weight (o, c / groups, kh, kw)
     var sh, sw, ph, pw, dh, dw: Int
     var oh, ow: Int
     var groups: Int
@@ -32,9 +32,15 @@ struct ConvGeom {
         guard ConvGeom.pruneDeadTaps, groups == 1, usesTapMap else { return self }
         var taps: [Int] = []
         for i in 0..<kh {
-            let rowLive = (0..<oh).contains { let ih = $0 * sh - ph + i * dh; return ih >= 0 && ih < h }
+            let rowLive = (0..<oh).contains {
+                let ih = $0 * sh - ph + i * dh
+                return ih >= 0 && ih < h
+            }
             for j in 0..<kw {
-                let colLive = (0..<ow).contains { let iw = $0 * sw - pw + j * dw; return iw >= 0 && iw < w }
+                let colLive = (0..<ow).contains {
+                    let iw = $0 * sw - pw + j * dw
+                    return iw >= 0 && iw < w
+                }
                 if rowLive && colLive { taps.append(i * kw + j) }
             }
         }
@@ -88,8 +94,11 @@ enum ConvKernels {
 
     /// cols[(ch·kh + i)·kw + j][nn·L + oh·ow + ow] = x[n0 + nn][ch][ih][iw] (0 outside); with
     /// pruned taps, rows are (ch, t) over the live taps only.
-    static func im2col<S: Real>(_ x: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int, _ cols: UnsafeMutablePointer<S>) {
-        let rows = g.c * g.ntaps, ncol = nb * g.l, hw = g.h * g.w
+    static func im2col<S: Real>(_ x: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int, _ cols: UnsafeMutablePointer<S>)
+    {
+        let rows = g.c * g.ntaps
+        let ncol = nb * g.l
+        let hw = g.h * g.w
         if g.isPointwise {
             Parallel.chunks(rows, costPerItem: ncol) { r in
                 for ch in r {
@@ -101,15 +110,21 @@ enum ConvKernels {
             return
         }
         if g.usesTapMap {
-            let taps = g.ntaps, l = g.l, live = g.live
+            let taps = g.ntaps
+            let l = g.l
+            let live = g.live
             let map = tapMap(g)
             defer { map.deallocate() }
             Parallel.chunks(rows, costPerItem: ncol) { r in
                 for row in r {
-                    let t = row % taps, tap = live?[t] ?? t
-                    let ch = row / taps, m = map + tap * l, dst = cols + row * ncol
+                    let t = row % taps
+                    let tap = live?[t] ?? t
+                    let ch = row / taps
+                    let m = map + tap * l
+                    let dst = cols + row * ncol
                     for nn in 0..<nb {
-                        let src = x + ((n0 + nn) * g.c + ch) * hw, d = dst + nn * l
+                        let src = x + ((n0 + nn) * g.c + ch) * hw
+                        let d = dst + nn * l
                         for q in 0..<l {
                             let k = Int(m[q])
                             d[q] = k >= 0 ? src[k] : 0
@@ -121,7 +136,9 @@ enum ConvKernels {
         }
         Parallel.chunks(rows, costPerItem: ncol) { r in
             for row in r {
-                let ch = row / (g.kh * g.kw), i = (row / g.kw) % g.kh, j = row % g.kw
+                let ch = row / (g.kh * g.kw)
+                let i = (row / g.kw) % g.kh
+                let j = row % g.kw
                 let off = j * g.dw - g.pw
                 let (ow0, ow1) = g.validCols(off)
                 let dst = cols + row * ncol
@@ -151,13 +168,20 @@ enum ConvKernels {
 
     /// The adjoint of im2col: dx[n0 + nn] (zeroed here) accumulates every column entry
     /// at the input position it was read from. One task per (sample, channel) plane.
-    static func col2im<S: Real>(_ cols: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int, _ dx: UnsafeMutablePointer<S>) {
-        let ncol = nb * g.l, hw = g.h * g.w, taps = g.ntaps, l = g.l, live = g.live
+    static func col2im<S: Real>(
+        _ cols: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int, _ dx: UnsafeMutablePointer<S>
+    ) {
+        let ncol = nb * g.l
+        let hw = g.h * g.w
+        let taps = g.ntaps
+        let l = g.l
+        let live = g.live
         let map = g.usesTapMap ? tapMap(g) : nil
         defer { map?.deallocate() }
         Parallel.chunks(nb * g.c, costPerItem: taps * l) { r in
             for plane in r {
-                let nn = plane / g.c, ch = plane % g.c
+                let nn = plane / g.c
+                let ch = plane % g.c
                 let dst = dx + ((n0 + nn) * g.c + ch) * hw
                 if g.isPointwise {
                     dst.update(from: cols + ch * ncol + nn * hw, count: hw)
@@ -166,7 +190,8 @@ enum ConvKernels {
                 dst.update(repeating: 0, count: hw)
                 if let map {
                     for t in 0..<taps {
-                        let s = cols + (ch * taps + t) * ncol + nn * l, m = map + (live?[t] ?? t) * l
+                        let s = cols + (ch * taps + t) * ncol + nn * l
+                        let m = map + (live?[t] ?? t) * l
                         for q in 0..<l {
                             let k = Int(m[q])
                             if k >= 0 { dst[k] += s[q] }
@@ -201,7 +226,8 @@ enum ConvKernels {
     /// For small output planes, where per-row loops are all overhead: the plane offset that
     /// tap t reads for output position q, at map[t·L + q], or -1 where it reads padding.
     static func tapMap(_ g: ConvGeom) -> UnsafeMutablePointer<Int32> {
-        let l = g.l, map = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, g.kh * g.kw * l))
+        let l = g.l
+        let map = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, g.kh * g.kw * l))
         for i in 0..<g.kh {
             for j in 0..<g.kw {
                 let m = map + (i * g.kw + j) * l
@@ -220,8 +246,13 @@ enum ConvKernels {
     // MARK: GEMM path
 
     /// The weight as (o, c·ntaps) with only the live taps' columns (g.live must be set).
-    static func liveWeight<S: Real>(_ wt: UnsafePointer<S>, _ g: ConvGeom, _ op: String) throws -> (ptr: UnsafeMutablePointer<S>, count: Int) {
-        let live = g.live ?? [], nt = live.count, taps = g.kh * g.kw, rows = g.o * g.c
+    static func liveWeight<S: Real>(_ wt: UnsafePointer<S>, _ g: ConvGeom, _ op: String) throws -> (
+        ptr: UnsafeMutablePointer<S>, count: Int
+    ) {
+        let live = g.live ?? []
+        let nt = live.count
+        let taps = g.kh * g.kw
+        let rows = g.o * g.c
         let buf = try ScratchPool.shared.take(rows * nt, op, as: S.self)
         let d = buf.ptr
         // A strided gather over the whole weight (memory-bound): unsafe buffers, no Array access
@@ -234,7 +265,8 @@ enum ConvKernels {
                     return
                 }
                 for row in r {
-                    let s = wt + row * taps, o = d + row * nt
+                    let s = wt + row * taps
+                    let o = d + row * nt
                     for t in 0..<nt { o[t] = s[lv[t]] }
                 }
             }
@@ -246,10 +278,13 @@ enum ConvKernels {
     /// samples: im2col columns (nil when a pointwise conv of single samples reads x in place)
     /// and an (o, nb·l) staging block (nil for single-sample chunks, whose (o, l) block is
     /// already in NCHW order). Both go back to the pool afterwards.
-    private static func withChunkScratch<S: Real>(_ g: ConvGeom, _ op: String, _: S.Type,
-                                         _ body: (_ cols: UnsafeMutablePointer<S>?, _ staging: UnsafeMutablePointer<S>?) throws -> Void) throws {
+    private static func withChunkScratch<S: Real>(
+        _ g: ConvGeom, _ op: String, _: S.Type,
+        _ body: (_ cols: UnsafeMutablePointer<S>?, _ staging: UnsafeMutablePointer<S>?) throws -> Void
+    ) throws {
         let nbMax = g.samplesPerChunk
-        let colsBuf = g.isPointwise && nbMax == 1 ? nil : try ScratchPool.shared.take(g.c * g.ntaps * nbMax * g.l, op, as: S.self)
+        let colsBuf =
+            g.isPointwise && nbMax == 1 ? nil : try ScratchPool.shared.take(g.c * g.ntaps * nbMax * g.l, op, as: S.self)
         defer { colsBuf.map { ScratchPool.shared.give($0) } }
         let stagingBuf = nbMax == 1 ? nil : try ScratchPool.shared.take(g.o * nbMax * g.l, op, as: S.self)
         defer { stagingBuf.map { ScratchPool.shared.give($0) } }
@@ -258,36 +293,47 @@ enum ConvKernels {
 
     /// The GEMM operand for samples n0..<n0+nb: their im2col columns, or x itself when there are none.
     @inline(__always)
-    private static func columns<S: Real>(_ x: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int,
-                                _ cols: UnsafeMutablePointer<S>?) -> UnsafePointer<S> {
+    private static func columns<S: Real>(
+        _ x: UnsafePointer<S>, _ g: ConvGeom, n0: Int, nb: Int,
+        _ cols: UnsafeMutablePointer<S>?
+    ) -> UnsafePointer<S> {
         guard let cols else { return x + n0 * g.c * g.l }
         im2col(x, g, n0: n0, nb: nb, cols)
         return UnsafePointer(cols)
     }
 
     /// out (n, o, oh, ow) = conv(x, w) + bias.
-    static func forward<S: Real>(_ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
-                        _ g: ConvGeom, _ out: UnsafeMutablePointer<S>) throws {
-        if g.isDepthwise { depthwiseForward(x, wtFull, bias, g, out); return }
+    static func forward<S: Real>(
+        _ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
+        _ g: ConvGeom, _ out: UnsafeMutablePointer<S>
+    ) throws {
+        if g.isDepthwise {
+            depthwiseForward(x, wtFull, bias, g, out)
+            return
+        }
         let wlBuf = g.live == nil ? nil : try liveWeight(wtFull, g, "conv2d")
         defer { wlBuf.map { ScratchPool.shared.give($0) } }
         let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
-        let nbMax = g.samplesPerChunk, l = g.l
+        let nbMax = g.samplesPerChunk
+        let l = g.l
         try withChunkScratch(g, "conv2d", S.self) { cols, y in
             var n0 = 0
             while n0 < g.n {
-                let nb = min(nbMax, g.n - n0), ncol = nb * l
+                let nb = min(nbMax, g.n - n0)
+                let ncol = nb * l
                 let b = columns(x, g, n0: n0, nb: nb, cols)
                 let dst = y ?? (out + n0 * g.o * l)  // with nb == 1, (o, l) is already the output layout
                 for gi in 0..<g.groups {
-                    gemm(transA: false, transB: false, m: g.og, n: ncol, k: g.kgLive,
-                          a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
-                          c: dst + gi * g.og * ncol, ldc: ncol)
+                    gemm(
+                        transA: false, transB: false, m: g.og, n: ncol, k: g.kgLive,
+                        a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
+                        c: dst + gi * g.og * ncol, ldc: ncol)
                 }
                 // (o, nb·l) -> (nb, o, l), adding the bias on the way.
                 Parallel.chunks(nb * g.o, costPerItem: l) { r in
                     for p in r {
-                        let nn = p / g.o, oc = p % g.o
+                        let nn = p / g.o
+                        let oc = p % g.o
                         let d = out + ((n0 + nn) * g.o + oc) * l
                         let s = dst + oc * ncol + nn * l
                         let bv = bias?[oc] ?? 0
@@ -306,8 +352,10 @@ enum ConvKernels {
     }
 
     /// Gradients of conv for the input (dx, fully written) and weight (dw, fully written).
-    static func backward<S: Real>(_ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
-                         dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?) throws {
+    static func backward<S: Real>(
+        _ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
+        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?
+    ) throws {
         if g.isDepthwise {
             if let dx { depthwiseInputGrad(wtFull, gy, g, dx) }
             if let dwFull { depthwiseWeightGrad(x, gy, g, dwFull) }
@@ -321,21 +369,26 @@ enum ConvKernels {
         let wlBuf = g.live != nil && dx != nil ? try liveWeight(wtFull, g, "conv2d_backward") : nil
         defer { wlBuf.map { ScratchPool.shared.give($0) } }
         let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
-        let dwlBuf = g.live != nil && dwFull != nil ? try ScratchPool.shared.take(g.o * g.kgLive, "conv2d_backward", as: S.self) : nil
+        let dwlBuf =
+            g.live != nil && dwFull != nil
+            ? try ScratchPool.shared.take(g.o * g.kgLive, "conv2d_backward", as: S.self) : nil
         defer { dwlBuf.map { ScratchPool.shared.give($0) } }
         if let dwlBuf { dwlBuf.ptr.update(repeating: 0, count: g.o * g.kgLive) }
         let dw = dwlBuf?.ptr ?? dwFull
-        let nbMax = g.samplesPerChunk, l = g.l
+        let nbMax = g.samplesPerChunk
+        let l = g.l
         try withChunkScratch(g, "conv2d_backward", S.self) { cols, gT in
             var n0 = 0
             while n0 < g.n {
-                let nb = min(nbMax, g.n - n0), ncol = nb * l
+                let nb = min(nbMax, g.n - n0)
+                let ncol = nb * l
                 // Upstream gradient as (o, nb·l), matching the GEMM layout of the forward.
                 let gm: UnsafePointer<S>
                 if let gT {
                     Parallel.chunks(nb * g.o, costPerItem: l) { r in
                         for p in r {
-                            let nn = p / g.o, oc = p % g.o
+                            let nn = p / g.o
+                            let oc = p % g.o
                             (gT + oc * ncol + nn * l).update(from: gy + ((n0 + nn) * g.o + oc) * l, count: l)
                         }
                     }
@@ -346,17 +399,19 @@ enum ConvKernels {
                 if let dw {
                     let b = columns(x, g, n0: n0, nb: nb, cols)
                     for gi in 0..<g.groups {
-                        gemm(transA: false, transB: true, m: g.og, n: g.kgLive, k: ncol,
-                              a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kgLive * ncol, ldb: ncol,
-                              beta: 1, c: dw + gi * g.og * g.kgLive, ldc: g.kgLive)
+                        gemm(
+                            transA: false, transB: true, m: g.og, n: g.kgLive, k: ncol,
+                            a: gm + gi * g.og * ncol, lda: ncol, b: b + gi * g.kgLive * ncol, ldb: ncol,
+                            beta: 1, c: dw + gi * g.og * g.kgLive, ldc: g.kgLive)
                     }
                 }
                 if let dx {
                     let dcols = cols ?? (dx + n0 * g.c * l)  // pointwise, one sample: dcols is dx itself
                     for gi in 0..<g.groups {
-                        gemm(transA: true, transB: false, m: g.kgLive, n: ncol, k: g.og,
-                              a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: gm + gi * g.og * ncol, ldb: ncol,
-                              c: dcols + gi * g.kgLive * ncol, ldc: ncol)
+                        gemm(
+                            transA: true, transB: false, m: g.kgLive, n: ncol, k: g.og,
+                            a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: gm + gi * g.og * ncol, ldb: ncol,
+                            c: dcols + gi * g.kgLive * ncol, ldc: ncol)
                     }
                     if cols != nil { col2im(dcols, g, n0: n0, nb: nb, dx) }
                 }
@@ -364,11 +419,14 @@ enum ConvKernels {
             }
         }
         if let dwlBuf, let dwFull, let live = g.live {
-            let nt = live.count, taps = g.kh * g.kw, src = dwlBuf.ptr
+            let nt = live.count
+            let taps = g.kh * g.kw
+            let src = dwlBuf.ptr
             live.withUnsafeBufferPointer { lv in
                 Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
                     for row in r {
-                        let s = src + row * nt, o = dwFull + row * taps
+                        let s = src + row * nt
+                        let o = dwFull + row * taps
                         o.update(repeating: 0, count: taps)
                         for t in 0..<nt { o[lv[t]] = s[t] }
                     }
@@ -396,12 +454,17 @@ enum ConvKernels {
 
     // MARK: depthwise (groups == channels)
 
-    static func depthwiseForward<S: Real>(_ x: UnsafePointer<S>, _ wt: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
-                                 _ g: ConvGeom, _ out: UnsafeMutablePointer<S>) {
-        let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
+    static func depthwiseForward<S: Real>(
+        _ x: UnsafePointer<S>, _ wt: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
+        _ g: ConvGeom, _ out: UnsafeMutablePointer<S>
+    ) {
+        let mult = g.og
+        let hw = g.h * g.w
+        let taps = g.kh * g.kw
         Parallel.chunks(g.n * g.o, costPerItem: g.l * taps) { r in
             for p in r {
-                let nn = p / g.o, oc = p % g.o
+                let nn = p / g.o
+                let oc = p % g.o
                 let src = x + (nn * g.c + oc / mult) * hw
                 let dst = out + p * g.l
                 dst.update(repeating: bias?[oc] ?? 0, count: g.l)
@@ -414,7 +477,9 @@ enum ConvKernels {
                         for oy in 0..<g.oh {
                             let ih = oy * g.sh - g.ph + i * g.dh
                             if ih < 0 || ih >= g.h { continue }
-                            let srow = src + ih * g.w + off, drow = dst + oy * g.ow, st = g.sw
+                            let srow = src + ih * g.w + off
+                            let drow = dst + oy * g.ow
+                            let st = g.sw
                             for ox in ow0..<ow1 { drow[ox] += wv * srow[ox * st] }
                         }
                     }
@@ -423,12 +488,17 @@ enum ConvKernels {
         }
     }
 
-    static func depthwiseInputGrad<S: Real>(_ wt: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
-                                   _ dx: UnsafeMutablePointer<S>) {
-        let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
+    static func depthwiseInputGrad<S: Real>(
+        _ wt: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
+        _ dx: UnsafeMutablePointer<S>
+    ) {
+        let mult = g.og
+        let hw = g.h * g.w
+        let taps = g.kh * g.kw
         Parallel.chunks(g.n * g.c, costPerItem: mult * g.l * taps) { r in
             for p in r {
-                let nn = p / g.c, ch = p % g.c
+                let nn = p / g.c
+                let ch = p % g.c
                 let dst = dx + p * hw
                 dst.update(repeating: 0, count: hw)
                 for m in 0..<mult {
@@ -443,7 +513,9 @@ enum ConvKernels {
                             for oy in 0..<g.oh {
                                 let ih = oy * g.sh - g.ph + i * g.dh
                                 if ih < 0 || ih >= g.h { continue }
-                                let drow = dst + ih * g.w + off, grow = src + oy * g.ow, st = g.sw
+                                let drow = dst + ih * g.w + off
+                                let grow = src + oy * g.ow
+                                let st = g.sw
                                 for ox in ow0..<ow1 { drow[ox * st] += wv * grow[ox] }
                             }
                         }
@@ -453,9 +525,13 @@ enum ConvKernels {
         }
     }
 
-    static func depthwiseWeightGrad<S: Real>(_ x: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
-                                    _ dw: UnsafeMutablePointer<S>) {
-        let mult = g.og, hw = g.h * g.w, taps = g.kh * g.kw
+    static func depthwiseWeightGrad<S: Real>(
+        _ x: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
+        _ dw: UnsafeMutablePointer<S>
+    ) {
+        let mult = g.og
+        let hw = g.h * g.w
+        let taps = g.kh * g.kw
         Parallel.chunks(g.o, costPerItem: g.n * g.l * taps) { r in
             for oc in r {
                 for i in 0..<g.kh {
@@ -465,12 +541,15 @@ enum ConvKernels {
                         var acc: Double = 0
                         if ow0 < ow1 {
                             for nn in 0..<g.n {
-                                let src = x + (nn * g.c + oc / mult) * hw, grd = gy + (nn * g.o + oc) * g.l
+                                let src = x + (nn * g.c + oc / mult) * hw
+                                let grd = gy + (nn * g.o + oc) * g.l
                                 var part: S = 0
                                 for oy in 0..<g.oh {
                                     let ih = oy * g.sh - g.ph + i * g.dh
                                     if ih < 0 || ih >= g.h { continue }
-                                    let srow = src + ih * g.w + off, grow = grd + oy * g.ow, st = g.sw
+                                    let srow = src + ih * g.w + off
+                                    let grow = grd + oy * g.ow
+                                    let st = g.sw
                                     for ox in ow0..<ow1 { part += grow[ox] * srow[ox * st] }
                                 }
                                 acc += Double(part)
@@ -486,7 +565,9 @@ enum ConvKernels {
     /// Uninitialised scratch memory; sizes come from already-validated shapes, but a failed
     /// allocation of a huge buffer is still reported rather than trapped.
     static func scratch<S: Real>(_ count: Int, _ op: String, as: S.Type = S.self) throws -> UnsafeMutablePointer<S> {
-        guard count >= 0, count <= (1 << 36) else { throw DFMError(.outOfMemory, "\(op): scratch buffer of \(count) elements is too large") }
+        guard count >= 0, count <= (1 << 36) else {
+            throw DFMError(.outOfMemory, "\(op): scratch buffer of \(count) elements is too large")
+        }
         let size = MemoryLayout<S>.stride
         var raw: UnsafeMutableRawPointer? = nil
         guard posix_memalign(&raw, 64, max(1, count) * size) == 0, let raw else {
@@ -507,7 +588,9 @@ final class ScratchPool: @unchecked Sendable {
     private let keep = 4
 
     /// A buffer of at least `count` elements of `S`; hand it back with `give`.
-    func take<S: Real>(_ count: Int, _ op: String, as: S.Type = S.self) throws -> (ptr: UnsafeMutablePointer<S>, count: Int) {
+    func take<S: Real>(_ count: Int, _ op: String, as: S.Type = S.self) throws -> (
+        ptr: UnsafeMutablePointer<S>, count: Int
+    ) {
         let bytes = count * MemoryLayout<S>.stride
         lock.lock()
         if let i = free.indices.filter({ free[$0].bytes >= bytes }).min(by: { free[$0].bytes < free[$1].bytes }) {
@@ -545,8 +628,14 @@ public enum KernelBench {
     /// True (the default): OpenBLAS single-threaded, large GEMMs split over dfm's own threads;
     /// false: OpenBLAS's own thread pool runs every GEMM (the earlier arrangement, for comparison).
     public static var oneThreadPool: Bool {
-        get { _ = BLASSetup.ready; return BLASSetup.splitGemm }
-        set { _ = BLASSetup.ready; BLASSetup.splitGemm = newValue }
+        get {
+            _ = BLASSetup.ready
+            return BLASSetup.splitGemm
+        }
+        set {
+            _ = BLASSetup.ready
+            BLASSetup.splitGemm = newValue
+        }
     }
 
     /// The OpenBLAS core (kernel set) dfm's GEMMs run on, e.g. "SkylakeX".
@@ -554,11 +643,21 @@ public enum KernelBench {
 
     /// Best wall-clock seconds of `reps` row-major n×n×n sgemm calls (2·n³ FLOPs each).
     public static func sgemmSeconds(n: Int, reps: Int) throws -> Double {
-        guard n >= 1, n <= 8192, reps >= 1 else { throw DFMError.invalid("sgemm_bench", "n must be in 1...8192 and reps >= 1, got n \(n), reps \(reps)") }
-        let a = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self), b = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self)
+        guard n >= 1, n <= 8192, reps >= 1 else {
+            throw DFMError.invalid("sgemm_bench", "n must be in 1...8192 and reps >= 1, got n \(n), reps \(reps)")
+        }
+        let a = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self)
+        let b = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self)
         let c = try ConvKernels.scratch(n * n, "sgemm_bench", as: Float.self)
-        defer { a.deallocate(); b.deallocate(); c.deallocate() }
-        for k in 0..<(n * n) { a[k] = Float(k % 13) * 0.01; b[k] = Float(k % 7) * 0.02 }
+        defer {
+            a.deallocate()
+            b.deallocate()
+            c.deallocate()
+        }
+        for k in 0..<(n * n) {
+            a[k] = Float(k % 13) * 0.01
+            b[k] = Float(k % 7) * 0.02
+        }
         gemm(transA: false, transB: false, m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
         var best = Double.infinity
         for _ in 0..<reps {

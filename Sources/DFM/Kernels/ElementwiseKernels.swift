@@ -41,11 +41,19 @@ enum EW {
         Parallel.chunks(total / inner, costPerItem: inner) { r in
             var idx = [Int](repeating: 0, count: outer.count)
             var rem = r.lowerBound
-            for d in stride(from: outer.count - 1, through: 0, by: -1) { idx[d] = rem % outer[d]; rem /= outer[d] }
+            for d in stride(from: outer.count - 1, through: 0, by: -1) {
+                idx[d] = rem % outer[d]
+                rem /= outer[d]
+            }
             for row in r {
                 body(row, inner, idx)
                 var d = outer.count - 1
-                while d >= 0 { idx[d] += 1; if idx[d] < outer[d] { break }; idx[d] = 0; d -= 1 }
+                while d >= 0 {
+                    idx[d] += 1
+                    if idx[d] < outer[d] { break }
+                    idx[d] = 0
+                    d -= 1
+                }
             }
         }
     }
@@ -65,11 +73,18 @@ enum EW {
 
     /// General broadcast loop: rows of the innermost dimension, positioned by an index counter.
     @inline(__always)
-    static func walk<S: Real, F: FloatFn2>(_ shape: [Int], _ sa: [Int], _ sb: [Int], _ ap: UnsafeMutablePointer<S>,
-                                          _ bp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ f: F) {
+    static func walk<S: Real, F: FloatFn2>(
+        _ shape: [Int], _ sa: [Int], _ sb: [Int], _ ap: UnsafeMutablePointer<S>,
+        _ bp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ f: F
+    ) {
         let nd = shape.count
-        if nd == 0 { o[0] = f(ap[0], bp[0]); return }
-        let inner = shape[nd - 1], ia = sa[nd - 1], ib = sb[nd - 1]
+        if nd == 0 {
+            o[0] = f(ap[0], bp[0])
+            return
+        }
+        let inner = shape[nd - 1]
+        let ia = sa[nd - 1]
+        let ib = sb[nd - 1]
         if inner == 0 { return }
         var total = 1
         for d in shape { total *= d }
@@ -77,14 +92,26 @@ enum EW {
         Parallel.chunks(rows, costPerItem: inner) { r in
             var idx = [Int](repeating: 0, count: nd)
             var rem = r.lowerBound
-            for d in stride(from: nd - 2, through: 0, by: -1) { idx[d] = rem % shape[d]; rem /= shape[d] }
+            for d in stride(from: nd - 2, through: 0, by: -1) {
+                idx[d] = rem % shape[d]
+                rem /= shape[d]
+            }
             for row in r {
-                var oa = 0, ob = 0
-                for d in 0..<(nd - 1) { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+                var oa = 0
+                var ob = 0
+                for d in 0..<(nd - 1) {
+                    oa += idx[d] * sa[d]
+                    ob += idx[d] * sb[d]
+                }
                 let orow = o + row * inner
                 for q in 0..<inner { orow[q] = f(ap[oa + q * ia], bp[ob + q * ib]) }
                 var d = nd - 2
-                while d >= 0 { idx[d] += 1; if idx[d] < shape[d] { break }; idx[d] = 0; d -= 1 }
+                while d >= 0 {
+                    idx[d] += 1
+                    if idx[d] < shape[d] { break }
+                    idx[d] = 0
+                    d -= 1
+                }
             }
         }
     }
@@ -103,7 +130,9 @@ enum EW {
     }
 
     @inline(__always)
-    static func mapLoop<S: Real, F: FloatFn1>(_ xp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F) {
+    static func mapLoop<S: Real, F: FloatFn1>(
+        _ xp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F
+    ) {
         Parallel.chunks(n) { r in for k in r { o[k] = f(xp[k]) } }
     }
 
@@ -116,8 +145,10 @@ enum EW {
     }
 
     @inline(__always)
-    static func zipLoop<S: Real, F: FloatFn2>(_ ap: UnsafeMutablePointer<S>, _ bp: UnsafeMutablePointer<S>,
-                                              _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F) {
+    static func zipLoop<S: Real, F: FloatFn2>(
+        _ ap: UnsafeMutablePointer<S>, _ bp: UnsafeMutablePointer<S>,
+        _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F
+    ) {
         Parallel.chunks(n) { r in for k in r { o[k] = f(ap[k], bp[k]) } }
     }
 
@@ -129,18 +160,25 @@ enum EW {
         if b.count == 1 && shape == a.shape { return try map(a, op: op, Bind2(f: f, s: b.double(at: 0))) }
         if a.count == 1 && shape == b.shape { return try map(b, op: op, Bind1(f: f, s: a.double(at: 0))) }
         let out = try Tensor.uninitialized(shape, dtype: a.dtype, op: op)
-        let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
-        if a.dtype == .float64 { walk(shape, sa, sb, a.d, b.d, out.d, f) } else { walk(shape, sa, sb, a.f, b.f, out.f, f) }
+        let sa = Shape.broadcastStrides(a.shape, to: shape)
+        let sb = Shape.broadcastStrides(b.shape, to: shape)
+        if a.dtype == .float64 {
+            walk(shape, sa, sb, a.d, b.d, out.d, f)
+        } else {
+            walk(shape, sa, sb, a.f, b.f, out.f, f)
+        }
         return out
     }
 
     /// acc += x in place (same shape and dtype); the autograd engine's gradient accumulation.
     static func addInPlace(_ acc: Tensor, _ x: Tensor) {
         if acc.dtype == .float64 {
-            let ap = acc.d, xp = x.d
+            let ap = acc.d
+            let xp = x.d
             Parallel.chunks(acc.count) { r in for k in r { ap[k] += xp[k] } }
         } else {
-            let ap = acc.f, xp = x.f
+            let ap = acc.f
+            let xp = x.f
             Parallel.chunks(acc.count) { r in for k in r { ap[k] += xp[k] } }
         }
     }
@@ -192,13 +230,23 @@ enum FloatOps {
     struct Mul: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { a * b } }
     struct Div: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ a: S, _ b: S) -> S { a / b } }
     /// x + s and x * s with the scalar rounded to the tensor's dtype first (torch's rule).
-    struct AddScalar: FloatFn1 { let s: Double; @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x + S(s) } }
-    struct MulScalar: FloatFn1 { let s: Double; @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x * S(s) } }
+    struct AddScalar: FloatFn1 {
+        let s: Double
+        @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x + S(s) }
+    }
+    struct MulScalar: FloatFn1 {
+        let s: Double
+        @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x * S(s) }
+    }
     struct Neg: FloatFn1 { @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { -x } }
     /// max(x, 0), NaN kept (torch).
-    struct Relu: FloatFn1 { @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x > 0 ? x : (x.isNaN ? x : 0) } }
+    struct Relu: FloatFn1 {
+        @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x > 0 ? x : (x.isNaN ? x : 0) }
+    }
     /// g where the relu output is positive.
-    struct ReluBackward: FloatFn2 { @inline(__always) func callAsFunction<S: Real>(_ g: S, _ y: S) -> S { y > 0 ? g : 0 } }
+    struct ReluBackward: FloatFn2 {
+        @inline(__always) func callAsFunction<S: Real>(_ g: S, _ y: S) -> S { y > 0 ? g : 0 }
+    }
 
     /// x ** p in the tensor's precision, with torch's special cases (pow_tensor_scalar): x·x for
     /// 2, x·x·x for 3, √x for 0.5, 1/√x for -0.5, 1/x for -1, 1/(x·x) for -2 (fast and exact).

@@ -35,7 +35,9 @@ enum IntKernels {
     @inline(__always)
     static func power(_ a: Int64, _ b: Int64) -> Int64 {
         if b < 0 { return a == 1 ? 1 : a == -1 ? (b & 1 == 0 ? 1 : -1) : 0 }
-        var result: Int64 = 1, base = a, e = b
+        var result: Int64 = 1
+        var base = a
+        var e = b
         while e > 0 {
             if e & 1 == 1 { result = result &* base }
             base = base &* base
@@ -46,7 +48,8 @@ enum IntKernels {
 
     /// torch.clamp for int64 with integer bounds (max wins when min > max, as in torch).
     static func clamp(_ x: Tensor, min lo: Int64?, max hi: Int64?, op: String) throws -> Tensor {
-        let l = lo ?? .min, h = hi ?? .max
+        let l = lo ?? .min
+        let h = hi ?? .max
         return try map(x, op: op) { Swift.min(Swift.max($0, l), h) }
     }
 
@@ -54,16 +57,24 @@ enum IntKernels {
     static func binary(_ a: Tensor, _ b: Tensor, _ f: Op, op: String) throws -> Tensor {
         let shape = a.shape == b.shape ? a.shape : try Shape.broadcast(a.shape, b.shape, op: op)
         let out = try Tensor.uninitialized(shape, dtype: .int64, op: op)
-        let ap = a.i, bp = b.i, o = out.i
+        let ap = a.i
+        let bp = b.i
+        let o = out.i
         if a.shape == b.shape {
             Parallel.chunks(out.count) { r in for k in r { o[k] = f.apply(ap[k], bp[k]) } }
             return out
         }
-        let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
-        let ia = sa.last ?? 0, ib = sb.last ?? 0
+        let sa = Shape.broadcastStrides(a.shape, to: shape)
+        let sb = Shape.broadcastStrides(b.shape, to: shape)
+        let ia = sa.last ?? 0
+        let ib = sb.last ?? 0
         EW.rows(shape) { row, inner, idx in
-            var oa = 0, ob = 0
-            for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+            var oa = 0
+            var ob = 0
+            for d in 0..<idx.count {
+                oa += idx[d] * sa[d]
+                ob += idx[d] * sb[d]
+            }
             let orow = o + row * inner
             for q in 0..<inner { orow[q] = f.apply(ap[oa + q * ia], bp[ob + q * ib]) }
         }
@@ -73,7 +84,8 @@ enum IntKernels {
     /// x ∘ s, or s ∘ x when `reversed`, for an int64 tensor and an integer scalar.
     static func scalar(_ x: Tensor, _ s: Int64, _ f: Op, reversed: Bool = false, op: String) throws -> Tensor {
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
-        let xp = x.i, o = out.i
+        let xp = x.i
+        let o = out.i
         if reversed {
             Parallel.chunks(x.count) { r in for k in r { o[k] = f.apply(s, xp[k]) } }
         } else {
@@ -85,7 +97,8 @@ enum IntKernels {
     /// out[k] = f(x[k]) for an int64 tensor.
     static func map(_ x: Tensor, op: String, _ f: (Int64) -> Int64) throws -> Tensor {
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
-        let xp = x.i, o = out.i
+        let xp = x.i
+        let o = out.i
         Parallel.chunks(x.count) { r in for k in r { o[k] = f(xp[k]) } }
         return out
     }
@@ -94,7 +107,9 @@ enum IntKernels {
     /// Wrapping addition is associative, so the order (and thread count) cannot change the result.
     static func sum(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
         let out = try Tensor.zeros(keep, dtype: .int64)
-        let xp = x.i, o = out.i, n = x.count
+        let xp = x.i
+        let o = out.i
+        let n = x.count
         if n == 0 { return out }
         if out.count == 1 {
             let nb = Swift.min(Parallel.threads, Swift.max(1, n / 32_768))
@@ -122,9 +137,12 @@ enum IntKernels {
             o[off] &+= xp[k]
             var d = nd - 1
             while d >= 0 {
-                idx[d] += 1; off += os[d]
+                idx[d] += 1
+                off += os[d]
                 if idx[d] < x.shape[d] { break }
-                off -= os[d] * x.shape[d]; idx[d] = 0; d -= 1
+                off -= os[d] * x.shape[d]
+                idx[d] = 0
+                d -= 1
             }
         }
         return out
@@ -133,8 +151,9 @@ enum IntKernels {
     /// Materialises int64 or bool `x` broadcast to `shape` (shape already validated).
     static func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
         let out = try Tensor.uninitialized(shape, dtype: x.dtype, op: "expand")
-        CopyKernels.strided(shape, src: x, srcStrides: Shape.broadcastStrides(x.shape, to: shape),
-                            dst: out, dstStrides: Shape.strides(shape))
+        CopyKernels.strided(
+            shape, src: x, srcStrides: Shape.broadcastStrides(x.shape, to: shape),
+            dst: out, dstStrides: Shape.strides(shape))
         return out
     }
 
@@ -142,10 +161,12 @@ enum IntKernels {
     static func toFloat(_ x: Tensor, op: String, _ dtype: DType = .float32) throws -> Tensor {
         let out = try Tensor.uninitialized(x.shape, dtype: dtype, op: op)
         if dtype == .float64 {
-            let xp = x.i, o = out.d
+            let xp = x.i
+            let o = out.d
             Parallel.chunks(x.count) { r in for k in r { o[k] = Double(xp[k]) } }
         } else {
-            let xp = x.i, o = out.f
+            let xp = x.i
+            let o = out.f
             Parallel.chunks(x.count) { r in for k in r { o[k] = Float(xp[k]) } }
         }
         return out
@@ -159,18 +180,24 @@ enum IntKernels {
 
     private static func toInt<S: Real>(_ x: Tensor, _ xp: UnsafeMutablePointer<S>, op: String) throws -> Tensor {
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
-        let o = out.i, n = x.count
+        let o = out.i
+        let n = x.count
         // -2^63 is representable; 2^63 is the first value past Int64.max.
-        let lo: S = -0x1p63, hi: S = 0x1p63
+        let lo: S = -0x1p63
+        let hi: S = 0x1p63
         // Fixed blocks, each noting its first bad element, so the error names the first one overall.
-        let block = 8192, nb = (n + block - 1) / block
+        let block = 8192
+        let nb = (n + block - 1) / block
         var firstBad = [Int](repeating: n, count: nb)
         firstBad.withUnsafeMutableBufferPointer { fb in
             Parallel.chunks(nb, costPerItem: block) { r in
                 for b in r {
                     for k in (b * block)..<Swift.min(n, (b + 1) * block) {
                         let v = xp[k]
-                        guard v >= lo, v < hi else { fb[b] = k; break }  // false for NaN too
+                        guard v >= lo, v < hi else {
+                            fb[b] = k
+                            break
+                        }  // false for NaN too
                         o[k] = Int64(v)
                     }
                 }
@@ -178,8 +205,12 @@ enum IntKernels {
         }
         if let bad = firstBad.first(where: { $0 < n }) {
             let v = xp[bad]
-            throw DFMError.invalid(op, "cannot convert \(v) (element \(bad)) to int64: "
-                                   + (v.isNaN ? "the value is NaN" : v.isInfinite ? "the value is infinite" : "it is outside the int64 range"))
+            throw DFMError.invalid(
+                op,
+                "cannot convert \(v) (element \(bad)) to int64: "
+                    + (v.isNaN
+                        ? "the value is NaN" : v.isInfinite ? "the value is infinite" : "it is outside the int64 range")
+            )
         }
         return out
     }
@@ -232,7 +263,8 @@ enum BoolKernels {
     static func toInt(_ x: Tensor, op: String) throws -> Tensor {
         guard x.dtype == .bool || x.dtype == .uint8 else { return x }
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
-        let p = x.b, o = out.i
+        let p = x.b
+        let o = out.i
         if x.dtype == .bool {
             Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 1 : 0 } }
         } else {
@@ -245,7 +277,8 @@ enum BoolKernels {
     static func toUInt8(_ x: Tensor, op: String) throws -> Tensor {
         let xi = try toInt(x, op: op)
         let out = try Tensor.uninitialized(x.shape, dtype: .uint8, op: op)
-        let p = xi.i, o = out.u
+        let p = xi.i
+        let o = out.u
         withExtendedLifetime(xi) {
             Parallel.chunks(x.count) { r in for k in r { o[k] = UInt8(truncatingIfNeeded: p[k]) } }
         }
@@ -268,16 +301,26 @@ enum BoolKernels {
 
     /// a ∘ b with NumPy broadcasting, as bool.
     static func binary(_ a: Tensor, _ b: Tensor, _ f: Op, op: String) throws -> Tensor {
-        let ta = try truth(a, op: op), tb = try truth(b, op: op)
+        let ta = try truth(a, op: op)
+        let tb = try truth(b, op: op)
         let shape = try Shape.broadcast(a.shape, b.shape, op: op)
         let out = try Tensor.uninitialized(shape, dtype: .bool, op: op)
-        let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
-        let ap = ta.b, bp = tb.b, o = out.b, ia = sa.last ?? 0, ib = sb.last ?? 0
+        let sa = Shape.broadcastStrides(a.shape, to: shape)
+        let sb = Shape.broadcastStrides(b.shape, to: shape)
+        let ap = ta.b
+        let bp = tb.b
+        let o = out.b
+        let ia = sa.last ?? 0
+        let ib = sb.last ?? 0
         // ta and tb may be temporaries: keep them alive while their pointers are read.
         withExtendedLifetime((ta, tb)) {
             EW.rows(shape) { row, inner, idx in
-                var oa = 0, ob = 0
-                for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
+                var oa = 0
+                var ob = 0
+                for d in 0..<idx.count {
+                    oa += idx[d] * sa[d]
+                    ob += idx[d] * sb[d]
+                }
                 let orow = o + row * inner
                 for q in 0..<inner { orow[q] = f.apply(ap[oa + q * ia] != 0, bp[ob + q * ib] != 0) ? 1 : 0 }
             }
@@ -289,7 +332,8 @@ enum BoolKernels {
     static func not(_ x: Tensor, op: String) throws -> Tensor {
         let t = try truth(x, op: op)
         let out = try Tensor.uninitialized(x.shape, dtype: .bool, op: op)
-        let p = t.b, o = out.b
+        let p = t.b
+        let o = out.b
         withExtendedLifetime(t) { Parallel.chunks(x.count) { r in for k in r { o[k] = p[k] != 0 ? 0 : 1 } } }
         return out
     }
@@ -299,17 +343,21 @@ enum BoolKernels {
 /// operand is int64 or bool (a one-line hook at the top of the op).
 enum IntArith {
     /// Tensor-tensor add/sub/mul/div/pow with at least one int64 or bool operand.
-    static func binary(_ a: Tensor, _ b: Tensor, _ f: IntKernels.Op?, op: String,
-                       float: (Tensor, Tensor) throws -> Tensor) throws -> Tensor {
+    static func binary(
+        _ a: Tensor, _ b: Tensor, _ f: IntKernels.Op?, op: String,
+        float: (Tensor, Tensor) throws -> Tensor
+    ) throws -> Tensor {
         if f == .sub && (a.dtype == .bool || b.dtype == .bool) { throw boolSubtraction(op) }
         if a.dtype == .bool && b.dtype == .bool {
             if f == .add { return try BoolKernels.binary(a, b, .or, op: op) }
             if f == .mul { return try BoolKernels.binary(a, b, .and, op: op) }
         }
         // uint8 ∘ uint8 (or with bool) stays uint8, wrapping (torch); with int64 it is int64.
-        let bytes = (a.dtype == .uint8 || b.dtype == .uint8) && !a.dtype.isFloat && !b.dtype.isFloat
+        let bytes =
+            (a.dtype == .uint8 || b.dtype == .uint8) && !a.dtype.isFloat && !b.dtype.isFloat
             && a.dtype != .int64 && b.dtype != .int64
-        let a = try BoolKernels.toInt(a, op: op), b = try BoolKernels.toInt(b, op: op)
+        let a = try BoolKernels.toInt(a, op: op)
+        let b = try BoolKernels.toInt(b, op: op)
         if let f, a.dtype == .int64, b.dtype == .int64 {
             if f.divides, UnsafeBufferPointer(start: b.i, count: b.count).contains(0) {
                 throw DFMError.invalid(op, "ZeroDivisionError: integer division by zero")
@@ -325,8 +373,10 @@ enum IntArith {
     }
 
     /// int64 (or bool) tensor ∘ scalar: integral scalars stay int64, others compute in float32.
-    static func scalar(_ x: Tensor, _ s: Double, _ f: IntKernels.Op?, reversed: Bool = false, op: String,
-                       float: (Tensor, Double) throws -> Tensor) throws -> Tensor {
+    static func scalar(
+        _ x: Tensor, _ s: Double, _ f: IntKernels.Op?, reversed: Bool = false, op: String,
+        float: (Tensor, Double) throws -> Tensor
+    ) throws -> Tensor {
         if f == .sub && x.dtype == .bool { throw boolSubtraction(op) }
         let bytes = x.dtype == .uint8  // uint8 with an int scalar stays uint8 (torch)
         let x = try BoolKernels.toInt(x, op: op)
@@ -345,15 +395,20 @@ enum IntArith {
     static func pow(_ x: Tensor, _ p: Double, float: (Tensor, Double) throws -> Tensor) throws -> Tensor {
         let x = try BoolKernels.toInt(x, op: "pow")
         guard let v = IntKernels.integral(p) else { return try float(try IntKernels.toFloat(x, op: "pow"), p) }
-        guard v >= 0 else { throw DFMError.invalid("pow", "integers to negative integer powers are not allowed (exponent \(v))") }
+        guard v >= 0 else {
+            throw DFMError.invalid("pow", "integers to negative integer powers are not allowed (exponent \(v))")
+        }
         return try IntKernels.scalar(x, v, .pow, op: "pow")
     }
 
     /// int64 clamp: integral (or absent) bounds keep int64; a fractional bound computes in float32.
-    static func clamp(_ x: Tensor, min lo: Double?, max hi: Double?,
-                      float: (Tensor, Double?, Double?) throws -> Tensor) throws -> Tensor {
+    static func clamp(
+        _ x: Tensor, min lo: Double?, max hi: Double?,
+        float: (Tensor, Double?, Double?) throws -> Tensor
+    ) throws -> Tensor {
         let x = try BoolKernels.toInt(x, op: "clamp")
-        let l = lo.map(IntKernels.integral), h = hi.map(IntKernels.integral)
+        let l = lo.map(IntKernels.integral)
+        let h = hi.map(IntKernels.integral)
         if l.map({ $0 != nil }) ?? true, h.map({ $0 != nil }) ?? true {
             return try IntKernels.clamp(x, min: l ?? nil, max: h ?? nil, op: "clamp")
         }
@@ -361,8 +416,10 @@ enum IntArith {
     }
 
     static func boolSubtraction(_ op: String) -> DFMError {
-        DFMError.type(op, "Subtraction, the `-` operator, with a bool tensor is not supported. "
-                      + "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        DFMError.type(
+            op,
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+                + "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     }
 
     /// int64 or bool → `dtype` (float32 or float64); float tensors unchanged.

@@ -19,7 +19,9 @@ public enum Parallel {
 
     /// torch.set_num_threads.
     public static func setThreads(_ n: Int) throws {
-        guard n >= 1, n <= 1024 else { throw DFMError.invalid("set_num_threads", "thread count must be in 1...1024, got \(n)") }
+        guard n >= 1, n <= 1024 else {
+            throw DFMError.invalid("set_num_threads", "thread count must be in 1...1024, got \(n)")
+        }
         _ = BLASSetup.ready
         count.store(n, ordering: .relaxed)
         if !BLASSetup.splitGemm { openblas_set_num_threads(Int32(n)) }
@@ -38,7 +40,8 @@ public enum Parallel {
         }
         let parts = min(t, n)
         DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let lo = n * p / parts, hi = n * (p + 1) / parts
+            let lo = n * p / parts
+            let hi = n * (p + 1) / parts
             if lo < hi { body(lo..<hi) }
         }
     }

@@ -44,7 +44,9 @@ public final class DFMResNet: Module {
 
     /// Turns on per-step BatchNorm statistics with `sets` sets (once; before training).
     public func enableBNPerStep(_ sets: Int) throws {
-        if stepNorms.norms.isEmpty { stepNorms = StepBatchNorms(loop: [layer1, layer2, layer3, layer4], once: [self.frontend]) }
+        if stepNorms.norms.isEmpty {
+            stepNorms = StepBatchNorms(loop: [layer1, layer2, layer3, layer4], once: [self.frontend])
+        }
         try stepNorms.enable(sets, typeName)
         stepNorms.useSteps(bnUseStepStatistics)
     }
@@ -76,9 +78,11 @@ public final class DFMResNet: Module {
     /// Channels read by the classifier: 512·e.
     public var classChannels: Int { 512 * block.expansion }
 
-    public init(block: ResNetBlock, layers: [Int], frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0,
-                nClasses: Int = 200, shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
-                stateInitStd: Float = 1e-3) throws {
+    public init(
+        block: ResNetBlock, layers: [Int], frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0,
+        nClasses: Int = 200, shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
+        stateInitStd: Float = 1e-3
+    ) throws {
         let op = "DFMResNet"
         guard frontend == "resnet" else { throw DFMError.invalid(op, "frontend must be 'resnet', got '\(frontend)'") }
         guard layers.count == 4, layers.allSatisfy({ $0 >= 1 }) else {
@@ -102,7 +106,9 @@ public final class DFMResNet: Module {
         self.shape = shape
         self.inChannels = inChannels
         self.stateInitStd = stateInitStd
-        let e = block.expansion, c = (512 + fbFilters) * e, fbc = fbFilters * e
+        let e = block.expansion
+        let c = (512 + fbFilters) * e
+        let fbc = fbFilters * e
 
         conv1 = try Conv2d(inChannels, 64, kernelSize: 7, stride: 2, padding: 3, bias: false)
         bn1 = try BatchNorm2d(64)
@@ -120,17 +126,19 @@ public final class DFMResNet: Module {
         classificationHead = try Sequential([avgpool, Flatten(), fc])
         T = Tensor.scalar(1)
         layernormWeight = try Tensor.zeros([1, c, 1, 1])
-        layernormError = try GroupNorm(DFMResNet.gcd(8, c), c)          // R2
-        layernormInput = try GroupNorm(DFMResNet.gcd(8, fbc), fbc)      // R2 (gcd(8, 0) = 8 groups of 0 channels)
+        layernormError = try GroupNorm(DFMResNet.gcd(8, c), c)  // R2
+        layernormInput = try GroupNorm(DFMResNet.gcd(8, fbc), fbc)  // R2 (gcd(8, 0) = 8 groups of 0 channels)
         errorHead = try StateExpDecay(channels: c, tau: tau)
         super.init()
         try registerParameter("T", T, requiresGrad: false)
         try registerParameter("layernorm_weight", layernormWeight)
-        for (name, m) in [("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool), ("layer1", layer1),
-                          ("layer2", layer2), ("layer3", layer3), ("layer4", layer4), ("avgpool", avgpool), ("fc", fc),
-                          ("frontend", self.frontend), ("classification_head", classificationHead),
-                          ("layernorm_error", layernormError), ("layernorm_input", layernormInput),
-                          ("error_head", errorHead)] as [(String, Module)] {
+        for (name, m) in [
+            ("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool), ("layer1", layer1),
+            ("layer2", layer2), ("layer3", layer3), ("layer4", layer4), ("avgpool", avgpool), ("fc", fc),
+            ("frontend", self.frontend), ("classification_head", classificationHead),
+            ("layernorm_error", layernormError), ("layernorm_input", layernormInput),
+            ("error_head", errorHead),
+        ] as [(String, Module)] {
             try registerModule(name, m)
         }
         for p in layernormError.parameters() + layernormInput.parameters() { try p.requiresGrad(false) }
@@ -143,28 +151,37 @@ public final class DFMResNet: Module {
     static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
 
     /// DFM-ResNet18: BasicBlock, [2, 2, 2, 2].
-    public static func resnet18(frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
-                                shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
-                                stateInitStd: Float = 1e-3) throws -> DFMResNet {
-        try DFMResNet(block: .basic, layers: [2, 2, 2, 2], frontend: frontend, fbFilters: fbFilters, registers: registers,
-                      nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels, stateInitStd: stateInitStd)
+    public static func resnet18(
+        frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
+        shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
+        stateInitStd: Float = 1e-3
+    ) throws -> DFMResNet {
+        try DFMResNet(
+            block: .basic, layers: [2, 2, 2, 2], frontend: frontend, fbFilters: fbFilters, registers: registers,
+            nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels, stateInitStd: stateInitStd)
     }
 
     /// DFM-ResNet34: BasicBlock, [3, 4, 6, 3].
-    public static func resnet34(frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
-                                shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
-                                stateInitStd: Float = 1e-3) throws -> DFMResNet {
-        try DFMResNet(block: .basic, layers: [3, 4, 6, 3], frontend: frontend, fbFilters: fbFilters, registers: registers,
-                      nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels, stateInitStd: stateInitStd)
+    public static func resnet34(
+        frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
+        shape: [Int] = [64, 64], tau: Double = 1.0, inChannels: Int = 3,
+        stateInitStd: Float = 1e-3
+    ) throws -> DFMResNet {
+        try DFMResNet(
+            block: .basic, layers: [3, 4, 6, 3], frontend: frontend, fbFilters: fbFilters, registers: registers,
+            nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels, stateInitStd: stateInitStd)
     }
 
     /// DFM-ResNet50: Bottleneck, [3, 4, 6, 3] (default shape 224×224).
-    public static func resnet50(frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
-                                shape: [Int] = [224, 224], tau: Double = 1.0, inChannels: Int = 3,
-                                stateInitStd: Float = 1e-3) throws -> DFMResNet {
-        try DFMResNet(block: .bottleneck, layers: [3, 4, 6, 3], frontend: frontend, fbFilters: fbFilters,
-                      registers: registers, nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels,
-                      stateInitStd: stateInitStd)
+    public static func resnet50(
+        frontend: String = "resnet", fbFilters: Int = 0, registers: Int = 0, nClasses: Int = 200,
+        shape: [Int] = [224, 224], tau: Double = 1.0, inChannels: Int = 3,
+        stateInitStd: Float = 1e-3
+    ) throws -> DFMResNet {
+        try DFMResNet(
+            block: .bottleneck, layers: [3, 4, 6, 3], frontend: frontend, fbFilters: fbFilters,
+            registers: registers, nClasses: nClasses, shape: shape, tau: tau, inChannels: inChannels,
+            stateInitStd: stateInitStd)
     }
 
     public override var typeName: String { "DFMResNet" }
@@ -178,11 +195,13 @@ public final class DFMResNet: Module {
         guard steps >= 0 else { throw DFMError.invalid(op, "T must be non-negative, got \(steps)") }
         let unbatched = input.ndim == 3
         guard input.ndim == 3 || input.ndim == 4 else {
-            throw DFMError.shape(op, "expected input (B, \(inChannels), H, W) or (\(inChannels), H, W), got shape \(input.shape)")
+            throw DFMError.shape(
+                op, "expected input (B, \(inChannels), H, W) or (\(inChannels), H, W), got shape \(input.shape)")
         }
         let x4 = unbatched ? try unsqueeze(input, 0) : input
         guard x4.shape[1] == inChannels else {
-            throw DFMError.shape(op, "input has \(x4.shape[1]) channels but the model expects in_channels=\(inChannels)")
+            throw DFMError.shape(
+                op, "input has \(x4.shape[1]) channels but the model expects in_channels=\(inChannels)")
         }
         guard x4.shape[0] > 0, x4.shape[2] > 0, x4.shape[3] > 0 else {
             throw DFMError.shape(op, "input must be non-empty, got shape \(input.shape)")
@@ -194,13 +213,16 @@ public final class DFMResNet: Module {
         // BatchNorm one value per channel, which PyTorch rejects. The published MNIST example's test loop does
         // exactly that without calling eval(), so such a forward uses eval-mode
         // normalisation (running statistics, untouched) and leaves the mode as it was.
-        if training && unbatched && down(down(down(down(down(x4.shape[2]))))) * down(down(down(down(down(x4.shape[3]))))) == 1 {
+        if training && unbatched
+            && down(down(down(down(down(x4.shape[2]))))) * down(down(down(down(down(x4.shape[3]))))) == 1
+        {
             train(false)
             defer { train(true) }
             return try forward(input, T: steps, atol: atol)
         }
         let x = try frontend(x4)
-        let h4 = down(down(down(x.shape[2]))), w4 = down(down(down(x.shape[3])))
+        let h4 = down(down(down(x.shape[2])))
+        let w4 = down(down(down(x.shape[3])))
         var h = try initialFeedbackState([x.shape[0], channels, h4, w4], std: stateInitStd, dtype: x.dtype)
         state = h
         // The x halves of layer1's first convolutions, once for all steps (see `layer1Split`).
@@ -233,10 +255,17 @@ public final class DFMResNet: Module {
     /// of conv then other layers): nil otherwise, and the block runs on cat(x, fb).
     private func splitConvs() -> (first: Conv2d, down: Conv2d, downRest: [Module])? {
         guard fbFilters > 0, layer1.count >= 1, let block = try? layer1.at(0) else { return nil }
-        let first: Conv2d, ds: Module?
-        if let b = block as? BasicBlock { first = b.conv1; ds = b.downsample }
-        else if let b = block as? Bottleneck { first = b.conv1; ds = b.downsample }
-        else { return nil }
+        let first: Conv2d
+        let ds: Module?
+        if let b = block as? BasicBlock {
+            first = b.conv1
+            ds = b.downsample
+        } else if let b = block as? Bottleneck {
+            first = b.conv1
+            ds = b.downsample
+        } else {
+            return nil
+        }
         guard let seq = ds as? Sequential, seq.count >= 1, let down = (try? seq.at(0)) as? Conv2d else { return nil }
         for c in [first, down] where c.groups != 1 || c.bias != nil || c.paddingString != nil { return nil }
         return (first, down, Array(seq.layers.dropFirst()))
@@ -244,8 +273,9 @@ public final class DFMResNet: Module {
 
     /// conv(input, W[:, start..<start+length]): one input-channel slice of `conv`.
     private func convPart(_ input: Tensor, _ conv: Conv2d, start: Int, length: Int) throws -> Tensor {
-        try conv2d(input, try narrow(conv.weight, dim: 1, start: start, length: length),
-                   stride: conv.stride, padding: conv.padding, dilation: conv.dilation)
+        try conv2d(
+            input, try narrow(conv.weight, dim: 1, start: start, length: length),
+            stride: conv.stride, padding: conv.padding, dilation: conv.dilation)
     }
 
     /// layer1's first block reads cat(x, fb), where x (the frontend output) is the same at every
@@ -264,7 +294,8 @@ public final class DFMResNet: Module {
         guard let (first, down, downRest) = splitConvs() else {
             throw DFMError(.internal, "DFMResNet: layer1's first block cannot be split")
         }
-        let cf = fb.shape[1], cx = first.inChannels - cf
+        let cf = fb.shape[1]
+        let cx = first.inChannels - cf
         let c1 = try add(xp[0], try convPart(fb, first, start: cx, length: cf))
         var identity = try add(xp[1], try convPart(fb, down, start: cx, length: cf))
         for m in downRest { identity = try m(identity) }

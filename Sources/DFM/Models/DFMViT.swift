@@ -54,26 +54,34 @@ public final class DFMViT: Module {
     /// Tokens: (H / p)·(W / p).
     public var tokens: Int { (imageSize[0] / patchSize) * (imageSize[1] / patchSize) }
 
-    public init(imageSize: [Int] = [28, 28], patchSize: Int = 4, inChannels: Int = 1, dim: Int = 128, depth: Int = 6,
-                heads: Int = 4, mlpDim: Int = 256, fbFilters: Int = 0, nClasses: Int = 10, tau: Double = 1.0,
-                dropout: Float = 0, stateInitStd: Float = 1e-3) throws {
+    public init(
+        imageSize: [Int] = [28, 28], patchSize: Int = 4, inChannels: Int = 1, dim: Int = 128, depth: Int = 6,
+        heads: Int = 4, mlpDim: Int = 256, fbFilters: Int = 0, nClasses: Int = 10, tau: Double = 1.0,
+        dropout: Float = 0, stateInitStd: Float = 1e-3
+    ) throws {
         let op = "DFMViT"
         guard imageSize.count == 2, imageSize.allSatisfy({ $0 > 0 }) else {
             throw DFMError.invalid(op, "image_size must be (H, W) with positive sizes, got \(imageSize)")
         }
         guard patchSize > 0 else { throw DFMError.invalid(op, "patch_size must be positive, got \(patchSize)") }
         guard imageSize[0] % patchSize == 0, imageSize[1] % patchSize == 0 else {
-            throw DFMError.invalid(op, "image size \(imageSize[0])x\(imageSize[1]) is not a multiple of the patch size \(patchSize)")
+            throw DFMError.invalid(
+                op, "image size \(imageSize[0])x\(imageSize[1]) is not a multiple of the patch size \(patchSize)")
         }
         guard inChannels > 0 else { throw DFMError.invalid(op, "in_channels must be positive, got \(inChannels)") }
         guard dim > 0, depth >= 0, heads > 0, mlpDim > 0 else {
-            throw DFMError.invalid(op, "dim, heads and mlp_dim must be positive and depth non-negative, got dim \(dim), depth \(depth), heads \(heads), mlp_dim \(mlpDim)")
+            throw DFMError.invalid(
+                op,
+                "dim, heads and mlp_dim must be positive and depth non-negative, got dim \(dim), depth \(depth), heads \(heads), mlp_dim \(mlpDim)"
+            )
         }
         guard dim % heads == 0 else { throw DFMError.invalid(op, "dim (\(dim)) must be divisible by heads (\(heads))") }
         guard fbFilters >= 0 else { throw DFMError.invalid(op, "fb_filters must be non-negative, got \(fbFilters)") }
         guard nClasses > 0 else { throw DFMError.invalid(op, "n_classes must be positive, got \(nClasses)") }
         guard tau.isFinite, tau > 0 else { throw DFMError.invalid(op, "tau must be positive and finite, got \(tau)") }
-        guard dropout >= 0, dropout <= 1 else { throw DFMError.invalid(op, "dropout must be in [0, 1], got \(dropout)") }
+        guard dropout >= 0, dropout <= 1 else {
+            throw DFMError.invalid(op, "dropout must be in [0, 1], got \(dropout)")
+        }
         guard stateInitStd.isFinite, stateInitStd >= 0 else {
             throw DFMError.invalid(op, "state_init_std must be finite and non-negative, got \(stateInitStd)")
         }
@@ -88,16 +96,19 @@ public final class DFMViT: Module {
         self.nClasses = nClasses
         self.dropout = dropout
         self.stateInitStd = stateInitStd
-        let c = dim + fbFilters, n = (imageSize[0] / patchSize) * (imageSize[1] / patchSize)
+        let c = dim + fbFilters
+        let n = (imageSize[0] / patchSize) * (imageSize[1] / patchSize)
 
         T = Tensor.scalar(1)
         patchEmbed = try Conv2d(inChannels, dim, kernelSize: patchSize, stride: patchSize, bias: true)
         posEmbed = try Tensor.zeros([1, n, dim])
         fuse = fbFilters > 0 ? try Linear(c, dim) : nil
-        blocks = try ModuleList(try (0..<depth).map { _ in
-            try TransformerEncoderLayer(dModel: dim, nhead: heads, dimFeedforward: mlpDim, dropout: dropout, activation: "gelu",
-                                        batchFirst: true, normFirst: true)
-        })
+        blocks = try ModuleList(
+            try (0..<depth).map { _ in
+                try TransformerEncoderLayer(
+                    dModel: dim, nhead: heads, dimFeedforward: mlpDim, dropout: dropout, activation: "gelu",
+                    batchFirst: true, normFirst: true)
+            })
         norm = try LayerNorm(dim)
         stateProj = try Linear(dim, c)
         layernormError = try LayerNorm(c)
@@ -141,21 +152,28 @@ public final class DFMViT: Module {
         let op = "DFMViT"
         guard steps >= 0 else { throw DFMError.invalid(op, "T must be non-negative, got \(steps)") }
         guard input.ndim == 3 || input.ndim == 4 else {
-            throw DFMError.shape(op, "expected input (B, \(inChannels), H, W) or (\(inChannels), H, W), got shape \(input.shape)")
+            throw DFMError.shape(
+                op, "expected input (B, \(inChannels), H, W) or (\(inChannels), H, W), got shape \(input.shape)")
         }
         let unbatched = input.ndim == 3
         let x4 = unbatched ? try unsqueeze(input, 0) : input
         guard x4.shape[1] == inChannels else {
-            throw DFMError.shape(op, "input has \(x4.shape[1]) channels but the model expects in_channels=\(inChannels)")
+            throw DFMError.shape(
+                op, "input has \(x4.shape[1]) channels but the model expects in_channels=\(inChannels)")
         }
         guard x4.shape[0] > 0 else { throw DFMError.shape(op, "input must be non-empty, got shape \(input.shape)") }
         guard x4.shape[2] % patchSize == 0, x4.shape[3] % patchSize == 0 else {
-            throw DFMError.shape(op, "image size \(x4.shape[2])x\(x4.shape[3]) is not a multiple of the patch size \(patchSize)")
+            throw DFMError.shape(
+                op, "image size \(x4.shape[2])x\(x4.shape[3]) is not a multiple of the patch size \(patchSize)")
         }
         guard [x4.shape[2], x4.shape[3]] == imageSize else {
-            throw DFMError.shape(op, "image size \(x4.shape[2])x\(x4.shape[3]) differs from the model's image_size \(imageSize[0])x\(imageSize[1]) (pos_embed has \(tokens) tokens)")
+            throw DFMError.shape(
+                op,
+                "image size \(x4.shape[2])x\(x4.shape[3]) differs from the model's image_size \(imageSize[0])x\(imageSize[1]) (pos_embed has \(tokens) tokens)"
+            )
         }
-        let b = x4.shape[0], n = tokens
+        let b = x4.shape[0]
+        let n = tokens
         // Frontend, once: (B, dim, h, w) → (B, N, dim) + pos_embed.
         let x = try add(try transpose(try reshape(try patchEmbed(x4), [b, dim, n]), 1, 2), posEmbed)
         var h = try initialFeedbackState([b, n, channels], std: stateInitStd, dtype: x.dtype)

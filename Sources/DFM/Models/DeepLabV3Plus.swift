@@ -9,11 +9,14 @@ import Foundation
 
 /// smp's SeparableConv2d: depthwise k×k conv (groups = in, no bias) then pointwise 1×1.
 public final class SeparableConv2d: Sequential {
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, padding: Int = 0, dilation: Int = 1,
-                bias: Bool = true) throws {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, padding: Int = 0, dilation: Int = 1,
+        bias: Bool = true
+    ) throws {
         try super.init([
-            try Conv2d(inChannels, inChannels, kernelSize: kernelSize, padding: padding, dilation: dilation,
-                       groups: inChannels, bias: false),
+            try Conv2d(
+                inChannels, inChannels, kernelSize: kernelSize, padding: padding, dilation: dilation,
+                groups: inChannels, bias: false),
             try Conv2d(inChannels, outChannels, kernelSize: 1, bias: bias),
         ])
     }
@@ -23,8 +26,10 @@ public final class SeparableConv2d: Sequential {
 /// the input size (align_corners=False).
 public final class ASPPPooling: Sequential {
     public init(_ inChannels: Int, _ outChannels: Int) throws {
-        try super.init([try AdaptiveAvgPool2d(1), try Conv2d(inChannels, outChannels, kernelSize: 1, bias: false),
-                        try BatchNorm2d(outChannels), ReLU()])
+        try super.init([
+            try AdaptiveAvgPool2d(1), try Conv2d(inChannels, outChannels, kernelSize: 1, bias: false),
+            try BatchNorm2d(outChannels), ReLU(),
+        ])
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
@@ -43,18 +48,23 @@ public final class ASPP: Module {
         guard atrousRates.count == 3 else {
             throw DFMError.invalid("ASPP", "atrous_rates must hold 3 rates, got \(atrousRates)")
         }
-        var branches: [Module] = [try Sequential(try Conv2d(inChannels, outChannels, kernelSize: 1, bias: false),
-                                                 try BatchNorm2d(outChannels), ReLU())]
+        var branches: [Module] = [
+            try Sequential(
+                try Conv2d(inChannels, outChannels, kernelSize: 1, bias: false),
+                try BatchNorm2d(outChannels), ReLU())
+        ]
         for r in atrousRates {
-            let conv: Module = separable
+            let conv: Module =
+                separable
                 ? try SeparableConv2d(inChannels, outChannels, kernelSize: 3, padding: r, dilation: r, bias: false)
                 : try Conv2d(inChannels, outChannels, kernelSize: 3, padding: r, dilation: r, bias: false)
             branches.append(try Sequential(conv, try BatchNorm2d(outChannels), ReLU()))
         }
         branches.append(try ASPPPooling(inChannels, outChannels))
         convs = try ModuleList(branches)
-        project = try Sequential(try Conv2d(5 * outChannels, outChannels, kernelSize: 1, bias: false),
-                                 try BatchNorm2d(outChannels), ReLU(), try Dropout(p: dropout))
+        project = try Sequential(
+            try Conv2d(5 * outChannels, outChannels, kernelSize: 1, bias: false),
+            try BatchNorm2d(outChannels), ReLU(), try Dropout(p: dropout))
         super.init()
         try registerModule("convs", convs)
         try registerModule("project", project)
@@ -76,18 +86,22 @@ public final class DeepLabV3PlusDecoder: Module {
     public let block2: Sequential
 
     /// `highResChannels`: channels of layer1's output; `deepChannels`: of layer4's.
-    public init(highResChannels: Int, deepChannels: Int, outChannels: Int, atrousRates: [Int] = [12, 24, 36],
-                asppDropout: Float = 0.5) throws {
+    public init(
+        highResChannels: Int, deepChannels: Int, outChannels: Int, atrousRates: [Int] = [12, 24, 36],
+        asppDropout: Float = 0.5
+    ) throws {
         aspp = try Sequential(
             try ASPP(deepChannels, outChannels, atrousRates: atrousRates, separable: true, dropout: asppDropout),
             try SeparableConv2d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false),
             try BatchNorm2d(outChannels), ReLU())
         up = try Upsample(scaleFactor: [4], mode: "bilinear", alignCorners: true)
         let highRes = 48  // proposed by the DeepLabV3+ authors
-        block1 = try Sequential(try Conv2d(highResChannels, highRes, kernelSize: 1, bias: false),
-                                try BatchNorm2d(highRes), ReLU())
-        block2 = try Sequential(try SeparableConv2d(highRes + outChannels, outChannels, kernelSize: 3, padding: 1, bias: false),
-                                try BatchNorm2d(outChannels), ReLU())
+        block1 = try Sequential(
+            try Conv2d(highResChannels, highRes, kernelSize: 1, bias: false),
+            try BatchNorm2d(highRes), ReLU())
+        block2 = try Sequential(
+            try SeparableConv2d(highRes + outChannels, outChannels, kernelSize: 3, padding: 1, bias: false),
+            try BatchNorm2d(outChannels), ReLU())
         super.init()
         try registerModule("aspp", aspp)
         try registerModule("up", up)
@@ -100,7 +114,10 @@ public final class DeepLabV3PlusDecoder: Module {
         let a = try up(try aspp(deep))
         let h = try block1(highRes)
         guard a.shape[2] == h.shape[2], a.shape[3] == h.shape[3] else {
-            throw DFMError.shape("DeepLabV3PlusDecoder", "upsampled ASPP features are \(a.shape[2])x\(a.shape[3]) but the high-resolution features are \(h.shape[2])x\(h.shape[3])")
+            throw DFMError.shape(
+                "DeepLabV3PlusDecoder",
+                "upsampled ASPP features are \(a.shape[2])x\(a.shape[3]) but the high-resolution features are \(h.shape[2])x\(h.shape[3])"
+            )
         }
         return try block2(try cat([a, h], dim: 1))
     }
@@ -139,7 +156,9 @@ public final class DilatedResNetEncoder: Module {
 
     /// [layer1, layer2, layer3, layer4] outputs.
     public func features(_ x: Tensor) throws -> [Tensor] {
-        let l1 = try layer1(x), l2 = try layer2(l1), l3 = try layer3(l2)
+        let l1 = try layer1(x)
+        let l2 = try layer2(l1)
+        let l3 = try layer3(l2)
         return [l1, l2, l3, try layer4(l3)]
     }
 }
@@ -200,18 +219,24 @@ public final class DeepLabV3Plus: Module {
 
     public var channels: Int { classFilters + fbFilters }
 
-    public init(inFilters: Int = 3, fbFilters: Int = 2, classFilters: Int = 256, registers: Int = 0, classes: Int = 8,
-                alpha: Double = 0.2, tau: Double = 1.0, shape: [Int] = [512, 512], block: ResNetBlock = .basic,
-                layers: [Int] = [2, 2, 2, 2], asppDropout: Float = 0.5, stateInitStd: Float = 1e-3) throws {
+    public init(
+        inFilters: Int = 3, fbFilters: Int = 2, classFilters: Int = 256, registers: Int = 0, classes: Int = 8,
+        alpha: Double = 0.2, tau: Double = 1.0, shape: [Int] = [512, 512], block: ResNetBlock = .basic,
+        layers: [Int] = [2, 2, 2, 2], asppDropout: Float = 0.5, stateInitStd: Float = 1e-3
+    ) throws {
         let op = "DeepLabV3Plus"
         guard inFilters > 0, classFilters > 0, classes > 0 else {
-            throw DFMError.invalid(op, "in_filters, class_filters and classes must be positive, got \(inFilters), \(classFilters), \(classes)")
+            throw DFMError.invalid(
+                op,
+                "in_filters, class_filters and classes must be positive, got \(inFilters), \(classFilters), \(classes)")
         }
         guard fbFilters >= 0, registers >= 0 else {
-            throw DFMError.invalid(op, "fb_filters and registers must be non-negative, got \(fbFilters) and \(registers)")
+            throw DFMError.invalid(
+                op, "fb_filters and registers must be non-negative, got \(fbFilters) and \(registers)")
         }
         guard registers == 0 else {
-            throw DFMError.invalid(op, "registers > 0 is not supported (the published model never uses them), got \(registers)")
+            throw DFMError.invalid(
+                op, "registers > 0 is not supported (the published model never uses them), got \(registers)")
         }
         guard shape.count == 2, shape.allSatisfy({ $0 > 0 && $0 % 16 == 0 }) else {
             throw DFMError.invalid(op, "shape must be (H, W) with H and W positive multiples of 16, got \(shape)")
@@ -229,16 +254,20 @@ public final class DeepLabV3Plus: Module {
         self.alpha = alpha
         self.shape = shape
         self.stateInitStd = stateInitStd
-        let c = classFilters + fbFilters, e = block.expansion
+        let c = classFilters + fbFilters
+        let e = block.expansion
 
-        frontend = try Sequential(try Conv2d(inFilters, 64, kernelSize: 7, stride: 2, padding: 3, bias: false),
-                                  try BatchNorm2d(64), ReLU())
+        frontend = try Sequential(
+            try Conv2d(inFilters, 64, kernelSize: 7, stride: 2, padding: 3, bias: false),
+            try BatchNorm2d(64), ReLU())
         maxpool = try MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
         encoder = try DilatedResNetEncoder(block: block, layers: layers, inChannels: 64 + fbFilters)
-        decoder = try DeepLabV3PlusDecoder(highResChannels: 64 * e, deepChannels: 512 * e, outChannels: c,
-                                           asppDropout: asppDropout)
-        segmentationHead = try Sequential(try Conv2d(classFilters, classes, kernelSize: 1),
-                                          try Upsample(scaleFactor: [4], mode: "bilinear", alignCorners: true), Identity())
+        decoder = try DeepLabV3PlusDecoder(
+            highResChannels: 64 * e, deepChannels: 512 * e, outChannels: c,
+            asppDropout: asppDropout)
+        segmentationHead = try Sequential(
+            try Conv2d(classFilters, classes, kernelSize: 1),
+            try Upsample(scaleFactor: [4], mode: "bilinear", alignCorners: true), Identity())
         T = Tensor.scalar(0)
         errorHead = try StateExpDecay(channels: c, tau: tau)
         layernormError = try GroupNorm(c, c)
@@ -278,7 +307,8 @@ public final class DeepLabV3Plus: Module {
         let unbatched = input.ndim == 3
         let x4 = unbatched ? try unsqueeze(input, 0) : input
         guard x4.ndim == 4 else {
-            throw DFMError.shape(op, "expected input (B, \(inFilters), H, W) or (\(inFilters), H, W), got shape \(input.shape)")
+            throw DFMError.shape(
+                op, "expected input (B, \(inFilters), H, W) or (\(inFilters), H, W), got shape \(input.shape)")
         }
         guard x4.shape[1] == inFilters else {
             throw DFMError.shape(op, "input has \(x4.shape[1]) channels but the model expects in_filters=\(inFilters)")
@@ -288,7 +318,10 @@ public final class DeepLabV3Plus: Module {
             throw DFMError.shape(op, "input height and width must be divisible by 16 (output stride 16), got \(h)x\(w)")
         }
         guard !(training && b == 1) else {
-            throw DFMError.invalid(op, "batch size 1 is not supported in training mode: the BatchNorm of the ASPP pooling branch would see one value per channel (use a batch of 2 or more, or eval())")
+            throw DFMError.invalid(
+                op,
+                "batch size 1 is not supported in training mode: the BatchNorm of the ASPP pooling branch would see one value per channel (use a batch of 2 or more, or eval())"
+            )
         }
         let x = try frontend(x4)
         var h0 = try initialFeedbackState([b, channels, h / 4, w / 4], std: stateInitStd, dtype: x.dtype)

@@ -7,8 +7,10 @@ import Foundation
 /// elements, as a host float) and stops early once |e - e_prev| <= atol (e_prev starts
 /// at +inf). Then it runs ONE more step unconditionally. With T == 0 nothing runs.
 /// Returns how many steps ran (what upstream reads from `model.T`).
-public func runEquilibrium(T: Int, atol: Float, state: inout Tensor,
-                           step: (_ state: Tensor, _ t: Int) throws -> Tensor) throws -> Int {
+public func runEquilibrium(
+    T: Int, atol: Float, state: inout Tensor,
+    step: (_ state: Tensor, _ t: Int) throws -> Tensor
+) throws -> Int {
     guard T >= 0 else { throw DFMError.invalid("forward", "T must be non-negative, got \(T)") }
     guard !atol.isNaN else { throw DFMError.invalid("forward", "atol must not be NaN") }
     guard T > 0 else { return 0 }
@@ -48,15 +50,22 @@ public struct StepBatchNorms {
     /// The BatchNorms inside `loop` (each once, in module order) that are not in `once`.
     init(loop: [Module], once: [Module]) {
         let skip = Set(once.flatMap { $0.modules() }.map { ObjectIdentifier($0) })
-        var seen = Set<ObjectIdentifier>(), out: [BatchNorm2d] = []
+        var seen = Set<ObjectIdentifier>()
+        var out: [BatchNorm2d] = []
         for m in loop.flatMap({ $0.modules() }) {
-            if let bn = m as? BatchNorm2d, !skip.contains(ObjectIdentifier(bn)), seen.insert(ObjectIdentifier(bn)).inserted { out.append(bn) }
+            if let bn = m as? BatchNorm2d, !skip.contains(ObjectIdentifier(bn)),
+                seen.insert(ObjectIdentifier(bn)).inserted
+            {
+                out.append(bn)
+            }
         }
         norms = out
     }
 
     mutating func enable(_ sets: Int, _ op: String) throws {
-        guard sets >= 1, sets <= 1000 else { throw DFMError.invalid(op, "bn_per_step sets must be in 1...1000, got \(sets)") }
+        guard sets >= 1, sets <= 1000 else {
+            throw DFMError.invalid(op, "bn_per_step sets must be in 1...1000, got \(sets)")
+        }
         guard self.sets == 0 || self.sets == sets else {
             throw DFMError.state(op, "per-step BatchNorm statistics are already enabled with \(self.sets) sets")
         }

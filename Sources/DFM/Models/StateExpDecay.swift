@@ -56,7 +56,9 @@ public final class StateExpDecay: Module {
     /// The decay over the last dim of x (*, C): channels-last input such as tokens (B, N, C).
     public func forward(channelsLast x: Tensor, t: Int) throws -> Tensor {
         let op = "StateExpDecay"
-        guard x.dtype == Q.dtype else { throw DFMError.type(op, "expected a \(Q.dtype) input like the module, got \(x.dtype)") }
+        guard x.dtype == Q.dtype else {
+            throw DFMError.type(op, "expected a \(Q.dtype) input like the module, got \(x.dtype)")
+        }
         guard x.ndim >= 1, x.shape[x.ndim - 1] == channels else {
             throw DFMError.shape(op, "expected channels-last input (*, \(channels)), got shape \(x.shape)")
         }
@@ -70,9 +72,15 @@ public final class StateExpDecay: Module {
         // forward exp((t·T)·Δ), backward exp(t·Δ).
         let c = channels
         func factors<R: Real>(_: R.Type) throws -> (Tensor, Tensor) {
-            let fwd = try Tensor.uninitialized([c], dtype: R.dtype, op: op), bwd = try Tensor.uninitialized([c], dtype: R.dtype, op: op)
-            let negInvTau = -(1 / tau.p(R.self)[0]), tt = R(t), tT = tt * T.p(R.self)[0], a = alpha.p(R.self)[0]
-            let sp = S.p(R.self), fp = fwd.p(R.self), bp = bwd.p(R.self)
+            let fwd = try Tensor.uninitialized([c], dtype: R.dtype, op: op)
+            let bwd = try Tensor.uninitialized([c], dtype: R.dtype, op: op)
+            let negInvTau = -(1 / tau.p(R.self)[0])
+            let tt = R(t)
+            let tT = tt * T.p(R.self)[0]
+            let a = alpha.p(R.self)[0]
+            let sp = S.p(R.self)
+            let fp = fwd.p(R.self)
+            let bp = bwd.p(R.self)
             for k in 0..<c {
                 let delta = negInvTau * R.pow(Swift.abs(sp[k]), a)
                 fp[k] = R.exp(tT * delta)

@@ -9,7 +9,9 @@ public enum FanMode: Sendable {
         switch name.lowercased() {
         case "fan_in": self = .fanIn
         case "fan_out": self = .fanOut
-        default: throw DFMError.invalid("kaiming", "Mode \(name.lowercased()) not supported, please use one of ['fan_in', 'fan_out']")
+        default:
+            throw DFMError.invalid(
+                "kaiming", "Mode \(name.lowercased()) not supported, please use one of ['fan_in', 'fan_out']")
         }
     }
 }
@@ -21,7 +23,9 @@ public enum Init {
     /// fan_out = size(0)·receptive field, receptive field = product of dims 2...
     public static func calculateFanInAndFanOut(_ t: Tensor) throws -> (fanIn: Int, fanOut: Int) {
         guard t.ndim >= 2 else {
-            throw DFMError.invalid("init", "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (got shape \(t.shape))")
+            throw DFMError.invalid(
+                "init",
+                "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (got shape \(t.shape))")
         }
         let receptive = t.shape.dropFirst(2).reduce(1, *)
         return (t.shape[1] * receptive, t.shape[0] * receptive)
@@ -30,7 +34,8 @@ public enum Init {
     /// torch.nn.init.calculate_gain. `param` is leaky_relu's negative slope (0.01 when nil).
     public static func calculateGain(_ nonlinearity: String, param: Float? = nil) throws -> Float {
         switch nonlinearity {
-        case "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid":
+        case "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+            "sigmoid":
             return 1
         case "tanh":
             return 5.0 / 3
@@ -38,7 +43,9 @@ public enum Init {
             return Float(2.0.squareRoot())
         case "leaky_relu":
             let slope = Double(param ?? 0.01)
-            guard slope.isFinite else { throw DFMError.invalid("calculate_gain", "negative_slope \(slope) not a valid number") }
+            guard slope.isFinite else {
+                throw DFMError.invalid("calculate_gain", "negative_slope \(slope) not a valid number")
+            }
             return Float((2.0 / (1 + slope * slope)).squareRoot())
         case "selu":
             return 3.0 / 4
@@ -65,7 +72,9 @@ public enum Init {
     public static func ones_(_ t: Tensor) throws -> Tensor { try constant_(t, 1) }
 
     @discardableResult
-    public static func normal_(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Generator? = nil) throws -> Tensor {
+    public static func normal_(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Generator? = nil) throws
+        -> Tensor
+    {
         try DFM.normal_(t, mean: mean, std: std, generator: generator)
         return t
     }
@@ -77,7 +86,9 @@ public enum Init {
     }
 
     /// std = gain / sqrt(fan) with gain = calculateGain(nonlinearity, a). Empty tensors are left alone.
-    private static func kaimingStd(_ t: Tensor, a: Float, mode: FanMode, nonlinearity: String, op: String) throws -> Float? {
+    private static func kaimingStd(_ t: Tensor, a: Float, mode: FanMode, nonlinearity: String, op: String) throws
+        -> Float?
+    {
         try checkFloat(t, op)
         let fans = try calculateFanInAndFanOut(t)
         let gain = try calculateGain(nonlinearity, param: a)
@@ -88,18 +99,26 @@ public enum Init {
 
     /// torch.nn.init.kaiming_normal_: N(0, std²), std = gain / sqrt(fan).
     @discardableResult
-    public static func kaimingNormal_(_ t: Tensor, a: Float = 0, mode: FanMode = .fanIn, nonlinearity: String = "leaky_relu",
-                                      generator: Generator? = nil) throws -> Tensor {
-        guard let std = try kaimingStd(t, a: a, mode: mode, nonlinearity: nonlinearity, op: "kaiming_normal_") else { return t }
+    public static func kaimingNormal_(
+        _ t: Tensor, a: Float = 0, mode: FanMode = .fanIn, nonlinearity: String = "leaky_relu",
+        generator: Generator? = nil
+    ) throws -> Tensor {
+        guard let std = try kaimingStd(t, a: a, mode: mode, nonlinearity: nonlinearity, op: "kaiming_normal_") else {
+            return t
+        }
         try DFM.normal_(t, mean: 0, std: std, generator: generator)
         return t
     }
 
     /// torch.nn.init.kaiming_uniform_: U(-bound, bound), bound = sqrt(3)·gain / sqrt(fan).
     @discardableResult
-    public static func kaimingUniform_(_ t: Tensor, a: Float = 0, mode: FanMode = .fanIn, nonlinearity: String = "leaky_relu",
-                                       generator: Generator? = nil) throws -> Tensor {
-        guard let std = try kaimingStd(t, a: a, mode: mode, nonlinearity: nonlinearity, op: "kaiming_uniform_") else { return t }
+    public static func kaimingUniform_(
+        _ t: Tensor, a: Float = 0, mode: FanMode = .fanIn, nonlinearity: String = "leaky_relu",
+        generator: Generator? = nil
+    ) throws -> Tensor {
+        guard let std = try kaimingStd(t, a: a, mode: mode, nonlinearity: nonlinearity, op: "kaiming_uniform_") else {
+            return t
+        }
         let bound = Float(3.0.squareRoot()) * std
         try DFM.uniform_(t, low: -bound, high: bound, generator: generator)
         return t
@@ -138,7 +157,8 @@ public enum Init {
     public static func orthogonal_(_ t: Tensor, gain: Float = 1, generator: Generator? = nil) throws -> Tensor {
         try checkFloat(t, "orthogonal_")
         guard t.ndim >= 2 else {
-            throw DFMError.invalid("orthogonal_", "Only tensors with 2 or more dimensions are supported (got shape \(t.shape))")
+            throw DFMError.invalid(
+                "orthogonal_", "Only tensors with 2 or more dimensions are supported (got shape \(t.shape))")
         }
         if t.count == 0 { return t }
         if t.dtype == .float64 {  // drawn in float32 like the other random inits, then converted
@@ -147,11 +167,13 @@ public enum Init {
             try t.copy_(tmp)
             return t
         }
-        let rows = t.shape[0], cols = t.count / rows
+        let rows = t.shape[0]
+        let cols = t.count / rows
         let flat = try randn([rows, cols], generator: generator)
         let transpose = rows < cols
         // m × n with m >= n: the matrix QR factorises.
-        let m = transpose ? cols : rows, n = transpose ? rows : cols
+        let m = transpose ? cols : rows
+        let n = transpose ? rows : cols
         var a = [Float](repeating: 0, count: m * n)
         for r in 0..<rows {
             for c in 0..<cols {

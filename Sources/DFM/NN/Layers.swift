@@ -13,7 +13,9 @@ func pair2(_ v: [Int], _ what: String, op: String) throws -> [Int] {
 }
 
 /// Python's tuple repr: (3, 3).
-func tupleRepr(_ v: [Int]) -> String { v.count == 1 ? "(\(v[0]),)" : "(" + v.map(String.init).joined(separator: ", ") + ")" }
+func tupleRepr(_ v: [Int]) -> String {
+    v.count == 1 ? "(\(v[0]),)" : "(" + v.map(String.init).joined(separator: ", ") + ")"
+}
 
 func pyBool(_ b: Bool) -> String { b ? "True" : "False" }
 
@@ -48,24 +50,39 @@ public final class Conv2d: Module {
     public let bias: Tensor?
 
     /// torch.nn.Conv2d(in, out, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros').
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: [Int], stride: [Int] = [1], padding: [Int] = [0],
-                dilation: [Int] = [1], groups: Int = 1, bias: Bool = true, paddingMode: String = "zeros") throws {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: [Int], stride: [Int] = [1], padding: [Int] = [0],
+        dilation: [Int] = [1], groups: Int = 1, bias: Bool = true, paddingMode: String = "zeros"
+    ) throws {
         let op = "Conv2d"
         guard groups > 0 else { throw DFMError.invalid(op, "groups must be a positive integer, got \(groups)") }
         guard inChannels > 0, outChannels > 0 else {
-            throw DFMError.invalid(op, "in_channels and out_channels must be positive, got \(inChannels) and \(outChannels)")
+            throw DFMError.invalid(
+                op, "in_channels and out_channels must be positive, got \(inChannels) and \(outChannels)")
         }
-        guard inChannels % groups == 0 else { throw DFMError.invalid(op, "in_channels must be divisible by groups (in_channels=\(inChannels), groups=\(groups))") }
-        guard outChannels % groups == 0 else { throw DFMError.invalid(op, "out_channels must be divisible by groups (out_channels=\(outChannels), groups=\(groups))") }
+        guard inChannels % groups == 0 else {
+            throw DFMError.invalid(
+                op, "in_channels must be divisible by groups (in_channels=\(inChannels), groups=\(groups))")
+        }
+        guard outChannels % groups == 0 else {
+            throw DFMError.invalid(
+                op, "out_channels must be divisible by groups (out_channels=\(outChannels), groups=\(groups))")
+        }
         guard paddingMode == "zeros" else {
             throw DFMError.invalid(op, "padding_mode '\(paddingMode)' is not supported by dfm (only 'zeros')")
         }
-        let k = try pair2(kernelSize, "kernel_size", op: op), s = try pair2(stride, "stride", op: op)
-        let p = try pair2(padding, "padding", op: op), d = try pair2(dilation, "dilation", op: op)
-        guard k.allSatisfy({ $0 > 0 }) else { throw DFMError.invalid(op, "kernel_size must be positive, got \(kernelSize)") }
+        let k = try pair2(kernelSize, "kernel_size", op: op)
+        let s = try pair2(stride, "stride", op: op)
+        let p = try pair2(padding, "padding", op: op)
+        let d = try pair2(dilation, "dilation", op: op)
+        guard k.allSatisfy({ $0 > 0 }) else {
+            throw DFMError.invalid(op, "kernel_size must be positive, got \(kernelSize)")
+        }
         guard s.allSatisfy({ $0 > 0 }) else { throw DFMError.invalid(op, "stride must be positive, got \(stride)") }
         guard d.allSatisfy({ $0 > 0 }) else { throw DFMError.invalid(op, "dilation must be positive, got \(dilation)") }
-        guard p.allSatisfy({ $0 >= 0 }) else { throw DFMError.invalid(op, "padding must be non-negative, got \(padding)") }
+        guard p.allSatisfy({ $0 >= 0 }) else {
+            throw DFMError.invalid(op, "padding must be non-negative, got \(padding)")
+        }
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.kernelSize = k
@@ -81,23 +98,29 @@ public final class Conv2d: Module {
         try resetParameters()
     }
 
-    public convenience init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                            dilation: Int = 1, groups: Int = 1, bias: Bool = true, paddingMode: String = "zeros") throws {
-        try self.init(inChannels, outChannels, kernelSize: [kernelSize], stride: [stride], padding: [padding],
-                      dilation: [dilation], groups: groups, bias: bias, paddingMode: paddingMode)
+    public convenience init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+        dilation: Int = 1, groups: Int = 1, bias: Bool = true, paddingMode: String = "zeros"
+    ) throws {
+        try self.init(
+            inChannels, outChannels, kernelSize: [kernelSize], stride: [stride], padding: [padding],
+            dilation: [dilation], groups: groups, bias: bias, paddingMode: paddingMode)
     }
 
     /// Conv2d with padding="same" or "valid".
-    public convenience init(_ inChannels: Int, _ outChannels: Int, kernelSize: [Int], stride: [Int] = [1], padding: String,
-                            dilation: [Int] = [1], groups: Int = 1, bias: Bool = true, paddingMode: String = "zeros") throws {
+    public convenience init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: [Int], stride: [Int] = [1], padding: String,
+        dilation: [Int] = [1], groups: Int = 1, bias: Bool = true, paddingMode: String = "zeros"
+    ) throws {
         guard padding == "same" || padding == "valid" else {
             throw DFMError.invalid("Conv2d", "Invalid padding string '\(padding)', should be one of {'valid', 'same'}")
         }
         if padding == "same", try pair2(stride, "stride", op: "Conv2d") != [1, 1] {
             throw DFMError.invalid("Conv2d", "padding='same' is not supported for strided convolutions")
         }
-        try self.init(inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: [0], dilation: dilation,
-                      groups: groups, bias: bias, paddingMode: paddingMode)
+        try self.init(
+            inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: [0], dilation: dilation,
+            groups: groups, bias: bias, paddingMode: paddingMode)
         paddingString = padding
     }
 
@@ -113,7 +136,11 @@ public final class Conv2d: Module {
 
     public override var extraRepr: String {
         var s = "\(inChannels), \(outChannels), kernel_size=\(tupleRepr(kernelSize)), stride=\(tupleRepr(stride))"
-        if let ps = paddingString { s += ", padding=\(ps)" } else if padding != [0, 0] { s += ", padding=\(tupleRepr(padding))" }
+        if let ps = paddingString {
+            s += ", padding=\(ps)"
+        } else if padding != [0, 0] {
+            s += ", padding=\(tupleRepr(padding))"
+        }
         if dilation != [1, 1] { s += ", dilation=\(tupleRepr(dilation))" }
         if groups != 1 { s += ", groups=\(groups)" }
         if bias == nil { s += ", bias=False" }
@@ -132,7 +159,8 @@ public final class Linear: Module {
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) throws {
         guard inFeatures >= 0, outFeatures >= 0 else {
-            throw DFMError.invalid("Linear", "in_features and out_features must be non-negative, got \(inFeatures) and \(outFeatures)")
+            throw DFMError.invalid(
+                "Linear", "in_features and out_features must be non-negative, got \(inFeatures) and \(outFeatures)")
         }
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
@@ -172,9 +200,13 @@ public final class BatchNorm2d: Module {
     public let runningVar: Tensor?
     public let numBatchesTracked: Tensor?
 
-    public init(_ numFeatures: Int, eps: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true,
-                trackRunningStats: Bool = true) throws {
-        guard numFeatures > 0 else { throw DFMError.invalid("BatchNorm2d", "num_features must be positive, got \(numFeatures)") }
+    public init(
+        _ numFeatures: Int, eps: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true,
+        trackRunningStats: Bool = true
+    ) throws {
+        guard numFeatures > 0 else {
+            throw DFMError.invalid("BatchNorm2d", "num_features must be positive, got \(numFeatures)")
+        }
         self.numFeatures = numFeatures
         self.eps = eps
         self.momentum = momentum
@@ -223,14 +255,17 @@ public final class BatchNorm2d: Module {
     /// Adds `sets` per-step statistic sets (fresh: mean 0, var 1, count 0). Once per module.
     public func enableStepStatistics(_ sets: Int) throws {
         let op = "BatchNorm2d"
-        guard sets >= 1, sets <= 1000 else { throw DFMError.invalid(op, "per-step statistic sets must be in 1...1000, got \(sets)") }
+        guard sets >= 1, sets <= 1000 else {
+            throw DFMError.invalid(op, "per-step statistic sets must be in 1...1000, got \(sets)")
+        }
         guard trackRunningStats else { throw DFMError.invalid(op, "per-step statistics need track_running_stats=True") }
         guard stepSets == 0 else {
             if sets == stepSets { return }
             throw DFMError.state(op, "per-step statistics are already enabled with \(stepSets) sets")
         }
         let dtype = runningMean?.dtype ?? .float32
-        let m = try Tensor.zeros([sets, numFeatures], dtype: dtype), v = try Tensor.ones([sets, numFeatures], dtype: dtype)
+        let m = try Tensor.zeros([sets, numFeatures], dtype: dtype)
+        let v = try Tensor.ones([sets, numFeatures], dtype: dtype)
         let n = try Tensor.zeros([sets], dtype: .int64)
         try registerBuffer("running_mean_per_step", m)
         try registerBuffer("running_var_per_step", v)
@@ -267,22 +302,26 @@ public final class BatchNorm2d: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         guard x.ndim == 4 else { throw DFMError.shape("BatchNorm2d", "expected 4D input (got \(x.ndim)D input)") }
-        guard stepSets > 0, let ms = runningMeanPerStep, let vs = runningVarPerStep, let ns = numBatchesTrackedPerStep else {
+        guard stepSets > 0, let ms = runningMeanPerStep, let vs = runningVarPerStep, let ns = numBatchesTrackedPerStep
+        else {
             return try sharedForward(x)
         }
         let k = statisticSet(forStep: step)
-        let mean = try row(ms, k), variance = try row(vs, k)
+        let mean = try row(ms, k)
+        let variance = try row(vs, k)
         if !training {
             guard useStepStatistics else { return try sharedForward(x) }
-            return try batchNorm(x, runningMean: mean, runningVar: variance, weight: weight, bias: bias, training: false, eps: eps)
+            return try batchNorm(
+                x, runningMean: mean, runningVar: variance, weight: weight, bias: bias, training: false, eps: eps)
         }
         let y = try sharedForward(x)
         // The set's update: the same batch statistics and rule as the shared one (its own count
         // when momentum is nil); the normalised output of this second pass is not used.
         let factor = momentum ?? 1.0 / Double(ns.i[k] + 1)
         _ = try GradMode.noGrad {
-            try batchNorm(x.detach(), runningMean: mean, runningVar: variance, weight: nil, bias: nil, training: true,
-                          momentum: factor, eps: eps)
+            try batchNorm(
+                x.detach(), runningMean: mean, runningVar: variance, weight: nil, bias: nil, training: true,
+                momentum: factor, eps: eps)
         }
         try setRow(ms, k, mean)
         try setRow(vs, k, variance)
@@ -298,8 +337,9 @@ public final class BatchNorm2d: Module {
         }
         let bnTraining = training || (runningMean == nil && runningVar == nil)
         let useStats = !training || trackRunningStats
-        let y = try batchNorm(x, runningMean: useStats ? runningMean : nil, runningVar: useStats ? runningVar : nil,
-                              weight: weight, bias: bias, training: bnTraining, momentum: factor, eps: eps)
+        let y = try batchNorm(
+            x, runningMean: useStats ? runningMean : nil, runningVar: useStats ? runningVar : nil,
+            weight: weight, bias: bias, training: bnTraining, momentum: factor, eps: eps)
         // Counted after a successful forward, so a rejected input changes nothing.
         if counting, let nbt = numBatchesTracked { nbt.i[0] += 1 }
         return y
@@ -321,9 +361,13 @@ public final class GroupNorm: Module {
     public let bias: Tensor?
 
     public init(_ numGroups: Int, _ numChannels: Int, eps: Double = 1e-5, affine: Bool = true) throws {
-        guard numGroups > 0 else { throw DFMError.invalid("GroupNorm", "num_groups must be positive, got \(numGroups)") }
+        guard numGroups > 0 else {
+            throw DFMError.invalid("GroupNorm", "num_groups must be positive, got \(numGroups)")
+        }
         guard numChannels % numGroups == 0 else {
-            throw DFMError.invalid("GroupNorm", "num_channels must be divisible by num_groups (num_channels=\(numChannels), num_groups=\(numGroups))")
+            throw DFMError.invalid(
+                "GroupNorm",
+                "num_channels must be divisible by num_groups (num_channels=\(numChannels), num_groups=\(numGroups))")
         }
         self.numGroups = numGroups
         self.numChannels = numChannels
@@ -351,9 +395,11 @@ public final class LayerNorm: Module {
     public let weight: Tensor?
     public let bias: Tensor?
 
-    public init(_ normalizedShape: [Int], eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) throws {
+    public init(_ normalizedShape: [Int], eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) throws
+    {
         guard !normalizedShape.isEmpty, normalizedShape.allSatisfy({ $0 > 0 }) else {
-            throw DFMError.invalid("LayerNorm", "normalized_shape must be non-empty with positive sizes, got \(normalizedShape)")
+            throw DFMError.invalid(
+                "LayerNorm", "normalized_shape must be non-empty with positive sizes, got \(normalizedShape)")
         }
         self.normalizedShape = normalizedShape
         self.eps = eps
@@ -365,7 +411,9 @@ public final class LayerNorm: Module {
         try registerParameter("bias", self.bias)
     }
 
-    public convenience init(_ normalizedShape: Int, eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) throws {
+    public convenience init(
+        _ normalizedShape: Int, eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true
+    ) throws {
         try self.init([normalizedShape], eps: eps, elementwiseAffine: elementwiseAffine, bias: bias)
     }
 
@@ -373,7 +421,9 @@ public final class LayerNorm: Module {
         try layerNorm(x, normalizedShape: normalizedShape, weight: weight, bias: bias, eps: eps)
     }
 
-    public override var extraRepr: String { "\(tupleRepr(normalizedShape)), eps=\(eps), elementwise_affine=\(pyBool(elementwiseAffine))" }
+    public override var extraRepr: String {
+        "\(tupleRepr(normalizedShape)), eps=\(eps), elementwise_affine=\(pyBool(elementwiseAffine))"
+    }
 }
 
 // MARK: activations and regularisation
@@ -415,7 +465,10 @@ public final class Tanh: Module {
 /// torch.nn.Softmax(dim).
 public final class Softmax: Module {
     public let dim: Int
-    public init(dim: Int) { self.dim = dim; super.init() }
+    public init(dim: Int) {
+        self.dim = dim
+        super.init()
+    }
     public override func forward(_ x: Tensor) throws -> Tensor { try softmax(x, dim: dim) }
     public override var extraRepr: String { "dim=\(dim)" }
 }
@@ -427,13 +480,17 @@ public final class Dropout: Module {
     public var generator: Generator?
 
     public init(p: Float = 0.5, generator: Generator? = nil) throws {
-        guard p >= 0, p <= 1 else { throw DFMError.invalid("Dropout", "dropout probability has to be between 0 and 1, but got \(p)") }
+        guard p >= 0, p <= 1 else {
+            throw DFMError.invalid("Dropout", "dropout probability has to be between 0 and 1, but got \(p)")
+        }
         self.p = p
         self.generator = generator
         super.init()
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor { try dropout(x, p: p, training: training, generator: generator) }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try dropout(x, p: p, training: training, generator: generator)
+    }
     public override var extraRepr: String { "p=\(p), inplace=False" }
 }
 
@@ -452,7 +509,9 @@ public final class MaxPool2d: Module {
     public let dilation: [Int]
     public let ceilMode: Bool
 
-    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0], dilation: [Int] = [1], ceilMode: Bool = false) throws {
+    public init(
+        kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0], dilation: [Int] = [1], ceilMode: Bool = false
+    ) throws {
         let op = "MaxPool2d"
         self.kernelSize = try pair2(kernelSize, "kernel_size", op: op)
         self.stride = try pair2(stride ?? kernelSize, "stride", op: op)
@@ -462,17 +521,23 @@ public final class MaxPool2d: Module {
         super.init()
     }
 
-    public convenience init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, dilation: Int = 1, ceilMode: Bool = false) throws {
-        try self.init(kernelSize: [kernelSize], stride: stride.map { [$0] }, padding: [padding], dilation: [dilation], ceilMode: ceilMode)
+    public convenience init(
+        kernelSize: Int, stride: Int? = nil, padding: Int = 0, dilation: Int = 1, ceilMode: Bool = false
+    ) throws {
+        try self.init(
+            kernelSize: [kernelSize], stride: stride.map { [$0] }, padding: [padding], dilation: [dilation],
+            ceilMode: ceilMode)
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+        try maxPool2d(
+            x, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
 
     public override var extraRepr: String {
         func v(_ a: [Int]) -> String { a[0] == a[1] ? "\(a[0])" : tupleRepr(a) }
-        return "kernel_size=\(v(kernelSize)), stride=\(v(stride)), padding=\(v(padding)), dilation=\(v(dilation)), ceil_mode=\(pyBool(ceilMode))"
+        return
+            "kernel_size=\(v(kernelSize)), stride=\(v(stride)), padding=\(v(padding)), dilation=\(v(dilation)), ceil_mode=\(pyBool(ceilMode))"
     }
 }
 
@@ -484,7 +549,10 @@ public final class AvgPool2d: Module {
     public let ceilMode: Bool
     public let countIncludePad: Bool
 
-    public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0], ceilMode: Bool = false, countIncludePad: Bool = true) throws {
+    public init(
+        kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0], ceilMode: Bool = false,
+        countIncludePad: Bool = true
+    ) throws {
         let op = "AvgPool2d"
         self.kernelSize = try pair2(kernelSize, "kernel_size", op: op)
         self.stride = try pair2(stride ?? kernelSize, "stride", op: op)
@@ -494,12 +562,18 @@ public final class AvgPool2d: Module {
         super.init()
     }
 
-    public convenience init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) throws {
-        try self.init(kernelSize: [kernelSize], stride: stride.map { [$0] }, padding: [padding], ceilMode: ceilMode, countIncludePad: countIncludePad)
+    public convenience init(
+        kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true
+    ) throws {
+        try self.init(
+            kernelSize: [kernelSize], stride: stride.map { [$0] }, padding: [padding], ceilMode: ceilMode,
+            countIncludePad: countIncludePad)
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try avgPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+        try avgPool2d(
+            x, kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
+            countIncludePad: countIncludePad)
     }
 
     public override var extraRepr: String {
@@ -545,7 +619,9 @@ public final class Upsample: Module {
     public let mode: String
     public let alignCorners: Bool?
 
-    public init(size: [Int]? = nil, scaleFactor: [Double]? = nil, mode: String = "nearest", alignCorners: Bool? = nil) throws {
+    public init(size: [Int]? = nil, scaleFactor: [Double]? = nil, mode: String = "nearest", alignCorners: Bool? = nil)
+        throws
+    {
         guard (size == nil) != (scaleFactor == nil) else {
             throw DFMError.invalid("Upsample", "exactly one of size or scale_factor must be given")
         }
@@ -561,7 +637,9 @@ public final class Upsample: Module {
     }
 
     public override var extraRepr: String {
-        var s = size.map { "size=\(tupleRepr($0))" } ?? "scale_factor=\(scaleFactor.map { $0.count == 1 ? "\($0[0])" : "(" + $0.map { "\($0)" }.joined(separator: ", ") + ")" } ?? "None")"
+        var s =
+            size.map { "size=\(tupleRepr($0))" }
+            ?? "scale_factor=\(scaleFactor.map { $0.count == 1 ? "\($0[0])" : "(" + $0.map { "\($0)" }.joined(separator: ", ") + ")" } ?? "None")"
         s += ", mode='\(mode)'"
         if let a = alignCorners { s += ", align_corners=\(pyBool(a))" }
         return s

@@ -26,8 +26,12 @@ open class Module: CustomStringConvertible {
         guard !name.isEmpty else { throw DFMError.invalid(op, "name can't be empty string \"\"") }
         guard !name.contains(".") else { throw DFMError.invalid(op, "name can't contain \".\" (got \"\(name)\")") }
         if paramEntries.contains(where: { $0.name == name }) || bufferEntries.contains(where: { $0.name == name })
-            || childEntries.contains(where: { $0.name == name }) {
-            throw DFMError.invalid(op, "attribute '\(name)' already exists in \(typeName); registered tensors and modules cannot be rebound (use copy_ to change a parameter's values)")
+            || childEntries.contains(where: { $0.name == name })
+        {
+            throw DFMError.invalid(
+                op,
+                "attribute '\(name)' already exists in \(typeName); registered tensors and modules cannot be rebound (use copy_ to change a parameter's values)"
+            )
         }
     }
 
@@ -38,10 +42,13 @@ open class Module: CustomStringConvertible {
         try checkNewName(name, "register_parameter")
         if let t {
             guard t.isLeaf else {
-                throw DFMError.invalid("register_parameter", "cannot assign a non-leaf tensor as parameter '\(name)'; parameters must be leaves (use detach())")
+                throw DFMError.invalid(
+                    "register_parameter",
+                    "cannot assign a non-leaf tensor as parameter '\(name)'; parameters must be leaves (use detach())")
             }
             guard t.dtype.isFloat else {
-                throw DFMError.type("register_parameter", "parameter '\(name)' must be float32 or float64, got \(t.dtype)")
+                throw DFMError.type(
+                    "register_parameter", "parameter '\(name)' must be float32 or float64, got \(t.dtype)")
             }
             try t.requiresGrad(requiresGrad)
         }
@@ -52,7 +59,8 @@ open class Module: CustomStringConvertible {
     public func registerBuffer(_ name: String, _ t: Tensor?, persistent: Bool = true) throws {
         try checkNewName(name, "register_buffer")
         if let t, !t.isLeaf {
-            throw DFMError.invalid("register_buffer", "buffer '\(name)' must not be part of an autograd graph (use detach())")
+            throw DFMError.invalid(
+                "register_buffer", "buffer '\(name)' must not be part of an autograd graph (use detach())")
         }
         bufferEntries.append((name, t, persistent))
     }
@@ -60,7 +68,9 @@ open class Module: CustomStringConvertible {
     /// torch's `add_module` / `register_module`.
     public func registerModule(_ name: String, _ m: Module) throws {
         try checkNewName(name, "register_module")
-        guard m !== self else { throw DFMError.invalid("register_module", "a module cannot be its own child ('\(name)')") }
+        guard m !== self else {
+            throw DFMError.invalid("register_module", "a module cannot be its own child ('\(name)')")
+        }
         childEntries.append((name, m))
     }
 
@@ -78,7 +88,9 @@ open class Module: CustomStringConvertible {
         var path = ""
         for part in target.split(separator: ".", omittingEmptySubsequences: false) {
             guard let c = m.child(String(part)) else {
-                throw DFMError(.notFound, "get_submodule: \(m.typeName)\(path.isEmpty ? "" : " '\(path)'") has no attribute `\(part)`")
+                throw DFMError(
+                    .notFound,
+                    "get_submodule: \(m.typeName)\(path.isEmpty ? "" : " '\(path)'") has no attribute `\(part)`")
             }
             path += path.isEmpty ? String(part) : ".\(part)"
             m = c
@@ -153,7 +165,9 @@ open class Module: CustomStringConvertible {
 
     public func buffers(recurse: Bool = true) -> [Tensor] { namedBuffers(recurse: recurse).map { $0.1 } }
 
-    private func namedMembers(prefix: String, recurse: Bool, _ members: (Module) -> [(String, Tensor?)]) -> [(String, Tensor)] {
+    private func namedMembers(prefix: String, recurse: Bool, _ members: (Module) -> [(String, Tensor?)]) -> [(
+        String, Tensor
+    )] {
         var memo = Set<ObjectIdentifier>()
         var out: [(String, Tensor)] = []
         let mods = recurse ? namedModules(prefix: prefix) : [(prefix, self)]
@@ -189,7 +203,9 @@ open class Module: CustomStringConvertible {
     /// before still holds them); integer buffers (num_batches_tracked) are left alone.
     @discardableResult
     public func to(_ dtype: DType) throws -> Self {
-        guard dtype.isFloat else { throw DFMError.type("to", "nn.Module.to only accepts floating point dtypes, but got \(dtype)") }
+        guard dtype.isFloat else {
+            throw DFMError.type("to", "nn.Module.to only accepts floating point dtypes, but got \(dtype)")
+        }
         for t in parameters() + buffers() where t.dtype.isFloat { try t.convert_(dtype) }
         return self
     }
@@ -217,7 +233,9 @@ open class Module: CustomStringConvertible {
         // Recursion depth is the module tree's depth (a handful of levels).
         func visit(_ m: Module, _ p: String) {
             for (name, t) in m.paramEntries { if let t { out.append((p + name, t.detach())) } }
-            for (name, t, persistent) in m.bufferEntries where persistent { if let t { out.append((p + name, t.detach())) } }
+            for (name, t, persistent) in m.bufferEntries where persistent {
+                if let t { out.append((p + name, t.detach())) }
+            }
             for (name, c) in m.childEntries { visit(c, p + name + ".") }
         }
         visit(self, prefix.isEmpty ? "" : prefix + ".")
@@ -241,14 +259,18 @@ open class Module: CustomStringConvertible {
     /// Size mismatches always throw; missing and unexpected keys throw when `strict`,
     /// otherwise they are returned (missing in module order, unexpected sorted).
     @discardableResult
-    public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws -> (missing: [String], unexpected: [String]) {
+    public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws -> (
+        missing: [String], unexpected: [String]
+    ) {
         try loadStateDict(state.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, strict: strict)
     }
 
     /// Ordered form of `loadStateDict`: unexpected keys come back in the given order. For a
     /// key given twice, the last value wins.
     @discardableResult
-    public func loadStateDict(_ entries: [(String, Tensor)], strict: Bool = true) throws -> (missing: [String], unexpected: [String]) {
+    public func loadStateDict(_ entries: [(String, Tensor)], strict: Bool = true) throws -> (
+        missing: [String], unexpected: [String]
+    ) {
         var given: [String: Tensor] = [:]
         var givenOrder: [String] = []
         for (k, v) in entries {
@@ -261,11 +283,16 @@ open class Module: CustomStringConvertible {
         var plan: [(Tensor, Tensor)] = []
         for (key, dst) in targets {
             expected.insert(key)
-            guard var src = given[key] else { missing.append(key); continue }
+            guard var src = given[key] else {
+                missing.append(key)
+                continue
+            }
             // torch's backward-compatibility rule: a 1-element 1-dim tensor loads into a 0-dim one.
             if dst.ndim == 0 && src.shape == [1] { src = src.viewAs([]) }
             guard src.shape == dst.shape else {
-                sizeErrors.append("size mismatch for \(key): copying a param with shape \(src.shape) from checkpoint, the shape in current model is \(dst.shape).")
+                sizeErrors.append(
+                    "size mismatch for \(key): copying a param with shape \(src.shape) from checkpoint, the shape in current model is \(dst.shape)."
+                )
                 continue
             }
             if dst.dtype == .int64 && src.dtype.isFloat {
@@ -279,22 +306,40 @@ open class Module: CustomStringConvertible {
         let unexpected = givenOrder.filter { !expected.contains($0) }
         var errors: [String] = []
         if strict {
-            if !missing.isEmpty { errors.append("Missing key(s) in state_dict: \(missing.map { "\"\($0)\"" }.joined(separator: ", ")).") }
-            if !unexpected.isEmpty { errors.append("Unexpected key(s) in state_dict: \(unexpected.map { "\"\($0)\"" }.joined(separator: ", ")).") }
+            if !missing.isEmpty {
+                errors.append("Missing key(s) in state_dict: \(missing.map { "\"\($0)\"" }.joined(separator: ", ")).")
+            }
+            if !unexpected.isEmpty {
+                errors.append(
+                    "Unexpected key(s) in state_dict: \(unexpected.map { "\"\($0)\"" }.joined(separator: ", ")).")
+            }
         }
         errors += sizeErrors
         let kind: DFMError.Kind = (errors.count == sizeErrors.count) ? .shapeMismatch : .stateError
         // Per-step BatchNorm statistics (a DFM model's bn_per_step option) are a mode, not a key typo: say so.
         let perStep = "running_mean_per_step"
-        if strict && unexpected.contains(where: { $0.hasSuffix(perStep) }) && !missing.contains(where: { $0.hasSuffix(perStep) }) {
-            errors.insert("the state_dict holds per-step BatchNorm statistics (bn_per_step) but this model keeps shared running statistics: build it with bn_per_step", at: 0)
-        } else if strict && missing.contains(where: { $0.hasSuffix(perStep) }) && !unexpected.contains(where: { $0.hasSuffix(perStep) }) {
-            errors.insert("this model keeps per-step BatchNorm statistics (bn_per_step) but the state_dict holds shared running statistics only: build it without bn_per_step", at: 0)
+        if strict && unexpected.contains(where: { $0.hasSuffix(perStep) })
+            && !missing.contains(where: { $0.hasSuffix(perStep) })
+        {
+            errors.insert(
+                "the state_dict holds per-step BatchNorm statistics (bn_per_step) but this model keeps shared running statistics: build it with bn_per_step",
+                at: 0)
+        } else if strict && missing.contains(where: { $0.hasSuffix(perStep) })
+            && !unexpected.contains(where: { $0.hasSuffix(perStep) })
+        {
+            errors.insert(
+                "this model keeps per-step BatchNorm statistics (bn_per_step) but the state_dict holds shared running statistics only: build it without bn_per_step",
+                at: 0)
         } else if sizeErrors.contains(where: { $0.contains("_per_step:") }) {
-            errors.insert("the state_dict's per-step BatchNorm statistics have a different number of sets (bn_per_step) than this model's", at: 0)
+            errors.insert(
+                "the state_dict's per-step BatchNorm statistics have a different number of sets (bn_per_step) than this model's",
+                at: 0)
         }
         if !errors.isEmpty {
-            throw DFMError(kind, "load_state_dict: Error(s) in loading state_dict for \(typeName):\n\t" + errors.joined(separator: "\n\t"))
+            throw DFMError(
+                kind,
+                "load_state_dict: Error(s) in loading state_dict for \(typeName):\n\t"
+                    + errors.joined(separator: "\n\t"))
         }
         for (dst, src) in plan where dst !== src { try dst.copy_(src) }
         return (missing, unexpected)
@@ -308,7 +353,8 @@ open class Module: CustomStringConvertible {
         for (k, v) in stateDict() { dict[k] = v }
         // Per-step BatchNorm statistics (bn_per_step) are a mode of the model: the file says which it holds.
         let sets = modules().compactMap { ($0 as? BatchNorm2d)?.stepSets }.max() ?? 0
-        try SafeTensors.write(dict, to: path, metadata: sets > 0 ? ["format": "pt", "dfm_bn_per_step": String(sets)] : ["format": "pt"])
+        try SafeTensors.write(
+            dict, to: path, metadata: sets > 0 ? ["format": "pt", "dfm_bn_per_step": String(sets)] : ["format": "pt"])
     }
 
     /// Loads a safetensors file written by `save(to:)` or by PyTorch's `safetensors.torch.save_file`.
@@ -321,7 +367,9 @@ open class Module: CustomStringConvertible {
 
     /// Subclasses override. The base class, like torch's, has no forward.
     open func forward(_ x: Tensor) throws -> Tensor {
-        throw DFMError.state("forward", "Module [\(typeName)] is missing the required \"forward\" function (not implemented for \(typeName))")
+        throw DFMError.state(
+            "forward",
+            "Module [\(typeName)] is missing the required \"forward\" function (not implemented for \(typeName))")
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x) }

@@ -19,14 +19,23 @@ public class RNNBase: Module {
     /// Draws the dropout masks between layers (the global generator when nil).
     public var generator: Generator?
 
-    public init(mode: RecurrentMode, inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true,
-                batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false) throws {
+    public init(
+        mode: RecurrentMode, inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true,
+        batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false
+    ) throws {
         let op = mode.moduleName
         guard dropout >= 0, dropout <= 1, dropout.isFinite else {
-            throw DFMError.invalid(op, "dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got \(dropout)")
+            throw DFMError.invalid(
+                op,
+                "dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got \(dropout)"
+            )
         }
-        guard hiddenSize > 0 else { throw DFMError.invalid(op, "hidden_size must be greater than zero, got \(hiddenSize)") }
-        guard numLayers > 0 else { throw DFMError.invalid(op, "num_layers must be greater than zero, got \(numLayers)") }
+        guard hiddenSize > 0 else {
+            throw DFMError.invalid(op, "hidden_size must be greater than zero, got \(hiddenSize)")
+        }
+        guard numLayers > 0 else {
+            throw DFMError.invalid(op, "num_layers must be greater than zero, got \(numLayers)")
+        }
         guard inputSize >= 0 else { throw DFMError.invalid(op, "input_size must be non-negative, got \(inputSize)") }
         self.mode = mode
         self.inputSize = inputSize
@@ -64,10 +73,13 @@ public class RNNBase: Module {
     /// torch's forward: `input` (T, B, I), (B, T, I) with batchFirst, or unbatched (T, I);
     /// `hx` (and `cx` for LSTM) (layers·directions, B, H), zeros when nil. Returns
     /// (output, h_n, c_n) with c_n nil except for LSTM.
-    public func forward(_ input: Tensor, hx: Tensor?, cx: Tensor? = nil) throws -> (output: Tensor, h: Tensor, c: Tensor?) {
-        try recurrent(input, hx: hx, cx: cx, params: flatWeights, hasBiases: bias, mode: mode, numLayers: numLayers,
-                      dropout: dropout, training: training, bidirectional: bidirectional, batchFirst: batchFirst,
-                      generator: generator)
+    public func forward(_ input: Tensor, hx: Tensor?, cx: Tensor? = nil) throws -> (
+        output: Tensor, h: Tensor, c: Tensor?
+    ) {
+        try recurrent(
+            input, hx: hx, cx: cx, params: flatWeights, hasBiases: bias, mode: mode, numLayers: numLayers,
+            dropout: dropout, training: training, bidirectional: bidirectional, batchFirst: batchFirst,
+            generator: generator)
     }
 
     /// The output sequence only (what a single-tensor caller such as dfm_module_forward gets).
@@ -87,34 +99,43 @@ public class RNNBase: Module {
 
 /// torch.nn.RNN(input_size, hidden_size, num_layers, nonlinearity='tanh' | 'relu', ...).
 public final class RNN: RNNBase {
-    public init(_ inputSize: Int, _ hiddenSize: Int, numLayers: Int = 1, nonlinearity: String = "tanh", bias: Bool = true,
-                batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false) throws {
+    public init(
+        _ inputSize: Int, _ hiddenSize: Int, numLayers: Int = 1, nonlinearity: String = "tanh", bias: Bool = true,
+        batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false
+    ) throws {
         let mode: RecurrentMode
         switch nonlinearity {
         case "tanh": mode = .rnnTanh
         case "relu": mode = .rnnRelu
         default: throw DFMError.invalid("RNN", "Unknown nonlinearity '\(nonlinearity)'. Select from 'tanh' or 'relu'.")
         }
-        try super.init(mode: mode, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
-                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional)
+        try super.init(
+            mode: mode, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+            batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional)
     }
 }
 
 /// torch.nn.LSTM (gates i, f, g, o; no proj_size).
 public final class LSTM: RNNBase {
-    public init(_ inputSize: Int, _ hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Double = 0, bidirectional: Bool = false) throws {
-        try super.init(mode: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
-                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional)
+    public init(
+        _ inputSize: Int, _ hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+        dropout: Double = 0, bidirectional: Bool = false
+    ) throws {
+        try super.init(
+            mode: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+            batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional)
     }
 }
 
 /// torch.nn.GRU (gates r, z, n).
 public final class GRU: RNNBase {
-    public init(_ inputSize: Int, _ hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
-                dropout: Double = 0, bidirectional: Bool = false) throws {
-        try super.init(mode: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
-                       batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional)
+    public init(
+        _ inputSize: Int, _ hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+        dropout: Double = 0, bidirectional: Bool = false
+    ) throws {
+        try super.init(
+            mode: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+            batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional)
     }
 }
 
@@ -133,7 +154,9 @@ public class RNNCellBase: Module {
 
     public init(mode: RecurrentMode, inputSize: Int, hiddenSize: Int, bias: Bool = true) throws {
         let op = mode.moduleName + "Cell"
-        guard hiddenSize > 0 else { throw DFMError.invalid(op, "hidden_size must be greater than zero, got \(hiddenSize)") }
+        guard hiddenSize > 0 else {
+            throw DFMError.invalid(op, "hidden_size must be greater than zero, got \(hiddenSize)")
+        }
         guard inputSize >= 0 else { throw DFMError.invalid(op, "input_size must be non-negative, got \(inputSize)") }
         self.mode = mode
         self.inputSize = inputSize

@@ -5,8 +5,12 @@ import Foundation
 // match torchvision checkpoints exactly.
 
 /// torchvision.models.resnet.conv3x3: 3×3, padding = dilation, no bias.
-public func conv3x3(_ inPlanes: Int, _ outPlanes: Int, stride: Int = 1, groups: Int = 1, dilation: Int = 1) throws -> Conv2d {
-    try Conv2d(inPlanes, outPlanes, kernelSize: 3, stride: stride, padding: dilation, dilation: dilation, groups: groups, bias: false)
+public func conv3x3(_ inPlanes: Int, _ outPlanes: Int, stride: Int = 1, groups: Int = 1, dilation: Int = 1) throws
+    -> Conv2d
+{
+    try Conv2d(
+        inPlanes, outPlanes, kernelSize: 3, stride: stride, padding: dilation, dilation: dilation, groups: groups,
+        bias: false)
 }
 
 /// torchvision.models.resnet.conv1x1: 1×1, no bias.
@@ -33,12 +37,18 @@ public final class BasicBlock: Module {
     public let downsample: Module?
     public let stride: Int
 
-    public init(inplanes: Int, planes: Int, stride: Int = 1, downsample: Module? = nil, groups: Int = 1,
-                baseWidth: Int = 64, dilation: Int = 1) throws {
+    public init(
+        inplanes: Int, planes: Int, stride: Int = 1, downsample: Module? = nil, groups: Int = 1,
+        baseWidth: Int = 64, dilation: Int = 1
+    ) throws {
         guard groups == 1, baseWidth == 64 else {
-            throw DFMError.invalid("BasicBlock", "BasicBlock only supports groups=1 and base_width=64 (got groups=\(groups), base_width=\(baseWidth))")
+            throw DFMError.invalid(
+                "BasicBlock",
+                "BasicBlock only supports groups=1 and base_width=64 (got groups=\(groups), base_width=\(baseWidth))")
         }
-        guard dilation <= 1 else { throw DFMError.invalid("BasicBlock", "Dilation > 1 not supported in BasicBlock (got \(dilation))") }
+        guard dilation <= 1 else {
+            throw DFMError.invalid("BasicBlock", "Dilation > 1 not supported in BasicBlock (got \(dilation))")
+        }
         conv1 = try conv3x3(inplanes, planes, stride: stride)
         bn1 = try BatchNorm2d(planes)
         relu = ReLU()
@@ -77,8 +87,10 @@ public final class Bottleneck: Module {
     public let downsample: Module?
     public let stride: Int
 
-    public init(inplanes: Int, planes: Int, stride: Int = 1, downsample: Module? = nil, groups: Int = 1,
-                baseWidth: Int = 64, dilation: Int = 1) throws {
+    public init(
+        inplanes: Int, planes: Int, stride: Int = 1, downsample: Module? = nil, groups: Int = 1,
+        baseWidth: Int = 64, dilation: Int = 1
+    ) throws {
         let width = Int(Double(planes) * (Double(baseWidth) / 64.0)) * groups
         conv1 = try conv1x1(inplanes, width)
         bn1 = try BatchNorm2d(width)
@@ -129,9 +141,14 @@ public struct ResNetLayerBuilder {
 
     /// Builds `blocks` blocks of `planes`; the first one strides (or, with `dilate`, dilates
     /// instead) and gets a conv1x1+BN downsample when the stride or channel count changes.
-    public mutating func makeLayer(planes: Int, blocks: Int, stride: Int = 1, dilate: Bool = false) throws -> Sequential {
-        guard blocks >= 1 else { throw DFMError.invalid("make_layer", "a layer needs at least one block, got \(blocks)") }
-        guard planes > 0, stride > 0 else { throw DFMError.invalid("make_layer", "planes and stride must be positive, got \(planes) and \(stride)") }
+    public mutating func makeLayer(planes: Int, blocks: Int, stride: Int = 1, dilate: Bool = false) throws -> Sequential
+    {
+        guard blocks >= 1 else {
+            throw DFMError.invalid("make_layer", "a layer needs at least one block, got \(blocks)")
+        }
+        guard planes > 0, stride > 0 else {
+            throw DFMError.invalid("make_layer", "planes and stride must be positive, got \(planes) and \(stride)")
+        }
         var stride = stride
         let previousDilation = dilation
         if dilate {
@@ -141,7 +158,8 @@ public struct ResNetLayerBuilder {
         let outChannels = planes * block.expansion
         var downsample: Module? = nil
         if stride != 1 || inplanes != outChannels {
-            downsample = try Sequential(try conv1x1(inplanes, outChannels, stride: stride), try BatchNorm2d(outChannels))
+            downsample = try Sequential(
+                try conv1x1(inplanes, outChannels, stride: stride), try BatchNorm2d(outChannels))
         }
         var layers: [Module] = [try makeBlock(inplanes, planes, stride, downsample, previousDilation)]
         inplanes = outChannels
@@ -151,14 +169,18 @@ public struct ResNetLayerBuilder {
         return try Sequential(layers)
     }
 
-    private func makeBlock(_ inplanes: Int, _ planes: Int, _ stride: Int, _ downsample: Module?, _ dilation: Int) throws -> Module {
+    private func makeBlock(_ inplanes: Int, _ planes: Int, _ stride: Int, _ downsample: Module?, _ dilation: Int) throws
+        -> Module
+    {
         switch block {
         case .basic:
-            return try BasicBlock(inplanes: inplanes, planes: planes, stride: stride, downsample: downsample,
-                                  groups: groups, baseWidth: baseWidth, dilation: dilation)
+            return try BasicBlock(
+                inplanes: inplanes, planes: planes, stride: stride, downsample: downsample,
+                groups: groups, baseWidth: baseWidth, dilation: dilation)
         case .bottleneck:
-            return try Bottleneck(inplanes: inplanes, planes: planes, stride: stride, downsample: downsample,
-                                  groups: groups, baseWidth: baseWidth, dilation: dilation)
+            return try Bottleneck(
+                inplanes: inplanes, planes: planes, stride: stride, downsample: downsample,
+                groups: groups, baseWidth: baseWidth, dilation: dilation)
         }
     }
 }
@@ -176,12 +198,18 @@ public final class ResNet: Module {
     public let avgpool: AdaptiveAvgPool2d
     public let fc: Linear
 
-    public init(block: ResNetBlock, layers: [Int], numClasses: Int = 1000, zeroInitResidual: Bool = false,
-                groups: Int = 1, widthPerGroup: Int = 64, replaceStrideWithDilation: [Bool] = [false, false, false],
-                inChannels: Int = 3) throws {
-        guard layers.count == 4 else { throw DFMError.invalid("ResNet", "layers must list 4 block counts, got \(layers)") }
+    public init(
+        block: ResNetBlock, layers: [Int], numClasses: Int = 1000, zeroInitResidual: Bool = false,
+        groups: Int = 1, widthPerGroup: Int = 64, replaceStrideWithDilation: [Bool] = [false, false, false],
+        inChannels: Int = 3
+    ) throws {
+        guard layers.count == 4 else {
+            throw DFMError.invalid("ResNet", "layers must list 4 block counts, got \(layers)")
+        }
         guard replaceStrideWithDilation.count == 3 else {
-            throw DFMError.invalid("ResNet", "replace_stride_with_dilation should be None or a 3-element tuple, got \(replaceStrideWithDilation)")
+            throw DFMError.invalid(
+                "ResNet",
+                "replace_stride_with_dilation should be None or a 3-element tuple, got \(replaceStrideWithDilation)")
         }
         var b = ResNetLayerBuilder(block: block, inplanes: 64, groups: groups, baseWidth: widthPerGroup)
         conv1 = try Conv2d(inChannels, 64, kernelSize: 7, stride: 2, padding: 3, bias: false)
@@ -195,8 +223,10 @@ public final class ResNet: Module {
         avgpool = try AdaptiveAvgPool2d([1, 1])
         fc = try Linear(512 * block.expansion, numClasses)
         super.init()
-        for (name, m) in [("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool), ("layer1", layer1),
-                          ("layer2", layer2), ("layer3", layer3), ("layer4", layer4), ("avgpool", avgpool), ("fc", fc)] as [(String, Module)] {
+        for (name, m) in [
+            ("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool), ("layer1", layer1),
+            ("layer2", layer2), ("layer3", layer3), ("layer4", layer4), ("avgpool", avgpool), ("fc", fc),
+        ] as [(String, Module)] {
             try registerModule(name, m)
         }
         try ResNet.initWeights(self, zeroInitResidual: zeroInitResidual)

@@ -20,10 +20,17 @@ public final class MultiheadAttention: Module {
     public init(embedDim: Int, numHeads: Int, dropout: Float = 0, bias: Bool = true, batchFirst: Bool = false) throws {
         let op = "MultiheadAttention"
         guard embedDim > 0, numHeads > 0 else {
-            throw DFMError.invalid(op, "embed_dim and num_heads must be greater than 0, got embed_dim=\(embedDim) and num_heads=\(numHeads) instead")
+            throw DFMError.invalid(
+                op,
+                "embed_dim and num_heads must be greater than 0, got embed_dim=\(embedDim) and num_heads=\(numHeads) instead"
+            )
         }
-        guard embedDim % numHeads == 0 else { throw DFMError.invalid(op, "embed_dim must be divisible by num_heads, got \(embedDim) and \(numHeads)") }
-        guard dropout >= 0, dropout <= 1 else { throw DFMError.invalid(op, "dropout probability has to be between 0 and 1, but got \(dropout)") }
+        guard embedDim % numHeads == 0 else {
+            throw DFMError.invalid(op, "embed_dim must be divisible by num_heads, got \(embedDim) and \(numHeads)")
+        }
+        guard dropout >= 0, dropout <= 1 else {
+            throw DFMError.invalid(op, "dropout probability has to be between 0 and 1, but got \(dropout)")
+        }
         self.embedDim = embedDim
         self.numHeads = numHeads
         self.dropout = dropout
@@ -50,17 +57,22 @@ public final class MultiheadAttention: Module {
 
     /// torch's forward(query, key, value, key_padding_mask, need_weights, attn_mask,
     /// average_attn_weights, is_causal) → (output, weights or nil).
-    public func forward(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: Tensor? = nil, needWeights: Bool = true,
-                        attnMask: Tensor? = nil, averageAttnWeights: Bool = true,
-                        isCausal: Bool = false) throws -> (output: Tensor, weights: Tensor?) {
-        try multiHeadAttentionForward(query: query, key: key, value: value, numHeads: numHeads, inProjWeight: inProjWeight,
-                                      inProjBias: inProjBias, outProjWeight: outProj.weight, outProjBias: outProj.bias,
-                                      dropoutP: dropout, training: training, keyPaddingMask: keyPaddingMask,
-                                      needWeights: needWeights, attnMask: attnMask, averageAttnWeights: averageAttnWeights,
-                                      isCausal: isCausal, batchFirst: batchFirst, generator: generator)
+    public func forward(
+        query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: Tensor? = nil, needWeights: Bool = true,
+        attnMask: Tensor? = nil, averageAttnWeights: Bool = true,
+        isCausal: Bool = false
+    ) throws -> (output: Tensor, weights: Tensor?) {
+        try multiHeadAttentionForward(
+            query: query, key: key, value: value, numHeads: numHeads, inProjWeight: inProjWeight,
+            inProjBias: inProjBias, outProjWeight: outProj.weight, outProjBias: outProj.bias,
+            dropoutP: dropout, training: training, keyPaddingMask: keyPaddingMask,
+            needWeights: needWeights, attnMask: attnMask, averageAttnWeights: averageAttnWeights,
+            isCausal: isCausal, batchFirst: batchFirst, generator: generator)
     }
 
-    public override var extraRepr: String { "embed_dim=\(embedDim), num_heads=\(numHeads), dropout=\(dropout), batch_first=\(pyBool(batchFirst))" }
+    public override var extraRepr: String {
+        "embed_dim=\(embedDim), num_heads=\(numHeads), dropout=\(dropout), batch_first=\(pyBool(batchFirst))"
+    }
 }
 
 /// torch.nn.TransformerEncoderLayer: self-attention and a feed-forward block, each with a
@@ -86,14 +98,20 @@ public final class TransformerEncoderLayer: Module {
     public let dropout1: Dropout
     public let dropout2: Dropout
 
-    public init(dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1, activation: String = "relu",
-                layerNormEps: Double = 1e-5, batchFirst: Bool = false, normFirst: Bool = false, bias: Bool = true) throws {
+    public init(
+        dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1, activation: String = "relu",
+        layerNormEps: Double = 1e-5, batchFirst: Bool = false, normFirst: Bool = false, bias: Bool = true
+    ) throws {
         let op = "TransformerEncoderLayer"
         guard activation == "relu" || activation == "gelu" else {
             throw DFMError.invalid(op, "activation should be relu/gelu, not \(activation)")
         }
-        guard dimFeedforward > 0 else { throw DFMError.invalid(op, "dim_feedforward must be positive, got \(dimFeedforward)") }
-        guard layerNormEps.isFinite, layerNormEps >= 0 else { throw DFMError.invalid(op, "layer_norm_eps must be finite and non-negative, got \(layerNormEps)") }
+        guard dimFeedforward > 0 else {
+            throw DFMError.invalid(op, "dim_feedforward must be positive, got \(dimFeedforward)")
+        }
+        guard layerNormEps.isFinite, layerNormEps >= 0 else {
+            throw DFMError.invalid(op, "layer_norm_eps must be finite and non-negative, got \(layerNormEps)")
+        }
         self.dModel = dModel
         self.nhead = nhead
         self.dimFeedforward = dimFeedforward
@@ -103,7 +121,8 @@ public final class TransformerEncoderLayer: Module {
         self.batchFirst = batchFirst
         self.normFirst = normFirst
         self.bias = bias
-        selfAttn = try MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst)
+        selfAttn = try MultiheadAttention(
+            embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst)
         linear1 = try Linear(dModel, dimFeedforward, bias: bias)
         self.dropout = try Dropout(p: dropout)
         linear2 = try Linear(dimFeedforward, dModel, bias: bias)
@@ -112,8 +131,10 @@ public final class TransformerEncoderLayer: Module {
         dropout1 = try Dropout(p: dropout)
         dropout2 = try Dropout(p: dropout)
         super.init()
-        for (name, m) in [("self_attn", selfAttn), ("linear1", linear1), ("dropout", self.dropout), ("linear2", linear2),
-                          ("norm1", norm1), ("norm2", norm2), ("dropout1", dropout1), ("dropout2", dropout2)] as [(String, Module)] {
+        for (name, m) in [
+            ("self_attn", selfAttn), ("linear1", linear1), ("dropout", self.dropout), ("linear2", linear2),
+            ("norm1", norm1), ("norm2", norm2), ("dropout1", dropout1), ("dropout2", dropout2),
+        ] as [(String, Module)] {
             try registerModule(name, m)
         }
     }
@@ -122,9 +143,10 @@ public final class TransformerEncoderLayer: Module {
 
     /// A new layer with the same configuration and a copy of this one's parameters (torch's deepcopy).
     public func copy() throws -> TransformerEncoderLayer {
-        let c = try TransformerEncoderLayer(dModel: dModel, nhead: nhead, dimFeedforward: dimFeedforward, dropout: dropoutP,
-                                            activation: activation, layerNormEps: layerNormEps, batchFirst: batchFirst,
-                                            normFirst: normFirst, bias: bias)
+        let c = try TransformerEncoderLayer(
+            dModel: dModel, nhead: nhead, dimFeedforward: dimFeedforward, dropout: dropoutP,
+            activation: activation, layerNormEps: layerNormEps, batchFirst: batchFirst,
+            normFirst: normFirst, bias: bias)
         _ = try c.loadStateDict(stateDict(), strict: true)
         c.train(training)
         return c
@@ -133,10 +155,15 @@ public final class TransformerEncoderLayer: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, srcMask: nil, srcKeyPaddingMask: nil) }
 
     /// torch's forward(src, src_mask, src_key_padding_mask, is_causal).
-    public func forward(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor?, isCausal: Bool = false) throws -> Tensor {
+    public func forward(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor?, isCausal: Bool = false) throws
+        -> Tensor
+    {
         func sa(_ x: Tensor) throws -> Tensor {
-            try dropout1(try selfAttn.forward(query: x, key: x, value: x, keyPaddingMask: srcKeyPaddingMask, needWeights: false,
-                                              attnMask: srcMask, isCausal: isCausal).output)
+            try dropout1(
+                try selfAttn.forward(
+                    query: x, key: x, value: x, keyPaddingMask: srcKeyPaddingMask, needWeights: false,
+                    attnMask: srcMask, isCausal: isCausal
+                ).output)
         }
         func ff(_ x: Tensor) throws -> Tensor {
             let h = try linear1(x)
@@ -160,7 +187,9 @@ public final class TransformerEncoder: Module {
     public let numLayers: Int
 
     public init(_ encoderLayer: TransformerEncoderLayer, numLayers: Int, norm: LayerNorm? = nil) throws {
-        guard numLayers > 0 else { throw DFMError.invalid("TransformerEncoder", "num_layers must be positive, got \(numLayers)") }
+        guard numLayers > 0 else {
+            throw DFMError.invalid("TransformerEncoder", "num_layers must be positive, got \(numLayers)")
+        }
         self.numLayers = numLayers
         layers = try ModuleList(try (0..<numLayers).map { _ in try encoderLayer.copy() })
         self.norm = norm
@@ -173,7 +202,9 @@ public final class TransformerEncoder: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor { try forward(x, mask: nil, srcKeyPaddingMask: nil) }
 
-    public func forward(_ src: Tensor, mask: Tensor?, srcKeyPaddingMask: Tensor?, isCausal: Bool = false) throws -> Tensor {
+    public func forward(_ src: Tensor, mask: Tensor?, srcKeyPaddingMask: Tensor?, isCausal: Bool = false) throws
+        -> Tensor
+    {
         var x = src
         for case let layer as TransformerEncoderLayer in layers.items {
             x = try layer.forward(x, srcMask: mask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal)
@@ -187,20 +218,25 @@ extension Init {
     /// (absolute bounds), by torch's method: u ~ U(2Φ(α) - 1, 2Φ(β) - 1), x = mean + std·√2·erfinv(u),
     /// clamped to [a, b]. Draws in float32 (either dtype), like the other random inits.
     @discardableResult
-    public static func truncNormal_(_ t: Tensor, mean: Float = 0, std: Float = 1, a: Float = -2, b: Float = 2,
-                                    generator: Generator? = nil) throws -> Tensor {
+    public static func truncNormal_(
+        _ t: Tensor, mean: Float = 0, std: Float = 1, a: Float = -2, b: Float = 2,
+        generator: Generator? = nil
+    ) throws -> Tensor {
         let op = "trunc_normal_"
         guard t.dtype.isFloat else { throw DFMError.type(op, "expected a floating point tensor, got \(t.dtype)") }
         guard mean.isFinite, std.isFinite, std >= 0, a.isFinite, b.isFinite, a < b else {
-            throw DFMError.invalid(op, "expected finite mean, std >= 0 and a < b, got mean \(mean), std \(std), a \(a), b \(b)")
+            throw DFMError.invalid(
+                op, "expected finite mean, std >= 0 and a < b, got mean \(mean), std \(std), a \(a), b \(b)")
         }
         if t.count == 0 { return t }
         if std == 0 { return try constant_(t, Double(Swift.min(Swift.max(mean, a), b))) }
         func cdf(_ x: Double) -> Double { (1 + Foundation.erf(x / 2.0.squareRoot())) / 2 }
-        let lo = 2 * cdf(Double(a - mean) / Double(std)) - 1, hi = 2 * cdf(Double(b - mean) / Double(std)) - 1
+        let lo = 2 * cdf(Double(a - mean) / Double(std)) - 1
+        let hi = 2 * cdf(Double(b - mean) / Double(std)) - 1
         let u = try Tensor.zeros(t.shape)
         try DFM.uniform_(u, low: Float(lo), high: Float(hi), generator: generator)
-        let up = u.f, s2 = Double(std) * 2.0.squareRoot()
+        let up = u.f
+        let s2 = Double(std) * 2.0.squareRoot()
         for k in 0..<u.count { up[k] = Swift.min(Swift.max(Float(Double(mean) + s2 * erfinv(Double(up[k]))), a), b) }
         try t.copy_(u)
         return t
@@ -210,18 +246,23 @@ extension Init {
     static func erfinv(_ y: Double) -> Double {
         if y <= -1 { return -.infinity }
         if y >= 1 { return .infinity }
-        var w = -Foundation.log((1 - y) * (1 + y)), x: Double
+        var w = -Foundation.log((1 - y) * (1 + y))
+        var x: Double
         if w < 5 {
             w -= 2.5
             var p = 2.81022636e-08
-            for c in [3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
-                      0.246640727, 1.50140941] { p = c + p * w }
+            for c in [
+                3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
+                0.246640727, 1.50140941,
+            ] { p = c + p * w }
             x = p * y
         } else {
             w = w.squareRoot() - 3
             var p = -0.000200214257
-            for c in [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
-                      1.00167406, 2.83297682] { p = c + p * w }
+            for c in [
+                0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+                1.00167406, 2.83297682,
+            ] { p = c + p * w }
             x = p * y
         }
         for _ in 0..<2 { x -= (Foundation.erf(x) - y) / (2 / Double.pi.squareRoot() * Foundation.exp(-x * x)) }

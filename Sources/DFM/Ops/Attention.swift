@@ -6,13 +6,16 @@ import Foundation
 /// torch.nn.functional.gelu(x, approximate="tanh"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 /// Its own derivative (torch's GeluBackward for "tanh"), not the chain through tanh and pow.
 public func geluTanh(_ a: Tensor) throws -> Tensor {
-    let beta = (2.0 / Double.pi).squareRoot(), kappa = 0.044715
+    let beta = (2.0 / Double.pi).squareRoot()
+    let kappa = 0.044715
     let out = try EW.map(a, op: "gelu_tanh") { x in 0.5 * x * (1 + Foundation.tanh(beta * (x + kappa * x * x * x))) }
     return record("gelu_tanh", out, [a]) { g in
-        [try EW.zip(g, a, op: "gelu_tanh_backward") { g, x in
-            let t = Foundation.tanh(beta * (x + kappa * x * x * x))
-            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * beta * (1 + 3 * kappa * x * x))
-        }]
+        [
+            try EW.zip(g, a, op: "gelu_tanh_backward") { g, x in
+                let t = Foundation.tanh(beta * (x + kappa * x * x * x))
+                return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * beta * (1 + 3 * kappa * x * x))
+            }
+        ]
     }
 }
 
@@ -36,10 +39,14 @@ public func gelu(_ a: Tensor, approximate: String) throws -> Tensor {
 /// position (top-left aligned, torch's tril). A query row with every key masked gives zeros
 /// (torch's safe softmax in SDPA), not NaN. Dropout (p > 0) applies as in torch's SDPA,
 /// whatever the module mode: callers pass 0 in eval.
-public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor? = nil, dropoutP: Float = 0,
-                                      isCausal: Bool = false, scale: Double? = nil, generator: Generator? = nil) throws -> Tensor {
-    try attention(q, k, v, attnMask: attnMask, dropoutP: dropoutP, isCausal: isCausal, scale: scale,
-                  generator: generator, needWeights: false, op: "scaled_dot_product_attention").out
+public func scaledDotProductAttention(
+    _ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor? = nil, dropoutP: Float = 0,
+    isCausal: Bool = false, scale: Double? = nil, generator: Generator? = nil
+) throws -> Tensor {
+    try attention(
+        q, k, v, attnMask: attnMask, dropoutP: dropoutP, isCausal: isCausal, scale: scale,
+        generator: generator, needWeights: false, op: "scaled_dot_product_attention"
+    ).out
 }
 
 /// The fused attention kernel. Forward, per (batch, head) matrix: P = softmax(scale·q·kᵀ + mask)
@@ -48,24 +55,36 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, att
 /// dS = P ⊙ (dP - Σ_j dP·P), dq = scale·dS·k, dk = scale·dSᵀ·q, dmask = dS.
 /// Returns the output and, when `needWeights`, W (the weights after dropout, as torch's MHA
 /// returns them), differentiable through a second node that reuses the same saved P.
-func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropoutP: Float, isCausal: Bool, scale: Double?,
-               generator: Generator?, needWeights: Bool, op: String) throws -> (out: Tensor, weights: Tensor?) {
+func attention(
+    _ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropoutP: Float, isCausal: Bool, scale: Double?,
+    generator: Generator?, needWeights: Bool, op: String
+) throws -> (out: Tensor, weights: Tensor?) {
     let dtype = try commonFloat([q, k, v], op)
     guard q.ndim >= 2, k.ndim == q.ndim, v.ndim == q.ndim else {
-        throw DFMError.shape(op, "expected query (*, L, E), key (*, S, E) and value (*, S, Ev) of one rank >= 2, got shapes \(q.shape), \(k.shape) and \(v.shape)")
+        throw DFMError.shape(
+            op,
+            "expected query (*, L, E), key (*, S, E) and value (*, S, Ev) of one rank >= 2, got shapes \(q.shape), \(k.shape) and \(v.shape)"
+        )
     }
     let batch = Array(q.shape.dropLast(2))
     guard Array(k.shape.dropLast(2)) == batch, Array(v.shape.dropLast(2)) == batch else {
-        throw DFMError.shape(op, "query, key and value must have the same batch dims, got shapes \(q.shape), \(k.shape) and \(v.shape)")
+        throw DFMError.shape(
+            op, "query, key and value must have the same batch dims, got shapes \(q.shape), \(k.shape) and \(v.shape)")
     }
-    let L = q.shape[q.ndim - 2], E = q.shape[q.ndim - 1], S = k.shape[k.ndim - 2], Ev = v.shape[v.ndim - 1]
+    let L = q.shape[q.ndim - 2]
+    let E = q.shape[q.ndim - 1]
+    let S = k.shape[k.ndim - 2]
+    let Ev = v.shape[v.ndim - 1]
     guard k.shape[k.ndim - 1] == E else {
         throw DFMError.shape(op, "query and key must have the same embedding size, got \(E) and \(k.shape[k.ndim - 1])")
     }
     guard v.shape[v.ndim - 2] == S else {
-        throw DFMError.shape(op, "key and value must have the same sequence length, got \(S) and \(v.shape[v.ndim - 2])")
+        throw DFMError.shape(
+            op, "key and value must have the same sequence length, got \(S) and \(v.shape[v.ndim - 2])")
     }
-    guard dropoutP >= 0, dropoutP <= 1 else { throw DFMError.invalid(op, "dropout_p must be in [0, 1], got \(dropoutP)") }
+    guard dropoutP >= 0, dropoutP <= 1 else {
+        throw DFMError.invalid(op, "dropout_p must be in [0, 1], got \(dropoutP)")
+    }
     if isCausal && attnMask != nil {
         throw DFMError.invalid(op, "explicit attn_mask should not be set when is_causal=True")
     }
@@ -89,7 +108,9 @@ func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropout
                 return f.shape == full ? f : try EW.expand(f, to: full)
             }
         } else if m.dtype.isFloat {
-            guard m.dtype == dtype else { throw DFMError.type(op, "a float attn_mask must be \(dtype) like the query, got \(m.dtype)") }
+            guard m.dtype == dtype else {
+                throw DFMError.type(op, "a float attn_mask must be \(dtype) like the query, got \(m.dtype)")
+            }
             additive = m.shape == full ? m : try EW.expand(m, to: full)
             if m.requiresGrad { maskForGrad = m }
         } else {
@@ -116,23 +137,34 @@ func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropout
             if dropoutP == 1 {
                 dp.update(repeating: 0, count: drop.count)
             } else {
-                let keep = 1 - dropoutP, inv = 1 / (1 - R(dropoutP))
+                let keep = 1 - dropoutP
+                let inv = 1 / (1 - R(dropoutP))
                 (generator ?? .default).fillBlocks(drop.count, costPerItem: 2) { s, r in
                     for i in r { dp[i] = s.uniformFloat() < keep ? inv : 0 }
                 }
             }
         }
-        let qp = q.p(R.self), kp = k.p(R.self), vp = v.p(R.self), op_ = out.p(R.self)
-        let pp = probs.p(R.self), wp = weights.p(R.self), dp = drop?.p(R.self), mp = additive?.p(R.self)
+        let qp = q.p(R.self)
+        let kp = k.p(R.self)
+        let vp = v.p(R.self)
+        let op_ = out.p(R.self)
+        let pp = probs.p(R.self)
+        let wp = weights.p(R.self)
+        let dp = drop?.p(R.self)
+        let mp = additive?.p(R.self)
         let s = R(sc)
         overHeads { heads in
             for b in heads {
                 let pb = pp + b * L * S
-                gemm(transA: false, transB: true, m: L, n: S, k: E, alpha: s, a: qp + b * L * E, lda: E,
-                     b: kp + b * S * E, ldb: E, c: pb, ldc: S)
+                gemm(
+                    transA: false, transB: true, m: L, n: S, k: E, alpha: s, a: qp + b * L * E, lda: E,
+                    b: kp + b * S * E, ldb: E, c: pb, ldc: S)
                 for i in 0..<L {
                     let row = pb + i * S
-                    if let mp { let mr = mp + b * L * S + i * S; for j in 0..<S { row[j] += mr[j] } }
+                    if let mp {
+                        let mr = mp + b * L * S + i * S
+                        for j in 0..<S { row[j] += mr[j] }
+                    }
                     if isCausal && i + 1 < S { for j in (i + 1)..<S { row[j] = -.infinity } }
                     var mx = -R.infinity
                     for j in 0..<S { mx = Swift.max(mx, row[j]) }
@@ -143,26 +175,37 @@ func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropout
                         continue
                     }
                     var sum: R = 0
-                    for j in 0..<S { let e = R.exp(row[j] - mx); row[j] = e; sum += e }
+                    for j in 0..<S {
+                        let e = R.exp(row[j] - mx)
+                        row[j] = e
+                        sum += e
+                    }
                     let inv = 1 / sum
                     for j in 0..<S { row[j] *= inv }
                 }
                 if let dp {
-                    let wb = wp + b * L * S, db = dp + b * L * S
+                    let wb = wp + b * L * S
+                    let db = dp + b * L * S
                     for j in 0..<(L * S) { wb[j] = pb[j] * db[j] }
                 }
-                gemm(transA: false, transB: false, m: L, n: Ev, k: S, a: wp + b * L * S, lda: S,
-                     b: vp + b * S * Ev, ldb: Ev, c: op_ + b * L * Ev, ldc: Ev)
+                gemm(
+                    transA: false, transB: false, m: L, n: Ev, k: S, a: wp + b * L * S, lda: S,
+                    b: vp + b * S * Ev, ldb: Ev, c: op_ + b * L * Ev, ldc: Ev)
             }
         }
         /// dq, dk and the float mask's gradient from the gradient of the weights W, which
         /// `fill(b, buffer)` writes for head b (then ⊙ dropout mask gives dP); `perHead(b)` runs first.
         func scoreGrads(_ fill: (Int, UnsafeMutablePointer<R>) -> Void, perHead: (Int) -> Void) throws -> [Tensor?] {
-            let qp = q.p(R.self), kp = k.p(R.self), pp = probs.p(R.self), dp = drop?.p(R.self)
+            let qp = q.p(R.self)
+            let kp = k.p(R.self)
+            let pp = probs.p(R.self)
+            let dp = drop?.p(R.self)
             let gq = q.requiresGrad ? try Tensor.uninitialized(q.shape, dtype: R.dtype, op: op + "_backward") : nil
             let gk = k.requiresGrad ? try Tensor.uninitialized(k.shape, dtype: R.dtype, op: op + "_backward") : nil
             let gm = maskForGrad != nil ? try Tensor.uninitialized(full, dtype: R.dtype, op: op + "_backward") : nil
-            let gqp = gq?.p(R.self), gkp = gk?.p(R.self), gmp = gm?.p(R.self)
+            let gqp = gq?.p(R.self)
+            let gkp = gk?.p(R.self)
+            let gmp = gm?.p(R.self)
             overHeads { heads in
                 let ds = UnsafeMutablePointer<R>.allocate(capacity: Swift.max(L * S, 1))
                 defer { ds.deallocate() }
@@ -170,22 +213,30 @@ func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropout
                     perHead(b)
                     guard gqp != nil || gkp != nil || gmp != nil else { continue }
                     fill(b, ds)
-                    if let dp { let db = dp + b * L * S; for j in 0..<(L * S) { ds[j] *= db[j] } }
+                    if let dp {
+                        let db = dp + b * L * S
+                        for j in 0..<(L * S) { ds[j] *= db[j] }
+                    }
                     let pb = pp + b * L * S
                     for i in 0..<L {
-                        let d = ds + i * S, p = pb + i * S
+                        let d = ds + i * S
+                        let p = pb + i * S
                         var dot: R = 0
                         for j in 0..<S { dot += d[j] * p[j] }
                         for j in 0..<S { d[j] = p[j] * (d[j] - dot) }
                     }
                     if let gmp { (gmp + b * L * S).update(from: ds, count: L * S) }
                     if let gqp {
-                        gemm(transA: false, transB: false, m: L, n: E, k: S, alpha: s, a: ds, lda: S, b: kp + b * S * E, ldb: E,
-                             c: gqp + b * L * E, ldc: E)
+                        gemm(
+                            transA: false, transB: false, m: L, n: E, k: S, alpha: s, a: ds, lda: S, b: kp + b * S * E,
+                            ldb: E,
+                            c: gqp + b * L * E, ldc: E)
                     }
                     if let gkp {
-                        gemm(transA: true, transB: false, m: S, n: E, k: L, alpha: s, a: ds, lda: S, b: qp + b * L * E, ldb: E,
-                             c: gkp + b * S * E, ldc: E)
+                        gemm(
+                            transA: true, transB: false, m: S, n: E, k: L, alpha: s, a: ds, lda: S, b: qp + b * L * E,
+                            ldb: E,
+                            c: gkp + b * S * E, ldc: E)
                     }
                 }
             }
@@ -195,19 +246,27 @@ func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropout
         }
         let maskInput = maskForGrad.map { [$0] } ?? []
         let result = record(op, out, [q, k, v] + maskInput) { g in
-            let gp = g.p(R.self), vp = v.p(R.self), wp = weights.p(R.self)
+            let gp = g.p(R.self)
+            let vp = v.p(R.self)
+            let wp = weights.p(R.self)
             let gv = v.requiresGrad ? try Tensor.uninitialized(v.shape, dtype: R.dtype, op: op + "_backward") : nil
             let gvp = gv?.p(R.self)
-            var grads = try scoreGrads({ b, ds in
-                // dW = g·vᵀ
-                gemm(transA: false, transB: true, m: L, n: S, k: Ev, a: gp + b * L * Ev, lda: Ev, b: vp + b * S * Ev, ldb: Ev, c: ds, ldc: S)
-            }, perHead: { b in
-                // dv = Wᵀ·g
-                if let gvp {
-                    gemm(transA: true, transB: false, m: S, n: Ev, k: L, a: wp + b * L * S, lda: S, b: gp + b * L * Ev, ldb: Ev,
-                         c: gvp + b * S * Ev, ldc: Ev)
-                }
-            })
+            var grads = try scoreGrads(
+                { b, ds in
+                    // dW = g·vᵀ
+                    gemm(
+                        transA: false, transB: true, m: L, n: S, k: Ev, a: gp + b * L * Ev, lda: Ev, b: vp + b * S * Ev,
+                        ldb: Ev, c: ds, ldc: S)
+                },
+                perHead: { b in
+                    // dv = Wᵀ·g
+                    if let gvp {
+                        gemm(
+                            transA: true, transB: false, m: S, n: Ev, k: L, a: wp + b * L * S, lda: S,
+                            b: gp + b * L * Ev, ldb: Ev,
+                            c: gvp + b * S * Ev, ldc: Ev)
+                    }
+                })
             grads.insert(gv, at: 2)
             return grads
         }
@@ -231,47 +290,80 @@ func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropout
 /// float is added. `isCausal` is torch's hint that `attnMask` is causal: it needs the mask.
 /// Returns the output in the input's layout and, with `needWeights`, the attention weights
 /// (N, L, S) averaged over heads (or (N, heads, L, S)), differentiable as in torch.
-public func multiHeadAttentionForward(query: Tensor, key: Tensor, value: Tensor, numHeads: Int, inProjWeight: Tensor,
-                                      inProjBias: Tensor?, outProjWeight: Tensor, outProjBias: Tensor?, dropoutP: Float = 0,
-                                      training: Bool = true, keyPaddingMask: Tensor? = nil, needWeights: Bool = true,
-                                      attnMask: Tensor? = nil, averageAttnWeights: Bool = true, isCausal: Bool = false,
-                                      batchFirst: Bool = false, generator: Generator? = nil) throws -> (output: Tensor, weights: Tensor?) {
+public func multiHeadAttentionForward(
+    query: Tensor, key: Tensor, value: Tensor, numHeads: Int, inProjWeight: Tensor,
+    inProjBias: Tensor?, outProjWeight: Tensor, outProjBias: Tensor?, dropoutP: Float = 0,
+    training: Bool = true, keyPaddingMask: Tensor? = nil, needWeights: Bool = true,
+    attnMask: Tensor? = nil, averageAttnWeights: Bool = true, isCausal: Bool = false,
+    batchFirst: Bool = false, generator: Generator? = nil
+) throws -> (output: Tensor, weights: Tensor?) {
     let op = "multi_head_attention_forward"
     let dtype = try commonFloat([query, key, value, inProjWeight, inProjBias, outProjWeight, outProjBias], op)
     guard query.ndim == 2 || query.ndim == 3, key.ndim == query.ndim, value.ndim == query.ndim else {
-        throw DFMError.shape(op, "expected query, key and value of rank 3 (batched) or 2 (unbatched), got shapes \(query.shape), \(key.shape) and \(value.shape)")
+        throw DFMError.shape(
+            op,
+            "expected query, key and value of rank 3 (batched) or 2 (unbatched), got shapes \(query.shape), \(key.shape) and \(value.shape)"
+        )
     }
     guard numHeads > 0 else { throw DFMError.invalid(op, "num_heads must be positive, got \(numHeads)") }
     let E = query.shape[query.ndim - 1]
     guard E % numHeads == 0 else { throw DFMError.invalid(op, "embed_dim \(E) not divisible by num_heads \(numHeads)") }
     guard inProjWeight.shape == [3 * E, E] else {
-        throw DFMError.shape(op, "in_proj_weight must be (3·embed_dim, embed_dim) = [\(3 * E), \(E)], got \(inProjWeight.shape)")
+        throw DFMError.shape(
+            op, "in_proj_weight must be (3·embed_dim, embed_dim) = [\(3 * E), \(E)], got \(inProjWeight.shape)")
     }
-    if let b = inProjBias, b.shape != [3 * E] { throw DFMError.shape(op, "in_proj_bias must be [\(3 * E)], got \(b.shape)") }
-    guard outProjWeight.shape == [E, E] else { throw DFMError.shape(op, "out_proj.weight must be [\(E), \(E)], got \(outProjWeight.shape)") }
+    if let b = inProjBias, b.shape != [3 * E] {
+        throw DFMError.shape(op, "in_proj_bias must be [\(3 * E)], got \(b.shape)")
+    }
+    guard outProjWeight.shape == [E, E] else {
+        throw DFMError.shape(op, "out_proj.weight must be [\(E), \(E)], got \(outProjWeight.shape)")
+    }
     if let b = outProjBias, b.shape != [E] { throw DFMError.shape(op, "out_proj.bias must be [\(E)], got \(b.shape)") }
     if isCausal && attnMask == nil { throw DFMError.invalid(op, "Need attn_mask if specifying the is_causal hint") }
 
     // To batch-first (N, L, E).
     let unbatched = query.ndim == 2
-    func toNLE(_ t: Tensor) throws -> Tensor { unbatched ? try unsqueeze(t, 0) : batchFirst ? t : try transpose(t, 0, 1) }
-    let qx = try toNLE(query), kx = key === query ? qx : try toNLE(key), vx = value === key ? kx : try toNLE(value)
-    let N = qx.shape[0], L = qx.shape[1], S = kx.shape[1], H = numHeads, hd = E / numHeads
+    func toNLE(_ t: Tensor) throws -> Tensor {
+        unbatched ? try unsqueeze(t, 0) : batchFirst ? t : try transpose(t, 0, 1)
+    }
+    let qx = try toNLE(query)
+    let kx = key === query ? qx : try toNLE(key)
+    let vx = value === key ? kx : try toNLE(value)
+    let N = qx.shape[0]
+    let L = qx.shape[1]
+    let S = kx.shape[1]
+    let H = numHeads
+    let hd = E / numHeads
     guard kx.shape == [N, S, E], vx.shape == [N, S, E] else {
-        throw DFMError.shape(op, "key and value must be (batch, source length, \(E)) alike and match the query's batch; got shapes \(key.shape) and \(value.shape) for query \(query.shape)")
+        throw DFMError.shape(
+            op,
+            "key and value must be (batch, source length, \(E)) alike and match the query's batch; got shapes \(key.shape) and \(value.shape) for query \(query.shape)"
+        )
     }
 
     // Projections: one gemm for self-attention (query, key and value the same tensor).
-    let q: Tensor, k: Tensor, v: Tensor
-    func heads(_ t: Tensor, _ len: Int) throws -> Tensor { try permute(try reshape(t, [N, len, H, hd]), [0, 2, 1, 3]) }
+    let q: Tensor
+    let k: Tensor
+    let v: Tensor
+    func heads(_ t: Tensor, _ len: Int) throws -> Tensor {
+        try permute(try reshape(t, [N, len, H, hd]), [0, 2, 1, 3])
+    }
     if query === key && key === value {
-        let qkv = try permute(try reshape(try linear(qx, inProjWeight, inProjBias), [N, L, 3, H, hd]), [2, 0, 3, 1, 4])
-        (q, k, v) = (try select(qkv, dim: 0, index: 0), try select(qkv, dim: 0, index: 1), try select(qkv, dim: 0, index: 2))
+        let qkv = try permute(
+            try reshape(try linear(qx, inProjWeight, inProjBias), [N, L, 3, H, hd]), [2, 0, 3, 1, 4])
+        (q, k, v) = (
+            try select(qkv, dim: 0, index: 0), try select(qkv, dim: 0, index: 1), try select(qkv, dim: 0, index: 2)
+        )
     } else {
         func part(_ i: Int) throws -> (Tensor, Tensor?) {
-            (try narrow(inProjWeight, dim: 0, start: i * E, length: E), try inProjBias.map { try narrow($0, dim: 0, start: i * E, length: E) })
+            (
+                try narrow(inProjWeight, dim: 0, start: i * E, length: E),
+                try inProjBias.map { try narrow($0, dim: 0, start: i * E, length: E) }
+            )
         }
-        let (wq, bq) = try part(0), (wk, bk) = try part(1), (wv, bv) = try part(2)
+        let (wq, bq) = try part(0)
+        let (wk, bk) = try part(1)
+        let (wv, bv) = try part(2)
         q = try heads(try linear(qx, wq, bq), L)
         k = try heads(try linear(kx, wk, bk), S)
         v = try heads(try linear(vx, wv, bv), S)
@@ -280,21 +372,28 @@ public func multiHeadAttentionForward(query: Tensor, key: Tensor, value: Tensor,
     // Masks merged into one additive (N or 1, H or 1, L, S) mask, as torch's _canonical_mask.
     func additive(_ m: Tensor, _ name: String) throws -> Tensor {
         if m.dtype.isFloat {
-            guard m.dtype == dtype else { throw DFMError.type(op, "a float \(name) must be \(dtype) like the query, got \(m.dtype)") }
+            guard m.dtype == dtype else {
+                throw DFMError.type(op, "a float \(name) must be \(dtype) like the query, got \(m.dtype)")
+            }
             return m
         }
-        guard m.dtype == .bool else { throw DFMError.type(op, "only bool and floating types of \(name) are supported, got \(m.dtype)") }
+        guard m.dtype == .bool else {
+            throw DFMError.type(op, "only bool and floating types of \(name) are supported, got \(m.dtype)")
+        }
         return try whereMask(m, Tensor.scalar(-.infinity, dtype: dtype), Tensor.scalar(0, dtype: dtype))
     }
     var mask: Tensor? = nil
     if let am = attnMask {
         let a = try additive(am, "attn_mask")
         if a.ndim == 2 {
-            guard a.shape == [L, S] else { throw DFMError.shape(op, "The shape of the 2D attn_mask is \(a.shape), but should be [\(L), \(S)].") }
+            guard a.shape == [L, S] else {
+                throw DFMError.shape(op, "The shape of the 2D attn_mask is \(a.shape), but should be [\(L), \(S)].")
+            }
             mask = try reshape(a, [1, 1, L, S])
         } else if a.ndim == 3 {
             guard a.shape == [N * H, L, S] else {
-                throw DFMError.shape(op, "The shape of the 3D attn_mask is \(a.shape), but should be [\(N * H), \(L), \(S)].")
+                throw DFMError.shape(
+                    op, "The shape of the 3D attn_mask is \(a.shape), but should be [\(N * H), \(L), \(S)].")
             }
             mask = try reshape(a, [N, H, L, S])
         } else {
@@ -304,13 +403,16 @@ public func multiHeadAttentionForward(query: Tensor, key: Tensor, value: Tensor,
     if let kpm = keyPaddingMask {
         let a = try additive(kpm, "key_padding_mask")
         let expected = unbatched ? [S] : [N, S]
-        guard a.shape == expected else { throw DFMError.shape(op, "expected key_padding_mask of shape \(expected), got \(a.shape)") }
+        guard a.shape == expected else {
+            throw DFMError.shape(op, "expected key_padding_mask of shape \(expected), got \(a.shape)")
+        }
         let r = try reshape(a, [N, 1, 1, S])
         mask = try mask.map { try add($0, r) } ?? r
     }
 
-    let (o, w) = try attention(q, k, v, attnMask: mask, dropoutP: training ? dropoutP : 0, isCausal: false, scale: nil,
-                               generator: generator, needWeights: needWeights, op: op)
+    let (o, w) = try attention(
+        q, k, v, attnMask: mask, dropoutP: training ? dropoutP : 0, isCausal: false, scale: nil,
+        generator: generator, needWeights: needWeights, op: op)
     var out = try linear(try reshape(try permute(o, [0, 2, 1, 3]), [N, L, E]), outProjWeight, outProjBias)
     out = unbatched ? try squeeze(out, dim: 0) : batchFirst ? out : try transpose(out, 0, 1)
     guard var weights = w else { return (out, nil) }

@@ -53,11 +53,15 @@ public func gt(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .g
 public func ge(_ a: Tensor, _ s: Double) throws -> Tensor { try compare(a, s, .ge) }
 
 /// torch.logical_and(a, b): both nonzero, with broadcasting, as bool (any input dtype).
-public func logicalAnd(_ a: Tensor, _ b: Tensor) throws -> Tensor { try BoolKernels.binary(a, b, .and, op: "logical_and") }
+public func logicalAnd(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try BoolKernels.binary(a, b, .and, op: "logical_and")
+}
 /// torch.logical_or(a, b) as bool.
 public func logicalOr(_ a: Tensor, _ b: Tensor) throws -> Tensor { try BoolKernels.binary(a, b, .or, op: "logical_or") }
 /// torch.logical_xor(a, b) as bool.
-public func logicalXor(_ a: Tensor, _ b: Tensor) throws -> Tensor { try BoolKernels.binary(a, b, .xor, op: "logical_xor") }
+public func logicalXor(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try BoolKernels.binary(a, b, .xor, op: "logical_xor")
+}
 /// torch.logical_not(a): `a == 0` as bool.
 public func logicalNot(_ a: Tensor) throws -> Tensor { try BoolKernels.not(a, op: "logical_not") }
 
@@ -72,8 +76,10 @@ public func whereMask(_ cond: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor
     let out = try select3(c, a, b, shape, op: "where")
     return record("where", out, [a, b]) { g in
         let zero = Tensor.scalar(0, dtype: g.dtype)
-        return [a.requiresGrad ? try sumTo(try select3(c, g, zero, shape, op: "where_backward"), a.shape) : nil,
-                b.requiresGrad ? try sumTo(try select3(c, zero, g, shape, op: "where_backward"), b.shape) : nil]
+        return [
+            a.requiresGrad ? try sumTo(try select3(c, g, zero, shape, op: "where_backward"), a.shape) : nil,
+            b.requiresGrad ? try sumTo(try select3(c, zero, g, shape, op: "where_backward"), b.shape) : nil,
+        ]
     }
 }
 
@@ -102,15 +108,19 @@ private func classify(_ a: Tensor, _ op: String, integers: Bool = false, _ f: (D
 private func compare(_ a: Tensor, _ b: Tensor, _ c: CompareOp) throws -> Tensor {
     let shape = try Shape.broadcast(a.shape, b.shape, op: c.name)
     let out = try Tensor.uninitialized(shape, dtype: .bool, op: c.name)
-    let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
+    let sa = Shape.broadcastStrides(a.shape, to: shape)
+    let sb = Shape.broadcastStrides(b.shape, to: shape)
     if !a.dtype.isFloat && !b.dtype.isFloat {
-        let ai = try BoolKernels.toInt(a, op: c.name), bi = try BoolKernels.toInt(b, op: c.name)
+        let ai = try BoolKernels.toInt(a, op: c.name)
+        let bi = try BoolKernels.toInt(b, op: c.name)
         withExtendedLifetime((ai, bi)) { walk2(shape, ai.i, sa, bi.i, sb, out.b, c) }
     } else if a.dtype == .float64 || b.dtype == .float64 {
-        let af = try toDType(a, .float64), bf = try toDType(b, .float64)
+        let af = try toDType(a, .float64)
+        let bf = try toDType(b, .float64)
         withExtendedLifetime((af, bf)) { walk2(shape, af.d, sa, bf.d, sb, out.b, c) }
     } else {
-        let af = try IntArith.promoted(a, op: c.name), bf = try IntArith.promoted(b, op: c.name)
+        let af = try IntArith.promoted(a, op: c.name)
+        let bf = try IntArith.promoted(b, op: c.name)
         withExtendedLifetime((af, bf)) { walk2(shape, af.f, sa, bf.f, sb, out.b, c) }
     }
     return out
@@ -121,13 +131,15 @@ private func compare(_ a: Tensor, _ s: Double, _ c: CompareOp) throws -> Tensor 
     let o = out.b
     if a.dtype == .float32 {
         // torch compares a float32 tensor with the scalar rounded to float32.
-        let ap = a.f, sf = Float(s)
+        let ap = a.f
+        let sf = Float(s)
         Parallel.chunks(a.count) { r in for k in r { o[k] = c(ap[k], sf) ? 1 : 0 } }
     } else if a.dtype == .float64 {
         let ap = a.d
         Parallel.chunks(a.count) { r in for k in r { o[k] = c(ap[k], s) ? 1 : 0 } }
     } else {
-        let ai = try BoolKernels.toInt(a, op: c.name), sd = Double(s)
+        let ai = try BoolKernels.toInt(a, op: c.name)
+        let sd = Double(s)
         withExtendedLifetime(ai) {  // ai may be a temporary: keep it alive while its pointer is read
             let ap = ai.i
             Parallel.chunks(a.count) { r in for k in r { o[k] = c(Double(ap[k]), sd) ? 1 : 0 } }
@@ -137,32 +149,54 @@ private func compare(_ a: Tensor, _ s: Double, _ c: CompareOp) throws -> Tensor 
 }
 
 /// o = c(a, b) over `shape`, reading a and b through broadcast strides.
-private func walk2<T: Comparable>(_ shape: [Int], _ ap: UnsafeMutablePointer<T>, _ sa: [Int],
-                                  _ bp: UnsafeMutablePointer<T>, _ sb: [Int], _ o: UnsafeMutablePointer<UInt8>, _ c: CompareOp) {
+private func walk2<T: Comparable>(
+    _ shape: [Int], _ ap: UnsafeMutablePointer<T>, _ sa: [Int],
+    _ bp: UnsafeMutablePointer<T>, _ sb: [Int], _ o: UnsafeMutablePointer<UInt8>, _ c: CompareOp
+) {
     EW.rows(shape) { row, inner, idx in
-        var oa = 0, ob = 0
-        for d in 0..<idx.count { oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
-        let ia = sa.last ?? 0, ib = sb.last ?? 0, orow = o + row * inner
+        var oa = 0
+        var ob = 0
+        for d in 0..<idx.count {
+            oa += idx[d] * sa[d]
+            ob += idx[d] * sb[d]
+        }
+        let ia = sa.last ?? 0
+        let ib = sb.last ?? 0
+        let orow = o + row * inner
         for q in 0..<inner { orow[q] = c(ap[oa + q * ia], bp[ob + q * ib]) ? 1 : 0 }
     }
 }
 
 /// out = c ? a : b over `shape` (c bool; a, b of one float dtype; all broadcast to `shape`).
 private func select3(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: [Int], op: String) throws -> Tensor {
-    a.dtype == .float64 ? try select3(c, a.d, a.shape, b.d, b.shape, shape, op: op)
+    a.dtype == .float64
+        ? try select3(c, a.d, a.shape, b.d, b.shape, shape, op: op)
         : try select3(c, a.f, a.shape, b.f, b.shape, shape, op: op)
 }
 
-private func select3<S: Real>(_ c: Tensor, _ ap: UnsafeMutablePointer<S>, _ aShape: [Int], _ bp: UnsafeMutablePointer<S>,
-                              _ bShape: [Int], _ shape: [Int], op: String) throws -> Tensor {
+private func select3<S: Real>(
+    _ c: Tensor, _ ap: UnsafeMutablePointer<S>, _ aShape: [Int], _ bp: UnsafeMutablePointer<S>,
+    _ bShape: [Int], _ shape: [Int], op: String
+) throws -> Tensor {
     let out = try Tensor.uninitialized(shape, dtype: S.dtype, op: op)
-    let sc = Shape.broadcastStrides(c.shape, to: shape), sa = Shape.broadcastStrides(aShape, to: shape)
+    let sc = Shape.broadcastStrides(c.shape, to: shape)
+    let sa = Shape.broadcastStrides(aShape, to: shape)
     let sb = Shape.broadcastStrides(bShape, to: shape)
-    let cp = c.b, o = out.p(S.self)
+    let cp = c.b
+    let o = out.p(S.self)
     EW.rows(shape) { row, inner, idx in
-        var oc = 0, oa = 0, ob = 0
-        for d in 0..<idx.count { oc += idx[d] * sc[d]; oa += idx[d] * sa[d]; ob += idx[d] * sb[d] }
-        let ic = sc.last ?? 0, ia = sa.last ?? 0, ib = sb.last ?? 0, orow = o + row * inner
+        var oc = 0
+        var oa = 0
+        var ob = 0
+        for d in 0..<idx.count {
+            oc += idx[d] * sc[d]
+            oa += idx[d] * sa[d]
+            ob += idx[d] * sb[d]
+        }
+        let ic = sc.last ?? 0
+        let ia = sa.last ?? 0
+        let ib = sb.last ?? 0
+        let orow = o + row * inner
         for q in 0..<inner { orow[q] = cp[oc + q * ic] != 0 ? ap[oa + q * ia] : bp[ob + q * ib] }
     }
     return out

@@ -5,7 +5,9 @@ import Foundation
 /// The mask comes from `generator` (the global one when nil), so a seed fixes it.
 public func dropout(_ x: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator? = nil) throws -> Tensor {
     let op = "dropout"
-    guard p >= 0, p <= 1 else { throw DFMError.invalid(op, "dropout probability has to be between 0 and 1, but got \(p)") }
+    guard p >= 0, p <= 1 else {
+        throw DFMError.invalid(op, "dropout probability has to be between 0 and 1, but got \(p)")
+    }
     try EW.checkFloat(x, op)
     if !training || p == 0 { return x }
     // mask[k] is 0 or 1/(1-p); p = 1 drops everything (torch returns zeros, not NaN).
@@ -17,11 +19,17 @@ public func dropout(_ x: Tensor, p: Float = 0.5, training: Bool = true, generato
 /// torch's feature dropout (_VF.feature_dropout, behind F.dropout1d/2d/3d): zeroes whole
 /// feature maps x[n, c, ...] with probability `p` and scales the rest by 1/(1-p). `x` is
 /// (N, C, *); the mask has shape (N, C, 1, ...) and broadcasts.
-public func featureDropout(_ x: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator? = nil) throws -> Tensor {
+public func featureDropout(_ x: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator? = nil) throws
+    -> Tensor
+{
     let op = "feature_dropout"
-    guard p >= 0, p <= 1 else { throw DFMError.invalid(op, "dropout probability has to be between 0 and 1, but got \(p)") }
+    guard p >= 0, p <= 1 else {
+        throw DFMError.invalid(op, "dropout probability has to be between 0 and 1, but got \(p)")
+    }
     try EW.checkFloat(x, op)
-    guard x.ndim >= 2 else { throw DFMError.shape(op, "expected an input of at least 2 dimensions (N, C, *), got shape \(x.shape)") }
+    guard x.ndim >= 2 else {
+        throw DFMError.shape(op, "expected an input of at least 2 dimensions (N, C, *), got shape \(x.shape)")
+    }
     if !training || p == 0 { return x }
     let maskShape = [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.ndim - 2)
     return try mul(x, try dropoutMask(maskShape, like: x, p: p, generator: generator, op: op))

@@ -24,8 +24,10 @@ public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "mul", FloatOps.Mul())
     return record("mul", out, [a, b]) { g in
-        [a.requiresGrad ? try sumTo(try mul(g, b), a.shape) : nil,
-         b.requiresGrad ? try sumTo(try mul(g, a), b.shape) : nil]
+        [
+            a.requiresGrad ? try sumTo(try mul(g, b), a.shape) : nil,
+            b.requiresGrad ? try sumTo(try mul(g, a), b.shape) : nil,
+        ]
     }
 }
 
@@ -34,9 +36,12 @@ public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "div", FloatOps.Div())
     return record("div", out, [a, b]) { g in
-        [a.requiresGrad ? try sumTo(try div(g, b), a.shape) : nil,
-         // d(a/b)/db = -a/b² = -out/b
-         b.requiresGrad ? try sumTo(try EW.broadcast(try mul(g, out), b, op: "div_backward") { -$0 / $1 }, b.shape) : nil]
+        [
+            a.requiresGrad ? try sumTo(try div(g, b), a.shape) : nil,
+            // d(a/b)/db = -a/b² = -out/b
+            b.requiresGrad
+                ? try sumTo(try EW.broadcast(try mul(g, out), b, op: "div_backward") { -$0 / $1 }, b.shape) : nil,
+        ]
     }
 }
 
@@ -53,7 +58,9 @@ public func sub(_ a: Tensor, _ s: Double) throws -> Tensor {
 
 /// s - a
 public func rsub(_ s: Double, _ a: Tensor) throws -> Tensor {
-    if !a.dtype.isFloat { return try IntArith.scalar(a, s, .sub, reversed: true, op: "rsub", float: { try rsub($1, $0) }) }
+    if !a.dtype.isFloat {
+        return try IntArith.scalar(a, s, .sub, reversed: true, op: "rsub", float: { try rsub($1, $0) })
+    }
     let out = try EW.map(a, op: "rsub") { s - $0 }
     return record("rsub_scalar", out, [a]) { g in [try neg(g)] }
 }
@@ -74,7 +81,9 @@ public func div(_ a: Tensor, _ s: Double) throws -> Tensor {
 public func rdiv(_ s: Double, _ a: Tensor) throws -> Tensor {
     if !a.dtype.isFloat { return try IntArith.scalar(a, s, nil, op: "rdiv", float: { try rdiv($1, $0) }) }
     let out = try EW.map(a, op: "rdiv") { s / $0 }
-    return record("rdiv_scalar", out, [a]) { g in [try EW.zip(g, try mul(out, out), op: "rdiv_backward") { -$0 * $1 / s }] }
+    return record("rdiv_scalar", out, [a]) { g in
+        [try EW.zip(g, try mul(out, out), op: "rdiv_backward") { -$0 * $1 / s }]
+    }
 }
 
 /// torch.floor_divide (Python's //): floor(a / b). Not differentiable, as in torch.
@@ -93,12 +102,16 @@ public func floorDivide(_ a: Tensor, _ s: Double) throws -> Tensor {
 
 /// torch.remainder (Python's %): a - floor(a / b)·b, with the sign of b.
 public func remainder(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    if !a.dtype.isFloat || !b.dtype.isFloat { return try IntArith.binary(a, b, .mod, op: "remainder", float: remainder) }
+    if !a.dtype.isFloat || !b.dtype.isFloat {
+        return try IntArith.binary(a, b, .mod, op: "remainder", float: remainder)
+    }
     let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "remainder", FloatOps.Remainder())
     return record("remainder", out, [a, b]) { g in
-        [a.requiresGrad ? try sumTo(g, a.shape) : nil,
-         b.requiresGrad ? try sumTo(try mul(g, try neg(try floorDivide(a, b))), b.shape) : nil]
+        [
+            a.requiresGrad ? try sumTo(g, a.shape) : nil,
+            b.requiresGrad ? try sumTo(try mul(g, try neg(try floorDivide(a, b))), b.shape) : nil,
+        ]
     }
 }
 
@@ -110,8 +123,10 @@ public func remainder(_ a: Tensor, _ s: Double) throws -> Tensor {
 
 public func neg(_ a: Tensor) throws -> Tensor {
     if a.dtype == .bool {
-        throw DFMError.type("neg", "Negation, the `-` operator, on a bool tensor is not supported. "
-                            + "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        throw DFMError.type(
+            "neg",
+            "Negation, the `-` operator, on a bool tensor is not supported. "
+                + "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     }
     if a.dtype == .int64 { return try IntKernels.map(a, op: "neg") { 0 &- $0 } }  // wraps like torch
     let out = try EW.map(a, op: "neg", FloatOps.Neg())
@@ -148,7 +163,11 @@ public func pow(_ a: Tensor, _ p: Double) throws -> Tensor {
     if !a.dtype.isFloat { return try IntArith.pow(a, p, float: pow) }
     let out = try EW.map(a, op: "pow", FloatOps.PowScalar(p: p))
     return record("pow_scalar", out, [a]) { g in
-        [p == 0 ? try Tensor.zeros(a.shape, dtype: a.dtype) : try EW.zip(g, a, op: "pow_backward", FloatOps.PowScalarBackward(p: p))]
+        [
+            p == 0
+                ? try Tensor.zeros(a.shape, dtype: a.dtype)
+                : try EW.zip(g, a, op: "pow_backward", FloatOps.PowScalarBackward(p: p))
+        ]
     }
 }
 
@@ -158,19 +177,35 @@ public func pow(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     let (a, b) = try promoteFloats(a, b)
     let out = try EW.broadcast(a, b, op: "pow") { Foundation.pow($0, $1) }
     return record("pow", out, [a, b]) { g in
-        [a.requiresGrad ? try sumTo(try mul(g, try EW.broadcast(a, b, op: "pow_backward") { x, p in p == 0 ? 0 : p * Foundation.pow(x, p - 1) }), a.shape) : nil,
-         b.requiresGrad ? try sumTo(try mul(g, try EW.broadcast(out, a, op: "pow_backward") { o, x in x > 0 ? o * Foundation.log(x) : 0 }), b.shape) : nil]
+        [
+            a.requiresGrad
+                ? try sumTo(
+                    try mul(
+                        g,
+                        try EW.broadcast(a, b, op: "pow_backward") { x, p in p == 0 ? 0 : p * Foundation.pow(x, p - 1) }
+                    ), a.shape) : nil,
+            b.requiresGrad
+                ? try sumTo(
+                    try mul(
+                        g, try EW.broadcast(out, a, op: "pow_backward") { o, x in x > 0 ? o * Foundation.log(x) : 0 }),
+                    b.shape) : nil,
+        ]
     }
 }
 
 /// torch.clamp(a, min, max); either bound may be nil. Gradient passes where min <= a <= max.
 public func clamp(_ a: Tensor, min lo: Double? = nil, max hi: Double? = nil) throws -> Tensor {
-    guard lo != nil || hi != nil else { throw DFMError.invalid("clamp", "at least one of 'min' or 'max' must not be None") }
+    guard lo != nil || hi != nil else {
+        throw DFMError.invalid("clamp", "at least one of 'min' or 'max' must not be None")
+    }
     if !a.dtype.isFloat { return try IntArith.clamp(a, min: lo, max: hi) { try clamp($0, min: $1, max: $2) } }
-    let l = lo ?? -.infinity, h = hi ?? .infinity
+    let l = lo ?? -.infinity
+    let h = hi ?? .infinity
     // torch: max bound wins when min > max; NaN propagates.
     let out = try EW.map(a, op: "clamp") { x in x.isNaN ? x : Swift.min(Swift.max(x, l), h) }
-    return record("clamp", out, [a]) { g in [try EW.zip(g, a, op: "clamp_backward") { g, x in (x >= l && x <= h) ? g : 0 }] }
+    return record("clamp", out, [a]) { g in
+        [try EW.zip(g, a, op: "clamp_backward") { g, x in (x >= l && x <= h) ? g : 0 }]
+    }
 }
 
 public func relu(_ a: Tensor) throws -> Tensor {
@@ -182,11 +217,13 @@ public func relu(_ a: Tensor) throws -> Tensor {
 public func gelu(_ a: Tensor) throws -> Tensor {
     let out = try EW.map(a, op: "gelu") { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
     return record("gelu", out, [a]) { g in
-        [try EW.zip(g, a, op: "gelu_backward") { g, x in
-            let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
-            let pdf = Foundation.exp(-0.5 * x * x) * 0.39894228040143268
-            return g * (cdf + x * pdf)
-        }]
+        [
+            try EW.zip(g, a, op: "gelu_backward") { g, x in
+                let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
+                let pdf = Foundation.exp(-0.5 * x * x) * 0.39894228040143268
+                return g * (cdf + x * pdf)
+            }
+        ]
     }
 }
 
@@ -203,7 +240,9 @@ public func tanh(_ a: Tensor) throws -> Tensor {
 /// torch.nn.functional.leaky_relu: x for x > 0, else slope·x.
 public func leakyRelu(_ a: Tensor, negativeSlope s: Double = 0.01) throws -> Tensor {
     let out = try EW.map(a, op: "leaky_relu") { $0 > 0 ? $0 : $0 * s }
-    return record("leaky_relu", out, [a]) { g in [try EW.zip(g, a, op: "leaky_relu_backward") { g, x in x > 0 ? g : g * s }] }
+    return record("leaky_relu", out, [a]) { g in
+        [try EW.zip(g, a, op: "leaky_relu_backward") { g, x in x > 0 ? g : g * s }]
+    }
 }
 
 public func sin(_ a: Tensor) throws -> Tensor {

@@ -20,10 +20,12 @@ public func toDType(_ x: Tensor, _ dtype: DType) throws -> Tensor {
         let out = try Tensor.uninitialized(x.shape, dtype: dtype, op: "to")
         let n = x.count
         if dtype == .float64 {
-            let s = x.f, o = out.d
+            let s = x.f
+            let o = out.d
             Parallel.chunks(n) { r in for k in r { o[k] = Double(s[k]) } }
         } else {
-            let s = x.d, o = out.f
+            let s = x.d
+            let o = out.f
             Parallel.chunks(n) { r in for k in r { o[k] = Float(s[k]) } }
         }
         let from = x.dtype
@@ -38,7 +40,9 @@ public func toDType(_ x: Tensor, _ dtype: DType) throws -> Tensor {
 public func indexSelect(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
     let op = "index_select"
     guard index.dtype == .int64 else { throw DFMError.type(op, "expected an int64 index tensor, got \(index.dtype)") }
-    guard index.ndim <= 1 else { throw DFMError.index(op, "index is supposed to be a vector, got shape \(index.shape)") }
+    guard index.ndim <= 1 else {
+        throw DFMError.index(op, "index is supposed to be a vector, got shape \(index.shape)")
+    }
     let d = try Shape.dim(dim, x.ndim, op: op)
     let size = x.ndim == 0 ? 1 : x.shape[d]
     let m = index.count
@@ -57,12 +61,15 @@ public func indexSelect(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
     let (outer, inner) = x.ndim == 0 ? (1, 1) : (x.shape[..<d].reduce(1, *), x.shape[(d + 1)...].reduce(1, *))
     let out = try Tensor.uninitialized(shape, dtype: x.dtype, op: op)
     // out[o, j, :] = x[o, idx[j], :], copied as raw bytes (any dtype).
-    let es = x.dtype.byteSize, rowBytes = inner * es
-    let src = x.rawPointer, dst = out.rawPointer
+    let es = x.dtype.byteSize
+    let rowBytes = inner * es
+    let src = x.rawPointer
+    let dst = out.rawPointer
     idx.withUnsafeBufferPointer { ib in
         Parallel.chunks(outer * m, costPerItem: inner) { r in
             for row in r {
-                let o = row / m, j = row % m
+                let o = row / m
+                let j = row % m
                 (dst + row * rowBytes).copyMemory(from: src + (o * size + ib[j]) * rowBytes, byteCount: rowBytes)
             }
         }
@@ -76,7 +83,8 @@ public func indexSelect(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
                 Parallel.chunks(outer, costPerItem: m * inner) { r in
                     for o in r {
                         for j in 0..<m {
-                            let s = gp + (o * m + j) * inner, t = gxp + (o * size + ib[j]) * inner
+                            let s = gp + (o * m + j) * inner
+                            let t = gxp + (o * size + ib[j]) * inner
                             for q in 0..<inner { t[q] += s[q] }
                         }
                     }
@@ -98,11 +106,15 @@ public func nonzero(_ x: Tensor) throws -> Tensor {
         for k in 0..<t.count where p[k] != 0 { n += 1 }
         let nd = x.ndim
         let out = try Tensor.uninitialized([n, nd], dtype: .int64, op: "nonzero")
-        let o = out.i, strides = Shape.strides(x.shape)
+        let o = out.i
+        let strides = Shape.strides(x.shape)
         var row = 0
         for k in 0..<t.count where p[k] != 0 {
             var rem = k
-            for d in 0..<nd { o[row * nd + d] = Int64(rem / strides[d]); rem %= strides[d] }
+            for d in 0..<nd {
+                o[row * nd + d] = Int64(rem / strides[d])
+                rem %= strides[d]
+            }
             row += 1
         }
         return out
@@ -133,7 +145,9 @@ public func gather(_ x: Tensor, dim: Int, index: Tensor) throws -> Tensor {
     let d = try checkIndex(index, against: x, dim: dim, op: op)
     let offsets = elementOffsets(index.shape, strides: Shape.strides(x.shape), replacing: d, with: index)
     let out = try Tensor.uninitialized(index.shape, dtype: x.dtype, op: op)
-    let es = x.dtype.byteSize, xb = x.rawPointer, ob = out.rawPointer
+    let es = x.dtype.byteSize
+    let xb = x.rawPointer
+    let ob = out.rawPointer
     for p in 0..<offsets.count { (ob + p * es).copyMemory(from: xb + offsets[p] * es, byteCount: es) }
     return record(op, out, [x]) { g in
         let gx = try Tensor.zeros(x.shape, dtype: x.dtype)
@@ -162,46 +176,60 @@ public func scatterAdd(_ x: Tensor, dim: Int, index: Tensor, src: Tensor) throws
 /// (so `one_hot.scatter_(0, label, 1.0)` works with a 0-dim label).
 private func asVector(_ t: Tensor) throws -> Tensor { t.ndim == 0 ? try reshape(t, [1]) : t }
 
-private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws -> Tensor {
+private func scatterCore(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws
+    -> Tensor
+{
     if x.ndim == 0 || index.ndim == 0 || src.ndim == 0 {
-        let out = try scatterCore(try asVector(x), dim: dim, index: try asVector(index), src: try asVector(src),
-                                  accumulate: accumulate, op: op)
+        let out = try scatterCore(
+            try asVector(x), dim: dim, index: try asVector(index), src: try asVector(src),
+            accumulate: accumulate, op: op)
         return x.ndim == 0 ? try reshape(out, []) : out
     }
     return try scatterVectors(x, dim: dim, index: index, src: src, accumulate: accumulate, op: op)
 }
 
-private func scatterVectors(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws -> Tensor {
-    guard src.dtype == x.dtype else { throw DFMError.type(op, "Expected self.dtype to be equal to src.dtype (\(x.dtype) vs \(src.dtype))") }
+private func scatterVectors(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, accumulate: Bool, op: String) throws
+    -> Tensor
+{
+    guard src.dtype == x.dtype else {
+        throw DFMError.type(op, "Expected self.dtype to be equal to src.dtype (\(x.dtype) vs \(src.dtype))")
+    }
     guard (x.dtype != .bool && x.dtype != .uint8) || !accumulate else {
         throw DFMError.type(op, "scatter_add is not implemented for \(x.dtype)")
     }
     let d = try checkIndex(index, against: x, dim: dim, op: op)
     guard src.ndim == index.ndim, zip(index.shape, src.shape).allSatisfy({ $0 <= $1 }) else {
-        throw DFMError.shape(op, "Expected index \(index.shape) to be no larger than src \(src.shape) in every dimension")
+        throw DFMError.shape(
+            op, "Expected index \(index.shape) to be no larger than src \(src.shape) in every dimension")
     }
     let dst = elementOffsets(index.shape, strides: Shape.strides(x.shape), replacing: d, with: index)
     let from = elementOffsets(index.shape, strides: Shape.strides(src.shape), replacing: nil, with: index)
     let out = try x.clone()
     switch (x.dtype, accumulate) {
     case (.float32, true):
-        let o = out.f, sp = src.f
+        let o = out.f
+        let sp = src.f
         for p in 0..<dst.count { o[dst[p]] += sp[from[p]] }
     case (.float64, true):
-        let o = out.d, sp = src.d
+        let o = out.d
+        let sp = src.d
         for p in 0..<dst.count { o[dst[p]] += sp[from[p]] }
     case (.int64, true):
-        let o = out.i, sp = src.i
+        let o = out.i
+        let sp = src.i
         for p in 0..<dst.count { o[dst[p]] &+= sp[from[p]] }
     default:  // in index order, so a repeated target keeps the last write
-        let es = x.dtype.byteSize, ob = out.rawPointer, sb = src.rawPointer
+        let es = x.dtype.byteSize
+        let ob = out.rawPointer
+        let sb = src.rawPointer
         for p in 0..<dst.count { (ob + dst[p] * es).copyMemory(from: sb + from[p] * es, byteCount: es) }
     }
     return record(op, out, [x, src]) { g in
         var gx: Tensor? = nil
         if x.requiresGrad {
             let t = try g.clone()
-            let es = t.dtype.byteSize, tp = t.rawPointer
+            let es = t.dtype.byteSize
+            let tp = t.rawPointer
             // overwritten elements do not reach x
             if !accumulate { for p in dst { (tp + p * es).initializeMemory(as: UInt8.self, repeating: 0, count: es) } }
             gx = t
@@ -209,7 +237,9 @@ private func scatterVectors(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, a
         var gs: Tensor? = nil
         if src.requiresGrad {
             let t = try Tensor.zeros(src.shape, dtype: src.dtype)
-            let es = t.dtype.byteSize, tp = t.rawPointer, gp = g.rawPointer
+            let es = t.dtype.byteSize
+            let tp = t.rawPointer
+            let gp = g.rawPointer
             for p in 0..<dst.count { (tp + from[p] * es).copyMemory(from: gp + dst[p] * es, byteCount: es) }
             gs = t
         }
@@ -222,12 +252,16 @@ private func scatterVectors(_ x: Tensor, dim: Int, index: Tensor, src: Tensor, a
 private func checkIndex(_ index: Tensor, against x: Tensor, dim: Int, op: String) throws -> Int {
     guard index.dtype == .int64 else { throw DFMError.type(op, "expected an int64 index tensor, got \(index.dtype)") }
     guard index.ndim == x.ndim else {
-        throw DFMError.shape(op, "Index tensor must have the same number of dimensions as input tensor (\(index.ndim) vs \(x.ndim))")
+        throw DFMError.shape(
+            op, "Index tensor must have the same number of dimensions as input tensor (\(index.ndim) vs \(x.ndim))")
     }
     let d = try Shape.dim(dim, x.ndim, op: op)
     let size = x.ndim == 0 ? 1 : x.shape[d]
     for k in 0..<x.ndim where k != d && index.shape[k] > x.shape[k] {
-        throw DFMError.shape(op, "Size does not match at dimension \(k) expected index \(index.shape) to be no larger than self \(x.shape) apart from dimension \(d)")
+        throw DFMError.shape(
+            op,
+            "Size does not match at dimension \(k) expected index \(index.shape) to be no larger than self \(x.shape) apart from dimension \(d)"
+        )
     }
     let ip = index.i
     for k in 0..<index.count where ip[k] < 0 || ip[k] >= Int64(size) {
@@ -239,14 +273,18 @@ private func checkIndex(_ index: Tensor, against x: Tensor, dim: Int, op: String
 /// For every position of `shape` (row-major), its element offset under `strides`, with the
 /// coordinate along `replacing` taken from `index` at that position instead.
 private func elementOffsets(_ shape: [Int], strides: [Int], replacing d: Int?, with index: Tensor) -> [Int] {
-    let nd = shape.count, n = shape.reduce(1, *), ip = index.i
+    let nd = shape.count
+    let n = shape.reduce(1, *)
+    let ip = index.i
     var offsets = [Int](repeating: 0, count: n)
     offsets.withUnsafeMutableBufferPointer { o in
         Parallel.chunks(n, costPerItem: nd + 1) { r in
             for p in r {
-                var rem = p, off = 0
+                var rem = p
+                var off = 0
                 for k in stride(from: nd - 1, through: 0, by: -1) {
-                    let c = rem % shape[k]; rem /= shape[k]
+                    let c = rem % shape[k]
+                    rem /= shape[k]
                     off += (k == d ? Int(ip[p]) : c) * strides[k]
                 }
                 o[p] = off

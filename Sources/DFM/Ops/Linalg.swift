@@ -8,11 +8,14 @@ import COpenBLAS
 /// C[ci] = Σ op(A[ai])·op(B[bi]) where ai, bi, ci are i seen through `aBatch`, `bBatch`,
 /// `cBatch` (each padded to batch's rank; a 1 broadcasts). A C matrix reached from
 /// several i accumulates them in increasing i (deterministic). op(A) is m×k, op(B) k×n.
-private func batchedGemm<S: Real>(batch: [Int], count nb: Int, aBatch: [Int], bBatch: [Int], cBatch: [Int],
-                         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                         a: UnsafePointer<S>, b: UnsafePointer<S>, c: UnsafeMutablePointer<S>) {
+private func batchedGemm<S: Real>(
+    batch: [Int], count nb: Int, aBatch: [Int], bBatch: [Int], cBatch: [Int],
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    a: UnsafePointer<S>, b: UnsafePointer<S>, c: UnsafeMutablePointer<S>
+) {
     let cMats = cBatch.reduce(1, *)
-    let lda = transA ? m : k, ldb = transB ? k : n
+    let lda = transA ? m : k
+    let ldb = transB ? k : n
     if nb == 0 || m == 0 || n == 0 {
         c.update(repeating: 0, count: cMats * m * n)
         return
@@ -38,14 +41,26 @@ private func batchedGemm<S: Real>(batch: [Int], count nb: Int, aBatch: [Int], bB
     var visited = [Bool](repeating: false, count: cMats)
     var idx = [Int](repeating: 0, count: batch.count)
     for _ in 0..<nb {
-        var ia = 0, ib = 0, ic = 0
-        for d in 0..<batch.count { ia += idx[d] * sa[d]; ib += idx[d] * sb[d]; ic += idx[d] * sc[d] }
+        var ia = 0
+        var ib = 0
+        var ic = 0
+        for d in 0..<batch.count {
+            ia += idx[d] * sa[d]
+            ib += idx[d] * sb[d]
+            ic += idx[d] * sc[d]
+        }
         let beta: S = visited[ic] ? 1 : 0
         visited[ic] = true
-        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a + ia * m * k, lda: lda,
-              b: b + ib * k * n, ldb: ldb, beta: beta, c: c + ic * m * n, ldc: n)
+        gemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, a: a + ia * m * k, lda: lda,
+            b: b + ib * k * n, ldb: ldb, beta: beta, c: c + ic * m * n, ldc: n)
         var d = batch.count - 1
-        while d >= 0 { idx[d] += 1; if idx[d] < batch[d] { break }; idx[d] = 0; d -= 1 }
+        while d >= 0 {
+            idx[d] += 1
+            if idx[d] < batch[d] { break }
+            idx[d] = 0
+            d -= 1
+        }
     }
 }
 
@@ -63,7 +78,10 @@ public func bmm(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     guard a.ndim == 3 else { throw DFMError.shape("bmm", "batch1 must be a 3D tensor, got shape \(a.shape)") }
     guard b.ndim == 3 else { throw DFMError.shape("bmm", "batch2 must be a 3D tensor, got shape \(b.shape)") }
     guard b.shape[0] == a.shape[0], b.shape[1] == a.shape[2] else {
-        throw DFMError.shape("bmm", "expected size for first two dimensions of batch2 tensor to be: [\(a.shape[0]), \(a.shape[2])] but got: [\(b.shape[0]), \(b.shape[1])]")
+        throw DFMError.shape(
+            "bmm",
+            "expected size for first two dimensions of batch2 tensor to be: [\(a.shape[0]), \(a.shape[2])] but got: [\(b.shape[0]), \(b.shape[1])]"
+        )
     }
     return try matmulImpl(a, b, op: "bmm")
 }
@@ -71,7 +89,8 @@ public func bmm(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 private func matmulImpl(_ a: Tensor, _ b: Tensor, op: String) throws -> Tensor {
     _ = try commonFloat([a, b], op)
     guard a.ndim >= 1, b.ndim >= 1 else {
-        throw DFMError.shape(op, "both arguments to matmul need to be at least 1D, but they are \(a.ndim)D and \(b.ndim)D")
+        throw DFMError.shape(
+            op, "both arguments to matmul need to be at least 1D, but they are \(a.ndim)D and \(b.ndim)D")
     }
     let m = a.ndim == 1 ? 1 : a.shape[a.ndim - 2]
     let k = a.shape[a.ndim - 1]
@@ -79,9 +98,15 @@ private func matmulImpl(_ a: Tensor, _ b: Tensor, op: String) throws -> Tensor {
     let n = b.ndim == 1 ? 1 : b.shape[b.ndim - 1]
     guard k == kb else {
         if a.ndim == 1 && b.ndim == 1 {
-            throw DFMError.shape(op, "inconsistent tensor size, expected tensor [\(k)] and src [\(kb)] to have the same number of elements, but got \(k) and \(kb) elements respectively")
+            throw DFMError.shape(
+                op,
+                "inconsistent tensor size, expected tensor [\(k)] and src [\(kb)] to have the same number of elements, but got \(k) and \(kb) elements respectively"
+            )
         }
-        throw DFMError.shape(op, "mat1 and mat2 shapes cannot be multiplied (\(m)x\(k) and \(kb)x\(n)); input shapes \(a.shape) and \(b.shape)")
+        throw DFMError.shape(
+            op,
+            "mat1 and mat2 shapes cannot be multiplied (\(m)x\(k) and \(kb)x\(n)); input shapes \(a.shape) and \(b.shape)"
+        )
     }
     let batchA = a.ndim > 2 ? Array(a.shape.dropLast(2)) : []
     let batchB = b.ndim > 2 ? Array(b.shape.dropLast(2)) : []
@@ -94,22 +119,26 @@ private func matmulImpl(_ a: Tensor, _ b: Tensor, op: String) throws -> Tensor {
     if b.ndim > 1 { outShape.append(n) }
     func run<S: Real>(_: S.Type) throws -> Tensor {
         let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
-        batchedGemm(batch: batch, count: nb, aBatch: pa, bBatch: pb, cBatch: batch, transA: false, transB: false,
-                    m: m, n: n, k: k, a: a.p(S.self), b: b.p(S.self), c: out.p(S.self))
+        batchedGemm(
+            batch: batch, count: nb, aBatch: pa, bBatch: pb, cBatch: batch, transA: false, transB: false,
+            m: m, n: n, k: k, a: a.p(S.self), b: b.p(S.self), c: out.p(S.self))
         return record(op, out, [a, b]) { g in
-            var ga: Tensor? = nil, gb: Tensor? = nil
+            var ga: Tensor? = nil
+            var gb: Tensor? = nil
             if a.requiresGrad {
                 // dA = dC·Bᵀ, summed over the batch dims A was broadcast along.
                 let t = try Tensor.uninitialized(a.shape, dtype: S.dtype, op: "\(op)_backward")
-                batchedGemm(batch: batch, count: nb, aBatch: batch, bBatch: pb, cBatch: pa, transA: false, transB: true,
-                            m: m, n: k, k: n, a: g.p(S.self), b: b.p(S.self), c: t.p(S.self))
+                batchedGemm(
+                    batch: batch, count: nb, aBatch: batch, bBatch: pb, cBatch: pa, transA: false, transB: true,
+                    m: m, n: k, k: n, a: g.p(S.self), b: b.p(S.self), c: t.p(S.self))
                 ga = t
             }
             if b.requiresGrad {
                 // dB = Aᵀ·dC, summed over the batch dims B was broadcast along.
                 let t = try Tensor.uninitialized(b.shape, dtype: S.dtype, op: "\(op)_backward")
-                batchedGemm(batch: batch, count: nb, aBatch: pa, bBatch: batch, cBatch: pb, transA: true, transB: false,
-                            m: k, n: n, k: m, a: a.p(S.self), b: g.p(S.self), c: t.p(S.self))
+                batchedGemm(
+                    batch: batch, count: nb, aBatch: pa, bBatch: batch, cBatch: pb, transA: true, transB: false,
+                    m: k, n: n, k: m, a: a.p(S.self), b: g.p(S.self), c: t.p(S.self))
                 gb = t
             }
             return [ga, gb]
@@ -127,14 +156,19 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws 
     guard weight.ndim == 2 else {
         throw DFMError.shape(op, "weight must be 2-D (out_features, in_features), got shape \(weight.shape)")
     }
-    let inF = x.shape[x.ndim - 1], outF = weight.shape[0]
+    let inF = x.shape[x.ndim - 1]
+    let outF = weight.shape[0]
     let lead = Array(x.shape.dropLast())
     let rows = try Shape.count(lead, op: op)
     guard weight.shape[1] == inF else {
-        throw DFMError.shape(op, "mat1 and mat2 shapes cannot be multiplied (\(rows)x\(inF) and \(weight.shape[1])x\(outF)); input shape \(x.shape), weight shape \(weight.shape)")
+        throw DFMError.shape(
+            op,
+            "mat1 and mat2 shapes cannot be multiplied (\(rows)x\(inF) and \(weight.shape[1])x\(outF)); input shape \(x.shape), weight shape \(weight.shape)"
+        )
     }
     if let bias, bias.shape != [outF] {
-        throw DFMError.shape(op, "bias has shape \(bias.shape) but weight has \(outF) output features (expected [\(outF)])")
+        throw DFMError.shape(
+            op, "bias has shape \(bias.shape) but weight has \(outF) output features (expected [\(outF)])")
     }
     func run<S: Real>(_: S.Type) throws -> Tensor {
         let out = try Tensor.uninitialized(lead + [outF], dtype: S.dtype, op: op)
@@ -142,25 +176,33 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws 
         if let bias {
             // Start from the bias and let sgemm accumulate onto it (beta = 1): no extra pass.
             let bp = bias.p(S.self)
-            Parallel.chunks(rows, costPerItem: outF) { r in for row in r { (o + row * outF).update(from: bp, count: outF) } }
+            Parallel.chunks(rows, costPerItem: outF) { r in
+                for row in r { (o + row * outF).update(from: bp, count: outF) }
+            }
         }
-        gemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.p(S.self), lda: inF, b: weight.p(S.self), ldb: inF,
-              beta: bias == nil ? 0 : 1, c: o, ldc: outF)
+        gemm(
+            transA: false, transB: true, m: rows, n: outF, k: inF, a: x.p(S.self), lda: inF, b: weight.p(S.self),
+            ldb: inF,
+            beta: bias == nil ? 0 : 1, c: o, ldc: outF)
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return record(op, out, inputs) { g in
             var grads: [Tensor?] = [nil, nil]
             if x.requiresGrad {
                 // dX = dY·W
                 let t = try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "linear_backward")
-                gemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.p(S.self), lda: outF, b: weight.p(S.self), ldb: inF,
-                      c: t.p(S.self), ldc: inF)
+                gemm(
+                    transA: false, transB: false, m: rows, n: inF, k: outF, a: g.p(S.self), lda: outF,
+                    b: weight.p(S.self), ldb: inF,
+                    c: t.p(S.self), ldc: inF)
                 grads[0] = t
             }
             if weight.requiresGrad {
                 // dW = dYᵀ·X over all rows at once.
                 let t = try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "linear_backward")
-                gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.p(S.self), lda: outF, b: x.p(S.self), ldb: inF,
-                      c: t.p(S.self), ldc: inF)
+                gemm(
+                    transA: true, transB: false, m: outF, n: inF, k: rows, a: g.p(S.self), lda: outF, b: x.p(S.self),
+                    ldb: inF,
+                    c: t.p(S.self), ldc: inF)
                 grads[1] = t
             }
             if let bias {
@@ -181,19 +223,23 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws 
 public func qr(_ a: Tensor, mode: String = "reduced") throws -> (q: Tensor, r: Tensor) {
     let op = "linalg.qr"
     guard mode == "reduced" || mode == "complete" || mode == "r" else {
-        throw DFMError.invalid(op, "qr received unrecognized mode '\(mode)' but expected one of 'reduced' (default), 'r', or 'complete'")
+        throw DFMError.invalid(
+            op, "qr received unrecognized mode '\(mode)' but expected one of 'reduced' (default), 'r', or 'complete'")
     }
     try EW.checkFloat(a, op)
     guard a.ndim >= 2 else {
         throw DFMError.shape(op, "the input tensor A must have at least 2 dimensions, got shape \(a.shape)")
     }
-    let m = a.shape[a.ndim - 2], n = a.shape[a.ndim - 1]
+    let m = a.shape[a.ndim - 2]
+    let n = a.shape[a.ndim - 1]
     let batchShape = Array(a.shape.dropLast(2))
     let nb = try Shape.count(batchShape, op: op)
     let complete = mode == "complete"
     let kq = complete ? m : min(m, n)
-    let qSize = m * kq, rSize = kq * n
-    let qTotal = try Shape.count([nb, m, kq], op: op), rTotal = try Shape.count([nb, kq, n], op: op)
+    let qSize = m * kq
+    let rSize = kq * n
+    let qTotal = try Shape.count([nb, m, kq], op: op)
+    let rTotal = try Shape.count([nb, kq, n], op: op)
 
     func run<S: Real>(_: S.Type) throws -> (q: Tensor, r: Tensor) {
         // Q and R live in one buffer, so one graph node carries the single QR derivative rule;
@@ -201,24 +247,35 @@ public func qr(_ a: Tensor, mode: String = "reduced") throws -> (q: Tensor, r: T
         let packed = try Tensor.uninitialized([qTotal + rTotal], dtype: S.dtype, op: op)
         for bi in 0..<nb {
             let res = try lapackQR(a.p(S.self) + bi * m * n, m: m, n: n, complete: complete)
-            res.q.withUnsafeBufferPointer { if let p = $0.baseAddress { (packed.p(S.self) + bi * qSize).update(from: p, count: qSize) } }
-            res.r.withUnsafeBufferPointer { if let p = $0.baseAddress { (packed.p(S.self) + qTotal + bi * rSize).update(from: p, count: rSize) } }
+            res.q.withUnsafeBufferPointer {
+                if let p = $0.baseAddress { (packed.p(S.self) + bi * qSize).update(from: p, count: qSize) }
+            }
+            res.r.withUnsafeBufferPointer {
+                if let p = $0.baseAddress { (packed.p(S.self) + qTotal + bi * rSize).update(from: p, count: rSize) }
+            }
         }
         let qView = Tensor(shape: batchShape + [m, kq], dtype: S.dtype, storage: packed.storage, offset: packed.offset)
-        let rView = Tensor(shape: batchShape + [kq, n], dtype: S.dtype, storage: packed.storage, offset: packed.offset + qTotal)
+        let rView = Tensor(
+            shape: batchShape + [kq, n], dtype: S.dtype, storage: packed.storage, offset: packed.offset + qTotal)
 
         let node = record("linalg_qr", packed, [a]) { g in
             guard mode != "r" else {
-                throw DFMError.state(op, "the derivative of linalg.qr depends on Q, which is not computed when mode='r'; use mode='reduced' to differentiate through linalg.qr")
+                throw DFMError.state(
+                    op,
+                    "the derivative of linalg.qr depends on Q, which is not computed when mode='r'; use mode='reduced' to differentiate through linalg.qr"
+                )
             }
             guard !(complete && m > n) else {
-                throw DFMError.state(op, "the QR decomposition is not differentiable when mode='complete' and nrows > ncols (got \(m)x\(n))")
+                throw DFMError.state(
+                    op,
+                    "the QR decomposition is not differentiable when mode='complete' and nrows > ncols (got \(m)x\(n))")
             }
             let ga = try Tensor.zeros(a.shape, dtype: S.dtype)
             for bi in 0..<nb {
-                qrBackward(q: packed.p(S.self) + bi * qSize, r: packed.p(S.self) + qTotal + bi * rSize,
-                           gq: g.p(S.self) + bi * qSize, gr: g.p(S.self) + qTotal + bi * rSize,
-                           a: a.p(S.self) + bi * m * n, ga: ga.p(S.self) + bi * m * n, m: m, n: n)
+                qrBackward(
+                    q: packed.p(S.self) + bi * qSize, r: packed.p(S.self) + qTotal + bi * rSize,
+                    gq: g.p(S.self) + bi * qSize, gr: g.p(S.self) + qTotal + bi * rSize,
+                    a: a.p(S.self) + bi * m * n, ga: ga.p(S.self) + bi * m * n, m: m, n: n)
             }
             return [ga]
         }
@@ -244,9 +301,11 @@ public func qr(_ a: Tensor, mode: String = "reduced") throws -> (q: Tensor, r: T
 /// where copyltu mirrors the lower triangle of M onto the upper one.
 /// Wide (m < n): A = [X | Y], R = [U | V] with X = QU, Y = QV, so
 /// gY = Q·gV and gX is the square rule with gQ + Y·gVᵀ in place of gQ.
-private func qrBackward<S: Real>(q: UnsafePointer<S>, r: UnsafePointer<S>, gq: UnsafePointer<S>,
-                        gr: UnsafePointer<S>, a: UnsafePointer<S>, ga: UnsafeMutablePointer<S>,
-                        m: Int, n: Int) {
+private func qrBackward<S: Real>(
+    q: UnsafePointer<S>, r: UnsafePointer<S>, gq: UnsafePointer<S>,
+    gr: UnsafePointer<S>, a: UnsafePointer<S>, ga: UnsafeMutablePointer<S>,
+    m: Int, n: Int
+) {
     let p = min(m, n)
     if p == 0 { return }
     // gQ' (m×p), written into gA's first p columns; the triangular solve then runs in place.
@@ -254,8 +313,9 @@ private func qrBackward<S: Real>(q: UnsafePointer<S>, r: UnsafePointer<S>, gq: U
     if m < n {
         let w = n - m
         // gQ' += Y·gVᵀ ; gY = Q·gV
-        gemm(transA: false, transB: true, m: m, n: m, k: w, a: a + m, lda: n, b: gr + m, ldb: n,
-              beta: 1, c: ga, ldc: n)
+        gemm(
+            transA: false, transB: true, m: m, n: m, k: w, a: a + m, lda: n, b: gr + m, ldb: n,
+            beta: 1, c: ga, ldc: n)
         gemm(transA: false, transB: false, m: m, n: w, k: m, a: q, lda: p, b: gr + m, ldb: n, c: ga + m, ldc: n)
     }
     // M = R·gRᵀ − gQ'ᵀ·Q over the leading p×p blocks (R's row stride is n). gQ' sits in gA.
@@ -263,8 +323,9 @@ private func qrBackward<S: Real>(q: UnsafePointer<S>, r: UnsafePointer<S>, gq: U
     mm.withUnsafeMutableBufferPointer { mb in
         guard let mp = mb.baseAddress else { return }
         gemm(transA: false, transB: true, m: p, n: p, k: p, a: r, lda: n, b: gr, ldb: n, c: mp, ldc: p)
-        gemm(transA: true, transB: false, m: p, n: p, k: m, alpha: -1, a: ga, lda: n, b: q, ldb: p,
-              beta: 1, c: mp, ldc: p)
+        gemm(
+            transA: true, transB: false, m: p, n: p, k: m, alpha: -1, a: ga, lda: n, b: q, ldb: p,
+            beta: 1, c: mp, ldc: p)
         for i in 0..<p { for j in (i + 1)..<p { mp[i * p + j] = mp[j * p + i] } }
         // gQ' + Q·copyltu(M), then solve X·Rᵀ = that for X (R's leading p×p block is upper triangular).
         gemm(transA: false, transB: false, m: m, n: p, k: p, a: q, lda: p, b: mp, ldb: p, beta: 1, c: ga, ldc: n)
@@ -298,7 +359,10 @@ public func dot(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     try requireDims(a, 1, "self", op: "dot")
     try requireDims(b, 1, "tensor", op: "dot")
     guard a.count == b.count else {
-        throw DFMError.shape("dot", "inconsistent tensor size, expected tensor [\(a.count)] and src [\(b.count)] to have the same number of elements")
+        throw DFMError.shape(
+            "dot",
+            "inconsistent tensor size, expected tensor [\(a.count)] and src [\(b.count)] to have the same number of elements"
+        )
     }
     return try matmulChecked(a, b, op: "dot")
 }
@@ -332,7 +396,8 @@ private func matmulChecked(_ a: Tensor, _ b: Tensor, op: String) throws -> Tenso
 /// (NaN in it included), as torch does.
 private func scaledSum(_ input: Tensor, _ product: Tensor, beta: Double, alpha: Double, op: String) throws -> Tensor {
     guard try Shape.broadcast(input.shape, product.shape, op: op) == product.shape else {
-        throw DFMError.shape(op, "input of shape \(input.shape) cannot be broadcast to the product's shape \(product.shape)")
+        throw DFMError.shape(
+            op, "input of shape \(input.shape) cannot be broadcast to the product's shape \(product.shape)")
     }
     let p = alpha == 1 ? product : try mul(product, alpha)
     if beta == 0 {

@@ -12,14 +12,17 @@ public enum Reduction: Sendable {
         case "none": self = .none
         case "mean": self = .mean
         case "sum": self = .sum
-        default: throw DFMError.invalid("loss", "\(name) is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
+        default:
+            throw DFMError.invalid(
+                "loss", "\(name) is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
         }
     }
 }
 
 /// Deterministic sum of `n` floats (fixed blocks, each summed in double, added in order).
 func orderedSum<S: Real>(_ p: UnsafeMutablePointer<S>, _ n: Int) -> Double {
-    let block = 4096, nb = (n + block - 1) / block
+    let block = 4096
+    let nb = (n + block - 1) / block
     if nb <= 1 {
         var s: Double = 0
         for k in 0..<n { s += Double(p[k]) }
@@ -51,7 +54,9 @@ func reduceLoss(_ l: Tensor, _ reduction: Reduction, denominator: Double) -> Ten
 
 /// Per-element scale of the upstream gradient for a reduced loss: g[k] (none), g (sum), g/denominator (mean).
 @inline(__always)
-func upstream<S: Real>(_ g: Tensor, _ reduction: Reduction, denominator: Double, _: S.Type) -> (p: UnsafeMutablePointer<S>, scalar: S?) {
+func upstream<S: Real>(_ g: Tensor, _ reduction: Reduction, denominator: Double, _: S.Type) -> (
+    p: UnsafeMutablePointer<S>, scalar: S?
+) {
     let p = g.p(S.self)
     switch reduction {
     case .none: return (p, nil)
@@ -68,8 +73,10 @@ func upstream<S: Real>(_ g: Tensor, _ reduction: Reduction, denominator: Double,
 /// or 0-d. Per element i with target t: loss = (1-ε)·(-w[t]·logp[t]) + ε/C·Σ_c(-w[c]·logp[c]),
 /// zero where t == ignoreIndex. Mean divides by Σ w[t] over non-ignored elements (NaN when
 /// all are ignored), exactly as torch combines label smoothing with weights.
-public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ignoreIndex: Int = -100,
-                         reduction: Reduction = .mean, labelSmoothing: Double = 0) throws -> Tensor {
+public func crossEntropy(
+    _ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ignoreIndex: Int = -100,
+    reduction: Reduction = .mean, labelSmoothing: Double = 0
+) throws -> Tensor {
     let op = "cross_entropy"
     guard labelSmoothing >= 0, labelSmoothing <= 1 else {
         throw DFMError.invalid(op, "label_smoothing must be between 0.0 and 1.0. Got: \(labelSmoothing)")
@@ -77,24 +84,29 @@ public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = ni
     // Class probabilities when the float target has the input's shape (torch's test); any other
     // target is class indices, so a float one of another shape is refused as not int64, as in torch.
     if target.dtype.isFloat && target.shape == input.shape {
-        return try crossEntropyProbabilities(input, target, weight: weight, ignoreIndex: ignoreIndex, reduction: reduction,
-                                             labelSmoothing: labelSmoothing)
+        return try crossEntropyProbabilities(
+            input, target, weight: weight, ignoreIndex: ignoreIndex, reduction: reduction,
+            labelSmoothing: labelSmoothing)
     }
     let (c, s) = try checkClassTargets(input, target, weight: weight, ignoreIndex: ignoreIndex, op: op)
     func run<S: Real>(_: S.Type) throws -> Tensor {
         let tp = target.i
         let count = target.count
 
-        let xp = input.p(S.self), wp = weight?.p(S.self)
-        let eps = S(labelSmoothing), cf = S(c)
+        let xp = input.p(S.self)
+        let wp = weight?.p(S.self)
+        let eps = S(labelSmoothing)
+        let cf = S(c)
         var wsum: S = 0  // Σ_c w[c], for the smoothing term's gradient
         for k in 0..<c { wsum += wp?[k] ?? 1 }
         let lse = try Tensor.uninitialized([count], dtype: S.dtype, op: op)
         let losses = try Tensor.uninitialized(target.shape, dtype: S.dtype, op: op)
-        let lp = lse.p(S.self), lo = losses.p(S.self)
+        let lp = lse.p(S.self)
+        let lo = losses.p(S.self)
         Parallel.chunks(count, costPerItem: c * 4) { r in
             for pos in r {
-                let i = pos / s, sp = pos % s
+                let i = pos / s
+                let sp = pos % s
                 let row = xp + i * c * s + sp  // class k at row[k * s]
                 var mx = -S.infinity
                 for k in 0..<c { mx = max(mx, row[k * s]) }
@@ -104,7 +116,10 @@ public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = ni
                 let l = mx + S(Foundation.log(se))
                 lp[pos] = l
                 let t = Int(tp[pos])
-                if t == ignoreIndex { lo[pos] = 0; continue }
+                if t == ignoreIndex {
+                    lo[pos] = 0
+                    continue
+                }
                 var loss = (1 - eps) * -(wp?[t] ?? 1) * (row[t * s] - l)
                 if eps > 0 {
                     var smooth: Double = 0
@@ -121,14 +136,19 @@ public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = ni
 
         return record(op, out, [input]) { g in
             // Pointers from the captured tensors, which the closure keeps alive.
-            let xp = input.p(S.self), tp = target.i, lp = lse.p(S.self), wp = weight?.p(S.self)
+            let xp = input.p(S.self)
+            let tp = target.i
+            let lp = lse.p(S.self)
+            let wp = weight?.p(S.self)
             let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
             let gi = try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "cross_entropy_backward")
             let dp = gi.p(S.self)
             Parallel.chunks(count, costPerItem: c * 3) { r in
                 for pos in r {
-                    let i = pos / s, sp = pos % s
-                    let row = xp + i * c * s + sp, drow = dp + i * c * s + sp
+                    let i = pos / s
+                    let sp = pos % s
+                    let row = xp + i * c * s + sp
+                    let drow = dp + i * c * s + sp
                     let t = Int(tp[pos])
                     if t == ignoreIndex {
                         for k in 0..<c { drow[k * s] = 0 }
@@ -158,28 +178,42 @@ public func crossEntropy(_ input: Tensor, _ target: Tensor, weight: Tensor? = ni
 /// unbatched (C); int64 `target` (N, d1, ...), (N) or 0-d with entries in [0, C) or equal to
 /// `ignoreIndex`; `weight` float32 (C). Returns C and S, the size of the trailing dims
 /// (input is seen as N × C × S).
-private func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor?, ignoreIndex: Int,
-                               op: String) throws -> (c: Int, s: Int) {
+private func checkClassTargets(
+    _ input: Tensor, _ target: Tensor, weight: Tensor?, ignoreIndex: Int,
+    op: String
+) throws -> (c: Int, s: Int) {
     try EW.checkFloat(input, op)
     guard target.dtype == .int64 else {
         throw DFMError.type(op, "expected target of dtype int64 (class indices), got \(target.dtype)")
     }
-    guard input.ndim >= 1 else { throw DFMError.shape(op, "input must have at least 1 dimension (C), got a 0-d tensor") }
+    guard input.ndim >= 1 else {
+        throw DFMError.shape(op, "input must have at least 1 dimension (C), got a 0-d tensor")
+    }
     let unbatched = input.ndim == 1
-    let n = unbatched ? 1 : input.shape[0], c = unbatched ? input.shape[0] : input.shape[1]
+    let n = unbatched ? 1 : input.shape[0]
+    let c = unbatched ? input.shape[0] : input.shape[1]
     let s = unbatched ? 1 : input.shape.dropFirst(2).reduce(1, *)
     let expectedTarget = unbatched ? [] : [n] + Array(input.shape.dropFirst(2))
     guard target.shape == expectedTarget else {
         if input.ndim == 2 && target.ndim == 1 {
-            throw DFMError.shape(op, "Expected input batch_size (\(n)) to match target batch_size (\(target.shape[0])).")
+            throw DFMError.shape(
+                op, "Expected input batch_size (\(n)) to match target batch_size (\(target.shape[0])).")
         }
-        throw DFMError.shape(op, "target shape \(target.shape) does not match input shape \(input.shape) (expected target shape \(expectedTarget))")
+        throw DFMError.shape(
+            op,
+            "target shape \(target.shape) does not match input shape \(input.shape) (expected target shape \(expectedTarget))"
+        )
     }
     guard c > 0 else { throw DFMError.shape(op, "input has 0 classes (shape \(input.shape))") }
     if let weight {
-        guard weight.dtype == input.dtype else { throw DFMError.type(op, "weight must be \(input.dtype) like the input, got \(weight.dtype)") }
+        guard weight.dtype == input.dtype else {
+            throw DFMError.type(op, "weight must be \(input.dtype) like the input, got \(weight.dtype)")
+        }
         guard weight.shape == [c] else {
-            throw DFMError.shape(op, "weight tensor should be defined either for all \(c) classes or no classes but got weight tensor of shape: \(weight.shape)")
+            throw DFMError.shape(
+                op,
+                "weight tensor should be defined either for all \(c) classes or no classes but got weight tensor of shape: \(weight.shape)"
+            )
         }
     }
     let tp = target.i
@@ -197,25 +231,34 @@ private func checkClassTargets(_ input: Tensor, _ target: Tensor, weight: Tensor
 /// torch.nn.functional.nll_loss: `input` holds log-probabilities (N, C, d1, ...), (N, C) or
 /// (C); per element loss = -w[t]·input[t], zero where t == ignoreIndex; the mean divides by
 /// Σ w[t] over non-ignored elements, as in torch.
-public func nllLoss(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ignoreIndex: Int = -100,
-                    reduction: Reduction = .mean) throws -> Tensor {
+public func nllLoss(
+    _ input: Tensor, _ target: Tensor, weight: Tensor? = nil, ignoreIndex: Int = -100,
+    reduction: Reduction = .mean
+) throws -> Tensor {
     let op = "nll_loss"
     let (c, s) = try checkClassTargets(input, target, weight: weight, ignoreIndex: ignoreIndex, op: op)
     func run<S: Real>(_: S.Type) throws -> Tensor {
         let count = target.count
         let losses = try Tensor.uninitialized(target.shape, dtype: S.dtype, op: op)
-        let xp = input.p(S.self), tp = target.i, wp = weight?.p(S.self), lo = losses.p(S.self)
+        let xp = input.p(S.self)
+        let tp = target.i
+        let wp = weight?.p(S.self)
+        let lo = losses.p(S.self)
         var denom: Double = 0
         for pos in 0..<count {
             let t = Int(tp[pos])
-            if t == ignoreIndex { lo[pos] = 0; continue }
+            if t == ignoreIndex {
+                lo[pos] = 0
+                continue
+            }
             let w = wp?[t] ?? 1
             lo[pos] = -w * xp[(pos / s) * c * s + t * s + pos % s]
             denom += Double(w)
         }
         let out = reduceLoss(losses, reduction, denominator: denom)
         return record(op, out, [input]) { g in
-            let tp = target.i, wp = weight?.p(S.self)
+            let tp = target.i
+            let wp = weight?.p(S.self)
             let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
             let gi = try Tensor.zeros(input.shape, dtype: S.dtype)
             let dp = gi.p(S.self)
@@ -250,10 +293,15 @@ public func mseLoss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .m
         return record(op, out, [input, target]) { g in
             let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
             let d = try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "mse_loss_backward")
-            let xp = input.p(S.self), tp = target.p(S.self), dp = d.p(S.self)
+            let xp = input.p(S.self)
+            let tp = target.p(S.self)
+            let dp = d.p(S.self)
             Parallel.chunks(input.count) { r in
-                if let sc = scalar { for k in r { dp[k] = 2 * (xp[k] - tp[k]) * sc } }
-                else { for k in r { dp[k] = 2 * (xp[k] - tp[k]) * gp[k] } }
+                if let sc = scalar {
+                    for k in r { dp[k] = 2 * (xp[k] - tp[k]) * sc }
+                } else {
+                    for k in r { dp[k] = 2 * (xp[k] - tp[k]) * gp[k] }
+                }
             }
             return [input.requiresGrad ? d : nil, target.requiresGrad ? try neg(d) : nil]
         }
@@ -267,8 +315,10 @@ public func mseLoss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .m
 /// torch.nn.functional.binary_cross_entropy_with_logits in its stable form:
 /// loss = (1 - t)·x + lw·softplus(-x), lw = 1 + (pos_weight - 1)·t, times `weight`.
 /// `weight` broadcasts to the input; `posWeight` broadcasts along the trailing (class) dims.
-public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weight: Tensor? = nil, posWeight: Tensor? = nil,
-                                         reduction: Reduction = .mean) throws -> Tensor {
+public func binaryCrossEntropyWithLogits(
+    _ input: Tensor, _ target: Tensor, weight: Tensor? = nil, posWeight: Tensor? = nil,
+    reduction: Reduction = .mean
+) throws -> Tensor {
     let op = "binary_cross_entropy_with_logits"
     try EW.checkFloat(input, op)
     try EW.checkFloat(target, op)
@@ -282,18 +332,24 @@ public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weig
         try EW.sameFloat(t, input, op)
         let shape = try Shape.broadcast(t.shape, input.shape, op: op)
         guard shape == input.shape else {
-            throw DFMError.shape(op, "\(name) of shape \(t.shape) cannot be broadcast to the input shape \(input.shape)")
+            throw DFMError.shape(
+                op, "\(name) of shape \(t.shape) cannot be broadcast to the input shape \(input.shape)")
         }
         return t.shape == input.shape ? t : try EW.expand(t, to: input.shape)
     }
-    let w = try broadcastParam(weight, "weight"), pw = try broadcastParam(posWeight, "pos_weight")
+    let w = try broadcastParam(weight, "weight")
+    let pw = try broadcastParam(posWeight, "pos_weight")
     func run<S: Real>(_: S.Type) throws -> Tensor {
-        let xp = input.p(S.self), tp = target.p(S.self), wp = w?.p(S.self), pwp = pw?.p(S.self)
+        let xp = input.p(S.self)
+        let tp = target.p(S.self)
+        let wp = w?.p(S.self)
+        let pwp = pw?.p(S.self)
         let l = try Tensor.uninitialized(input.shape, dtype: S.dtype, op: op)
         let lp = l.p(S.self)
         Parallel.chunks(input.count, costPerItem: 8) { r in
             for k in r {
-                let x = xp[k], t = tp[k]
+                let x = xp[k]
+                let t = tp[k]
                 // softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), stable for any x.
                 let sp = max(-x, 0) + S.log1p(S.exp(-Swift.abs(x)))
                 let lw = pwp.map { 1 + ($0[k] - 1) * t } ?? 1
@@ -303,14 +359,25 @@ public func binaryCrossEntropyWithLogits(_ input: Tensor, _ target: Tensor, weig
         let denom = Double(input.count)
         let out = reduceLoss(l, reduction, denominator: denom)
         return record(op, out, [input, target]) { g in
-            let xp = input.p(S.self), tp = target.p(S.self), wp = w?.p(S.self), pwp = pw?.p(S.self)
+            let xp = input.p(S.self)
+            let tp = target.p(S.self)
+            let wp = w?.p(S.self)
+            let pwp = pw?.p(S.self)
             let (gp, scalar) = upstream(g, reduction, denominator: denom, S.self)
-            let gx = input.requiresGrad ? try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "binary_cross_entropy_with_logits_backward") : nil
-            let gt = target.requiresGrad ? try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "binary_cross_entropy_with_logits_backward") : nil
-            let gxp = gx?.p(S.self), gtp = gt?.p(S.self)
+            let gx =
+                input.requiresGrad
+                ? try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "binary_cross_entropy_with_logits_backward")
+                : nil
+            let gt =
+                target.requiresGrad
+                ? try Tensor.uninitialized(input.shape, dtype: S.dtype, op: "binary_cross_entropy_with_logits_backward")
+                : nil
+            let gxp = gx?.p(S.self)
+            let gtp = gt?.p(S.self)
             Parallel.chunks(input.count, costPerItem: 8) { r in
                 for k in r {
-                    let x = xp[k], t = tp[k]
+                    let x = xp[k]
+                    let t = tp[k]
                     let up = (scalar ?? gp[k]) * (wp?[k] ?? 1)
                     let sigNeg = 1 / (1 + S.exp(x))  // σ(-x)
                     let pwk = pwp?[k] ?? 1

@@ -51,8 +51,10 @@ private func beats<T: Comparable>(_ v: T, _ b: T, isMax: Bool, isNaN: (T) -> Boo
 /// Best value and its index along the middle axis of an outer × n × inner block, written
 /// to `vals` and `idx` (outer × inner). `n` >= 1.
 @inline(__always)
-private func scan<T: Comparable>(_ p: UnsafeMutablePointer<T>, outer: Int, n: Int, inner: Int, isMax: Bool,
-                                 isNaN: (T) -> Bool, vals: UnsafeMutablePointer<T>?, idx: UnsafeMutablePointer<Int64>) {
+private func scan<T: Comparable>(
+    _ p: UnsafeMutablePointer<T>, outer: Int, n: Int, inner: Int, isMax: Bool,
+    isNaN: (T) -> Bool, vals: UnsafeMutablePointer<T>?, idx: UnsafeMutablePointer<Int64>
+) {
     guard outer > 0, inner > 0 else { return }
     // Blocks of `inner` keep the walk over k sequential in memory for every output cell.
     let block = Swift.min(inner, 256)
@@ -61,7 +63,9 @@ private func scan<T: Comparable>(_ p: UnsafeMutablePointer<T>, outer: Int, n: In
         let best = UnsafeMutablePointer<T>.allocate(capacity: block)
         defer { best.deallocate() }
         for w in r {
-            let o = w / nb, i0 = (w % nb) * block, m = Swift.min(inner, i0 + block) - i0
+            let o = w / nb
+            let i0 = (w % nb) * block
+            let m = Swift.min(inner, i0 + block) - i0
             let base = p + o * n * inner + i0
             let ix = idx + o * inner + i0
             best.initialize(from: base, count: m)
@@ -81,15 +85,18 @@ private func scan<T: Comparable>(_ p: UnsafeMutablePointer<T>, outer: Int, n: In
 
 /// Best element of all `count` (>= 1) elements and its flat index: per-part results
 /// combined in order, so the first occurrence wins whatever the thread count.
-private func flatScan<T: Comparable>(_ p: UnsafeMutablePointer<T>, count: Int, isMax: Bool,
-                                     isNaN: (T) -> Bool) -> (value: T, index: Int) {
+private func flatScan<T: Comparable>(
+    _ p: UnsafeMutablePointer<T>, count: Int, isMax: Bool,
+    isNaN: (T) -> Bool
+) -> (value: T, index: Int) {
     let parts = Swift.max(1, Swift.min(Parallel.threads, count / 65_536))
     var bestIndex = [Int](repeating: 0, count: parts)
     bestIndex.withUnsafeMutableBufferPointer { bi in
         guard let out = bi.baseAddress else { return }
         Parallel.chunks(parts, costPerItem: count / parts + 1) { r in
             for q in r {
-                let lo = count * q / parts, hi = count * (q + 1) / parts
+                let lo = count * q / parts
+                let hi = count * (q + 1) / parts
                 var b = lo
                 for k in (lo + 1)..<Swift.max(hi, lo + 1) where beats(p[k], p[b], isMax: isMax, isNaN: isNaN) { b = k }
                 out[q] = b
@@ -106,16 +113,20 @@ private func flatScanTensor(_ x: Tensor, isMax: Bool, val: Tensor?, idx: Tensor)
     switch x.dtype {
     case .float32:
         let (v, k) = flatScan(x.f, count: x.count, isMax: isMax, isNaN: { $0.isNaN })
-        val?.f[0] = v; idx.i[0] = Int64(k)
+        val?.f[0] = v
+        idx.i[0] = Int64(k)
     case .float64:
         let (v, k) = flatScan(x.d, count: x.count, isMax: isMax, isNaN: { $0.isNaN })
-        val?.d[0] = v; idx.i[0] = Int64(k)
+        val?.d[0] = v
+        idx.i[0] = Int64(k)
     case .int64:
         let (v, k) = flatScan(x.i, count: x.count, isMax: isMax, isNaN: { _ in false })
-        val?.i[0] = v; idx.i[0] = Int64(k)
+        val?.i[0] = v
+        idx.i[0] = Int64(k)
     case .bool, .uint8:
         let (v, k) = flatScan(x.b, count: x.count, isMax: isMax, isNaN: { _ in false })
-        val?.b[0] = v; idx.i[0] = Int64(k)
+        val?.b[0] = v
+        idx.i[0] = Int64(k)
     }
 }
 
@@ -135,7 +146,10 @@ private func scanTensor(_ x: Tensor, outer: Int, n: Int, inner: Int, isMax: Bool
 
 private func extremum(_ x: Tensor, isMax: Bool, op: String) throws -> Tensor {
     guard x.count > 0 else {
-        throw DFMError.invalid(op, "Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        throw DFMError.invalid(
+            op,
+            "Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+        )
     }
     let idx = try Tensor.uninitialized([], dtype: .int64, op: op)
     let out = try Tensor.uninitialized([], dtype: x.dtype, op: op)
@@ -144,7 +158,8 @@ private func extremum(_ x: Tensor, isMax: Bool, op: String) throws -> Tensor {
         // torch's evenly_distribute_backward: every element equal to the result (or every NaN
         // when the result is NaN) gets g / (number of such elements).
         func run<S: Real>(_: S.Type) throws -> Tensor {
-            let v = out.p(S.self)[0], xp = x.p(S.self)
+            let v = out.p(S.self)[0]
+            let xp = x.p(S.self)
             let hit: (S) -> Bool = v.isNaN ? { $0.isNaN } : { $0 == v }
             var ties = 0
             for k in 0..<x.count where hit(xp[k]) { ties += 1 }
@@ -158,10 +173,14 @@ private func extremum(_ x: Tensor, isMax: Bool, op: String) throws -> Tensor {
     }
 }
 
-private func extremum(_ x: Tensor, dim: Int, keepdim: Bool, isMax: Bool, op: String) throws -> (values: Tensor, indices: Tensor) {
+private func extremum(_ x: Tensor, dim: Int, keepdim: Bool, isMax: Bool, op: String) throws -> (
+    values: Tensor, indices: Tensor
+) {
     let d = try Shape.dim(dim, x.ndim, op: op)
     let (outer, n, inner) = around(x, d)
-    guard n > 0 else { throw DFMError.index(op, "Expected reduction dim \(d) to have non-zero size (input shape \(x.shape))") }
+    guard n > 0 else {
+        throw DFMError.index(op, "Expected reduction dim \(d) to have non-zero size (input shape \(x.shape))")
+    }
     let shape = reducedShape(x.shape, d, keepdim: keepdim)
     let idx = try Tensor.uninitialized(shape, dtype: .int64, op: op)
     let vals = try Tensor.uninitialized(shape, dtype: x.dtype, op: op)
@@ -169,10 +188,14 @@ private func extremum(_ x: Tensor, dim: Int, keepdim: Bool, isMax: Bool, op: Str
     let values = record(op, vals, [x]) { g in
         // The gradient goes to the selected index only.
         let gx = try Tensor.zeros(x.shape, dtype: x.dtype)
-        let es = x.dtype.byteSize, gp = gx.rawPointer, src = g.rawPointer, ip = idx.i
+        let es = x.dtype.byteSize
+        let gp = gx.rawPointer
+        let src = g.rawPointer
+        let ip = idx.i
         Parallel.chunks(outer * inner) { r in
             for c in r {
-                let o = c / inner, i = c % inner
+                let o = c / inner
+                let i = c % inner
                 (gp + ((o * n + Int(ip[c])) * inner + i) * es).copyMemory(from: src + c * es, byteCount: es)
             }
         }
@@ -193,7 +216,9 @@ private func argExtremum(_ x: Tensor, dim: Int?, keepdim: Bool, isMax: Bool, op:
     }
     let d = try Shape.dim(dim, x.ndim, op: op)
     let (outer, n, inner) = around(x, d)
-    guard n > 0 else { throw DFMError.index(op, "Expected reduction dim \(d) to have non-zero size (input shape \(x.shape))") }
+    guard n > 0 else {
+        throw DFMError.index(op, "Expected reduction dim \(d) to have non-zero size (input shape \(x.shape))")
+    }
     let idx = try Tensor.uninitialized(reducedShape(x.shape, d, keepdim: keepdim), dtype: .int64, op: op)
     scanTensor(x, outer: outer, n: n, inner: inner, isMax: isMax, vals: nil, idx: idx)
     return idx

@@ -13,7 +13,8 @@ struct PoolInput {
         try EW.checkFloat(x, op)
         let ok = (x.ndim == 3 || x.ndim == 4) && x.shape[(x.ndim == 4 ? 1 : 0)...].allSatisfy { $0 > 0 }
         guard ok else {
-            throw DFMError.shape(op, "non-empty 3D or 4D (batch mode) tensor expected for input, but got shape \(x.shape)")
+            throw DFMError.shape(
+                op, "non-empty 3D or 4D (batch mode) tensor expected for input, but got shape \(x.shape)")
         }
         batched = x.ndim == 4
         n = batched ? x.shape[0] : 1
@@ -33,45 +34,67 @@ func poolOutputSize(_ size: Int, kernel: Int, pad: Int, stride: Int, dilation: I
 }
 
 /// The shared argument checks of max_pool2d and avg_pool2d.
-private func poolGeometry(_ p: PoolInput, kernelSize: [Int], stride: [Int]?, padding: [Int], dilation: [Int],
-                          ceilMode: Bool, op: String) throws -> (k: (Int, Int), s: (Int, Int), pad: (Int, Int), d: (Int, Int), oh: Int, ow: Int) {
+private func poolGeometry(
+    _ p: PoolInput, kernelSize: [Int], stride: [Int]?, padding: [Int], dilation: [Int],
+    ceilMode: Bool, op: String
+) throws -> (k: (Int, Int), s: (Int, Int), pad: (Int, Int), d: (Int, Int), oh: Int, ow: Int) {
     let k = try spatialPair(kernelSize, "kernel_size", op: op)
     let s = try stride.map { $0.isEmpty ? k : try spatialPair($0, "stride", op: op) } ?? k
     let pad = try spatialPair(padding, "padding", op: op)
     let d = try spatialPair(dilation, "dilation", op: op)
-    guard k.0 > 0, k.1 > 0 else { throw DFMError.invalid(op, "kernel_size must be greater than zero, but got \(kernelSize)") }
-    guard s.0 > 0, s.1 > 0 else { throw DFMError.invalid(op, "stride must be greater than zero, but got \(stride ?? kernelSize)") }
-    guard d.0 > 0, d.1 > 0 else { throw DFMError.invalid(op, "dilation must be greater than zero, but got \(dilation)") }
+    guard k.0 > 0, k.1 > 0 else {
+        throw DFMError.invalid(op, "kernel_size must be greater than zero, but got \(kernelSize)")
+    }
+    guard s.0 > 0, s.1 > 0 else {
+        throw DFMError.invalid(op, "stride must be greater than zero, but got \(stride ?? kernelSize)")
+    }
+    guard d.0 > 0, d.1 > 0 else {
+        throw DFMError.invalid(op, "dilation must be greater than zero, but got \(dilation)")
+    }
     guard pad.0 >= 0, pad.1 >= 0 else { throw DFMError.invalid(op, "pad must be non-negative, but got \(padding)") }
     for (kk, pp, dd) in [(k.0, pad.0, d.0), (k.1, pad.1, d.1)] where pp > ((kk - 1) * dd + 1) / 2 {
-        throw DFMError.invalid(op, "pad should be at most half of effective kernel size, but got pad=\(pp), kernel_size=\(kk) and dilation=\(dd)")
+        throw DFMError.invalid(
+            op,
+            "pad should be at most half of effective kernel size, but got pad=\(pp), kernel_size=\(kk) and dilation=\(dd)"
+        )
     }
     guard k.1 / 2 >= pad.1, k.0 / 2 >= pad.0 else {
-        throw DFMError.invalid(op, "pad should be smaller than or equal to half of kernel size, but got padW = \(pad.1), padH = \(pad.0), kW = \(k.1), kH = \(k.0)")
+        throw DFMError.invalid(
+            op,
+            "pad should be smaller than or equal to half of kernel size, but got padW = \(pad.1), padH = \(pad.0), kW = \(k.1), kH = \(k.0)"
+        )
     }
     let oh = poolOutputSize(p.h, kernel: k.0, pad: pad.0, stride: s.0, dilation: d.0, ceil: ceilMode)
     let ow = poolOutputSize(p.w, kernel: k.1, pad: pad.1, stride: s.1, dilation: d.1, ceil: ceilMode)
     guard oh >= 1, ow >= 1 else {
-        throw DFMError.shape(op, "Given input size: (\(p.c)x\(p.h)x\(p.w)). Calculated output size: (\(p.c)x\(oh)x\(ow)). Output size is too small")
+        throw DFMError.shape(
+            op,
+            "Given input size: (\(p.c)x\(p.h)x\(p.w)). Calculated output size: (\(p.c)x\(oh)x\(ow)). Output size is too small"
+        )
     }
     return (k, s, pad, d, oh, ow)
 }
 
 /// torch.nn.functional.max_pool2d. Padding acts as -inf; the gradient goes to the first
 /// maximum of each window (NaN counts as a maximum), as in torch's CPU kernel.
-public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
-                      dilation: [Int] = [1, 1], ceilMode: Bool = false) throws -> Tensor {
+public func maxPool2d(
+    _ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
+    dilation: [Int] = [1, 1], ceilMode: Bool = false
+) throws -> Tensor {
     let op = "max_pool2d"
     let p = try PoolInput(x, op: op)
-    let geo = try poolGeometry(p, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation,
-                               ceilMode: ceilMode, op: op)
+    let geo = try poolGeometry(
+        p, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation,
+        ceilMode: ceilMode, op: op)
     let (k, s, pad, d, oh, ow) = geo
     func run<S: Real>(_: S.Type) throws -> Tensor {
         let out = try Tensor.uninitialized(p.outShape(oh, ow), dtype: S.dtype, op: op)
         // Argmax per output (index within its plane), kept only for backward.
         let needIdx = GradMode.isEnabled && x.requiresGrad
         let idx = needIdx ? try Tensor.uninitialized(out.shape, dtype: .int64, op: op) : nil
-        let xp = x.p(S.self), op_ = out.p(S.self), ip = idx?.i
+        let xp = x.p(S.self)
+        let op_ = out.p(S.self)
+        let ip = idx?.i
         let (h, w) = (p.h, p.w)
         Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
             for plane in r {
@@ -91,7 +114,10 @@ public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
                             var iw = iw0
                             while iw < iw1 {
                                 let v = src[ih * w + iw]
-                                if v > best || v.isNaN { best = v; bestIdx = ih * w + iw }
+                                if v > best || v.isNaN {
+                                    best = v
+                                    bestIdx = ih * w + iw
+                                }
                                 iw += d.1
                             }
                             ih += d.0
@@ -106,7 +132,11 @@ public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
         guard let idx else { return out }
         return record(op, out, [x]) { g in
             let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
-            let gp = g.p(S.self), dp = dx.p(S.self), ip = idx.i, hw = h * w, ohw = oh * ow
+            let gp = g.p(S.self)
+            let dp = dx.p(S.self)
+            let ip = idx.i
+            let hw = h * w
+            let ohw = oh * ow
             Parallel.chunks(p.planes, costPerItem: ohw) { r in
                 for plane in r {
                     let dst = dp + plane * hw
@@ -125,25 +155,34 @@ public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
 }
 
 /// torch.nn.functional.avg_pool2d (no divisor_override).
-public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
-                      ceilMode: Bool = false, countIncludePad: Bool = true) throws -> Tensor {
+public func avgPool2d(
+    _ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
+    ceilMode: Bool = false, countIncludePad: Bool = true
+) throws -> Tensor {
     let op = "avg_pool2d"
     let p = try PoolInput(x, op: op)
-    let (k, s, pad, _, oh, ow) = try poolGeometry(p, kernelSize: kernelSize, stride: stride, padding: padding,
-                                                  dilation: [1, 1], ceilMode: ceilMode, op: op)
+    let (k, s, pad, _, oh, ow) = try poolGeometry(
+        p, kernelSize: kernelSize, stride: stride, padding: padding,
+        dilation: [1, 1], ceilMode: ceilMode, op: op)
     let (h, w) = (p.h, p.w)
     func run<S: Real>(_: S.Type) throws -> Tensor {
         // Window bounds and divisor of output (oy, ox), as in torch's cpu_avg_pool.
         @inline(__always) func window(_ oy: Int, _ ox: Int) -> (Int, Int, Int, Int, S) {
-            var ih0 = oy * s.0 - pad.0, iw0 = ox * s.1 - pad.1
-            var ih1 = min(ih0 + k.0, h + pad.0), iw1 = min(iw0 + k.1, w + pad.1)
+            var ih0 = oy * s.0 - pad.0
+            var iw0 = ox * s.1 - pad.1
+            var ih1 = min(ih0 + k.0, h + pad.0)
+            var iw1 = min(iw0 + k.1, w + pad.1)
             let poolSize = (ih1 - ih0) * (iw1 - iw0)
-            ih0 = max(ih0, 0); iw0 = max(iw0, 0); ih1 = min(ih1, h); iw1 = min(iw1, w)
+            ih0 = max(ih0, 0)
+            iw0 = max(iw0, 0)
+            ih1 = min(ih1, h)
+            iw1 = min(iw1, w)
             let div = countIncludePad ? poolSize : (ih1 - ih0) * (iw1 - iw0)
             return (ih0, ih1, iw0, iw1, S(div))
         }
         let out = try Tensor.uninitialized(p.outShape(oh, ow), dtype: S.dtype, op: op)
-        let xp = x.p(S.self), yp = out.p(S.self)
+        let xp = x.p(S.self)
+        let yp = out.p(S.self)
         Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
             for plane in r {
                 let src = xp + plane * h * w
@@ -162,7 +201,8 @@ public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
         }
         return record(op, out, [x]) { g in
             let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
-            let gp = g.p(S.self), dp = dx.p(S.self)
+            let gp = g.p(S.self)
+            let dp = dx.p(S.self)
             Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
                 for plane in r {
                     let dst = dp + plane * h * w
@@ -191,11 +231,15 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: [Int]) throws -> Tensor {
         throw DFMError.shape(op, "Expected 3D or 4D tensor, but got shape \(x.shape)")
     }
     for dim in (x.ndim - 3)..<x.ndim where x.shape[dim] == 0 {
-        throw DFMError.shape(op, "Expected input to have non-zero size for non-batch dimensions, but input has sizes \(x.shape) with dimension \(dim) being empty")
+        throw DFMError.shape(
+            op,
+            "Expected input to have non-zero size for non-batch dimensions, but input has sizes \(x.shape) with dimension \(dim) being empty"
+        )
     }
     let (oh, ow) = try spatialPair(outputSize, "output_size", op: op)
     guard oh >= 0, ow >= 0 else {
-        throw DFMError.invalid(op, "elements of output_size must be greater than or equal to 0 but received \(outputSize)")
+        throw DFMError.invalid(
+            op, "elements of output_size must be greater than or equal to 0 but received \(outputSize)")
     }
     let p = try PoolInput(x, op: op)
     let (h, w) = (p.h, p.w)
@@ -203,14 +247,17 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: [Int]) throws -> Tensor {
     @inline(__always) func end(_ a: Int, _ b: Int, _ c: Int) -> Int { 1 + ((a + 1) * c - 1) / b }
     func run<S: Real>(_: S.Type) throws -> Tensor {
         let out = try Tensor.uninitialized(p.outShape(oh, ow), dtype: S.dtype, op: op)
-        let xp = x.p(S.self), yp = out.p(S.self)
+        let xp = x.p(S.self)
+        let yp = out.p(S.self)
         Parallel.chunks(p.planes, costPerItem: h * w + oh * ow) { r in
             for plane in r {
                 let src = xp + plane * h * w
                 for oy in 0..<oh {
-                    let ih0 = start(oy, oh, h), ih1 = end(oy, oh, h)
+                    let ih0 = start(oy, oh, h)
+                    let ih1 = end(oy, oh, h)
                     for ox in 0..<ow {
-                        let iw0 = start(ox, ow, w), iw1 = end(ox, ow, w)
+                        let iw0 = start(ox, ow, w)
+                        let iw1 = end(ox, ow, w)
                         var acc: S = 0
                         for ih in ih0..<ih1 { for iw in iw0..<iw1 { acc += src[ih * w + iw] } }
                         yp[(plane * oh + oy) * ow + ox] = acc / S(ih1 - ih0) / S(iw1 - iw0)
@@ -220,14 +267,17 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: [Int]) throws -> Tensor {
         }
         return record(op, out, [x]) { g in
             let dx = try Tensor.zeros(x.shape, dtype: S.dtype)
-            let gp = g.p(S.self), dp = dx.p(S.self)
+            let gp = g.p(S.self)
+            let dp = dx.p(S.self)
             Parallel.chunks(p.planes, costPerItem: h * w + oh * ow) { r in
                 for plane in r {
                     let dst = dp + plane * h * w
                     for oy in 0..<oh {
-                        let ih0 = start(oy, oh, h), ih1 = end(oy, oh, h)
+                        let ih0 = start(oy, oh, h)
+                        let ih1 = end(oy, oh, h)
                         for ox in 0..<ow {
-                            let iw0 = start(ox, ow, w), iw1 = end(ox, ow, w)
+                            let iw0 = start(ox, ow, w)
+                            let iw1 = end(ox, ow, w)
                             let v = gp[(plane * oh + oy) * ow + ox] / S(ih1 - ih0) / S(iw1 - iw0)
                             for ih in ih0..<ih1 { for iw in iw0..<iw1 { dst[ih * w + iw] += v } }
                         }

@@ -2,11 +2,15 @@
 // into the output cell each element maps to, in a fixed order (deterministic).
 
 /// Output shape and per-input-dim output strides (0 on reduced dims) for reducing `dims`.
-private func reducePlan(_ shape: [Int], _ dims: [Int], keepdim: Bool, op: String) throws -> (keep: [Int], out: [Int], reduced: Set<Int>) {
+private func reducePlan(_ shape: [Int], _ dims: [Int], keepdim: Bool, op: String) throws -> (
+    keep: [Int], out: [Int], reduced: Set<Int>
+) {
     var reduced = Set<Int>()
     for d in dims {
         let w = try Shape.dim(d, shape.count, op: op)
-        guard reduced.insert(w).inserted else { throw DFMError.invalid(op, "dim \(w) appears multiple times in the list of dims") }
+        guard reduced.insert(w).inserted else {
+            throw DFMError.invalid(op, "dim \(w) appears multiple times in the list of dims")
+        }
     }
     if dims.isEmpty { reduced = Set(0..<shape.count) }
     let keep = shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
@@ -21,11 +25,13 @@ private func sumKernel(_ x: Tensor, keep: [Int], op: String) throws -> Tensor {
 
 private func sumKernel<S: Real>(_ x: Tensor, _: S.Type, keep: [Int]) throws -> Tensor {
     let out = try Tensor.zeros(keep, dtype: S.dtype)
-    let o = out.p(S.self), xp = x.p(S.self)
+    let o = out.p(S.self)
+    let xp = x.p(S.self)
     if x.count == 0 { return out }
     if out.count == 1 {
         // Pairwise blocks of 4096, summed in order: accurate and thread-count independent.
-        let block = 4096, nb = (x.count + block - 1) / block
+        let block = 4096
+        let nb = (x.count + block - 1) / block
         var partial = [Double](repeating: 0, count: nb)
         partial.withUnsafeMutableBufferPointer { pp in
             let p = pp.baseAddress!
@@ -56,9 +62,11 @@ private func sumKernel<S: Real>(_ x: Tensor, _: S.Type, keep: [Int]) throws -> T
         // same), but row by row over contiguous memory instead of one strided fiber at a time.
         let k = out.count
         Parallel.chunks(k, costPerItem: redCount) { r in
-            let lo = r.lowerBound, len = r.count
+            let lo = r.lowerBound
+            let len = r.count
             for i in 0..<redCount {
-                let src = xp + i * k + lo, dst = o + lo
+                let src = xp + i * k + lo
+                let dst = o + lo
                 for j in 0..<len { dst[j] += src[j] }
             }
         }
@@ -68,7 +76,8 @@ private func sumKernel<S: Real>(_ x: Tensor, _: S.Type, keep: [Int]) throws -> T
         var ridx = [Int](repeating: 0, count: redDims.count)
         for oi in r {
             // Input offset of output cell oi.
-            var rem = oi, base = 0
+            var rem = oi
+            var base = 0
             for d in stride(from: keptDims.count - 1, through: 0, by: -1) {
                 base += (rem % keptShape[d]) * keptStrides[d]
                 rem /= keptShape[d]
@@ -84,7 +93,12 @@ private func sumKernel<S: Real>(_ x: Tensor, _: S.Type, keep: [Int]) throws -> T
                     for q in 0..<ridx.count { off += ridx[q] * redStrides[q] }
                     s += xp[off]
                     var q = ridx.count - 1
-                    while q >= 0 { ridx[q] += 1; if ridx[q] < redShape[q] { break }; ridx[q] = 0; q -= 1 }
+                    while q >= 0 {
+                        ridx[q] += 1
+                        if ridx[q] < redShape[q] { break }
+                        ridx[q] = 0
+                        q -= 1
+                    }
                 }
             }
             o[oi] = s
@@ -140,10 +154,16 @@ func sumTo(_ g: Tensor, _ shape: [Int]) throws -> Tensor {
 public func expand(_ x: Tensor, to shape: [Int]) throws -> Tensor {
     let lead = shape.count - x.shape.count
     guard lead >= 0 else {
-        throw DFMError.shape("expand", "the number of sizes provided (\(shape.count)) must be greater or equal to the number of dimensions in the tensor (\(x.shape.count))")
+        throw DFMError.shape(
+            "expand",
+            "the number of sizes provided (\(shape.count)) must be greater or equal to the number of dimensions in the tensor (\(x.shape.count))"
+        )
     }
     for (i, d) in x.shape.enumerated() where d != 1 && d != shape[lead + i] {
-        throw DFMError.shape("expand", "the expanded size of the tensor (\(shape[lead + i])) must match the existing size (\(d)) at non-singleton dimension \(lead + i); target sizes \(shape), tensor sizes \(x.shape)")
+        throw DFMError.shape(
+            "expand",
+            "the expanded size of the tensor (\(shape[lead + i])) must match the existing size (\(d)) at non-singleton dimension \(lead + i); target sizes \(shape), tensor sizes \(x.shape)"
+        )
     }
     _ = try Shape.count(shape, op: "expand")
     if x.shape == shape { return x }
@@ -164,18 +184,24 @@ extension Tensor {
 public func cumsum(_ x: Tensor, dim: Int) throws -> Tensor {
     let op = "cumsum"
     let d = x.ndim == 0 ? 0 : try Shape.dim(dim, x.ndim, op: op)
-    let (outer, n, inner) = x.ndim == 0 ? (1, 1, 1)
+    let (outer, n, inner) =
+        x.ndim == 0
+        ? (1, 1, 1)
         : (x.shape[..<d].reduce(1, *), x.shape[d], x.shape[(d + 1)...].reduce(1, *))
     if !x.dtype.isFloat {
         let xi = try BoolKernels.toInt(x, op: op)
         let out = try Tensor.uninitialized(x.shape, dtype: .int64, op: op)
-        let src = xi.i, dst = out.i
+        let src = xi.i
+        let dst = out.i
         withExtendedLifetime(xi) {
             Parallel.chunks(outer * inner, costPerItem: n) { r in
                 for lane in r {
                     let base = (lane / inner) * n * inner + lane % inner
                     var s: Int64 = 0
-                    for j in 0..<n { s &+= src[base + j * inner]; dst[base + j * inner] = s }
+                    for j in 0..<n {
+                        s &+= src[base + j * inner]
+                        dst[base + j * inner] = s
+                    }
                 }
             }
         }
@@ -195,8 +221,10 @@ public func cumsum(_ x: Tensor, dim: Int) throws -> Tensor {
 }
 
 /// Running sums of every lane (n elements at stride `inner`), from the end when `reversed`.
-private func runningSums<S: Real>(_ src: UnsafeMutablePointer<S>, _ dst: UnsafeMutablePointer<S>,
-                         outer: Int, n: Int, inner: Int, reversed: Bool) {
+private func runningSums<S: Real>(
+    _ src: UnsafeMutablePointer<S>, _ dst: UnsafeMutablePointer<S>,
+    outer: Int, n: Int, inner: Int, reversed: Bool
+) {
     Parallel.chunks(outer * inner, costPerItem: n) { r in
         for lane in r {
             let base = (lane / inner) * n * inner + lane % inner

@@ -32,7 +32,10 @@ func inferShape(_ shape: [Int], count: Int, from: [Int], op: String) throws -> [
 /// torch.permute: a copy with axes reordered (out.shape[k] = x.shape[dims[k]]).
 public func permute(_ x: Tensor, _ dims: [Int]) throws -> Tensor {
     guard dims.count == x.ndim else {
-        throw DFMError.shape("permute", "number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = \(x.ndim) is not equal to len(dims) = \(dims.count)")
+        throw DFMError.shape(
+            "permute",
+            "number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = \(x.ndim) is not equal to len(dims) = \(dims.count)"
+        )
     }
     var seen = [Bool](repeating: false, count: x.ndim)
     let p = try dims.map { d -> Int in
@@ -46,7 +49,8 @@ public func permute(_ x: Tensor, _ dims: [Int]) throws -> Tensor {
 
 /// torch.transpose: swaps two axes (a copy).
 public func transpose(_ x: Tensor, _ d0: Int, _ d1: Int) throws -> Tensor {
-    let a = try Shape.dim(d0, x.ndim, op: "transpose"), b = try Shape.dim(d1, x.ndim, op: "transpose")
+    let a = try Shape.dim(d0, x.ndim, op: "transpose")
+    let b = try Shape.dim(d1, x.ndim, op: "transpose")
     var p = Array(0..<x.ndim)
     if x.ndim > 0 { p.swapAt(a, b) }
     return try permuteCopy(x, p, op: "transpose")
@@ -69,17 +73,21 @@ private func permuteCopy(_ x: Tensor, _ p: [Int], op: String) throws -> Tensor {
 /// Elements start, start+step, … (`len` of them) along `dim`: with `view`, shared memory when
 /// they are one contiguous block (step 1 and every earlier dimension of size 1), else a copy.
 /// Not recorded. Backward passes ask for copies so gradients never alias each other.
-private func take(_ x: Tensor, dim: Int, start: Int, step: Int, len: Int, view: Bool = true, op: String) throws -> Tensor {
+private func take(_ x: Tensor, dim: Int, start: Int, step: Int, len: Int, view: Bool = true, op: String) throws
+    -> Tensor
+{
     var shape = x.shape
     shape[dim] = len
     let xs = Shape.strides(x.shape)
     if view && step == 1 && x.shape[..<dim].allSatisfy({ $0 == 1 }) {
-        return Tensor(shape: shape, dtype: x.dtype, storage: x.storage, offset: x.offset + (len == 0 ? 0 : start * xs[dim]))
+        return Tensor(
+            shape: shape, dtype: x.dtype, storage: x.storage, offset: x.offset + (len == 0 ? 0 : start * xs[dim]))
     }
     var ss = xs
     ss[dim] *= step
     let out = try Tensor.uninitialized(shape, dtype: x.dtype, op: op)
-    CopyKernels.strided(shape, src: x, srcOffset: start * xs[dim], srcStrides: ss, dst: out, dstStrides: Shape.strides(shape))
+    CopyKernels.strided(
+        shape, src: x, srcOffset: start * xs[dim], srcStrides: ss, dst: out, dstStrides: Shape.strides(shape))
     return out
 }
 
@@ -89,7 +97,8 @@ private func put(_ g: Tensor, into shape: [Int], dim: Int, start: Int, step: Int
     let os = Shape.strides(shape)
     var ds = os
     ds[dim] *= step
-    CopyKernels.strided(g.shape, src: g, srcStrides: Shape.strides(g.shape), dst: out, dstOffset: start * os[dim], dstStrides: ds)
+    CopyKernels.strided(
+        g.shape, src: g, srcStrides: Shape.strides(g.shape), dst: out, dstOffset: start * os[dim], dstStrides: ds)
     return out
 }
 
@@ -99,7 +108,8 @@ public func narrow(_ x: Tensor, dim: Int, start: Int, length: Int) throws -> Ten
     let d = try Shape.dim(dim, x.ndim, op: "narrow")
     let size = x.shape[d]
     guard start >= -size, start <= size else {
-        throw DFMError.index("narrow", "start out of range (expected to be in range of [\(-size), \(size)], but got \(start))")
+        throw DFMError.index(
+            "narrow", "start out of range (expected to be in range of [\(-size), \(size)], but got \(start))")
     }
     guard length >= 0 else { throw DFMError.invalid("narrow", "length must be non-negative, got \(length)") }
     let s = start < 0 ? start + size : start
@@ -108,7 +118,9 @@ public func narrow(_ x: Tensor, dim: Int, start: Int, length: Int) throws -> Ten
     }
     if length == size { return x }
     let out = try take(x, dim: d, start: s, step: 1, len: length, op: "narrow")
-    return record("narrow", out, [x]) { g in [try put(g, into: x.shape, dim: d, start: s, step: 1, op: "narrow_backward")] }
+    return record("narrow", out, [x]) { g in
+        [try put(g, into: x.shape, dim: d, start: s, step: 1, op: "narrow_backward")]
+    }
 }
 
 /// Python slicing `x[..., start:end:step]` along `dim`: nil bounds mean the ends, negative
@@ -122,11 +134,14 @@ public func slice(_ x: Tensor, dim: Int, start: Int? = nil, end: Int? = nil, ste
         guard let v else { return absent }
         return Swift.min(Swift.max(v < 0 ? v + size : v, 0), size)
     }
-    let lo = bound(start, 0), hi = bound(end, size)
+    let lo = bound(start, 0)
+    let hi = bound(end, size)
     let len = hi > lo ? (hi - lo - 1) / step + 1 : 0
     if len == size { return x }
     let out = try take(x, dim: d, start: lo, step: step, len: len, op: "slice")
-    return record("slice", out, [x]) { g in [try put(g, into: x.shape, dim: d, start: lo, step: step, op: "slice_backward")] }
+    return record("slice", out, [x]) { g in
+        [try put(g, into: x.shape, dim: d, start: lo, step: step, op: "slice_backward")]
+    }
 }
 
 /// torch.select: the slice at `index` (negative counts from the end), with `dim` removed.
@@ -143,7 +158,9 @@ public func select(_ x: Tensor, dim: Int, index: Int) throws -> Tensor {
     var shape = x.shape
     shape.remove(at: d)
     let out = try take(x, dim: d, start: i, step: 1, len: 1, op: "select").viewAs(shape)
-    return record("select", out, [x]) { g in [try put(g.viewAs(kept), into: x.shape, dim: d, start: i, step: 1, op: "select_backward")] }
+    return record("select", out, [x]) { g in
+        [try put(g.viewAs(kept), into: x.shape, dim: d, start: i, step: 1, op: "select_backward")]
+    }
 }
 
 // MARK: cat / stack
@@ -162,13 +179,19 @@ public func cat(_ xs: [Tensor], dim: Int = 0) throws -> Tensor {
     for k in used {
         let t = xs[k]
         guard t.dtype == ref.dtype else {
-            throw DFMError.type("cat", "expected all tensors to have dtype \(ref.dtype), but got \(t.dtype) for tensor number \(k) in the list")
+            throw DFMError.type(
+                "cat",
+                "expected all tensors to have dtype \(ref.dtype), but got \(t.dtype) for tensor number \(k) in the list"
+            )
         }
         guard t.ndim == ref.ndim else {
             throw DFMError.shape("cat", "Tensors must have same number of dimensions: got \(ref.ndim) and \(t.ndim)")
         }
         for j in 0..<ref.ndim where j != d && t.shape[j] != ref.shape[j] {
-            throw DFMError.shape("cat", "Sizes of tensors must match except in dimension \(d). Expected size \(ref.shape[j]) but got size \(t.shape[j]) for tensor number \(k) in the list")
+            throw DFMError.shape(
+                "cat",
+                "Sizes of tensors must match except in dimension \(d). Expected size \(ref.shape[j]) but got size \(t.shape[j]) for tensor number \(k) in the list"
+            )
         }
         let (s, o) = total.addingReportingOverflow(t.shape[d])
         guard !o else { throw DFMError(.outOfMemory, "cat: concatenated size along dimension \(d) overflows") }
@@ -183,10 +206,14 @@ public func cat(_ xs: [Tensor], dim: Int = 0) throws -> Tensor {
         var off = 0
         for k in used {
             let t = xs[k]
-            if t.requiresGrad { grads[k] = try take(g, dim: d, start: off, step: 1, len: t.shape[d], view: false, op: "cat_backward") }
+            if t.requiresGrad {
+                grads[k] = try take(g, dim: d, start: off, step: 1, len: t.shape[d], view: false, op: "cat_backward")
+            }
             off += t.shape[d]
         }
-        for k in xs.indices where !used.contains(k) && xs[k].requiresGrad { grads[k] = try Tensor.zeros([0], dtype: xs[k].dtype) }
+        for k in xs.indices where !used.contains(k) && xs[k].requiresGrad {
+            grads[k] = try Tensor.zeros([0], dtype: xs[k].dtype)
+        }
         return grads
     }
 }
@@ -197,10 +224,16 @@ public func stack(_ xs: [Tensor], dim: Int = 0) throws -> Tensor {
     let d = try Shape.dim(dim, first.ndim + 1, op: "stack")
     for (k, t) in xs.enumerated() {
         guard t.shape == first.shape else {
-            throw DFMError.shape("stack", "stack expects each tensor to be equal size, but got \(first.shape) at entry 0 and \(t.shape) at entry \(k)")
+            throw DFMError.shape(
+                "stack",
+                "stack expects each tensor to be equal size, but got \(first.shape) at entry 0 and \(t.shape) at entry \(k)"
+            )
         }
         guard t.dtype == first.dtype else {
-            throw DFMError.type("stack", "expected all tensors to have dtype \(first.dtype), but got \(t.dtype) for tensor number \(k) in the list")
+            throw DFMError.type(
+                "stack",
+                "expected all tensors to have dtype \(first.dtype), but got \(t.dtype) for tensor number \(k) in the list"
+            )
         }
     }
     var unit = first.shape
@@ -211,7 +244,9 @@ public func stack(_ xs: [Tensor], dim: Int = 0) throws -> Tensor {
     let out = try catKernel(xs.map { $0.viewAs(unit) }, dim: d, shape: shape, op: "stack")
     return record("stack", out, xs) { g in
         try xs.indices.map { k in
-            xs[k].requiresGrad ? try take(g, dim: d, start: k, step: 1, len: 1, view: false, op: "stack_backward").viewAs(first.shape) : nil
+            xs[k].requiresGrad
+                ? try take(g, dim: d, start: k, step: 1, len: 1, view: false, op: "stack_backward").viewAs(first.shape)
+                : nil
         }
     }
 }
@@ -222,7 +257,8 @@ private func catKernel(_ parts: [Tensor], dim: Int, shape: [Int], op: String) th
     let os = Shape.strides(shape)
     var off = 0
     for t in parts {
-        CopyKernels.strided(t.shape, src: t, srcStrides: Shape.strides(t.shape), dst: out, dstOffset: off * os[dim], dstStrides: os)
+        CopyKernels.strided(
+            t.shape, src: t, srcStrides: Shape.strides(t.shape), dst: out, dstOffset: off * os[dim], dstStrides: os)
         off += t.shape[dim]
     }
     return out
@@ -252,9 +288,11 @@ public func unsqueeze(_ x: Tensor, _ dim: Int) throws -> Tensor {
 
 /// torch.flatten: merges dimensions startDim...endDim into one (a 0-dim tensor becomes shape [1]).
 public func flatten(_ x: Tensor, startDim: Int = 0, endDim: Int = -1) throws -> Tensor {
-    let s = try Shape.dim(startDim, x.ndim, op: "flatten"), e = try Shape.dim(endDim, x.ndim, op: "flatten")
+    let s = try Shape.dim(startDim, x.ndim, op: "flatten")
+    let e = try Shape.dim(endDim, x.ndim, op: "flatten")
     guard s <= e else {
-        throw DFMError.invalid("flatten", "flatten() has invalid args: start_dim (\(startDim)) cannot come after end_dim (\(endDim))")
+        throw DFMError.invalid(
+            "flatten", "flatten() has invalid args: start_dim (\(startDim)) cannot come after end_dim (\(endDim))")
     }
     if x.ndim == 0 { return try reshape(x, [1]) }
     let shape = Array(x.shape[..<s]) + [x.shape[s...e].reduce(1, *)] + Array(x.shape[(e + 1)...])

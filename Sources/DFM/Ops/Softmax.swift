@@ -48,13 +48,16 @@ private func softmaxOp(_ x: Tensor, _ outer: Int, _ n: Int, _ inner: Int, log: B
     return try x.dtype == .float64 ? run(Double.self) : run(Float.self)
 }
 
-private func softmaxForward<S: Real>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>,
-                            outer: Int, n: Int, inner: Int, log: Bool) {
+private func softmaxForward<S: Real>(
+    _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>,
+    outer: Int, n: Int, inner: Int, log: Bool
+) {
     if outer == 0 || n == 0 || inner == 0 { return }
     if inner == 1 {
         Parallel.chunks(outer, costPerItem: 8 * n) { rows in
             for row in rows {
-                let xr = x + row * n, yr = y + row * n
+                let xr = x + row * n
+                let yr = y + row * n
                 var mx = xr[0]
                 for c in 0..<n { mx = Swift.max(mx, xr[c]) }
                 var s: S = 0
@@ -63,7 +66,11 @@ private func softmaxForward<S: Real>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePo
                     let ls = S.log(s)
                     for c in 0..<n { yr[c] = (xr[c] - mx) - ls }
                 } else {
-                    for c in 0..<n { let e = S.exp(xr[c] - mx); yr[c] = e; s += e }
+                    for c in 0..<n {
+                        let e = S.exp(xr[c] - mx)
+                        yr[c] = e
+                        s += e
+                    }
                     let inv = 1 / s
                     for c in 0..<n { yr[c] *= inv }
                 }
@@ -75,11 +82,16 @@ private func softmaxForward<S: Real>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePo
     Parallel.chunks(outer * blocks, costPerItem: 8 * n * lanesPerBlock) { items in
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * lanesPerBlock)
         defer { scratch.deallocate() }
-        let mx = scratch, s = scratch + lanesPerBlock
+        let mx = scratch
+        let s = scratch + lanesPerBlock
         for item in items {
-            let j0 = (item % blocks) * lanesPerBlock, w = Swift.min(lanesPerBlock, inner - j0)
+            let j0 = (item % blocks) * lanesPerBlock
+            let w = Swift.min(lanesPerBlock, inner - j0)
             let base = (item / blocks) * n * inner + j0
-            for j in 0..<w { mx[j] = x[base + j]; s[j] = 0 }
+            for j in 0..<w {
+                mx[j] = x[base + j]
+                s[j] = 0
+            }
             for c in 1..<n {
                 let xr = x + base + c * inner
                 for j in 0..<w { mx[j] = Swift.max(mx[j], xr[j]) }
@@ -91,13 +103,19 @@ private func softmaxForward<S: Real>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePo
                 }
                 for j in 0..<w { s[j] = S.log(s[j]) }
                 for c in 0..<n {
-                    let xr = x + base + c * inner, yr = y + base + c * inner
+                    let xr = x + base + c * inner
+                    let yr = y + base + c * inner
                     for j in 0..<w { yr[j] = (xr[j] - mx[j]) - s[j] }
                 }
             } else {
                 for c in 0..<n {
-                    let xr = x + base + c * inner, yr = y + base + c * inner
-                    for j in 0..<w { let e = S.exp(xr[j] - mx[j]); yr[j] = e; s[j] += e }
+                    let xr = x + base + c * inner
+                    let yr = y + base + c * inner
+                    for j in 0..<w {
+                        let e = S.exp(xr[j] - mx[j])
+                        yr[j] = e
+                        s[j] += e
+                    }
                 }
                 for j in 0..<w { s[j] = 1 / s[j] }
                 for c in 0..<n {
@@ -110,13 +128,17 @@ private func softmaxForward<S: Real>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePo
 }
 
 /// gx from the upstream gradient g and the forward output y (softmax or log_softmax).
-private func softmaxBackward<S: Real>(_ g: UnsafePointer<S>, _ y: UnsafePointer<S>, _ gx: UnsafeMutablePointer<S>,
-                             outer: Int, n: Int, inner: Int, log: Bool) {
+private func softmaxBackward<S: Real>(
+    _ g: UnsafePointer<S>, _ y: UnsafePointer<S>, _ gx: UnsafeMutablePointer<S>,
+    outer: Int, n: Int, inner: Int, log: Bool
+) {
     if outer == 0 || n == 0 || inner == 0 { return }
     if inner == 1 {
         Parallel.chunks(outer, costPerItem: 8 * n) { rows in
             for row in rows {
-                let gr = g + row * n, yr = y + row * n, o = gx + row * n
+                let gr = g + row * n
+                let yr = y + row * n
+                let o = gx + row * n
                 var s: S = 0
                 if log {
                     for c in 0..<n { s += gr[c] }
@@ -134,7 +156,8 @@ private func softmaxBackward<S: Real>(_ g: UnsafePointer<S>, _ y: UnsafePointer<
         let s = UnsafeMutablePointer<S>.allocate(capacity: lanesPerBlock)
         defer { s.deallocate() }
         for item in items {
-            let j0 = (item % blocks) * lanesPerBlock, w = Swift.min(lanesPerBlock, inner - j0)
+            let j0 = (item % blocks) * lanesPerBlock
+            let w = Swift.min(lanesPerBlock, inner - j0)
             let base = (item / blocks) * n * inner + j0
             for j in 0..<w { s[j] = 0 }
             if log {

@@ -12,7 +12,9 @@ public func flip(_ x: Tensor, dims: [Int]) throws -> Tensor {
     var seen = Set<Int>()
     let ds = try dims.map { d -> Int in
         let w = try Shape.dim(d, x.ndim, op: op)
-        guard seen.insert(w).inserted else { throw DFMError.invalid(op, "dims has duplicates, original flip dims size=\(dims.count)") }
+        guard seen.insert(w).inserted else {
+            throw DFMError.invalid(op, "dims has duplicates, original flip dims size=\(dims.count)")
+        }
         return w
     }
     if x.ndim == 0 || ds.isEmpty { return try x.clone() }
@@ -22,7 +24,8 @@ public func flip(_ x: Tensor, dims: [Int]) throws -> Tensor {
 
 private func flipRaw(_ x: Tensor, _ dims: Set<Int>) throws -> Tensor {
     let out = try Tensor.uninitialized(x.shape, dtype: x.dtype, op: "flip")
-    var ss = Shape.strides(x.shape), off = 0
+    var ss = Shape.strides(x.shape)
+    var off = 0
     for d in dims where x.shape[d] > 0 {
         off += (x.shape[d] - 1) * ss[d]
         ss[d] = -ss[d]
@@ -36,21 +39,28 @@ private func flipRaw(_ x: Tensor, _ dims: Set<Int>) throws -> Tensor {
 public func roll(_ x: Tensor, shifts: [Int], dims: [Int] = []) throws -> Tensor {
     let op = "roll"
     if dims.isEmpty {
-        guard shifts.count == 1 else { throw DFMError.invalid(op, "`shifts` required, and with no dims exactly one shift (got \(shifts.count))") }
-        let n = x.count, s = wrapShift(shifts[0], n)
+        guard shifts.count == 1 else {
+            throw DFMError.invalid(op, "`shifts` required, and with no dims exactly one shift (got \(shifts.count))")
+        }
+        let n = x.count
+        let s = wrapShift(shifts[0], n)
         let out = try rollRaw(x.viewAs([n]), [(0, s)]).viewAs(x.shape)
         return record(op, out, [x]) { g in [try rollRaw(g.viewAs([n]), [(0, wrapShift(n - s, n))]).viewAs(x.shape)] }
     }
     guard shifts.count == dims.count else {
         throw DFMError.invalid(op, "shifts and dimensions must align. shifts: \(shifts.count), dims: \(dims.count)")
     }
-    guard x.ndim > 0 else { throw DFMError.index(op, "dimension out of range: a 0-dim tensor has no dimension to roll") }
+    guard x.ndim > 0 else {
+        throw DFMError.index(op, "dimension out of range: a 0-dim tensor has no dimension to roll")
+    }
     let pairs = try zip(dims, shifts).map { d, s in
         let w = try Shape.dim(d, x.ndim, op: op)
         return (w, wrapShift(s, x.shape[w]))
     }
     let out = try rollRaw(x, pairs)
-    return record(op, out, [x]) { g in [try rollRaw(g, pairs.map { ($0.0, wrapShift(x.shape[$0.0] - $0.1, x.shape[$0.0])) })] }
+    return record(op, out, [x]) { g in
+        [try rollRaw(g, pairs.map { ($0.0, wrapShift(x.shape[$0.0] - $0.1, x.shape[$0.0])) })]
+    }
 }
 
 /// `shift` modulo n in 0..<n (0 for n = 0); any Int, Int.min included, without overflow.
@@ -66,11 +76,15 @@ private func rollRaw(_ x: Tensor, _ pairs: [(Int, Int)]) throws -> Tensor {
     for (d, s) in pairs {
         let n = cur.shape[d]
         let out = try Tensor.uninitialized(cur.shape, dtype: cur.dtype, op: "roll")
-        guard n > 0 else { cur = out; continue }
+        guard n > 0 else {
+            cur = out
+            continue
+        }
         let st = Shape.strides(cur.shape)
-        var head = cur.shape, tail = cur.shape
-        head[d] = n - s   // x[0 ..< n-s] goes to out[s ..< n]
-        tail[d] = s       // x[n-s ..< n] goes to out[0 ..< s]
+        var head = cur.shape
+        var tail = cur.shape
+        head[d] = n - s  // x[0 ..< n-s] goes to out[s ..< n]
+        tail[d] = s  // x[n-s ..< n] goes to out[0 ..< s]
         CopyKernels.strided(head, src: cur, srcStrides: st, dst: out, dstOffset: s * st[d], dstStrides: st)
         CopyKernels.strided(tail, src: cur, srcOffset: (n - s) * st[d], srcStrides: st, dst: out, dstStrides: st)
         cur = out
@@ -89,7 +103,9 @@ public func tril(_ x: Tensor, diagonal: Int = 0) throws -> Tensor { try triangle
 
 private func triangle(_ x: Tensor, _ k: Int, upper: Bool) throws -> Tensor {
     let op = upper ? "triu" : "tril"
-    guard x.ndim >= 2 else { throw DFMError.shape(op, "input tensor must have at least 2 dimensions, got shape \(x.shape)") }
+    guard x.ndim >= 2 else {
+        throw DFMError.shape(op, "input tensor must have at least 2 dimensions, got shape \(x.shape)")
+    }
     guard Swift.abs(k) <= 1 << 40 else { throw DFMError.invalid(op, "diagonal \(k) is out of range") }
     let out = try triangleRaw(x, k, upper: upper)
     return record(op, out, [x]) { g in [try triangleRaw(g, k, upper: upper)] }
@@ -98,9 +114,11 @@ private func triangle(_ x: Tensor, _ k: Int, upper: Bool) throws -> Tensor {
 /// A copy of x with the other triangle zeroed, byte-wise (any dtype).
 private func triangleRaw(_ x: Tensor, _ k: Int, upper: Bool) throws -> Tensor {
     let out = try x.clone()
-    let r = x.shape[x.ndim - 2], c = x.shape[x.ndim - 1]
+    let r = x.shape[x.ndim - 2]
+    let c = x.shape[x.ndim - 1]
     let mats = r * c == 0 ? 0 : x.count / (r * c)
-    let bs = x.dtype.byteSize, base = out.rawPointer
+    let bs = x.dtype.byteSize
+    let base = out.rawPointer
     Parallel.chunks(mats * r, costPerItem: c) { range in
         for row in range {
             let i = row % r
@@ -179,7 +197,8 @@ public func prod(_ x: Tensor, dim: Int? = nil, keepdim: Bool = false) throws -> 
     if !x.dtype.isFloat {
         let xi = try BoolKernels.toInt(x, op: op)
         let out = try Tensor.uninitialized(outShape, dtype: .int64, op: op)
-        let src = xi.i, dst = out.i
+        let src = xi.i
+        let dst = out.i
         withExtendedLifetime(xi) {
             for lane in 0..<(outer * inner) {
                 let base = (lane / inner) * n * inner + lane % inner
@@ -191,7 +210,11 @@ public func prod(_ x: Tensor, dim: Int? = nil, keepdim: Bool = false) throws -> 
         return out
     }
     let out = try Tensor.uninitialized(outShape, dtype: x.dtype, op: op)
-    if x.dtype == .float64 { prodLanes(x.d, out.d, outer: outer, n: n, inner: inner) } else { prodLanes(x.f, out.f, outer: outer, n: n, inner: inner) }
+    if x.dtype == .float64 {
+        prodLanes(x.d, out.d, outer: outer, n: n, inner: inner)
+    } else {
+        prodLanes(x.f, out.f, outer: outer, n: n, inner: inner)
+    }
     return record(op, out, [x]) { g in
         let gx = try Tensor.uninitialized(x.shape, dtype: x.dtype, op: "prod_backward")
         if x.dtype == .float64 {
@@ -203,7 +226,9 @@ public func prod(_ x: Tensor, dim: Int? = nil, keepdim: Bool = false) throws -> 
     }
 }
 
-private func prodLanes<S: Real>(_ x: UnsafeMutablePointer<S>, _ y: UnsafeMutablePointer<S>, outer: Int, n: Int, inner: Int) {
+private func prodLanes<S: Real>(
+    _ x: UnsafeMutablePointer<S>, _ y: UnsafeMutablePointer<S>, outer: Int, n: Int, inner: Int
+) {
     Parallel.chunks(outer * inner, costPerItem: n) { r in
         for lane in r {
             let base = (lane / inner) * n * inner + lane % inner
@@ -215,15 +240,23 @@ private func prodLanes<S: Real>(_ x: UnsafeMutablePointer<S>, _ y: UnsafeMutable
 }
 
 /// gx[j] = g · Π_{i<j} x[i] · Π_{i>j} x[i] for every lane.
-private func prodGrad<S: Real>(_ x: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ gx: UnsafeMutablePointer<S>,
-                               outer: Int, n: Int, inner: Int) {
+private func prodGrad<S: Real>(
+    _ x: UnsafeMutablePointer<S>, _ g: UnsafeMutablePointer<S>, _ gx: UnsafeMutablePointer<S>,
+    outer: Int, n: Int, inner: Int
+) {
     Parallel.chunks(outer * inner, costPerItem: 2 * n) { r in
         for lane in r {
             let base = (lane / inner) * n * inner + lane % inner
             var p: S = g[lane]
-            for j in 0..<n { gx[base + j * inner] = p; p *= x[base + j * inner] }
+            for j in 0..<n {
+                gx[base + j * inner] = p
+                p *= x[base + j * inner]
+            }
             var s: S = 1
-            for j in stride(from: n - 1, through: 0, by: -1) { gx[base + j * inner] *= s; s *= x[base + j * inner] }
+            for j in stride(from: n - 1, through: 0, by: -1) {
+                gx[base + j * inner] *= s
+                s *= x[base + j * inner]
+            }
         }
     }
 }
@@ -238,14 +271,19 @@ private func prodGrad<S: Real>(_ x: UnsafeMutablePointer<S>, _ g: UnsafeMutableP
 public func einsum(_ equation: String, _ operands: [Tensor]) throws -> Tensor {
     let op = "einsum"
     guard !operands.isEmpty else { throw DFMError.invalid(op, "must provide at least one operand") }
-    guard equation.utf8.count <= 4096 else { throw DFMError.invalid(op, "equation is too long (\(equation.utf8.count) bytes)") }
+    guard equation.utf8.count <= 4096 else {
+        throw DFMError.invalid(op, "equation is too long (\(equation.utf8.count) bytes)")
+    }
     _ = try commonFloat(operands, op)
     let eq = equation.filter { $0 != " " }
     let sides = eq.components(separatedBy: "->")
     guard sides.count <= 2 else { throw DFMError.invalid(op, "more than one '->' in the equation \"\(equation)\"") }
     let terms = sides[0].components(separatedBy: ",")
     guard terms.count == operands.count else {
-        throw DFMError.invalid(op, "more operands were provided than specified in the equation: \(terms.count) subscripts for \(operands.count) operands")
+        throw DFMError.invalid(
+            op,
+            "more operands were provided than specified in the equation: \(terms.count) subscripts for \(operands.count) operands"
+        )
     }
     // Letters are labels 0..<52 (A-Z then a-z, torch's order); ellipsis dims are 52, 53, ...
     func letter(_ ch: Character) throws -> Int {
@@ -260,7 +298,9 @@ public func einsum(_ equation: String, _ operands: [Tensor]) throws -> Tensor {
     func parse(_ term: String) throws -> (pre: [Int], post: [Int]?) {
         let parts = term.components(separatedBy: "...")
         guard parts.count <= 2 else { throw DFMError.invalid(op, "found more than one ellipsis in \"\(term)\"") }
-        guard !parts.contains(where: { $0.contains(".") }) else { throw DFMError.invalid(op, "found '.' that is not part of an ellipsis in \"\(term)\"") }
+        guard !parts.contains(where: { $0.contains(".") }) else {
+            throw DFMError.invalid(op, "found '.' that is not part of an ellipsis in \"\(term)\"")
+        }
         return (try parts[0].map(letter), parts.count == 2 ? try parts[1].map(letter) : nil)
     }
     let parsed = try terms.map(parse)
@@ -269,11 +309,17 @@ public func einsum(_ equation: String, _ operands: [Tensor]) throws -> Tensor {
         let named = t.pre.count + (t.post?.count ?? 0)
         if t.post == nil {
             guard named == x.ndim else {
-                throw DFMError.shape(op, "the number of subscripts in the equation (\(named)) does not match the number of dimensions (\(x.ndim)) for operand of shape \(x.shape)")
+                throw DFMError.shape(
+                    op,
+                    "the number of subscripts in the equation (\(named)) does not match the number of dimensions (\(x.ndim)) for operand of shape \(x.shape)"
+                )
             }
         } else {
             guard named <= x.ndim else {
-                throw DFMError.shape(op, "the number of subscripts in the equation (\(named)) is more than the number of dimensions (\(x.ndim)) for operand of shape \(x.shape)")
+                throw DFMError.shape(
+                    op,
+                    "the number of subscripts in the equation (\(named)) is more than the number of dimensions (\(x.ndim)) for operand of shape \(x.shape)"
+                )
             }
             ellipsisDims = Swift.max(ellipsisDims, x.ndim - named)
         }
@@ -289,10 +335,16 @@ public func einsum(_ equation: String, _ operands: [Tensor]) throws -> Tensor {
         for (k, l) in ls.enumerated() {
             let s = x.shape[k]
             if let j = ls.firstIndex(of: l), j < k, x.shape[j] != s {
-                throw DFMError.shape(op, "subscript \(labelName(l)) is repeated for operand of shape \(x.shape) but the sizes don't match, \(s) != \(x.shape[j])")
+                throw DFMError.shape(
+                    op,
+                    "subscript \(labelName(l)) is repeated for operand of shape \(x.shape) but the sizes don't match, \(s) != \(x.shape[j])"
+                )
             }
             if let have = size[l], have != s, have != 1, s != 1 {
-                throw DFMError.shape(op, "operands do not broadcast with remapped shapes: subscript \(labelName(l)) has sizes \(have) and \(s)")
+                throw DFMError.shape(
+                    op,
+                    "operands do not broadcast with remapped shapes: subscript \(labelName(l)) has sizes \(have) and \(s)"
+                )
             }
             if size[l] == nil || size[l] == 1 { size[l] = s }
         }
@@ -303,8 +355,13 @@ public func einsum(_ equation: String, _ operands: [Tensor]) throws -> Tensor {
         output = t.pre + (t.post == nil ? [] : (0..<ellipsisDims).map { 52 + $0 } + t.post!)
         var seen = Set<Int>()
         for l in output {
-            guard l >= 52 || size[l] != nil else { throw DFMError.invalid(op, "output subscript \(labelName(l)) does not appear in the equation for any input operand") }
-            guard seen.insert(l).inserted else { throw DFMError.invalid(op, "output subscript \(labelName(l)) appears more than once in the output") }
+            guard l >= 52 || size[l] != nil else {
+                throw DFMError.invalid(
+                    op, "output subscript \(labelName(l)) does not appear in the equation for any input operand")
+            }
+            guard seen.insert(l).inserted else {
+                throw DFMError.invalid(op, "output subscript \(labelName(l)) appears more than once in the output")
+            }
         }
     } else {
         var count = [Int: Int]()
@@ -356,12 +413,16 @@ private func einsumDiagonal(_ x: Tensor, _ labels: [Int]) throws -> (Tensor, [In
     for l in labels where !unique.contains(l) { unique.append(l) }
     if unique.count == labels.count { return (x, labels) }
     let xs = Shape.strides(x.shape)
-    var shape = [Int](), strides = [Int]()
+    var shape = [Int]()
+    var strides = [Int]()
     for l in unique {
         let dims = labels.indices.filter { labels[$0] == l }
         let n = x.shape[dims[0]]
         for d in dims where x.shape[d] != n {
-            throw DFMError.shape("einsum", "subscript \(labelName(l)) is repeated for operand of shape \(x.shape) but the sizes don't match, \(x.shape[d]) != \(n)")
+            throw DFMError.shape(
+                "einsum",
+                "subscript \(labelName(l)) is repeated for operand of shape \(x.shape) but the sizes don't match, \(x.shape[d]) != \(n)"
+            )
         }
         shape.append(n)
         strides.append(dims.reduce(0) { $0 + xs[$1] })
@@ -379,8 +440,13 @@ private func einsumDiagonal(_ x: Tensor, _ labels: [Int]) throws -> (Tensor, [In
 /// Contracts a (labels la) with b (labels lb): labels in both and in `keep` are batch
 /// dimensions, labels in both and not kept are summed by the product, the rest are a's
 /// and b's own dimensions. Result labels: batch, a's own, b's own.
-private func einsumPair(_ a: Tensor, _ la: [Int], _ b: Tensor, _ lb: [Int], keep: Set<Int>, size: [Int: Int]) throws -> (Tensor, [Int]) {
-    var a = a, la = la, b = b, lb = lb
+private func einsumPair(_ a: Tensor, _ la: [Int], _ b: Tensor, _ lb: [Int], keep: Set<Int>, size: [Int: Int]) throws
+    -> (Tensor, [Int])
+{
+    var a = a
+    var la = la
+    var b = b
+    var lb = lb
     // Labels of one side that nothing later needs and the other side lacks: sum them now.
     func reduceOwn(_ t: inout Tensor, _ l: inout [Int], other: [Int]) throws {
         let drop = l.indices.filter { !keep.contains(l[$0]) && !other.contains(l[$0]) }
@@ -392,7 +458,8 @@ private func einsumPair(_ a: Tensor, _ la: [Int], _ b: Tensor, _ lb: [Int], keep
     try reduceOwn(&b, &lb, other: la)
     let batch = la.filter { lb.contains($0) && keep.contains($0) }
     let contracted = la.filter { lb.contains($0) && !keep.contains($0) }
-    let aOwn = la.filter { !lb.contains($0) }, bOwn = lb.filter { !la.contains($0) }
+    let aOwn = la.filter { !lb.contains($0) }
+    let bOwn = lb.filter { !la.contains($0) }
     func arrange(_ t: Tensor, _ l: [Int], _ order: [Int]) throws -> Tensor {
         var r = try permute(t, order.compactMap { l.firstIndex(of: $0) })
         let full = order.map { size[$0] ?? 1 }
@@ -400,7 +467,10 @@ private func einsumPair(_ a: Tensor, _ la: [Int], _ b: Tensor, _ lb: [Int], keep
         return r
     }
     func sz(_ ls: [Int]) throws -> Int { try Shape.count(ls.map { size[$0] ?? 1 }, op: "einsum") }
-    let nb = try sz(batch), m = try sz(aOwn), kk = try sz(contracted), n = try sz(bOwn)
+    let nb = try sz(batch)
+    let m = try sz(aOwn)
+    let kk = try sz(contracted)
+    let n = try sz(bOwn)
     _ = try Shape.count([nb, m, n], op: "einsum")
     let a3 = try reshape(try arrange(a, la, batch + aOwn + contracted), [nb, m, kk])
     let b3 = try reshape(try arrange(b, lb, batch + contracted + bOwn), [nb, kk, n])

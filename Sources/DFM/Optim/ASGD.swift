@@ -11,8 +11,10 @@ public final class ASGD: Optimizer {
     public var t0: Double
     public var maximize: Bool
 
-    public init(_ params: [Tensor], lr: Double = 1e-2, lambd: Double = 1e-4, alpha: Double = 0.75, t0: Double = 1e6,
-                weightDecay: Double = 0, maximize: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 1e-2, lambd: Double = 1e-4, alpha: Double = 0.75, t0: Double = 1e6,
+        weightDecay: Double = 0, maximize: Bool = false
+    ) throws {
         try ASGD.check(lambd, alpha, t0, op: "ASGD")
         (self.lambd, self.alpha, self.t0, self.maximize) = (lambd, alpha, t0, maximize)
         try super.init(params, lr: lr, weightDecay: weightDecay)
@@ -33,20 +35,31 @@ public final class ASGD: Optimizer {
 
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "ASGD.load_state_dict"
-        let l = try parseDouble(h, "lambd", op: op), a = try parseDouble(h, "alpha", op: op), t = try parseDouble(h, "t0", op: op)
+        let l = try parseDouble(h, "lambd", op: op)
+        let a = try parseDouble(h, "alpha", op: op)
+        let t = try parseDouble(h, "t0", op: op)
         try ASGD.check(l, a, t, op: op)
         (lambd, alpha, t0, maximize) = (l, a, t, h["maximize"] == "1")
     }
 
     public override func update(_ p: Tensor, grad: Tensor, group: ParamGroup, state: inout [String: Tensor]) throws {
         let step = advanceStep(&state)
-        let etaT = scalarState(&state, "eta", initial: group.lr), muT = scalarState(&state, "mu", initial: 1)
+        let etaT = scalarState(&state, "eta", initial: group.lr)
+        let muT = scalarState(&state, "mu", initial: 1)
         let ax = try buffer(&state, "ax", like: p)
-        let eta = Double(etaT.f[0]), mu = Double(muT.f[0])
+        let eta = Double(etaT.f[0])
+        let mu = Double(muT.f[0])
         func run<S: Real>(_: S.Type) {
-            let pp = p.p(S.self), gp = grad.p(S.self), ap = ax.p(S.self)
-            let decay = S(1 - lambd * eta), negEta = S(-eta), muS = S(mu), averaging = mu != 1
-            let wd = S(group.weightDecay), hasWd = group.weightDecay != 0, maximize = self.maximize
+            let pp = p.p(S.self)
+            let gp = grad.p(S.self)
+            let ap = ax.p(S.self)
+            let decay = S(1 - lambd * eta)
+            let negEta = S(-eta)
+            let muS = S(mu)
+            let averaging = mu != 1
+            let wd = S(group.weightDecay)
+            let hasWd = group.weightDecay != 0
+            let maximize = self.maximize
             Parallel.chunks(p.count, costPerItem: 8) { range in
                 for k in range {
                     var g = maximize ? -gp[k] : gp[k]

@@ -11,8 +11,10 @@ public final class Adadelta: Optimizer {
     public var eps: Double
     public var maximize: Bool
 
-    public init(_ params: [Tensor], lr: Double = 1.0, rho: Double = 0.9, eps: Double = 1e-6, weightDecay: Double = 0,
-                maximize: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 1.0, rho: Double = 0.9, eps: Double = 1e-6, weightDecay: Double = 0,
+        maximize: Bool = false
+    ) throws {
         try Adadelta.check(rho, eps, op: "Adadelta")
         (self.rho, self.eps, self.maximize) = (rho, eps, maximize)
         try super.init(params, lr: lr, weightDecay: weightDecay)
@@ -31,18 +33,28 @@ public final class Adadelta: Optimizer {
 
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "Adadelta.load_state_dict"
-        let r = try parseDouble(h, "rho", op: op), e = try parseDouble(h, "eps", op: op)
+        let r = try parseDouble(h, "rho", op: op)
+        let e = try parseDouble(h, "eps", op: op)
         try Adadelta.check(r, e, op: op)
         (rho, eps, maximize) = (r, e, h["maximize"] == "1")
     }
 
     public override func update(_ p: Tensor, grad: Tensor, group: ParamGroup, state: inout [String: Tensor]) throws {
         _ = advanceStep(&state)
-        let sq = try buffer(&state, "square_avg", like: p), acc = try buffer(&state, "acc_delta", like: p)
+        let sq = try buffer(&state, "square_avg", like: p)
+        let acc = try buffer(&state, "acc_delta", like: p)
         func run<S: Real>(_: S.Type) {
-            let pp = p.p(S.self), gp = grad.p(S.self), vp = sq.p(S.self), up = acc.p(S.self)
-            let r = S(rho), keep = S(1 - rho), e = S(eps), negLr = S(-group.lr)
-            let wd = S(group.weightDecay), hasWd = group.weightDecay != 0, maximize = self.maximize
+            let pp = p.p(S.self)
+            let gp = grad.p(S.self)
+            let vp = sq.p(S.self)
+            let up = acc.p(S.self)
+            let r = S(rho)
+            let keep = S(1 - rho)
+            let e = S(eps)
+            let negLr = S(-group.lr)
+            let wd = S(group.weightDecay)
+            let hasWd = group.weightDecay != 0
+            let maximize = self.maximize
             Parallel.chunks(p.count, costPerItem: 12) { range in
                 for k in range {
                     var g = maximize ? -gp[k] : gp[k]

@@ -11,10 +11,14 @@ public final class Adagrad: Optimizer {
     public var eps: Double
     public var maximize: Bool
 
-    public init(_ params: [Tensor], lr: Double = 1e-2, lrDecay: Double = 0, weightDecay: Double = 0,
-                initialAccumulatorValue: Double = 0, eps: Double = 1e-10, maximize: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 1e-2, lrDecay: Double = 0, weightDecay: Double = 0,
+        initialAccumulatorValue: Double = 0, eps: Double = 1e-10, maximize: Bool = false
+    ) throws {
         try Adagrad.check(lrDecay, initialAccumulatorValue, eps, op: "Adagrad")
-        (self.lrDecay, self.initialAccumulatorValue, self.eps, self.maximize) = (lrDecay, initialAccumulatorValue, eps, maximize)
+        (self.lrDecay, self.initialAccumulatorValue, self.eps, self.maximize) = (
+            lrDecay, initialAccumulatorValue, eps, maximize
+        )
         try super.init(params, lr: lr, weightDecay: weightDecay)
     }
 
@@ -27,13 +31,16 @@ public final class Adagrad: Optimizer {
     public override var stateNames: [String] { ["step", "sum"] }
 
     public override var hyperparameters: [String: String] {
-        ["lr_decay": fmtDouble(lrDecay), "initial_accumulator_value": fmtDouble(initialAccumulatorValue),
-         "eps": fmtDouble(eps), "maximize": fmtBool(maximize)]
+        [
+            "lr_decay": fmtDouble(lrDecay), "initial_accumulator_value": fmtDouble(initialAccumulatorValue),
+            "eps": fmtDouble(eps), "maximize": fmtBool(maximize),
+        ]
     }
 
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "Adagrad.load_state_dict"
-        let d = try parseDouble(h, "lr_decay", op: op), i = try parseDouble(h, "initial_accumulator_value", op: op)
+        let d = try parseDouble(h, "lr_decay", op: op)
+        let i = try parseDouble(h, "initial_accumulator_value", op: op)
         let e = try parseDouble(h, "eps", op: op)
         try Adagrad.check(d, i, e, op: op)
         (lrDecay, initialAccumulatorValue, eps, maximize) = (d, i, e, h["maximize"] == "1")
@@ -44,9 +51,14 @@ public final class Adagrad: Optimizer {
         let sum = try buffer(&state, "sum", like: p, value: initialAccumulatorValue)
         let clr = group.lr / (1 + (step - 1) * lrDecay)
         func run<S: Real>(_: S.Type) {
-            let pp = p.p(S.self), gp = grad.p(S.self), sp = sum.p(S.self)
-            let e = S(eps), negClr = S(-clr)
-            let wd = S(group.weightDecay), hasWd = group.weightDecay != 0, maximize = self.maximize
+            let pp = p.p(S.self)
+            let gp = grad.p(S.self)
+            let sp = sum.p(S.self)
+            let e = S(eps)
+            let negClr = S(-clr)
+            let wd = S(group.weightDecay)
+            let hasWd = group.weightDecay != 0
+            let maximize = self.maximize
             Parallel.chunks(p.count, costPerItem: 8) { range in
                 for k in range {
                     var g = maximize ? -gp[k] : gp[k]

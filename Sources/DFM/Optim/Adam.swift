@@ -20,9 +20,11 @@ public class Adam: Optimizer {
     /// AdamW's weight decay (applied to the parameter, not the gradient).
     public let decoupledWeightDecay: Bool
 
-    public init(_ params: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
-                weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false,
-                decoupledWeightDecay: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+        weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false,
+        decoupledWeightDecay: Bool = false
+    ) throws {
         let name = decoupledWeightDecay ? "AdamW" : "Adam"
         try Adam.check(betas.0, betas.1, eps, op: name)
         beta1 = betas.0
@@ -45,13 +47,16 @@ public class Adam: Optimizer {
     public override var stateNames: [String] { ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"] }
 
     public override var hyperparameters: [String: String] {
-        ["beta1": fmtDouble(beta1), "beta2": fmtDouble(beta2), "eps": fmtDouble(eps),
-         "amsgrad": amsgrad ? "1" : "0", "maximize": maximize ? "1" : "0"]
+        [
+            "beta1": fmtDouble(beta1), "beta2": fmtDouble(beta2), "eps": fmtDouble(eps),
+            "amsgrad": amsgrad ? "1" : "0", "maximize": maximize ? "1" : "0",
+        ]
     }
 
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "\(typeName).load_state_dict"
-        let b1 = try parseDouble(h, "beta1", op: op), b2 = try parseDouble(h, "beta2", op: op)
+        let b1 = try parseDouble(h, "beta1", op: op)
+        let b2 = try parseDouble(h, "beta2", op: op)
         let e = try parseDouble(h, "eps", op: op)
         try Adam.check(b1, b2, e, op: op)
         (beta1, beta2, eps, amsgrad, maximize) = (b1, b2, e, h["amsgrad"] == "1", h["maximize"] == "1")
@@ -64,34 +69,48 @@ public class Adam: Optimizer {
             state["exp_avg_sq"] = try Tensor.zeros(p.shape, dtype: p.dtype)
             if amsgrad { state["max_exp_avg_sq"] = try Tensor.zeros(p.shape, dtype: p.dtype) }
         }
-        if amsgrad && state["max_exp_avg_sq"] == nil { state["max_exp_avg_sq"] = try Tensor.zeros(p.shape, dtype: p.dtype) }
+        if amsgrad && state["max_exp_avg_sq"] == nil {
+            state["max_exp_avg_sq"] = try Tensor.zeros(p.shape, dtype: p.dtype)
+        }
         guard let stepT = state["step"], let m = state["exp_avg"], let v = state["exp_avg_sq"] else {
             throw DFMError(.internal, "\(typeName): incomplete state for a parameter of shape \(p.shape)")
         }
         let vmax = amsgrad ? state["max_exp_avg_sq"] : nil
         stepT.f[0] += 1  // a float32 scalar in either precision, as torch keeps it
         let step = Double(stepT.f[0])
-        let lr = group.lr, wdD = group.weightDecay
+        let lr = group.lr
+        let wdD = group.weightDecay
         let bc1 = 1 - Foundation.pow(beta1, step)
         let bc2 = 1 - Foundation.pow(beta2, step)
         let stepSize = lr / bc1
-        func run<S: Real>(_: S.Type) throws -> Void {
+        func run<S: Real>(_: S.Type) throws {
             let bc2Sqrt = S(Foundation.pow(bc2, 0.5))
-            let negStep = S(-stepSize), epsF = S(eps)
-            let w1 = S(1 - beta1), b2 = S(beta2), oneMinusB2 = S(1 - beta2)
-            let hasWd = wdD != 0, decoupled = decoupledWeightDecay
-            let wd = S(wdD), decay = S(1 - lr * wdD)
+            let negStep = S(-stepSize)
+            let epsF = S(eps)
+            let w1 = S(1 - beta1)
+            let b2 = S(beta2)
+            let oneMinusB2 = S(1 - beta2)
+            let hasWd = wdD != 0
+            let decoupled = decoupledWeightDecay
+            let wd = S(wdD)
+            let decay = S(1 - lr * wdD)
             let maximize = self.maximize
-            let pp = p.p(S.self), gp = grad.p(S.self), mp = m.p(S.self), vp = v.p(S.self), xp = vmax?.p(S.self)
+            let pp = p.p(S.self)
+            let gp = grad.p(S.self)
+            let mp = m.p(S.self)
+            let vp = v.p(S.self)
+            let xp = vmax?.p(S.self)
             // torch's lerp: small weights start from `start`, large ones from `end`.
-            let smallW = Swift.abs(w1) < 0.5, w1m1 = w1 - 1
+            let smallW = Swift.abs(w1) < 0.5
+            let w1m1 = w1 - 1
             if !hasWd && xp == nil && !maximize {
                 // The common case as branch-free loops, which the compiler vectorises (the general
                 // loop below runs scalar); same arithmetic, expression for expression.
                 Parallel.chunks(p.count, costPerItem: 12) { r in
                     if smallW {
                         for k in r {
-                            let g = gp[k], mk = mp[k].addingProduct(w1, g - mp[k])
+                            let g = gp[k]
+                            let mk = mp[k].addingProduct(w1, g - mp[k])
                             mp[k] = mk
                             let vk = vp[k] * b2 + oneMinusB2 * g * g
                             vp[k] = vk
@@ -99,7 +118,8 @@ public class Adam: Optimizer {
                         }
                     } else {
                         for k in r {
-                            let g = gp[k], mk = g.addingProduct(w1m1, g - mp[k])
+                            let g = gp[k]
+                            let mk = g.addingProduct(w1m1, g - mp[k])
                             mp[k] = mk
                             let vk = vp[k] * b2 + oneMinusB2 * g * g
                             vp[k] = vk
@@ -139,9 +159,12 @@ public class Adam: Optimizer {
 
 /// torch.optim.AdamW: Adam with decoupled weight decay (default 1e-2).
 public final class AdamW: Adam {
-    public init(_ params: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
-                weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false) throws {
-        try super.init(params, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
-                       maximize: maximize, decoupledWeightDecay: true)
+    public init(
+        _ params: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+        weightDecay: Double = 1e-2, amsgrad: Bool = false, maximize: Bool = false
+    ) throws {
+        try super.init(
+            params, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad,
+            maximize: maximize, decoupledWeightDecay: true)
     }
 }

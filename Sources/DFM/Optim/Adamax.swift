@@ -11,8 +11,10 @@ public final class Adamax: Optimizer {
     public var eps: Double
     public var maximize: Bool
 
-    public init(_ params: [Tensor], lr: Double = 2e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
-                weightDecay: Double = 0, maximize: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 2e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+        weightDecay: Double = 0, maximize: Bool = false
+    ) throws {
         try checkBetas(betas.0, betas.1, eps, op: "Adamax")
         (beta1, beta2, self.eps, self.maximize) = (betas.0, betas.1, eps, maximize)
         try super.init(params, lr: lr, weightDecay: weightDecay)
@@ -26,19 +28,30 @@ public final class Adamax: Optimizer {
 
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "Adamax.load_state_dict"
-        let b1 = try parseDouble(h, "beta1", op: op), b2 = try parseDouble(h, "beta2", op: op), e = try parseDouble(h, "eps", op: op)
+        let b1 = try parseDouble(h, "beta1", op: op)
+        let b2 = try parseDouble(h, "beta2", op: op)
+        let e = try parseDouble(h, "eps", op: op)
         try checkBetas(b1, b2, e, op: op)
         (beta1, beta2, eps, maximize) = (b1, b2, e, h["maximize"] == "1")
     }
 
     public override func update(_ p: Tensor, grad: Tensor, group: ParamGroup, state: inout [String: Tensor]) throws {
         let step = advanceStep(&state)
-        let m = try buffer(&state, "exp_avg", like: p), u = try buffer(&state, "exp_inf", like: p)
+        let m = try buffer(&state, "exp_avg", like: p)
+        let u = try buffer(&state, "exp_inf", like: p)
         let clr = group.lr / (1 - Foundation.pow(beta1, step))
         func run<S: Real>(_: S.Type) {
-            let pp = p.p(S.self), gp = grad.p(S.self), mp = m.p(S.self), up = u.p(S.self)
-            let w = S(1 - beta1), b2 = S(beta2), e = S(eps), negClr = S(-clr)
-            let wd = S(group.weightDecay), hasWd = group.weightDecay != 0, maximize = self.maximize
+            let pp = p.p(S.self)
+            let gp = grad.p(S.self)
+            let mp = m.p(S.self)
+            let up = u.p(S.self)
+            let w = S(1 - beta1)
+            let b2 = S(beta2)
+            let e = S(eps)
+            let negClr = S(-clr)
+            let wd = S(group.weightDecay)
+            let hasWd = group.weightDecay != 0
+            let maximize = self.maximize
             Parallel.chunks(p.count, costPerItem: 10) { range in
                 for k in range {
                     var g = maximize ? -gp[k] : gp[k]

@@ -27,23 +27,30 @@ public final class LBFGS: Optimizer {
     public private(set) var funcEvals = 0
     public private(set) var nIter = 0
 
-    public init(_ params: [Tensor], lr: Double = 1, maxIter: Int = 20, maxEval: Int? = nil, toleranceGrad: Double = 1e-7,
-                toleranceChange: Double = 1e-9, historySize: Int = 100, strongWolfe: Bool = false, maximize: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 1, maxIter: Int = 20, maxEval: Int? = nil, toleranceGrad: Double = 1e-7,
+        toleranceChange: Double = 1e-9, historySize: Int = 100, strongWolfe: Bool = false, maximize: Bool = false
+    ) throws {
         let me = maxEval ?? maxIter * 5 / 4
         try LBFGS.check(maxIter, me, toleranceGrad, toleranceChange, historySize, op: "LBFGS")
-        (self.maxIter, self.maxEval, self.toleranceGrad, self.toleranceChange) = (maxIter, me, toleranceGrad, toleranceChange)
+        (self.maxIter, self.maxEval, self.toleranceGrad, self.toleranceChange) = (
+            maxIter, me, toleranceGrad, toleranceChange
+        )
         (self.historySize, self.strongWolfe, self.maximize) = (historySize, strongWolfe, maximize)
         try super.init(params, lr: lr, weightDecay: 0)
         guard Set(params.map(\.dtype)).count == 1 else {
-            throw DFMError.type("LBFGS", "all parameters must share one dtype (the solver works on their concatenation)")
+            throw DFMError.type(
+                "LBFGS", "all parameters must share one dtype (the solver works on their concatenation)")
         }
     }
 
-    private static func check(_ maxIter: Int, _ maxEval: Int, _ tg: Double, _ tc: Double, _ hs: Int, op: String) throws {
+    private static func check(_ maxIter: Int, _ maxEval: Int, _ tg: Double, _ tc: Double, _ hs: Int, op: String) throws
+    {
         try requireHyper(maxIter >= 1 && maxIter <= 1 << 30, op, "max_iter must be in 1...2^30, got \(maxIter)")
         try requireHyper(maxEval >= 1 && maxEval <= 1 << 30, op, "max_eval must be in 1...2^30, got \(maxEval)")
-        try requireHyper(tg >= 0 && tg.isFinite && tc >= 0 && tc.isFinite, op,
-                         "tolerance_grad and tolerance_change must be finite and >= 0, got \(tg) and \(tc)")
+        try requireHyper(
+            tg >= 0 && tg.isFinite && tc >= 0 && tc.isFinite, op,
+            "tolerance_grad and tolerance_change must be finite and >= 0, got \(tg) and \(tc)")
         try requireHyper(hs >= 1 && hs <= 1 << 16, op, "history_size must be in 1...65536, got \(hs)")
     }
 
@@ -56,7 +63,8 @@ public final class LBFGS: Optimizer {
 
     /// LBFGS re-evaluates the model: a plain step has nothing to evaluate.
     public override func step() throws {
-        throw DFMError.state(typeName, "LBFGS needs a closure that re-evaluates the model and returns the loss: use step(closure:)")
+        throw DFMError.state(
+            typeName, "LBFGS needs a closure that re-evaluates the model and returns the loss: use step(closure:)")
     }
 
     /// One LBFGS step; returns the loss of the closure's first evaluation (torch's orig_loss).
@@ -65,7 +73,10 @@ public final class LBFGS: Optimizer {
         let ps = params
         for (i, p) in ps.enumerated() {
             if let g = p.grad, g.shape != p.shape || g.dtype != p.dtype {
-                throw DFMError.shape("LBFGS.step", "gradient of parameter \(i) has shape \(g.shape) (\(g.dtype)) but the parameter has shape \(p.shape)")
+                throw DFMError.shape(
+                    "LBFGS.step",
+                    "gradient of parameter \(i) has shape \(g.shape) (\(g.dtype)) but the parameter has shape \(p.shape)"
+                )
             }
         }
         return try ps[0].dtype == .float64 ? run(Double.self, closure) : run(Float.self, closure)
@@ -74,7 +85,9 @@ public final class LBFGS: Optimizer {
     // MARK: the algorithm (torch's LBFGS.step, line by line)
 
     private func run<S: Real>(_: S.Type, _ closure: () throws -> Double) throws -> Double {
-        let ps = params, n = ps.reduce(0) { $0 + $1.count }, lr = paramGroups[0].lr
+        let ps = params
+        let n = ps.reduce(0) { $0 + $1.count }
+        let lr = paramGroups[0].lr
         let sign: Double = maximize ? -1 : 1
         func evaluate() throws -> Double { sign * (try closure()) }
         func flatGrad() throws -> Tensor {
@@ -84,7 +97,10 @@ public final class LBFGS: Optimizer {
             for p in ps {
                 if let g = p.grad {
                     guard g.shape == p.shape, g.dtype == p.dtype else {
-                        throw DFMError.shape("LBFGS.step", "the closure left a gradient of shape \(g.shape) (\(g.dtype)) on a parameter of shape \(p.shape)")
+                        throw DFMError.shape(
+                            "LBFGS.step",
+                            "the closure left a gradient of shape \(g.shape) (\(g.dtype)) on a parameter of shape \(p.shape)"
+                        )
                     }
                     let gp = g.p(S.self)
                     for k in 0..<p.count { o[off + k] = maximize ? -gp[k] : gp[k] }
@@ -96,7 +112,8 @@ public final class LBFGS: Optimizer {
             return out
         }
         func dot(_ a: Tensor, _ b: Tensor) -> S {
-            let x = a.p(S.self), y = b.p(S.self)
+            let x = a.p(S.self)
+            let y = b.p(S.self)
             var s: Double = 0
             for k in 0..<n { s += Double(x[k]) * Double(y[k]) }
             return S(s)
@@ -104,7 +121,10 @@ public final class LBFGS: Optimizer {
         func absMax(_ a: Tensor) -> S {
             let x = a.p(S.self)
             var m: S = 0
-            for k in 0..<n { let v = Swift.abs(x[k]); if v > m || v.isNaN { m = v } }
+            for k in 0..<n {
+                let v = Swift.abs(x[k])
+                if v > m || v.isNaN { m = v }
+            }
             return m
         }
         /// p += alpha·d over the flat view (torch's _add_grad, a fused multiply-add per element).
@@ -119,7 +139,10 @@ public final class LBFGS: Optimizer {
         }
         func cloneParams() -> [[S]] { ps.map { p in Array(UnsafeBufferPointer(start: p.p(S.self), count: p.count)) } }
         func setParams(_ x: [[S]]) {
-            for (p, v) in zip(ps, x) { let pp = p.p(S.self); for k in 0..<p.count { pp[k] = v[k] } }
+            for (p, v) in zip(ps, x) {
+                let pp = p.p(S.self)
+                for k in 0..<p.count { pp[k] = v[k] }
+            }
         }
 
         let origLoss = try evaluate()
@@ -139,13 +162,28 @@ public final class LBFGS: Optimizer {
                 dir = try GradMode.noGrad { try neg(g) }
                 (oldDirs, oldStps, ro, hDiag) = ([], [], [], 1)
             } else {
-                guard let prev = prevFlatGrad, let dPrev = d else { throw DFMError(.internal, "LBFGS: missing state at iteration \(nIter)") }
-                let y = try Tensor.uninitialized([n], dtype: S.dtype, op: "LBFGS"), s = try Tensor.uninitialized([n], dtype: S.dtype, op: "LBFGS")
-                let yp = y.p(S.self), sp = s.p(S.self), gp = g.p(S.self), pp = prev.p(S.self), dp = dPrev.p(S.self), tS = S(t)
-                for k in 0..<n { yp[k] = gp[k] - pp[k]; sp[k] = dp[k] * tS }
+                guard let prev = prevFlatGrad, let dPrev = d else {
+                    throw DFMError(.internal, "LBFGS: missing state at iteration \(nIter)")
+                }
+                let y = try Tensor.uninitialized([n], dtype: S.dtype, op: "LBFGS")
+                let s = try Tensor.uninitialized([n], dtype: S.dtype, op: "LBFGS")
+                let yp = y.p(S.self)
+                let sp = s.p(S.self)
+                let gp = g.p(S.self)
+                let pp = prev.p(S.self)
+                let dp = dPrev.p(S.self)
+                let tS = S(t)
+                for k in 0..<n {
+                    yp[k] = gp[k] - pp[k]
+                    sp[k] = dp[k] * tS
+                }
                 let ys = dot(y, s)
                 if ys > S(1e-10) {
-                    if oldDirs.count == historySize { oldDirs.removeFirst(); oldStps.removeFirst(); ro.removeFirst() }
+                    if oldDirs.count == historySize {
+                        oldDirs.removeFirst()
+                        oldStps.removeFirst()
+                        ro.removeFirst()
+                    }
                     oldDirs.append(y)
                     oldStps.append(s)
                     ro.append(Double(1 / ys))
@@ -158,14 +196,16 @@ public final class LBFGS: Optimizer {
                 var al = [S](repeating: 0, count: oldDirs.count)
                 for i in stride(from: oldDirs.count - 1, through: 0, by: -1) {
                     al[i] = dot(oldStps[i], q) * S(ro[i])
-                    let yi = oldDirs[i].p(S.self), a = -al[i]
+                    let yi = oldDirs[i].p(S.self)
+                    let a = -al[i]
                     for k in 0..<n { qp[k] = qp[k].addingProduct(yi[k], a) }
                 }
                 let h = S(hDiag)
                 for k in 0..<n { qp[k] = qp[k] * h }
                 for i in 0..<oldDirs.count {
                     let be = dot(oldDirs[i], q) * S(ro[i])
-                    let si = oldStps[i].p(S.self), a = al[i] - be
+                    let si = oldStps[i].p(S.self)
+                    let a = al[i] - be
                     for k in 0..<n { qp[k] = qp[k].addingProduct(si[k], a) }
                 }
                 dir = q
@@ -189,14 +229,15 @@ public final class LBFGS: Optimizer {
             var lsEvals = 0
             if strongWolfe {
                 let x0 = cloneParams()
-                let r = try strongWolfeSearch(S.self, x0: x0, t: t, d: dir, f: loss, g: g, gtd: gtd, maxLs: maxEval - currentEvals,
-                                              evaluate: { step in
-                                                  addGrad(S(step), dir)
-                                                  let f = try evaluate()
-                                                  let fg = try flatGrad()
-                                                  setParams(x0)
-                                                  return (f, fg)
-                                              }, dot: dot)
+                let r = try strongWolfeSearch(
+                    S.self, x0: x0, t: t, d: dir, f: loss, g: g, gtd: gtd, maxLs: maxEval - currentEvals,
+                    evaluate: { step in
+                        addGrad(S(step), dir)
+                        let f = try evaluate()
+                        let fg = try flatGrad()
+                        setParams(x0)
+                        return (f, fg)
+                    }, dot: dot)
                 (loss, g, t, lsEvals) = (r.f, r.g, r.t, r.evals)
                 addGrad(S(t), dir)
                 optCond = absMax(g) <= S(toleranceGrad)
@@ -212,7 +253,8 @@ public final class LBFGS: Optimizer {
             currentEvals += lsEvals
             funcEvals += lsEvals
             if iter == maxIter || currentEvals >= maxEval || optCond { break }
-            let tS = S(t), dp = dir.p(S.self)
+            let tS = S(t)
+            let dp = dir.p(S.self)
             var stepMax: S = 0
             for k in 0..<n { stepMax = Swift.max(stepMax, Swift.abs(dp[k] * tS)) }
             if stepMax <= S(toleranceChange) { break }
@@ -222,25 +264,33 @@ public final class LBFGS: Optimizer {
     }
 
     /// torch's _cubic_interpolate: the minimiser of the cubic through (x1, f1, g1), (x2, f2, g2), clamped to the bounds.
-    private static func cubicInterpolate(_ x1: Double, _ f1: Double, _ g1: Double, _ x2: Double, _ f2: Double, _ g2: Double,
-                                         bounds: (Double, Double)? = nil) -> Double {
+    private static func cubicInterpolate(
+        _ x1: Double, _ f1: Double, _ g1: Double, _ x2: Double, _ f2: Double, _ g2: Double,
+        bounds: (Double, Double)? = nil
+    ) -> Double {
         let (lo, hi) = bounds ?? (x1 <= x2 ? (x1, x2) : (x2, x1))
         let d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
         let d2sq = d1 * d1 - g1 * g2
         guard d2sq >= 0 else { return (lo + hi) / 2.0 }
         let d2 = d2sq.squareRoot()
-        let minPos = x1 <= x2 ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-                              : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+        let minPos =
+            x1 <= x2
+            ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+            : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
         return Swift.min(Swift.max(minPos, lo), hi)
     }
 
     /// torch's _strong_wolfe (c1 1e-4, c2 0.9): brackets a step satisfying the strong Wolfe
     /// conditions, then zooms with cubic interpolation. Scalars in double (the directional
     /// derivatives rounded to the parameters' dtype, as torch's 0-d tensors are).
-    private func strongWolfeSearch<S: Real>(_: S.Type, x0: [[S]], t t0: Double, d: Tensor, f: Double, g: Tensor, gtd gtdS: S,
-                                            maxLs: Int, evaluate: (Double) throws -> (Double, Tensor),
-                                            dot: (Tensor, Tensor) -> S) throws -> (f: Double, g: Tensor, t: Double, evals: Int) {
-        let c1 = 1e-4, c2 = 0.9, gtd = Double(gtdS)
+    private func strongWolfeSearch<S: Real>(
+        _: S.Type, x0: [[S]], t t0: Double, d: Tensor, f: Double, g: Tensor, gtd gtdS: S,
+        maxLs: Int, evaluate: (Double) throws -> (Double, Tensor),
+        dot: (Tensor, Tensor) -> S
+    ) throws -> (f: Double, g: Tensor, t: Double, evals: Int) {
+        let c1 = 1e-4
+        let c2 = 0.9
+        let gtd = Double(gtdS)
         var dNorm: Double = 0
         let dp = d.p(S.self)
         for k in 0..<d.count { dNorm = Swift.max(dNorm, Double(Swift.abs(dp[k]))) }
@@ -251,7 +301,10 @@ public final class LBFGS: Optimizer {
         var (tPrev, fPrev, gPrev, gtdPrev) = (0.0, f, g, gtd)
         var done = false
         var lsIter = 0
-        var bracket: [Double] = [], bf: [Double] = [], bg: [Tensor] = [], bgtd: [Double] = []
+        var bracket: [Double] = []
+        var bf: [Double] = []
+        var bg: [Tensor] = []
+        var bgtd: [Double] = []
         while lsIter < maxLs {
             if fNew > f + c1 * t * gtd || (lsIter > 1 && fNew >= fPrev) {
                 (bracket, bf, bg, bgtd) = ([tPrev, t], [fPrev, fNew], [gPrev, gNew], [gtdPrev, gtdNew])
@@ -265,7 +318,8 @@ public final class LBFGS: Optimizer {
                 (bracket, bf, bg, bgtd) = ([tPrev, t], [fPrev, fNew], [gPrev, gNew], [gtdPrev, gtdNew])
                 break
             }
-            let minStep = t + 0.01 * (t - tPrev), maxStep = t * 10
+            let minStep = t + 0.01 * (t - tPrev)
+            let maxStep = t * 10
             let tmp = t
             t = LBFGS.cubicInterpolate(tPrev, fPrev, gtdPrev, t, fNew, gtdNew, bounds: (minStep, maxStep))
             (tPrev, fPrev, gPrev, gtdPrev) = (tmp, fNew, gNew, gtdNew)
@@ -284,7 +338,8 @@ public final class LBFGS: Optimizer {
         while !done && lsIter < maxLs {
             if Swift.abs(bracket[1] - bracket[0]) * dNorm < toleranceChange { break }
             t = LBFGS.cubicInterpolate(bracket[0], bf[0], bgtd[0], bracket[1], bf[1], bgtd[1])
-            let bMax = Swift.max(bracket[0], bracket[1]), bMin = Swift.min(bracket[0], bracket[1])
+            let bMax = Swift.max(bracket[0], bracket[1])
+            let bMin = Swift.min(bracket[0], bracket[1])
             let eps = 0.1 * (bMax - bMin)
             if Swift.min(bMax - t, t - bMin) < eps {
                 if insufProgress || t >= bMax || t <= bMin {
@@ -320,12 +375,14 @@ public final class LBFGS: Optimizer {
     // MARK: state dict
 
     public override var hyperparameters: [String: String] {
-        var h = ["max_iter": String(maxIter), "max_eval": String(maxEval), "tolerance_grad": fmtDouble(toleranceGrad),
-                 "tolerance_change": fmtDouble(toleranceChange), "history_size": String(historySize),
-                 "line_search_fn": strongWolfe ? "strong_wolfe" : "none", "maximize": fmtBool(maximize),
-                 "t": fmtDouble(t), "H_diag": fmtDouble(hDiag), "prev_loss": fmtDouble(prevLoss),
-                 "func_evals": String(funcEvals), "n_iter": String(nIter), "history": String(oldDirs.count),
-                 "ro": ro.map(fmtDouble).joined(separator: ",")]
+        var h = [
+            "max_iter": String(maxIter), "max_eval": String(maxEval), "tolerance_grad": fmtDouble(toleranceGrad),
+            "tolerance_change": fmtDouble(toleranceChange), "history_size": String(historySize),
+            "line_search_fn": strongWolfe ? "strong_wolfe" : "none", "maximize": fmtBool(maximize),
+            "t": fmtDouble(t), "H_diag": fmtDouble(hDiag), "prev_loss": fmtDouble(prevLoss),
+            "func_evals": String(funcEvals), "n_iter": String(nIter), "history": String(oldDirs.count),
+            "ro": ro.map(fmtDouble).joined(separator: ","),
+        ]
         h["has_d"] = fmtBool(d != nil)
         return h
     }
@@ -333,18 +390,26 @@ public final class LBFGS: Optimizer {
     /// The solver's vectors ride in the metadata's companion tensors (see stateDict()).
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "LBFGS.load_state_dict"
-        guard let mi = Int(h["max_iter"] ?? ""), let me = Int(h["max_eval"] ?? ""), let hs = Int(h["history_size"] ?? ""),
-              let fe = Int(h["func_evals"] ?? ""), let ni = Int(h["n_iter"] ?? ""), fe >= 0, ni >= 0 else {
+        guard let mi = Int(h["max_iter"] ?? ""), let me = Int(h["max_eval"] ?? ""),
+            let hs = Int(h["history_size"] ?? ""),
+            let fe = Int(h["func_evals"] ?? ""), let ni = Int(h["n_iter"] ?? ""), fe >= 0, ni >= 0
+        else {
             throw DFMError.invalid(op, "max_iter, max_eval, history_size, func_evals or n_iter missing or invalid")
         }
-        let tg = try parseDouble(h, "tolerance_grad", op: op), tc = try parseDouble(h, "tolerance_change", op: op)
+        let tg = try parseDouble(h, "tolerance_grad", op: op)
+        let tc = try parseDouble(h, "tolerance_change", op: op)
         try LBFGS.check(mi, me, tg, tc, hs, op: op)
         let roText = h["ro"] ?? ""
         let roVals = roText.isEmpty ? [] : roText.split(separator: ",").compactMap { Double($0) }
-        guard roVals.count == (roText.isEmpty ? 0 : roText.split(separator: ",").count) else { throw DFMError.invalid(op, "ro is not a list of numbers") }
+        guard roVals.count == (roText.isEmpty ? 0 : roText.split(separator: ",").count) else {
+            throw DFMError.invalid(op, "ro is not a list of numbers")
+        }
         (maxIter, maxEval, toleranceGrad, toleranceChange, historySize) = (mi, me, tg, tc, hs)
         (strongWolfe, maximize) = (h["line_search_fn"] == "strong_wolfe", h["maximize"] == "1")
-        (t, hDiag, prevLoss) = (try parseDouble(h, "t", op: op), try parseDouble(h, "H_diag", op: op), try parseDouble(h, "prev_loss", op: op))
+        (t, hDiag, prevLoss) = (
+            try parseDouble(h, "t", op: op), try parseDouble(h, "H_diag", op: op),
+            try parseDouble(h, "prev_loss", op: op)
+        )
         (funcEvals, nIter, ro) = (fe, ni, roVals)
     }
 
@@ -361,19 +426,23 @@ public final class LBFGS: Optimizer {
 
     public override func loadStateDict(_ s: OptimizerState) throws {
         let op = "LBFGS.load_state_dict"
-        let n = params.reduce(0) { $0 + $1.count }, dtype = params[0].dtype
+        let n = params.reduce(0) { $0 + $1.count }
+        let dtype = params[0].dtype
         var rest = s
         func take(_ key: String) throws -> Tensor? {
             guard let t = rest.tensors.removeValue(forKey: key) else { return nil }
             guard t.shape == [n], t.dtype == dtype else {
-                throw DFMError.shape(op, "\(key) has shape \(t.shape) (\(t.dtype)) but the parameters hold [\(n)] (\(dtype))")
+                throw DFMError.shape(
+                    op, "\(key) has shape \(t.shape) (\(t.dtype)) but the parameters hold [\(n)] (\(dtype))")
             }
             return try t.clone()
         }
         let history = Int(s.metadata["hyper.history"] ?? "0") ?? -1
         guard history >= 0, history <= 1 << 16 else { throw DFMError.invalid(op, "history count missing or invalid") }
-        let newD = try take("lbfgs.d"), newPrev = try take("lbfgs.prev_flat_grad")
-        var dirs: [Tensor] = [], stps: [Tensor] = []
+        let newD = try take("lbfgs.d")
+        let newPrev = try take("lbfgs.prev_flat_grad")
+        var dirs: [Tensor] = []
+        var stps: [Tensor] = []
         for i in 0..<history {
             guard let y = try take("lbfgs.old_dirs.\(i)"), let st = try take("lbfgs.old_stps.\(i)") else {
                 throw DFMError.invalid(op, "history pair \(i) missing")
@@ -381,7 +450,10 @@ public final class LBFGS: Optimizer {
             dirs.append(y)
             stps.append(st)
         }
-        guard (Int(s.metadata["hyper.ro"].map { $0.isEmpty ? "0" : String($0.split(separator: ",").count) } ?? "0") ?? -1) == history else {
+        guard
+            (Int(s.metadata["hyper.ro"].map { $0.isEmpty ? "0" : String($0.split(separator: ",").count) } ?? "0") ?? -1)
+                == history
+        else {
             throw DFMError.invalid(op, "ro holds a different number of entries than the history (\(history))")
         }
         try super.loadStateDict(rest)

@@ -102,18 +102,23 @@ open class LRScheduler {
             throw DFMError.invalid(op, "state dict is for scheduler '\(d["scheduler"] ?? "unknown")', not \(typeName)")
         }
         guard let le = Int(d["last_epoch"] ?? ""), let sc = Int(d["_step_count"] ?? ""),
-              Swift.abs(le) <= LRScheduler.maxCount, Swift.abs(sc) <= LRScheduler.maxCount else {
+            Swift.abs(le) <= LRScheduler.maxCount, Swift.abs(sc) <= LRScheduler.maxCount
+        else {
             throw DFMError.invalid(op, "last_epoch or _step_count missing, not an integer, or beyond 2^40")
         }
         func doubles(_ key: String) throws -> [Double] {
             let parts = (d[key] ?? "").split(separator: ",")
             let vals = parts.compactMap { Double($0) }
             guard vals.count == parts.count, vals.count == optimizer.paramGroups.count else {
-                throw DFMError.invalid(op, "\(key) must hold one number per parameter group (\(optimizer.paramGroups.count)), got '\(d[key] ?? "")'")
+                throw DFMError.invalid(
+                    op,
+                    "\(key) must hold one number per parameter group (\(optimizer.paramGroups.count)), got '\(d[key] ?? "")'"
+                )
             }
             return vals
         }
-        let base = try doubles("base_lrs"), last = try doubles("_last_lr")
+        let base = try doubles("base_lrs")
+        let last = try doubles("_last_lr")
         try setSettings(d)
         (lastEpoch, stepCount, baseLrs, lastLr) = (le, sc, base, last)
     }
@@ -125,7 +130,9 @@ public final class StepLR: LRScheduler {
     public private(set) var gamma: Double
 
     public init(_ optimizer: Optimizer, stepSize: Int, gamma: Double = 0.1) throws {
-        guard stepSize > 0 else { throw DFMError.invalid("StepLR", "step_size must be a positive integer, got \(stepSize)") }
+        guard stepSize > 0 else {
+            throw DFMError.invalid("StepLR", "step_size must be a positive integer, got \(stepSize)")
+        }
         guard gamma.isFinite else { throw DFMError.invalid("StepLR", "gamma must be finite, got \(gamma)") }
         self.stepSize = stepSize
         self.gamma = gamma
@@ -162,7 +169,9 @@ public final class CosineAnnealingLR: LRScheduler {
         guard tMax > 0, tMax <= LRScheduler.maxCount else {
             throw DFMError.invalid("CosineAnnealingLR", "T_max must be a positive integer up to 2^40, got \(tMax)")
         }
-        guard etaMin.isFinite else { throw DFMError.invalid("CosineAnnealingLR", "eta_min must be finite, got \(etaMin)") }
+        guard etaMin.isFinite else {
+            throw DFMError.invalid("CosineAnnealingLR", "eta_min must be finite, got \(etaMin)")
+        }
         self.tMax = tMax
         self.etaMin = etaMin
         try super.init(optimizer)
@@ -170,16 +179,20 @@ public final class CosineAnnealingLR: LRScheduler {
 
     public override func computeLr() -> [Double] {
         let groups = optimizer.paramGroups
-        let t = Double(lastEpoch), T = Double(tMax)
+        let t = Double(lastEpoch)
+        let T = Double(tMax)
         if isInitial { return groups.map { $0.lr } }
         if stepCount == 1 && lastEpoch > 0 {
             return baseLrs.map { etaMin + ($0 - etaMin) * (1 + Foundation.cos(t * Double.pi / T)) / 2 }
         }
         if (lastEpoch - 1 - tMax) % (2 * tMax) == 0 {
-            return zip(baseLrs, groups).map { base, g in g.lr + (base - etaMin) * (1 - Foundation.cos(Double.pi / T)) / 2 }
+            return zip(baseLrs, groups).map { base, g in
+                g.lr + (base - etaMin) * (1 - Foundation.cos(Double.pi / T)) / 2
+            }
         }
         return groups.map {
-            (1 + Foundation.cos(Double.pi * t / T)) / (1 + Foundation.cos(Double.pi * (t - 1) / T)) * ($0.lr - etaMin) + etaMin
+            (1 + Foundation.cos(Double.pi * t / T)) / (1 + Foundation.cos(Double.pi * (t - 1) / T)) * ($0.lr - etaMin)
+                + etaMin
         }
     }
 
@@ -190,7 +203,8 @@ public final class CosineAnnealingLR: LRScheduler {
     public override var settings: [String: String] { ["T_max": String(tMax), "eta_min": fmtDouble(etaMin)] }
 
     public override func setSettings(_ s: [String: String]) throws {
-        guard let tm = Int(s["T_max"] ?? ""), tm > 0, tm <= LRScheduler.maxCount, let e = Double(s["eta_min"] ?? "") else {
+        guard let tm = Int(s["T_max"] ?? ""), tm > 0, tm <= LRScheduler.maxCount, let e = Double(s["eta_min"] ?? "")
+        else {
             throw DFMError.invalid("CosineAnnealingLR.load_state_dict", "T_max or eta_min missing or invalid")
         }
         (tMax, etaMin) = (tm, e)
@@ -232,7 +246,8 @@ public final class MultiStepLR: LRScheduler {
         let parts = (s["milestones"] ?? "").split(separator: ",")
         let ms = parts.compactMap { Int($0) }
         guard ms.count == parts.count, ms.allSatisfy({ $0 >= 0 && $0 <= LRScheduler.maxCount }),
-              let g = Double(s["gamma"] ?? "") else {
+            let g = Double(s["gamma"] ?? "")
+        else {
             throw DFMError.invalid("MultiStepLR.load_state_dict", "milestones or gamma missing or invalid")
         }
         (milestones, gamma) = (ms.sorted(), g)
@@ -283,13 +298,16 @@ public final class ReduceLROnPlateau: LRScheduler {
     public private(set) var numBadEpochs = 0
     public private(set) var cooldownCounter = 0
 
-    public init(_ optimizer: Optimizer, maximize: Bool = false, factor: Double = 0.1, patience: Int = 10,
-                threshold: Double = 1e-4, relativeThreshold: Bool = true, cooldown: Int = 0, minLr: Double = 0,
-                eps: Double = 1e-8) throws {
+    public init(
+        _ optimizer: Optimizer, maximize: Bool = false, factor: Double = 0.1, patience: Int = 10,
+        threshold: Double = 1e-4, relativeThreshold: Bool = true, cooldown: Int = 0, minLr: Double = 0,
+        eps: Double = 1e-8
+    ) throws {
         let op = "ReduceLROnPlateau"
         guard factor < 1, factor >= 0 else { throw DFMError.invalid(op, "Factor should be < 1.0, got \(factor)") }
         guard patience >= 0, patience <= LRScheduler.maxCount, cooldown >= 0, cooldown <= LRScheduler.maxCount else {
-            throw DFMError.invalid(op, "patience and cooldown must be integers in [0, 2^40], got \(patience) and \(cooldown)")
+            throw DFMError.invalid(
+                op, "patience and cooldown must be integers in [0, 2^40], got \(patience) and \(cooldown)")
         }
         guard threshold.isFinite, minLr >= 0, minLr.isFinite, eps >= 0, eps.isFinite else {
             throw DFMError.invalid(op, "threshold, min_lr and eps must be finite (min_lr and eps >= 0)")
@@ -325,7 +343,8 @@ public final class ReduceLROnPlateau: LRScheduler {
         }
         if numBadEpochs > patience {
             for g in optimizer.paramGroups.indices {
-                let old = optimizer.paramGroups[g].lr, new = Swift.max(old * factor, minLr)
+                let old = optimizer.paramGroups[g].lr
+                let new = Swift.max(old * factor, minLr)
                 if old - new > eps { optimizer.paramGroups[g].lr = new }
             }
             cooldownCounter = cooldown
@@ -335,10 +354,12 @@ public final class ReduceLROnPlateau: LRScheduler {
     }
 
     public override var settings: [String: String] {
-        ["mode": maximize ? "max" : "min", "factor": fmtDouble(factor), "patience": String(patience),
-         "threshold": fmtDouble(threshold), "threshold_mode": relativeThreshold ? "rel" : "abs",
-         "cooldown": String(cooldown), "min_lr": fmtDouble(minLr), "eps": fmtDouble(eps), "best": fmtDouble(best),
-         "num_bad_epochs": String(numBadEpochs), "cooldown_counter": String(cooldownCounter)]
+        [
+            "mode": maximize ? "max" : "min", "factor": fmtDouble(factor), "patience": String(patience),
+            "threshold": fmtDouble(threshold), "threshold_mode": relativeThreshold ? "rel" : "abs",
+            "cooldown": String(cooldown), "min_lr": fmtDouble(minLr), "eps": fmtDouble(eps), "best": fmtDouble(best),
+            "num_bad_epochs": String(numBadEpochs), "cooldown_counter": String(cooldownCounter),
+        ]
     }
 
     public override func setSettings(_ s: [String: String]) throws {
@@ -353,8 +374,15 @@ public final class ReduceLROnPlateau: LRScheduler {
         guard ["min", "max"].contains(s["mode"] ?? ""), ["rel", "abs"].contains(s["threshold_mode"] ?? "") else {
             throw DFMError.invalid(op, "mode or threshold_mode missing or invalid")
         }
-        let f = try num("factor"), th = try num("threshold"), ml = try num("min_lr"), e = try num("eps"), b = try num("best")
-        let p = try count("patience"), cd = try count("cooldown"), nb = try count("num_bad_epochs"), cc = try count("cooldown_counter")
+        let f = try num("factor")
+        let th = try num("threshold")
+        let ml = try num("min_lr")
+        let e = try num("eps")
+        let b = try num("best")
+        let p = try count("patience")
+        let cd = try count("cooldown")
+        let nb = try count("num_bad_epochs")
+        let cc = try count("cooldown_counter")
         guard f >= 0, f < 1 else { throw DFMError.invalid(op, "factor must be in [0, 1), got \(f)") }
         (maximize, relativeThreshold) = (s["mode"] == "max", s["threshold_mode"] == "rel")
         (factor, threshold, minLr, eps, best) = (f, th, ml, e, b)
@@ -384,28 +412,40 @@ public final class OneCycleLR: LRScheduler {
 
         /// (end step, lr and momentum at the phase's start and end), as torch's _schedule_phases.
         var phases: [(end: Double, lr0: Double, lr1: Double, m0: Double, m1: Double)] {
-            let initial = maxLr / divFactor, minLr = initial / finalDivFactor, t = Double(totalSteps)
+            let initial = maxLr / divFactor
+            let minLr = initial / finalDivFactor
+            let t = Double(totalSteps)
             if threePhase {
-                return [(pctStart * t - 1, initial, maxLr, maxMomentum, baseMomentum),
-                        (2 * pctStart * t - 2, maxLr, initial, baseMomentum, maxMomentum),
-                        (t - 1, initial, minLr, maxMomentum, maxMomentum)]
+                return [
+                    (pctStart * t - 1, initial, maxLr, maxMomentum, baseMomentum),
+                    (2 * pctStart * t - 2, maxLr, initial, baseMomentum, maxMomentum),
+                    (t - 1, initial, minLr, maxMomentum, maxMomentum),
+                ]
             }
-            return [(pctStart * t - 1, initial, maxLr, maxMomentum, baseMomentum), (t - 1, maxLr, minLr, baseMomentum, maxMomentum)]
+            return [
+                (pctStart * t - 1, initial, maxLr, maxMomentum, baseMomentum),
+                (t - 1, maxLr, minLr, baseMomentum, maxMomentum),
+            ]
         }
 
         func check(op: String) throws {
             guard totalSteps > 0, totalSteps <= LRScheduler.maxCount else {
                 throw DFMError.invalid(op, "Expected positive integer total_steps up to 2^40, but got \(totalSteps)")
             }
-            guard pctStart >= 0, pctStart <= 1 else { throw DFMError.invalid(op, "Expected float between 0 and 1 pct_start, but got \(pctStart)") }
-            guard maxLr >= 0, maxLr.isFinite, divFactor > 0, divFactor.isFinite, finalDivFactor > 0, finalDivFactor.isFinite,
-                  baseMomentum.isFinite, maxMomentum.isFinite else {
+            guard pctStart >= 0, pctStart <= 1 else {
+                throw DFMError.invalid(op, "Expected float between 0 and 1 pct_start, but got \(pctStart)")
+            }
+            guard maxLr >= 0, maxLr.isFinite, divFactor > 0, divFactor.isFinite, finalDivFactor > 0,
+                finalDivFactor.isFinite,
+                baseMomentum.isFinite, maxMomentum.isFinite
+            else {
                 throw DFMError.invalid(op, "max_lr must be finite and >= 0, div factors finite and > 0, momenta finite")
             }
             var start = 0.0
             for p in phases {  // torch divides by each phase's length
                 guard p.end - start != 0 else {
-                    throw DFMError.invalid(op, "a phase has zero length (total_steps \(totalSteps), pct_start \(pctStart))")
+                    throw DFMError.invalid(
+                        op, "a phase has zero length (total_steps \(totalSteps), pct_start \(pctStart))")
                 }
                 start = p.end
             }
@@ -446,7 +486,8 @@ public final class OneCycleLR: LRScheduler {
 
     public override func computeLr() -> [Double] {
         guard lastEpoch <= config.totalSteps else { return optimizer.paramGroups.map { $0.lr } }
-        let step = Double(lastEpoch), ph = config.phases
+        let step = Double(lastEpoch)
+        let ph = config.phases
         var start = 0.0
         for (i, p) in ph.enumerated() {
             if step <= p.end || i == ph.count - 1 {
@@ -461,11 +502,13 @@ public final class OneCycleLR: LRScheduler {
 
     public override var settings: [String: String] {
         let c = config
-        return ["max_lr": fmtDouble(c.maxLr), "total_steps": String(c.totalSteps), "pct_start": fmtDouble(c.pctStart),
-                "anneal_strategy": c.linear ? "linear" : "cos", "cycle_momentum": c.cycleMomentum ? "1" : "0",
-                "base_momentum": fmtDouble(c.baseMomentum), "max_momentum": fmtDouble(c.maxMomentum),
-                "div_factor": fmtDouble(c.divFactor), "final_div_factor": fmtDouble(c.finalDivFactor),
-                "three_phase": c.threePhase ? "1" : "0"]
+        return [
+            "max_lr": fmtDouble(c.maxLr), "total_steps": String(c.totalSteps), "pct_start": fmtDouble(c.pctStart),
+            "anneal_strategy": c.linear ? "linear" : "cos", "cycle_momentum": c.cycleMomentum ? "1" : "0",
+            "base_momentum": fmtDouble(c.baseMomentum), "max_momentum": fmtDouble(c.maxMomentum),
+            "div_factor": fmtDouble(c.divFactor), "final_div_factor": fmtDouble(c.finalDivFactor),
+            "three_phase": c.threePhase ? "1" : "0",
+        ]
     }
 
     public override func setSettings(_ s: [String: String]) throws {
@@ -475,9 +518,13 @@ public final class OneCycleLR: LRScheduler {
             throw DFMError.invalid(op, "total_steps or anneal_strategy missing or invalid")
         }
         var c = Config(maxLr: try num("max_lr"), totalSteps: t)
-        (c.pctStart, c.linear, c.cycleMomentum) = (try num("pct_start"), s["anneal_strategy"] == "linear", s["cycle_momentum"] == "1")
+        (c.pctStart, c.linear, c.cycleMomentum) = (
+            try num("pct_start"), s["anneal_strategy"] == "linear", s["cycle_momentum"] == "1"
+        )
         (c.baseMomentum, c.maxMomentum) = (try num("base_momentum"), try num("max_momentum"))
-        (c.divFactor, c.finalDivFactor, c.threePhase) = (try num("div_factor"), try num("final_div_factor"), s["three_phase"] == "1")
+        (c.divFactor, c.finalDivFactor, c.threePhase) = (
+            try num("div_factor"), try num("final_div_factor"), s["three_phase"] == "1"
+        )
         try c.check(op: op)
         config = c
     }

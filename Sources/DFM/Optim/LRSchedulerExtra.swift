@@ -34,7 +34,9 @@ public final class LambdaLR: LRScheduler {
         if multiplicative && isInitial { return groups.map { $0.lr } }
         do {
             let f = try lambda(lastEpoch)
-            guard f.isFinite else { throw DFMError.invalid(typeName, "the lr lambda returned \(f) at epoch \(lastEpoch)") }
+            guard f.isFinite else {
+                throw DFMError.invalid(typeName, "the lr lambda returned \(f) at epoch \(lastEpoch)")
+            }
             return multiplicative ? groups.map { $0.lr * f } : baseLrs.map { $0 * f }
         } catch {
             if failure == nil { failure = error }
@@ -55,8 +57,12 @@ public final class ConstantLR: LRScheduler {
     }
 
     private static func check(_ factor: Double, _ totalIters: Int, op: String) throws {
-        try requireHyper(factor >= 0 && factor <= 1, op, "Constant multiplicative factor expected to be between 0 and 1, got \(factor)")
-        try requireHyper(totalIters >= 0 && totalIters <= LRScheduler.maxCount, op, "total_iters must be in [0, 2^40], got \(totalIters)")
+        try requireHyper(
+            factor >= 0 && factor <= 1, op,
+            "Constant multiplicative factor expected to be between 0 and 1, got \(factor)")
+        try requireHyper(
+            totalIters >= 0 && totalIters <= LRScheduler.maxCount, op,
+            "total_iters must be in [0, 2^40], got \(totalIters)")
     }
 
     public override func computeLr() -> [Double] {
@@ -88,29 +94,39 @@ public final class LinearLR: LRScheduler {
     public private(set) var endFactor: Double
     public private(set) var totalIters: Int
 
-    public init(_ optimizer: Optimizer, startFactor: Double = 1.0 / 3, endFactor: Double = 1, totalIters: Int = 5) throws {
+    public init(_ optimizer: Optimizer, startFactor: Double = 1.0 / 3, endFactor: Double = 1, totalIters: Int = 5)
+        throws
+    {
         try LinearLR.check(startFactor, endFactor, totalIters, op: "LinearLR")
         (self.startFactor, self.endFactor, self.totalIters) = (startFactor, endFactor, totalIters)
         try super.init(optimizer)
     }
 
     private static func check(_ s: Double, _ e: Double, _ t: Int, op: String) throws {
-        try requireHyper(s > 0 && s <= 1, op, "Starting multiplicative factor expected to be greater than 0 and less or equal to 1, got \(s)")
+        try requireHyper(
+            s > 0 && s <= 1, op,
+            "Starting multiplicative factor expected to be greater than 0 and less or equal to 1, got \(s)")
         try requireHyper(e >= 0 && e <= 1, op, "Ending multiplicative factor expected to be between 0 and 1, got \(e)")
-        try requireHyper(t > 0 && t <= LRScheduler.maxCount, op, "total_iters must be a positive integer up to 2^40, got \(t)")
+        try requireHyper(
+            t > 0 && t <= LRScheduler.maxCount, op, "total_iters must be a positive integer up to 2^40, got \(t)")
     }
 
     public override func computeLr() -> [Double] {
         let groups = optimizer.paramGroups
         if lastEpoch == 0 { return groups.map { $0.lr * startFactor } }
         if isInitial || lastEpoch > totalIters { return groups.map { $0.lr } }
-        let ratio = 1.0 + (endFactor - startFactor)
+        let ratio =
+            1.0 + (endFactor - startFactor)
             / (Double(totalIters) * startFactor + Double(lastEpoch - 1) * (endFactor - startFactor))
         return groups.map { $0.lr * ratio }
     }
 
     public override func closedFormLr() -> [Double]? {
-        baseLrs.map { $0 * (startFactor + (endFactor - startFactor) * Double(Swift.min(totalIters, lastEpoch)) / Double(totalIters)) }
+        baseLrs.map {
+            $0
+                * (startFactor + (endFactor - startFactor) * Double(Swift.min(totalIters, lastEpoch))
+                    / Double(totalIters))
+        }
     }
 
     public override var settings: [String: String] {
@@ -119,7 +135,8 @@ public final class LinearLR: LRScheduler {
 
     public override func setSettings(_ s: [String: String]) throws {
         let op = "LinearLR.load_state_dict"
-        let a = try parseDouble(s, "start_factor", op: op), b = try parseDouble(s, "end_factor", op: op)
+        let a = try parseDouble(s, "start_factor", op: op)
+        let b = try parseDouble(s, "end_factor", op: op)
         guard let t = Int(s["total_iters"] ?? "") else { throw DFMError.invalid(op, "total_iters missing or invalid") }
         try LinearLR.check(a, b, t, op: op)
         (startFactor, endFactor, totalIters) = (a, b, t)
@@ -138,14 +155,16 @@ public final class PolynomialLR: LRScheduler {
     }
 
     private static func check(_ t: Int, _ p: Double, op: String) throws {
-        try requireHyper(t > 0 && t <= LRScheduler.maxCount, op, "total_iters must be a positive integer up to 2^40, got \(t)")
+        try requireHyper(
+            t > 0 && t <= LRScheduler.maxCount, op, "total_iters must be a positive integer up to 2^40, got \(t)")
         try requireHyper(p.isFinite, op, "power must be finite, got \(p)")
     }
 
     public override func computeLr() -> [Double] {
         let groups = optimizer.paramGroups
         if isInitial || lastEpoch > totalIters { return groups.map { $0.lr } }
-        let t = Double(totalIters), e = Double(lastEpoch)
+        let t = Double(totalIters)
+        let e = Double(lastEpoch)
         let decay = Foundation.pow((1.0 - e / t) / (1.0 - (e - 1) / t), power)
         return groups.map { $0.lr * decay }
     }
@@ -182,8 +201,10 @@ public final class CosineAnnealingWarmRestarts: LRScheduler {
     }
 
     private static func check(_ t0: Int, _ tMult: Int, _ etaMin: Double, op: String) throws {
-        try requireHyper(t0 > 0 && t0 <= LRScheduler.maxCount, op, "Expected positive integer T_0 up to 2^40, but got \(t0)")
-        try requireHyper(tMult >= 1 && tMult <= 1 << 20, op, "Expected integer T_mult >= 1 (up to 2^20), but got \(tMult)")
+        try requireHyper(
+            t0 > 0 && t0 <= LRScheduler.maxCount, op, "Expected positive integer T_0 up to 2^40, but got \(t0)")
+        try requireHyper(
+            tMult >= 1 && tMult <= 1 << 20, op, "Expected integer T_mult >= 1 (up to 2^20), but got \(tMult)")
         try requireHyper(etaMin.isFinite, op, "eta_min must be finite, got \(etaMin)")
     }
 
@@ -230,14 +251,19 @@ public final class CosineAnnealingWarmRestarts: LRScheduler {
     }
 
     public override var settings: [String: String] {
-        ["T_0": String(t0), "T_mult": String(tMult), "eta_min": fmtDouble(etaMin), "T_i": String(tI), "T_cur": fmtDouble(tCur)]
+        [
+            "T_0": String(t0), "T_mult": String(tMult), "eta_min": fmtDouble(etaMin), "T_i": String(tI),
+            "T_cur": fmtDouble(tCur),
+        ]
     }
 
     public override func setSettings(_ s: [String: String]) throws {
         let op = "CosineAnnealingWarmRestarts.load_state_dict"
-        let e = try parseDouble(s, "eta_min", op: op), c = try parseDouble(s, "T_cur", op: op)
+        let e = try parseDouble(s, "eta_min", op: op)
+        let c = try parseDouble(s, "T_cur", op: op)
         guard let a = Int(s["T_0"] ?? ""), let m = Int(s["T_mult"] ?? ""), let i = Int(s["T_i"] ?? ""),
-              i > 0, i <= LRScheduler.maxCount, c.isFinite, c >= -1 else {
+            i > 0, i <= LRScheduler.maxCount, c.isFinite, c >= -1
+        else {
             throw DFMError.invalid(op, "T_0, T_mult, T_i or T_cur missing or invalid")
         }
         try CosineAnnealingWarmRestarts.check(a, m, e, op: op)
@@ -249,7 +275,10 @@ public final class CosineAnnealingWarmRestarts: LRScheduler {
 /// triangular2 or exp_range), stepped per batch; with cycleMomentum the optimizer's momentum
 /// or beta1 cycles the other way between maxMomentum and baseMomentum.
 public final class CyclicLR: LRScheduler {
-    public enum Mode: String, Sendable { case triangular, triangular2, expRange = "exp_range" }
+    public enum Mode: String, Sendable {
+        case triangular, triangular2
+        case expRange = "exp_range"
+    }
     public struct Config: Sendable, Equatable {
         public var baseLr: Double
         public var maxLr: Double
@@ -267,14 +296,18 @@ public final class CyclicLR: LRScheduler {
         var stepRatio: Double { Double(stepSizeUp) / totalSize }
 
         func check(op: String) throws {
-            try requireHyper(baseLr >= 0 && baseLr.isFinite && maxLr >= 0 && maxLr.isFinite, op,
-                             "base_lr and max_lr must be finite and >= 0, got \(baseLr) and \(maxLr)")
+            try requireHyper(
+                baseLr >= 0 && baseLr.isFinite && maxLr >= 0 && maxLr.isFinite, op,
+                "base_lr and max_lr must be finite and >= 0, got \(baseLr) and \(maxLr)")
             let down = stepSizeDown ?? stepSizeUp
-            try requireHyper(stepSizeUp >= 0 && down >= 0 && stepSizeUp + down > 0 && stepSizeUp <= LRScheduler.maxCount
-                             && down <= LRScheduler.maxCount, op,
-                             "step_size_up and step_size_down must be >= 0 (up to 2^40) with a positive sum, got \(stepSizeUp) and \(down)")
-            try requireHyper(gamma.isFinite && baseMomentum.isFinite && maxMomentum.isFinite, op,
-                             "gamma and the momenta must be finite")
+            try requireHyper(
+                stepSizeUp >= 0 && down >= 0 && stepSizeUp + down > 0 && stepSizeUp <= LRScheduler.maxCount
+                    && down <= LRScheduler.maxCount, op,
+                "step_size_up and step_size_down must be >= 0 (up to 2^40) with a positive sum, got \(stepSizeUp) and \(down)"
+            )
+            try requireHyper(
+                gamma.isFinite && baseMomentum.isFinite && maxMomentum.isFinite, op,
+                "gamma and the momenta must be finite")
         }
     }
 
@@ -284,7 +317,8 @@ public final class CyclicLR: LRScheduler {
         try config.check(op: "CyclicLR")
         if config.cycleMomentum {
             guard OneCycleLR.setMomentum(config.maxMomentum, of: optimizer) else {
-                throw DFMError.invalid("CyclicLR", "optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+                throw DFMError.invalid(
+                    "CyclicLR", "optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
             }
         }
         self.config = config
@@ -302,7 +336,9 @@ public final class CyclicLR: LRScheduler {
     }
 
     public override func computeLr() -> [Double] {
-        let c = config, total = c.totalSize, ratio = c.stepRatio
+        let c = config
+        let total = c.totalSize
+        let ratio = c.stepRatio
         let e = Double(lastEpoch)
         let cycle = Foundation.floor(1 + e / total)
         let x = 1.0 + e / total - cycle
@@ -316,22 +352,28 @@ public final class CyclicLR: LRScheduler {
 
     public override var settings: [String: String] {
         let c = config
-        return ["base_lr": fmtDouble(c.baseLr), "max_lr": fmtDouble(c.maxLr), "step_size_up": String(c.stepSizeUp),
-                "step_size_down": String(c.stepSizeDown ?? c.stepSizeUp), "mode": c.mode.rawValue, "gamma": fmtDouble(c.gamma),
-                "cycle_momentum": fmtBool(c.cycleMomentum), "base_momentum": fmtDouble(c.baseMomentum),
-                "max_momentum": fmtDouble(c.maxMomentum)]
+        return [
+            "base_lr": fmtDouble(c.baseLr), "max_lr": fmtDouble(c.maxLr), "step_size_up": String(c.stepSizeUp),
+            "step_size_down": String(c.stepSizeDown ?? c.stepSizeUp), "mode": c.mode.rawValue,
+            "gamma": fmtDouble(c.gamma),
+            "cycle_momentum": fmtBool(c.cycleMomentum), "base_momentum": fmtDouble(c.baseMomentum),
+            "max_momentum": fmtDouble(c.maxMomentum),
+        ]
     }
 
     public override func setSettings(_ s: [String: String]) throws {
         let op = "CyclicLR.load_state_dict"
         var c = Config(baseLr: try parseDouble(s, "base_lr", op: op), maxLr: try parseDouble(s, "max_lr", op: op))
         guard let up = Int(s["step_size_up"] ?? ""), let down = Int(s["step_size_down"] ?? ""),
-              let mode = Mode(rawValue: s["mode"] ?? "") else {
+            let mode = Mode(rawValue: s["mode"] ?? "")
+        else {
             throw DFMError.invalid(op, "step_size_up, step_size_down or mode missing or invalid")
         }
         (c.stepSizeUp, c.stepSizeDown, c.mode, c.gamma) = (up, down, mode, try parseDouble(s, "gamma", op: op))
-        (c.cycleMomentum, c.baseMomentum, c.maxMomentum) = (s["cycle_momentum"] == "1", try parseDouble(s, "base_momentum", op: op),
-                                                              try parseDouble(s, "max_momentum", op: op))
+        (c.cycleMomentum, c.baseMomentum, c.maxMomentum) = (
+            s["cycle_momentum"] == "1", try parseDouble(s, "base_momentum", op: op),
+            try parseDouble(s, "max_momentum", op: op)
+        )
         try c.check(op: op)
         config = c
     }
@@ -342,10 +384,16 @@ private func checkChildren(_ schedulers: [LRScheduler], _ optimizer: Optimizer, 
     guard !schedulers.isEmpty else { throw DFMError.invalid(op, "\(op) expects at least one scheduler") }
     for (i, s) in schedulers.enumerated() {
         guard !(s is ReduceLROnPlateau) else {
-            throw DFMError.invalid(op, "\(op) does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to be specified when calling `step`, but got one at index \(i) in the given schedulers sequence.")
+            throw DFMError.invalid(
+                op,
+                "\(op) does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to be specified when calling `step`, but got one at index \(i) in the given schedulers sequence."
+            )
         }
         guard s.optimizer === optimizer else {
-            throw DFMError.invalid(op, "\(op) expects all schedulers to belong to the same optimizer, but got scheduler at index \(i) with a different optimizer")
+            throw DFMError.invalid(
+                op,
+                "\(op) expects all schedulers to belong to the same optimizer, but got scheduler at index \(i) with a different optimizer"
+            )
         }
     }
 }
@@ -377,14 +425,19 @@ public final class SequentialLR: LRScheduler {
         let op = "SequentialLR"
         try checkChildren(schedulers, optimizer, op: op)
         guard milestones.count == schedulers.count - 1 else {
-            throw DFMError.invalid(op, "Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone points, but got number of schedulers \(schedulers.count) and the number of milestones to be equal to \(milestones.count)")
+            throw DFMError.invalid(
+                op,
+                "Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone points, but got number of schedulers \(schedulers.count) and the number of milestones to be equal to \(milestones.count)"
+            )
         }
         guard milestones.allSatisfy({ $0 >= 0 && $0 <= LRScheduler.maxCount }) else {
             throw DFMError.invalid(op, "milestones must be integers in [0, 2^40], got \(milestones)")
         }
         (self.schedulers, self.milestones) = (schedulers, milestones)
         super.init(driving: optimizer)
-        for g in optimizer.paramGroups.indices { optimizer.paramGroups[g].lr = optimizer.paramGroups[g].initialLr ?? optimizer.paramGroups[g].lr }
+        for g in optimizer.paramGroups.indices {
+            optimizer.paramGroups[g].lr = optimizer.paramGroups[g].initialLr ?? optimizer.paramGroups[g].lr
+        }
         for s in schedulers { SequentialLR.undo(s) }
         let idx = milestones.filter { $0 <= 0 }.count
         schedulers[idx].initialStep()
@@ -393,9 +446,13 @@ public final class SequentialLR: LRScheduler {
 
     /// torch's recursive_undo: takes back the construction step of every (nested) scheduler.
     private static func undo(_ s: LRScheduler) {
-        if let seq = s as? SequentialLR { seq.schedulers.forEach(undo) }
-        else if let ch = s as? ChainedScheduler { ch.schedulers.forEach(undo) }
-        else { s.lastEpoch -= 1 }
+        if let seq = s as? SequentialLR {
+            seq.schedulers.forEach(undo)
+        } else if let ch = s as? ChainedScheduler {
+            ch.schedulers.forEach(undo)
+        } else {
+            s.lastEpoch -= 1
+        }
     }
 
     public override func step() {
@@ -408,12 +465,15 @@ public final class SequentialLR: LRScheduler {
     }
 
     public override var settings: [String: String] {
-        childSettings(schedulers).merging(["milestones": milestones.map(String.init).joined(separator: ",")]) { a, _ in a }
+        childSettings(schedulers).merging(["milestones": milestones.map(String.init).joined(separator: ",")]) { a, _ in
+            a
+        }
     }
 
     public override func setSettings(_ s: [String: String]) throws {
         guard s["milestones"] == milestones.map(String.init).joined(separator: ",") else {
-            throw DFMError.invalid("SequentialLR.load_state_dict", "the saved milestones differ from this scheduler's \(milestones)")
+            throw DFMError.invalid(
+                "SequentialLR.load_state_dict", "the saved milestones differ from this scheduler's \(milestones)")
         }
         try loadChildren(schedulers, s)
     }

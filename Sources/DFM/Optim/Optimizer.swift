@@ -29,7 +29,9 @@ func fmtDouble(_ v: Double) -> String { "\(v)" }
 
 func parseDouble(_ meta: [String: String], _ key: String, op: String) throws -> Double {
     guard let s = meta[key], let v = Double(s) else {
-        throw DFMError.invalid(op, "state dict metadata '\(key)' is missing or not a number (got \(meta[key].map { "'\($0)'" } ?? "nothing"))")
+        throw DFMError.invalid(
+            op,
+            "state dict metadata '\(key)' is missing or not a number (got \(meta[key].map { "'\($0)'" } ?? "nothing"))")
     }
     return v
 }
@@ -58,7 +60,9 @@ open class Optimizer {
 
     private func checkHyper(lr: Double, weightDecay: Double) throws {
         guard lr >= 0, lr.isFinite else { throw DFMError.invalid(typeName, "Invalid learning rate: \(lr)") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw DFMError.invalid(typeName, "Invalid weight_decay value: \(weightDecay)") }
+        guard weightDecay >= 0, weightDecay.isFinite else {
+            throw DFMError.invalid(typeName, "Invalid weight_decay value: \(weightDecay)")
+        }
     }
 
     /// torch's `add_param_group`: settings left nil take the first group's values.
@@ -66,13 +70,19 @@ open class Optimizer {
         guard !params.isEmpty else { throw DFMError.invalid(typeName, "optimizer got an empty parameter list") }
         var seen = Set(paramGroups.flatMap { $0.params.map(ObjectIdentifier.init) })
         for (i, p) in params.enumerated() {
-            guard p.isLeaf else { throw DFMError.invalid(typeName, "can't optimize a non-leaf Tensor (parameter \(i))") }
-            guard p.dtype.isFloat else { throw DFMError.type(typeName, "parameter \(i) must be float32 or float64, got \(p.dtype)") }
+            guard p.isLeaf else {
+                throw DFMError.invalid(typeName, "can't optimize a non-leaf Tensor (parameter \(i))")
+            }
+            guard p.dtype.isFloat else {
+                throw DFMError.type(typeName, "parameter \(i) must be float32 or float64, got \(p.dtype)")
+            }
             guard seen.insert(ObjectIdentifier(p)).inserted else {
-                throw DFMError.invalid(typeName, "some parameters appear more than once (parameter \(i) of the new group)")
+                throw DFMError.invalid(
+                    typeName, "some parameters appear more than once (parameter \(i) of the new group)")
             }
         }
-        let glr = lr ?? paramGroups.first?.lr ?? 0, gwd = weightDecay ?? paramGroups.first?.weightDecay ?? 0
+        let glr = lr ?? paramGroups.first?.lr ?? 0
+        let gwd = weightDecay ?? paramGroups.first?.weightDecay ?? 0
         try checkHyper(lr: glr, weightDecay: gwd)
         paramGroups.append(ParamGroup(params: params, lr: glr, weightDecay: gwd, initialLr: nil))
     }
@@ -112,7 +122,10 @@ open class Optimizer {
             for (pi, p) in g.params.enumerated() {
                 guard let grad = p.grad else { continue }
                 guard grad.shape == p.shape, grad.dtype == p.dtype else {
-                    throw DFMError.shape("\(typeName).step", "gradient of parameter \(pi) in group \(gi) has shape \(grad.shape) (\(grad.dtype)) but the parameter has shape \(p.shape)")
+                    throw DFMError.shape(
+                        "\(typeName).step",
+                        "gradient of parameter \(pi) in group \(gi) has shape \(grad.shape) (\(grad.dtype)) but the parameter has shape \(p.shape)"
+                    )
                 }
                 work.append((gi, p, grad))
             }
@@ -143,7 +156,9 @@ open class Optimizer {
             var ids: [String] = []
             for p in g.params {
                 ids.append(String(index))
-                for (name, t) in state[ObjectIdentifier(p)] ?? [:] { out.tensors["state.\(index).\(name)"] = try t.clone() }
+                for (name, t) in state[ObjectIdentifier(p)] ?? [:] {
+                    out.tensors["state.\(index).\(name)"] = try t.clone()
+                }
                 index += 1
             }
             out.metadata["param_groups.\(gi).params"] = ids.joined(separator: ",")
@@ -161,10 +176,14 @@ open class Optimizer {
     public func loadStateDict(_ s: OptimizerState) throws {
         let op = "\(typeName).load_state_dict"
         guard s.metadata["optimizer"] == typeName else {
-            throw DFMError.invalid(op, "state dict is for optimizer '\(s.metadata["optimizer"] ?? "unknown")', not \(typeName)")
+            throw DFMError.invalid(
+                op, "state dict is for optimizer '\(s.metadata["optimizer"] ?? "unknown")', not \(typeName)")
         }
         guard let ng = Int(s.metadata["param_groups"] ?? ""), ng == paramGroups.count else {
-            throw DFMError.invalid(op, "loaded state dict has a different number of parameter groups (\(s.metadata["param_groups"] ?? "none") vs \(paramGroups.count))")
+            throw DFMError.invalid(
+                op,
+                "loaded state dict has a different number of parameter groups (\(s.metadata["param_groups"] ?? "none") vs \(paramGroups.count))"
+            )
         }
         var newGroups = paramGroups
         var newState: [ObjectIdentifier: [String: Tensor]] = [:]
@@ -173,11 +192,16 @@ open class Optimizer {
         for gi in 0..<ng {
             let ids = (s.metadata["param_groups.\(gi).params"] ?? "").split(separator: ",")
             guard ids.count == paramGroups[gi].params.count else {
-                throw DFMError.invalid(op, "loaded state dict contains a parameter group that doesn't match the size of optimizer's group (group \(gi): \(ids.count) vs \(paramGroups[gi].params.count) parameters)")
+                throw DFMError.invalid(
+                    op,
+                    "loaded state dict contains a parameter group that doesn't match the size of optimizer's group (group \(gi): \(ids.count) vs \(paramGroups[gi].params.count) parameters)"
+                )
             }
             newGroups[gi].lr = try parseDouble(s.metadata, "param_groups.\(gi).lr", op: op)
             newGroups[gi].weightDecay = try parseDouble(s.metadata, "param_groups.\(gi).weight_decay", op: op)
-            newGroups[gi].initialLr = s.metadata["param_groups.\(gi).initial_lr"] == nil ? nil
+            newGroups[gi].initialLr =
+                s.metadata["param_groups.\(gi).initial_lr"] == nil
+                ? nil
                 : try parseDouble(s.metadata, "param_groups.\(gi).initial_lr", op: op)
             guard newGroups[gi].lr >= 0, newGroups[gi].weightDecay >= 0 else {
                 throw DFMError.invalid(op, "group \(gi) has a negative lr or weight_decay")
@@ -191,7 +215,10 @@ open class Optimizer {
                     let expected = scalar ? [] : p.shape
                     let dtype: DType = scalar ? .float32 : p.dtype  // step counts etc. are float32 scalars
                     guard t.shape == expected, t.dtype == dtype else {
-                        throw DFMError.shape(op, "\(key) has shape \(t.shape) (\(t.dtype)) but parameter \(index) needs \(expected) (\(dtype))")
+                        throw DFMError.shape(
+                            op,
+                            "\(key) has shape \(t.shape) (\(t.dtype)) but parameter \(index) needs \(expected) (\(dtype))"
+                        )
                     }
                     ps[name] = try t.clone()
                     used.insert(key)
@@ -202,7 +229,8 @@ open class Optimizer {
         }
         let unknown = s.tensors.keys.filter { !used.contains($0) }.sorted()
         guard unknown.isEmpty else {
-            throw DFMError.invalid(op, "unexpected state tensors for \(typeName): \(unknown.prefix(5).joined(separator: ", "))")
+            throw DFMError.invalid(
+                op, "unexpected state tensors for \(typeName): \(unknown.prefix(5).joined(separator: ", "))")
         }
         var hyper: [String: String] = [:]
         for (k, v) in s.metadata where k.hasPrefix("hyper.") { hyper[String(k.dropFirst(6))] = v }

@@ -12,8 +12,10 @@ public final class RMSprop: Optimizer {
     public var centered: Bool
     public var maximize: Bool
 
-    public init(_ params: [Tensor], lr: Double = 1e-2, alpha: Double = 0.99, eps: Double = 1e-8, weightDecay: Double = 0,
-                momentum: Double = 0, centered: Bool = false, maximize: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 1e-2, alpha: Double = 0.99, eps: Double = 1e-8, weightDecay: Double = 0,
+        momentum: Double = 0, centered: Bool = false, maximize: Bool = false
+    ) throws {
         try RMSprop.check(alpha, eps, momentum, op: "RMSprop")
         (self.alpha, self.eps, self.momentum, self.centered, self.maximize) = (alpha, eps, momentum, centered, maximize)
         try super.init(params, lr: lr, weightDecay: weightDecay)
@@ -22,19 +24,24 @@ public final class RMSprop: Optimizer {
     private static func check(_ alpha: Double, _ eps: Double, _ momentum: Double, op: String) throws {
         guard alpha >= 0, alpha.isFinite else { throw DFMError.invalid(op, "Invalid alpha value: \(alpha)") }
         guard eps >= 0, eps.isFinite else { throw DFMError.invalid(op, "Invalid epsilon value: \(eps)") }
-        guard momentum >= 0, momentum.isFinite else { throw DFMError.invalid(op, "Invalid momentum value: \(momentum)") }
+        guard momentum >= 0, momentum.isFinite else {
+            throw DFMError.invalid(op, "Invalid momentum value: \(momentum)")
+        }
     }
 
     public override var stateNames: [String] { ["step", "square_avg", "grad_avg", "momentum_buffer"] }
 
     public override var hyperparameters: [String: String] {
-        ["alpha": fmtDouble(alpha), "eps": fmtDouble(eps), "momentum": fmtDouble(momentum),
-         "centered": centered ? "1" : "0", "maximize": maximize ? "1" : "0"]
+        [
+            "alpha": fmtDouble(alpha), "eps": fmtDouble(eps), "momentum": fmtDouble(momentum),
+            "centered": centered ? "1" : "0", "maximize": maximize ? "1" : "0",
+        ]
     }
 
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "RMSprop.load_state_dict"
-        let a = try parseDouble(h, "alpha", op: op), e = try parseDouble(h, "eps", op: op)
+        let a = try parseDouble(h, "alpha", op: op)
+        let e = try parseDouble(h, "eps", op: op)
         let m = try parseDouble(h, "momentum", op: op)
         try RMSprop.check(a, e, m, op: op)
         (alpha, eps, momentum, centered, maximize) = (a, e, m, h["centered"] == "1", h["maximize"] == "1")
@@ -50,10 +57,20 @@ public final class RMSprop: Optimizer {
         if let ga { state["grad_avg"] = ga }
         let buf = momentum > 0 ? try state["momentum_buffer"] ?? Tensor.zeros(p.shape, dtype: p.dtype) : nil
         if let buf { state["momentum_buffer"] = buf }
-        func run<S: Real>(_: S.Type) throws -> Void {
-            let pp = p.p(S.self), gp = grad.p(S.self), sp = sq.p(S.self), ap = ga?.p(S.self), bp = buf?.p(S.self)
-            let a = S(alpha), keep = S(1 - alpha), e = S(eps), mu = S(momentum)
-            let wd = S(group.weightDecay), hasWd = group.weightDecay != 0, negLr = S(-group.lr), maximize = self.maximize
+        func run<S: Real>(_: S.Type) throws {
+            let pp = p.p(S.self)
+            let gp = grad.p(S.self)
+            let sp = sq.p(S.self)
+            let ap = ga?.p(S.self)
+            let bp = buf?.p(S.self)
+            let a = S(alpha)
+            let keep = S(1 - alpha)
+            let e = S(eps)
+            let mu = S(momentum)
+            let wd = S(group.weightDecay)
+            let hasWd = group.weightDecay != 0
+            let negLr = S(-group.lr)
+            let maximize = self.maximize
             Parallel.chunks(p.count, costPerItem: 10) { r in
                 for k in r {
                     var g = maximize ? -gp[k] : gp[k]

@@ -13,8 +13,10 @@ public final class SGD: Optimizer {
     public var nesterov: Bool
     public var maximize: Bool
 
-    public init(_ params: [Tensor], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
-                weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) throws {
+    public init(
+        _ params: [Tensor], lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
+        weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false
+    ) throws {
         try SGD.check(momentum: momentum, dampening: dampening, nesterov: nesterov)
         self.momentum = momentum
         self.dampening = dampening
@@ -24,7 +26,9 @@ public final class SGD: Optimizer {
     }
 
     private static func check(momentum: Double, dampening: Double, nesterov: Bool) throws {
-        guard momentum >= 0, momentum.isFinite else { throw DFMError.invalid("SGD", "Invalid momentum value: \(momentum)") }
+        guard momentum >= 0, momentum.isFinite else {
+            throw DFMError.invalid("SGD", "Invalid momentum value: \(momentum)")
+        }
         guard dampening.isFinite else { throw DFMError.invalid("SGD", "Invalid dampening value: \(dampening)") }
         if nesterov && (momentum <= 0 || dampening != 0) {
             throw DFMError.invalid("SGD", "Nesterov momentum requires a momentum and zero dampening")
@@ -34,24 +38,31 @@ public final class SGD: Optimizer {
     public override var stateNames: [String] { ["momentum_buffer"] }
 
     public override var hyperparameters: [String: String] {
-        ["momentum": fmtDouble(momentum), "dampening": fmtDouble(dampening),
-         "nesterov": nesterov ? "1" : "0", "maximize": maximize ? "1" : "0"]
+        [
+            "momentum": fmtDouble(momentum), "dampening": fmtDouble(dampening),
+            "nesterov": nesterov ? "1" : "0", "maximize": maximize ? "1" : "0",
+        ]
     }
 
     public override func setHyperparameters(_ h: [String: String]) throws {
         let op = "SGD.load_state_dict"
-        let m = try parseDouble(h, "momentum", op: op), d = try parseDouble(h, "dampening", op: op)
-        let n = h["nesterov"] == "1", mx = h["maximize"] == "1"
+        let m = try parseDouble(h, "momentum", op: op)
+        let d = try parseDouble(h, "dampening", op: op)
+        let n = h["nesterov"] == "1"
+        let mx = h["maximize"] == "1"
         try SGD.check(momentum: m, dampening: d, nesterov: n)
         (momentum, dampening, nesterov, maximize) = (m, d, n, mx)
     }
 
     public override func update(_ p: Tensor, grad: Tensor, group: ParamGroup, state: inout [String: Tensor]) throws {
         let n = p.count
-        func run<S: Real>(_: S.Type) throws -> Void {
-            let pp = p.p(S.self), gp = grad.p(S.self)
-            let wd = S(group.weightDecay), negLr = S(-group.lr)
-            let hasWd = group.weightDecay != 0, maximize = self.maximize
+        func run<S: Real>(_: S.Type) throws {
+            let pp = p.p(S.self)
+            let gp = grad.p(S.self)
+            let wd = S(group.weightDecay)
+            let negLr = S(-group.lr)
+            let hasWd = group.weightDecay != 0
+            let maximize = self.maximize
             if momentum == 0 {
                 Parallel.chunks(n, costPerItem: 4) { r in
                     for k in r {
@@ -62,7 +73,9 @@ public final class SGD: Optimizer {
                 }
                 return
             }
-            let mom = S(momentum), keep = S(1 - dampening), nesterov = self.nesterov
+            let mom = S(momentum)
+            let keep = S(1 - dampening)
+            let nesterov = self.nesterov
             let first = state["momentum_buffer"] == nil
             let buf = try state["momentum_buffer"] ?? Tensor.zeros(p.shape, dtype: p.dtype)
             let bp = buf.p(S.self)

@@ -22,7 +22,10 @@ struct Xoshiro256 {
 
     init(seed: UInt64) {
         var sm = seed
-        s0 = splitMix64(&sm); s1 = splitMix64(&sm); s2 = splitMix64(&sm); s3 = splitMix64(&sm)
+        s0 = splitMix64(&sm)
+        s1 = splitMix64(&sm)
+        s2 = splitMix64(&sm)
+        s3 = splitMix64(&sm)
     }
 
     /// Stream for block `block` of a fill keyed by `key`.
@@ -35,7 +38,10 @@ struct Xoshiro256 {
     mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
         s2 ^= t
         s3 = s3 << 45 | s3 >> 19
         return result
@@ -106,7 +112,8 @@ public final class Generator: @unchecked Sendable {
 
     /// Reseeds this generator: the stream restarts exactly as a fresh Generator(seed:).
     public func manualSeed(_ seed: UInt64) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         self.seed = seed
         rng = Xoshiro256(seed: seed)
         cachedNormal = nil
@@ -114,42 +121,57 @@ public final class Generator: @unchecked Sendable {
 
     /// The seed last set (torch's initial_seed).
     public var initialSeed: UInt64 {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return seed
     }
 
     /// The full state (for checkpoints); restore with `setState`.
     public func getState() -> [UInt64] {
-        lock.lock(); defer { lock.unlock() }
-        return [rng.s0, rng.s1, rng.s2, rng.s3, seed,
-                cachedNormal.map { UInt64($0.bitPattern) | (1 << 32) } ?? 0]
+        lock.lock()
+        defer { lock.unlock() }
+        return [
+            rng.s0, rng.s1, rng.s2, rng.s3, seed,
+            cachedNormal.map { UInt64($0.bitPattern) | (1 << 32) } ?? 0,
+        ]
     }
 
     public func setState(_ state: [UInt64]) throws {
         guard state.count == 6, state[0] | state[1] | state[2] | state[3] != 0 else {
-            throw DFMError.invalid("set_rng_state", "expected a state of 6 words with a nonzero xoshiro state, got \(state.count) words")
+            throw DFMError.invalid(
+                "set_rng_state", "expected a state of 6 words with a nonzero xoshiro state, got \(state.count) words")
         }
-        lock.lock(); defer { lock.unlock() }
-        rng.s0 = state[0]; rng.s1 = state[1]; rng.s2 = state[2]; rng.s3 = state[3]
+        lock.lock()
+        defer { lock.unlock() }
+        rng.s0 = state[0]
+        rng.s1 = state[1]
+        rng.s2 = state[2]
+        rng.s3 = state[3]
         seed = state[4]
         cachedNormal = state[5] >> 32 == 1 ? Float(bitPattern: UInt32(truncatingIfNeeded: state[5])) : nil
     }
 
     public func nextUInt64() -> UInt64 {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return rng.next()
     }
 
     /// Uniform in [0, 1).
     public func uniform() -> Float {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return rng.uniformFloat()
     }
 
     /// Standard normal (Box–Muller; the second value of each pair is kept for the next call).
     public func normal() -> Float {
-        lock.lock(); defer { lock.unlock() }
-        if let z = cachedNormal { cachedNormal = nil; return z }
+        lock.lock()
+        defer { lock.unlock() }
+        if let z = cachedNormal {
+            cachedNormal = nil
+            return z
+        }
         let (a, b) = rng.normalPair()
         cachedNormal = b
         return a
@@ -157,13 +179,15 @@ public final class Generator: @unchecked Sendable {
 
     /// Uniform integer in 0..<n (n >= 1), without modulo bias.
     public func integer(below n: UInt64) -> UInt64 {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return rng.below(n)
     }
 
     /// Runs `body` holding the lock on the raw stream (sequential algorithms such as Fisher–Yates).
     func withStream<R>(_ body: (inout Xoshiro256) throws -> R) rethrows -> R {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return try body(&rng)
     }
 
@@ -188,8 +212,10 @@ public func manualSeed(_ seed: UInt64) {
 
 /// Writes standard normals into `p[range]` (pairs from Box–Muller; an odd tail drops its partner).
 @inline(__always)
-private func fillNormal(_ p: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ s: inout Xoshiro256,
-                        mean: Float, std: Float) {
+private func fillNormal(
+    _ p: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ s: inout Xoshiro256,
+    mean: Float, std: Float
+) {
     var k = range.lowerBound
     while k < range.upperBound {
         let (a, b) = s.normalPair()
@@ -231,7 +257,8 @@ public func rand(_ shape: [Int], generator: Generator? = nil) throws -> Tensor {
 /// torch.randint(low, high, shape): int64 values uniform in low..<high.
 public func randint(low: Int64, high: Int64, shape: [Int], generator: Generator? = nil) throws -> Tensor {
     guard low < high else {
-        throw DFMError.invalid("randint", "random_ expects 'from' to be less than 'to', but got from=\(low) >= to=\(high)")
+        throw DFMError.invalid(
+            "randint", "random_ expects 'from' to be less than 'to', but got from=\(low) >= to=\(high)")
     }
     let t = try Tensor.uninitialized(shape, dtype: .int64, op: "randint")
     // high - low fits in UInt64 even when it overflows Int64.
@@ -253,7 +280,9 @@ public func randperm(_ n: Int, generator: Generator? = nil) throws -> Tensor {
         (generator ?? .default).withStream { s in
             for k in stride(from: n - 1, to: 0, by: -1) {
                 let j = Int(s.below(UInt64(k + 1)))
-                let v = p[k]; p[k] = p[j]; p[j] = v
+                let v = p[k]
+                p[k] = p[j]
+                p[j] = v
             }
         }
     }
@@ -264,7 +293,8 @@ public func randperm(_ n: Int, generator: Generator? = nil) throws -> Tensor {
 public func normal_(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Generator? = nil) throws {
     try checkFloatInPlace(t, "normal_")
     guard std >= 0, std.isFinite, mean.isFinite else {
-        throw DFMError.invalid("normal_", "normal expects std >= 0.0 and finite mean/std, but found mean \(mean), std \(std)")
+        throw DFMError.invalid(
+            "normal_", "normal expects std >= 0.0 and finite mean/std, but found mean \(mean), std \(std)")
     }
     if t.dtype == .float64 { return try viaFloat32(t) { try normal_($0, mean: mean, std: std, generator: generator) } }
     let p = t.f
@@ -277,11 +307,14 @@ public func normal_(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Gen
 public func uniform_(_ t: Tensor, low: Float = 0, high: Float = 1, generator: Generator? = nil) throws {
     try checkFloatInPlace(t, "uniform_")
     guard low <= high, low.isFinite, high.isFinite else {
-        throw DFMError.invalid("uniform_", "uniform_ expects to return a [from, to) range, but found from=\(low) > to=\(high)")
+        throw DFMError.invalid(
+            "uniform_", "uniform_ expects to return a [from, to) range, but found from=\(low) > to=\(high)")
     }
     let width = high - low
     guard width.isFinite else {
-        throw DFMError.invalid("uniform_", "uniform_ expects to-from <= \(Float.greatestFiniteMagnitude), but found to=\(high) and from=\(low)")
+        throw DFMError.invalid(
+            "uniform_",
+            "uniform_ expects to-from <= \(Float.greatestFiniteMagnitude), but found to=\(high) and from=\(low)")
     }
     if t.dtype == .float64 { return try viaFloat32(t) { try uniform_($0, low: low, high: high, generator: generator) } }
     let p = t.f

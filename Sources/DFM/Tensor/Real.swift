@@ -19,19 +19,23 @@ protocol Real: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWid
     static func pow(_ x: Self, _ y: Self) -> Self
     static func fmod(_ x: Self, _ y: Self) -> Self
     /// Row-major C = alpha·op(A)·op(B) + beta·C (BLAS ?gemm; see `gemm` below).
-    static func blasGemm(transA: Bool, transB: Bool, m: Int32, n: Int32, k: Int32, alpha: Self,
-                         a: UnsafePointer<Self>, lda: Int32, b: UnsafePointer<Self>, ldb: Int32,
-                         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int32)
+    static func blasGemm(
+        transA: Bool, transB: Bool, m: Int32, n: Int32, k: Int32, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int32, b: UnsafePointer<Self>, ldb: Int32,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int32)
     /// LAPACK ?geqrf and ?orgqr (Fortran convention, column-major).
-    static func geqrf(_ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ a: UnsafeMutablePointer<Self>,
-                      _ lda: UnsafePointer<Int32>, _ tau: UnsafeMutablePointer<Self>, _ work: UnsafeMutablePointer<Self>,
-                      _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>)
-    static func orgqr(_ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ k: UnsafePointer<Int32>,
-                      _ a: UnsafeMutablePointer<Self>, _ lda: UnsafePointer<Int32>, _ tau: UnsafePointer<Self>,
-                      _ work: UnsafeMutablePointer<Self>, _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>)
+    static func geqrf(
+        _ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ a: UnsafeMutablePointer<Self>,
+        _ lda: UnsafePointer<Int32>, _ tau: UnsafeMutablePointer<Self>, _ work: UnsafeMutablePointer<Self>,
+        _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>)
+    static func orgqr(
+        _ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ k: UnsafePointer<Int32>,
+        _ a: UnsafeMutablePointer<Self>, _ lda: UnsafePointer<Int32>, _ tau: UnsafePointer<Self>,
+        _ work: UnsafeMutablePointer<Self>, _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>)
     /// Row-major B := B·A⁻ᵀ for upper-triangular A (BLAS ?trsm, right side, transposed).
-    static func trsmRightUpperTrans(m: Int32, n: Int32, a: UnsafePointer<Self>, lda: Int32,
-                                    b: UnsafeMutablePointer<Self>, ldb: Int32)
+    static func trsmRightUpperTrans(
+        m: Int32, n: Int32, a: UnsafePointer<Self>, lda: Int32,
+        b: UnsafeMutablePointer<Self>, ldb: Int32)
 }
 
 extension Float: Real {
@@ -47,24 +51,33 @@ extension Float: Real {
     @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
     @inline(__always) static func fmod(_ x: Float, _ y: Float) -> Float { fmodf(x, y) }
     @inline(__always)
-    static func blasGemm(transA: Bool, transB: Bool, m: Int32, n: Int32, k: Int32, alpha: Float,
-                         a: UnsafePointer<Float>, lda: Int32, b: UnsafePointer<Float>, ldb: Int32,
-                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int32) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    static func blasGemm(
+        transA: Bool, transB: Bool, m: Int32, n: Int32, k: Int32, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int32, b: UnsafePointer<Float>, ldb: Int32,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int32
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
-    static func geqrf(_ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ a: UnsafeMutablePointer<Float>,
-                      _ lda: UnsafePointer<Int32>, _ tau: UnsafeMutablePointer<Float>, _ work: UnsafeMutablePointer<Float>,
-                      _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>) {
+    static func geqrf(
+        _ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ a: UnsafeMutablePointer<Float>,
+        _ lda: UnsafePointer<Int32>, _ tau: UnsafeMutablePointer<Float>, _ work: UnsafeMutablePointer<Float>,
+        _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>
+    ) {
         sgeqrf_(m, n, a, lda, tau, work, lwork, info)
     }
-    static func orgqr(_ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ k: UnsafePointer<Int32>,
-                      _ a: UnsafeMutablePointer<Float>, _ lda: UnsafePointer<Int32>, _ tau: UnsafePointer<Float>,
-                      _ work: UnsafeMutablePointer<Float>, _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>) {
+    static func orgqr(
+        _ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ k: UnsafePointer<Int32>,
+        _ a: UnsafeMutablePointer<Float>, _ lda: UnsafePointer<Int32>, _ tau: UnsafePointer<Float>,
+        _ work: UnsafeMutablePointer<Float>, _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>
+    ) {
         sorgqr_(m, n, k, a, lda, tau, work, lwork, info)
     }
-    static func trsmRightUpperTrans(m: Int32, n: Int32, a: UnsafePointer<Float>, lda: Int32,
-                                    b: UnsafeMutablePointer<Float>, ldb: Int32) {
+    static func trsmRightUpperTrans(
+        m: Int32, n: Int32, a: UnsafePointer<Float>, lda: Int32,
+        b: UnsafeMutablePointer<Float>, ldb: Int32
+    ) {
         cblas_strsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, m, n, 1, a, lda, b, ldb)
     }
 }
@@ -82,24 +95,33 @@ extension Double: Real {
     @inline(__always) static func pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
     @inline(__always) static func fmod(_ x: Double, _ y: Double) -> Double { Foundation.fmod(x, y) }
     @inline(__always)
-    static func blasGemm(transA: Bool, transB: Bool, m: Int32, n: Int32, k: Int32, alpha: Double,
-                         a: UnsafePointer<Double>, lda: Int32, b: UnsafePointer<Double>, ldb: Int32,
-                         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int32) {
-        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    static func blasGemm(
+        transA: Bool, transB: Bool, m: Int32, n: Int32, k: Int32, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int32, b: UnsafePointer<Double>, ldb: Int32,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int32
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
-    static func geqrf(_ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ a: UnsafeMutablePointer<Double>,
-                      _ lda: UnsafePointer<Int32>, _ tau: UnsafeMutablePointer<Double>, _ work: UnsafeMutablePointer<Double>,
-                      _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>) {
+    static func geqrf(
+        _ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ a: UnsafeMutablePointer<Double>,
+        _ lda: UnsafePointer<Int32>, _ tau: UnsafeMutablePointer<Double>, _ work: UnsafeMutablePointer<Double>,
+        _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>
+    ) {
         dgeqrf_(m, n, a, lda, tau, work, lwork, info)
     }
-    static func orgqr(_ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ k: UnsafePointer<Int32>,
-                      _ a: UnsafeMutablePointer<Double>, _ lda: UnsafePointer<Int32>, _ tau: UnsafePointer<Double>,
-                      _ work: UnsafeMutablePointer<Double>, _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>) {
+    static func orgqr(
+        _ m: UnsafePointer<Int32>, _ n: UnsafePointer<Int32>, _ k: UnsafePointer<Int32>,
+        _ a: UnsafeMutablePointer<Double>, _ lda: UnsafePointer<Int32>, _ tau: UnsafePointer<Double>,
+        _ work: UnsafeMutablePointer<Double>, _ lwork: UnsafePointer<Int32>, _ info: UnsafeMutablePointer<Int32>
+    ) {
         dorgqr_(m, n, k, a, lda, tau, work, lwork, info)
     }
-    static func trsmRightUpperTrans(m: Int32, n: Int32, a: UnsafePointer<Double>, lda: Int32,
-                                    b: UnsafeMutablePointer<Double>, ldb: Int32) {
+    static func trsmRightUpperTrans(
+        m: Int32, n: Int32, a: UnsafePointer<Double>, lda: Int32,
+        b: UnsafeMutablePointer<Double>, ldb: Int32
+    ) {
         cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, m, n, 1, a, lda, b, ldb)
     }
 }

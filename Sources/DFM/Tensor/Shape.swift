@@ -5,10 +5,14 @@ enum Shape {
     /// fan-in and outer/inner size products overflow; found by fuzz-abi): every partial product
     /// of a tensor's dims then stays within the limit.
     static func count(_ shape: [Int], op: String) throws -> Int {
-        var nonzero = 1, empty = false
+        var nonzero = 1
+        var empty = false
         for d in shape {
             guard d >= 0 else { throw DFMError.invalid(op, "negative dimension \(d) in shape \(shape)") }
-            if d == 0 { empty = true; continue }
+            if d == 0 {
+                empty = true
+                continue
+            }
             let (m, o) = nonzero.multipliedReportingOverflow(by: d)
             guard !o, m <= (1 << 38) else { throw DFMError(.outOfMemory, "\(op): shape \(shape) is too large") }
             nonzero = m
@@ -32,7 +36,8 @@ enum Shape {
         let n = max(ndim, 1)
         let w = d < 0 ? d + n : d
         guard w >= 0, w < n else {
-            throw DFMError.index(op, "dimension out of range (expected to be in range of [\(-n), \(n - 1)], but got \(d))")
+            throw DFMError.index(
+                op, "dimension out of range (expected to be in range of [\(-n), \(n - 1)], but got \(d))")
         }
         return w
     }
@@ -44,7 +49,11 @@ enum Shape {
         for i in 0..<n {
             let da = i < n - a.count ? 1 : a[i - (n - a.count)]
             let db = i < n - b.count ? 1 : b[i - (n - b.count)]
-            if da == db || db == 1 { out[i] = da } else if da == 1 { out[i] = db } else {
+            if da == db || db == 1 {
+                out[i] = da
+            } else if da == 1 {
+                out[i] = db
+            } else {
                 throw DFMError.shape(op, "shapes \(a) and \(b) cannot be broadcast (dimension \(i): \(da) vs \(db))")
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A manually managed, 64-byte aligned buffer. Tensors share a Storage when one is
@@ -47,14 +48,18 @@ final class Storage {
     /// environment (MALLOC_*_ / GLIBC_TUNABLES) win.
     private static let heapTuned: Void = {
         #if canImport(Glibc)
-        // mallopt is glibc's (malloc.h, not in Swift's Glibc module): looked up, skipped if absent.
-        let env = ProcessInfo.processInfo.environment
-        if env["MALLOC_MMAP_THRESHOLD_"] == nil && env["MALLOC_TRIM_THRESHOLD_"] == nil && env["GLIBC_TUNABLES"] == nil,
-           let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
-            let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
-            _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 20)
-            _ = mallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
-        }
+            // mallopt is glibc's (malloc.h, not in Swift's Glibc module): looked up, skipped if absent.
+            let env = ProcessInfo.processInfo.environment
+            if env["MALLOC_MMAP_THRESHOLD_"] == nil && env["MALLOC_TRIM_THRESHOLD_"] == nil
+                && env["GLIBC_TUNABLES"] == nil,
+                let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
+            {
+                let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
+                let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+                let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
+                _ = mallopt(mmapThreshold, 256 << 20)
+                _ = mallopt(trimThreshold, 1 << 30)
+            }
         #endif
     }()
 

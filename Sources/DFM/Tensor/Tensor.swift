@@ -125,19 +125,29 @@ public final class Tensor {
     // MARK: construction
 
     /// Copies `data` into a new float32 tensor of `shape`.
-    public convenience init(_ data: [Float], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .float32) }
+    public convenience init(_ data: [Float], shape: [Int]) throws {
+        try self.init(copying: data, shape: shape, dtype: .float32)
+    }
 
     /// Copies `data` into a new float64 tensor of `shape`.
-    public convenience init(double data: [Double], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .float64) }
+    public convenience init(double data: [Double], shape: [Int]) throws {
+        try self.init(copying: data, shape: shape, dtype: .float64)
+    }
 
     /// Copies `data` into a new int64 tensor of `shape`.
-    public convenience init(int64 data: [Int64], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .int64) }
+    public convenience init(int64 data: [Int64], shape: [Int]) throws {
+        try self.init(copying: data, shape: shape, dtype: .int64)
+    }
 
     /// Copies `data` into a new uint8 tensor of `shape`.
-    public convenience init(uint8 data: [UInt8], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .uint8) }
+    public convenience init(uint8 data: [UInt8], shape: [Int]) throws {
+        try self.init(copying: data, shape: shape, dtype: .uint8)
+    }
 
     /// Copies `data` into a new bool tensor of `shape` (Swift stores a Bool as one byte, 0 or 1).
-    public convenience init(bool data: [Bool], shape: [Int]) throws { try self.init(copying: data, shape: shape, dtype: .bool) }
+    public convenience init(bool data: [Bool], shape: [Int]) throws {
+        try self.init(copying: data, shape: shape, dtype: .bool)
+    }
 
     private convenience init<T>(copying data: [T], shape: [Int], dtype: DType) throws {
         let n = try Shape.count(shape, op: "tensor")
@@ -151,11 +161,14 @@ public final class Tensor {
     }
 
     /// Wraps caller memory without copying; `release` is called when the last view goes.
-    public static func borrowing(_ ptr: UnsafeMutableRawPointer, shape: [Int], dtype: DType,
-                                 release: @escaping (UnsafeMutableRawPointer) -> Void) throws -> Tensor {
+    public static func borrowing(
+        _ ptr: UnsafeMutableRawPointer, shape: [Int], dtype: DType,
+        release: @escaping (UnsafeMutableRawPointer) -> Void
+    ) throws -> Tensor {
         let n = try Shape.count(shape, op: "from_blob")
-        return Tensor(shape: shape, dtype: dtype,
-                      storage: Storage(borrowing: ptr, byteCount: n * dtype.byteSize, release: release))
+        return Tensor(
+            shape: shape, dtype: dtype,
+            storage: Storage(borrowing: ptr, byteCount: n * dtype.byteSize, release: release))
     }
 
     /// A tensor of `shape` filled with `value` (float32 unless `dtype` says otherwise).
@@ -171,7 +184,9 @@ public final class Tensor {
         return t
     }
 
-    public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 1, dtype: dtype) }
+    public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
+        try full(shape, 1, dtype: dtype)
+    }
 
     public static func scalar(_ v: Double, dtype: DType = .float32) -> Tensor {
         // A 0-dim allocation of 8 bytes cannot fail short of a broken allocator.
@@ -181,10 +196,15 @@ public final class Tensor {
     }
 
     /// torch.arange(start, end, step) as float32, or int64 when `dtype` says so.
-    public static func arange(_ start: Double, _ end: Double, _ step: Double = 1, dtype: DType = .float32) throws -> Tensor {
-        guard dtype != .bool, dtype != .uint8 else { throw DFMError.type("arange", "arange is not implemented for \(dtype)") }
+    public static func arange(_ start: Double, _ end: Double, _ step: Double = 1, dtype: DType = .float32) throws
+        -> Tensor
+    {
+        guard dtype != .bool, dtype != .uint8 else {
+            throw DFMError.type("arange", "arange is not implemented for \(dtype)")
+        }
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else {
-            throw DFMError.invalid("arange", "step must be nonzero and bounds finite (start \(start), end \(end), step \(step))")
+            throw DFMError.invalid(
+                "arange", "step must be nonzero and bounds finite (start \(start), end \(end), step \(step))")
         }
         guard (end - start) / step >= 0 else {
             throw DFMError.invalid("arange", "upper bound and larger bound inconsistent with step sign")
@@ -299,7 +319,8 @@ public final class Tensor {
         case .float64: d.update(repeating: v, count: count)
         case .int64: i.update(repeating: Int64(exactly: v.rounded(.towardZero)) ?? (v < 0 ? .min : .max), count: count)
         case .bool: b.update(repeating: v != 0 ? 1 : 0, count: count)
-        case .uint8: u.update(repeating: UInt8(truncatingIfNeeded: Int64(exactly: v.rounded(.towardZero)) ?? 0), count: count)
+        case .uint8:
+            u.update(repeating: UInt8(truncatingIfNeeded: Int64(exactly: v.rounded(.towardZero)) ?? 0), count: count)
         }
     }
 }
@@ -308,7 +329,9 @@ extension Storage {
     /// Last-resort 64-byte buffer for `Tensor.scalar`; posix_memalign of 64 bytes failing means the
     /// process is already out of memory.
     static func emergency() -> Storage {
-        Storage(borrowing: UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64), byteCount: 64) { $0.deallocate() }
+        Storage(borrowing: UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64), byteCount: 64) {
+            $0.deallocate()
+        }
     }
 }
 

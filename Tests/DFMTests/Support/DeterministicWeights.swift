@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import DFM
 
 /// Deterministic weights computed from state_dict key names, bit-identical to
@@ -71,7 +72,8 @@ enum DeterministicWeights {
         for (key, t) in module.stateDict().sorted(by: { $0.0 < $1.0 }) where t.dtype == .float32 && t.count > 0 {
             guard done.insert(UnsafeMutableRawPointer(t.f)).inserted else { continue }
             guard let f = rule(key, t.shape) else { continue }
-            let seed = fnv1a64(key), p = t.f
+            let seed = fnv1a64(key)
+            let p = t.f
             for k in 0..<t.count { p[k] = Float(f(u(seed, k), k)) }
         }
     }

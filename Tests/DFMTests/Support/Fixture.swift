@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DFM
 
 /// A PyTorch fixture file written by tools/fixtures (see common.py for the layout).
@@ -9,7 +10,8 @@ struct Fixture {
 
     /// Fixtures/<folder>/<name>.safetensors: op fixtures in ops/, model fixtures in models/.
     init(_ name: String, folder: String = "ops") throws {
-        guard let url = Bundle.module.url(forResource: "Fixtures/\(folder)/\(name)", withExtension: "safetensors") else {
+        guard let url = Bundle.module.url(forResource: "Fixtures/\(folder)/\(name)", withExtension: "safetensors")
+        else {
             throw DFMError(.notFound, "fixture \(folder)/\(name) missing: run tools/fixtures/*.py")
         }
         (tensors, meta) = try SafeTensors.read(url.path)
@@ -39,7 +41,8 @@ struct Fixture {
 
     func params(_ c: String) -> [String: Any] {
         guard let s = meta[c], let d = s.data(using: .utf8),
-              let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
+            let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any]
+        else { return [:] }
         return o
     }
     func float(_ c: String, _ k: String) -> Double? { (params(c)[k] as? NSNumber)?.doubleValue }
@@ -58,8 +61,10 @@ struct Fixture {
     }
 
     /// Runs backward of sum(out * gout) and compares outputs and input gradients with PyTorch.
-    func check(_ c: String, outputs: [Tensor], inputs: [String: Tensor], rtol: Float = 1e-5, atol: Float = 1e-5,
-               gradRtol: Float? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(
+        _ c: String, outputs: [Tensor], inputs: [String: Tensor], rtol: Float = 1e-5, atol: Float = 1e-5,
+        gradRtol: Float? = nil, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         var total: Tensor? = nil
         for (k, o) in outputs.enumerated() {
             assertClose(o, output(c, k), rtol: rtol, atol: atol, "\(c) out \(k)", file: file, line: line)
@@ -72,8 +77,13 @@ struct Fixture {
         try total.backward()
         for (name, t) in inputs {
             guard let expected = grad(c, name) else { continue }
-            guard let got = t.grad else { XCTFail("\(c): no gradient for \(name)", file: file, line: line); continue }
-            assertClose(got, expected, rtol: gradRtol ?? rtol, atol: gradRtol ?? atol, "\(c) grad \(name)", file: file, line: line)
+            guard let got = t.grad else {
+                XCTFail("\(c): no gradient for \(name)", file: file, line: line)
+                continue
+            }
+            assertClose(
+                got, expected, rtol: gradRtol ?? rtol, atol: gradRtol ?? atol, "\(c) grad \(name)", file: file,
+                line: line)
         }
     }
 }
@@ -82,8 +92,10 @@ extension Fixture {
     /// Outputs of any dtype: the dtype and shape must match; int64 and bool values exactly (and
     /// such results must not require grad); float32 ones, with the inputs' gradients, to the
     /// tolerances through `check`.
-    func checkTyped(_ c: String, _ outs: [Tensor], inputs: [String: Tensor] = [:], rtol: Float = 1e-6, atol: Float = 1e-6,
-                    file: StaticString = #filePath, line: UInt = #line) throws {
+    func checkTyped(
+        _ c: String, _ outs: [Tensor], inputs: [String: Tensor] = [:], rtol: Float = 1e-6, atol: Float = 1e-6,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         for (k, y) in outs.enumerated() {
             let want = output(c, k)
             XCTAssertEqual(y.dtype, want.dtype, "\(c) out \(k): dtype", file: file, line: line)
@@ -101,51 +113,72 @@ extension Fixture {
 
 /// |a - e| <= atol + rtol·|e| elementwise (in double), identical shapes, and a float64
 /// expectation needs a float64 result.
-func assertClose(_ a: Tensor, _ e: Tensor, rtol: Double = 1e-5, atol: Double = 1e-5, _ what: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ a: Tensor, _ e: Tensor, rtol: Double = 1e-5, atol: Double = 1e-5, _ what: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     guard a.shape == e.shape else {
-        XCTFail("\(what): shape \(a.shape) vs expected \(e.shape)", file: file, line: line); return
+        XCTFail("\(what): shape \(a.shape) vs expected \(e.shape)", file: file, line: line)
+        return
     }
     if e.dtype == .float64 && a.dtype != .float64 {
-        XCTFail("\(what): dtype \(a.dtype), expected float64", file: file, line: line); return
+        XCTFail("\(what): dtype \(a.dtype), expected float64", file: file, line: line)
+        return
     }
-    let av = a.toDoubleArray(), ev = e.toDoubleArray()
-    var worst = 0, worstErr: Double = 0
+    let av = a.toDoubleArray()
+    let ev = e.toDoubleArray()
+    var worst = 0
+    var worstErr: Double = 0
     for k in 0..<av.count {
         if av[k].isNaN && ev[k].isNaN { continue }
         if av[k] == ev[k] { continue }
         let err = Swift.abs(av[k] - ev[k]) - (atol + rtol * Swift.abs(ev[k]))
-        if !(err <= 0) && (err > worstErr || worstErr == 0) { worst = k; worstErr = err.isNaN ? .infinity : err }
+        if !(err <= 0) && (err > worstErr || worstErr == 0) {
+            worst = k
+            worstErr = err.isNaN ? .infinity : err
+        }
     }
     if worstErr > 0 {
-        XCTFail("\(what): element \(worst) is \(av[worst]), expected \(ev[worst]) (rtol \(rtol), atol \(atol))", file: file, line: line)
+        XCTFail(
+            "\(what): element \(worst) is \(av[worst]), expected \(ev[worst]) (rtol \(rtol), atol \(atol))", file: file,
+            line: line)
     }
 }
 
 /// assertClose with float32 tolerances (most float32 op tests pass them as Float).
-func assertClose(_ a: Tensor, _ e: Tensor, rtol: Float, atol: Float, _ what: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ a: Tensor, _ e: Tensor, rtol: Float, atol: Float, _ what: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     assertClose(a, e, rtol: Double(rtol), atol: Double(atol), what, file: file, line: line)
 }
 
 /// Relative difference of two tensors by norm: |a - e| / max(|e|, tiny).
 func relNormDiff(_ a: Tensor, _ e: Tensor) -> Float {
-    let av = a.toArray(), ev = e.toArray()
-    var d: Double = 0, n: Double = 0
+    let av = a.toArray()
+    let ev = e.toArray()
+    var d: Double = 0
+    var n: Double = 0
     for k in 0..<min(av.count, ev.count) {
-        d += Double(av[k] - ev[k]) * Double(av[k] - ev[k]); n += Double(ev[k]) * Double(ev[k])
+        d += Double(av[k] - ev[k]) * Double(av[k] - ev[k])
+        n += Double(ev[k]) * Double(ev[k])
     }
     return Float((d / max(n, 1e-30)).squareRoot())
 }
 
 /// Asserts that `body` throws a DFMError whose message contains `contains`.
-func assertThrowsDFM<T>(_ body: @autoclosure () throws -> T, _ contains: String = "", kind: DFMError.Kind? = nil,
-                        file: StaticString = #filePath, line: UInt = #line) {
+func assertThrowsDFM<T>(
+    _ body: @autoclosure () throws -> T, _ contains: String = "", kind: DFMError.Kind? = nil,
+    file: StaticString = #filePath, line: UInt = #line
+) {
     do {
         _ = try body()
         XCTFail("expected a DFMError containing '\(contains)'", file: file, line: line)
     } catch let e as DFMError {
-        if !contains.isEmpty { XCTAssertTrue(e.message.contains(contains), "message '\(e.message)' lacks '\(contains)'", file: file, line: line) }
+        if !contains.isEmpty {
+            XCTAssertTrue(
+                e.message.contains(contains), "message '\(e.message)' lacks '\(contains)'", file: file, line: line)
+        }
         if let kind { XCTAssertEqual(e.kind, kind, e.message, file: file, line: line) }
     } catch {
         XCTFail("expected DFMError, got \(error)", file: file, line: line)

@@ -2,7 +2,9 @@ import Foundation
 
 /// Runs an executable to completion and returns its exit status, stdout and stderr.
 /// stderr goes through a temporary file, so neither stream can fill a pipe and stall.
-func runProcess(_ exe: URL, _ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+func runProcess(_ exe: URL, _ args: [String], env: [String: String] = [:]) throws -> (
+    status: Int32, out: String, err: String
+) {
     let errPath = NSTemporaryDirectory() + "dfm-stderr-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     FileManager.default.createFile(atPath: errPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: errPath) }

@@ -16,14 +16,13 @@
 #include <string.h>
 
 /* Every call is checked: on failure, print dfm's message and stop. */
-#define TRY(call)                                                                   \
-    do {                                                                            \
-        dfm_status st_ = (call);                                                    \
-        if (st_ != DFM_OK) {                                                        \
-            fprintf(stderr, "error (%s): %s\n", dfm_status_string(st_),             \
-                    dfm_last_error_message());                                      \
-            exit(1);                                                                \
-        }                                                                           \
+#define TRY(call)                                                                                                      \
+    do {                                                                                                               \
+        dfm_status st_ = (call);                                                                                       \
+        if (st_ != DFM_OK) {                                                                                           \
+            fprintf(stderr, "error (%s): %s\n", dfm_status_string(st_), dfm_last_error_message());                     \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 typedef struct {
@@ -42,15 +41,24 @@ static options parse(int argc, char **argv) {
             fprintf(stderr, "missing value for %s\n", k);
             exit(2);
         }
-        if (!strcmp(k, "--root")) o.root = v;
-        else if (!strcmp(k, "--train")) o.train = atoll(v);
-        else if (!strcmp(k, "--test")) o.test = atoll(v);
-        else if (!strcmp(k, "--batch")) o.batch = atoll(v);
-        else if (!strcmp(k, "--epochs")) o.epochs = atoll(v);
-        else if (!strcmp(k, "--T")) o.T = atoll(v);
-        else if (!strcmp(k, "--lr")) o.lr = atof(v);
-        else if (!strcmp(k, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(k, "--threads")) o.threads = atoll(v);
+        if (!strcmp(k, "--root"))
+            o.root = v;
+        else if (!strcmp(k, "--train"))
+            o.train = atoll(v);
+        else if (!strcmp(k, "--test"))
+            o.test = atoll(v);
+        else if (!strcmp(k, "--batch"))
+            o.batch = atoll(v);
+        else if (!strcmp(k, "--epochs"))
+            o.epochs = atoll(v);
+        else if (!strcmp(k, "--T"))
+            o.T = atoll(v);
+        else if (!strcmp(k, "--lr"))
+            o.lr = atof(v);
+        else if (!strcmp(k, "--seed"))
+            o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "--threads"))
+            o.threads = atoll(v);
         else {
             fprintf(stderr, "unknown option %s\n", k);
             exit(2);

@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRY(call)                                                                              \
-    do {                                                                                       \
-        if ((call) != DFM_OK) {                                                                \
-            fprintf(stderr, "%s: %s\n", #call, dfm_last_error_message());                       \
-            exit(1);                                                                           \
-        }                                                                                      \
+#define TRY(call)                                                                                                      \
+    do {                                                                                                               \
+        if ((call) != DFM_OK) {                                                                                        \
+            fprintf(stderr, "%s: %s\n", #call, dfm_last_error_message());                                              \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 /* Draws x and y from the generator, then three Adam steps of T = 3 on m, printing lines

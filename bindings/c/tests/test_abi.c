@@ -23,10 +23,12 @@ static void fail_at(int line, const char *what) {
     fprintf(stderr, "FAIL line %d: %s\n", line, what);
 }
 
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (cond) passed++;                                                          \
-        else fail_at(__LINE__, #cond);                                               \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (cond)                                                                                                      \
+            passed++;                                                                                                  \
+        else                                                                                                           \
+            fail_at(__LINE__, #cond);                                                                                  \
     } while (0)
 
 /* The call must succeed. */
@@ -46,8 +48,8 @@ static void expect(dfm_status got, dfm_status want, const char *part, const char
     fn[n] = '\0';
     if (got != want) {
         failed++;
-        fprintf(stderr, "FAIL line %d: %s returned %s, expected %s (message: %s)\n", line, call,
-                dfm_status_string(got), dfm_status_string(want), got ? dfm_last_error_message() : "");
+        fprintf(stderr, "FAIL line %d: %s returned %s, expected %s (message: %s)\n", line, call, dfm_status_string(got),
+                dfm_status_string(want), got ? dfm_last_error_message() : "");
         return;
     }
     if (want == DFM_OK) {
@@ -238,7 +240,7 @@ static void test_creation(void) {
         CHECK(dt == DFM_INT64);
     }
     dfm_tensor_release(t);
-    {   /* bool: one byte per element; any nonzero byte given to from_data becomes 1 */
+    { /* bool: one byte per element; any nonzero byte given to from_data becomes 1 */
         uint8_t b3[3] = {0, 1, 7};
         dfm_tensor f = NULL, n = NULL;
         OK(dfm_tensor_from_data(b3, sizeof b3, &s3, 1, DFM_BOOL, &t));
@@ -251,7 +253,7 @@ static void test_creation(void) {
         OK(dfm_tensor_to_dtype(t, DFM_INT64, &n));
         CHECK(at64(n, 2) == 1);
         dfm_tensor_release(n);
-        {   /* float64: conversion both ways and in place */
+        { /* float64: conversion both ways and in place */
             dfm_tensor d = NULL, back = NULL;
             dfm_dtype dt = DFM_FLOAT32;
             OK(dfm_tensor_to_dtype(f, DFM_FLOAT64, &d));
@@ -322,12 +324,13 @@ static void test_creation(void) {
     dfm_tensor_release(u);
     CHECK(blob_releases == 1 && blob_seen == (void *)blob);
     free(blob);
-    ERR(dfm_tensor_from_blob(NULL, 24, s23, 2, DFM_FLOAT32, blob_release, &blob_releases, &t), DFM_INVALID_ARGUMENT, "data");
+    ERR(dfm_tensor_from_blob(NULL, 24, s23, 2, DFM_FLOAT32, blob_release, &blob_releases, &t), DFM_INVALID_ARGUMENT,
+        "data");
     ERR(dfm_tensor_from_blob((char *)d6 + 1, 24, s23, 2, DFM_FLOAT32, NULL, NULL, &t), DFM_INVALID_ARGUMENT, "aligned");
     ERR(dfm_tensor_from_blob(d6, 25, s23, 2, DFM_FLOAT32, NULL, NULL, &t), DFM_SHAPE_MISMATCH, "25");
     ERR(dfm_tensor_from_blob(d6, 24, s23, 2, DFM_FLOAT32, NULL, NULL, NULL), DFM_INVALID_ARGUMENT, "out");
     ERR(dfm_tensor_from_blob(d6, 24, huge, 2, DFM_FLOAT32, NULL, NULL, &t), DFM_OUT_OF_MEMORY, NULL);
-    CHECK(blob_releases == 1); /* failures never call release */
+    CHECK(blob_releases == 1);                                             /* failures never call release */
     OK(dfm_tensor_from_blob(d6, 24, s23, 2, DFM_FLOAT32, NULL, NULL, &t)); /* NULL release: caller keeps it */
     dfm_tensor_release(t);
 
@@ -373,12 +376,12 @@ static void test_creation(void) {
     ERR(dfm_tensor_arange(10, 0, 1, DFM_FLOAT32, &t), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_tensor_arange(0, 1, 1, (dfm_dtype)5, &t), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_tensor_arange(0, 3, 1, DFM_UINT8, &t), DFM_TYPE_ERROR, "uint8");
-    {   /* uint8: bytes that wrap like torch's, compare and convert */
+    { /* uint8: bytes that wrap like torch's, compare and convert */
         dfm_tensor u = NULL, v = NULL, w = NULL, f = NULL;
         int64_t s4 = 4;
         uint8_t raw[4] = {0, 100, 200, 255};
         OK(dfm_tensor_from_data(raw, sizeof raw, &s4, 1, DFM_UINT8, &u));
-        OK(dfm_add(u, u, &v));  /* uint8 + uint8 stays uint8 and wraps */
+        OK(dfm_add(u, u, &v)); /* uint8 + uint8 stays uint8 and wraps */
         {
             dfm_dtype dt = DFM_FLOAT32;
             void *p = NULL;
@@ -653,8 +656,8 @@ static void test_autograd(void) {
     float gv[3];
 
     OK(dfm_tensor_set_requires_grad(x, true));
-    OK(dfm_mul(x, x, &y));                   /* y = x^2 */
-    OK(dfm_sum(y, NULL, 0, false, &loss));    /* loss = sum(x^2) */
+    OK(dfm_mul(x, x, &y));                 /* y = x^2 */
+    OK(dfm_sum(y, NULL, 0, false, &loss)); /* loss = sum(x^2) */
     OK(dfm_backward(loss, NULL, true));
     OK(dfm_tensor_grad(x, &g));
     OK(dfm_tensor_read(g, gv, sizeof gv));
@@ -804,8 +807,12 @@ static void bad_scalar(scalar_fn f, const char *name, int line) {
     dfm_tensor_release(x);
 }
 
-static dfm_status rsub_as_scalar_fn(dfm_tensor a, double s, dfm_tensor *out) { return dfm_rsub_scalar(s, a, out); }
-static dfm_status rdiv_as_scalar_fn(dfm_tensor a, double s, dfm_tensor *out) { return dfm_rdiv_scalar(s, a, out); }
+static dfm_status rsub_as_scalar_fn(dfm_tensor a, double s, dfm_tensor *out) {
+    return dfm_rsub_scalar(s, a, out);
+}
+static dfm_status rdiv_as_scalar_fn(dfm_tensor a, double s, dfm_tensor *out) {
+    return dfm_rdiv_scalar(s, a, out);
+}
 
 static void test_elementwise(void) {
     dfm_tensor a = mat(2, 3, 1), r = vec(3, 10), out = NULL;
@@ -1128,7 +1135,7 @@ static void test_shape_ops(void) {
         ERR(dfm_index_select(NULL, 0, it, &out), DFM_INVALID_ARGUMENT, NULL);
         ERR(dfm_index_select(a, 0, NULL, &out), DFM_INVALID_ARGUMENT, "index");
         ERR(dfm_index_select(a, 0, it, NULL), DFM_INVALID_ARGUMENT, NULL);
-        {   /* gather along dim 1 of [[1, 2, 3], [4, 5, 6]] */
+        { /* gather along dim 1 of [[1, 2, 3], [4, 5, 6]] */
             int64_t gi[4] = {2, 0, 1, 1}, s22g[2] = {2, 2}, s32g[2] = {3, 2};
             dfm_tensor g = NULL, g3 = NULL;
             OK(dfm_tensor_from_data(gi, sizeof gi, s22g, 2, DFM_INT64, &g));
@@ -1435,7 +1442,8 @@ static void test_compare_and_reduce(void) {
 /* ---------------------------------------------------------------- linear algebra */
 
 static void test_linalg(void) {
-    dfm_tensor a = mat(2, 3, 1), at_ = NULL, w = mat(4, 3, 0), b = vec(4, 0), b5 = vec(5, 0), out = NULL, q = NULL, r = NULL;
+    dfm_tensor a = mat(2, 3, 1), at_ = NULL, w = mat(4, 3, 0), b = vec(4, 0), b5 = vec(5, 0), out = NULL, q = NULL,
+               r = NULL;
     int64_t s123[3] = {1, 2, 3}, s132[3] = {1, 3, 2};
     dfm_tensor a3 = NULL, b3 = NULL;
 
@@ -1453,7 +1461,7 @@ static void test_linalg(void) {
     BAD(dfm_bmm(a, at_, &out)); /* 2-D */
     ERR(dfm_bmm(a3, NULL, &out), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_bmm(a3, b3, NULL), DFM_INVALID_ARGUMENT, NULL);
-    {   /* mm / mv / dot / outer / addmm / baddbmm (a = [[1,2,3],[4,5,6]]) */
+    { /* mm / mv / dot / outer / addmm / baddbmm (a = [[1,2,3],[4,5,6]]) */
         dfm_tensor v3 = vec(3, 1), v2 = vec(2, 1), m22 = NULL, nanm = NULL;
         int64_t s22[2] = {2, 2};
         OK(dfm_mm(a, at_, &out));
@@ -1554,7 +1562,8 @@ static void test_conv_pool(void) {
     dfm_tensor x = image(1, 1, 4, 4), w = NULL, w2 = NULL, b = NULL, out = NULL, x3 = vec(16, 0);
     int64_t ws[4] = {2, 1, 3, 3}, ws2[4] = {2, 3, 3, 3}, two = 2;
     int64_t one[2] = {1, 1}, zero[2] = {0, 0}, neg[2] = {-1, -1}, huge[2] = {INT64_MAX, INT64_MAX},
-            bigpad[2] = {INT64_C(1) << 40, INT64_C(1) << 40}, k2[2] = {2, 2}, five[2] = {5, 5}, minv[2] = {INT64_MIN, INT64_MIN};
+            bigpad[2] = {INT64_C(1) << 40, INT64_C(1) << 40}, k2[2] = {2, 2}, five[2] = {5, 5},
+            minv[2] = {INT64_MIN, INT64_MIN};
     double sc2[2] = {2, 2}, scnan[2] = {NAN, NAN}, schuge[2] = {1e300, 1e300};
     int64_t s8[2] = {8, 8};
 
@@ -1588,7 +1597,7 @@ static void test_conv_pool(void) {
     ERR(dfm_conv2d(NULL, w, b, one, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "'x'");
     ERR(dfm_conv2d(x, RELEASED, b, one, zero, one, 1, &out), DFM_INVALID_ARGUMENT, "weight");
     ERR(dfm_conv2d(x, w, b, one, zero, one, 1, NULL), DFM_INVALID_ARGUMENT, NULL);
-    {   /* conv_transpose2d: every input pixel spreads over a 3x3 block of each output channel */
+    { /* conv_transpose2d: every input pixel spreads over a 3x3 block of each output channel */
         int64_t wts[4] = {1, 2, 3, 3}, op1[2] = {1, 1};
         dfm_tensor wt = NULL;
         OK(dfm_tensor_ones(wts, 4, DFM_FLOAT32, &wt));
@@ -1688,7 +1697,8 @@ static void test_conv_pool(void) {
 /* ---------------------------------------------------------------- norms, losses, dropout */
 
 static void test_norm_loss(void) {
-    dfm_tensor x = image(2, 4, 2, 2), rm = NULL, rv = NULL, w = NULL, bias = NULL, w5 = vec(5, 0), out = NULL, x1 = vec(4, 0);
+    dfm_tensor x = image(2, 4, 2, 2), rm = NULL, rv = NULL, w = NULL, bias = NULL, w5 = vec(5, 0), out = NULL,
+               x1 = vec(4, 0);
     int64_t four = 4, s22[2] = {2, 2}, s5 = 5;
     float rmv[4];
 
@@ -1787,7 +1797,8 @@ static void test_norm_loss(void) {
         BAD(dfm_binary_cross_entropy_with_logits(logits, ones, NULL, pw5, "mean", &out));
         BAD(dfm_binary_cross_entropy_with_logits(logits, w5, NULL, NULL, "mean", &out));
         ERR(dfm_binary_cross_entropy_with_logits(logits, ones, NULL, NULL, NULL, &out), DFM_INVALID_ARGUMENT, NULL);
-        ERR(dfm_binary_cross_entropy_with_logits(logits, ones, RELEASED, NULL, "mean", &out), DFM_INVALID_ARGUMENT, "weight");
+        ERR(dfm_binary_cross_entropy_with_logits(logits, ones, RELEASED, NULL, "mean", &out), DFM_INVALID_ARGUMENT,
+            "weight");
         ERR(dfm_binary_cross_entropy_with_logits(logits, ones, NULL, NULL, "mean", NULL), DFM_INVALID_ARGUMENT, NULL);
 
         OK(dfm_dropout(logits, 0.5f, true, &out));
@@ -1803,7 +1814,7 @@ static void test_norm_loss(void) {
         BAD(dfm_dropout(logits, -0.1f, true, &out));
         BAD(dfm_dropout(logits, NAN, true, &out));
         ERR(dfm_dropout(NULL, 0.5f, true, &out), DFM_INVALID_ARGUMENT, NULL);
-        {   /* feature dropout: whole (n, c) maps are kept (scaled by 2) or zeroed */
+        { /* feature dropout: whole (n, c) maps are kept (scaled by 2) or zeroed */
             dfm_tensor x4 = NULL, y4 = NULL;
             int64_t s4d[4] = {4, 8, 3, 3}, k, zeros = 0;
             float *p = NULL;
@@ -1875,7 +1886,7 @@ static void test_seg_metrics(void) {
         int64_t s14[2] = {1, 4};
         dfm_tensor t14 = NULL;
         OK(dfm_tensor_zeros(sc, 3, DFM_FLOAT32, &scores)); /* (N=1, C=2, 4) scores: argmax is class 0 */
-        OK(dfm_reshape(flat, s14, 2, &t14));                /* target (1, 4) = {0, 1, 1, 1} */
+        OK(dfm_reshape(flat, s14, 2, &t14));               /* target (1, 4) = {0, 1, 1, 1} */
         OK(dfm_confusion_matrix(scores, t14, 2, -100, &out));
         CHECK(at64(out, 0) == 1 && at64(out, 2) == 3);
         dfm_tensor_release(out);
@@ -2142,7 +2153,7 @@ static void test_containers_and_safetensors(void) {
     ERR(dfm_safetensors_write(NULL, d), DFM_INVALID_ARGUMENT, "path");
     ERR(dfm_safetensors_write(tmp_path("x.safetensors"), NULL), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_safetensors_write(tmp_path("x.safetensors"), (dfm_tensor_dict)a), DFM_TYPE_ERROR, NULL);
-    {   /* PNG: a 3x4 RGB image in [0, 1] and a grey int64 one; bad shapes and values */
+    { /* PNG: a 3x4 RGB image in [0, 1] and a grey int64 one; bad shapes and values */
         dfm_tensor rgb = NULL, grey = NULL, bad = NULL, flat = NULL;
         int64_t s334[3] = {3, 3, 4}, s23b[2] = {2, 3};
         unsigned char sig[8] = {0};
@@ -2150,7 +2161,8 @@ static void test_containers_and_safetensors(void) {
         OK(dfm_tensor_full(s334, 3, 0.5, DFM_FLOAT32, &rgb));
         OK(dfm_save_png(rgb, tmp_path("img.png")));
         fp = fopen(tmp_path("img.png"), "rb");
-        CHECK(fp != NULL && fread(sig, 1, 8, fp) == 8 && sig[0] == 0x89 && sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G');
+        CHECK(fp != NULL && fread(sig, 1, 8, fp) == 8 && sig[0] == 0x89 && sig[1] == 'P' && sig[2] == 'N' &&
+              sig[3] == 'G');
         if (fp) fclose(fp);
         OK(dfm_tensor_full(s23b, 2, 200, DFM_INT64, &grey));
         OK(dfm_save_png(grey, tmp_path("grey.png")));
@@ -2179,7 +2191,8 @@ static void test_containers_and_safetensors(void) {
 /* ---------------------------------------------------------------- modules */
 
 static void test_modules(void) {
-    dfm_module conv = NULL, bn = NULL, relu = NULL, pool = NULL, flat = NULL, lin = NULL, seq = NULL, m = NULL, sub = NULL;
+    dfm_module conv = NULL, bn = NULL, relu = NULL, pool = NULL, flat = NULL, lin = NULL, seq = NULL, m = NULL,
+               sub = NULL;
     dfm_module parts[5];
     dfm_tensor x = image(2, 1, 4, 4), y = NULL, t = NULL;
     dfm_tensor_dict params = NULL, sd = NULL, bufs = NULL;
@@ -2299,7 +2312,8 @@ static void test_modules(void) {
         dfm_string_list_release(missing);
         dfm_string_list_release(unexpected);
         OK(dfm_tensor_dict_set(partial, "0.bias", wrong));
-        ERR(dfm_module_load_state_dict(seq, partial, false, NULL, NULL), DFM_SHAPE_MISMATCH, "size mismatch for 0.bias");
+        ERR(dfm_module_load_state_dict(seq, partial, false, NULL, NULL), DFM_SHAPE_MISMATCH,
+            "size mismatch for 0.bias");
         ERR(dfm_module_load_state_dict(seq, NULL, true, NULL, NULL), DFM_INVALID_ARGUMENT, "state");
         ERR(dfm_module_load_state_dict(NULL, partial, true, NULL, NULL), DFM_INVALID_ARGUMENT, "'m'");
         ERR(dfm_module_load_state_dict(seq, (dfm_tensor_dict)w, true, NULL, NULL), DFM_TYPE_ERROR, NULL);
@@ -2588,15 +2602,17 @@ static void test_optim(void) {
         dup[1] = it;
         ERR(dfm_optimizer_adamw(dup, 2, 1e-3, 0.9, 0.999, 1e-8, 0.01, false, false, &o2), DFM_TYPE_ERROR, "float32");
         dup[1] = RELEASED;
-        ERR(dfm_optimizer_adam(dup, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "params[1]");
+        ERR(dfm_optimizer_adam(dup, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT,
+            "params[1]");
     }
     ERR(dfm_optimizer_adam(ps, 2, 1e-3, 1.0, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "beta");
     ERR(dfm_optimizer_adam(ps, 2, 1e-3, 0.9, NAN, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "beta");
     ERR(dfm_optimizer_adam(ps, 2, 1e-3, 0.9, 0.999, -1, 0, false, false, &o2), DFM_INVALID_ARGUMENT, "epsilon");
     ERR(dfm_optimizer_adam(ps, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, NULL), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_optimizer_adamw(ps, 2, 1e-3, 0.9, 0.999, 1e-8, INFINITY, false, false, &o2), DFM_INVALID_ARGUMENT, "weight_decay");
+    ERR(dfm_optimizer_adamw(ps, 2, 1e-3, 0.9, 0.999, 1e-8, INFINITY, false, false, &o2), DFM_INVALID_ARGUMENT,
+        "weight_decay");
     ERR(dfm_optimizer_adamw(NULL, 2, 1e-3, 0.9, 0.999, 1e-8, 0, false, false, &o2), DFM_INVALID_ARGUMENT, NULL);
-    {   /* RMSprop: first step of plain RMSprop moves w by lr·g/(sqrt(0.01·g²) + eps) = 10·lr */
+    { /* RMSprop: first step of plain RMSprop moves w by lr·g/(sqrt(0.01·g²) + eps) = 10·lr */
         dfm_optimizer r = NULL;
         float before = at(w, 0);
         OK(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, 1e-8, 0, 0, false, false, &r));
@@ -2609,7 +2625,8 @@ static void test_optim(void) {
         ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, -0.5, 1e-8, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, "alpha");
         ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, NAN, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, "epsilon");
         ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, 1e-8, 0, -1, false, false, &r), DFM_INVALID_ARGUMENT, "momentum");
-        ERR(dfm_optimizer_rmsprop(ps, 1, -1, 0.99, 1e-8, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, "learning rate");
+        ERR(dfm_optimizer_rmsprop(ps, 1, -1, 0.99, 1e-8, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT,
+            "learning rate");
         ERR(dfm_optimizer_rmsprop(NULL, 1, 0.01, 0.99, 1e-8, 0, 0, false, false, &r), DFM_INVALID_ARGUMENT, NULL);
         ERR(dfm_optimizer_rmsprop(ps, 1, 0.01, 0.99, 1e-8, 0, 0, false, false, NULL), DFM_INVALID_ARGUMENT, NULL);
         CHECK(r == NULL);
@@ -2656,7 +2673,7 @@ static void test_optim(void) {
         ERR(dfm_scheduler_cosine_annealing_lr((dfm_optimizer)(void *)w, 10, 0, &dummy), DFM_TYPE_ERROR, NULL);
     }
     ERR(dfm_scheduler_cosine_annealing_lr(o2, 10, 0, NULL), DFM_INVALID_ARGUMENT, NULL);
-    {   /* MultiStepLR and ExponentialLR on an optimizer of their own */
+    { /* MultiStepLR and ExponentialLR on an optimizer of their own */
         dfm_optimizer o3 = NULL;
         dfm_scheduler m = NULL, x = NULL, none = NULL;
         int64_t ms[2] = {1, 3}, bad_ms[1] = {-1};
@@ -2701,12 +2718,18 @@ static void test_optim(void) {
         OK(dfm_scheduler_load(m, tmp_path("plateau.safetensors")));
         ERR(dfm_scheduler_step_metric(s, 1.0), DFM_TYPE_ERROR, "ReduceLROnPlateau");
         ERR(dfm_scheduler_step_metric(NULL, 1.0), DFM_INVALID_ARGUMENT, NULL);
-        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 1.0, 1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "Factor");
-        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, -1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "patience");
-        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, NAN, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "threshold");
-        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, INT64_MAX, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, "cooldown");
-        ERR(dfm_scheduler_reduce_on_plateau(NULL, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT, NULL);
-        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, NULL), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 1.0, 1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT,
+            "Factor");
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, -1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT,
+            "patience");
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, NAN, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT,
+            "threshold");
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, INT64_MAX, 0, 1e-8, &none),
+            DFM_INVALID_ARGUMENT, "cooldown");
+        ERR(dfm_scheduler_reduce_on_plateau(NULL, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, &none), DFM_INVALID_ARGUMENT,
+            NULL);
+        ERR(dfm_scheduler_reduce_on_plateau(o3, false, 0.5, 1, 1e-4, true, 0, 0, 1e-8, NULL), DFM_INVALID_ARGUMENT,
+            NULL);
         CHECK(none == NULL);
         dfm_scheduler_release(m);
         /* OneCycleLR over 4 steps: starts at max_lr / 25, peaks at max_lr, refuses a 5th step */
@@ -2723,13 +2746,20 @@ static void test_optim(void) {
         OK(dfm_scheduler_save(m, tmp_path("onecycle.safetensors")));
         OK(dfm_scheduler_load(m, tmp_path("onecycle.safetensors")));
         dfm_scheduler_release(m);
-        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 0, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "total_steps");
-        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 1.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "pct_start");
-        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 10, 0.1, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "zero length");
-        ERR(dfm_scheduler_one_cycle_lr(o3, NAN, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, "max_lr");
-        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 0.5, false, true, 0.85, 0.95, 0, 1e4, false, &none), DFM_INVALID_ARGUMENT, NULL);
-        ERR(dfm_scheduler_one_cycle_lr(NULL, 0.5, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none), DFM_INVALID_ARGUMENT, NULL);
-        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, NULL), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 0, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none),
+            DFM_INVALID_ARGUMENT, "total_steps");
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 1.5, false, true, 0.85, 0.95, 25, 1e4, false, &none),
+            DFM_INVALID_ARGUMENT, "pct_start");
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 10, 0.1, false, true, 0.85, 0.95, 25, 1e4, false, &none),
+            DFM_INVALID_ARGUMENT, "zero length");
+        ERR(dfm_scheduler_one_cycle_lr(o3, NAN, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none),
+            DFM_INVALID_ARGUMENT, "max_lr");
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 0.5, false, true, 0.85, 0.95, 0, 1e4, false, &none),
+            DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_one_cycle_lr(NULL, 0.5, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, &none),
+            DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_scheduler_one_cycle_lr(o3, 0.5, 4, 0.5, false, true, 0.85, 0.95, 25, 1e4, false, NULL),
+            DFM_INVALID_ARGUMENT, NULL);
         dfm_optimizer_release(o3);
     }
     {
@@ -2869,7 +2899,8 @@ static void test_dataset(void) {
     dfm_tensor_release(x);
     dfm_tensor_release(y);
     ERR(dfm_dataset_batch_range(d, 0, 1, false, 0, NULL, &y), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_dataset_batch_range((dfm_dataset)(void *)RELEASED, 0, 1, false, 0, &x, &y), DFM_INVALID_ARGUMENT, "released dfm_tensor");
+    ERR(dfm_dataset_batch_range((dfm_dataset)(void *)RELEASED, 0, 1, false, 0, &x, &y), DFM_INVALID_ARGUMENT,
+        "released dfm_tensor");
     ERR(dfm_dataset_len(d, NULL), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_dataset_len((dfm_dataset)FOREIGN, &n), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_dataset_image_size(d, NULL, &w), DFM_INVALID_ARGUMENT, "height");
@@ -2896,7 +2927,8 @@ static void test_dataset(void) {
         ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 2, 1, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "canvas");
         ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 0, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "min_objects");
         ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 3, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, NULL);
-        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, INT64_MAX, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "max_objects");
+        ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, INT64_MAX, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT,
+            "max_objects");
         ERR(dfm_dataset_segmentation_scenes(d, 4, 7, INT64_MAX, 1, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "canvas");
         ERR(dfm_dataset_segmentation_scenes(d, -1, 7, 4, 1, 2, 0.2f, 5, &bad), DFM_INVALID_ARGUMENT, "count");
         ERR(dfm_dataset_segmentation_scenes(d, 4, 7, 4, 1, 2, 1.5f, 5, &bad), DFM_INVALID_ARGUMENT, "threshold");
@@ -2988,28 +3020,44 @@ static void test_dfm_models(void) {
     }
     OK(dfm_module_release(m));
 
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s30, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "16");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s30, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "16");
     CHECK(m == NULL);
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "bogus", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "bogus");
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, NULL, layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "block");
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", NULL, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "layers");
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, NULL, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "shape");
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 1, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "registers");
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 0.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, NAN, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "tau");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "bogus", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "bogus");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, NULL, layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "block");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", NULL, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "layers");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, NULL, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "shape");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 1, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "registers");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 0.0f, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "tau");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, NAN, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "tau");
     /* alpha is unused, but NaN or infinite is refused like tau (it was accepted) */
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, NAN, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "alpha");
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, INFINITY, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "alpha");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, NAN, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "alpha");
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, INFINITY, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "alpha");
     CHECK(m == NULL);
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, -1.0f, &m), DFM_INVALID_ARGUMENT, "state_init_std");
-    ERR(dfm_module_dfm_deeplabv3plus(0, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_module_dfm_deeplabv3plus(INT64_MAX, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "in_filters");
-    ERR(dfm_module_dfm_deeplabv3plus(1, -2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, NULL);
-    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, NULL), DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, -1.0f, &m),
+        DFM_INVALID_ARGUMENT, "state_init_std");
+    ERR(dfm_module_dfm_deeplabv3plus(0, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_dfm_deeplabv3plus(INT64_MAX, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, "in_filters");
+    ERR(dfm_module_dfm_deeplabv3plus(1, -2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, &m),
+        DFM_INVALID_ARGUMENT, NULL);
+    ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", layers, 0.5f, 1e-3f, NULL),
+        DFM_INVALID_ARGUMENT, NULL);
     {
         int64_t neg_layers[4] = {1, -1, 1, 1}, huge_layers[4] = {1, INT64_MAX, 1, 1};
         BAD(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", neg_layers, 0.5f, 1e-3f, &m));
-        ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", huge_layers, 0.5f, 1e-3f, &m), DFM_INVALID_ARGUMENT, "layers[1]");
+        ERR(dfm_module_dfm_deeplabv3plus(1, 2, 4, 0, 3, 0.2f, 1.0f, s32, "basic", huge_layers, 0.5f, 1e-3f, &m),
+            DFM_INVALID_ARGUMENT, "layers[1]");
     }
 
     /* DFM-ResNet18, unbatched input (R4): logits (n_classes) */
@@ -3032,18 +3080,28 @@ static void test_dfm_models(void) {
         ERR(dfm_module_forward_dfm(r, img3, 1, NAN, &y), DFM_INVALID_ARGUMENT, "atol");
         dfm_set_grad_enabled(true);
         OK(dfm_module_release(r));
-        ERR(dfm_module_dfm_resnet("resnet19", "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "resnet19");
+        ERR(dfm_module_dfm_resnet("resnet19", "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT,
+            "resnet19");
         ERR(dfm_module_dfm_resnet(NULL, "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "arch");
-        ERR(dfm_module_dfm_resnet("resnet18", "vit", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "frontend");
-        ERR(dfm_module_dfm_resnet("resnet18", NULL, 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "frontend");
-        ERR(dfm_module_dfm_resnet("resnet18", "resnet", -1, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "fb_filters");
-        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 0, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "n_classes");
-        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, NULL, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "shape");
+        ERR(dfm_module_dfm_resnet("resnet18", "vit", 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT,
+            "frontend");
+        ERR(dfm_module_dfm_resnet("resnet18", NULL, 2, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT,
+            "frontend");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", -1, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT,
+            "fb_filters");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 0, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT,
+            "n_classes");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, NULL, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT,
+            "shape");
         ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, NAN, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "tau");
-        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 0, 1e-3f, &r), DFM_INVALID_ARGUMENT, "in_channels");
-        ERR(dfm_module_dfm_resnet("resnet18", "resnet", INT64_MAX, 0, 10, s28, 1.0f, 1, 1e-3f, &r), DFM_INVALID_ARGUMENT, "fb_filters");
-        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 1, INFINITY, &r), DFM_INVALID_ARGUMENT, "state_init_std");
-        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, NULL), DFM_INVALID_ARGUMENT, NULL);
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 0, 1e-3f, &r), DFM_INVALID_ARGUMENT,
+            "in_channels");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", INT64_MAX, 0, 10, s28, 1.0f, 1, 1e-3f, &r),
+            DFM_INVALID_ARGUMENT, "fb_filters");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 1, INFINITY, &r), DFM_INVALID_ARGUMENT,
+            "state_init_std");
+        ERR(dfm_module_dfm_resnet("resnet18", "resnet", 2, 0, 10, s28, 1.0f, 1, 1e-3f, NULL), DFM_INVALID_ARGUMENT,
+            NULL);
         CHECK(r == NULL);
         dfm_tensor_release(img);
         dfm_tensor_release(img3);
@@ -3200,23 +3258,34 @@ static void test_recurrent(void) {
     CHECK(numel(out) == 40 && numel(hn) == 8);
     dfm_tensor_release(out);
     dfm_tensor_release(hn);
-    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 3, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "weight tensors");
-    ERR(dfm_rnn("GRU", x, NULL, NULL, NULL, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "'params'");
-    ERR(dfm_rnn("GRU", x, NULL, NULL, w, -1, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "params");
-    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 0, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "num_layers");
-    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 1, -0.5, true, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "dropout");
-    ERR(dfm_rnn("LSTM", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, &cn), DFM_SHAPE_MISMATCH, "weight_hh");
-    ERR(dfm_rnn("XYZ", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT, "mode");
-    ERR(dfm_rnn("GRU", x4, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_SHAPE_MISMATCH, "input_size");
-    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, NULL, NULL), DFM_INVALID_ARGUMENT, "h_n");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 3, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT,
+        "weight tensors");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, NULL, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL),
+        DFM_INVALID_ARGUMENT, "'params'");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, -1, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT,
+        "params");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 0, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT,
+        "num_layers");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 1, -0.5, true, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT,
+        "dropout");
+    ERR(dfm_rnn("LSTM", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, &cn), DFM_SHAPE_MISMATCH,
+        "weight_hh");
+    ERR(dfm_rnn("XYZ", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_INVALID_ARGUMENT,
+        "mode");
+    ERR(dfm_rnn("GRU", x4, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_SHAPE_MISMATCH,
+        "input_size");
+    ERR(dfm_rnn("GRU", x, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, NULL, NULL), DFM_INVALID_ARGUMENT,
+        "h_n");
     {
         dfm_tensor x4d = NULL;
         OK(dfm_reshape(x, s4d, 4, &x4d));
-        ERR(dfm_rnn("GRU", x4d, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_SHAPE_MISMATCH, "2D or 3D");
+        ERR(dfm_rnn("GRU", x4d, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL),
+            DFM_SHAPE_MISMATCH, "2D or 3D");
         dfm_tensor_release(x4d);
     }
     OK(dfm_tensor_to_dtype(x, DFM_INT64, &f64));
-    ERR(dfm_rnn("GRU", f64, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_TYPE_ERROR, NULL);
+    ERR(dfm_rnn("GRU", f64, NULL, NULL, w, 4, true, 1, 0.0, false, false, false, &out, &hn, NULL), DFM_TYPE_ERROR,
+        NULL);
     dfm_tensor_release(f64);
     CHECK(out == NULL && hn == NULL);
     OK(dfm_rnn_cell("GRU", x2, NULL, NULL, w[0], w[1], w[2], NULL, &h, NULL));
@@ -3346,7 +3415,7 @@ static void test_threads(void) {
     for (k = 0; k < 4; k++) pthread_create(&th[k], NULL, thread_body, &ok[k]);
     for (k = 0; k < 4; k++) pthread_join(th[k], NULL);
     for (k = 0; k < 4; k++) CHECK(ok[k]);
-    CHECK(dfm_is_grad_enabled());                                     /* untouched by the others */
+    CHECK(dfm_is_grad_enabled());                                       /* untouched by the others */
     CHECK(strstr(dfm_last_error_message(), "dfm_tensor_ndim") != NULL); /* ours, not theirs */
     dfm_tensor_release(x);
 }
@@ -3377,12 +3446,24 @@ static void test_optim_extra(void) {
     for (k = 0; k < 6; k++) {
         float before = first(w);
         switch (k) {
-        case 0: OK(dfm_optimizer_adadelta(ps, 1, 1.0, 0.9, 1e-6, 0, false, &o)); break;
-        case 1: OK(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, 0, 1e-10, false, &o)); break;
-        case 2: OK(dfm_optimizer_adamax(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, &o)); break;
-        case 3: OK(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, 4e-3, false, false, &o)); break;
-        case 4: OK(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, false, &o)); break;
-        default: OK(dfm_optimizer_asgd(ps, 1, 0.1, 1e-4, 0.75, 1e6, 0, false, &o)); break;
+        case 0:
+            OK(dfm_optimizer_adadelta(ps, 1, 1.0, 0.9, 1e-6, 0, false, &o));
+            break;
+        case 1:
+            OK(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, 0, 1e-10, false, &o));
+            break;
+        case 2:
+            OK(dfm_optimizer_adamax(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, &o));
+            break;
+        case 3:
+            OK(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, 4e-3, false, false, &o));
+            break;
+        case 4:
+            OK(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, false, false, &o));
+            break;
+        default:
+            OK(dfm_optimizer_asgd(ps, 1, 0.1, 1e-4, 0.75, 1e6, 0, false, &o));
+            break;
         }
         grad_step(o, w);
         CHECK(first(w) < before); /* d(w²)/dw > 0: every optimizer moves w down */
@@ -3396,14 +3477,17 @@ static void test_optim_extra(void) {
     ERR(dfm_optimizer_adadelta(NULL, 1, 1.0, 0.9, 1e-6, 0, false, &bad), DFM_INVALID_ARGUMENT, "params");
     ERR(dfm_optimizer_adadelta(ps, 1, 1.0, 0.9, 1e-6, 0, false, NULL), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_optimizer_adagrad(ps, 1, 0.1, -1, 0, 0, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, "lr_decay");
-    ERR(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, NAN, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, "initial_accumulator_value");
+    ERR(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, NAN, 1e-10, false, &bad), DFM_INVALID_ARGUMENT,
+        "initial_accumulator_value");
     ERR(dfm_optimizer_adagrad(&RELEASED, 1, 0.1, 0, 0, 0, 1e-10, false, &bad), DFM_INVALID_ARGUMENT, NULL);
     ERR(dfm_optimizer_adamax(ps, 1, 0.1, 1.0, 0.999, 1e-8, 0, false, &bad), DFM_INVALID_ARGUMENT, "beta");
     ERR(dfm_optimizer_adamax(ps, 1, 0.1, 0.9, 0.999, -1, 0, false, &bad), DFM_INVALID_ARGUMENT, "epsilon");
-    ERR(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, -1, false, false, &bad), DFM_INVALID_ARGUMENT, "momentum_decay");
+    ERR(dfm_optimizer_nadam(ps, 1, 0.1, 0.9, 0.999, 1e-8, 0, -1, false, false, &bad), DFM_INVALID_ARGUMENT,
+        "momentum_decay");
     ERR(dfm_optimizer_nadam(ps, 0, 0.1, 0.9, 0.999, 1e-8, 0, 4e-3, false, false, &bad), DFM_INVALID_ARGUMENT, "params");
     ERR(dfm_optimizer_radam(ps, 1, 0.1, 0.9, NAN, 1e-8, 0, false, false, &bad), DFM_INVALID_ARGUMENT, "beta");
-    ERR(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, INFINITY, false, false, &bad), DFM_INVALID_ARGUMENT, "weight_decay");
+    ERR(dfm_optimizer_radam(ps, 1, 0.1, 0.9, 0.999, 1e-8, INFINITY, false, false, &bad), DFM_INVALID_ARGUMENT,
+        "weight_decay");
     ERR(dfm_optimizer_asgd(ps, 1, 0.1, INFINITY, 0.75, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, "lambd");
     ERR(dfm_optimizer_asgd(ps, 1, 0.1, 1e-4, NAN, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, "alpha");
     ERR(dfm_optimizer_asgd(ps, -1, 0.1, 1e-4, 0.75, 1e6, 0, false, &bad), DFM_INVALID_ARGUMENT, NULL);
@@ -3654,11 +3738,14 @@ static void test_sched_extra(void) {
     OK(dfm_scheduler_get_last_lr(s, &lr));
     CHECK(fabs(lr - 0.055) < 1e-12);
     dfm_scheduler_release(s);
-    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, "sawtooth", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "mode");
-    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 0, 0, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "step_size");
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, "sawtooth", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT,
+        "mode");
+    ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 0, 0, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT,
+        "step_size");
     ERR(dfm_scheduler_cyclic_lr(o, 0.01, 0.1, 2, -1, NULL, 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "mode");
     OK(dfm_optimizer_adagrad(ps, 1, 0.1, 0, 0, 0, 1e-10, false, &ada));
-    ERR(dfm_scheduler_cyclic_lr(ada, 0.01, 0.1, 2, -1, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT, "momentum");
+    ERR(dfm_scheduler_cyclic_lr(ada, 0.01, 0.1, 2, -1, "triangular", 1.0, true, 0.8, 0.9, &bad), DFM_INVALID_ARGUMENT,
+        "momentum");
     CHECK(bad == NULL);
     dfm_optimizer_release(ada);
     dfm_optimizer_release(o);
@@ -3738,7 +3825,8 @@ static void test_transformers(void) {
     int64_t qs[3] = {2, 3, 4}, ks[3] = {2, 5, 4}, ms[2] = {3, 5}, lne[3] = {3, 2, 4}, dims[3], steps = -1;
     int64_t img[2] = {8, 8}, bad_img[2] = {8, 10};
     dfm_tensor q = NULL, k = NULL, v = NULL, mask = NULL, y = NULL, w = NULL, t = NULL, x = NULL, src = NULL;
-    dfm_tensor wi = mat(12, 4, -24.0f), bi = vec(12, 0.0f), wo = mat(4, 4, 0.0f), bo = vec(4, 0.0f), small = vec(3, 0.0f);
+    dfm_tensor wi = mat(12, 4, -24.0f), bi = vec(12, 0.0f), wo = mat(4, 4, 0.0f), bo = vec(4, 0.0f),
+               small = vec(3, 0.0f);
     dfm_module mha = NULL, layer = NULL, enc = NULL, ln = NULL, vit = NULL, lin = NULL, bad = NULL;
     int64_t d4[4];
     bool kb[15] = {1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0};
@@ -3763,31 +3851,40 @@ static void test_transformers(void) {
     dfm_tensor_release(y);
     OK(dfm_scaled_dot_product_attention(q, k, v, mask, 0.5f, false, true, 0.25, &y));
     dfm_tensor_release(y);
-    ERR(dfm_scaled_dot_product_attention(q, q, v, NULL, 0.0f, false, false, 0.0, &y), DFM_SHAPE_MISMATCH, "sequence length");
+    ERR(dfm_scaled_dot_product_attention(q, q, v, NULL, 0.0f, false, false, 0.0, &y), DFM_SHAPE_MISMATCH,
+        "sequence length");
     ERR(dfm_scaled_dot_product_attention(q, k, v, mask, 0.0f, true, false, 0.0, &y), DFM_INVALID_ARGUMENT, "is_causal");
-    ERR(dfm_scaled_dot_product_attention(q, k, v, NULL, 2.0f, false, false, 0.0, &y), DFM_INVALID_ARGUMENT, "dropout_p");
+    ERR(dfm_scaled_dot_product_attention(q, k, v, NULL, 2.0f, false, false, 0.0, &y), DFM_INVALID_ARGUMENT,
+        "dropout_p");
     ERR(dfm_scaled_dot_product_attention(NULL, k, v, NULL, 0.0f, false, false, 0.0, &y), DFM_INVALID_ARGUMENT, "'q'");
 
     /* (L, N, E) = (3, 2, 4), 2 heads. */
     OK(dfm_tensor_randn(lne, 3, &x));
-    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, &w));
+    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false,
+                                        &y, &w));
     OK(dfm_tensor_shape(w, dims, 3));
     CHECK(ndim_of(y) == 3 && ndim_of(w) == 3 && dims[0] == 2 && dims[1] == 3 && dims[2] == 3);
     dfm_tensor_release(y);
     dfm_tensor_release(w);
     w = FOREIGN;
-    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, NULL, wo, NULL, 0.0f, false, NULL, false, NULL, true, false, false, &y, &w));
+    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, NULL, wo, NULL, 0.0f, false, NULL, false, NULL, true, false,
+                                        false, &y, &w));
     CHECK(w == NULL);
     dfm_tensor_release(y);
-    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, false, NULL, false, NULL, true, false, false, &y, NULL));
+    OK(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, false, NULL, false, NULL, true, false, false,
+                                        &y, NULL));
     dfm_tensor_release(y);
-    ERR(dfm_multi_head_attention_forward(x, x, x, 3, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, &w),
+    ERR(dfm_multi_head_attention_forward(x, x, x, 3, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false,
+                                         &y, &w),
         DFM_INVALID_ARGUMENT, "divisible");
-    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wo, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, &w),
+    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wo, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false,
+                                         &y, &w),
         DFM_SHAPE_MISMATCH, "in_proj_weight");
-    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false, &y, NULL),
+    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, true, NULL, true, false, false,
+                                         &y, NULL),
         DFM_INVALID_ARGUMENT, "weights");
-    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, false, NULL, true, true, false, &y, NULL),
+    ERR(dfm_multi_head_attention_forward(x, x, x, 2, wi, bi, wo, bo, 0.0f, true, NULL, false, NULL, true, true, false,
+                                         &y, NULL),
         DFM_INVALID_ARGUMENT, "attn_mask");
 
     OK(dfm_init_trunc_normal_(wo, 0.0f, 0.02f, -0.04f, 0.04f));
@@ -3808,7 +3905,8 @@ static void test_transformers(void) {
     OK(dfm_module_linear(4, 4, true, &lin));
     ERR(dfm_module_multihead_attention_forward(lin, x, x, x, NULL, false, NULL, true, false, &y, NULL), DFM_TYPE_ERROR,
         "MultiheadAttention");
-    ERR(dfm_module_multihead_attention_forward(mha, x, q, x, NULL, false, NULL, true, false, &y, NULL), DFM_SHAPE_MISMATCH, NULL);
+    ERR(dfm_module_multihead_attention_forward(mha, x, q, x, NULL, false, NULL, true, false, &y, NULL),
+        DFM_SHAPE_MISMATCH, NULL);
 
     OK(dfm_module_transformer_encoder_layer(4, 2, 8, 0.0f, "gelu", 1e-5f, true, true, true, &layer));
     OK(dfm_module_layer_norm(&lne[2], 1, 1e-5f, true, true, &ln));
@@ -3822,7 +3920,8 @@ static void test_transformers(void) {
     dfm_tensor_release(y);
     OK(dfm_module_forward(enc, src, &y));
     dfm_tensor_release(y);
-    ERR(dfm_module_transformer_encoder_layer(4, 2, 8, 0.0f, "swish", 1e-5f, true, true, true, &bad), DFM_INVALID_ARGUMENT, "swish");
+    ERR(dfm_module_transformer_encoder_layer(4, 2, 8, 0.0f, "swish", 1e-5f, true, true, true, &bad),
+        DFM_INVALID_ARGUMENT, "swish");
     ERR(dfm_module_transformer_encoder(lin, 2, NULL, &bad), DFM_TYPE_ERROR, "TransformerEncoderLayer");
     ERR(dfm_module_transformer_encoder(layer, 0, NULL, &bad), DFM_INVALID_ARGUMENT, "num_layers");
     ERR(dfm_module_transformer_forward(lin, src, NULL, NULL, false, &y), DFM_TYPE_ERROR, "Linear");
@@ -3837,7 +3936,8 @@ static void test_transformers(void) {
     dfm_tensor_release(y);
     OK(dfm_module_steps(vit, &steps));
     CHECK(steps == 3);
-    ERR(dfm_module_dfm_vit(bad_img, 4, 1, 8, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &bad), DFM_INVALID_ARGUMENT, "multiple of the patch size");
+    ERR(dfm_module_dfm_vit(bad_img, 4, 1, 8, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &bad), DFM_INVALID_ARGUMENT,
+        "multiple of the patch size");
     ERR(dfm_module_dfm_vit(img, 2, 1, 9, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &bad), DFM_INVALID_ARGUMENT, "divisible");
     ERR(dfm_module_dfm_vit(NULL, 2, 1, 8, 1, 2, 16, 2, 10, 1.0f, 0.0f, 0.0f, &bad), DFM_INVALID_ARGUMENT, "image_size");
 
@@ -3976,51 +4076,64 @@ static void test_state_dicts(void) {
 static void test_surface(void) {
     dfm_tensor m = mat(2, 3, 1), v = vec(3, 1), y = NULL, x4 = NULL, w = NULL, ops[2];
     int64_t d01[2] = {0, 1}, dup[2] = {0, -2}, sh[2] = {1, -1}, one = 1, big = INT64_MAX;
-    int64_t pad_big[2] = {INT64_MAX, 0}, min_shift = INT64_MIN, pad2[2] = {1, 2}, pad4[4] = {1, 1, 1, 1}, pad_bad[2] = {3, 0}, s4[4] = {1, 4, 1, 2};
+    int64_t pad_big[2] = {INT64_MAX, 0}, min_shift = INT64_MIN, pad2[2] = {1, 2}, pad4[4] = {1, 1, 1, 1},
+            pad_bad[2] = {3, 0}, s4[4] = {1, 4, 1, 2};
     int64_t x3s[3] = {1, 2, 5}, w3s[3] = {3, 2, 2};
 
     OK(dfm_flip(m, d01, 2, &y)); /* [[6 5 4] [3 2 1]] */
     CHECK(first(y) == 6.0f && at(y, 5) == 1.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_roll(v, &one, 1, NULL, 0, &y)); /* [3 1 2] */
     CHECK(at(y, 0) == 3.0f && at(y, 1) == 1.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_triu(m, 1, &y)); /* [[0 2 3] [0 0 6]] */
     CHECK(at(y, 0) == 0.0f && at(y, 1) == 2.0f && at(y, 4) == 0.0f && at(y, 5) == 6.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_tril(m, 0, &y)); /* [[1 0 0] [4 5 0]] */
     CHECK(at(y, 1) == 0.0f && at(y, 3) == 4.0f && at(y, 4) == 5.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_diag(v, -1, &y)); /* 4x4 with 1 2 3 below the diagonal */
     CHECK(numel(y) == 16 && at(y, 4) == 1.0f && at(y, 9) == 2.0f && at(y, 14) == 3.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_diag(m, 1, &y)); /* [2 6] */
     CHECK(numel(y) == 2 && at(y, 0) == 2.0f && at(y, 1) == 6.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_prod(m, &y));
     CHECK(ndim_of(y) == 0 && first(y) == 720.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_prod_dim(m, -1, true, &y)); /* [[6] [120]] */
     CHECK(ndim_of(y) == 2 && at(y, 1) == 120.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     ops[0] = m;
     ops[1] = v;
     OK(dfm_einsum("ij,j->i", ops, 2, &y)); /* m @ v = [14 32] */
     CHECK(at(y, 0) == 14.0f && at(y, 1) == 32.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_pad(m, pad2, 2, "reflect", 0, &y)); /* row 0: [2 1 2 3 2 1] */
     CHECK(numel(y) == 12 && at(y, 0) == 2.0f && at(y, 4) == 2.0f && at(y, 5) == 1.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_pad(m, pad2, 2, "constant", -1, &y));
     CHECK(at(y, 0) == -1.0f && at(y, 1) == 1.0f && at(y, 5) == -1.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     x4 = mat(1, 8, 0);
     {
         dfm_tensor r = NULL;
-        OK(dfm_reshape(x4, s4, 4, &r)); /* (1, 4, 1, 2) */
+        OK(dfm_reshape(x4, s4, 4, &r));  /* (1, 4, 1, 2) */
         OK(dfm_pixel_shuffle(r, 2, &y)); /* (1, 1, 2, 4) */
         CHECK(numel(y) == 8 && at(y, 1) == 2.0f && at(y, 4) == 4.0f);
-        dfm_tensor_release(y); y = NULL;
+        dfm_tensor_release(y);
+        y = NULL;
         ERR(dfm_pixel_shuffle(r, 3, &y), DFM_SHAPE_MISMATCH, "divisible");
         ERR(dfm_pixel_unshuffle(r, 2, &y), DFM_SHAPE_MISMATCH, "divisible");
         ERR(dfm_pixel_shuffle(r, big, &y), DFM_INVALID_ARGUMENT, "upscale_factor");
@@ -4034,10 +4147,12 @@ static void test_surface(void) {
         OK(dfm_conv1d(xr, wr, NULL, 1, 0, 1, 1, &y));
         /* out[0, 0, 0] = w0·x0 + w1·x1 + w2·x5 + w3·x6 = 0 + 1 + 10 + 18 */
         CHECK(numel(y) == 12 && first(y) == 29.0f);
-        dfm_tensor_release(y); y = NULL;
+        dfm_tensor_release(y);
+        y = NULL;
         OK(dfm_conv1d_padding_mode(xr, wr, NULL, 1, "same", 1, 1, &y));
         CHECK(numel(y) == 15);
-        dfm_tensor_release(y); y = NULL;
+        dfm_tensor_release(y);
+        y = NULL;
         BAD(dfm_conv1d(wr, xr, NULL, 1, 0, 1, 1, &y)); /* kernel longer than the input */
         ERR(dfm_conv1d(v, wr, NULL, 1, 0, 1, 1, &y), DFM_SHAPE_MISMATCH, "3D (batched)");
         ERR(dfm_conv1d(xr, m, NULL, 1, 0, 1, 1, &y), DFM_SHAPE_MISMATCH, "3-dimensional");
@@ -4053,10 +4168,12 @@ static void test_surface(void) {
     }
     OK(dfm_alpha_dropout(m, 0.5, false, &y)); /* eval: the input itself */
     CHECK(first(y) == 1.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     OK(dfm_alpha_dropout(m, 0.5, true, &y));
     CHECK(numel(y) == 6);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
 
     /* bad input: clear errors, no output */
     ERR(dfm_flip(m, dup, 2, &y), DFM_INVALID_ARGUMENT, "duplicates");
@@ -4070,7 +4187,8 @@ static void test_surface(void) {
     ERR(dfm_roll(m, NULL, 1, NULL, 0, &y), DFM_INVALID_ARGUMENT, "shifts");
     OK(dfm_roll(v, &min_shift, 1, NULL, 0, &y)); /* INT64_MIN = -2^63 = 1 (mod 3) */
     CHECK(at(y, 0) == 3.0f && at(y, 1) == 1.0f);
-    dfm_tensor_release(y); y = NULL;
+    dfm_tensor_release(y);
+    y = NULL;
     ERR(dfm_triu(v, 0, &y), DFM_SHAPE_MISMATCH, "at least 2 dimensions");
     ERR(dfm_tril(m, big, &y), DFM_INVALID_ARGUMENT, "diagonal");
     ERR(dfm_diag(FOREIGN, 0, &y), DFM_INVALID_ARGUMENT, NULL);
@@ -4187,7 +4305,8 @@ static void test_bn_per_step(void) {
     ERR(dfm_module_load_state_dict(shared, sd, true, NULL, NULL), DFM_STATE_ERROR, "bn_per_step");
     OK(dfm_tensor_dict_release(sd));
     OK(dfm_module_save(m, tmp_path("bn_step.safetensors")));
-    ERR(dfm_module_load(shared, tmp_path("bn_step.safetensors"), true, NULL, NULL), DFM_STATE_ERROR, "per-step BatchNorm");
+    ERR(dfm_module_load(shared, tmp_path("bn_step.safetensors"), true, NULL, NULL), DFM_STATE_ERROR,
+        "per-step BatchNorm");
     OK(dfm_module_set_bn_per_step(shared, 3));
     OK(dfm_module_load(shared, tmp_path("bn_step.safetensors"), true, NULL, NULL));
     OK(dfm_module_release(m));

@@ -13,6 +13,7 @@ path, default <checkout>/.build) and DFM_SWIFT_FLAGS (extra `swift build` flags,
 spaces) let a caller reuse a build made with other flags; DFM_WHEEL_LIBRARY takes an already
 built libdfm.so instead of running SwiftPM.
 """
+
 import base64
 import hashlib
 import io
@@ -51,10 +52,12 @@ def _metadata():
     readme = os.path.join(ROOT, "bindings", "python", "README.md")
     with open(readme, encoding="utf-8") as f:
         body = f.read()
-    return (f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {version()}\nSummary: {SUMMARY}\n"
-            "License: MIT\nRequires-Python: >=3.9\nRequires-Dist: numpy>=1.21\n"
-            "Provides-Extra: test\nRequires-Dist: pytest; extra == \"test\"\n"
-            f"Description-Content-Type: text/markdown\n\n{body}")
+    return (
+        f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {version()}\nSummary: {SUMMARY}\n"
+        "License: MIT\nRequires-Python: >=3.9\nRequires-Dist: numpy>=1.21\n"
+        'Provides-Extra: test\nRequires-Dist: pytest; extra == "test"\n'
+        f"Description-Content-Type: text/markdown\n\n{body}"
+    )
 
 
 def _tag():
@@ -68,6 +71,7 @@ def _dist_info():
 
 # ---- building libdfm and finding its runtime ------------------------------------------
 
+
 def _build_library():
     given = os.environ.get("DFM_WHEEL_LIBRARY")
     if given:
@@ -80,11 +84,17 @@ def _build_library():
     cmd = [swift, "build", "-c", "release", *flags, "--product", "dfm", "--scratch-path", scratch]
     try:
         subprocess.run(cmd, cwd=ROOT, check=True)
-        out = subprocess.run(cmd[:-2] + ["--scratch-path", scratch, "--show-bin-path"], cwd=ROOT, check=True,
-                             stdout=subprocess.PIPE, text=True).stdout.strip()
+        out = subprocess.run(
+            cmd[:-2] + ["--scratch-path", scratch, "--show-bin-path"],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+        ).stdout.strip()
     except FileNotFoundError:
-        raise RuntimeError("dfm build: the Swift toolchain (`swift`) is not on PATH; install Swift 6 "
-                           "(swift.org) or set SWIFT") from None
+        raise RuntimeError(
+            "dfm build: the Swift toolchain (`swift`) is not on PATH; install Swift 6 (swift.org) or set SWIFT"
+        ) from None
     lib = os.path.join(out.splitlines()[-1], "libdfm.so")
     if not os.path.isfile(lib):
         raise RuntimeError(f"dfm build: SwiftPM did not produce {lib}")
@@ -122,15 +132,18 @@ def set_runpath(path, runpath):
     the old one in .dynstr, so it must not be longer (the toolchain path always is longer
     than `$ORIGIN` or `$ORIGIN/../lib`)."""
     import struct
+
     with open(path, "r+b") as f:
         data = bytearray(f.read())
         if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
             raise RuntimeError(f"dfm build: {path} is not a little-endian ELF64 file")
-        phoff, = struct.unpack_from("<Q", data, 0x20)
+        (phoff,) = struct.unpack_from("<Q", data, 0x20)
         phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
         loads, dynamic = [], None
         for i in range(phnum):
-            p_type, _, p_offset, p_vaddr, _, p_filesz, _, _ = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
+            p_type, _, p_offset, p_vaddr, _, p_filesz, _, _ = struct.unpack_from(
+                "<IIQQQQQQ", data, phoff + i * phentsize
+            )
             if p_type == 1:
                 loads.append((p_vaddr, p_offset, p_filesz))
             elif p_type == 2:
@@ -158,12 +171,13 @@ def set_runpath(path, runpath):
             old_len = data.index(b"\0", start) - start
             if len(new) > old_len:
                 raise RuntimeError(f"dfm build: {path}: RUNPATH {runpath!r} is longer than the one linked in")
-            data[start:start + old_len] = new + b"\0" * (old_len - len(new))
+            data[start : start + old_len] = new + b"\0" * (old_len - len(new))
         f.seek(0)
         f.write(data)
 
 
 # ---- writing the wheel ---------------------------------------------------------------
+
 
 def _package_files():
     """(path inside the wheel, source path) of the Python package, without caches or stray libraries."""
@@ -189,6 +203,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     tmp.close()
     try:
         with zipfile.ZipFile(tmp.name, "w", zipfile.ZIP_DEFLATED) as z:
+
             def add(name, data, mode=0o644):
                 info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
                 info.external_attr = (0o100000 | mode) << 16
@@ -208,7 +223,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                         add(f"{NAME}/{os.path.basename(src)}", f.read(), 0o755)
             di = _dist_info()
             add(f"{di}/METADATA", _metadata().encode())
-            add(f"{di}/WHEEL", f"Wheel-Version: 1.0\nGenerator: dfm_backend\nRoot-Is-Purelib: false\nTag: {tag}\n".encode())
+            add(
+                f"{di}/WHEEL",
+                f"Wheel-Version: 1.0\nGenerator: dfm_backend\nRoot-Is-Purelib: false\nTag: {tag}\n".encode(),
+            )
             with open(os.path.join(ROOT, "LICENSE"), "rb") as f:
                 add(f"{di}/LICENSE", f.read())
             records.append(f"{di}/RECORD,,")
@@ -240,10 +258,12 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 
 # ---- source distribution: the whole checkout (the package needs the Swift sources) ------
 
+
 def _source_files():
     try:
-        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL).stdout
+        out = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        ).stdout
         return sorted(p for p in out.decode().split("\0") if p and os.path.isfile(os.path.join(ROOT, p)))
     except (OSError, subprocess.CalledProcessError):
         files = []
@@ -270,6 +290,7 @@ def build_sdist(sdist_directory, config_settings=None):
 
 if __name__ == "__main__":  # tools/install.sh: python3 dfm_backend.py set-runpath FILE RUNPATH
     import sys
+
     if len(sys.argv) != 4 or sys.argv[1] != "set-runpath":
         sys.exit("usage: dfm_backend.py set-runpath FILE RUNPATH")
     set_runpath(sys.argv[2], sys.argv[3])

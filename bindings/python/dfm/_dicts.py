@@ -1,4 +1,5 @@
 """Conversions between Python dicts and the core's dfm_tensor_dict / dfm_string_list."""
+
 import ctypes
 from collections import OrderedDict
 

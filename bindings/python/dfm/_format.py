@@ -1,4 +1,5 @@
 """repr(tensor) in PyTorch's format (torch/_tensor_str.py, default print options)."""
+
 import math
 
 import numpy as np
@@ -79,7 +80,7 @@ def _vector_str(a, indent, fmt, summarize):
         items = [fmt.pad(x) for x in a[:EDGEITEMS]] + [" ..."] + [fmt.pad(x) for x in a[-EDGEITEMS:]]
     else:
         items = [fmt.pad(x) for x in a]
-    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
 
@@ -90,8 +91,11 @@ def _tensor_str(a, indent, fmt, summarize):
     if dim == 1:
         return _vector_str(a, indent, fmt, summarize)
     if summarize and a.shape[0] > 2 * EDGEITEMS:
-        slices = ([_tensor_str(a[i], indent + 1, fmt, summarize) for i in range(EDGEITEMS)] + ["..."]
-                  + [_tensor_str(a[i], indent + 1, fmt, summarize) for i in range(len(a) - EDGEITEMS, len(a))])
+        slices = (
+            [_tensor_str(a[i], indent + 1, fmt, summarize) for i in range(EDGEITEMS)]
+            + ["..."]
+            + [_tensor_str(a[i], indent + 1, fmt, summarize) for i in range(len(a) - EDGEITEMS, len(a))]
+        )
     else:
         slices = [_tensor_str(a[i], indent + 1, fmt, summarize) for i in range(a.shape[0])]
     sep = "," + "\n" * (dim - 1) + " " * (indent + 1)
@@ -113,6 +117,7 @@ def format_tensor(t):
         fmt = _Formatter(np.asarray(values), floating)
         body = _tensor_str(a, len(prefix), fmt, summarize)
     from ._tensor import get_default_dtype  # late: _tensor imports this module
+
     if floating and t.dtype is not get_default_dtype():
         suffixes.append(f"dtype={t.dtype!r}")  # as torch: a float dtype other than the default is shown
     if t.requires_grad:

@@ -1,18 +1,114 @@
 """torch.* functions that mirror Tensor methods (torch.relu(x), torch.sum(x, 1), ...)."""
+
 import builtins
 
 from ._tensor import Tensor, _op, _write_out
 
-__all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "pow", "neg", "negative", "exp", "log",
-           "abs", "sqrt", "rsqrt", "square", "relu", "sigmoid", "tanh", "clamp", "clip", "sum", "mean", "max",
-           "min", "argmax", "argmin", "softmax", "log_softmax", "matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "baddbmm", "reshape", "flatten",
-           "squeeze", "unsqueeze", "transpose", "permute", "t", "index_select", "narrow", "select", "split",
-           "chunk", "unbind",
-           "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "isclose", "detach", "clone", "masked_fill",
-           "swapaxes", "erf_gelu", "floor_divide", "remainder", "logical_and", "logical_or", "logical_xor",
-           "logical_not", "any", "all", "nonzero", "argwhere", "masked_select", "sin", "cos", "log1p", "expm1",
-           "floor", "ceil", "round", "trunc", "sign", "isnan", "isinf", "isfinite", "clamp_min", "clamp_max",
-           "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp", "gather", "cumsum", "scatter", "scatter_add"]
+__all__ = [
+    "add",
+    "sub",
+    "subtract",
+    "mul",
+    "multiply",
+    "div",
+    "divide",
+    "pow",
+    "neg",
+    "negative",
+    "exp",
+    "log",
+    "abs",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "clamp",
+    "clip",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "softmax",
+    "log_softmax",
+    "matmul",
+    "mm",
+    "bmm",
+    "mv",
+    "dot",
+    "outer",
+    "ger",
+    "addmm",
+    "baddbmm",
+    "reshape",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "transpose",
+    "permute",
+    "t",
+    "index_select",
+    "narrow",
+    "select",
+    "split",
+    "chunk",
+    "unbind",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "equal",
+    "allclose",
+    "isclose",
+    "detach",
+    "clone",
+    "masked_fill",
+    "swapaxes",
+    "erf_gelu",
+    "floor_divide",
+    "remainder",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "logical_not",
+    "any",
+    "all",
+    "nonzero",
+    "argwhere",
+    "masked_select",
+    "sin",
+    "cos",
+    "log1p",
+    "expm1",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "sign",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "clamp_min",
+    "clamp_max",
+    "sort",
+    "argsort",
+    "topk",
+    "amax",
+    "amin",
+    "var",
+    "std",
+    "norm",
+    "logsumexp",
+    "gather",
+    "cumsum",
+    "scatter",
+    "scatter_add",
+]
 
 
 def _t(x):
@@ -323,14 +419,41 @@ def masked_select(input, mask):
 def _method(name):
     def fn(input, *args, **kwargs):
         return getattr(_t(input), name)(*args, **kwargs)
+
     fn.__name__ = name
     fn.__doc__ = f"torch.{name}(input, ...): Tensor.{name}."
     return fn
 
 
-for _name in ["sin", "cos", "log1p", "expm1", "floor", "ceil", "round", "trunc", "sign", "isnan", "isinf", "isfinite",
-              "clamp_min", "clamp_max", "sort", "argsort", "topk", "amax", "amin", "var", "std", "norm", "logsumexp",
-              "gather", "cumsum", "scatter", "scatter_add"]:
+for _name in [
+    "sin",
+    "cos",
+    "log1p",
+    "expm1",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "sign",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "clamp_min",
+    "clamp_max",
+    "sort",
+    "argsort",
+    "topk",
+    "amax",
+    "amin",
+    "var",
+    "std",
+    "norm",
+    "logsumexp",
+    "gather",
+    "cumsum",
+    "scatter",
+    "scatter_add",
+]:
     globals()[_name] = _method(_name)
 del _name
 
@@ -339,6 +462,7 @@ del _name
 # Every torch function here accepts out= (keyword): the result is written into it with
 # torch's rules (_write_out). Functions returning Python values take no out.
 
+
 def _with_out(fn):
     import functools
 
@@ -346,6 +470,7 @@ def _with_out(fn):
     def wrapper(*args, out=None, **kwargs):
         y = fn(*args, **kwargs)
         return y if out is None else _write_out(y, out)
+
     return wrapper
 
 

@@ -7,6 +7,7 @@ follow the header instead of being maintained by hand.
 A declaration becomes (name, restype, [(argtype, argname), ...]) where types are
 normalised C spellings such as "dfm_status", "int64_t*", "const char*", "dfm_tensor*".
 """
+
 import re
 
 _DECL = re.compile(r"DFM_API\s+(?:DFM_DEPRECATED\([^)]*\)\s+)?([^;(]+?)\s*\b(dfm_\w+)\s*\(([^;]*?)\)\s*;", re.S)

@@ -6,6 +6,7 @@ SwiftPM build folders when the package runs from a source checkout (.build/relea
 The declarations come from the header of a source checkout when there is one (so they cannot
 drift from it), else from the generated _decls.py.
 """
+
 import ctypes
 import os
 import threading
@@ -16,9 +17,11 @@ _PKG = os.path.dirname(os.path.abspath(__file__))
 _REPO = os.path.normpath(os.path.join(_PKG, "..", "..", ".."))
 _HEADER = os.path.join(_REPO, "Include", "dfm.h")
 
-BUILD_HINT = ("install the package with `pip install <dfm checkout>` (it builds and bundles libdfm), "
-              "or build it with `swift build -c release --product dfm` in the checkout, "
-              "or point DFM_LIBRARY at an existing libdfm.so")
+BUILD_HINT = (
+    "install the package with `pip install <dfm checkout>` (it builds and bundles libdfm), "
+    "or build it with `swift build -c release --product dfm` in the checkout, "
+    "or point DFM_LIBRARY at an existing libdfm.so"
+)
 
 
 class LibraryNotFound(ImportError):
@@ -42,10 +45,18 @@ ABI_VERSION, DECLS, ENUMS = _declarations()
 RELEASE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 _SCALARS = {
-    "void": None, "bool": ctypes.c_bool, "float": ctypes.c_float, "double": ctypes.c_double,
-    "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64,
-    "uint32_t": ctypes.c_uint32, "size_t": ctypes.c_size_t, "char": ctypes.c_char,
-    "int": ctypes.c_int, "uint8_t": ctypes.c_uint8,
+    "void": None,
+    "bool": ctypes.c_bool,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+    "int32_t": ctypes.c_int32,
+    "int64_t": ctypes.c_int64,
+    "uint64_t": ctypes.c_uint64,
+    "uint32_t": ctypes.c_uint32,
+    "size_t": ctypes.c_size_t,
+    "char": ctypes.c_char,
+    "int": ctypes.c_int,
+    "uint8_t": ctypes.c_uint8,
 }
 
 
@@ -154,8 +165,9 @@ def _load():
         except OSError as e:
             errors.append(f"{p}: {e}")
     where = "DFM_LIBRARY=" + paths[0] if explicit else "searched " + ", ".join(paths)
-    raise LibraryNotFound(f"dfm: cannot load libdfm.so ({where}).\n  " + "\n  ".join(errors)
-                          + f"\nTo fix: {BUILD_HINT}.")
+    raise LibraryNotFound(
+        f"dfm: cannot load libdfm.so ({where}).\n  " + "\n  ".join(errors) + f"\nTo fix: {BUILD_HINT}."
+    )
 
 
 lib, path = _load()
@@ -164,6 +176,7 @@ lib, path = _load()
 def _raising_overflow(f):
     """ctypes reports an argument converter's exception as ctypes.ArgumentError; give the
     caller the IntOverflowError itself (an OverflowError and a RuntimeError, as torch raises)."""
+
     def call(*args):
         try:
             return f(*args)
@@ -172,8 +185,9 @@ def _raising_overflow(f):
             k = msg.find("IntOverflowError: ")
             if k < 0:
                 raise
-            detail = msg[k + len("IntOverflowError: "):]
+            detail = msg[k + len("IntOverflowError: ") :]
             raise IntOverflowError(f"{f.__name__}: {detail[5:] if detail.startswith('dfm: ') else detail}") from None
+
     call.__name__ = f.__name__
     return call
 
@@ -198,7 +212,8 @@ except AttributeError:
 if _lib_abi != ABI_VERSION:
     raise LibraryNotFound(
         f"dfm: {path} has ABI version {_lib_abi} but this Python package needs ABI {ABI_VERSION}. "
-        f"To fix: rebuild the library from the same checkout ({BUILD_HINT}).")
+        f"To fix: rebuild the library from the same checkout ({BUILD_HINT})."
+    )
 
 VERSION = lib.dfm_version().decode()
 
@@ -213,8 +228,8 @@ class _Missing:
 
     def __call__(self, *a):
         raise NotImplementedError(
-            f"dfm: this libdfm ({path}) does not export {self.name}; "
-            f"the operation needs a newer library ({BUILD_HINT})")
+            f"dfm: this libdfm ({path}) does not export {self.name}; the operation needs a newer library ({BUILD_HINT})"
+        )
 
 
 def fn(name):

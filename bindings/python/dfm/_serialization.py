@@ -4,6 +4,7 @@
 Tensors are pickled as raw bytes + shape + dtype (no numpy objects in the pickle), and
 load() by default only rebuilds dfm tensors and plain containers (torch's weights_only).
 """
+
 import ctypes
 import errno
 import io
@@ -31,20 +32,29 @@ def _rebuild_tensor(data, shape, dtype_name, requires_grad):
 
 def _rebuild_parameter(data, shape, dtype_name, requires_grad):
     from .nn.parameter import Parameter
+
     return Parameter(_rebuild_tensor(data, shape, dtype_name, False), requires_grad)
 
 
 def _reduce_tensor(t):
     from .nn.parameter import Parameter
+
     a = t.detach()._np_view()
     fn = _rebuild_parameter if isinstance(t, Parameter) else _rebuild_tensor
     return (fn, (a.tobytes(), tuple(a.shape), t.dtype.name, t.requires_grad))
 
 
 _SAFE = {
-    ("collections", "OrderedDict"), ("builtins", "dict"), ("builtins", "list"), ("builtins", "tuple"),
-    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"), ("builtins", "complex"),
-    ("dfm._serialization", "_rebuild_tensor"), ("dfm._serialization", "_rebuild_parameter"),
+    ("collections", "OrderedDict"),
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "slice"),
+    ("builtins", "complex"),
+    ("dfm._serialization", "_rebuild_tensor"),
+    ("dfm._serialization", "_rebuild_parameter"),
     ("dfm._tensor", "_dtype_by_name"),
 }
 
@@ -55,7 +65,8 @@ class _WeightsOnlyUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(
             f"dfm.load(weights_only=True) refuses to load {module}.{name}; "
-            "pass weights_only=False if you trust the file")
+            "pass weights_only=False if you trust the file"
+        )
 
 
 def save(obj, f, pickle_module=None, pickle_protocol=2, **kwargs):
@@ -88,8 +99,9 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, **kwargs):
     except MemoryError:
         raise
     except malformed as e:
-        raise CheckpointError(f"dfm.load: {getattr(f, 'name', f)} is not a valid dfm checkpoint "
-                              f"({type(e).__name__}: {e})") from e
+        raise CheckpointError(
+            f"dfm.load: {getattr(f, 'name', f)} is not a valid dfm checkpoint ({type(e).__name__}: {e})"
+        ) from e
 
 
 def _check_opcodes(data):
@@ -133,7 +145,7 @@ def _remove_stale_temporaries(path):
     for name in names:
         if not name.startswith(prefix):
             continue
-        parts = name[len(prefix):].split("-")
+        parts = name[len(prefix) :].split("-")
         if len(parts) != 2 or not all(p.isdigit() and p.isascii() for p in parts) or int(parts[0]) <= 0:
             continue
         try:

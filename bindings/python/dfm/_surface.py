@@ -1,9 +1,10 @@
 """torch.flip, fliplr, flipud, roll, triu, tril, diag, prod and einsum, as Tensor methods and
 torch functions: each is one libdfm call (dfm_flip, ...), arguments converted here."""
+
 import operator
 
 from ._lib import handle_array, i64_array
-from ._tensor import Tensor, _dims_arg, _op
+from ._tensor import Tensor, _op
 
 __all__ = ["flip", "fliplr", "flipud", "roll", "triu", "tril", "diag", "prod", "einsum"]
 
@@ -94,6 +95,7 @@ def _out(y, out):
     if out is None:
         return y
     from ._tensor import _write_out
+
     return _write_out(y, out)
 
 
@@ -113,6 +115,7 @@ def _install():
 
     def tril_(self, diagonal=0):
         return self.copy_(tril(self, diagonal))
+
     Tensor.triu_ = triu_
     Tensor.tril_ = tril_
 

@@ -3,8 +3,8 @@
 Every computation is a call into libdfm (the core does all arithmetic and autograd);
 this file only converts arguments, owns handles and formats output.
 """
+
 import builtins
-import collections
 import ctypes
 import itertools
 import math
@@ -40,8 +40,20 @@ int64 = dtype("int64", _lib.ENUMS["dfm_dtype"]["DFM_INT64"], np.int64, False)
 uint8 = dtype("uint8", _lib.ENUMS["dfm_dtype"]["DFM_UINT8"], np.uint8, False)
 bool_ = dtype("bool", _lib.ENUMS["dfm_dtype"]["DFM_BOOL"], np.bool_, False)  # exported as dfm.bool
 _BY_CODE = {float32.code: float32, float64.code: float64, int64.code: int64, uint8.code: uint8, bool_.code: bool_}
-_UNSUPPORTED = {"float16", "half", "bfloat16", "int32", "int", "int16", "short", "int8",
-                "complex64", "complex128", "cfloat", "cdouble"}
+_UNSUPPORTED = {
+    "float16",
+    "half",
+    "bfloat16",
+    "int32",
+    "int",
+    "int16",
+    "short",
+    "int8",
+    "complex64",
+    "complex128",
+    "cfloat",
+    "cdouble",
+}
 
 
 def _dtype_by_name(name):
@@ -101,9 +113,11 @@ def to_dtype(d):
         if nd == np.bool_:
             return bool_
         name = str(nd)
-    raise TypeError(f"dfm supports float32, float64, int64, uint8 and bool tensors; dtype {name} is not available "
-                    "(use dfm.float32 or dfm.float64 for real numbers, dfm.int64 (long) for integers and labels, "
-                    "dfm.bool for masks)")
+    raise TypeError(
+        f"dfm supports float32, float64, int64, uint8 and bool tensors; dtype {name} is not available "
+        "(use dfm.float32 or dfm.float64 for real numbers, dfm.int64 (long) for integers and labels, "
+        "dfm.bool for masks)"
+    )
 
 
 class device:
@@ -117,8 +131,7 @@ class device:
             s, idx = s.split(":", 1)
             index = int(idx)
         if s != "cpu":
-            raise RuntimeError(f"dfm runs on the CPU only: device '{type}' is not available "
-                               "(use device='cpu')")
+            raise RuntimeError(f"dfm runs on the CPU only: device '{type}' is not available (use device='cpu')")
         self.type, self.index = s, index
 
     def __repr__(self):
@@ -293,26 +306,38 @@ def _write_out(y, out):
     if isinstance(y, tuple):
         if not isinstance(out, (tuple, list)) or len(out) != len(y):
             raise TypeError(f"out= must be a tuple of {len(y)} Tensors for this function")
-        return type(y)(*[_write_out(a, b) for a, b in zip(y, out)]) if hasattr(y, "_fields") else \
-            tuple(_write_out(a, b) for a, b in zip(y, out))
+        return (
+            type(y)(*[_write_out(a, b) for a, b in zip(y, out)])
+            if hasattr(y, "_fields")
+            else tuple(_write_out(a, b) for a, b in zip(y, out))
+        )
     if not isinstance(out, Tensor):
         raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
     if is_grad_enabled() and (y.requires_grad or out.requires_grad):
-        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, "
-                           "but one of the arguments requires grad.")
+        raise RuntimeError(
+            "functions with out=... arguments don't support automatic differentiation, "
+            "but one of the arguments requires grad."
+        )
     if _KIND[y.dtype.name] > _KIND[out.dtype.name]:
-        raise RuntimeError(f"result type {y.dtype.name.capitalize()} can't be cast to the desired output type "
-                           f"{out.dtype.name.capitalize()}")
+        raise RuntimeError(
+            f"result type {y.dtype.name.capitalize()} can't be cast to the desired output type "
+            f"{out.dtype.name.capitalize()}"
+        )
     if tuple(y.shape) == tuple(out.shape):
         check(C.dfm_tensor_copy_(out._h, y._h))
         return out
     if out.numel() != 0:
         import warnings
-        warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
-                      f"which does not match the required output shape {list(y.shape)}. This behavior is "
-                      f"deprecated, and in a future PyTorch release outputs will not be resized unless they have "
-                      f"zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
-                      f"elements with t.resize_(0).", UserWarning, stacklevel=3)
+
+        warnings.warn(
+            f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+            f"which does not match the required output shape {list(y.shape)}. This behavior is "
+            f"deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+            f"zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+            f"elements with t.resize_(0).",
+            UserWarning,
+            stacklevel=3,
+        )
     y = y.to(out.dtype) if y.dtype is not out.dtype else y.clone()
     out._h, y._h = y._h, out._h  # y now owns (and releases) out's old handle
     out.__dict__.pop("_shape", None)
@@ -336,8 +361,9 @@ def _as_tensor_like(v, like=None):
     if s is not None:
         if like is not None and like.dtype is int64 and isinstance(s, (int, np.integer)):
             return full((), int(s), dtype=int64)
-        return full((), float(s), dtype=like.dtype if like is not None and like.dtype.is_floating_point
-                    else get_default_dtype())
+        return full(
+            (), float(s), dtype=like.dtype if like is not None and like.dtype.is_floating_point else get_default_dtype()
+        )
     return tensor(v)
 
 
@@ -365,6 +391,7 @@ def _shape_args(args):
 
 class _ReturnType(tuple):
     """torch.return_types.max / min: a (values, indices) tuple with names and torch's repr."""
+
     __slots__ = ()
     _name = "max"
 
@@ -378,7 +405,9 @@ class _ReturnType(tuple):
         return f"dfm.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
 
 
-_Max, _Min, _Sort, _Topk = (type(n, (_ReturnType,), {"__slots__": (), "_name": n}) for n in ("max", "min", "sort", "topk"))
+_Max, _Min, _Sort, _Topk = (
+    type(n, (_ReturnType,), {"__slots__": (), "_name": n}) for n in ("max", "min", "sort", "topk")
+)
 
 
 class Tensor:
@@ -387,8 +416,9 @@ class Tensor:
     __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's reflected operators
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("dfm.Tensor cannot be constructed directly; use dfm.tensor(data), dfm.zeros(...) "
-                        "or dfm.from_numpy(array)")
+        raise TypeError(
+            "dfm.Tensor cannot be constructed directly; use dfm.tensor(data), dfm.zeros(...) or dfm.from_numpy(array)"
+        )
 
     def __del__(self):
         h = self.__dict__.get("_h")
@@ -408,7 +438,7 @@ class Tensor:
             check(C.dfm_tensor_ndim(self._h, ctypes.byref(n)))
             dims = (ctypes.c_int64 * max(n.value, 1))()
             check(C.dfm_tensor_shape(self._h, dims, n.value))
-            s = self._shape = Size(dims[:n.value])
+            s = self._shape = Size(dims[: n.value])
         return s
 
     def size(self, dim=None):
@@ -417,8 +447,10 @@ class Tensor:
             return s
         d = int(dim)
         if not -len(s) <= d < len(s) or len(s) == 0:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(len(s), 1)}, "
-                             f"{max(len(s), 1) - 1}], but got {d})")
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-max(len(s), 1)}, "
+                f"{max(len(s), 1) - 1}], but got {d})"
+            )
         return s[d]
 
     def dim(self):
@@ -561,8 +593,9 @@ class Tensor:
         if not isinstance(other, Tensor):
             raise TypeError("data must be a Tensor")
         if tuple(other.shape) != tuple(self.shape):
-            raise RuntimeError(f"dfm: .data assignment needs the same shape (got {tuple(other.shape)}, "
-                               f"tensor has {tuple(self.shape)})")
+            raise RuntimeError(
+                f"dfm: .data assignment needs the same shape (got {tuple(other.shape)}, tensor has {tuple(self.shape)})"
+            )
         check(C.dfm_tensor_copy_(self._h, other._h))
 
     # ---- conversion ---------------------------------------------------------------
@@ -614,7 +647,9 @@ class Tensor:
     def __bool__(self):
         n = self.numel()
         if n != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {'more than one value' if n else 'no values'} is ambiguous")
+            raise RuntimeError(
+                f"Boolean value of Tensor with {'more than one value' if n else 'no values'} is ambiguous"
+            )
         return bool(self.item())
 
     def __len__(self):
@@ -634,6 +669,7 @@ class Tensor:
 
     def __reduce_ex__(self, proto):
         from ._serialization import _reduce_tensor
+
         return _reduce_tensor(self)
 
     def __deepcopy__(self, memo):
@@ -703,8 +739,13 @@ class Tensor:
 
     def type(self, dtype=None):
         if dtype is None:
-            return {"float32": "dfm.FloatTensor", "float64": "dfm.DoubleTensor", "int64": "dfm.LongTensor",
-                    "uint8": "dfm.ByteTensor", "bool": "dfm.BoolTensor"}[self.dtype.name]
+            return {
+                "float32": "dfm.FloatTensor",
+                "float64": "dfm.DoubleTensor",
+                "int64": "dfm.LongTensor",
+                "uint8": "dfm.ByteTensor",
+                "bool": "dfm.BoolTensor",
+            }[self.dtype.name]
         return self.to(dtype)
 
     def type_as(self, other):
@@ -748,8 +789,11 @@ class Tensor:
 
     def __rsub__(self, o):
         s = _as_scalar(o)
-        a = (self.to(get_default_dtype()) if self.dtype is int64 and s is not None and not isinstance(s, (int, np.integer))
-             else self)
+        a = (
+            self.to(get_default_dtype())
+            if self.dtype is int64 and s is not None and not isinstance(s, (int, np.integer))
+            else self
+        )
         if s is not None and not (a.dtype is int64 and isinstance(s, (int, np.integer))):
             return _op("dfm_rsub_scalar", float(s), a)
         return _as_tensor_like(o, a).__sub__(a)
@@ -901,8 +945,10 @@ class Tensor:
             return NotImplemented
         for t in (self, o):
             if t.dtype is not bool_:
-                raise NotImplementedError(f"dfm: the {op} operator is implemented for bool tensors only, got {t.dtype} "
-                                          f"(use logical_{name}(), or compare first, e.g. (x > 0) {op} (y > 0))")
+                raise NotImplementedError(
+                    f"dfm: the {op} operator is implemented for bool tensors only, got {t.dtype} "
+                    f"(use logical_{name}(), or compare first, e.g. (x > 0) {op} (y > 0))"
+                )
         return _op(f"dfm_logical_{name}", self, o)
 
     def __and__(self, o):
@@ -970,14 +1016,17 @@ class Tensor:
         if self.requires_grad and is_grad_enabled():
             if self.is_leaf:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-            raise RuntimeError("dfm: in-place operations on tensors that are part of an autograd graph are not "
-                               "supported; use the out-of-place form")
+            raise RuntimeError(
+                "dfm: in-place operations on tensors that are part of an autograd graph are not "
+                "supported; use the out-of-place form"
+            )
 
     def _assign(self, result):
         self._check_inplace()
         if tuple(result.shape) != tuple(self.shape):
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                               f"{list(result.shape)}")
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(result.shape)}"
+            )
         with no_grad():
             check(C.dfm_tensor_copy_(self._h, result._h))
         return self
@@ -995,7 +1044,7 @@ class Tensor:
         return self._assign(self / o)
 
     def pow_(self, o):
-        return self._assign(self ** o)
+        return self._assign(self**o)
 
     def clamp_(self, min=None, max=None):
         return self._assign(self.clamp(min, max))
@@ -1138,8 +1187,14 @@ class Tensor:
         x = self
         if x.dtype is int64 and any(isinstance(b, (builtins.float, np.floating)) for b in (min, max)):
             x = x.to(get_default_dtype())  # torch: a float bound makes the result float
-        return _op("dfm_clamp", x._h, min is not None, float(min if min is not None else 0),
-                   max is not None, float(max if max is not None else 0))
+        return _op(
+            "dfm_clamp",
+            x._h,
+            min is not None,
+            float(min if min is not None else 0),
+            max is not None,
+            float(max if max is not None else 0),
+        )
 
     clip = clamp
 
@@ -1324,8 +1379,10 @@ class Tensor:
         else:
             sizes = list(split_size)
             if sum(sizes) != size:
-                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
-                                   f"(input tensor's size at dimension {dim}), but got split_sizes={sizes}")
+                raise RuntimeError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                    f"(input tensor's size at dimension {dim}), but got split_sizes={sizes}"
+                )
         out, start = [], 0
         for s in sizes:
             out.append(self.narrow(dim, start, s))
@@ -1361,8 +1418,11 @@ class Tensor:
             key = (key,)
         key = tuple(_as_mask(k) for k in key)
         # a bool mask consumes as many dimensions as it has
-        n_real = builtins.sum(k.dim() if isinstance(k, Tensor) and k.dtype is bool_ else 1
-                              for k in key if k is not None and k is not Ellipsis)
+        n_real = builtins.sum(
+            k.dim() if isinstance(k, Tensor) and k.dtype is bool_ else 1
+            for k in key
+            if k is not None and k is not Ellipsis
+        )
         if builtins.sum(1 for k in key if k is Ellipsis) > 1:
             raise IndexError("an index can only have a single ellipsis ('...')")
         ndim = self.dim()
@@ -1387,8 +1447,16 @@ class Tensor:
                 if k.step is not None and int(k.step) <= 0:
                     raise ValueError("step must be greater than zero")
                 # Python (and torch) clamp slice bounds beyond the index range: x[:2**64] is all of x
-                x = _op("dfm_slice", x._h, d, k.start is not None, _clamp_i64(k.start or 0), k.stop is not None,
-                        _clamp_i64(k.stop or 0), _clamp_i64(k.step or 1))
+                x = _op(
+                    "dfm_slice",
+                    x._h,
+                    d,
+                    k.start is not None,
+                    _clamp_i64(k.start or 0),
+                    k.stop is not None,
+                    _clamp_i64(k.stop or 0),
+                    _clamp_i64(k.step or 1),
+                )
                 d += 1
             else:
                 idx = k if isinstance(k, Tensor) else tensor(k)
@@ -1430,9 +1498,11 @@ class Tensor:
 
     def __setitem__(self, key, value):
         if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation."
-                               if self.is_leaf else
-                               "dfm: item assignment into a tensor that is part of an autograd graph is not supported")
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+                if self.is_leaf
+                else "dfm: item assignment into a tensor that is part of an autograd graph is not supported"
+            )
         if isinstance(key, Tensor):
             key = key.numpy()
         elif isinstance(key, tuple):
@@ -1444,6 +1514,7 @@ class Tensor:
     # ---- repr ---------------------------------------------------------------------
     def __repr__(self):
         from ._format import format_tensor
+
         return format_tensor(self)
 
     __str__ = __repr__
@@ -1484,9 +1555,11 @@ def _mask_index(x, d, mask):
     holding the selected entries in row-major order (flatten + index_select in the core,
     so the gradient flows)."""
     n = mask.dim()
-    if tuple(x.shape[d:d + n]) != tuple(mask.shape):
-        raise IndexError(f"The shape of the mask {list(mask.shape)} at index {d} does not match the shape of the "
-                         f"indexed tensor {list(x.shape)} at index {d}")
+    if tuple(x.shape[d : d + n]) != tuple(mask.shape):
+        raise IndexError(
+            f"The shape of the mask {list(mask.shape)} at index {d} does not match the shape of the "
+            f"indexed tensor {list(x.shape)} at index {d}"
+        )
     flat = x.unsqueeze(d) if n == 0 else x.flatten(d, d + n - 1) if n > 1 else x
     idx = mask.reshape(-1).nonzero().reshape(-1)
     return flat.index_select(d, idx)
@@ -1497,6 +1570,7 @@ class _GradFn:
     torch names the op (AddmmBackward0, ...), with next_functions built from the core's record
     of the op's inputs: (node, 0) for an input with a graph, (AccumulateGrad, 0) for a leaf that
     requires grad, (None, 0) for an input without gradient."""
+
     __slots__ = ("_tensor",)
 
     def __init__(self, tensor):
@@ -1526,6 +1600,7 @@ class _GradFn:
 
 class AccumulateGrad:
     """The node that accumulates a leaf's gradient; `.variable` is the leaf."""
+
     __slots__ = ("variable",)
 
     def __init__(self, variable):
@@ -1578,8 +1653,13 @@ def _from_array_copy(a, requires_grad=False):
     return _finish(t, requires_grad)
 
 
-_NP_TO_DTYPE = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64,
-                np.dtype(np.uint8): uint8, np.dtype(np.bool_): bool_}
+_NP_TO_DTYPE = {
+    np.dtype(np.float32): float32,
+    np.dtype(np.float64): float64,
+    np.dtype(np.int64): int64,
+    np.dtype(np.uint8): uint8,
+    np.dtype(np.bool_): bool_,
+}
 
 
 def _infer_array(data, dt):
@@ -1653,8 +1733,10 @@ def from_numpy(a):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
     if a.dtype not in _NP_TO_DTYPE:
-        raise TypeError(f"dfm: from_numpy supports float32, float64, int64, uint8 and bool arrays, got {a.dtype} "
-                        "(convert with a.astype(np.float32) or a.astype(np.int64))")
+        raise TypeError(
+            f"dfm: from_numpy supports float32, float64, int64, uint8 and bool arrays, got {a.dtype} "
+            "(convert with a.astype(np.float32) or a.astype(np.int64))"
+        )
     if a.dtype.byteorder == ">":
         raise TypeError("dfm: big-endian arrays are not supported")
     if not a.flags.c_contiguous or not a.flags.aligned or not a.flags.writeable or a.size == 0:
@@ -1666,8 +1748,9 @@ def from_numpy(a):
         _blobs[cookie] = a
     s, n = i64_array(a.shape)
     out = Handle()
-    st = C.dfm_tensor_from_blob(ctypes.c_void_p(a.ctypes.data), a.nbytes, s, n, dt.code, _RELEASE_CB,
-                                ctypes.c_void_p(cookie), ctypes.byref(out))
+    st = C.dfm_tensor_from_blob(
+        ctypes.c_void_p(a.ctypes.data), a.nbytes, s, n, dt.code, _RELEASE_CB, ctypes.c_void_p(cookie), ctypes.byref(out)
+    )
     if st != _lib.OK:
         with _blob_lock:
             _blobs.pop(cookie, None)
@@ -1709,8 +1792,13 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
         fill_value = fill_value.item()
     dt = to_dtype(dtype)
     if dt is None:
-        dt = (bool_ if isinstance(fill_value, (builtins.bool, np.bool_)) else
-              int64 if isinstance(fill_value, (int, np.integer)) else get_default_dtype())
+        dt = (
+            bool_
+            if isinstance(fill_value, (builtins.bool, np.bool_))
+            else int64
+            if isinstance(fill_value, (int, np.integer))
+            else get_default_dtype()
+        )
     s, n = _new_shape((size,))
     return _finish(_op("dfm_tensor_full", s, n, float(fill_value), dt.code), requires_grad)
 
@@ -1769,7 +1857,7 @@ def _float_dtype(dtype, fn):
 def _random(fn, size, dtype, requires_grad):
     # The core draws float32 values; a float64 tensor gets them converted exactly, so a seed gives
     # the same numbers in either precision.
-    dt = _float_dtype(dtype, fn[len("dfm_tensor_"):])
+    dt = _float_dtype(dtype, fn[len("dfm_tensor_") :])
     s, n = _new_shape(size)
     t = _op(fn, s, n)
     return _finish(t if dt is float32 else t.to(dt), requires_grad)
@@ -1813,8 +1901,9 @@ def _handles(tensors, fn):
         raise ValueError(f"{fn}(): expected a non-empty list of Tensors")
     for i, t in enumerate(ts):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{fn}(): argument 'tensors' must be a sequence of Tensors, "
-                            f"but element {i} is {type(t).__name__}")
+            raise TypeError(
+                f"{fn}(): argument 'tensors' must be a sequence of Tensors, but element {i} is {type(t).__name__}"
+            )
     return ts, _lib.handle_array([t._h for t in ts])
 
 
@@ -1875,7 +1964,7 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads expects an int, got {type(n).__name__}")
     n = int(n)
-    check(C.dfm_set_num_threads(n if -2**31 <= n < 2**31 else -1))
+    check(C.dfm_set_num_threads(n if -(2**31) <= n < 2**31 else -1))
 
 
 def get_num_threads():

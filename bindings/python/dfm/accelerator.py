@@ -1,5 +1,6 @@
 """torch.accelerator (the device API of current torch): dfm runs on the CPU only, so no
 accelerator is ever available and scripts take their CPU branch."""
+
 from ._tensor import device as _device
 
 

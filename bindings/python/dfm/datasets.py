@@ -5,6 +5,7 @@ image holds) passed through `transform`; the label an int. `.data` is the (N, H,
 tensor and `.targets` the (N,) int64 tensor, as in torchvision (both share the file's
 memory). Reading files is done with numpy here (no arithmetic); ToTensor converts in the core.
 """
+
 import gzip
 import os
 import urllib.request
@@ -14,8 +15,10 @@ import numpy as np
 from ._tensor import from_numpy
 from .utils.data import Dataset
 
-_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-          False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 def _read_idx(path, ndim):
@@ -29,9 +32,10 @@ def _read_idx(path, ndim):
         raise RuntimeError(f"IDX file {path} is truncated ({len(data)} bytes)")
     magic = int.from_bytes(data[:4], "big")
     if magic != 0x0800 | ndim:
-        raise RuntimeError(f"IDX file {path} has magic {magic:#x}, expected {0x0800 | ndim:#x} "
-                           f"(unsigned bytes, {ndim} dims)")
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+        raise RuntimeError(
+            f"IDX file {path} has magic {magic:#x}, expected {0x0800 | ndim:#x} (unsigned bytes, {ndim} dims)"
+        )
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     need = 4 + 4 * ndim + int(np.prod(dims))
     if len(data) < need:
         raise RuntimeError(f"IDX file {path} is truncated: dims {dims} need {need} bytes, file has {len(data)}")
@@ -58,13 +62,18 @@ class MNIST(Dataset):
             raise RuntimeError(
                 f"Dataset not found: {type(self).__name__} needs {names} (gzip or uncompressed) in {self.root} "
                 f"(or {os.path.join(self.root, type(self).__name__, 'raw')}). Put the files there"
-                + (", or pass download=True with network access." if not download else
-                   "; downloading them failed (no network?)."))
+                + (
+                    ", or pass download=True with network access."
+                    if not download
+                    else "; downloading them failed (no network?)."
+                )
+            )
         self._images = _read_idx(files[0], 3)
         self._labels = _read_idx(files[1], 1).astype(np.int64)
         if len(self._images) != len(self._labels):
-            raise RuntimeError(f"{files[0]} has {len(self._images)} images but {files[1]} has "
-                               f"{len(self._labels)} labels")
+            raise RuntimeError(
+                f"{files[0]} has {len(self._images)} images but {files[1]} has {len(self._labels)} labels"
+            )
         self.data = from_numpy(np.require(self._images, requirements="W"))  # uint8 (N, H, W)
         self.targets = from_numpy(self._labels)  # int64 (N,)
 
@@ -113,12 +122,16 @@ class MNIST(Dataset):
 
     @property
     def classes(self):
-        return [f"{i} - {n}" for i, n in enumerate(["zero", "one", "two", "three", "four", "five", "six",
-                                                     "seven", "eight", "nine"])]
+        return [
+            f"{i} - {n}"
+            for i, n in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+        ]
 
     def __repr__(self):
-        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n    Root location: "
-                f"{self.root}\n    Split: {'Train' if self.train else 'Test'}")
+        return (
+            f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n    Root location: "
+            f"{self.root}\n    Split: {'Train' if self.train else 'Test'}"
+        )
 
 
 class FashionMNIST(MNIST):
@@ -129,5 +142,15 @@ class FashionMNIST(MNIST):
 
     @property
     def classes(self):
-        return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                "Ankle boot"]
+        return [
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ]

@@ -3,6 +3,7 @@
 at run time); this module only converts arguments. One group, the world: the `group`
 arguments accept None only.
 """
+
 import ctypes
 import enum
 
@@ -12,6 +13,7 @@ from ._tensor import Tensor, _wrap, no_grad
 
 class ReduceOp(enum.IntEnum):
     """torch.distributed.ReduceOp (dfm_reduce_op)."""
+
     SUM = 0
     PRODUCT = 1
     MIN = 2
@@ -54,13 +56,24 @@ def _no_group(group, fn):
         raise ValueError(f"dfm.distributed.{fn}: only the default group (group=None) exists")
 
 
-def init_process_group(backend="mpi", init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
-                       group_name="", pg_options=None, device_id=None):
+def init_process_group(
+    backend="mpi",
+    init_method=None,
+    timeout=None,
+    world_size=-1,
+    rank=-1,
+    store=None,
+    group_name="",
+    pg_options=None,
+    device_id=None,
+):
     """Joins the MPI job. Rank and world size come from the launcher; if given, they must agree."""
     b = "mpi" if backend is None else str(backend).lower()
     if b != "mpi":
-        raise ValueError(f'dfm.distributed: backend "{backend}" is not available; dfm runs on MPI: '
-                         'init_process_group(backend="mpi") under mpirun or srun')
+        raise ValueError(
+            f'dfm.distributed: backend "{backend}" is not available; dfm runs on MPI: '
+            'init_process_group(backend="mpi") under mpirun or srun'
+        )
     check(C.dfm_dist_init(b"mpi"))
     for name, want, have in (("world_size", world_size, get_world_size()), ("rank", rank, get_rank())):
         if want is not None and want != -1 and want != have:
@@ -139,8 +152,9 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _tensor(tensor, "all_gather")
     n = get_world_size()
     if len(tensor_list) != n:
-        raise ValueError(f"dfm.distributed.all_gather: tensor_list has {len(tensor_list)} tensors but the world "
-                         f"size is {n}")
+        raise ValueError(
+            f"dfm.distributed.all_gather: tensor_list has {len(tensor_list)} tensors but the world size is {n}"
+        )
     out = Handle()
     check(C.dfm_dist_all_gather(tensor._h, ctypes.byref(out)))
     gathered = _wrap(out.value)

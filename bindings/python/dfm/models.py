@@ -1,4 +1,5 @@
 """dfm.models: the DFM models (docs/MODELS.md) and torchvision's ResNets, built by the core."""
+
 import ctypes
 
 from ._lib import C, Handle, check, i64_array
@@ -61,9 +62,20 @@ class _DFMModel(CoreModule):
 def _dfm_resnet(arch, frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std):
     h, w = _pair(shape)
     out = Handle()
-    check(C.dfm_module_dfm_resnet(arch.encode(), str(frontend).encode(), int(fb_filters), int(registers),
-                                  int(n_classes), i64_array([h, w], "shape")[0], float(tau), int(in_channels),
-                                  float(state_init_std), ctypes.byref(out)))
+    check(
+        C.dfm_module_dfm_resnet(
+            arch.encode(),
+            str(frontend).encode(),
+            int(fb_filters),
+            int(registers),
+            int(n_classes),
+            i64_array([h, w], "shape")[0],
+            float(tau),
+            int(in_channels),
+            float(state_init_std),
+            ctypes.byref(out),
+        )
+    )
     return out.value
 
 
@@ -71,13 +83,25 @@ class ResNet18(_DFMModel):
     _arch = "resnet18"
     _default_shape = (64, 64)
 
-    def __init__(self, frontend="resnet", fb_filters=0, registers=0, n_classes=200, shape=None, tau=1.0,
-                 in_channels=3, state_init_std=1e-3, bn_per_step=False, bn_steps=16):
+    def __init__(
+        self,
+        frontend="resnet",
+        fb_filters=0,
+        registers=0,
+        n_classes=200,
+        shape=None,
+        tau=1.0,
+        in_channels=3,
+        state_init_std=1e-3,
+        bn_per_step=False,
+        bn_steps=16,
+    ):
         """bn_per_step: dfm's option (off by default): each BatchNorm of layer1..4 keeps bn_steps
         sets of running statistics, one per feedback step (steps past the last set share it)."""
         shape = self._default_shape if shape is None else shape
-        super().__init__(_dfm_resnet(self._arch, frontend, fb_filters, registers, n_classes, shape, tau,
-                                     in_channels, state_init_std))
+        super().__init__(
+            _dfm_resnet(self._arch, frontend, fb_filters, registers, n_classes, shape, tau, in_channels, state_init_std)
+        )
         self._enable_bn_per_step(bn_per_step, bn_steps)
 
 
@@ -91,9 +115,23 @@ class ResNet50(ResNet18):
 
 
 class DeepLabV3Plus(_DFMModel):
-    def __init__(self, in_filters=3, fb_filters=2, class_filters=256, registers=0, classes=8, alpha=0.2, tau=1.0,
-                 shape=(512, 512), block="basic", layers=(2, 2, 2, 2), aspp_dropout=0.5, state_init_std=1e-3,
-                 bn_per_step=False, bn_steps=16):
+    def __init__(
+        self,
+        in_filters=3,
+        fb_filters=2,
+        class_filters=256,
+        registers=0,
+        classes=8,
+        alpha=0.2,
+        tau=1.0,
+        shape=(512, 512),
+        block="basic",
+        layers=(2, 2, 2, 2),
+        aspp_dropout=0.5,
+        state_init_std=1e-3,
+        bn_per_step=False,
+        bn_steps=16,
+    ):
         if not isinstance(block, str):  # torchvision's BasicBlock / Bottleneck classes
             block = {"BasicBlock": "basic", "Bottleneck": "bottleneck"}.get(getattr(block, "__name__", ""), block)
         layers = [int(v) for v in layers]
@@ -101,10 +139,23 @@ class DeepLabV3Plus(_DFMModel):
             raise ValueError(f"layers must have 4 block counts, got {layers}")
         h, w = _pair(shape)
         out = Handle()
-        check(C.dfm_module_dfm_deeplabv3plus(int(in_filters), int(fb_filters), int(class_filters), int(registers),
-                                             int(classes), float(alpha), float(tau), i64_array([h, w], "shape")[0],
-                                             str(block).encode(), i64_array(layers, "layers")[0],
-                                             float(aspp_dropout), float(state_init_std), ctypes.byref(out)))
+        check(
+            C.dfm_module_dfm_deeplabv3plus(
+                int(in_filters),
+                int(fb_filters),
+                int(class_filters),
+                int(registers),
+                int(classes),
+                float(alpha),
+                float(tau),
+                i64_array([h, w], "shape")[0],
+                str(block).encode(),
+                i64_array(layers, "layers")[0],
+                float(aspp_dropout),
+                float(state_init_std),
+                ctypes.byref(out),
+            )
+        )
         super().__init__(out.value)
         self._enable_bn_per_step(bn_per_step, bn_steps)
 
@@ -113,13 +164,40 @@ class ViT(_DFMModel):
     """DFM Vision Transformer (docs/MODELS.md §7): patch embedding once, feedback fused into the
     tokens, pre-norm encoder layers, StateExpDecay and the equilibrium loop, mean-pooled head."""
 
-    def __init__(self, image_size=(28, 28), patch_size=4, in_channels=1, dim=128, depth=6, heads=4, mlp_dim=256,
-                 fb_filters=0, n_classes=10, tau=1.0, dropout=0.0, state_init_std=1e-3):
+    def __init__(
+        self,
+        image_size=(28, 28),
+        patch_size=4,
+        in_channels=1,
+        dim=128,
+        depth=6,
+        heads=4,
+        mlp_dim=256,
+        fb_filters=0,
+        n_classes=10,
+        tau=1.0,
+        dropout=0.0,
+        state_init_std=1e-3,
+    ):
         h, w = _pair(image_size)
         out = Handle()
-        check(C.dfm_module_dfm_vit((ctypes.c_int64 * 2)(h, w), int(patch_size), int(in_channels), int(dim), int(depth),
-                                   int(heads), int(mlp_dim), int(fb_filters), int(n_classes), float(tau), float(dropout),
-                                   float(state_init_std), ctypes.byref(out)))
+        check(
+            C.dfm_module_dfm_vit(
+                (ctypes.c_int64 * 2)(h, w),
+                int(patch_size),
+                int(in_channels),
+                int(dim),
+                int(depth),
+                int(heads),
+                int(mlp_dim),
+                int(fb_filters),
+                int(n_classes),
+                float(tau),
+                float(dropout),
+                float(state_init_std),
+                ctypes.byref(out),
+            )
+        )
         super().__init__(out.value)
 
 

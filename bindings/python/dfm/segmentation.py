@@ -8,6 +8,7 @@ labels shaped like `target` or float scores (N, C, ...) (argmax over dim 1); pix
 target is `ignore_index` are skipped; a class absent from both scores NaN and is left out
 of the mean.
 """
+
 import ctypes
 import os
 
@@ -19,14 +20,34 @@ FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 
 
 class SegmentationScenes(Dataset):
-    def __init__(self, root=FASHION_MNIST_ROOT, train=True, count=1000, seed=0, canvas=64, min_objects=2,
-                 max_objects=4, threshold=0.2):
+    def __init__(
+        self,
+        root=FASHION_MNIST_ROOT,
+        train=True,
+        count=1000,
+        seed=0,
+        canvas=64,
+        min_objects=2,
+        max_objects=4,
+        threshold=0.2,
+    ):
         src = Handle()
         check(C.dfm_dataset_idx_open_root(os.fspath(root).encode(), bool(train), ctypes.byref(src)))
         out = Handle()
         try:
-            check(C.dfm_dataset_segmentation_scenes(src, int(count), int(seed), int(canvas), int(min_objects),
-                                                    int(max_objects), float(threshold), 10, ctypes.byref(out)))
+            check(
+                C.dfm_dataset_segmentation_scenes(
+                    src,
+                    int(count),
+                    int(seed),
+                    int(canvas),
+                    int(min_objects),
+                    int(max_objects),
+                    float(threshold),
+                    10,
+                    ctypes.byref(out),
+                )
+            )
         finally:
             C.dfm_dataset_release(src)  # the scenes keep their source alive
         self._h = out.value

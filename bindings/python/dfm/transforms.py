@@ -1,4 +1,5 @@
 """torchvision.transforms subset: ToTensor, Normalize, Compose (arithmetic in the core)."""
+
 import numpy as np
 
 from ._tensor import Tensor, from_numpy, tensor
@@ -43,7 +44,7 @@ class Normalize:
     def __init__(self, mean, std, inplace=False):
         self.mean, self.std = list(np.atleast_1d(mean)), list(np.atleast_1d(std))
         if any(s == 0 for s in self.std):
-            raise ValueError(f"std evaluated to zero after conversion to float32, leading to division by zero.")
+            raise ValueError("std evaluated to zero after conversion to float32, leading to division by zero.")
 
     def __call__(self, t):
         if not isinstance(t, Tensor):

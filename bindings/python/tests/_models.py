@@ -1,4 +1,5 @@
 """A small CNN defined in Python (subclassing dfm.nn.Module) used by several tests."""
+
 import dfm
 import dfm.nn as nn
 import dfm.nn.functional as F

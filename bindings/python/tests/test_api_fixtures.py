@@ -1,15 +1,15 @@
 """dfm's Python API against PyTorch's recorded behaviour (fixtures/python_api.json, written by
 tools/fixtures/python_api.py from the same cases in api_cases.py)."""
+
 import json
 import math
 import os
 
-import numpy as np
-import pytest
-
 import dfm
 import dfm.nn as nn
 import dfm.nn.functional as F
+import numpy as np
+import pytest
 from api_cases import CASES, run_case
 
 with open(os.path.join(os.path.dirname(__file__), "fixtures", "python_api.json")) as f:
@@ -60,7 +60,8 @@ def test_case(case):
     if "raises" in exp:
         assert "raises" in got, f"expected {exp['raises']} ({exp['message']}), got result {got.get('result')!r}"
         assert got["raises"] == exp["raises"], (
-            f"expected {exp['raises']} ({exp['message']!r}), got {got['raises']}: {got['message']!r}")
+            f"expected {exp['raises']} ({exp['message']!r}), got {got['raises']}: {got['message']!r}"
+        )
         assert got["message"], "the exception carries no message"
     else:
         assert "raises" not in got, f"raised {got.get('raises')}: {got.get('message')}"

@@ -1,10 +1,10 @@
 """Per-step BatchNorm statistics (issue 19) through the Python binding: off by default, the
 option adds per-step buffers that training fills step by step, and a checkpoint of the other
 mode is refused with a message naming bn_per_step."""
-import numpy as np
-import pytest
 
 import dfm
+import numpy as np
+import pytest
 from dfm.models import ResNet18, ViT
 
 

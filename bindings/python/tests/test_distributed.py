@@ -4,6 +4,7 @@ The multi-process tests start `mpirun --allow-run-as-root --oversubscribe -np 2`
 (mpi_workers/) themselves; they are skipped, with a message, only where mpirun is absent
 (tools/setup.sh installs Open MPI, so `make test` runs them).
 """
+
 import json
 import os
 import shutil
@@ -12,23 +13,32 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import dfm
 import dfm.distributed as dist
+import pytest
 from dfm.utils.data import DistributedSampler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKERS = os.path.join(HERE, "mpi_workers")
 MPIRUN = shutil.which("mpirun")
-needs_mpi = pytest.mark.skipif(MPIRUN is None or not dist.is_available(),
-                               reason="mpirun / Open MPI not installed (tools/setup.sh installs openmpi-bin "
-                                      "libopenmpi-dev): multi-process tests skipped")
+needs_mpi = pytest.mark.skipif(
+    MPIRUN is None or not dist.is_available(),
+    reason="mpirun / Open MPI not installed (tools/setup.sh installs openmpi-bin "
+    "libopenmpi-dev): multi-process tests skipped",
+)
 
 
 def mpirun(script, *args, np_=2, timeout=240):
-    cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(np_), sys.executable,
-           os.path.join(WORKERS, script), *map(str, args)]
+    cmd = [
+        MPIRUN,
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-np",
+        str(np_),
+        sys.executable,
+        os.path.join(WORKERS, script),
+        *map(str, args),
+    ]
     env = dict(os.environ, DFM_LIBRARY=dfm._lib.path, OMPI_MCA_rmaps_base_oversubscribe="1")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -57,10 +67,19 @@ def test_ddp_resnet_matches_torch_gloo():
 
 @needs_mpi
 def test_killed_rank_ends_job_and_checkpoint_loads(tmp_path):
-    cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "2", sys.executable,
-           os.path.join(WORKERS, "killed.py"), str(tmp_path)]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=dict(os.environ, DFM_LIBRARY=dfm._lib.path))
+    cmd = [
+        MPIRUN,
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-np",
+        "2",
+        sys.executable,
+        os.path.join(WORKERS, "killed.py"),
+        str(tmp_path),
+    ]
+    p = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, DFM_LIBRARY=dfm._lib.path)
+    )
     try:
         deadline = time.time() + 120
         while not all((tmp_path / f"pid.{r}").exists() for r in range(2)):
@@ -85,6 +104,7 @@ def test_killed_rank_ends_job_and_checkpoint_loads(tmp_path):
 
 # ---- single process: no mpirun needed ------------------------------------------------------
 
+
 def test_no_group_is_a_clear_error():
     if dist.is_initialized():
         pytest.skip("a process group exists in this process")
@@ -103,12 +123,18 @@ def test_no_group_is_a_clear_error():
 
 def test_no_mpi_library_is_a_clear_error(tmp_path):
     """libdfm loads and runs without MPI; only creating a group fails, naming the fix."""
-    code = ("import dfm, dfm.distributed as dist\n"
-            "assert float((dfm.ones(3) * 2).sum()) == 6.0\n"
-            "assert not dist.is_available()\n"
-            "try:\n    dist.init_process_group(backend='mpi')\nexcept RuntimeError as e:\n    print('ERR', e)\n")
-    env = dict(os.environ, DFM_LIBRARY=dfm._lib.path, DFM_MPI_LIBRARY=str(tmp_path / "no-libmpi.so"),
-               PYTHONPATH=os.path.dirname(HERE))
+    code = (
+        "import dfm, dfm.distributed as dist\n"
+        "assert float((dfm.ones(3) * 2).sum()) == 6.0\n"
+        "assert not dist.is_available()\n"
+        "try:\n    dist.init_process_group(backend='mpi')\nexcept RuntimeError as e:\n    print('ERR', e)\n"
+    )
+    env = dict(
+        os.environ,
+        DFM_LIBRARY=dfm._lib.path,
+        DFM_MPI_LIBRARY=str(tmp_path / "no-libmpi.so"),
+        PYTHONPATH=os.path.dirname(HERE),
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "ERR" in p.stdout and "MPI is not available" in p.stdout and "openmpi" in p.stdout, p.stdout
@@ -131,8 +157,9 @@ def test_distributed_sampler_matches_torch_without_shuffle():
     cases = _torch_sampler_fixture()
     assert len(cases) > 10
     for c in cases:
-        s = DistributedSampler(range(c["n"]), num_replicas=c["num_replicas"], rank=c["rank"], shuffle=False,
-                               drop_last=c["drop_last"])
+        s = DistributedSampler(
+            range(c["n"]), num_replicas=c["num_replicas"], rank=c["rank"], shuffle=False, drop_last=c["drop_last"]
+        )
         assert list(s) == c["indices"], c
         assert len(s) == c["num_samples"] == len(c["indices"]), c
         assert s.total_size == c["total_size"], c
@@ -159,8 +186,10 @@ def test_distributed_sampler_shuffle_epochs_and_cover():
         assert e0[0] == e0[1] and list(s1) != e0[0]
     with pytest.raises(ValueError, match="Invalid rank"):
         DistributedSampler(range(4), num_replicas=2, rank=2)
-    loader = dfm.utils.data.DataLoader(list(range(10)), batch_size=2,
-                                        sampler=DistributedSampler(range(10), 2, 1, shuffle=False))
+    loader = dfm.utils.data.DataLoader(
+        list(range(10)), batch_size=2, sampler=DistributedSampler(range(10), 2, 1, shuffle=False)
+    )
     assert [b.tolist() for b in loader] == [[1, 3], [5, 7], [9]]
     from dfm.utils.data.distributed import DistributedSampler as D2
+
     assert D2 is DistributedSampler

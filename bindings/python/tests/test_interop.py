@@ -1,4 +1,5 @@
 """numpy interop, zero-copy lifetimes, serialization, grad mode per thread, devices."""
+
 import gc
 import json
 import os
@@ -6,10 +7,9 @@ import pickle
 import struct
 import threading
 
+import dfm
 import numpy as np
 import pytest
-
-import dfm
 from dfm import _tensor
 
 
@@ -209,7 +209,7 @@ def test_load_refuses_arbitrary_objects(tmp_path):
 
 def test_safetensors_files(tmp_path):
     path = str(tmp_path / "t.safetensors")
-    dfm.save_file({"a": dfm.arange(6.).reshape(2, 3), "b": dfm.arange(3)}, path, metadata={"format": "pt"})
+    dfm.save_file({"a": dfm.arange(6.0).reshape(2, 3), "b": dfm.arange(3)}, path, metadata={"format": "pt"})
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
@@ -267,13 +267,13 @@ def test_long_of_nan_or_inf_is_a_clear_error():
 
 
 def test_index_select_errors():
-    x = dfm.arange(6.).reshape(2, 3)
+    x = dfm.arange(6.0).reshape(2, 3)
     with pytest.raises(IndexError, match="out of range"):
         x.index_select(1, dfm.tensor([3]))
     with pytest.raises(IndexError, match="out of range"):
         dfm.index_select(x, 1, dfm.tensor([-1]))  # index_select, unlike x[idx], takes no negatives
     with pytest.raises(TypeError, match="int64"):
-        x.index_select(0, dfm.tensor([0.]))
+        x.index_select(0, dfm.tensor([0.0]))
     with pytest.raises(IndexError, match="dimension out of range"):
         x.index_select(2, dfm.tensor([0]))
     with pytest.raises(TypeError, match="must be Tensor"):
@@ -289,7 +289,9 @@ def test_matrix_product_family_matches_numpy():
     assert abs(dfm.dot(ta[0], ta[1]).item() - a[0] @ a[1]) < 1e-12
     assert np.allclose(dfm.outer(ta[0], tb[0]).numpy(), np.outer(a[0], b[0]))
     c = rng.standard_normal((3, 5))
-    assert np.allclose(dfm.addmm(dfm.from_numpy(c), ta, tb, beta=0.5, alpha=2).numpy(), 0.5 * c + 2 * (a @ b), rtol=1e-13)
+    assert np.allclose(
+        dfm.addmm(dfm.from_numpy(c), ta, tb, beta=0.5, alpha=2).numpy(), 0.5 * c + 2 * (a @ b), rtol=1e-13
+    )
     x = dfm.ones(2, 3, 4).double()
     assert dfm.baddbmm(dfm.zeros(2, 3, 5).double(), x, dfm.ones(2, 4, 5).double()).sum().item() == 2 * 3 * 5 * 4
     with pytest.raises(RuntimeError, match="mat2 must be a 2D tensor"):
@@ -325,7 +327,12 @@ def test_uint8_tensors_and_mnist_data(tmp_path):
 
 def test_randint_overloads_like_torch():
     dfm.manual_seed(0)
-    for t in (dfm.randint(5, (3,)), dfm.randint(5, size=(3,)), dfm.randint(0, 5, (3,)), dfm.randint(low=0, high=5, size=(3,))):
+    for t in (
+        dfm.randint(5, (3,)),
+        dfm.randint(5, size=(3,)),
+        dfm.randint(0, 5, (3,)),
+        dfm.randint(low=0, high=5, size=(3,)),
+    ):
         assert t.dtype is dfm.int64 and t.shape == (3,) and 0 <= t.min().item() and t.max().item() < 5
     with pytest.raises(TypeError, match="missing required"):
         dfm.randint(5)

@@ -1,11 +1,11 @@
 """Loading the library, the ABI check, header-derived declarations, status → exception mapping."""
+
 import os
 import subprocess
 import sys
 
-import pytest
-
 import dfm
+import pytest
 from dfm import _header, _lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,10 +22,12 @@ def test_version_and_abi():
 def test_generated_declarations_match_header():
     sys.path.insert(0, os.path.join(PKG, "tools"))
     import gen_decls
+
     with open(os.path.join(PKG, "dfm", "_decls.py")) as f:
         current = f.read()
     assert current == gen_decls.render(HEADER), (
-        "dfm/_decls.py is out of date with Include/dfm.h: run python3 bindings/python/tools/gen_decls.py")
+        "dfm/_decls.py is out of date with Include/dfm.h: run python3 bindings/python/tools/gen_decls.py"
+    )
 
 
 def test_every_header_function_is_declared():
@@ -41,10 +43,13 @@ def test_header_parser_handles_arrays_and_pointers():
     abi, decls, enums = _header.parse(
         "#define DFM_ABI_VERSION 7\ntypedef enum dfm_x { DFM_A = 0, DFM_B = 3 } dfm_x;\n"
         "/* c */ DFM_API dfm_status dfm_f(const int64_t stride[2], dfm_tensor *out, const char *s);\n"
-        "DFM_API void dfm_g(void);")
+        "DFM_API void dfm_g(void);"
+    )
     assert abi == 7 and enums == {"dfm_x": {"DFM_A": 0, "DFM_B": 3}}
-    assert decls["dfm_f"] == ("dfm_status", [("const int64_t*", "stride"), ("dfm_tensor*", "out"),
-                                             ("const char*", "s")])
+    assert decls["dfm_f"] == (
+        "dfm_status",
+        [("const int64_t*", "stride"), ("dfm_tensor*", "out"), ("const char*", "s")],
+    )
     assert decls["dfm_g"] == ("void", [])
 
 
@@ -61,6 +66,7 @@ def test_missing_library_says_what_to_do():
 
 def test_not_a_dfm_library_is_refused():
     import ctypes.util
+
     libm = ctypes.util.find_library("m") or "libm.so.6"
     r = _run({"DFM_LIBRARY": libm}, "import dfm")
     assert r.returncode != 0

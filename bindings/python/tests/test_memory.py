@@ -1,5 +1,6 @@
 """No leaks across the boundary: resident memory and live handles stay flat over
 hundreds of training steps."""
+
 import gc
 import os
 
@@ -19,6 +20,7 @@ def _rss_kb():
 def test_rss_and_handles_flat():
     if not os.path.exists("/proc/self/status"):
         import pytest
+
         pytest.skip("needs /proc")
     dfm.manual_seed(0)
     model = SmallNet(classes=4)

@@ -1,15 +1,15 @@
 """Python API of the optimizers and losses added for issue #13: torch's constructor and
 function signatures, checked against the PyTorch values of the Swift fixtures
 (tools/fixtures/optim_extra.py and loss_extra.py)."""
+
 import json
 import os
-
-import numpy as np
-import pytest
 
 import dfm as torch
 import dfm.nn as nn
 import dfm.nn.functional as F
+import numpy as np
+import pytest
 from dfm import optim
 from dfm._serialization import load_file_with_metadata
 
@@ -37,7 +37,7 @@ def test_loss_functional_matches_pytorch(case):
     ins = {}
     for key, t in LOSS_T.items():
         if key.startswith(case + "/in/"):
-            name = key[len(case) + 4:]
+            name = key[len(case) + 4 :]
             x = t.clone()
             if x.is_floating_point() and name != "weight":
                 x.requires_grad_(True)
@@ -70,7 +70,11 @@ def test_loss_modules_are_their_functionals():
         (nn.MarginRankingLoss(margin=0.1), F.margin_ranking_loss(x, t, pm, margin=0.1), (x, t, pm)),
         (nn.CosineEmbeddingLoss(), F.cosine_embedding_loss(x, t, pm[:, 0]), (x, t, pm[:, 0])),
         (nn.TripletMarginLoss(margin=2.0), F.triplet_margin_loss(x, t, p, margin=2.0), (x, t, p)),
-        (nn.MultiMarginLoss(p=2), F.multi_margin_loss(x, torch.tensor([0, 1, 2, 3]), p=2), (x, torch.tensor([0, 1, 2, 3]))),
+        (
+            nn.MultiMarginLoss(p=2),
+            F.multi_margin_loss(x, torch.tensor([0, 1, 2, 3]), p=2),
+            (x, torch.tensor([0, 1, 2, 3])),
+        ),
         (nn.GaussianNLLLoss(), F.gaussian_nll_loss(x, t, p), (x, t, p)),
     ]
     for module, want, args in cases:
@@ -110,7 +114,9 @@ def _make(name, params, kwargs):
     return getattr(optim, name)(params, **kw)
 
 
-@pytest.mark.parametrize("case", sorted(c for c in OPT_META if "optimizer" in OPT_META[c] and OPT_META[c]["dtype"] == "float32"))
+@pytest.mark.parametrize(
+    "case", sorted(c for c in OPT_META if "optimizer" in OPT_META[c] and OPT_META[c]["dtype"] == "float32")
+)
 def test_optimizers_match_pytorch(case):
     m = OPT_META[case]
     ps = [OPT_T[f"{case}/p{i}/init"].clone().requires_grad_(True) for i in range(m["nparams"])]
@@ -124,8 +130,13 @@ def test_optimizers_match_pytorch(case):
                 p.grad = g.clone()
         opt.step()
         for i, p in enumerate(ps):
-            np.testing.assert_allclose(p.detach().numpy(), OPT_T[f"{case}/after/{s}/{i}"].numpy(), rtol=tol, atol=tol,
-                                       err_msg=f"{case} step {s} param {i}")
+            np.testing.assert_allclose(
+                p.detach().numpy(),
+                OPT_T[f"{case}/after/{s}/{i}"].numpy(),
+                rtol=tol,
+                atol=tol,
+                err_msg=f"{case} step {s} param {i}",
+            )
 
 
 @pytest.mark.parametrize("name", ["Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "ASGD"])
@@ -172,28 +183,37 @@ def test_optimizer_errors_and_mnist_style_use():
         sched.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.7 ** 3)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.7**3)
 
 
 LR = optim.lr_scheduler
 SCHEDULERS = {
-    "lambda_pow": lambda o: LR.LambdaLR(o, lambda e: 0.95 ** e),
+    "lambda_pow": lambda o: LR.LambdaLR(o, lambda e: 0.95**e),
     "multiplicative": lambda o: LR.MultiplicativeLR(o, lambda e: 0.9 if e < 4 else 1.1),
     "constant": lambda o: LR.ConstantLR(o, factor=0.5, total_iters=3),
     "linear": lambda o: LR.LinearLR(o, start_factor=0.25, end_factor=0.75, total_iters=4),
     "polynomial": lambda o: LR.PolynomialLR(o, total_iters=4, power=2.0),
     "warm_restarts": lambda o: LR.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01),
     "warm_restarts_fractional": lambda o: LR.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=3),
-    "cyclic_triangular2": lambda o: LR.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=2,
-                                                mode="triangular2"),
-    "cyclic_exp_range_adam": lambda o: LR.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=2, mode="exp_range",
-                                                   gamma=0.9, base_momentum=0.7, max_momentum=0.95),
+    "cyclic_triangular2": lambda o: LR.CyclicLR(
+        o, base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=2, mode="triangular2"
+    ),
+    "cyclic_exp_range_adam": lambda o: LR.CyclicLR(
+        o, base_lr=0.001, max_lr=0.01, step_size_up=2, mode="exp_range", gamma=0.9, base_momentum=0.7, max_momentum=0.95
+    ),
     "cyclic_no_momentum": lambda o: LR.CyclicLR(o, base_lr=0.05, max_lr=0.2, step_size_up=4, cycle_momentum=False),
-    "sequential": lambda o: LR.SequentialLR(o, [LR.ConstantLR(o, factor=0.1, total_iters=2), LR.ExponentialLR(o, 0.9)],
-                                            milestones=[3]),
-    "sequential_three": lambda o: LR.SequentialLR(o, [LR.LinearLR(o, start_factor=0.5, total_iters=2),
-                                                      LR.CosineAnnealingLR(o, T_max=4, eta_min=0.01),
-                                                      LR.StepLR(o, step_size=2, gamma=0.5)], milestones=[2, 6]),
+    "sequential": lambda o: LR.SequentialLR(
+        o, [LR.ConstantLR(o, factor=0.1, total_iters=2), LR.ExponentialLR(o, 0.9)], milestones=[3]
+    ),
+    "sequential_three": lambda o: LR.SequentialLR(
+        o,
+        [
+            LR.LinearLR(o, start_factor=0.5, total_iters=2),
+            LR.CosineAnnealingLR(o, T_max=4, eta_min=0.01),
+            LR.StepLR(o, step_size=2, gamma=0.5),
+        ],
+        milestones=[2, 6],
+    ),
     "chained": lambda o: LR.ChainedScheduler([LR.ConstantLR(o, factor=0.1, total_iters=3), LR.ExponentialLR(o, 0.9)]),
 }
 
@@ -237,7 +257,9 @@ def test_lambda_lr_errors_propagate():
         LR.CyclicLR(optim.Adagrad([p]), 0.1, 1.0)
 
 
-@pytest.mark.parametrize("case", sorted(c for c in OPT_META if "lbfgs" in OPT_META[c] and OPT_META[c]["dtype"] == "float32"))
+@pytest.mark.parametrize(
+    "case", sorted(c for c in OPT_META if "lbfgs" in OPT_META[c] and OPT_META[c]["dtype"] == "float32")
+)
 def test_lbfgs_matches_pytorch(case):
     m = OPT_META[case]
     a = OPT_T[f"{case}/p0/init"].clone().requires_grad_(True)

@@ -1,19 +1,20 @@
 """dfm.nn.RNN / LSTM / GRU and the cells through the Python API: torch's signatures, return
 structure, parameter names and errors, and PyTorch parity on the Swift suite's fixtures
 (Tests/DFMTests/Fixtures/ops/recurrent.safetensors, from tools/fixtures/recurrent.py)."""
+
 import json
 import os
 import warnings
 
-import numpy as np
-import pytest
-
 import dfm as torch
 import dfm.nn as nn
+import numpy as np
+import pytest
 from dfm._serialization import load_file_with_metadata
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "Tests", "DFMTests", "Fixtures", "ops",
-                       "recurrent.safetensors")
+FIXTURE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "Tests", "DFMTests", "Fixtures", "ops", "recurrent.safetensors"
+)
 
 
 def _fixture():
@@ -30,10 +31,13 @@ def test_parity_with_pytorch(prec):
         module = getattr(nn, m["class"])(**m["kwargs"]).eval()
         if prec == "f64":
             module.double()
-        state = {k[len(pre) + 7:]: v for k, v in tensors.items() if k.startswith(pre + "/param/")}
+        state = {k[len(pre) + 7 :]: v for k, v in tensors.items() if k.startswith(pre + "/param/")}
         module.load_state_dict(state)
-        leaves = {n: tensors[f"{pre}/in/{n}"].clone().requires_grad_() for n in ("x", "h0", "c0")
-                  if f"{pre}/in/{n}" in tensors}
+        leaves = {
+            n: tensors[f"{pre}/in/{n}"].clone().requires_grad_()
+            for n in ("x", "h0", "c0")
+            if f"{pre}/in/{n}" in tensors
+        }
         x, h0, c0 = leaves["x"], leaves.get("h0"), leaves.get("c0")
         lstm, cell = m["class"].startswith("LSTM"), m["call"]["cell"]
         hx = None if h0 is None else ((h0, c0) if lstm else h0)
@@ -47,8 +51,11 @@ def test_parity_with_pytorch(prec):
         got = {f"out/{k}": o for k, o in enumerate(outs)}
         got.update({f"grad/{n}": t.grad for n, t in leaves.items()})
         got.update({f"grad/{n}": p.grad for n, p in module.named_parameters()})
-        for key, want in ((k[len(pre) + 1:], v) for k, v in tensors.items()
-                          if k.startswith(pre + "/out/") or k.startswith(pre + "/grad/")):
+        for key, want in (
+            (k[len(pre) + 1 :], v)
+            for k, v in tensors.items()
+            if k.startswith(pre + "/out/") or k.startswith(pre + "/grad/")
+        ):
             a, e = got[key].detach().numpy(), want.numpy()
             assert a.dtype == e.dtype and a.shape == e.shape, (pre, key)
             tol = m["tol32"][key] if prec == "f32" else 1e-10 * max(1.0, float(np.abs(e).max()))

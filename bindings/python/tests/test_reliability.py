@@ -1,18 +1,17 @@
 """Issue #14: integers that do not fit the C types, checkpoint files (mode, errors, stale
 temporaries) and malformed pickles."""
-import ctypes
+
 import glob
 import os
 import pickle
 import stat
 
+import dfm
 import numpy as np
 import pytest
-
-import dfm
 from dfm import _lib
 
-BIG = [2**64 + 3, 2**64, 2**63, -2**63 - 1, -2**64]
+BIG = [2**64 + 3, 2**64, 2**63, -(2**63) - 1, -(2**64)]
 
 
 def _overflows(f, *args):
@@ -24,6 +23,7 @@ def _overflows(f, *args):
 
 
 # ---- item 2: Python ints beyond int64 never wrap ------------------------------------------------
+
 
 @pytest.mark.parametrize("v", [2**64 + 3, 2**64, 2**63])  # (negative sizes are refused as negative)
 def test_creation_sizes_beyond_int64_raise(v):
@@ -67,22 +67,22 @@ def test_dims_and_indices_beyond_int64_raise(v):
 
 def test_wrapped_values_are_what_the_bug_returned():
     """The exact reports of the issue: each used to give a wrong answer silently."""
-    _overflows(lambda: dfm.zeros(2**64 + 3))      # was Size([3])
-    _overflows(lambda: dfm.zeros(2**64))          # was empty
+    _overflows(lambda: dfm.zeros(2**64 + 3))  # was Size([3])
+    _overflows(lambda: dfm.zeros(2**64))  # was empty
     _overflows(lambda: dfm.arange(5)[2**64 + 1])  # was tensor(1)
-    _overflows(lambda: dfm.tensor([2**63]))       # was -2**63
+    _overflows(lambda: dfm.tensor([2**63]))  # was -2**63
     _overflows(lambda: dfm.nn.Linear(2**64 + 3, 2))
 
 
-@pytest.mark.parametrize("data", [[2**63], [1, 2**64 + 1], [-2**63 - 1], [[1], [2**70]], 2**63])
+@pytest.mark.parametrize("data", [[2**63], [1, 2**64 + 1], [-(2**63) - 1], [[1], [2**70]], 2**63])
 def test_tensor_values_beyond_int64_raise(data):
     _overflows(dfm.tensor, data)
     _overflows(lambda: dfm.tensor(data, dtype=dfm.int64))
 
 
 def test_tensor_values_at_the_int64_limits_are_kept():
-    t = dfm.tensor([2**63 - 1, -2**63])
-    assert t.dtype is dfm.int64 and t.tolist() == [2**63 - 1, -2**63]
+    t = dfm.tensor([2**63 - 1, -(2**63)])
+    assert t.dtype is dfm.int64 and t.tolist() == [2**63 - 1, -(2**63)]
     assert dfm.tensor(np.array([2**63 - 1], dtype=np.uint64)).tolist() == [2**63 - 1]
     _overflows(dfm.tensor, np.array([2**63], dtype=np.uint64))
     # an index list with a huge entry is refused, not read as a float index
@@ -92,17 +92,17 @@ def test_tensor_values_at_the_int64_limits_are_kept():
 def test_slices_clamp_like_python():
     """Slice bounds beyond the range clamp (Python, numpy and torch do), never wrap."""
     x = dfm.arange(6)
-    assert x[2**64:].tolist() == []
-    assert x[2**64 + 1:].tolist() == []          # used to wrap to x[1:]
-    assert x[:2**64 + 2].tolist() == list(range(6))[:2**64 + 2]
-    assert x[-2**64:].tolist() == list(range(6))
-    assert x[:-2**64].tolist() == []
-    assert x[::2**64 + 2].tolist() == [0]           # used to step by 2
+    assert x[2**64 :].tolist() == []
+    assert x[2**64 + 1 :].tolist() == []  # used to wrap to x[1:]
+    assert x[: 2**64 + 2].tolist() == list(range(6))[: 2**64 + 2]
+    assert x[-(2**64) :].tolist() == list(range(6))
+    assert x[: -(2**64)].tolist() == []
+    assert x[:: 2**64 + 2].tolist() == [0]  # used to step by 2
 
 
 def test_seeds_follow_torch_range():
     _overflows(dfm.manual_seed, 2**64)
-    _overflows(dfm.manual_seed, -2**63 - 1)
+    _overflows(dfm.manual_seed, -(2**63) - 1)
     dfm.manual_seed(2**64 - 1)
     a = dfm.rand(3).tolist()
     dfm.manual_seed(-1)  # torch reads a negative seed as its two's complement
@@ -126,6 +126,7 @@ def test_every_int64_parameter_is_checked():
 
 
 # ---- items 8 and 9: checkpoint files --------------------------------------------------------------
+
 
 def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
@@ -184,9 +185,13 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
     dead = _dead_pid()
     target = tmp_path / "ck.pt"
     stale = [tmp_path / f"ck.pt.tmp-{dead}-12345", tmp_path / f"ck.pt.tmp-{dead}-7"]
-    kept = [tmp_path / f"ck.pt.tmp-{os.getpid()}-1",      # a live process: maybe still writing
-            tmp_path / f"other.pt.tmp-{dead}-1",          # another target
-            tmp_path / f"ck.pt.tmp-{dead}-1-x", tmp_path / "ck.pt.tmp-abc-1", tmp_path / "ck.pt.tmp-0-1"]
+    kept = [
+        tmp_path / f"ck.pt.tmp-{os.getpid()}-1",  # a live process: maybe still writing
+        tmp_path / f"other.pt.tmp-{dead}-1",  # another target
+        tmp_path / f"ck.pt.tmp-{dead}-1-x",
+        tmp_path / "ck.pt.tmp-abc-1",
+        tmp_path / "ck.pt.tmp-0-1",
+    ]
     for p in stale + kept:
         p.write_bytes(b"partial")
     dfm.save({"x": 1}, target)
@@ -221,14 +226,20 @@ _CRAFTED = {
     "huge memo index, protocol 2": b"\x80\x02Nr\x00\x00\x00\x04.",
     # found by fuzz/fuzz_unpickle.py: an opcode across the end of a frame made CPython's
     # unpickler raise MemoryError
-    "opcode across a frame end": (b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00J\x01\x00\x00\x00"
-                                  b"\x8c\x0f_rebuild_tensor."),
+    "opcode across a frame end": (
+        b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00J\x01\x00\x00\x00\x8c\x0f_rebuild_tensor."
+    ),
 }
 
 
 # Inputs that broke dfm.load under fuzz/fuzz_unpickle.py (#14 item 10), kept in the fuzz corpus.
-_FOUND = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
-                                       "fuzz", "corpus", "pickle", "found-*")))
+_FOUND = sorted(
+    glob.glob(
+        os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "fuzz", "corpus", "pickle", "found-*"
+        )
+    )
+)
 
 
 @pytest.mark.skipif(not _FOUND, reason="fuzz/corpus is not next to this checkout")

@@ -1,9 +1,9 @@
 """Segmentation scenes, metrics and DFM-DeepLabV3+ through the Python binding."""
-import numpy as np
-import pytest
 
 import dfm
 import dfm.nn.functional as F
+import numpy as np
+import pytest
 from dfm.datasets import SegmentationScenes
 from dfm.models import DeepLabV3Plus
 

@@ -1,11 +1,11 @@
 """Optimizer and scheduler state_dict / load_state_dict go through the core's dfm_tensor_dict
 (no files): a run resumed from them continues bitwise like the uninterrupted one."""
+
 import tempfile
 
+import dfm
 import numpy as np
 import pytest
-
-import dfm
 from dfm import nn, optim
 
 
@@ -16,8 +16,9 @@ def _model():
 
 def _batches(n):
     g = np.random.default_rng(0)
-    return [(dfm.tensor(g.standard_normal((5, 4)).astype(np.float32)), dfm.tensor(g.integers(0, 3, 5)))
-            for _ in range(n)]
+    return [
+        (dfm.tensor(g.standard_normal((5, 4)).astype(np.float32)), dfm.tensor(g.integers(0, 3, 5))) for _ in range(n)
+    ]
 
 
 def _train(model, opt, sched, batches):
@@ -32,11 +33,14 @@ def _params(model):
     return [p.detach().numpy().copy() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("make_opt", [
-    lambda ps: optim.Adam(ps, lr=1e-2, amsgrad=True),
-    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
-    lambda ps: optim.RMSprop(ps, lr=1e-2, momentum=0.5, centered=True),
-])
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda ps: optim.Adam(ps, lr=1e-2, amsgrad=True),
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+        lambda ps: optim.RMSprop(ps, lr=1e-2, momentum=0.5, centered=True),
+    ],
+)
 def test_resume_is_bitwise_equal(make_opt, monkeypatch):
     batches = _batches(6)
     # The uninterrupted run: 6 steps.

@@ -2,20 +2,20 @@
 conv1d, alpha dropout and their nn modules, and out= through the Python API: torch's
 signatures and errors, and PyTorch parity on the Swift suite's fixtures
 (Tests/DFMTests/Fixtures/ops/surface.safetensors, from tools/fixtures/ops_surface.py)."""
+
 import json
 import os
-import warnings
-
-import numpy as np
-import pytest
 
 import dfm as torch
 import dfm.nn as nn
 import dfm.nn.functional as F
+import numpy as np
+import pytest
 from dfm._serialization import load_file_with_metadata
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "Tests", "DFMTests", "Fixtures", "ops",
-                       "surface.safetensors")
+FIXTURE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "Tests", "DFMTests", "Fixtures", "ops", "surface.safetensors"
+)
 
 
 def _call(m, x):
@@ -49,8 +49,10 @@ def test_parity_with_pytorch():
     meta = {k: json.loads(v) for k, v in meta.items() if k != "format"}
     assert len(meta) == 98
     for case, m in meta.items():
-        names = sorted({k.split("/")[2] for k in tensors if k.startswith(case + "/in/")},
-                       key=lambda n: ["input", "weight", "bias"].index(n) if n in ("input", "weight", "bias") else int(n[1:]))
+        names = sorted(
+            {k.split("/")[2] for k in tensors if k.startswith(case + "/in/")},
+            key=lambda n: ["input", "weight", "bias"].index(n) if n in ("input", "weight", "bias") else int(n[1:]),
+        )
         x = [tensors[f"{case}/in/{n}"].clone().requires_grad_() for n in names]
         y = _call(m, x)
         tol = 1e-12 if case.endswith("_f64") else 1e-5
@@ -59,8 +61,9 @@ def test_parity_with_pytorch():
         np.testing.assert_allclose(y.detach().numpy(), want.numpy(), rtol=tol, atol=tol, err_msg=case)
         (y * tensors[f"{case}/gout/0"]).sum().backward()
         for n, t in zip(names, x):
-            np.testing.assert_allclose(t.grad.numpy(), tensors[f"{case}/grad/{n}"].numpy(), rtol=tol, atol=tol,
-                                       err_msg=f"{case} grad {n}")
+            np.testing.assert_allclose(
+                t.grad.numpy(), tensors[f"{case}/grad/{n}"].numpy(), rtol=tol, atol=tol, err_msg=f"{case} grad {n}"
+            )
 
 
 def test_tensor_methods_and_signatures():
@@ -100,7 +103,9 @@ def test_modules():
     x = torch.arange(9.0).reshape(1, 1, 3, 3)
     assert nn.ReflectionPad2d(1)(x).shape == (1, 1, 5, 5) and nn.ReflectionPad2d(1)(x)[0, 0, 0, 0].item() == 4
     assert nn.ReplicationPad2d((1, 0, 0, 1))(x)[0, 0, 3].tolist() == [6, 6, 7, 8]
-    assert nn.ZeroPad2d(1)(x).sum().item() == 36 and nn.ConstantPad1d(2, 3.5)(torch.zeros(1, 2)).tolist() == [[3.5] * 2 + [0] * 2 + [3.5] * 2]
+    assert nn.ZeroPad2d(1)(x).sum().item() == 36 and nn.ConstantPad1d(2, 3.5)(torch.zeros(1, 2)).tolist() == [
+        [3.5] * 2 + [0] * 2 + [3.5] * 2
+    ]
     assert nn.CircularPad1d((1, 0))(torch.arange(3.0).reshape(1, 3)).tolist() == [[2, 0, 1, 2]]
     ps = nn.PixelShuffle(2)
     y = ps(torch.arange(8.0).reshape(1, 4, 1, 2))
@@ -201,7 +206,7 @@ def test_grad_fn_names_and_next_functions():
     assert len(leaves) == 3 and any(f.variable.shape == (2, 3) for f in leaves)
     z = (y * 2).sum()
     assert type(z.grad_fn).__name__ == "SumBackward0"
-    (mul_fn, _), = z.grad_fn.next_functions
+    ((mul_fn, _),) = z.grad_fn.next_functions
     assert type(mul_fn).__name__ == "MulBackward0"
     assert type(mul_fn.next_functions[0][0]).__name__ == "AddmmBackward0"
     w = torch.ones(3)  # no grad: (None, 0)
@@ -209,11 +214,17 @@ def test_grad_fn_names_and_next_functions():
     names = {
         "ConvolutionBackward0": F.conv2d(torch.randn(1, 1, 3, 3, requires_grad=True), torch.ones(1, 1, 2, 2)),
         "ConvolutionBackward0 ": F.conv1d(torch.randn(1, 1, 3, requires_grad=True), torch.ones(1, 1, 2)),
-        "SumBackward1": x.sum(1), "MeanBackward0": x.mean(), "ViewBackward0": x.reshape(12),
-        "FlipBackward0": x.flip(0), "ProdBackward1": x.prod(0), "TriuBackward0": x.triu(),
-        "ReflectionPad1DBackward0": F.pad(x, [1, 1], mode="reflect"), "ConstantPadNdBackward0": F.pad(x, [1, 1]),
+        "SumBackward1": x.sum(1),
+        "MeanBackward0": x.mean(),
+        "ViewBackward0": x.reshape(12),
+        "FlipBackward0": x.flip(0),
+        "ProdBackward1": x.prod(0),
+        "TriuBackward0": x.triu(),
+        "ReflectionPad1DBackward0": F.pad(x, [1, 1], mode="reflect"),
+        "ConstantPadNdBackward0": F.pad(x, [1, 1]),
         "PixelShuffleBackward0": F.pixel_shuffle(torch.randn(1, 4, 1, 1, requires_grad=True), 2),
-        "NllLossBackward0": F.cross_entropy(x, torch.tensor([0, 1, 2, 0])), "MmBackward0": x @ torch.ones(3, 2),
+        "NllLossBackward0": F.cross_entropy(x, torch.tensor([0, 1, 2, 0])),
+        "MmBackward0": x @ torch.ones(3, 2),
     }
     for name, t in names.items():
         assert type(t.grad_fn).__name__ == name.strip(), name
@@ -226,10 +237,13 @@ def test_grad_fn_names_and_next_functions():
 def test_default_generator_seed():
     import subprocess
     import sys
+
     code = "import dfm; print(dfm.initial_seed(), dfm.randn(2).tolist())"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(torch.__file__)))
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-            for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+        for _ in range(2)
+    ]
     assert runs[0] != runs[1]  # a fresh seed from the OS per process, as torch
     torch.manual_seed(1234)
     assert torch.initial_seed() == 1234
@@ -237,4 +251,4 @@ def test_default_generator_seed():
     torch.manual_seed(1234)
     assert torch.equal(a, torch.randn(5))
     s = torch.seed()
-    assert torch.initial_seed() == s and 0 <= s < 2 ** 64
+    assert torch.initial_seed() == s and 0 <= s < 2**64

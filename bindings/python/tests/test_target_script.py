@@ -1,5 +1,6 @@
 """The published MNIST example of docs/PYTHON_API.md (examples/target_script.py), shortened only in data size: a few hundred training
 images, one epoch, a small test subset. Everything else is the script as written."""
+
 import math
 import os
 
@@ -12,6 +13,7 @@ def test_target_script_shortened():
     # collection error that hides the other tests' results.
     assert os.path.isdir(ROOT), f"{ROOT} missing: apt-get install dataset-fashion-mnist"
     from dfm import _lib
+
     assert _lib.has("dfm_module_dfm_resnet"), "libdfm does not export dfm_module_dfm_resnet"
 
     import dfm as torch
@@ -26,7 +28,7 @@ def test_target_script_shortened():
     test_set = torch.utils.data.Subset(test_set, range(20))  # shortened
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=32, shuffle=True)
 
-    model = ResNet18(frontend='resnet', fb_filters=10, n_classes=10, shape=(28, 28), tau=1e0, in_channels=1)
+    model = ResNet18(frontend="resnet", fb_filters=10, n_classes=10, shape=(28, 28), tau=1e0, in_channels=1)
     loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     model.to(device)
@@ -41,7 +43,7 @@ def test_target_script_shortened():
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-    test_loss = 0.
+    test_loss = 0.0
     for x, y in test_set:
         test_loss += loss_fn(model(x, T=5), y).item()
     print("Test loss:", test_loss / len(test_set))

@@ -1,10 +1,10 @@
 """Two threads training two models at once give exactly the sequential results (ctypes
 releases the GIL, so both threads are inside libdfm together)."""
+
 import threading
 
-import numpy as np
-
 import dfm
+import numpy as np
 from _models import synthetic_batches, train
 
 
@@ -18,8 +18,9 @@ def test_two_threads_match_sequential():
 
     results = {}
     dfm.manual_seed(10)
-    from _models import SmallNet
     import dfm.nn as nn
+    from _models import SmallNet
+
     models = {}
     for name, seed in (("a", 10), ("b", 20)):
         dfm.manual_seed(seed)

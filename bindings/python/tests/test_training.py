@@ -1,12 +1,12 @@
 """A model defined in Python trains (autograd by the core), on synthetic data and on a
 small FashionMNIST subset through datasets/transforms/DataLoader."""
-import os
 
-import numpy as np
-import pytest
+import os
 
 import dfm
 import dfm.nn as nn
+import numpy as np
+import pytest
 from _models import SmallNet
 
 
@@ -36,8 +36,10 @@ ROOT = "/usr/share/datasets/fashion-mnist"
 @pytest.mark.skipif(not os.path.isdir(ROOT), reason="needs the Debian fashion-mnist package")
 def test_fashion_mnist_pipeline():
     from dfm import datasets, transforms
-    ds = datasets.FashionMNIST(train=True, transform=transforms.Compose([transforms.ToTensor(),
-                                                                         transforms.Normalize((0.5,), (0.5,))]))
+
+    ds = datasets.FashionMNIST(
+        train=True, transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    )
     assert len(ds) == 60000
     img, label = ds[0]
     assert tuple(img.shape) == (1, 28, 28) and isinstance(label, int)
@@ -52,6 +54,7 @@ def test_fashion_mnist_pipeline():
 
 def test_missing_dataset_says_where_to_put_files(tmp_path):
     from dfm import datasets
+
     with pytest.raises(RuntimeError, match="train-images-idx3-ubyte.gz"):
         datasets.MNIST(str(tmp_path), train=True)
     (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03\x00\x00")

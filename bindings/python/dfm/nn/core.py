@@ -3,6 +3,7 @@
 Its parameters and buffers ARE the core module's tensors (shared handles), so optimizers,
 state dicts and in-place loads act on the core model directly.
 """
+
 import ctypes
 
 from .._dicts import dict_from_handle, dict_to_handle, owned_dict, strings_from_handle
@@ -68,15 +69,19 @@ class CoreModule(Module):
             return super().load_state_dict(state_dict, strict, assign)
         for k, v in state_dict.items():
             if not isinstance(v, Tensor):
-                raise RuntimeError(f'While copying the parameter named "{k}", expected torch.Tensor or Tensor-like '
-                                   f"object from checkpoint but received {type(v)}")
+                raise RuntimeError(
+                    f'While copying the parameter named "{k}", expected torch.Tensor or Tensor-like '
+                    f"object from checkpoint but received {type(v)}"
+                )
         missing, unexpected = Handle(), Handle()
         with owned_dict(dict_to_handle(state_dict, None, "load_state_dict")) as h:
-            st = C.dfm_module_load_state_dict(self._core, h, bool(strict), ctypes.byref(missing),
-                                              ctypes.byref(unexpected))
+            st = C.dfm_module_load_state_dict(
+                self._core, h, bool(strict), ctypes.byref(missing), ctypes.byref(unexpected)
+            )
         miss, unexp = strings_from_handle(missing.value), strings_from_handle(unexpected.value)
         if st:
             from .._lib import error_for
+
             e = error_for(st)
             raise RuntimeError(str(e)) if not isinstance(e, RuntimeError) else e
         return _IncompatibleKeys(miss, unexp)
@@ -90,11 +95,13 @@ class CoreModule(Module):
         out = Handle()
         check(C.dfm_module_forward(self._core, x._h, ctypes.byref(out)))
         from .._tensor import _wrap
+
         return _wrap(out.value)
 
     def save(self, path):
         """state_dict() to a safetensors file (core)."""
         import os
+
         check(C.dfm_module_save(self._core, os.fsencode(os.fspath(path))))
 
     def __repr__(self):
@@ -105,5 +112,7 @@ class CoreModule(Module):
         return buf.value.decode()
 
     def __getstate__(self):
-        raise TypeError(f"{type(self).__name__} wraps a core module and cannot be pickled; "
-                        "save its state_dict() instead (dfm.save(model.state_dict(), path))")
+        raise TypeError(
+            f"{type(self).__name__} wraps a core module and cannot be pickled; "
+            "save its state_dict() instead (dfm.save(model.state_dict(), path))"
+        )

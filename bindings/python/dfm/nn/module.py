@@ -1,10 +1,12 @@
 """nn.Module: torch's module tree (registration by attribute assignment, state dicts,
 train/eval), subclassable in Python. Forward passes call core ops."""
+
 import collections
 import itertools
 from collections import OrderedDict
 
-from .._tensor import Tensor, device as _device, float32, float64, no_grad, to_dtype
+from .._tensor import Tensor, float32, float64, no_grad, to_dtype
+from .._tensor import device as _device
 from .parameter import Parameter
 
 _IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -23,8 +25,10 @@ class Module:
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() takes no arguments (Module.__init__ got "
-                            f"{len(args)} positional and {sorted(kwargs)} keyword arguments)")
+            raise TypeError(
+                f"{type(self).__name__}.__init__() takes no arguments (Module.__init__ got "
+                f"{len(args)} positional and {sorted(kwargs)} keyword arguments)"
+            )
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -40,8 +44,10 @@ class Module:
         self._check_ready("parameters")
         _check_name(name, self, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
-                            "(dfm.nn.Parameter or None required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                "(dfm.nn.Parameter or None required)"
+            )
         self._buffers.pop(name, None)
         self._modules.pop(name, None)
         self.__dict__.pop(name, None)
@@ -51,8 +57,9 @@ class Module:
         self._check_ready("buffers")
         _check_name(name, self, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
-                            "(dfm Tensor or None required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (dfm Tensor or None required)"
+            )
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         self.__dict__.pop(name, None)
@@ -83,8 +90,9 @@ class Module:
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                                "(dfm.nn.Parameter or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' (dfm.nn.Parameter or None expected)"
+                )
             params[name] = None
         elif isinstance(value, Module):
             if params is None:
@@ -92,13 +100,15 @@ class Module:
             self.add_module(name, value)
         elif d.get("_modules") is not None and name in d["_modules"]:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
-                                "(dfm.nn.Module or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' (dfm.nn.Module or None expected)"
+                )
             d["_modules"][name] = None
         elif d.get("_buffers") is not None and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(dfm.Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' (dfm.Tensor or None expected)"
+                )
             d["_buffers"][name] = value
         else:
             object.__setattr__(self, name, value)
@@ -137,8 +147,7 @@ class Module:
     def _local_state(self):
         """(name, tensor) pairs this module contributes to state_dict (without children)."""
         out = [(k, v) for k, v in self._parameters.items() if v is not None]
-        out += [(k, v) for k, v in self._buffers.items()
-                if v is not None and k not in self._non_persistent_buffers_set]
+        out += [(k, v) for k, v in self._buffers.items() if v is not None and k not in self._non_persistent_buffers_set]
         return out
 
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
@@ -252,16 +261,20 @@ class Module:
                 continue
             src = state_dict[key]
             if not isinstance(src, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
-                              f"object from checkpoint but received {type(src)}")
+                errors.append(
+                    f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
+                    f"object from checkpoint but received {type(src)}"
+                )
                 continue
             s_shape, d_shape = tuple(src.shape), tuple(dst.shape)
             if d_shape == () and s_shape == (1,):
                 src = src.reshape(())
                 s_shape = ()
             if s_shape != d_shape:
-                errors.append(f"size mismatch for {key}: copying a param with shape {src.shape} from checkpoint, "
-                              f"the shape in current model is {dst.shape}.")
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {src.shape} from checkpoint, "
+                    f"the shape in current model is {dst.shape}."
+                )
                 continue
             plan.append((dst, src))
         unexpected = [k for k in state_dict if k not in expected]
@@ -390,8 +403,12 @@ def _check_name(name, module, kind):
         raise KeyError(f'{kind} name can\'t be empty string ""')
     if "." in name:
         raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
-    if hasattr(type(module), name) and name not in module.__dict__.get("_parameters", {}) \
-            and name not in module.__dict__.get("_buffers", {}) and name not in module.__dict__.get("_modules", {}):
+    if (
+        hasattr(type(module), name)
+        and name not in module.__dict__.get("_parameters", {})
+        and name not in module.__dict__.get("_buffers", {})
+        and name not in module.__dict__.get("_modules", {})
+    ):
         raise KeyError(f"attribute '{name}' already exists")
 
 

@@ -5,6 +5,7 @@ broadcast when the model is wrapped, buffers again before each forward (broadcas
 and after each backward every gradient is the average over ranks, reduced in buckets that
 start while backward is still running. Works for any dfm.nn.Module, core-built or Python.
 """
+
 import ctypes
 
 from .._lib import C, Handle, check, handle_array
@@ -12,9 +13,21 @@ from .module import Module
 
 
 class DistributedDataParallel(Module):
-    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
-                 process_group=None, bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
-                 gradient_as_bucket_view=False, static_graph=False, **kwargs):
+    def __init__(
+        self,
+        module,
+        device_ids=None,
+        output_device=None,
+        dim=0,
+        broadcast_buffers=True,
+        process_group=None,
+        bucket_cap_mb=None,
+        find_unused_parameters=False,
+        check_reduction=False,
+        gradient_as_bucket_view=False,
+        static_graph=False,
+        **kwargs,
+    ):
         super().__init__()
         if process_group is not None:
             raise ValueError("dfm DistributedDataParallel: only the default process group (None) exists")

@@ -1,5 +1,6 @@
 """nn.Parameter: a Tensor that a Module registers as a parameter."""
-from .._tensor import Tensor, _wrap, _op, zeros
+
+from .._tensor import Tensor, _op, _wrap, zeros
 
 
 class Parameter(Tensor):
@@ -38,6 +39,7 @@ class Parameter(Tensor):
 
 def _retain(t):
     from .._lib import C, check
+
     check(C.dfm_tensor_retain(t._h))
     return t._h
 

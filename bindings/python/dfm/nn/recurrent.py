@@ -2,6 +2,7 @@
 Parameters (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse) and forward
 hands them to one core call (dfm_rnn / dfm_rnn_cell, torch's _VF.lstm and friends), which
 runs the fused kernels, handles batch_first and unbatched input, and records the gradients."""
+
 import ctypes
 import math
 import numbers
@@ -20,15 +21,30 @@ def _result(*outs):
 
 
 class RNNBase(Module):
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, device=None, dtype=None):
+    def __init__(
+        self,
+        mode,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
-                             "element being zeroed")
+            raise ValueError(
+                "dropout should be a number in range [0, 1] representing the probability of an element being zeroed"
+            )
         if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
-                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}"
+            )
         if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
             raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
         if hidden_size <= 0:
@@ -65,7 +81,7 @@ class RNNBase(Module):
     def all_weights(self):
         per = 4 if self.bias else 2
         w = self._flat_weights
-        return [w[i:i + per] for i in range(0, len(w), per)]
+        return [w[i : i + per] for i in range(0, len(w), per)]
 
     def flatten_parameters(self):
         """torch's cuDNN weight compaction: nothing to do on the CPU."""
@@ -92,9 +108,25 @@ class RNNBase(Module):
         weights = self._flat_weights
         arr, n = _lib.handle_array([w._h for w in weights])
         out, hn, cn = Handle(), Handle(), Handle()
-        check(C.dfm_rnn(self.mode.encode(), input._h, _h(h0), _h(c0), arr, n, bool(self.bias), int(self.num_layers),
-                        float(self.dropout), bool(self.training), bool(self.bidirectional), bool(self.batch_first),
-                        ctypes.byref(out), ctypes.byref(hn), ctypes.byref(cn)))
+        check(
+            C.dfm_rnn(
+                self.mode.encode(),
+                input._h,
+                _h(h0),
+                _h(c0),
+                arr,
+                n,
+                bool(self.bias),
+                int(self.num_layers),
+                float(self.dropout),
+                bool(self.training),
+                bool(self.bidirectional),
+                bool(self.batch_first),
+                ctypes.byref(out),
+                ctypes.byref(hn),
+                ctypes.byref(cn),
+            )
+        )
         output, h_n, c_n = _result(out, hn, cn)
         return (output, (h_n, c_n)) if lstm else (output, h_n)
 
@@ -180,8 +212,20 @@ class RNNCellBase(Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"{type(self).__name__}.forward(): input must be a dfm.Tensor, got {type(input).__name__}")
         h, c = Handle(), Handle()
-        check(C.dfm_rnn_cell(self._mode.encode(), input._h, _h(h0), _h(c0), self.weight_ih._h, self.weight_hh._h,
-                             _h(self.bias_ih), _h(self.bias_hh), ctypes.byref(h), ctypes.byref(c)))
+        check(
+            C.dfm_rnn_cell(
+                self._mode.encode(),
+                input._h,
+                _h(h0),
+                _h(c0),
+                self.weight_ih._h,
+                self.weight_hh._h,
+                _h(self.bias_ih),
+                _h(self.bias_hh),
+                ctypes.byref(h),
+                ctypes.byref(c),
+            )
+        )
         return _result(h, c)
 
     def extra_repr(self):

@@ -1,5 +1,6 @@
 """nn.Conv1d, the padding layers (Reflection/Replication/Zero/Constant/CircularPad), nn.PixelShuffle,
 nn.PixelUnshuffle and nn.AlphaDropout: thin modules over the core's ops (dfm_conv1d, dfm_pad, ...)."""
+
 from . import functional as F
 from . import init
 from .layers import Dropout, _conv_parameters
@@ -40,8 +41,20 @@ def reversed_padding(padding, kernel_size, dilation):
 
 
 class Conv1d(Module):
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
@@ -93,7 +106,9 @@ class _PadNd(Module):
         super().__init__()
         if isinstance(padding, (list, tuple)):
             if len(padding) != 2 * self.dims:
-                raise ValueError(f"{type(self).__name__}: padding must be an int or a {2 * self.dims}-tuple, got {padding}")
+                raise ValueError(
+                    f"{type(self).__name__}: padding must be an int or a {2 * self.dims}-tuple, got {padding}"
+                )
             self.padding = tuple(int(p) for p in padding)
         else:
             self.padding = (int(padding),) * (2 * self.dims)
@@ -112,6 +127,7 @@ def _pad_class(name, mode, dims, has_value=False, zero=False):
         if has_value and not args:
             raise TypeError(f"{name}.__init__() missing 1 required positional argument: 'value'")
         _PadNd.__init__(self, padding, value)
+
     return type(name, (_PadNd,), {"mode": mode, "dims": dims, "__init__": __init__, "__qualname__": name})
 
 

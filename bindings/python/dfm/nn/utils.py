@@ -1,4 +1,5 @@
 """dfm.nn.utils: gradient clipping (norm computed by core ops)."""
+
 from .._tensor import Tensor, no_grad, stack
 
 
@@ -8,6 +9,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = [g for g in (p.grad for p in parameters) if g is not None]
     if not grads:
         from .._tensor import zeros
+
         return zeros(())
     norm_type = float(norm_type)
     with no_grad():

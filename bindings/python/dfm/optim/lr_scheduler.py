@@ -1,4 +1,5 @@
 """torch.optim.lr_scheduler over the core's schedulers (one per parameter group)."""
+
 import ctypes
 import math
 
@@ -54,22 +55,30 @@ class LRScheduler:
     def state_dict(self):
         """torch's keys plus "_core": the core scheduler's counters and settings, one dict per group."""
         from .._dicts import dict_from_handle, owned_dict
+
         core = []
         for h in self._handles:
             out = Handle()
             check(C.dfm_scheduler_state_dict(h, ctypes.byref(out)))
             with owned_dict(out.value) as d:
                 core.append(dict_from_handle(d)[1])
-        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs), "_last_lr": list(self._last_lr),
-                "_core": core}
+        return {
+            "last_epoch": self.last_epoch,
+            "base_lrs": list(self.base_lrs),
+            "_last_lr": list(self._last_lr),
+            "_core": core,
+        }
 
     def load_state_dict(self, state_dict):
         """Restores the scheduler (not the optimizer's lr: load the optimizer's own state dict for that, as in torch)."""
         from .._dicts import dict_to_handle, owned_dict
+
         core = state_dict.get("_core")
         if not isinstance(core, list) or len(core) != len(self._handles):
-            raise ValueError(f"dfm: scheduler state_dict needs '_core' with one entry per parameter group "
-                             f"({len(self._handles)}), as written by state_dict()")
+            raise ValueError(
+                f"dfm: scheduler state_dict needs '_core' with one entry per parameter group "
+                f"({len(self._handles)}), as written by state_dict()"
+            )
         for h, meta in zip(self._handles, core):
             with owned_dict(dict_to_handle({}, meta, "scheduler state_dict")) as d:
                 check(C.dfm_scheduler_load_state_dict(h, d))
@@ -126,8 +135,18 @@ class ExponentialLR(LRScheduler):
 class ReduceLROnPlateau(LRScheduler):
     """Reduces the lr when `step(metric)` stops improving (the core keeps the counters)."""
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
-                 cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(
+        self,
+        optimizer,
+        mode="min",
+        factor=0.1,
+        patience=10,
+        threshold=1e-4,
+        threshold_mode="rel",
+        cooldown=0,
+        min_lr=0,
+        eps=1e-8,
+    ):
         if mode not in ("min", "max"):
             raise ValueError(f"mode {mode} is unknown!")
         if threshold_mode not in ("rel", "abs"):
@@ -139,9 +158,18 @@ class ReduceLROnPlateau(LRScheduler):
         super().__init__(optimizer)
 
     def _create(self, opt, out):
-        return C.dfm_scheduler_reduce_on_plateau(opt, self.mode == "max", float(self.factor), int(self.patience),
-                                                 float(self.threshold), self.threshold_mode == "rel",
-                                                 int(self.cooldown), float(self.min_lr), float(self.eps), out)
+        return C.dfm_scheduler_reduce_on_plateau(
+            opt,
+            self.mode == "max",
+            float(self.factor),
+            int(self.patience),
+            float(self.threshold),
+            self.threshold_mode == "rel",
+            int(self.cooldown),
+            float(self.min_lr),
+            float(self.eps),
+            out,
+        )
 
     def step(self, metrics, epoch=None):
         if epoch is not None:
@@ -157,9 +185,23 @@ class OneCycleLR(LRScheduler):
     """Stepped once per batch; with cycle_momentum the core also cycles the optimizer's
     momentum (SGD, RMSprop) or beta1 (Adam, AdamW)."""
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer,
+        max_lr,
+        total_steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        pct_start=0.3,
+        anneal_strategy="cos",
+        cycle_momentum=True,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        div_factor=25.0,
+        final_div_factor=1e4,
+        three_phase=False,
+        last_epoch=-1,
+    ):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
@@ -182,16 +224,26 @@ class OneCycleLR(LRScheduler):
 
     def _create(self, opt, out):
         i = len(self._handles)  # groups are created in order
-        return C.dfm_scheduler_one_cycle_lr(opt, float(self.max_lrs[i]), self.total_steps, self.pct_start,
-                                            self.anneal_strategy == "linear", bool(self.cycle_momentum),
-                                            float(self.base_momentums[i]), float(self.max_momentums[i]),
-                                            float(self.div_factor), float(self.final_div_factor), bool(self.three_phase),
-                                            out)
+        return C.dfm_scheduler_one_cycle_lr(
+            opt,
+            float(self.max_lrs[i]),
+            self.total_steps,
+            self.pct_start,
+            self.anneal_strategy == "linear",
+            bool(self.cycle_momentum),
+            float(self.base_momentums[i]),
+            float(self.max_momentums[i]),
+            float(self.div_factor),
+            float(self.final_div_factor),
+            bool(self.three_phase),
+            out,
+        )
 
     def step(self, epoch=None):
         if self.last_epoch + 1 > self.total_steps:
-            raise ValueError(f"Tried to step {self.last_epoch + 1} times. "
-                             f"The specified number of total steps is {self.total_steps}")
+            raise ValueError(
+                f"Tried to step {self.last_epoch + 1} times. The specified number of total steps is {self.total_steps}"
+            )
         super().step(epoch)
 
 
@@ -203,6 +255,7 @@ _LAMBDA_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, c
 
 class LambdaLR(LRScheduler):
     """lr = initial_lr * lr_lambda(epoch); the core calls the Python function back each step."""
+
     _multiplicative = False
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
@@ -226,6 +279,7 @@ class LambdaLR(LRScheduler):
                 if self._error is None:
                     self._error = e
                 return 1
+
         return _LAMBDA_FN(call)
 
     def _run(self, body):
@@ -247,6 +301,7 @@ class LambdaLR(LRScheduler):
 
 class MultiplicativeLR(LambdaLR):
     """lr = lr * lr_lambda(epoch) from epoch 1 on."""
+
     _multiplicative = True
 
 
@@ -271,8 +326,9 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _create(self, opt, out):
-        return C.dfm_scheduler_linear_lr(opt, float(self.start_factor), float(self.end_factor), int(self.total_iters),
-                                         out)
+        return C.dfm_scheduler_linear_lr(
+            opt, float(self.start_factor), float(self.end_factor), int(self.total_iters), out
+        )
 
 
 class PolynomialLR(LRScheduler):
@@ -311,11 +367,26 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 class CyclicLR(LRScheduler):
     """Stepped per batch; with cycle_momentum the core also cycles the optimizer's momentum or beta1."""
 
-    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular", gamma=1.0,
-                 scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8, max_momentum=0.9,
-                 last_epoch=-1):
+    def __init__(
+        self,
+        optimizer,
+        base_lr,
+        max_lr,
+        step_size_up=2000,
+        step_size_down=None,
+        mode="triangular",
+        gamma=1.0,
+        scale_fn=None,
+        scale_mode="cycle",
+        cycle_momentum=True,
+        base_momentum=0.8,
+        max_momentum=0.9,
+        last_epoch=-1,
+    ):
         if scale_fn is not None:
-            raise NotImplementedError("dfm: CyclicLR takes mode='triangular', 'triangular2' or 'exp_range', not a scale_fn")
+            raise NotImplementedError(
+                "dfm: CyclicLR takes mode='triangular', 'triangular2' or 'exp_range', not a scale_fn"
+            )
         if mode not in ("triangular", "triangular2", "exp_range"):
             raise ValueError(f"mode is invalid and scale_fn is None: {mode}")
         n = len(optimizer.param_groups)
@@ -334,9 +405,19 @@ class CyclicLR(LRScheduler):
     def _create(self, opt, out):
         i = len(self._handles)
         down = -1 if self.step_size_down is None else int(self.step_size_down)
-        return C.dfm_scheduler_cyclic_lr(opt, float(self.base_lrs_[i]), float(self.max_lrs[i]), self.step_size_up, down,
-                                         self.mode.encode(), float(self.gamma), bool(self.cycle_momentum),
-                                         float(self.base_momentums[i]), float(self.max_momentums[i]), out)
+        return C.dfm_scheduler_cyclic_lr(
+            opt,
+            float(self.base_lrs_[i]),
+            float(self.max_lrs[i]),
+            self.step_size_up,
+            down,
+            self.mode.encode(),
+            float(self.gamma),
+            bool(self.cycle_momentum),
+            float(self.base_momentums[i]),
+            float(self.max_momentums[i]),
+            out,
+        )
 
 
 def _check_children(schedulers, optimizer, name):
@@ -344,21 +425,27 @@ def _check_children(schedulers, optimizer, name):
         raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
     for i, s in enumerate(schedulers):
         if isinstance(s, ReduceLROnPlateau):
-            raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs "
-                             f"to be specified when calling `step`, but got one at index {i} in the given schedulers "
-                             "sequence.")
+            raise ValueError(
+                f"{name} does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs "
+                f"to be specified when calling `step`, but got one at index {i} in the given schedulers "
+                "sequence."
+            )
         if s.optimizer is not optimizer:
-            raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, but got scheduler at "
-                             f"index {i} to be different than the optimizer passed in.")
+            raise ValueError(
+                f"{name} expects all schedulers to belong to the same optimizer, but got scheduler at "
+                f"index {i} to be different than the optimizer passed in."
+            )
 
 
 class SequentialLR(LRScheduler):
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         _check_children(schedulers, optimizer, "SequentialLR")
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError("Sequential Schedulers expects number of schedulers provided to be one more than the number "
-                             f"of milestone points, but got number of schedulers {len(schedulers)} and the number of "
-                             f"milestones to be equal to {len(milestones)}")
+            raise ValueError(
+                "Sequential Schedulers expects number of schedulers provided to be one more than the number "
+                f"of milestone points, but got number of schedulers {len(schedulers)} and the number of "
+                f"milestones to be equal to {len(milestones)}"
+            )
         if last_epoch != -1:
             raise ValueError("dfm: schedulers start from last_epoch=-1 only")
         self._schedulers, self._milestones = list(schedulers), [int(m) for m in milestones]

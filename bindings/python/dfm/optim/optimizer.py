@@ -1,5 +1,6 @@
 """torch.optim over the core's optimizers: one core optimizer per parameter group, so
 every update is computed by the core (bitwise the same as Swift's)."""
+
 import ctypes
 
 from .._lib import C, Handle, check, handle_array
@@ -24,8 +25,10 @@ class Optimizer:
         self._cores = []  # one core optimizer handle per group
         self._lrs = []  # lr last given to each core optimizer
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
-                            f"but got {type(params).__name__}")
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                f"but got {type(params).__name__}"
+            )
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -99,6 +102,7 @@ class Optimizer:
         loss = None
         if closure is not None:
             from .._tensor import enable_grad
+
             with enable_grad():
                 loss = closure()
         self._sync_lr()
@@ -111,6 +115,7 @@ class Optimizer:
         """torch's layout: {"state": {index: {name: tensor}}, "param_groups": [...]}; the per-parameter
         state comes from the core (momentum buffers, Adam moments, step counts)."""
         from .._dicts import dict_from_handle, owned_dict
+
         self._sync_lr()
         state, groups, start = {}, [], 0
         for g, h in zip(self.param_groups, self._cores):
@@ -130,13 +135,15 @@ class Optimizer:
 
     def load_state_dict(self, state_dict):
         from .._dicts import dict_to_handle, owned_dict
+
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         for g, sg in zip(self.param_groups, groups):
             if len(g["params"]) != len(sg["params"]):
-                raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
-                                 "optimizer's group")
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
+                )
         for gi, (g, sg, h) in enumerate(zip(self.param_groups, groups, self._cores)):
             tensors = {}
             for local, idx in enumerate(sg["params"]):
@@ -163,43 +170,110 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, foreach=None, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
+    ):
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+            ),
+        )
 
     def _create(self, arr, n, g, out):
-        return C.dfm_optimizer_sgd(arr, n, float(g["lr"]), float(g["momentum"]), float(g["dampening"]),
-                                   float(g["weight_decay"]), bool(g["nesterov"]), bool(g["maximize"]), out)
+        return C.dfm_optimizer_sgd(
+            arr,
+            n,
+            float(g["lr"]),
+            float(g["momentum"]),
+            float(g["dampening"]),
+            float(g["weight_decay"]),
+            bool(g["nesterov"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 class Adam(Optimizer):
     _fn = "dfm_optimizer_adam"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+    ):
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= betas[0] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
         if not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+        super().__init__(
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize),
+        )
 
     def _create(self, arr, n, g, out):
         b1, b2 = g["betas"]
-        return getattr(C, self._fn)(arr, n, float(g["lr"]), float(b1), float(b2), float(g["eps"]),
-                                    float(g["weight_decay"]), bool(g["amsgrad"]), bool(g["maximize"]), out)
+        return getattr(C, self._fn)(
+            arr,
+            n,
+            float(g["lr"]),
+            float(b1),
+            float(b2),
+            float(g["eps"]),
+            float(g["weight_decay"]),
+            bool(g["amsgrad"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 class RMSprop(Optimizer):
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
-                 capturable=False, foreach=None, maximize=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -208,20 +282,52 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid momentum value: {momentum}")
         if not 0.0 <= alpha:
             raise ValueError(f"Invalid alpha value: {alpha}")
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
+        )
 
     def _create(self, arr, n, g, out):
-        return C.dfm_optimizer_rmsprop(arr, n, float(g["lr"]), float(g["alpha"]), float(g["eps"]),
-                                       float(g["weight_decay"]), float(g["momentum"]), bool(g["centered"]),
-                                       bool(g["maximize"]), out)
+        return C.dfm_optimizer_rmsprop(
+            arr,
+            n,
+            float(g["lr"]),
+            float(g["alpha"]),
+            float(g["eps"]),
+            float(g["weight_decay"]),
+            float(g["momentum"]),
+            bool(g["centered"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 class AdamW(Adam):
     _fn = "dfm_optimizer_adamw"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+    ):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
 
@@ -235,8 +341,19 @@ def _check_betas(betas, eps):
 
 
 class Adadelta(Optimizer):
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
-                 maximize=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1.0,
+        rho=0.9,
+        eps=1e-6,
+        weight_decay=0,
+        foreach=None,
+        *,
+        capturable=False,
+        maximize=False,
+        differentiable=False,
+    ):
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         if not 0.0 <= eps:
@@ -244,80 +361,213 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _create(self, arr, n, g, out):
-        return C.dfm_optimizer_adadelta(arr, n, float(g["lr"]), float(g["rho"]), float(g["eps"]),
-                                        float(g["weight_decay"]), bool(g["maximize"]), out)
+        return C.dfm_optimizer_adadelta(
+            arr, n, float(g["lr"]), float(g["rho"]), float(g["eps"]), float(g["weight_decay"]), bool(g["maximize"]), out
+        )
 
 
 class Adagrad(Optimizer):
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
-                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0,
+        weight_decay=0,
+        initial_accumulator_value=0,
+        eps=1e-10,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        fused=None,
+    ):
         if not 0.0 <= lr_decay:
             raise ValueError(f"Invalid lr_decay value: {lr_decay}")
         if not 0.0 <= initial_accumulator_value:
             raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                maximize=maximize,
+            ),
+        )
 
     def _create(self, arr, n, g, out):
-        return C.dfm_optimizer_adagrad(arr, n, float(g["lr"]), float(g["lr_decay"]), float(g["weight_decay"]),
-                                       float(g["initial_accumulator_value"]), float(g["eps"]), bool(g["maximize"]), out)
+        return C.dfm_optimizer_adagrad(
+            arr,
+            n,
+            float(g["lr"]),
+            float(g["lr_decay"]),
+            float(g["weight_decay"]),
+            float(g["initial_accumulator_value"]),
+            float(g["eps"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 class Adamax(Optimizer):
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
-                 maximize=False, differentiable=False, capturable=False):
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        capturable=False,
+    ):
         _check_betas(betas, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _create(self, arr, n, g, out):
         b1, b2 = g["betas"]
-        return C.dfm_optimizer_adamax(arr, n, float(g["lr"]), float(b1), float(b2), float(g["eps"]),
-                                      float(g["weight_decay"]), bool(g["maximize"]), out)
+        return C.dfm_optimizer_adamax(
+            arr,
+            n,
+            float(g["lr"]),
+            float(b1),
+            float(b2),
+            float(g["eps"]),
+            float(g["weight_decay"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 class NAdam(Optimizer):
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+    ):
         _check_betas(betas, eps)
         if not 0.0 <= momentum_decay:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum_decay=momentum_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+            ),
+        )
 
     def _create(self, arr, n, g, out):
         b1, b2 = g["betas"]
-        return C.dfm_optimizer_nadam(arr, n, float(g["lr"]), float(b1), float(b2), float(g["eps"]),
-                                     float(g["weight_decay"]), float(g["momentum_decay"]),
-                                     bool(g["decoupled_weight_decay"]), bool(g["maximize"]), out)
+        return C.dfm_optimizer_nadam(
+            arr,
+            n,
+            float(g["lr"]),
+            float(b1),
+            float(b2),
+            float(g["eps"]),
+            float(g["weight_decay"]),
+            float(g["momentum_decay"]),
+            bool(g["decoupled_weight_decay"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 class RAdam(Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
-                 *, foreach=None, maximize=False, capturable=False, differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+    ):
         _check_betas(betas, eps)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+            ),
+        )
 
     def _create(self, arr, n, g, out):
         b1, b2 = g["betas"]
-        return C.dfm_optimizer_radam(arr, n, float(g["lr"]), float(b1), float(b2), float(g["eps"]),
-                                     float(g["weight_decay"]), bool(g["decoupled_weight_decay"]), bool(g["maximize"]),
-                                     out)
+        return C.dfm_optimizer_radam(
+            arr,
+            n,
+            float(g["lr"]),
+            float(b1),
+            float(b2),
+            float(g["eps"]),
+            float(g["weight_decay"]),
+            bool(g["decoupled_weight_decay"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 class ASGD(Optimizer):
-    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
-                 maximize=False, differentiable=False, capturable=False):
-        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
-                                      maximize=maximize))
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lambd=1e-4,
+        alpha=0.75,
+        t0=1e6,
+        weight_decay=0,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+        capturable=False,
+    ):
+        super().__init__(
+            params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize)
+        )
 
     def _create(self, arr, n, g, out):
-        return C.dfm_optimizer_asgd(arr, n, float(g["lr"]), float(g["lambd"]), float(g["alpha"]), float(g["t0"]),
-                                    float(g["weight_decay"]), bool(g["maximize"]), out)
+        return C.dfm_optimizer_asgd(
+            arr,
+            n,
+            float(g["lr"]),
+            float(g["lambd"]),
+            float(g["alpha"]),
+            float(g["t0"]),
+            float(g["weight_decay"]),
+            bool(g["maximize"]),
+            out,
+        )
 
 
 # dfm_closure_fn: dfm_status (*)(void *user_data, double *loss)
@@ -327,15 +577,33 @@ _CLOSURE_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(c
 class LBFGS(Optimizer):
     """torch.optim.LBFGS: the core runs the iterations and calls `closure` back for each evaluation."""
 
-    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
-                 history_size=100, line_search_fn=None):
+    def __init__(
+        self,
+        params,
+        lr=1,
+        max_iter=20,
+        max_eval=None,
+        tolerance_grad=1e-7,
+        tolerance_change=1e-9,
+        history_size=100,
+        line_search_fn=None,
+    ):
         if line_search_fn not in (None, "strong_wolfe"):
             raise ValueError("only 'strong_wolfe' is supported")
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
-                                      tolerance_change=tolerance_change, history_size=history_size,
-                                      line_search_fn=line_search_fn))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                max_iter=max_iter,
+                max_eval=max_eval,
+                tolerance_grad=tolerance_grad,
+                tolerance_change=tolerance_change,
+                history_size=history_size,
+                line_search_fn=line_search_fn,
+            ),
+        )
 
     def add_param_group(self, param_group):
         if self.param_groups:
@@ -343,13 +611,23 @@ class LBFGS(Optimizer):
         super().add_param_group(param_group)
 
     def _create(self, arr, n, g, out):
-        return C.dfm_optimizer_lbfgs(arr, n, float(g["lr"]), int(g["max_iter"]), int(g["max_eval"]),
-                                     float(g["tolerance_grad"]), float(g["tolerance_change"]), int(g["history_size"]),
-                                     g["line_search_fn"] == "strong_wolfe", out)
+        return C.dfm_optimizer_lbfgs(
+            arr,
+            n,
+            float(g["lr"]),
+            int(g["max_iter"]),
+            int(g["max_eval"]),
+            float(g["tolerance_grad"]),
+            float(g["tolerance_change"]),
+            int(g["history_size"]),
+            g["line_search_fn"] == "strong_wolfe",
+            out,
+        )
 
     def step(self, closure):
         """Returns the loss of the closure's first evaluation, as torch does."""
         from .._tensor import enable_grad
+
         self._sync_lr()
         first, errors = [], []
 
@@ -367,8 +645,9 @@ class LBFGS(Optimizer):
 
         cb = _CLOSURE_FN(call)
         value = ctypes.c_double()
-        status = C.dfm_optimizer_step_closure(self._cores[0], ctypes.cast(cb, ctypes.c_void_p), None,
-                                              ctypes.byref(value))
+        status = C.dfm_optimizer_step_closure(
+            self._cores[0], ctypes.cast(cb, ctypes.c_void_p), None, ctypes.byref(value)
+        )
         if errors:
             raise errors[0]
         check(status)

@@ -1,2 +1,3 @@
 """dfm.utils: data loading."""
+
 from . import data  # noqa: F401

@@ -2,6 +2,7 @@
 
 Batches are assembled by the core (dfm.stack); Python only picks indices.
 """
+
 import collections.abc
 import math
 import numbers
@@ -74,6 +75,7 @@ class ConcatDataset(Dataset):
                 raise ValueError("absolute value of index should not exceed dataset length")
             idx += len(self)
         import bisect
+
         d = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[d - 1] if d > 0 else 0
         return self.datasets[d][idx - start]
@@ -92,7 +94,7 @@ def random_split(dataset, lengths, generator=None):
     perm = randperm(n).tolist()
     out, off = [], 0
     for ln in lengths:
-        out.append(Subset(dataset, perm[off:off + ln]))
+        out.append(Subset(dataset, perm[off : off + ln]))
         off += ln
     return out
 
@@ -132,8 +134,10 @@ def default_collate(batch):
             raise RuntimeError("each element in list of batch should be of equal size")
         cols = [default_collate(list(s)) for s in zip(*batch)]
         return cols if isinstance(elem, list) else tuple(cols) if not isinstance(elem, tuple) else tuple(cols)
-    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
-                    f"found {type(elem).__name__}")
+    raise TypeError(
+        f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+        f"found {type(elem).__name__}"
+    )
 
 
 class Sampler:
@@ -190,12 +194,26 @@ class BatchSampler(Sampler):
 
 
 class DataLoader:
-    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
-                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
-                 generator=None, prefetch_factor=None, persistent_workers=False, pin_memory_device=""):
+    def __init__(
+        self,
+        dataset,
+        batch_size=1,
+        shuffle=None,
+        sampler=None,
+        batch_sampler=None,
+        num_workers=0,
+        collate_fn=None,
+        pin_memory=False,
+        drop_last=False,
+        timeout=0,
+        worker_init_fn=None,
+        generator=None,
+        prefetch_factor=None,
+        persistent_workers=False,
+        pin_memory_device="",
+    ):
         if num_workers < 0:
-            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
-                             "multiprocessing.")
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.")
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -204,8 +222,9 @@ class DataLoader:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
-                                 "and drop_last")
+                raise ValueError(
+                    "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
+                )
             self.batch_size = None
         if sampler is None:
             sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
@@ -213,8 +232,9 @@ class DataLoader:
         if batch_sampler is None and batch_size is not None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.batch_sampler = batch_sampler
-        self.collate_fn = collate_fn if collate_fn is not None else (
-            default_collate if batch_sampler is not None else (lambda x: x))
+        self.collate_fn = (
+            collate_fn if collate_fn is not None else (default_collate if batch_sampler is not None else (lambda x: x))
+        )
 
     def __iter__(self):
         if self.batch_sampler is None:
@@ -237,9 +257,12 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
         if num_replicas is None or rank is None:
             from .. import distributed as dist
+
             if not dist.is_initialized():
-                raise RuntimeError("Requires distributed package to be available (init_process_group first, "
-                                   "or pass num_replicas and rank)")
+                raise RuntimeError(
+                    "Requires distributed package to be available (init_process_group first, "
+                    "or pass num_replicas and rank)"
+                )
             num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
             rank = dist.get_rank() if rank is None else rank
         if rank >= num_replicas or rank < 0:
@@ -253,11 +276,23 @@ class DistributedSampler(Sampler):
 
     def _indices(self, shuffle):
         import ctypes
+
         from .._lib import C, Handle, check
         from .._tensor import _wrap
+
         h = Handle()
-        check(C.dfm_dist_sampler_indices(len(self.dataset), self.num_replicas, self.rank, shuffle, self.seed,
-                                         self.epoch, self.drop_last, ctypes.byref(h)))
+        check(
+            C.dfm_dist_sampler_indices(
+                len(self.dataset),
+                self.num_replicas,
+                self.rank,
+                shuffle,
+                self.seed,
+                self.epoch,
+                self.drop_last,
+                ctypes.byref(h),
+            )
+        )
         return _wrap(h.value).tolist()
 
     def __iter__(self):
@@ -274,6 +309,7 @@ def _distributed_submodule():
     # torch.utils.data.distributed.DistributedSampler: the same class under torch's module path.
     import sys
     import types
+
     m = types.ModuleType(__name__ + ".distributed")
     m.DistributedSampler = DistributedSampler
     sys.modules[m.__name__] = m

@@ -1,6 +1,7 @@
 """dfm.vision: torchvision's shape over dfm, so `import dfm.vision as torchvision` (or
 `from dfm.vision import datasets, transforms, models, utils`, or
 `from dfm.vision.datasets import MNIST`) runs torchvision-based scripts."""
+
 import sys
 
 from .. import datasets, transforms  # noqa: F401

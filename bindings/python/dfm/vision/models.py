@@ -3,6 +3,7 @@ attribute names (conv1, bn1, relu, maxpool, layer1..4, avgpool, fc), state_dict 
 initialisation, so scripts can replace children (`model.fc = nn.Linear(...)`) and slice
 `model.children()` as with torchvision. Every layer runs its core op; the core's own
 ResNet (dfm.models.resnet18, dfm_module_resnet in C) is the same architecture."""
+
 from .. import nn
 from ..models import *  # noqa: F401,F403  (the DFM models next to torchvision's)
 from ..nn import init
@@ -89,8 +90,9 @@ class ResNet(nn.Module):
     def _make_layer(self, block, planes, blocks, stride=1):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(_conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
+            downsample = nn.Sequential(
+                _conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
+            )
         layers = [block(self.inplanes, planes, stride, downsample)]
         self.inplanes = planes * block.expansion
         layers += [block(self.inplanes, planes) for _ in range(1, blocks)]

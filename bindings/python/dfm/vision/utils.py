@@ -1,5 +1,6 @@
 """torchvision.utils.make_grid and save_image: tiling with core ops (cat, clamp, arithmetic)
 and pixel copies, PNG encoding in the core (dfm_save_png)."""
+
 import math
 import os
 
@@ -7,8 +8,7 @@ from .._lib import C, check
 from .._tensor import Tensor, cat, full, stack
 
 
-def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scale_each=False, pad_value=0.0,
-              **kwargs):
+def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scale_each=False, pad_value=0.0, **kwargs):
     """A (3, H', W') grid of the images in `tensor` ((B, C, H, W), a list of (C, H, W), or one image)."""
     if "range" in kwargs:  # torchvision's old name
         value_range = kwargs.pop("range")
@@ -55,7 +55,7 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
         for x in range(xmaps):
             if k >= nmaps:
                 break
-            grid[:, y * height + padding:(y + 1) * height, x * width + padding:(x + 1) * width] = tensor[k]
+            grid[:, y * height + padding : (y + 1) * height, x * width + padding : (x + 1) * width] = tensor[k]
             k += 1
     return grid
 

@@ -1,4 +1,5 @@
 """Shared start of the MPI worker scripts: the checkout's package (as conftest.py), one thread."""
+
 import os
 import sys
 
@@ -14,7 +15,9 @@ dfm.set_num_threads(1)
 def param_digest(model):
     """sha256 of every parameter's bytes, in order, as a uint8 tensor (compared across ranks)."""
     import hashlib
+
     import numpy as np
+
     h = hashlib.sha256()
     for p in model.parameters():
         h.update(p.detach().numpy().tobytes())

@@ -1,4 +1,5 @@
 """mpirun -np 2: all_reduce (every op), broadcast, all_gather, barrier on several dtypes and shapes."""
+
 import numpy as np
 from _setup import dfm, dist
 
@@ -23,8 +24,12 @@ checked = 0
 for dt, npdt in DTYPES:
     for shape in SHAPES:
         mine, all_ = values(r, shape, npdt), [values(k, shape, npdt) for k in range(n)]
-        ops = [(dist.ReduceOp.SUM, sum(all_)), (dist.ReduceOp.MAX, np.maximum(*all_)),
-               (dist.ReduceOp.MIN, np.minimum(*all_)), (dist.ReduceOp.PRODUCT, all_[0] * all_[1])]
+        ops = [
+            (dist.ReduceOp.SUM, sum(all_)),
+            (dist.ReduceOp.MAX, np.maximum(*all_)),
+            (dist.ReduceOp.MIN, np.minimum(*all_)),
+            (dist.ReduceOp.PRODUCT, all_[0] * all_[1]),
+        ]
         if dt in (dfm.float32, dfm.float64):
             ops.append((dist.ReduceOp.AVG, (all_[0] + all_[1]) / 2))
         for op, want in ops:

@@ -5,6 +5,7 @@ holds bitwise identical parameters after every step.
 argv[1]: float64 (compared to 1e-10) or float32 (compared to 1e-5; the bitwise rank check is the
 same in both).
 """
+
 import sys
 
 import numpy as np
@@ -39,7 +40,7 @@ worst = 0.0
 for step in range(STEPS):
     x = dfm.from_numpy(rng.standard_normal((n * PER_RANK, 6))).to(dtype)
     y = dfm.from_numpy(rng.randint(0, 3, size=n * PER_RANK).astype(np.int64))
-    xr, yr = x[r * PER_RANK:(r + 1) * PER_RANK], y[r * PER_RANK:(r + 1) * PER_RANK]
+    xr, yr = x[r * PER_RANK : (r + 1) * PER_RANK], y[r * PER_RANK : (r + 1) * PER_RANK]
     loss = nn.functional.cross_entropy(ddp(xr), yr)
     opt.zero_grad()
     loss.backward()

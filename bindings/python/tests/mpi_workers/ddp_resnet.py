@@ -3,6 +3,7 @@ from rank 0 before each forward) equals PyTorch DDP over gloo with the same weig
 per-rank data: fixture of tools/fixtures/ddp_resnet.py, float64, compared to 1e-9 relative.
 Parameters are also bitwise identical on both ranks after every step. argv[1]: the fixture file.
 """
+
 import json
 import os
 import sys
@@ -20,8 +21,14 @@ fx, meta = load_file_with_metadata(sys.argv[1])
 c = json.loads(meta["config"])
 assert dist.get_world_size() == c["world_size"]
 
-model = dfm.models.ResNet18(frontend=c["frontend"], fb_filters=c["fb_filters"], n_classes=c["n_classes"],
-                            shape=tuple(c["shape"]), in_channels=c["in_channels"], state_init_std=c["state_init_std"])
+model = dfm.models.ResNet18(
+    frontend=c["frontend"],
+    fb_filters=c["fb_filters"],
+    n_classes=c["n_classes"],
+    shape=tuple(c["shape"]),
+    in_channels=c["in_channels"],
+    state_init_std=c["state_init_std"],
+)
 # The deterministic weights (as deterministic_weights.apply: aliases take the first key's values),
 # on rank 0 only: the wrap must carry them to rank 1.
 if r == 0:
@@ -56,13 +63,15 @@ for s in range(c["steps"]):
     loss.backward()
     opt.step()
     want = float(fx[f"loss/rank{r}/step{s}"])
-    assert abs(float(loss) - want) <= 1e-9 * max(1.0, abs(want)), f"rank {r} step {s}: loss {float(loss)} vs torch {want}"
+    assert abs(float(loss) - want) <= 1e-9 * max(1.0, abs(want)), (
+        f"rank {r} step {s}: loss {float(loss)} vs torch {want}"
+    )
     assert same_on_all_ranks(param_digest(model)), f"step {s}: parameters differ between ranks"
     if r == 0:
         checked = 0
         for kind, tensors in (("param", params), ("buffer", buffers)):
             for key in [k for k in fx if k.startswith(f"{kind}/step{s}/")]:
-                name = key[len(f"{kind}/step{s}/"):]
+                name = key[len(f"{kind}/step{s}/") :]
                 got, ref = sampled(tensors[name]), fx[key].numpy()
                 d = float(np.abs(got - ref).max() / max(1e-3, np.abs(ref).max()))
                 worst = max(worst, d)

@@ -1,5 +1,6 @@
 """mpirun -np 2: trains with DDP until killed; rank 0 writes a checkpoint (safetensors, atomic)
 after every step; each rank writes its pid to <dir>/pid.<rank> once training runs. argv[1]: dir."""
+
 import os
 import sys
 
