@@ -4,6 +4,37 @@ import builtins
 
 from ._tensor import Tensor, _op, _write_out
 
+# torch.<name>(input, ...) for these is Tensor.<name> (made by _method below).
+_METHODS = [
+    "sin",
+    "cos",
+    "log1p",
+    "expm1",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "sign",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "clamp_min",
+    "clamp_max",
+    "sort",
+    "argsort",
+    "topk",
+    "amax",
+    "amin",
+    "var",
+    "std",
+    "norm",
+    "logsumexp",
+    "gather",
+    "cumsum",
+    "scatter",
+    "scatter_add",
+]
+
 __all__ = [
     "add",
     "sub",
@@ -81,34 +112,7 @@ __all__ = [
     "nonzero",
     "argwhere",
     "masked_select",
-    "sin",
-    "cos",
-    "log1p",
-    "expm1",
-    "floor",
-    "ceil",
-    "round",
-    "trunc",
-    "sign",
-    "isnan",
-    "isinf",
-    "isfinite",
-    "clamp_min",
-    "clamp_max",
-    "sort",
-    "argsort",
-    "topk",
-    "amax",
-    "amin",
-    "var",
-    "std",
-    "norm",
-    "logsumexp",
-    "gather",
-    "cumsum",
-    "scatter",
-    "scatter_add",
-]
+] + _METHODS
 
 
 def _t(x):
@@ -425,35 +429,7 @@ def _method(name):
     return fn
 
 
-for _name in [
-    "sin",
-    "cos",
-    "log1p",
-    "expm1",
-    "floor",
-    "ceil",
-    "round",
-    "trunc",
-    "sign",
-    "isnan",
-    "isinf",
-    "isfinite",
-    "clamp_min",
-    "clamp_max",
-    "sort",
-    "argsort",
-    "topk",
-    "amax",
-    "amin",
-    "var",
-    "std",
-    "norm",
-    "logsumexp",
-    "gather",
-    "cumsum",
-    "scatter",
-    "scatter_add",
-]:
+for _name in _METHODS:
     globals()[_name] = _method(_name)
 del _name
 
