@@ -174,12 +174,9 @@ func attention(
                         for j in 0..<S { row[j] = fill }
                         continue
                     }
+                    for j in 0..<S { row[j] = R.expv(row[j] - mx) }  // vectorises; the sum below cannot
                     var sum: R = 0
-                    for j in 0..<S {
-                        let e = R.exp(row[j] - mx)
-                        row[j] = e
-                        sum += e
-                    }
+                    for j in 0..<S { sum += row[j] }
                     let inv = 1 / sum
                     for j in 0..<S { row[j] *= inv }
                 }

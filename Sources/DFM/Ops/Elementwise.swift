@@ -215,16 +215,8 @@ public func relu(_ a: Tensor) throws -> Tensor {
 
 /// GELU, exact erf form: x·Φ(x).
 public func gelu(_ a: Tensor) throws -> Tensor {
-    let out = try EW.map(a, op: "gelu") { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678118654752)) }
-    return record("gelu", out, [a]) { g in
-        [
-            try EW.zip(g, a, op: "gelu_backward") { g, x in
-                let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
-                let pdf = Foundation.exp(-0.5 * x * x) * 0.39894228040143268
-                return g * (cdf + x * pdf)
-            }
-        ]
-    }
+    let out = try EW.map(a, op: "gelu", FloatOps.Gelu())
+    return record("gelu", out, [a]) { g in [try EW.zip(g, a, op: "gelu_backward", FloatOps.GeluBackward())] }
 }
 
 public func sigmoid(_ a: Tensor) throws -> Tensor {

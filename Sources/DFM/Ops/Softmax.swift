@@ -62,15 +62,12 @@ private func softmaxForward<S: Real>(
                 for c in 0..<n { mx = Swift.max(mx, xr[c]) }
                 var s: S = 0
                 if log {
-                    for c in 0..<n { s += S.exp(xr[c] - mx) }
+                    for c in 0..<n { s += S.expv(xr[c] - mx) }
                     let ls = S.log(s)
                     for c in 0..<n { yr[c] = (xr[c] - mx) - ls }
                 } else {
-                    for c in 0..<n {
-                        let e = S.exp(xr[c] - mx)
-                        yr[c] = e
-                        s += e
-                    }
+                    for c in 0..<n { yr[c] = S.expv(xr[c] - mx) }
+                    for c in 0..<n { s += yr[c] }
                     let inv = 1 / s
                     for c in 0..<n { yr[c] *= inv }
                 }
@@ -99,7 +96,7 @@ private func softmaxForward<S: Real>(
             if log {
                 for c in 0..<n {
                     let xr = x + base + c * inner
-                    for j in 0..<w { s[j] += S.exp(xr[j] - mx[j]) }
+                    for j in 0..<w { s[j] += S.expv(xr[j] - mx[j]) }
                 }
                 for j in 0..<w { s[j] = S.log(s[j]) }
                 for c in 0..<n {
@@ -112,7 +109,7 @@ private func softmaxForward<S: Real>(
                     let xr = x + base + c * inner
                     let yr = y + base + c * inner
                     for j in 0..<w {
-                        let e = S.exp(xr[j] - mx[j])
+                        let e = S.expv(xr[j] - mx[j])
                         yr[j] = e
                         s[j] += e
                     }
@@ -142,7 +139,7 @@ private func softmaxBackward<S: Real>(
                 var s: S = 0
                 if log {
                     for c in 0..<n { s += gr[c] }
-                    for c in 0..<n { o[c] = gr[c] - S.exp(yr[c]) * s }
+                    for c in 0..<n { o[c] = gr[c] - S.expv(yr[c]) * s }
                 } else {
                     for c in 0..<n { s += gr[c] * yr[c] }
                     for c in 0..<n { o[c] = yr[c] * (gr[c] - s) }
@@ -167,7 +164,7 @@ private func softmaxBackward<S: Real>(
                 }
                 for c in 0..<n {
                     let off = base + c * inner
-                    for j in 0..<w { gx[off + j] = g[off + j] - S.exp(y[off + j]) * s[j] }
+                    for j in 0..<w { gx[off + j] = g[off + j] - S.expv(y[off + j]) * s[j] }
                 }
             } else {
                 for c in 0..<n {

@@ -14,6 +14,10 @@ protocol Real: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWid
     static func expm1(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
     static func erf(_ x: Self) -> Self
+    /// exp and the standard normal CDF Φ for hot loops: branch-free float32 code that vectorises
+    /// (Kernels/FastMath.swift, a few ulp), libm in float64.
+    static func expv(_ x: Self) -> Self
+    static func normalCDF(_ x: Self) -> Self
     static func sin(_ x: Self) -> Self
     static func cos(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
@@ -46,6 +50,8 @@ extension Float: Real {
     @inline(__always) static func expm1(_ x: Float) -> Float { Foundation.expm1(x) }
     @inline(__always) static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
     @inline(__always) static func erf(_ x: Float) -> Float { Foundation.erf(x) }
+    @inline(__always) static func expv(_ x: Float) -> Float { FastMath.exp(x) }
+    @inline(__always) static func normalCDF(_ x: Float) -> Float { FastMath.normalCDF(x) }
     @inline(__always) static func sin(_ x: Float) -> Float { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Float) -> Float { Foundation.cos(x) }
     @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
@@ -90,6 +96,8 @@ extension Double: Real {
     @inline(__always) static func expm1(_ x: Double) -> Double { Foundation.expm1(x) }
     @inline(__always) static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
     @inline(__always) static func erf(_ x: Double) -> Double { Foundation.erf(x) }
+    @inline(__always) static func expv(_ x: Double) -> Double { Foundation.exp(x) }
+    @inline(__always) static func normalCDF(_ x: Double) -> Double { 0.5 * (1 + Foundation.erf(x * 0.707_106_781_186_547_52)) }
     @inline(__always) static func sin(_ x: Double) -> Double { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Double) -> Double { Foundation.cos(x) }
     @inline(__always) static func pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
