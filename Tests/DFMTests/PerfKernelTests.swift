@@ -96,6 +96,28 @@ final class PerfKernelTests: XCTestCase {
         try convBothWays(x: [2, 3, 1, 4], w: [4, 3, 3, 3], stride: 1, padding: 1)
     }
 
+    /// The live-tap weights cached inside a scope: the same numbers as without it, a weight
+    /// changed between scopes is seen, and non-leaf weights (new tensors that may reuse a freed
+    /// address) are never served from the cache.
+    func testLiveWeightCacheScope() throws {
+        var r = SplitMix(seed: 3)
+        let x = r.tensor([2, 4, 1, 1])  // 1×1 planes with padding 1: only the centre tap is live
+        let w = r.tensor([5, 4, 3, 3])
+        let plain = try conv2d(x, w, padding: [1]).toArray()
+        try LiveWeightCache.scope {
+            XCTAssertEqual(try conv2d(x, w, padding: [1]).toArray(), plain)
+            XCTAssertEqual(try conv2d(x, w, padding: [1]).toArray(), plain)  // from the cache
+            for k in 1...4 {  // non-leaf weights, created and freed inside the scope
+                let wk = try mul(try w.requiresGrad(), Double(k))
+                XCTAssertFalse(wk.isLeaf)
+                assertClose(try conv2d(x, wk, padding: [1]).toArray(), plain.map { $0 * Float(k) }, atol: 1e-5)
+            }
+        }
+        try GradMode.noGrad { try w.copy_(try mul(w, 2)) }
+        let doubled = try LiveWeightCache.scope { try conv2d(x, w, padding: [1]).toArray() }
+        assertClose(doubled, plain.map { $0 * 2 }, atol: 1e-5)
+    }
+
     /// A leaf used several times and gradients that rules hand on unchanged (add returns the same
     /// tensor for both inputs): in-place accumulation must never write into a shared tensor.
     func testGradientAccumulationWithAliasedGrads() throws {

@@ -96,7 +96,8 @@ public enum Autograd {
         for k in pendingEdges.keys { if let o = watched[k] { observers[ObjectIdentifier(o)] = o } }
 
         do {
-            try GradMode.noGrad {
+            // Parameters do not change during backward: pruned convs gather their live taps once.
+            try LiveWeightCache.scope { try GradMode.noGrad {
                 var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
                 // Sums this backward allocated and nothing else references: later contributions are
                 // added into them in place (a weight used in T steps gets one buffer, not T). A sum
@@ -157,7 +158,7 @@ public enum Autograd {
                         order[i] = nil
                     }
                 }
-            }
+            } }
         } catch {
             for o in observers.values { o.backwardAbandoned() }
             throw error

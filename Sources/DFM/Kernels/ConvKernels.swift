@@ -245,20 +245,34 @@ enum ConvKernels {
 
     // MARK: GEMM path
 
-    /// The weight as (o, c·ntaps) with only the live taps' columns (g.live must be set).
-    static func liveWeight<S: Real>(_ wt: UnsafePointer<S>, _ g: ConvGeom, _ op: String) throws -> (
-        ptr: UnsafeMutablePointer<S>, count: Int
-    ) {
+    /// Runs `body` with the weight as (o, c·ntaps) holding only the live taps' columns (the
+    /// full weight when no tap is pruned). A leaf `owner` (a parameter) inside a
+    /// `LiveWeightCache.scope` is gathered once per scope; otherwise into scratch per call.
+    static func withLiveWeight<S: Real, R>(
+        _ wt: UnsafePointer<S>, _ g: ConvGeom, owner: Tensor?, _ op: String,
+        _ body: (UnsafePointer<S>) throws -> R
+    ) throws -> R {
+        guard g.live != nil else { return try body(wt) }
+        if let owner, owner.isLeaf,
+            let cached = try LiveWeightCache.shared.lookup(owner, wt, g, build: { gatherLive(wt, g, into: $0) })
+        {
+            return try body(cached)
+        }
+        let buf = try ScratchPool.shared.take(g.o * g.c * (g.live?.count ?? 0), op, as: S.self)
+        defer { ScratchPool.shared.give(buf) }
+        gatherLive(wt, g, into: buf.ptr)
+        return try body(buf.ptr)
+    }
+
+    /// Copies the live taps' columns of the weight (o·c rows of kh·kw taps) into d (o·c rows of nt).
+    static func gatherLive<S: Real>(_ wt: UnsafePointer<S>, _ g: ConvGeom, into d: UnsafeMutablePointer<S>) {
         let live = g.live ?? []
         let nt = live.count
         let taps = g.kh * g.kw
-        let rows = g.o * g.c
-        let buf = try ScratchPool.shared.take(rows * nt, op, as: S.self)
-        let d = buf.ptr
         // A strided gather over the whole weight (memory-bound): unsafe buffers, no Array access
         // in the inner loop, and the single live tap (1×1 planes) as a plain strided copy.
         live.withUnsafeBufferPointer { lv in
-            Parallel.chunks(rows, costPerItem: taps) { r in
+            Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
                 if nt == 1 {
                     let src = wt + lv[0]
                     for row in r { d[row] = src[row * taps] }
@@ -271,7 +285,6 @@ enum ConvKernels {
                 }
             }
         }
-        return buf
     }
 
     /// Runs `body` with the scratch both passes use for a chunk of up to `g.samplesPerChunk`
@@ -305,15 +318,21 @@ enum ConvKernels {
     /// out (n, o, oh, ow) = conv(x, w) + bias.
     static func forward<S: Real>(
         _ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
-        _ g: ConvGeom, _ out: UnsafeMutablePointer<S>
+        _ g: ConvGeom, _ out: UnsafeMutablePointer<S>, weightOwner: Tensor? = nil
     ) throws {
         if g.isDepthwise {
             depthwiseForward(x, wtFull, bias, g, out)
             return
         }
-        let wlBuf = g.live == nil ? nil : try liveWeight(wtFull, g, "conv2d")
-        defer { wlBuf.map { ScratchPool.shared.give($0) } }
-        let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
+        try withLiveWeight(wtFull, g, owner: weightOwner, "conv2d") { wt in
+            try forwardGemm(x, wt, bias, g, out)
+        }
+    }
+
+    private static func forwardGemm<S: Real>(
+        _ x: UnsafePointer<S>, _ wt: UnsafePointer<S>, _ bias: UnsafePointer<S>?,
+        _ g: ConvGeom, _ out: UnsafeMutablePointer<S>
+    ) throws {
         let nbMax = g.samplesPerChunk
         let l = g.l
         try withChunkScratch(g, "conv2d", S.self) { cols, y in
@@ -354,7 +373,7 @@ enum ConvKernels {
     /// Gradients of conv for the input (dx, fully written) and weight (dw, fully written).
     static func backward<S: Real>(
         _ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
-        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?
+        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?, weightOwner: Tensor? = nil
     ) throws {
         if g.isDepthwise {
             if let dx { depthwiseInputGrad(wtFull, gy, g, dx) }
@@ -364,11 +383,22 @@ enum ConvKernels {
         // With pruned taps the scatter at the end writes every element of dw (dead taps 0).
         if let dwFull, g.live == nil || g.n == 0 { dwFull.update(repeating: 0, count: g.o * g.kg) }
         if g.n == 0 { return }
-        // Pruned taps: GEMMs on the live columns of the weight, and the live part of the weight
-        // gradient in scratch, scattered into dw (dead taps get 0) at the end.
-        let wlBuf = g.live != nil && dx != nil ? try liveWeight(wtFull, g, "conv2d_backward") : nil
-        defer { wlBuf.map { ScratchPool.shared.give($0) } }
-        let wt = wlBuf.map { UnsafePointer($0.ptr) } ?? wtFull
+        // Pruned taps: GEMMs on the live columns of the weight (only dx reads it), and the live
+        // part of the weight gradient in scratch, scattered into dw (dead taps get 0) at the end.
+        if dx == nil {
+            try backwardGemm(x, wtFull, gy, g, dx: dx, dw: dwFull)
+        } else {
+            try withLiveWeight(wtFull, g, owner: weightOwner, "conv2d_backward") { wt in
+                try backwardGemm(x, wt, gy, g, dx: dx, dw: dwFull)
+            }
+        }
+    }
+
+    /// `backward` after the live-tap gather: `wt` holds only the live columns when g.live is set.
+    private static func backwardGemm<S: Real>(
+        _ x: UnsafePointer<S>, _ wt: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
+        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?
+    ) throws {
         let dwlBuf =
             g.live != nil && dwFull != nil
             ? try ScratchPool.shared.take(g.o * g.kgLive, "conv2d_backward", as: S.self) : nil
@@ -666,5 +696,58 @@ public enum KernelBench {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         return best
+    }
+}
+
+/// Live-tap weights gathered once per scope. Inside `LiveWeightCache.scope { }` (a feedback
+/// model's T steps, one backward pass) parameters do not change, so a conv with pruned taps
+/// gathers the live columns of a leaf weight once instead of at every step (at 1×1 and 2×2
+/// planes that gather reads the whole 3×3 weight, several MB per conv). Entries keep their
+/// weight alive, so no address is reused within a scope; the outermost scope's end frees them.
+/// A weight changed in place inside a scope (a forward pre-hook writing into a parameter) is
+/// the one case this does not see.
+final class LiveWeightCache: @unchecked Sendable {
+    static let shared = LiveWeightCache()
+    private struct Key: Hashable {
+        let address: UnsafeRawPointer
+        let live: [Int]
+        let rows: Int
+        let taps: Int
+        let elementSize: Int
+    }
+    private var entries: [Key: (owner: Tensor, ptr: UnsafeMutableRawPointer)] = [:]
+    private var depth = 0
+    private let lock = NSLock()
+
+    static func scope<R>(_ body: () throws -> R) rethrows -> R {
+        shared.lock.withLock { shared.depth += 1 }
+        defer {
+            shared.lock.withLock {
+                shared.depth -= 1
+                if shared.depth == 0 {
+                    for e in shared.entries.values { e.ptr.deallocate() }
+                    shared.entries.removeAll()
+                }
+            }
+        }
+        return try body()
+    }
+
+    /// The cached live weight of `owner` (built by `build` on first use), or nil outside a scope.
+    func lookup<S: Real>(
+        _ owner: Tensor, _ wt: UnsafePointer<S>, _ g: ConvGeom, build: (UnsafeMutablePointer<S>) -> Void
+    ) throws -> UnsafePointer<S>? {
+        let live = g.live ?? []
+        let key = Key(
+            address: UnsafeRawPointer(wt), live: live, rows: g.o * g.c, taps: g.kh * g.kw,
+            elementSize: MemoryLayout<S>.size)
+        lock.lock()
+        defer { lock.unlock() }
+        guard depth > 0 else { return nil }
+        if let e = entries[key] { return UnsafePointer(e.ptr.assumingMemoryBound(to: S.self)) }
+        let ptr = try ConvKernels.scratch(g.o * g.c * live.count, "conv2d", as: S.self)
+        build(ptr)
+        entries[key] = (owner, UnsafeMutableRawPointer(ptr))
+        return UnsafePointer(ptr)
     }
 }

@@ -14,17 +14,20 @@ public func runEquilibrium(
     guard T >= 0 else { throw DFMError.invalid("forward", "T must be non-negative, got \(T)") }
     guard !atol.isNaN else { throw DFMError.invalid("forward", "atol must not be NaN") }
     guard T > 0 else { return 0 }
-    var t = 0
-    var ePrev = Double.infinity
-    for _ in 0..<(T - 1) {
+    // The parameters are the same at every step: pruned convs gather their live taps once.
+    return try LiveWeightCache.scope {
+        var t = 0
+        var ePrev = Double.infinity
+        for _ in 0..<(T - 1) {
+            state = try step(state, t)
+            t += 1
+            let e = Double(try GradMode.noGrad { try sum(try abs(state)) }.item())
+            if Swift.abs(e - ePrev) <= Double(atol) { break }
+            ePrev = e
+        }
         state = try step(state, t)
-        t += 1
-        let e = Double(try GradMode.noGrad { try sum(try abs(state)) }.item())
-        if Swift.abs(e - ePrev) <= Double(atol) { break }
-        ePrev = e
+        return t + 1
     }
-    state = try step(state, t)
-    return t + 1
 }
 
 /// The initial state of a feedback model: N(0, std²) (from the global generator, drawn in

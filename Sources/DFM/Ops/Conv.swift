@@ -136,14 +136,15 @@ private func conv2dRun<S: Real>(
 ) throws -> Tensor {
     let op = "conv2d"
     let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
-    try ConvKernels.forward(x.p(S.self), weight.p(S.self), bias?.p(S.self), g, out.p(S.self))
+    try ConvKernels.forward(x.p(S.self), weight.p(S.self), bias?.p(S.self), g, out.p(S.self), weightOwner: weight)
 
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return record(op, out, inputs) { gy in
         let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "conv2d_backward") : nil
         let dw =
             weight.requiresGrad ? try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "conv2d_backward") : nil
-        try ConvKernels.backward(x.p(S.self), weight.p(S.self), gy.p(S.self), g, dx: dx?.p(S.self), dw: dw?.p(S.self))
+        try ConvKernels.backward(
+            x.p(S.self), weight.p(S.self), gy.p(S.self), g, dx: dx?.p(S.self), dw: dw?.p(S.self), weightOwner: weight)
         var grads: [Tensor?] = [dx, dw]
         if let bias {
             if bias.requiresGrad {
@@ -243,7 +244,7 @@ private func convTransposeRun<S: Real>(
     let ow = g.w
     let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
     // x.p(S.self) as conv "x" is unread without dw
-    try ConvKernels.backward(x.p(S.self), weight.p(S.self), x.p(S.self), g, dx: out.p(S.self), dw: nil)
+    try ConvKernels.backward(x.p(S.self), weight.p(S.self), x.p(S.self), g, dx: out.p(S.self), dw: nil, weightOwner: weight)
     if let bias {
         let l = oh * ow
         let op = out.p(S.self)
@@ -260,7 +261,7 @@ private func convTransposeRun<S: Real>(
     return record(op, out, inputs) { gy in
         let dx =
             x.requiresGrad ? try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "conv_transpose2d_backward") : nil
-        if let dx { try ConvKernels.forward(gy.p(S.self), weight.p(S.self), nil, g, dx.p(S.self)) }
+        if let dx { try ConvKernels.forward(gy.p(S.self), weight.p(S.self), nil, g, dx.p(S.self), weightOwner: weight) }
         let dw =
             weight.requiresGrad
             ? try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "conv_transpose2d_backward") : nil
