@@ -97,68 +97,70 @@ public enum Autograd {
 
         do {
             // Parameters do not change during backward: pruned convs gather their live taps once.
-            try LiveWeightCache.scope { try GradMode.noGrad {
-                var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
-                // Sums this backward allocated and nothing else references: later contributions are
-                // added into them in place (a weight used in T steps gets one buffer, not T). A sum
-                // leaves the set when handed to a rule, which may return it as another input's grad.
-                var owned = Set<ObjectIdentifier>()
-                func accumulate(_ acc: Tensor?, _ ig: Tensor) throws -> Tensor {
-                    guard let acc else { return ig }
-                    if owned.contains(ObjectIdentifier(acc)) {
-                        EW.addInPlace(acc, ig)
-                        return acc
-                    }
-                    let s = try add(acc, ig)
-                    owned.insert(ObjectIdentifier(s))
-                    return s
-                }
-                for i in stride(from: order.count - 1, through: 0, by: -1) {
-                    guard let t = order[i], let node = t.node else { continue }
-                    let watchedInputs =
-                        pendingEdges.isEmpty
-                        ? [] : node.inputs.filter { $0.isLeaf && pendingEdges[ObjectIdentifier($0)] != nil }
-                    defer {
-                        for leaf in watchedInputs {
-                            let k = ObjectIdentifier(leaf)
-                            let left = (pendingEdges[k] ?? 1) - 1
-                            pendingEdges[k] = left
-                            if left == 0 { watched[k]?.gradReady(leaf) }
+            try LiveWeightCache.scope {
+                try GradMode.noGrad {
+                    var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+                    // Sums this backward allocated and nothing else references: later contributions are
+                    // added into them in place (a weight used in T steps gets one buffer, not T). A sum
+                    // leaves the set when handed to a rule, which may return it as another input's grad.
+                    var owned = Set<ObjectIdentifier>()
+                    func accumulate(_ acc: Tensor?, _ ig: Tensor) throws -> Tensor {
+                        guard let acc else { return ig }
+                        if owned.contains(ObjectIdentifier(acc)) {
+                            EW.addInPlace(acc, ig)
+                            return acc
                         }
+                        let s = try add(acc, ig)
+                        owned.insert(ObjectIdentifier(s))
+                        return s
                     }
-                    guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
-                    owned.remove(ObjectIdentifier(g))
-                    guard let rule = node.backward else {
-                        throw DFMError.state(
-                            "backward",
-                            "trying to backward through the graph a second time (op \(node.op)); pass retain_graph=true the first time"
-                        )
-                    }
-                    let inGrads = try rule(g)
-                    for (input, ig) in zip(node.inputs, inGrads) {
-                        guard let ig, input.requiresGrad else { continue }
-                        guard ig.shape == input.shape else {
-                            throw DFMError(
-                                .internal,
-                                "backward: \(node.op) produced a gradient of shape \(ig.shape) for an input of shape \(input.shape)"
+                    for i in stride(from: order.count - 1, through: 0, by: -1) {
+                        guard let t = order[i], let node = t.node else { continue }
+                        let watchedInputs =
+                            pendingEdges.isEmpty
+                            ? [] : node.inputs.filter { $0.isLeaf && pendingEdges[ObjectIdentifier($0)] != nil }
+                        defer {
+                            for leaf in watchedInputs {
+                                let k = ObjectIdentifier(leaf)
+                                let left = (pendingEdges[k] ?? 1) - 1
+                                pendingEdges[k] = left
+                                if left == 0 { watched[k]?.gradReady(leaf) }
+                            }
+                        }
+                        guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                        owned.remove(ObjectIdentifier(g))
+                        guard let rule = node.backward else {
+                            throw DFMError.state(
+                                "backward",
+                                "trying to backward through the graph a second time (op \(node.op)); pass retain_graph=true the first time"
                             )
                         }
-                        if input.isLeaf {
-                            input.grad = try accumulate(input.grad, ig)
-                        } else {
-                            let k = ObjectIdentifier(input)
-                            grads[k] = try accumulate(grads[k], ig)
+                        let inGrads = try rule(g)
+                        for (input, ig) in zip(node.inputs, inGrads) {
+                            guard let ig, input.requiresGrad else { continue }
+                            guard ig.shape == input.shape else {
+                                throw DFMError(
+                                    .internal,
+                                    "backward: \(node.op) produced a gradient of shape \(ig.shape) for an input of shape \(input.shape)"
+                                )
+                            }
+                            if input.isLeaf {
+                                input.grad = try accumulate(input.grad, ig)
+                            } else {
+                                let k = ObjectIdentifier(input)
+                                grads[k] = try accumulate(grads[k], ig)
+                            }
+                        }
+                        if !retainGraph {
+                            // Drop the rule, the edges and our reference now: activations that only this
+                            // node kept alive are freed as soon as backward has used them.
+                            node.backward = nil
+                            node.inputs = []
+                            order[i] = nil
                         }
                     }
-                    if !retainGraph {
-                        // Drop the rule, the edges and our reference now: activations that only this
-                        // node kept alive are freed as soon as backward has used them.
-                        node.backward = nil
-                        node.inputs = []
-                        order[i] = nil
-                    }
                 }
-            } }
+            }
         } catch {
             for o in observers.values { o.backwardAbandoned() }
             throw error

@@ -244,7 +244,8 @@ private func convTransposeRun<S: Real>(
     let ow = g.w
     let out = try Tensor.uninitialized(outShape, dtype: S.dtype, op: op)
     // x.p(S.self) as conv "x" is unread without dw
-    try ConvKernels.backward(x.p(S.self), weight.p(S.self), x.p(S.self), g, dx: out.p(S.self), dw: nil, weightOwner: weight)
+    try ConvKernels.backward(
+        x.p(S.self), weight.p(S.self), x.p(S.self), g, dx: out.p(S.self), dw: nil, weightOwner: weight)
     if let bias {
         let l = oh * ow
         let op = out.p(S.self)

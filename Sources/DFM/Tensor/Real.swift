@@ -97,7 +97,9 @@ extension Double: Real {
     @inline(__always) static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
     @inline(__always) static func erf(_ x: Double) -> Double { Foundation.erf(x) }
     @inline(__always) static func expv(_ x: Double) -> Double { Foundation.exp(x) }
-    @inline(__always) static func normalCDF(_ x: Double) -> Double { 0.5 * (1 + Foundation.erf(x * 0.707_106_781_186_547_52)) }
+    @inline(__always) static func normalCDF(_ x: Double) -> Double {
+        0.5 * (1 + Foundation.erf(x * 0.707_106_781_186_547_52))
+    }
     @inline(__always) static func sin(_ x: Double) -> Double { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Double) -> Double { Foundation.cos(x) }
     @inline(__always) static func pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
