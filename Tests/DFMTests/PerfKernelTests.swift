@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 @testable import DFM
@@ -112,6 +113,25 @@ final class PerfKernelTests: XCTestCase {
                 XCTAssertFalse(wk.isLeaf)
                 assertClose(try conv2d(x, wk, padding: [1]).toArray(), plain.map { $0 * Float(k) }, atol: 1e-5)
             }
+        }
+        // Scopes are per thread: another thread inside this thread's scope is not in one.
+        try LiveWeightCache.scope {
+            let g = ConvGeom(
+                n: 2, c: 4, h: 1, w: 1, o: 5, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 1, ow: 1,
+                groups: 1
+            ).pruned()
+            XCTAssertNotNil(try LiveWeightCache.current.lookup(w, UnsafePointer(w.p(Float.self)), g, build: { _ in }))
+            final class Box: @unchecked Sendable { var servedFromCache = true }
+            let other = Box()
+            let done = DispatchSemaphore(value: 0)
+            let t = Thread {
+                other.servedFromCache =
+                    (try? LiveWeightCache.current.lookup(w, UnsafePointer(w.p(Float.self)), g, build: { _ in })) != nil
+                done.signal()
+            }
+            t.start()
+            done.wait()
+            XCTAssertFalse(other.servedFromCache)
         }
         try GradMode.noGrad { try w.copy_(try mul(w, 2)) }
         let doubled = try LiveWeightCache.scope { try conv2d(x, w, padding: [1]).toArray() }

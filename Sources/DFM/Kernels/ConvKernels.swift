@@ -254,7 +254,7 @@ enum ConvKernels {
     ) throws -> R {
         guard g.live != nil else { return try body(wt) }
         if let owner, owner.isLeaf,
-            let cached = try LiveWeightCache.shared.lookup(owner, wt, g, build: { gatherLive(wt, g, into: $0) })
+            let cached = try LiveWeightCache.current.lookup(owner, wt, g, build: { gatherLive(wt, g, into: $0) })
         {
             return try body(cached)
         }
@@ -702,12 +702,12 @@ public enum KernelBench {
 /// Live-tap weights gathered once per scope. Inside `LiveWeightCache.scope { }` (a feedback
 /// model's T steps, one backward pass) parameters do not change, so a conv with pruned taps
 /// gathers the live columns of a leaf weight once instead of at every step (at 1×1 and 2×2
-/// planes that gather reads the whole 3×3 weight, several MB per conv). Entries keep their
-/// weight alive, so no address is reused within a scope; the outermost scope's end frees them.
-/// A weight changed in place inside a scope (a forward pre-hook writing into a parameter) is
-/// the one case this does not see.
-final class LiveWeightCache: @unchecked Sendable {
-    static let shared = LiveWeightCache()
+/// planes that gather reads the whole 3×3 weight, several MB per conv). Scopes and entries
+/// belong to the calling thread, so a scope ending on one thread never frees what a conv on
+/// another is reading. Entries keep their weight alive, so no address is reused within a
+/// scope; the outermost scope's end frees them. A weight changed in place inside a scope (a
+/// forward pre-hook writing into a parameter) is the one case this does not see.
+final class LiveWeightCache {
     private struct Key: Hashable {
         let address: UnsafeRawPointer
         let live: [Int]
@@ -717,17 +717,24 @@ final class LiveWeightCache: @unchecked Sendable {
     }
     private var entries: [Key: (owner: Tensor, ptr: UnsafeMutableRawPointer)] = [:]
     private var depth = 0
-    private let lock = NSLock()
+
+    /// The calling thread's cache.
+    static var current: LiveWeightCache {
+        let d = Thread.current.threadDictionary
+        if let c = d["dfm.LiveWeightCache"] as? LiveWeightCache { return c }
+        let c = LiveWeightCache()
+        d["dfm.LiveWeightCache"] = c
+        return c
+    }
 
     static func scope<R>(_ body: () throws -> R) rethrows -> R {
-        shared.lock.withLock { shared.depth += 1 }
+        let c = current
+        c.depth += 1
         defer {
-            shared.lock.withLock {
-                shared.depth -= 1
-                if shared.depth == 0 {
-                    for e in shared.entries.values { e.ptr.deallocate() }
-                    shared.entries.removeAll()
-                }
+            c.depth -= 1
+            if c.depth == 0 {
+                for e in c.entries.values { e.ptr.deallocate() }
+                c.entries.removeAll()
             }
         }
         return try body()
@@ -737,13 +744,11 @@ final class LiveWeightCache: @unchecked Sendable {
     func lookup<S: Real>(
         _ owner: Tensor, _ wt: UnsafePointer<S>, _ g: ConvGeom, build: (UnsafeMutablePointer<S>) -> Void
     ) throws -> UnsafePointer<S>? {
+        guard depth > 0 else { return nil }
         let live = g.live ?? []
         let key = Key(
             address: UnsafeRawPointer(wt), live: live, rows: g.o * g.c, taps: g.kh * g.kw,
             elementSize: MemoryLayout<S>.size)
-        lock.lock()
-        defer { lock.unlock() }
-        guard depth > 0 else { return nil }
         if let e = entries[key] { return UnsafePointer(e.ptr.assumingMemoryBound(to: S.self)) }
         let ptr = try ConvKernels.scratch(g.o * g.c * live.count, "conv2d", as: S.self)
         build(ptr)
