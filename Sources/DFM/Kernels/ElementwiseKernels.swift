@@ -243,7 +243,6 @@ enum FloatOps {
     struct Relu: FloatFn1 {
         @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x > 0 ? x : (x.isNaN ? x : 0) }
     }
-    /// g where the relu output is positive.
     /// GELU, exact form x·Φ(x), and its derivative g·(Φ(x) + x·φ(x)).
     struct Gelu: FloatFn1 {
         @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x * S.normalCDF(x) }
@@ -253,6 +252,7 @@ enum FloatOps {
             g * (S.normalCDF(x) + x * S.expv(-0.5 * x * x) * 0.398_942_280_401_432_68)
         }
     }
+    /// g where the relu output is positive.
     struct ReluBackward: FloatFn2 {
         @inline(__always) func callAsFunction<S: Real>(_ g: S, _ y: S) -> S { y > 0 ? g : 0 }
     }
