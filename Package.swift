@@ -37,9 +37,11 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Float32 loops compiled per x86-64 ISA level, picked at load time (include/dfm_kernels.h).
+        .target(name: "CKernels", path: "Sources/CKernels"),
         .target(
             name: "DFM",
-            dependencies: ["COpenBLAS", "CZlib"],
+            dependencies: ["COpenBLAS", "CZlib", "CKernels"],
             path: "Sources/DFM"
         ),
         // Include/dfm.h as a Clang module, so `@c @implementation` checks every export against it.

@@ -1,9 +1,10 @@
+import CKernels
 import Foundation
 import XCTest
 
 @testable import DFM
 
-/// The branch-free float32 exp and normal CDF (Kernels/FastMath.swift) against libm in
+/// The branch-free float32 exp and normal CDF (Sources/CKernels/include/dfm_kernels.h) against libm in
 /// double precision, over their whole range, and on the values that need care.
 final class FastMathTests: XCTestCase {
     func testExpWithinTwoUlp() {
@@ -11,16 +12,16 @@ final class FastMathTests: XCTestCase {
         var x: Float = -87.3
         while x < 88.72 {
             let ref = Foundation.exp(Double(x))
-            worst = Swift.max(worst, Swift.abs(Double(FastMath.exp(x)) - ref) / ref)
+            worst = Swift.max(worst, Swift.abs(Double(Float.expv(x)) - ref) / ref)
             x += 0.000_37
         }
         XCTAssertLessThan(worst, 2 * 5.97e-8)  // 2 ulp of 1 (relative)
-        XCTAssertEqual(FastMath.exp(0), 1)
-        XCTAssertEqual(FastMath.exp(89), .infinity)
-        XCTAssertEqual(FastMath.exp(.infinity), .infinity)
-        XCTAssertEqual(FastMath.exp(-88), 0)
-        XCTAssertEqual(FastMath.exp(-.infinity), 0)
-        XCTAssertTrue(FastMath.exp(.nan).isNaN)
+        XCTAssertEqual(Float.expv(0), 1)
+        XCTAssertEqual(Float.expv(89), .infinity)
+        XCTAssertEqual(Float.expv(.infinity), .infinity)
+        XCTAssertEqual(Float.expv(-88), 0)
+        XCTAssertEqual(Float.expv(-.infinity), 0)
+        XCTAssertTrue(Float.expv(.nan).isNaN)
     }
 
     func testNormalCDFRelativeErrorIncludingTheLeftTail() {
@@ -28,16 +29,16 @@ final class FastMathTests: XCTestCase {
         var x: Float = -12.5  // Φ(-12.5) ≈ 4e-36: still a normal float
         while x < 9 {
             let ref = 0.5 * Foundation.erfc(-Double(x) / 2.0.squareRoot())
-            worst = Swift.max(worst, Swift.abs(Double(FastMath.normalCDF(x)) - ref) / ref)
+            worst = Swift.max(worst, Swift.abs(Double(Float.normalCDF(x)) - ref) / ref)
             x += 0.000_71
         }
         // The conditioning of Φ at x = -12.5 alone amplifies x's rounding 6e-8 by x² ≈ 160.
         XCTAssertLessThan(worst, 2e-5)
-        XCTAssertEqual(FastMath.normalCDF(0), 0.5)
-        XCTAssertEqual(FastMath.normalCDF(.infinity), 1)
-        XCTAssertEqual(FastMath.normalCDF(-.infinity), 0)
-        XCTAssertEqual(FastMath.normalCDF(-40), 0)
-        XCTAssertTrue(FastMath.normalCDF(.nan).isNaN)
+        XCTAssertEqual(Float.normalCDF(0), 0.5)
+        XCTAssertEqual(Float.normalCDF(.infinity), 1)
+        XCTAssertEqual(Float.normalCDF(-.infinity), 0)
+        XCTAssertEqual(Float.normalCDF(-40), 0)
+        XCTAssertTrue(Float.normalCDF(.nan).isNaN)
     }
 
     /// float32 GELU and its gradient through the fast path against the float64 op (libm).
@@ -55,6 +56,76 @@ final class FastMathTests: XCTestCase {
             for i in 0..<xs.count {
                 XCTAssertEqual(Double(a[i]), b[i], accuracy: 2e-7 + 2e-6 * Swift.abs(b[i]), "\(name) at x = \(xs[i])")
             }
+        }
+    }
+
+    /// CKernels' vectorised loops (the ISA level this CPU picks) against the scalar definitions
+    /// inlined into Swift at the baseline level, bit for bit: no level contracts or reorders.
+    func testVectorLoopsMatchScalarDefinitionsBitwise() throws {
+        var xs: [Float] = (0..<3001).map { Float($0) * 0.01 - 15 }
+        xs += [0, -0.0, .infinity, -.infinity, .nan, 88.7, -87.3, 1e-30, -1e-30, 5.5e-3]
+        let g: [Float] = xs.indices.map { Float(($0 * 7919) % 1000) / 250 - 2 }
+        let x = try Tensor(xs, shape: [xs.count]).requiresGrad(true)
+        let y = try gelu(x)
+        try y.backward(try Tensor(g, shape: [g.count]))
+        let ya = y.toArray()
+        let ga = x.grad!.toArray()
+        for i in xs.indices {
+            let xi = xs[i]
+            let want = xi * Float.normalCDF(xi)
+            let wantG = g[i] * (Float.normalCDF(xi) + xi * Float.expv(-0.5 * xi * xi) * 0.398_942_280_401_432_68)
+            XCTAssertEqual(ya[i].bitPattern, want.bitPattern, "gelu(\(xi))")
+            XCTAssertEqual(ga[i].bitPattern, wantG.bitPattern, "gelu'(\(xi))")
+        }
+        var row = xs.filter { $0.isFinite }
+        let shift: Float = 0.75
+        let want = row.map { Float.expv($0 - shift) }
+        row.withUnsafeMutableBufferPointer { Float.expShift($0.baseAddress!, $0.baseAddress!, $0.count, shift) }
+        XCTAssertEqual(row.map(\.bitPattern), want.map(\.bitPattern))
+    }
+
+    /// Every ISA level this CPU runs (baseline, AVX2, AVX-512) gives the same bits for every loop
+    /// of CKernels, Adam's fused multiply-adds included: the CPU never changes a number.
+    func testEveryISALevelGivesTheSameBits() throws {
+        let top = dfmk_max_level()
+        defer { XCTAssertEqual(dfmk_set_level(top), 0) }
+        let n = 1000
+        let x: [Float] = (0..<n).map { Float(($0 * 7919) % 2000) / 97 - 10 }
+        let g: [Float] = (0..<n).map { Float(($0 * 104_729) % 1000) / 500 - 1 }
+        var runs: [[UInt32]] = []
+        for level: Int32 in [1, 3, 4] where level <= top {
+            XCTAssertEqual(dfmk_set_level(level), 0)
+            XCTAssertEqual(dfmk_level(), level)
+            var y = [Float](repeating: 0, count: n)
+            var dx = [Float](repeating: 0, count: n)
+            var e = x
+            dfmk_gelu_f32(x, &y, n)
+            dfmk_gelu_backward_f32(g, x, &dx, n)
+            e.withUnsafeMutableBufferPointer { dfmk_exp_shift_f32($0.baseAddress!, $0.baseAddress!, n, 1.5) }
+            var bits = (y + dx + e).map(\.bitPattern)
+            for (amsgrad, smallW, wd, decoupled) in [(false, true, 0, 0), (false, false, 1, 1), (true, true, 1, 0)] {
+                var p = x
+                var m = [Float](repeating: 0, count: n)
+                var v = [Float](repeating: 0, count: n)
+                var vmax = [Float](repeating: 0, count: n)
+                let a = dfmk_adam_params(
+                    w1: smallW ? 0.1 : 0.7, w1m1: smallW ? -0.9 : -0.3, b2: 0.999, one_minus_b2: 0.001,
+                    neg_step: -0.01, bc2_sqrt: 0.0447, eps: 1e-8, wd: 0.1, decay: 0.999, small_w: smallW ? 1 : 0,
+                    maximize: 0, has_wd: Int32(wd), decoupled: Int32(decoupled))
+                for _ in 0..<3 {
+                    withUnsafePointer(to: a) { ap in
+                        vmax.withUnsafeMutableBufferPointer { vb in
+                            dfmk_adam_f32(&p, g, &m, &v, amsgrad ? vb.baseAddress : nil, n, ap)
+                        }
+                    }
+                }
+                bits += (p + m + v).map(\.bitPattern)
+            }
+            runs.append(bits)
+        }
+        XCTAssertGreaterThanOrEqual(runs.count, 1)
+        for (i, r) in runs.enumerated().dropFirst() {
+            XCTAssertEqual(r, runs[0], "level \(i) differs from the baseline")
         }
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Elementwise kernels over float32 and float64 tensors (the output has the input's dtype).
@@ -133,6 +134,12 @@ enum EW {
     static func mapLoop<S: Real, F: FloatFn1>(
         _ xp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F
     ) {
+        if S.self == Float.self, let loop = f.float32Loop {
+            let xf = UnsafeRawPointer(xp).assumingMemoryBound(to: Float.self)
+            let of = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+            Parallel.chunks(n, costPerItem: 8) { r in loop(xf + r.lowerBound, of + r.lowerBound, r.count) }
+            return
+        }
         Parallel.chunks(n) { r in for k in r { o[k] = f(xp[k]) } }
     }
 
@@ -149,6 +156,15 @@ enum EW {
         _ ap: UnsafeMutablePointer<S>, _ bp: UnsafeMutablePointer<S>,
         _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F
     ) {
+        if S.self == Float.self, let loop = f.float32Loop {
+            let af = UnsafeRawPointer(ap).assumingMemoryBound(to: Float.self)
+            let bf = UnsafeRawPointer(bp).assumingMemoryBound(to: Float.self)
+            let of = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+            Parallel.chunks(n, costPerItem: 8) { r in
+                loop(af + r.lowerBound, bf + r.lowerBound, of + r.lowerBound, r.count)
+            }
+            return
+        }
         Parallel.chunks(n) { r in for k in r { o[k] = f(ap[k], bp[k]) } }
     }
 
@@ -200,9 +216,22 @@ enum EW {
 }
 
 /// A unary function of the element type, for EW's specialised kernels.
-protocol FloatFn1 { func callAsFunction<S: Real>(_ x: S) -> S }
+protocol FloatFn1 {
+    func callAsFunction<S: Real>(_ x: S) -> S
+    /// The same function as a float32 array loop of CKernels (compiled per ISA level), if it has one.
+    var float32Loop: ((UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? { get }
+}
 /// A binary function of the element type, for EW's specialised kernels.
-protocol FloatFn2 { func callAsFunction<S: Real>(_ a: S, _ b: S) -> S }
+protocol FloatFn2 {
+    func callAsFunction<S: Real>(_ a: S, _ b: S) -> S
+    var float32Loop: ((UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? { get }
+}
+extension FloatFn1 {
+    var float32Loop: ((UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? { nil }
+}
+extension FloatFn2 {
+    var float32Loop: ((UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? { nil }
+}
 
 /// A `(Double) -> Double` closure as a FloatFn1: computes in double, rounds once to S.
 struct Closure1: FloatFn1 {
@@ -244,12 +273,19 @@ enum FloatOps {
         @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x > 0 ? x : (x.isNaN ? x : 0) }
     }
     /// GELU, exact form x·Φ(x), and its derivative g·(Φ(x) + x·φ(x)).
+    /// GELU and its gradient; float32 runs CKernels' loops, the same formula per element.
     struct Gelu: FloatFn1 {
         @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x * S.normalCDF(x) }
+        var float32Loop: ((UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? {
+            { dfmk_gelu_f32($0, $1, $2) }
+        }
     }
     struct GeluBackward: FloatFn2 {
         @inline(__always) func callAsFunction<S: Real>(_ g: S, _ x: S) -> S {
             g * (S.normalCDF(x) + x * S.expv(-0.5 * x * x) * 0.398_942_280_401_432_68)
+        }
+        var float32Loop: ((UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? {
+            { dfmk_gelu_backward_f32($0, $1, $2, $3) }
         }
     }
     /// g where the relu output is positive.

@@ -174,7 +174,7 @@ func attention(
                         for j in 0..<S { row[j] = fill }
                         continue
                     }
-                    for j in 0..<S { row[j] = R.expv(row[j] - mx) }  // vectorises; the sum below cannot
+                    R.expShift(row, row, S, mx)  // vectorised; the sum below cannot be (its order is fixed)
                     var sum: R = 0
                     for j in 0..<S { sum += row[j] }
                     let inv = 1 / sum

@@ -66,7 +66,7 @@ private func softmaxForward<S: Real>(
                     let ls = S.log(s)
                     for c in 0..<n { yr[c] = (xr[c] - mx) - ls }
                 } else {
-                    for c in 0..<n { yr[c] = S.expv(xr[c] - mx) }
+                    S.expShift(xr, yr, n, mx)
                     for c in 0..<n { s += yr[c] }
                     let inv = 1 / s
                     for c in 0..<n { yr[c] *= inv }

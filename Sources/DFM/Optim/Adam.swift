@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// torch.optim.Adam (and, with decoupled weight decay, AdamW) with torch's
@@ -103,6 +104,28 @@ public class Adam: Optimizer {
             // torch's lerp: small weights start from `start`, large ones from `end`.
             let smallW = Swift.abs(w1) < 0.5
             let w1m1 = w1 - 1
+            if S.self == Float.self {
+                // CKernels' loop, compiled per ISA level (FMA for the lerp): the arithmetic below.
+                let a = dfmk_adam_params(
+                    w1: Float(w1), w1m1: Float(w1m1), b2: Float(b2), one_minus_b2: Float(oneMinusB2),
+                    neg_step: Float(negStep), bc2_sqrt: Float(bc2Sqrt), eps: Float(epsF), wd: Float(wd),
+                    decay: Float(decay), small_w: smallW ? 1 : 0, maximize: maximize ? 1 : 0,
+                    has_wd: hasWd ? 1 : 0, decoupled: decoupled ? 1 : 0)
+                let f = { (q: UnsafeMutablePointer<S>) in UnsafeMutableRawPointer(q).assumingMemoryBound(to: Float.self)
+                }
+                let pf = f(pp)
+                let gf = f(gp)
+                let mf = f(mp)
+                let vf = f(vp)
+                let xf = xp.map(f)
+                withUnsafePointer(to: a) { ap in
+                    Parallel.chunks(p.count, costPerItem: 12) { r in
+                        let o = r.lowerBound
+                        dfmk_adam_f32(pf + o, gf + o, mf + o, vf + o, xf.map { $0 + o }, r.count, ap)
+                    }
+                }
+                return
+            }
             if !hasWd && xp == nil && !maximize {
                 // The common case as branch-free loops, which the compiler vectorises (the general
                 // loop below runs scalar); same arithmetic, expression for expression.

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -15,9 +16,11 @@ protocol Real: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWid
     static func tanh(_ x: Self) -> Self
     static func erf(_ x: Self) -> Self
     /// exp and the standard normal CDF Φ for hot loops: branch-free float32 code that vectorises
-    /// (Kernels/FastMath.swift, a few ulp), libm in float64.
+    /// (Sources/CKernels/include/dfm_kernels.h, a few ulp), libm in float64.
     static func expv(_ x: Self) -> Self
     static func normalCDF(_ x: Self) -> Self
+    /// y[i] = expv(x[i] - shift) for i < n (y may be x): softmax rows.
+    static func expShift(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ n: Int, _ shift: Self)
     static func sin(_ x: Self) -> Self
     static func cos(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
@@ -50,8 +53,12 @@ extension Float: Real {
     @inline(__always) static func expm1(_ x: Float) -> Float { Foundation.expm1(x) }
     @inline(__always) static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
     @inline(__always) static func erf(_ x: Float) -> Float { Foundation.erf(x) }
-    @inline(__always) static func expv(_ x: Float) -> Float { FastMath.exp(x) }
-    @inline(__always) static func normalCDF(_ x: Float) -> Float { FastMath.normalCDF(x) }
+    @inline(__always) static func expv(_ x: Float) -> Float { dfmk_expf(x) }
+    @inline(__always) static func normalCDF(_ x: Float) -> Float { dfmk_normal_cdf(x) }
+    @inline(__always)
+    static func expShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float) {
+        dfmk_exp_shift_f32(x, y, n, shift)
+    }
     @inline(__always) static func sin(_ x: Float) -> Float { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Float) -> Float { Foundation.cos(x) }
     @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
@@ -99,6 +106,10 @@ extension Double: Real {
     @inline(__always) static func expv(_ x: Double) -> Double { Foundation.exp(x) }
     @inline(__always) static func normalCDF(_ x: Double) -> Double {
         0.5 * (1 + Foundation.erf(x * 0.707_106_781_186_547_52))
+    }
+    @inline(__always)
+    static func expShift(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, _ shift: Double) {
+        for i in 0..<n { y[i] = Foundation.exp(x[i] - shift) }
     }
     @inline(__always) static func sin(_ x: Double) -> Double { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Double) -> Double { Foundation.cos(x) }

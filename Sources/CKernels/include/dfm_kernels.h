@@ -1,0 +1,109 @@
+// Float32 loops compiled once per x86-64 ISA level and picked when libdfm loads.
+//
+// Swift has no per-function target attribute, so the DFM module runs at the portable x86-64
+// baseline (SSE2, no FMA: `addingProduct` is a libm call there). The few loops whose arithmetic
+// dominates a workload (GELU, the softmax exponentials, Adam) live here instead, as plain C that
+// the compiler vectorises for each level (baseline, x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512);
+// the best level the CPU runs is picked when the library loads. Contraction is off and a fused multiply-add appears
+// only where written (fmaf), so every level gives bitwise the same results: the choice of CPU never changes a number.
+// The Swift code calls the scalar functions below too (Real.expv, normalCDF), so there is one definition of each.
+#ifndef DFM_KERNELS_H
+#define DFM_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+// Internal to libdfm: not part of the C ABI (Include/dfm.h) and not exported.
+#pragma GCC visibility push(hidden)
+
+#pragma STDC FP_CONTRACT OFF
+
+static inline uint32_t dfmk_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static inline float dfmk_float(uint32_t u) {
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/// e^x for float32, within 2 ulp where the result is a normal float; 0 below (no subnormals),
+/// +inf above, NaN stays NaN. Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-7 polynomial
+/// in r, and 2^n as two factors built in the exponent bits (n reaches 128). No branch, so loops
+/// over it vectorise.
+static inline float dfmk_expf(float x) {
+    float c = x < -87.33654f ? -87.33654f : (x > 88.72283f ? 88.72283f : x);
+    // Adding 1.5·2^23 rounds c·log2(e) to the nearest integer n and leaves n in the low mantissa bits.
+    float t = c * 1.44269504f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = c - n * 0.693359375f + n * 2.1219444e-4f;
+    float p = 1.98756915e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    int32_t ni = (int32_t)dfmk_bits(t) - 0x4B400000;
+    int32_t half = ni >> 1;
+    float s1 = dfmk_float((uint32_t)(half + 127) << 23);
+    float s2 = dfmk_float((uint32_t)(ni - half + 127) << 23);
+    float v = y * s1 * s2;
+    return x > 88.72283f ? INFINITY : (x < -87.33654f ? 0.0f : (x != x ? x : v));
+}
+
+/// Φ(x) = P(Z ≤ x) for a standard normal Z, float32, relative error < 2e-5 (8e-6 measured) down
+/// to Φ(-12.5) (PyTorch's own float32 erf is off by up to 5e-7 absolute). Through erfc, not
+/// 1 + erf, so the left tail keeps its relative precision: erfc(z) = t·exp(-z² + P(t)),
+/// t = 1/(1 + z/2) (Numerical Recipes' erfcc, fractional error < 1.2e-7 in exact arithmetic).
+static inline float dfmk_normal_cdf(float x) {
+    float z = fabsf(x) * 0.70710678f;
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    float half = 0.5f * t * dfmk_expf(-z * z + p); // Φ(-|x|)
+    return x < 0 ? half : (x != x ? x : 1.0f - half);
+}
+
+/// y = x·Φ(x), the exact (erf) GELU.
+void dfmk_gelu_f32(const float *x, float *y, size_t n);
+/// out = g·(Φ(x) + x·φ(x)), GELU's derivative times the upstream gradient.
+void dfmk_gelu_backward_f32(const float *g, const float *x, float *out, size_t n);
+/// y = e^(x - shift): a softmax row's exponentials (shift = the row's maximum); y may be x.
+void dfmk_exp_shift_f32(const float *x, float *y, size_t n, float shift);
+
+/// One Adam/AdamW step's constants, as Optim/Adam.swift derives them (torch's single-tensor Adam).
+typedef struct {
+    float w1, w1m1; // 1 - β1 and -β1: the lerp weight and weight - 1
+    float b2, one_minus_b2;
+    float neg_step;       // -lr / (1 - β1^t)
+    float bc2_sqrt;       // √(1 - β2^t)
+    float eps, wd, decay; // decay = 1 - lr·wd (decoupled)
+    int small_w;          // |w1| < 0.5: torch's lerp starts from m, else from g
+    int maximize, has_wd, decoupled;
+} dfmk_adam_params;
+
+/// p, m, v (and vmax for amsgrad, else NULL) updated in place from the gradient g.
+void dfmk_adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const dfmk_adam_params *a);
+
+/// ISA levels: 1 = baseline, 3 = x86-64-v3 (AVX2, FMA), 4 = x86-64-v4 (AVX-512). The best one
+/// this CPU runs; the one in use; use `level` (returns 0, or -1 if this CPU cannot run it).
+int dfmk_max_level(void);
+int dfmk_level(void);
+int dfmk_set_level(int level);
+
+#pragma GCC visibility pop
+#endif

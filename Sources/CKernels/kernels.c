@@ -1,0 +1,122 @@
+// The loops of dfm_kernels.h: loops.inc compiled once per ISA level, and a table that points at
+// the best level the CPU runs (see the header for why; dfmk_set_level lets tests pick another).
+#include "dfm_kernels.h"
+
+// sqrtf without errno (clang's -fmath-errno default would keep the Adam loop scalar).
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_elementwise_sqrt)
+#define DFMK_SQRT(x) __builtin_elementwise_sqrt(x)
+#endif
+#endif
+#ifndef DFMK_SQRT
+#define DFMK_SQRT(x) sqrtf(x)
+#endif
+
+// The Adam element update (torch's single-tensor arithmetic, as in Optim/Adam.swift). Called with
+// constant flags, so each inlined copy is specialised.
+static inline __attribute__((always_inline)) void adam_loop(float *restrict p, const float *restrict g,
+                                                            float *restrict m, float *restrict v, float *restrict vmax,
+                                                            size_t n, const dfmk_adam_params *a, int small_w,
+                                                            int maximize, int has_wd, int decoupled, int amsgrad) {
+    const float w1 = a->w1, w1m1 = a->w1m1, b2 = a->b2, omb2 = a->one_minus_b2;
+    const float neg_step = a->neg_step, bc2_sqrt = a->bc2_sqrt, eps = a->eps, wd = a->wd, decay = a->decay;
+    for (size_t k = 0; k < n; k++) {
+        float gk = maximize ? -g[k] : g[k];
+        float pk = p[k];
+        if (has_wd) {
+            if (decoupled)
+                pk = pk * decay;
+            else
+                gk = fmaf(pk, wd, gk);
+        }
+        float diff = gk - m[k];
+        // torch's lerp: small weights start from `start`, large ones from `end`.
+        float mk = small_w ? fmaf(w1, diff, m[k]) : fmaf(w1m1, diff, gk);
+        m[k] = mk;
+        float vk = v[k] * b2 + omb2 * gk * gk;
+        v[k] = vk;
+        float s = vk;
+        if (amsgrad) {
+            float mx = vmax[k];
+            float nm = (mx != mx || vk != vk) ? NAN : (vk >= mx ? vk : mx);
+            vmax[k] = nm;
+            s = nm;
+        }
+        p[k] = pk + neg_step * mk / (DFMK_SQRT(s) / bc2_sqrt + eps);
+    }
+}
+
+typedef struct {
+    void (*gelu)(const float *, float *, size_t);
+    void (*gelu_backward)(const float *, const float *, float *, size_t);
+    void (*exp_shift)(const float *, float *, size_t, float);
+    void (*adam)(float *, const float *, float *, float *, float *, size_t, const dfmk_adam_params *);
+} level_table;
+
+#define LOOP(name) name##_baseline
+#include "loops.inc"
+#undef LOOP
+static const level_table baseline = {gelu_baseline, gelu_backward_baseline, exp_shift_baseline, adam_baseline};
+
+#if defined(__x86_64__) && defined(__clang__)
+#define DFMK_X86_LEVELS 1
+#pragma clang attribute push(__attribute__((target("arch=x86-64-v3"))), apply_to = function)
+#define LOOP(name) name##_v3
+#include "loops.inc"
+#undef LOOP
+#pragma clang attribute pop
+static const level_table v3 = {gelu_v3, gelu_backward_v3, exp_shift_v3, adam_v3};
+
+// min_vector_width: clang's x86-64-v4 tuning prefers 256-bit vectors; the GELU loops run 1.3x
+// faster on 512.
+#pragma clang attribute push(__attribute__((target("arch=x86-64-v4"), min_vector_width(512))), apply_to = function)
+#define LOOP(name) name##_v4
+#include "loops.inc"
+#undef LOOP
+#pragma clang attribute pop
+static const level_table v4 = {gelu_v4, gelu_backward_v4, exp_shift_v4, adam_v4};
+#endif
+
+static const level_table *current = &baseline;
+
+int dfmk_max_level(void) {
+#ifdef DFMK_X86_LEVELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return 4;
+    if (__builtin_cpu_supports("x86-64-v3")) return 3;
+#endif
+    return 1;
+}
+
+int dfmk_set_level(int level) {
+    if (level < 1 || level > dfmk_max_level() || level == 2) return -1;
+#ifdef DFMK_X86_LEVELS
+    current = level == 4 ? &v4 : (level == 3 ? &v3 : &baseline);
+#endif
+    return 0;
+}
+
+int dfmk_level(void) {
+#ifdef DFMK_X86_LEVELS
+    if (current == &v4) return 4;
+    if (current == &v3) return 3;
+#endif
+    return 1;
+}
+
+__attribute__((constructor)) static void pick_level(void) {
+    dfmk_set_level(dfmk_max_level());
+}
+
+void dfmk_gelu_f32(const float *x, float *y, size_t n) {
+    current->gelu(x, y, n);
+}
+void dfmk_gelu_backward_f32(const float *g, const float *x, float *out, size_t n) {
+    current->gelu_backward(g, x, out, n);
+}
+void dfmk_exp_shift_f32(const float *x, float *y, size_t n, float shift) {
+    current->exp_shift(x, y, n, shift);
+}
+void dfmk_adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const dfmk_adam_params *a) {
+    current->adam(p, g, m, v, vmax, n, a);
+}
