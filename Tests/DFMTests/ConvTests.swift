@@ -22,6 +22,30 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The tap-map path (narrow outputs; float32 through CKernels' gathers) and the row-copy path
+    /// unfold and fold back the same values in the same order: same bits, forward and backward.
+    func testTapMapAndRowPathsGiveTheSameBits() throws {
+        let saved = ConvGeom.tapMapMaxWidth
+        defer { ConvGeom.tapMapMaxWidth = saved }
+        let gen = Generator(seed: 7)
+        for (stride, dilation) in [(1, 1), (2, 1), (1, 2)] {
+            let x0 = try randn([3, 5, 9, 11], generator: gen)
+            let w0 = try randn([6, 5, 3, 3], generator: gen)
+            let g0 = try randn([1], generator: gen)
+            var results: [[UInt32]] = []
+            for width in [0, 1 << 30] {
+                ConvGeom.tapMapMaxWidth = width
+                let x = try x0.clone().requiresGrad()
+                let w = try w0.clone().requiresGrad()
+                let y = try conv2d(
+                    x, w, nil, stride: [stride, stride], padding: [1, 1], dilation: [dilation, dilation])
+                try sum(try mul(y, try add(y, g0))).backward()
+                results.append((y.toArray() + x.grad!.toArray() + w.grad!.toArray()).map(\.bitPattern))
+            }
+            XCTAssertEqual(results[0], results[1], "stride \(stride) dilation \(dilation)")
+        }
+    }
+
     private func checkConvFixtures() throws {
         let fx = try Fixture("conv")
         var checked = 0

@@ -102,7 +102,15 @@ final class FastMathTests: XCTestCase {
             dfmk_gelu_f32(x, &y, n)
             dfmk_gelu_backward_f32(g, x, &dx, n)
             e.withUnsafeMutableBufferPointer { dfmk_exp_shift_f32($0.baseAddress!, $0.baseAddress!, n, 1.5) }
-            var bits = (y + dx + e).map(\.bitPattern)
+            // A 3x3 tap map over a 5x5 plane with padding 1 (every fourth entry padding), two samples.
+            let map: [Int32] = (0..<25).map { $0 % 4 == 3 ? -1 : Int32(($0 * 7) % 25) }
+            var inv = [Int32](repeating: -1, count: 25)
+            for (q, k) in map.enumerated() where k >= 0 { inv[Int(k)] = Int32(q) }
+            var cols = [Float](repeating: 0, count: 50)
+            var plane = [Float](repeating: 0, count: 25)
+            dfmk_im2col_taps_f32(x, 25, map, &cols, 25, 2)
+            dfmk_col2im_taps_f32(g, 25, inv + inv, [0, 1], 2, &plane, 25)
+            var bits = (y + dx + e + cols + plane).map(\.bitPattern)
             for (amsgrad, smallW, wd, decoupled) in [(false, true, 0, 0), (false, false, 1, 1), (true, true, 1, 0)] {
                 var p = x
                 var m = [Float](repeating: 0, count: n)

@@ -1,12 +1,13 @@
 // Float32 loops compiled once per x86-64 ISA level and picked when libdfm loads.
 //
 // Swift has no per-function target attribute, so the DFM module runs at the portable x86-64
-// baseline (SSE2, no FMA: `addingProduct` is a libm call there). The few loops whose arithmetic
-// dominates a workload (GELU, the softmax exponentials, Adam) live here instead, as plain C that
-// the compiler vectorises for each level (baseline, x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512);
-// the best level the CPU runs is picked when the library loads. Contraction is off and a fused multiply-add appears
-// only where written (fmaf), so every level gives bitwise the same results: the choice of CPU never changes a number.
-// The Swift code calls the scalar functions below too (Real.expv, normalCDF), so there is one definition of each.
+// baseline (SSE2, no FMA: `addingProduct` is a libm call there, and no gather). The few loops that
+// dominate a workload (GELU, the softmax exponentials, Adam, the convolutions' tap-map gathers)
+// live here instead, as plain C that the compiler vectorises for each level (baseline, x86-64-v3 =
+// AVX2+FMA, x86-64-v4 = AVX-512); the best level the CPU runs is picked when the library loads.
+// Contraction is off and a fused multiply-add appears only where written (fmaf), so every level
+// gives bitwise the same results: the choice of CPU never changes a number. The Swift code calls
+// the scalar functions below too (Real.expv, normalCDF), so there is one definition of each.
 #ifndef DFM_KERNELS_H
 #define DFM_KERNELS_H
 
@@ -84,6 +85,14 @@ void dfmk_gelu_f32(const float *x, float *y, size_t n);
 void dfmk_gelu_backward_f32(const float *g, const float *x, float *out, size_t n);
 /// y = e^(x - shift): a softmax row's exponentials (shift = the row's maximum); y may be x.
 void dfmk_exp_shift_f32(const float *x, float *y, size_t n, float shift);
+
+/// im2col through a tap map, for `count` samples: dst[r·n + q] = src[r·src_stride + map[q]], or 0
+/// where map[q] < 0 (padding).
+void dfmk_im2col_taps_f32(const float *src, size_t src_stride, const int32_t *map, float *dst, size_t n, size_t count);
+/// col2im of one (sample, channel) plane through the inverse tap map: dst[k] = the sum over taps t
+/// of cols[t·tap_stride + inv[tap·hw + k]] where that index is >= 0, tap = taps[t] (t if taps is NULL).
+void dfmk_col2im_taps_f32(const float *cols, size_t tap_stride, const int32_t *inv, const int32_t *taps, size_t ntaps,
+                          float *dst, size_t hw);
 
 /// One Adam/AdamW step's constants, as Optim/Adam.swift derives them (torch's single-tensor Adam).
 typedef struct {

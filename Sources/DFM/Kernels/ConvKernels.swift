@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Geometry of one 2-D convolution, validated by `conv2d` before any kernel runs.
@@ -122,6 +123,11 @@ enum ConvKernels {
                     let ch = row / taps
                     let m = map + tap * l
                     let dst = cols + row * ncol
+                    if S.self == Float.self {
+                        dfmk_im2col_taps_f32(
+                            f32(x + (n0 * g.c + ch) * hw), g.c * hw, m, f32(dst), l, nb)
+                        continue
+                    }
                     for nn in 0..<nb {
                         let src = x + ((n0 + nn) * g.c + ch) * hw
                         let d = dst + nn * l
@@ -178,6 +184,10 @@ enum ConvKernels {
         let live = g.live
         let map = g.usesTapMap ? tapMap(g) : nil
         defer { map?.deallocate() }
+        // float32: each input element gathers its taps' values (no scatter, so it vectorises).
+        let inverse = map != nil && S.self == Float.self ? inverseTapMap(g, map!) : nil
+        defer { inverse?.deallocate() }
+        let liveTaps = inverse != nil ? live?.map(Int32.init) : nil
         Parallel.chunks(nb * g.c, costPerItem: taps * l) { r in
             for plane in r {
                 let nn = plane / g.c
@@ -185,6 +195,11 @@ enum ConvKernels {
                 let dst = dx + ((n0 + nn) * g.c + ch) * hw
                 if g.isPointwise {
                     dst.update(from: cols + ch * ncol + nn * hw, count: hw)
+                    continue
+                }
+                if let inverse {
+                    dfmk_col2im_taps_f32(
+                        f32(cols + ch * taps * ncol + nn * l), ncol, inverse, liveTaps, taps, f32(dst), hw)
                     continue
                 }
                 dst.update(repeating: 0, count: hw)
@@ -221,6 +236,22 @@ enum ConvKernels {
                 }
             }
         }
+    }
+
+    /// The tap map turned around: at inv[t·H·W + k], the output position q whose tap t reads input
+    /// element k, or -1 (for a fixed tap, distinct outputs read distinct inputs).
+    static func inverseTapMap(_ g: ConvGeom, _ map: UnsafeMutablePointer<Int32>) -> UnsafeMutablePointer<Int32> {
+        let hw = g.h * g.w
+        let taps = g.kh * g.kw
+        let inv = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, taps * hw))
+        inv.initialize(repeating: -1, count: max(1, taps * hw))
+        for t in 0..<taps {
+            for q in 0..<g.l {
+                let k = Int(map[t * g.l + q])
+                if k >= 0 { inv[t * hw + k] = Int32(q) }
+            }
+        }
+        return inv
     }
 
     /// For small output planes, where per-row loops are all overhead: the plane offset that
@@ -755,4 +786,14 @@ final class LiveWeightCache {
         entries[key] = (owner, UnsafeMutableRawPointer(ptr))
         return UnsafePointer(ptr)
     }
+}
+
+/// A float32 kernel's pointer from a generic one (callers check S == Float).
+@inline(__always)
+private func f32<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+@inline(__always)
+private func f32<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
 }
