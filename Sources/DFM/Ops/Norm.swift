@@ -468,13 +468,7 @@ public func layerNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias
                         let rstd = rp[row]
                         // ĝ = g·w is staged in the output row, then overwritten with dx.
                         if let wp { for k in 0..<d { di[k] = gi[k] * wp[k] } } else { di.update(from: gi, count: d) }
-                        var a: Double = 0
-                        var b: Double = 0
-                        for k in 0..<d {
-                            let gw = Double(di[k])
-                            a += gw
-                            b += gw * Double((xi[k] - mean) * rstd)
-                        }
+                        let (a, b) = gradSums(di, xi, length: d, mean: mean, rstd: rstd)
                         let cg = S(a / Double(d))
                         let cx = S(b / Double(d))
                         for k in 0..<d { di[k] = rstd * (di[k] - cg - (xi[k] - mean) * rstd * cx) }
