@@ -53,13 +53,14 @@ typedef struct {
     void (*adam)(float *, const float *, float *, float *, float *, size_t, const dfmk_adam_params *);
     void (*im2col_taps)(const float *, size_t, const int32_t *, float *, size_t, size_t);
     void (*col2im_taps)(const float *, size_t, const int32_t *, const int32_t *, size_t, float *, size_t);
+    void (*scatter_taps)(const float *, size_t, const int32_t *, float *, size_t, size_t);
 } level_table;
 
 #define LOOP(name) name##_baseline
 #include "loops.inc"
 #undef LOOP
-static const level_table baseline = {gelu_baseline, gelu_backward_baseline, exp_shift_baseline,
-                                     adam_baseline, im2col_taps_baseline,   col2im_taps_baseline};
+static const level_table baseline = {gelu_baseline,        gelu_backward_baseline, exp_shift_baseline,   adam_baseline,
+                                     im2col_taps_baseline, col2im_taps_baseline,   scatter_taps_baseline};
 
 #if defined(__x86_64__) && defined(__clang__)
 #define DFMK_X86_LEVELS 1
@@ -68,7 +69,8 @@ static const level_table baseline = {gelu_baseline, gelu_backward_baseline, exp_
 #include "loops.inc"
 #undef LOOP
 #pragma clang attribute pop
-static const level_table v3 = {gelu_v3, gelu_backward_v3, exp_shift_v3, adam_v3, im2col_taps_v3, col2im_taps_v3};
+static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,   adam_v3,
+                               im2col_taps_v3, col2im_taps_v3,   scatter_taps_v3};
 
 // min_vector_width: clang's x86-64-v4 tuning prefers 256-bit vectors; the GELU loops run 1.3x
 // faster on 512.
@@ -77,7 +79,8 @@ static const level_table v3 = {gelu_v3, gelu_backward_v3, exp_shift_v3, adam_v3,
 #include "loops.inc"
 #undef LOOP
 #pragma clang attribute pop
-static const level_table v4 = {gelu_v4, gelu_backward_v4, exp_shift_v4, adam_v4, im2col_taps_v4, col2im_taps_v4};
+static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4,   adam_v4,
+                               im2col_taps_v4, col2im_taps_v4,   scatter_taps_v4};
 #endif
 
 static const level_table *current = &baseline;
@@ -129,4 +132,7 @@ void dfmk_im2col_taps_f32(const float *src, size_t src_stride, const int32_t *ma
 void dfmk_col2im_taps_f32(const float *cols, size_t tap_stride, const int32_t *inv, const int32_t *taps, size_t ntaps,
                           float *dst, size_t hw) {
     current->col2im_taps(cols, tap_stride, inv, taps, ntaps, dst, hw);
+}
+void dfmk_scatter_taps_f32(const float *src, size_t nt, const int32_t *live, float *dst, size_t taps, size_t rows) {
+    current->scatter_taps(src, nt, live, dst, taps, rows);
 }

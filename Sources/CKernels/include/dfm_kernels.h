@@ -94,6 +94,10 @@ void dfmk_im2col_taps_f32(const float *src, size_t src_stride, const int32_t *ma
 void dfmk_col2im_taps_f32(const float *cols, size_t tap_stride, const int32_t *inv, const int32_t *taps, size_t ntaps,
                           float *dst, size_t hw);
 
+/// A pruned convolution's weight gradient back to all taps: row r of dst (taps wide) gets zeros,
+/// then dst[r·taps + live[t]] = src[r·nt + t] for the nt live taps.
+void dfmk_scatter_taps_f32(const float *src, size_t nt, const int32_t *live, float *dst, size_t taps, size_t rows);
+
 /// One Adam/AdamW step's constants, as Optim/Adam.swift derives them (torch's single-tensor Adam).
 typedef struct {
     float w1, w1m1; // 1 - β1 and -β1: the lerp weight and weight - 1

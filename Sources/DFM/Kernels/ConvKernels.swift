@@ -483,6 +483,14 @@ enum ConvKernels {
             let nt = live.count
             let taps = g.kh * g.kw
             let src = dwlBuf.ptr
+            if S.self == Float.self {
+                let lv = live.map(Int32.init)
+                Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
+                    dfmk_scatter_taps_f32(
+                        f32(src + r.lowerBound * nt), nt, lv, f32(dwFull + r.lowerBound * taps), taps, r.count)
+                }
+                return
+            }
             live.withUnsafeBufferPointer { lv in
                 Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
                     for row in r {
