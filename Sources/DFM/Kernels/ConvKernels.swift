@@ -795,13 +795,3 @@ final class LiveWeightCache {
         return UnsafePointer(ptr)
     }
 }
-
-/// A float32 kernel's pointer from a generic one (callers check S == Float).
-@inline(__always)
-private func f32<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
-    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-}
-@inline(__always)
-private func f32<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> {
-    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
-}

@@ -135,8 +135,8 @@ enum EW {
         _ xp: UnsafeMutablePointer<S>, _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F
     ) {
         if S.self == Float.self, let loop = f.float32Loop {
-            let xf = UnsafeRawPointer(xp).assumingMemoryBound(to: Float.self)
-            let of = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+            let xf = f32(xp)
+            let of = f32(o)
             Parallel.chunks(n, costPerItem: 8) { r in loop(xf + r.lowerBound, of + r.lowerBound, r.count) }
             return
         }
@@ -157,9 +157,9 @@ enum EW {
         _ o: UnsafeMutablePointer<S>, _ n: Int, _ f: F
     ) {
         if S.self == Float.self, let loop = f.float32Loop {
-            let af = UnsafeRawPointer(ap).assumingMemoryBound(to: Float.self)
-            let bf = UnsafeRawPointer(bp).assumingMemoryBound(to: Float.self)
-            let of = UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self)
+            let af = f32(ap)
+            let bf = f32(bp)
+            let of = f32(o)
             Parallel.chunks(n, costPerItem: 8) { r in
                 loop(af + r.lowerBound, bf + r.lowerBound, of + r.lowerBound, r.count)
             }
@@ -272,8 +272,8 @@ enum FloatOps {
     struct Relu: FloatFn1 {
         @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x > 0 ? x : (x.isNaN ? x : 0) }
     }
-    /// GELU, exact form x·Φ(x), and its derivative g·(Φ(x) + x·φ(x)).
-    /// GELU and its gradient; float32 runs CKernels' loops, the same formula per element.
+    /// GELU, exact form x·Φ(x), and its derivative g·(Φ(x) + x·φ(x)); float32 runs CKernels'
+    /// loops, the same formula per element.
     struct Gelu: FloatFn1 {
         @inline(__always) func callAsFunction<S: Real>(_ x: S) -> S { x * S.normalCDF(x) }
         var float32Loop: ((UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? {

@@ -111,13 +111,11 @@ public class Adam: Optimizer {
                     neg_step: Float(negStep), bc2_sqrt: Float(bc2Sqrt), eps: Float(epsF), wd: Float(wd),
                     decay: Float(decay), small_w: smallW ? 1 : 0, maximize: maximize ? 1 : 0,
                     has_wd: hasWd ? 1 : 0, decoupled: decoupled ? 1 : 0)
-                let f = { (q: UnsafeMutablePointer<S>) in UnsafeMutableRawPointer(q).assumingMemoryBound(to: Float.self)
-                }
-                let pf = f(pp)
-                let gf = f(gp)
-                let mf = f(mp)
-                let vf = f(vp)
-                let xf = xp.map(f)
+                let pf = f32(pp)
+                let gf = f32(gp)
+                let mf = f32(mp)
+                let vf = f32(vp)
+                let xf = xp.map { f32($0) }
                 withUnsafePointer(to: a) { ap in
                     Parallel.chunks(p.count, costPerItem: 12) { r in
                         let o = r.lowerBound

@@ -109,7 +109,7 @@ extension Double: Real {
     }
     @inline(__always)
     static func expShift(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, _ shift: Double) {
-        for i in 0..<n { y[i] = Foundation.exp(x[i] - shift) }
+        for i in 0..<n { y[i] = expv(x[i] - shift) }
     }
     @inline(__always) static func sin(_ x: Double) -> Double { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Double) -> Double { Foundation.cos(x) }
@@ -171,4 +171,14 @@ func commonFloat(_ ts: [Tensor?], _ op: String) throws -> DType {
         throw DFMError.type(op, "expected all tensors to have the same dtype, but found \(first.dtype) and \(t.dtype)")
     }
     return first.dtype
+}
+
+/// A generic element pointer as the float32 pointer CKernels takes (callers check S == Float).
+@inline(__always)
+func f32<S>(_ p: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+@inline(__always)
+func f32<S>(_ p: UnsafePointer<S>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
 }
