@@ -25,6 +25,24 @@ enum BLASSetup {
         didSet { openblas_set_num_threads(Int32(splitGemm ? 1 : Parallel.threads)) }
     }
 
+    /// Runs `body` (LAPACK calls, whose BLAS calls dfm cannot split) with OpenBLAS's own threads.
+    static func withOpenBLASThreads<R>(_ body: () throws -> R) rethrows -> R {
+        _ = ready
+        guard splitGemm, Parallel.threads > 1 else { return try body() }
+        openblas_set_num_threads(Int32(Parallel.threads))
+        defer {
+            openblas_set_num_threads(1)
+            // Idle OpenBLAS workers spin in sched_yield for ~0.1 s against dfm's threads; stop
+            // them (OpenBLAS restarts them at its next threaded call). Serial builds lack it.
+            if let stop = threadShutdown { _ = stop() }
+        }
+        return try body()
+    }
+
+    private static let threadShutdown: (@convention(c) () -> Int32)? = dlsym(
+        UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_"
+    ).map { unsafeBitCast($0, to: (@convention(c) () -> Int32).self) }
+
     /// The core OpenBLAS runs (its own name for it, e.g. "SkylakeX").
     static var coreName: String {
         _ = ready
@@ -145,8 +163,10 @@ func lapackQR<S: Real>(_ a: UnsafePointer<S>, m: Int, n: Int, complete: Bool) th
     let kq = complete ? m : k
     let cols = max(n, kq)
     // Column-major m×cols work matrix: A in the first n columns.
-    var w = [S](repeating: 0, count: m * max(cols, 1))
-    for i in 0..<m { for j in 0..<n { w[j * m + i] = a[i * n + j] } }
+    let w = UnsafeMutablePointer<S>.allocate(capacity: m * max(cols, 1))
+    defer { w.deallocate() }
+    transposeBlocked(a, rows: m, cols: n, w)
+    (w + m * n).initialize(repeating: 0, count: m * (max(cols, 1) - n))
     var tau = [S](repeating: 0, count: max(k, 1))
     var mi = Int32(m)
     var ni = Int32(n)
@@ -154,27 +174,49 @@ func lapackQR<S: Real>(_ a: UnsafePointer<S>, m: Int, n: Int, complete: Bool) th
     var info: Int32 = 0
     var lwork: Int32 = -1
     var q: S = 0
-    S.geqrf(&mi, &ni, &w, &lda, &tau, &q, &lwork, &info)
-    lwork = workSize(q)
-    var work = [S](repeating: 0, count: Int(lwork))
-    S.geqrf(&mi, &ni, &w, &lda, &tau, &work, &lwork, &info)
-    guard info == 0 else { throw DFMError(.internal, "qr: sgeqrf failed with info \(info)") }
+    // LAPACK's blocked QR spends its time in OpenBLAS's level-3 calls; dfm's threads cannot
+    // split those, so OpenBLAS gets the threads for the two calls (a 2080×2080 QR, W6's
+    // StateExpDecay, once per forward: 295 -> 200 ms on 2 cores).
+    try BLASSetup.withOpenBLASThreads {
+        S.geqrf(&mi, &ni, w, &lda, &tau, &q, &lwork, &info)
+        lwork = workSize(q)
+        var work = [S](repeating: 0, count: Int(lwork))
+        S.geqrf(&mi, &ni, w, &lda, &tau, &work, &lwork, &info)
+        guard info == 0 else { throw DFMError(.internal, "qr: sgeqrf failed with info \(info)") }
+    }
     // R: upper triangle of the first kq rows.
     var r = [S](repeating: 0, count: kq * n)
     // Rows at or beyond n (complete mode, m > n) are all zero.
-    for i in 0..<min(kq, n) { for j in i..<n { r[i * n + j] = w[j * m + i] } }
+    r.withUnsafeMutableBufferPointer { rp in
+        for i in 0..<min(kq, n) { for j in i..<n { rp[i * n + j] = w[j * m + i] } }
+    }
     // Q: sorgqr builds the first kq columns from the reflectors.
     var kqi = Int32(kq)
     var ki = Int32(k)
-    lwork = -1
-    S.orgqr(&mi, &kqi, &ki, &w, &lda, &tau, &q, &lwork, &info)
-    lwork = workSize(q)
-    work = [S](repeating: 0, count: Int(lwork))
-    S.orgqr(&mi, &kqi, &ki, &w, &lda, &tau, &work, &lwork, &info)
-    guard info == 0 else { throw DFMError(.internal, "qr: sorgqr failed with info \(info)") }
+    try BLASSetup.withOpenBLASThreads {
+        lwork = -1
+        S.orgqr(&mi, &kqi, &ki, w, &lda, &tau, &q, &lwork, &info)
+        lwork = workSize(q)
+        var work = [S](repeating: 0, count: Int(lwork))
+        S.orgqr(&mi, &kqi, &ki, w, &lda, &tau, &work, &lwork, &info)
+        guard info == 0 else { throw DFMError(.internal, "qr: sorgqr failed with info \(info)") }
+    }
     var qo = [S](repeating: 0, count: m * kq)
-    for i in 0..<m { for j in 0..<kq { qo[i * kq + j] = w[j * m + i] } }
+    qo.withUnsafeMutableBufferPointer { transposeBlocked(w, rows: kq, cols: m, $0.baseAddress!) }
     return (qo, r, kq)
+}
+
+/// dst (cols×rows) = srcᵀ for a row-major rows×cols src, in 32×32 tiles so that neither side
+/// strides through memory a whole row at a time.
+private func transposeBlocked<S>(_ src: UnsafePointer<S>, rows: Int, cols: Int, _ dst: UnsafeMutablePointer<S>) {
+    let tile = 32
+    for i0 in stride(from: 0, to: rows, by: tile) {
+        let i1 = min(rows, i0 + tile)
+        for j0 in stride(from: 0, to: cols, by: tile) {
+            let j1 = min(cols, j0 + tile)
+            for i in i0..<i1 { for j in j0..<j1 { dst[j * rows + i] = src[i * cols + j] } }
+        }
+    }
 }
 
 /// LAPACK's workspace-query answer as an lwork (at least 1, never overflowing Int32).

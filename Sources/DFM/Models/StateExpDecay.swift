@@ -89,7 +89,8 @@ public final class StateExpDecay: Module {
             return (fwd, bwd)
         }
         let (fwd, bwd) = Q.dtype == .float64 ? try factors(Double.self) : try factors(Float.self)
-        let z = try matmul(x, try transpose(Q, 0, 1))
+        // x·Qᵀ as linear (sgemm with Q transposed in place) rather than matmul on a transposed copy.
+        let z = try linear(x, Q)
         let decayed = try GradMode.noGrad { try mul(z, fwd) }
         let zd = record("exp_decay", decayed.detach(), [z]) { g in [try mul(g, bwd)] }
         return try matmul(zd, Q)
