@@ -53,7 +53,7 @@ typedef struct {
     void (*adam)(float *, const float *, float *, float *, float *, size_t, const dfmk_adam_params *);
     void (*im2col_taps)(const float *, size_t, const int32_t *, float *, size_t, size_t);
     void (*col2im_taps)(const float *, size_t, const int32_t *, const int32_t *, size_t, float *, size_t);
-    void (*scatter_taps)(const float *, size_t, const int32_t *, float *, size_t, size_t);
+    void (*scatter_taps)(const float *, size_t, const int32_t *, float *, size_t, size_t, int);
 } level_table;
 
 #define LOOP(name) name##_baseline
@@ -133,6 +133,7 @@ void dfmk_col2im_taps_f32(const float *cols, size_t tap_stride, const int32_t *i
                           float *dst, size_t hw) {
     current->col2im_taps(cols, tap_stride, inv, taps, ntaps, dst, hw);
 }
-void dfmk_scatter_taps_f32(const float *src, size_t nt, const int32_t *live, float *dst, size_t taps, size_t rows) {
-    current->scatter_taps(src, nt, live, dst, taps, rows);
+void dfmk_scatter_taps_f32(const float *src, size_t nt, const int32_t *live, float *dst, size_t taps, size_t rows,
+                           int accumulate) {
+    current->scatter_taps(src, nt, live, dst, taps, rows, accumulate);
 }

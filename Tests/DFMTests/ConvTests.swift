@@ -46,6 +46,45 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// A weight used at several steps: the engine hands its running gradient sum to conv2d and
+    /// linear, whose GEMMs add into it (pruned taps through the scatter). The result must be the
+    /// sum of the per-use gradients, on top of a gradient already there, in float64.
+    func testWeightGradientsAddIntoTheRunningSum() throws {
+        // float64 (Swift loops) and float32 (CKernels' scatter); float32 sums in another order.
+        for (dt, tol) in [(DType.float64, 1e-9), (DType.float32, 1e-4)] {
+            let gen = Generator(seed: 11)
+            let x = try toDType(try randn([2, 3, 1, 5], generator: gen), dt)  // height 1: dead taps (pruned)
+            let w0 = try toDType(try randn([4, 3, 3, 3], generator: gen), dt)
+            let lw0 = try toDType(try randn([6, 5], generator: gen), dt)
+            let prior = try toDType(try randn([4, 3, 3, 3], generator: gen), dt)
+            func loss(_ w: Tensor, _ lw: Tensor, uses: Range<Int>) throws -> Tensor {
+                var total = try Tensor.zeros([], dtype: dt)
+                for k in uses {
+                    let y = try conv2d(try mul(x, Double(k + 1)), w, nil, padding: [1, 1])
+                    let z = try linear(y, lw)
+                    total = try add(total, try sum(try mul(z, z)))
+                }
+                return total
+            }
+            let w = try w0.clone().requiresGrad()
+            let lw = try lw0.clone().requiresGrad()
+            w.grad = try prior.clone()
+            try loss(w, lw, uses: 0..<3).backward()
+            var wSum = prior.toDoubleArray()
+            var lwSum = [Double](repeating: 0, count: lw0.count)
+            for k in 0..<3 {
+                let wk = try w0.clone().requiresGrad()
+                let lk = try lw0.clone().requiresGrad()
+                try loss(wk, lk, uses: k..<(k + 1)).backward()
+                for (i, v) in wk.grad!.toDoubleArray().enumerated() { wSum[i] += v }
+                for (i, v) in lk.grad!.toDoubleArray().enumerated() { lwSum[i] += v }
+            }
+            for (a, b) in zip(w.grad!.toDoubleArray(), wSum) { XCTAssertEqual(a, b, accuracy: tol * max(1, abs(b))) }
+            for (a, b) in zip(lw.grad!.toDoubleArray(), lwSum) { XCTAssertEqual(a, b, accuracy: tol * max(1, abs(b))) }
+            XCTAssertEqual(w.grad!.toDoubleArray()[0..<9].filter { $0 != 0 }.count, 9, "\(dt): prior kept on dead taps")
+        }
+    }
+
     private func checkConvFixtures() throws {
         let fx = try Fixture("conv")
         var checked = 0

@@ -111,8 +111,10 @@ final class FastMathTests: XCTestCase {
             dfmk_im2col_taps_f32(x, 25, map, &cols, 25, 2)
             dfmk_col2im_taps_f32(g, 25, inv + inv, [0, 1], 2, &plane, 25)
             var full = [Float](repeating: 1, count: 36)
-            dfmk_scatter_taps_f32(g, 2, [4, 7], &full, 9, 4)
-            var bits = (y + dx + e + cols + plane + full).map(\.bitPattern)
+            dfmk_scatter_taps_f32(g, 2, [4, 7], &full, 9, 4, 0)
+            var summed = full
+            dfmk_scatter_taps_f32(g, 2, [4, 7], &summed, 9, 4, 1)
+            var bits = (y + dx + e + cols + plane + full + summed).map(\.bitPattern)
             for (amsgrad, smallW, wd, decoupled) in [(false, true, 0, 0), (false, false, 1, 1), (true, true, 1, 0)] {
                 var p = x
                 var m = [Float](repeating: 0, count: n)

@@ -95,8 +95,10 @@ void dfmk_col2im_taps_f32(const float *cols, size_t tap_stride, const int32_t *i
                           float *dst, size_t hw);
 
 /// A pruned convolution's weight gradient back to all taps: row r of dst (taps wide) gets zeros,
-/// then dst[r·taps + live[t]] = src[r·nt + t] for the nt live taps.
-void dfmk_scatter_taps_f32(const float *src, size_t nt, const int32_t *live, float *dst, size_t taps, size_t rows);
+/// then dst[r·taps + live[t]] = src[r·nt + t] for the nt live taps; with accumulate, dst keeps
+/// its values and gets dst[r·taps + live[t]] += src[r·nt + t].
+void dfmk_scatter_taps_f32(const float *src, size_t nt, const int32_t *live, float *dst, size_t taps, size_t rows,
+                           int accumulate);
 
 /// One Adam/AdamW step's constants, as Optim/Adam.swift derives them (torch's single-tensor Adam).
 typedef struct {

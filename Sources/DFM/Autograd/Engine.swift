@@ -1,16 +1,24 @@
 import Foundation
 
+/// A backward rule: the gradient of the op's output and, per input, a running gradient sum
+/// that only this backward pass references (nil when there is none yet, and always nil for
+/// rules recorded with `record`) to one gradient (or nil) per input.
+typealias GradRule = (_ gradient: Tensor, _ sums: [Tensor?]) throws -> [Tensor?]
+
 /// One recorded operation: the inputs it read and the rule that maps the gradient
 /// of its output to gradients of those inputs. Each op writes its rule once, next
-/// to its forward, through `record`.
+/// to its forward, through `record` (or `recordAccumulating`).
 final class Node {
     let op: String
     var inputs: [Tensor]
-    var backward: ((Tensor) throws -> [Tensor?])?
+    var backward: GradRule?
+    /// Recorded with `recordAccumulating`: the engine passes the running sums.
+    let accumulates: Bool
 
-    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+    init(op: String, inputs: [Tensor], accumulates: Bool = false, backward: @escaping GradRule) {
         self.op = op
         self.inputs = inputs
+        self.accumulates = accumulates
         self.backward = backward
     }
 }
@@ -23,13 +31,28 @@ func record(
     _ op: String, _ out: Tensor, _ inputs: [Tensor],
     _ backward: @escaping (Tensor) throws -> [Tensor?]
 ) -> Tensor {
+    attach(op, out, inputs, Node(op: op, inputs: inputs) { g, _ in try backward(g) })
+}
+
+/// `record` for ops whose gradient for some input is a GEMM that can add into a running sum
+/// (a weight used at every feedback step): the rule gets `sums[i]`, the sum so far of input i's
+/// gradient when only this backward references it, and for each input returns either that
+/// sum after adding its contribution into it, or a tensor it allocated and nothing else holds
+/// (the engine then adds later contributions into that one in place).
+@inline(__always)
+func recordAccumulating(_ op: String, _ out: Tensor, _ inputs: [Tensor], _ backward: @escaping GradRule) -> Tensor {
+    attach(op, out, inputs, Node(op: op, inputs: inputs, accumulates: true, backward: backward))
+}
+
+@inline(__always)
+private func attach(_ op: String, _ out: Tensor, _ inputs: [Tensor], _ node: @autoclosure () -> Node) -> Tensor {
     guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return out }
     // The node goes on a fresh tensor sharing `out`'s memory, not on `out` itself: rules
     // that use their op's output capture `out`, and a node reachable from its own rule
     // would be a reference cycle that leaks every graph dropped without backward
     // (PyTorch's SavedVariable avoids the same cycle by saving outputs without grad_fn).
     let result = Tensor(shape: out.shape, dtype: out.dtype, storage: out.storage, offset: out.offset)
-    result.markRecorded(Node(op: op, inputs: inputs, backward: backward))
+    result.markRecorded(node())
     return result
 }
 
@@ -104,8 +127,11 @@ public enum Autograd {
                     // added into them in place (a weight used in T steps gets one buffer, not T). A sum
                     // leaves the set when handed to a rule, which may return it as another input's grad.
                     var owned = Set<ObjectIdentifier>()
-                    func accumulate(_ acc: Tensor?, _ ig: Tensor) throws -> Tensor {
-                        guard let acc else { return ig }
+                    func accumulate(_ acc: Tensor?, _ ig: Tensor, fresh: Bool) throws -> Tensor {
+                        guard let acc else {
+                            if fresh { owned.insert(ObjectIdentifier(ig)) }
+                            return ig
+                        }
                         if owned.contains(ObjectIdentifier(acc)) {
                             EW.addInPlace(acc, ig)
                             return acc
@@ -135,9 +161,16 @@ public enum Autograd {
                                 "trying to backward through the graph a second time (op \(node.op)); pass retain_graph=true the first time"
                             )
                         }
-                        let inGrads = try rule(g)
-                        for (input, ig) in zip(node.inputs, inGrads) {
+                        let sums: [Tensor?] =
+                            node.accumulates
+                            ? node.inputs.map { input in
+                                let acc = input.isLeaf ? input.grad : grads[ObjectIdentifier(input)]
+                                return acc.flatMap { owned.contains(ObjectIdentifier($0)) ? $0 : nil }
+                            } : []
+                        let inGrads = try rule(g, sums)
+                        for (i, (input, ig)) in zip(node.inputs, inGrads).enumerated() {
                             guard let ig, input.requiresGrad else { continue }
+                            if node.accumulates, let sum = sums[i], sum === ig { continue }  // added in place
                             guard ig.shape == input.shape else {
                                 throw DFMError(
                                     .internal,
@@ -145,10 +178,10 @@ public enum Autograd {
                                 )
                             }
                             if input.isLeaf {
-                                input.grad = try accumulate(input.grad, ig)
+                                input.grad = try accumulate(input.grad, ig, fresh: node.accumulates)
                             } else {
                                 let k = ObjectIdentifier(input)
-                                grads[k] = try accumulate(grads[k], ig)
+                                grads[k] = try accumulate(grads[k], ig, fresh: node.accumulates)
                             }
                         }
                         if !retainGraph {

@@ -401,26 +401,30 @@ enum ConvKernels {
         }
     }
 
-    /// Gradients of conv for the input (dx, fully written) and weight (dw, fully written).
+    /// Gradients of conv for the input (dx, fully written) and weight (dw: fully written, or with
+    /// `accumulate` added to what it holds; depthwise convs cannot accumulate).
     static func backward<S: Real>(
         _ x: UnsafePointer<S>, _ wtFull: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
-        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?, weightOwner: Tensor? = nil
+        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?, accumulate: Bool = false,
+        weightOwner: Tensor? = nil
     ) throws {
         if g.isDepthwise {
+            precondition(!accumulate, "depthwise weight gradients are written, not accumulated")
             if let dx { depthwiseInputGrad(wtFull, gy, g, dx) }
             if let dwFull { depthwiseWeightGrad(x, gy, g, dwFull) }
             return
         }
-        // With pruned taps the scatter at the end writes every element of dw (dead taps 0).
-        if let dwFull, g.live == nil || g.n == 0 { dwFull.update(repeating: 0, count: g.o * g.kg) }
+        // The GEMMs add into dw (beta 1). With pruned taps the scatter at the end writes every
+        // element of dw (dead taps 0) or adds into the live ones.
+        if let dwFull, !accumulate, g.live == nil || g.n == 0 { dwFull.update(repeating: 0, count: g.o * g.kg) }
         if g.n == 0 { return }
         // Pruned taps: GEMMs on the live columns of the weight (only dx reads it), and the live
         // part of the weight gradient in scratch, scattered into dw (dead taps get 0) at the end.
         if dx == nil {
-            try backwardGemm(x, wtFull, gy, g, dx: dx, dw: dwFull)
+            try backwardGemm(x, wtFull, gy, g, dx: dx, dw: dwFull, accumulate: accumulate)
         } else {
             try withLiveWeight(wtFull, g, owner: weightOwner, "conv2d_backward") { wt in
-                try backwardGemm(x, wt, gy, g, dx: dx, dw: dwFull)
+                try backwardGemm(x, wt, gy, g, dx: dx, dw: dwFull, accumulate: accumulate)
             }
         }
     }
@@ -428,7 +432,7 @@ enum ConvKernels {
     /// `backward` after the live-tap gather: `wt` holds only the live columns when g.live is set.
     private static func backwardGemm<S: Real>(
         _ x: UnsafePointer<S>, _ wt: UnsafePointer<S>, _ gy: UnsafePointer<S>, _ g: ConvGeom,
-        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?
+        dx: UnsafeMutablePointer<S>?, dw dwFull: UnsafeMutablePointer<S>?, accumulate: Bool
     ) throws {
         let dwlBuf =
             g.live != nil && dwFull != nil
@@ -487,7 +491,8 @@ enum ConvKernels {
                 let lv = live.map(Int32.init)
                 Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
                     dfmk_scatter_taps_f32(
-                        f32(src + r.lowerBound * nt), nt, lv, f32(dwFull + r.lowerBound * taps), taps, r.count)
+                        f32(src + r.lowerBound * nt), nt, lv, f32(dwFull + r.lowerBound * taps), taps, r.count,
+                        accumulate ? 1 : 0)
                 }
                 return
             }
@@ -496,8 +501,12 @@ enum ConvKernels {
                     for row in r {
                         let s = src + row * nt
                         let o = dwFull + row * taps
-                        o.update(repeating: 0, count: taps)
-                        for t in 0..<nt { o[lv[t]] = s[t] }
+                        if accumulate {
+                            for t in 0..<nt { o[lv[t]] += s[t] }
+                        } else {
+                            o.update(repeating: 0, count: taps)
+                            for t in 0..<nt { o[lv[t]] = s[t] }
+                        }
                     }
                 }
             }

@@ -139,12 +139,16 @@ private func conv2dRun<S: Real>(
     try ConvKernels.forward(x.p(S.self), weight.p(S.self), bias?.p(S.self), g, out.p(S.self), weightOwner: weight)
 
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
-    return record(op, out, inputs) { gy in
+    return recordAccumulating(op, out, inputs) { gy, sums in
         let dx = x.requiresGrad ? try Tensor.uninitialized(x.shape, dtype: S.dtype, op: "conv2d_backward") : nil
+        // The weight's gradient from earlier feedback steps, if the engine has a sum: added into.
+        let sum = g.isDepthwise ? nil : sums.count > 1 ? sums[1] : nil
         let dw =
-            weight.requiresGrad ? try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "conv2d_backward") : nil
+            weight.requiresGrad
+            ? try sum ?? Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "conv2d_backward") : nil
         try ConvKernels.backward(
-            x.p(S.self), weight.p(S.self), gy.p(S.self), g, dx: dx?.p(S.self), dw: dw?.p(S.self), weightOwner: weight)
+            x.p(S.self), weight.p(S.self), gy.p(S.self), g, dx: dx?.p(S.self), dw: dw?.p(S.self),
+            accumulate: sum != nil, weightOwner: weight)
         var grads: [Tensor?] = [dx, dw]
         if let bias {
             if bias.requiresGrad {

@@ -185,7 +185,7 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws 
             ldb: inF,
             beta: bias == nil ? 0 : 1, c: o, ldc: outF)
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        return record(op, out, inputs) { g in
+        return recordAccumulating(op, out, inputs) { g, sums in
             var grads: [Tensor?] = [nil, nil]
             if x.requiresGrad {
                 // dX = dY·W
@@ -197,16 +197,19 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) throws 
                 grads[0] = t
             }
             if weight.requiresGrad {
-                // dW = dYᵀ·X over all rows at once.
-                let t = try Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "linear_backward")
+                // dW = dYᵀ·X over all rows at once, added into the running sum when there is one.
+                let sum = sums.count > 1 ? sums[1] : nil
+                let t = try sum ?? Tensor.uninitialized(weight.shape, dtype: S.dtype, op: "linear_backward")
                 gemm(
                     transA: true, transB: false, m: outF, n: inF, k: rows, a: g.p(S.self), lda: outF, b: x.p(S.self),
                     ldb: inF,
-                    c: t.p(S.self), ldc: inF)
+                    beta: sum == nil ? 0 : 1, c: t.p(S.self), ldc: inF)
                 grads[1] = t
             }
             if let bias {
-                grads.append(bias.requiresGrad ? try sumTo(g, [outF]) : nil)
+                // A 1-D input's g is already bias-shaped: a copy, as this rule returns only its own tensors.
+                let db = bias.requiresGrad ? try sumTo(g, [outF]) : nil
+                grads.append(db === g ? try g.clone() : db)
             }
             return grads
         }
