@@ -284,5 +284,19 @@ final class ShapeOpsTests: XCTestCase {
         XCTAssertFalse(try max(g, dim: 0).indices.requiresGrad)
     }
 
-    /// Values 0.1·k for k in a seeded permutation: distinct, with gaps of 0.1.
+    /// Selects and narrows of one tensor add their gradients into one running sum (blocks of
+    /// rows), on top of a gradient already there; a select along a later dim takes the copy path.
+    func testSelectAndNarrowGradientsShareOneSum() throws {
+        let x = try Tensor.zeros([3, 4]).requiresGrad()
+        x.grad = try Tensor.ones([3, 4])
+        let parts = [
+            try mul(try select(x, dim: 0, index: 0), 1), try mul(try select(x, dim: 0, index: 1), 2),
+            try mul(try select(x, dim: 0, index: 0), 3), try sum(try narrow(x, dim: 0, start: 1, length: 2), dims: [0]),
+            try mul(try select(x, dim: 1, index: 3), 10),
+        ]
+        var total = try sum(parts[0])
+        for p in parts.dropFirst() { total = try add(total, try sum(p)) }
+        try total.backward()
+        XCTAssertEqual(x.grad!.toArray(), [5, 5, 5, 15, 4, 4, 4, 14, 2, 2, 2, 12])
+    }
 }

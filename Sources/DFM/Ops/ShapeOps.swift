@@ -102,6 +102,20 @@ private func put(_ g: Tensor, into shape: [Int], dim: Int, start: Int, step: Int
     return out
 }
 
+/// The backward of a `take` of one contiguous block (step 1, every dim before `dim` of size 1),
+/// for rules recorded with `recordAccumulating`: `g` added into that block of the running sum
+/// when there is one (several selects or narrows of one tensor, such as attention's q, k and v
+/// split from one projection, then share one gradient buffer instead of one zeroed copy each).
+private func putAccumulating(
+    _ g: Tensor, into shape: [Int], dim: Int, start: Int, sum: Tensor?, op: String
+) throws -> Tensor {
+    guard let sum else { return try put(g, into: shape, dim: dim, start: start, step: 1, op: op) }
+    let block = Tensor(
+        shape: g.shape, dtype: sum.dtype, storage: sum.storage, offset: sum.offset + start * Shape.strides(shape)[dim])
+    EW.addInPlace(block, g)
+    return sum
+}
+
 /// torch.narrow: `length` elements from `start` (negative counts from the end) along `dim`.
 public func narrow(_ x: Tensor, dim: Int, start: Int, length: Int) throws -> Tensor {
     guard x.ndim > 0 else { throw DFMError.index("narrow", "narrow() cannot be applied to a 0-dim tensor") }
@@ -118,6 +132,11 @@ public func narrow(_ x: Tensor, dim: Int, start: Int, length: Int) throws -> Ten
     }
     if length == size { return x }
     let out = try take(x, dim: d, start: s, step: 1, len: length, op: "narrow")
+    if x.shape[..<d].allSatisfy({ $0 == 1 }) {
+        return recordAccumulating("narrow", out, [x]) { g, sums in
+            [try putAccumulating(g, into: x.shape, dim: d, start: s, sum: sums[0], op: "narrow_backward")]
+        }
+    }
     return record("narrow", out, [x]) { g in
         [try put(g, into: x.shape, dim: d, start: s, step: 1, op: "narrow_backward")]
     }
@@ -158,6 +177,11 @@ public func select(_ x: Tensor, dim: Int, index: Int) throws -> Tensor {
     var shape = x.shape
     shape.remove(at: d)
     let out = try take(x, dim: d, start: i, step: 1, len: 1, op: "select").viewAs(shape)
+    if x.shape[..<d].allSatisfy({ $0 == 1 }) {
+        return recordAccumulating("select", out, [x]) { g, sums in
+            [try putAccumulating(g.viewAs(kept), into: x.shape, dim: d, start: i, sum: sums[0], op: "select_backward")]
+        }
+    }
     return record("select", out, [x]) { g in
         [try put(g.viewAs(kept), into: x.shape, dim: d, start: i, step: 1, op: "select_backward")]
     }
