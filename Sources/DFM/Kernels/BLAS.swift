@@ -103,8 +103,11 @@ func gemm<S: Real>(
     let t = BLASSetup.splitGemm ? Parallel.threads : 1
     let work = m &* n &* k
     if t > 1, work >= gemmSplitMinWork {
-        // Block edges on multiples of 32 columns / 16 rows keep the AVX-512 micro-kernel's tiles whole.
-        if n >= 64 || n >= m {
+        // Each block packs its share of one operand and all of the other: splitting columns
+        // repeats the packing of op(A) (m×k) per block, splitting rows that of op(B) (k×n), so
+        // split along the larger of m and n. Block edges on multiples of 32 columns / 16 rows
+        // keep the AVX-512 micro-kernel's tiles whole.
+        if n >= m {
             let blocks = min(t, max(1, n / 32))
             if blocks > 1 {
                 let unit = 32
