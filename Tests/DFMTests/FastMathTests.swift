@@ -115,6 +115,28 @@ final class FastMathTests: XCTestCase {
             var summed = full
             dfmk_scatter_taps_f32(g, 2, [4, 7], &summed, 9, 4, 1)
             var bits = (y + dx + e + cols + plane + full + summed).map(\.bitPattern)
+            // Normalisation sums: 3 runs of 333 (lanes plus a tail) 111 apart, and 40 runs of 4.
+            var sums: [Double] = []
+            for (runs, stride, len) in [(3, 111, 333), (40, 20, 4)] {
+                let s = dfmk_norm_sum_f32(x, runs, stride, len, 0, 0)
+                let mean = s / Double(runs * len)
+                var sg: Double = 0
+                var sgx: Double = 0
+                dfmk_grad_sums_f32(g, x, runs, stride, len, Float(mean), 0.7, &sg, &sgx)
+                sums += [s, dfmk_norm_sum_f32(x, runs, stride, len, mean, 1), sg, sgx]
+                // Against plain double sums (another order, so only nearly equal).
+                var ref = [Double](repeating: 0, count: 4)
+                for r in 0..<runs {
+                    for k in (r * stride)..<(r * stride + len) {
+                        ref[0] += Double(x[k])
+                        ref[1] += (Double(x[k]) - mean) * (Double(x[k]) - mean)
+                        ref[2] += Double(g[k])
+                        ref[3] += Double(g[k]) * Double((x[k] - Float(mean)) * 0.7)
+                    }
+                }
+                for (a, b) in zip(sums.suffix(4), ref) { XCTAssertEqual(a, b, accuracy: 1e-9 * max(1, abs(b))) }
+            }
+            bits += sums.flatMap { [UInt32(truncatingIfNeeded: $0.bitPattern), UInt32($0.bitPattern >> 32)] }
             for (amsgrad, smallW, wd, decoupled) in [(false, true, 0, 0), (false, false, 1, 1), (true, true, 1, 0)] {
                 var p = x
                 var m = [Float](repeating: 0, count: n)

@@ -94,6 +94,16 @@ void dfmk_im2col_taps_f32(const float *src, size_t src_stride, const int32_t *ma
 void dfmk_col2im_taps_f32(const float *cols, size_t tap_stride, const int32_t *inv, const int32_t *taps, size_t ntaps,
                           float *dst, size_t hw);
 
+/// A normalisation's sums in double over `runs` runs of n floats, `stride` floats apart: Σx, or
+/// with squares Σ(x - mean)². Element k of a run goes to partial sum k mod 16, and the partial
+/// sums are combined in a fixed tree at the end: independent lanes vectorise, and every level
+/// adds in the same order.
+double dfmk_norm_sum_f32(const float *x, size_t runs, size_t stride, size_t n, double mean, int squares);
+/// sg = Σg and sgx = Σg·((x - mean)·rstd) (the product in float, as the forward's x̂) over runs
+/// as dfmk_norm_sum_f32, with the same partial sums.
+void dfmk_grad_sums_f32(const float *g, const float *x, size_t runs, size_t stride, size_t n, float mean, float rstd,
+                        double *sg, double *sgx);
+
 /// A pruned convolution's weight gradient back to all taps: row r of dst (taps wide) gets zeros,
 /// then dst[r·taps + live[t]] = src[r·nt + t] for the nt live taps; with accumulate, dst keeps
 /// its values and gets dst[r·taps + live[t]] += src[r·nt + t].

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Normalisation layers: batch_norm, group_norm, layer_norm. Each is one fused kernel
@@ -31,11 +32,18 @@ private func sum4<S: Real>(_ q: UnsafeMutablePointer<S>, _ length: Int, _ f: (S)
 }
 
 /// Mean and sum of squared deviations of `segments` runs of `length` floats, the runs
-/// `stride` floats apart, starting at `p`.
+/// `stride` floats apart, starting at `p`. float32 runs through CKernels (sixteen partial sums
+/// per run instead of four, so the vector units can take them).
 @inline(__always)
 private func moments<S: Real>(_ p: UnsafeMutablePointer<S>, segments: Int, stride: Int, length: Int) -> (
     mean: Double, m2: Double
 ) {
+    if S.self == Float.self {
+        let x = f32(p)
+        let n = Double(segments * length)
+        let mean = n > 0 ? dfmk_norm_sum_f32(x, segments, stride, length, 0, 0) / n : 0
+        return (mean, dfmk_norm_sum_f32(x, segments, stride, length, mean, 1))
+    }
     var s: Double = 0
     for seg in 0..<segments { s += sum4(p + seg * stride, length) { Double($0) } }
     let n = Double(segments * length)
@@ -50,9 +58,32 @@ private func moments<S: Real>(_ p: UnsafeMutablePointer<S>, segments: Int, strid
     return (mean, m2)
 }
 
-/// Σg and Σg·(x - mean)·rstd over one run of `length` floats (two accumulators each, see sum4).
+/// Σg and Σg·(x - mean)·rstd over `segments` runs of `length` floats, `stride` apart (float32
+/// through CKernels as in `moments`).
 @inline(__always)
 private func gradSums<S: Real>(
+    _ g: UnsafeMutablePointer<S>, _ x: UnsafeMutablePointer<S>, segments: Int = 1, stride: Int = 0, length: Int,
+    mean: S, rstd: S
+) -> (sg: Double, sgx: Double) {
+    if S.self == Float.self {
+        var sg: Double = 0
+        var sgx: Double = 0
+        dfmk_grad_sums_f32(f32(g), f32(x), segments, stride, length, Float(mean), Float(rstd), &sg, &sgx)
+        return (sg, sgx)
+    }
+    var sg: Double = 0
+    var sgx: Double = 0
+    for seg in 0..<segments {
+        let (a, b) = gradSums2(g + seg * stride, x + seg * stride, length: length, mean: mean, rstd: rstd)
+        sg += a
+        sgx += b
+    }
+    return (sg, sgx)
+}
+
+/// Σg and Σg·(x - mean)·rstd over one run of `length` floats (two accumulators each, see sum4).
+@inline(__always)
+private func gradSums2<S: Real>(
     _ g: UnsafeMutablePointer<S>, _ x: UnsafeMutablePointer<S>, length: Int,
     mean: S, rstd: S
 ) -> (sg: Double, sgx: Double) {
@@ -218,14 +249,8 @@ public func batchNorm(
                     let mean = mp[ch]
                     let rstd = rp[ch]
                     let w = wp?[ch] ?? 1
-                    var sg: Double = 0
-                    var sgx: Double = 0
-                    for i in 0..<n {
-                        let off = (i * c + ch) * s
-                        let (a, b) = gradSums(gp + off, xp + off, length: s, mean: mean, rstd: rstd)
-                        sg += a
-                        sgx += b
-                    }
+                    let (sg, sgx) = gradSums(
+                        gp + ch * s, xp + ch * s, segments: n, stride: c * s, length: s, mean: mean, rstd: rstd)
                     gwp?[ch] = S(sgx)
                     gbp?[ch] = S(sg)
                     guard let gxp else { continue }
