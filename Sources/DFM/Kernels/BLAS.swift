@@ -210,14 +210,17 @@ func lapackQR<S: Real>(_ a: UnsafePointer<S>, m: Int, n: Int, complete: Bool) th
 }
 
 /// dst (cols×rows) = srcᵀ for a row-major rows×cols src, in 32×32 tiles so that neither side
-/// strides through memory a whole row at a time.
+/// strides through memory a whole row at a time; bands of 32 rows in parallel.
 private func transposeBlocked<S>(_ src: UnsafePointer<S>, rows: Int, cols: Int, _ dst: UnsafeMutablePointer<S>) {
     let tile = 32
-    for i0 in stride(from: 0, to: rows, by: tile) {
-        let i1 = min(rows, i0 + tile)
-        for j0 in stride(from: 0, to: cols, by: tile) {
-            let j1 = min(cols, j0 + tile)
-            for i in i0..<i1 { for j in j0..<j1 { dst[j * rows + i] = src[i * cols + j] } }
+    Parallel.chunks((rows + tile - 1) / tile, costPerItem: tile * cols) { bands in
+        for band in bands {
+            let i0 = band * tile
+            let i1 = min(rows, i0 + tile)
+            for j0 in stride(from: 0, to: cols, by: tile) {
+                let j1 = min(cols, j0 + tile)
+                for i in i0..<i1 { for j in j0..<j1 { dst[j * rows + i] = src[i * cols + j] } }
+            }
         }
     }
 }
