@@ -174,10 +174,8 @@ func attention(
                         for j in 0..<S { row[j] = fill }
                         continue
                     }
-                    R.expShift(row, row, S, mx)  // vectorised; the sum below cannot be (its order is fixed)
-                    var sum: R = 0
-                    for j in 0..<S { sum += row[j] }
-                    let inv = 1 / sum
+                    R.expShift(row, row, S, mx)  // vectorised
+                    let inv = 1 / rowDot(row, nil, S)
                     for j in 0..<S { row[j] *= inv }
                 }
                 if let dp {
@@ -218,8 +216,7 @@ func attention(
                     for i in 0..<L {
                         let d = ds + i * S
                         let p = pb + i * S
-                        var dot: R = 0
-                        for j in 0..<S { dot += d[j] * p[j] }
+                        let dot = rowDot(d, p, S)
                         for j in 0..<S { d[j] = p[j] * (d[j] - dot) }
                     }
                     if let gmp { (gmp + b * L * S).update(from: ds, count: L * S) }
@@ -276,6 +273,44 @@ func attention(
         return (result, w)
     }
     return try dtype == .float64 ? run(Double.self) : run(Float.self)
+}
+
+/// Σ a[j] (b nil) or Σ a[j]·b[j] over a row of n, in four interleaved partial sums combined as
+/// (s0 + s1) + (s2 + s3): four independent add chains instead of one (a row of attention is
+/// short, so the chain's latency, not memory, is its cost). The order depends on n alone.
+@inline(__always)
+private func rowDot<R: Real>(_ a: UnsafePointer<R>, _ b: UnsafePointer<R>?, _ n: Int) -> R {
+    var s0: R = 0
+    var s1: R = 0
+    var s2: R = 0
+    var s3: R = 0
+    var j = 0
+    if let b {
+        while j + 4 <= n {
+            s0 += a[j] * b[j]
+            s1 += a[j + 1] * b[j + 1]
+            s2 += a[j + 2] * b[j + 2]
+            s3 += a[j + 3] * b[j + 3]
+            j += 4
+        }
+        while j < n {
+            s0 += a[j] * b[j]
+            j += 1
+        }
+    } else {
+        while j + 4 <= n {
+            s0 += a[j]
+            s1 += a[j + 1]
+            s2 += a[j + 2]
+            s3 += a[j + 3]
+            j += 4
+        }
+        while j < n {
+            s0 += a[j]
+            j += 1
+        }
+    }
+    return (s0 + s1) + (s2 + s3)
 }
 
 // MARK: multi-head attention
