@@ -79,6 +79,13 @@ static inline float dfmk_normal_cdf(float x) {
     return x < 0 ? half : (x != x ? x : 1.0f - half);
 }
 
+/// A spin-wait hint for the CPU (x86 PAUSE), for Swift's thread pool.
+static inline void dfmk_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /// y = x·Φ(x), the exact (erf) GELU.
 void dfmk_gelu_f32(const float *x, float *y, size_t n);
 /// out = g·(Φ(x) + x·φ(x)), GELU's derivative times the upstream gradient.
