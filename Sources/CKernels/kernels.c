@@ -56,6 +56,7 @@ typedef struct {
     void (*scatter_taps)(const float *, size_t, const int32_t *, float *, size_t, size_t, int);
     double (*norm_sum)(const float *, size_t, size_t, size_t, double, int);
     void (*grad_sums)(const float *, const float *, size_t, size_t, size_t, float, float, double *, double *);
+    void (*max_pool)(const float *, size_t, const dfmk_pool_geom *, float *, int64_t *);
 } level_table;
 
 #define DFMK_LANES 16
@@ -68,9 +69,9 @@ static inline double dfmk_lanes_total(double *a) {
 #define LOOP(name) name##_baseline
 #include "loops.inc"
 #undef LOOP
-static const level_table baseline = {gelu_baseline,         gelu_backward_baseline, exp_shift_baseline,
-                                     adam_baseline,         im2col_taps_baseline,   col2im_taps_baseline,
-                                     scatter_taps_baseline, norm_sum_baseline,      grad_sums_baseline};
+static const level_table baseline = {
+    gelu_baseline,        gelu_backward_baseline, exp_shift_baseline, adam_baseline,      im2col_taps_baseline,
+    col2im_taps_baseline, scatter_taps_baseline,  norm_sum_baseline,  grad_sums_baseline, max_pool_baseline};
 
 #if defined(__x86_64__) && defined(__clang__)
 #define DFMK_X86_LEVELS 1
@@ -79,8 +80,8 @@ static const level_table baseline = {gelu_baseline,         gelu_backward_baseli
 #include "loops.inc"
 #undef LOOP
 #pragma clang attribute pop
-static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3, adam_v3,     im2col_taps_v3,
-                               col2im_taps_v3, scatter_taps_v3,  norm_sum_v3,  grad_sums_v3};
+static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3, adam_v3,      im2col_taps_v3,
+                               col2im_taps_v3, scatter_taps_v3,  norm_sum_v3,  grad_sums_v3, max_pool_v3};
 
 // min_vector_width: clang's x86-64-v4 tuning prefers 256-bit vectors; the GELU loops run 1.3x
 // faster on 512.
@@ -89,8 +90,8 @@ static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3, a
 #include "loops.inc"
 #undef LOOP
 #pragma clang attribute pop
-static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4, adam_v4,     im2col_taps_v4,
-                               col2im_taps_v4, scatter_taps_v4,  norm_sum_v4,  grad_sums_v4};
+static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4, adam_v4,      im2col_taps_v4,
+                               col2im_taps_v4, scatter_taps_v4,  norm_sum_v4,  grad_sums_v4, max_pool_v4};
 #endif
 
 static const level_table *current = &baseline;
@@ -153,4 +154,7 @@ double dfmk_norm_sum_f32(const float *x, size_t runs, size_t stride, size_t n, d
 void dfmk_grad_sums_f32(const float *g, const float *x, size_t runs, size_t stride, size_t n, float mean, float rstd,
                         double *sg, double *sgx) {
     current->grad_sums(g, x, runs, stride, n, mean, rstd, sg, sgx);
+}
+void dfmk_max_pool_f32(const float *src, size_t planes, const dfmk_pool_geom *g, float *out, int64_t *idx) {
+    current->max_pool(src, planes, g, out, idx);
 }

@@ -85,6 +85,32 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// max_pool2d's float32 kernel (CKernels) and the generic loop (float64) pick the same
+    /// maxima and the same argmax: NaN wins, ties keep the first, windows in padding, dilation,
+    /// ceil mode; checked through the values and the backward's gradient positions.
+    func testMaxPoolFloat32KernelMatchesTheGenericLoop() throws {
+        var vals = [Float](repeating: 0, count: 378)
+        for i in 0..<378 { vals[i] = Float((i * 37) % 11) - 5 }  // many ties
+        vals[5] = .nan
+        vals[70] = -.infinity
+        let x32 = try Tensor(vals, shape: [2, 3, 7, 9])
+        for (k, st, pad, dil, ceil) in [
+            (3, 2, 1, 1, false), (2, 2, 0, 1, true), (3, 1, 1, 2, false), (3, 3, 1, 1, true),
+        ] {
+            var outs: [[Double]] = []
+            for dt in [DType.float32, .float64] {
+                let x = try toDType(x32, dt).detach().requiresGrad()
+                let y = try maxPool2d(
+                    x, kernelSize: [k, k], stride: [st, st], padding: [pad, pad], dilation: [dil, dil], ceilMode: ceil)
+                try sum(y).backward()  // ones into y: x.grad counts the windows that picked each element
+                outs.append(
+                    y.toDoubleArray().map { $0.isNaN ? 1e300 : $0 }
+                        + x.grad!.toDoubleArray().map { $0.isNaN ? 1e300 : $0 })
+            }
+            XCTAssertEqual(outs[0], outs[1], "kernel \(k) stride \(st) padding \(pad) dilation \(dil) ceil \(ceil)")
+        }
+    }
+
     private func checkConvFixtures() throws {
         let fx = try Fixture("conv")
         var checked = 0

@@ -111,6 +111,15 @@ double dfmk_norm_sum_f32(const float *x, size_t runs, size_t stride, size_t n, d
 void dfmk_grad_sums_f32(const float *g, const float *x, size_t runs, size_t stride, size_t n, float mean, float rstd,
                         double *sg, double *sgx);
 
+/// max_pool2d's geometry (torch's: window oy·sh - ph + i·dh, clipped to the plane).
+typedef struct {
+    long h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+} dfmk_pool_geom;
+/// max_pool2d over `planes` planes of h×w floats: out (planes×oh×ow) gets each window's maximum
+/// (NaN wins; the first maximum in window order otherwise) and idx, when not NULL, its index in
+/// the plane (-inf and the window's first index for a window of -inf).
+void dfmk_max_pool_f32(const float *src, size_t planes, const dfmk_pool_geom *g, float *out, int64_t *idx);
+
 /// A pruned convolution's weight gradient back to all taps: row r of dst (taps wide) gets zeros,
 /// then dst[r·taps + live[t]] = src[r·nt + t] for the nt live taps; with accumulate, dst keeps
 /// its values and gets dst[r·taps + live[t]] += src[r·nt + t].

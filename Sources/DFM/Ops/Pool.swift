@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // 2-D pooling with PyTorch's window and output-size rules. Every kernel works on one
@@ -96,35 +97,47 @@ public func maxPool2d(
         let op_ = out.p(S.self)
         let ip = idx?.i
         let (h, w) = (p.h, p.w)
-        Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
-            for plane in r {
-                let src = xp + plane * h * w
-                for oy in 0..<oh {
-                    var ih0 = oy * s.0 - pad.0
-                    let ih1 = min(ih0 + (k.0 - 1) * d.0 + 1, h)
-                    while ih0 < 0 { ih0 += d.0 }
-                    for ox in 0..<ow {
-                        var iw0 = ox * s.1 - pad.1
-                        let iw1 = min(iw0 + (k.1 - 1) * d.1 + 1, w)
-                        while iw0 < 0 { iw0 += d.1 }
-                        var best = -S.infinity
-                        var bestIdx = ih0 * w + iw0
-                        var ih = ih0
-                        while ih < ih1 {
-                            var iw = iw0
-                            while iw < iw1 {
-                                let v = src[ih * w + iw]
-                                if v > best || v.isNaN {
-                                    best = v
-                                    bestIdx = ih * w + iw
+        if S.self == Float.self {
+            // CKernels: selects instead of branches, no overflow checks (3.8 -> 1.4 ms on W3's maxpool).
+            let pg = dfmk_pool_geom(
+                h: h, w: w, oh: oh, ow: ow, kh: k.0, kw: k.1, sh: s.0, sw: s.1, ph: pad.0, pw: pad.1, dh: d.0, dw: d.1)
+            withUnsafePointer(to: pg) { gp in
+                Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
+                    let o = r.lowerBound * oh * ow
+                    dfmk_max_pool_f32(f32(xp + r.lowerBound * h * w), r.count, gp, f32(op_ + o), ip.map { $0 + o })
+                }
+            }
+        } else {
+            Parallel.chunks(p.planes, costPerItem: oh * ow * k.0 * k.1) { r in
+                for plane in r {
+                    let src = xp + plane * h * w
+                    for oy in 0..<oh {
+                        var ih0 = oy * s.0 - pad.0
+                        let ih1 = min(ih0 + (k.0 - 1) * d.0 + 1, h)
+                        while ih0 < 0 { ih0 += d.0 }
+                        for ox in 0..<ow {
+                            var iw0 = ox * s.1 - pad.1
+                            let iw1 = min(iw0 + (k.1 - 1) * d.1 + 1, w)
+                            while iw0 < 0 { iw0 += d.1 }
+                            var best = -S.infinity
+                            var bestIdx = ih0 * w + iw0
+                            var ih = ih0
+                            while ih < ih1 {
+                                var iw = iw0
+                                while iw < iw1 {
+                                    let v = src[ih * w + iw]
+                                    if v > best || v.isNaN {
+                                        best = v
+                                        bestIdx = ih * w + iw
+                                    }
+                                    iw += d.1
                                 }
-                                iw += d.1
+                                ih += d.0
                             }
-                            ih += d.0
+                            let o = (plane * oh + oy) * ow + ox
+                            op_[o] = best
+                            ip?[o] = Int64(bestIdx)
                         }
-                        let o = (plane * oh + oy) * ow + ox
-                        op_[o] = best
-                        ip?[o] = Int64(bestIdx)
                     }
                 }
             }
