@@ -32,8 +32,8 @@ private func sum4<S: Real>(_ q: UnsafeMutablePointer<S>, _ length: Int, _ f: (S)
 }
 
 /// Mean and sum of squared deviations of `segments` runs of `length` floats, the runs
-/// `stride` floats apart, starting at `p`. float32 runs through CKernels (sixteen partial sums
-/// per run instead of four, so the vector units can take them).
+/// `stride` floats apart, starting at `p`. float32 goes through CKernels: sixteen partial sums
+/// carried across all the runs (four per run here), so the vector units can take them.
 @inline(__always)
 private func moments<S: Real>(_ p: UnsafeMutablePointer<S>, segments: Int, stride: Int, length: Int) -> (
     mean: Double, m2: Double
