@@ -75,7 +75,7 @@ SWIFT_FORMAT ?= swift-format
 CLANG_FORMAT ?= clang-format
 RUFF ?= .build-tools/venv/bin/ruff
 SWIFT_SOURCES = Package.swift Sources Tests bench
-C_SOURCES = $$(find Include Sources bindings \( -name '*.c' -o -name '*.h' \) -not -path '*/build/*')
+C_SOURCES = $$(find Include Sources bindings \( -name '*.c' -o -name '*.h' -o -name '*.inc' \) -not -path '*/build/*')
 format: setup
 	$(SWIFT_FORMAT) format --in-place --parallel --recursive $(SWIFT_SOURCES)
 	$(CLANG_FORMAT) -i $(C_SOURCES)

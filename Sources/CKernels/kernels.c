@@ -1,6 +1,9 @@
 // The loops of dfm_kernels.h: loops.inc compiled once per ISA level, and a table that points at
 // the best level the CPU runs (see the header for why; dfmk_set_level lets tests pick another).
 #include "dfm_kernels.h"
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+#endif
 
 // sqrtf without errno (clang's -fmath-errno default would keep the Adam loop scalar).
 #if defined(__has_builtin)
@@ -57,7 +60,17 @@ typedef struct {
     double (*norm_sum)(const float *, size_t, size_t, size_t, double, int);
     void (*grad_sums)(const float *, const float *, size_t, size_t, size_t, float, float, double *, double *);
     void (*max_pool)(const float *, size_t, const dfmk_pool_geom *, float *, int64_t *);
+    size_t (*gg_nr)(void);
+    size_t (*gg_mr)(void);
+    size_t (*gg_scratch_size)(size_t, size_t);
+    void (*gg_pack_a)(const float *, size_t, size_t, size_t, float *);
+    void (*gg_gemm)(const float *, size_t, size_t, const dfmk_gather *, size_t, size_t, float *, size_t, float *);
 } level_table;
+
+// The gathered GEMM's blocking: a packed B block of at most KC × NC floats (L2), tiles of
+// DFMK_MR × DFMK_VW·DFMK_NV floats in registers (set per level below).
+#define DFMK_GG_KC 384
+#define DFMK_GG_NC 512
 
 #define DFMK_LANES 16
 static inline double dfmk_lanes_total(double *a) {
@@ -67,31 +80,61 @@ static inline double dfmk_lanes_total(double *a) {
 }
 
 #define LOOP(name) name##_baseline
+#define DFMK_ISA   1
+#define DFMK_VW    4
+#define DFMK_MR    4
+#define DFMK_NV    2
 #include "loops.inc"
+#include "gemm.inc"
+#undef DFMK_ISA
+#undef DFMK_VW
+#undef DFMK_MR
+#undef DFMK_NV
 #undef LOOP
 static const level_table baseline = {
-    gelu_baseline,        gelu_backward_baseline, exp_shift_baseline, adam_baseline,      im2col_taps_baseline,
-    col2im_taps_baseline, scatter_taps_baseline,  norm_sum_baseline,  grad_sums_baseline, max_pool_baseline};
+    gelu_baseline,        gelu_backward_baseline, exp_shift_baseline,       adam_baseline,      im2col_taps_baseline,
+    col2im_taps_baseline, scatter_taps_baseline,  norm_sum_baseline,        grad_sums_baseline, max_pool_baseline,
+    gg_nr_baseline,       gg_mr_baseline,         gg_scratch_size_baseline, gg_pack_a_baseline, gg_gemm_baseline};
 
 #if defined(__x86_64__) && defined(__clang__)
 #define DFMK_X86_LEVELS 1
 #pragma clang attribute push(__attribute__((target("arch=x86-64-v3"))), apply_to = function)
 #define LOOP(name) name##_v3
+#define DFMK_ISA   3
+#define DFMK_VW    8
+#define DFMK_MR    4
+#define DFMK_NV    2
 #include "loops.inc"
+#include "gemm.inc"
+#undef DFMK_ISA
+#undef DFMK_VW
+#undef DFMK_MR
+#undef DFMK_NV
 #undef LOOP
 #pragma clang attribute pop
-static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3, adam_v3,      im2col_taps_v3,
-                               col2im_taps_v3, scatter_taps_v3,  norm_sum_v3,  grad_sums_v3, max_pool_v3};
+static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,       adam_v3,      im2col_taps_v3,
+                               col2im_taps_v3, scatter_taps_v3,  norm_sum_v3,        grad_sums_v3, max_pool_v3,
+                               gg_nr_v3,       gg_mr_v3,         gg_scratch_size_v3, gg_pack_a_v3, gg_gemm_v3};
 
 // min_vector_width: clang's x86-64-v4 tuning prefers 256-bit vectors; the GELU loops run 1.3x
 // faster on 512.
 #pragma clang attribute push(__attribute__((target("arch=x86-64-v4"), min_vector_width(512))), apply_to = function)
 #define LOOP(name) name##_v4
+#define DFMK_ISA   4
+#define DFMK_VW    16
+#define DFMK_MR    8
+#define DFMK_NV    2
 #include "loops.inc"
+#include "gemm.inc"
+#undef DFMK_ISA
+#undef DFMK_VW
+#undef DFMK_MR
+#undef DFMK_NV
 #undef LOOP
 #pragma clang attribute pop
-static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4, adam_v4,      im2col_taps_v4,
-                               col2im_taps_v4, scatter_taps_v4,  norm_sum_v4,  grad_sums_v4, max_pool_v4};
+static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4,       adam_v4,      im2col_taps_v4,
+                               col2im_taps_v4, scatter_taps_v4,  norm_sum_v4,        grad_sums_v4, max_pool_v4,
+                               gg_nr_v4,       gg_mr_v4,         gg_scratch_size_v4, gg_pack_a_v4, gg_gemm_v4};
 #endif
 
 static const level_table *current = &baseline;
@@ -157,4 +200,32 @@ void dfmk_grad_sums_f32(const float *g, const float *x, size_t runs, size_t stri
 }
 void dfmk_max_pool_f32(const float *src, size_t planes, const dfmk_pool_geom *g, float *out, int64_t *idx) {
     current->max_pool(src, planes, g, out, idx);
+}
+
+int dfmk_gg_fast(void) {
+#if defined(__x86_64__)
+    return dfmk_level() >= 3;
+#else
+    return 1;
+#endif
+}
+size_t dfmk_gg_nr(void) {
+    return current->gg_nr();
+}
+size_t dfmk_gg_mr(void) {
+    return current->gg_mr();
+}
+size_t dfmk_gg_packed_a_size(size_t m, size_t k) {
+    const size_t mr = current->gg_mr();
+    return (m + mr - 1) / mr * mr * k;
+}
+size_t dfmk_gg_scratch_size(size_t k, size_t ntaps) {
+    return current->gg_scratch_size(k, ntaps);
+}
+void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t m, size_t k, float *pa) {
+    current->gg_pack_a(a, lda, m, k, pa);
+}
+void dfmk_gg_gemm_f32(const float *pa, size_t m, size_t k, const dfmk_gather *g, size_t j0, size_t j1, float *c,
+                      size_t ldc, float *scratch) {
+    current->gg_gemm(pa, m, k, g, j0, j1, c, ldc, scratch);
 }

@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 
 @testable import DFM
@@ -25,8 +26,9 @@ final class ConvTests: XCTestCase {
     /// The tap-map path (narrow outputs; float32 through CKernels' gathers) and the row-copy path
     /// unfold and fold back the same values in the same order: same bits, forward and backward.
     func testTapMapAndRowPathsGiveTheSameBits() throws {
-        let saved = ConvGeom.tapMapMaxWidth
-        defer { ConvGeom.tapMapMaxWidth = saved }
+        let saved = (ConvGeom.tapMapMaxWidth, ConvGeom.gatheredGemm)
+        defer { (ConvGeom.tapMapMaxWidth, ConvGeom.gatheredGemm) = saved }
+        ConvGeom.gatheredGemm = false  // both forwards through im2col (the gathered GEMM: next test)
         let gen = Generator(seed: 7)
         for (stride, dilation) in [(1, 1), (2, 1), (1, 2)] {
             let x0 = try randn([3, 5, 9, 11], generator: gen)
@@ -43,6 +45,68 @@ final class ConvTests: XCTestCase {
                 results.append((y.toArray() + x.grad!.toArray() + w.grad!.toArray()).map(\.bitPattern))
             }
             XCTAssertEqual(results[0], results[1], "stride \(stride) dilation \(dilation)")
+        }
+    }
+
+    /// The float32 forward through CKernels' gathered GEMM (small planes, CPUs with FMA) is, bit for
+    /// bit, one chain of fused multiply-adds per output over (channel, live tap) in order, plus the
+    /// bias: strides, dilation, pruned taps, one sample (no staging), tile edges (o and n·l not
+    /// multiples of the tile), column and row splits over threads, K in several blocks, and at
+    /// every ISA level with FMA this CPU runs.
+    func testGatheredGemmForwardIsTheFMAChain() throws {
+        guard dfmk_gg_fast() != 0 else { throw XCTSkip("no hardware FMA: the forward stays on im2col + OpenBLAS") }
+        let top = dfmk_max_level()
+        defer { XCTAssertEqual(dfmk_set_level(top), 0) }
+        let gen = Generator(seed: 5)
+        // (n, c, h, w, o, kernel, stride, padding, dilation, bias)
+        let cases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int, Bool)] = [
+            (3, 5, 9, 11, 6, 3, 1, 1, 1, true), (1, 4, 5, 5, 9, 3, 2, 1, 1, false), (2, 3, 1, 5, 4, 3, 1, 1, 1, true),
+            (5, 7, 6, 6, 70, 3, 1, 2, 2, true), (33, 2, 3, 3, 17, 1, 2, 0, 1, false),
+            (2, 64, 4, 4, 128, 3, 1, 1, 1, false), (9, 48, 6, 6, 24, 3, 1, 1, 1, true),
+        ]
+        for level: Int32 in [3, 4] where level <= top {
+            XCTAssertEqual(dfmk_set_level(level), 0)
+            for (n, c, h, w, o, k, st, pad, dil, hasBias) in cases {
+                let x = try randn([n, c, h, w], generator: gen)
+                let wt = try randn([o, c, k, k], generator: gen)
+                let b = hasBias ? try randn([o], generator: gen) : nil
+                let y = try conv2d(x, wt, b, stride: [st, st], padding: [pad, pad], dilation: [dil, dil])
+                let oh = y.shape[2]
+                let ow = y.shape[3]
+                let g = ConvGeom(
+                    n: n, c: c, h: h, w: w, o: o, kh: k, kw: k, sh: st, sw: st, ph: pad, pw: pad, dh: dil, dw: dil,
+                    oh: oh, ow: ow, groups: 1
+                ).pruned()
+                XCTAssertTrue(g.gathers(Float.self), "case \((n, c, h, w, o)) takes the gathered GEMM")
+                let xs = x.toArray()
+                let ws = wt.toArray()
+                let bs = b?.toArray()
+                let taps = g.live ?? Array(0..<(k * k))
+                var want = [Float](repeating: 0, count: n * o * oh * ow)
+                for nn in 0..<n {
+                    for oc in 0..<o {
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                var acc: Float = 0
+                                for ch in 0..<c {
+                                    for t in taps {
+                                        let ih = oy * st - pad + (t / k) * dil
+                                        let iw = ox * st - pad + (t % k) * dil
+                                        let v =
+                                            ih >= 0 && ih < h && iw >= 0 && iw < w
+                                            ? xs[((nn * c + ch) * h + ih) * w + iw] : 0
+                                        acc = acc.addingProduct(ws[(oc * c + ch) * k * k + t], v)
+                                    }
+                                }
+                                want[((nn * o + oc) * oh + oy) * ow + ox] = acc + (bs?[oc] ?? 0)
+                            }
+                        }
+                    }
+                }
+                XCTAssertEqual(
+                    y.toArray().map(\.bitPattern), want.map(\.bitPattern),
+                    "level \(level) case \((n, c, h, w, o, k, st))")
+            }
         }
     }
 

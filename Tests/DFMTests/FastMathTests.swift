@@ -114,7 +114,21 @@ final class FastMathTests: XCTestCase {
             dfmk_scatter_taps_f32(g, 2, [4, 7], &full, 9, 4, 0)
             var summed = full
             dfmk_scatter_taps_f32(g, 2, [4, 7], &summed, 9, 4, 1)
-            var bits = (y + dx + e + cols + plane + full + summed).map(\.bitPattern)
+            // The gathered GEMM: 11 rows (a tile edge), depth 5 channels x 2 taps, 3 samples of 25.
+            var ggOut = [Float](repeating: 0, count: 11 * 75)
+            let ggMap = map + map.reversed()
+            var pa = [Float](repeating: 0, count: dfmk_gg_packed_a_size(11, 10))
+            var scratch = [Float](repeating: 0, count: dfmk_gg_scratch_size(10, 2))
+            dfmk_gg_pack_a_f32(g, 10, 11, 10, &pa)
+            x.withUnsafeBufferPointer { xb in
+                ggMap.withUnsafeBufferPointer { mb in
+                    var src = dfmk_gather(
+                        x: xb.baseAddress, sample_stride: 125, plane_stride: 25, plane: 25, map: mb.baseAddress,
+                        ntaps: 2)
+                    dfmk_gg_gemm_f32(pa, 11, 10, &src, 0, 75, &ggOut, 75, &scratch)
+                }
+            }
+            var bits = (y + dx + e + cols + plane + full + summed + ggOut).map(\.bitPattern)
             // Normalisation sums: 3 runs of 333 (lanes plus a tail) 111 apart, and 40 runs of 4.
             var sums: [Double] = []
             for (runs, stride, len) in [(3, 111, 333), (40, 20, 4)] {

@@ -58,6 +58,7 @@ do {
     // --openblas-pool: GEMMs threaded by OpenBLAS's own pool instead of dfm's (for comparison).
     if CommandLine.arguments.contains("--openblas-pool") { KernelBench.oneThreadPool = false }
     if let b = ProcessInfo.processInfo.environment["DFM_COLS_BUDGET"], let v = Int(b) { KernelBench.colsBudget = v }
+    if ProcessInfo.processInfo.environment["DFM_GATHERED_GEMM"] == "0" { KernelBench.gatheredGemm = false }
     // `dfm-bench workload W1 [--threads 2] [--warmup 2] [--reps 5]`: one W1-W6 workload (Workloads.swift).
     if CommandLine.arguments.count > 2, CommandLine.arguments[1] == "workload" {
         try runWorkload(

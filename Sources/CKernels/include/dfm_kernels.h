@@ -140,6 +140,33 @@ typedef struct {
 /// p, m, v (and vmax for amsgrad, else NULL) updated in place from the gradient g.
 void dfmk_adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const dfmk_adam_params *a);
 
+/// The gathered GEMM: C = A·B where B is never written out but gathered from a tensor while it
+/// is packed, which is how a convolution on small planes runs without im2col. Column j of B is
+/// (sample j / plane, position q = j % plane), row kk is (channel kk / ntaps, tap t = kk % ntaps),
+/// and B[kk][j] = x[sample·sample_stride + channel·plane_stride + map[t·plane + q]], or 0 where
+/// that map entry is negative. Offsets must fit int32.
+typedef struct {
+    const float *x;
+    size_t sample_stride, plane_stride, plane;
+    const int32_t *map;
+    size_t ntaps;
+} dfmk_gather;
+/// 1 when the level in use has fused multiply-adds in hardware (where the gathered GEMM pays).
+int dfmk_gg_fast(void);
+/// Column and row multiples the kernel's tiles cover (split work on them).
+size_t dfmk_gg_nr(void);
+size_t dfmk_gg_mr(void);
+/// Floats of the packed A (m×k) and of one caller's scratch for a GEMM of depth k over ntaps taps.
+size_t dfmk_gg_packed_a_size(size_t m, size_t k);
+size_t dfmk_gg_scratch_size(size_t k, size_t ntaps);
+/// Packs row-major A (m×k, row stride lda) for dfmk_gg_gemm_f32 at the level in use.
+void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t m, size_t k, float *pa);
+/// Columns j0..<j1 of C (row-major, row stride ldc; m rows) = A·B, with A packed from its first
+/// row (pa + i·k for a block starting at row i, a multiple of dfmk_gg_mr()). Each element is one
+/// chain of fused multiply-adds over k in order, so every level gives the same bits.
+void dfmk_gg_gemm_f32(const float *pa, size_t m, size_t k, const dfmk_gather *g, size_t j0, size_t j1, float *c,
+                      size_t ldc, float *scratch);
+
 /// ISA levels: 1 = baseline, 3 = x86-64-v3 (AVX2, FMA), 4 = x86-64-v4 (AVX-512). The best one
 /// this CPU runs; the one in use; use `level` (returns 0, or -1 if this CPU cannot run it).
 int dfmk_max_level(void);

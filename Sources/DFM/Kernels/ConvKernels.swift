@@ -25,6 +25,18 @@ struct ConvGeom {
 
     /// Test hook: turns tap pruning off.
     nonisolated(unsafe) static var pruneDeadTaps = true
+    /// Test hook: float32 forwards through im2col and OpenBLAS instead of the gathered GEMM.
+    nonisolated(unsafe) static var gatheredGemm = true
+
+    /// The forward runs CKernels' gathered GEMM, which packs its panels straight from x through
+    /// the tap map, so the unfolded matrix is never written and read back (W3: im2col plus
+    /// OpenBLAS's packing of it were a third of the time): float32, one group, small planes (the
+    /// tap-map path; on W5's and W6's larger planes im2col + OpenBLAS stayed faster), on CPUs with
+    /// hardware FMA, offsets within int32.
+    func gathers<S>(_: S.Type) -> Bool {
+        S.self == Float.self && ConvGeom.gatheredGemm && groups == 1 && usesTapMap && dfmk_gg_fast() != 0
+            && n * c * h * w < Int(Int32.max)
+    }
 
     /// This geometry with `live` set when some taps only ever read padding: with 3×3/pad 1 at
     /// 1×1 spatial (ResNet's layer4 on 32×32 inputs) 8 of the 9 taps multiply zeros, a 9× waste
@@ -355,8 +367,134 @@ enum ConvKernels {
             depthwiseForward(x, wtFull, bias, g, out)
             return
         }
+        if g.gathers(S.self) {
+            try withPackedWeight(f32(wtFull), g, owner: weightOwner) { pa in
+                try forwardGathered(f32(x), pa, bias.map { f32($0) }, g, f32(out))
+            }
+            return
+        }
         try withLiveWeight(wtFull, g, owner: weightOwner, "conv2d") { wt in
             try forwardGemm(x, wt, bias, g, out)
+        }
+    }
+
+    /// The tap map's rows for the live taps only (all rows when none is pruned).
+    static func liveTapMap(_ g: ConvGeom) -> UnsafeMutablePointer<Int32> {
+        let map = tapMap(g)
+        guard let live = g.live else { return map }
+        let m = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, live.count * g.l))
+        for (t, tap) in live.enumerated() { (m + t * g.l).update(from: map + tap * g.l, count: g.l) }
+        map.deallocate()
+        return m
+    }
+
+    /// Runs `body` with the live weight packed for the gathered GEMM. Like the live weight, a leaf
+    /// `owner` inside a `LiveWeightCache.scope` is packed once per scope (W1's layer3 weights are
+    /// 2.4 MB: packing them at every feedback step cost as much as the GEMM on the 1×1 planes).
+    static func withPackedWeight<R>(
+        _ wt: UnsafePointer<Float>, _ g: ConvGeom, owner: Tensor?, _ body: (UnsafePointer<Float>) throws -> R
+    ) throws -> R {
+        let k = g.kgLive
+        let size = dfmk_gg_packed_a_size(g.o, k)
+        let pack = { (pa: UnsafeMutablePointer<Float>) throws in
+            if g.live == nil {
+                dfmk_gg_pack_a_f32(wt, k, g.o, k, pa)
+                return
+            }
+            let lw = try ScratchPool.shared.take(g.o * k, "conv2d", as: Float.self)
+            defer { ScratchPool.shared.give(lw) }
+            gatherLive(wt, g, into: lw.ptr)
+            dfmk_gg_pack_a_f32(lw.ptr, k, g.o, k, pa)
+        }
+        if let owner, owner.isLeaf,
+            let cached = try LiveWeightCache.current.lookup(
+                owner, wt, g, packing: Int(dfmk_level()) * 1000 + dfmk_gg_mr(), count: size, build: pack)
+        {
+            return try body(cached)
+        }
+        let pa = try ScratchPool.shared.take(size, "conv2d", as: Float.self)
+        defer { ScratchPool.shared.give(pa) }
+        try pack(pa.ptr)
+        return try body(pa.ptr)
+    }
+
+    /// forward through the gathered GEMM (`ConvGeom.gathers`): C (o, n·l) = W_live · B, B gathered
+    /// from x, then to (n, o, l) with the bias as the im2col path does. `pa`: `withPackedWeight`.
+    private static func forwardGathered(
+        _ x: UnsafePointer<Float>, _ pa: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ g: ConvGeom,
+        _ out: UnsafeMutablePointer<Float>
+    ) throws {
+        let k = g.kgLive
+        let ncol = g.n * g.l
+        let map = liveTapMap(g)
+        defer { map.deallocate() }
+        // One sample's (o, l) block is already the output.
+        let staging = g.n == 1 ? nil : try ScratchPool.shared.take(g.o * ncol, "conv2d", as: Float.self)
+        defer { staging.map { ScratchPool.shared.give($0) } }
+        var src = dfmk_gather(
+            x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps)
+        try gatheredGemm(pa, m: g.o, k: k, &src, ncol: ncol, staging?.ptr ?? out)
+        unstage(staging?.ptr, bias, g, n0: 0, nb: g.n, out)
+    }
+
+    /// C (m × ncol, row-major) = A·B on dfm's threads, split as `gemm` splits: along columns on
+    /// multiples of the kernel's tile width, or along rows when C is narrow. Each element is one
+    /// chain over k whatever the split: deterministic.
+    static func gatheredGemm(
+        _ pa: UnsafePointer<Float>, m: Int, k: Int, _ src: UnsafePointer<dfmk_gather>, ncol: Int,
+        _ c: UnsafeMutablePointer<Float>
+    ) throws {
+        let nr = dfmk_gg_nr()
+        let mr = dfmk_gg_mr()
+        let byCols = ncol >= m
+        let units = byCols ? (ncol + nr - 1) / nr : (m + mr - 1) / mr
+        let blocks = Parallel.threads > 1 && m &* ncol &* k >= gemmSplitMinWork ? min(Parallel.threads, units) : 1
+        let size = dfmk_gg_scratch_size(k, src.pointee.ntaps)
+        let scratch = try ScratchPool.shared.take(blocks * size, "conv2d", as: Float.self)
+        defer { ScratchPool.shared.give(scratch) }
+        Parallel.chunks(blocks, costPerItem: 1 << 18) { r in
+            for p in r {
+                let u0 = units * p / blocks
+                let u1 = units * (p + 1) / blocks
+                let s = scratch.ptr + p * size
+                if byCols {
+                    let c0 = min(ncol, u0 * nr)
+                    let c1 = min(ncol, u1 * nr)
+                    if c0 < c1 { dfmk_gg_gemm_f32(pa, m, k, src, c0, c1, c, ncol, s) }
+                } else {
+                    let r0 = min(m, u0 * mr)
+                    let r1 = min(m, u1 * mr)
+                    if r0 < r1 { dfmk_gg_gemm_f32(pa + r0 * k, r1 - r0, k, src, 0, ncol, c + r0 * ncol, ncol, s) }
+                }
+            }
+        }
+    }
+
+    /// (o, nb·l) staging -> out (nb, o, l) for samples n0..<n0+nb, adding the bias on the way;
+    /// with no staging the GEMM wrote out's (o, l) block itself and only the bias is added.
+    private static func unstage<S: Real>(
+        _ staging: UnsafePointer<S>?, _ bias: UnsafePointer<S>?, _ g: ConvGeom, n0: Int, nb: Int,
+        _ out: UnsafeMutablePointer<S>
+    ) {
+        let l = g.l
+        let ncol = nb * l
+        Parallel.chunks(nb * g.o, costPerItem: l) { r in
+            for p in r {
+                let nn = p / g.o
+                let oc = p % g.o
+                let d = out + ((n0 + nn) * g.o + oc) * l
+                let bv = bias?[oc] ?? 0
+                guard let staging else {
+                    if bias != nil { for q in 0..<l { d[q] += bv } }
+                    continue
+                }
+                let s = staging + oc * ncol + nn * l
+                if bias != nil {
+                    for q in 0..<l { d[q] = s[q] + bv }
+                } else {
+                    d.update(from: s, count: l)
+                }
+            }
         }
     }
 
@@ -379,23 +517,7 @@ enum ConvKernels {
                         a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
                         c: dst + gi * g.og * ncol, ldc: ncol)
                 }
-                // (o, nb·l) -> (nb, o, l), adding the bias on the way.
-                Parallel.chunks(nb * g.o, costPerItem: l) { r in
-                    for p in r {
-                        let nn = p / g.o
-                        let oc = p % g.o
-                        let d = out + ((n0 + nn) * g.o + oc) * l
-                        let s = dst + oc * ncol + nn * l
-                        let bv = bias?[oc] ?? 0
-                        if y == nil {
-                            if bias != nil { for q in 0..<l { d[q] += bv } }
-                        } else if bias != nil {
-                            for q in 0..<l { d[q] = s[q] + bv }
-                        } else {
-                            d.update(from: s, count: l)
-                        }
-                    }
-                }
+                unstage(y.map { UnsafePointer($0) }, bias, g, n0: n0, nb: nb, out)
                 n0 += nb
             }
         }
@@ -697,6 +819,12 @@ final class ScratchPool: @unchecked Sendable {
 
 /// Timing hooks for bench/DFMBench, public so the benchmark needs no `@testable` import.
 public enum KernelBench {
+    /// False: float32 forwards through im2col and OpenBLAS (ConvGeom.gatheredGemm), for comparison.
+    public static var gatheredGemm: Bool {
+        get { ConvGeom.gatheredGemm }
+        set { ConvGeom.gatheredGemm = newValue }
+    }
+
     /// Floats per im2col chunk (ConvGeom.colsBudget), for tuning runs of the benchmark.
     public static var colsBudget: Int {
         get { ConvGeom.colsBudget }
@@ -762,6 +890,8 @@ final class LiveWeightCache {
         let rows: Int
         let taps: Int
         let elementSize: Int
+        /// 0: the live weight; else the gathered GEMM's packing (its tile rows and ISA level).
+        let packing: Int
     }
     private var entries: [Key: (owner: Tensor, ptr: UnsafeMutableRawPointer)] = [:]
     private var depth = 0
@@ -788,18 +918,20 @@ final class LiveWeightCache {
         return try body()
     }
 
-    /// The cached live weight of `owner` (built by `build` on first use), or nil outside a scope.
+    /// The cached live weight of `owner` (built by `build` on first use), or nil outside a scope;
+    /// with `packing` (not 0) a packed form of `count` elements instead.
     func lookup<S: Real>(
-        _ owner: Tensor, _ wt: UnsafePointer<S>, _ g: ConvGeom, build: (UnsafeMutablePointer<S>) -> Void
+        _ owner: Tensor, _ wt: UnsafePointer<S>, _ g: ConvGeom, packing: Int = 0, count: Int? = nil,
+        build: (UnsafeMutablePointer<S>) throws -> Void
     ) throws -> UnsafePointer<S>? {
         guard depth > 0 else { return nil }
         let live = g.live ?? []
         let key = Key(
             address: UnsafeRawPointer(wt), live: live, rows: g.o * g.c, taps: g.kh * g.kw,
-            elementSize: MemoryLayout<S>.size)
+            elementSize: MemoryLayout<S>.size, packing: packing)
         if let e = entries[key] { return UnsafePointer(e.ptr.assumingMemoryBound(to: S.self)) }
-        let ptr = try ConvKernels.scratch(g.o * g.c * live.count, "conv2d", as: S.self)
-        build(ptr)
+        let ptr = try ConvKernels.scratch(count ?? g.o * g.c * live.count, "conv2d", as: S.self)
+        try build(ptr)
         entries[key] = (owner, UnsafeMutableRawPointer(ptr))
         return UnsafePointer(ptr)
     }
