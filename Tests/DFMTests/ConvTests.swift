@@ -50,10 +50,11 @@ final class ConvTests: XCTestCase {
 
     /// The float32 forward through CKernels' gathered GEMM (small planes, CPUs with FMA) is, bit for
     /// bit, one chain of fused multiply-adds per output over (channel, live tap) in order, plus the
-    /// bias: strides, dilation, pruned taps, one sample (no staging), tile edges (o and n·l not
-    /// multiples of the tile), column and row splits over threads, K in several blocks, and at
-    /// every ISA level with FMA this CPU runs.
-    func testGatheredGemmForwardIsTheFMAChain() throws {
+    /// bias; the input gradient (stride 1) one chain per input element over (output channel, live
+    /// tap) of the output gradient at the position that tap read it from: strides, dilation,
+    /// pruned taps, one sample (no staging), tile edges (o and n·l not multiples of the tile),
+    /// column and row splits over threads, K in several blocks, at every ISA level with FMA.
+    func testGatheredGemmIsTheFMAChain() throws {
         guard dfmk_gg_fast() != 0 else { throw XCTSkip("no hardware FMA: the forward stays on im2col + OpenBLAS") }
         let top = dfmk_max_level()
         defer { XCTAssertEqual(dfmk_set_level(top), 0) }
@@ -67,7 +68,7 @@ final class ConvTests: XCTestCase {
         for level: Int32 in [3, 4] where level <= top {
             XCTAssertEqual(dfmk_set_level(level), 0)
             for (n, c, h, w, o, k, st, pad, dil, hasBias) in cases {
-                let x = try randn([n, c, h, w], generator: gen)
+                let x = try randn([n, c, h, w], generator: gen).requiresGrad()
                 let wt = try randn([o, c, k, k], generator: gen)
                 let b = hasBias ? try randn([o], generator: gen) : nil
                 let y = try conv2d(x, wt, b, stride: [st, st], padding: [pad, pad], dilation: [dil, dil])
@@ -106,6 +107,40 @@ final class ConvTests: XCTestCase {
                 XCTAssertEqual(
                     y.toArray().map(\.bitPattern), want.map(\.bitPattern),
                     "level \(level) case \((n, c, h, w, o, k, st))")
+                guard st == 1 else { continue }  // strided convs fold their input gradient with col2im
+                let gy = try randn(y.shape, generator: gen)
+                try y.backward(gy)
+                let gys = gy.toArray()
+                // reads[t][p]: the output position whose tap t read input p, or -1.
+                var reads = [[Int]](repeating: [Int](repeating: -1, count: h * w), count: k * k)
+                for t in 0..<(k * k) {
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            let ih = oy - pad + (t / k) * dil
+                            let iw = ox - pad + (t % k) * dil
+                            if ih >= 0 && ih < h && iw >= 0 && iw < w { reads[t][ih * w + iw] = oy * ow + ox }
+                        }
+                    }
+                }
+                var wantDx = [Float](repeating: 0, count: n * c * h * w)
+                for nn in 0..<n {
+                    for ch in 0..<c {
+                        for pos in 0..<(h * w) {
+                            var acc: Float = 0
+                            for oc in 0..<o {
+                                for t in taps {
+                                    let q = reads[t][pos]
+                                    let v = q >= 0 ? gys[(nn * o + oc) * oh * ow + q] : 0
+                                    acc = acc.addingProduct(ws[(oc * c + ch) * k * k + t], v)
+                                }
+                            }
+                            wantDx[(nn * c + ch) * h * w + pos] = acc
+                        }
+                    }
+                }
+                XCTAssertEqual(
+                    x.grad!.toArray().map(\.bitPattern), wantDx.map(\.bitPattern),
+                    "dx: level \(level) case \((n, c, h, w, o, k))")
             }
         }
     }

@@ -30,12 +30,14 @@ struct ConvGeom {
 
     /// The forward runs CKernels' gathered GEMM, which packs its panels straight from x through
     /// the tap map, so the unfolded matrix is never written and read back (W3: im2col plus
-    /// OpenBLAS's packing of it were a third of the time): float32, one group, small planes (the
+    /// OpenBLAS's packing of it were a third of the time), and so does the input gradient, whose
+    /// GEMM gathers from the output gradient through the inverse tap map (no col2im): float32, one
+    /// group, small planes (the
     /// tap-map path; on W5's and W6's larger planes im2col + OpenBLAS stayed faster), on CPUs with
     /// hardware FMA, offsets within int32.
     func gathers<S>(_: S.Type) -> Bool {
         S.self == Float.self && ConvGeom.gatheredGemm && groups == 1 && usesTapMap && dfmk_gg_fast() != 0
-            && n * c * h * w < Int(Int32.max)
+            && n * max(c * h * w, o * oh * ow) < Int(Int32.max)
     }
 
     /// This geometry with `live` set when some taps only ever read padding: with 3×3/pad 1 at
@@ -391,24 +393,44 @@ enum ConvKernels {
     /// Runs `body` with the live weight packed for the gathered GEMM. Like the live weight, a leaf
     /// `owner` inside a `LiveWeightCache.scope` is packed once per scope (W1's layer3 weights are
     /// 2.4 MB: packing them at every feedback step cost as much as the GEMM on the 1×1 planes).
+    /// With `transposed`, the input gradient's A instead: (c, o·ntaps), A[ch][oc·nt + t] = W[oc][ch][live t].
     static func withPackedWeight<R>(
-        _ wt: UnsafePointer<Float>, _ g: ConvGeom, owner: Tensor?, _ body: (UnsafePointer<Float>) throws -> R
+        _ wt: UnsafePointer<Float>, _ g: ConvGeom, owner: Tensor?, transposed: Bool = false,
+        _ body: (UnsafePointer<Float>) throws -> R
     ) throws -> R {
-        let k = g.kgLive
-        let size = dfmk_gg_packed_a_size(g.o, k)
+        let m = transposed ? g.c : g.o
+        let k = transposed ? g.o * g.ntaps : g.kgLive
+        let size = dfmk_gg_packed_a_size(m, k)
         let pack = { (pa: UnsafeMutablePointer<Float>) throws in
-            if g.live == nil {
-                dfmk_gg_pack_a_f32(wt, k, g.o, k, pa)
+            if g.live == nil && !transposed {
+                dfmk_gg_pack_a_f32(wt, k, m, k, pa)
                 return
             }
-            let lw = try ScratchPool.shared.take(g.o * k, "conv2d", as: Float.self)
-            defer { ScratchPool.shared.give(lw) }
-            gatherLive(wt, g, into: lw.ptr)
-            dfmk_gg_pack_a_f32(lw.ptr, k, g.o, k, pa)
+            let a = try ScratchPool.shared.take(m * k, "conv2d", as: Float.self)
+            defer { ScratchPool.shared.give(a) }
+            if transposed {
+                let taps = g.kh * g.kw
+                let live = g.live ?? Array(0..<taps)
+                let nt = live.count
+                live.withUnsafeBufferPointer { lv in
+                    Parallel.chunks(g.c, costPerItem: k) { r in
+                        for ch in r {
+                            let d = a.ptr + ch * k
+                            for oc in 0..<g.o {
+                                let src = wt + (oc * g.c + ch) * taps
+                                for t in 0..<nt { d[oc * nt + t] = src[lv[t]] }
+                            }
+                        }
+                    }
+                }
+            } else {
+                gatherLive(wt, g, into: a.ptr)
+            }
+            dfmk_gg_pack_a_f32(a.ptr, k, m, k, pa)
         }
+        let packing = (Int(dfmk_level()) * 1000 + dfmk_gg_mr()) * (transposed ? -1 : 1)
         if let owner, owner.isLeaf,
-            let cached = try LiveWeightCache.current.lookup(
-                owner, wt, g, packing: Int(dfmk_level()) * 1000 + dfmk_gg_mr(), count: size, build: pack)
+            let cached = try LiveWeightCache.current.lookup(owner, wt, g, packing: packing, count: size, build: pack)
         {
             return try body(cached)
         }
@@ -434,7 +456,38 @@ enum ConvKernels {
         var src = dfmk_gather(
             x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps)
         try gatheredGemm(pa, m: g.o, k: k, &src, ncol: ncol, staging?.ptr ?? out)
-        unstage(staging?.ptr, bias, g, n0: 0, nb: g.n, out)
+        unstage(staging?.ptr, bias, rows: g.o, l: g.l, n0: 0, nb: g.n, out)
+    }
+
+    /// The input gradient through the gathered GEMM: dx (c, n·hw) = A · B with A = W arranged as
+    /// (c, o·ntaps) (`withPackedWeight(transposed:)`) and B[(oc, t)][(n, p)] = gy[n][oc][q], q the
+    /// output position whose tap t read input p (the inverse tap map; 0 if none). col2im's fold is
+    /// the packing's gather; each element is one chain over (oc, live tap) in order.
+    private static func inputGradGathered(
+        _ wt: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom, _ dx: UnsafeMutablePointer<Float>,
+        owner: Tensor?
+    ) throws {
+        let hw = g.h * g.w
+        let k = g.o * g.ntaps
+        let ncol = g.n * hw
+        let full = tapMap(g)
+        let inv = inverseTapMap(g, full)
+        full.deallocate()
+        defer { inv.deallocate() }
+        // The inverse map's rows of the live taps, in the weight's tap order.
+        let rows = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, g.ntaps * hw))
+        defer { rows.deallocate() }
+        for (t, tap) in (g.live ?? Array(0..<(g.kh * g.kw))).enumerated() {
+            (rows + t * hw).update(from: inv + tap * hw, count: hw)
+        }
+        let staging = g.n == 1 ? nil : try ScratchPool.shared.take(g.c * ncol, "conv2d_backward", as: Float.self)
+        defer { staging.map { ScratchPool.shared.give($0) } }
+        try withPackedWeight(wt, g, owner: owner, transposed: true) { pa in
+            var src = dfmk_gather(
+                x: gy, sample_stride: g.o * g.l, plane_stride: g.l, plane: hw, map: rows, ntaps: g.ntaps)
+            try gatheredGemm(pa, m: g.c, k: k, &src, ncol: ncol, staging?.ptr ?? dx)
+        }
+        unstage(staging?.ptr, nil, rows: g.c, l: hw, n0: 0, nb: g.n, dx)
     }
 
     /// C (m × ncol, row-major) = A·B on dfm's threads, split as `gemm` splits: along columns on
@@ -470,19 +523,18 @@ enum ConvKernels {
         }
     }
 
-    /// (o, nb·l) staging -> out (nb, o, l) for samples n0..<n0+nb, adding the bias on the way;
-    /// with no staging the GEMM wrote out's (o, l) block itself and only the bias is added.
+    /// (rows, nb·l) staging -> out (nb, rows, l) for samples n0..<n0+nb, adding the bias on the way;
+    /// with no staging the GEMM wrote out's (rows, l) block itself and only the bias is added.
     private static func unstage<S: Real>(
-        _ staging: UnsafePointer<S>?, _ bias: UnsafePointer<S>?, _ g: ConvGeom, n0: Int, nb: Int,
+        _ staging: UnsafePointer<S>?, _ bias: UnsafePointer<S>?, rows: Int, l: Int, n0: Int, nb: Int,
         _ out: UnsafeMutablePointer<S>
     ) {
-        let l = g.l
         let ncol = nb * l
-        Parallel.chunks(nb * g.o, costPerItem: l) { r in
+        Parallel.chunks(nb * rows, costPerItem: l) { r in
             for p in r {
-                let nn = p / g.o
-                let oc = p % g.o
-                let d = out + ((n0 + nn) * g.o + oc) * l
+                let nn = p / rows
+                let oc = p % rows
+                let d = out + ((n0 + nn) * rows + oc) * l
                 let bv = bias?[oc] ?? 0
                 guard let staging else {
                     if bias != nil { for q in 0..<l { d[q] += bv } }
@@ -517,7 +569,7 @@ enum ConvKernels {
                         a: wt + gi * g.og * g.kgLive, lda: g.kgLive, b: b + gi * g.kgLive * ncol, ldb: ncol,
                         c: dst + gi * g.og * ncol, ldc: ncol)
                 }
-                unstage(y.map { UnsafePointer($0) }, bias, g, n0: n0, nb: nb, out)
+                unstage(y.map { UnsafePointer($0) }, bias, rows: g.o, l: l, n0: n0, nb: nb, out)
                 n0 += nb
             }
         }
@@ -540,6 +592,13 @@ enum ConvKernels {
         // element of dw (dead taps 0) or adds into the live ones.
         if let dwFull, !accumulate, g.live == nil || g.n == 0 { dwFull.update(repeating: 0, count: g.o * g.kg) }
         if g.n == 0 { return }
+        // Strided convs keep col2im: each tap reaches only a 1/stride² share of the input, so the
+        // gathered B would be mostly zeros (a 1×1/2 downsample's input gradient ran 1.7× slower).
+        if let dx, g.gathers(S.self), g.sh == 1, g.sw == 1 {
+            try inputGradGathered(f32(wtFull), f32(gy), g, f32(dx), owner: weightOwner)
+            if dwFull != nil { try backwardGemm(x, wtFull, gy, g, dx: nil, dw: dwFull, accumulate: accumulate) }
+            return
+        }
         // Pruned taps: GEMMs on the live columns of the weight (only dx reads it), and the live
         // part of the weight gradient in scratch, scattered into dw (dead taps get 0) at the end.
         if dx == nil {
