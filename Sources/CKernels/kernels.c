@@ -63,7 +63,7 @@ typedef struct {
     size_t (*gg_nr)(void);
     size_t (*gg_mr)(void);
     size_t (*gg_scratch_size)(size_t, size_t);
-    void (*gg_pack_a)(const float *, size_t, size_t, size_t, float *);
+    void (*gg_pack_a)(const float *, size_t, size_t, size_t, size_t, size_t, float *);
     void (*gg_gemm)(const float *, size_t, size_t, const dfmk_gather *, size_t, size_t, float *, size_t, float *);
 } level_table;
 
@@ -222,8 +222,8 @@ size_t dfmk_gg_packed_a_size(size_t m, size_t k) {
 size_t dfmk_gg_scratch_size(size_t k, size_t ntaps) {
     return current->gg_scratch_size(k, ntaps);
 }
-void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t m, size_t k, float *pa) {
-    current->gg_pack_a(a, lda, m, k, pa);
+void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t plane, size_t sample_stride, size_t m, size_t k, float *pa) {
+    current->gg_pack_a(a, lda, plane, sample_stride, m, k, pa);
 }
 void dfmk_gg_gemm_f32(const float *pa, size_t m, size_t k, const dfmk_gather *g, size_t j0, size_t j1, float *c,
                       size_t ldc, float *scratch) {

@@ -50,8 +50,9 @@ final class ConvTests: XCTestCase {
 
     /// The float32 forward through CKernels' gathered GEMM (small planes, CPUs with FMA) is, bit for
     /// bit, one chain of fused multiply-adds per output over (channel, live tap) in order, plus the
-    /// bias; the input gradient (stride 1) one chain per input element over (output channel, live
-    /// tap) of the output gradient at the position that tap read it from: strides, dilation,
+    /// bias; the weight gradient one chain per weight over (sample, output position); the input
+    /// gradient (stride 1) one chain per input element over (output channel, live tap) of the
+    /// output gradient at the position that tap read it from: strides, dilation,
     /// pruned taps, one sample (no staging), tile edges (o and n·l not multiples of the tile),
     /// column and row splits over threads, K in several blocks, at every ISA level with FMA.
     func testGatheredGemmIsTheFMAChain() throws {
@@ -69,7 +70,7 @@ final class ConvTests: XCTestCase {
             XCTAssertEqual(dfmk_set_level(level), 0)
             for (n, c, h, w, o, k, st, pad, dil, hasBias) in cases {
                 let x = try randn([n, c, h, w], generator: gen).requiresGrad()
-                let wt = try randn([o, c, k, k], generator: gen)
+                let wt = try randn([o, c, k, k], generator: gen).requiresGrad()
                 let b = hasBias ? try randn([o], generator: gen) : nil
                 let y = try conv2d(x, wt, b, stride: [st, st], padding: [pad, pad], dilation: [dil, dil])
                 let oh = y.shape[2]
@@ -107,10 +108,33 @@ final class ConvTests: XCTestCase {
                 XCTAssertEqual(
                     y.toArray().map(\.bitPattern), want.map(\.bitPattern),
                     "level \(level) case \((n, c, h, w, o, k, st))")
-                guard st == 1 else { continue }  // strided convs fold their input gradient with col2im
                 let gy = try randn(y.shape, generator: gen)
                 try y.backward(gy)
                 let gys = gy.toArray()
+                // dW[oc][ch][t]: one chain over (sample, output position) in order; dead taps 0.
+                var wantDw = [Float](repeating: 0, count: o * c * k * k)
+                for oc in 0..<o {
+                    for ch in 0..<c {
+                        for t in taps {
+                            var acc: Float = 0
+                            for nn in 0..<n {
+                                for q in 0..<(oh * ow) {
+                                    let ih = (q / ow) * st - pad + (t / k) * dil
+                                    let iw = (q % ow) * st - pad + (t % k) * dil
+                                    let v =
+                                        ih >= 0 && ih < h && iw >= 0 && iw < w
+                                        ? xs[((nn * c + ch) * h + ih) * w + iw] : 0
+                                    acc = acc.addingProduct(gys[(nn * o + oc) * oh * ow + q], v)
+                                }
+                            }
+                            wantDw[(oc * c + ch) * k * k + t] = acc
+                        }
+                    }
+                }
+                XCTAssertEqual(
+                    wt.grad!.toArray().map(\.bitPattern), wantDw.map(\.bitPattern),
+                    "dw: level \(level) case \((n, c, h, w, o, k, st))")
+                guard st == 1 else { continue }  // strided convs fold their input gradient with col2im
                 // reads[t][p]: the output position whose tap t read input p, or -1.
                 var reads = [[Int]](repeating: [Int](repeating: -1, count: h * w), count: k * k)
                 for t in 0..<(k * k) {

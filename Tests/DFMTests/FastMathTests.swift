@@ -119,13 +119,23 @@ final class FastMathTests: XCTestCase {
             let ggMap = map + map.reversed()
             var pa = [Float](repeating: 0, count: dfmk_gg_packed_a_size(11, 10))
             var scratch = [Float](repeating: 0, count: dfmk_gg_scratch_size(10, 2))
-            dfmk_gg_pack_a_f32(g, 10, 11, 10, &pa)
+            dfmk_gg_pack_a_f32(g, 10, 10, 0, 11, 10, &pa)
             x.withUnsafeBufferPointer { xb in
                 ggMap.withUnsafeBufferPointer { mb in
                     var src = dfmk_gather(
                         x: xb.baseAddress, sample_stride: 125, plane_stride: 25, plane: 25, map: mb.baseAddress,
-                        ntaps: 2)
+                        ntaps: 2, transposed: 0)
                     dfmk_gg_gemm_f32(pa, 11, 10, &src, 0, 75, &ggOut, 75, &scratch)
+                    // The transposed form: depth 3 samples x 25, 5 channels x 2 taps.
+                    var tsrc = dfmk_gather(
+                        x: xb.baseAddress, sample_stride: 125, plane_stride: 25, plane: 25, map: mb.baseAddress,
+                        ntaps: 2, transposed: 1)
+                    var pt = [Float](repeating: 0, count: dfmk_gg_packed_a_size(11, 75))
+                    dfmk_gg_pack_a_f32(g, 75, 75, 0, 11, 75, &pt)
+                    var tsScratch = [Float](repeating: 0, count: dfmk_gg_scratch_size(75, 2))
+                    var tOut = [Float](repeating: 0, count: 11 * 10)
+                    dfmk_gg_gemm_f32(pt, 11, 75, &tsrc, 0, 10, &tOut, 10, &tsScratch)
+                    ggOut += tOut
                 }
             }
             var bits = (y + dx + e + cols + plane + full + summed + ggOut).map(\.bitPattern)

@@ -141,15 +141,18 @@ typedef struct {
 void dfmk_adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const dfmk_adam_params *a);
 
 /// The gathered GEMM: C = A·B where B is never written out but gathered from a tensor while it
-/// is packed, which is how a convolution on small planes runs without im2col. Column j of B is
-/// (sample j / plane, position q = j % plane), row kk is (channel kk / ntaps, tap t = kk % ntaps),
-/// and B[kk][j] = x[sample·sample_stride + channel·plane_stride + map[t·plane + q]], or 0 where
-/// that map entry is negative. Offsets must fit int32.
+/// is packed, which is how a convolution on small planes runs without im2col. Plain form: column j
+/// of B is (sample j / plane, position q = j % plane), row kk is (channel kk / ntaps, tap t =
+/// kk % ntaps); transposed form: row kk is (sample kk / plane, position q = kk % plane), column j
+/// is (channel j / ntaps, tap t = j % ntaps). Either way the element is
+/// x[sample·sample_stride + channel·plane_stride + map[t·plane + q]], or 0 where that map entry is
+/// negative. Offsets must fit int32.
 typedef struct {
     const float *x;
     size_t sample_stride, plane_stride, plane;
     const int32_t *map;
     size_t ntaps;
+    int transposed;
 } dfmk_gather;
 /// 1 when the level in use has fused multiply-adds in hardware (where the gathered GEMM pays).
 int dfmk_gg_fast(void);
@@ -159,8 +162,9 @@ size_t dfmk_gg_mr(void);
 /// Floats of the packed A (m×k) and of one caller's scratch for a GEMM of depth k over ntaps taps.
 size_t dfmk_gg_packed_a_size(size_t m, size_t k);
 size_t dfmk_gg_scratch_size(size_t k, size_t ntaps);
-/// Packs row-major A (m×k, row stride lda) for dfmk_gg_gemm_f32 at the level in use.
-void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t m, size_t k, float *pa);
+/// Packs A (m×k) for dfmk_gg_gemm_f32 at the level in use; element (r, kk) is
+/// a[r·lda + (kk / plane)·sample_stride + kk % plane] (a row-major matrix: plane = k).
+void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t plane, size_t sample_stride, size_t m, size_t k, float *pa);
 /// Columns j0..<j1 of C (row-major, row stride ldc; m rows) = A·B, with A packed from its first
 /// row (pa + i·k for a block starting at row i, a multiple of dfmk_gg_mr()). Each element is one
 /// chain of fused multiply-adds over k in order, so every level gives the same bits.

@@ -401,32 +401,29 @@ enum ConvKernels {
         let m = transposed ? g.c : g.o
         let k = transposed ? g.o * g.ntaps : g.kgLive
         let size = dfmk_gg_packed_a_size(m, k)
-        let pack = { (pa: UnsafeMutablePointer<Float>) throws in
-            if g.live == nil && !transposed {
-                dfmk_gg_pack_a_f32(wt, k, m, k, pa)
-                return
-            }
-            let a = try ScratchPool.shared.take(m * k, "conv2d", as: Float.self)
-            defer { ScratchPool.shared.give(a) }
-            if transposed {
-                let taps = g.kh * g.kw
-                let live = g.live ?? Array(0..<taps)
-                let nt = live.count
-                live.withUnsafeBufferPointer { lv in
-                    Parallel.chunks(g.c, costPerItem: k) { r in
-                        for ch in r {
-                            let d = a.ptr + ch * k
-                            for oc in 0..<g.o {
-                                let src = wt + (oc * g.c + ch) * taps
-                                for t in 0..<nt { d[oc * nt + t] = src[lv[t]] }
+        // Packed straight from the (o, c, kh, kw) weight, panels of `mr` rows over the threads: row
+        // oc and column (ch, t), or transposed row ch and column (oc, t), hold W[oc][ch][live t].
+        let mr = dfmk_gg_mr()
+        let taps = g.kh * g.kw
+        let live = g.live ?? Array(0..<taps)
+        let outer = transposed ? g.o : g.c
+        let pack = { (pa: UnsafeMutablePointer<Float>) in
+            live.withUnsafeBufferPointer { lv in
+                Parallel.chunks((m + mr - 1) / mr, costPerItem: mr * k) { r in
+                    for p in r {
+                        let d = pa + p * mr * k
+                        for i in 0..<mr {
+                            let row = p * mr + i
+                            for hi in 0..<outer {
+                                let src = wt + (transposed ? hi * g.c + row : row * g.c + hi) * taps
+                                for (t, tap) in lv.enumerated() {
+                                    d[((hi * lv.count) + t) * mr + i] = row < m ? src[tap] : 0
+                                }
                             }
                         }
                     }
                 }
-            } else {
-                gatherLive(wt, g, into: a.ptr)
             }
-            dfmk_gg_pack_a_f32(a.ptr, k, m, k, pa)
         }
         let packing = (Int(dfmk_level()) * 1000 + dfmk_gg_mr()) * (transposed ? -1 : 1)
         if let owner, owner.isLeaf,
@@ -436,7 +433,7 @@ enum ConvKernels {
         }
         let pa = try ScratchPool.shared.take(size, "conv2d", as: Float.self)
         defer { ScratchPool.shared.give(pa) }
-        try pack(pa.ptr)
+        pack(pa.ptr)
         return try body(pa.ptr)
     }
 
@@ -454,7 +451,8 @@ enum ConvKernels {
         let staging = g.n == 1 ? nil : try ScratchPool.shared.take(g.o * ncol, "conv2d", as: Float.self)
         defer { staging.map { ScratchPool.shared.give($0) } }
         var src = dfmk_gather(
-            x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps)
+            x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps,
+            transposed: 0)
         try gatheredGemm(pa, m: g.o, k: k, &src, ncol: ncol, staging?.ptr ?? out)
         unstage(staging?.ptr, bias, rows: g.o, l: g.l, n0: 0, nb: g.n, out)
     }
@@ -484,10 +482,50 @@ enum ConvKernels {
         defer { staging.map { ScratchPool.shared.give($0) } }
         try withPackedWeight(wt, g, owner: owner, transposed: true) { pa in
             var src = dfmk_gather(
-                x: gy, sample_stride: g.o * g.l, plane_stride: g.l, plane: hw, map: rows, ntaps: g.ntaps)
+                x: gy, sample_stride: g.o * g.l, plane_stride: g.l, plane: hw, map: rows, ntaps: g.ntaps,
+                transposed: 0)
             try gatheredGemm(pa, m: g.c, k: k, &src, ncol: ncol, staging?.ptr ?? dx)
         }
         unstage(staging?.ptr, nil, rows: g.c, l: hw, n0: 0, nb: g.n, dx)
+    }
+
+    /// The weight gradient through the gathered GEMM: dW_live (o, c·ntaps) = A · B with A = gy as
+    /// (o, n·l) (packed straight from NCHW) and B[(n, q)][(ch, t)] = x[n][ch][map_t[q]], the im2col
+    /// matrix transposed, gathered and never written out. `accumulate` adds the finished gradient
+    /// into dw (sum + contribution, as the engine adds, so checkpointed steps give the same bits);
+    /// pruned taps go through live-layout scratch and `scatterLive`.
+    private static func weightGradGathered(
+        _ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom, _ dwFull: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) throws {
+        let k = g.n * g.l
+        let ncol = g.c * g.ntaps
+        let pa = try ScratchPool.shared.take(dfmk_gg_packed_a_size(g.o, k), "conv2d_backward", as: Float.self)
+        defer { ScratchPool.shared.give(pa) }
+        // A = gy as (o, n·l), panels over the threads.
+        let mr = dfmk_gg_mr()
+        Parallel.chunks((g.o + mr - 1) / mr, costPerItem: mr * k) { r in
+            let r0 = r.lowerBound * mr
+            dfmk_gg_pack_a_f32(gy + r0 * g.l, g.l, g.l, g.o * g.l, min(g.o, r.upperBound * mr) - r0, k, pa.ptr + r0 * k)
+        }
+        let map = liveTapMap(g)
+        defer { map.deallocate() }
+        var src = dfmk_gather(
+            x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps,
+            transposed: 1)
+        if g.live == nil && !accumulate {
+            try gatheredGemm(pa.ptr, m: g.o, k: k, &src, ncol: ncol, dwFull)
+            return
+        }
+        let dwl = try ScratchPool.shared.take(g.o * ncol, "conv2d_backward", as: Float.self)
+        defer { ScratchPool.shared.give(dwl) }
+        try gatheredGemm(pa.ptr, m: g.o, k: k, &src, ncol: ncol, dwl.ptr)
+        if g.live != nil {
+            scatterLive(UnsafePointer(dwl.ptr), g, dwFull, accumulate: accumulate)
+            return
+        }
+        let d = dwl.ptr
+        Parallel.chunks(g.o * ncol) { r in for i in r { dwFull[i] += d[i] } }
     }
 
     /// C (m × ncol, row-major) = A·B on dfm's threads, split as `gemm` splits: along columns on
@@ -517,7 +555,9 @@ enum ConvKernels {
                 } else {
                     let r0 = min(m, u0 * mr)
                     let r1 = min(m, u1 * mr)
-                    if r0 < r1 { dfmk_gg_gemm_f32(pa + r0 * k, r1 - r0, k, src, 0, ncol, c + r0 * ncol, ncol, s) }
+                    if r0 < r1 {
+                        dfmk_gg_gemm_f32(pa + r0 * k, r1 - r0, k, src, 0, ncol, c + r0 * ncol, ncol, s)
+                    }
                 }
             }
         }
@@ -588,17 +628,25 @@ enum ConvKernels {
             if let dwFull { depthwiseWeightGrad(x, gy, g, dwFull) }
             return
         }
+        var dx = dx
+        var dwFull = dwFull
+        if g.n > 0, g.gathers(S.self) {
+            if let dw = dwFull {
+                try weightGradGathered(f32(x), f32(gy), g, f32(dw), accumulate: accumulate)
+                dwFull = nil
+            }
+            // Strided convs keep col2im: each tap reaches only a 1/stride² share of the input, so
+            // the gathered B would be mostly zeros (a 1×1/2 downsample's ran 1.7× slower gathered).
+            if let d = dx, g.sh == 1, g.sw == 1 {
+                try inputGradGathered(f32(wtFull), f32(gy), g, f32(d), owner: weightOwner)
+                dx = nil
+            }
+            if dx == nil && dwFull == nil { return }
+        }
         // The GEMMs add into dw (beta 1). With pruned taps the scatter at the end writes every
         // element of dw (dead taps 0) or adds into the live ones.
         if let dwFull, !accumulate, g.live == nil || g.n == 0 { dwFull.update(repeating: 0, count: g.o * g.kg) }
         if g.n == 0 { return }
-        // Strided convs keep col2im: each tap reaches only a 1/stride² share of the input, so the
-        // gathered B would be mostly zeros (a 1×1/2 downsample's input gradient ran 1.7× slower).
-        if let dx, g.gathers(S.self), g.sh == 1, g.sw == 1 {
-            try inputGradGathered(f32(wtFull), f32(gy), g, f32(dx), owner: weightOwner)
-            if dwFull != nil { try backwardGemm(x, wtFull, gy, g, dx: nil, dw: dwFull, accumulate: accumulate) }
-            return
-        }
         // Pruned taps: GEMMs on the live columns of the weight (only dx reads it), and the live
         // part of the weight gradient in scratch, scattered into dw (dead taps get 0) at the end.
         if dx == nil {
@@ -664,30 +712,36 @@ enum ConvKernels {
                 n0 += nb
             }
         }
-        if let dwlBuf, let dwFull, let live = g.live {
-            let nt = live.count
-            let taps = g.kh * g.kw
-            let src = dwlBuf.ptr
-            if S.self == Float.self {
-                let lv = live.map(Int32.init)
-                Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
-                    dfmk_scatter_taps_f32(
-                        f32(src + r.lowerBound * nt), nt, lv, f32(dwFull + r.lowerBound * taps), taps, r.count,
-                        accumulate ? 1 : 0)
-                }
-                return
+        if let dwlBuf, let dwFull { scatterLive(UnsafePointer(dwlBuf.ptr), g, dwFull, accumulate: accumulate) }
+    }
+
+    /// A pruned conv's weight gradient from the live layout (o·c rows of the live taps) back to all
+    /// taps: dead taps 0, or with `accumulate` added into the live taps of what dw holds.
+    static func scatterLive<S: Real>(
+        _ src: UnsafePointer<S>, _ g: ConvGeom, _ dwFull: UnsafeMutablePointer<S>, accumulate: Bool
+    ) {
+        guard let live = g.live else { return }
+        let nt = live.count
+        let taps = g.kh * g.kw
+        if S.self == Float.self {
+            let lv = live.map(Int32.init)
+            Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
+                dfmk_scatter_taps_f32(
+                    f32(src + r.lowerBound * nt), nt, lv, f32(dwFull + r.lowerBound * taps), taps, r.count,
+                    accumulate ? 1 : 0)
             }
-            live.withUnsafeBufferPointer { lv in
-                Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
-                    for row in r {
-                        let s = src + row * nt
-                        let o = dwFull + row * taps
-                        if accumulate {
-                            for t in 0..<nt { o[lv[t]] += s[t] }
-                        } else {
-                            o.update(repeating: 0, count: taps)
-                            for t in 0..<nt { o[lv[t]] = s[t] }
-                        }
+            return
+        }
+        live.withUnsafeBufferPointer { lv in
+            Parallel.chunks(g.o * g.c, costPerItem: taps) { r in
+                for row in r {
+                    let s = src + row * nt
+                    let o = dwFull + row * taps
+                    if accumulate {
+                        for t in 0..<nt { o[lv[t]] += s[t] }
+                    } else {
+                        o.update(repeating: 0, count: taps)
+                        for t in 0..<nt { o[lv[t]] = s[t] }
                     }
                 }
             }
