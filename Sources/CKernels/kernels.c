@@ -64,6 +64,8 @@ typedef struct {
     size_t (*gg_mr)(void);
     size_t (*gg_scratch_size)(size_t, size_t);
     void (*gg_pack_a)(const float *, size_t, size_t, size_t, size_t, size_t, float *);
+    void (*gg_pack_w)(const float *, size_t, size_t, size_t, size_t, const int32_t *, size_t, size_t, size_t, size_t,
+                      float *);
     void (*gg_gemm)(const float *, size_t, size_t, const dfmk_gather *, size_t, size_t, float *, size_t, float *);
 } level_table;
 
@@ -94,7 +96,8 @@ static inline double dfmk_lanes_total(double *a) {
 static const level_table baseline = {
     gelu_baseline,        gelu_backward_baseline, exp_shift_baseline,       adam_baseline,      im2col_taps_baseline,
     col2im_taps_baseline, scatter_taps_baseline,  norm_sum_baseline,        grad_sums_baseline, max_pool_baseline,
-    gg_nr_baseline,       gg_mr_baseline,         gg_scratch_size_baseline, gg_pack_a_baseline, gg_gemm_baseline};
+    gg_nr_baseline,       gg_mr_baseline,         gg_scratch_size_baseline, gg_pack_a_baseline, gg_pack_w_baseline,
+    gg_gemm_baseline};
 
 #if defined(__x86_64__) && defined(__clang__)
 #define DFMK_X86_LEVELS 1
@@ -114,7 +117,8 @@ static const level_table baseline = {
 #pragma clang attribute pop
 static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,       adam_v3,      im2col_taps_v3,
                                col2im_taps_v3, scatter_taps_v3,  norm_sum_v3,        grad_sums_v3, max_pool_v3,
-                               gg_nr_v3,       gg_mr_v3,         gg_scratch_size_v3, gg_pack_a_v3, gg_gemm_v3};
+                               gg_nr_v3,       gg_mr_v3,         gg_scratch_size_v3, gg_pack_a_v3, gg_pack_w_v3,
+                               gg_gemm_v3};
 
 // min_vector_width: clang's x86-64-v4 tuning prefers 256-bit vectors; the GELU loops run 1.3x
 // faster on 512.
@@ -134,7 +138,8 @@ static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,  
 #pragma clang attribute pop
 static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4,       adam_v4,      im2col_taps_v4,
                                col2im_taps_v4, scatter_taps_v4,  norm_sum_v4,        grad_sums_v4, max_pool_v4,
-                               gg_nr_v4,       gg_mr_v4,         gg_scratch_size_v4, gg_pack_a_v4, gg_gemm_v4};
+                               gg_nr_v4,       gg_mr_v4,         gg_scratch_size_v4, gg_pack_a_v4, gg_pack_w_v4,
+                               gg_gemm_v4};
 #endif
 
 static const level_table *current = &baseline;
@@ -224,6 +229,10 @@ size_t dfmk_gg_scratch_size(size_t k, size_t ntaps) {
 }
 void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t plane, size_t sample_stride, size_t m, size_t k, float *pa) {
     current->gg_pack_a(a, lda, plane, sample_stride, m, k, pa);
+}
+void dfmk_gg_pack_w_f32(const float *w, size_t rs, size_t hs, size_t outer, size_t taps, const int32_t *live, size_t nt,
+                        size_t r0, size_t m, size_t k, float *pa) {
+    current->gg_pack_w(w, rs, hs, outer, taps, live, nt, r0, m, k, pa);
 }
 void dfmk_gg_gemm_f32(const float *pa, size_t m, size_t k, const dfmk_gather *g, size_t j0, size_t j1, float *c,
                       size_t ldc, float *scratch) {

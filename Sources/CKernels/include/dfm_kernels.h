@@ -165,6 +165,12 @@ size_t dfmk_gg_scratch_size(size_t k, size_t ntaps);
 /// Packs A (m×k) for dfmk_gg_gemm_f32 at the level in use; element (r, kk) is
 /// a[r·lda + (kk / plane)·sample_stride + kk % plane] (a row-major matrix: plane = k).
 void dfmk_gg_pack_a_f32(const float *a, size_t lda, size_t plane, size_t sample_stride, size_t m, size_t k, float *pa);
+/// Packs rows r0..<r0+m (r0 a multiple of dfmk_gg_mr()) of A taken from a convolution weight w
+/// into pa (laid out for the whole A): element (r, kk) with kk = hi·nt + t is
+/// w[(r·rs + hi·hs)·taps + live[t]], hi < outer (rs, hs = c, 1 for the forward's A, 1, c for the
+/// input gradient's).
+void dfmk_gg_pack_w_f32(const float *w, size_t rs, size_t hs, size_t outer, size_t taps, const int32_t *live, size_t nt,
+                        size_t r0, size_t m, size_t k, float *pa);
 /// Columns j0..<j1 of C (row-major, row stride ldc; m rows) = A·B, with A packed from its first
 /// row (pa + i·k for a block starting at row i, a multiple of dfmk_gg_mr()). Each element is one
 /// chain of fused multiply-adds over k in order, so every level gives the same bits.

@@ -401,28 +401,16 @@ enum ConvKernels {
         let m = transposed ? g.c : g.o
         let k = transposed ? g.o * g.ntaps : g.kgLive
         let size = dfmk_gg_packed_a_size(m, k)
-        // Packed straight from the (o, c, kh, kw) weight, panels of `mr` rows over the threads: row
-        // oc and column (ch, t), or transposed row ch and column (oc, t), hold W[oc][ch][live t].
+        // Packed straight from the (o, c, kh, kw) weight, panels over the threads: row oc and
+        // column (ch, t), or transposed row ch and column (oc, t), hold W[oc][ch][live t].
         let mr = dfmk_gg_mr()
-        let taps = g.kh * g.kw
-        let live = g.live ?? Array(0..<taps)
-        let outer = transposed ? g.o : g.c
+        let live = (g.live ?? Array(0..<(g.kh * g.kw))).map(Int32.init)
         let pack = { (pa: UnsafeMutablePointer<Float>) in
-            live.withUnsafeBufferPointer { lv in
-                Parallel.chunks((m + mr - 1) / mr, costPerItem: mr * k) { r in
-                    for p in r {
-                        let d = pa + p * mr * k
-                        for i in 0..<mr {
-                            let row = p * mr + i
-                            for hi in 0..<outer {
-                                let src = wt + (transposed ? hi * g.c + row : row * g.c + hi) * taps
-                                for (t, tap) in lv.enumerated() {
-                                    d[((hi * lv.count) + t) * mr + i] = row < m ? src[tap] : 0
-                                }
-                            }
-                        }
-                    }
-                }
+            Parallel.chunks((m + mr - 1) / mr, costPerItem: mr * k) { r in
+                let r0 = r.lowerBound * mr
+                dfmk_gg_pack_w_f32(
+                    wt, transposed ? 1 : g.c, transposed ? g.c : 1, transposed ? g.o : g.c, g.kh * g.kw, live,
+                    live.count, r0, min(m, r.upperBound * mr) - r0, k, pa)
             }
         }
         let packing = (Int(dfmk_level()) * 1000 + dfmk_gg_mr()) * (transposed ? -1 : 1)
