@@ -48,13 +48,14 @@ final class ConvTests: XCTestCase {
         }
     }
 
-    /// The float32 forward through CKernels' gathered GEMM (small planes, CPUs with FMA) is, bit for
-    /// bit, one chain of fused multiply-adds per output over (channel, live tap) in order, plus the
-    /// bias; the weight gradient one chain per weight over (sample, output position); the input
-    /// gradient (stride 1) one chain per input element over (output channel, live tap) of the
-    /// output gradient at the position that tap read it from: strides, dilation,
-    /// pruned taps, one sample (no staging), tile edges (o and n·l not multiples of the tile),
-    /// column and row splits over threads, K in several blocks, at every ISA level with FMA.
+    /// The float32 convolution through CKernels' gathered GEMM (planes under 32 wide, CPUs with FMA)
+    /// is, bit for bit, one chain of fused multiply-adds per output over (channel, live tap) in
+    /// order, plus the bias; the weight gradient one chain per weight over (sample, output
+    /// position); the input gradient (stride 1) one chain per input element over (output channel,
+    /// live tap) of the output gradient where that tap read it. Covered: strides, dilation, pruned
+    /// taps, a plane wider than the tap-map path, one sample (no staging), tile edges (o and n·l not
+    /// multiples of the tile), column and row splits over threads, K in several blocks, and every
+    /// ISA level with FMA.
     func testGatheredGemmIsTheFMAChain() throws {
         guard dfmk_gg_fast() != 0 else { throw XCTSkip("no hardware FMA: the forward stays on im2col + OpenBLAS") }
         let top = dfmk_max_level()
@@ -65,6 +66,7 @@ final class ConvTests: XCTestCase {
             (3, 5, 9, 11, 6, 3, 1, 1, 1, true), (1, 4, 5, 5, 9, 3, 2, 1, 1, false), (2, 3, 1, 5, 4, 3, 1, 1, 1, true),
             (5, 7, 6, 6, 70, 3, 1, 2, 2, true), (33, 2, 3, 3, 17, 1, 2, 0, 1, false),
             (2, 64, 4, 4, 128, 3, 1, 1, 1, false), (9, 48, 6, 6, 24, 3, 1, 1, 1, true),
+            (2, 3, 14, 17, 5, 3, 1, 1, 1, true),  // wider than the tap-map path: row copies elsewhere
         ]
         for level: Int32 in [3, 4] where level <= top {
             XCTAssertEqual(dfmk_set_level(level), 0)

@@ -25,18 +25,19 @@ struct ConvGeom {
 
     /// Test hook: turns tap pruning off.
     nonisolated(unsafe) static var pruneDeadTaps = true
-    /// Test hook: float32 forwards through im2col and OpenBLAS instead of the gathered GEMM.
+    /// Test hook: float32 convs through im2col and OpenBLAS instead of the gathered GEMM.
     nonisolated(unsafe) static var gatheredGemm = true
 
-    /// The forward runs CKernels' gathered GEMM, which packs its panels straight from x through
-    /// the tap map, so the unfolded matrix is never written and read back (W3: im2col plus
-    /// OpenBLAS's packing of it were a third of the time), and so does the input gradient, whose
-    /// GEMM gathers from the output gradient through the inverse tap map (no col2im): float32, one
-    /// group, small planes (the
-    /// tap-map path; on W5's and W6's larger planes im2col + OpenBLAS stayed faster), on CPUs with
-    /// hardware FMA, offsets within int32.
+    /// The conv runs on CKernels' gathered GEMM, which packs its panels straight from the tensor
+    /// through the tap map, so the unfolded matrix is never written and read back (W3: im2col plus
+    /// OpenBLAS's packing of it were a third of the time): the forward and the weight gradient
+    /// gather from x, the input gradient (stride 1) from the output gradient through the inverse
+    /// map (no col2im). Float32, one group, not pointwise (x itself is that GEMM's operand), outputs
+    /// narrower than 32 (W2 with its 16×16 planes gathered: 660-690 against 722-731 ms per step;
+    /// 64 gave nothing more, W5 and W6 unchanged), CPUs with hardware FMA, offsets within int32.
     func gathers<S>(_: S.Type) -> Bool {
-        S.self == Float.self && ConvGeom.gatheredGemm && groups == 1 && usesTapMap && dfmk_gg_fast() != 0
+        S.self == Float.self && ConvGeom.gatheredGemm && groups == 1 && !isPointwise
+            && ow < 32 && dfmk_gg_fast() != 0
             && n * max(c * h * w, o * oh * ow) < Int(Int32.max)
     }
 
@@ -920,7 +921,7 @@ final class ScratchPool: @unchecked Sendable {
 
 /// Timing hooks for bench/DFMBench, public so the benchmark needs no `@testable` import.
 public enum KernelBench {
-    /// False: float32 forwards through im2col and OpenBLAS (ConvGeom.gatheredGemm), for comparison.
+    /// False: float32 convs through im2col and OpenBLAS (ConvGeom.gatheredGemm), for comparison.
     public static var gatheredGemm: Bool {
         get { ConvGeom.gatheredGemm }
         set { ConvGeom.gatheredGemm = newValue }
