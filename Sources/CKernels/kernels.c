@@ -86,13 +86,7 @@ static inline double dfmk_lanes_total(double *a) {
 #define DFMK_VW    4
 #define DFMK_MR    4
 #define DFMK_NV    2
-#include "loops.inc"
-#include "gemm.inc"
-#undef DFMK_ISA
-#undef DFMK_VW
-#undef DFMK_MR
-#undef DFMK_NV
-#undef LOOP
+#include "level.inc"
 static const level_table baseline = {
     gelu_baseline,        gelu_backward_baseline, exp_shift_baseline,       adam_baseline,      im2col_taps_baseline,
     col2im_taps_baseline, scatter_taps_baseline,  norm_sum_baseline,        grad_sums_baseline, max_pool_baseline,
@@ -107,13 +101,7 @@ static const level_table baseline = {
 #define DFMK_VW    8
 #define DFMK_MR    4
 #define DFMK_NV    2
-#include "loops.inc"
-#include "gemm.inc"
-#undef DFMK_ISA
-#undef DFMK_VW
-#undef DFMK_MR
-#undef DFMK_NV
-#undef LOOP
+#include "level.inc"
 #pragma clang attribute pop
 static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,       adam_v3,      im2col_taps_v3,
                                col2im_taps_v3, scatter_taps_v3,  norm_sum_v3,        grad_sums_v3, max_pool_v3,
@@ -128,13 +116,7 @@ static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,  
 #define DFMK_VW    16
 #define DFMK_MR    8
 #define DFMK_NV    2
-#include "loops.inc"
-#include "gemm.inc"
-#undef DFMK_ISA
-#undef DFMK_VW
-#undef DFMK_MR
-#undef DFMK_NV
-#undef LOOP
+#include "level.inc"
 #pragma clang attribute pop
 static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4,       adam_v4,      im2col_taps_v4,
                                col2im_taps_v4, scatter_taps_v4,  norm_sum_v4,        grad_sums_v4, max_pool_v4,
