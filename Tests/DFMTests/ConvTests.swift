@@ -54,8 +54,8 @@ final class ConvTests: XCTestCase {
     /// position); the input gradient (stride 1) one chain per input element over (output channel,
     /// live tap) of the output gradient where that tap read it. Covered: strides, dilation, pruned
     /// taps, a plane wider than the tap-map path, one sample (no staging), tile edges (o and n·l not
-    /// multiples of the tile), column and row splits over threads, K in several blocks, and every
-    /// ISA level with FMA.
+    /// multiples of the tile), column and row splits over threads, K in several blocks, the batch
+    /// in one chunk or sample by sample, and every ISA level with FMA.
     func testGatheredGemmIsTheFMAChain() throws {
         guard dfmk_gg_fast() != 0 else { throw XCTSkip("no hardware FMA: the forward stays on im2col + OpenBLAS") }
         let top = dfmk_max_level()
@@ -68,8 +68,12 @@ final class ConvTests: XCTestCase {
             (2, 64, 4, 4, 128, 3, 1, 1, 1, false), (9, 48, 6, 6, 24, 3, 1, 1, 1, true),
             (2, 3, 14, 17, 5, 3, 1, 1, 1, true),  // wider than the tap-map path: row copies elsewhere
         ]
-        for level: Int32 in [3, 4] where level <= top {
+        let budget = ConvGeom.colsBudget
+        defer { ConvGeom.colsBudget = budget }
+        // The default staging budget (one chunk), and one so small that every sample is its own.
+        for (level, chunkBudget): (Int32, Int) in [(3, budget), (4, budget), (top, 1)] where level <= top {
             XCTAssertEqual(dfmk_set_level(level), 0)
+            ConvGeom.colsBudget = chunkBudget
             for (n, c, h, w, o, k, st, pad, dil, hasBias) in cases {
                 let x = try randn([n, c, h, w], generator: gen).requiresGrad()
                 let wt = try randn([o, c, k, k], generator: gen).requiresGrad()

@@ -382,12 +382,17 @@ enum ConvKernels {
     }
 
     /// The tap map's rows for the live taps only (all rows when none is pruned).
-    static func liveTapMap(_ g: ConvGeom) -> UnsafeMutablePointer<Int32> {
-        let map = tapMap(g)
-        guard let live = g.live else { return map }
-        let m = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, live.count * g.l))
-        for (t, tap) in live.enumerated() { (m + t * g.l).update(from: map + tap * g.l, count: g.l) }
-        map.deallocate()
+    static func liveTapMap(_ g: ConvGeom) -> UnsafeMutablePointer<Int32> { liveRows(tapMap(g), g, length: g.l) }
+
+    /// The rows of the live taps, in the weight's tap order, of a per-tap table (one row of
+    /// `length` per tap), which this takes over: the table itself when no tap is pruned.
+    static func liveRows(_ table: UnsafeMutablePointer<Int32>, _ g: ConvGeom, length: Int) -> UnsafeMutablePointer<
+        Int32
+    > {
+        guard let live = g.live else { return table }
+        let m = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, live.count * length))
+        for (t, tap) in live.enumerated() { (m + t * length).update(from: table + tap * length, count: length) }
+        table.deallocate()
         return m
     }
 
@@ -432,18 +437,37 @@ enum ConvKernels {
         _ x: UnsafePointer<Float>, _ pa: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ g: ConvGeom,
         _ out: UnsafeMutablePointer<Float>
     ) throws {
-        let k = g.kgLive
-        let ncol = g.n * g.l
         let map = liveTapMap(g)
         defer { map.deallocate() }
-        // One sample's (o, l) block is already the output.
-        let staging = g.n == 1 ? nil : try ScratchPool.shared.take(g.o * ncol, "conv2d", as: Float.self)
-        defer { staging.map { ScratchPool.shared.give($0) } }
-        var src = dfmk_gather(
+        let src = dfmk_gather(
             x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps,
             transposed: 0)
-        try gatheredGemm(pa, m: g.o, k: k, &src, ncol: ncol, staging?.ptr ?? out)
-        unstage(staging?.ptr, bias, rows: g.o, l: g.l, n0: 0, nb: g.n, out)
+        try gatheredBatches(pa, rows: g.o, k: g.kgLive, src, n: g.n, l: g.l, bias: bias, out, "conv2d")
+    }
+
+    /// out (n, rows, l) = A · B for the whole batch, in chunks of samples whose (rows, nb·l) staging
+    /// stays within `ConvGeom.colsBudget` floats, as the im2col path bounds its scratch; a chunk of
+    /// one sample writes its (rows, l) block of out directly. `src.x` is the first sample's; the
+    /// bias, if any, is added on the way out.
+    private static func gatheredBatches(
+        _ pa: UnsafePointer<Float>, rows: Int, k: Int, _ src: dfmk_gather, n: Int, l: Int,
+        bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>, _ op: String
+    ) throws {
+        guard n > 0 else { return }
+        let fit = max(1, min(n, ConvGeom.colsBudget / max(1, rows * l)))
+        let chunks = (n + fit - 1) / fit
+        let nbMax = (n + chunks - 1) / chunks
+        let staging = nbMax == 1 ? nil : try ScratchPool.shared.take(rows * nbMax * l, op, as: Float.self)
+        defer { staging.map { ScratchPool.shared.give($0) } }
+        var chunk = src
+        var n0 = 0
+        while n0 < n {
+            let nb = min(nbMax, n - n0)
+            chunk.x = src.x + n0 * src.sample_stride
+            try gatheredGemm(pa, m: rows, k: k, &chunk, ncol: nb * l, staging?.ptr ?? out + n0 * rows * l)
+            unstage(staging?.ptr, bias, rows: rows, l: l, n0: n0, nb: nb, out)
+            n0 += nb
+        }
     }
 
     /// The input gradient through the gathered GEMM: dx (c, n·hw) = A · B with A = W arranged as
@@ -455,27 +479,15 @@ enum ConvKernels {
         owner: Tensor?
     ) throws {
         let hw = g.h * g.w
-        let k = g.o * g.ntaps
-        let ncol = g.n * hw
         let full = tapMap(g)
-        let inv = inverseTapMap(g, full)
+        let inv = liveRows(inverseTapMap(g, full), g, length: hw)
         full.deallocate()
         defer { inv.deallocate() }
-        // The inverse map's rows of the live taps, in the weight's tap order.
-        let rows = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, g.ntaps * hw))
-        defer { rows.deallocate() }
-        for (t, tap) in (g.live ?? Array(0..<(g.kh * g.kw))).enumerated() {
-            (rows + t * hw).update(from: inv + tap * hw, count: hw)
-        }
-        let staging = g.n == 1 ? nil : try ScratchPool.shared.take(g.c * ncol, "conv2d_backward", as: Float.self)
-        defer { staging.map { ScratchPool.shared.give($0) } }
+        let src = dfmk_gather(
+            x: gy, sample_stride: g.o * g.l, plane_stride: g.l, plane: hw, map: inv, ntaps: g.ntaps, transposed: 0)
         try withPackedWeight(wt, g, owner: owner, transposed: true) { pa in
-            var src = dfmk_gather(
-                x: gy, sample_stride: g.o * g.l, plane_stride: g.l, plane: hw, map: rows, ntaps: g.ntaps,
-                transposed: 0)
-            try gatheredGemm(pa, m: g.c, k: k, &src, ncol: ncol, staging?.ptr ?? dx)
+            try gatheredBatches(pa, rows: g.c, k: g.o * g.ntaps, src, n: g.n, l: hw, bias: nil, dx, "conv2d_backward")
         }
-        unstage(staging?.ptr, nil, rows: g.c, l: hw, n0: 0, nb: g.n, dx)
     }
 
     /// The weight gradient through the gathered GEMM: dW_live (o, c·ntaps) = A · B with A = gy as

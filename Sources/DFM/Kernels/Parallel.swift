@@ -55,9 +55,10 @@ public enum Parallel {
 /// millisecond before sleeping, so the next parallel loop of a step starts without a futex
 /// wake-up. On the small tensors of a feedback step (a 32×64×8×8 ReLU is ~0.1 ms) Dispatch's
 /// wake-up cost about what the second core saved; with ~50 µs of spinning the submitter still
-/// waited for sleeping workers in 11.6% of W1's samples, with ~1 ms in 3.5%. One job at a time: a nested loop, or a second thread submitting while
-/// a job runs, takes Dispatch instead, and so does a child after fork (the workers are not
-/// there). Results never depend on which thread runs a part.
+/// waited for sleeping workers in 11.6% of W1's samples, with ~1 ms in 3.5%. One job at a time:
+/// a nested loop, or a second thread submitting while a job runs, takes Dispatch instead, and so
+/// does a child after fork (the workers are not there). Results never depend on which thread
+/// runs a part.
 final class SpinPool: @unchecked Sendable {
     /// Nil with one thread, or when DFM_SPIN_POOL=0.
     static let shared: SpinPool? = {
