@@ -1,6 +1,8 @@
 // The loops of dfm_kernels.h: loops.inc compiled once per ISA level, and a table that points at
 // the best level the CPU runs (see the header for why; dfmk_set_level lets tests pick another).
 #include "dfm_kernels.h"
+// loops.inc passes 16-float vectors between always-inlined helpers: no call ABI is involved.
+#pragma clang diagnostic ignored "-Wpsabi"
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
 #endif
@@ -53,6 +55,8 @@ typedef struct {
     void (*gelu)(const float *, float *, size_t);
     void (*gelu_backward)(const float *, const float *, float *, size_t);
     void (*exp_shift)(const float *, float *, size_t, float);
+    void (*softmax_rows)(float *, size_t, size_t);
+    void (*softmax_grad_rows)(float *, const float *, size_t, size_t);
     void (*adam)(float *, const float *, float *, float *, float *, size_t, const dfmk_adam_params *);
     void (*im2col_taps)(const float *, size_t, const int32_t *, float *, size_t, size_t);
     void (*col2im_taps)(const float *, size_t, const int32_t *, const int32_t *, size_t, float *, size_t);
@@ -80,6 +84,11 @@ static inline double dfmk_lanes_total(double *a) {
         for (int j = 0; j < w; j++) a[j] += a[j + w];
     return a[0];
 }
+static inline float dfmk_lanes_total_f(float *a) {
+    for (int w = DFMK_LANES / 2; w > 0; w /= 2)
+        for (int j = 0; j < w; j++) a[j] += a[j + w];
+    return a[0];
+}
 
 #define LOOP(name) name##_baseline
 #define DFMK_ISA   1
@@ -88,10 +97,10 @@ static inline double dfmk_lanes_total(double *a) {
 #define DFMK_NV    2
 #include "level.inc"
 static const level_table baseline = {
-    gelu_baseline,        gelu_backward_baseline, exp_shift_baseline,       adam_baseline,      im2col_taps_baseline,
-    col2im_taps_baseline, scatter_taps_baseline,  norm_sum_baseline,        grad_sums_baseline, max_pool_baseline,
-    gg_nr_baseline,       gg_mr_baseline,         gg_scratch_size_baseline, gg_pack_a_baseline, gg_pack_w_baseline,
-    gg_gemm_baseline};
+    gelu_baseline,      gelu_backward_baseline, exp_shift_baseline,   softmax_rows_baseline, softmax_grad_rows_baseline,
+    adam_baseline,      im2col_taps_baseline,   col2im_taps_baseline, scatter_taps_baseline, norm_sum_baseline,
+    grad_sums_baseline, max_pool_baseline,      gg_nr_baseline,       gg_mr_baseline,        gg_scratch_size_baseline,
+    gg_pack_a_baseline, gg_pack_w_baseline,     gg_gemm_baseline};
 
 #if defined(__x86_64__) && defined(__clang__)
 #define DFMK_X86_LEVELS 1
@@ -103,10 +112,10 @@ static const level_table baseline = {
 #define DFMK_NV    2
 #include "level.inc"
 #pragma clang attribute pop
-static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,       adam_v3,      im2col_taps_v3,
-                               col2im_taps_v3, scatter_taps_v3,  norm_sum_v3,        grad_sums_v3, max_pool_v3,
-                               gg_nr_v3,       gg_mr_v3,         gg_scratch_size_v3, gg_pack_a_v3, gg_pack_w_v3,
-                               gg_gemm_v3};
+static const level_table v3 = {gelu_v3,      gelu_backward_v3, exp_shift_v3,   softmax_rows_v3, softmax_grad_rows_v3,
+                               adam_v3,      im2col_taps_v3,   col2im_taps_v3, scatter_taps_v3, norm_sum_v3,
+                               grad_sums_v3, max_pool_v3,      gg_nr_v3,       gg_mr_v3,        gg_scratch_size_v3,
+                               gg_pack_a_v3, gg_pack_w_v3,     gg_gemm_v3};
 
 // min_vector_width: clang's x86-64-v4 tuning prefers 256-bit vectors; the GELU loops run 1.3x
 // faster on 512.
@@ -118,10 +127,10 @@ static const level_table v3 = {gelu_v3,        gelu_backward_v3, exp_shift_v3,  
 #define DFMK_NV    2
 #include "level.inc"
 #pragma clang attribute pop
-static const level_table v4 = {gelu_v4,        gelu_backward_v4, exp_shift_v4,       adam_v4,      im2col_taps_v4,
-                               col2im_taps_v4, scatter_taps_v4,  norm_sum_v4,        grad_sums_v4, max_pool_v4,
-                               gg_nr_v4,       gg_mr_v4,         gg_scratch_size_v4, gg_pack_a_v4, gg_pack_w_v4,
-                               gg_gemm_v4};
+static const level_table v4 = {gelu_v4,      gelu_backward_v4, exp_shift_v4,   softmax_rows_v4, softmax_grad_rows_v4,
+                               adam_v4,      im2col_taps_v4,   col2im_taps_v4, scatter_taps_v4, norm_sum_v4,
+                               grad_sums_v4, max_pool_v4,      gg_nr_v4,       gg_mr_v4,        gg_scratch_size_v4,
+                               gg_pack_a_v4, gg_pack_w_v4,     gg_gemm_v4};
 #endif
 
 static const level_table *current = &baseline;
@@ -163,6 +172,12 @@ void dfmk_gelu_backward_f32(const float *g, const float *x, float *out, size_t n
 }
 void dfmk_exp_shift_f32(const float *x, float *y, size_t n, float shift) {
     current->exp_shift(x, y, n, shift);
+}
+void dfmk_softmax_rows_f32(float *x, size_t rows, size_t n) {
+    current->softmax_rows(x, rows, n);
+}
+void dfmk_softmax_grad_rows_f32(float *d, const float *p, size_t rows, size_t n) {
+    current->softmax_grad_rows(d, p, rows, n);
 }
 void dfmk_adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const dfmk_adam_params *a) {
     current->adam(p, g, m, v, vmax, n, a);

@@ -82,6 +82,37 @@ final class FastMathTests: XCTestCase {
         let want = row.map { Float.expv($0 - shift) }
         row.withUnsafeMutableBufferPointer { Float.expShift($0.baseAddress!, $0.baseAddress!, $0.count, shift) }
         XCTAssertEqual(row.map(\.bitPattern), want.map(\.bitPattern))
+
+        // Attention's softmax rows (16-lane vectors) against the scalar definition: the maximum,
+        // expv(x - max) into partial sum k mod 16, the tree 8, 4, 2, 1, times 1/sum; and the backward
+        // p·(d - Σ d·p) with the same sums. Rows of 49 (a tail), 16, 5 and 1, one with ±inf and NaN,
+        // one all -inf (zeros). NaNs compare as NaN (a payload may differ).
+        func lanes(_ v: [Float]) -> Float {
+            var s = [Float](repeating: 0, count: 16)
+            for (k, e) in v.enumerated() { s[k % 16] += e }
+            for w in [8, 4, 2, 1] { for j in 0..<w { s[j] += s[j + w] } }
+            return s[0]
+        }
+        let rows: [[Float]] = [
+            Array(xs[0..<49]), Array(xs[49..<65]), Array(xs[65..<70]), [xs[70]], Array(xs[2962..<3011]),
+            [Float](repeating: -.infinity, count: 7),
+        ]
+        for r in rows {
+            let m = r.reduce(-Float.infinity) { $1 >= $0 ? $1 : $0 }
+            let e = r.map { Float.expv($0 - m) }
+            let inv = 1 / lanes(e)
+            let want = m == -.infinity ? r.map { _ in Float(0) } : e.map { $0 * inv }
+            var got = r
+            got.withUnsafeMutableBufferPointer { Float.softmaxRows($0.baseAddress!, rows: 1, n: $0.count) }
+            let d = r.indices.map { Float(($0 * 31) % 17) / 8 - 1 }
+            let dot = lanes(zip(d, want).map { $0 * $1 })
+            let wantD = zip(d, want).map { $1 * ($0 - dot) }
+            var gotD = d
+            gotD.withUnsafeMutableBufferPointer { Float.softmaxGradRows($0.baseAddress!, want, rows: 1, n: $0.count) }
+            func canon(_ v: [Float]) -> [UInt32] { v.map { $0.isNaN ? Float.nan.bitPattern : $0.bitPattern } }
+            XCTAssertEqual(canon(got), canon(want), "softmax of a row of \(r.count)")
+            XCTAssertEqual(canon(gotD), canon(wantD), "softmax backward of a row of \(r.count)")
+        }
     }
 
     /// Every ISA level this CPU runs (baseline, AVX2, AVX-512) gives the same bits for every loop
@@ -138,7 +169,12 @@ final class FastMathTests: XCTestCase {
                     ggOut += tOut
                 }
             }
-            var bits = (y + dx + e + cols + plane + full + summed + ggOut).map(\.bitPattern)
+            // Softmax rows: 20 rows of 49 (three 16-lane blocks and a tail), then its backward.
+            var sm = Array(x[0..<980])
+            dfmk_softmax_rows_f32(&sm, 20, 49)
+            var smd = Array(g[0..<980])
+            dfmk_softmax_grad_rows_f32(&smd, sm, 20, 49)
+            var bits = (y + dx + e + cols + plane + full + summed + ggOut + sm + smd).map(\.bitPattern)
             // Normalisation sums: 3 runs of 333 (lanes plus a tail) 111 apart, and 40 runs of 4.
             var sums: [Double] = []
             for (runs, stride, len) in [(3, 111, 333), (40, 20, 4)] {

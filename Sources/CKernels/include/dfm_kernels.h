@@ -92,6 +92,12 @@ void dfmk_gelu_f32(const float *x, float *y, size_t n);
 void dfmk_gelu_backward_f32(const float *g, const float *x, float *out, size_t n);
 /// y = e^(x - shift): a softmax row's exponentials (shift = the row's maximum); y may be x.
 void dfmk_exp_shift_f32(const float *x, float *y, size_t n, float shift);
+/// Softmax of `rows` rows of n floats in place (attention's P): the row's maximum, exp(x - max)
+/// summed in 16 partial sums combined in a fixed tree (the same bits at every level), scaled by
+/// 1/sum; a row whose maximum is -inf becomes zeros.
+void dfmk_softmax_rows_f32(float *x, size_t rows, size_t n);
+/// Softmax's backward on rows of n: d = p·(d - Σ d·p), summed as dfmk_softmax_rows_f32.
+void dfmk_softmax_grad_rows_f32(float *d, const float *p, size_t rows, size_t n);
 
 /// im2col through a tap map, for `count` samples: dst[r·n + q] = src[r·src_stride + map[q]], or 0
 /// where map[q] < 0 (padding).

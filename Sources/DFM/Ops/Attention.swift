@@ -159,25 +159,17 @@ func attention(
                 gemm(
                     transA: false, transB: true, m: L, n: S, k: E, alpha: s, a: qp + b * L * E, lda: E,
                     b: kp + b * S * E, ldb: E, c: pb, ldc: S)
-                for i in 0..<L {
-                    let row = pb + i * S
-                    if let mp {
-                        let mr = mp + b * L * S + i * S
-                        for j in 0..<S { row[j] += mr[j] }
-                    }
-                    if isCausal && i + 1 < S { for j in (i + 1)..<S { row[j] = -.infinity } }
-                    var mx = -R.infinity
-                    for j in 0..<S { mx = Swift.max(mx, row[j]) }
-                    if mx == -.infinity || mx.isNaN {
-                        // Every key masked (or a NaN score): zeros for -inf rows, NaN stays NaN.
-                        let fill: R = mx.isNaN ? .nan : 0
-                        for j in 0..<S { row[j] = fill }
-                        continue
-                    }
-                    R.expShift(row, row, S, mx)  // vectorised
-                    let inv = 1 / rowDot(row, nil, S)
-                    for j in 0..<S { row[j] *= inv }
+                if let mp {
+                    let mb = mp + b * L * S
+                    for j in 0..<(L * S) { pb[j] += mb[j] }
                 }
+                if isCausal {
+                    for i in 0..<L where i + 1 < S {
+                        (pb + i * S + i + 1).update(repeating: -.infinity, count: S - i - 1)
+                    }
+                }
+                // Rows of all -inf (every key masked) give zeros, torch's safe softmax in SDPA.
+                R.softmaxRows(pb, rows: L, n: S)
                 if let dp {
                     let wb = wp + b * L * S
                     let db = dp + b * L * S
@@ -212,13 +204,7 @@ func attention(
                         let db = dp + b * L * S
                         for j in 0..<(L * S) { ds[j] *= db[j] }
                     }
-                    let pb = pp + b * L * S
-                    for i in 0..<L {
-                        let d = ds + i * S
-                        let p = pb + i * S
-                        let dot = rowDot(d, p, S)
-                        for j in 0..<S { d[j] = p[j] * (d[j] - dot) }
-                    }
+                    R.softmaxGradRows(ds, pp + b * L * S, rows: L, n: S)
                     if let gmp { (gmp + b * L * S).update(from: ds, count: L * S) }
                     if let gqp {
                         gemm(
@@ -273,44 +259,6 @@ func attention(
         return (result, w)
     }
     return try dtype == .float64 ? run(Double.self) : run(Float.self)
-}
-
-/// Σ a[j] (b nil) or Σ a[j]·b[j] over a row of n, in four interleaved partial sums combined as
-/// (s0 + s1) + (s2 + s3): four independent add chains instead of one (a row of attention is
-/// short, so the chain's latency, not memory, is its cost). The order depends on n alone.
-@inline(__always)
-private func rowDot<R: Real>(_ a: UnsafePointer<R>, _ b: UnsafePointer<R>?, _ n: Int) -> R {
-    var s0: R = 0
-    var s1: R = 0
-    var s2: R = 0
-    var s3: R = 0
-    var j = 0
-    if let b {
-        while j + 4 <= n {
-            s0 += a[j] * b[j]
-            s1 += a[j + 1] * b[j + 1]
-            s2 += a[j + 2] * b[j + 2]
-            s3 += a[j + 3] * b[j + 3]
-            j += 4
-        }
-        while j < n {
-            s0 += a[j] * b[j]
-            j += 1
-        }
-    } else {
-        while j + 4 <= n {
-            s0 += a[j]
-            s1 += a[j + 1]
-            s2 += a[j + 2]
-            s3 += a[j + 3]
-            j += 4
-        }
-        while j < n {
-            s0 += a[j]
-            j += 1
-        }
-    }
-    return (s0 + s1) + (s2 + s3)
 }
 
 // MARK: multi-head attention

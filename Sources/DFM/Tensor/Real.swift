@@ -21,6 +21,10 @@ protocol Real: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWid
     static func normalCDF(_ x: Self) -> Self
     /// y[i] = expv(x[i] - shift) for i < n (y may be x): softmax rows.
     static func expShift(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ n: Int, _ shift: Self)
+    /// Softmax of `rows` rows of n in place (a row whose maximum is -inf becomes zeros), and its
+    /// backward d = p·(d - Σ d·p): attention's rows.
+    static func softmaxRows(_ x: UnsafeMutablePointer<Self>, rows: Int, n: Int)
+    static func softmaxGradRows(_ d: UnsafeMutablePointer<Self>, _ p: UnsafePointer<Self>, rows: Int, n: Int)
     static func sin(_ x: Self) -> Self
     static func cos(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
@@ -58,6 +62,13 @@ extension Float: Real {
     @inline(__always)
     static func expShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float) {
         dfmk_exp_shift_f32(x, y, n, shift)
+    }
+    @inline(__always) static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+        dfmk_softmax_rows_f32(x, rows, n)
+    }
+    @inline(__always)
+    static func softmaxGradRows(_ d: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, rows: Int, n: Int) {
+        dfmk_softmax_grad_rows_f32(d, p, rows, n)
     }
     @inline(__always) static func sin(_ x: Float) -> Float { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Float) -> Float { Foundation.cos(x) }
@@ -110,6 +121,32 @@ extension Double: Real {
     @inline(__always)
     static func expShift(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int, _ shift: Double) {
         for i in 0..<n { y[i] = expv(x[i] - shift) }
+    }
+    static func softmaxRows(_ x: UnsafeMutablePointer<Double>, rows: Int, n: Int) {
+        for r in 0..<rows {
+            let row = x + r * n
+            var mx = -Double.infinity
+            for j in 0..<n { mx = Swift.max(mx, row[j]) }
+            if mx == -.infinity {
+                row.update(repeating: 0, count: n)
+                continue
+            }
+            var s = 0.0
+            for j in 0..<n {
+                row[j] = Foundation.exp(row[j] - mx)
+                s += row[j]
+            }
+            let inv = 1 / s
+            for j in 0..<n { row[j] *= inv }
+        }
+    }
+    static func softmaxGradRows(_ d: UnsafeMutablePointer<Double>, _ p: UnsafePointer<Double>, rows: Int, n: Int) {
+        for r in 0..<rows {
+            let (dr, pr) = (d + r * n, p + r * n)
+            var dot = 0.0
+            for j in 0..<n { dot += dr[j] * pr[j] }
+            for j in 0..<n { dr[j] = pr[j] * (dr[j] - dot) }
+        }
     }
     @inline(__always) static func sin(_ x: Double) -> Double { Foundation.sin(x) }
     @inline(__always) static func cos(_ x: Double) -> Double { Foundation.cos(x) }
