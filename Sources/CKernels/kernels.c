@@ -95,6 +95,7 @@ static inline float dfmk_lanes_total_f(float *a) {
 #define DFMK_VW    4
 #define DFMK_MR    4
 #define DFMK_NV    2
+#define DFMK_IL    2
 #include "level.inc"
 static const level_table baseline = {
     gelu_baseline,      gelu_backward_baseline, exp_shift_baseline,   softmax_rows_baseline, softmax_grad_rows_baseline,
@@ -110,6 +111,7 @@ static const level_table baseline = {
 #define DFMK_VW    8
 #define DFMK_MR    4
 #define DFMK_NV    2
+#define DFMK_IL    2
 #include "level.inc"
 #pragma clang attribute pop
 static const level_table v3 = {gelu_v3,      gelu_backward_v3, exp_shift_v3,   softmax_rows_v3, softmax_grad_rows_v3,
@@ -125,6 +127,7 @@ static const level_table v3 = {gelu_v3,      gelu_backward_v3, exp_shift_v3,   s
 #define DFMK_VW    16
 #define DFMK_MR    8
 #define DFMK_NV    2
+#define DFMK_IL    8
 #include "level.inc"
 #pragma clang attribute pop
 static const level_table v4 = {gelu_v4,      gelu_backward_v4, exp_shift_v4,   softmax_rows_v4, softmax_grad_rows_v4,
