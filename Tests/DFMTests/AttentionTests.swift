@@ -124,6 +124,15 @@ final class AttentionTests: XCTestCase {
             return try scaledDotProductAttention(xs[0], xs[1], xs[2], dropoutP: 0.3, generator: gen)
         }
         try gradCheck64([try toDType(try mul(try randn([30]), 3), .float64)]) { xs in try geluTanh(xs[0]) }
+        // Self-attention read in place from a packed projection (N, L, 3·E), 2 heads of 2, with a
+        // float mask over (N, H, L, L) and dropout.
+        let qkv = try randn([2, 3, 12])
+        let pm = try randn([2, 2, 3, 3])
+        try gradCheck64([qkv, pm].map { try toDType($0, .float64) }) { xs in
+            try gen.setState(state)
+            return try packedSelfAttention(
+                xs[0], heads: 2, attnMask: xs[1], dropoutP: 0.2, generator: gen, op: "attention")
+        }
         // The weights output (its own node on the saved P), with a float mask and dropout.
         let v64 = try toDType(v, .float64)  // the weights do not depend on v
         try gradCheck64([q, k, m].map { try toDType($0, .float64) }) { xs in

@@ -49,12 +49,8 @@ public func scaledDotProductAttention(
     ).out
 }
 
-/// The fused attention kernel. Forward, per (batch, head) matrix: P = softmax(scale·q·kᵀ + mask)
-/// is materialised once (gemm, then an in-place row softmax), W = P ⊙ dropout mask, out = W·v.
-/// Backward reuses P (and the dropout mask): dW = g·vᵀ, dv = Wᵀ·g, dP = dW ⊙ mask,
-/// dS = P ⊙ (dP - Σ_j dP·P), dq = scale·dS·k, dk = scale·dSᵀ·q, dmask = dS.
-/// Returns the output and, when `needWeights`, W (the weights after dropout, as torch's MHA
-/// returns them), differentiable through a second node that reuses the same saved P.
+/// Validates q (*, L, E), k (*, S, E), v (*, S, Ev) and the mask, then runs the fused kernel
+/// (`attentionKernel`) on the three tensors as contiguous (batch, head) matrices.
 func attention(
     _ q: Tensor, _ k: Tensor, _ v: Tensor, attnMask: Tensor?, dropoutP: Float, isCausal: Bool, scale: Double?,
     generator: Generator?, needWeights: Bool, op: String
@@ -82,16 +78,81 @@ func attention(
         throw DFMError.shape(
             op, "key and value must have the same sequence length, got \(S) and \(v.shape[v.ndim - 2])")
     }
+    let dims = AttentionDims(nb: try Shape.count(batch, op: op), L: L, S: S, E: E, Ev: Ev)
+    func contiguous(_ rows: Int, _ cols: Int) -> HeadLayout { HeadLayout(sampleStride: rows * cols, ld: cols) }
+    return try attentionKernel(
+        inputs: [q, k, v], q: (0, contiguous(L, E)), k: (1, contiguous(S, E)), v: (2, contiguous(S, Ev)),
+        out: (batch + [L, Ev], contiguous(L, Ev)), dims: dims, full: batch + [L, S], dtype: dtype, attnMask: attnMask,
+        dropoutP: dropoutP, isCausal: isCausal, scale: scale ?? 1 / Double(E).squareRoot(), generator: generator,
+        needWeights: needWeights, op: op)
+}
+
+/// Self-attention straight on the packed in-projection qkv (N, L, 3·E), read in place (head h
+/// of sample n: q at n·L·3E + h·hd, k E further, v 2E further, rows 3E apart); the output is
+/// (N, L, E) with head h in columns h·hd..<(h+1)·hd, and the gradient is qkv's. Saves the
+/// (N, H, L, hd) copies of q, k, v and of the output, and in backward the three qkv-sized
+/// zero-filled gradients of select and their sum. `attnMask` broadcasts to (N, H, L, L).
+func packedSelfAttention(
+    _ qkv: Tensor, heads: Int, attnMask: Tensor?, dropoutP: Float, generator: Generator?, op: String
+) throws -> Tensor {
+    let dtype = try commonFloat([qkv], op)
+    guard qkv.ndim == 3, heads > 0, qkv.shape[2] % (3 * heads) == 0 else {
+        throw DFMError.shape(
+            op, "expected a packed projection (N, L, 3·E) with E divisible by \(heads), got \(qkv.shape)")
+    }
+    let (n, L, E) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3)
+    let hd = E / heads
+    func part(_ i: Int) -> HeadLayout {
+        HeadLayout(heads: heads, sampleStride: L * 3 * E, headStride: hd, offset: i * E, ld: 3 * E)
+    }
+    return try attentionKernel(
+        inputs: [qkv], q: (0, part(0)), k: (0, part(1)), v: (0, part(2)),
+        out: ([n, L, E], HeadLayout(heads: heads, sampleStride: L * E, headStride: hd, ld: E)),
+        dims: AttentionDims(nb: n * heads, L: L, S: L, E: hd, Ev: hd), full: [n, heads, L, L], dtype: dtype,
+        attnMask: attnMask, dropoutP: dropoutP, isCausal: false, scale: 1 / Double(hd).squareRoot(),
+        generator: generator, needWeights: false, op: op
+    ).out
+}
+
+/// The sizes of one attention: nb (batch, head) matrices, L queries, S keys, E = q's and k's
+/// width, Ev = v's.
+struct AttentionDims {
+    let nb, L, S, E, Ev: Int
+}
+
+/// Where the (batch, head) matrices of an attention operand live: row i of matrix b starts at
+/// base(b) + i·ld, with b = sample·heads + head.
+struct HeadLayout {
+    var heads = 1
+    var sampleStride: Int
+    var headStride = 0
+    var offset = 0
+    var ld: Int
+    @inline(__always) func base(_ b: Int) -> Int { offset + (b / heads) * sampleStride + (b % heads) * headStride }
+}
+
+/// The fused attention kernel. Forward, per (batch, head) matrix: P = softmax(scale·q·kᵀ + mask)
+/// is materialised once (gemm, then an in-place row softmax), W = P ⊙ dropout mask, out = W·v.
+/// Backward reuses P (and the dropout mask): dW = g·vᵀ, dv = Wᵀ·g, dP = dW ⊙ mask,
+/// dS = P ⊙ (dP - Σ_j dP·P), dq = scale·dS·k, dk = scale·dSᵀ·q, dmask = dS.
+/// q, k and v are (input index, layout) in `inputs`; each input's gradient is written through the
+/// same layouts (every element of it by exactly one head). Returns the output and, when
+/// `needWeights`, W (the weights after dropout, as torch's MHA returns them), differentiable
+/// through a second node that reuses the same saved P.
+private func attentionKernel(
+    inputs: [Tensor], q qo: (Int, HeadLayout), k ko: (Int, HeadLayout), v vo: (Int, HeadLayout),
+    out oo: ([Int], HeadLayout), dims: AttentionDims, full: [Int], dtype: DType, attnMask: Tensor?,
+    dropoutP: Float, isCausal: Bool, scale sc: Double, generator: Generator?, needWeights: Bool, op: String
+) throws -> (out: Tensor, weights: Tensor?) {
+    let (nb, L, S, E, Ev) = (dims.nb, dims.L, dims.S, dims.E, dims.Ev)
+    let (qL, kL, vL, oL) = (qo.1, ko.1, vo.1, oo.1)
     guard dropoutP >= 0, dropoutP <= 1 else {
         throw DFMError.invalid(op, "dropout_p must be in [0, 1], got \(dropoutP)")
     }
     if isCausal && attnMask != nil {
         throw DFMError.invalid(op, "explicit attn_mask should not be set when is_causal=True")
     }
-    let sc = scale ?? 1 / Double(E).squareRoot()
     guard sc.isFinite else { throw DFMError.invalid(op, "scale must be finite, got \(sc)") }
-    let nb = try Shape.count(batch, op: op)
-    let full = batch + [L, S]
     _ = try Shape.count(full, op: op)
 
     // The mask as an additive float tensor of the full (*, L, S) shape (bool: True keeps).
@@ -127,7 +188,7 @@ func attention(
     }
 
     func run<R: Real>(_: R.Type) throws -> (Tensor, Tensor?) {
-        let out = try Tensor.uninitialized(batch + [L, Ev], dtype: R.dtype, op: op)
+        let out = try Tensor.uninitialized(oo.0, dtype: R.dtype, op: op)
         let probs = try Tensor.uninitialized(full, dtype: R.dtype, op: op)
         // Dropout: each weight kept with probability 1 - p and scaled by 1/(1 - p) (as Ops/Dropout).
         let drop: Tensor? = dropoutP > 0 ? try Tensor.uninitialized(full, dtype: R.dtype, op: op) : nil
@@ -144,9 +205,9 @@ func attention(
                 }
             }
         }
-        let qp = q.p(R.self)
-        let kp = k.p(R.self)
-        let vp = v.p(R.self)
+        let qp = inputs[qo.0].p(R.self)
+        let kp = inputs[ko.0].p(R.self)
+        let vp = inputs[vo.0].p(R.self)
         let op_ = out.p(R.self)
         let pp = probs.p(R.self)
         let wp = weights.p(R.self)
@@ -157,8 +218,8 @@ func attention(
             for b in heads {
                 let pb = pp + b * L * S
                 gemm(
-                    transA: false, transB: true, m: L, n: S, k: E, alpha: s, a: qp + b * L * E, lda: E,
-                    b: kp + b * S * E, ldb: E, c: pb, ldc: S)
+                    transA: false, transB: true, m: L, n: S, k: E, alpha: s, a: qp + qL.base(b), lda: qL.ld,
+                    b: kp + kL.base(b), ldb: kL.ld, c: pb, ldc: S)
                 if let mp {
                     let mb = mp + b * L * S
                     for j in 0..<(L * S) { pb[j] += mb[j] }
@@ -177,21 +238,29 @@ func attention(
                 }
                 gemm(
                     transA: false, transB: false, m: L, n: Ev, k: S, a: wp + b * L * S, lda: S,
-                    b: vp + b * S * Ev, ldb: Ev, c: op_ + b * L * Ev, ldc: Ev)
+                    b: vp + vL.base(b), ldb: vL.ld, c: op_ + oL.base(b), ldc: oL.ld)
+            }
+        }
+        /// The gradient buffers of the inputs that need one (written in full by the heads).
+        func gradBuffers(_ which: [Int]) throws -> [Tensor?] {
+            try inputs.indices.map { i in
+                which.contains(i) && inputs[i].requiresGrad
+                    ? try Tensor.uninitialized(inputs[i].shape, dtype: R.dtype, op: op + "_backward") : nil
             }
         }
         /// dq, dk and the float mask's gradient from the gradient of the weights W, which
         /// `fill(b, buffer)` writes for head b (then ⊙ dropout mask gives dP); `perHead(b)` runs first.
-        func scoreGrads(_ fill: (Int, UnsafeMutablePointer<R>) -> Void, perHead: (Int) -> Void) throws -> [Tensor?] {
-            let qp = q.p(R.self)
-            let kp = k.p(R.self)
+        func scoreGrads(
+            _ grads: [Tensor?], _ fill: (Int, UnsafeMutablePointer<R>) -> Void, perHead: (Int) -> Void
+        ) throws -> Tensor? {
+            // Pointers from the captured tensors, which the closures keep alive.
+            let qp = inputs[qo.0].p(R.self)
+            let kp = inputs[ko.0].p(R.self)
             let pp = probs.p(R.self)
             let dp = drop?.p(R.self)
-            let gq = q.requiresGrad ? try Tensor.uninitialized(q.shape, dtype: R.dtype, op: op + "_backward") : nil
-            let gk = k.requiresGrad ? try Tensor.uninitialized(k.shape, dtype: R.dtype, op: op + "_backward") : nil
             let gm = maskForGrad != nil ? try Tensor.uninitialized(full, dtype: R.dtype, op: op + "_backward") : nil
-            let gqp = gq?.p(R.self)
-            let gkp = gk?.p(R.self)
+            let gqp = grads[qo.0]?.p(R.self)
+            let gkp = grads[ko.0]?.p(R.self)
             let gmp = gm?.p(R.self)
             overHeads { heads in
                 let ds = UnsafeMutablePointer<R>.allocate(capacity: Swift.max(L * S, 1))
@@ -208,53 +277,54 @@ func attention(
                     if let gmp { (gmp + b * L * S).update(from: ds, count: L * S) }
                     if let gqp {
                         gemm(
-                            transA: false, transB: false, m: L, n: E, k: S, alpha: s, a: ds, lda: S, b: kp + b * S * E,
-                            ldb: E,
-                            c: gqp + b * L * E, ldc: E)
+                            transA: false, transB: false, m: L, n: E, k: S, alpha: s, a: ds, lda: S,
+                            b: kp + kL.base(b), ldb: kL.ld, c: gqp + qL.base(b), ldc: qL.ld)
                     }
                     if let gkp {
                         gemm(
-                            transA: true, transB: false, m: S, n: E, k: L, alpha: s, a: ds, lda: S, b: qp + b * L * E,
-                            ldb: E,
-                            c: gkp + b * S * E, ldc: E)
+                            transA: true, transB: false, m: S, n: E, k: L, alpha: s, a: ds, lda: S,
+                            b: qp + qL.base(b), ldb: qL.ld, c: gkp + kL.base(b), ldc: kL.ld)
                     }
                 }
             }
-            var grads: [Tensor?] = [gq, gk]
-            if let m = maskForGrad { grads.append(try gm.map { try sumTo($0, m.shape) }) }
-            return grads
+            return try maskForGrad.map { m in try gm.map { try sumTo($0, m.shape) } } ?? nil
         }
         let maskInput = maskForGrad.map { [$0] } ?? []
-        let result = record(op, out, [q, k, v] + maskInput) { g in
+        let result = record(op, out, inputs + maskInput) { g in
             let gp = g.p(R.self)
-            let vp = v.p(R.self)
+            let vp = inputs[vo.0].p(R.self)
             let wp = weights.p(R.self)
-            let gv = v.requiresGrad ? try Tensor.uninitialized(v.shape, dtype: R.dtype, op: op + "_backward") : nil
-            let gvp = gv?.p(R.self)
-            var grads = try scoreGrads(
+            let grads = try gradBuffers([qo.0, ko.0, vo.0])
+            let gvp = grads[vo.0]?.p(R.self)
+            let gm = try scoreGrads(
+                grads,
                 { b, ds in
                     // dW = g·vᵀ
                     gemm(
-                        transA: false, transB: true, m: L, n: S, k: Ev, a: gp + b * L * Ev, lda: Ev, b: vp + b * S * Ev,
-                        ldb: Ev, c: ds, ldc: S)
+                        transA: false, transB: true, m: L, n: S, k: Ev, a: gp + oL.base(b), lda: oL.ld,
+                        b: vp + vL.base(b), ldb: vL.ld, c: ds, ldc: S)
                 },
                 perHead: { b in
                     // dv = Wᵀ·g
                     if let gvp {
                         gemm(
                             transA: true, transB: false, m: S, n: Ev, k: L, a: wp + b * L * S, lda: S,
-                            b: gp + b * L * Ev, ldb: Ev,
-                            c: gvp + b * S * Ev, ldc: Ev)
+                            b: gp + oL.base(b), ldb: oL.ld, c: gvp + vL.base(b), ldc: vL.ld)
                     }
                 })
-            grads.insert(gv, at: 2)
-            return grads
+            return maskForGrad == nil ? grads : grads + [gm]
         }
         guard needWeights else { return (result, nil) }
-        // The weights as a second output: their own node on the same saved P and dropout mask.
-        let w = record(op + "_weights", try weights.clone(), [q, k] + maskInput) { g in
+        // The weights as a second output: their own node on the same saved P and dropout mask,
+        // over q and k (separate inputs: v's part of a packed input would need zeros).
+        guard vo.0 != qo.0 && vo.0 != ko.0 else { throw DFMError(.internal, "\(op): weights need separate q, k and v") }
+        let w = record(op + "_weights", try weights.clone(), [inputs[qo.0], inputs[ko.0]] + maskInput) { g in
             let gp = g.p(R.self)
-            return try scoreGrads({ b, ds in ds.update(from: gp + b * L * S, count: L * S) }, perHead: { _ in })
+            let grads = try gradBuffers([qo.0, ko.0])
+            let gm = try scoreGrads(
+                grads, { b, ds in ds.update(from: gp + b * L * S, count: L * S) }, perHead: { _ in })
+            let qk = [grads[qo.0], grads[ko.0]]
+            return maskForGrad == nil ? qk : qk + [gm]
         }
         return (result, w)
     }
@@ -321,34 +391,6 @@ public func multiHeadAttentionForward(
         )
     }
 
-    // Projections: one gemm for self-attention (query, key and value the same tensor).
-    let q: Tensor
-    let k: Tensor
-    let v: Tensor
-    func heads(_ t: Tensor, _ len: Int) throws -> Tensor {
-        try permute(try reshape(t, [N, len, H, hd]), [0, 2, 1, 3])
-    }
-    if query === key && key === value {
-        let qkv = try permute(
-            try reshape(try linear(qx, inProjWeight, inProjBias), [N, L, 3, H, hd]), [2, 0, 3, 1, 4])
-        (q, k, v) = (
-            try select(qkv, dim: 0, index: 0), try select(qkv, dim: 0, index: 1), try select(qkv, dim: 0, index: 2)
-        )
-    } else {
-        func part(_ i: Int) throws -> (Tensor, Tensor?) {
-            (
-                try narrow(inProjWeight, dim: 0, start: i * E, length: E),
-                try inProjBias.map { try narrow($0, dim: 0, start: i * E, length: E) }
-            )
-        }
-        let (wq, bq) = try part(0)
-        let (wk, bk) = try part(1)
-        let (wv, bv) = try part(2)
-        q = try heads(try linear(qx, wq, bq), L)
-        k = try heads(try linear(kx, wk, bk), S)
-        v = try heads(try linear(vx, wv, bv), S)
-    }
-
     // Masks merged into one additive (N or 1, H or 1, L, S) mask, as torch's _canonical_mask.
     func additive(_ m: Tensor, _ name: String) throws -> Tensor {
         if m.dtype.isFloat {
@@ -388,6 +430,44 @@ public func multiHeadAttentionForward(
         }
         let r = try reshape(a, [N, 1, 1, S])
         mask = try mask.map { try add($0, r) } ?? r
+    }
+
+    // Projections: one gemm for self-attention (query, key and value the same tensor).
+    let q: Tensor
+    let k: Tensor
+    let v: Tensor
+    func heads(_ t: Tensor, _ len: Int) throws -> Tensor {
+        try permute(try reshape(t, [N, len, H, hd]), [0, 2, 1, 3])
+    }
+    let packed = query === key && key === value
+    if packed && !needWeights {
+        // Self-attention without weights (TransformerEncoderLayer's): attention reads the packed
+        // projection in place and writes (N, L, E) for out_proj directly.
+        let o = try packedSelfAttention(
+            try linear(qx, inProjWeight, inProjBias), heads: H, attnMask: mask, dropoutP: training ? dropoutP : 0,
+            generator: generator, op: op)
+        let out = try linear(o, outProjWeight, outProjBias)
+        return (unbatched ? try squeeze(out, dim: 0) : batchFirst ? out : try transpose(out, 0, 1), nil)
+    }
+    if packed {
+        let qkv = try permute(
+            try reshape(try linear(qx, inProjWeight, inProjBias), [N, L, 3, H, hd]), [2, 0, 3, 1, 4])
+        (q, k, v) = (
+            try select(qkv, dim: 0, index: 0), try select(qkv, dim: 0, index: 1), try select(qkv, dim: 0, index: 2)
+        )
+    } else {
+        func part(_ i: Int) throws -> (Tensor, Tensor?) {
+            (
+                try narrow(inProjWeight, dim: 0, start: i * E, length: E),
+                try inProjBias.map { try narrow($0, dim: 0, start: i * E, length: E) }
+            )
+        }
+        let (wq, bq) = try part(0)
+        let (wk, bk) = try part(1)
+        let (wv, bv) = try part(2)
+        q = try heads(try linear(qx, wq, bq), L)
+        k = try heads(try linear(kx, wk, bk), S)
+        v = try heads(try linear(vx, wv, bv), S)
     }
 
     let (o, w) = try attention(
