@@ -64,10 +64,16 @@ final class ConvTests: XCTestCase {
         // (n, c, h, w, o, kernel, stride, padding, dilation, bias)
         let cases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int, Bool)] = [
             (3, 5, 9, 11, 6, 3, 1, 1, 1, true), (1, 4, 5, 5, 9, 3, 2, 1, 1, false), (2, 3, 1, 5, 4, 3, 1, 1, 1, true),
-            (5, 7, 6, 6, 70, 3, 1, 2, 2, true), (33, 2, 3, 3, 17, 1, 2, 0, 1, false),
+            (5, 7, 6, 6, 70, 5, 1, 2, 1, true), (33, 2, 3, 3, 17, 1, 2, 0, 1, false),
             (2, 64, 4, 4, 128, 3, 1, 1, 1, false), (9, 48, 6, 6, 24, 3, 1, 1, 1, true),
             (2, 3, 14, 17, 5, 3, 1, 1, 1, true),  // wider than the tap-map path: row copies elsewhere
         ]
+        // Dilated convs stay on im2col + OpenBLAS (ConvGeom.gathers).
+        XCTAssertFalse(
+            ConvGeom(
+                n: 5, c: 7, h: 6, w: 6, o: 70, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2, pw: 2, dh: 2, dw: 2, oh: 6, ow: 6,
+                groups: 1
+            ).gathers(Float.self))
         let budget = ConvGeom.colsBudget
         defer { ConvGeom.colsBudget = budget }
         // The default staging budget (one chunk), and one so small that every sample is its own.

@@ -35,8 +35,11 @@ struct ConvGeom {
     /// map (no col2im). Float32, one group, not pointwise (x itself is that GEMM's operand), outputs
     /// narrower than 32 (W2 with its 16×16 planes gathered: 660-690 against 722-731 ms per step;
     /// 64 gave nothing more, W5 and W6 unchanged), CPUs with hardware FMA, offsets within int32.
+    /// Not dilated: DeepLabV3+'s dilated encoder and ASPP convs ran 6% slower gathered (W5 133
+    /// against 142 ms over 4 alternated rounds) and their cached packed weights cost 62 MB of
+    /// peak memory (315 against 377 MB).
     func gathers<S>(_: S.Type) -> Bool {
-        S.self == Float.self && ConvGeom.gatheredGemm && groups == 1 && !isPointwise
+        S.self == Float.self && ConvGeom.gatheredGemm && groups == 1 && !isPointwise && dh == 1 && dw == 1
             && ow < 32 && dfmk_gg_fast() != 0
             && n * max(c * h * w, o * oh * ow) < Int(Int32.max)
     }
