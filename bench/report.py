@@ -79,7 +79,8 @@ print(
     f"Each cell: median of {args.reps} steps after {args.warmup} warm-ups, in its own process; best of "
     f"{args.rounds} interleaved rounds (dfm, torch, dfm-python per workload per round). "
     f"PyTorch {torch_version or 'not run'}; Python binding: {args.python}. "
-    f"sgemm n=1024 (dfm's OpenBLAS, same run{', core ' + '/'.join(sorted(cores)) if cores else ''}): {f(sg, '.0f')} GFLOP/s. "
+    f"sgemm n=1024 (dfm's OpenBLAS, same run{', core ' + '/'.join(sorted(cores)) if cores else ''}, "
+    f"best of {len(sgemm)} measurements spread over the run): {f(sg, '.0f')} GFLOP/s. "
     "sys %: kernel share of the process's CPU time over the timed steps (worst round); faults: minor page "
     "faults per step; CPU s: user+sys seconds of all the process's threads per step (best round).\n"
 )

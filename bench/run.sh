@@ -52,9 +52,13 @@ run() {
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# The sgemm ceiling is the best of measurements spread over the run (before every workload of
+# every round too): this host runs in phases of seconds at two speeds, and a ceiling caught in a
+# slow phase would flatter every "of sgemm" figure.
 run sgemm - 0 "$BENCH" sgemm --threads "$THREADS" --reps 10
 for round in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do
+        run sgemm - 0 "$BENCH" sgemm --threads "$THREADS" --reps 10
         run dfm "$w" "$round" "$BENCH" workload "$w" --threads "$THREADS" --warmup "$WARMUP" --reps "$REPS"
         if [ -n "$TORCH" ]; then
             flops=""; [ "$round" -gt 1 ] && flops="--no-flops"
