@@ -1,7 +1,7 @@
 // The loops of dfm_kernels.h: loops.inc compiled once per ISA level, and a table that points at
 // the best level the CPU runs (see the header for why; dfmk_set_level lets tests pick another).
 #include "dfm_kernels.h"
-// loops.inc passes 16-float vectors between always-inlined helpers: no call ABI is involved.
+// loops.inc passes 16-float vectors to and from always-inlined helpers: no call ABI is involved.
 #pragma clang diagnostic ignored "-Wpsabi"
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
@@ -80,11 +80,6 @@ typedef struct {
 
 #define DFMK_LANES 16
 static inline double dfmk_lanes_total(double *a) {
-    for (int w = DFMK_LANES / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++) a[j] += a[j + w];
-    return a[0];
-}
-static inline float dfmk_lanes_total_f(float *a) {
     for (int w = DFMK_LANES / 2; w > 0; w /= 2)
         for (int j = 0; j < w; j++) a[j] += a[j + w];
     return a[0];
