@@ -70,7 +70,8 @@ typedef struct {
     void (*gg_pack_a)(const float *, size_t, size_t, size_t, size_t, size_t, float *);
     void (*gg_pack_w)(const float *, size_t, size_t, size_t, size_t, const int32_t *, size_t, size_t, size_t, size_t,
                       float *);
-    void (*gg_gemm)(const float *, size_t, size_t, const dfmk_gather *, size_t, size_t, float *, size_t, float *);
+    void (*gg_gemm)(const float *, size_t, size_t, const int32_t *, size_t, const dfmk_gather *, size_t, size_t,
+                    float *, size_t, float *);
 } level_table;
 
 // The gathered GEMM's blocking: a packed B block of at most KC × NC floats (L2), tiles of
@@ -231,5 +232,9 @@ void dfmk_gg_pack_w_f32(const float *w, size_t rs, size_t hs, size_t outer, size
 }
 void dfmk_gg_gemm_f32(const float *pa, size_t m, size_t k, const dfmk_gather *g, size_t j0, size_t j1, float *c,
                       size_t ldc, float *scratch) {
-    current->gg_gemm(pa, m, k, g, j0, j1, c, ldc, scratch);
+    current->gg_gemm(pa, m, k, NULL, k, g, j0, j1, c, ldc, scratch);
+}
+void dfmk_gg_gemm_rows_f32(const float *pa, size_t m, size_t ka, const int32_t *arows, size_t k, const dfmk_gather *g,
+                           size_t j0, size_t j1, float *c, size_t ldc, float *scratch) {
+    current->gg_gemm(pa, m, ka, arows, k, g, j0, j1, c, ldc, scratch);
 }

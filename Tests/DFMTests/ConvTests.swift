@@ -53,9 +53,10 @@ final class ConvTests: XCTestCase {
     /// order, plus the bias; the weight gradient one chain per weight over (sample, output
     /// position); the input gradient (stride 1) one chain per input element over (output channel,
     /// live tap) of the output gradient where that tap read it. Covered: strides, dilation, pruned
-    /// taps, a plane wider than the tap-map path, one sample (no staging), tile edges (o and n·l not
-    /// multiples of the tile), column and row splits over threads, K in several blocks, the batch
-    /// in one chunk or sample by sample, and every ISA level with FMA.
+    /// taps, positions grouped by the taps they read, weight gradients tap by tap, a plane wider
+    /// than the tap-map path, one sample (no staging), tile edges (o and n·l not multiples of the
+    /// tile), column and row splits over threads, K in several blocks, the batch in one chunk or
+    /// sample by sample, and every ISA level with FMA.
     func testGatheredGemmIsTheFMAChain() throws {
         guard dfmk_gg_fast() != 0 else { throw XCTSkip("no hardware FMA: the forward stays on im2col + OpenBLAS") }
         let top = dfmk_max_level()
@@ -67,6 +68,8 @@ final class ConvTests: XCTestCase {
             (5, 7, 6, 6, 70, 5, 1, 2, 1, true), (33, 2, 3, 3, 17, 1, 2, 0, 1, false),
             (2, 64, 4, 4, 128, 3, 1, 1, 1, false), (9, 48, 6, 6, 24, 3, 1, 1, 1, true),
             (2, 3, 14, 17, 5, 3, 1, 1, 1, true),  // wider than the tap-map path: row copies elsewhere
+            // Planes whose positions are grouped by the taps they read (TapGroups): 2×2, stride 1 and 2.
+            (4, 32, 2, 2, 40, 3, 1, 1, 1, true), (3, 8, 3, 3, 10, 3, 2, 1, 1, true),
         ]
         // Dilated convs stay on im2col + OpenBLAS (ConvGeom.gathers).
         XCTAssertFalse(
@@ -75,11 +78,14 @@ final class ConvTests: XCTestCase {
                 groups: 1
             ).gathers(Float.self))
         let budget = ConvGeom.colsBudget
-        defer { ConvGeom.colsBudget = budget }
-        // The default staging budget (one chunk), and one so small that every sample is its own.
+        let skipped = ConvKernels.TapGroups.minSkipped
+        defer { (ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped) = (budget, skipped) }
+        // The default staging budget (one chunk), and one so small that every sample is its own;
+        // the last pass groups every plane's positions by their taps.
         for (level, chunkBudget): (Int32, Int) in [(3, budget), (4, budget), (top, 1)] where level <= top {
             XCTAssertEqual(dfmk_set_level(level), 0)
             ConvGeom.colsBudget = chunkBudget
+            ConvKernels.TapGroups.minSkipped = chunkBudget == 1 ? 0 : skipped
             for (n, c, h, w, o, k, st, pad, dil, hasBias) in cases {
                 let x = try randn([n, c, h, w], generator: gen).requiresGrad()
                 let wt = try randn([o, c, k, k], generator: gen).requiresGrad()

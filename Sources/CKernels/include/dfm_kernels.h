@@ -182,6 +182,12 @@ void dfmk_gg_pack_w_f32(const float *w, size_t rs, size_t hs, size_t outer, size
 /// chain of fused multiply-adds over k in order, so every level gives the same bits.
 void dfmk_gg_gemm_f32(const float *pa, size_t m, size_t k, const dfmk_gather *g, size_t j0, size_t j1, float *c,
                       size_t ldc, float *scratch);
+/// The same over a subset of A's columns: B's row kk (k rows) multiplies column arows[kk] of A,
+/// packed with ka columns. The rows of B that would gather only padding are left out (a conv on a
+/// small plane, its border positions grouped by the taps they read), and each element is the
+/// chain over the rest in order: the products skipped would have added zeros.
+void dfmk_gg_gemm_rows_f32(const float *pa, size_t m, size_t ka, const int32_t *arows, size_t k, const dfmk_gather *g,
+                           size_t j0, size_t j1, float *c, size_t ldc, float *scratch);
 
 /// ISA levels: 1 = baseline, 3 = x86-64-v3 (AVX2, FMA), 4 = x86-64-v4 (AVX-512). The best one
 /// this CPU runs; the one in use; use `level` (returns 0, or -1 if this CPU cannot run it).

@@ -292,6 +292,49 @@ enum ConvKernels {
         return map
     }
 
+    /// A small plane's positions grouped by the taps that read inside the input there, for the
+    /// gathered GEMM to skip the (position, tap) pairs that only read padding: with 3×3/pad 1 on a
+    /// 2×2 plane 5 of every 9 products are zeros, on 4×4 31%. Built when the skipped share is at
+    /// least `minSkipped` (8×8 planes skip 16%, and the narrow GEMMs of their border groups cost
+    /// more than that saves).
+    struct TapGroups {
+        struct Group {
+            /// Rows of the map the group reads, their map rows for its positions (taps × positions),
+            /// and the positions in the plane.
+            var taps: [Int32], map: [Int32], positions: [Int32]
+        }
+        var groups: [Group]
+        nonisolated(unsafe) static var minSkipped = 0.25
+
+        /// `map`: `taps` rows of `plane` offsets, -1 where the tap reads padding.
+        init?(_ map: UnsafePointer<Int32>?, taps: Int, plane: Int) {
+            guard let map, taps > 1, plane > 1 else { return nil }
+            var masks = [UInt64](repeating: 0, count: plane)
+            var live = 0
+            for t in 0..<min(taps, 64) {
+                for q in 0..<plane where map[t * plane + q] >= 0 {
+                    masks[q] |= 1 << t
+                    live += 1
+                }
+            }
+            // A position no tap reaches would be left unwritten: such planes keep the one GEMM.
+            guard taps <= 64, Double(live) <= (1 - TapGroups.minSkipped) * Double(taps * plane), !masks.contains(0)
+            else { return nil }
+            var order: [UInt64] = []
+            var members: [UInt64: [Int32]] = [:]
+            for q in 0..<plane {
+                if members[masks[q]] == nil { order.append(masks[q]) }
+                members[masks[q], default: []].append(Int32(q))
+            }
+            groups = order.map { mask in
+                let positions = members[mask]!
+                let rows = (0..<taps).filter { mask >> $0 & 1 != 0 }
+                let gmap = rows.flatMap { t in positions.map { map[t * plane + Int($0)] } }
+                return Group(taps: rows.map(Int32.init), map: gmap, positions: positions)
+            }
+        }
+    }
+
     // MARK: GEMM path
 
     /// Runs `body` with the weight as (o, c·ntaps) holding only the live taps' columns (the
@@ -452,23 +495,64 @@ enum ConvKernels {
     /// stays within `ConvGeom.colsBudget` floats, as the im2col path bounds its scratch; a chunk of
     /// one sample writes its (rows, l) block of out directly. `src.x` is the first sample's; the
     /// bias, if any, is added on the way out.
+    /// On a plane where many (position, tap) pairs read padding (`TapGroups`), one GEMM per group
+    /// of positions over the taps they read, scattered into out: the skipped products were zeros.
     private static func gatheredBatches(
         _ pa: UnsafePointer<Float>, rows: Int, k: Int, _ src: dfmk_gather, n: Int, l: Int,
         bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>, _ op: String
     ) throws {
         guard n > 0 else { return }
-        let fit = max(1, min(n, ConvGeom.colsBudget / max(1, rows * l)))
+        guard let groups = TapGroups(src.map, taps: src.ntaps, plane: l) else {
+            try gatheredBatches(pa, rows: rows, ka: k, arows: nil, k: k, src, n: n, positions: nil, l: l, bias, out, op)
+            return
+        }
+        let outer = k / src.ntaps
+        for grp in groups.groups {
+            // B's row (ch, t) of the group multiplies A's column (ch, taps[t]).
+            let arows = (0..<outer).flatMap { ch in grp.taps.map { Int32(ch * src.ntaps) + $0 } }
+            var gsrc = src
+            gsrc.ntaps = grp.taps.count
+            gsrc.plane = grp.positions.count
+            try grp.map.withUnsafeBufferPointer { map in
+                gsrc.map = map.baseAddress
+                try arows.withUnsafeBufferPointer { ar in
+                    try grp.positions.withUnsafeBufferPointer { pos in
+                        try gatheredBatches(
+                            pa, rows: rows, ka: k, arows: ar.baseAddress, k: arows.count, gsrc, n: n, positions: pos,
+                            l: l, bias, out, op)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The chunked GEMMs of `gatheredBatches` for the positions `src` gathers (`src.plane` of them,
+    /// at `positions` in out's plane of l; nil: all of it, in order).
+    private static func gatheredBatches(
+        _ pa: UnsafePointer<Float>, rows: Int, ka: Int, arows: UnsafePointer<Int32>?, k: Int, _ src: dfmk_gather,
+        n: Int,
+        positions: UnsafeBufferPointer<Int32>?, l: Int, _ bias: UnsafePointer<Float>?,
+        _ out: UnsafeMutablePointer<Float>, _ op: String
+    ) throws {
+        let lg = src.plane
+        let fit = max(1, min(n, ConvGeom.colsBudget / max(1, rows * lg)))
         let chunks = (n + fit - 1) / fit
         let nbMax = (n + chunks - 1) / chunks
-        let staging = nbMax == 1 ? nil : try ScratchPool.shared.take(rows * nbMax * l, op, as: Float.self)
+        let direct = nbMax == 1 && positions == nil
+        let staging = direct ? nil : try ScratchPool.shared.take(rows * nbMax * lg, op, as: Float.self)
         defer { staging.map { ScratchPool.shared.give($0) } }
         var chunk = src
         var n0 = 0
         while n0 < n {
             let nb = min(nbMax, n - n0)
             chunk.x = src.x + n0 * src.sample_stride
-            try gatheredGemm(pa, m: rows, k: k, &chunk, ncol: nb * l, staging?.ptr ?? out + n0 * rows * l)
-            unstage(staging?.ptr, bias, rows: rows, l: l, n0: n0, nb: nb, out)
+            try gatheredGemm(
+                pa, m: rows, ka: ka, arows: arows, k: k, &chunk, ncol: nb * lg, staging?.ptr ?? out + n0 * rows * l)
+            if let positions, let staging {
+                unstage(staging.ptr, bias, rows: rows, positions: positions, l: l, n0: n0, nb: nb, out)
+            } else {
+                unstage(staging?.ptr, bias, rows: rows, l: l, n0: n0, nb: nb, out)
+            }
             n0 += nb
         }
     }
@@ -514,16 +598,18 @@ enum ConvKernels {
         }
         let map = liveTapMap(g)
         defer { map.deallocate() }
-        var src = dfmk_gather(
-            x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps,
-            transposed: 1)
-        if g.live == nil && !accumulate {
-            try gatheredGemm(pa.ptr, m: g.o, k: k, &src, ncol: ncol, dwFull)
-            return
+        let direct = g.live == nil && !accumulate
+        let dwl = direct ? nil : try ScratchPool.shared.take(g.o * ncol, "conv2d_backward", as: Float.self)
+        defer { dwl.map { ScratchPool.shared.give($0) } }
+        if g.c % dfmk_gg_nr() == 0 {
+            try weightGradByTap(x, pa.ptr, map, g, dwl?.ptr ?? dwFull)
+        } else {
+            var src = dfmk_gather(
+                x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps,
+                transposed: 1)
+            try gatheredGemm(pa.ptr, m: g.o, k: k, &src, ncol: ncol, dwl?.ptr ?? dwFull)
         }
-        let dwl = try ScratchPool.shared.take(g.o * ncol, "conv2d_backward", as: Float.self)
-        defer { ScratchPool.shared.give(dwl) }
-        try gatheredGemm(pa.ptr, m: g.o, k: k, &src, ncol: ncol, dwl.ptr)
+        guard let dwl else { return }
         if g.live != nil {
             scatterLive(UnsafePointer(dwl.ptr), g, dwFull, accumulate: accumulate)
             return
@@ -532,13 +618,67 @@ enum ConvKernels {
         Parallel.chunks(g.o * ncol) { r in for i in r { dwFull[i] += d[i] } }
     }
 
+    /// `weightGradGathered` one tap at a time, on x channels-last: for tap t, dW[:, :, t] (o, c) =
+    /// gy (o, rows) · X_t with rows the (sample, position) pairs whose tap t reads inside x (the
+    /// rest multiply padding; A's columns picked by `arows`), and X_t's row a run of c channels, so
+    /// B is packed with masked loads instead of two gathers per 16 floats (W1's weight gradients
+    /// were 43% of its gathered-GEMM time). Each element is the chain of the one-GEMM form without
+    /// its zero products. Into dw (o, c·ntaps), fully written.
+    private static func weightGradByTap(
+        _ x: UnsafePointer<Float>, _ pa: UnsafePointer<Float>, _ map: UnsafePointer<Int32>, _ g: ConvGeom,
+        _ dw: UnsafeMutablePointer<Float>
+    ) throws {
+        let hw = g.h * g.w
+        let nt = g.ntaps
+        let xt = try ScratchPool.shared.take(g.n * hw * g.c, "conv2d_backward", as: Float.self)
+        defer { ScratchPool.shared.give(xt) }
+        let byTap = try ScratchPool.shared.take(g.o * nt * g.c, "conv2d_backward", as: Float.self)
+        defer { ScratchPool.shared.give(byTap) }
+        Parallel.chunks(g.n * g.c, costPerItem: hw) { r in
+            for p in r {
+                let (nn, ch) = p.quotientAndRemainder(dividingBy: g.c)
+                let s = x + p * hw
+                let d = xt.ptr + nn * hw * g.c + ch
+                for q in 0..<hw { d[q * g.c] = s[q] }
+            }
+        }
+        for t in 0..<nt {
+            let positions = (0..<g.l).filter { map[t * g.l + $0] >= 0 }
+            let c = byTap.ptr + t * g.c
+            guard !positions.isEmpty else {
+                for oc in 0..<g.o { (c + oc * nt * g.c).update(repeating: 0, count: g.c) }
+                continue
+            }
+            let offsets = positions.map { map[t * g.l + $0] * Int32(g.c) }
+            let arows = (0..<g.n).flatMap { nn in positions.map { Int32(nn * g.l + $0) } }
+            try offsets.withUnsafeBufferPointer { off in
+                var src = dfmk_gather(
+                    x: xt.ptr, sample_stride: hw * g.c, plane_stride: 1, plane: positions.count, map: off.baseAddress,
+                    ntaps: 1, transposed: 1)
+                try gatheredGemm(
+                    pa, m: g.o, ka: g.n * g.l, arows: arows, k: arows.count, &src, ncol: g.c, c, ldc: nt * g.c)
+            }
+        }
+        // (o, t, c) -> (o, c, t)
+        Parallel.chunks(g.o, costPerItem: nt * g.c) { r in
+            for oc in r {
+                let s = byTap.ptr + oc * nt * g.c
+                let d = dw + oc * nt * g.c
+                for t in 0..<nt { for ch in 0..<g.c { d[ch * nt + t] = s[t * g.c + ch] } }
+            }
+        }
+    }
+
     /// C (m × ncol, row-major) = A·B on dfm's threads, split as `gemm` splits: along columns on
     /// multiples of the kernel's tile width, or along rows when C is narrow. Each element is one
     /// chain over k whatever the split: deterministic.
+    /// With `arows`, B's row kk multiplies column arows[kk] of A (packed with ka columns).
     static func gatheredGemm(
-        _ pa: UnsafePointer<Float>, m: Int, k: Int, _ src: UnsafePointer<dfmk_gather>, ncol: Int,
-        _ c: UnsafeMutablePointer<Float>
+        _ pa: UnsafePointer<Float>, m: Int, ka: Int? = nil, arows: UnsafePointer<Int32>? = nil, k: Int,
+        _ src: UnsafePointer<dfmk_gather>, ncol: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) throws {
+        let ka = ka ?? k
+        let ldc = ldc ?? ncol
         let nr = dfmk_gg_nr()
         let mr = dfmk_gg_mr()
         let byCols = ncol >= m
@@ -555,12 +695,12 @@ enum ConvKernels {
                 if byCols {
                     let c0 = min(ncol, u0 * nr)
                     let c1 = min(ncol, u1 * nr)
-                    if c0 < c1 { dfmk_gg_gemm_f32(pa, m, k, src, c0, c1, c, ncol, s) }
+                    if c0 < c1 { dfmk_gg_gemm_rows_f32(pa, m, ka, arows, k, src, c0, c1, c, ldc, s) }
                 } else {
                     let r0 = min(m, u0 * mr)
                     let r1 = min(m, u1 * mr)
                     if r0 < r1 {
-                        dfmk_gg_gemm_f32(pa + r0 * k, r1 - r0, k, src, 0, ncol, c + r0 * ncol, ncol, s)
+                        dfmk_gg_gemm_rows_f32(pa + r0 * ka, r1 - r0, ka, arows, k, src, 0, ncol, c + r0 * ldc, ldc, s)
                     }
                 }
             }
@@ -590,6 +730,26 @@ enum ConvKernels {
                 } else {
                     d.update(from: s, count: l)
                 }
+            }
+        }
+    }
+
+    /// (rows, nb·lg) staging -> out (nb, rows, l) at the lg `positions` of each plane, adding the bias.
+    private static func unstage(
+        _ staging: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, rows: Int,
+        positions: UnsafeBufferPointer<Int32>,
+        l: Int, n0: Int, nb: Int, _ out: UnsafeMutablePointer<Float>
+    ) {
+        let lg = positions.count
+        let ncol = nb * lg
+        Parallel.chunks(nb * rows, costPerItem: lg) { r in
+            for p in r {
+                let nn = p / rows
+                let oc = p % rows
+                let d = out + ((n0 + nn) * rows + oc) * l
+                let bv = bias?[oc] ?? 0
+                let s = staging + oc * ncol + nn * lg
+                for q in 0..<lg { d[Int(positions[q])] = s[q] + bv }
             }
         }
     }
