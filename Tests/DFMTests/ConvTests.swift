@@ -70,6 +70,7 @@ final class ConvTests: XCTestCase {
             (2, 3, 14, 17, 5, 3, 1, 1, 1, true),  // wider than the tap-map path: row copies elsewhere
             // Planes whose positions are grouped by the taps they read (TapGroups): 2×2, stride 1 and 2.
             (4, 32, 2, 2, 40, 3, 1, 1, 1, true), (3, 8, 3, 3, 10, 3, 2, 1, 1, true),
+            (32, 32, 2, 2, 24, 3, 1, 1, 1, true),
         ]
         // Dilated convs stay on im2col + OpenBLAS (ConvGeom.gathers).
         XCTAssertFalse(
@@ -77,15 +78,18 @@ final class ConvTests: XCTestCase {
                 n: 5, c: 7, h: 6, w: 6, o: 70, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2, pw: 2, dh: 2, dw: 2, oh: 6, ow: 6,
                 groups: 1
             ).gathers(Float.self))
-        let budget = ConvGeom.colsBudget
-        let skipped = ConvKernels.TapGroups.minSkipped
-        defer { (ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped) = (budget, skipped) }
+        let saved = (ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped, ConvGeom.byTapMinRows)
+        defer { (ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped, ConvGeom.byTapMinRows) = saved }
         // The default staging budget (one chunk), and one so small that every sample is its own;
-        // the last pass groups every plane's positions by their taps.
-        for (level, chunkBudget): (Int32, Int) in [(3, budget), (4, budget), (top, 1)] where level <= top {
+        // `forced`: every plane's positions grouped by their taps, every weight gradient by tap.
+        let passes: [(Int32, Int, Bool)] = [
+            (3, saved.0, true), (4, saved.0, false), (top, 1, true), (top, saved.0, false),
+        ]
+        for (level, chunkBudget, forced) in passes where level <= top {
             XCTAssertEqual(dfmk_set_level(level), 0)
             ConvGeom.colsBudget = chunkBudget
-            ConvKernels.TapGroups.minSkipped = chunkBudget == 1 ? 0 : skipped
+            ConvKernels.TapGroups.minSkipped = forced ? -.infinity : saved.1
+            ConvGeom.byTapMinRows = forced ? 0 : saved.2
             for (n, c, h, w, o, k, st, pad, dil, hasBias) in cases {
                 let x = try randn([n, c, h, w], generator: gen).requiresGrad()
                 let wt = try randn([o, c, k, k], generator: gen).requiresGrad()
@@ -125,7 +129,7 @@ final class ConvTests: XCTestCase {
                 }
                 XCTAssertEqual(
                     y.toArray().map(\.bitPattern), want.map(\.bitPattern),
-                    "level \(level) case \((n, c, h, w, o, k, st))")
+                    "level \(level) forced \(forced) case \((n, c, h, w, o, k, st))")
                 let gy = try randn(y.shape, generator: gen)
                 try y.backward(gy)
                 let gys = gy.toArray()
@@ -151,7 +155,7 @@ final class ConvTests: XCTestCase {
                 }
                 XCTAssertEqual(
                     wt.grad!.toArray().map(\.bitPattern), wantDw.map(\.bitPattern),
-                    "dw: level \(level) case \((n, c, h, w, o, k, st))")
+                    "dw: level \(level) forced \(forced) case \((n, c, h, w, o, k, st))")
                 guard st == 1 else { continue }  // strided convs fold their input gradient with col2im
                 // reads[t][p]: the output position whose tap t read input p, or -1.
                 var reads = [[Int]](repeating: [Int](repeating: -1, count: h * w), count: k * k)
@@ -182,7 +186,7 @@ final class ConvTests: XCTestCase {
                 }
                 XCTAssertEqual(
                     x.grad!.toArray().map(\.bitPattern), wantDx.map(\.bitPattern),
-                    "dx: level \(level) case \((n, c, h, w, o, k))")
+                    "dx: level \(level) forced \(forced) case \((n, c, h, w, o, k))")
             }
         }
     }

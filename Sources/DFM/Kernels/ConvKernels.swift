@@ -27,6 +27,10 @@ struct ConvGeom {
     nonisolated(unsafe) static var pruneDeadTaps = true
     /// Test hook: float32 convs through im2col and OpenBLAS instead of the gathered GEMM.
     nonisolated(unsafe) static var gatheredGemm = true
+    /// Fewest (sample, position) rows for the gathered weight gradient to run tap by tap: below,
+    /// its (o, tap, c) -> (o, c, tap) reorder costs more than its GEMMs save (512 channels on a
+    /// 2×2 plane, 8 samples: 2.3 against 1.6 ms; 32 samples: 4.5 against 6.9).
+    nonisolated(unsafe) static var byTapMinRows = 64
 
     /// The conv runs on CKernels' gathered GEMM, which packs its panels straight from the tensor
     /// through the tap map, so the unfolded matrix is never written and read back (W3: im2col plus
@@ -294,9 +298,10 @@ enum ConvKernels {
 
     /// A small plane's positions grouped by the taps that read inside the input there, for the
     /// gathered GEMM to skip the (position, tap) pairs that only read padding: with 3×3/pad 1 on a
-    /// 2×2 plane 5 of every 9 products are zeros, on 4×4 31%. Built when the skipped share is at
-    /// least `minSkipped` (8×8 planes skip 16%, and the narrow GEMMs of their border groups cost
-    /// more than that saves).
+    /// 2×2 plane 5 of every 9 products are zeros, on 4×4 31%. Built when the share of the work
+    /// skipped, counted in whole tile-wide panels of columns (samples × the group's positions), is at
+    /// least `minSkipped`: 8×8 planes skip 16%, and the narrow GEMMs of their border groups cost more
+    /// than that saves; with 8 samples a 2×2 plane's groups would fill a quarter of their panels.
     struct TapGroups {
         struct Group {
             /// Rows of the map the group reads, their map rows for its positions (taps × positions),
@@ -306,26 +311,25 @@ enum ConvKernels {
         var groups: [Group]
         nonisolated(unsafe) static var minSkipped = 0.25
 
-        /// `map`: `taps` rows of `plane` offsets, -1 where the tap reads padding.
-        init?(_ map: UnsafePointer<Int32>?, taps: Int, plane: Int) {
-            guard let map, taps > 1, plane > 1 else { return nil }
+        /// `map`: `taps` rows of `plane` offsets, -1 where the tap reads padding, for `samples`.
+        init?(_ map: UnsafePointer<Int32>?, taps: Int, plane: Int, samples: Int) {
+            guard let map, taps > 1, taps <= 64, plane > 1 else { return nil }
             var masks = [UInt64](repeating: 0, count: plane)
-            var live = 0
-            for t in 0..<min(taps, 64) {
-                for q in 0..<plane where map[t * plane + q] >= 0 {
-                    masks[q] |= 1 << t
-                    live += 1
-                }
+            for t in 0..<taps {
+                for q in 0..<plane where map[t * plane + q] >= 0 { masks[q] |= 1 << t }
             }
             // A position no tap reaches would be left unwritten: such planes keep the one GEMM.
-            guard taps <= 64, Double(live) <= (1 - TapGroups.minSkipped) * Double(taps * plane), !masks.contains(0)
-            else { return nil }
+            guard !masks.contains(0) else { return nil }
             var order: [UInt64] = []
             var members: [UInt64: [Int32]] = [:]
             for q in 0..<plane {
                 if members[masks[q]] == nil { order.append(masks[q]) }
                 members[masks[q], default: []].append(Int32(q))
             }
+            let nr = dfmk_gg_nr()
+            let panels = { (positions: Int) in Double((samples * positions + nr - 1) / nr) }
+            let work = order.reduce(0) { $0 + panels(members[$1]!.count) * Double($1.nonzeroBitCount) }
+            guard work <= (1 - TapGroups.minSkipped) * panels(plane) * Double(taps) else { return nil }
             groups = order.map { mask in
                 let positions = members[mask]!
                 let rows = (0..<taps).filter { mask >> $0 & 1 != 0 }
@@ -502,7 +506,7 @@ enum ConvKernels {
         bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>, _ op: String
     ) throws {
         guard n > 0 else { return }
-        guard let groups = TapGroups(src.map, taps: src.ntaps, plane: l) else {
+        guard let groups = TapGroups(src.map, taps: src.ntaps, plane: l, samples: n) else {
             try gatheredBatches(pa, rows: rows, ka: k, arows: nil, k: k, src, n: n, positions: nil, l: l, bias, out, op)
             return
         }
@@ -601,7 +605,7 @@ enum ConvKernels {
         let direct = g.live == nil && !accumulate
         let dwl = direct ? nil : try ScratchPool.shared.take(g.o * ncol, "conv2d_backward", as: Float.self)
         defer { dwl.map { ScratchPool.shared.give($0) } }
-        if g.c % dfmk_gg_nr() == 0 {
+        if g.c % dfmk_gg_nr() == 0 && g.n * g.l >= ConvGeom.byTapMinRows {
             try weightGradByTap(x, pa.ptr, map, g, dwl?.ptr ?? dwFull)
         } else {
             var src = dfmk_gather(
