@@ -746,14 +746,18 @@ enum ConvKernels {
     ) {
         let lg = positions.count
         let ncol = nb * lg
-        Parallel.chunks(nb * rows, costPerItem: lg) { r in
-            for p in r {
-                let nn = p / rows
-                let oc = p % rows
-                let d = out + ((n0 + nn) * rows + oc) * l
+        // By output channel: its staging row is read in order; a scattered store costs several
+        // element-wise operations' worth (the 4 in costPerItem).
+        Parallel.chunks(rows, costPerItem: 4 * ncol) { r in
+            for oc in r {
                 let bv = bias?[oc] ?? 0
-                let s = staging + oc * ncol + nn * lg
-                for q in 0..<lg { d[Int(positions[q])] = s[q] + bv }
+                var s = staging + oc * ncol
+                var d = out + (n0 * rows + oc) * l
+                for _ in 0..<nb {
+                    for q in 0..<lg { d[Int(positions[q])] = s[q] + bv }
+                    s += lg
+                    d += rows * l
+                }
             }
         }
     }
