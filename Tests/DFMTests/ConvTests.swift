@@ -51,8 +51,9 @@ final class ConvTests: XCTestCase {
     /// The float32 convolution through CKernels' gathered GEMM (planes under 32 wide, CPUs with FMA)
     /// is, bit for bit, one chain of fused multiply-adds per output over (channel, live tap) in
     /// order, plus the bias; the weight gradient one chain per weight over (sample, output
-    /// position); the input gradient (stride 1) one chain per input element over (output channel,
-    /// live tap) of the output gradient where that tap read it. Covered: strides, dilation, pruned
+    /// position); the input gradient (stride 1, or strided with its positions grouped) one chain
+    /// per input element over (output channel, live tap) of the output gradient where that tap
+    /// read it, zero where none did. Covered: strides, dilation, pruned
     /// taps, positions grouped by the taps they read, weight gradients tap by tap, a plane wider
     /// than the tap-map path, one sample (no staging), tile edges (o and n·l not multiples of the
     /// tile), column and row splits over threads, K in several blocks, the batch in one chunk or
@@ -156,14 +157,16 @@ final class ConvTests: XCTestCase {
                 XCTAssertEqual(
                     wt.grad!.toArray().map(\.bitPattern), wantDw.map(\.bitPattern),
                     "dw: level \(level) forced \(forced) case \((n, c, h, w, o, k, st))")
-                guard st == 1 else { continue }  // strided convs fold their input gradient with col2im
+                // Strided convs take the gathered GEMM for their input gradient where its positions
+                // are grouped by the taps that read them; the rest fold with col2im.
+                guard st == 1 || forced else { continue }
                 // reads[t][p]: the output position whose tap t read input p, or -1.
                 var reads = [[Int]](repeating: [Int](repeating: -1, count: h * w), count: k * k)
                 for t in 0..<(k * k) {
                     for oy in 0..<oh {
                         for ox in 0..<ow {
-                            let ih = oy - pad + (t / k) * dil
-                            let iw = ox - pad + (t % k) * dil
+                            let ih = oy * st - pad + (t / k) * dil
+                            let iw = ox * st - pad + (t % k) * dil
                             if ih >= 0 && ih < h && iw >= 0 && iw < w { reads[t][ih * w + iw] = oy * ow + ox }
                         }
                     }

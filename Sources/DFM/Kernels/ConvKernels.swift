@@ -312,14 +312,14 @@ enum ConvKernels {
         nonisolated(unsafe) static var minSkipped = 0.25
 
         /// `map`: `taps` rows of `plane` offsets, -1 where the tap reads padding, for `samples`.
+        /// A group with no taps holds the positions no tap reaches (a strided conv's input gradient):
+        /// they get zeros, or the bias.
         init?(_ map: UnsafePointer<Int32>?, taps: Int, plane: Int, samples: Int) {
-            guard let map, taps > 1, taps <= 64, plane > 1 else { return nil }
+            guard let map, taps <= 64, plane > 1 else { return nil }
             var masks = [UInt64](repeating: 0, count: plane)
             for t in 0..<taps {
                 for q in 0..<plane where map[t * plane + q] >= 0 { masks[q] |= 1 << t }
             }
-            // A position no tap reaches would be left unwritten: such planes keep the one GEMM.
-            guard !masks.contains(0) else { return nil }
             var order: [UInt64] = []
             var members: [UInt64: [Int32]] = [:]
             for q in 0..<plane {
@@ -492,7 +492,9 @@ enum ConvKernels {
         let src = dfmk_gather(
             x: x, sample_stride: g.c * g.h * g.w, plane_stride: g.h * g.w, plane: g.l, map: map, ntaps: g.ntaps,
             transposed: 0)
-        try gatheredBatches(pa, rows: g.o, k: g.kgLive, src, n: g.n, l: g.l, bias: bias, out, "conv2d")
+        try gatheredBatches(
+            pa, rows: g.o, k: g.kgLive, src, n: g.n, l: g.l, bias: bias, out, "conv2d",
+            groups: TapGroups(map, taps: g.ntaps, plane: g.l, samples: g.n))
     }
 
     /// out (n, rows, l) = A · B for the whole batch, in chunks of samples whose (rows, nb·l) staging
@@ -503,15 +505,24 @@ enum ConvKernels {
     /// of positions over the taps they read, scattered into out: the skipped products were zeros.
     private static func gatheredBatches(
         _ pa: UnsafePointer<Float>, rows: Int, k: Int, _ src: dfmk_gather, n: Int, l: Int,
-        bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>, _ op: String
+        bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>, _ op: String, groups: TapGroups?
     ) throws {
         guard n > 0 else { return }
-        guard let groups = TapGroups(src.map, taps: src.ntaps, plane: l, samples: n) else {
+        guard let groups else {
             try gatheredBatches(pa, rows: rows, ka: k, arows: nil, k: k, src, n: n, positions: nil, l: l, bias, out, op)
             return
         }
         let outer = k / src.ntaps
-        for grp in groups.groups {
+        for grp in groups.groups where grp.taps.isEmpty {
+            Parallel.chunks(n * rows, costPerItem: 4 * grp.positions.count) { r in
+                for p in r {
+                    let d = out + p * l
+                    let bv = bias?[p % rows] ?? 0
+                    for q in grp.positions { d[Int(q)] = bv }
+                }
+            }
+        }
+        for grp in groups.groups where !grp.taps.isEmpty {
             // B's row (ch, t) of the group multiplies A's column (ch, taps[t]).
             let arows = (0..<outer).flatMap { ch in grp.taps.map { Int32(ch * src.ntaps) + $0 } }
             var gsrc = src
@@ -565,20 +576,27 @@ enum ConvKernels {
     /// (c, o·ntaps) (`withPackedWeight(transposed:)`) and B[(oc, t)][(n, p)] = gy[n][oc][q], q the
     /// output position whose tap t read input p (the inverse tap map; 0 if none). col2im's fold is
     /// the packing's gather; each element is one chain over (oc, live tap) in order.
+    /// Strided convs only when their input positions are grouped by the taps that read them
+    /// (`TapGroups`; false: left to col2im): each tap reaches a 1/stride² share of the input, so
+    /// one GEMM over all of it would multiply mostly zeros (a 1×1/2 downsample's ran 1.7× slower).
     private static func inputGradGathered(
         _ wt: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ g: ConvGeom, _ dx: UnsafeMutablePointer<Float>,
         owner: Tensor?
-    ) throws {
+    ) throws -> Bool {
         let hw = g.h * g.w
         let full = tapMap(g)
         let inv = liveRows(inverseTapMap(g, full), g, length: hw)
         full.deallocate()
         defer { inv.deallocate() }
+        let groups = TapGroups(inv, taps: g.ntaps, plane: hw, samples: g.n)
+        if groups == nil && (g.sh != 1 || g.sw != 1) { return false }
         let src = dfmk_gather(
             x: gy, sample_stride: g.o * g.l, plane_stride: g.l, plane: hw, map: inv, ntaps: g.ntaps, transposed: 0)
         try withPackedWeight(wt, g, owner: owner, transposed: true) { pa in
-            try gatheredBatches(pa, rows: g.c, k: g.o * g.ntaps, src, n: g.n, l: hw, bias: nil, dx, "conv2d_backward")
+            try gatheredBatches(
+                pa, rows: g.c, k: g.o * g.ntaps, src, n: g.n, l: hw, bias: nil, dx, "conv2d_backward", groups: groups)
         }
+        return true
     }
 
     /// The weight gradient through the gathered GEMM: dW_live (o, c·ntaps) = A · B with A = gy as
@@ -807,12 +825,7 @@ enum ConvKernels {
                 try weightGradGathered(f32(x), f32(gy), g, f32(dw), accumulate: accumulate)
                 dwFull = nil
             }
-            // Strided convs keep col2im: each tap reaches only a 1/stride² share of the input, so
-            // the gathered B would be mostly zeros (a 1×1/2 downsample's ran 1.7× slower gathered).
-            if let d = dx, g.sh == 1, g.sw == 1 {
-                try inputGradGathered(f32(wtFull), f32(gy), g, f32(d), owner: weightOwner)
-                dx = nil
-            }
+            if let d = dx, try inputGradGathered(f32(wtFull), f32(gy), g, f32(d), owner: weightOwner) { dx = nil }
             if dx == nil && dwFull == nil { return }
         }
         // The GEMMs add into dw (beta 1). With pruned taps the scatter at the end writes every
