@@ -79,10 +79,16 @@ final class ConvTests: XCTestCase {
                 n: 5, c: 7, h: 6, w: 6, o: 70, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2, pw: 2, dh: 2, dw: 2, oh: 6, ow: 6,
                 groups: 1
             ).gathers(Float.self))
-        let saved = (ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped, ConvGeom.byTapMinRows)
-        defer { (ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped, ConvGeom.byTapMinRows) = saved }
+        let saved = (
+            ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped, ConvGeom.byTapMinRows, ConvGeom.byTapBudget
+        )
+        defer {
+            (ConvGeom.colsBudget, ConvKernels.TapGroups.minSkipped, ConvGeom.byTapMinRows, ConvGeom.byTapBudget) =
+                saved
+        }
         // The default staging budget (one chunk), and one so small that every sample is its own;
-        // `forced`: every plane's positions grouped by their taps, every weight gradient by tap.
+        // `forced`: every plane's positions grouped by their taps, every weight gradient by tap
+        // (one tile of output rows at a time).
         let passes: [(Int32, Int, Bool)] = [
             (3, saved.0, true), (4, saved.0, false), (top, 1, true), (top, saved.0, false),
         ]
@@ -91,6 +97,7 @@ final class ConvTests: XCTestCase {
             ConvGeom.colsBudget = chunkBudget
             ConvKernels.TapGroups.minSkipped = forced ? -.infinity : saved.1
             ConvGeom.byTapMinRows = forced ? 0 : saved.2
+            ConvGeom.byTapBudget = forced ? 1 : saved.3
             for (n, c, h, w, o, k, st, pad, dil, hasBias) in cases {
                 let x = try randn([n, c, h, w], generator: gen).requiresGrad()
                 let wt = try randn([o, c, k, k], generator: gen).requiresGrad()

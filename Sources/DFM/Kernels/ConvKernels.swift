@@ -31,6 +31,8 @@ struct ConvGeom {
     /// its (o, tap, c) -> (o, c, tap) reorder costs more than its GEMMs save (512 channels on a
     /// 2×2 plane, 8 samples: 2.3 against 1.6 ms; 32 samples: 4.5 against 6.9).
     nonisolated(unsafe) static var byTapMinRows = 64
+    /// Floats of the tap-by-tap weight gradient's result held at once (2 MB).
+    nonisolated(unsafe) static var byTapBudget = 1 << 19
 
     /// The conv runs on CKernels' gathered GEMM, which packs its panels straight from the tensor
     /// through the tap map, so the unfolded matrix is never written and read back (W3: im2col plus
@@ -652,9 +654,14 @@ enum ConvKernels {
     ) throws {
         let hw = g.h * g.w
         let nt = g.ntaps
+        let ka = g.n * g.l
+        // Output rows in blocks whose (rows, tap, c) result stays within `byTapBudget` floats (512
+        // channels on a 2×2 plane in one piece: 9.4 MB, which raised W2's peak memory).
+        let mr = dfmk_gg_mr()
+        let block = max(mr, min(g.o, ConvGeom.byTapBudget / (nt * g.c)) / mr * mr)
         let xt = try ScratchPool.shared.take(g.n * hw * g.c, "conv2d_backward", as: Float.self)
         defer { ScratchPool.shared.give(xt) }
-        let byTap = try ScratchPool.shared.take(g.o * nt * g.c, "conv2d_backward", as: Float.self)
+        let byTap = try ScratchPool.shared.take(block * nt * g.c, "conv2d_backward", as: Float.self)
         defer { ScratchPool.shared.give(byTap) }
         Parallel.chunks(g.n * g.c, costPerItem: hw) { r in
             for p in r {
@@ -664,29 +671,34 @@ enum ConvKernels {
                 for q in 0..<hw { d[q * g.c] = s[q] }
             }
         }
-        for t in 0..<nt {
-            let positions = (0..<g.l).filter { map[t * g.l + $0] >= 0 }
-            let c = byTap.ptr + t * g.c
-            guard !positions.isEmpty else {
-                for oc in 0..<g.o { (c + oc * nt * g.c).update(repeating: 0, count: g.c) }
-                continue
+        // Per tap: the positions it reads inside x, their offsets in xt, and A's columns for them.
+        let positions = (0..<nt).map { t in (0..<g.l).filter { map[t * g.l + $0] >= 0 } }
+        let offsets = (0..<nt).map { t in positions[t].map { map[t * g.l + $0] * Int32(g.c) } }
+        let arows = positions.map { ps in (0..<g.n).flatMap { nn in ps.map { Int32(nn * g.l + $0) } } }
+        for r0 in stride(from: 0, to: g.o, by: block) {
+            let rows = min(block, g.o - r0)
+            for t in 0..<nt {
+                let c = byTap.ptr + t * g.c
+                guard !positions[t].isEmpty else {
+                    for oc in 0..<rows { (c + oc * nt * g.c).update(repeating: 0, count: g.c) }
+                    continue
+                }
+                try offsets[t].withUnsafeBufferPointer { off in
+                    var src = dfmk_gather(
+                        x: xt.ptr, sample_stride: hw * g.c, plane_stride: 1, plane: positions[t].count,
+                        map: off.baseAddress, ntaps: 1, transposed: 1)
+                    try gatheredGemm(
+                        pa + r0 * ka, m: rows, ka: ka, arows: arows[t], k: arows[t].count, &src, ncol: g.c, c,
+                        ldc: nt * g.c)
+                }
             }
-            let offsets = positions.map { map[t * g.l + $0] * Int32(g.c) }
-            let arows = (0..<g.n).flatMap { nn in positions.map { Int32(nn * g.l + $0) } }
-            try offsets.withUnsafeBufferPointer { off in
-                var src = dfmk_gather(
-                    x: xt.ptr, sample_stride: hw * g.c, plane_stride: 1, plane: positions.count, map: off.baseAddress,
-                    ntaps: 1, transposed: 1)
-                try gatheredGemm(
-                    pa, m: g.o, ka: g.n * g.l, arows: arows, k: arows.count, &src, ncol: g.c, c, ldc: nt * g.c)
-            }
-        }
-        // (o, t, c) -> (o, c, t)
-        Parallel.chunks(g.o, costPerItem: nt * g.c) { r in
-            for oc in r {
-                let s = byTap.ptr + oc * nt * g.c
-                let d = dw + oc * nt * g.c
-                for t in 0..<nt { for ch in 0..<g.c { d[ch * nt + t] = s[t * g.c + ch] } }
+            // (rows, t, c) -> dw's rows (o, c, t)
+            Parallel.chunks(rows, costPerItem: nt * g.c) { r in
+                for oc in r {
+                    let s = byTap.ptr + oc * nt * g.c
+                    let d = dw + (r0 + oc) * nt * g.c
+                    for t in 0..<nt { for ch in 0..<g.c { d[ch * nt + t] = s[t * g.c + ch] } }
+                }
             }
         }
     }
