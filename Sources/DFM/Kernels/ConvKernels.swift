@@ -1093,7 +1093,10 @@ final class ScratchPool: @unchecked Sendable {
     // Buffers are kept as bytes and typed on the way out (float32 and float64 convs share them).
     private var free: [(ptr: UnsafeMutableRawPointer, bytes: Int)] = []
     private let lock = NSLock()
-    private let keep = 4
+    // A gathered weight gradient holds five buffers at once (packed A, its result, x channels-last,
+    // the tap blocks, the GEMM's panels): keeping 4 sent one back to malloc at every call, and the
+    // churn grew W2's heap over the steps (peak 674-683 MB; 8: 661-671; 16 holds more: 700).
+    private let keep = 8
 
     /// A buffer of at least `count` elements of `S`; hand it back with `give`.
     func take<S: Real>(_ count: Int, _ op: String, as: S.Type = S.self) throws -> (
